@@ -1,0 +1,8 @@
+//! The policy engine: AWS IAM's policy language and evaluation logic.
+//!
+//! Shape follows Cedar: parse (and validate) once into a compiled [`Policy`],
+//! then [`authorize`] a [`Request`] against a [`PolicySet`], getting a
+//! [`Response`] that names the deciding statements. Pure: no clock,
+//! filesystem or environment in here; the caller puts time into the context.
+//!
+//! (API skeleton: the policy engine work fills this in.)

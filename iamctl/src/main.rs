@@ -1,0 +1,2 @@
+//! iamctl: AWS-CLI-shaped administration, self-service and elevation.
+fn main() {}

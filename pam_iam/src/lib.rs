@@ -1,0 +1,1 @@
+//! PAM module: see iam::login for the rules.
