@@ -1,5 +1,7 @@
 //! The evaluation corpus (iam/tests/policy_cases) decided by the library,
 //! the same way `iamctl simulate-custom-policy` decides it.
+// Test harness code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "common/corpus.rs"]
 mod corpus;

@@ -8,6 +8,8 @@
 //! and `types`, and has `cases`; a case may override any of those and says
 //! `expect` (`allowed` | `explicitDeny` | `implicitDeny`) and optionally
 //! `matched`: the Sids (or `#index`) of the deciding statements.
+// Test harness code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
