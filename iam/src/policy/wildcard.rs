@@ -181,10 +181,8 @@ enum Part {
     Var(Var),
 }
 
-/// Templates without variables are matched by their [`Glob`].
-
 /// Pattern or value text that may hold policy variables. Without variables
-/// it is matched straight from its compiled tokens.
+/// it is matched by its compiled [`Glob`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
     parts: Vec<Part>,
