@@ -250,6 +250,14 @@ impl Template {
         true
     }
 
+    /// The literal text of a template without variables or wildcards.
+    pub(crate) fn exact(&self) -> Option<&[u8]> {
+        match &self.fixed {
+            Some(Glob::Exact(bytes)) => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// Matches `text`, resolving variables from `ctx`.
     pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
         if let Some(g) = &self.fixed {
