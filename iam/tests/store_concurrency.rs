@@ -3,6 +3,7 @@
 //!
 //! The process tests re-run this test binary as workers: a worker is the
 //! `worker` test with `IAM_STORE_WORKER` set in its environment.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use iam::names::*;
@@ -68,7 +69,7 @@ fn worker() {
                     s.put_inline_policy(
                         &Entity::User(u),
                         &PolicyName::parse("p").unwrap(),
-                        r#"{"Statement":[]}"#,
+                        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#,
                     )
                 })
                 .unwrap();

@@ -1,4 +1,5 @@
 //! Directory CRUD, limits and error shapes on real SQLite files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use iam::names::*;
@@ -9,6 +10,7 @@ use tempfile::TempDir;
 
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"No","Effect":"Deny","Action":"*","Resource":"*"}]}"#;
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
 
 fn now() -> DateTime<Utc> {
@@ -568,6 +570,19 @@ fn malformed_policies_leave_the_store_unchanged() {
             "MalformedPolicyDocument"
         );
     }
+    let e = s
+        .put_inline_policy(
+            &bob,
+            &pname("I"),
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"S1","Effect":"Maybe","Action":"*","Resource":"*"}]}"#,
+        )
+        .unwrap_err();
+    assert!(matches!(e, StoreError::MalformedPolicyDocument(_)));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("Statement[0]") && msg.contains("Effect"),
+        "{msg}"
+    );
     assert!(s.list_policies(None, false).unwrap().is_empty());
     assert!(s.list_inline_policies(&bob).unwrap().is_empty());
     assert!(s.list_roles(None).unwrap().is_empty());
@@ -592,13 +607,13 @@ fn inline_policies() {
         Entity::Role(role("admin")),
     ] {
         s.put_inline_policy(&e, &pname("one"), ALLOW_ALL).unwrap();
-        s.put_inline_policy(&e, &pname("ONE"), TRUST).unwrap();
+        s.put_inline_policy(&e, &pname("ONE"), DENY_ALL).unwrap();
         let all = s.list_inline_policies(&e).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].name.as_str(), "ONE");
         assert_eq!(
             s.get_inline_policy(&e, &pname("one")).unwrap().document,
-            TRUST
+            DENY_ALL
         );
         s.delete_inline_policy(&e, &pname("one")).unwrap();
         let err = s.get_inline_policy(&e, &pname("one")).unwrap_err();
@@ -646,14 +661,22 @@ fn roles() {
         .unwrap();
     assert_eq!(updated.max_session_duration, 7200);
     assert_eq!(updated.description, None);
-    s.update_assume_role_policy(&role("admin"), ALLOW_ALL)
+    let trust2 = TRUST.replace(":root", ":user/bob");
+    s.update_assume_role_policy(&role("admin"), &trust2)
         .unwrap();
     assert_eq!(
         s.get_role(&role("admin"))
             .unwrap()
             .assume_role_policy_document,
-        ALLOW_ALL
+        trust2
     );
+    assert_eq!(
+        s.update_assume_role_policy(&role("admin"), ALLOW_ALL)
+            .unwrap_err()
+            .aws_code(),
+        "MalformedPolicyDocument"
+    );
+    assert!(s.get_role(&role("admin")).unwrap().trust_policy().is_ok());
     s.tag_role(&role("admin"), &[tag("env", "prod")]).unwrap();
     s.untag_role(&role("admin"), &[TagKey::parse("HOST:RUNAS").unwrap()])
         .unwrap();
@@ -754,7 +777,7 @@ fn policies_for_user_collects_everything() {
     let m1 = s
         .create_policy(&pname("M1"), &IamPath::root(), None, ALLOW_ALL, now())
         .unwrap();
-    s.create_policy_version(&m1.arn, TRUST, true, now())
+    s.create_policy_version(&m1.arn, DENY_ALL, true, now())
         .unwrap();
     let m2 = s
         .create_policy(
@@ -781,31 +804,31 @@ fn policies_for_user_collects_everything() {
         .unwrap();
 
     let pp = s.policies_for_user(&user("bob")).unwrap();
-    let got: Vec<(String, PolicySource)> = pp
+    let got: Vec<(String, PolicyOrigin)> = pp
         .identity
         .iter()
-        .map(|p| (p.name.clone(), p.source.clone()))
+        .map(|p| (p.name.clone(), p.origin.clone()))
         .collect();
     assert_eq!(
         got,
         vec![
-            ("bob-inline".into(), PolicySource::UserInline),
+            ("bob-inline".into(), PolicyOrigin::UserInline),
             (
                 "M1".into(),
-                PolicySource::Managed {
+                PolicyOrigin::Managed {
                     arn: m1.arn.clone(),
                     group: None
                 }
             ),
             (
                 "devs-inline".into(),
-                PolicySource::GroupInline {
+                PolicyOrigin::GroupInline {
                     group: group("devs")
                 }
             ),
             (
                 "M2".into(),
-                PolicySource::Managed {
+                PolicyOrigin::Managed {
                     arn: "arn:aws:iam::123456789012:policy/t/M2".into(),
                     group: Some(group("ops"))
                 }
@@ -813,7 +836,11 @@ fn policies_for_user_collects_everything() {
         ]
     );
     // The managed policy's default version (v2) is what applies.
-    assert_eq!(pp.identity[1].document, TRUST);
+    assert_eq!(pp.identity[1].document, DENY_ALL);
+    // The engine accepts the assembled set.
+    let set = pp.policy_set().unwrap();
+    assert_eq!(set.identity.len(), 4);
+    assert!(set.boundary.is_none());
     assert!(pp.boundary.is_none());
     assert_eq!(s.policies_for_user(&user("amy")).unwrap().identity.len(), 1);
     assert_eq!(
@@ -828,7 +855,7 @@ fn policies_for_user_collects_everything() {
         .unwrap();
     let rp = s.policies_for_role(&role("admin")).unwrap();
     assert_eq!(rp.identity.len(), 2);
-    assert_eq!(rp.identity[0].source, PolicySource::RoleInline);
+    assert_eq!(rp.identity[0].origin, PolicyOrigin::RoleInline);
 }
 
 #[test]
@@ -930,9 +957,11 @@ fn password_policy_and_credential_report() {
         e.to_string(),
         "The Password Policy with domain name 123456789012 cannot be found."
     );
-    let mut pp = iam::password::PasswordPolicy::default();
-    pp.minimum_password_length = 14;
-    pp.password_reuse_prevention = Some(5);
+    let mut pp = iam::password::PasswordPolicy {
+        minimum_password_length: 14,
+        password_reuse_prevention: Some(5),
+        ..Default::default()
+    };
     s.set_password_policy(&pp).unwrap();
     assert_eq!(s.get_password_policy().unwrap(), Some(pp.clone()));
     pp.require_symbols = true;
@@ -1006,7 +1035,8 @@ fn export_and_import_round_trip() {
             now(),
         )
         .unwrap();
-    s.create_policy_version(&p.arn, TRUST, true, now()).unwrap();
+    s.create_policy_version(&p.arn, DENY_ALL, true, now())
+        .unwrap();
     s.attach_policy(&Entity::Group(group("devs")), &p.arn)
         .unwrap();
     s.put_inline_policy(&Entity::User(user("bob")), &pname("i"), ALLOW_ALL)

@@ -17,13 +17,13 @@ mod policies;
 mod roles;
 mod schema;
 mod users;
-mod validate;
 
 pub use error::{EntityKind, StoreError};
 pub use login::lock_state;
 pub use model::*;
 
 use crate::names::AccountId;
+use crate::policy::{Policy, PolicyKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
@@ -296,6 +296,13 @@ fn create_file(path: &Path) -> Result<()> {
         .open(path)
         .map_err(io(format!("cannot create {}", path.display())))?;
     Ok(())
+}
+
+/// Validates a policy document on write, before anything is stored.
+pub(crate) fn check_policy(name: &str, document: &str, kind: PolicyKind) -> Result<()> {
+    Policy::parse(name, document, kind)
+        .map(drop)
+        .map_err(StoreError::MalformedPolicyDocument)
 }
 
 /// Converts a stored i64 to u32, or reports a corrupt row.
