@@ -116,6 +116,12 @@ impl Store {
         self.write(|_| f(self))
     }
 
+    /// Runs `f` on one consistent read snapshot (no write lock taken). For
+    /// reads only: a write inside would need the lock it did not take.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.read(|_| f(self))
+    }
+
     fn open_inner(path: &Path, create_for: Option<&AccountId>) -> Result<Self> {
         let unavailable = |reason: String| StoreError::Unavailable {
             path: path.to_owned(),
