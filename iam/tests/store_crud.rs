@@ -804,31 +804,31 @@ fn policies_for_user_collects_everything() {
         .unwrap();
 
     let pp = s.policies_for_user(&user("bob")).unwrap();
-    let got: Vec<(String, PolicyOrigin)> = pp
+    let got: Vec<(String, PolicySource)> = pp
         .identity
         .iter()
-        .map(|p| (p.name.clone(), p.origin.clone()))
+        .map(|p| (p.name.clone(), p.source.clone()))
         .collect();
     assert_eq!(
         got,
         vec![
-            ("bob-inline".into(), PolicyOrigin::UserInline),
+            ("bob-inline".into(), PolicySource::UserInline),
             (
                 "M1".into(),
-                PolicyOrigin::Managed {
+                PolicySource::Managed {
                     arn: m1.arn.clone(),
                     group: None
                 }
             ),
             (
                 "devs-inline".into(),
-                PolicyOrigin::GroupInline {
+                PolicySource::GroupInline {
                     group: group("devs")
                 }
             ),
             (
                 "M2".into(),
-                PolicyOrigin::Managed {
+                PolicySource::Managed {
                     arn: "arn:aws:iam::123456789012:policy/t/M2".into(),
                     group: Some(group("ops"))
                 }
@@ -855,7 +855,7 @@ fn policies_for_user_collects_everything() {
         .unwrap();
     let rp = s.policies_for_role(&role("admin")).unwrap();
     assert_eq!(rp.identity.len(), 2);
-    assert_eq!(rp.identity[0].origin, PolicyOrigin::RoleInline);
+    assert_eq!(rp.identity[0].source, PolicySource::RoleInline);
 }
 
 #[test]
