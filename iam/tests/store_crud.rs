@@ -82,6 +82,12 @@ fn create_open_and_permissions() {
         & 0o777;
     assert_eq!(dmode, 0o700);
     add_user(&s, "bob");
+    // SQLite gives the WAL and shared-memory files the database's mode.
+    for suffix in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("iam.db{suffix}"));
+        let mode = std::fs::metadata(&side).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{suffix}");
+    }
     drop(s);
 
     // Create again fails; open and open_or_create work and keep data.
