@@ -215,7 +215,8 @@ fn users_crud_and_case_insensitive_names() {
     );
     let many: Vec<Tag> = (0..50).map(|i| tag(&format!("k{i}"), "v")).collect();
     let e = s.tag_user(&user("alice"), &many).unwrap_err();
-    assert_eq!(e.aws_code(), "ValidationError");
+    assert_eq!(e.to_string(), "Cannot exceed quota for TagsPerUser: 50");
+    assert_eq!(e.aws_code(), "LimitExceeded");
     assert_eq!(s.get_user(&user("alice")).unwrap().tags.len(), 1);
 
     s.set_user_status(&user("bob"), UserStatus::Disabled)
