@@ -287,8 +287,9 @@ fn waiting_for_the_write_lock_is_bounded() {
         .create_user(&NewUser::new(user("impatient")), now())
         .unwrap_err();
     let waited = start.elapsed();
-    assert_eq!(e.aws_code(), "ServiceFailure");
-    assert!(e.to_string().contains("locked"), "{e}");
+    assert!(matches!(e, StoreError::Busy), "{e}");
+    assert_eq!(e.aws_code(), "ConcurrentModification");
+    assert!(e.to_string().contains("nothing was changed"), "{e}");
     assert!(
         waited >= Duration::from_millis(4500) && waited < Duration::from_millis(6900),
         "{waited:?}"
