@@ -215,3 +215,39 @@ fn bad_context_entries_are_invalid_input() {
         assert!(err.starts_with("InvalidInput: "), "{entry}: {err}");
     }
 }
+
+#[test]
+fn another_account_owning_the_resource_needs_both_sides() {
+    let identity = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Id","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let nothing = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
+    let to_account = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ToAccount","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:GetObject","Resource":"*"}]}"#;
+    let run = |policy: &str, owner: &str| {
+        let out = json(&iamctl(&[
+            "simulate-custom-policy",
+            "--policy-input-list",
+            policy,
+            "--resource-policy",
+            to_account,
+            "--caller-arn",
+            "arn:aws:iam::111122223333:user/carol",
+            "--resource-owner",
+            owner,
+            "--action-names",
+            "s3:GetObject",
+            "--resource-arns",
+            "arn:aws:s3:::shared/k",
+        ]));
+        out["EvaluationResults"][0]["EvalDecision"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Cross-account: the resource policy names the caller's account and the
+    // caller's identity policy allows.
+    assert_eq!(run(identity, "arn:aws:iam::444455556666:root"), "allowed");
+    // Cross-account without an identity allow: denied.
+    assert_eq!(run(nothing, "444455556666"), "implicitDeny");
+    // Same account: naming the account still needs the identity allow.
+    assert_eq!(run(nothing, "111122223333"), "implicitDeny");
+    assert_eq!(run(identity, "111122223333"), "allowed");
+}

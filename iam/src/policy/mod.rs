@@ -18,6 +18,6 @@ pub use context::{Context, ContextKeyType};
 pub use document::{Effect, Policy, PolicyError, PolicyKind};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
-    missing_context_keys,
+    authorize_cross_account, missing_context_keys,
 };
 pub use position::Position;
