@@ -35,18 +35,26 @@ fn split_arn(s: &str) -> Option<[&str; 6]> {
     Some(parts)
 }
 
-/// Splits a concrete ARN (no variables) into its six parts.
+/// Splits a concrete ARN (no variables) into its six parts. A plain byte
+/// scan: this runs for every decision.
 pub(crate) fn split_concrete(s: &str) -> Option<[&str; 6]> {
-    let mut it = s.splitn(6, ':');
-    let parts = [
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ];
-    (parts[0] == "arn").then_some(parts)
+    if !s.starts_with("arn:") {
+        return None;
+    }
+    let mut parts = [""; 6];
+    let (mut n, mut start) = (0, 0);
+    for (i, b) in s.bytes().enumerate() {
+        if b == b':' {
+            parts[n] = &s[start..i];
+            n += 1;
+            start = i + 1;
+            if n == 5 {
+                parts[5] = &s[start..];
+                return Some(parts);
+            }
+        }
+    }
+    None
 }
 
 /// A resource pattern: `*`, or an ARN whose six parts are matched one by

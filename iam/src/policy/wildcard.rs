@@ -124,6 +124,7 @@ impl Glob {
     }
 
     /// [`Glob::matches`] over the bytes of a `str`.
+    #[inline]
     pub(crate) fn matches_bytes(&self, t: &[u8], fold: bool) -> bool {
         match self {
             Self::Any => true,
@@ -259,6 +260,7 @@ impl Template {
     }
 
     /// Matches `text`, resolving variables from `ctx`.
+    #[inline]
     pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
         if let Some(g) = &self.fixed {
             return g.matches(text, self.fold);
