@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn dates_are_aws_iso8601() {
-        assert_eq!(date_str(1_795_000_000), "2026-11-18T07:46:40+00:00");
+        assert_eq!(date_str(1_795_000_000), "2026-11-18T11:06:40+00:00");
         assert_eq!(date_str(0), "1970-01-01T00:00:00+00:00");
     }
 }
