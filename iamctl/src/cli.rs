@@ -473,6 +473,7 @@ pub struct PolicyVersionArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum PolicyScope {
     All,
     #[value(name = "AWS")]
@@ -715,6 +716,7 @@ pub struct DeactivateMfaDeviceArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
     Unassigned,
@@ -728,6 +730,7 @@ pub struct ListVirtualMfaDevicesArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum EntityFilter {
     User,
     Role,
