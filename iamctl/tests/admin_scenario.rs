@@ -1,6 +1,8 @@
 //! A full administration session as root, checked through get-*/list-*
 //! output, then exported and imported into a fresh store.
 
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 mod common;
 
 use base64::Engine as _;
@@ -546,7 +548,7 @@ fn full_admin_scenario() {
     ]);
     assert_eq!(
         names(&assigned, "VirtualMFADevices", "SerialNumber"),
-        [serial.clone()]
+        [serial.as_str()]
     );
     assert_eq!(
         assigned["VirtualMFADevices"][0]["User"]["UserName"],

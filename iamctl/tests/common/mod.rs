@@ -1,5 +1,5 @@
 //! Shared harness: run the BUILT iamctl against a temp config and store.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;
 use std::io::Write;
