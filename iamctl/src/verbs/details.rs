@@ -368,7 +368,7 @@ pub fn import(ctx: &mut Ctx, a: &cli::ImportArgs) -> Result<Value, CliError> {
         .strip_prefix("file://")
         .or_else(|| a.file.strip_prefix("fileb://"))
         .unwrap_or(&a.file);
-    let text = std::fs::read_to_string(path)
+    let text = crate::setuid::as_invoker(|| std::fs::read_to_string(path))
         .map_err(|e| CliError::invalid_input(format!("cannot read {path}: {e}")))?;
     let details = parse_details(ctx, &text)?;
     let summary = ctx.store.import(&details, ctx.now)?;
