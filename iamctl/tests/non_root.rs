@@ -374,8 +374,7 @@ fn non_root_caller_is_authorized_by_policy() {
     assert_eq!(denied["errorCode"], json!("AccessDenied"));
     let explicit = events
         .iter()
-        .filter(|e| e["eventName"] == "ChangePassword" && e["errorCode"] == "AccessDenied")
-        .last()
+        .rfind(|e| e["eventName"] == "ChangePassword" && e["errorCode"] == "AccessDenied")
         .unwrap();
     assert!(
         explicit
