@@ -809,3 +809,98 @@ fn completions_and_man_pages_come_from_the_command_tree() {
     let page = std::fs::read_to_string(dir.path().join("iamctl-create-login-profile.1")).unwrap();
     assert!(page.contains("password\\-reset\\-required"), "{page}");
 }
+
+/// A file shaped as `aws iam get-account-authorization-details` prints it
+/// for another account (documents as objects and as URL-encoded strings, an
+/// AWS managed policy, instance profiles, RoleLastUsed, a boundary on a
+/// path) imports in one go and then works here.
+#[test]
+fn import_from_a_real_aws_export() {
+    if !require_root("import_from_a_real_aws_export") {
+        return;
+    }
+    let env = Env::new();
+    let fixture = format!(
+        "{}/tests/fixtures/aws-authorization-details.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let summary = env.ok(&["import-authorization-details", &fixture]);
+    assert_eq!(
+        summary["Imported"],
+        json!({"Users": 2, "Groups": 1, "Roles": 1, "Policies": 2})
+    );
+
+    let alice = env.ok(&["get-user", "--user-name", "alice"])["User"].clone();
+    assert_eq!(
+        alice["Arn"],
+        json!(format!("arn:aws:iam::{ACCOUNT}:user/alice"))
+    );
+    assert_eq!(
+        alice["UserId"],
+        json!("AIDACKCEVSQ6C2EXAMPLE"),
+        "ids are kept"
+    );
+    assert_eq!(
+        alice["CreateDate"],
+        json!("2019-12-18T19:18:47+00:00"),
+        "dates are kept"
+    );
+    let boundary = format!("arn:aws:iam::{ACCOUNT}:policy/boundaries/DevBoundary");
+    assert_eq!(
+        alice["PermissionsBoundary"]["PermissionsBoundaryArn"],
+        json!(boundary)
+    );
+    assert_eq!(
+        env.ok(&[
+            "get-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-name",
+            "own-password"
+        ])["PolicyDocument"]["Statement"][0]["Action"],
+        json!("iam:ChangePassword"),
+        "URL-encoded documents are decoded"
+    );
+    assert_eq!(
+        env.ok(&["get-policy", "--policy-arn", &boundary])["Policy"]["DefaultVersionId"],
+        json!("v2")
+    );
+    let role = env.ok(&["get-role", "--role-name", "ops-admin"])["Role"].clone();
+    assert_eq!(role["Path"], json!("/service-role/"));
+    assert_eq!(role["MaxSessionDuration"], json!(7200));
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+        json!("true")
+    );
+    let attached = env.ok(&["list-attached-user-policies", "--user-name", "alice"]);
+    assert_eq!(
+        attached["AttachedPolicies"][0]["PolicyName"],
+        json!("IAMUserChangePassword")
+    );
+    assert_eq!(
+        env.ok(&["get-group", "--group-name", "Admins"])["Users"][0]["UserName"],
+        json!("alice")
+    );
+    // The imported policies decide: her own inline policy and the AWS managed
+    // IAMUserChangePassword allow her password change, her group's inline
+    // policy host:Login, all within her boundary (v2: host:* and iam:*),
+    // which leaves sts:AssumeRole out.
+    let sim = env.ok(&[
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+        "--action-names",
+        "iam:ChangePassword",
+        "host:Login",
+        "sts:AssumeRole",
+        "--resource-arns",
+        &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+    ]);
+    let decisions: Vec<&str> = sim["EvaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["EvalDecision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allowed", "allowed", "implicitDeny"], "{sim}");
+}
