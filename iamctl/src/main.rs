@@ -54,6 +54,12 @@ fn main() -> ExitCode {
 
 fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Value, CliError> {
     let config_path = setuid::config_path(invoker, cli.config.as_deref());
+    if matches!(
+        cli.command,
+        Command::Completion(_) | Command::Man(_) | Command::SimulateCustomPolicy(_)
+    ) {
+        setuid::drop_privileges(invoker)?;
+    }
     match &cli.command {
         Command::Completion(a) => {
             let mut cmd = Cli::command();

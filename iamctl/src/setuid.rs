@@ -81,6 +81,23 @@ pub fn harden() -> Result<Invoker, CliError> {
     Ok(invoker)
 }
 
+/// Gives up root for good (real, effective and saved uid = the caller's),
+/// for verbs that need no privilege: `simulate-custom-policy`, `completion`,
+/// `man`. Whatever files they read or write, they do as the caller.
+pub fn drop_privileges(invoker: Invoker) -> Result<(), CliError> {
+    if invoker.is_root() {
+        return Ok(());
+    }
+    let gid = getgid();
+    nix::unistd::setresgid(gid, gid, gid)
+        .and_then(|()| nix::unistd::setresuid(invoker.uid, invoker.uid, invoker.uid))
+        .map_err(|e| CliError::new("ServiceFailure", format!("cannot drop privileges: {e}")))?;
+    if geteuid().is_root() {
+        return Err(CliError::new("ServiceFailure", "cannot drop privileges"));
+    }
+    Ok(())
+}
+
 /// The config path to use: `--config` for root only, the system one otherwise.
 pub fn config_path(invoker: Invoker, requested: Option<&Path>) -> PathBuf {
     match requested {

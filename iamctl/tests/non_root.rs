@@ -281,6 +281,39 @@ fn non_root_caller_is_authorized_by_policy() {
         r.stderr
     );
 
+    // Verbs that need no privilege run without it.
+    let r = s.user(
+        me,
+        &[
+            "simulate-custom-policy",
+            "--policy-input-list",
+            "file:///etc/shadow",
+            "--action-names",
+            "host:Login",
+        ],
+        "",
+    );
+    assert!(
+        r.code != 0 && r.stderr.contains("denied") && !r.stderr.contains("root:"),
+        "{}",
+        r.stderr
+    );
+    let r = s.user(
+        me,
+        &[
+            "simulate-custom-policy",
+            "--policy-input-list",
+            ALLOW_ALL,
+            "--action-names",
+            "host:Login",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(me, &["man", "--out-dir", "/root/iamctl-man-test"], "");
+    assert_ne!(r.code, 0);
+    assert!(!Path::new("/root/iamctl-man-test").exists());
+
     // ManageOwnMFA, verbatim: without MFA in the session its Deny blocks
     // everything but enrolment, which works for my own device only.
     s.admin_ok(&[
