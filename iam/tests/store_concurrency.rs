@@ -51,7 +51,7 @@ fn worker() {
                     .unwrap();
                 s.tag_user(&user("shared"), &[tag(&format!("w{n}-{i}"), "x")])
                     .unwrap_or_else(|e| {
-                        if !matches!(e, StoreError::InvalidName(_)) {
+                        if !matches!(e, StoreError::LimitExceeded(_)) {
                             panic!("{e}")
                         }
                     });

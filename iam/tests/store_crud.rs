@@ -82,6 +82,12 @@ fn create_open_and_permissions() {
         & 0o777;
     assert_eq!(dmode, 0o700);
     add_user(&s, "bob");
+    // SQLite gives the WAL and shared-memory files the database's mode.
+    for suffix in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("iam.db{suffix}"));
+        let mode = std::fs::metadata(&side).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{suffix}");
+    }
     drop(s);
 
     // Create again fails; open and open_or_create work and keep data.
@@ -209,7 +215,8 @@ fn users_crud_and_case_insensitive_names() {
     );
     let many: Vec<Tag> = (0..50).map(|i| tag(&format!("k{i}"), "v")).collect();
     let e = s.tag_user(&user("alice"), &many).unwrap_err();
-    assert_eq!(e.aws_code(), "ValidationError");
+    assert_eq!(e.to_string(), "Cannot exceed quota for TagsPerUser: 50");
+    assert_eq!(e.aws_code(), "LimitExceeded");
     assert_eq!(s.get_user(&user("alice")).unwrap().tags.len(), 1);
 
     s.set_user_status(&user("bob"), UserStatus::Disabled)
@@ -804,31 +811,31 @@ fn policies_for_user_collects_everything() {
         .unwrap();
 
     let pp = s.policies_for_user(&user("bob")).unwrap();
-    let got: Vec<(String, PolicyOrigin)> = pp
+    let got: Vec<(String, PolicySource)> = pp
         .identity
         .iter()
-        .map(|p| (p.name.clone(), p.origin.clone()))
+        .map(|p| (p.name.clone(), p.source.clone()))
         .collect();
     assert_eq!(
         got,
         vec![
-            ("bob-inline".into(), PolicyOrigin::UserInline),
+            ("bob-inline".into(), PolicySource::UserInline),
             (
                 "M1".into(),
-                PolicyOrigin::Managed {
+                PolicySource::Managed {
                     arn: m1.arn.clone(),
                     group: None
                 }
             ),
             (
                 "devs-inline".into(),
-                PolicyOrigin::GroupInline {
+                PolicySource::GroupInline {
                     group: group("devs")
                 }
             ),
             (
                 "M2".into(),
-                PolicyOrigin::Managed {
+                PolicySource::Managed {
                     arn: "arn:aws:iam::123456789012:policy/t/M2".into(),
                     group: Some(group("ops"))
                 }
@@ -855,7 +862,7 @@ fn policies_for_user_collects_everything() {
         .unwrap();
     let rp = s.policies_for_role(&role("admin")).unwrap();
     assert_eq!(rp.identity.len(), 2);
-    assert_eq!(rp.identity[0].origin, PolicyOrigin::RoleInline);
+    assert_eq!(rp.identity[0].source, PolicySource::RoleInline);
 }
 
 #[test]

@@ -203,7 +203,7 @@ pub enum Entity {
 
 /// Where a policy in a [`PrincipalPolicies`] came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyOrigin {
+pub enum PolicySource {
     UserInline,
     GroupInline {
         group: GroupName,
@@ -216,7 +216,7 @@ pub enum PolicyOrigin {
     },
 }
 
-impl PolicyOrigin {
+impl PolicySource {
     /// The kind the policy engine parses this document as.
     pub fn kind(&self) -> PolicyKind {
         match self {
@@ -234,7 +234,7 @@ pub struct PolicyDocument {
     /// The policy's own name (inline name, or managed policy name).
     pub name: String,
     pub document: String,
-    pub origin: PolicyOrigin,
+    pub source: PolicySource,
 }
 
 /// Every policy that applies to a user or role, read in one snapshot.
@@ -250,7 +250,7 @@ pub struct PrincipalPolicies {
 impl PolicyDocument {
     /// Compiles the document for the policy engine.
     pub fn parse(&self) -> Result<Policy, PolicyError> {
-        Policy::parse(&self.name, &self.document, self.origin.kind())
+        Policy::parse(&self.name, &self.document, self.source.kind())
     }
 }
 

@@ -6,7 +6,7 @@ use super::roles::role_id;
 use super::users::{corrupt, user_id};
 use super::{
     AttachedPolicy, Entity, EntityKind, InlinePolicy, MAX_MANAGED_POLICIES_PER_ENTITY,
-    MAX_POLICY_VERSIONS, ManagedPolicy, PolicyDocument, PolicyOrigin, PolicyVersion,
+    MAX_POLICY_VERSIONS, ManagedPolicy, PolicyDocument, PolicySource, PolicyVersion,
     PrincipalPolicies, Result, Store, StoreError, check_policy, to_u32,
 };
 use crate::names::{
@@ -458,7 +458,7 @@ impl Store {
                 identity.push(PolicyDocument {
                     name: p.name.into(),
                     document: p.document,
-                    origin: PolicyOrigin::UserInline,
+                    source: PolicySource::UserInline,
                 });
             }
             self.managed_for(c, "user", uid, None, &mut identity)?;
@@ -475,7 +475,7 @@ impl Store {
                     identity.push(PolicyDocument {
                         name: p.name.into(),
                         document: p.document,
-                        origin: PolicyOrigin::GroupInline {
+                        source: PolicySource::GroupInline {
                             group: gname.clone(),
                         },
                     });
@@ -506,7 +506,7 @@ impl Store {
                 identity.push(PolicyDocument {
                     name: p.name.into(),
                     document: p.document,
-                    origin: PolicyOrigin::RoleInline,
+                    source: PolicySource::RoleInline,
                 });
             }
             self.managed_for(c, "role", rid, None, &mut identity)?;
@@ -543,7 +543,7 @@ impl Store {
             let pname = PolicyName::parse(&name).map_err(corrupt)?;
             let ppath = IamPath::parse(&path).map_err(corrupt)?;
             out.push(PolicyDocument {
-                origin: PolicyOrigin::Managed {
+                source: PolicySource::Managed {
                     arn: policy_arn(&self.account, &ppath, &pname),
                     group: group.cloned(),
                 },
@@ -567,7 +567,7 @@ impl Store {
         Ok(Some(PolicyDocument {
             name,
             document,
-            origin: PolicyOrigin::Managed {
+            source: PolicySource::Managed {
                 arn: arn.to_owned(),
                 group: None,
             },
