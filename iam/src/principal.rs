@@ -185,7 +185,7 @@ pub fn compile(policies: PrincipalPolicies) -> Result<PolicySet, PrincipalError>
 }
 
 fn parse(doc: &PolicyDocument) -> Result<Policy, PrincipalError> {
-    let kind: PolicyKind = doc.origin.kind();
+    let kind: PolicyKind = doc.source.kind();
     // Stored documents passed the size limit when written; don't re-check
     // it so a later, stricter limit cannot lock everyone out silently.
     Policy::parse_unlimited(&doc.name, &doc.document, kind).map_err(|source| {

@@ -172,7 +172,7 @@ pub fn simulate_principal(
     ctx: &mut Ctx,
     a: &crate::cli::SimulatePrincipalArgs,
 ) -> Result<Value, CliError> {
-    use iam::store::PolicyOrigin as Src;
+    use iam::store::PolicySource as Src;
     ctx.authorize(&a.policy_source_arn)?;
     let arn = iam::names::IamArn::parse("PolicySourceArn", &a.policy_source_arn)?;
     if arn.account != ctx.account.as_str() {
@@ -217,7 +217,7 @@ pub fn simulate_principal(
         .identity
         .iter()
         .map(|d| {
-            let ty = match &d.origin {
+            let ty = match &d.source {
                 Src::UserInline => "user",
                 Src::GroupInline { .. } => "group",
                 Src::RoleInline => "role",
