@@ -20,8 +20,12 @@ use std::path::Path;
 pub enum Caller {
     /// Real uid 0: the account's root user; everything is allowed.
     Root,
-    /// The IAM user named like the caller's Linux login.
-    User(Box<Principal>),
+    /// The IAM user named like the caller's Linux login, with what its
+    /// login session adds to every request (MFA, source IP).
+    User {
+        principal: Box<Principal>,
+        session: Vec<(String, String)>,
+    },
 }
 
 pub struct Ctx {
@@ -75,7 +79,10 @@ impl Ctx {
             };
             let name = UserName::parse(&login).map_err(|_| not_iam())?;
             match Principal::for_user(&store, &account, &name) {
-                Ok(p) => Caller::User(Box::new(p)),
+                Ok(p) => Caller::User {
+                    session: crate::session::login_context(&store, &p.name, now),
+                    principal: Box::new(p),
+                },
                 Err(iam::principal::PrincipalError::Store(e)) if e.aws_code() == "NoSuchEntity" => {
                     let event = AuditEvent::builder(
                         EventSource::Iam,
@@ -110,15 +117,28 @@ impl Ctx {
     pub fn caller_arn(&self) -> String {
         match &self.caller {
             Caller::Root => root_arn(&self.account),
-            Caller::User(p) => p.arn.clone(),
+            Caller::User { principal, .. } => principal.arn.clone(),
         }
+    }
+
+    /// The request context of the calling user: its principal keys, the
+    /// time, and what its login session says.
+    pub fn request_context(&self) -> Option<Context> {
+        let Caller::User { principal, session } = &self.caller else {
+            return None;
+        };
+        let mut context = principal.base_context(self.now);
+        for (k, v) in session {
+            context.set(k, v.clone());
+        }
+        Some(context)
     }
 
     /// The caller's IAM user name, if it is an IAM user.
     pub fn caller_user(&self) -> Option<UserName> {
         match &self.caller {
             Caller::Root => None,
-            Caller::User(p) => UserName::parse(&p.name).ok(),
+            Caller::User { principal, .. } => UserName::parse(&principal.name).ok(),
         }
     }
 
@@ -145,10 +165,11 @@ impl Ctx {
         resource: &str,
         extra: impl FnOnce(&mut Context),
     ) -> Result<(), CliError> {
-        let Caller::User(principal) = &self.caller else {
+        let (Caller::User { principal, .. }, Some(mut context)) =
+            (&self.caller, self.request_context())
+        else {
             return Ok(());
         };
-        let mut context = principal.base_context(self.now);
         extra(&mut context);
         let response = principal.authorize(action, resource, &context);
         if response.decision == Decision::Allowed {
@@ -211,7 +232,7 @@ impl Ctx {
     pub fn require_root(&self) -> Result<(), CliError> {
         match self.caller {
             Caller::Root => Ok(()),
-            Caller::User(_) => self.authorize("*"),
+            Caller::User { .. } => self.authorize("*"),
         }
     }
 
@@ -230,7 +251,9 @@ impl Ctx {
     ) {
         let identity = match &self.caller {
             Caller::Root => UserIdentity::root(self.account.as_str()),
-            Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
+            Caller::User { principal: p, .. } => {
+                UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name)
+            }
         };
         let mut b = AuditEvent::builder(
             EventSource::Iam,

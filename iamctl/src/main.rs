@@ -12,6 +12,7 @@ mod init;
 mod input;
 mod output;
 mod qr;
+mod session;
 mod setuid;
 mod shapes;
 mod simulate;

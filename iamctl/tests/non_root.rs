@@ -384,6 +384,41 @@ fn non_root_caller_is_authorized_by_policy() {
         r.stderr
     );
 
+    // Signed in with MFA (a login session pam_iam recorded for an ancestor
+    // of the call, here this test process): the same policy now lets me
+    // change my password and deactivate my MFA device.
+    let store = iam::store::Store::open(&s.etc.join("iam.db")).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    store
+        .open_login_session(&iam::store::LoginSession {
+            id: 0,
+            user: name.clone(),
+            service: "sshd".into(),
+            rhost: "10.1.2.3".into(),
+            tty: "ssh".into(),
+            pid: Some(std::process::id()),
+            started: now,
+            ended: None,
+            mfa_time: Some(now),
+        })
+        .unwrap();
+    let r = s.user(
+        me,
+        &["change-password"],
+        "Second!Passw0rd\nFourth!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(
+        me,
+        &[
+            "deactivate-mfa-device",
+            "--serial-number",
+            &arn("mfa", &name),
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
     // A Linux user that is not an IAM user gets nothing.
     let r = s.user((65534, 65534), &["get-caller-identity"], "");
     assert!(
