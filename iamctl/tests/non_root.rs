@@ -181,12 +181,42 @@ fn non_root_caller_is_authorized_by_policy() {
         &["create-login-profile", "--user-name", "alice"],
         "Alice!Passw0rd\n",
     );
-    // No implicit grant: users may change passwords only through a policy.
+    // AllowUsersToChangePassword lets every user change their own password
+    // without a policy, as in AWS.
+    s.admin_ok(&[
+        "update-account-password-policy",
+        "--minimum-password-length",
+        "10",
+        "--allow-users-to-change-password",
+    ]);
+    let r = s.user(
+        (user.uid, user.gid),
+        &["change-password"],
+        "First!Passw0rd\nInterim!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(
+        (user.uid, user.gid),
+        &["change-password"],
+        "Interim!Passw0rd\nFirst!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without it, users may change passwords only through a policy.
     s.admin_ok(&[
         "update-account-password-policy",
         "--minimum-password-length",
         "10",
     ]);
+    let r = s.user(
+        (user.uid, user.gid),
+        &["change-password"],
+        "First!Passw0rd\nInterim!Passw0rd\n",
+    );
+    assert!(
+        r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("iam:ChangePassword"),
+        "{}",
+        r.stderr
+    );
     for p in ["IAMUserChangePassword", "ManageOwnMFA"] {
         s.admin_ok(&[
             "create-policy",
