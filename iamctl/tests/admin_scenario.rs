@@ -94,6 +94,16 @@ fn full_admin_scenario() {
         "{passwd}"
     );
 
+    // A valid IAM name that is not a Linux login name: created, with a warning.
+    let r = env.run(&["create-user", "--user-name", "Carol.Smith@example"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a valid Linux login name"),
+        "{}",
+        r.stderr
+    );
+    env.ok(&["delete-user", "--user-name", "Carol.Smith@example"]);
+
     // ---- groups -----------------------------------------------------------
     env.ok(&["create-group", "--group-name", "devs"]);
     env.ok(&[
@@ -472,6 +482,24 @@ fn full_admin_scenario() {
     assert_eq!(
         names(&env.ok(&["list-roles"]), "Roles", "RoleName"),
         ["admin"]
+    );
+    let sim = env.ok(&[
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &arn("role", "admin"),
+        "--action-names",
+        "host:Login",
+        "host:RunAs",
+    ]);
+    assert_eq!(
+        sim["EvaluationResults"][0]["EvalDecision"],
+        json!("allowed"),
+        "{sim}"
+    );
+    assert_eq!(
+        sim["EvaluationResults"][1]["EvalDecision"],
+        json!("allowed"),
+        "admin policy allows *: {sim}"
     );
     env.ok(&[
         "create-role",
