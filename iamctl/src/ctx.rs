@@ -14,6 +14,7 @@ use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
 use iam::store::{Limits, Store};
 use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Who is making the call.
@@ -228,14 +229,6 @@ impl Ctx {
         Err(CliError::new("AccessDenied", message))
     }
 
-    /// Root only (our own verbs that touch the host, e.g. import).
-    pub fn require_root(&self) -> Result<(), CliError> {
-        match self.caller {
-            Caller::Root => Ok(()),
-            Caller::User { .. } => self.authorize("*"),
-        }
-    }
-
     /// Record a successful change.
     pub fn audit_ok(&self, request_parameters: Value) {
         self.audit(request_parameters, None, &[]);
@@ -288,12 +281,17 @@ impl Ctx {
 /// group, rewritten atomically) into the config's `extrausers_dir`.
 pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliError> {
     let dir = &config.accounts.extrausers_dir;
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError::new(
-            "ServiceFailure",
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
+    if !dir.exists() {
+        // Readable by all, as NSS in every process reads it (our umask is 077).
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| {
+                CliError::new(
+                    "ServiceFailure",
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
+    }
     let shell = config.accounts.shell.to_string_lossy();
     let report = iam::extrausers::sync_extrausers(store, dir, &shell, &config.accounts.home)
         .map_err(|e| {

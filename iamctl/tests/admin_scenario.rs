@@ -105,6 +105,16 @@ fn full_admin_scenario() {
     );
     // Published as Linux accounts.
     let passwd = std::fs::read_to_string(env.path("extrausers/passwd")).unwrap();
+    for (p, mode) in [
+        ("extrausers", 0o755),
+        ("extrausers/passwd", 0o644),
+        ("iam.db", 0o600),
+        ("iam.toml", 0o600),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(env.path(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, mode, "mode of {p}");
+    }
     assert!(
         passwd.lines().any(|l| l.starts_with("alice:x:")),
         "{passwd}"
