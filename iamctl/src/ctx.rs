@@ -21,12 +21,8 @@ use std::path::Path;
 pub enum Caller {
     /// Real uid 0: the account's root user; everything is allowed.
     Root,
-    /// The IAM user named like the caller's Linux login, with what its
-    /// login session adds to every request (MFA, source IP).
-    User {
-        principal: Box<Principal>,
-        session: Vec<(String, String)>,
-    },
+    /// The IAM user named like the caller's Linux login.
+    User(Box<Principal>),
 }
 
 pub struct Ctx {
@@ -39,6 +35,9 @@ pub struct Ctx {
     pub operation: String,
     pub output: Output,
     pub secrets: Secrets,
+    /// What the caller's login session adds to every request (MFA, source
+    /// IP); empty for root or without a session.
+    pub login_context: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -80,10 +79,7 @@ impl Ctx {
             };
             let name = UserName::parse(&login).map_err(|_| not_iam())?;
             match Principal::for_user(&store, &account, &name) {
-                Ok(p) => Caller::User {
-                    session: crate::session::login_context(&store, &p.name, now),
-                    principal: Box::new(p),
-                },
+                Ok(p) => Caller::User(Box::new(p)),
                 Err(iam::principal::PrincipalError::Store(e)) if e.aws_code() == "NoSuchEntity" => {
                     let event = AuditEvent::builder(
                         EventSource::Iam,
@@ -103,7 +99,12 @@ impl Ctx {
                 Err(e) => return Err(e.into()),
             }
         };
+        let login_context = match &caller {
+            Caller::User(p) => crate::session::login_context(&store, &p.name, now),
+            Caller::Root => Vec::new(),
+        };
         Ok(Self {
+            login_context,
             config,
             account,
             store,
@@ -118,18 +119,18 @@ impl Ctx {
     pub fn caller_arn(&self) -> String {
         match &self.caller {
             Caller::Root => root_arn(&self.account),
-            Caller::User { principal, .. } => principal.arn.clone(),
+            Caller::User(principal) => principal.arn.clone(),
         }
     }
 
     /// The request context of the calling user: its principal keys, the
     /// time, and what its login session says.
     pub fn request_context(&self) -> Option<Context> {
-        let Caller::User { principal, session } = &self.caller else {
+        let Caller::User(principal) = &self.caller else {
             return None;
         };
         let mut context = principal.base_context(self.now);
-        for (k, v) in session {
+        for (k, v) in &self.login_context {
             context.set(k, v.clone());
         }
         Some(context)
@@ -139,7 +140,7 @@ impl Ctx {
     pub fn caller_user(&self) -> Option<UserName> {
         match &self.caller {
             Caller::Root => None,
-            Caller::User { principal, .. } => UserName::parse(&principal.name).ok(),
+            Caller::User(principal) => UserName::parse(&principal.name).ok(),
         }
     }
 
@@ -166,8 +167,7 @@ impl Ctx {
         resource: &str,
         extra: impl FnOnce(&mut Context),
     ) -> Result<(), CliError> {
-        let (Caller::User { principal, .. }, Some(mut context)) =
-            (&self.caller, self.request_context())
+        let (Caller::User(principal), Some(mut context)) = (&self.caller, self.request_context())
         else {
             return Ok(());
         };
@@ -244,9 +244,7 @@ impl Ctx {
     ) {
         let identity = match &self.caller {
             Caller::Root => UserIdentity::root(self.account.as_str()),
-            Caller::User { principal: p, .. } => {
-                UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name)
-            }
+            Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
         };
         let mut b = AuditEvent::builder(
             EventSource::Iam,

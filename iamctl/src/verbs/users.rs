@@ -51,7 +51,7 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
 pub fn get_user(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> {
     let name = match (&a.user_name, &ctx.caller) {
         (Some(n), _) => parse_user(n)?,
-        (None, Caller::User { principal: p, .. }) => parse_user(&p.name)?,
+        (None, Caller::User(p)) => parse_user(&p.name)?,
         (None, Caller::Root) => {
             return Ok(json!({"User": {
                 "UserId": ctx.account.as_str(),
