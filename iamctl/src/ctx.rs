@@ -92,7 +92,7 @@ impl Ctx {
                     .build()
                     .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev));
                     if let Err(e) = event {
-                        eprintln!("warning: audit event not written: {e}");
+                        crate::say!("warning: audit event not written: {e}");
                     }
                     return Err(not_iam());
                 }
@@ -265,7 +265,7 @@ impl Ctx {
             .build()
             .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
         if let Err(e) = written {
-            eprintln!("warning: audit event not written: {e}");
+            crate::say!("warning: audit event not written: {e}");
         }
     }
 
@@ -299,7 +299,7 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             )
         })?;
     for skipped in report.skipped {
-        eprintln!("warning: not published as a Linux account: {skipped}");
+        crate::say!("warning: not published as a Linux account: {skipped}");
     }
     Ok(())
 }
