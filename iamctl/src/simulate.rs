@@ -5,7 +5,7 @@
 use crate::error::CliError;
 use iam::policy::{
     Context, ContextKeyType, MatchedStatement, Policy, PolicyKind, PolicySet, PolicySource,
-    Request, authorize, missing_context_keys,
+    Request, authorize, authorize_cross_account, missing_context_keys,
 };
 use serde_json::{Value, json};
 
@@ -20,7 +20,8 @@ pub struct CustomArgs {
     /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
     #[arg(long, value_name = "POLICY")]
     resource_policy: Option<String>,
-    /// The account that owns the resource (accepted; evaluation is within one account).
+    /// The account that owns the resource (an account ID or ARN); when it is
+    /// not the caller's account, AWS's cross-account logic applies.
     #[arg(long, value_name = "ARN")]
     resource_owner: Option<String>,
     /// The simulated caller: an IAM user (or role session) ARN.
@@ -100,9 +101,9 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
             .map_err(malformed("ResourcePolicy"))?;
         policies.resource.push(policy);
     }
-    // Accepted for AWS CLI compatibility: evaluation here is always within
-    // one account, and there are no EC2 resource-handling scenarios.
-    let _ = (&args.resource_owner, &args.resource_handling_option);
+    // Accepted for AWS CLI compatibility: there are no EC2 resource-handling
+    // scenarios here.
+    let _ = &args.resource_handling_option;
     let mut context = Context::new();
     for entry in &args.context_entries {
         add_context_entries(&mut context, &read_document(entry)?)?;
@@ -113,14 +114,31 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
         args.resource_arns.clone()
     };
     let caller = args.caller_arn.as_deref().unwrap_or("");
+    let cross_account = match (&args.resource_owner, account_of(caller)) {
+        (Some(owner), Some(caller_account)) => {
+            account_of(owner).is_some_and(|owner| owner != caller_account)
+        }
+        _ => false,
+    };
     Ok(evaluation_results(
         &policies,
         caller,
         &args.action_names,
         &resources,
         &context,
+        cross_account,
         &custom_source,
     ))
+}
+
+/// The account of an ARN (`arn:aws:iam::123456789012:…`) or of a bare
+/// account ID.
+fn account_of(s: &str) -> Option<&str> {
+    let account = match s.strip_prefix("arn:") {
+        Some(rest) => rest.split(':').nth(3)?,
+        None => s,
+    };
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// SourcePolicyId and SourcePolicyType for simulate-custom-policy: the
@@ -136,7 +154,8 @@ fn custom_source(m: &MatchedStatement) -> (String, String) {
 
 /// Builds AWS's `{"EvaluationResults": […]}`: one result per action and
 /// resource, with the deciding statements and the missing context keys.
-/// `source` names each matched statement's SourcePolicyId and
+/// `cross_account`: the resources belong to another account than the
+/// caller. `source` names each matched statement's SourcePolicyId and
 /// SourcePolicyType (simulate-principal-policy names stored policies).
 pub fn evaluation_results(
     policies: &PolicySet,
@@ -144,6 +163,7 @@ pub fn evaluation_results(
     actions: &[String],
     resources: &[String],
     context: &Context,
+    cross_account: bool,
     source: &dyn Fn(&MatchedStatement) -> (String, String),
 ) -> Value {
     let all: Vec<&Policy> = policies
@@ -161,7 +181,11 @@ pub fn evaluation_results(
                 resource,
                 context,
             };
-            let response = authorize(&request, policies);
+            let response = if cross_account {
+                authorize_cross_account(&request, policies)
+            } else {
+                authorize(&request, policies)
+            };
             let matched: Vec<Value> = response
                 .matched
                 .iter()

@@ -252,6 +252,7 @@ pub fn simulate_principal(
         &a.action_names,
         &resources,
         &context,
+        false, // a stored principal's resources are in its own account
         &source,
     ))
 }
