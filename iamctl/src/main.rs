@@ -134,3 +134,23 @@ fn man(out_dir: Option<&std::path::Path>) -> Result<serde_json::Value, CliError>
     }
     Ok(serde_json::Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::operation_name;
+
+    #[test]
+    fn operation_names_are_aws_spelled() {
+        assert_eq!(operation_name("list-users"), "ListUsers");
+        assert_eq!(operation_name("enable-mfa-device"), "EnableMFADevice");
+        assert_eq!(
+            operation_name("create-virtual-mfa-device"),
+            "CreateVirtualMFADevice"
+        );
+        assert_eq!(operation_name("list-mfa-devices"), "ListMFADevices");
+        assert_eq!(
+            operation_name("get-account-password-policy"),
+            "GetAccountPasswordPolicy"
+        );
+    }
+}
