@@ -1,0 +1,217 @@
+//! The setuid pipeline's first steps (STYLE.md §8), run before argv is
+//! parsed: iamctl is installed setuid root, so everything the caller hands
+//! over — environment, descriptors, umask, core dumps — is treated as hostile.
+//!
+//! Order: self-check → standard descriptors sane → inherited fds ≥ 3 closed →
+//! not dumpable → umask 077 → environment reset. Config and store are opened
+//! later by `main`, from the fixed path for non-root callers.
+#![allow(unsafe_code)]
+
+use crate::error::CliError;
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::{Uid, getegid, geteuid, getgid, getuid};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The only config a non-root caller gets.
+pub const SYSTEM_CONFIG: &str = "/etc/iam/iam.toml";
+
+/// PATH for anything we might run (nothing today; kept sane regardless).
+const SECURE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Who started us, read before anything else can change it.
+#[derive(Debug, Clone, Copy)]
+pub struct Invoker {
+    pub uid: Uid,
+}
+
+impl Invoker {
+    pub fn is_root(&self) -> bool {
+        self.uid.is_root()
+    }
+}
+
+/// The real uid, recorded by [`harden`] for [`as_invoker`].
+static INVOKER: OnceLock<Uid> = OnceLock::new();
+
+/// Runs `f` with the caller's effective uid, so a file named on the command
+/// line (`file://` documents, `--outfile`, `--out-dir`, an import file) is
+/// opened with the caller's rights, never root's: a setuid iamctl must not
+/// read /etc/shadow or overwrite a root file for a user.
+pub fn as_invoker<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let uid = match INVOKER.get() {
+        Some(uid) if !uid.is_root() && geteuid().is_root() => *uid,
+        _ => return f(),
+    };
+    nix::unistd::seteuid(uid).map_err(std::io::Error::from)?;
+    let result = f();
+    if nix::unistd::seteuid(Uid::from_raw(0)).is_err() {
+        // Cannot regain root to finish the call: stop here rather than
+        // carry on in a half-privileged state.
+        std::process::abort();
+    }
+    result
+}
+
+/// Harden the process. Must run first in `main`, while single-threaded.
+pub fn harden() -> Result<Invoker, CliError> {
+    let invoker = Invoker { uid: getuid() };
+    let _ = INVOKER.set(invoker.uid);
+    // Self-check: a non-root caller only gets anywhere through the setuid bit.
+    if !invoker.is_root() && !geteuid().is_root() {
+        return Err(CliError::new(
+            "ServiceFailure",
+            "iamctl must be owned by uid 0 and have the setuid bit set",
+        ));
+    }
+    // A setgid or otherwise odd elevation is not ours to trust.
+    if !invoker.is_root() && getegid() != getgid() {
+        return Err(CliError::new(
+            "ServiceFailure",
+            "iamctl must not be installed setgid",
+        ));
+    }
+    ensure_std_fds_open();
+    close_inherited_fds();
+    // No core dumps or ptrace of a process holding secrets.
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))?;
+    umask(Mode::from_bits_truncate(0o077));
+    reset_environment();
+    Ok(invoker)
+}
+
+/// Gives up root for good (real, effective and saved uid = the caller's),
+/// for verbs that need no privilege: `simulate-custom-policy`, `completion`,
+/// `man`. Whatever files they read or write, they do as the caller.
+pub fn drop_privileges(invoker: Invoker) -> Result<(), CliError> {
+    if invoker.is_root() {
+        return Ok(());
+    }
+    let gid = getgid();
+    nix::unistd::setresgid(gid, gid, gid)
+        .and_then(|()| nix::unistd::setresuid(invoker.uid, invoker.uid, invoker.uid))
+        .map_err(|e| CliError::new("ServiceFailure", format!("cannot drop privileges: {e}")))?;
+    if geteuid().is_root() {
+        return Err(CliError::new("ServiceFailure", "cannot drop privileges"));
+    }
+    Ok(())
+}
+
+/// Refuses a file that someone other than root (or us) could have written:
+/// the file itself (a regular file, not a symlink) and every directory above
+/// it must be owned by root or the effective user and not group- or
+/// world-writable (a sticky directory such as /tmp is fine). The store holds
+/// the policies that authorize the caller, so a planted one must not count.
+pub fn check_trusted(path: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let euid = geteuid().as_raw();
+    let refuse = |p: &Path, why: String| {
+        CliError::new(
+            "ServiceFailure",
+            format!("{}: refusing to use {}: {why}", path.display(), p.display()),
+        )
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(|e| refuse(path, e.to_string()))?;
+    if !meta.file_type().is_file() {
+        return Err(refuse(path, "not a regular file".into()));
+    }
+    let mut checks = vec![(path.to_path_buf(), meta)];
+    for dir in path
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        let m = std::fs::metadata(dir).map_err(|e| refuse(dir, e.to_string()))?;
+        checks.push((dir.to_path_buf(), m));
+    }
+    for (p, m) in checks {
+        if m.uid() != 0 && m.uid() != euid {
+            return Err(refuse(&p, format!("owned by uid {}", m.uid())));
+        }
+        let mode = m.permissions().mode();
+        let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky_dir {
+            return Err(refuse(
+                &p,
+                format!("group- or world-writable (mode {:o})", mode & 0o7777),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The config path to use: `--config` for root only, the system one otherwise.
+pub fn config_path(invoker: Invoker, requested: Option<&Path>) -> PathBuf {
+    match requested {
+        Some(p) if invoker.is_root() => p.to_path_buf(),
+        _ => PathBuf::from(SYSTEM_CONFIG),
+    }
+}
+
+/// Open /dev/null on any of fds 0–2 that is closed, so a file we open later
+/// cannot land on "stdout" and receive output meant for the terminal.
+fn ensure_std_fds_open() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only queries the descriptor table; any integer is
+        // a valid argument (a closed descriptor yields -1/EBADF).
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // Opening takes the lowest free descriptor, which is `fd`.
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                std::mem::forget(f);
+            }
+        }
+    }
+}
+
+/// Close every descriptor ≥ 3 the caller left open to us.
+fn close_inherited_fds() {
+    // SAFETY: runs first in main, single-threaded; no Rust object owns a
+    // descriptor ≥ 3 yet (std opens none before main), so closing them cannot
+    // invalidate an OwnedFd/File. close_range takes plain integers.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if rc != 0 {
+        // Old kernel: close what /proc says is open (collect first, since
+        // reading the directory itself uses a descriptor).
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .filter(|fd| *fd >= 3)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in fds {
+            // SAFETY: as above; a descriptor that is already closed (the
+            // read_dir one) just yields EBADF, which we ignore.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// Replace the caller's environment with a fixed minimal one (sudo's
+/// env_reset): nothing the caller sets may steer us.
+fn reset_environment() {
+    let keep_term = std::env::var("TERM").ok().filter(|t| {
+        t.len() < 64
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
+    });
+    let keys: Vec<_> = std::env::vars_os().map(|(k, _)| k).collect();
+    for k in keys {
+        // SAFETY: called in `harden`, first thing in main, before any thread
+        // exists, so nothing reads the environment concurrently.
+        unsafe { std::env::remove_var(k) };
+    }
+    // SAFETY: as above.
+    unsafe {
+        std::env::set_var("PATH", SECURE_PATH);
+        std::env::set_var("LC_ALL", "C");
+        if let Some(t) = keep_term {
+            std::env::set_var("TERM", t);
+        }
+    }
+}
