@@ -58,13 +58,32 @@ pub fn read_document(arg: &str) -> Result<String, CliError> {
 }
 
 /// A refused document, named by its place in the input (several may be given).
+/// A list parameter as the AWS CLI takes it: values one by one, or one
+/// JSON array of strings (`--action-names '["s3:GetObject"]'`).
+fn expand(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| {
+            let trimmed = v.trim_start();
+            match trimmed
+                .starts_with('[')
+                .then(|| serde_json::from_str::<Vec<String>>(trimmed).ok())
+                .flatten()
+            {
+                Some(items) => items,
+                None => vec![v.clone()],
+            }
+        })
+        .collect()
+}
+
 fn malformed(source: &str) -> impl Fn(iam::policy::PolicyError) -> CliError + '_ {
     move |e| CliError::new("MalformedPolicyDocument", format!("{source}: {e}"))
 }
 
 pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
     let mut policies = PolicySet::default();
-    for (i, arg) in args.policy_input_list.iter().enumerate() {
+    for (i, arg) in expand(&args.policy_input_list).iter().enumerate() {
         let doc = read_document(arg)?;
         let name = format!("PolicyInputList.{}", i + 1);
         policies.identity.push(
@@ -111,7 +130,7 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
     let resources = if args.resource_arns.is_empty() {
         vec!["*".to_owned()]
     } else {
-        args.resource_arns.clone()
+        expand(&args.resource_arns)
     };
     let caller = args.caller_arn.as_deref().unwrap_or("");
     let cross_account = match (&args.resource_owner, account_of(caller)) {
@@ -123,7 +142,7 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
     Ok(evaluation_results(
         &policies,
         caller,
-        &args.action_names,
+        &expand(&args.action_names),
         &resources,
         &context,
         cross_account,

@@ -251,3 +251,20 @@ fn another_account_owning_the_resource_needs_both_sides() {
     assert_eq!(run(nothing, "111122223333"), "implicitDeny");
     assert_eq!(run(identity, "111122223333"), "allowed");
 }
+
+#[test]
+fn list_parameters_also_take_a_json_array() {
+    let docs = serde_json::to_string(&[LOGIN_POLICY]).unwrap();
+    let out = json(&iamctl(&[
+        "simulate-custom-policy",
+        "--policy-input-list",
+        &docs,
+        "--action-names",
+        r#"["host:Login","host:RunAs"]"#,
+        "--resource-arns",
+        r#"["arn:aws:host::123456789012:host/a"]"#,
+    ]));
+    let results = out["EvaluationResults"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["EvalDecision"], "explicitDeny");
+}
