@@ -38,6 +38,8 @@ pub enum AuditError {
         #[source]
         source: std::io::Error,
     },
+    #[error("audit event {event_name} is larger than {MAX_EVENT_BYTES} bytes even trimmed")]
+    TooLarge { event_name: String },
     #[error("{path}: refusing to append: {reason}")]
     Unsafe { path: PathBuf, reason: String },
 }
@@ -228,6 +230,11 @@ impl AuditEvent {
                 .map(|m| m.chars().take(1024).collect());
             trimmed.decided_by.truncate(16);
             line = serde_json::to_string(&trimmed)?;
+            if line.len() > MAX_EVENT_BYTES {
+                return Err(AuditError::TooLarge {
+                    event_name: self.event_name.chars().take(64).collect(),
+                });
+            }
         }
         line.push('\n');
         Ok(line)
@@ -320,15 +327,17 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends `event` as one line with a single `write`, creating the
+    /// Appends `event` as one line with a single `write` on an `O_APPEND`
+    /// descriptor (so concurrent writers never interleave), creating the
     /// directory (0700) and file (0600) if missing. Refuses a symlink, a
-    /// non-regular file, and a file writable by group or others. Syslog is
+    /// non-regular file, a file writable by group or others, and one owned
+    /// by anyone but root or us. Syslog is
     /// best effort and never blocks: its failure is not an error.
     pub fn append(&self, event: &AuditEvent) -> Result<(), AuditError> {
         let line = event.to_line()?;
         self.append_line(&line)?;
         if self.syslog {
-            send_syslog(line.trim_end(), event.is_denial());
+            send_syslog(Path::new("/dev/log"), line.trim_end(), event.is_denial());
         }
         Ok(())
     }
@@ -373,6 +382,12 @@ impl AuditLog {
         if meta.mode() & 0o022 != 0 {
             return Err(self.refuse("group- or world-writable"));
         }
+        // A file planted by someone else would let them read or truncate
+        // the trail.
+        let euid = crate::config::effective_uid().map_err(io)?;
+        if meta.uid() != 0 && meta.uid() != euid {
+            return Err(self.refuse(&format!("owned by uid {}", meta.uid())));
+        }
         file.write_all(line.as_bytes()).map_err(io)
     }
 
@@ -389,11 +404,11 @@ impl AuditLog {
 /// is dropped, because a login must never wait on logging (the audit file
 /// already has it). The socket is made here rather than by `syslog::unix`,
 /// which may fall back to a blocking stream socket.
-fn send_syslog(message: &str, denial: bool) {
+fn send_syslog(socket_path: &Path, message: &str, denial: bool) {
     let Ok(socket) = UnixDatagram::unbound() else {
         return;
     };
-    if socket.set_nonblocking(true).is_err() || socket.connect("/dev/log").is_err() {
+    if socket.set_nonblocking(true).is_err() || socket.connect(socket_path).is_err() {
         return;
     }
     let mut logger = syslog::Logger::new(
@@ -564,6 +579,57 @@ mod tests {
     }
 
     #[test]
+    fn append_refuses_a_file_owned_by_someone_else() {
+        if crate::config::effective_uid().unwrap() != 0 {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, "").unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = AuditLog::file_only(&path)
+            .append(&denied_login())
+            .unwrap_err();
+        assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_appends_never_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let big = "y".repeat(MAX_EVENT_BYTES / 2);
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let (path, big) = (&path, &big);
+                scope.spawn(move || {
+                    let log = AuditLog::file_only(path);
+                    for i in 0..50 {
+                        let e = AuditEvent::builder(
+                            EventSource::Iam,
+                            "TagUser",
+                            UserIdentity::root("123456789012"),
+                            "web-1",
+                            now(),
+                        )
+                        .request_parameters(json!({"t": t, "i": i, "pad": big}))
+                        .build()
+                        .unwrap();
+                        log.append(&e).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines() {
+            let e: AuditEvent = serde_json::from_str(line).unwrap();
+            assert!(seen.insert(e.event_id));
+        }
+        assert_eq!(seen.len(), 400);
+    }
+
+    #[test]
     fn huge_events_are_trimmed_to_the_bound() {
         let big = "x".repeat(MAX_EVENT_BYTES * 2);
         let e = AuditEvent::builder(
@@ -581,6 +647,41 @@ mod tests {
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["eventName"], "CreatePolicy");
         assert_eq!(v["requestParameters"], "omitted: event too large");
+    }
+
+    #[test]
+    fn syslog_records_are_authpriv() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock_path = dir.path().join("log.sock");
+        let server = UnixDatagram::bind(&sock_path).unwrap();
+        server.set_nonblocking(true).unwrap();
+        send_syslog(&sock_path, "{\"eventName\":\"Login\"}", true);
+        send_syslog(&sock_path, "{\"eventName\":\"Logout\"}", false);
+        let mut buf = [0u8; 4096];
+        let n = server.recv(&mut buf).unwrap();
+        let record = std::str::from_utf8(&buf[..n]).unwrap();
+        // authpriv (10) * 8 + warning (4)
+        assert!(record.starts_with("<84>"), "{record}");
+        assert!(record.contains("iam-audit["), "{record}");
+        assert!(record.ends_with("{\"eventName\":\"Login\"}"), "{record}");
+        let n = server.recv(&mut buf).unwrap();
+        assert!(std::str::from_utf8(&buf[..n]).unwrap().starts_with("<86>"));
+        // Nobody listening: dropped silently, without blocking.
+        drop(server);
+        send_syslog(&sock_path, "x", false);
+    }
+
+    #[test]
+    fn syslog_never_blocks_on_a_full_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock_path = dir.path().join("log.sock");
+        let _server = UnixDatagram::bind(&sock_path).unwrap();
+        let start = std::time::Instant::now();
+        let line = "z".repeat(4000);
+        for _ in 0..2000 {
+            send_syslog(&sock_path, &line, false);
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use chrono::TimeDelta;
@@ -282,7 +283,8 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Opens `path` without following a symlink, checks the opened file (not
 /// the name, so nothing can be swapped in between) and its directory, and
-/// reads it.
+/// reads it. The file is opened relative to the already-checked directory
+/// (through `/proc/self/fd`, as `openat` would, without unsafe code).
 fn read_trusted(path: &Path) -> Result<String, ConfigError> {
     let io = |source| ConfigError::Io {
         path: path.to_path_buf(),
@@ -292,21 +294,23 @@ fn read_trusted(path: &Path) -> Result<String, ConfigError> {
         path: PathBuf::from("/proc/self/status"),
         source: e,
     })?;
-
     let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let parent_meta = std::fs::symlink_metadata(parent).map_err(|source| ConfigError::Io {
-        path: parent.to_path_buf(),
-        source,
+    let name = path.file_name().ok_or_else(|| ConfigError::Unsafe {
+        path: path.to_path_buf(),
+        reason: "does not name a file".into(),
     })?;
-    check_trusted(parent, &parent_meta, euid, true)?;
+    let dir = open_trusted_dir(parent, euid)?;
+    let in_dir = Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name);
 
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
+        .open(in_dir)
     {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
@@ -330,6 +334,62 @@ fn read_trusted(path: &Path) -> Result<String, ConfigError> {
         .read_to_string(&mut text)
         .map_err(io)?;
     Ok(text)
+}
+
+/// Opens the config's directory and checks it like the file. Its ancestors
+/// are checked too, more leniently: anyone who can rename entries in one
+/// of them could swap the whole directory, so each must be owned by root or
+/// us and, if others can write it, have the sticky bit (as `/tmp` does).
+fn open_trusted_dir(dir: &Path, euid: u32) -> Result<File, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let unsafe_because = |path: &Path, reason: String| {
+        Err(ConfigError::Unsafe {
+            path: path.to_path_buf(),
+            reason,
+        })
+    };
+    if std::fs::symlink_metadata(dir)
+        .map_err(io)?
+        .file_type()
+        .is_symlink()
+    {
+        return unsafe_because(dir, "it is a symbolic link".into());
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(io)?;
+    check_trusted(dir, &file.metadata().map_err(io)?, euid, true)?;
+
+    // Where the opened directory really is, symlinks above it resolved.
+    let real = std::fs::read_link(Path::new("/proc/self/fd").join(file.as_raw_fd().to_string()))
+        .map_err(io)?;
+    for ancestor in real.ancestors().skip(1) {
+        let meta = std::fs::metadata(ancestor).map_err(|source| ConfigError::Io {
+            path: ancestor.to_path_buf(),
+            source,
+        })?;
+        if meta.uid() != 0 && meta.uid() != euid {
+            return unsafe_because(
+                ancestor,
+                format!("owned by uid {}, not root or uid {euid}", meta.uid()),
+            );
+        }
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+            return unsafe_because(
+                ancestor,
+                format!(
+                    "group- or world-writable without the sticky bit (mode {:04o})",
+                    meta.mode() & 0o7777
+                ),
+            );
+        }
+    }
+    Ok(file)
 }
 
 /// The rule of DESIGN.md §4 for one file or directory: the expected kind,
@@ -373,7 +433,7 @@ fn check_trusted(
 
 /// The effective uid, from `/proc/self/status` (`iam` has no unsafe code,
 /// so no `geteuid()`; the second `Uid:` field is the effective uid).
-fn effective_uid() -> std::io::Result<u32> {
+pub(crate) fn effective_uid() -> std::io::Result<u32> {
     let mut status = String::new();
     File::open("/proc/self/status")?
         .take(64 * 1024)
@@ -989,6 +1049,31 @@ extrausers_dir = "/var/lib/extrausers"
     }
 
     #[test]
+    fn load_checks_the_ancestors() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("etc");
+        std::fs::create_dir(&dir).unwrap();
+        let path = write_config(&dir, 0o600);
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = HostConfig::load(&path).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Unsafe { ref path, .. } if path == top.path()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("sticky"), "{err}");
+        // Like /tmp: writable by all, but sticky.
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        HostConfig::load(&path).unwrap();
+        // Through a symlinked ancestor the real ancestors are checked.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = elsewhere.path().join("via");
+        std::os::unix::fs::symlink(top.path(), &link).unwrap();
+        HostConfig::load(&link.join("etc/iam.toml")).unwrap();
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(HostConfig::load(&link.join("etc/iam.toml")).is_err());
+    }
+
+    #[test]
     fn load_refuses_a_file_owned_by_someone_else() {
         if effective_uid().unwrap() != 0 {
             eprintln!("skipped: needs root to chown");
@@ -1007,5 +1092,28 @@ extrausers_dir = "/var/lib/extrausers"
         let meta = std::fs::metadata("/proc/self").unwrap();
         // /proc/self is owned by the process's effective uid (when dumpable).
         assert_eq!(uid, meta.uid());
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the text, parsing answers (and errors carry a line).
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,200}") {
+            if let Err(ConfigError::Parse { line, .. }) =
+                HostConfig::parse(&text, Path::new("/etc/iam/iam.toml"))
+            {
+                prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
+            }
+        }
+
+        #[test]
+        fn durations_in_minutes(n in 1i64..=527_040) {
+            prop_assert_eq!(parse_duration(&format!("{n}m")), Ok(TimeDelta::minutes(n)));
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::arn::{ArnPattern, PrincipalEntry, PrincipalSpec};
 use super::condition::{self, Condition};
+use super::position::Position;
 use super::wildcard::{Tok, compile};
 use serde_json::{Map, Value as Json};
 use std::collections::HashSet;
@@ -247,6 +248,14 @@ impl Policy {
 
     pub fn kind(&self) -> PolicyKind {
         self.kind
+    }
+
+    /// Start and end of statement `index` in [`Policy::document`], as AWS's
+    /// simulator reports them.
+    pub fn statement_position(&self, index: usize) -> Option<(Position, Position)> {
+        super::position::statement_positions(&self.document)
+            .get(index)
+            .copied()
     }
 }
 

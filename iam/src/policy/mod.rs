@@ -10,6 +10,7 @@ mod condition;
 mod context;
 mod document;
 mod eval;
+mod position;
 mod wildcard;
 
 pub use context::{Context, ContextKeyType};
@@ -18,3 +19,4 @@ pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
     missing_context_keys,
 };
+pub use position::Position;
