@@ -18,8 +18,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use iam::names::{AccountId, GroupName, IamPath, MfaDeviceName, PolicyName, UserName};
+use iam::store::{Entity, NewUser, Store};
 use serde_json::Value;
 use tempfile::TempDir;
+
+/// Lets a user log in anywhere; tests add Deny statements on top.
+pub const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[
+    {"Sid":"AllowLogin","Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
 
 /// Whether end-to-end tests can run. As non-root they are skipped with a
 /// printed notice, except under `CI=true`, where skipping would hide a gap.
@@ -102,11 +108,96 @@ impl Host {
         };
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
+        let account = AccountId::parse(&account_id).expect("account id");
+        Store::create(&dir.path().join("iam.db"), &account).expect("create store");
         Self {
             dir,
             config,
             account_id,
         }
+    }
+
+    /// The host's store, opened afresh (as the PAM module opens it per call).
+    pub fn store(&self) -> Store {
+        Store::open(&self.path().join("iam.db")).expect("open store")
+    }
+
+    /// An IAM user, with a password (argon2id, as iamctl would store it)
+    /// when given. Not yet allowed to log in: see [`Host::allow_login`].
+    pub fn add_user(&self, name: &str, password: Option<&str>) {
+        let store = self.store();
+        let user = UserName::parse(name).expect("user name");
+        store
+            .create_user(&NewUser::new(user.clone()), chrono::Utc::now())
+            .expect("create user");
+        if let Some(password) = password {
+            let hash = iam::password::hash_password(&password.into()).expect("hash");
+            store
+                .create_login_profile(&user, &hash, false, chrono::Utc::now())
+                .expect("login profile");
+        }
+        self.sync_accounts();
+    }
+
+    /// `host:Login` allowed on every host (inline policy `AllowLogin`).
+    pub fn allow_login(&self, user: &str) {
+        self.put_user_policy(user, "AllowLogin", ALLOW_LOGIN);
+    }
+
+    pub fn put_user_policy(&self, user: &str, policy: &str, document: &str) {
+        let entity = Entity::User(UserName::parse(user).expect("user name"));
+        self.store()
+            .put_inline_policy(&entity, &PolicyName::parse(policy).expect("name"), document)
+            .expect("put user policy");
+    }
+
+    /// Enables a virtual MFA device for `user`; returns its base32 seed
+    /// (what an authenticator app or oathtool is given).
+    pub fn add_mfa(&self, user: &str) -> String {
+        let store = self.store();
+        let secret = iam::totp::generate_secret().expect("seed");
+        let device = MfaDeviceName::parse(&format!("{user}-phone")).expect("device name");
+        let now = chrono::Utc::now();
+        let created = store
+            .create_virtual_mfa_device(&device, &IamPath::root(), &secret, now)
+            .expect("create device");
+        // As enable-mfa-device leaves it: the enrolment codes lie in the past.
+        let last_step = iam::totp::step_at(now).expect("step") - 5;
+        store
+            .enable_mfa_device(
+                &UserName::parse(user).expect("user name"),
+                &created.serial_number,
+                last_step,
+                now,
+            )
+            .expect("enable device");
+        iam::totp::secret_base32(&secret).expose().to_owned()
+    }
+
+    /// An IAM group with `members`.
+    pub fn add_group(&self, group: &str, members: &[&str]) {
+        let store = self.store();
+        let group = GroupName::parse(group).expect("group name");
+        store
+            .create_group(&group, &IamPath::root(), chrono::Utc::now())
+            .expect("create group");
+        for member in members {
+            store
+                .add_user_to_group(&UserName::parse(member).expect("user name"), &group)
+                .expect("add to group");
+        }
+        self.sync_accounts();
+    }
+
+    /// Rewrites this host's extrausers files from the store.
+    pub fn sync_accounts(&self) {
+        iam::extrausers::sync_extrausers(
+            &self.store(),
+            &self.path().join("extrausers"),
+            "/bin/sh",
+            "/tmp/%u",
+        )
+        .expect("extrausers");
     }
 
     pub fn path(&self) -> &Path {
