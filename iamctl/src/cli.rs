@@ -222,6 +222,8 @@ pub enum Command {
     GetAccountAuthorizationDetails(AuthorizationDetailsArgs),
     /// Load a get-account-authorization-details file, in one transaction (ours).
     ImportAuthorizationDetails(ImportArgs),
+    /// Evaluate a stored user's or role's real policies.
+    SimulatePrincipalPolicy(SimulatePrincipalArgs),
     /// Evaluate policy documents against actions and resources.
     SimulateCustomPolicy(simulate::CustomArgs),
     /// Show who the caller is.
@@ -229,7 +231,6 @@ pub enum Command {
 }
 
 /// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.
-#[allow(dead_code)] // used by the verbs, which land with the store
 pub fn tri(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
         (true, _) => Some(true),
@@ -398,7 +399,7 @@ pub struct ChangePasswordArgs {}
 
 #[derive(Debug, Args)]
 pub struct PasswordPolicyArgs {
-    #[arg(long, value_parser = clap::value_parser!(u32).range(6..=128))]
+    #[arg(long)]
     pub minimum_password_length: Option<u32>,
     #[arg(long, overrides_with = "no_require_symbols")]
     pub require_symbols: bool,
@@ -421,10 +422,10 @@ pub struct PasswordPolicyArgs {
     #[arg(long, overrides_with = "allow_users_to_change_password")]
     pub no_allow_users_to_change_password: bool,
     /// Days (1–1095).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1095))]
+    #[arg(long)]
     pub max_password_age: Option<u32>,
     /// How many previous passwords cannot be reused (1–24).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=24))]
+    #[arg(long)]
     pub password_reuse_prevention: Option<u32>,
     #[arg(long, overrides_with = "no_hard_expiry")]
     pub hard_expiry: bool,
@@ -472,6 +473,7 @@ pub struct PolicyVersionArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum PolicyScope {
     All,
     #[value(name = "AWS")]
@@ -639,7 +641,7 @@ pub struct CreateRoleArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Seconds, 3600–43200 (default 3600).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    #[arg(long)]
     pub max_session_duration: Option<u32>,
     #[arg(long)]
     pub permissions_boundary: Option<String>,
@@ -654,7 +656,7 @@ pub struct UpdateRoleArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Seconds, 3600–43200.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    #[arg(long)]
     pub max_session_duration: Option<u32>,
 }
 
@@ -714,6 +716,7 @@ pub struct DeactivateMfaDeviceArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
     Unassigned,
@@ -727,6 +730,7 @@ pub struct ListVirtualMfaDevicesArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum EntityFilter {
     User,
     Role,
@@ -746,6 +750,22 @@ pub struct AuthorizationDetailsArgs {
 pub struct ImportArgs {
     /// A get-account-authorization-details JSON file (PATH or file://PATH).
     pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulatePrincipalArgs {
+    /// ARN of the user or role whose stored policies are evaluated.
+    #[arg(long)]
+    pub policy_source_arn: String,
+    /// Actions to simulate, e.g. host:Login iam:ChangePassword.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// Resources to simulate (default: *).
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
+    /// Context entries: AWS's JSON list or shorthand.
+    #[arg(long, num_args = 1.., value_name = "ENTRIES")]
+    pub context_entries: Vec<String>,
 }
 
 #[cfg(test)]
