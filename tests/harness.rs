@@ -18,8 +18,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use iam::names::{AccountId, GroupName, IamPath, MfaDeviceName, PolicyName, UserName};
-use iam::store::{Entity, NewUser, Store};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -89,7 +87,8 @@ pub struct Host {
 }
 
 impl Host {
-    /// Writes iam.toml with `extra` (TOML sections) appended to the basics.
+    /// Writes iam.toml with `extra` (TOML sections) appended to the basics
+    /// and creates the store (`iamctl init`).
     pub fn new(extra: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("pam_iam-e2e-")
@@ -108,35 +107,30 @@ impl Host {
         };
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
-        let account = AccountId::parse(&account_id).expect("account id");
-        Store::create(&dir.path().join("iam.db"), &account).expect("create store");
-        Self {
+        let host = Self {
             dir,
             config,
             account_id,
-        }
+        };
+        host.iamctl(&["init"]);
+        host
     }
 
-    /// The host's store, opened afresh (as the PAM module opens it per call).
-    pub fn store(&self) -> Store {
-        Store::open(&self.path().join("iam.db")).expect("open store")
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 
-    /// An IAM user, with a password (argon2id, as iamctl would store it)
-    /// when given. Not yet allowed to log in: see [`Host::allow_login`].
+    /// An IAM user (`iamctl create-user`), with a password when given
+    /// (`create-login-profile`, the password on stdin). Not yet allowed to
+    /// log in: see [`Host::allow_login`].
     pub fn add_user(&self, name: &str, password: Option<&str>) {
-        let store = self.store();
-        let user = UserName::parse(name).expect("user name");
-        store
-            .create_user(&NewUser::new(user.clone()), chrono::Utc::now())
-            .expect("create user");
+        self.iamctl(&["create-user", "--user-name", name]);
         if let Some(password) = password {
-            let hash = iam::password::hash_password(&password.into()).expect("hash");
-            store
-                .create_login_profile(&user, &hash, false, chrono::Utc::now())
-                .expect("login profile");
+            self.iamctl_stdin(
+                &["create-login-profile", "--user-name", name],
+                &format!("{password}\n"),
+            );
         }
-        self.sync_accounts();
     }
 
     /// `host:Login` allowed on every host (inline policy `AllowLogin`).
@@ -144,64 +138,73 @@ impl Host {
         self.put_user_policy(user, "AllowLogin", ALLOW_LOGIN);
     }
 
+    /// `iamctl put-user-policy` with the document from a file.
     pub fn put_user_policy(&self, user: &str, policy: &str, document: &str) {
-        let entity = Entity::User(UserName::parse(user).expect("user name"));
-        self.store()
-            .put_inline_policy(&entity, &PolicyName::parse(policy).expect("name"), document)
-            .expect("put user policy");
+        let file = self.path().join(format!("{}.json", unique("policy")));
+        fs::write(&file, document).expect("write policy");
+        let uri = format!("file://{}", file.display());
+        self.iamctl(&[
+            "put-user-policy",
+            "--user-name",
+            user,
+            "--policy-name",
+            policy,
+            "--policy-document",
+            &uri,
+        ]);
     }
 
-    /// Enables a virtual MFA device for `user`; returns its base32 seed
-    /// (what an authenticator app or oathtool is given).
+    /// Enrols a virtual MFA device for `user` as an admin would
+    /// (`create-virtual-mfa-device`, then `enable-mfa-device` with two
+    /// consecutive codes from oathtool: the two steps before the current
+    /// one, so a login in this step may use the current code). Returns the
+    /// base32 seed.
     pub fn add_mfa(&self, user: &str) -> String {
-        let store = self.store();
-        let secret = iam::totp::generate_secret().expect("seed");
-        let device = MfaDeviceName::parse(&format!("{user}-phone")).expect("device name");
-        let now = chrono::Utc::now();
-        let created = store
-            .create_virtual_mfa_device(&device, &IamPath::root(), &secret, now)
-            .expect("create device");
-        // As enable-mfa-device leaves it: the enrolment codes lie in the past.
-        let last_step = iam::totp::step_at(now).expect("step") - 5;
-        store
-            .enable_mfa_device(
-                &UserName::parse(user).expect("user name"),
-                &created.serial_number,
-                last_step,
-                now,
-            )
-            .expect("enable device");
-        iam::totp::secret_base32(&secret).expose().to_owned()
+        let device = format!("{user}-phone");
+        let seed_file = self.path().join(format!("{device}.seed"));
+        let created = self.iamctl(&[
+            "create-virtual-mfa-device",
+            "--virtual-mfa-device-name",
+            &device,
+            "--outfile",
+            &seed_file.display().to_string(),
+            "--bootstrap-method",
+            "Base32StringSeed",
+        ]);
+        let serial = created["VirtualMFADevice"]["SerialNumber"]
+            .as_str()
+            .expect("SerialNumber")
+            .to_owned();
+        let seed = fs::read_to_string(&seed_file).expect("seed file");
+        let seed = seed.trim().to_owned();
+        wait_for_fresh_step(3);
+        let now = chrono::Utc::now().timestamp();
+        self.iamctl(&[
+            "enable-mfa-device",
+            "--user-name",
+            user,
+            "--serial-number",
+            &serial,
+            "--authentication-code1",
+            &oathtool_at(&seed, now - 60),
+            "--authentication-code2",
+            &oathtool_at(&seed, now - 30),
+        ]);
+        seed
     }
 
     /// An IAM group with `members`.
     pub fn add_group(&self, group: &str, members: &[&str]) {
-        let store = self.store();
-        let group = GroupName::parse(group).expect("group name");
-        store
-            .create_group(&group, &IamPath::root(), chrono::Utc::now())
-            .expect("create group");
+        self.iamctl(&["create-group", "--group-name", group]);
         for member in members {
-            store
-                .add_user_to_group(&UserName::parse(member).expect("user name"), &group)
-                .expect("add to group");
+            self.iamctl(&[
+                "add-user-to-group",
+                "--user-name",
+                member,
+                "--group-name",
+                group,
+            ]);
         }
-        self.sync_accounts();
-    }
-
-    /// Rewrites this host's extrausers files from the store.
-    pub fn sync_accounts(&self) {
-        iam::extrausers::sync_extrausers(
-            &self.store(),
-            &self.path().join("extrausers"),
-            "/bin/sh",
-            "/tmp/%u",
-        )
-        .expect("extrausers");
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Runs the built iamctl against this host as root; panics on failure.

@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::audit::{
@@ -20,13 +20,12 @@ use crate::audit::{
 use crate::config::{HostConfig, UnknownUser};
 use crate::names::UserName;
 use crate::password::{self, PasswordPolicy};
-use crate::policy::{
-    self, Context, Decision, Effect, Policy, PolicyKind, PolicySet, Request, Response,
-};
+use crate::policy::{Context, Decision, Effect, Response};
+use crate::principal::Principal;
 use crate::secret::SecretString;
 use crate::store::{
-    AuthRecord, LockState, LockoutRule, LoginProfile, LoginSession, MfaDevice, PolicyDocument,
-    PolicySource, Store, StoreError, User, UserStatus,
+    AuthRecord, LockState, LockoutRule, LoginProfile, LoginSession, MfaDevice, Store, StoreError,
+    User, UserStatus,
 };
 use crate::totp;
 
@@ -456,8 +455,8 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
         Ok(mfa_time) => mfa_time,
         Err(outcome) => return outcome,
     };
-    let policies = match user_policies(&host.store, &user) {
-        Ok(policies) => policies,
+    let principal = match Principal::for_user(&host.store, host.store.account_id(), &user.name) {
+        Ok(principal) => principal,
         Err(e) => {
             // A stored policy that no longer parses fails closed.
             host.report(&format!(
@@ -466,17 +465,9 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
             return Outcome::Unavailable;
         }
     };
-    let context = login_context(&user, &host.config, &origin, mfa_time, now);
+    let context = login_context(&principal, &host.config, &origin, mfa_time, now);
     let resource = host.config.host_arn();
-    let response = policy::authorize(
-        &Request {
-            principal: &user.arn,
-            action: LOGIN_ACTION,
-            resource: &resource,
-            context: &context,
-        },
-        &policies,
-    );
+    let response = principal.authorize(LOGIN_ACTION, &resource, &context);
     if response.decision != Decision::Allowed {
         let deciding = deciding_statements(&response);
         let reason = match response.decision {
@@ -509,60 +500,16 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
 /// The action every login asks for.
 pub const LOGIN_ACTION: &str = "host:Login";
 
-/// The user's identity policies and permissions boundary, compiled.
-fn user_policies(store: &Store, user: &User) -> Result<PolicySet, String> {
-    let stored = store
-        .policies_for_user(&user.name)
-        .map_err(|e| e.to_string())?;
-    let compile = |doc: &PolicyDocument| {
-        let kind = match doc.source {
-            PolicySource::UserInline => PolicyKind::UserInline,
-            PolicySource::GroupInline { .. } => PolicyKind::GroupInline,
-            PolicySource::RoleInline => PolicyKind::RoleInline,
-            PolicySource::Managed { .. } => PolicyKind::Managed,
-        };
-        Policy::parse(&doc.name, &doc.document, kind)
-            .map_err(|e| format!("stored policy {} is invalid: {e}", doc.name))
-    };
-    Ok(PolicySet {
-        identity: stored
-            .identity
-            .iter()
-            .map(compile)
-            .collect::<Result<_, _>>()?,
-        boundary: match &stored.boundary {
-            Some(doc) => Some(vec![compile(doc)?]),
-            None => None,
-        },
-        resource: Vec::new(),
-    })
-}
-
 /// The request context of `host:Login` (DESIGN §3).
 fn login_context(
-    user: &User,
+    principal: &Principal,
     config: &HostConfig,
     origin: &Origin,
     mfa_time: Option<i64>,
     now: DateTime<Utc>,
 ) -> Context {
-    let mut context = Context::new();
-    context.set("aws:username", user.name.as_str());
-    context.set("aws:userid", user.id.clone());
-    context.set("aws:PrincipalArn", user.arn.clone());
-    context.set("aws:PrincipalAccount", config.account_id.clone());
-    context.set("aws:PrincipalType", "User");
-    for tag in &user.tags {
-        context.set(
-            &format!("aws:PrincipalTag/{}", tag.key),
-            tag.value.to_string(),
-        );
-    }
-    context.set(
-        "aws:CurrentTime",
-        now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    );
-    context.set("aws:EpochTime", now.timestamp().to_string());
+    // Identity keys, principal tags, aws:CurrentTime and aws:EpochTime.
+    let mut context = principal.base_context(now);
     if let Some(ip) = origin.source_ip() {
         context.set("aws:SourceIp", ip.to_string());
     }
