@@ -589,6 +589,10 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        // A failing test (or E2E_VERBOSE=1) shows what sshd said.
+        if std::thread::panicking() || std::env::var_os("E2E_VERBOSE").is_some() {
+            eprintln!("--- sshd log ---\n{}", self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

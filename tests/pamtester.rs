@@ -187,6 +187,10 @@ fn locked_user_fails_even_with_the_right_factors() {
         "{r:?}"
     );
     assert_eq!(c.last_login_event()["errorMessage"], "user is locked out");
+    // The locked attempt did not use up the code; an administrator unlocks.
+    c.host.iamctl(&["unlock-user", "--user-name", &c.user]);
+    let r = c.login(&["authenticate"], "192.0.2.10", &[&c.password, &code]);
+    assert!(r.success, "{r:?}");
 }
 
 #[test]
@@ -339,4 +343,72 @@ fn bad_option_or_missing_config_fails_closed() {
         r.failed_with("Authentication service cannot retrieve authentication info"),
         "{r:?}"
     );
+}
+
+#[test]
+fn expired_password_must_be_changed_within_the_policy() {
+    if !require_root("expired_password_must_be_changed_within_the_policy") {
+        return;
+    }
+    let host = Host::new("");
+    let service = host.service(STACK);
+    let user = unique("exp");
+    host.add_user(&user, None);
+    host.iamctl_stdin(
+        &[
+            "create-login-profile",
+            "--user-name",
+            &user,
+            "--password-reset-required",
+        ],
+        "Temporary-pw-1\n",
+    );
+    host.allow_login(&user);
+    let rhost = Some("192.0.2.10");
+    let r = pamtester(
+        &service,
+        &user,
+        rhost,
+        &["authenticate", "acct_mgmt"],
+        &["Temporary-pw-1"],
+    );
+    assert!(
+        r.failed_with("Authentication token is no longer valid; new one required"),
+        "{r:?}"
+    );
+    // As sshd does after PAM_NEW_AUTHTOK_REQD: the current password is
+    // asked again, then the new one twice; the policy (8+ chars) applies.
+    let change = ["chauthtok(PAM_CHANGE_EXPIRED_AUTHTOK)"];
+    let r = pamtester(
+        &service,
+        &user,
+        rhost,
+        &change,
+        &["Temporary-pw-1", "short", "short"],
+    );
+    assert!(
+        r.failed_with("Authentication token manipulation error"),
+        "{r:?}"
+    );
+    let refused = host
+        .events_for(&user, "ChangePassword")
+        .pop()
+        .expect("event");
+    assert!(refused["errorMessage"].is_string(), "{refused}");
+    let r = pamtester(
+        &service,
+        &user,
+        rhost,
+        &change,
+        &["Temporary-pw-1", "Chosen-pw-22", "Chosen-pw-22"],
+    );
+    assert!(r.success, "{r:?}");
+    let r = pamtester(
+        &service,
+        &user,
+        rhost,
+        &["authenticate", "acct_mgmt"],
+        &["Chosen-pw-22"],
+    );
+    assert!(r.success, "{r:?}");
 }
