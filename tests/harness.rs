@@ -68,6 +68,14 @@ pub fn tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A PAM stack shipped in config/pam.d, with `pam_iam.so` replaced by
+/// `@MODULE@` (the built module and this host's config; see [`PamService`]).
+pub fn shipped_stack(name: &str) -> String {
+    let path = tests_dir().join("../config/pam.d").join(name);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.replace("pam_iam.so", "@MODULE@")
+}
+
 static SERIAL: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique to this process and call: `prefix-PID-N`.
@@ -87,8 +95,8 @@ pub struct Host {
 }
 
 impl Host {
-    /// Writes iam.toml with `extra` (TOML sections) appended to the basics
-    /// and creates the store (`iamctl init`).
+    /// Writes iam.toml with `extra` (TOML sections other than `[accounts]`)
+    /// appended to the basics and creates the store (`iamctl init`).
     pub fn new(extra: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("pam_iam-e2e-")
@@ -96,15 +104,13 @@ impl Host {
             .expect("temp dir");
         let account_id = "123456789012".to_owned();
         let config = dir.path().join("iam.toml");
+        // Homes (pam_mkhomedir) and extrausers files stay in the temp dir.
         let text = format!(
             "account_id = \"{account_id}\"\nhostname = \"e2e-host\"\n\
-             database = \"iam.db\"\naudit_log = \"audit.log\"\n{extra}\n"
+             database = \"iam.db\"\naudit_log = \"audit.log\"\n{extra}\n\
+             [accounts]\nextrausers_dir = \"extrausers\"\nhome = \"{}/home/%u\"\n",
+            dir.path().display()
         );
-        let text = if extra.contains("[accounts]") {
-            text
-        } else {
-            format!("{text}\n[accounts]\nextrausers_dir = \"extrausers\"\n")
-        };
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
         let host = Self {

@@ -13,17 +13,19 @@ use std::process::Command;
 
 use e2e::{
     Host, PublishedAccounts, SshLogin, Sshd, client_key, ensure_nsswitch_extrausers, host_lock,
-    oathtool, require_root, unique, wait_for_fresh_step,
+    oathtool, require_root, shipped_stack, unique, wait_for_fresh_step,
 };
 use serde_json::Value;
 
-const PASSWORD_TOTP: &str = "auth required @MODULE@\n\
-                             account required @MODULE@\n\
-                             session required @MODULE@\n";
+/// The shipped /etc/pam.d/sshd for password + TOTP.
+fn password_totp() -> String {
+    shipped_stack("sshd-password-totp")
+}
 
-const KEY_THEN_TOTP: &str = "auth required @MODULE@ mode=totp\n\
-                             account required @MODULE@\n\
-                             session required @MODULE@\n";
+/// The shipped /etc/pam.d/sshd for publickey, then TOTP.
+fn key_then_totp() -> String {
+    shipped_stack("sshd-publickey-totp")
+}
 
 /// A host whose IAM group `developers` maps to the local group `adm`.
 fn host() -> Host {
@@ -74,7 +76,7 @@ fn password_and_totp_login_runs_id_with_extrausers_uid_and_mapped_groups() {
     host.add_group("developers", &[&name]);
     let _accounts = PublishedAccounts::publish(&host);
     let uid = uid_of(&name);
-    let mut sshd = Sshd::start(&host, PASSWORD_TOTP, "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
 
     wait_for_fresh_step(8);
     let result = sshd.login(&SshLogin {
@@ -115,7 +117,7 @@ fn publickey_then_totp() {
     let (key, public) = client_key(host.path(), "client_key");
     let mut sshd = Sshd::start(
         &host,
-        KEY_THEN_TOTP,
+        &key_then_totp(),
         "publickey,keyboard-interactive",
         &public,
     );
@@ -160,7 +162,7 @@ fn denied_user_is_refused() {
             "Action":"host:Login","Resource":"*"}]}"#,
     );
     let _accounts = PublishedAccounts::publish(&host);
-    let mut sshd = Sshd::start(&host, PASSWORD_TOTP, "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
     wait_for_fresh_step(8);
     let result = sshd.login(&SshLogin {
         user: name.clone(),
@@ -202,7 +204,7 @@ fn twenty_parallel_logins() {
         })
         .collect();
     let _accounts = PublishedAccounts::publish(&host);
-    let mut sshd = Sshd::start(&host, PASSWORD_TOTP, "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
     wait_for_fresh_step(20);
     let results: Vec<(bool, Value)> = std::thread::scope(|scope| {
         let handles: Vec<_> = users

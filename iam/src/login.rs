@@ -902,7 +902,7 @@ impl Host {
             syslog(LOG_ERR, &format!("refusing to run: {e}"));
             Outcome::Unavailable
         })?;
-        if let Err(reason) = check_private(&config.database) {
+        if let Err(reason) = check_private(&config.database, &options.config) {
             syslog(
                 LOG_ERR,
                 &format!("refusing to run: {}: {reason}", config.database.display()),
@@ -1165,8 +1165,9 @@ impl Host {
 }
 
 /// The store holds password hashes and TOTP seeds: refuse one that others
-/// could read or write (DESIGN §4: 0600 root).
-fn check_private(path: &Path) -> Result<(), String> {
+/// could read or write (DESIGN §4: 0600 root). Its owner must be root or
+/// whoever owns the config file, which `HostConfig::load` has vetted.
+fn check_private(path: &Path, config: &Path) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot stat: {e}"))?;
     if !meta.file_type().is_file() {
         return Err("not a regular file".into());
@@ -1176,6 +1177,12 @@ fn check_private(path: &Path) -> Result<(), String> {
             "mode {:o} lets others in; want 0600",
             meta.mode() & 0o777
         ));
+    }
+    let trusted = std::fs::metadata(config)
+        .map_err(|e| format!("cannot stat the config: {e}"))?
+        .uid();
+    if meta.uid() != 0 && meta.uid() != trusted {
+        return Err(format!("owned by uid {}, not root", meta.uid()));
     }
     Ok(())
 }
