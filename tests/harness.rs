@@ -579,6 +579,9 @@ impl Sshd {
         if let Some(c) = &login.code {
             cmd.arg("--code").arg(c);
         }
+        if let Some(p) = &login.new_password {
+            cmd.arg("--new-password").arg(p);
+        }
         if let Some(k) = &login.key {
             cmd.arg("--key").arg(k);
         }
@@ -610,6 +613,8 @@ pub struct SshLogin {
     pub user: String,
     pub password: Option<String>,
     pub code: Option<String>,
+    /// The new password, if sshd asks for one (expired password).
+    pub new_password: Option<String>,
     pub key: Option<PathBuf>,
 }
 
