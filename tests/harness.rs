@@ -34,7 +34,11 @@ pub fn require_root(test: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test}: end-to-end tests need root (CI=true)");
     }
-    eprintln!("SKIPPED {test}: end-to-end tests need root");
+    // Straight to the stream: libtest captures eprintln! of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: end-to-end tests need root"
+    );
     false
 }
 
