@@ -626,7 +626,9 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         service: origin.service.clone(),
         rhost: origin.rhost_key().to_owned(),
         tty: origin.tty.clone().unwrap_or_default(),
-        pid: None,
+        // This process (sshd's per-connection process, login(1)) is an
+        // ancestor of the user's processes: iamctl finds the session so.
+        pid: Some(std::process::id()),
         started: now.timestamp(),
         ended: None,
         mfa_time,
@@ -2020,6 +2022,7 @@ mod tests {
         let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
+        assert_eq!(sessions[0].pid, Some(std::process::id()));
         // The record is used up: a following publickey-only login has no MFA.
         assert_eq!(
             f.store
