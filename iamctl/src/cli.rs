@@ -56,7 +56,7 @@ pub enum Command {
     ListUsers(PathPrefix),
     /// Delete a user (it must have no login profile, groups, policies or MFA).
     DeleteUser(UserName),
-    /// Change a user's path (renames are refused: the name is the Linux login).
+    /// Rename a user or change its path (the Linux login follows the name; the UID stays).
     UpdateUser(UpdateUserArgs),
     /// Add or overwrite tags on a user.
     TagUser(TagUserArgs),
@@ -260,12 +260,14 @@ pub struct ManArgs {
 
 #[derive(Debug, Args)]
 pub struct UserName {
+    /// The IAM user (also its Linux login name).
     #[arg(long)]
     pub user_name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct OptUserName {
+    /// The IAM user; default: the caller.
     #[arg(long)]
     pub user_name: Option<String>,
 }

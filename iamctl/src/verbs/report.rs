@@ -117,7 +117,7 @@ fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
 pub fn get_caller_identity(ctx: &mut Ctx) -> Result<Value, CliError> {
     let user_id = match &ctx.caller {
         Caller::Root => ctx.account.to_string(),
-        Caller::User(p) => p.id.clone(),
+        Caller::User { principal: p, .. } => p.id.clone(),
     };
     Ok(json!({"UserId": user_id, "Account": ctx.account.as_str(), "Arn": ctx.caller_arn()}))
 }

@@ -51,7 +51,7 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
 pub fn get_user(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> {
     let name = match (&a.user_name, &ctx.caller) {
         (Some(n), _) => parse_user(n)?,
-        (None, Caller::User(p)) => parse_user(&p.name)?,
+        (None, Caller::User { principal: p, .. }) => parse_user(&p.name)?,
         (None, Caller::Root) => {
             return Ok(json!({"User": {
                 "UserId": ctx.account.as_str(),
@@ -237,11 +237,11 @@ pub fn change_password(ctx: &mut Ctx, _a: &cli::ChangePasswordArgs) -> Result<Va
     };
     let arn = ctx.user_arn(&name);
     let (policy, explicit) = password_policy(ctx)?;
-    let implicit_grant = explicit && policy.allow_users_to_change_password;
-    if let Err(denied) = ctx.authorize(&arn) {
-        if !implicit_grant || super::explicitly_denied(ctx, "iam:ChangePassword", &arn) {
-            return Err(denied);
-        }
+    let implicit_grant = explicit
+        && policy.allow_users_to_change_password
+        && !super::explicitly_denied(ctx, "iam:ChangePassword", &arn);
+    if !implicit_grant {
+        ctx.authorize(&arn)?;
     }
     let profile = ctx.store.get_login_profile(&name)?;
     let old = ctx.secrets.read("Old password: ")?;
