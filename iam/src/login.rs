@@ -156,6 +156,10 @@ pub enum Outcome {
     PasswordRejected,
 }
 
+/// Where failures of names the directory does not know are counted (not a
+/// valid IAM name, so no user can have it).
+const UNKNOWN_USERS: &str = "(unknown users)";
+
 /// The one line a refused user sees; the reason goes to the audit log.
 pub const DENIED: &str = "Access denied";
 
@@ -195,11 +199,23 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(account) => account,
         Err(outcome) => return outcome,
     };
+    if account.is_none() {
+        // The store work of a known user's lockout check, for equal timing.
+        let _ = host
+            .store
+            .lock_state(UNKNOWN_USERS, &host.lockout_rule(), now);
+    }
     let checked = match check_factors(conv, options, &host, account.as_ref(), now) {
         Ok(checked) => checked,
         Err(outcome) => return outcome,
     };
     let Some(account) = account else {
+        // A known user's failure is one store write (with fsync): so is
+        // this one, under a name no IAM user can have, pruned like any
+        // user's failures. Timing must not tell who exists.
+        let _ = host
+            .store
+            .record_failure(UNKNOWN_USERS, &host.lockout_rule(), now);
         host.login_failure(
             conv,
             &UserIdentity::unknown(&name),
@@ -2061,6 +2077,14 @@ mod tests {
         let mut conv = Script::new("alice", vec![]);
         assert_eq!(account(&mut conv, &f.options, t0()), Outcome::Unavailable);
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        let garbage = f.dir.path().join("garbage.db");
+        std::fs::write(&garbage, b"not a database at all, just bytes").unwrap();
+        std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let good = std::fs::read_to_string(&f.options.config).unwrap();
+        std::fs::write(&f.options.config, good.replace("iam.db", "garbage.db")).unwrap();
+        let mut conv = Script::new("alice", vec![]);
+        assert_eq!(account(&mut conv, &f.options, t0()), Outcome::Unavailable);
 
         std::fs::write(
             &f.options.config,
