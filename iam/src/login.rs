@@ -35,7 +35,7 @@ use serde_json::json;
 use crate::audit::{
     AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
 };
-use crate::config::{HostConfig, UnknownUser};
+use crate::config::{DEFAULT_CONFIG_PATH, HostConfig, UnknownUser};
 use crate::names::UserName;
 use crate::password::{self, PasswordPolicy};
 use crate::policy::{Context, Decision, Effect, Response};
@@ -91,16 +91,13 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            config: PathBuf::from(DEFAULT_CONFIG),
+            config: PathBuf::from(DEFAULT_CONFIG_PATH),
             mode: Mode::PasswordTotp,
             first_pass: FirstPass::Prompt,
             debug: false,
         }
     }
 }
-
-/// Where the host config lives unless `config=` says otherwise.
-pub const DEFAULT_CONFIG: &str = "/etc/iam/iam.toml";
 
 /// Which factors `authenticate` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
