@@ -21,12 +21,8 @@ use std::path::Path;
 pub enum Caller {
     /// Real uid 0: the account's root user; everything is allowed.
     Root,
-    /// The IAM user named like the caller's Linux login, with what its
-    /// login session adds to every request (MFA, source IP).
-    User {
-        principal: Box<Principal>,
-        session: Vec<(String, String)>,
-    },
+    /// The IAM user named like the caller's Linux login.
+    User(Box<Principal>),
 }
 
 pub struct Ctx {
@@ -39,6 +35,9 @@ pub struct Ctx {
     pub operation: String,
     pub output: Output,
     pub secrets: Secrets,
+    /// What the caller's login session adds to every request (MFA, source
+    /// IP); empty for root or without a session.
+    pub login_context: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -53,6 +52,7 @@ impl Ctx {
         let config = HostConfig::load(config_path)
             .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
         let account = AccountId::parse(&config.account_id)?;
+        crate::setuid::check_trusted(&config.database)?;
         let mut store = Store::open(&config.database)?;
         store.set_limits(Limits {
             uid_range: config.accounts.uid_range,
@@ -80,10 +80,7 @@ impl Ctx {
             };
             let name = UserName::parse(&login).map_err(|_| not_iam())?;
             match Principal::for_user(&store, &account, &name) {
-                Ok(p) => Caller::User {
-                    session: crate::session::login_context(&store, &p.name, now),
-                    principal: Box::new(p),
-                },
+                Ok(p) => Caller::User(Box::new(p)),
                 Err(iam::principal::PrincipalError::Store(e)) if e.aws_code() == "NoSuchEntity" => {
                     let event = AuditEvent::builder(
                         EventSource::Iam,
@@ -96,14 +93,19 @@ impl Ctx {
                     .build()
                     .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev));
                     if let Err(e) = event {
-                        eprintln!("warning: audit event not written: {e}");
+                        crate::say!("warning: audit event not written: {e}");
                     }
                     return Err(not_iam());
                 }
                 Err(e) => return Err(e.into()),
             }
         };
+        let login_context = match &caller {
+            Caller::User(p) => crate::session::login_context(&store, &p.name, now),
+            Caller::Root => Vec::new(),
+        };
         Ok(Self {
+            login_context,
             config,
             account,
             store,
@@ -118,18 +120,18 @@ impl Ctx {
     pub fn caller_arn(&self) -> String {
         match &self.caller {
             Caller::Root => root_arn(&self.account),
-            Caller::User { principal, .. } => principal.arn.clone(),
+            Caller::User(principal) => principal.arn.clone(),
         }
     }
 
     /// The request context of the calling user: its principal keys, the
     /// time, and what its login session says.
     pub fn request_context(&self) -> Option<Context> {
-        let Caller::User { principal, session } = &self.caller else {
+        let Caller::User(principal) = &self.caller else {
             return None;
         };
         let mut context = principal.base_context(self.now);
-        for (k, v) in session {
+        for (k, v) in &self.login_context {
             context.set(k, v.clone());
         }
         Some(context)
@@ -139,7 +141,7 @@ impl Ctx {
     pub fn caller_user(&self) -> Option<UserName> {
         match &self.caller {
             Caller::Root => None,
-            Caller::User { principal, .. } => UserName::parse(&principal.name).ok(),
+            Caller::User(principal) => UserName::parse(&principal.name).ok(),
         }
     }
 
@@ -166,8 +168,7 @@ impl Ctx {
         resource: &str,
         extra: impl FnOnce(&mut Context),
     ) -> Result<(), CliError> {
-        let (Caller::User { principal, .. }, Some(mut context)) =
-            (&self.caller, self.request_context())
+        let (Caller::User(principal), Some(mut context)) = (&self.caller, self.request_context())
         else {
             return Ok(());
         };
@@ -244,9 +245,7 @@ impl Ctx {
     ) {
         let identity = match &self.caller {
             Caller::Root => UserIdentity::root(self.account.as_str()),
-            Caller::User { principal: p, .. } => {
-                UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name)
-            }
+            Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
         };
         let mut b = AuditEvent::builder(
             EventSource::Iam,
@@ -267,7 +266,7 @@ impl Ctx {
             .build()
             .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
         if let Err(e) = written {
-            eprintln!("warning: audit event not written: {e}");
+            crate::say!("warning: audit event not written: {e}");
         }
     }
 
@@ -301,7 +300,7 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             )
         })?;
     for skipped in report.skipped {
-        eprintln!("warning: not published as a Linux account: {skipped}");
+        crate::say!("warning: not published as a Linux account: {skipped}");
     }
     Ok(())
 }

@@ -83,7 +83,7 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
 /// The one error line, `Code: message`, and a non-zero exit (254, the AWS
 /// CLI's code for a service error).
 fn fail(e: &CliError) -> ExitCode {
-    eprintln!("{e}");
+    crate::say!("{e}");
     ExitCode::from(254)
 }
 

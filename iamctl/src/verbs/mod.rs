@@ -203,6 +203,15 @@ pub fn simulate_principal(
         }
     };
     let mut context = principal.base_context(ctx.now);
+    // Asked about this host: its tags and name, as pam_iam and assume-role
+    // put them in the context of host:Login and host:RunAs.
+    let host = ctx.config.host_arn();
+    if !a.resource_arns.is_empty() && a.resource_arns.iter().all(|r| *r == host) {
+        for (k, v) in &ctx.config.host_tags {
+            context.set(&format!("aws:ResourceTag/{k}"), v.clone());
+        }
+        context.set("host:Hostname", ctx.config.hostname.clone());
+    }
     for entries in &a.context_entries {
         crate::simulate::add_context_entries(&mut context, entries)?;
     }
@@ -324,7 +333,7 @@ fn role_entity(s: &str) -> Result<iam::store::Entity, CliError> {
 /// Whether the caller's policies explicitly deny `action` on `resource`.
 pub fn explicitly_denied(ctx: &Ctx, action: &str, resource: &str) -> bool {
     match (&ctx.caller, ctx.request_context()) {
-        (Caller::User { principal, .. }, Some(context)) => {
+        (Caller::User(principal), Some(context)) => {
             principal.authorize(action, resource, &context).decision == Decision::ExplicitDeny
         }
         _ => false,

@@ -50,7 +50,13 @@ pub fn get_credential_report(ctx: &mut Ctx) -> Result<Value, CliError> {
     if ctx.output == Output::Text {
         // As `aws iam get-credential-report --output text --query Content |
         // base64 -d`: the CSV itself.
-        print!("{csv}");
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(csv.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| {
+                CliError::new("ServiceFailure", format!("cannot write the report: {e}"))
+            })?;
         return Ok(Value::Null);
     }
     Ok(json!({
@@ -117,7 +123,7 @@ fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
 pub fn get_caller_identity(ctx: &mut Ctx) -> Result<Value, CliError> {
     let user_id = match &ctx.caller {
         Caller::Root => ctx.account.to_string(),
-        Caller::User { principal: p, .. } => p.id.clone(),
+        Caller::User(p) => p.id.clone(),
     };
     Ok(json!({"UserId": user_id, "Account": ctx.account.as_str(), "Arn": ctx.caller_arn()}))
 }
