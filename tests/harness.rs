@@ -507,8 +507,10 @@ pub struct Sshd {
 
 impl Sshd {
     /// `pam_lines`: the service's stack (see [`PamService::new`]);
-    /// `methods`: sshd's AuthenticationMethods.
-    pub fn start(host: &Host, pam_lines: &str, methods: &str, authorized_keys: &str) -> Self {
+    /// `snippet`: the shipped sshd_config drop-in (config/sshd/NAME), which
+    /// sets the authentication methods; the test adds only where to listen
+    /// and which keys to use.
+    pub fn start(host: &Host, pam_lines: &str, snippet: &str, authorized_keys: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("pam_iam-sshd-")
             .tempdir()
@@ -529,14 +531,16 @@ impl Sshd {
         fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
         let port = free_port();
         let config = dir.path().join("sshd_config");
+        let snippet = tests_dir().join("../config/sshd").join(snippet);
+        // sshd skips a missing Include silently: it must exist.
+        let snippet = snippet.canonicalize().expect("shipped sshd snippet");
         fs::write(
             &config,
             format!(
-                "ListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\nUsePAM yes\n\
-                 KbdInteractiveAuthentication yes\nPasswordAuthentication no\n\
-                 PubkeyAuthentication yes\nAuthorizedKeysFile {keys}\n\
-                 AuthenticationMethods {methods}\nStrictModes no\nMaxStartups 100:30:200\n\
+                "Include {snippet}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\n\
+                 AuthorizedKeysFile {keys}\nStrictModes no\nMaxStartups 100:30:200\n\
                  MaxAuthTries 3\nLoginGraceTime 60\nLogLevel VERBOSE\nUseDNS no\n",
+                snippet = snippet.display(),
                 key = key.display(),
                 pid = dir.path().join("sshd.pid").display(),
                 keys = keys.display(),
