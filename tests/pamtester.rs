@@ -326,6 +326,15 @@ fn require_mfa_refuses_a_user_without_mfa() {
             .unwrap()
             .contains("require_mfa")
     );
+
+    // A user with a device who skips authenticate (sshd publickey only)
+    // has no MFA for this login either.
+    let keyed = unique("keyed");
+    host.add_user(&keyed, None);
+    host.allow_login(&keyed);
+    host.add_mfa(&keyed);
+    let r = pamtester(&service, &keyed, Some("192.0.2.10"), &["acct_mgmt"], &[]);
+    assert!(r.failed_with("Permission denied"), "{r:?}");
 }
 
 #[test]
