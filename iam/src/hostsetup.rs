@@ -54,21 +54,21 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(what: impl Into<String>) -> Self {
+    pub fn ok(what: impl Into<String>) -> Self {
         Self {
             status: Status::Ok,
             what: what.into(),
             fix: None,
         }
     }
-    fn fail(what: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn fail(what: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             status: Status::Fail,
             what: what.into(),
             fix: Some(fix.into()),
         }
     }
-    fn warn(what: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn warn(what: impl Into<String>, fix: impl Into<String>) -> Self {
         Self {
             status: Status::Warn,
             what: what.into(),

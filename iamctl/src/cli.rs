@@ -228,6 +228,10 @@ pub enum Command {
     SimulateCustomPolicy(simulate::CustomArgs),
     /// Show who the caller is.
     GetCallerIdentity,
+    /// Configure this host for IAM logins: nsswitch, PAM profile, sshd drop-in (ours).
+    SetupHost(crate::setup_host::SetupHostArgs),
+    /// Check everything an IAM login needs on this host, with the fix for each failure (ours).
+    Doctor,
 }
 
 /// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.

@@ -7,12 +7,14 @@
 
 mod cli;
 mod ctx;
+mod doctor;
 mod error;
 mod init;
 mod input;
 mod output;
 mod qr;
 mod setuid;
+mod setup_host;
 mod shapes;
 mod simulate;
 mod verbs;
@@ -63,6 +65,8 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
         Command::Man(a) => man(a.out_dir.as_deref()),
         Command::SimulateCustomPolicy(args) => simulate::run_custom(args),
         Command::Init(a) => init::run(invoker, &config_path, a),
+        Command::SetupHost(a) => setup_host::run(invoker, &config_path, a),
+        Command::Doctor => doctor::run(invoker, &config_path),
         command => {
             let mut ctx = ctx::Ctx::open(invoker, &config_path, operation_name(verb), cli.output)?;
             match command {
