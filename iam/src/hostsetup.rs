@@ -1100,6 +1100,74 @@ mod tests {
         }
     }
 
+    #[test]
+    fn packaged_examples_parse() {
+        use crate::policy::{Policy, PolicyKind};
+        let toml = include_str!("../../packaging/examples/iam.toml");
+        let cfg = crate::config::HostConfig::parse(toml, std::path::Path::new("/etc/iam/iam.toml"))
+            .unwrap();
+        assert!(cfg.login.require_mfa);
+        for (name, json, kind) in [
+            (
+                "HostLoginFromPrivateNetworksWithMFA",
+                include_str!(
+                    "../../packaging/examples/policies/HostLoginFromPrivateNetworksWithMFA.json"
+                ),
+                PolicyKind::Managed,
+            ),
+            (
+                "DenyLoginToProdOutsideOfficeHours",
+                include_str!(
+                    "../../packaging/examples/policies/DenyLoginToProdOutsideOfficeHours.json"
+                ),
+                PolicyKind::Managed,
+            ),
+            (
+                "AssumeAdminRoleWithMFA",
+                include_str!("../../packaging/examples/policies/AssumeAdminRoleWithMFA.json"),
+                PolicyKind::Managed,
+            ),
+            (
+                "RunAsOnAnyHost",
+                include_str!("../../packaging/examples/policies/RunAsOnAnyHost.json"),
+                PolicyKind::Managed,
+            ),
+            (
+                "AdminRoleTrustPolicy",
+                include_str!("../../packaging/examples/policies/AdminRoleTrustPolicy.json"),
+                PolicyKind::Trust,
+            ),
+        ] {
+            Policy::parse(name, json, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn postrm_undoes_the_nsswitch_edit() {
+        // The same sed expression as packaging/debian/postrm, run for real.
+        let postrm = include_str!("../../packaging/debian/postrm");
+        let expr = r#"/^(passwd|group):/ s/ extrausers([[:space:]]|$)/\1/"#;
+        assert!(postrm.contains(expr));
+        let edited = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap()
+            + &nsswitch_add_extrausers("passwd: files\n").unwrap();
+        let out = std::process::Command::new("sed")
+            .args(["-E", expr])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(edited.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        let restored = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            restored,
+            format!("{DEBIAN_NSSWITCH}passwd: files\ngroup:          files\n")
+        );
+    }
+
     const SSHD_MAIN: &str = "# comment\nInclude /etc/ssh/sshd_config.d/*.conf\n\nKbdInteractiveAuthentication no\nUsePAM yes\n";
 
     #[test]
