@@ -403,7 +403,7 @@ pub struct ChangePasswordArgs {}
 
 #[derive(Debug, Args)]
 pub struct PasswordPolicyArgs {
-    #[arg(long, value_parser = clap::value_parser!(u32).range(6..=128))]
+    #[arg(long)]
     pub minimum_password_length: Option<u32>,
     #[arg(long, overrides_with = "no_require_symbols")]
     pub require_symbols: bool,
@@ -426,10 +426,10 @@ pub struct PasswordPolicyArgs {
     #[arg(long, overrides_with = "allow_users_to_change_password")]
     pub no_allow_users_to_change_password: bool,
     /// Days (1–1095).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1095))]
+    #[arg(long)]
     pub max_password_age: Option<u32>,
     /// How many previous passwords cannot be reused (1–24).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=24))]
+    #[arg(long)]
     pub password_reuse_prevention: Option<u32>,
     #[arg(long, overrides_with = "no_hard_expiry")]
     pub hard_expiry: bool,
@@ -645,7 +645,7 @@ pub struct CreateRoleArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Seconds, 3600–43200 (default 3600).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    #[arg(long)]
     pub max_session_duration: Option<u32>,
     #[arg(long)]
     pub permissions_boundary: Option<String>,
@@ -660,7 +660,7 @@ pub struct UpdateRoleArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Seconds, 3600–43200.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    #[arg(long)]
     pub max_session_duration: Option<u32>,
 }
 

@@ -14,6 +14,7 @@ use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
 use iam::store::{Limits, Store};
 use serde_json::{Value, json};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Who is making the call.
@@ -271,6 +272,30 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             format!("cannot create {}: {e}", dir.display()),
         )
     })?;
+    // Render and write under a lock, so concurrent iamctl calls cannot write
+    // an older snapshot over a newer one: whoever holds the lock renders
+    // everything committed so far.
+    let lock_path = dir.join(".iamctl.lock");
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&lock_path)
+        .map_err(|e| {
+            CliError::new(
+                "ServiceFailure",
+                format!("cannot open {}: {e}", lock_path.display()),
+            )
+        })?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive).map_err(
+        |(_, e)| {
+            CliError::new(
+                "ServiceFailure",
+                format!("cannot lock {}: {e}", lock_path.display()),
+            )
+        },
+    )?;
     let shell = config.accounts.shell.to_string_lossy();
     let report = iam::extrausers::sync_extrausers(store, dir, &shell, &config.accounts.home)
         .map_err(|e| {

@@ -273,4 +273,34 @@ mod tests {
         let t = Template::new("${aws:username}", true, false, false).unwrap();
         assert!(t.matches("${aws:username}", &ctx));
     }
+
+    /// The reference: a plain recursive matcher over characters.
+    fn reference(pat: &[char], text: &[char]) -> bool {
+        match pat.split_first() {
+            None => text.is_empty(),
+            Some(('*', rest)) => (0..=text.len()).any(|i| reference(rest, &text[i..])),
+            Some(('?', rest)) => !text.is_empty() && reference(rest, &text[1..]),
+            Some((c, rest)) => text.first() == Some(c) && reference(rest, &text[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_reference(pat in "[ab*?é]{0,8}", text in "[abé]{0,10}") {
+            let mut toks = Vec::new();
+            compile(&pat, true, false, &mut toks);
+            let p: Vec<char> = pat.chars().collect();
+            let t: Vec<char> = text.chars().collect();
+            proptest::prop_assert_eq!(glob(&toks, &text, false), reference(&p, &t));
+        }
+
+        #[test]
+        fn folded_glob_is_case_insensitive(pat in "[aB*?]{0,6}", text in "[AbaB]{0,8}") {
+            let mut toks = Vec::new();
+            compile(&pat, true, true, &mut toks);
+            let p: Vec<char> = pat.to_ascii_lowercase().chars().collect();
+            let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
+            proptest::prop_assert_eq!(glob(&toks, &text, true), reference(&p, &t));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The store's one error type; each variant maps to one AWS error code.
 
 use crate::names::NameError;
+use crate::policy::PolicyError;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -47,7 +48,7 @@ pub enum StoreError {
 
     /// The document failed policy validation; the message names statement and field.
     #[error("{0}")]
-    MalformedPolicyDocument(String),
+    MalformedPolicyDocument(PolicyError),
 
     /// The store file is missing, not a pam_iam store, corrupt, from a newer
     /// version, or belongs to another account.

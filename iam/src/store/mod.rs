@@ -17,13 +17,13 @@ mod policies;
 mod roles;
 mod schema;
 mod users;
-mod validate;
 
 pub use error::{EntityKind, StoreError};
 pub use login::lock_state;
 pub use model::*;
 
 use crate::names::AccountId;
+use crate::policy::{Policy, PolicyKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
@@ -114,6 +114,12 @@ impl Store {
     /// not at all. Nested store calls join it (as savepoints).
     pub fn atomically<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         self.write(|_| f(self))
+    }
+
+    /// Runs `f` on one consistent read snapshot (no write lock taken). For
+    /// reads only: a write inside would need the lock it did not take.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.read(|_| f(self))
     }
 
     fn open_inner(path: &Path, create_for: Option<&AccountId>) -> Result<Self> {
@@ -296,6 +302,13 @@ fn create_file(path: &Path) -> Result<()> {
         .open(path)
         .map_err(io(format!("cannot create {}", path.display())))?;
     Ok(())
+}
+
+/// Validates a policy document on write, before anything is stored.
+pub(crate) fn check_policy(name: &str, document: &str, kind: PolicyKind) -> Result<()> {
+    Policy::parse(name, document, kind)
+        .map(drop)
+        .map_err(StoreError::MalformedPolicyDocument)
 }
 
 /// Converts a stored i64 to u32, or reports a corrupt row.

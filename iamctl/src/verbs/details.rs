@@ -4,6 +4,7 @@
 //! as JSON objects, as the AWS CLI prints them, or URL-encoded strings, as
 //! the API returns them).
 
+use super::check_document;
 use crate::cli::{self, EntityFilter};
 use crate::ctx::Ctx;
 use crate::error::CliError;
@@ -11,6 +12,7 @@ use crate::{input, shapes};
 use iam::names::{
     GroupName, IamArn, IamPath, PolicyName, RoleName, Tag, TagKey, TagValue, UserName,
 };
+use iam::policy::PolicyKind;
 use iam::store::{
     AttachedPolicy, ImportDetails, ImportGroup, ImportPolicy, ImportRole, ImportUser, InlinePolicy,
     NewRole,
@@ -216,16 +218,27 @@ fn tags(v: &Value) -> Result<Vec<Tag>, CliError> {
         .collect()
 }
 
-fn inline_list(v: &Value, key: &str, ctx: &str) -> Result<Vec<InlinePolicy>, CliError> {
+fn inline_list(
+    v: &Value,
+    key: &str,
+    ctx: &str,
+    kind: PolicyKind,
+) -> Result<Vec<InlinePolicy>, CliError> {
     list(v, key)
         .iter()
         .map(|p| {
-            Ok(InlinePolicy {
-                name: PolicyName::parse(str_field(p, "PolicyName", ctx)?)?,
-                document: doc_field(p, "PolicyDocument", ctx)?,
-            })
+            let name = PolicyName::parse(str_field(p, "PolicyName", ctx)?)?;
+            let document = doc_field(p, "PolicyDocument", ctx)?;
+            check(ctx, name.as_str(), &document, kind)?;
+            Ok(InlinePolicy { name, document })
         })
         .collect()
+}
+
+/// The engine's validation, with where in the file the document was.
+fn check(ctx: &str, name: &str, document: &str, kind: PolicyKind) -> Result<(), CliError> {
+    check_document(name, document, kind)
+        .map_err(|e| CliError::new(e.code, format!("{ctx}: {}", e.message)))
 }
 
 fn attached_arns(v: &Value, ctx: &str) -> Result<Vec<String>, CliError> {
@@ -266,9 +279,11 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         let ctx_name = format!("policy {name}");
         let mut versions = Vec::new();
         for ver in list(p, "PolicyVersionList") {
+            let document = doc_field(ver, "Document", &ctx_name)?;
+            check(&ctx_name, name, &document, PolicyKind::Managed)?;
             versions.push((
                 str_field(ver, "VersionId", &ctx_name)?.to_owned(),
-                doc_field(ver, "Document", &ctx_name)?,
+                document,
                 ver.get("IsDefaultVersion")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
@@ -291,7 +306,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
             path: path(g)?,
             id: opt_str(g, "GroupId"),
             create_date: date(g),
-            inline_policies: inline_list(g, "GroupPolicyList", &c)?,
+            inline_policies: inline_list(g, "GroupPolicyList", &c, PolicyKind::GroupInline)?,
             attached_policy_arns: attached_arns(g, &c)?,
         });
     }
@@ -314,7 +329,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
             tags: tags(u)?,
             permissions_boundary: boundary_arn(ctx, u)?,
             groups,
-            inline_policies: inline_list(u, "UserPolicyList", &c)?,
+            inline_policies: inline_list(u, "UserPolicyList", &c, PolicyKind::UserInline)?,
             attached_policy_arns: attached_arns(u, &c)?,
         });
     }
@@ -325,11 +340,13 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
             .get("MaxSessionDuration")
             .and_then(Value::as_u64)
             .and_then(|n| u32::try_from(n).ok());
+        let trust = doc_field(r, "AssumeRolePolicyDocument", &c)?;
+        check(&c, name, &trust, PolicyKind::Trust)?;
         d.roles.push(ImportRole {
             role: NewRole {
                 name: RoleName::parse(name)?,
                 path: path(r)?,
-                assume_role_policy_document: doc_field(r, "AssumeRolePolicyDocument", &c)?,
+                assume_role_policy_document: trust,
                 description: opt_str(r, "Description"),
                 max_session_duration: max,
                 tags: tags(r)?,
@@ -337,7 +354,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
             },
             id: opt_str(r, "RoleId"),
             create_date: date(r),
-            inline_policies: inline_list(r, "RolePolicyList", &c)?,
+            inline_policies: inline_list(r, "RolePolicyList", &c, PolicyKind::RoleInline)?,
             attached_policy_arns: attached_arns(r, &c)?,
         });
     }
