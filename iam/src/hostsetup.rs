@@ -757,7 +757,7 @@ impl fmt::Display for Change {
             Change::WriteFile { path, why, .. } => write!(f, "write {path}: {why}"),
             Change::EnablePamProfile => write!(
                 f,
-                "run pam-auth-update --enable {PAM_PROFILE}: pam_iam in common-auth/account/session/password, behind a pam_localuser guard (root and local users skip it)"
+                "run pam-auth-update --enable {PAM_PROFILE}: pam_iam in common-auth, -account and -session, behind a pam_localuser guard (root and local users skip it)"
             ),
             Change::ReloadSshd => {
                 write!(f, "check the sshd configuration (sshd -t) and reload sshd")
