@@ -158,16 +158,26 @@ pub fn render(
 
 /// Rewrites `dir/passwd` and `dir/group` from the store, atomically. Call it
 /// after every change to users or groups.
+///
+/// Runs under the store's write lock, so concurrent syncs (several `iamctl`
+/// processes) happen one after another and the last one to run has seen
+/// every committed change: an older rendering never replaces a newer one.
 pub fn sync_extrausers(
     store: &Store,
     dir: &Path,
     shell: &str,
     home_template: &str,
 ) -> Result<SyncReport, ExtrausersError> {
-    let r = render(store, shell, home_template)?;
-    write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
-    write_atomically(&dir.join("group"), r.group.as_bytes())?;
-    Ok(r.report)
+    let mut outcome = None;
+    store.atomically(|s| {
+        outcome = Some(render(s, shell, home_template).and_then(|r| {
+            write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
+            write_atomically(&dir.join("group"), r.group.as_bytes())?;
+            Ok(r.report)
+        }));
+        Ok(())
+    })?;
+    outcome.unwrap_or_else(|| Ok(SyncReport::default()))
 }
 
 /// Temp file in the same directory, fsync, chmod 0644, rename, fsync dir.

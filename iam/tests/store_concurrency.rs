@@ -51,7 +51,7 @@ fn worker() {
                     .unwrap();
                 s.tag_user(&user("shared"), &[tag(&format!("w{n}-{i}"), "x")])
                     .unwrap_or_else(|e| {
-                        if !matches!(e, StoreError::InvalidName(_)) {
+                        if !matches!(e, StoreError::LimitExceeded(_)) {
                             panic!("{e}")
                         }
                     });
@@ -244,4 +244,58 @@ fn kill_9_leaves_a_consistent_store() {
         }
     }
     assert!(committed > 0, "the workers never committed anything");
+}
+
+/// A writer that holds the lock briefly makes others wait, not fail; one
+/// that holds it past the busy timeout makes them fail cleanly, in bounded
+/// time (PAM must never hang inside sshd).
+#[test]
+fn waiting_for_the_write_lock_is_bounded() {
+    let (_d, path) = new_store_file();
+    let hold = |secs: u64| {
+        let path = path.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            let s = Store::open(&path).unwrap();
+            s.atomically(|s| {
+                s.create_user(&NewUser::new(user(&format!("holder{secs}"))), now())?;
+                tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(secs));
+                Ok(())
+            })
+            .unwrap();
+        });
+        rx.recv().unwrap();
+        h
+    };
+    let s = Store::open(&path).unwrap();
+
+    let h = hold(1);
+    let start = std::time::Instant::now();
+    s.create_user(&NewUser::new(user("patient")), now())
+        .unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    h.join().unwrap();
+
+    let h = hold(7);
+    // WAL: readers see the last commit without waiting for the writer.
+    let start = std::time::Instant::now();
+    assert_eq!(s.list_users(None).unwrap().len(), 2);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    let start = std::time::Instant::now();
+    let e = s
+        .create_user(&NewUser::new(user("impatient")), now())
+        .unwrap_err();
+    let waited = start.elapsed();
+    assert!(matches!(e, StoreError::Busy), "{e}");
+    assert_eq!(e.aws_code(), "ConcurrentModification");
+    assert!(e.to_string().contains("nothing was changed"), "{e}");
+    assert!(
+        waited >= Duration::from_millis(4500) && waited < Duration::from_millis(6900),
+        "{waited:?}"
+    );
+    h.join().unwrap();
+    // Nothing half-done: the failed write left no trace.
+    assert!(s.find_user(&user("impatient")).unwrap().is_none());
+    assert_eq!(s.list_users(None).unwrap().len(), 3);
 }

@@ -215,7 +215,8 @@ fn users_crud_and_case_insensitive_names() {
     );
     let many: Vec<Tag> = (0..50).map(|i| tag(&format!("k{i}"), "v")).collect();
     let e = s.tag_user(&user("alice"), &many).unwrap_err();
-    assert_eq!(e.aws_code(), "ValidationError");
+    assert_eq!(e.to_string(), "Cannot exceed quota for TagsPerUser: 50");
+    assert_eq!(e.aws_code(), "LimitExceeded");
     assert_eq!(s.get_user(&user("alice")).unwrap().tags.len(), 1);
 
     s.set_user_status(&user("bob"), UserStatus::Disabled)
@@ -1186,4 +1187,24 @@ fn export_and_import_round_trip() {
     );
     // And the uids that rollback released are handed out fresh.
     assert_eq!(add_user(&s3, "zed").uid, 200_000);
+}
+
+#[test]
+fn deleted_secrets_do_not_linger_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    let s = Store::create(&path, &acct()).unwrap();
+    let seed = b"SEEDSEEDSEEDSEEDSEED".to_vec();
+    let d = s
+        .create_virtual_mfa_device(
+            &MfaDeviceName::parse("gone").unwrap(),
+            &IamPath::root(),
+            &SecretBytes::new(seed.clone()),
+            now(),
+        )
+        .unwrap();
+    s.delete_virtual_mfa_device(&d.serial_number).unwrap();
+    drop(s); // the last connection checkpoints the WAL into the file
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.windows(seed.len()).any(|w| w == seed.as_slice()));
 }

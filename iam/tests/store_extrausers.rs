@@ -117,3 +117,32 @@ fn rejects_bad_shell_and_home() {
     let d = tempfile::tempdir().unwrap();
     assert!(sync_extrausers(&s, &d.path().join("missing"), "/bin/sh", "/home/%u").is_err());
 }
+
+#[test]
+fn concurrent_syncs_never_lose_a_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("iam.db");
+    let out = dir.path().join("eu");
+    std::fs::create_dir(&out).unwrap();
+    let acct = AccountId::parse("123456789012").unwrap();
+    Store::create(&db, &acct).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    let handles: Vec<_> = (0..6)
+        .map(|t| {
+            let (db, out) = (db.clone(), out.clone());
+            std::thread::spawn(move || {
+                let s = Store::open(&db).unwrap();
+                for i in 0..8 {
+                    let name = UserName::parse(&format!("t{t}x{i}")).unwrap();
+                    s.create_user(&NewUser::new(name), now).unwrap();
+                    sync_extrausers(&s, &out, "/bin/sh", "/home/%u").unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let passwd = std::fs::read_to_string(out.join("passwd")).unwrap();
+    assert_eq!(passwd.lines().count(), 48, "{passwd}");
+}

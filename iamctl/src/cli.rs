@@ -56,7 +56,7 @@ pub enum Command {
     ListUsers(PathPrefix),
     /// Delete a user (it must have no login profile, groups, policies or MFA).
     DeleteUser(UserName),
-    /// Change a user's path (renames are refused: the name is the Linux login).
+    /// Rename a user or change its path (the Linux login follows the name; the UID stays).
     UpdateUser(UpdateUserArgs),
     /// Add or overwrite tags on a user.
     TagUser(TagUserArgs),
@@ -264,12 +264,14 @@ pub struct ManArgs {
 
 #[derive(Debug, Args)]
 pub struct UserName {
+    /// The IAM user (also its Linux login name).
     #[arg(long)]
     pub user_name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct OptUserName {
+    /// The IAM user; default: the caller.
     #[arg(long)]
     pub user_name: Option<String>,
 }
@@ -377,6 +379,9 @@ pub struct UntagRoleArgs {
 pub struct LoginProfileArgs {
     #[arg(long)]
     pub user_name: String,
+    /// AWS's flag, refused: passwords never come from argv.
+    #[arg(long = "password", hide = true, value_name = "PASSWORD")]
+    pub argv_password: Option<String>,
     /// The user must choose a new password at next login.
     #[arg(long, overrides_with = "no_password_reset_required")]
     pub password_reset_required: bool,
@@ -399,7 +404,13 @@ pub struct UpdateLoginProfileArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ChangePasswordArgs {}
+pub struct ChangePasswordArgs {
+    /// AWS's flags, refused: passwords never come from argv.
+    #[arg(long = "old-password", hide = true, value_name = "PASSWORD")]
+    pub argv_old_password: Option<String>,
+    #[arg(long = "new-password", hide = true, value_name = "PASSWORD")]
+    pub argv_new_password: Option<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct PasswordPolicyArgs {

@@ -18,6 +18,22 @@ fn names(v: &Value, list: &str, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// The store's import keeps entities' CreateDate but stamps policy
+/// versions and the policy's UpdateDate with the import time.
+fn without_policy_dates(mut v: Value) -> Value {
+    for p in v["Policies"].as_array_mut().into_iter().flatten() {
+        if let Some(m) = p.as_object_mut() {
+            m.remove("UpdateDate");
+        }
+        for ver in p["PolicyVersionList"].as_array_mut().into_iter().flatten() {
+            if let Some(m) = ver.as_object_mut() {
+                m.remove("CreateDate");
+            }
+        }
+    }
+    v
+}
+
 #[test]
 fn full_admin_scenario() {
     if !require_root("full_admin_scenario") {
@@ -89,10 +105,30 @@ fn full_admin_scenario() {
     );
     // Published as Linux accounts.
     let passwd = std::fs::read_to_string(env.path("extrausers/passwd")).unwrap();
+    for (p, mode) in [
+        ("extrausers", 0o755),
+        ("extrausers/passwd", 0o644),
+        ("iam.db", 0o600),
+        ("iam.toml", 0o600),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(env.path(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, mode, "mode of {p}");
+    }
     assert!(
         passwd.lines().any(|l| l.starts_with("alice:x:")),
         "{passwd}"
     );
+
+    // A valid IAM name that is not a Linux login name: created, with a warning.
+    let r = env.run(&["create-user", "--user-name", "Carol.Smith@example"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a valid Linux login name"),
+        "{}",
+        r.stderr
+    );
+    env.ok(&["delete-user", "--user-name", "Carol.Smith@example"]);
 
     // ---- groups -----------------------------------------------------------
     env.ok(&["create-group", "--group-name", "devs"]);
@@ -473,6 +509,24 @@ fn full_admin_scenario() {
         names(&env.ok(&["list-roles"]), "Roles", "RoleName"),
         ["admin"]
     );
+    let sim = env.ok(&[
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &arn("role", "admin"),
+        "--action-names",
+        "host:Login",
+        "host:RunAs",
+    ]);
+    assert_eq!(
+        sim["EvaluationResults"][0]["EvalDecision"],
+        json!("allowed"),
+        "{sim}"
+    );
+    assert_eq!(
+        sim["EvaluationResults"][1]["EvalDecision"],
+        json!("allowed"),
+        "admin policy allows *: {sim}"
+    );
     env.ok(&[
         "create-role",
         "--role-name",
@@ -735,7 +789,10 @@ fn full_admin_scenario() {
         summary["Imported"],
         json!({"Users": 2, "Groups": 1, "Roles": 1, "Policies": 2})
     );
-    assert_eq!(fresh.ok(&["get-account-authorization-details"]), export);
+    assert_eq!(
+        without_policy_dates(fresh.ok(&["get-account-authorization-details"])),
+        without_policy_dates(export.clone())
+    );
     let passwd = std::fs::read_to_string(fresh.path("extrausers/passwd")).unwrap();
     assert!(
         passwd.contains("alice:x:"),
@@ -808,4 +865,99 @@ fn completions_and_man_pages_come_from_the_command_tree() {
     assert!(dir.path().join("iamctl.1").exists());
     let page = std::fs::read_to_string(dir.path().join("iamctl-create-login-profile.1")).unwrap();
     assert!(page.contains("password\\-reset\\-required"), "{page}");
+}
+
+/// A file shaped as `aws iam get-account-authorization-details` prints it
+/// for another account (documents as objects and as URL-encoded strings, an
+/// AWS managed policy, instance profiles, RoleLastUsed, a boundary on a
+/// path) imports in one go and then works here.
+#[test]
+fn import_from_a_real_aws_export() {
+    if !require_root("import_from_a_real_aws_export") {
+        return;
+    }
+    let env = Env::new();
+    let fixture = format!(
+        "{}/tests/fixtures/aws-authorization-details.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let summary = env.ok(&["import-authorization-details", &fixture]);
+    assert_eq!(
+        summary["Imported"],
+        json!({"Users": 2, "Groups": 1, "Roles": 1, "Policies": 2})
+    );
+
+    let alice = env.ok(&["get-user", "--user-name", "alice"])["User"].clone();
+    assert_eq!(
+        alice["Arn"],
+        json!(format!("arn:aws:iam::{ACCOUNT}:user/alice"))
+    );
+    assert_eq!(
+        alice["UserId"],
+        json!("AIDACKCEVSQ6C2EXAMPLE"),
+        "ids are kept"
+    );
+    assert_eq!(
+        alice["CreateDate"],
+        json!("2019-12-18T19:18:47+00:00"),
+        "dates are kept"
+    );
+    let boundary = format!("arn:aws:iam::{ACCOUNT}:policy/boundaries/DevBoundary");
+    assert_eq!(
+        alice["PermissionsBoundary"]["PermissionsBoundaryArn"],
+        json!(boundary)
+    );
+    assert_eq!(
+        env.ok(&[
+            "get-user-policy",
+            "--user-name",
+            "alice",
+            "--policy-name",
+            "own-password"
+        ])["PolicyDocument"]["Statement"][0]["Action"],
+        json!("iam:ChangePassword"),
+        "URL-encoded documents are decoded"
+    );
+    assert_eq!(
+        env.ok(&["get-policy", "--policy-arn", &boundary])["Policy"]["DefaultVersionId"],
+        json!("v2")
+    );
+    let role = env.ok(&["get-role", "--role-name", "ops-admin"])["Role"].clone();
+    assert_eq!(role["Path"], json!("/service-role/"));
+    assert_eq!(role["MaxSessionDuration"], json!(7200));
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["Bool"]["aws:MultiFactorAuthPresent"],
+        json!("true")
+    );
+    let attached = env.ok(&["list-attached-user-policies", "--user-name", "alice"]);
+    assert_eq!(
+        attached["AttachedPolicies"][0]["PolicyName"],
+        json!("IAMUserChangePassword")
+    );
+    assert_eq!(
+        env.ok(&["get-group", "--group-name", "Admins"])["Users"][0]["UserName"],
+        json!("alice")
+    );
+    // The imported policies decide: her own inline policy and the AWS managed
+    // IAMUserChangePassword allow her password change, her group's inline
+    // policy host:Login, all within her boundary (v2: host:* and iam:*),
+    // which leaves sts:AssumeRole out.
+    let sim = env.ok(&[
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+        "--action-names",
+        "iam:ChangePassword",
+        "host:Login",
+        "sts:AssumeRole",
+        "--resource-arns",
+        &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+    ]);
+    let decisions: Vec<&str> = sim["EvaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["EvalDecision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allowed", "allowed", "implicitDeny"], "{sim}");
 }

@@ -466,6 +466,19 @@ fn bad_inputs_are_refused_without_changes() {
         "number",
     );
     refused(&env, &lp, "", "InvalidInput", "no password");
+    refused(
+        &env,
+        &[
+            "create-login-profile",
+            "--user-name",
+            "alice",
+            "--password",
+            "Str0ng!Passw0rd",
+        ],
+        "",
+        "InvalidInput",
+        "never takes passwords from the command line",
+    );
     env.ok_with(&lp, "Str0ng!Passw0rd\n");
     let up = ["update-login-profile", "--user-name", "alice", "--password"];
     refused(

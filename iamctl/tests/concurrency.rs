@@ -143,3 +143,26 @@ fn kill_9_during_writes_leaves_all_or_nothing() {
         env.ok(&["create-user", "--user-name", &format!("after{round}")]);
     }
 }
+
+/// With stdin, stdout and stderr closed, the store must not be opened on
+/// one of them (it would receive the JSON output): the call works, the
+/// store stays sound.
+#[test]
+fn closed_standard_descriptors_do_not_corrupt_the_store() {
+    if !require_root("closed_standard_descriptors_do_not_corrupt_the_store") {
+        return;
+    }
+    let env = Env::new();
+    let script = format!(
+        "exec {} --config {} create-user --user-name fdtest <&- >&- 2>&-",
+        bin(),
+        env.config.display()
+    );
+    let st = Command::new("sh").args(["-c", &script]).status().unwrap();
+    assert!(st.success());
+    assert_eq!(integrity(&env.db()), "ok");
+    assert_eq!(
+        env.ok(&["get-user", "--user-name", "fdtest"])["User"]["UserName"],
+        "fdtest"
+    );
+}

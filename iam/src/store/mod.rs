@@ -148,6 +148,9 @@ impl Store {
             let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "foreign_keys", true)?;
+            // Deleted rows (old password hashes, TOTP seeds) are zeroed,
+            // not left in free pages.
+            conn.pragma_update(None, "secure_delete", true)?;
             Ok(app_id)
         };
         let app_id =

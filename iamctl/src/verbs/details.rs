@@ -193,6 +193,22 @@ fn doc_field(v: &Value, key: &str, ctx: &str) -> Result<String, CliError> {
     }
 }
 
+/// A unique id to keep, if it has the prefix of its kind (`AIDA`, `AGPA`,
+/// `AROA`, `ANPA`); otherwise (e.g. AWS documentation's examples) a new one
+/// is allocated, with a warning.
+fn unique_id(v: &Value, key: &str, prefix: &str) -> Option<String> {
+    let id = v.get(key)?.as_str()?;
+    let ok = id.len() > prefix.len()
+        && id.starts_with(prefix)
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !ok {
+        eprintln!("warning: {key} {id} is not a {prefix}… id; a new one is allocated");
+    }
+    ok.then(|| id.to_owned())
+}
+
 fn date(v: &Value) -> Option<i64> {
     let s = v.get("CreateDate")?.as_str()?;
     chrono::DateTime::parse_from_rfc3339(s)
@@ -292,7 +308,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         d.policies.push(ImportPolicy {
             name: PolicyName::parse(name)?,
             path: path(p)?,
-            id: opt_str(p, "PolicyId"),
+            id: unique_id(p, "PolicyId", "ANPA"),
             description: opt_str(p, "Description"),
             create_date: date(p),
             versions,
@@ -304,7 +320,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         d.groups.push(ImportGroup {
             name: GroupName::parse(name)?,
             path: path(g)?,
-            id: opt_str(g, "GroupId"),
+            id: unique_id(g, "GroupId", "AGPA"),
             create_date: date(g),
             inline_policies: inline_list(g, "GroupPolicyList", &c, PolicyKind::GroupInline)?,
             attached_policy_arns: attached_arns(g, &c)?,
@@ -324,7 +340,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         d.users.push(ImportUser {
             name: UserName::parse(name)?,
             path: path(u)?,
-            id: opt_str(u, "UserId"),
+            id: unique_id(u, "UserId", "AIDA"),
             create_date: date(u),
             tags: tags(u)?,
             permissions_boundary: boundary_arn(ctx, u)?,
@@ -352,7 +368,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
                 tags: tags(r)?,
                 permissions_boundary: boundary_arn(ctx, r)?,
             },
-            id: opt_str(r, "RoleId"),
+            id: unique_id(r, "RoleId", "AROA"),
             create_date: date(r),
             inline_policies: inline_list(r, "RolePolicyList", &c, PolicyKind::RoleInline)?,
             attached_policy_arns: attached_arns(r, &c)?,
@@ -362,13 +378,13 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
 }
 
 pub fn import(ctx: &mut Ctx, a: &cli::ImportArgs) -> Result<Value, CliError> {
-    ctx.require_root()?;
+    ctx.authorize("*")?;
     let path = a
         .file
         .strip_prefix("file://")
         .or_else(|| a.file.strip_prefix("fileb://"))
         .unwrap_or(&a.file);
-    let text = std::fs::read_to_string(path)
+    let text = crate::setuid::as_invoker(|| std::fs::read_to_string(path))
         .map_err(|e| CliError::invalid_input(format!("cannot read {path}: {e}")))?;
     let details = parse_details(ctx, &text)?;
     let summary = ctx.store.import(&details, ctx.now)?;

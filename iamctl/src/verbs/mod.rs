@@ -325,11 +325,10 @@ fn role_entity(s: &str) -> Result<iam::store::Entity, CliError> {
 
 /// Whether the caller's policies explicitly deny `action` on `resource`.
 pub fn explicitly_denied(ctx: &Ctx, action: &str, resource: &str) -> bool {
-    match &ctx.caller {
-        Caller::Root => false,
-        Caller::User(p) => {
-            let context = p.base_context(ctx.now);
-            p.authorize(action, resource, &context).decision == Decision::ExplicitDeny
+    match (&ctx.caller, ctx.request_context()) {
+        (Caller::User(principal), Some(context)) => {
+            principal.authorize(action, resource, &context).decision == Decision::ExplicitDeny
         }
+        _ => false,
     }
 }

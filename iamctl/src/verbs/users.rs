@@ -171,7 +171,19 @@ fn hash(password: &SecretString) -> Result<String, CliError> {
     hash_password(password).map_err(|e| CliError::new("ServiceFailure", e.to_string()))
 }
 
+/// AWS takes passwords as flags; iamctl refuses them there (argv is
+/// visible to every process and lands in shell history).
+fn no_argv_passwords(given: &[&Option<String>]) -> Result<(), CliError> {
+    if given.iter().any(|g| g.is_some()) {
+        return Err(CliError::invalid_input(
+            "iamctl never takes passwords from the command line: leave the flag out and type the password at the prompt, or give it on stdin",
+        ));
+    }
+    Ok(())
+}
+
 pub fn create_login_profile(ctx: &mut Ctx, a: &cli::LoginProfileArgs) -> Result<Value, CliError> {
+    no_argv_passwords(&[&a.argv_password])?;
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
     ctx.store.get_user(&name)?;
@@ -228,7 +240,8 @@ pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, C
 /// with AllowUsersToChangePassword lets every user do this without a policy
 /// (an explicit Deny still wins); otherwise `iam:ChangePassword` on the
 /// user's own ARN must be allowed.
-pub fn change_password(ctx: &mut Ctx, _a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
+pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
+    no_argv_passwords(&[&a.argv_old_password, &a.argv_new_password])?;
     let Some(name) = ctx.caller_user() else {
         return Err(CliError::new(
             "InvalidUserType",
@@ -237,11 +250,11 @@ pub fn change_password(ctx: &mut Ctx, _a: &cli::ChangePasswordArgs) -> Result<Va
     };
     let arn = ctx.user_arn(&name);
     let (policy, explicit) = password_policy(ctx)?;
-    let implicit_grant = explicit && policy.allow_users_to_change_password;
-    if let Err(denied) = ctx.authorize(&arn) {
-        if !implicit_grant || super::explicitly_denied(ctx, "iam:ChangePassword", &arn) {
-            return Err(denied);
-        }
+    let implicit_grant = explicit
+        && policy.allow_users_to_change_password
+        && !super::explicitly_denied(ctx, "iam:ChangePassword", &arn);
+    if !implicit_grant {
+        ctx.authorize(&arn)?;
     }
     let profile = ctx.store.get_login_profile(&name)?;
     let old = ctx.secrets.read("Old password: ")?;
