@@ -34,7 +34,11 @@ pub fn require_root(test: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test}: end-to-end tests need root (CI=true)");
     }
-    eprintln!("SKIPPED {test}: end-to-end tests need root");
+    // Straight to the stream: libtest captures eprintln! of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: end-to-end tests need root"
+    );
     false
 }
 
@@ -579,6 +583,9 @@ impl Sshd {
         if let Some(c) = &login.code {
             cmd.arg("--code").arg(c);
         }
+        if let Some(p) = &login.new_password {
+            cmd.arg("--new-password").arg(p);
+        }
         if let Some(k) = &login.key {
             cmd.arg("--key").arg(k);
         }
@@ -610,6 +617,8 @@ pub struct SshLogin {
     pub user: String,
     pub password: Option<String>,
     pub code: Option<String>,
+    /// The new password, if sshd asks for one (expired password).
+    pub new_password: Option<String>,
     pub key: Option<PathBuf>,
 }
 

@@ -412,3 +412,66 @@ fn expired_password_must_be_changed_within_the_policy() {
     );
     assert!(r.success, "{r:?}");
 }
+
+#[test]
+fn one_code_used_by_simultaneous_logins_succeeds_exactly_once() {
+    if !require_root("one_code_used_by_simultaneous_logins_succeeds_exactly_once") {
+        return;
+    }
+    wait_for_fresh_step(15);
+    let c = case("[lockout]\ndeny = 50\n");
+    let code = oathtool(&c.seed, 0);
+    // Separate pamtester processes: the store's compare-and-set on the
+    // device's last step is the only thing between them.
+    let results: Vec<e2e::PamResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| c.login(&["authenticate"], "192.0.2.10", &[&c.password, &code]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let successes = results.iter().filter(|r| r.success).count();
+    assert_eq!(successes, 1, "{results:?}");
+    let replays = c
+        .host
+        .events_for(&c.user, "Login")
+        .iter()
+        .filter(|e| e["errorMessage"] == "replayed verification code")
+        .count();
+    assert_eq!(replays, 7);
+}
+
+#[test]
+fn console_login_with_the_shipped_login_stack() {
+    if !require_root("console_login_with_the_shipped_login_stack") {
+        return;
+    }
+    // The stack's other modules (pam_loginuid, pam_limits) need the user
+    // in NSS, as login(1) itself does.
+    let _lock = e2e::host_lock();
+    e2e::ensure_nsswitch_extrausers();
+    let c = case("");
+    let _accounts = e2e::PublishedAccounts::publish(&c.host);
+    let console = c.host.service(&e2e::shipped_stack("login"));
+    wait_for_fresh_step(5);
+    let code = oathtool(&c.seed, 0);
+    let r = pamtester(&console, &c.user, None, FULL_LOGIN, &[&c.password, &code]);
+    assert!(r.success, "{r:?}");
+    let login = c.last_login_event();
+    assert_eq!(login["sourceIPAddress"], serde_json::Value::Null);
+    assert_eq!(login["additionalEventData"]["MFAUsed"], "Yes");
+
+    // The console is not a secure transport: a policy that demands one
+    // refuses console logins.
+    c.host.put_user_policy(
+        &c.user,
+        "SshOnly",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoConsole","Effect":"Deny",
+            "Action":"host:Login","Resource":"*",
+            "Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+    );
+    let r = pamtester(&console, &c.user, None, &["acct_mgmt"], &[]);
+    assert!(r.failed_with("Permission denied"), "{r:?}");
+    assert_eq!(c.last_login_event()["decidedBy"][0]["sid"], "NoConsole");
+}

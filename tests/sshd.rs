@@ -235,3 +235,54 @@ fn twenty_parallel_logins() {
     }
     assert_sshd_healthy(&mut sshd);
 }
+
+#[test]
+fn expired_password_is_changed_during_the_ssh_login() {
+    if !require_root("expired_password_is_changed_during_the_ssh_login") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshx");
+    host.add_user(&name, None);
+    host.iamctl_stdin(
+        &[
+            "create-login-profile",
+            "--user-name",
+            &name,
+            "--password-reset-required",
+        ],
+        "Temporary-pw-1\n",
+    );
+    host.allow_login(&name);
+    let seed = host.add_mfa(&name);
+    let _accounts = PublishedAccounts::publish(&host);
+    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
+    wait_for_fresh_step(8);
+    let result = sshd.login(&SshLogin {
+        user: name.clone(),
+        password: Some("Temporary-pw-1".into()),
+        code: Some(oathtool(&seed, 0)),
+        new_password: Some("Chosen-pw-ssh-9".into()),
+        ..SshLogin::default()
+    });
+    assert_eq!(result["ok"], true, "{result}\n{}", sshd.log());
+    let prompts = result["prompts"].to_string();
+    for prompt in [
+        "Current password: ",
+        "New password: ",
+        "Retype new password: ",
+    ] {
+        assert!(prompts.contains(prompt), "{prompts}");
+    }
+    let changed = host
+        .events_for(&name, "ChangePassword")
+        .pop()
+        .expect("ChangePassword event");
+    assert_eq!(changed["errorCode"], Value::Null);
+    // The new password is the one now (checked without spending a code).
+    let check = host.service("auth required @MODULE@ mode=password\n");
+    let r = e2e::pamtester(&check, &name, None, &["authenticate"], &["Chosen-pw-ssh-9"]);
+    assert!(r.success, "{r:?}");
+    assert_sshd_healthy(&mut sshd);
+}

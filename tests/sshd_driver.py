@@ -2,7 +2,7 @@
 """One SSH login against the test sshd, driven by paramiko.
 
 Answers keyboard-interactive prompts from the command line (`--password`,
-`--code`), optionally authenticates with a private key first
+`--code`, `--new-password` when an expired password must be changed), optionally authenticates with a private key first
 (publickey,keyboard-interactive), runs one command and prints a JSON object:
 {"ok": bool, "prompts": [...], "stdout": str, "exit": int|null, "error": str|null}.
 Unexpected prompts are answered with nothing and reported, so a test sees
@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--user", required=True)
     ap.add_argument("--password")
     ap.add_argument("--code")
+    ap.add_argument("--new-password", help="answer for an expired password's change")
     ap.add_argument("--key", help="private key file for publickey first")
     ap.add_argument("--command", default="id")
     ap.add_argument("--timeout", type=float, default=30.0)
@@ -36,9 +37,13 @@ def main():
         answers = []
         for text, _echo in prompts:
             result["prompts"].append(text)
-            if text.strip().startswith("Password") and args.password is not None:
+            # sshd puts PAM's pending messages in front of the prompt.
+            t = text.strip().splitlines()[-1] if text.strip() else ""
+            if t.startswith(("Password", "Current password")) and args.password is not None:
                 answers.append(args.password)
-            elif text.strip().startswith("Verification code") and args.code is not None:
+            elif t.startswith(("New password", "Retype new password")) and args.new_password:
+                answers.append(args.new_password)
+            elif t.startswith("Verification code") and args.code is not None:
                 answers.append(args.code)
             else:
                 answers.append("")

@@ -5,6 +5,24 @@
 //! libpam: unit tests drive it with a scripted conversation, real SQLite
 //! stores and a fixed clock; the end-to-end tests drive the built module
 //! through pamtester and sshd.
+//!
+//! Decisions a PAM administrator may want to know:
+//! - Unknown users under `unknown_user = "ignore"` are not prompted at all
+//!   (`PAM_IGNORE` at once), so pam_unix asks local users as usual. Under
+//!   `"deny"` they get exactly the prompts, answers and argon2 work of a
+//!   user with an MFA device.
+//! - Both factors are always asked before anything is decided, and the code
+//!   is checked (its step taken) only after the password passed: the
+//!   prompts never tell a guesser whether the password was right, and a
+//!   wrong password burns no code. The combined answer `password123456`
+//!   skips the code prompt only when password *and* code verify.
+//! - A locked-out user (pam_faillock semantics) gets `PAM_MAXTRIES` from
+//!   `authenticate`, so sshd stops asking; the right factors do not unlock.
+//! - The authentication record is used up when the session opens: a later
+//!   publickey-only login from the same place gets no MFA credit.
+//! - `chauthtok` asks `Current password: ` as pam_unix does, also on the
+//!   expired-password path (sshd's `PAM_CHANGE_EXPIRED_AUTHTOK`); only root
+//!   changing someone's password outside that path skips it.
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -608,7 +626,9 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         service: origin.service.clone(),
         rhost: origin.rhost_key().to_owned(),
         tty: origin.tty.clone().unwrap_or_default(),
-        pid: None,
+        // This process (sshd's per-connection process, login(1)) is an
+        // ancestor of the user's processes: iamctl finds the session so.
+        pid: Some(std::process::id()),
         started: now.timestamp(),
         ended: None,
         mfa_time,
@@ -2002,6 +2022,7 @@ mod tests {
         let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
+        assert_eq!(sessions[0].pid, Some(std::process::id()));
         // The record is used up: a following publickey-only login has no MFA.
         assert_eq!(
             f.store
