@@ -11,8 +11,7 @@
 # Usage: tests/package_install.sh [--deb FILE]   (default: build one)
 # Last line: "N passed, M failed"; exit status non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-repo=$PWD
+cd "$(dirname "$0")/.." || exit 1
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "package_install.sh: needs root (it installs a package and starts sshd)" >&2
@@ -80,7 +79,7 @@ cleanup() {
     rm -f /etc/ssh/sshd_config.d/pam_iam.conf
     [ -f "$work/nsswitch.machine" ] && cp -a "$work/nsswitch.machine" /etc/nsswitch.conf
     id "$local_user" >/dev/null 2>&1 && userdel -r "$local_user" >/dev/null 2>&1
-    rm -rf "/home/$user" "$work"
+    rm -rf "/home/${user:?}" "$work"
 }
 trap cleanup EXIT
 

@@ -898,6 +898,33 @@ pub fn check_users(users: &[UserSummary], require_mfa: bool) -> Check {
     }
 }
 
+/// IAM users that share their name with an account in `/etc/passwd`: the
+/// pam_localuser guard treats those logins as local, so IAM policy and MFA
+/// do not apply to them.
+pub fn check_name_collisions(users: &[UserSummary], etc_passwd: &str) -> Check {
+    let local: std::collections::BTreeSet<&str> = etc_passwd
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .filter(|n| !n.is_empty() && !n.starts_with('#'))
+        .collect();
+    let clashes: Vec<&str> = users
+        .iter()
+        .map(|u| u.name.as_str())
+        .filter(|n| local.contains(n))
+        .collect();
+    if clashes.is_empty() {
+        Check::ok("no IAM user shares its name with a local account")
+    } else {
+        Check::warn(
+            format!(
+                "IAM user(s) {} also exist in /etc/passwd: their logins are local ones, IAM policy does not apply",
+                clashes.join(", ")
+            ),
+            "rename or remove the local account (userdel), or the IAM user",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1419,6 +1446,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(why.len(), 4, "{why:#?}");
+    }
+
+    #[test]
+    fn name_collisions() {
+        let users = ready_host().users;
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/bob:/bin/bash\n";
+        assert_eq!(check_name_collisions(&users, passwd).status, Status::Ok);
+        let passwd = format!("{passwd}alice:x:1001:1001::/home/alice:/bin/sh\n");
+        let c = check_name_collisions(&users, &passwd);
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.what.contains("alice"));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
             Ok(users) => {
                 checks.push(Check::ok(format!("{db}: store opens")));
                 checks.push(hostsetup::check_users(&users, cfg.login.require_mfa));
+                let etc_passwd = read_opt(Path::new("/etc/passwd")).unwrap_or_default();
+                checks.push(hostsetup::check_name_collisions(&users, &etc_passwd));
                 if let Some(u) = users.first() {
                     checks.push(nss_lookup(&u.name, cfg));
                 }

@@ -58,7 +58,21 @@ pub fn run(invoker: Invoker, config_path: &Path, a: &SetupHostArgs) -> Result<Va
         }
     }
     if !a.dry_run {
-        println!("done; run `iamctl doctor` to check the result");
+        // The stacks as PAM will read them now, checked as doctor does.
+        for service in ["sshd", "login"] {
+            let read = |name: &str| read_opt(&Path::new("/etc/pam.d").join(name));
+            if read(service).is_none() {
+                continue;
+            }
+            match hostsetup::expand_pam_service(service, &read) {
+                Ok(lines) => hostsetup::check_pam_stack(service, &lines)
+                    .iter()
+                    .filter(|c| c.status != hostsetup::Status::Ok)
+                    .for_each(|c| println!("{c}")),
+                Err(e) => println!("FAIL {e}"),
+            }
+        }
+        println!("done; run `iamctl doctor` to check everything a login needs");
     }
     Ok(Value::Null)
 }
