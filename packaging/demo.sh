@@ -148,7 +148,7 @@ Log in yourself (wait for the next 30-second code: a code is accepted once):
     ssh -p $port alice@127.0.0.1
     Password:           $password
     Verification code:  from your phone, or: oathtool --totp -b $seed
-Then, as alice, elevate for 15 minutes (asks for a fresh code):
+Then, as alice, elevate for 15 minutes (the login's MFA counts; else it asks for a code):
     iamctl assume-role --role-name admin --duration-seconds 900 -- id
 Check the host:   iamctl doctor
 Audit trail:      tail /var/log/iam/audit.log
