@@ -5,8 +5,9 @@
 # creates IAM user alice with a password and an MFA device (QR code on the
 # terminal), a group, a login policy with an aws:SourceIp condition and a
 # role, runs `iamctl setup-host --ssh --require-mfa`, starts sshd on
-# 127.0.0.1:$DEMO_PORT (default 2222), logs alice in once with a code from
-# oathtool, and prints how to do it yourself. Safe to rerun.
+# 127.0.0.1:$DEMO_PORT (default 2222), logs alice in with a code from
+# oathtool (and assumes the role, when iamctl has assume-role), and prints
+# how to do it yourself. Safe to rerun.
 #
 # Undo everything: apt-get purge pam-iam; kill "$(cat /run/pam-iam-demo/sshd.pid)"
 set -euo pipefail
@@ -141,6 +142,20 @@ r = json.load(sys.stdin)
 print("prompts:", r["prompts"])
 print(r["stdout"] or r["error"])
 sys.exit(0 if r["ok"] else 1)'
+
+if "$iamctl" assume-role --help >/dev/null 2>&1; then
+    say "Log in again (next code) and assume role admin for 15 minutes: id as root"
+    now=$(date +%s)
+    sleep $((30 - now % 30 + 1))
+    /usr/bin/python3 "$repo/tests/sshd_driver.py" --port "$port" --user alice \
+        --password "$password" --code "$(oathtool --totp -b "$seed")" \
+        --command 'iamctl assume-role --role-name admin --duration-seconds 900 -- id' |
+        /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(r["stdout"] or r["error"])
+sys.exit(0 if r["ok"] else 1)'
+fi
 
 cat <<EOF
 
