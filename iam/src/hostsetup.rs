@@ -663,6 +663,39 @@ pub fn check_store_meta(path: &str, meta: Option<FileMeta>) -> Check {
     }
 }
 
+/// DESIGN.md §4: the audit log is 0600 root (it names users, addresses and
+/// decisions); absent until the first event.
+pub fn check_audit_meta(path: &str, meta: Option<FileMeta>) -> Check {
+    match meta {
+        None => Check::ok(format!("{path}: no events yet")),
+        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
+            format!(
+                "{path}: uid {} mode {:04o}, should be root 0600",
+                m.uid,
+                m.mode & 0o7777
+            ),
+            format!("chown root: {path} && chmod 0600 {path}"),
+        ),
+        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
+    }
+}
+
+/// `iamctl` must be setuid root for non-root IAM users (change-password,
+/// their MFA device, assume-role); each of their calls is policy-checked.
+pub fn check_iamctl_setuid(path: &str, meta: Option<FileMeta>) -> Check {
+    match meta {
+        Some(m) if m.uid == 0 && m.mode & 0o4000 != 0 => {
+            Check::ok(format!("{path}: setuid root (IAM users can use it)"))
+        }
+        _ => Check::warn(
+            format!(
+                "{path}: not setuid root; IAM users cannot change their password or assume roles"
+            ),
+            format!("chown root: {path} && chmod 4755 {path}"),
+        ),
+    }
+}
+
 /// TOTP codes are only as good as the clock: checks `timedatectl show`.
 pub fn check_clock(timedatectl_show: Option<&str>) -> Check {
     let fix = "timedatectl set-ntp true (apt-get install systemd-timesyncd if no NTP client is installed)";

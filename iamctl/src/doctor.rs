@@ -33,6 +33,8 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
     if let Some(cfg) = &config {
         let db = cfg.database.display().to_string();
         checks.push(hostsetup::check_store_meta(&db, meta(&cfg.database)));
+        let audit = cfg.audit_log.display().to_string();
+        checks.push(hostsetup::check_audit_meta(&audit, meta(&cfg.audit_log)));
         match user_summaries(cfg) {
             Ok(users) => {
                 checks.push(Check::ok(format!("{db}: store opens")));
@@ -56,6 +58,12 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
             "apt-get install --reinstall pam-iam",
         ),
     });
+    if let Ok(exe) = std::env::current_exe() {
+        checks.push(hostsetup::check_iamctl_setuid(
+            &exe.display().to_string(),
+            meta(&exe),
+        ));
+    }
     let nsswitch = read_opt(Path::new("/etc/nsswitch.conf")).unwrap_or_default();
     checks.extend(hostsetup::check_nsswitch(&nsswitch));
     for service in ["sshd", "login"] {
