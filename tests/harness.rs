@@ -109,11 +109,18 @@ impl Host {
         let account_id = "123456789012".to_owned();
         let config = dir.path().join("iam.toml");
         // Homes (pam_mkhomedir) and extrausers files stay in the temp dir.
+        // UIDs come from a range of this host's own, far from the default
+        // one: the accounts are published in the machine's real
+        // /var/lib/extrausers, next to whatever else is there.
+        let serial = u64::from(SERIAL.fetch_add(1, Ordering::Relaxed) % 64);
+        let low = 1_000_000 + (u64::from(std::process::id()) % 50_000 * 64 + serial) * 100;
         let text = format!(
             "account_id = \"{account_id}\"\nhostname = \"e2e-host\"\n\
              database = \"iam.db\"\naudit_log = \"audit.log\"\n{extra}\n\
-             [accounts]\nextrausers_dir = \"extrausers\"\nhome = \"{}/home/%u\"\n",
-            dir.path().display()
+             [accounts]\nextrausers_dir = \"extrausers\"\nhome = \"{}/home/%u\"\n\
+             uid_range = [{low}, {}]\n",
+            dir.path().display(),
+            low + 99
         );
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
@@ -445,6 +452,14 @@ impl PublishedAccounts {
             let ours =
                 fs::read_to_string(host.path().join("extrausers").join(file)).unwrap_or_default();
             let ours: Vec<String> = ours.lines().map(str::to_owned).collect();
+            for line in &ours {
+                let id = line.split(':').nth(2).unwrap_or_default();
+                let taken = Command::new("getent")
+                    .args([file, id])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                assert!(!taken, "{file} id {id} is already in use on this machine");
+            }
             let target = Path::new(SYSTEM_EXTRAUSERS).join(file);
             let mut existing = fs::read_to_string(&target).unwrap_or_default();
             for line in &ours {
@@ -492,8 +507,10 @@ pub struct Sshd {
 
 impl Sshd {
     /// `pam_lines`: the service's stack (see [`PamService::new`]);
-    /// `methods`: sshd's AuthenticationMethods.
-    pub fn start(host: &Host, pam_lines: &str, methods: &str, authorized_keys: &str) -> Self {
+    /// `snippet`: the shipped sshd_config drop-in (config/sshd/NAME), which
+    /// sets the authentication methods; the test adds only where to listen
+    /// and which keys to use.
+    pub fn start(host: &Host, pam_lines: &str, snippet: &str, authorized_keys: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("pam_iam-sshd-")
             .tempdir()
@@ -514,14 +531,16 @@ impl Sshd {
         fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
         let port = free_port();
         let config = dir.path().join("sshd_config");
+        let snippet = tests_dir().join("../config/sshd").join(snippet);
+        // sshd skips a missing Include silently: it must exist.
+        let snippet = snippet.canonicalize().expect("shipped sshd snippet");
         fs::write(
             &config,
             format!(
-                "ListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\nUsePAM yes\n\
-                 KbdInteractiveAuthentication yes\nPasswordAuthentication no\n\
-                 PubkeyAuthentication yes\nAuthorizedKeysFile {keys}\n\
-                 AuthenticationMethods {methods}\nStrictModes no\nMaxStartups 100:30:200\n\
+                "Include {snippet}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\n\
+                 AuthorizedKeysFile {keys}\nStrictModes no\nMaxStartups 100:30:200\n\
                  MaxAuthTries 3\nLoginGraceTime 60\nLogLevel VERBOSE\nUseDNS no\n",
+                snippet = snippet.display(),
                 key = key.display(),
                 pid = dir.path().join("sshd.pid").display(),
                 keys = keys.display(),

@@ -326,6 +326,15 @@ fn require_mfa_refuses_a_user_without_mfa() {
             .unwrap()
             .contains("require_mfa")
     );
+
+    // A user with a device who skips authenticate (sshd publickey only)
+    // has no MFA for this login either.
+    let keyed = unique("keyed");
+    host.add_user(&keyed, None);
+    host.allow_login(&keyed);
+    host.add_mfa(&keyed);
+    let r = pamtester(&service, &keyed, Some("192.0.2.10"), &["acct_mgmt"], &[]);
+    assert!(r.failed_with("Permission denied"), "{r:?}");
 }
 
 #[test]
@@ -474,4 +483,41 @@ fn console_login_with_the_shipped_login_stack() {
     let r = pamtester(&console, &c.user, None, &["acct_mgmt"], &[]);
     assert!(r.failed_with("Permission denied"), "{r:?}");
     assert_eq!(c.last_login_event()["decidedBy"][0]["sid"], "NoConsole");
+}
+
+#[test]
+fn unknown_users_take_as_long_as_known_ones() {
+    if !require_root("unknown_users_take_as_long_as_known_ones") {
+        return;
+    }
+    let c = case("[login]\nunknown_user = \"deny\"\n[lockout]\ndeny = 100\n");
+    let ghost = unique("ghost");
+    let time = |user: &str| {
+        let start = std::time::Instant::now();
+        let r = pamtester(
+            &c.service,
+            user,
+            Some("192.0.2.10"),
+            &["authenticate"],
+            &["wrong-pw", "123456"],
+        );
+        assert!(!r.success);
+        start.elapsed().as_secs_f64()
+    };
+    // Interleaved, so a busy neighbour slows both alike.
+    let (mut known, mut unknown): (Vec<f64>, Vec<f64>) =
+        (0..9).map(|_| (time(&c.user), time(&ghost))).unzip();
+    let median = |runs: &mut Vec<f64>| {
+        runs.sort_by(f64::total_cmp);
+        runs[runs.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    eprintln!("median authenticate: known {known:.3}s, unknown {unknown:.3}s");
+    // Both spend one argon2id verification of the same cost; the ratio
+    // bounds are loose because the machine is shared.
+    let ratio = unknown / known;
+    assert!(
+        (0.7..1.4).contains(&ratio),
+        "known {known:.3}s vs unknown {unknown:.3}s"
+    );
 }

@@ -76,7 +76,7 @@ fn password_and_totp_login_runs_id_with_extrausers_uid_and_mapped_groups() {
     host.add_group("developers", &[&name]);
     let _accounts = PublishedAccounts::publish(&host);
     let uid = uid_of(&name);
-    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "password-totp.conf", "");
 
     wait_for_fresh_step(8);
     let result = sshd.login(&SshLogin {
@@ -115,12 +115,7 @@ fn publickey_then_totp() {
     let seed = host.add_mfa(&name);
     let _accounts = PublishedAccounts::publish(&host);
     let (key, public) = client_key(host.path(), "client_key");
-    let mut sshd = Sshd::start(
-        &host,
-        &key_then_totp(),
-        "publickey,keyboard-interactive",
-        &public,
-    );
+    let mut sshd = Sshd::start(&host, &key_then_totp(), "publickey-totp.conf", &public);
 
     wait_for_fresh_step(8);
     let ok = sshd.login(&SshLogin {
@@ -162,7 +157,7 @@ fn denied_user_is_refused() {
             "Action":"host:Login","Resource":"*"}]}"#,
     );
     let _accounts = PublishedAccounts::publish(&host);
-    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "password-totp.conf", "");
     wait_for_fresh_step(8);
     let result = sshd.login(&SshLogin {
         user: name.clone(),
@@ -204,7 +199,7 @@ fn twenty_parallel_logins() {
         })
         .collect();
     let _accounts = PublishedAccounts::publish(&host);
-    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "password-totp.conf", "");
     wait_for_fresh_step(20);
     let results: Vec<(bool, Value)> = std::thread::scope(|scope| {
         let handles: Vec<_> = users
@@ -257,7 +252,7 @@ fn expired_password_is_changed_during_the_ssh_login() {
     host.allow_login(&name);
     let seed = host.add_mfa(&name);
     let _accounts = PublishedAccounts::publish(&host);
-    let mut sshd = Sshd::start(&host, &password_totp(), "keyboard-interactive", "");
+    let mut sshd = Sshd::start(&host, &password_totp(), "password-totp.conf", "");
     wait_for_fresh_step(8);
     let result = sshd.login(&SshLogin {
         user: name.clone(),

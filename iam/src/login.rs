@@ -35,7 +35,7 @@ use serde_json::json;
 use crate::audit::{
     AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
 };
-use crate::config::{HostConfig, UnknownUser};
+use crate::config::{DEFAULT_CONFIG_PATH, HostConfig, UnknownUser};
 use crate::names::UserName;
 use crate::password::{self, PasswordPolicy};
 use crate::policy::{Context, Decision, Effect, Response};
@@ -91,16 +91,13 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            config: PathBuf::from(DEFAULT_CONFIG),
+            config: PathBuf::from(DEFAULT_CONFIG_PATH),
             mode: Mode::PasswordTotp,
             first_pass: FirstPass::Prompt,
             debug: false,
         }
     }
 }
-
-/// Where the host config lives unless `config=` says otherwise.
-pub const DEFAULT_CONFIG: &str = "/etc/iam/iam.toml";
 
 /// Which factors `authenticate` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +153,10 @@ pub enum Outcome {
     PasswordRejected,
 }
 
+/// Where failures of names the directory does not know are counted (not a
+/// valid IAM name, so no user can have it).
+const UNKNOWN_USERS: &str = "(unknown users)";
+
 /// The one line a refused user sees; the reason goes to the audit log.
 pub const DENIED: &str = "Access denied";
 
@@ -195,11 +196,23 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(account) => account,
         Err(outcome) => return outcome,
     };
+    if account.is_none() {
+        // The store work of a known user's lockout check, for equal timing.
+        let _ = host
+            .store
+            .lock_state(UNKNOWN_USERS, &host.lockout_rule(), now);
+    }
     let checked = match check_factors(conv, options, &host, account.as_ref(), now) {
         Ok(checked) => checked,
         Err(outcome) => return outcome,
     };
     let Some(account) = account else {
+        // A known user's failure is one store write (with fsync): so is
+        // this one, under a name no IAM user can have, pruned like any
+        // user's failures. Timing must not tell who exists.
+        let _ = host
+            .store
+            .record_failure(UNKNOWN_USERS, &host.lockout_rule(), now);
         host.login_failure(
             conv,
             &UserIdentity::unknown(&name),
@@ -2061,6 +2074,14 @@ mod tests {
         let mut conv = Script::new("alice", vec![]);
         assert_eq!(account(&mut conv, &f.options, t0()), Outcome::Unavailable);
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        let garbage = f.dir.path().join("garbage.db");
+        std::fs::write(&garbage, b"not a database at all, just bytes").unwrap();
+        std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let good = std::fs::read_to_string(&f.options.config).unwrap();
+        std::fs::write(&f.options.config, good.replace("iam.db", "garbage.db")).unwrap();
+        let mut conv = Script::new("alice", vec![]);
+        assert_eq!(account(&mut conv, &f.options, t0()), Outcome::Unavailable);
 
         std::fs::write(
             &f.options.config,

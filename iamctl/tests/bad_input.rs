@@ -571,3 +571,23 @@ fn argument_errors_exit_non_zero() {
         assert!(!out.status.success(), "{args:?}");
     }
 }
+
+/// A store someone else could have written (planted policies) is refused.
+#[test]
+fn an_untrusted_store_is_refused() {
+    if !require_root("an_untrusted_store_is_refused") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let set = |mode: u32| {
+        std::fs::set_permissions(env.db(), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(0o666);
+    assert!(env.fail(&["list-users"]).contains("refusing to use"));
+    set(0o600);
+    nix::unistd::chown(&env.db(), Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    assert!(env.fail(&["list-users"]).contains("owned by uid 65534"));
+    nix::unistd::chown(&env.db(), Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    env.ok(&["list-users"]);
+}

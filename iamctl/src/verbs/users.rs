@@ -40,7 +40,7 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
     );
     ctx.publish_accounts()?;
     if !is_linux_login_name(name.as_str()) {
-        eprintln!(
+        crate::say!(
             "warning: {name} is not a valid Linux login name (^[a-z_][a-z0-9_-]*$, at most 32 characters); \
              this user exists in IAM but cannot log in to a host"
         );
