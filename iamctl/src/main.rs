@@ -7,7 +7,6 @@
 
 mod cli;
 mod ctx;
-mod doctor;
 mod error;
 mod init;
 mod input;
@@ -15,10 +14,13 @@ mod output;
 mod qr;
 mod session;
 mod setuid;
-mod setup_host;
 mod shapes;
 mod simulate;
 mod verbs;
+
+// `setup-host` and `doctor` (packaging).
+mod doctor;
+mod setup_host;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};

@@ -158,12 +158,12 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         C::ImportAuthorizationDetails(a) => details::import(ctx, a),
 
         C::Init(_)
+        | C::SetupHost(_)
+        | C::Doctor
         | C::Completion(_)
         | C::Man(_)
         | C::SimulateCustomPolicy(_)
-        | C::SimulatePrincipalPolicy(_)
-        | C::SetupHost(_)
-        | C::Doctor => Err(CliError::new("ServiceFailure", "not a store verb")),
+        | C::SimulatePrincipalPolicy(_) => Err(CliError::new("ServiceFailure", "not a store verb")),
     }
 }
 
