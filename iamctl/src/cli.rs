@@ -40,6 +40,10 @@ pub enum Command {
     // ---- ours: setup and tooling -------------------------------------
     /// Write a starter iam.toml (if none) and create the store (0600); idempotent.
     Init(InitArgs),
+    /// Configure this host for IAM logins: nsswitch, PAM profile, sshd drop-in (ours).
+    SetupHost(crate::setup_host::SetupHostArgs),
+    /// Check everything an IAM login needs on this host, with the fix for each failure (ours).
+    Doctor,
     /// Print a shell completion script (ours, not AWS's).
     #[command(hide = true)]
     Completion(CompletionArgs),

@@ -18,6 +18,10 @@ mod shapes;
 mod simulate;
 mod verbs;
 
+// `setup-host` and `doctor` (packaging).
+mod doctor;
+mod setup_host;
+
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use error::CliError;
@@ -70,6 +74,8 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
         Command::Man(a) => man(a.out_dir.as_deref()),
         Command::SimulateCustomPolicy(args) => simulate::run_custom(args),
         Command::Init(a) => init::run(invoker, &config_path, a),
+        Command::SetupHost(a) => setup_host::run(invoker, &config_path, a),
+        Command::Doctor => doctor::run(invoker, &config_path),
         command => {
             let mut ctx = ctx::Ctx::open(invoker, &config_path, operation_name(verb), cli.output)?;
             match command {

@@ -158,6 +158,8 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         C::ImportAuthorizationDetails(a) => details::import(ctx, a),
 
         C::Init(_)
+        | C::SetupHost(_)
+        | C::Doctor
         | C::Completion(_)
         | C::Man(_)
         | C::SimulateCustomPolicy(_)

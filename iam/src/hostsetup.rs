@@ -1,0 +1,1501 @@
+//! The rules of `iamctl setup-host` and `iamctl doctor`, as pure functions
+//! over file contents and command output.
+//!
+//! What a login needs from the host (DESIGN.md §4, §5): `extrausers` in the
+//! `passwd` and `group` lines of nsswitch.conf (sshd calls `getpwnam()`
+//! before PAM runs), `pam_iam.so` in the auth, account and session stacks of
+//! sshd and login, and sshd speaking keyboard-interactive through PAM.
+//!
+//! The PAM stack is changed only through the packaged pam-auth-update
+//! profile (`/usr/share/pam-configs/pam_iam`), never by editing
+//! `/etc/pam.d` files: pam-auth-update refuses to overwrite an admin's
+//! local edits of `common-*`, and `pam-auth-update --package --remove`
+//! undoes it exactly on package removal. The profile puts a
+//! `pam_localuser.so` guard in front of every `pam_iam.so` line, so root and
+//! every account in `/etc/passwd` skip the module entirely: a broken store
+//! or config can never lock them out. IAM users (only in extrausers) meet
+//! `pam_iam.so`, which fails closed for them.
+//!
+//! Nothing here reads a file or runs a command; the caller (`iamctl`)
+//! gathers the inputs, and prints and applies what these functions decide.
+
+use std::fmt;
+
+/// The pam-auth-update profile name (`/usr/share/pam-configs/pam_iam`).
+pub const PAM_PROFILE: &str = "pam_iam";
+/// The module file name as PAM lines name it.
+pub const PAM_MODULE: &str = "pam_iam.so";
+/// The sshd drop-in `setup-host --ssh` writes (Debian 12's sshd_config
+/// includes `sshd_config.d/*.conf` first, and sshd keeps the first value it
+/// reads, so these lines win over the defaults below the Include).
+pub const SSHD_DROPIN_PATH: &str = "/etc/ssh/sshd_config.d/pam_iam.conf";
+/// First line of the drop-in: how the package's postrm recognises its own
+/// file before removing it on purge.
+pub const SSHD_DROPIN_HEADER: &str = "# Written by `iamctl setup-host --ssh` (package pam-iam).";
+
+/// The outcome of one check, printed as one line (and a fix when not OK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Works, but weaker or noisier than it should be.
+    Warn,
+    /// A login (or the admin's safety) depends on fixing this.
+    Fail,
+}
+
+/// One line of `iamctl doctor` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub status: Status,
+    /// What was checked and what was found.
+    pub what: String,
+    /// The command or edit that fixes a Warn/Fail.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    pub fn ok(what: impl Into<String>) -> Self {
+        Self {
+            status: Status::Ok,
+            what: what.into(),
+            fix: None,
+        }
+    }
+    pub fn fail(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            status: Status::Fail,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    pub fn warn(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            status: Status::Warn,
+            what: what.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.status {
+            Status::Ok => "OK  ",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        };
+        write!(f, "{tag} {}", self.what)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n     fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// nsswitch.conf
+
+/// The databases IAM users and groups are published in.
+const NSS_DATABASES: [&str; 2] = ["passwd", "group"];
+
+/// Whether the `db:` line of nsswitch.conf lists `extrausers`.
+fn nss_line_sources(text: &str, db: &str) -> Option<Vec<String>> {
+    text.lines().find_map(|line| {
+        let body = line.split('#').next().unwrap_or("");
+        let (name, sources) = body.split_once(':')?;
+        (name.trim() == db).then(|| sources.split_whitespace().map(str::to_owned).collect())
+    })
+}
+
+/// Checks `passwd` and `group` list `extrausers`.
+pub fn check_nsswitch(text: &str) -> Vec<Check> {
+    NSS_DATABASES
+        .iter()
+        .map(|db| match nss_line_sources(text, db) {
+            Some(s) if s.iter().any(|x| x == "extrausers") => {
+                Check::ok(format!("nsswitch.conf: {db} uses extrausers"))
+            }
+            _ => Check::fail(
+                format!(
+                    "nsswitch.conf: {db} does not use extrausers (IAM users have no Linux account)"
+                ),
+                "iamctl setup-host",
+            ),
+        })
+        .collect()
+}
+
+/// nsswitch.conf with `extrausers` added to `passwd` and `group`, right
+/// after `files` (or `compat`) so local accounts still come first and no
+/// `[NOTFOUND=return]` action can stop the lookup before it; `None` when
+/// both already have it. A missing line is added as `db: files extrausers`.
+/// Only the edited lines change, and only by inserting ` extrausers`, so
+/// the package's postrm can undo it with a `sed` that deletes that word.
+pub fn nsswitch_add_extrausers(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut missing: Vec<&str> = NSS_DATABASES.to_vec();
+    let mut changed = false;
+    for line in text.split_inclusive('\n') {
+        let (content, newline) = match line.strip_suffix('\n') {
+            Some(c) => (c, "\n"),
+            None => (line, ""),
+        };
+        let body = content.split('#').next().unwrap_or("");
+        let db = body.split_once(':').map(|(n, _)| n.trim());
+        match db {
+            Some(db) if missing.contains(&db) => {
+                missing.retain(|d| *d != db);
+                let (new, did) = insert_extrausers(content);
+                changed |= did;
+                out.push_str(&new);
+                out.push_str(newline);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    for db in missing {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{db}:{:width$}files extrausers\n",
+            "",
+            width = 16 - db.len() - 1
+        ));
+        changed = true;
+    }
+    changed.then_some(out)
+}
+
+/// Inserts ` extrausers` into one `db: sources` line (comment kept).
+fn insert_extrausers(line: &str) -> (String, bool) {
+    let (body, comment) = match line.find('#') {
+        Some(i) => line.split_at(i),
+        None => (line, ""),
+    };
+    if body.split_whitespace().any(|w| w == "extrausers") {
+        return (line.to_owned(), false);
+    }
+    // After the `files`/`compat` word (and its `[...]` action, if any).
+    let mut insert_at = None;
+    let mut pos = 0;
+    let words: Vec<(usize, &str)> = body
+        .split_whitespace()
+        .map(|w| {
+            let start = body[pos..].find(w).map_or(pos, |i| pos + i);
+            pos = start + w.len();
+            (start, w)
+        })
+        .collect();
+    for (i, (start, w)) in words.iter().enumerate() {
+        let bare = w.rsplit(':').next().unwrap_or(w);
+        if bare == "files" || bare == "compat" {
+            let mut end = start + w.len();
+            if let Some((s, next)) = words.get(i + 1) {
+                if next.starts_with('[') {
+                    end = s + next.len();
+                }
+            }
+            insert_at = Some(end);
+            break;
+        }
+    }
+    let trimmed_end = body.trim_end().len();
+    let at = insert_at.unwrap_or(trimmed_end);
+    let mut new = String::with_capacity(line.len() + 11);
+    new.push_str(&body[..at]);
+    new.push_str(" extrausers");
+    new.push_str(&body[at..]);
+    new.push_str(comment);
+    (new, true)
+}
+
+// ---------------------------------------------------------------------------
+// PAM stacks
+
+/// One effective line of a PAM service after includes are expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PamLine {
+    /// `auth`, `account`, `session`, `password` (leading `-` stripped).
+    pub kind: String,
+    /// `required`, `[success=1 default=ignore]`, …
+    pub control: String,
+    /// The module as written (`pam_unix.so` or an absolute path).
+    pub module: String,
+    pub args: Vec<String>,
+    /// The file the line came from (for messages).
+    pub origin: String,
+}
+
+impl PamLine {
+    /// The module's file name, whatever path it was written with.
+    pub fn module_name(&self) -> &str {
+        self.module.rsplit('/').next().unwrap_or(&self.module)
+    }
+}
+
+/// Includes deeper than this are a loop or a mistake.
+const MAX_PAM_INCLUDE_DEPTH: usize = 8;
+
+/// Expands the PAM service `service` into its effective lines, following
+/// `@include FILE` (all types) and `TYPE include|substack FILE` (that type).
+/// `read` returns the text of a file in /etc/pam.d by name, `None` if
+/// absent. An absent include is an error: PAM would fail that stack.
+pub fn expand_pam_service(
+    service: &str,
+    read: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<PamLine>, String> {
+    let mut out = Vec::new();
+    expand_into(service, None, read, 0, &mut out)?;
+    Ok(out)
+}
+
+fn expand_into(
+    file: &str,
+    only_kind: Option<&str>,
+    read: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+    out: &mut Vec<PamLine>,
+) -> Result<(), String> {
+    if depth > MAX_PAM_INCLUDE_DEPTH {
+        return Err(format!("/etc/pam.d/{file}: includes nested too deeply"));
+    }
+    let text = read(file).ok_or_else(|| format!("/etc/pam.d/{file}: not found"))?;
+    for raw in logical_lines(&text) {
+        let mut words = tokenize(&raw);
+        if words.is_empty() {
+            continue;
+        }
+        if words[0] == "@include" {
+            let target = words
+                .get(1)
+                .ok_or_else(|| format!("/etc/pam.d/{file}: @include without a file"))?;
+            expand_into(target, only_kind, read, depth + 1, out)?;
+            continue;
+        }
+        let kind = words.remove(0).trim_start_matches('-').to_ascii_lowercase();
+        if only_kind.is_some_and(|k| k != kind) {
+            continue;
+        }
+        if words.len() < 2 {
+            return Err(format!("/etc/pam.d/{file}: malformed line {raw:?}"));
+        }
+        let control = words.remove(0);
+        let module = words.remove(0);
+        if control == "include" || control == "substack" {
+            expand_into(&module, Some(&kind), read, depth + 1, out)?;
+            continue;
+        }
+        out.push(PamLine {
+            kind,
+            control,
+            module,
+            args: words,
+            origin: format!("/etc/pam.d/{file}"),
+        });
+    }
+    Ok(())
+}
+
+/// Lines without comments, with `\`-continued lines joined.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        if let Some(cont) = line.strip_suffix('\\') {
+            current.push_str(cont);
+            current.push(' ');
+            continue;
+        }
+        current.push_str(line);
+        if !current.trim().is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        current.clear();
+    }
+    if !current.trim().is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// PAM's words: whitespace-separated, except `[...]` stays one word.
+fn tokenize(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut depth = 0usize;
+    for c in line.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                word.push(c);
+            }
+            ']' => {
+                depth = depth.saturating_sub(1);
+                word.push(c);
+            }
+            c if c.is_whitespace() && depth == 0 => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            // Inside `[...]`, any run of whitespace is one space.
+            c if c.is_whitespace() => {
+                if !word.ends_with(' ') {
+                    word.push(' ');
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// Whether a control value makes a module's failure fail the stack.
+fn control_fails_on_error(control: &str) -> bool {
+    match control {
+        "required" | "requisite" => true,
+        "sufficient" | "optional" => false,
+        c => {
+            let inner = c.trim_start_matches('[').trim_end_matches(']');
+            inner
+                .split_whitespace()
+                .any(|kv| matches!(kv.split_once('='), Some(("default", "bad" | "die"))))
+        }
+    }
+}
+
+/// Whether a control value can end the stack with success before later
+/// lines run (`sufficient`, `success=done`).
+fn control_may_succeed_early(control: &str) -> bool {
+    control == "sufficient" || control.contains("success=done")
+}
+
+/// Checks the effective stack of one PAM service (`sshd`, `login`) for what
+/// pam_iam needs: the module in auth and account, reachable, guarded by
+/// `pam_localuser.so` (root and local users never depend on it), and an
+/// account line whose failure denies the login.
+pub fn check_pam_stack(service: &str, lines: &[PamLine]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let of = |kind: &str| -> Vec<&PamLine> { lines.iter().filter(|l| l.kind == kind).collect() };
+    let enable_fix = "pam-auth-update --enable pam_iam (or: iamctl setup-host)";
+
+    for kind in ["auth", "account"] {
+        let stack = of(kind);
+        let Some(at) = stack.iter().position(|l| l.module_name() == PAM_MODULE) else {
+            checks.push(Check::fail(
+                format!("pam.d/{service}: {kind} stack has no {PAM_MODULE}"),
+                enable_fix,
+            ));
+            continue;
+        };
+        let before = &stack[..at];
+        let guarded = before.iter().any(|l| l.module_name() == "pam_localuser.so");
+        if let Some(stop) = before.iter().find(|l| {
+            (l.module_name() == "pam_deny.so" && control_fails_on_error(&l.control))
+                || (kind == "account" && control_may_succeed_early(&l.control))
+        }) {
+            checks.push(Check::fail(
+                format!(
+                    "pam.d/{service}: {kind}: {} ({}) comes before {PAM_MODULE}, which may never run",
+                    stop.module, stop.origin
+                ),
+                "let pam-auth-update manage the stack: pam-auth-update --force --enable pam_iam (this discards local edits of common-*)",
+            ));
+            continue;
+        }
+        let line = stack[at];
+        if kind == "account" && !control_fails_on_error(&line.control) {
+            checks.push(Check::fail(
+                format!(
+                    "pam.d/{service}: account line of {PAM_MODULE} is `{}`: a policy denial would not stop the login",
+                    line.control
+                ),
+                "use the packaged profile: pam-auth-update --enable pam_iam",
+            ));
+            continue;
+        }
+        if guarded {
+            checks.push(Check::ok(format!(
+                "pam.d/{service}: {kind}: {PAM_MODULE} in place, local accounts skip it (pam_localuser)"
+            )));
+        } else {
+            checks.push(Check::warn(
+                format!(
+                    "pam.d/{service}: {kind}: {PAM_MODULE} is not behind a pam_localuser.so guard; root depends on it"
+                ),
+                "use the packaged profile: pam-auth-update --enable pam_iam",
+            ));
+        }
+    }
+    if !of("session").iter().any(|l| l.module_name() == PAM_MODULE) {
+        checks.push(Check::warn(
+            format!(
+                "pam.d/{service}: session stack has no {PAM_MODULE} (no Login/Logout audit events)"
+            ),
+            enable_fix,
+        ));
+    }
+    checks
+}
+
+/// Whether the pam-auth-update managed `common-auth` already has pam_iam,
+/// i.e. the profile is enabled.
+pub fn pam_profile_enabled(common_auth: &str) -> bool {
+    logical_lines(common_auth).iter().any(|l| {
+        tokenize(l)
+            .iter()
+            .any(|w| w.rsplit('/').next() == Some(PAM_MODULE))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// sshd
+
+/// The drop-in `setup-host --ssh` writes. It changes no authentication
+/// method: publickey logins (root's included) work as before, and
+/// keyboard-interactive lets PAM ask for `Password:` and `Verification
+/// code:`. MFA for IAM users who also have a key is required by policy
+/// (`aws:MultiFactorAuthPresent`) or `[login] require_mfa`, both decided in
+/// pam_iam's account stage, which sshd runs for every method.
+pub fn sshd_dropin() -> String {
+    format!(
+        "{SSHD_DROPIN_HEADER}\n\
+         # Removed when the package is purged. pam_iam needs PAM and keyboard-interactive\n\
+         # (password + TOTP prompts); other authentication settings are left as they are.\n\
+         UsePAM yes\n\
+         KbdInteractiveAuthentication yes\n"
+    )
+}
+
+/// Whether the main sshd_config includes the drop-in directory before any
+/// `Match` block (lines inside a Match apply only to matching sessions).
+pub fn sshd_includes_dropins(main_config: &str) -> bool {
+    for line in main_config.lines() {
+        let mut words = line.split('#').next().unwrap_or("").split_whitespace();
+        let Some(key) = words.next() else { continue };
+        if key.eq_ignore_ascii_case("match") {
+            return false;
+        }
+        if key.eq_ignore_ascii_case("include")
+            && words.any(|w| {
+                w.starts_with("/etc/ssh/sshd_config.d/") || w.starts_with("sshd_config.d/")
+            })
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Checks sshd's effective settings (the output of `sshd -T`).
+pub fn check_sshd_effective(sshd_t: &str) -> Vec<Check> {
+    let get = |key: &str| {
+        sshd_t.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            k.eq_ignore_ascii_case(key).then(|| v.trim().to_owned())
+        })
+    };
+    let fix = "iamctl setup-host --ssh, then systemctl reload ssh";
+    let mut checks = Vec::new();
+    match get("usepam").as_deref() {
+        Some("yes") => checks.push(Check::ok("sshd: UsePAM yes")),
+        other => checks.push(Check::fail(
+            format!("sshd: UsePAM is {}", other.unwrap_or("unset")),
+            fix,
+        )),
+    }
+    // OpenSSH < 8.7 calls it ChallengeResponseAuthentication.
+    let kbd =
+        get("kbdinteractiveauthentication").or_else(|| get("challengeresponseauthentication"));
+    match kbd.as_deref() {
+        Some("yes") => checks.push(Check::ok("sshd: KbdInteractiveAuthentication yes")),
+        other => checks.push(Check::fail(
+            format!(
+                "sshd: KbdInteractiveAuthentication is {} (no password + TOTP prompts)",
+                other.unwrap_or("unset")
+            ),
+            fix,
+        )),
+    }
+    if let Some(methods) = get("authenticationmethods") {
+        let usable = methods == "any"
+            || methods.split_whitespace().any(|list| {
+                list.split(',')
+                    .any(|m| m.starts_with("keyboard-interactive"))
+            });
+        if usable {
+            checks.push(Check::ok(format!("sshd: AuthenticationMethods {methods}")));
+        } else {
+            checks.push(Check::fail(
+                format!("sshd: AuthenticationMethods {methods} never asks keyboard-interactive"),
+                "add keyboard-interactive to AuthenticationMethods in /etc/ssh/sshd_config",
+            ));
+        }
+    }
+    if get("passwordauthentication").as_deref() == Some("no") && kbd.as_deref() == Some("yes") {
+        checks.push(Check::warn(
+            "sshd: PasswordAuthentication no, but keyboard-interactive lets local users with a password log in through pam_unix",
+            "lock local passwords (passwd -l USER) or limit keyboard-interactive with a Match block",
+        ));
+    }
+    checks
+}
+
+// ---------------------------------------------------------------------------
+// iam.toml, files, clock
+
+/// iam.toml with `[login] require_mfa = true`; `None` when already so.
+/// Only that line changes (or is added right after `[login]`, or a
+/// `[login]` table is appended), so comments and layout survive.
+pub fn set_require_mfa(config: &str) -> Option<String> {
+    let mut out = String::with_capacity(config.len() + 40);
+    let mut in_login = false;
+    let mut done = false;
+    let mut changed = false;
+    for line in config.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_login = trimmed.split('#').next().map(str::trim) == Some("[login]");
+            out.push_str(line);
+            if in_login && !done && !config_has_key_in_login(config) {
+                if !line.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str("require_mfa = true                   # set by iamctl setup-host --require-mfa\n");
+                done = true;
+                changed = true;
+            }
+            continue;
+        }
+        if in_login && !done && key_of(trimmed) == Some("require_mfa") {
+            done = true;
+            let value = trimmed
+                .split_once('=')
+                .map(|(_, v)| v.split('#').next().unwrap_or("").trim());
+            if value == Some("true") {
+                out.push_str(line);
+            } else {
+                out.push_str("require_mfa = true                   # set by iamctl setup-host --require-mfa\n");
+                changed = true;
+            }
+            continue;
+        }
+        out.push_str(line);
+    }
+    if !done {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str("\n[login]\nrequire_mfa = true                   # set by iamctl setup-host --require-mfa\n");
+        changed = true;
+    }
+    changed.then_some(out)
+}
+
+fn key_of(line: &str) -> Option<&str> {
+    if line.starts_with('#') {
+        return None;
+    }
+    line.split_once('=').map(|(k, _)| k.trim())
+}
+
+fn config_has_key_in_login(config: &str) -> bool {
+    let mut in_login = false;
+    config.lines().any(|l| {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_login = t.split('#').next().map(str::trim) == Some("[login]");
+            return false;
+        }
+        in_login && key_of(t) == Some("require_mfa")
+    })
+}
+
+/// Owner and mode of a file, as `stat` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    pub uid: u32,
+    pub mode: u32,
+}
+
+/// DESIGN.md §4: iam.toml root-owned and not group/world-writable (the
+/// module refuses it otherwise).
+pub fn check_config_meta(path: &str, meta: Option<FileMeta>) -> Check {
+    match meta {
+        None => Check::fail(format!("{path}: missing"), "iamctl init"),
+        Some(m) if m.uid != 0 => Check::fail(
+            format!(
+                "{path}: owned by uid {}, not root (pam_iam refuses it)",
+                m.uid
+            ),
+            format!("chown root: {path}"),
+        ),
+        Some(m) if m.mode & 0o022 != 0 => Check::fail(
+            format!(
+                "{path}: mode {:04o} is group- or world-writable (pam_iam refuses it)",
+                m.mode & 0o7777
+            ),
+            format!("chmod go-w {path}"),
+        ),
+        Some(m) => Check::ok(format!("{path}: root-owned, mode {:04o}", m.mode & 0o7777)),
+    }
+}
+
+/// DESIGN.md §4: the store is 0600 root; anything more open leaks password
+/// hashes and TOTP secrets.
+pub fn check_store_meta(path: &str, meta: Option<FileMeta>) -> Check {
+    match meta {
+        None => Check::fail(format!("{path}: missing"), "iamctl init"),
+        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
+            format!(
+                "{path}: uid {} mode {:04o}; it holds password hashes and TOTP secrets",
+                m.uid,
+                m.mode & 0o7777
+            ),
+            format!("chown root: {path} && chmod 0600 {path}"),
+        ),
+        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
+    }
+}
+
+/// DESIGN.md §4: the audit log is 0600 root (it names users, addresses and
+/// decisions); absent until the first event.
+pub fn check_audit_meta(path: &str, meta: Option<FileMeta>) -> Check {
+    match meta {
+        None => Check::ok(format!("{path}: no events yet")),
+        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
+            format!(
+                "{path}: uid {} mode {:04o}, should be root 0600",
+                m.uid,
+                m.mode & 0o7777
+            ),
+            format!("chown root: {path} && chmod 0600 {path}"),
+        ),
+        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
+    }
+}
+
+/// `iamctl` must be setuid root for non-root IAM users (change-password,
+/// their MFA device, assume-role); each of their calls is policy-checked.
+pub fn check_iamctl_setuid(path: &str, meta: Option<FileMeta>) -> Check {
+    match meta {
+        Some(m) if m.uid == 0 && m.mode & 0o4000 != 0 => {
+            Check::ok(format!("{path}: setuid root (IAM users can use it)"))
+        }
+        _ => Check::warn(
+            format!(
+                "{path}: not setuid root; IAM users cannot change their password or assume roles"
+            ),
+            format!("chown root: {path} && chmod 4755 {path}"),
+        ),
+    }
+}
+
+/// TOTP codes are only as good as the clock: checks `timedatectl show`.
+pub fn check_clock(timedatectl_show: Option<&str>) -> Check {
+    let fix = "timedatectl set-ntp true (apt-get install systemd-timesyncd if no NTP client is installed)";
+    let Some(out) = timedatectl_show else {
+        return Check::warn("clock: timedatectl not available, NTP sync unknown", fix);
+    };
+    let get = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+    };
+    match get("NTPSynchronized") {
+        Some("yes") => Check::ok("clock: NTP synchronized (TOTP codes line up with phones)"),
+        Some(_) => Check::fail(
+            "clock: not NTP synchronized; a drift over 30 s rejects valid TOTP codes",
+            fix,
+        ),
+        None => Check::warn("clock: timedatectl did not report NTPSynchronized", fix),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// setup-host: the plan and the lockout guard
+
+/// What `setup-host` was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SetupOptions {
+    /// Also configure sshd (the drop-in).
+    pub ssh: bool,
+    /// Set `[login] require_mfa = true`.
+    pub require_mfa: bool,
+}
+
+/// An IAM user as the lockout guard sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub name: String,
+    pub active: bool,
+    pub password: bool,
+    pub mfa: bool,
+}
+
+impl UserSummary {
+    /// Can log in with password + TOTP under `require_mfa`.
+    fn can_log_in(&self, require_mfa: bool) -> bool {
+        self.active && self.password && (self.mfa || !require_mfa)
+    }
+}
+
+/// Everything `setup-host` looks at, read by the caller.
+#[derive(Debug, Clone)]
+pub struct HostState {
+    pub nsswitch: String,
+    /// `/etc/pam.d/common-auth`, if present.
+    pub common_auth: Option<String>,
+    /// `/etc/iam/iam.toml` text, if present.
+    pub config: Option<String>,
+    /// The config parsed; `Err` holds why not.
+    pub config_valid: Result<(), String>,
+    pub users: Vec<UserSummary>,
+    /// `pam_iam.so` exists in the multiarch security directory.
+    pub module_installed: bool,
+    /// `/usr/share/pam-configs/pam_iam` exists.
+    pub profile_installed: bool,
+    /// `/etc/ssh/sshd_config`, if present.
+    pub sshd_config: Option<String>,
+    /// The current drop-in, if present.
+    pub sshd_dropin: Option<String>,
+    /// The login name that started this admin session (`SUDO_USER`, or the
+    /// audit login uid's name), when it is an IAM user.
+    pub admin_iam_user: Option<String>,
+}
+
+/// One change `setup-host` makes; printed before it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Replace a file's content atomically (mode kept, or `mode` for new).
+    WriteFile {
+        path: String,
+        content: String,
+        mode: u32,
+        why: String,
+    },
+    /// `pam-auth-update --enable pam_iam`.
+    EnablePamProfile,
+    /// `sshd -t`, then reload sshd if it runs.
+    ReloadSshd,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::WriteFile { path, why, .. } => write!(f, "write {path}: {why}"),
+            Change::EnablePamProfile => write!(
+                f,
+                "run pam-auth-update --enable {PAM_PROFILE}: pam_iam in common-auth, -account and -session, behind a pam_localuser guard (root and local users skip it)"
+            ),
+            Change::ReloadSshd => {
+                write!(f, "check the sshd configuration (sshd -t) and reload sshd")
+            }
+        }
+    }
+}
+
+/// The changes `setup-host` would make, or every reason it refuses.
+/// Refusals are about locking someone out or about a half-installed
+/// system; each says what to do instead.
+pub fn plan_setup(state: &HostState, opts: SetupOptions) -> Result<Vec<Change>, Vec<String>> {
+    let mut refusals = Vec::new();
+    if !state.module_installed {
+        refusals.push(format!(
+            "{PAM_MODULE} is not installed in the PAM module directory; install the pam-iam package"
+        ));
+    }
+    if !state.profile_installed {
+        refusals.push(format!(
+            "/usr/share/pam-configs/{PAM_PROFILE} is missing; reinstall the pam-iam package"
+        ));
+    }
+    if state.config.is_none() {
+        refusals.push("/etc/iam/iam.toml is missing; run `iamctl init` first".into());
+    } else if let Err(e) = &state.config_valid {
+        refusals.push(format!(
+            "the host config is invalid ({e}); pam_iam would refuse every IAM login"
+        ));
+    }
+    if state.common_auth.is_none() {
+        refusals.push(
+            "/etc/pam.d/common-auth is missing; this host's PAM is not managed by pam-auth-update"
+                .into(),
+        );
+    }
+    if opts.ssh
+        && !state
+            .sshd_config
+            .as_deref()
+            .is_some_and(sshd_includes_dropins)
+    {
+        refusals.push(format!(
+            "/etc/ssh/sshd_config does not `Include /etc/ssh/sshd_config.d/*.conf` before its Match blocks, so {SSHD_DROPIN_PATH} would have no effect; add that line at the top"
+        ));
+    }
+    if let Some(existing) = &state.sshd_dropin {
+        if !existing.starts_with(SSHD_DROPIN_HEADER) {
+            refusals.push(format!(
+                "{SSHD_DROPIN_PATH} exists and was not written by setup-host; move it away first"
+            ));
+        }
+    }
+    let require_mfa = opts.require_mfa;
+    if require_mfa && !state.users.iter().any(|u| u.can_log_in(true)) {
+        refusals.push(
+            "--require-mfa: no active IAM user has both a password and an enabled MFA device, so no IAM user could log in; create one first (create-login-profile, create-virtual-mfa-device, enable-mfa-device)".into(),
+        );
+    }
+    if let Some(admin) = &state.admin_iam_user {
+        match state.users.iter().find(|u| &u.name == admin) {
+            Some(u) if !u.can_log_in(require_mfa) => refusals.push(format!(
+                "you are logged in as IAM user {admin}, who {} and would be locked out; fix that user first",
+                if !u.password {
+                    "has no password".to_owned()
+                } else if !u.active {
+                    "is not active".to_owned()
+                } else {
+                    "has no enabled MFA device".to_owned()
+                }
+            )),
+            _ => {}
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+
+    let mut changes = Vec::new();
+    if let Some(new) = nsswitch_add_extrausers(&state.nsswitch) {
+        changes.push(Change::WriteFile {
+            path: "/etc/nsswitch.conf".into(),
+            content: new,
+            mode: 0o644,
+            why: "add extrausers to passwd and group (IAM users and groups become Linux accounts)"
+                .into(),
+        });
+    }
+    if require_mfa {
+        if let Some(new) = state.config.as_deref().and_then(set_require_mfa) {
+            changes.push(Change::WriteFile {
+                path: "/etc/iam/iam.toml".into(),
+                content: new,
+                mode: 0o644,
+                why: "set [login] require_mfa = true".into(),
+            });
+        }
+    }
+    if !state
+        .common_auth
+        .as_deref()
+        .is_some_and(pam_profile_enabled)
+    {
+        changes.push(Change::EnablePamProfile);
+    }
+    if opts.ssh {
+        let want = sshd_dropin();
+        if state.sshd_dropin.as_deref() != Some(want.as_str()) {
+            changes.push(Change::WriteFile {
+                path: SSHD_DROPIN_PATH.into(),
+                content: want,
+                mode: 0o644,
+                why: "UsePAM yes, KbdInteractiveAuthentication yes".into(),
+            });
+            changes.push(Change::ReloadSshd);
+        }
+    }
+    Ok(changes)
+}
+
+/// Checks the IAM directory has someone who can log in.
+pub fn check_users(users: &[UserSummary], require_mfa: bool) -> Check {
+    let n = users.iter().filter(|u| u.can_log_in(require_mfa)).count();
+    if n > 0 {
+        Check::ok(format!(
+            "store: {n} active IAM user(s) with a password{}",
+            if require_mfa {
+                " and an MFA device"
+            } else {
+                ""
+            }
+        ))
+    } else {
+        Check::warn(
+            "store: no IAM user can log in yet",
+            "iamctl create-user, create-login-profile, create-virtual-mfa-device, enable-mfa-device",
+        )
+    }
+}
+
+/// IAM users that share their name with an account in `/etc/passwd`: the
+/// pam_localuser guard treats those logins as local, so IAM policy and MFA
+/// do not apply to them.
+pub fn check_name_collisions(users: &[UserSummary], etc_passwd: &str) -> Check {
+    let local: std::collections::BTreeSet<&str> = etc_passwd
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .filter(|n| !n.is_empty() && !n.starts_with('#'))
+        .collect();
+    let clashes: Vec<&str> = users
+        .iter()
+        .map(|u| u.name.as_str())
+        .filter(|n| local.contains(n))
+        .collect();
+    if clashes.is_empty() {
+        Check::ok("no IAM user shares its name with a local account")
+    } else {
+        Check::warn(
+            format!(
+                "IAM user(s) {} also exist in /etc/passwd: their logins are local ones, IAM policy does not apply",
+                clashes.join(", ")
+            ),
+            "rename or remove the local account (userdel), or the IAM user",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const DEBIAN_NSSWITCH: &str = "# /etc/nsswitch.conf\n\npasswd:         files systemd\ngroup:          files systemd\nshadow:         files\ngshadow:        files\n\nhosts:          files dns\n";
+
+    #[test]
+    fn nsswitch_gets_extrausers_after_files() {
+        let new = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
+        assert!(new.contains("passwd:         files extrausers systemd\n"));
+        assert!(new.contains("group:          files extrausers systemd\n"));
+        assert!(new.contains("shadow:         files\n"));
+        assert!(check_nsswitch(&new).iter().all(|c| c.status == Status::Ok));
+        assert!(
+            check_nsswitch(DEBIAN_NSSWITCH)
+                .iter()
+                .all(|c| c.status == Status::Fail)
+        );
+        // Idempotent.
+        assert_eq!(nsswitch_add_extrausers(&new), None);
+    }
+
+    #[test]
+    fn nsswitch_edit_is_undone_by_deleting_the_word() {
+        // What the package's postrm does on purge.
+        let new = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
+        assert_eq!(new.replace(" extrausers", ""), DEBIAN_NSSWITCH);
+    }
+
+    #[test]
+    fn nsswitch_keeps_actions_comments_and_adds_missing_lines() {
+        let text = "passwd: compat [NOTFOUND=return] ldap # local first\nhosts: files";
+        let new = nsswitch_add_extrausers(text).unwrap();
+        assert!(
+            new.starts_with("passwd: compat [NOTFOUND=return] extrausers ldap # local first\n")
+        );
+        assert!(new.contains("hosts: files\ngroup:"));
+        assert!(new.ends_with("files extrausers\n"));
+        let only_sss = "passwd: sss\ngroup: sss\n";
+        assert_eq!(
+            nsswitch_add_extrausers(only_sss).unwrap(),
+            "passwd: sss extrausers\ngroup: sss extrausers\n"
+        );
+    }
+
+    fn pam_files(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        m.entry("sshd".into()).or_insert_with(|| {
+            "# PAM configuration for sshd\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\n@include common-session\n".into()
+        });
+        m
+    }
+
+    // What pam-auth-update writes with the packaged profile enabled.
+    const AUTH_WITH_IAM: &str = "auth\t[success=1 default=ignore]\tpam_localuser.so \nauth\t[success=2 new_authtok_reqd=done ignore=ignore authinfo_unavail=ignore default=die]\tpam_iam.so \nauth\t[success=1 default=ignore]\tpam_unix.so nullok try_first_pass\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\nauth\toptional\t\t\tpam_cap.so \n";
+    const ACCOUNT_WITH_IAM: &str = "account\t[success=1 default=ignore]\tpam_localuser.so \naccount\t[success=2 new_authtok_reqd=done ignore=ignore default=die]\tpam_iam.so \naccount\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so \naccount\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n";
+    const SESSION_WITH_IAM: &str = "session\t[default=1]\t\t\tpam_permit.so\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\nsession\t[success=2 default=ignore]\tpam_localuser.so \nsession\toptional\tpam_mkhomedir.so umask=0077\nsession\toptional\tpam_iam.so \nsession\trequired\tpam_unix.so \n";
+
+    fn expand(files: &HashMap<String, String>, service: &str) -> Vec<PamLine> {
+        expand_pam_service(service, &|name| files.get(name).cloned()).unwrap()
+    }
+
+    #[test]
+    fn pam_stack_with_the_profile_passes() {
+        let files = pam_files(&[
+            ("common-auth", AUTH_WITH_IAM),
+            ("common-account", ACCOUNT_WITH_IAM),
+            ("common-session", SESSION_WITH_IAM),
+        ]);
+        let lines = expand(&files, "sshd");
+        assert_eq!(lines.iter().filter(|l| l.kind == "auth").count(), 6);
+        let checks = check_pam_stack("sshd", &lines);
+        assert!(checks.iter().all(|c| c.status == Status::Ok), "{checks:#?}");
+        assert!(pam_profile_enabled(AUTH_WITH_IAM));
+    }
+
+    #[test]
+    fn pam_stack_without_the_module_fails_with_the_fix() {
+        let files = pam_files(&[
+            (
+                "common-auth",
+                "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
+            ),
+            ("common-account", "account required pam_unix.so\n"),
+            ("common-session", "session required pam_unix.so\n"),
+        ]);
+        let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
+        assert_eq!(
+            checks.iter().filter(|c| c.status == Status::Fail).count(),
+            2
+        );
+        assert!(
+            checks[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("pam-auth-update --enable pam_iam")
+        );
+        assert!(!pam_profile_enabled(files["common-auth"].as_str()));
+    }
+
+    #[test]
+    fn pam_stack_order_problems_are_found() {
+        // pam_iam after the pam_deny fallback is never reached; an account
+        // line that is `optional` or behind `sufficient` enforces nothing.
+        let files = pam_files(&[
+            (
+                "common-auth",
+                "auth requisite pam_deny.so\nauth [success=1 default=ignore] pam_localuser.so\nauth sufficient pam_iam.so\n",
+            ),
+            (
+                "common-account",
+                "account sufficient pam_permit.so\naccount required pam_iam.so\n",
+            ),
+            (
+                "common-session",
+                "session optional /usr/lib/x86_64-linux-gnu/security/pam_iam.so\n",
+            ),
+            (
+                "login",
+                "auth include common-auth\naccount substack common-account\n-session optional pam_iam.so\n",
+            ),
+        ]);
+        let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
+        assert_eq!(checks.len(), 2, "{checks:#?}");
+        assert!(checks.iter().all(|c| c.status == Status::Fail));
+        assert!(checks[0].what.contains("pam_deny.so"));
+        assert!(checks[1].what.contains("pam_permit.so"));
+
+        let files = pam_files(&[
+            ("common-account", "account optional pam_iam.so\n"),
+            ("common-auth", "auth required pam_iam.so\n"),
+        ]);
+        let files = {
+            let mut f = files;
+            f.insert("login".into(), "auth include common-auth\naccount substack common-account\n-session optional pam_iam.so\n".into());
+            f
+        };
+        let checks = check_pam_stack("login", &expand(&files, "login"));
+        assert_eq!(checks[0].status, Status::Warn, "unguarded: {checks:#?}");
+        assert_eq!(checks[1].status, Status::Fail);
+        assert!(checks[1].what.contains("optional"));
+        assert_eq!(checks.len(), 2, "the -session line counts: {checks:#?}");
+    }
+
+    #[test]
+    fn pam_includes_missing_or_looping_are_errors() {
+        let files = pam_files(&[]);
+        assert!(
+            expand_pam_service("sshd", &|n| files.get(n).cloned())
+                .unwrap_err()
+                .contains("common-auth")
+        );
+        let looping: HashMap<String, String> = [("a".to_owned(), "@include a\n".to_owned())].into();
+        assert!(
+            expand_pam_service("a", &|n| looping.get(n).cloned())
+                .unwrap_err()
+                .contains("nested")
+        );
+    }
+
+    #[test]
+    fn pam_tokenizer_keeps_brackets_and_continuations() {
+        let files: HashMap<String, String> = [(
+            "x".to_owned(),
+            "auth [success=ok new_authtok_reqd=done \\\n default=bad] pam_iam.so debug # c\n"
+                .to_owned(),
+        )]
+        .into();
+        let lines = expand(&files, "x");
+        assert_eq!(
+            lines[0].control,
+            "[success=ok new_authtok_reqd=done default=bad]"
+        );
+        assert_eq!(lines[0].args, ["debug"]);
+        assert!(control_fails_on_error(&lines[0].control));
+    }
+
+    #[test]
+    fn packaged_profile_is_what_the_checks_expect() {
+        let profile = include_str!("../../packaging/pam-configs/pam_iam");
+        assert!(profile.contains("\nDefault: no\n"), "off by default");
+        // Every pam_iam line is directly behind a pam_localuser guard.
+        let lines: Vec<&str> = profile.lines().map(str::trim).collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains("pam_iam.so") {
+                assert!(
+                    lines[..i]
+                        .iter()
+                        .rev()
+                        .take(3)
+                        .any(|p| p.contains("pam_localuser.so")),
+                    "unguarded: {l}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn packaged_examples_parse() {
+        use crate::policy::{Policy, PolicyKind};
+        let toml = include_str!("../../packaging/examples/iam.toml");
+        let cfg = crate::config::HostConfig::parse(toml, std::path::Path::new("/etc/iam/iam.toml"))
+            .unwrap();
+        assert!(cfg.login.require_mfa);
+        for (name, json, kind) in [
+            (
+                "HostLoginFromPrivateNetworksWithMFA",
+                include_str!(
+                    "../../packaging/examples/policies/HostLoginFromPrivateNetworksWithMFA.json"
+                ),
+                PolicyKind::Managed,
+            ),
+            (
+                "DenyLoginToProdOutsideOfficeHours",
+                include_str!(
+                    "../../packaging/examples/policies/DenyLoginToProdOutsideOfficeHours.json"
+                ),
+                PolicyKind::Managed,
+            ),
+            (
+                "AssumeAdminRoleWithMFA",
+                include_str!("../../packaging/examples/policies/AssumeAdminRoleWithMFA.json"),
+                PolicyKind::Managed,
+            ),
+            (
+                "RunAsOnAnyHost",
+                include_str!("../../packaging/examples/policies/RunAsOnAnyHost.json"),
+                PolicyKind::Managed,
+            ),
+            (
+                "AdminRoleTrustPolicy",
+                include_str!("../../packaging/examples/policies/AdminRoleTrustPolicy.json"),
+                PolicyKind::Trust,
+            ),
+        ] {
+            Policy::parse(name, json, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn postrm_undoes_the_nsswitch_edit() {
+        // The same sed expression as packaging/debian/postrm, run for real.
+        let postrm = include_str!("../../packaging/debian/postrm");
+        let expr = r#"/^(passwd|group):/ s/ extrausers([[:space:]]|$)/\1/"#;
+        assert!(postrm.contains(expr));
+        let edited = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap()
+            + &nsswitch_add_extrausers("passwd: files\n").unwrap();
+        let out = std::process::Command::new("sed")
+            .args(["-E", expr])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(edited.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        let restored = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            restored,
+            format!("{DEBIAN_NSSWITCH}passwd: files\ngroup:          files\n")
+        );
+    }
+
+    const SSHD_MAIN: &str = "# comment\nInclude /etc/ssh/sshd_config.d/*.conf\n\nKbdInteractiveAuthentication no\nUsePAM yes\n";
+
+    #[test]
+    fn sshd_dropin_and_include() {
+        assert!(sshd_includes_dropins(SSHD_MAIN));
+        assert!(!sshd_includes_dropins(
+            "UsePAM yes\nMatch User x\nInclude /etc/ssh/sshd_config.d/*.conf\n"
+        ));
+        assert!(!sshd_includes_dropins("UsePAM yes\n"));
+        assert!(sshd_dropin().starts_with(SSHD_DROPIN_HEADER));
+    }
+
+    #[test]
+    fn sshd_effective_settings() {
+        let good = "port 22\nusepam yes\nkbdinteractiveauthentication yes\npasswordauthentication yes\nauthenticationmethods any\n";
+        assert!(
+            check_sshd_effective(good)
+                .iter()
+                .all(|c| c.status == Status::Ok)
+        );
+        let bad = "usepam no\nkbdinteractiveauthentication no\nauthenticationmethods publickey\n";
+        let checks = check_sshd_effective(bad);
+        assert_eq!(
+            checks.iter().filter(|c| c.status == Status::Fail).count(),
+            3
+        );
+        let warn = "usepam yes\nkbdinteractiveauthentication yes\npasswordauthentication no\nauthenticationmethods publickey,keyboard-interactive:pam\n";
+        let checks = check_sshd_effective(warn);
+        assert_eq!(
+            checks.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [Status::Ok, Status::Ok, Status::Ok, Status::Warn]
+        );
+    }
+
+    #[test]
+    fn require_mfa_edits_only_its_line() {
+        let starter = crate::config::starter_config("123456789012").unwrap();
+        let new = set_require_mfa(&starter).unwrap();
+        assert_eq!(set_require_mfa(&new), None, "idempotent");
+        let parsed =
+            crate::config::HostConfig::parse(&new, std::path::Path::new("/etc/iam/iam.toml"))
+                .unwrap();
+        assert!(parsed.login.require_mfa);
+        assert_eq!(new.lines().count(), starter.lines().count() + 1);
+
+        let explicit = "account_id = \"123456789012\"\n[login]\nrequire_mfa = false # no\nunknown_user = \"ignore\"\n";
+        let new = set_require_mfa(explicit).unwrap();
+        assert_eq!(new.lines().count(), 4);
+        assert!(new.contains("\nrequire_mfa = true"));
+
+        let none = "account_id = \"123456789012\"";
+        let new = set_require_mfa(none).unwrap();
+        let parsed =
+            crate::config::HostConfig::parse(&new, std::path::Path::new("/x/iam.toml")).unwrap();
+        assert!(parsed.login.require_mfa);
+    }
+
+    #[test]
+    fn file_and_clock_checks() {
+        assert_eq!(
+            check_config_meta(
+                "/etc/iam/iam.toml",
+                Some(FileMeta {
+                    uid: 0,
+                    mode: 0o100644
+                })
+            )
+            .status,
+            Status::Ok
+        );
+        assert_eq!(
+            check_config_meta(
+                "/etc/iam/iam.toml",
+                Some(FileMeta {
+                    uid: 0,
+                    mode: 0o100664
+                })
+            )
+            .status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_config_meta(
+                "/etc/iam/iam.toml",
+                Some(FileMeta {
+                    uid: 1000,
+                    mode: 0o100644
+                })
+            )
+            .status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_config_meta("/etc/iam/iam.toml", None).fix.as_deref(),
+            Some("iamctl init")
+        );
+        assert_eq!(
+            check_store_meta(
+                "/var/lib/iam/iam.db",
+                Some(FileMeta {
+                    uid: 0,
+                    mode: 0o100600
+                })
+            )
+            .status,
+            Status::Ok
+        );
+        assert_eq!(
+            check_store_meta(
+                "/var/lib/iam/iam.db",
+                Some(FileMeta {
+                    uid: 0,
+                    mode: 0o100640
+                })
+            )
+            .status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_clock(Some("Timezone=UTC\nNTP=yes\nNTPSynchronized=yes\n")).status,
+            Status::Ok
+        );
+        assert_eq!(
+            check_clock(Some("NTP=no\nNTPSynchronized=no\n")).status,
+            Status::Fail
+        );
+        assert_eq!(check_clock(None).status, Status::Warn);
+        let line = check_clock(Some("NTPSynchronized=no\n")).to_string();
+        assert!(
+            line.starts_with("FAIL clock:")
+                && line.contains("\n     fix: timedatectl set-ntp true")
+        );
+    }
+
+    fn ready_host() -> HostState {
+        HostState {
+            nsswitch: DEBIAN_NSSWITCH.into(),
+            common_auth: Some("auth [success=1 default=ignore] pam_unix.so nullok\n".into()),
+            config: Some(crate::config::starter_config("123456789012").unwrap()),
+            config_valid: Ok(()),
+            users: vec![UserSummary {
+                name: "alice".into(),
+                active: true,
+                password: true,
+                mfa: true,
+            }],
+            module_installed: true,
+            profile_installed: true,
+            sshd_config: Some(SSHD_MAIN.into()),
+            sshd_dropin: None,
+            admin_iam_user: None,
+        }
+    }
+
+    #[test]
+    fn setup_plan_on_a_fresh_host() {
+        let changes = plan_setup(
+            &ready_host(),
+            SetupOptions {
+                ssh: true,
+                require_mfa: true,
+            },
+        )
+        .unwrap();
+        let paths: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(changes.len(), 5, "{paths:#?}");
+        assert!(paths[0].starts_with("write /etc/nsswitch.conf"));
+        assert!(paths[1].starts_with("write /etc/iam/iam.toml"));
+        assert_eq!(changes[2], Change::EnablePamProfile);
+        assert!(paths[3].starts_with("write /etc/ssh/sshd_config.d/pam_iam.conf"));
+        assert_eq!(changes[4], Change::ReloadSshd);
+        // Without --ssh, sshd is left alone.
+        let changes = plan_setup(&ready_host(), SetupOptions::default()).unwrap();
+        assert_eq!(changes.len(), 2);
+    }
+
+    #[test]
+    fn setup_plan_on_a_configured_host_is_empty() {
+        let mut host = ready_host();
+        host.nsswitch = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
+        host.common_auth = Some(AUTH_WITH_IAM.into());
+        host.sshd_dropin = Some(sshd_dropin());
+        host.config = host.config.as_deref().and_then(set_require_mfa);
+        assert_eq!(
+            plan_setup(
+                &host,
+                SetupOptions {
+                    ssh: true,
+                    require_mfa: true
+                }
+            )
+            .unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn setup_refuses_what_would_lock_people_out() {
+        let mut host = ready_host();
+        host.users[0].mfa = false;
+        let why = plan_setup(
+            &host,
+            SetupOptions {
+                ssh: false,
+                require_mfa: true,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(why.len(), 1);
+        assert!(
+            why[0].contains("no active IAM user has both a password and an enabled MFA device")
+        );
+        // Without --require-mfa the same host is fine.
+        assert!(plan_setup(&host, SetupOptions::default()).is_ok());
+
+        // The admin is an IAM user (came in over sudo) without MFA.
+        let mut host = ready_host();
+        host.users.push(UserSummary {
+            name: "bob".into(),
+            active: true,
+            password: true,
+            mfa: false,
+        });
+        host.admin_iam_user = Some("bob".into());
+        let why = plan_setup(
+            &host,
+            SetupOptions {
+                ssh: true,
+                require_mfa: true,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            why[0].contains("IAM user bob") && why[0].contains("no enabled MFA device"),
+            "{why:?}"
+        );
+
+        let mut host = ready_host();
+        host.module_installed = false;
+        host.config = None;
+        host.sshd_config = Some("UsePAM yes\n".into());
+        host.sshd_dropin = Some("PasswordAuthentication yes\n".into());
+        let why = plan_setup(
+            &host,
+            SetupOptions {
+                ssh: true,
+                require_mfa: false,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(why.len(), 4, "{why:#?}");
+    }
+
+    #[test]
+    fn name_collisions() {
+        let users = ready_host().users;
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/bob:/bin/bash\n";
+        assert_eq!(check_name_collisions(&users, passwd).status, Status::Ok);
+        let passwd = format!("{passwd}alice:x:1001:1001::/home/alice:/bin/sh\n");
+        let c = check_name_collisions(&users, &passwd);
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.what.contains("alice"));
+    }
+
+    #[test]
+    fn user_check() {
+        let users = ready_host().users;
+        assert_eq!(check_users(&users, true).status, Status::Ok);
+        assert_eq!(check_users(&[], false).status, Status::Warn);
+    }
+}
