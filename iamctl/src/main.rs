@@ -41,7 +41,10 @@ fn main() -> ExitCode {
     match result {
         Ok(value) => {
             let _ = (cli.config, cli.output);
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

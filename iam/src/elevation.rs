@@ -1,0 +1,845 @@
+//! Every rule of `iamctl assume-role`: what a role session may be, who may
+//! start one, what it runs as, what it sees, and when it ends.
+//!
+//! `iamctl` only does the system calls (fork, pty, cgroup, signals); the
+//! decisions are here so they are testable unprivileged with a fixed clock.
+//! Reading `/proc` (which process belongs to which session) is the one piece
+//! of I/O besides the store: it is how a role session is recognised without
+//! trusting the environment, which inside a session is the caller's to forge.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::BTreeSet;
+
+/// AWS's lower bound for `DurationSeconds`.
+pub const MIN_DURATION_SECONDS: i64 = 900;
+/// A role's `MaxSessionDuration` when it sets none, and the default duration.
+pub const DEFAULT_DURATION_SECONDS: i64 = 3600;
+/// AWS's upper bound for a role's `MaxSessionDuration`.
+pub const MAX_MAX_SESSION_DURATION: i64 = 43_200;
+/// The terminal is warned this long before the session ends.
+pub const WARN_BEFORE_EXPIRY: TimeDelta = TimeDelta::seconds(60);
+/// Between SIGHUP and SIGKILL when a session ends.
+pub const KILL_GRACE: TimeDelta = TimeDelta::seconds(3);
+/// How often a supervisor looks at its session record for a revocation.
+pub const REVOKE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Role tag naming the Linux user a session runs as (default `root`).
+pub const RUN_AS_TAG: &str = "host:RunAs";
+/// Role tag naming extra Linux groups (comma-separated) of a session.
+pub const GROUPS_TAG: &str = "host:Groups";
+/// sudo's `secure_path`: the only PATH a session starts with.
+pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Name of the cgroup directory (under the cgroup2 mount) holding sessions.
+pub const CGROUP_PARENT: &str = "iam-sessions";
+/// Upper bound on the command line of a session (bytes over all arguments),
+/// so a hostile caller cannot make the audit log or the store carry megabytes.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// Upper bound on the number of command arguments.
+pub const MAX_COMMAND_ARGS: usize = 1024;
+
+/// Why an elevation request is refused before any policy is evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ElevationError {
+    #[error(
+        "1 validation error detected: Value '{requested}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {min}"
+    )]
+    DurationTooShort { requested: i64, min: i64 },
+    #[error(
+        "The requested DurationSeconds ({requested}) exceeds the MaxSessionDuration ({max}) set for this role."
+    )]
+    DurationTooLong { requested: i64, max: i64 },
+    #[error(
+        "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and match [\\w+=,.@-]*"
+    )]
+    InvalidSessionName,
+    #[error("The role's {RUN_AS_TAG} tag is not a valid Linux user name.")]
+    InvalidRunAs,
+    #[error("The role's {GROUPS_TAG} tag names an invalid Linux group: {0}")]
+    InvalidGroup(String),
+    #[error(
+        "The command is too long (at most {MAX_COMMAND_ARGS} arguments and {MAX_COMMAND_BYTES} bytes)."
+    )]
+    CommandTooLong,
+    #[error("The command contains a NUL byte.")]
+    CommandHasNul,
+}
+
+impl ElevationError {
+    /// The AWS error code printed in front of the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::DurationTooShort { .. }
+            | Self::DurationTooLong { .. }
+            | Self::InvalidSessionName
+            | Self::CommandTooLong
+            | Self::CommandHasNul => "ValidationError",
+            Self::InvalidRunAs | Self::InvalidGroup(_) => "InvalidInput",
+        }
+    }
+}
+
+/// The bounds a requested `DurationSeconds` must fall in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationBounds {
+    pub min: i64,
+    pub max: i64,
+}
+
+impl DurationBounds {
+    /// AWS's bounds for a role with `max_session_duration` (None: 3600).
+    /// `test_min` (root-only host config, for tests) lowers the floor so a
+    /// session can end within a test; it never raises the ceiling.
+    pub fn for_role(max_session_duration: Option<i64>, test_min: Option<i64>) -> Self {
+        let max = max_session_duration
+            .unwrap_or(DEFAULT_DURATION_SECONDS)
+            .clamp(DEFAULT_DURATION_SECONDS, MAX_MAX_SESSION_DURATION);
+        let min = match test_min {
+            Some(t) => t.clamp(1, MIN_DURATION_SECONDS),
+            None => MIN_DURATION_SECONDS,
+        };
+        Self { min, max }
+    }
+
+    /// The session's duration: the request within bounds, or 3600.
+    pub fn duration(&self, requested: Option<i64>) -> Result<i64, ElevationError> {
+        let Some(n) = requested else {
+            return Ok(DEFAULT_DURATION_SECONDS.min(self.max));
+        };
+        if n < self.min {
+            Err(ElevationError::DurationTooShort {
+                requested: n,
+                min: self.min,
+            })
+        } else if n > self.max {
+            Err(ElevationError::DurationTooLong {
+                requested: n,
+                max: self.max,
+            })
+        } else {
+            Ok(n)
+        }
+    }
+}
+
+/// A role session name: AWS's `[\w+=,.@-]{2,64}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleSessionName(String);
+
+impl RoleSessionName {
+    pub fn parse(s: &str) -> Result<Self, ElevationError> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+        if (2..=64).contains(&s.len()) && s.chars().all(ok_char) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ElevationError::InvalidSessionName)
+        }
+    }
+
+    /// The name used when the caller gives none: `USER-EPOCH`, as the AWS
+    /// CLI's `botocore-session-EPOCH`, but saying who started it.
+    pub fn default_for(user: &str, now: DateTime<Utc>) -> Self {
+        let suffix = format!("-{}", now.timestamp());
+        let mut head: String = user
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+            .collect();
+        head.truncate(64 - suffix.len());
+        if head.is_empty() {
+            head.push_str("session");
+        }
+        Self(format!("{head}{suffix}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RoleSessionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+pub fn assumed_role_arn(account_id: &str, role_name: &str, session: &RoleSessionName) -> String {
+    format!("arn:aws:sts::{account_id}:assumed-role/{role_name}/{session}")
+}
+
+/// When a session started at `started` for `duration_seconds` ends.
+pub fn expiration(started: DateTime<Utc>, duration_seconds: i64) -> DateTime<Utc> {
+    started + TimeDelta::seconds(duration_seconds)
+}
+
+/// AWS's printed form of a time: `2026-11-25T12:00:00+00:00`.
+pub fn iso8601(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+}
+
+/// Who a session runs as: from the role's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// Linux user (`host:RunAs`, default `root`).
+    pub user: String,
+    /// Extra Linux groups (`host:Groups`), on top of the user's own.
+    pub groups: Vec<String>,
+}
+
+impl RunAs {
+    /// Reads `host:RunAs` and `host:Groups` from role tags (keys compared
+    /// case-insensitively, as IAM treats tag keys).
+    pub fn from_tags<'a>(
+        tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ElevationError> {
+        let mut user = None;
+        let mut groups = Vec::new();
+        for (k, v) in tags {
+            if k.eq_ignore_ascii_case(RUN_AS_TAG) {
+                let v = v.trim();
+                if !is_linux_name(v) {
+                    return Err(ElevationError::InvalidRunAs);
+                }
+                user = Some(v.to_owned());
+            } else if k.eq_ignore_ascii_case(GROUPS_TAG) {
+                let mut seen = BTreeSet::new();
+                for g in v.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                    if !is_linux_name(g) {
+                        return Err(ElevationError::InvalidGroup(g.to_owned()));
+                    }
+                    if seen.insert(g) {
+                        groups.push(g.to_owned());
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            user: user.unwrap_or_else(|| "root".to_owned()),
+            groups,
+        })
+    }
+}
+
+/// A conservative Linux user/group name: what useradd accepts by default,
+/// and never something a shell or a path could misread.
+fn is_linux_name(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && s.chars().next().is_some_and(|c| !c.is_ascii_digit())
+}
+
+/// The caller's command, checked against the bounds.
+pub fn check_command(args: &[String]) -> Result<(), ElevationError> {
+    if args.len() > MAX_COMMAND_ARGS
+        || args.iter().map(|a| a.len() + 1).sum::<usize>() > MAX_COMMAND_BYTES
+    {
+        return Err(ElevationError::CommandTooLong);
+    }
+    if args.iter().any(|a| a.contains('\0')) {
+        return Err(ElevationError::CommandHasNul);
+    }
+    Ok(())
+}
+
+/// The target account of a session, as the password database gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetUser {
+    pub name: String,
+    pub home: String,
+    pub shell: String,
+}
+
+impl TargetUser {
+    /// The login shell, or `/bin/sh` when the database has none usable.
+    pub fn login_shell(&self) -> &str {
+        if self.shell.starts_with('/') && !self.shell.contains("..") {
+            &self.shell
+        } else {
+            "/bin/sh"
+        }
+    }
+}
+
+/// What a session's environment says about the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDescription {
+    pub id: String,
+    pub role_name: String,
+    pub role_arn: String,
+    pub session_name: RoleSessionName,
+    pub session_arn: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// A TERM value worth keeping: a terminfo name, nothing a path lookup or a
+/// terminal could misread (sudo refuses `/` and `%`; we accept less).
+pub fn sanitize_term(term: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(term).ok()?;
+    let ok = (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && !s.starts_with(['.', '-']);
+    ok.then(|| s.to_owned())
+}
+
+/// The whole environment of a session, as sudo's `env_reset`: nothing from
+/// the caller except a sanitized TERM; HOME, SHELL, USER, LOGNAME of the
+/// target; the secure PATH; and the session's own variables.
+pub fn session_environment(
+    caller_term: Option<&[u8]>,
+    target: &TargetUser,
+    session: &SessionDescription,
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("HOME".to_owned(), target.home.clone()),
+        ("SHELL".to_owned(), target.login_shell().to_owned()),
+        ("USER".to_owned(), target.name.clone()),
+        ("LOGNAME".to_owned(), target.name.clone()),
+        ("PATH".to_owned(), SECURE_PATH.to_owned()),
+        ("IAM_ROLE_ARN".to_owned(), session.role_arn.clone()),
+        ("IAM_SESSION_ARN".to_owned(), session.session_arn.clone()),
+        ("IAM_SESSION_ID".to_owned(), session.id.clone()),
+        (
+            "IAM_SESSION_EXPIRATION".to_owned(),
+            iso8601(session.expires),
+        ),
+        (
+            "PS1".to_owned(),
+            format!(
+                "({}/{}) \\u@\\h:\\w\\$ ",
+                session.role_name, session.session_name
+            ),
+        ),
+    ];
+    if let Some(term) = caller_term.and_then(sanitize_term) {
+        env.push(("TERM".to_owned(), term));
+    }
+    env
+}
+
+/// What a supervisor does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing due: sleep at most this long (then look again).
+    Wait(std::time::Duration),
+    /// Tell the terminal the session ends soon.
+    Warn,
+    /// Send SIGHUP to every process of the session.
+    Hangup,
+    /// Send SIGKILL to every process of the session.
+    Kill,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// The command exited; whatever it left behind is ended too.
+    Exited,
+    /// `DurationSeconds` ran out.
+    Expired,
+    /// `revoke-session`.
+    Revoked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running {
+        warned: bool,
+    },
+    HangupDue(EndReason),
+    Grace {
+        reason: EndReason,
+        kill_at: DateTime<Utc>,
+    },
+    Killed(EndReason),
+}
+
+/// The timeline of a session: warn, hang up at the end, kill after a grace.
+/// A supervisor calls [`Timeline::step`] whenever it wakes up and does what
+/// it says; the timeline never goes backwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeline {
+    expires: DateTime<Utc>,
+    state: State,
+}
+
+impl Timeline {
+    pub fn new(expires: DateTime<Utc>) -> Self {
+        Self {
+            expires,
+            state: State::Running { warned: false },
+        }
+    }
+
+    /// End the session now (revoked, or its command exited); a session
+    /// already ending keeps its first reason.
+    pub fn end(&mut self, reason: EndReason) {
+        if let State::Running { .. } = self.state {
+            self.state = State::HangupDue(reason);
+        }
+    }
+
+    /// Why the session is ending, once it is.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        match self.state {
+            State::Running { .. } => None,
+            State::HangupDue(r) | State::Grace { reason: r, .. } | State::Killed(r) => Some(r),
+        }
+    }
+
+    /// Whether SIGKILL has been ordered.
+    pub fn killed(&self) -> bool {
+        matches!(self.state, State::Killed(_))
+    }
+
+    pub fn step(&mut self, now: DateTime<Utc>) -> Step {
+        match self.state {
+            State::Running { warned } => {
+                if now >= self.expires {
+                    self.state = State::Grace {
+                        reason: EndReason::Expired,
+                        kill_at: now + KILL_GRACE,
+                    };
+                    Step::Hangup
+                } else if !warned && now >= self.expires - WARN_BEFORE_EXPIRY {
+                    self.state = State::Running { warned: true };
+                    Step::Warn
+                } else {
+                    let next = if warned {
+                        self.expires
+                    } else {
+                        self.expires - WARN_BEFORE_EXPIRY
+                    };
+                    Step::Wait(to_std(next - now).min(REVOKE_POLL))
+                }
+            }
+            State::HangupDue(reason) => {
+                self.state = State::Grace {
+                    reason,
+                    kill_at: now + KILL_GRACE,
+                };
+                Step::Hangup
+            }
+            State::Grace { reason, kill_at } => {
+                if now >= kill_at {
+                    self.state = State::Killed(reason);
+                    Step::Kill
+                } else {
+                    Step::Wait(to_std(kill_at - now).min(REVOKE_POLL))
+                }
+            }
+            State::Killed(_) => Step::Wait(REVOKE_POLL),
+        }
+    }
+}
+
+fn to_std(d: TimeDelta) -> std::time::Duration {
+    d.to_std().unwrap_or(std::time::Duration::ZERO)
+}
+
+/// What `/proc/PID/stat` says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgrp: u32,
+    pub sid: u32,
+    /// Start time, unix seconds (rounded down).
+    pub start_unix: i64,
+}
+
+/// Linux's fixed `USER_HZ`: the unit of `starttime` in `/proc/PID/stat`.
+const USER_HZ: i64 = 100;
+
+impl ProcessInfo {
+    /// Reads `/proc/PID/stat`; `None` when the process is gone.
+    pub fn read(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        Self::parse(pid, &stat, boot_time()?)
+    }
+
+    /// Parses a `/proc/PID/stat` line; `boot_unix` is `/proc/stat` `btime`.
+    pub fn parse(pid: u32, stat: &str, boot_unix: i64) -> Option<Self> {
+        // The command name may contain spaces and parentheses: fields start
+        // after the last ')'. Field 3 (state) is index 0 of the rest.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<i64>().ok());
+        Some(Self {
+            pid,
+            ppid: u32::try_from(field(4)?).ok()?,
+            pgrp: u32::try_from(field(5)?).ok()?,
+            sid: u32::try_from(field(6)?).ok()?,
+            start_unix: boot_unix + field(22)? / USER_HZ,
+        })
+    }
+}
+
+fn boot_time() -> Option<i64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A session record as far as process membership is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub id: String,
+    pub supervisor_pid: u32,
+    /// When the record was written (unix seconds), after the supervisor
+    /// process started.
+    pub started: i64,
+}
+
+impl LiveSession {
+    /// Whether the supervisor of this record still runs. A dead pid, or a pid
+    /// now used by a process younger than the record (pid reuse), is stale.
+    pub fn supervisor_alive(&self) -> bool {
+        ProcessInfo::read(self.supervisor_pid).is_some_and(|p| is_supervisor(&p, self.started))
+    }
+}
+
+/// Whether `p` can be the supervisor of a record written at `started`: it
+/// must have started before the record (2 s for rounding of both clocks).
+pub fn is_supervisor(p: &ProcessInfo, started: i64) -> bool {
+    p.start_unix <= started + 2
+}
+
+/// The session id in a `/proc/PID/cgroup` text, if the process sits in a
+/// session cgroup (`…/iam-sessions/ID`).
+pub fn cgroup_session_id(cgroup: &str) -> Option<String> {
+    cgroup.lines().find_map(|line| {
+        // cgroup v2 line: "0::/path"
+        let path = line.strip_prefix("0::")?;
+        let mut parts = path.split('/').skip_while(|p| *p != CGROUP_PARENT);
+        parts.next()?;
+        parts.next().filter(|id| !id.is_empty()).map(str::to_owned)
+    })
+}
+
+/// Which of `sessions` process `pid` belongs to: by its cgroup (a session's
+/// processes cannot leave it: the directories are root's), else by walking
+/// its parents up to a session's supervisor. The environment is never asked:
+/// inside a session it is the caller's to forge.
+pub fn session_of_process(pid: u32, sessions: &[LiveSession]) -> Option<LiveSession> {
+    if let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        && let Some(id) = cgroup_session_id(&cg)
+        && let Some(s) = sessions.iter().find(|s| s.id == id)
+    {
+        return Some(s.clone());
+    }
+    let mut current = pid;
+    for _ in 0..4096 {
+        let info = ProcessInfo::read(current)?;
+        if let Some(s) = sessions
+            .iter()
+            .find(|s| s.supervisor_pid == info.pid && is_supervisor(&info, s.started))
+        {
+            return Some(s.clone());
+        }
+        if info.ppid <= 1 {
+            return None;
+        }
+        current = info.ppid;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_764_072_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn duration_defaults_to_an_hour_and_is_bounded_like_aws() {
+        let b = DurationBounds::for_role(None, None);
+        assert_eq!(
+            b,
+            DurationBounds {
+                min: 900,
+                max: 3600
+            }
+        );
+        assert_eq!(b.duration(None), Ok(3600));
+        assert_eq!(b.duration(Some(900)), Ok(900));
+        assert_eq!(b.duration(Some(3600)), Ok(3600));
+        assert_eq!(
+            b.duration(Some(899)),
+            Err(ElevationError::DurationTooShort {
+                requested: 899,
+                min: 900
+            })
+        );
+        assert_eq!(
+            b.duration(Some(3601)),
+            Err(ElevationError::DurationTooLong {
+                requested: 3601,
+                max: 3600
+            })
+        );
+        assert_eq!(b.duration(Some(-5)).unwrap_err().code(), "ValidationError");
+        let long = DurationBounds::for_role(Some(43_200), None);
+        assert_eq!(long.duration(Some(43_200)), Ok(43_200));
+        assert!(long.duration(Some(43_201)).is_err());
+        // A role record cannot push the ceiling past AWS's, nor below an hour.
+        assert_eq!(DurationBounds::for_role(Some(10_000_000), None).max, 43_200);
+        assert_eq!(DurationBounds::for_role(Some(60), None).max, 3600);
+    }
+
+    #[test]
+    fn test_minimum_only_lowers_the_floor() {
+        let b = DurationBounds::for_role(None, Some(3));
+        assert_eq!(b.duration(Some(3)), Ok(3));
+        assert!(b.duration(Some(2)).is_err());
+        assert_eq!(DurationBounds::for_role(None, Some(5000)).min, 900);
+        assert_eq!(DurationBounds::for_role(None, Some(-1)).min, 1);
+    }
+
+    #[test]
+    fn session_names_follow_aws_rules() {
+        for ok in ["ab", "alice", "a+b=c,d.e@f-g_h", &"x".repeat(64)] {
+            assert!(RoleSessionName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "has space",
+            "semi;colon",
+            "sl/ash",
+            "ünï",
+            &"x".repeat(65),
+        ] {
+            assert_eq!(
+                RoleSessionName::parse(bad),
+                Err(ElevationError::InvalidSessionName),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_session_name_is_valid_and_names_the_user() {
+        let n = RoleSessionName::default_for("alice", t(0));
+        assert_eq!(n.as_str(), "alice-1764072000");
+        let long = RoleSessionName::default_for(&"u".repeat(64), t(0));
+        assert_eq!(long.as_str().len(), 64);
+        assert!(RoleSessionName::parse(long.as_str()).is_ok());
+        assert!(RoleSessionName::parse(RoleSessionName::default_for("", t(0)).as_str()).is_ok());
+    }
+
+    #[test]
+    fn assumed_role_arn_has_aws_shape() {
+        let s = RoleSessionName::parse("ops").unwrap();
+        assert_eq!(
+            assumed_role_arn("123456789012", "admin", &s),
+            "arn:aws:sts::123456789012:assumed-role/admin/ops"
+        );
+        assert_eq!(iso8601(expiration(t(0), 900)), "2025-11-25T12:15:00+00:00");
+    }
+
+    #[test]
+    fn run_as_comes_from_role_tags() {
+        assert_eq!(
+            RunAs::from_tags([]).unwrap(),
+            RunAs {
+                user: "root".into(),
+                groups: vec![]
+            }
+        );
+        let r = RunAs::from_tags([
+            ("Host:RunAs", "deploy"),
+            ("host:Groups", " docker, adm ,docker,,"),
+            ("env", "prod"),
+        ])
+        .unwrap();
+        assert_eq!(r.user, "deploy");
+        assert_eq!(r.groups, vec!["docker", "adm"]);
+        assert_eq!(
+            RunAs::from_tags([("host:RunAs", "../etc")]),
+            Err(ElevationError::InvalidRunAs)
+        );
+        assert_eq!(
+            RunAs::from_tags([("host:RunAs", "-o")]),
+            Err(ElevationError::InvalidRunAs)
+        );
+        assert_eq!(
+            RunAs::from_tags([("host:Groups", "ok,b ad")]),
+            Err(ElevationError::InvalidGroup("b ad".into()))
+        );
+    }
+
+    #[test]
+    fn commands_are_bounded() {
+        assert!(check_command(&["id".into(), "-u".into()]).is_ok());
+        assert_eq!(
+            check_command(&vec!["x".repeat(100); 2000]),
+            Err(ElevationError::CommandTooLong)
+        );
+        assert_eq!(
+            check_command(&["y".repeat(MAX_COMMAND_BYTES)]),
+            Err(ElevationError::CommandTooLong)
+        );
+        assert_eq!(
+            check_command(&["a\0b".into()]),
+            Err(ElevationError::CommandHasNul)
+        );
+    }
+
+    fn description() -> SessionDescription {
+        let session_name = RoleSessionName::parse("ops").unwrap();
+        SessionDescription {
+            id: "s-1".into(),
+            role_name: "admin".into(),
+            role_arn: "arn:aws:iam::123456789012:role/admin".into(),
+            session_arn: assumed_role_arn("123456789012", "admin", &session_name),
+            session_name,
+            expires: t(900),
+        }
+    }
+
+    #[test]
+    fn environment_is_reset_and_describes_the_session() {
+        let target = TargetUser {
+            name: "root".into(),
+            home: "/root".into(),
+            shell: "/bin/bash".into(),
+        };
+        let env = session_environment(Some(b"xterm-256color"), &target, &description());
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("PATH"), Some(SECURE_PATH));
+        assert_eq!(get("HOME"), Some("/root"));
+        assert_eq!(get("USER"), Some("root"));
+        assert_eq!(get("LOGNAME"), Some("root"));
+        assert_eq!(get("SHELL"), Some("/bin/bash"));
+        assert_eq!(get("TERM"), Some("xterm-256color"));
+        assert_eq!(
+            get("IAM_ROLE_ARN"),
+            Some("arn:aws:iam::123456789012:role/admin")
+        );
+        assert_eq!(
+            get("IAM_SESSION_ARN"),
+            Some("arn:aws:sts::123456789012:assumed-role/admin/ops")
+        );
+        assert_eq!(
+            get("IAM_SESSION_EXPIRATION"),
+            Some("2025-11-25T12:15:00+00:00")
+        );
+        assert!(get("PS1").unwrap().starts_with("(admin/ops) "));
+        assert!(get("LD_PRELOAD").is_none() && get("IFS").is_none());
+        let names: BTreeSet<_> = env.iter().map(|(k, _)| k).collect();
+        assert_eq!(names.len(), env.len(), "no duplicate variables");
+    }
+
+    #[test]
+    fn hostile_term_is_dropped_and_bad_shells_replaced() {
+        for bad in [
+            &b"../../tmp/evil"[..],
+            b"xterm\x1b]0;pwned\x07",
+            b"%n%n",
+            b"",
+            b"-x",
+            &[b'a'; 65],
+            b"\xff\xfe",
+        ] {
+            assert_eq!(sanitize_term(bad), None, "{bad:?}");
+        }
+        let target = TargetUser {
+            name: "u".into(),
+            home: "/".into(),
+            shell: "bash".into(),
+        };
+        let env = session_environment(Some(b"../x"), &target, &description());
+        assert!(!env.iter().any(|(k, _)| k == "TERM"));
+        assert!(env.contains(&("SHELL".into(), "/bin/sh".into())));
+    }
+
+    #[test]
+    fn timeline_warns_then_hangs_up_then_kills() {
+        let mut tl = Timeline::new(t(900));
+        assert_eq!(tl.step(t(0)), Step::Wait(REVOKE_POLL));
+        assert_eq!(
+            tl.step(t(839)),
+            Step::Wait(std::time::Duration::from_secs(1))
+        );
+        assert_eq!(tl.step(t(840)), Step::Warn);
+        assert_eq!(tl.step(t(841)), Step::Wait(REVOKE_POLL));
+        assert_eq!(tl.end_reason(), None);
+        assert_eq!(tl.step(t(900)), Step::Hangup);
+        assert_eq!(tl.end_reason(), Some(EndReason::Expired));
+        assert_eq!(tl.step(t(901)), Step::Wait(REVOKE_POLL));
+        assert_eq!(tl.step(t(903)), Step::Kill);
+        assert!(tl.killed());
+        assert_eq!(tl.step(t(904)), Step::Wait(REVOKE_POLL));
+    }
+
+    #[test]
+    fn short_sessions_warn_at_once_and_revocation_wins() {
+        let mut tl = Timeline::new(t(5));
+        assert_eq!(tl.step(t(0)), Step::Warn);
+        tl.end(EndReason::Revoked);
+        tl.end(EndReason::Exited);
+        assert_eq!(tl.step(t(1)), Step::Hangup);
+        assert_eq!(tl.end_reason(), Some(EndReason::Revoked));
+        // Expiry during the grace does not restart it; the grace runs out.
+        assert_eq!(tl.step(t(2)), Step::Wait(std::time::Duration::from_secs(1)));
+        assert_eq!(tl.step(t(4)), Step::Kill);
+        assert_eq!(tl.end_reason(), Some(EndReason::Revoked));
+        assert!(tl.killed());
+    }
+
+    #[test]
+    fn proc_stat_is_parsed_past_hostile_command_names() {
+        let stat =
+            "4242 (evil) 1 2 3 (x) S 17 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
+        let p = ProcessInfo::parse(4242, stat, 1_000).unwrap();
+        assert_eq!((p.ppid, p.pgrp, p.sid), (17, 4242, 4242));
+        assert_eq!(p.start_unix, 1_000 + 123);
+        assert!(is_supervisor(&p, 1_123));
+        assert!(!is_supervisor(&p, 1_100));
+        let me = ProcessInfo::read(std::process::id()).unwrap();
+        assert_eq!(me.pid, std::process::id());
+    }
+
+    #[test]
+    fn cgroup_membership_is_read_from_proc() {
+        assert_eq!(
+            cgroup_session_id("0::/iam-sessions/abc123\n"),
+            Some("abc123".into())
+        );
+        assert_eq!(
+            cgroup_session_id("4:memory:/x\n0::/system.slice/iam-sessions/s-9/sub\n"),
+            Some("s-9".into())
+        );
+        assert_eq!(cgroup_session_id("0::/user.slice\n"), None);
+        assert_eq!(cgroup_session_id("0::/iam-sessions/\n"), None);
+        assert_eq!(cgroup_session_id("1:name=x:/iam-sessions/fake\n"), None);
+    }
+
+    #[test]
+    fn a_process_is_found_in_its_supervisors_session() {
+        let me = ProcessInfo::read(std::process::id()).unwrap();
+        let parent = ProcessInfo::read(me.ppid).unwrap();
+        let now = Utc::now().timestamp();
+        let live = |pid: u32, started: i64| LiveSession {
+            id: format!("s-{pid}"),
+            supervisor_pid: pid,
+            started,
+        };
+        // Our parent as a supervisor: found through ancestry.
+        let found = session_of_process(me.pid, &[live(parent.pid, now)]);
+        assert_eq!(found.map(|s| s.id), Some(format!("s-{}", parent.pid)));
+        // A record older than the process holding its pid: pid reuse, stale.
+        assert_eq!(
+            session_of_process(me.pid, &[live(parent.pid, parent.start_unix - 60)]),
+            None
+        );
+        assert!(!live(parent.pid, parent.start_unix - 60).supervisor_alive());
+        assert!(live(parent.pid, now).supervisor_alive());
+        assert!(!live(u32::MAX - 1, now).supervisor_alive());
+    }
+}
