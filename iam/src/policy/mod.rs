@@ -4,5 +4,11 @@
 //! then [`authorize`] a [`Request`] against a [`PolicySet`], getting a
 //! [`Response`] that names the deciding statements. Pure: no clock,
 //! filesystem or environment in here; the caller puts time into the context.
-//!
-//! (API skeleton: the policy engine work fills this in.)
+
+mod context;
+mod document;
+mod eval;
+
+pub use context::{Context, ContextKeyType};
+pub use document::{Effect, Policy, PolicyError, PolicyKind};
+pub use eval::{Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize};
