@@ -20,6 +20,7 @@ impl CliError {
         }
     }
 
+    #[allow(dead_code)] // used by the verbs, which land with the store
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new("InvalidInput", message)
     }

@@ -1,55 +1,116 @@
 //! iamctl: AWS-CLI-shaped administration, self-service and elevation.
+//!
+//! The setuid pipeline (STYLE.md §8): harden the process → parse argv → open
+//! config and store → authorize the caller with the policy engine → one
+//! transaction → audit. Every rule lives in the `iam` crate; this crate maps
+//! the AWS CLI's surface onto it.
 
+mod cli;
 mod error;
+#[allow(dead_code)] // used by the verbs, which land with the store
+mod input;
+mod output;
+#[allow(dead_code)] // used by the MFA verbs, which land with the store
+mod qr;
+mod setuid;
 mod simulate;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use clap::{CommandFactory, FromArgMatches};
+use cli::{Cli, Command};
+use error::CliError;
+use std::io::Write;
 use std::process::ExitCode;
 
-#[derive(Debug, Parser)]
-#[command(name = "iamctl", version, about = "AWS-style IAM for this Linux host")]
-struct Cli {
-    /// Another iam.toml (ignored for non-root callers of a setuid iamctl).
-    #[arg(long, global = true, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Output format, as the AWS CLI's --output.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Json)]
-    output: Output,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
-    Json,
-    Text,
-    Table,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Evaluate policy documents against actions and resources.
-    SimulateCustomPolicy(simulate::CustomArgs),
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let invoker = match setuid::harden() {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let verb = matches.subcommand_name().unwrap_or_default().to_owned();
+    let _config = setuid::config_path(invoker, cli.config.as_deref());
     let result = match &cli.command {
+        Command::Completion(a) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "iamctl", &mut std::io::stdout());
+            Ok(serde_json::Value::Null)
+        }
+        Command::Man(a) => man(a.out_dir.as_deref()),
         Command::SimulateCustomPolicy(args) => simulate::run_custom(args),
+        _ => Err(CliError::new("ServiceFailure", "not built yet")),
     };
     match result {
         Ok(value) => {
-            let _ = (cli.config, cli.output);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            let text = output::render(&value, cli.output, &operation_name(&verb));
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return ExitCode::FAILURE;
+            }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
+        Err(e) => fail(&e),
+    }
+}
+
+/// The one error line, `Code: message`, and a non-zero exit (254, the AWS
+/// CLI's code for a service error).
+fn fail(e: &CliError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(254)
+}
+
+/// `list-users` → `ListUsers`, `enable-mfa-device` → `EnableMFADevice`: the
+/// AWS operation name (table titles, action names, audit).
+pub fn operation_name(verb: &str) -> String {
+    verb.split('-')
+        .map(|w| {
+            if w == "mfa" {
+                return "MFA".to_owned();
+            }
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// `iamctl man`: iamctl.1 to stdout, or iamctl.1 and iamctl-VERB.1 per verb
+/// into a directory (what packaging installs).
+fn man(out_dir: Option<&std::path::Path>) -> Result<serde_json::Value, CliError> {
+    let cmd = Cli::command();
+    let io =
+        |e: std::io::Error| CliError::new("ServiceFailure", format!("cannot write man page: {e}"));
+    match out_dir {
+        None => {
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map_err(io)?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(io)?;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd.clone())
+                .render(&mut page)
+                .map_err(io)?;
+            std::fs::write(dir.join("iamctl.1"), page).map_err(io)?;
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let name = format!("iamctl-{}", sub.get_name());
+                let sub = sub.clone().name(name.clone());
+                let mut page = Vec::new();
+                clap_mangen::Man::new(sub).render(&mut page).map_err(io)?;
+                std::fs::write(dir.join(format!("{name}.1")), page).map_err(io)?;
+            }
         }
     }
+    Ok(serde_json::Value::Null)
 }

@@ -1,0 +1,795 @@
+//! The command tree: every verb and flag named as the AWS CLI names them
+//! (`aws iam …`, `aws sts …`), so AWS muscle memory and docs carry over.
+//! Completions and man pages are generated from these same definitions.
+
+use crate::simulate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iamctl",
+    version,
+    about = "AWS-style IAM for this Linux host",
+    long_about = "AWS-style IAM for this Linux host: the verbs, flags, documents and \
+                  outputs of `aws iam` / `aws sts`, against the host's IAM store.\n\n\
+                  Run as root, iamctl acts as the account's root user. Any other caller \
+                  acts as the IAM user named like its Linux login, and every call is \
+                  authorized by the account's policies with the AWS action name."
+)]
+pub struct Cli {
+    /// Another iam.toml (ignored for non-root callers of a setuid iamctl).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Output format, as the AWS CLI's --output.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Json)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Json,
+    Text,
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    // ---- ours: setup and tooling -------------------------------------
+    /// Write a starter iam.toml (if none) and create the store (0600); idempotent.
+    Init(InitArgs),
+    /// Print a shell completion script (ours, not AWS's).
+    #[command(hide = true)]
+    Completion(CompletionArgs),
+    /// Write man pages (ours, not AWS's).
+    #[command(hide = true)]
+    Man(ManArgs),
+
+    // ---- users --------------------------------------------------------
+    /// Create an IAM user (and its Linux account through extrausers).
+    CreateUser(CreateUserArgs),
+    /// Show a user (the caller when --user-name is omitted).
+    GetUser(OptUserName),
+    /// List users.
+    ListUsers(PathPrefix),
+    /// Delete a user (it must have no login profile, groups, policies or MFA).
+    DeleteUser(UserName),
+    /// Change a user's path (renames are refused: the name is the Linux login).
+    UpdateUser(UpdateUserArgs),
+    /// Add or overwrite tags on a user.
+    TagUser(TagUserArgs),
+    /// Remove tags from a user.
+    UntagUser(UntagUserArgs),
+    /// List a user's tags.
+    ListUserTags(UserName),
+    /// Reset a user's login lockout (ours, not AWS's).
+    UnlockUser(UserName),
+
+    // ---- passwords ----------------------------------------------------
+    /// Give a user a password (read from the terminal, or one line of stdin).
+    CreateLoginProfile(LoginProfileArgs),
+    /// Change a user's password and/or its reset-required flag.
+    UpdateLoginProfile(UpdateLoginProfileArgs),
+    /// Show whether a user has a password.
+    GetLoginProfile(UserName),
+    /// Remove a user's password.
+    DeleteLoginProfile(UserName),
+    /// Change the caller's own password (old, then new; from the terminal or stdin).
+    ChangePassword(ChangePasswordArgs),
+    /// Set the account password policy.
+    UpdateAccountPasswordPolicy(PasswordPolicyArgs),
+    /// Show the account password policy.
+    GetAccountPasswordPolicy,
+    /// Remove the account password policy (back to the defaults).
+    DeleteAccountPasswordPolicy,
+
+    // ---- groups -------------------------------------------------------
+    /// Create a group (and its Linux group through extrausers).
+    CreateGroup(CreateGroupArgs),
+    /// Show a group and its members.
+    GetGroup(GroupName),
+    /// List groups.
+    ListGroups(PathPrefix),
+    /// Delete a group (it must have no members or policies).
+    DeleteGroup(GroupName),
+    /// Add a user to a group.
+    AddUserToGroup(GroupMemberArgs),
+    /// Remove a user from a group.
+    RemoveUserFromGroup(GroupMemberArgs),
+    /// List the groups a user belongs to.
+    ListGroupsForUser(UserName),
+
+    // ---- managed policies ---------------------------------------------
+    /// Create a customer managed policy.
+    CreatePolicy(CreatePolicyArgs),
+    /// Show a managed policy.
+    GetPolicy(PolicyArn),
+    /// Show one version of a managed policy, with its document.
+    GetPolicyVersion(PolicyVersionArgs),
+    /// List managed policies.
+    ListPolicies(ListPoliciesArgs),
+    /// Delete a managed policy (it must be detached and have only its default version).
+    DeletePolicy(PolicyArn),
+    /// Add a version to a managed policy (at most 5).
+    CreatePolicyVersion(CreatePolicyVersionArgs),
+    /// Delete a non-default policy version.
+    DeletePolicyVersion(PolicyVersionArgs),
+    /// Make a version the default.
+    SetDefaultPolicyVersion(PolicyVersionArgs),
+    /// List a managed policy's versions.
+    ListPolicyVersions(PolicyArn),
+    /// List the users, groups and roles a managed policy is attached to.
+    ListEntitiesForPolicy(PolicyArn),
+
+    // ---- attachments --------------------------------------------------
+    /// Attach a managed policy to a user.
+    AttachUserPolicy(UserPolicyArn),
+    /// Detach a managed policy from a user.
+    DetachUserPolicy(UserPolicyArn),
+    /// List the managed policies attached to a user.
+    ListAttachedUserPolicies(UserNamePathPrefix),
+    /// Attach a managed policy to a group.
+    AttachGroupPolicy(GroupPolicyArn),
+    /// Detach a managed policy from a group.
+    DetachGroupPolicy(GroupPolicyArn),
+    /// List the managed policies attached to a group.
+    ListAttachedGroupPolicies(GroupNamePathPrefix),
+    /// Attach a managed policy to a role.
+    AttachRolePolicy(RolePolicyArn),
+    /// Detach a managed policy from a role.
+    DetachRolePolicy(RolePolicyArn),
+    /// List the managed policies attached to a role.
+    ListAttachedRolePolicies(RoleNamePathPrefix),
+
+    // ---- inline policies ----------------------------------------------
+    /// Add or replace a user's inline policy.
+    PutUserPolicy(PutUserPolicyArgs),
+    /// Show a user's inline policy.
+    GetUserPolicy(UserPolicyName),
+    /// Delete a user's inline policy.
+    DeleteUserPolicy(UserPolicyName),
+    /// List a user's inline policy names.
+    ListUserPolicies(UserName),
+    /// Add or replace a group's inline policy.
+    PutGroupPolicy(PutGroupPolicyArgs),
+    /// Show a group's inline policy.
+    GetGroupPolicy(GroupPolicyName),
+    /// Delete a group's inline policy.
+    DeleteGroupPolicy(GroupPolicyName),
+    /// List a group's inline policy names.
+    ListGroupPolicies(GroupName),
+    /// Add or replace a role's inline (permission) policy.
+    PutRolePolicy(PutRolePolicyArgs),
+    /// Show a role's inline policy.
+    GetRolePolicy(RolePolicyName),
+    /// Delete a role's inline policy.
+    DeleteRolePolicy(RolePolicyName),
+    /// List a role's inline policy names.
+    ListRolePolicies(RoleName),
+
+    // ---- permissions boundaries ---------------------------------------
+    /// Set a managed policy as a user's permissions boundary.
+    PutUserPermissionsBoundary(UserBoundaryArgs),
+    /// Remove a user's permissions boundary.
+    DeleteUserPermissionsBoundary(UserName),
+    /// Set a managed policy as a role's permissions boundary.
+    PutRolePermissionsBoundary(RoleBoundaryArgs),
+    /// Remove a role's permissions boundary.
+    DeleteRolePermissionsBoundary(RoleName),
+
+    // ---- roles --------------------------------------------------------
+    /// Create a role with a trust policy.
+    CreateRole(CreateRoleArgs),
+    /// Show a role.
+    GetRole(RoleName),
+    /// List roles.
+    ListRoles(PathPrefix),
+    /// Delete a role (it must have no policies).
+    DeleteRole(RoleName),
+    /// Change a role's description and/or maximum session duration.
+    UpdateRole(UpdateRoleArgs),
+    /// Replace a role's trust policy.
+    UpdateAssumeRolePolicy(UpdateAssumeRolePolicyArgs),
+    /// Add or overwrite tags on a role.
+    TagRole(TagRoleArgs),
+    /// Remove tags from a role.
+    UntagRole(UntagRoleArgs),
+    /// List a role's tags.
+    ListRoleTags(RoleName),
+
+    // ---- MFA ----------------------------------------------------------
+    /// Create a virtual MFA device (TOTP seed); shows or writes its QR code.
+    CreateVirtualMfaDevice(CreateVirtualMfaDeviceArgs),
+    /// Assign a virtual MFA device to a user with two consecutive codes.
+    EnableMfaDevice(EnableMfaDeviceArgs),
+    /// Take an MFA device away from a user.
+    DeactivateMfaDevice(DeactivateMfaDeviceArgs),
+    /// Delete an (unassigned) virtual MFA device.
+    DeleteVirtualMfaDevice(SerialNumber),
+    /// List a user's MFA devices (the caller's when --user-name is omitted).
+    ListMfaDevices(OptUserName),
+    /// List virtual MFA devices.
+    ListVirtualMfaDevices(ListVirtualMfaDevicesArgs),
+
+    // ---- reports, export, simulation, identity ------------------------
+    /// Build the credential report.
+    GenerateCredentialReport,
+    /// Print the credential report (AWS's CSV, base64 in JSON `Content`).
+    GetCredentialReport,
+    /// Export users, groups, roles and policies in AWS's JSON shape.
+    GetAccountAuthorizationDetails(AuthorizationDetailsArgs),
+    /// Load a get-account-authorization-details file, in one transaction (ours).
+    ImportAuthorizationDetails(ImportArgs),
+    /// Evaluate policy documents against actions and resources.
+    SimulateCustomPolicy(simulate::CustomArgs),
+    /// Show who the caller is.
+    GetCallerIdentity,
+}
+
+/// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.
+#[allow(dead_code)] // used by the verbs, which land with the store
+pub fn tri(yes: bool, no: bool) -> Option<bool> {
+    match (yes, no) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The 12-digit account id for a new iam.toml (default: a random one).
+    #[arg(long)]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write iamctl.1 and one page per verb here (default: iamctl.1 to stdout).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserName {
+    #[arg(long)]
+    pub user_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OptUserName {
+    #[arg(long)]
+    pub user_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupName {
+    #[arg(long)]
+    pub group_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleName {
+    #[arg(long)]
+    pub role_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArn {
+    #[arg(long)]
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SerialNumber {
+    #[arg(long)]
+    pub serial_number: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PathPrefix {
+    #[arg(long)]
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagsArg {
+    /// Tags: `Key=k,Value=v …` (AWS shorthand) or a JSON list of {"Key","Value"}.
+    #[arg(long, num_args = 1.., value_name = "Key=k,Value=v")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub path: Option<String>,
+    /// ARN of a managed policy to use as the permissions boundary.
+    #[arg(long)]
+    pub permissions_boundary: Option<String>,
+    #[command(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateUserArgs {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub new_path: Option<String>,
+    #[arg(long)]
+    pub new_user_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagUserArgs {
+    #[arg(long)]
+    pub user_name: String,
+    #[command(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TagRoleArgs {
+    #[arg(long)]
+    pub role_name: String,
+    #[command(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TagKeysArg {
+    /// Tag keys: `k1 k2 …` or a JSON list of strings.
+    #[arg(long, num_args = 1.., required = true)]
+    pub tag_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagUserArgs {
+    #[arg(long)]
+    pub user_name: String,
+    #[command(flatten)]
+    pub tag_keys: TagKeysArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagRoleArgs {
+    #[arg(long)]
+    pub role_name: String,
+    #[command(flatten)]
+    pub tag_keys: TagKeysArg,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginProfileArgs {
+    #[arg(long)]
+    pub user_name: String,
+    /// The user must choose a new password at next login.
+    #[arg(long, overrides_with = "no_password_reset_required")]
+    pub password_reset_required: bool,
+    #[arg(long, overrides_with = "password_reset_required")]
+    pub no_password_reset_required: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateLoginProfileArgs {
+    #[arg(long)]
+    pub user_name: String,
+    /// Set a new password, read from the terminal or stdin (never from argv).
+    /// Implied when no reset flag is given.
+    #[arg(long)]
+    pub password: bool,
+    #[arg(long, overrides_with = "no_password_reset_required")]
+    pub password_reset_required: bool,
+    #[arg(long, overrides_with = "password_reset_required")]
+    pub no_password_reset_required: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangePasswordArgs {}
+
+#[derive(Debug, Args)]
+pub struct PasswordPolicyArgs {
+    #[arg(long, value_parser = clap::value_parser!(u32).range(6..=128))]
+    pub minimum_password_length: Option<u32>,
+    #[arg(long, overrides_with = "no_require_symbols")]
+    pub require_symbols: bool,
+    #[arg(long, overrides_with = "require_symbols")]
+    pub no_require_symbols: bool,
+    #[arg(long, overrides_with = "no_require_numbers")]
+    pub require_numbers: bool,
+    #[arg(long, overrides_with = "require_numbers")]
+    pub no_require_numbers: bool,
+    #[arg(long, overrides_with = "no_require_uppercase_characters")]
+    pub require_uppercase_characters: bool,
+    #[arg(long, overrides_with = "require_uppercase_characters")]
+    pub no_require_uppercase_characters: bool,
+    #[arg(long, overrides_with = "no_require_lowercase_characters")]
+    pub require_lowercase_characters: bool,
+    #[arg(long, overrides_with = "require_lowercase_characters")]
+    pub no_require_lowercase_characters: bool,
+    #[arg(long, overrides_with = "no_allow_users_to_change_password")]
+    pub allow_users_to_change_password: bool,
+    #[arg(long, overrides_with = "allow_users_to_change_password")]
+    pub no_allow_users_to_change_password: bool,
+    /// Days (1–1095).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1095))]
+    pub max_password_age: Option<u32>,
+    /// How many previous passwords cannot be reused (1–24).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=24))]
+    pub password_reuse_prevention: Option<u32>,
+    #[arg(long, overrides_with = "no_hard_expiry")]
+    pub hard_expiry: bool,
+    #[arg(long, overrides_with = "hard_expiry")]
+    pub no_hard_expiry: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateGroupArgs {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupMemberArgs {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub user_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreatePolicyArgs {
+    #[arg(long)]
+    pub policy_name: String,
+    /// The JSON document, or file://PATH.
+    #[arg(long)]
+    pub policy_document: String,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[command(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyVersionArgs {
+    #[arg(long)]
+    pub policy_arn: String,
+    #[arg(long)]
+    pub version_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyScope {
+    All,
+    #[value(name = "AWS")]
+    Aws,
+    Local,
+}
+
+#[derive(Debug, Args)]
+pub struct ListPoliciesArgs {
+    #[arg(long, value_enum, default_value_t = PolicyScope::All)]
+    pub scope: PolicyScope,
+    #[arg(long, overrides_with = "no_only_attached")]
+    pub only_attached: bool,
+    #[arg(long, overrides_with = "only_attached")]
+    pub no_only_attached: bool,
+    #[arg(long)]
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreatePolicyVersionArgs {
+    #[arg(long)]
+    pub policy_arn: String,
+    /// The JSON document, or file://PATH.
+    #[arg(long)]
+    pub policy_document: String,
+    #[arg(long, overrides_with = "no_set_as_default")]
+    pub set_as_default: bool,
+    #[arg(long, overrides_with = "set_as_default")]
+    pub no_set_as_default: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserPolicyArn {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupPolicyArn {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RolePolicyArn {
+    #[arg(long)]
+    pub role_name: String,
+    #[arg(long)]
+    pub policy_arn: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserNamePathPrefix {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupNamePathPrefix {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleNamePathPrefix {
+    #[arg(long)]
+    pub role_name: String,
+    #[arg(long)]
+    pub path_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PutUserPolicyArgs {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub policy_name: String,
+    /// The JSON document, or file://PATH.
+    #[arg(long)]
+    pub policy_document: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PutGroupPolicyArgs {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub policy_name: String,
+    /// The JSON document, or file://PATH.
+    #[arg(long)]
+    pub policy_document: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PutRolePolicyArgs {
+    #[arg(long)]
+    pub role_name: String,
+    #[arg(long)]
+    pub policy_name: String,
+    /// The JSON document, or file://PATH.
+    #[arg(long)]
+    pub policy_document: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserPolicyName {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub policy_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupPolicyName {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub policy_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RolePolicyName {
+    #[arg(long)]
+    pub role_name: String,
+    #[arg(long)]
+    pub policy_name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserBoundaryArgs {
+    #[arg(long)]
+    pub user_name: String,
+    /// ARN of the managed policy to use as the boundary.
+    #[arg(long)]
+    pub permissions_boundary: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleBoundaryArgs {
+    #[arg(long)]
+    pub role_name: String,
+    /// ARN of the managed policy to use as the boundary.
+    #[arg(long)]
+    pub permissions_boundary: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateRoleArgs {
+    #[arg(long)]
+    pub role_name: String,
+    /// The trust policy (JSON, or file://PATH).
+    #[arg(long)]
+    pub assume_role_policy_document: String,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Seconds, 3600–43200 (default 3600).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    pub max_session_duration: Option<u32>,
+    #[arg(long)]
+    pub permissions_boundary: Option<String>,
+    #[command(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateRoleArgs {
+    #[arg(long)]
+    pub role_name: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Seconds, 3600–43200.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    pub max_session_duration: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateAssumeRolePolicyArgs {
+    #[arg(long)]
+    pub role_name: String,
+    /// The trust policy (JSON, or file://PATH).
+    #[arg(long)]
+    pub policy_document: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BootstrapMethod {
+    #[value(name = "QRCodePNG")]
+    QrCodePng,
+    #[value(name = "Base32StringSeed")]
+    Base32StringSeed,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateVirtualMfaDeviceArgs {
+    #[arg(long)]
+    pub virtual_mfa_device_name: String,
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Write the QR code (PNG) or the base32 seed here. Without it, the
+    /// otpauth:// URI and a QR code are shown on the terminal.
+    #[arg(long, requires = "bootstrap_method")]
+    pub outfile: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub bootstrap_method: Option<BootstrapMethod>,
+    #[command(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableMfaDeviceArgs {
+    #[arg(long)]
+    pub user_name: String,
+    #[arg(long)]
+    pub serial_number: String,
+    /// A code from the device.
+    #[arg(long)]
+    pub authentication_code1: String,
+    /// The next code from the device.
+    #[arg(long)]
+    pub authentication_code2: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeactivateMfaDeviceArgs {
+    #[arg(long)]
+    pub user_name: Option<String>,
+    #[arg(long)]
+    pub serial_number: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssignmentStatus {
+    Assigned,
+    Unassigned,
+    Any,
+}
+
+#[derive(Debug, Args)]
+pub struct ListVirtualMfaDevicesArgs {
+    #[arg(long, value_enum, default_value_t = AssignmentStatus::Any)]
+    pub assignment_status: AssignmentStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EntityFilter {
+    User,
+    Role,
+    Group,
+    LocalManagedPolicy,
+    #[value(name = "AWSManagedPolicy")]
+    AwsManagedPolicy,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthorizationDetailsArgs {
+    #[arg(long, value_enum, num_args = 1..)]
+    pub filter: Vec<EntityFilter>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A get-account-authorization-details JSON file (PATH or file://PATH).
+    pub file: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn aws_flag_names_parse() {
+        let cli = Cli::try_parse_from([
+            "iamctl",
+            "create-user",
+            "--user-name",
+            "bob",
+            "--tags",
+            "Key=a,Value=1",
+            "Key=b,Value=2",
+            "--permissions-boundary",
+            "arn:aws:iam::123456789012:policy/b",
+        ])
+        .unwrap();
+        let Command::CreateUser(a) = cli.command else {
+            panic!("wrong verb")
+        };
+        assert_eq!(a.tags.tags.len(), 2);
+        let cli = Cli::try_parse_from([
+            "iamctl",
+            "update-account-password-policy",
+            "--minimum-password-length",
+            "12",
+            "--require-symbols",
+            "--no-require-numbers",
+        ])
+        .unwrap();
+        let Command::UpdateAccountPasswordPolicy(p) = cli.command else {
+            panic!("wrong verb")
+        };
+        assert_eq!(tri(p.require_symbols, p.no_require_symbols), Some(true));
+        assert_eq!(tri(p.require_numbers, p.no_require_numbers), Some(false));
+        assert_eq!(tri(p.require_uppercase_characters, false), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! Input as the AWS CLI takes it: `file://` and `fileb://` documents, tags in
+//! shorthand or JSON, and passwords from a terminal prompt or stdin (never
+//! argv).
+
+use crate::error::CliError;
+use iam::secret::SecretString;
+use std::io::{BufRead, IsTerminal};
+
+/// A document argument: literal text, `file://PATH` (text) or `fileb://PATH`
+/// (bytes, which must still be UTF-8 JSON here).
+pub fn document(arg: &str) -> Result<String, CliError> {
+    let path = arg
+        .strip_prefix("file://")
+        .or_else(|| arg.strip_prefix("fileb://"));
+    match path {
+        None => Ok(arg.to_owned()),
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                CliError::invalid_input(format!(
+                    "Error parsing parameter: Unable to load paramfile {arg}: {e}"
+                ))
+            })?;
+            String::from_utf8(bytes).map_err(|_| {
+                CliError::invalid_input(format!("Error parsing parameter: {arg} is not UTF-8 text"))
+            })
+        }
+    }
+}
+
+/// `--tags Key=a,Value=1 Key=b,Value=2` or `--tags '[{"Key":"a","Value":"1"}]'`.
+pub fn tags(args: &[String]) -> Result<Vec<(String, String)>, CliError> {
+    let mut out = Vec::new();
+    for arg in args {
+        let arg = document(arg)?;
+        let trimmed = arg.trim_start();
+        if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| {
+                CliError::invalid_input(format!(
+                    "Error parsing parameter '--tags': Invalid JSON: {e}"
+                ))
+            })?;
+            let items = match v {
+                serde_json::Value::Array(items) => items,
+                one @ serde_json::Value::Object(_) => vec![one],
+                _ => return Err(bad_tag(&arg)),
+            };
+            for item in items {
+                let key = item.get("Key").and_then(|k| k.as_str());
+                let value = item.get("Value").and_then(|k| k.as_str()).unwrap_or("");
+                match key {
+                    Some(k) => out.push((k.to_owned(), value.to_owned())),
+                    None => return Err(bad_tag(&arg)),
+                }
+            }
+        } else {
+            let mut key = None;
+            let mut value = None;
+            for part in arg.split(',') {
+                match part.split_once('=') {
+                    Some(("Key", k)) => key = Some(k.to_owned()),
+                    Some(("Value", v)) => value = Some(v.to_owned()),
+                    _ => return Err(bad_tag(&arg)),
+                }
+            }
+            match key {
+                Some(k) => out.push((k, value.unwrap_or_default())),
+                None => return Err(bad_tag(&arg)),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn bad_tag(arg: &str) -> CliError {
+    CliError::invalid_input(format!(
+        "Error parsing parameter '--tags': expected Key=k,Value=v or a JSON list, got: {arg}"
+    ))
+}
+
+/// `--tag-keys a b` or `--tag-keys '["a","b"]'`.
+pub fn tag_keys(args: &[String]) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg.trim_start().starts_with('[') {
+            let keys: Vec<String> = serde_json::from_str(arg).map_err(|e| {
+                CliError::invalid_input(format!("Error parsing parameter '--tag-keys': {e}"))
+            })?;
+            out.extend(keys);
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Where secrets come from: the terminal (no echo) or, when stdin is not a
+/// terminal, one line of stdin per secret.
+pub struct Secrets {
+    from_tty: bool,
+}
+
+impl Secrets {
+    pub fn new() -> Self {
+        Self {
+            from_tty: std::io::stdin().is_terminal(),
+        }
+    }
+
+    pub fn read(&mut self, prompt: &str) -> Result<SecretString, CliError> {
+        let secret = if self.from_tty {
+            rpassword::prompt_password(prompt).map_err(|e| {
+                CliError::invalid_input(format!("cannot read a password from the terminal: {e}"))
+            })?
+        } else {
+            let mut line = String::new();
+            let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                CliError::invalid_input(format!("cannot read a password from stdin: {e}"))
+            })?;
+            if n == 0 {
+                return Err(CliError::invalid_input(format!(
+                    "no password on stdin ({})",
+                    prompt.trim_end_matches([':', ' '])
+                )));
+            }
+            while line.ends_with('\n') || line.ends_with('\r') {
+                line.pop();
+            }
+            line
+        };
+        Ok(SecretString::new(secret))
+    }
+
+    /// A new password, asked twice on a terminal.
+    pub fn read_new(&mut self, prompt: &str) -> Result<SecretString, CliError> {
+        let first = self.read(prompt)?;
+        if self.from_tty {
+            let again = self.read("Retype new password: ")?;
+            if again != first {
+                return Err(CliError::invalid_input("The passwords do not match."));
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// Decode `%XX` escapes (AWS's API returns policy documents URL-encoded,
+/// RFC 3986 style: `+` stays `+`).
+pub fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_in_shorthand_and_json() {
+        let t = tags(&["Key=env,Value=prod".into(), "Key=team,Value=".into()]).unwrap();
+        assert_eq!(
+            t,
+            vec![("env".into(), "prod".into()), ("team".into(), "".into())]
+        );
+        let t = tags(&[r#"[{"Key":"a","Value":"1"},{"Key":"b","Value":"2"}]"#.into()]).unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(tags(&["env=prod".into()]).is_err());
+        assert_eq!(
+            tag_keys(&["a".into(), r#"["b","c"]"#.into()]).unwrap(),
+            vec!["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn documents_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.json");
+        std::fs::write(&p, "{\"Version\":\"2012-10-17\"}").unwrap();
+        assert_eq!(
+            document(&format!("file://{}", p.display())).unwrap(),
+            "{\"Version\":\"2012-10-17\"}"
+        );
+        assert!(document(&format!("fileb://{}", p.display())).is_ok());
+        assert!(document("file:///nonexistent/x").is_err());
+        assert_eq!(document("{}").unwrap(), "{}");
+    }
+
+    #[test]
+    fn url_decoding() {
+        assert_eq!(url_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(url_decode("a+b%2"), "a+b%2");
+    }
+}

@@ -1,0 +1,133 @@
+//! The setuid pipeline's first steps (STYLE.md §8), run before argv is
+//! parsed: iamctl is installed setuid root, so everything the caller hands
+//! over — environment, descriptors, umask, core dumps — is treated as hostile.
+//!
+//! Order: self-check → standard descriptors sane → inherited fds ≥ 3 closed →
+//! not dumpable → umask 077 → environment reset. Config and store are opened
+//! later by `main`, from the fixed path for non-root callers.
+#![allow(unsafe_code)]
+
+use crate::error::CliError;
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::{Uid, getegid, geteuid, getgid, getuid};
+use std::path::{Path, PathBuf};
+
+/// The only config a non-root caller gets.
+pub const SYSTEM_CONFIG: &str = "/etc/iam/iam.toml";
+
+/// PATH for anything we might run (nothing today; kept sane regardless).
+const SECURE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Who started us, read before anything else can change it.
+#[derive(Debug, Clone, Copy)]
+pub struct Invoker {
+    pub uid: Uid,
+}
+
+impl Invoker {
+    pub fn is_root(&self) -> bool {
+        self.uid.is_root()
+    }
+}
+
+/// Harden the process. Must run first in `main`, while single-threaded.
+pub fn harden() -> Result<Invoker, CliError> {
+    let invoker = Invoker { uid: getuid() };
+    // Self-check: a non-root caller only gets anywhere through the setuid bit.
+    if !invoker.is_root() && !geteuid().is_root() {
+        return Err(CliError::new(
+            "ServiceFailure",
+            "iamctl must be owned by uid 0 and have the setuid bit set",
+        ));
+    }
+    // A setgid or otherwise odd elevation is not ours to trust.
+    if !invoker.is_root() && getegid() != getgid() {
+        return Err(CliError::new(
+            "ServiceFailure",
+            "iamctl must not be installed setgid",
+        ));
+    }
+    ensure_std_fds_open();
+    close_inherited_fds();
+    // No core dumps or ptrace of a process holding secrets.
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))?;
+    umask(Mode::from_bits_truncate(0o077));
+    reset_environment();
+    Ok(invoker)
+}
+
+/// The config path to use: `--config` for root only, the system one otherwise.
+pub fn config_path(invoker: Invoker, requested: Option<&Path>) -> PathBuf {
+    match requested {
+        Some(p) if invoker.is_root() => p.to_path_buf(),
+        _ => PathBuf::from(SYSTEM_CONFIG),
+    }
+}
+
+/// Open /dev/null on any of fds 0–2 that is closed, so a file we open later
+/// cannot land on "stdout" and receive output meant for the terminal.
+fn ensure_std_fds_open() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only queries the descriptor table; any integer is
+        // a valid argument (a closed descriptor yields -1/EBADF).
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // Opening takes the lowest free descriptor, which is `fd`.
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                std::mem::forget(f);
+            }
+        }
+    }
+}
+
+/// Close every descriptor ≥ 3 the caller left open to us.
+fn close_inherited_fds() {
+    // SAFETY: runs first in main, single-threaded; no Rust object owns a
+    // descriptor ≥ 3 yet (std opens none before main), so closing them cannot
+    // invalidate an OwnedFd/File. close_range takes plain integers.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if rc != 0 {
+        // Old kernel: close what /proc says is open (collect first, since
+        // reading the directory itself uses a descriptor).
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .filter(|fd| *fd >= 3)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in fds {
+            // SAFETY: as above; a descriptor that is already closed (the
+            // read_dir one) just yields EBADF, which we ignore.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// Replace the caller's environment with a fixed minimal one (sudo's
+/// env_reset): nothing the caller sets may steer us.
+fn reset_environment() {
+    let keep_term = std::env::var("TERM").ok().filter(|t| {
+        t.len() < 64
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.+".contains(c))
+    });
+    let keys: Vec<_> = std::env::vars_os().map(|(k, _)| k).collect();
+    for k in keys {
+        // SAFETY: called in `harden`, first thing in main, before any thread
+        // exists, so nothing reads the environment concurrently.
+        unsafe { std::env::remove_var(k) };
+    }
+    // SAFETY: as above.
+    unsafe {
+        std::env::set_var("PATH", SECURE_PATH);
+        std::env::set_var("LC_ALL", "C");
+        if let Some(t) = keep_term {
+            std::env::set_var("TERM", t);
+        }
+    }
+}
