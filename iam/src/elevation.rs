@@ -7,6 +7,7 @@
 //! of I/O besides the store: it is how a role session is recognised without
 //! trusting the environment, which inside a session is the caller's to forge.
 
+use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, authorize};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
 
@@ -435,6 +436,245 @@ impl Timeline {
 
 fn to_std(d: TimeDelta) -> std::time::Duration {
     d.to_std().unwrap_or(std::time::Duration::ZERO)
+}
+
+/// The condition keys an assume-role adds to the caller's base context
+/// (`aws:username`, `aws:PrincipalArn`, principal tags, … from
+/// `iam::principal`).
+#[derive(Debug, Clone)]
+pub struct RequestFacts<'a> {
+    pub now: DateTime<Utc>,
+    /// When the caller last proved a second factor (unix seconds): from its
+    /// login session record, or a code entered just now.
+    pub mfa_at: Option<i64>,
+    /// `aws:SourceIp` of the caller's login (absent on a console).
+    pub source_ip: Option<&'a str>,
+    pub hostname: &'a str,
+    pub duration_seconds: i64,
+    pub session_name: &'a RoleSessionName,
+}
+
+impl RequestFacts<'_> {
+    fn apply(&self, ctx: &mut Context) {
+        ctx.set("aws:CurrentTime", iso8601_z(self.now));
+        ctx.set("aws:EpochTime", self.now.timestamp().to_string());
+        match self.mfa_at {
+            Some(at) => {
+                ctx.set("aws:MultiFactorAuthPresent", "true");
+                ctx.set(
+                    "aws:MultiFactorAuthAge",
+                    (self.now.timestamp() - at).max(0).to_string(),
+                );
+            }
+            None => ctx.set("aws:MultiFactorAuthPresent", "false"),
+        }
+        if let Some(ip) = self.source_ip {
+            ctx.set("aws:SourceIp", ip);
+        }
+        ctx.set("host:Hostname", self.hostname);
+    }
+}
+
+/// `2026-11-25T12:00:00Z`: what `aws:CurrentTime` holds.
+fn iso8601_z(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The context of `sts:AssumeRole` on the role: the caller's base context,
+/// the facts, `sts:DurationSeconds`, `sts:RoleSessionName`, and the role's
+/// tags as `aws:ResourceTag/*`.
+pub fn assume_role_context<'a>(
+    base: &Context,
+    facts: &RequestFacts<'_>,
+    role_tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Context {
+    let mut ctx = base.clone();
+    facts.apply(&mut ctx);
+    ctx.set("sts:DurationSeconds", facts.duration_seconds.to_string());
+    ctx.set("sts:RoleSessionName", facts.session_name.as_str());
+    for (k, v) in role_tags {
+        ctx.set(&format!("aws:ResourceTag/{k}"), v);
+    }
+    ctx
+}
+
+/// The context of `host:RunAs` on this host, asked as the role session:
+/// the role's base context (its ARN, tags as `aws:PrincipalTag/*`), the
+/// facts, and the host's tags as `aws:ResourceTag/*`.
+pub fn run_as_context<'a>(
+    role_base: &Context,
+    facts: &RequestFacts<'_>,
+    host_tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Context {
+    let mut ctx = role_base.clone();
+    facts.apply(&mut ctx);
+    for (k, v) in host_tags {
+        ctx.set(&format!("aws:ResourceTag/{k}"), v);
+    }
+    ctx
+}
+
+/// The same context with a second factor proved just now.
+pub fn with_fresh_mfa(ctx: &Context) -> Context {
+    let mut ctx = ctx.clone();
+    ctx.set("aws:MultiFactorAuthPresent", "true");
+    ctx.set("aws:MultiFactorAuthAge", "0");
+    ctx
+}
+
+/// The two questions an assume-role asks of the policy engine.
+#[derive(Debug, Clone, Copy)]
+pub struct AssumeRoleQuestion<'a> {
+    pub caller_arn: &'a str,
+    /// The caller's identity policies and boundary (its `resource` is
+    /// ignored: the trust policy is the resource policy here).
+    pub caller: &'a PolicySet,
+    pub role_arn: &'a str,
+    pub trust: &'a Policy,
+    pub assume_context: &'a Context,
+    pub session_arn: &'a str,
+    /// The role's permission policies and boundary.
+    pub role: &'a PolicySet,
+    pub host_arn: &'a str,
+    pub run_as_context: &'a Context,
+}
+
+/// What the engine said, and which question failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed {
+        assume: Response,
+        run_as: Response,
+    },
+    /// `sts:AssumeRole` refused; `identity_allows` / `trust_allows` say which
+    /// side lacked an Allow (for the message; the decision is AWS's).
+    AssumeDenied {
+        response: Response,
+        identity_allows: bool,
+        trust_allows: bool,
+    },
+    RunAsDenied(Response),
+}
+
+impl Verdict {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Self::Allowed { .. })
+    }
+
+    /// The response that decided (the failing one on denial).
+    pub fn deciding(&self) -> &Response {
+        match self {
+            Self::Allowed { assume, .. } => assume,
+            Self::AssumeDenied { response, .. } | Self::RunAsDenied(response) => response,
+        }
+    }
+}
+
+impl AssumeRoleQuestion<'_> {
+    /// Decides as DESIGN.md §3 says: `sts:AssumeRole` with the trust policy
+    /// as the resource policy (naming the caller's ARN suffices; naming only
+    /// the account needs an identity Allow too; any Deny wins), then
+    /// `host:RunAs` on this host with the role's own policies.
+    pub fn decide(&self) -> Verdict {
+        let assume_set = PolicySet {
+            identity: self.caller.identity.clone(),
+            boundary: self.caller.boundary.clone(),
+            resource: vec![self.trust.clone()],
+        };
+        let request = Request {
+            principal: self.caller_arn,
+            action: "sts:AssumeRole",
+            resource: self.role_arn,
+            context: self.assume_context,
+        };
+        let assume = authorize(&request, &assume_set);
+        if assume.decision != Decision::Allowed {
+            let only_identity = PolicySet {
+                resource: Vec::new(),
+                ..assume_set.clone()
+            };
+            let only_trust = PolicySet {
+                identity: Vec::new(),
+                boundary: None,
+                resource: assume_set.resource.clone(),
+            };
+            return Verdict::AssumeDenied {
+                identity_allows: authorize(&request, &only_identity).decision == Decision::Allowed,
+                trust_allows: authorize(&request, &only_trust).decision == Decision::Allowed,
+                response: assume,
+            };
+        }
+        let run_as = authorize(
+            &Request {
+                principal: self.session_arn,
+                action: "host:RunAs",
+                resource: self.host_arn,
+                context: self.run_as_context,
+            },
+            self.role,
+        );
+        if run_as.decision != Decision::Allowed {
+            return Verdict::RunAsDenied(run_as);
+        }
+        Verdict::Allowed { assume, run_as }
+    }
+
+    /// Whether a second factor proved now would turn a denial into an allow:
+    /// then (and only then) iamctl asks for a code.
+    pub fn mfa_would_allow(&self) -> bool {
+        let assume_context = with_fresh_mfa(self.assume_context);
+        let run_as_context = with_fresh_mfa(self.run_as_context);
+        AssumeRoleQuestion {
+            assume_context: &assume_context,
+            run_as_context: &run_as_context,
+            ..*self
+        }
+        .decide()
+        .is_allowed()
+    }
+
+    /// The one-line reason for a denial, AWS-worded, naming the deciding
+    /// statement on an explicit deny.
+    pub fn denial_message(&self, verdict: &Verdict) -> Option<String> {
+        let explicit = |r: &Response| {
+            r.matched
+                .first()
+                .filter(|_| r.decision == Decision::ExplicitDeny)
+                .map(|m| format!("with an explicit deny in {m}"))
+        };
+        match verdict {
+            Verdict::Allowed { .. } => None,
+            Verdict::AssumeDenied {
+                response,
+                identity_allows,
+                trust_allows,
+            } => {
+                let why = explicit(response).unwrap_or_else(|| {
+                    if !trust_allows && !identity_allows {
+                        "because the role's trust policy does not allow it and no identity-based policy allows the sts:AssumeRole action".to_owned()
+                    } else if !trust_allows {
+                        "because the role's trust policy does not allow it".to_owned()
+                    } else {
+                        "because no identity-based policy allows the sts:AssumeRole action (the trust policy trusts the account, not the user)".to_owned()
+                    }
+                });
+                Some(format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {} {why}",
+                    self.caller_arn, self.role_arn
+                ))
+            }
+            Verdict::RunAsDenied(response) => {
+                let why = explicit(response).unwrap_or_else(|| {
+                    "because no permissions policy of the role allows host:RunAs on this host"
+                        .to_owned()
+                });
+                Some(format!(
+                    "Role: {} is not authorized to perform: host:RunAs on resource: {} {why}",
+                    self.role_arn, self.host_arn
+                ))
+            }
+        }
+    }
 }
 
 /// What `/proc/PID/stat` says about a process.
