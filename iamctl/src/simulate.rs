@@ -1,11 +1,310 @@
-//! `simulate-custom-policy` (and later `simulate-principal-policy`): the
-//! policy engine's test port, with the AWS CLI's flags and output.
+//! `simulate-custom-policy` (and the result building that
+//! `simulate-principal-policy` shares): the policy engine's test port, with
+//! the AWS CLI's flags and output.
 
 use crate::error::CliError;
+use iam::policy::{
+    Context, ContextKeyType, MatchedStatement, Policy, PolicyKind, PolicySet, PolicySource,
+    Request, authorize, missing_context_keys,
+};
+use serde_json::{Value, json};
 
 #[derive(Debug, clap::Args)]
-pub struct CustomArgs {}
+pub struct CustomArgs {
+    /// Identity-based policies (inline JSON or file://PATH), one or more.
+    #[arg(long, num_args = 1.., required = true, value_name = "POLICY")]
+    policy_input_list: Vec<String>,
+    /// Permissions boundary policies (inline JSON or file://PATH).
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    permissions_boundary_policy_input_list: Vec<String>,
+    /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
+    #[arg(long, value_name = "POLICY")]
+    resource_policy: Option<String>,
+    /// The account that owns the resource (accepted; evaluation is within one account).
+    #[arg(long, value_name = "ARN")]
+    resource_owner: Option<String>,
+    /// The simulated caller: an IAM user (or role session) ARN.
+    #[arg(long, value_name = "ARN")]
+    caller_arn: Option<String>,
+    /// Actions to simulate, e.g. host:Login.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    action_names: Vec<String>,
+    /// Resources to simulate (default: *).
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    resource_arns: Vec<String>,
+    /// Context entries: a JSON list as AWS's, or the shorthand
+    /// `ContextKeyName=k,ContextKeyValues=v1,v2,ContextKeyType=string`.
+    #[arg(long, num_args = 1.., value_name = "ENTRIES")]
+    context_entries: Vec<String>,
+    /// Accepted for AWS compatibility (only the default is supported).
+    #[arg(long, value_name = "OPTION")]
+    resource_handling_option: Option<String>,
+}
 
-pub fn run_custom(_args: &CustomArgs) -> Result<serde_json::Value, CliError> {
-    Err(CliError::new("ServiceFailure", "not built yet"))
+/// Reads an AWS CLI document argument: inline text or `file://PATH`.
+pub fn read_document(arg: &str) -> Result<String, CliError> {
+    match arg
+        .strip_prefix("file://")
+        .or_else(|| arg.strip_prefix("fileb://"))
+    {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            CliError::invalid_input(format!(
+                "Error parsing parameter: unable to load {arg}: {e}"
+            ))
+        }),
+        None => Ok(arg.to_owned()),
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> CliError {
+    CliError::new("MalformedPolicyDocument", e.to_string())
+}
+
+pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
+    let mut policies = PolicySet::default();
+    for (i, arg) in args.policy_input_list.iter().enumerate() {
+        let doc = read_document(arg)?;
+        let name = format!("PolicyInputList.{}", i + 1);
+        policies
+            .identity
+            .push(Policy::parse_unlimited(&name, &doc, PolicyKind::Managed).map_err(malformed)?);
+    }
+    if !args.permissions_boundary_policy_input_list.is_empty() {
+        let mut boundary = Vec::new();
+        for (i, arg) in args
+            .permissions_boundary_policy_input_list
+            .iter()
+            .enumerate()
+        {
+            let doc = read_document(arg)?;
+            let name = format!("PermissionsBoundaryPolicyInputList.{}", i + 1);
+            boundary.push(
+                Policy::parse_unlimited(&name, &doc, PolicyKind::Managed).map_err(malformed)?,
+            );
+        }
+        policies.boundary = Some(boundary);
+    }
+    if let Some(arg) = &args.resource_policy {
+        if args.caller_arn.is_none() {
+            return Err(CliError::invalid_input(
+                "CallerArn is required when a ResourcePolicy is given.",
+            ));
+        }
+        let doc = read_document(arg)?;
+        // A document shaped like a role trust policy (no Resource element)
+        // is decided as one: for sts:AssumeRole the trust policy must allow.
+        let policy = Policy::parse_unlimited("ResourcePolicy", &doc, PolicyKind::Trust)
+            .or_else(|_| Policy::parse_unlimited("ResourcePolicy", &doc, PolicyKind::Resource))
+            .map_err(malformed)?;
+        policies.resource.push(policy);
+    }
+    // Accepted for AWS CLI compatibility: evaluation here is always within
+    // one account, and there are no EC2 resource-handling scenarios.
+    let _ = (&args.resource_owner, &args.resource_handling_option);
+    let mut context = Context::new();
+    for entry in &args.context_entries {
+        add_context_entries(&mut context, &read_document(entry)?)?;
+    }
+    let resources = if args.resource_arns.is_empty() {
+        vec!["*".to_owned()]
+    } else {
+        args.resource_arns.clone()
+    };
+    let caller = args.caller_arn.as_deref().unwrap_or("");
+    Ok(evaluation_results(
+        &policies,
+        caller,
+        &args.action_names,
+        &resources,
+        &context,
+        &custom_source,
+    ))
+}
+
+/// SourcePolicyId and SourcePolicyType for simulate-custom-policy: the
+/// policies are named after their place in the input lists.
+fn custom_source(m: &MatchedStatement) -> (String, String) {
+    let ty = match m.source {
+        PolicySource::Identity => "IAM Policy",
+        PolicySource::Boundary => "PermissionsBoundaryPolicy",
+        PolicySource::Resource => "Resource Policy",
+    };
+    (m.policy.clone(), ty.to_owned())
+}
+
+/// Builds AWS's `{"EvaluationResults": […]}`: one result per action and
+/// resource, with the deciding statements and the missing context keys.
+/// `source` names each matched statement's SourcePolicyId and
+/// SourcePolicyType (simulate-principal-policy names stored policies).
+pub fn evaluation_results(
+    policies: &PolicySet,
+    caller: &str,
+    actions: &[String],
+    resources: &[String],
+    context: &Context,
+    source: &dyn Fn(&MatchedStatement) -> (String, String),
+) -> Value {
+    let all: Vec<&Policy> = policies
+        .identity
+        .iter()
+        .chain(policies.boundary.iter().flatten())
+        .chain(&policies.resource)
+        .collect();
+    let mut results = Vec::new();
+    for action in actions {
+        for resource in resources {
+            let request = Request {
+                principal: caller,
+                action,
+                resource,
+                context,
+            };
+            let response = authorize(&request, policies);
+            let matched: Vec<Value> = response
+                .matched
+                .iter()
+                .map(|m| {
+                    let (id, ty) = source(m);
+                    let mut v = json!({"SourcePolicyId": id, "SourcePolicyType": ty});
+                    let position = all
+                        .iter()
+                        .find(|p| p.name() == m.policy)
+                        .and_then(|p| p.statement_position(m.index));
+                    if let Some((start, end)) = position {
+                        v["StartPosition"] = json!({"Line": start.line, "Column": start.column});
+                        v["EndPosition"] = json!({"Line": end.line, "Column": end.column});
+                    }
+                    v
+                })
+                .collect();
+            let mut result = json!({
+                "EvalActionName": action,
+                "EvalResourceName": resource,
+                "EvalDecision": response.decision.as_aws_str(),
+                "MatchedStatements": matched,
+                "MissingContextValues": missing_context_keys(&request, policies),
+            });
+            if policies.boundary.is_some() {
+                let boundary_only = PolicySet {
+                    identity: policies.boundary.clone().unwrap_or_default(),
+                    boundary: None,
+                    resource: Vec::new(),
+                };
+                let allowed =
+                    authorize(&request, &boundary_only).decision == iam::policy::Decision::Allowed;
+                result["PermissionsBoundaryDecisionDetail"] =
+                    json!({"AllowedByPermissionsBoundary": allowed});
+            }
+            results.push(result);
+        }
+    }
+    json!({ "EvaluationResults": results })
+}
+
+/// Adds `--context-entries`: a JSON list of
+/// `{"ContextKeyName", "ContextKeyValues", "ContextKeyType"}` or the AWS CLI
+/// shorthand `ContextKeyName=k,ContextKeyValues=v1,v2,ContextKeyType=t`.
+pub fn add_context_entries(context: &mut Context, text: &str) -> Result<(), CliError> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        let value: Value = serde_json::from_str(trimmed).map_err(|e| {
+            CliError::invalid_input(format!("Error parsing parameter '--context-entries': {e}"))
+        })?;
+        let entries = match value {
+            Value::Array(items) => items,
+            one => vec![one],
+        };
+        for entry in entries {
+            let name = entry
+                .get("ContextKeyName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| CliError::invalid_input("context entry needs ContextKeyName"))?;
+            let values = match entry.get("ContextKeyValues") {
+                Some(Value::Array(items)) => items.iter().map(json_text).collect(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(one) => vec![json_text(one)],
+            };
+            let ty = entry.get("ContextKeyType").and_then(Value::as_str);
+            insert(context, name, values, ty)?;
+        }
+        return Ok(());
+    }
+    let mut name = None;
+    let mut values = Vec::new();
+    let mut ty = None;
+    let mut current: Option<&str> = None;
+    for piece in trimmed.split(',') {
+        match piece.split_once('=') {
+            Some((k @ ("ContextKeyName" | "ContextKeyValues" | "ContextKeyType"), v)) => {
+                current = Some(k);
+                match k {
+                    "ContextKeyName" => name = Some(v.to_owned()),
+                    "ContextKeyValues" => values.push(v.to_owned()),
+                    _ => ty = Some(v.to_owned()),
+                }
+            }
+            _ if current == Some("ContextKeyValues") => values.push(piece.to_owned()),
+            _ => {
+                return Err(CliError::invalid_input(format!(
+                    "Error parsing parameter '--context-entries': unexpected {piece:?}"
+                )));
+            }
+        }
+    }
+    let name = name.ok_or_else(|| CliError::invalid_input("context entry needs ContextKeyName"))?;
+    insert(context, &name, values, ty.as_deref())
+}
+
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn insert(
+    context: &mut Context,
+    name: &str,
+    values: Vec<String>,
+    ty: Option<&str>,
+) -> Result<(), CliError> {
+    match ty {
+        Some(t) => {
+            let ty: ContextKeyType = t.parse().map_err(CliError::invalid_input)?;
+            context
+                .insert_typed(name, values, ty)
+                .map_err(CliError::invalid_input)
+        }
+        None => {
+            context.insert(name, values);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorthand_context() {
+        let mut ctx = Context::new();
+        add_context_entries(
+            &mut ctx,
+            "ContextKeyName=aws:TagKeys,ContextKeyValues=a,b,ContextKeyType=stringList",
+        )
+        .unwrap();
+        assert_eq!(ctx.get("aws:tagkeys").unwrap(), ["a", "b"]);
+        add_context_entries(
+            &mut ctx,
+            r#"[{"ContextKeyName":"aws:SourceIp","ContextKeyValues":["10.0.0.1"],"ContextKeyType":"ip"}]"#,
+        )
+        .unwrap();
+        assert_eq!(ctx.get("AWS:SOURCEIP").unwrap(), ["10.0.0.1"]);
+        assert!(add_context_entries(
+            &mut ctx,
+            r#"[{"ContextKeyName":"aws:SourceIp","ContextKeyValues":["x"],"ContextKeyType":"ip"}]"#,
+        )
+        .is_err());
+    }
 }

@@ -41,6 +41,19 @@ impl ContextKeyType {
         }
     }
 
+    /// Whether `value` parses as this type.
+    fn accepts(self, value: &str) -> bool {
+        use super::condition::{base64_decode, parse_bool, parse_date, parse_net, parse_number};
+        match self {
+            Self::String | Self::StringList => true,
+            Self::Numeric | Self::NumericList => parse_number(value).is_some(),
+            Self::Boolean | Self::BooleanList => parse_bool(value).is_some(),
+            Self::Ip | Self::IpList => parse_net(value).is_some(),
+            Self::Binary | Self::BinaryList => base64_decode(value).is_some(),
+            Self::Date | Self::DateList => parse_date(value).is_some(),
+        }
+    }
+
     /// Whether the key may carry several values.
     pub fn is_list(self) -> bool {
         matches!(
@@ -132,6 +145,11 @@ impl Context {
         values: Vec<String>,
         ty: ContextKeyType,
     ) -> Result<(), String> {
+        if let Some(bad) = values.iter().find(|v| !ty.accepts(v)) {
+            return Err(format!(
+                "context key {key}: {bad:?} is not a valid {ty} value"
+            ));
+        }
         if !ty.is_list() && values.len() != 1 {
             return Err(format!(
                 "context key {key} has type {ty} and takes one value, not {}",

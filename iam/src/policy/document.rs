@@ -1,5 +1,11 @@
 //! Policy documents: parsing and validation into a compiled [`Policy`].
 
+use super::arn::{ArnPattern, PrincipalEntry, PrincipalSpec};
+use super::condition::{self, Condition};
+use super::position::Position;
+use super::wildcard::{Tok, compile};
+use serde_json::{Map, Value as Json};
+use std::collections::HashSet;
 use std::fmt;
 
 /// What a policy document is attached as; decides the size limit and which
@@ -103,7 +109,37 @@ pub struct Policy {
     name: String,
     document: String,
     kind: PolicyKind,
+    pub(crate) statements: Vec<Statement>,
 }
+
+/// A compiled statement: everything a decision needs, nothing re-parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement {
+    pub(crate) sid: Option<String>,
+    pub(crate) effect: Effect,
+    pub(crate) principal: Option<PrincipalSpec>,
+    /// Lowercased action patterns, matched case-insensitively.
+    pub(crate) actions: Vec<Vec<Tok>>,
+    pub(crate) not_action: bool,
+    /// `None` when the statement has no Resource element (trust policies).
+    pub(crate) resources: Option<Vec<ArnPattern>>,
+    pub(crate) not_resource: bool,
+    pub(crate) conditions: Vec<Condition>,
+}
+
+const VERSION_2012: &str = "2012-10-17";
+const VERSION_2008: &str = "2008-10-17";
+const STATEMENT_FIELDS: [&str; 9] = [
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
 
 impl Policy {
     /// Parses and validates `document` as a policy of `kind`, enforcing the
@@ -127,12 +163,76 @@ impl Policy {
         document: &str,
         kind: PolicyKind,
     ) -> Result<Self, PolicyError> {
-        let _value: serde_json::Value =
+        let json: Json =
             serde_json::from_str(document).map_err(|e| PolicyError::Json(e.to_string()))?;
+        let top = json.as_object().ok_or_else(|| PolicyError::Document {
+            field: "Policy".into(),
+            message: "the document must be a JSON object".into(),
+        })?;
+        let doc_err = |field: &str, message: String| PolicyError::Document {
+            field: field.into(),
+            message,
+        };
+        if let Some(field) = top
+            .keys()
+            .find(|k| !matches!(k.as_str(), "Version" | "Id" | "Statement"))
+        {
+            return Err(doc_err(field, "unknown policy element".into()));
+        }
+        let vars = match top.get("Version") {
+            None => false,
+            Some(Json::String(v)) if v == VERSION_2012 => true,
+            Some(Json::String(v)) if v == VERSION_2008 => false,
+            Some(v) => {
+                return Err(doc_err(
+                    "Version",
+                    format!("{v} is not a valid policy version; use \"{VERSION_2012}\""),
+                ));
+            }
+        };
+        if let Some(id) = top.get("Id")
+            && !id.is_string()
+        {
+            return Err(doc_err("Id", "must be a string".into()));
+        }
+        let raw: Vec<&Json> = match top.get("Statement") {
+            None => return Err(doc_err("Statement", "missing required element".into())),
+            Some(Json::Array(items)) if items.is_empty() => {
+                return Err(doc_err(
+                    "Statement",
+                    "must hold at least one statement".into(),
+                ));
+            }
+            Some(Json::Array(items)) => items.iter().collect(),
+            Some(one @ Json::Object(_)) => vec![one],
+            Some(_) => {
+                return Err(doc_err(
+                    "Statement",
+                    "must be a statement object or an array of them".into(),
+                ));
+            }
+        };
+        let mut statements = Vec::with_capacity(raw.len());
+        let mut sids = HashSet::new();
+        for (index, value) in raw.into_iter().enumerate() {
+            let statement = parse_statement(index, value, kind, vars)?;
+            if let Some(sid) = &statement.sid
+                && !sids.insert(sid.clone())
+            {
+                return Err(PolicyError::Statement {
+                    index,
+                    sid: Some(sid.clone()),
+                    field: "Sid".into(),
+                    message: "statement IDs (SID) in a single policy must be unique".into(),
+                });
+            }
+            statements.push(statement);
+        }
         Ok(Self {
             name: name.to_owned(),
             document: document.to_owned(),
             kind,
+            statements,
         })
     }
 
@@ -148,5 +248,224 @@ impl Policy {
 
     pub fn kind(&self) -> PolicyKind {
         self.kind
+    }
+
+    /// Start and end of statement `index` in [`Policy::document`], as AWS's
+    /// simulator reports them.
+    pub fn statement_position(&self, index: usize) -> Option<(Position, Position)> {
+        super::position::statement_positions(&self.document)
+            .get(index)
+            .copied()
+    }
+}
+
+/// A string or an array of strings, as Action, Resource and Principal
+/// values are written.
+fn strings<'a>(value: &'a Json, what: &str) -> Result<Vec<&'a str>, String> {
+    let list = match value {
+        Json::String(s) => vec![s.as_str()],
+        Json::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .ok_or_else(|| format!("{what} entries must be strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(format!("{what} must be a string or an array of strings")),
+    };
+    if list.is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    Ok(list)
+}
+
+/// The element found by [`either`]: its value, whether it is the `NotX`
+/// form, and its name.
+type Element<'a> = Option<(&'a Json, bool, String)>;
+
+/// Picks `X` or `NotX`: exactly one may be present (when `required`).
+/// Errors are (field, message).
+fn either<'a>(
+    obj: &'a Map<String, Json>,
+    field: &str,
+    required: bool,
+) -> Result<Element<'a>, (String, String)> {
+    let not_field = format!("Not{field}");
+    match (obj.get(field), obj.get(&not_field)) {
+        (Some(_), Some(_)) => Err((
+            field.to_owned(),
+            format!("a statement must not have both {field} and {not_field}"),
+        )),
+        (Some(v), None) => Ok(Some((v, false, field.to_owned()))),
+        (None, Some(v)) => Ok(Some((v, true, not_field))),
+        (None, None) if required => Err((
+            field.to_owned(),
+            format!("a statement must have {field} or {not_field}"),
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn parse_statement(
+    index: usize,
+    value: &Json,
+    kind: PolicyKind,
+    vars: bool,
+) -> Result<Statement, PolicyError> {
+    let sid = value.get("Sid").and_then(Json::as_str).map(str::to_owned);
+    let err = |field: &str, message: String| PolicyError::Statement {
+        index,
+        sid: sid.clone(),
+        field: field.to_owned(),
+        message,
+    };
+    let obj = value
+        .as_object()
+        .ok_or_else(|| err("Statement", "must be a JSON object".into()))?;
+    if let Some(field) = obj.keys().find(|k| !STATEMENT_FIELDS.contains(&k.as_str())) {
+        return Err(err(field, "unknown statement element".into()));
+    }
+    if let Some(s) = obj.get("Sid") {
+        let s = s
+            .as_str()
+            .ok_or_else(|| err("Sid", "must be a string".into()))?;
+        // IAM allows only ASCII letters and digits; other services' resource
+        // policies are laxer.
+        if kind != PolicyKind::Resource && !s.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(err("Sid", format!("{s:?} is not alphanumeric")));
+        }
+    }
+    let effect = match obj.get("Effect") {
+        Some(Json::String(e)) if e == "Allow" => Effect::Allow,
+        Some(Json::String(e)) if e == "Deny" => Effect::Deny,
+        Some(other) => {
+            return Err(err(
+                "Effect",
+                format!("invalid effect {other}; must be \"Allow\" or \"Deny\""),
+            ));
+        }
+        None => return Err(err("Effect", "missing required element".into())),
+    };
+
+    let principal = match either(obj, "Principal", false).map_err(|(f, m)| err(&f, m))? {
+        Some((_, _, field)) if !kind.is_resource_based() => {
+            return Err(err(
+                &field,
+                format!("a {kind} must not specify a principal"),
+            ));
+        }
+        Some((v, negated, field)) => Some(PrincipalSpec {
+            negated,
+            entries: parse_principal(v).map_err(|m| err(&field, m))?,
+        }),
+        None if kind.is_resource_based() => {
+            return Err(err(
+                "Principal",
+                format!("a {kind} must have Principal or NotPrincipal"),
+            ));
+        }
+        None => None,
+    };
+
+    let (actions, not_action, field) = either(obj, "Action", true)
+        .map_err(|(f, m)| err(&f, m))?
+        .ok_or_else(|| err("Action", "missing".into()))?;
+    let actions = strings(actions, &field)
+        .map_err(|m| err(&field, m))?
+        .into_iter()
+        .map(|a| parse_action(a).map_err(|m| err(&field, m)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let resources_required = !kind.is_resource_based();
+    let resources =
+        match either(obj, "Resource", resources_required).map_err(|(f, m)| err(&f, m))? {
+            Some((_, _, field)) if kind == PolicyKind::Trust => {
+                return Err(err(
+                    &field,
+                    "a trust policy must not specify a resource".into(),
+                ));
+            }
+            Some((v, negated, field)) => {
+                let patterns = strings(v, &field)
+                    .map_err(|m| err(&field, m))?
+                    .into_iter()
+                    .map(|r| ArnPattern::resource(r, vars).map_err(|m| err(&field, m)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some((patterns, negated))
+            }
+            None => None,
+        };
+    let (resources, not_resource) = match resources {
+        Some((p, n)) => (Some(p), n),
+        None => (None, false),
+    };
+
+    let conditions = match obj.get("Condition") {
+        Some(c) => condition::parse_block(c, vars).map_err(|m| err("Condition", m))?,
+        None => Vec::new(),
+    };
+
+    Ok(Statement {
+        sid,
+        effect,
+        principal,
+        actions,
+        not_action,
+        resources,
+        not_resource,
+        conditions,
+    })
+}
+
+/// `*` or `service:Action` with wildcards; compiled lowercased.
+fn parse_action(action: &str) -> Result<Vec<Tok>, String> {
+    let valid = action == "*"
+        || action.split_once(':').is_some_and(|(service, name)| {
+            !service.is_empty()
+                && !name.is_empty()
+                && service
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-*?".contains(c))
+                && !name.contains(':')
+        });
+    if !valid {
+        return Err(format!(
+            "invalid action {action:?}: actions must be \"*\" or prefixed by a service, e.g. \"host:Login\""
+        ));
+    }
+    let mut toks = Vec::with_capacity(action.len());
+    compile(action, true, true, &mut toks);
+    Ok(toks)
+}
+
+/// A Principal value: `"*"` or an object of `AWS`, `Service`, `Federated`,
+/// `CanonicalUser` to a string or a list of strings.
+fn parse_principal(value: &Json) -> Result<Vec<PrincipalEntry>, String> {
+    match value {
+        Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Any]),
+        Json::Object(map) if !map.is_empty() => {
+            let mut entries = Vec::new();
+            for (kind, v) in map {
+                let list = strings(v, kind)?;
+                for item in list {
+                    entries.push(match kind.as_str() {
+                        "AWS" => PrincipalEntry::aws(item)?,
+                        "Service" | "Federated" | "CanonicalUser" => {
+                            if item.is_empty() || item.contains(['*', '?']) {
+                                return Err(format!(
+                                    "Invalid principal in policy: \"{kind}\":\"{item}\""
+                                ));
+                            }
+                            PrincipalEntry::Exact(item.to_owned())
+                        }
+                        _ => return Err(format!("unknown principal type {kind:?}")),
+                    });
+                }
+            }
+            Ok(entries)
+        }
+        other => Err(format!(
+            "Invalid principal in policy: {other}; use \"*\" or an object such as {{\"AWS\": \"arn:aws:iam::123456789012:root\"}}"
+        )),
     }
 }

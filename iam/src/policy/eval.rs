@@ -1,7 +1,9 @@
 //! AWS's evaluation logic within one account.
 
+use super::arn::{Caller, PrincipalMatch};
 use super::context::Context;
-use super::document::{Effect, Policy};
+use super::document::{Effect, Policy, PolicyKind, Statement};
+use super::wildcard::glob;
 use std::fmt;
 
 /// One authorization question: may `principal` do `action` on `resource`?
@@ -93,11 +95,220 @@ pub struct Response {
     pub matched: Vec<MatchedStatement>,
 }
 
-/// Decides `request` against `policies` as AWS does inside one account.
-pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
-    let _ = (request, policies);
-    Response {
-        decision: Decision::ImplicitDeny,
-        matched: Vec::new(),
+impl Statement {
+    fn action_matches(&self, action: &str) -> bool {
+        self.actions.iter().any(|p| glob(p, action, true)) != self.not_action
     }
+
+    fn resource_matches(&self, req: &Request<'_>) -> bool {
+        match &self.resources {
+            Some(r) => r.iter().any(|p| p.matches(req.resource, req.context)) != self.not_resource,
+            None => true,
+        }
+    }
+
+    fn conditions_hold(&self, req: &Request<'_>) -> bool {
+        self.conditions.iter().all(|c| c.holds(req.context))
+    }
+
+    /// Whether the statement applies to the request, and how the caller
+    /// matched its Principal (`Direct` when it has none). Cheapest tests
+    /// first: most statements fail on the action.
+    fn applies(&self, req: &Request<'_>, caller: &Caller<'_>) -> PrincipalMatch {
+        if !self.action_matches(req.action) || !self.resource_matches(req) {
+            return PrincipalMatch::No;
+        }
+        let how = match &self.principal {
+            Some(spec) => spec.matches(caller),
+            None => PrincipalMatch::Direct,
+        };
+        if how == PrincipalMatch::No || !self.conditions_hold(req) {
+            return PrincipalMatch::No;
+        }
+        how
+    }
+}
+
+/// A statement that applied, before the decision picks the deciding ones.
+struct Hit<'p> {
+    policy: &'p Policy,
+    index: usize,
+    source: PolicySource,
+    how: PrincipalMatch,
+}
+
+impl Hit<'_> {
+    fn to_matched(&self) -> MatchedStatement {
+        let st = &self.policy.statements[self.index];
+        MatchedStatement {
+            policy: self.policy.name().to_owned(),
+            sid: st.sid.clone(),
+            index: self.index,
+            effect: st.effect,
+            source: self.source,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Hits<'p> {
+    deny: Vec<Hit<'p>>,
+    identity: Vec<Hit<'p>>,
+    boundary: Vec<Hit<'p>>,
+    resource: Vec<Hit<'p>>,
+}
+
+impl<'p> Hits<'p> {
+    fn collect(
+        &mut self,
+        policies: &'p [Policy],
+        source: PolicySource,
+        req: &Request<'_>,
+        caller: &Caller<'_>,
+        boundary_set: bool,
+    ) {
+        for policy in policies {
+            for (index, st) in policy.statements.iter().enumerate() {
+                let mut how = st.applies(req, caller);
+                // "The NotPrincipal element with a Deny effect will always
+                // deny any IAM principal that has a permissions boundary
+                // policy attached" (IAM User Guide, Permissions boundaries).
+                if how == PrincipalMatch::No
+                    && boundary_set
+                    && st.effect == Effect::Deny
+                    && st.principal.as_ref().is_some_and(|p| p.negated)
+                    && st.action_matches(req.action)
+                    && st.resource_matches(req)
+                    && st.conditions_hold(req)
+                {
+                    how = PrincipalMatch::Direct;
+                }
+                if how == PrincipalMatch::No {
+                    continue;
+                }
+                let hit = Hit {
+                    policy,
+                    index,
+                    source,
+                    how,
+                };
+                match (st.effect, source) {
+                    (Effect::Deny, _) => self.deny.push(hit),
+                    (Effect::Allow, PolicySource::Identity) => self.identity.push(hit),
+                    (Effect::Allow, PolicySource::Boundary) => self.boundary.push(hit),
+                    (Effect::Allow, PolicySource::Resource) => self.resource.push(hit),
+                }
+            }
+        }
+    }
+}
+
+/// Decides `request` against `policies` as AWS decides a request inside one
+/// account (IAM User Guide, "Policy evaluation logic"):
+///
+/// 1. An applicable Deny in any policy (identity, boundary, resource) wins.
+/// 2. An identity-policy Allow grants, when the boundary (if any) also
+///    allows.
+/// 3. A resource-policy Allow grants on its own when it names the caller
+///    itself (user or session ARN, or `*`); when it names the role a session
+///    belongs to, only if the boundary also allows; when it names only the
+///    account, it delegates to the identity policies (rule 2).
+/// 4. A role's trust policy is required for `sts:AssumeRole`: when the
+///    resource policies include a trust policy, an identity Allow alone is
+///    not enough.
+/// 5. Otherwise: implicit deny.
+pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
+    let caller = Caller::parse(request.principal);
+    let boundary_set = policies.boundary.is_some();
+    let mut hits = Hits::default();
+    hits.collect(
+        &policies.identity,
+        PolicySource::Identity,
+        request,
+        &caller,
+        boundary_set,
+    );
+    if let Some(boundary) = &policies.boundary {
+        hits.collect(boundary, PolicySource::Boundary, request, &caller, false);
+    }
+    hits.collect(
+        &policies.resource,
+        PolicySource::Resource,
+        request,
+        &caller,
+        boundary_set,
+    );
+
+    if !hits.deny.is_empty() {
+        return Response {
+            decision: Decision::ExplicitDeny,
+            matched: hits.deny.iter().map(Hit::to_matched).collect(),
+        };
+    }
+    let boundary_ok = !boundary_set || !hits.boundary.is_empty();
+    let identity_ok = boundary_ok && !hits.identity.is_empty();
+    let trust = policies
+        .resource
+        .iter()
+        .any(|p| p.kind() == PolicyKind::Trust);
+    let granting: Vec<&Hit<'_>> = hits
+        .resource
+        .iter()
+        .filter(|h| match h.how {
+            PrincipalMatch::Direct => true,
+            PrincipalMatch::Role => boundary_ok,
+            PrincipalMatch::Account => identity_ok,
+            PrincipalMatch::No => false,
+        })
+        .collect();
+    let allowed = if trust {
+        !granting.is_empty()
+    } else {
+        identity_ok || !granting.is_empty()
+    };
+    if !allowed {
+        return Response {
+            decision: Decision::ImplicitDeny,
+            matched: Vec::new(),
+        };
+    }
+    let mut matched = Vec::new();
+    if identity_ok {
+        matched.extend(hits.identity.iter().map(Hit::to_matched));
+    }
+    if boundary_set {
+        matched.extend(hits.boundary.iter().map(Hit::to_matched));
+    }
+    matched.extend(granting.into_iter().map(Hit::to_matched));
+    Response {
+        decision: Decision::Allowed,
+        matched,
+    }
+}
+
+/// Condition keys (as written in the policies) used by statements that
+/// would apply to the request but that the context lacks: AWS's
+/// `MissingContextValues` of a simulation.
+pub fn missing_context_keys(request: &Request<'_>, policies: &PolicySet) -> Vec<String> {
+    let mut missing: Vec<String> = Vec::new();
+    let all = policies
+        .identity
+        .iter()
+        .chain(policies.boundary.iter().flatten())
+        .chain(&policies.resource);
+    for policy in all {
+        for st in &policy.statements {
+            if !st.action_matches(request.action) {
+                continue;
+            }
+            for c in &st.conditions {
+                if request.context.entry(&c.key_lower).is_none()
+                    && !missing.iter().any(|m| m.eq_ignore_ascii_case(&c.key))
+                {
+                    missing.push(c.key.to_string());
+                }
+            }
+        }
+    }
+    missing
 }

@@ -5,10 +5,18 @@
 //! [`Response`] that names the deciding statements. Pure: no clock,
 //! filesystem or environment in here; the caller puts time into the context.
 
+mod arn;
+mod condition;
 mod context;
 mod document;
 mod eval;
+mod position;
+mod wildcard;
 
 pub use context::{Context, ContextKeyType};
 pub use document::{Effect, Policy, PolicyError, PolicyKind};
-pub use eval::{Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize};
+pub use eval::{
+    Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
+    missing_context_keys,
+};
+pub use position::Position;

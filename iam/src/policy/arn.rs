@@ -1,0 +1,361 @@
+//! ARN patterns (Resource, `Arn*` operators) and principals.
+
+use super::context::Context;
+use super::wildcard::{Template, VarError};
+
+/// Splits `s` at its first five colons that are outside `${…}`, the way an
+/// ARN's `arn:partition:service:region:account:resource` splits.
+fn split_arn(s: &str) -> Option<[&str; 6]> {
+    let mut parts = [""; 6];
+    let mut start = 0;
+    let mut n = 0;
+    let mut depth = 0u32;
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && n < 5 {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                parts[n] = &s[start..i];
+                n += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if n < 5 {
+        return None;
+    }
+    parts[5] = &s[start..];
+    Some(parts)
+}
+
+/// Splits a concrete ARN (no variables) into its six parts.
+fn split_concrete(s: &str) -> Option<[&str; 6]> {
+    let mut it = s.splitn(6, ':');
+    let parts = [
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ];
+    (parts[0] == "arn").then_some(parts)
+}
+
+/// A resource pattern: `*`, or an ARN whose six parts are matched one by
+/// one, each with `*`/`?` wildcards (case-sensitive). A `*` in the region
+/// or account part stays inside that part; in the resource part it spans
+/// `/` and `:`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ArnPattern {
+    Any,
+    Parts(Box<[Template; 6]>),
+    /// A value that is not ARN-shaped (only in `Arn*` conditions): matched
+    /// as a whole.
+    Whole(Template),
+}
+
+impl ArnPattern {
+    /// Compiles a Resource element entry; AWS requires `*` or an ARN.
+    pub(crate) fn resource(text: &str, vars: bool) -> Result<Self, VarError> {
+        if text == "*" {
+            return Ok(Self::Any);
+        }
+        match split_arn(text) {
+            Some(parts) if parts[0] == "arn" => Self::from_parts(parts, vars),
+            _ => Err(format!("Resource {text} must be in ARN format or \"*\"")),
+        }
+    }
+
+    /// Compiles an `Arn*` condition value; non-ARN values match as a whole.
+    pub(crate) fn condition(text: &str, vars: bool) -> Result<Self, VarError> {
+        match split_arn(text) {
+            Some(parts) if parts[0] == "arn" => Self::from_parts(parts, vars),
+            _ if text == "*" => Ok(Self::Any),
+            _ => Ok(Self::Whole(Template::new(text, true, vars, false)?)),
+        }
+    }
+
+    fn from_parts(parts: [&str; 6], vars: bool) -> Result<Self, VarError> {
+        let t = |s: &str| Template::new(s, true, vars, false);
+        Ok(Self::Parts(Box::new([
+            t(parts[0])?,
+            t(parts[1])?,
+            t(parts[2])?,
+            t(parts[3])?,
+            t(parts[4])?,
+            t(parts[5])?,
+        ])))
+    }
+
+    pub(crate) fn matches(&self, arn: &str, ctx: &Context) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Whole(t) => t.matches(arn, ctx),
+            Self::Parts(pat) => match split_concrete(arn) {
+                Some(parts) => pat.iter().zip(parts).all(|(p, s)| p.matches(s, ctx)),
+                None => false,
+            },
+        }
+    }
+}
+
+/// One entry of a Principal element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PrincipalEntry {
+    /// `"*"` or `{"AWS": "*"}`: everyone, including anonymous callers.
+    Any,
+    /// `"123456789012"` or `arn:aws:iam::123456789012:root`: the account,
+    /// which delegates to the account's identity policies.
+    Account(String),
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`: the role and its sessions.
+    Role {
+        arn: String,
+        account: String,
+        name: String,
+    },
+    /// Any other principal, matched exactly: a user, a role session, a
+    /// service (`ec2.amazonaws.com`), a federated or canonical user.
+    Exact(String),
+}
+
+/// How a caller matched a Principal element; it decides whether a
+/// resource-based allow suffices on its own (see `eval.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrincipalMatch {
+    No,
+    /// Through its account: needs the identity policies too.
+    Account,
+    /// A role session through its role's ARN: bounded by the boundary.
+    Role,
+    /// The caller itself (or `*`).
+    Direct,
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl PrincipalEntry {
+    /// Parses one `AWS` principal value.
+    pub(crate) fn aws(value: &str) -> Result<Self, String> {
+        if value == "*" {
+            return Ok(Self::Any);
+        }
+        if is_account_id(value) {
+            return Ok(Self::Account(value.to_owned()));
+        }
+        let invalid = || format!("Invalid principal in policy: \"AWS\":\"{value}\"");
+        let parts = split_concrete(value).ok_or_else(invalid)?;
+        if value.contains(['*', '?']) || parts[1].is_empty() || parts[2].is_empty() {
+            return Err(invalid());
+        }
+        let account = parts[4];
+        if parts[2] == "iam" && parts[5] == "root" {
+            return if is_account_id(account) {
+                Ok(Self::Account(account.to_owned()))
+            } else {
+                Err(invalid())
+            };
+        }
+        if parts[2] == "iam"
+            && let Some(path_name) = parts[5].strip_prefix("role/")
+        {
+            let name = path_name.rsplit('/').next().unwrap_or(path_name);
+            return Ok(Self::Role {
+                arn: value.to_owned(),
+                account: account.to_owned(),
+                name: name.to_owned(),
+            });
+        }
+        Ok(Self::Exact(value.to_owned()))
+    }
+
+    fn matches(&self, caller: &Caller<'_>) -> PrincipalMatch {
+        match self {
+            Self::Any => PrincipalMatch::Direct,
+            Self::Account(acct) => match caller.account {
+                Some(a) if a == acct && caller.kind == CallerKind::Root => PrincipalMatch::Direct,
+                Some(a) if a == acct => PrincipalMatch::Account,
+                _ => PrincipalMatch::No,
+            },
+            Self::Role { arn, account, name } => {
+                if caller.arn == arn {
+                    PrincipalMatch::Direct
+                } else if caller.account == Some(account.as_str())
+                    && caller.kind == (CallerKind::Session { role: name })
+                {
+                    PrincipalMatch::Role
+                } else {
+                    PrincipalMatch::No
+                }
+            }
+            Self::Exact(s) if s == caller.arn => PrincipalMatch::Direct,
+            Self::Exact(_) => PrincipalMatch::No,
+        }
+    }
+
+    /// Whether this entry names exactly `identity`, one link of the caller's
+    /// chain (for NotPrincipal).
+    fn names(&self, identity: &Identity<'_>) -> bool {
+        match (self, identity) {
+            (Self::Any, _) => true,
+            (Self::Account(a), Identity::Account(b)) => a == b,
+            (
+                Self::Role { account, name, .. },
+                Identity::Role {
+                    account: a,
+                    name: n,
+                },
+            ) => account == a && name == n,
+            (Self::Role { arn, .. }, Identity::Arn(s)) => arn == s,
+            (Self::Exact(e), Identity::Arn(s)) => e == s,
+            _ => false,
+        }
+    }
+}
+
+/// A Principal or NotPrincipal element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PrincipalSpec {
+    pub(crate) negated: bool,
+    pub(crate) entries: Vec<PrincipalEntry>,
+}
+
+impl PrincipalSpec {
+    /// How the caller matches. For `NotPrincipal`, AWS checks every identity
+    /// in the caller's chain (account, role, session or user): the statement
+    /// skips the caller only when all of them are listed.
+    pub(crate) fn matches(&self, caller: &Caller<'_>) -> PrincipalMatch {
+        if !self.negated {
+            return self
+                .entries
+                .iter()
+                .map(|e| e.matches(caller))
+                .max()
+                .unwrap_or(PrincipalMatch::No);
+        }
+        let listed = |id: &Identity<'_>| self.entries.iter().any(|e| e.names(id));
+        let all_listed = caller.chain().iter().flatten().all(listed);
+        if all_listed {
+            PrincipalMatch::No
+        } else {
+            PrincipalMatch::Direct
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallerKind<'a> {
+    Root,
+    User,
+    Session { role: &'a str },
+    Other,
+}
+
+/// The request's principal, taken apart once per decision.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller<'a> {
+    pub(crate) arn: &'a str,
+    pub(crate) account: Option<&'a str>,
+    pub(crate) kind: CallerKind<'a>,
+}
+
+enum Identity<'a> {
+    Account(&'a str),
+    Role { account: &'a str, name: &'a str },
+    Arn(&'a str),
+}
+
+impl<'a> Caller<'a> {
+    pub(crate) fn parse(arn: &'a str) -> Self {
+        let Some(parts) = split_concrete(arn) else {
+            return Self {
+                arn,
+                account: None,
+                kind: CallerKind::Other,
+            };
+        };
+        let account = Some(parts[4]).filter(|a| !a.is_empty());
+        let kind = match (parts[2], parts[5]) {
+            ("iam", "root") => CallerKind::Root,
+            ("iam", r) if r.starts_with("user/") => CallerKind::User,
+            ("sts", r) if r.starts_with("assumed-role/") => {
+                let mut it = r.split('/');
+                match (it.next(), it.next()) {
+                    (_, Some(role)) => CallerKind::Session { role },
+                    _ => CallerKind::Other,
+                }
+            }
+            _ => CallerKind::Other,
+        };
+        Self { arn, account, kind }
+    }
+
+    /// The identities AWS evaluates a NotPrincipal against.
+    fn chain(&self) -> [Option<Identity<'a>>; 3] {
+        let account = self.account.map(Identity::Account);
+        match (self.kind, self.account) {
+            (CallerKind::Root, _) => [account, None, None],
+            (CallerKind::Session { role }, Some(a)) => [
+                account,
+                Some(Identity::Role {
+                    account: a,
+                    name: role,
+                }),
+                Some(Identity::Arn(self.arn)),
+            ],
+            _ => [account, Some(Identity::Arn(self.arn)), None],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arn_like(pattern: &str, arn: &str) -> bool {
+        ArnPattern::condition(pattern, false)
+            .unwrap()
+            .matches(arn, &Context::new())
+    }
+
+    #[test]
+    fn resource_segments() {
+        let ctx = Context::new();
+        let p = ArnPattern::resource("arn:aws:s3:::bucket/*", false).unwrap();
+        assert!(p.matches("arn:aws:s3:::bucket/a/b:c", &ctx));
+        assert!(!p.matches("arn:aws:s3:::bucket2/a", &ctx));
+        let p = ArnPattern::resource("arn:aws:ec2:*:123456789012:instance/*", false).unwrap();
+        assert!(p.matches("arn:aws:ec2:us-east-1:123456789012:instance/i-1", &ctx));
+        assert!(!p.matches("arn:aws:ec2:us-east-1:999999999999:instance/i-1", &ctx));
+        // A region wildcard does not swallow the account part.
+        let p = ArnPattern::resource("arn:aws:ec2:*:instance/*", false);
+        assert!(p.is_err());
+        assert!(ArnPattern::resource("bucket", false).is_err());
+        assert!(arn_like(
+            "arn:aws:iam::*:role/*",
+            "arn:aws:iam::123456789012:role/a/b"
+        ));
+    }
+
+    #[test]
+    fn principals() {
+        let user = Caller::parse("arn:aws:iam::123456789012:user/bob");
+        let session = Caller::parse("arn:aws:sts::123456789012:assumed-role/admin/bob");
+        let acct = PrincipalEntry::aws("123456789012").unwrap();
+        assert_eq!(acct.matches(&user), PrincipalMatch::Account);
+        let role = PrincipalEntry::aws("arn:aws:iam::123456789012:role/ops/admin").unwrap();
+        assert_eq!(role.matches(&session), PrincipalMatch::Role);
+        assert_eq!(role.matches(&user), PrincipalMatch::No);
+        assert!(PrincipalEntry::aws("arn:aws:iam::123456789012:user/*").is_err());
+        assert!(PrincipalEntry::aws("bob").is_err());
+    }
+}

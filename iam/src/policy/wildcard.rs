@@ -1,0 +1,276 @@
+//! `*`/`?` wildcard patterns and policy-variable templates.
+//!
+//! A pattern is compiled once into [`Tok`]s, so a literal `*` (from `${*}`)
+//! is told apart from the wildcard and a decision needs no parsing. `?`
+//! matches one character (not one byte); `*` any run, including `/` and `:`
+//! (ARN segments are split before matching, see `arn.rs`).
+
+use super::context::Context;
+
+/// One compiled pattern element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tok {
+    Byte(u8),
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: exactly one character.
+    One,
+}
+
+/// Length of the UTF-8 sequence starting with byte `b`.
+fn char_len(b: u8) -> usize {
+    match b {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Matches `text` against `pat` (ASCII case folding when `fold`). Iterative
+/// with a single backtrack point: linear for the patterns policies use.
+pub(crate) fn glob(pat: &[Tok], text: &str, fold: bool) -> bool {
+    let text = text.as_bytes();
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if let Some(tok) = pat.get(p) {
+            match *tok {
+                Tok::Star => {
+                    backtrack = Some((p, t));
+                    p += 1;
+                    continue;
+                }
+                Tok::One => {
+                    p += 1;
+                    t += char_len(text[t]);
+                    continue;
+                }
+                Tok::Byte(b) => {
+                    let c = text[t];
+                    if b == c || (fold && b.eq_ignore_ascii_case(&c)) {
+                        p += 1;
+                        t += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match backtrack {
+            Some((sp, st)) => {
+                let next = st + char_len(text[st]);
+                backtrack = Some((sp, next));
+                p = sp + 1;
+                t = next;
+            }
+            None => return false,
+        }
+    }
+    pat[p.min(pat.len())..].iter().all(|t| *t == Tok::Star)
+}
+
+/// Compiles plain text: `*` and `?` are wildcards when `wild`.
+pub(crate) fn compile(text: &str, wild: bool, fold: bool, out: &mut Vec<Tok>) {
+    for &b in text.as_bytes() {
+        out.push(match b {
+            b'*' if wild => Tok::Star,
+            b'?' if wild => Tok::One,
+            _ if fold => Tok::Byte(b.to_ascii_lowercase()),
+            _ => Tok::Byte(b),
+        });
+    }
+}
+
+/// A policy variable: `${aws:username}` or `${aws:username, 'default'}`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Var {
+    /// The context key, lowercased for lookup.
+    key: Box<str>,
+    default: Option<Box<str>>,
+}
+
+impl Var {
+    /// The single value of the key, or the default. A key with several
+    /// values cannot stand in for a variable.
+    fn resolve<'c>(&'c self, ctx: &'c Context) -> Option<&'c str> {
+        match ctx.entry(&self.key).map(|e| e.values.as_slice()) {
+            Some([one]) => Some(one.as_str()),
+            _ => self.default.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Toks(Vec<Tok>),
+    Var(Var),
+}
+
+/// Pattern or value text that may hold policy variables. Without variables
+/// it is matched straight from its compiled tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Template {
+    parts: Vec<Part>,
+    fold: bool,
+}
+
+/// What is wrong with a `${…}`.
+pub(crate) type VarError = String;
+
+impl Template {
+    /// Compiles `text`. `wild`: `*`/`?` are wildcards. `vars`: `${…}` is a
+    /// policy variable (Version 2012-10-17); otherwise it is literal text.
+    /// `fold`: ASCII case-insensitive matching.
+    pub(crate) fn new(text: &str, wild: bool, vars: bool, fold: bool) -> Result<Self, VarError> {
+        let mut parts = Vec::new();
+        let mut toks = Vec::new();
+        let mut rest = text;
+        while vars && let Some(start) = rest.find("${") {
+            compile(&rest[..start], wild, fold, &mut toks);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("unterminated policy variable in {text:?}"))?;
+            let inner = &after[..end];
+            match inner.trim() {
+                "*" => toks.push(Tok::Byte(b'*')),
+                "?" => toks.push(Tok::Byte(b'?')),
+                "$" => toks.push(Tok::Byte(b'$')),
+                _ => {
+                    if !toks.is_empty() {
+                        parts.push(Part::Toks(std::mem::take(&mut toks)));
+                    }
+                    parts.push(Part::Var(parse_var(inner, text)?));
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        compile(rest, wild, fold, &mut toks);
+        if !toks.is_empty() || parts.is_empty() {
+            parts.push(Part::Toks(toks));
+        }
+        Ok(Self { parts, fold })
+    }
+
+    /// The compiled tokens of a template without variables.
+    pub(crate) fn fixed(&self) -> Option<&[Tok]> {
+        match self.parts.as_slice() {
+            [Part::Toks(t)] => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Resolves variables into `out`; `false` when one cannot be resolved
+    /// (then nothing matches, as in AWS).
+    pub(crate) fn resolve(&self, ctx: &Context, out: &mut Vec<Tok>) -> bool {
+        out.clear();
+        for part in &self.parts {
+            match part {
+                Part::Toks(t) => out.extend_from_slice(t),
+                Part::Var(v) => match v.resolve(ctx) {
+                    // A substituted value is literal text, never a wildcard.
+                    Some(value) => compile(value, false, self.fold, out),
+                    None => return false,
+                },
+            }
+        }
+        true
+    }
+
+    /// Matches `text`, resolving variables from `ctx`.
+    pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
+        if let Some(toks) = self.fixed() {
+            return glob(toks, text, self.fold);
+        }
+        let mut buf = Vec::new();
+        self.resolve(ctx, &mut buf) && glob(&buf, text, self.fold)
+    }
+
+    /// The resolved text, for operators that parse it (numbers, dates, …).
+    pub(crate) fn render(&self, ctx: &Context) -> Option<String> {
+        let mut buf = Vec::new();
+        if !self.resolve(ctx, &mut buf) {
+            return None;
+        }
+        let bytes: Vec<u8> = buf
+            .iter()
+            .map(|t| match t {
+                Tok::Byte(b) => *b,
+                Tok::Star => b'*',
+                Tok::One => b'?',
+            })
+            .collect();
+        String::from_utf8(bytes).ok()
+    }
+}
+
+/// Parses the inside of `${…}`: a key, optionally `, 'default'`.
+fn parse_var(inner: &str, whole: &str) -> Result<Var, VarError> {
+    let (key, default) = match inner.split_once(',') {
+        Some((key, default)) => {
+            let d = default.trim();
+            let d = d
+                .strip_prefix('\'')
+                .and_then(|d| d.strip_suffix('\''))
+                .filter(|d| !d.contains('\''))
+                .ok_or_else(|| {
+                    format!("policy variable default must be in single quotes in {whole:?}")
+                })?;
+            (key.trim(), Some(d.into()))
+        }
+        None => (inner.trim(), None),
+    };
+    let valid = !key.is_empty()
+        && key.contains(':')
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_:/.-+=@ ".contains(c));
+    if !valid {
+        return Err(format!("invalid policy variable ${{{inner}}} in {whole:?}"));
+    }
+    Ok(Var {
+        key: key.to_ascii_lowercase().into(),
+        default,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pat: &str, text: &str) -> bool {
+        let mut toks = Vec::new();
+        compile(pat, true, false, &mut toks);
+        glob(&toks, text, false)
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(m("*", ""));
+        assert!(m("a*c", "abbbc"));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "ac"));
+        assert!(m("a?c", "aéc"));
+        assert!(m("*b*b", "abab"));
+        assert!(!m("abc", "abcd"));
+        assert!(m("abc*", "abc"));
+    }
+
+    #[test]
+    fn variables() {
+        let mut ctx = Context::new();
+        ctx.set("aws:username", "bob");
+        let t = Template::new("home/${aws:username}/*", true, true, false).unwrap();
+        assert!(t.matches("home/bob/x", &ctx));
+        assert!(!t.matches("home/alice/x", &ctx));
+        let t = Template::new("${aws:userid, 'none'}", false, true, false).unwrap();
+        assert_eq!(t.render(&ctx).as_deref(), Some("none"));
+        let t = Template::new("a${*}b", true, true, false).unwrap();
+        assert!(t.matches("a*b", &ctx));
+        assert!(!t.matches("axb", &ctx));
+        assert!(Template::new("${aws:username", true, true, false).is_err());
+        assert!(Template::new("${}", true, true, false).is_err());
+        let t = Template::new("${aws:username}", true, false, false).unwrap();
+        assert!(t.matches("${aws:username}", &ctx));
+    }
+}
