@@ -1,1 +1,1096 @@
-//! (to be written)
+//! Host configuration: `iam.toml` (DESIGN.md §4).
+//!
+//! The file decides which account a host belongs to, where the store and the
+//! audit log live and how logins are checked, so it is read fail-closed:
+//! [`HostConfig::load`] refuses a file (or parent directory) that someone
+//! other than root or the running user could have written, every unknown key
+//! is an error naming the key and its line, and every value is checked here
+//! rather than where it is used.
+//!
+//! Relative paths (`database`, `audit_log`, `accounts.extrausers_dir`) are
+//! resolved against the directory that holds the config file, so a test can
+//! put a whole installation in one temporary directory.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use chrono::TimeDelta;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+/// Where the file lives by default.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/iam/iam.toml";
+
+/// A config file is a few KiB; anything larger is not ours.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// More than this many ± steps would accept codes minutes old.
+pub const MAX_SKEW_STEPS: u8 = 10;
+
+/// Everything that can be wrong with the host configuration. Messages name
+/// the file, and for content errors the line, so an operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: refusing to use it: {reason}")]
+    Unsafe { path: PathBuf, reason: String },
+    #[error("{path}: line {line}, column {column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// What `pam_iam` answers for a user name the directory does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownUser {
+    /// `PAM_IGNORE`: the rest of the stack (local accounts) decides.
+    #[default]
+    Ignore,
+    /// Fail the login.
+    Deny,
+}
+
+/// `[login]`
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginConfig {
+    /// A user without an MFA device cannot log in on this host.
+    pub require_mfa: bool,
+    pub unknown_user: UnknownUser,
+}
+
+/// `[lockout]`, pam_faillock semantics: `deny` failures within
+/// `fail_interval` lock the user for `unlock_time`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockoutConfig {
+    pub deny: u32,
+    pub fail_interval: TimeDelta,
+    pub unlock_time: TimeDelta,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            deny: 5,
+            fail_interval: TimeDelta::minutes(15),
+            unlock_time: TimeDelta::minutes(15),
+        }
+    }
+}
+
+/// `[totp]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpConfig {
+    /// ± 30 s steps accepted around now (clock drift between phone and host).
+    pub skew_steps: u8,
+}
+
+impl Default for TotpConfig {
+    fn default() -> Self {
+        Self { skew_steps: 1 }
+    }
+}
+
+/// `[accounts]`: how IAM users and groups become Linux accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsConfig {
+    /// Inclusive range of UIDs/GIDs handed out to IAM users and groups.
+    pub uid_range: (u32, u32),
+    pub shell: PathBuf,
+    /// Home directory template; `%u` is the user name, `%%` a literal `%`.
+    pub home: String,
+    pub extrausers_dir: PathBuf,
+}
+
+impl AccountsConfig {
+    /// The home directory of `user_name` per the `home` template.
+    pub fn home_for(&self, user_name: &str) -> PathBuf {
+        let mut out = String::with_capacity(self.home.len() + user_name.len());
+        let mut chars = self.home.chars();
+        while let Some(c) = chars.next() {
+            if c == '%' {
+                // `parse` admits only `%u` and `%%`.
+                match chars.next() {
+                    Some('u') => out.push_str(user_name),
+                    Some(other) => out.push(other),
+                    None => {}
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        PathBuf::from(out)
+    }
+}
+
+/// The parsed, validated `iam.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    /// 12 ASCII digits.
+    pub account_id: String,
+    pub hostname: String,
+    pub database: PathBuf,
+    pub audit_log: PathBuf,
+    /// `aws:ResourceTag/*` for host actions on this host.
+    pub host_tags: BTreeMap<String, String>,
+    pub login: LoginConfig,
+    pub lockout: LockoutConfig,
+    pub totp: TotpConfig,
+    /// IAM group name -> local Linux groups granted at login.
+    pub group_map: BTreeMap<String, Vec<String>>,
+    pub accounts: AccountsConfig,
+}
+
+impl HostConfig {
+    /// Reads `path` after checking that only root or the running user can
+    /// have written it or its directory; see the module docs.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_trusted(path)?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses config text. `origin` is the file it came from: errors name it
+    /// and relative paths resolve against its directory.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: origin.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim_end().to_owned(),
+            }
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let base = origin
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+
+        let hostname = match raw.hostname {
+            Some(h) => h,
+            None => system_hostname().map_err(invalid)?,
+        };
+        validate_hostname(&hostname).map_err(|m| invalid(format!("hostname: {m}")))?;
+
+        let accounts = raw.accounts;
+        Ok(Self {
+            account_id: raw.account_id.0,
+            hostname,
+            database: resolve(raw.database),
+            audit_log: resolve(raw.audit_log),
+            host_tags: raw.host_tags.0,
+            login: LoginConfig {
+                require_mfa: raw.login.require_mfa,
+                unknown_user: raw.login.unknown_user,
+            },
+            lockout: LockoutConfig {
+                deny: raw.lockout.deny.0,
+                fail_interval: raw.lockout.fail_interval.0,
+                unlock_time: raw.lockout.unlock_time.0,
+            },
+            totp: TotpConfig {
+                skew_steps: raw.totp.skew_steps.0,
+            },
+            group_map: raw.group_map.into_iter().map(|(k, v)| (k, v.0)).collect(),
+            accounts: AccountsConfig {
+                uid_range: accounts.uid_range.0,
+                shell: accounts.shell.0,
+                home: accounts.home.0,
+                extrausers_dir: resolve(accounts.extrausers_dir),
+            },
+        })
+    }
+
+    /// This host as a resource: `arn:aws:host::ACCOUNT:host/HOSTNAME`.
+    pub fn host_arn(&self) -> String {
+        format!("arn:aws:host::{}:host/{}", self.account_id, self.hostname)
+    }
+}
+
+/// The `iam.toml` that `iamctl init` writes: every key, commented, with its
+/// default, so the file documents itself.
+pub fn starter_config(account_id: &str) -> Result<String, ConfigError> {
+    check_account_id(account_id).map_err(|message| ConfigError::Invalid {
+        path: PathBuf::from(DEFAULT_CONFIG_PATH),
+        message: format!("account_id: {message}"),
+    })?;
+    Ok(STARTER_CONFIG.replace("@ACCOUNT_ID@", account_id))
+}
+
+const STARTER_CONFIG: &str = r#"# pam_iam host configuration. Every key except account_id is optional;
+# the values shown commented out are the defaults. Unknown keys are an error.
+# Relative paths are relative to the directory holding this file.
+
+account_id = "@ACCOUNT_ID@"
+# hostname  = "web-1"                  # default: the kernel hostname
+# database  = "/var/lib/iam/iam.db"
+# audit_log = "/var/log/iam/audit.log"
+
+[host_tags]                            # aws:ResourceTag/* for host:Login, host:RunAs
+# env = "prod"
+
+[login]
+# require_mfa  = false                 # true: users without an MFA device cannot log in
+# unknown_user = "ignore"              # "ignore" (local accounts still work) | "deny"
+
+[lockout]                              # pam_faillock semantics, per IAM user
+# deny          = 5                    # failures within fail_interval that lock
+# fail_interval = "15m"                # durations: "900s", "15m", "1h", "1d"
+# unlock_time   = "15m"
+
+[totp]
+# skew_steps = 1                       # +/- 30 s steps accepted; at most 10
+
+[group_map]                            # IAM group -> local Linux groups granted at login
+# developers = ["docker"]
+
+[accounts]
+# uid_range      = [200000, 299999]    # UIDs/GIDs are allocated once, never reused
+# shell          = "/bin/bash"
+# home           = "/home/%u"          # %u: the user name
+# extrausers_dir = "/var/lib/extrausers"
+"#;
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Opens `path` without following a symlink, checks the opened file (not
+/// the name, so nothing can be swapped in between) and its directory, and
+/// reads it. The file is opened relative to the already-checked directory
+/// (through `/proc/self/fd`, as `openat` would, without unsafe code).
+fn read_trusted(path: &Path) -> Result<String, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let euid = effective_uid().map_err(|e| ConfigError::Io {
+        path: PathBuf::from("/proc/self/status"),
+        source: e,
+    })?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| ConfigError::Unsafe {
+        path: path.to_path_buf(),
+        reason: "does not name a file".into(),
+    })?;
+    let dir = open_trusted_dir(parent, euid)?;
+    let in_dir = Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name);
+
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(in_dir)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ConfigError::Unsafe {
+                path: path.to_path_buf(),
+                reason: "it is a symbolic link".into(),
+            });
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let meta = file.metadata().map_err(io)?;
+    check_trusted(path, &meta, euid, false)?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::Unsafe {
+            path: path.to_path_buf(),
+            reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
+        });
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    Ok(text)
+}
+
+/// Opens the config's directory and checks it like the file. Its ancestors
+/// are checked too, more leniently: anyone who can rename entries in one
+/// of them could swap the whole directory, so each must be owned by root or
+/// us and, if others can write it, have the sticky bit (as `/tmp` does).
+fn open_trusted_dir(dir: &Path, euid: u32) -> Result<File, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let unsafe_because = |path: &Path, reason: String| {
+        Err(ConfigError::Unsafe {
+            path: path.to_path_buf(),
+            reason,
+        })
+    };
+    if std::fs::symlink_metadata(dir)
+        .map_err(io)?
+        .file_type()
+        .is_symlink()
+    {
+        return unsafe_because(dir, "it is a symbolic link".into());
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(io)?;
+    check_trusted(dir, &file.metadata().map_err(io)?, euid, true)?;
+
+    // Where the opened directory really is, symlinks above it resolved.
+    let real = std::fs::read_link(Path::new("/proc/self/fd").join(file.as_raw_fd().to_string()))
+        .map_err(io)?;
+    for ancestor in real.ancestors().skip(1) {
+        let meta = std::fs::metadata(ancestor).map_err(|source| ConfigError::Io {
+            path: ancestor.to_path_buf(),
+            source,
+        })?;
+        if meta.uid() != 0 && meta.uid() != euid {
+            return unsafe_because(
+                ancestor,
+                format!("owned by uid {}, not root or uid {euid}", meta.uid()),
+            );
+        }
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+            return unsafe_because(
+                ancestor,
+                format!(
+                    "group- or world-writable without the sticky bit (mode {:04o})",
+                    meta.mode() & 0o7777
+                ),
+            );
+        }
+    }
+    Ok(file)
+}
+
+/// The rule of DESIGN.md §4 for one file or directory: the expected kind,
+/// not a symlink, owned by root or us, not group- or world-writable.
+fn check_trusted(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    euid: u32,
+    want_dir: bool,
+) -> Result<(), ConfigError> {
+    let unsafe_because = |reason: String| {
+        Err(ConfigError::Unsafe {
+            path: path.to_path_buf(),
+            reason,
+        })
+    };
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        return unsafe_because("it is a symbolic link".into());
+    }
+    if want_dir && !ft.is_dir() {
+        return unsafe_because("not a directory".into());
+    }
+    if !want_dir && !ft.is_file() {
+        return unsafe_because("not a regular file".into());
+    }
+    if meta.uid() != 0 && meta.uid() != euid {
+        return unsafe_because(format!(
+            "owned by uid {}, not root or uid {euid}",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return unsafe_because(format!(
+            "group- or world-writable (mode {:04o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// The effective uid, from `/proc/self/status` (`iam` has no unsafe code,
+/// so no `geteuid()`; the second `Uid:` field is the effective uid).
+pub(crate) fn effective_uid() -> std::io::Result<u32> {
+    let mut status = String::new();
+    File::open("/proc/self/status")?
+        .take(64 * 1024)
+        .read_to_string(&mut status)?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|euid| euid.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no effective uid in /proc/self/status"))
+}
+
+/// What `gethostname()` returns: the kernel's hostname, which is the name
+/// this host answers to even where `/etc/hostname` is stale (containers);
+/// `/etc/hostname` only as a fallback.
+fn system_hostname() -> Result<String, String> {
+    for source in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
+        let mut text = String::new();
+        if File::open(source)
+            .and_then(|f| f.take(1024).read_to_string(&mut text))
+            .is_ok()
+        {
+            let name = text.trim();
+            if !name.is_empty() {
+                return Ok(name.to_owned());
+            }
+        }
+    }
+    Err("hostname: not set and the system hostname cannot be read; set `hostname`".into())
+}
+
+/// A hostname goes into ARNs and audit lines: DNS characters only.
+fn validate_hostname(h: &str) -> Result<(), String> {
+    if h.is_empty() || h.len() > 253 {
+        return Err(format!("must be 1 to 253 characters, got {}", h.len()));
+    }
+    if let Some(bad) = h
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+    {
+        return Err(format!("invalid character {bad:?} in {h:?}"));
+    }
+    Ok(())
+}
+
+fn check_account_id(id: &str) -> Result<(), String> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("must be exactly 12 digits, got {id:?}"))
+    }
+}
+
+/// A Linux group name as `group_map` may name it: what `useradd` accepts.
+fn check_local_group(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a valid Linux group name"))
+    }
+}
+
+/// `"900s"`, `"15m"`, `"1h"`, `"1d"`, or an integer number of seconds.
+fn parse_duration(s: &str) -> Result<TimeDelta, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. \"900s\", \"15m\", \"1h\""))?;
+    let secs_per = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => {
+            return Err(format!(
+                "invalid duration unit {unit:?} in {s:?}: use s, m, h or d"
+            ));
+        }
+    };
+    let secs = n
+        .checked_mul(secs_per)
+        .filter(|&secs| secs > 0 && secs <= 366 * 86400)
+        .ok_or_else(|| format!("duration {s:?} must be between 1s and 366d"))?;
+    Ok(TimeDelta::seconds(secs))
+}
+
+// ---- the file's raw shape: serde with value checks, so errors carry a line.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    account_id: AccountIdField,
+    hostname: Option<String>,
+    #[serde(default = "default_database")]
+    database: PathBuf,
+    #[serde(default = "default_audit_log")]
+    audit_log: PathBuf,
+    #[serde(default)]
+    host_tags: HostTags,
+    #[serde(default)]
+    login: RawLogin,
+    #[serde(default)]
+    lockout: RawLockout,
+    #[serde(default)]
+    totp: RawTotp,
+    #[serde(default)]
+    group_map: BTreeMap<String, LocalGroups>,
+    #[serde(default)]
+    accounts: RawAccounts,
+}
+
+fn default_database() -> PathBuf {
+    PathBuf::from("/var/lib/iam/iam.db")
+}
+
+fn default_audit_log() -> PathBuf {
+    PathBuf::from("/var/log/iam/audit.log")
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    #[serde(default)]
+    require_mfa: bool,
+    #[serde(default)]
+    unknown_user: UnknownUser,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLockout {
+    #[serde(default)]
+    deny: Deny,
+    #[serde(default)]
+    fail_interval: Duration,
+    #[serde(default)]
+    unlock_time: Duration,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTotp {
+    #[serde(default)]
+    skew_steps: SkewSteps,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccounts {
+    #[serde(default)]
+    uid_range: UidRange,
+    #[serde(default)]
+    shell: Shell,
+    #[serde(default)]
+    home: HomeTemplate,
+    #[serde(default = "default_extrausers_dir")]
+    extrausers_dir: PathBuf,
+}
+
+impl Default for RawAccounts {
+    fn default() -> Self {
+        Self {
+            uid_range: UidRange::default(),
+            shell: Shell::default(),
+            home: HomeTemplate::default(),
+            extrausers_dir: default_extrausers_dir(),
+        }
+    }
+}
+
+fn default_extrausers_dir() -> PathBuf {
+    PathBuf::from("/var/lib/extrausers")
+}
+
+/// Defines a newtype whose `Deserialize` checks the value, so a bad value is
+/// reported with the line it is on.
+macro_rules! checked_field {
+    ($name:ident($inner:ty), default = $default:expr, check = $check:expr) => {
+        struct $name($inner);
+        impl Default for $name {
+            fn default() -> Self {
+                Self($default)
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let check: fn(_) -> Result<$inner, String> = $check;
+                check(Deserialize::deserialize(d)?)
+                    .map(Self)
+                    .map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+struct AccountIdField(String);
+impl<'de> Deserialize<'de> for AccountIdField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        check_account_id(&id)
+            .map(|()| Self(id))
+            .map_err(|m| de::Error::custom(format!("account_id {m}")))
+    }
+}
+
+checked_field!(
+    Deny(u32),
+    default = 5,
+    check = |n: u32| {
+        if (1..=1000).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("deny must be 1 to 1000, got {n}"))
+        }
+    }
+);
+
+/// Accepts `"15m"`-style strings or integer seconds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DurationText {
+    Text(String),
+    Seconds(i64),
+}
+
+checked_field!(
+    Duration(TimeDelta),
+    default = TimeDelta::minutes(15),
+    check = |d: DurationText| match d {
+        DurationText::Text(s) => parse_duration(&s),
+        DurationText::Seconds(n) => parse_duration(&n.to_string()),
+    }
+);
+
+checked_field!(
+    SkewSteps(u8),
+    default = 1,
+    check = |n: u8| {
+        if n <= MAX_SKEW_STEPS {
+            Ok(n)
+        } else {
+            Err(format!("skew_steps must be 0 to {MAX_SKEW_STEPS}, got {n}"))
+        }
+    }
+);
+
+checked_field!(
+    UidRange((u32, u32)),
+    default = (200_000, 299_999),
+    check = |(lo, hi): (u32, u32)| {
+        // Below 1000 are system accounts; above i32::MAX some tools break;
+        // 65534/65535 are nobody and (uid16_t)-1.
+        if lo < 1000 || hi > i32::MAX as u32 || lo > hi {
+            Err(format!(
+                "uid_range must be [low, high] with 1000 <= low <= high <= {}, got [{lo}, {hi}]",
+                i32::MAX
+            ))
+        } else if lo <= 65535 && hi >= 65534 {
+            Err(format!(
+                "uid_range [{lo}, {hi}] includes 65534/65535 (nobody, (uid16_t)-1)"
+            ))
+        } else {
+            Ok((lo, hi))
+        }
+    }
+);
+
+checked_field!(
+    Shell(PathBuf),
+    default = PathBuf::from("/bin/bash"),
+    check = |p: PathBuf| {
+        if p.is_absolute() {
+            Ok(p)
+        } else {
+            Err(format!(
+                "shell must be an absolute path, got {}",
+                p.display()
+            ))
+        }
+    }
+);
+
+checked_field!(
+    HomeTemplate(String),
+    default = "/home/%u".to_owned(),
+    check = |t: String| {
+        if !t.starts_with('/') {
+            return Err(format!("home must be an absolute path, got {t:?}"));
+        }
+        let mut chars = t.chars();
+        while let Some(c) = chars.next() {
+            if c == '%' && !matches!(chars.next(), Some('u' | '%')) {
+                return Err(format!("home {t:?}: only %u and %% are expanded"));
+            }
+        }
+        Ok(t)
+    }
+);
+
+checked_field!(
+    HostTags(BTreeMap<String, String>),
+    default = BTreeMap::new(),
+    check = |tags: BTreeMap<String, String>| {
+        // AWS tag limits.
+        for (k, v) in &tags {
+            if k.is_empty() || k.chars().count() > 128 {
+                return Err(format!("host tag key {k:?} must be 1 to 128 characters"));
+            }
+            if v.chars().count() > 256 {
+                return Err(format!("host tag {k:?}: value longer than 256 characters"));
+            }
+        }
+        Ok(tags)
+    }
+);
+
+checked_field!(
+    LocalGroups(Vec<String>),
+    default = Vec::new(),
+    check = |groups: Vec<String>| {
+        for g in &groups {
+            check_local_group(g).map_err(|m| format!("group_map: {m}"))?;
+        }
+        Ok(groups)
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn parse(text: &str) -> Result<HostConfig, ConfigError> {
+        HostConfig::parse(text, Path::new("/etc/iam/iam.toml"))
+    }
+
+    #[test]
+    fn minimal_config_takes_the_defaults() {
+        let c = parse("account_id = \"123456789012\"\nhostname = \"web-1\"\n").unwrap();
+        assert_eq!(c.account_id, "123456789012");
+        assert_eq!(c.hostname, "web-1");
+        assert_eq!(c.database, Path::new("/var/lib/iam/iam.db"));
+        assert_eq!(c.audit_log, Path::new("/var/log/iam/audit.log"));
+        assert!(c.host_tags.is_empty());
+        assert_eq!(c.login, LoginConfig::default());
+        assert_eq!(c.login.unknown_user, UnknownUser::Ignore);
+        assert!(!c.login.require_mfa);
+        assert_eq!(c.lockout, LockoutConfig::default());
+        assert_eq!(c.lockout.deny, 5);
+        assert_eq!(c.totp.skew_steps, 1);
+        assert!(c.group_map.is_empty());
+        assert_eq!(c.accounts.uid_range, (200_000, 299_999));
+        assert_eq!(c.accounts.shell, Path::new("/bin/bash"));
+        assert_eq!(c.accounts.home_for("alice"), Path::new("/home/alice"));
+        assert_eq!(c.accounts.extrausers_dir, Path::new("/var/lib/extrausers"));
+        assert_eq!(c.host_arn(), "arn:aws:host::123456789012:host/web-1");
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let text = r#"
+account_id = "123456789012"
+hostname   = "web-1"
+database   = "/var/lib/iam/iam.db"
+audit_log  = "/var/log/iam/audit.log"
+
+[host_tags]
+env = "prod"
+
+[login]
+require_mfa  = true
+unknown_user = "deny"
+
+[lockout]
+deny = 3
+fail_interval = "900s"
+unlock_time   = "1h"
+
+[totp]
+skew_steps = 2
+
+[group_map]
+developers = ["docker"]
+operators  = ["adm", "systemd-journal"]
+
+[accounts]
+uid_range = [300000, 399999]
+shell = "/bin/sh"
+home = "/srv/home/%u"
+extrausers_dir = "/var/lib/extrausers"
+"#;
+        let c = parse(text).unwrap();
+        assert_eq!(c.host_tags.get("env").map(String::as_str), Some("prod"));
+        assert!(c.login.require_mfa);
+        assert_eq!(c.login.unknown_user, UnknownUser::Deny);
+        assert_eq!(c.lockout.deny, 3);
+        assert_eq!(c.lockout.fail_interval, TimeDelta::seconds(900));
+        assert_eq!(c.lockout.unlock_time, TimeDelta::hours(1));
+        assert_eq!(c.totp.skew_steps, 2);
+        assert_eq!(c.group_map["operators"], vec!["adm", "systemd-journal"]);
+        assert_eq!(c.accounts.uid_range, (300_000, 399_999));
+        assert_eq!(c.accounts.home_for("bob"), Path::new("/srv/home/bob"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let err = parse(
+            "account_id = \"123456789012\"\n\n[login]\nrequire_mfa = true\nrequire_mfo = true\n",
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 5"), "{msg}");
+        assert!(msg.contains("require_mfo"), "{msg}");
+
+        let msg = parse("account_id = \"123456789012\"\nhostnme = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 2") && msg.contains("hostnme"), "{msg}");
+
+        let msg = parse("account_id = \"123456789012\"\n[elevaton]\nx = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 2") && msg.contains("elevaton"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_line() {
+        for (text, line, needle) in [
+            ("account_id = \"12345\"\n", 1, "12 digits"),
+            ("account_id = 123456789012\n", 1, "string"),
+            ("hostname = \"h\"\n", 1, "account_id"),
+            (
+                "account_id = \"123456789012\"\n[lockout]\nunlock_time = \"15x\"\n",
+                3,
+                "unit",
+            ),
+            (
+                "account_id = \"123456789012\"\n[lockout]\ndeny = 0\n",
+                3,
+                "deny",
+            ),
+            (
+                "account_id = \"123456789012\"\n[totp]\nskew_steps = 11\n",
+                3,
+                "skew_steps",
+            ),
+            (
+                "account_id = \"123456789012\"\n[login]\nunknown_user = \"allow\"\n",
+                3,
+                "allow",
+            ),
+            (
+                "account_id = \"123456789012\"\n[accounts]\nuid_range = [5, 10]\n",
+                3,
+                "uid_range",
+            ),
+            (
+                "account_id = \"123456789012\"\n[accounts]\nuid_range = [60000, 70000]\n",
+                3,
+                "65534",
+            ),
+            (
+                "account_id = \"123456789012\"\n[accounts]\nshell = \"bash\"\n",
+                3,
+                "absolute",
+            ),
+            (
+                "account_id = \"123456789012\"\n[accounts]\nhome = \"/home/%n\"\n",
+                3,
+                "%u",
+            ),
+            (
+                "account_id = \"123456789012\"\n[group_map]\ndev = [\"a:b\"]\n",
+                3,
+                "group",
+            ),
+            ("account_id = \"123456789012\"\nbroken = \n", 2, ""),
+        ] {
+            let err = parse(text).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, ConfigError::Parse { line: l, .. } if l == line),
+                "{text:?}: {msg}"
+            );
+            assert!(msg.contains(needle), "{text:?}: {msg}");
+            assert!(msg.starts_with("/etc/iam/iam.toml: line"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn bad_hostname_is_refused() {
+        let err = parse("account_id = \"123456789012\"\nhostname = \"a/b\"\n").unwrap_err();
+        assert!(err.to_string().contains("hostname"), "{err}");
+    }
+
+    #[test]
+    fn default_hostname_is_the_kernel_hostname() {
+        let c = parse("account_id = \"123456789012\"\n").unwrap();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(c.hostname, kernel.trim());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("900s"), Ok(TimeDelta::seconds(900)));
+        assert_eq!(parse_duration("15m"), Ok(TimeDelta::minutes(15)));
+        assert_eq!(parse_duration("1h"), Ok(TimeDelta::hours(1)));
+        assert_eq!(parse_duration("2d"), Ok(TimeDelta::days(2)));
+        assert_eq!(parse_duration("30"), Ok(TimeDelta::seconds(30)));
+        for bad in [
+            "",
+            "m",
+            "0s",
+            "-5m",
+            "1.5h",
+            "15 m",
+            "9999999999999999999d",
+            "400d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        let c = parse("account_id = \"123456789012\"\n[lockout]\nfail_interval = 60\n").unwrap();
+        assert_eq!(c.lockout.fail_interval, TimeDelta::seconds(60));
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let text = "account_id = \"123456789012\"\ndatabase = \"iam.db\"\naudit_log = \"log/audit.log\"\n[accounts]\nextrausers_dir = \"eu\"\n";
+        let c = HostConfig::parse(text, Path::new("/tmp/x/iam.toml")).unwrap();
+        assert_eq!(c.database, Path::new("/tmp/x/iam.db"));
+        assert_eq!(c.audit_log, Path::new("/tmp/x/log/audit.log"));
+        assert_eq!(c.accounts.extrausers_dir, Path::new("/tmp/x/eu"));
+        let c = HostConfig::parse(text, Path::new("iam.toml")).unwrap();
+        assert_eq!(c.database, Path::new("./iam.db"));
+    }
+
+    #[test]
+    fn starter_config_parses_to_the_defaults() {
+        let text = starter_config("210987654321").unwrap();
+        let c = HostConfig::parse(&text, Path::new("/etc/iam/iam.toml")).unwrap();
+        let minimal = parse("account_id = \"210987654321\"\n").unwrap();
+        assert_eq!(c, minimal);
+        assert!(starter_config("12").is_err());
+    }
+
+    fn write_config(dir: &Path, mode: u32) -> PathBuf {
+        let path = dir.join("iam.toml");
+        std::fs::write(&path, "account_id = \"123456789012\"\nhostname = \"h\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn load_accepts_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), 0o600);
+        let c = HostConfig::load(&path).unwrap();
+        assert_eq!(c.database, Path::new("/var/lib/iam/iam.db"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        HostConfig::load(&path).unwrap();
+    }
+
+    #[test]
+    fn load_refuses_writable_files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o620, 0o602, 0o666] {
+            let path = write_config(dir.path(), mode);
+            let err = HostConfig::load(&path).unwrap_err();
+            assert!(matches!(err, ConfigError::Unsafe { .. }), "{mode:o}: {err}");
+            assert!(err.to_string().contains("writable"), "{err}");
+        }
+        let path = write_config(dir.path(), 0o600);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = HostConfig::load(&path).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Unsafe { ref path, .. } if path == dir.path()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn load_refuses_symlinks_and_non_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = write_config(dir.path(), 0o600);
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = HostConfig::load(&link).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let err = HostConfig::load(&sub).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Unsafe { .. } | ConfigError::Io { .. }),
+            "{err}"
+        );
+
+        let linked_dir = dir.path().join("linkdir");
+        std::os::unix::fs::symlink(dir.path(), &linked_dir).unwrap();
+        let err = HostConfig::load(&linked_dir.join("iam.toml")).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+
+        let err = HostConfig::load(&dir.path().join("missing.toml")).unwrap_err();
+        assert!(matches!(err, ConfigError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn load_checks_the_ancestors() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("etc");
+        std::fs::create_dir(&dir).unwrap();
+        let path = write_config(&dir, 0o600);
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = HostConfig::load(&path).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Unsafe { ref path, .. } if path == top.path()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("sticky"), "{err}");
+        // Like /tmp: writable by all, but sticky.
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        HostConfig::load(&path).unwrap();
+        // Through a symlinked ancestor the real ancestors are checked.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = elsewhere.path().join("via");
+        std::os::unix::fs::symlink(top.path(), &link).unwrap();
+        HostConfig::load(&link.join("etc/iam.toml")).unwrap();
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(HostConfig::load(&link.join("etc/iam.toml")).is_err());
+    }
+
+    #[test]
+    fn load_refuses_a_file_owned_by_someone_else() {
+        if effective_uid().unwrap() != 0 {
+            eprintln!("skipped: needs root to chown");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), 0o600);
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = HostConfig::load(&path).unwrap_err();
+        assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+    }
+
+    #[test]
+    fn effective_uid_reads_proc() {
+        let uid = effective_uid().unwrap();
+        let meta = std::fs::metadata("/proc/self").unwrap();
+        // /proc/self is owned by the process's effective uid (when dumpable).
+        assert_eq!(uid, meta.uid());
+    }
+}
