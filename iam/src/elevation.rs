@@ -546,8 +546,9 @@ pub enum Verdict {
         assume: Response,
         run_as: Response,
     },
-    /// `sts:AssumeRole` refused; `identity_allows` / `trust_allows` say which
-    /// side lacked an Allow (for the message; the decision is AWS's).
+    /// `sts:AssumeRole` refused; `identity_allows` (the caller's policies
+    /// alone allow it) and `trust_allows` (the trust policy admits the caller,
+    /// given an identity Allow) say which side failed, for the message.
     AssumeDenied {
         response: Response,
         identity_allows: bool,
@@ -593,8 +594,17 @@ impl AssumeRoleQuestion<'_> {
                 resource: Vec::new(),
                 ..assume_set.clone()
             };
+            // Whether the trust policy admits the caller at all: with an
+            // identity that allows everything (a trust naming the account
+            // needs one).
             let only_trust = PolicySet {
-                identity: Vec::new(),
+                identity: Policy::parse(
+                    "any",
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+                    crate::policy::PolicyKind::Managed,
+                )
+                .into_iter()
+                .collect(),
                 boundary: None,
                 resource: assume_set.resource.clone(),
             };
@@ -789,6 +799,7 @@ pub fn session_of_process(pid: u32, sessions: &[LiveSession]) -> Option<LiveSess
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::PolicyKind;
     use chrono::TimeZone;
 
     fn t(s: i64) -> DateTime<Utc> {
@@ -1081,5 +1092,230 @@ mod tests {
         assert!(!live(parent.pid, parent.start_unix - 60).supervisor_alive());
         assert!(live(parent.pid, now).supervisor_alive());
         assert!(!live(u32::MAX - 1, now).supervisor_alive());
+    }
+
+    const ACCT: &str = "123456789012";
+    const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/admin";
+    const HOST: &str = "arn:aws:host::123456789012:host/web-1";
+
+    fn policy(name: &str, kind: PolicyKind, json: &str) -> Policy {
+        Policy::parse(name, json, kind).unwrap()
+    }
+
+    fn trust(principal: &str, condition: &str) -> Policy {
+        policy(
+            "trust",
+            PolicyKind::Trust,
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Trust","Effect":"Allow",
+                "Principal":{{"AWS":"{principal}"}},"Action":"sts:AssumeRole"{condition}}}]}}"#
+            ),
+        )
+    }
+
+    fn identity(json: &str) -> PolicySet {
+        PolicySet {
+            identity: vec![policy("alice-policy", PolicyKind::UserInline, json)],
+            boundary: None,
+            resource: vec![],
+        }
+    }
+
+    const ALLOW_ASSUME: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"MayAssume",
+        "Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/*"}]}"#;
+    const NOTHING: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Action":"s3:GetObject","Resource":"*"}]}"#;
+
+    fn role_policies(condition: &str) -> PolicySet {
+        PolicySet {
+            identity: vec![policy(
+                "run-as",
+                PolicyKind::RoleInline,
+                &format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"RunHere","Effect":"Allow",
+                    "Action":"host:RunAs","Resource":"arn:aws:host::123456789012:host/*"{condition}}}]}}"#
+                ),
+            )],
+            boundary: None,
+            resource: vec![],
+        }
+    }
+
+    struct Case {
+        caller: PolicySet,
+        trust: Policy,
+        role: PolicySet,
+        mfa_at: Option<i64>,
+        duration: i64,
+        host_env: &'static str,
+    }
+
+    impl Case {
+        fn new(caller: &str, trust_policy: Policy) -> Self {
+            Self {
+                caller: identity(caller),
+                trust: trust_policy,
+                role: role_policies(""),
+                mfa_at: None,
+                duration: 3600,
+                host_env: "prod",
+            }
+        }
+
+        /// Decides; returns the verdict, the message, and mfa_would_allow.
+        fn run(&self) -> (Verdict, Option<String>, bool) {
+            let name = RoleSessionName::parse("ops").unwrap();
+            let facts = RequestFacts {
+                now: t(0),
+                mfa_at: self.mfa_at,
+                source_ip: Some("192.0.2.7"),
+                hostname: "web-1",
+                duration_seconds: self.duration,
+                session_name: &name,
+            };
+            let mut base = Context::new();
+            base.set("aws:username", "alice");
+            base.set("aws:PrincipalArn", ALICE);
+            let assume = assume_role_context(&base, &facts, [("team", "ops")]);
+            let mut role_base = Context::new();
+            role_base.set("aws:PrincipalArn", ROLE);
+            let run_as = run_as_context(&role_base, &facts, [("env", self.host_env)]);
+            let session_arn = assumed_role_arn(ACCT, "admin", &name);
+            let q = AssumeRoleQuestion {
+                caller_arn: ALICE,
+                caller: &self.caller,
+                role_arn: ROLE,
+                trust: &self.trust,
+                assume_context: &assume,
+                session_arn: &session_arn,
+                role: &self.role,
+                host_arn: HOST,
+                run_as_context: &run_as,
+            };
+            let v = q.decide();
+            let msg = q.denial_message(&v);
+            (v, msg, q.mfa_would_allow())
+        }
+    }
+
+    #[test]
+    fn trust_naming_the_user_suffices_naming_the_account_needs_identity() {
+        let (v, msg, _) = Case::new(NOTHING, trust(ALICE, "")).run();
+        assert!(v.is_allowed(), "{msg:?}");
+        let (v, _, _) = Case::new(ALLOW_ASSUME, trust("arn:aws:iam::123456789012:root", "")).run();
+        assert!(v.is_allowed());
+        let (v, msg, _) = Case::new(NOTHING, trust("arn:aws:iam::123456789012:root", "")).run();
+        assert!(matches!(
+            v,
+            Verdict::AssumeDenied {
+                identity_allows: false,
+                trust_allows: true,
+                ..
+            }
+        ));
+        assert!(
+            msg.unwrap()
+                .contains("no identity-based policy allows the sts:AssumeRole action")
+        );
+    }
+
+    #[test]
+    fn a_trust_policy_naming_someone_else_denies() {
+        let bob = "arn:aws:iam::123456789012:user/bob";
+        let (v, msg, mfa) = Case::new(ALLOW_ASSUME, trust(bob, "")).run();
+        assert!(matches!(
+            v,
+            Verdict::AssumeDenied {
+                trust_allows: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            msg.unwrap(),
+            format!(
+                "User: {ALICE} is not authorized to perform: sts:AssumeRole on resource: {ROLE} because the role's trust policy does not allow it"
+            )
+        );
+        assert!(!mfa, "a code would not help");
+    }
+
+    #[test]
+    fn an_explicit_deny_wins_and_is_named() {
+        let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoRoles","Effect":"Deny",
+            "Action":"sts:*","Resource":"*"}]}"#;
+        let (v, msg, _) = Case::new(deny, trust(ALICE, "")).run();
+        assert_eq!(v.deciding().decision, Decision::ExplicitDeny);
+        assert!(
+            msg.unwrap()
+                .contains("explicit deny in policy alice-policy statement \"NoRoles\"")
+        );
+    }
+
+    #[test]
+    fn mfa_conditions_see_the_login_or_a_fresh_code() {
+        let need_mfa = r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"},
+            "NumericLessThan":{"aws:MultiFactorAuthAge":"300"}}"#;
+        let mut case = Case::new(NOTHING, trust(ALICE, need_mfa));
+        let (v, _, mfa) = case.run();
+        assert!(!v.is_allowed());
+        assert!(mfa, "a fresh code would allow: prompt for one");
+        case.mfa_at = Some(t(-100).timestamp());
+        assert!(case.run().0.is_allowed(), "MFA at login 100 s ago");
+        case.mfa_at = Some(t(-3000).timestamp());
+        let (v, _, mfa) = case.run();
+        assert!(!v.is_allowed() && mfa, "stale MFA: ask again");
+    }
+
+    #[test]
+    fn duration_and_session_name_are_condition_keys() {
+        let short_only = r#","Condition":{"NumericLessThanEquals":{"sts:DurationSeconds":"900"},
+            "StringLike":{"sts:RoleSessionName":"op*"}}"#;
+        let mut case = Case::new(NOTHING, trust(ALICE, short_only));
+        case.duration = 900;
+        assert!(case.run().0.is_allowed());
+        case.duration = 901;
+        assert!(!case.run().0.is_allowed());
+    }
+
+    #[test]
+    fn run_as_is_limited_by_host_tags() {
+        let mut case = Case::new(NOTHING, trust(ALICE, ""));
+        case.role =
+            role_policies(r#","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}"#);
+        assert!(case.run().0.is_allowed());
+        case.host_env = "dev";
+        let (v, msg, mfa) = case.run();
+        assert!(matches!(v, Verdict::RunAsDenied(_)));
+        assert_eq!(
+            msg.unwrap(),
+            format!(
+                "Role: {ROLE} is not authorized to perform: host:RunAs on resource: {HOST} because no permissions policy of the role allows host:RunAs on this host"
+            )
+        );
+        assert!(!mfa);
+    }
+
+    #[test]
+    fn the_test_lifetime_key_is_root_configured_and_bounded() {
+        let path = std::path::Path::new("/etc/iam/iam.toml");
+        let base = "account_id = \"123456789012\"\nhostname = \"h\"\n";
+        let c = crate::config::HostConfig::parse(base, path).unwrap();
+        assert_eq!(c.elevation.test_min_duration_seconds, None);
+        let c = crate::config::HostConfig::parse(
+            &format!("{base}[elevation]\ntest_min_duration_seconds = 3\n"),
+            path,
+        )
+        .unwrap();
+        assert_eq!(c.elevation.test_min_duration_seconds, Some(3));
+        for bad in ["0", "901", "-1"] {
+            assert!(
+                crate::config::HostConfig::parse(
+                    &format!("{base}[elevation]\ntest_min_duration_seconds = {bad}\n"),
+                    path
+                )
+                .is_err()
+            );
+        }
     }
 }
