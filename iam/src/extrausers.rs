@@ -1,1 +1,203 @@
-//! (to be written)
+//! Publishes IAM users and groups to the host through Debian's
+//! `libnss-extrausers` (`/var/lib/extrausers/passwd` and `group`), so
+//! `getpwnam()` succeeds for IAM users before PAM runs.
+//!
+//! Layout:
+//! - `passwd`: `name:x:uid:uid:ARN:home:shell` for every IAM user whose name
+//!   is a valid Linux login name (others are skipped: they cannot log in).
+//!   The GECOS field holds the user's ARN. No secret is ever written (the
+//!   password field is `x`; there is no shadow file).
+//! - `group`: each such user's private group (same name, gid == uid), then
+//!   each IAM group whose name is a valid Linux name, with gid its own
+//!   allocated id and its loginable members. An IAM group whose name equals a
+//!   user's name is skipped (the private group wins; both would otherwise
+//!   claim the name).
+//!
+//! Both files are written atomically: a temp file in the same directory,
+//! fsync, rename, mode 0644, then the directory is fsynced.
+
+use crate::names::is_linux_login_name;
+use crate::store::{Store, StoreError};
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtrausersError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid {what} {value:?}: {why}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+/// What [`sync_extrausers`] wrote, and what it had to leave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub users: usize,
+    pub groups: usize,
+    /// Names not published, each with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// The rendered files, before writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub passwd: String,
+    pub group: String,
+    pub report: SyncReport,
+}
+
+/// Removes what would break the colon-separated format.
+fn sanitize_field(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == ':' || c == '\n' || c == '\r' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn check_template(what: &'static str, value: &str) -> Result<(), ExtrausersError> {
+    let bad = value.is_empty()
+        || !value.starts_with('/')
+        || value.chars().any(|c| c == ':' || c.is_control());
+    if bad {
+        return Err(ExtrausersError::Invalid {
+            what,
+            value: value.to_owned(),
+            why: "must be an absolute path without ':' or control characters",
+        });
+    }
+    Ok(())
+}
+
+/// Renders `passwd` and `group` from the store. `home_template` expands
+/// `%u` to the user name (as `[accounts] home = "/home/%u"`).
+pub fn render(
+    store: &Store,
+    shell: &str,
+    home_template: &str,
+) -> Result<Rendered, ExtrausersError> {
+    check_template("shell", shell)?;
+    check_template("home", home_template)?;
+    let details = store.authorization_details()?;
+    let mut report = SyncReport::default();
+    let mut passwd = String::new();
+    let mut group = String::new();
+    let mut user_names = BTreeSet::new();
+    for d in &details.users {
+        let u = &d.user;
+        let name = u.name.as_str();
+        if !is_linux_login_name(name) {
+            report
+                .skipped
+                .push(format!("user {name}: not a valid Linux login name"));
+            continue;
+        }
+        let home = home_template.replace("%u", name);
+        passwd.push_str(&format!(
+            "{name}:x:{uid}:{uid}:{gecos}:{home}:{shell}\n",
+            uid = u.uid,
+            gecos = sanitize_field(&u.arn),
+        ));
+        group.push_str(&format!("{name}:x:{}:\n", u.uid));
+        user_names.insert(name.to_owned());
+        report.users += 1;
+    }
+    for d in &details.groups {
+        let g = &d.group;
+        let name = g.name.as_str();
+        if !is_linux_login_name(name) {
+            report
+                .skipped
+                .push(format!("group {name}: not a valid Linux group name"));
+            continue;
+        }
+        if user_names.contains(name) {
+            report.skipped.push(format!(
+                "group {name}: a user's private group has that name"
+            ));
+            continue;
+        }
+        let members: Vec<&str> = details
+            .users
+            .iter()
+            .filter(|u| user_names.contains(u.user.name.as_str()))
+            .filter(|u| u.groups.iter().any(|n| n == &g.name))
+            .map(|u| u.user.name.as_str())
+            .collect();
+        group.push_str(&format!("{name}:x:{}:{}\n", g.gid, members.join(",")));
+        report.groups += 1;
+    }
+    Ok(Rendered {
+        passwd,
+        group,
+        report,
+    })
+}
+
+/// Rewrites `dir/passwd` and `dir/group` from the store, atomically. Call it
+/// after every change to users or groups.
+pub fn sync_extrausers(
+    store: &Store,
+    dir: &Path,
+    shell: &str,
+    home_template: &str,
+) -> Result<SyncReport, ExtrausersError> {
+    let r = render(store, shell, home_template)?;
+    write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
+    write_atomically(&dir.join("group"), r.group.as_bytes())?;
+    Ok(r.report)
+}
+
+/// Temp file in the same directory, fsync, chmod 0644, rename, fsync dir.
+fn write_atomically(path: &Path, content: &[u8]) -> Result<(), ExtrausersError> {
+    let io = |source| ExtrausersError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .ok_or_else(|| io(std::io::ErrorKind::InvalidInput.into()))?;
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io(std::io::ErrorKind::InvalidInput.into()))?;
+    let suffix =
+        crate::names::random_base32(8).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(content)?;
+        // The umask may have narrowed the mode; the files must be world-readable.
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}

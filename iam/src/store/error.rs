@@ -1,0 +1,164 @@
+//! The store's one error type; each variant maps to one AWS error code.
+
+use crate::names::NameError;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The kind of entity an error is about; picks AWS's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityKind {
+    User,
+    Group,
+    Role,
+    Policy,
+    PolicyVersion,
+    UserPolicy,
+    GroupPolicy,
+    RolePolicy,
+    LoginProfile,
+    MfaDevice,
+    PasswordPolicy,
+    LoginSession,
+    RoleSession,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `name` is the entity's name (or ARN/serial/id where AWS uses those).
+    #[error("{}", no_such_entity(*.kind, .name))]
+    NoSuchEntity { kind: EntityKind, name: String },
+
+    #[error("{}", already_exists(*.kind, .name))]
+    EntityAlreadyExists { kind: EntityKind, name: String },
+
+    /// Message worded as AWS's (`Cannot exceed quota for GroupsPerUser: 10`).
+    #[error("{0}")]
+    LimitExceeded(String),
+
+    /// Message worded as AWS's (`Cannot delete entity, must delete policies first.`).
+    #[error("{0}")]
+    DeleteConflict(String),
+
+    #[error("{0}")]
+    InvalidName(#[from] NameError),
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// The document failed policy validation; the message names statement and field.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+
+    /// The store file is missing, not a pam_iam store, corrupt, from a newer
+    /// version, or belongs to another account.
+    #[error("store {path}: {reason}")]
+    Unavailable { path: PathBuf, reason: String },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("random number generator failed: {0}")]
+    Random(getrandom::Error),
+
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// A stored row no longer parses (edited by hand, or a bug).
+    #[error("corrupt store row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// The AWS error code for this error, as `iamctl` prints it.
+    pub fn aws_code(&self) -> &'static str {
+        match self {
+            Self::NoSuchEntity { .. } => "NoSuchEntity",
+            Self::EntityAlreadyExists { .. } => "EntityAlreadyExists",
+            Self::LimitExceeded(_) => "LimitExceeded",
+            Self::DeleteConflict(_) => "DeleteConflict",
+            Self::InvalidName(_) => "ValidationError",
+            Self::InvalidInput(_) => "InvalidInput",
+            Self::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
+            Self::Unavailable { .. }
+            | Self::Io { .. }
+            | Self::Random(_)
+            | Self::Sqlite(_)
+            | Self::Corrupt(_) => "ServiceFailure",
+        }
+    }
+
+    pub(crate) fn no_such(kind: EntityKind, name: impl fmt::Display) -> Self {
+        Self::NoSuchEntity {
+            kind,
+            name: name.to_string(),
+        }
+    }
+
+    pub(crate) fn exists(kind: EntityKind, name: impl fmt::Display) -> Self {
+        Self::EntityAlreadyExists {
+            kind,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl From<getrandom::Error> for StoreError {
+    fn from(e: getrandom::Error) -> Self {
+        Self::Random(e)
+    }
+}
+
+fn no_such_entity(kind: EntityKind, name: &str) -> String {
+    match kind {
+        EntityKind::User => format!("The user with name {name} cannot be found."),
+        EntityKind::Group => format!("The group with name {name} cannot be found."),
+        EntityKind::Role => format!("The role with name {name} cannot be found."),
+        EntityKind::Policy => format!("Policy {name} does not exist or is not attachable."),
+        EntityKind::PolicyVersion => format!("Policy version {name} does not exist."),
+        EntityKind::UserPolicy => format!("The user policy with name {name} cannot be found."),
+        EntityKind::GroupPolicy => format!("The group policy with name {name} cannot be found."),
+        EntityKind::RolePolicy => format!("The role policy with name {name} cannot be found."),
+        EntityKind::LoginProfile => format!("Login Profile for User {name} cannot be found."),
+        EntityKind::MfaDevice => format!("VirtualMFADevice with serial {name} does not exist."),
+        EntityKind::PasswordPolicy => {
+            format!("The Password Policy with domain name {name} cannot be found.")
+        }
+        EntityKind::LoginSession => format!("Login session {name} cannot be found."),
+        EntityKind::RoleSession => format!("Role session {name} cannot be found."),
+    }
+}
+
+fn already_exists(kind: EntityKind, name: &str) -> String {
+    match kind {
+        EntityKind::User => format!("User with name {name} already exists."),
+        EntityKind::Group => format!("Group with name {name} already exists."),
+        EntityKind::Role => format!("Role with name {name} already exists."),
+        EntityKind::Policy => {
+            format!("A policy called {name} already exists. Duplicate names are not allowed.")
+        }
+        EntityKind::LoginProfile => format!("Login Profile for user {name} already exists."),
+        EntityKind::MfaDevice => {
+            format!("MFADevice entity at the same path and name already exists: {name}.")
+        }
+        other => format!("{other:?} {name} already exists."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_worded_like_aws() {
+        let e = StoreError::no_such(EntityKind::User, "bob");
+        assert_eq!(e.to_string(), "The user with name bob cannot be found.");
+        assert_eq!(e.aws_code(), "NoSuchEntity");
+        let e = StoreError::exists(EntityKind::Group, "devs");
+        assert_eq!(e.to_string(), "Group with name devs already exists.");
+        assert_eq!(e.aws_code(), "EntityAlreadyExists");
+    }
+}

@@ -1,0 +1,393 @@
+//! Login-time records: lockout counters, authentication records handed
+//! from PAM `authenticate` to `acct_mgmt`, login sessions and role
+//! (elevation) sessions. Keyed by name, not by foreign key: unknown users
+//! are counted like known ones, and records outlive deletions for audit.
+
+use super::users::corrupt;
+use super::{
+    AuthRecord, EntityKind, LockState, LockoutRule, LoginSession, Result, RoleSession,
+    RoleSessionStatus, Store, StoreError,
+};
+use crate::names::{RoleName, RoleSessionName, UserName, random_base32};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// How long an authentication record stays valid for `acct_mgmt`.
+pub const AUTH_RECORD_TTL: i64 = 300;
+
+/// At most this many failure timestamps are kept per user.
+const MAX_FAILURES_KEPT: i64 = 64;
+
+/// pam_faillock's decision from the failure timestamps of one user: the
+/// failures counted are those within `fail_interval` of the latest one; at
+/// least `deny` of them lock the user until `unlock_time` after the latest
+/// (`unlock_time == 0`: until reset). `deny == 0` disables lockout.
+pub fn lock_state(failures: &[i64], rule: &LockoutRule, now: i64) -> LockState {
+    let Some(latest) = failures.iter().copied().filter(|t| *t <= now).max() else {
+        return LockState {
+            failures: 0,
+            locked: false,
+            locked_until: None,
+        };
+    };
+    let count = failures
+        .iter()
+        .filter(|t| **t <= latest && latest - **t < rule.fail_interval)
+        .count();
+    let count = u32::try_from(count).unwrap_or(u32::MAX);
+    let mut state = LockState {
+        failures: count,
+        locked: false,
+        locked_until: None,
+    };
+    if rule.deny == 0 || count < rule.deny {
+        return state;
+    }
+    if rule.unlock_time == 0 {
+        state.locked = true;
+    } else if now < latest + rule.unlock_time {
+        state.locked = true;
+        state.locked_until = Some(latest + rule.unlock_time);
+    }
+    state
+}
+
+impl Store {
+    /// Records a failed login for `user` (known or not) and returns the
+    /// resulting state. Old failures beyond the rule's window are pruned.
+    pub fn record_failure(
+        &self,
+        user: &str,
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+    ) -> Result<LockState> {
+        let now = now.timestamp();
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO login_failures (user_name, at) VALUES (?1, ?2)",
+                params![user, now],
+            )?;
+            let keep_after = now - rule.fail_interval.max(0);
+            c.execute(
+                "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
+                   (SELECT rowid FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
+                params![user, keep_after, MAX_FAILURES_KEPT],
+            )?;
+            Ok(lock_state(&failures_in(c, user)?, rule, now))
+        })
+    }
+
+    /// The lockout state of `user` now, without recording anything.
+    pub fn lock_state(
+        &self,
+        user: &str,
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+    ) -> Result<LockState> {
+        self.read(|c| Ok(lock_state(&failures_in(c, user)?, rule, now.timestamp())))
+    }
+
+    /// Forgets all failures (`iamctl unlock-user`, or a successful login).
+    pub fn reset_failures(&self, user: &str) -> Result<()> {
+        self.write(|c| {
+            c.execute("DELETE FROM login_failures WHERE user_name = ?1", [user])?;
+            Ok(())
+        })
+    }
+
+    // ---- authentication records ----------------------------------------
+
+    /// Writes the record PAM `authenticate` leaves for `acct_mgmt`, and
+    /// purges expired ones.
+    pub fn put_auth_record(&self, rec: &AuthRecord) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM auth_records WHERE at < ?1 OR at > ?2
+                   OR (user_name = ?3 AND service = ?4 AND rhost = ?5)",
+                params![
+                    rec.time - AUTH_RECORD_TTL,
+                    rec.time + AUTH_RECORD_TTL,
+                    rec.user,
+                    rec.service,
+                    rec.rhost
+                ],
+            )?;
+            c.execute(
+                "INSERT INTO auth_records (user_name, service, rhost, tty, at, mfa_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    rec.user,
+                    rec.service,
+                    rec.rhost,
+                    rec.tty,
+                    rec.time,
+                    rec.mfa_time
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The latest authentication record for this login, if one was
+    /// written within [`AUTH_RECORD_TTL`] before `now`.
+    pub fn find_auth_record(
+        &self,
+        user: &str,
+        service: &str,
+        rhost: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthRecord>> {
+        let now = now.timestamp();
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT user_name, service, rhost, tty, at, mfa_time FROM auth_records
+                 WHERE user_name = ?1 AND service = ?2 AND rhost = ?3 AND at BETWEEN ?4 AND ?5
+                 ORDER BY at DESC, id DESC LIMIT 1",
+                params![user, service, rhost, now - AUTH_RECORD_TTL, now],
+                |r| {
+                    Ok(AuthRecord {
+                        user: r.get(0)?,
+                        service: r.get(1)?,
+                        rhost: r.get(2)?,
+                        tty: r.get(3)?,
+                        time: r.get(4)?,
+                        mfa_time: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    /// Removes the records of this login (once consumed).
+    pub fn delete_auth_records(&self, user: &str, service: &str, rhost: &str) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM auth_records WHERE user_name = ?1 AND service = ?2 AND rhost = ?3",
+                params![user, service, rhost],
+            )?;
+            Ok(())
+        })
+    }
+
+    // ---- login sessions ------------------------------------------------
+
+    /// PAM `open_session`: returns the new session's id.
+    pub fn open_login_session(&self, s: &LoginSession) -> Result<i64> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO login_sessions (user_name, service, rhost, tty, pid, started, mfa_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![s.user, s.service, s.rhost, s.tty, s.pid, s.started, s.mfa_time],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// PAM `close_session`: marks the session ended (once).
+    pub fn close_login_session(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE login_sessions SET ended = ?1 WHERE id = ?2 AND ended IS NULL",
+                params![now.timestamp(), id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::no_such(EntityKind::LoginSession, id));
+            }
+            Ok(())
+        })
+    }
+
+    /// Closes the newest open session of `user` on `service`/`tty`, for a
+    /// `close_session` that lost the id. Returns whether one was closed.
+    pub fn close_login_session_for(
+        &self,
+        user: &str,
+        service: &str,
+        tty: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE login_sessions SET ended = ?1 WHERE id = (
+                   SELECT id FROM login_sessions WHERE user_name = ?2 AND service = ?3 AND tty = ?4
+                   AND ended IS NULL ORDER BY started DESC, id DESC LIMIT 1)",
+                params![now.timestamp(), user, service, tty],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Login sessions, newest first; of one user or all; open ones only or all.
+    pub fn list_login_sessions(
+        &self,
+        user: Option<&str>,
+        open_only: bool,
+    ) -> Result<Vec<LoginSession>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, user_name, service, rhost, tty, pid, started, ended, mfa_time
+                 FROM login_sessions WHERE (?1 IS NULL OR user_name = ?1) AND (?2 = 0 OR ended IS NULL)
+                 ORDER BY started DESC, id DESC",
+            )?;
+            let rows = st.query_map(params![user, open_only], |r| {
+                Ok(LoginSession {
+                    id: r.get(0)?,
+                    user: r.get(1)?,
+                    service: r.get(2)?,
+                    rhost: r.get(3)?,
+                    tty: r.get(4)?,
+                    pid: r.get(5)?,
+                    started: r.get(6)?,
+                    ended: r.get(7)?,
+                    mfa_time: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    // ---- role sessions -------------------------------------------------
+
+    /// Starts an elevation session record (status active), with a fresh
+    /// random id.
+    pub fn create_role_session(
+        &self,
+        user: &UserName,
+        role: &RoleName,
+        session_name: &RoleSessionName,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<RoleSession> {
+        let id = format!("rs-{}", random_base32(16)?.to_ascii_lowercase());
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO role_sessions (id, user_name, role_name, session_name, started, expires, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active')",
+                params![
+                    id,
+                    user.as_str(),
+                    role.as_str(),
+                    session_name.as_str(),
+                    now.timestamp(),
+                    expires.timestamp()
+                ],
+            )?;
+            role_session_in(c, &id)
+        })
+    }
+
+    /// Records the supervising process of a session.
+    pub fn set_role_session_pid(&self, id: &str, pid: u32) -> Result<()> {
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE role_sessions SET pid = ?1 WHERE id = ?2",
+                params![pid, id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::no_such(EntityKind::RoleSession, id));
+            }
+            Ok(())
+        })
+    }
+
+    /// Ends an active session with `status` (ended, revoked, expired).
+    /// Returns `false` if it was not active any more.
+    pub fn end_role_session(
+        &self,
+        id: &str,
+        status: RoleSessionStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write(|c| {
+            role_session_in(c, id)?;
+            let n = c.execute(
+                "UPDATE role_sessions SET status = ?1, ended = ?2 WHERE id = ?3 AND status = 'active'",
+                params![status.as_str(), now.timestamp(), id],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    pub fn get_role_session(&self, id: &str) -> Result<RoleSession> {
+        self.read(|c| role_session_in(c, id))
+    }
+
+    /// Role sessions, newest first; of one user or all; active ones only or all.
+    pub fn list_role_sessions(
+        &self,
+        user: Option<&UserName>,
+        active_only: bool,
+    ) -> Result<Vec<RoleSession>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {ROLE_SESSION_COLUMNS} FROM role_sessions
+                 WHERE (?1 IS NULL OR user_name = ?1) AND (?2 = 0 OR status = 'active')
+                 ORDER BY started DESC, id"
+            ))?;
+            let rows = st.query_map(params![user.map(UserName::as_str), active_only], |r| {
+                Ok(role_session_from_row(r))
+            })?;
+            rows.map(|r| r?).collect()
+        })
+    }
+
+    /// Marks active sessions whose expiry has passed as expired; returns them.
+    pub fn expire_role_sessions(&self, now: DateTime<Utc>) -> Result<Vec<RoleSession>> {
+        let now = now.timestamp();
+        self.write(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {ROLE_SESSION_COLUMNS} FROM role_sessions WHERE status = 'active' AND expires <= ?1"
+            ))?;
+            let expired = st
+                .query_map([now], |r| Ok(role_session_from_row(r)))?
+                .map(|r| r?)
+                .collect::<Result<Vec<_>>>()?;
+            c.execute(
+                "UPDATE role_sessions SET status = 'expired', ended = ?1 WHERE status = 'active' AND expires <= ?1",
+                [now],
+            )?;
+            Ok(expired)
+        })
+    }
+}
+
+fn failures_in(c: &Connection, user: &str) -> Result<Vec<i64>> {
+    let mut st =
+        c.prepare_cached("SELECT at FROM login_failures WHERE user_name = ?1 ORDER BY at")?;
+    let rows = st.query_map([user], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+}
+
+const ROLE_SESSION_COLUMNS: &str =
+    "id, user_name, role_name, session_name, started, expires, pid, status, ended";
+
+fn role_session_in(c: &Connection, id: &str) -> Result<RoleSession> {
+    c.query_row(
+        &format!("SELECT {ROLE_SESSION_COLUMNS} FROM role_sessions WHERE id = ?1"),
+        [id],
+        |r| Ok(role_session_from_row(r)),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::no_such(EntityKind::RoleSession, id))?
+}
+
+fn role_session_from_row(r: &Row<'_>) -> Result<RoleSession> {
+    let status = match r.get::<_, String>(7)?.as_str() {
+        "active" => RoleSessionStatus::Active,
+        "ended" => RoleSessionStatus::Ended,
+        "revoked" => RoleSessionStatus::Revoked,
+        _ => RoleSessionStatus::Expired,
+    };
+    Ok(RoleSession {
+        id: r.get(0)?,
+        user: UserName::parse(&r.get::<_, String>(1)?).map_err(corrupt)?,
+        role: RoleName::parse(&r.get::<_, String>(2)?).map_err(corrupt)?,
+        session_name: RoleSessionName::parse(&r.get::<_, String>(3)?).map_err(corrupt)?,
+        started: r.get(4)?,
+        expires: r.get(5)?,
+        pid: r.get(6)?,
+        status,
+        ended: r.get(8)?,
+    })
+}

@@ -1,0 +1,304 @@
+//! The embedded directory: one SQLite file (WAL, `synchronous=FULL`).
+//!
+//! Every write runs in one `BEGIN IMMEDIATE` transaction, so concurrent
+//! `iamctl` and PAM processes serialize on SQLite's write lock (waiting up to
+//! the busy timeout) instead of losing updates, and a `kill -9` at any point
+//! leaves either the whole change or none of it. Several writes can be
+//! grouped with [`Store::atomically`]. The store keeps PHC password hashes
+//! and TOTP seeds; it never hashes or verifies anything itself.
+
+mod error;
+mod export;
+mod groups;
+mod login;
+mod mfa;
+mod model;
+mod policies;
+mod roles;
+mod schema;
+mod users;
+mod validate;
+
+pub use error::{EntityKind, StoreError};
+pub use login::lock_state;
+pub use model::*;
+
+use crate::names::AccountId;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use std::cell::Cell;
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long a writer waits for another process's transaction before
+/// failing. Bounded, so PAM never hangs inside sshd.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open store. One connection; not shared between threads.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    account: AccountId,
+    limits: Limits,
+    /// Nesting depth of [`Store::write`]; >0 means a transaction is open.
+    depth: Cell<u32>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens an existing store (applying pending migrations). Fails clearly
+    /// if the file is missing, not a pam_iam store, corrupt or too new.
+    /// Symlinks are not followed.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_inner(path, None)
+    }
+
+    /// Creates a new store for `account`: parent directory 0700 if it has to
+    /// be made, file 0600. Fails if the file already exists.
+    pub fn create(path: &Path, account: &AccountId) -> Result<Self> {
+        create_file(path)?;
+        Self::open_inner(path, Some(account))
+    }
+
+    /// `iamctl init`: opens the store, creating it if missing; idempotent.
+    /// Fails if an existing store belongs to another account.
+    pub fn open_or_create(path: &Path, account: &AccountId) -> Result<Self> {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => Self::open_inner(path, Some(account)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path, account),
+            Err(e) => Err(StoreError::Io {
+                context: format!("cannot stat {}", path.display()),
+                source: e,
+            }),
+        }
+    }
+
+    /// The account this store belongs to (fixed at creation).
+    pub fn account_id(&self) -> &AccountId {
+        &self.account
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Applies configured limits (`[accounts] uid_range`, role quota).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The schema version (number of migrations applied).
+    pub fn schema_version(&self) -> Result<u32> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("user_version {v}")))
+    }
+
+    /// Runs `f` as one transaction: all of its writes commit together or
+    /// not at all. Nested store calls join it (as savepoints).
+    pub fn atomically<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.write(|_| f(self))
+    }
+
+    fn open_inner(path: &Path, create_for: Option<&AccountId>) -> Result<Self> {
+        let unavailable = |reason: String| StoreError::Unavailable {
+            path: path.to_owned(),
+            reason,
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_file() => {}
+            Ok(_) => return Err(unavailable("not a regular file".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(unavailable(
+                    "does not exist (run `iamctl init` to create it)".into(),
+                ));
+            }
+            Err(e) => return Err(unavailable(e.to_string())),
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| unavailable(format!("cannot open: {e}")))?;
+        let setup = || -> rusqlite::Result<i32> {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", true)?;
+            Ok(app_id)
+        };
+        let app_id =
+            setup().map_err(|e| unavailable(format!("not a pam_iam store, or corrupt: {e}")))?;
+        if app_id != 0 && app_id != schema::APPLICATION_ID {
+            return Err(unavailable(
+                "not a pam_iam store (foreign application id)".into(),
+            ));
+        }
+        let store = Self {
+            conn,
+            path: path.to_owned(),
+            account: AccountId::parse("000000000000")?,
+            limits: Limits::default(),
+            depth: Cell::new(0),
+        };
+        let account = store.migrate(create_for)?;
+        if let Some(want) = create_for {
+            if *want != account {
+                return Err(unavailable(format!(
+                    "belongs to account {account}, not {want}"
+                )));
+            }
+        }
+        Ok(Self { account, ..store })
+    }
+
+    /// Applies pending migrations (and, for a new file, records the
+    /// account) in one transaction; returns the store's account id.
+    fn migrate(&self, create_for: Option<&AccountId>) -> Result<AccountId> {
+        let unavailable = |reason: String| StoreError::Unavailable {
+            path: self.path.clone(),
+            reason,
+        };
+        let latest = schema::MIGRATIONS.len();
+        let current = self.schema_version()? as usize;
+        if current > latest {
+            return Err(unavailable(format!(
+                "schema version {current} is newer than this pam_iam supports ({latest})"
+            )));
+        }
+        if current == latest {
+            return self.read(|c| read_account(c, &self.path));
+        }
+        self.write(|c| {
+            // Re-read under the write lock: another process may have migrated.
+            let current: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let current = usize::try_from(current).unwrap_or(usize::MAX);
+            if current == 0 && create_for.is_none() {
+                return Err(unavailable(
+                    "not initialized (run `iamctl init` to create it)".into(),
+                ));
+            }
+            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
+                c.execute_batch(sql)?;
+                c.pragma_update(
+                    None,
+                    "user_version",
+                    i64::try_from(i + 1).unwrap_or(i64::MAX),
+                )?;
+            }
+            if current == 0 {
+                c.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+                if let Some(acct) = create_for {
+                    c.execute(
+                        "INSERT INTO meta (key, value) VALUES ('account_id', ?1)",
+                        [acct.as_str()],
+                    )?;
+                }
+            }
+            read_account(c, &self.path)
+        })
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction (a savepoint if one is
+    /// already open); commits on `Ok`, rolls back on `Err`.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let depth = self.depth.get();
+        if depth > 0 {
+            self.conn.execute_batch("SAVEPOINT nested")?;
+            self.depth.set(depth + 1);
+            let r = f(&self.conn);
+            self.depth.set(depth);
+            return match r {
+                Ok(v) => {
+                    self.conn.execute_batch("RELEASE nested")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    // The outer transaction still rolls back if this fails.
+                    let _ = self
+                        .conn
+                        .execute_batch("ROLLBACK TO nested; RELEASE nested");
+                    Err(e)
+                }
+            };
+        }
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        self.depth.set(1);
+        let r = f(&tx);
+        self.depth.set(0);
+        let v = r?; // dropping `tx` rolls back
+        tx.commit()?;
+        Ok(v)
+    }
+
+    /// Runs `f` on one consistent snapshot (a deferred transaction, or the
+    /// enclosing write transaction).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.depth.get() > 0 {
+            return f(&self.conn);
+        }
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        self.depth.set(1);
+        let r = f(&tx);
+        self.depth.set(0);
+        let v = r?;
+        tx.commit()?;
+        Ok(v)
+    }
+}
+
+fn read_account(c: &Connection, path: &Path) -> Result<AccountId> {
+    let v: Option<String> = c
+        .query_row("SELECT value FROM meta WHERE key = 'account_id'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let v = v.ok_or_else(|| StoreError::Unavailable {
+        path: path.to_owned(),
+        reason: "no account id recorded".into(),
+    })?;
+    AccountId::parse(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Creates the store file 0600 (and its parent 0700 if missing).
+fn create_file(path: &Path) -> Result<()> {
+    let io = |context: String| move |source| StoreError::Io { context, source };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(io(format!("cannot create {}", parent.display())))?;
+        }
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(format!("cannot create {}", path.display())))?;
+    Ok(())
+}
+
+/// Converts a stored i64 to u32, or reports a corrupt row.
+pub(crate) fn to_u32(v: i64, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} = {v}")))
+}

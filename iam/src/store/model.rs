@@ -1,0 +1,446 @@
+//! The directory model as the store hands it out. Timestamps are unix
+//! seconds (UTC); ARNs are computed from the account id, path and name.
+
+use crate::names::{
+    GroupName, IamPath, MfaDeviceName, PolicyName, RoleName, RoleSessionName, Tag, UserName,
+};
+use crate::secret::SecretBytes;
+
+/// Whether a user may log in at all (`iamctl` disables, PAM refuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Disabled => "Disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: UserName,
+    pub path: IamPath,
+    /// `AIDA…`
+    pub id: String,
+    pub arn: String,
+    pub create_date: i64,
+    pub password_last_used: Option<i64>,
+    pub status: UserStatus,
+    pub tags: Vec<Tag>,
+    /// ARN of the managed policy used as permissions boundary.
+    pub permissions_boundary: Option<String>,
+    /// Linux uid (and gid of the user's private group), allocated once.
+    pub uid: u32,
+}
+
+/// What `create_user` needs; the store fills in id, ARN, date and uid.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: UserName,
+    pub path: IamPath,
+    pub tags: Vec<Tag>,
+    pub permissions_boundary: Option<String>,
+}
+
+impl NewUser {
+    /// A user at path `/` without tags or boundary.
+    pub fn new(name: UserName) -> Self {
+        Self {
+            name,
+            path: IamPath::root(),
+            tags: Vec::new(),
+            permissions_boundary: None,
+        }
+    }
+}
+
+/// A user's console/SSH password: an argon2id PHC string, never plaintext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginProfile {
+    pub user: UserName,
+    pub password_hash: String,
+    pub password_reset_required: bool,
+    pub create_date: i64,
+    /// When the password was last set (for max age and the credential report).
+    pub password_changed: i64,
+}
+
+impl std::fmt::Debug for LoginProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginProfile")
+            .field("user", &self.user)
+            .field("password_hash", &"<redacted>")
+            .field("password_reset_required", &self.password_reset_required)
+            .field("create_date", &self.create_date)
+            .field("password_changed", &self.password_changed)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: GroupName,
+    pub path: IamPath,
+    /// `AGPA…`
+    pub id: String,
+    pub arn: String,
+    pub create_date: i64,
+    /// Linux gid, allocated once.
+    pub gid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    pub name: PolicyName,
+    pub path: IamPath,
+    /// `ANPA…`
+    pub id: String,
+    pub arn: String,
+    pub description: Option<String>,
+    pub create_date: i64,
+    pub update_date: i64,
+    /// `v1`, `v2`, …
+    pub default_version_id: String,
+    /// Users, groups and roles it is attached to.
+    pub attachment_count: u32,
+    /// Users and roles using it as permissions boundary.
+    pub permissions_boundary_usage_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, …
+    pub version_id: String,
+    pub document: String,
+    pub is_default_version: bool,
+    pub create_date: i64,
+}
+
+/// An inline policy of a user, group or role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePolicy {
+    pub name: PolicyName,
+    pub document: String,
+}
+
+/// A managed policy attached to an entity (AWS `AttachedPolicies` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedPolicy {
+    pub name: PolicyName,
+    pub arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub name: RoleName,
+    pub path: IamPath,
+    /// `AROA…`
+    pub id: String,
+    pub arn: String,
+    pub create_date: i64,
+    pub assume_role_policy_document: String,
+    pub description: Option<String>,
+    /// Seconds, 3600..=43200; AWS's default is 3600.
+    pub max_session_duration: u32,
+    pub tags: Vec<Tag>,
+    pub permissions_boundary: Option<String>,
+}
+
+/// What `create_role` needs.
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub name: RoleName,
+    pub path: IamPath,
+    pub assume_role_policy_document: String,
+    pub description: Option<String>,
+    /// `None` means AWS's default, 3600.
+    pub max_session_duration: Option<u32>,
+    pub tags: Vec<Tag>,
+    pub permissions_boundary: Option<String>,
+}
+
+/// A virtual MFA device (TOTP). The secret is the raw seed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaDevice {
+    pub name: MfaDeviceName,
+    pub path: IamPath,
+    /// `arn:aws:iam::ACCT:mfa/NAME`
+    pub serial_number: String,
+    pub secret: SecretBytes,
+    pub create_date: i64,
+    /// The user it is enabled for, if any.
+    pub user: Option<UserName>,
+    pub enable_date: Option<i64>,
+    /// The last TOTP time step accepted; a step at or below it is refused.
+    pub last_step: Option<u64>,
+}
+
+/// The three kinds of principal-like entities that carry policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entity {
+    User(UserName),
+    Group(GroupName),
+    Role(RoleName),
+}
+
+/// Where a policy in a [`PrincipalPolicies`] came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    UserInline,
+    GroupInline {
+        group: GroupName,
+    },
+    RoleInline,
+    /// A managed policy's default version, attached directly or via `group`.
+    Managed {
+        arn: String,
+        group: Option<GroupName>,
+    },
+}
+
+/// One policy document ready for the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDocument {
+    /// The policy's own name (inline name, or managed policy name).
+    pub name: String,
+    pub document: String,
+    pub source: PolicySource,
+}
+
+/// Every policy that applies to a user or role, read in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PrincipalPolicies {
+    /// Inline + attached managed (default versions) of the principal and,
+    /// for a user, of each of its groups.
+    pub identity: Vec<PolicyDocument>,
+    /// The permissions boundary's default version, if one is set.
+    pub boundary: Option<PolicyDocument>,
+}
+
+/// One row of the credential report (the CLI adds root and formats CSV).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialReportRow {
+    pub user: UserName,
+    pub arn: String,
+    pub user_creation_time: i64,
+    pub password_enabled: bool,
+    pub password_last_used: Option<i64>,
+    pub password_last_changed: Option<i64>,
+    pub mfa_active: bool,
+    pub status: UserStatus,
+}
+
+/// Store-wide limits that come from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `[accounts] uid_range`: Linux ids for users and groups, inclusive.
+    pub uid_range: (u32, u32),
+    /// AWS's default quota is 1000 roles; pam_iam's default is 250.
+    pub max_roles: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            uid_range: (200_000, 299_999),
+            max_roles: 250,
+        }
+    }
+}
+
+/// AWS's per-entity limits.
+pub const MAX_GROUPS_PER_USER: u32 = 10;
+pub const MAX_MANAGED_POLICIES_PER_ENTITY: u32 = 10;
+pub const MAX_POLICY_VERSIONS: u32 = 5;
+
+/// pam_faillock's rule: `deny` failures within `fail_interval` seconds lock
+/// the account until `unlock_time` seconds after the last failure
+/// (`unlock_time == 0`: until an administrator unlocks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutRule {
+    pub deny: u32,
+    pub fail_interval: i64,
+    pub unlock_time: i64,
+}
+
+/// A user's lockout state at some instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockState {
+    /// Failures counted within the fail interval.
+    pub failures: u32,
+    pub locked: bool,
+    /// When the lock lifts by itself (`None` if unlocked or never).
+    pub locked_until: Option<i64>,
+}
+
+/// Written by PAM `authenticate`, read by `acct_mgmt` (another process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRecord {
+    pub user: String,
+    pub service: String,
+    /// Empty for console logins.
+    pub rhost: String,
+    pub tty: String,
+    pub time: i64,
+    /// When the TOTP check passed, if it did.
+    pub mfa_time: Option<i64>,
+}
+
+/// A login session (PAM open_session .. close_session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSession {
+    pub id: i64,
+    pub user: String,
+    pub service: String,
+    pub rhost: String,
+    pub tty: String,
+    pub pid: Option<u32>,
+    pub started: i64,
+    pub ended: Option<i64>,
+    pub mfa_time: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSessionStatus {
+    Active,
+    Ended,
+    Revoked,
+    Expired,
+}
+
+impl RoleSessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Ended => "ended",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// An elevation session from `iamctl assume-role`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSession {
+    pub id: String,
+    pub user: UserName,
+    pub role: RoleName,
+    pub session_name: RoleSessionName,
+    pub started: i64,
+    pub expires: i64,
+    /// The supervising process, once it runs.
+    pub pid: Option<u32>,
+    pub status: RoleSessionStatus,
+    pub ended: Option<i64>,
+}
+
+// ---- get-account-authorization-details ------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDetail {
+    pub user: User,
+    pub groups: Vec<GroupName>,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub attached_policies: Vec<AttachedPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDetail {
+    pub group: Group,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub attached_policies: Vec<AttachedPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDetail {
+    pub role: Role,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub attached_policies: Vec<AttachedPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDetail {
+    pub policy: ManagedPolicy,
+    pub versions: Vec<PolicyVersion>,
+}
+
+/// The whole directory, as get-account-authorization-details exports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthorizationDetails {
+    pub users: Vec<UserDetail>,
+    pub groups: Vec<GroupDetail>,
+    pub roles: Vec<RoleDetail>,
+    pub policies: Vec<PolicyDetail>,
+}
+
+// ---- import --------------------------------------------------------------
+
+/// A directory to import (e.g. from `aws iam get-account-authorization-details`).
+/// Ids and dates are kept when given; uids/gids are always allocated here.
+/// Attached policies are named by ARN; only the name part is used, so ARNs
+/// from another account resolve to the imported policies.
+#[derive(Debug, Clone, Default)]
+pub struct ImportDetails {
+    pub users: Vec<ImportUser>,
+    pub groups: Vec<ImportGroup>,
+    pub roles: Vec<ImportRole>,
+    pub policies: Vec<ImportPolicy>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportUser {
+    pub name: UserName,
+    pub path: IamPath,
+    pub id: Option<String>,
+    pub create_date: Option<i64>,
+    pub tags: Vec<Tag>,
+    pub permissions_boundary: Option<String>,
+    pub groups: Vec<GroupName>,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub attached_policy_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportGroup {
+    pub name: GroupName,
+    pub path: IamPath,
+    pub id: Option<String>,
+    pub create_date: Option<i64>,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub attached_policy_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportRole {
+    pub role: NewRole,
+    pub id: Option<String>,
+    pub create_date: Option<i64>,
+    pub inline_policies: Vec<InlinePolicy>,
+    pub attached_policy_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportPolicy {
+    pub name: PolicyName,
+    pub path: IamPath,
+    pub id: Option<String>,
+    pub description: Option<String>,
+    pub create_date: Option<i64>,
+    /// Versions as `(version_id like "v3", document, is_default)`.
+    pub versions: Vec<(String, String, bool)>,
+}
+
+/// Counts of what an import created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportSummary {
+    pub users: usize,
+    pub groups: usize,
+    pub roles: usize,
+    pub policies: usize,
+}

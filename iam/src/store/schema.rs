@@ -1,0 +1,187 @@
+//! Schema migrations. `PRAGMA user_version` is the number of migrations
+//! applied; each runs once, inside the transaction that bumps the version.
+//! Append new migrations; never edit a released one.
+
+/// `PRAGMA application_id`: marks the file as a pam_iam store ("IAM1").
+pub const APPLICATION_ID: i32 = 0x4941_4d31;
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the whole directory and the login-time records.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Every Linux id ever handed out. Rows are never deleted, so an id is never
+-- reused, even after the user or group that had it is gone.
+CREATE TABLE linux_ids (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+    owner        TEXT NOT NULL,
+    allocated_at INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    path                 TEXT NOT NULL,
+    unique_id            TEXT NOT NULL UNIQUE,
+    create_date          INTEGER NOT NULL,
+    password_last_used   INTEGER,
+    status               TEXT NOT NULL CHECK (status IN ('Active', 'Disabled')),
+    tags                 TEXT NOT NULL DEFAULT '[]',
+    permissions_boundary TEXT,
+    uid                  INTEGER NOT NULL UNIQUE REFERENCES linux_ids(id)
+);
+CREATE INDEX users_boundary ON users(permissions_boundary);
+
+CREATE TABLE login_profiles (
+    user_id                 INTEGER PRIMARY KEY REFERENCES users(id),
+    password_hash           TEXT NOT NULL,
+    password_reset_required INTEGER NOT NULL,
+    create_date             INTEGER NOT NULL,
+    password_changed        INTEGER NOT NULL
+);
+
+-- Previous password hashes, newest first by seq, for reuse prevention.
+CREATE TABLE password_history (
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    password_hash TEXT NOT NULL,
+    retired_at    INTEGER NOT NULL,
+    PRIMARY KEY (user_id, seq)
+);
+
+CREATE TABLE groups (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    path        TEXT NOT NULL,
+    unique_id   TEXT NOT NULL UNIQUE,
+    create_date INTEGER NOT NULL,
+    gid         INTEGER NOT NULL UNIQUE REFERENCES linux_ids(id)
+);
+
+CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    user_id  INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_user ON group_members(user_id);
+
+CREATE TABLE policies (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    path            TEXT NOT NULL,
+    unique_id       TEXT NOT NULL UNIQUE,
+    description     TEXT,
+    create_date     INTEGER NOT NULL,
+    update_date     INTEGER NOT NULL,
+    default_version INTEGER NOT NULL,
+    next_version    INTEGER NOT NULL
+);
+
+CREATE TABLE policy_versions (
+    policy_id   INTEGER NOT NULL REFERENCES policies(id) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    document    TEXT NOT NULL,
+    create_date INTEGER NOT NULL,
+    PRIMARY KEY (policy_id, version)
+);
+
+-- Inline policies and managed-policy attachments of users, groups and roles.
+-- entity_kind is 'user' | 'group' | 'role'; rows are removed before their
+-- entity can be deleted (AWS's DeleteConflict), so no orphan remains.
+CREATE TABLE inline_policies (
+    entity_kind TEXT NOT NULL,
+    entity_id   INTEGER NOT NULL,
+    name        TEXT NOT NULL COLLATE NOCASE,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (entity_kind, entity_id, name)
+);
+
+CREATE TABLE attachments (
+    entity_kind TEXT NOT NULL,
+    entity_id   INTEGER NOT NULL,
+    policy_id   INTEGER NOT NULL REFERENCES policies(id),
+    PRIMARY KEY (entity_kind, entity_id, policy_id)
+);
+CREATE INDEX attachments_policy ON attachments(policy_id);
+
+CREATE TABLE roles (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    path                 TEXT NOT NULL,
+    unique_id            TEXT NOT NULL UNIQUE,
+    create_date          INTEGER NOT NULL,
+    trust_policy         TEXT NOT NULL,
+    description          TEXT,
+    max_session_duration INTEGER NOT NULL,
+    tags                 TEXT NOT NULL DEFAULT '[]',
+    permissions_boundary TEXT
+);
+CREATE INDEX roles_boundary ON roles(permissions_boundary);
+
+CREATE TABLE mfa_devices (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    path        TEXT NOT NULL,
+    secret      BLOB NOT NULL,
+    create_date INTEGER NOT NULL,
+    user_id     INTEGER REFERENCES users(id),
+    enable_date INTEGER,
+    last_step   INTEGER
+);
+CREATE INDEX mfa_devices_user ON mfa_devices(user_id);
+
+CREATE TABLE password_policy (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    document TEXT NOT NULL
+);
+
+-- Login-time records. Keyed by the name as given at login (no foreign key):
+-- unknown users are counted the same way, and records outlive deletions.
+CREATE TABLE login_failures (
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX login_failures_user ON login_failures(user_name, at);
+
+CREATE TABLE auth_records (
+    id        INTEGER PRIMARY KEY,
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    service   TEXT NOT NULL,
+    rhost     TEXT NOT NULL,
+    tty       TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    mfa_time  INTEGER
+);
+CREATE INDEX auth_records_key ON auth_records(user_name, service, rhost, at);
+
+CREATE TABLE login_sessions (
+    id         INTEGER PRIMARY KEY,
+    user_name  TEXT NOT NULL COLLATE NOCASE,
+    service    TEXT NOT NULL,
+    rhost      TEXT NOT NULL,
+    tty        TEXT NOT NULL,
+    pid        INTEGER,
+    started    INTEGER NOT NULL,
+    ended      INTEGER,
+    mfa_time   INTEGER
+);
+CREATE INDEX login_sessions_user ON login_sessions(user_name, started);
+
+CREATE TABLE role_sessions (
+    id           TEXT PRIMARY KEY,
+    user_name    TEXT NOT NULL COLLATE NOCASE,
+    role_name    TEXT NOT NULL,
+    session_name TEXT NOT NULL,
+    started      INTEGER NOT NULL,
+    expires      INTEGER NOT NULL,
+    pid          INTEGER,
+    status       TEXT NOT NULL CHECK (status IN ('active', 'ended', 'revoked', 'expired')),
+    ended        INTEGER
+);
+CREATE INDEX role_sessions_user ON role_sessions(user_name, started);
+"#,
+];
