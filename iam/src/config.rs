@@ -1125,3 +1125,26 @@ extrausers_dir = "/var/lib/extrausers"
         assert_eq!(uid, meta.uid());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the text, parsing answers (and errors carry a line).
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,200}") {
+            if let Err(ConfigError::Parse { line, .. }) =
+                HostConfig::parse(&text, Path::new("/etc/iam/iam.toml"))
+            {
+                prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1);
+            }
+        }
+
+        #[test]
+        fn durations_in_minutes(n in 1i64..=527_040) {
+            prop_assert_eq!(parse_duration(&format!("{n}m")), Ok(TimeDelta::minutes(n)));
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod extrausers;
 pub mod names;
 pub mod password;
 pub mod policy;
+pub mod principal;
 pub mod secret;
 pub mod store;
 pub mod totp;

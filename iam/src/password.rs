@@ -211,7 +211,8 @@ impl PasswordPolicy {
     /// user's earlier PHC hashes, newest first; only the first
     /// `password_reuse_prevention` are consulted (each costs one argon2
     /// verify). Rules are checked cheapest first and the first failure is
-    /// returned.
+    /// returned. `user_name` is taken so callers need not change when a
+    /// name-based rule is wanted; AWS has none, so none is applied.
     pub fn check(
         &self,
         candidate: &SecretString,

@@ -422,3 +422,31 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn own_code_verifies_at_its_step(
+            seed in proptest::collection::vec(any::<u8>(), 16..64),
+            t in 0u64..40_000_000_000,
+        ) {
+            let secret = SecretBytes::new(seed);
+            let now = Utc.timestamp_opt(t as i64, 0).unwrap();
+            let code = code_at(&secret, t);
+            prop_assert_eq!(code.expose().len(), 6);
+            prop_assert_eq!(verify(&secret, &code, now, 0, None), Some(t / 30));
+            prop_assert_eq!(verify(&secret, &code, now, 1, Some(t / 30)), None);
+        }
+
+        #[test]
+        fn base32_round_trips(seed in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let secret = SecretBytes::new(seed);
+            prop_assert_eq!(secret_from_base32(&secret_base32(&secret)), Some(secret));
+        }
+    }
+}

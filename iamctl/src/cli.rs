@@ -222,6 +222,8 @@ pub enum Command {
     GetAccountAuthorizationDetails(AuthorizationDetailsArgs),
     /// Load a get-account-authorization-details file, in one transaction (ours).
     ImportAuthorizationDetails(ImportArgs),
+    /// Evaluate a stored user's or role's real policies.
+    SimulatePrincipalPolicy(SimulatePrincipalArgs),
     /// Evaluate policy documents against actions and resources.
     SimulateCustomPolicy(simulate::CustomArgs),
     /// Show who the caller is.
@@ -229,7 +231,6 @@ pub enum Command {
 }
 
 /// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.
-#[allow(dead_code)] // used by the verbs, which land with the store
 pub fn tri(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
         (true, _) => Some(true),
@@ -746,6 +747,22 @@ pub struct AuthorizationDetailsArgs {
 pub struct ImportArgs {
     /// A get-account-authorization-details JSON file (PATH or file://PATH).
     pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulatePrincipalArgs {
+    /// ARN of the user or role whose stored policies are evaluated.
+    #[arg(long)]
+    pub policy_source_arn: String,
+    /// Actions to simulate, e.g. host:Login iam:ChangePassword.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// Resources to simulate (default: *).
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
+    /// Context entries: AWS's JSON list or shorthand.
+    #[arg(long, num_args = 1.., value_name = "ENTRIES")]
+    pub context_entries: Vec<String>,
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ impl CliError {
         }
     }
 
-    #[allow(dead_code)] // used by the verbs, which land with the store
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new("InvalidInput", message)
     }
@@ -33,3 +32,25 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+impl From<iam::store::StoreError> for CliError {
+    fn from(e: iam::store::StoreError) -> Self {
+        Self::new(e.aws_code(), e.to_string())
+    }
+}
+
+impl From<iam::names::NameError> for CliError {
+    /// AWS's wording for a parameter that breaks its pattern.
+    fn from(e: iam::names::NameError) -> Self {
+        Self::new("ValidationError", e.to_string())
+    }
+}
+
+impl From<iam::principal::PrincipalError> for CliError {
+    fn from(e: iam::principal::PrincipalError) -> Self {
+        match e {
+            iam::principal::PrincipalError::Store(s) => s.into(),
+            other => Self::new("ServiceFailure", other.to_string()),
+        }
+    }
+}

@@ -6,16 +6,18 @@
 //! the AWS CLI's surface onto it.
 
 mod cli;
+mod ctx;
 #[allow(dead_code)] // the verbs are wired once the store lands
 mod elevate;
 mod error;
-#[allow(dead_code)] // used by the verbs, which land with the store
+mod init;
 mod input;
 mod output;
-#[allow(dead_code)] // used by the MFA verbs, which land with the store
 mod qr;
 mod setuid;
+mod shapes;
 mod simulate;
+mod verbs;
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
@@ -34,17 +36,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let verb = matches.subcommand_name().unwrap_or_default().to_owned();
-    let _config = setuid::config_path(invoker, cli.config.as_deref());
-    let result = match &cli.command {
-        Command::Completion(a) => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "iamctl", &mut std::io::stdout());
-            Ok(serde_json::Value::Null)
-        }
-        Command::Man(a) => man(a.out_dir.as_deref()),
-        Command::SimulateCustomPolicy(args) => simulate::run_custom(args),
-        _ => Err(CliError::new("ServiceFailure", "not built yet")),
-    };
+    let result = run(invoker, &cli, &verb);
     match result {
         Ok(value) => {
             let text = output::render(&value, cli.output, &operation_name(&verb));
@@ -59,6 +51,27 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),
+    }
+}
+
+fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Value, CliError> {
+    let config_path = setuid::config_path(invoker, cli.config.as_deref());
+    match &cli.command {
+        Command::Completion(a) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "iamctl", &mut std::io::stdout());
+            Ok(serde_json::Value::Null)
+        }
+        Command::Man(a) => man(a.out_dir.as_deref()),
+        Command::SimulateCustomPolicy(args) => simulate::run_custom(args),
+        Command::Init(a) => init::run(invoker, &config_path, a),
+        command => {
+            let mut ctx = ctx::Ctx::open(invoker, &config_path, operation_name(verb), cli.output)?;
+            match command {
+                Command::SimulatePrincipalPolicy(a) => verbs::simulate_principal(&mut ctx, a),
+                other => verbs::run(&mut ctx, other),
+            }
+        }
     }
 }
 

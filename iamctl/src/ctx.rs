@@ -1,0 +1,286 @@
+//! One iamctl call: the host config, the open store, who is calling, the
+//! clock, and the three things every verb does around its store call —
+//! authorize, audit, republish the Linux accounts.
+
+use crate::cli::Output;
+use crate::error::CliError;
+use crate::input::Secrets;
+use crate::setuid::Invoker;
+use chrono::{DateTime, Utc};
+use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
+use iam::config::HostConfig;
+use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
+use iam::policy::{Context, Decision, PolicySource};
+use iam::principal::Principal;
+use iam::store::{Limits, Store};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Who is making the call.
+pub enum Caller {
+    /// Real uid 0: the account's root user; everything is allowed.
+    Root,
+    /// The IAM user named like the caller's Linux login.
+    User(Box<Principal>),
+}
+
+pub struct Ctx {
+    pub config: HostConfig,
+    pub account: AccountId,
+    pub store: Store,
+    pub caller: Caller,
+    pub now: DateTime<Utc>,
+    /// The AWS operation, e.g. `CreateUser` (action `iam:CreateUser`).
+    pub operation: String,
+    pub output: Output,
+    pub secrets: Secrets,
+}
+
+impl Ctx {
+    /// Steps 4–5 of the setuid pipeline: open config (trusted path only for
+    /// non-root) and store, then establish who is calling.
+    pub fn open(
+        invoker: Invoker,
+        config_path: &Path,
+        operation: String,
+        output: Output,
+    ) -> Result<Self, CliError> {
+        let config = HostConfig::load(config_path)
+            .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
+        let account = AccountId::parse(&config.account_id)?;
+        let mut store = Store::open(&config.database)?;
+        store.set_limits(Limits {
+            uid_range: config.accounts.uid_range,
+            ..store.limits()
+        });
+        let now = Utc::now();
+        let caller = if invoker.is_root() {
+            Caller::Root
+        } else {
+            let login = nix::unistd::User::from_uid(invoker.uid)
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .ok_or_else(|| {
+                    CliError::new(
+                        "AccessDenied",
+                        format!("uid {} has no login name", invoker.uid),
+                    )
+                })?;
+            let not_iam = || {
+                CliError::new(
+                    "AccessDenied",
+                    format!("The Linux user {login} is not an IAM user of account {account}."),
+                )
+            };
+            let name = UserName::parse(&login).map_err(|_| not_iam())?;
+            match Principal::for_user(&store, &account, &name) {
+                Ok(p) => Caller::User(Box::new(p)),
+                Err(iam::principal::PrincipalError::Store(e)) if e.aws_code() == "NoSuchEntity" => {
+                    let event = AuditEvent::builder(
+                        EventSource::Iam,
+                        &operation,
+                        UserIdentity::unknown(&login),
+                        &config.hostname,
+                        now,
+                    )
+                    .error("AccessDenied", &not_iam().message)
+                    .build()
+                    .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev));
+                    if let Err(e) = event {
+                        eprintln!("warning: audit event not written: {e}");
+                    }
+                    return Err(not_iam());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok(Self {
+            config,
+            account,
+            store,
+            caller,
+            now,
+            operation,
+            output,
+            secrets: Secrets::new(),
+        })
+    }
+
+    pub fn caller_arn(&self) -> String {
+        match &self.caller {
+            Caller::Root => root_arn(&self.account),
+            Caller::User(p) => p.arn.clone(),
+        }
+    }
+
+    /// The caller's IAM user name, if it is an IAM user.
+    pub fn caller_user(&self) -> Option<UserName> {
+        match &self.caller {
+            Caller::Root => None,
+            Caller::User(p) => UserName::parse(&p.name).ok(),
+        }
+    }
+
+    /// The ARN of user `name` as stored, or with path `/` if unknown (so an
+    /// unauthorized caller learns nothing about which users exist).
+    pub fn user_arn(&self, name: &UserName) -> String {
+        match self.store.find_user(name) {
+            Ok(Some(u)) => u.arn,
+            _ => user_arn(&self.account, &IamPath::root(), name),
+        }
+    }
+
+    /// Authorizes `iam:<Operation>` on `resource`.
+    pub fn authorize(&self, resource: &str) -> Result<(), CliError> {
+        self.authorize_with(&format!("iam:{}", self.operation), resource, |_| {})
+    }
+
+    /// Authorizes `action` on `resource` with extra context keys (e.g.
+    /// `iam:PolicyARN`). Root is always allowed; a denial is audited and
+    /// reported in AWS's words.
+    pub fn authorize_with(
+        &self,
+        action: &str,
+        resource: &str,
+        extra: impl FnOnce(&mut Context),
+    ) -> Result<(), CliError> {
+        let Caller::User(principal) = &self.caller else {
+            return Ok(());
+        };
+        let mut context = principal.base_context(self.now);
+        extra(&mut context);
+        let response = principal.authorize(action, resource, &context);
+        if response.decision == Decision::Allowed {
+            return Ok(());
+        }
+        let because = match response.decision {
+            Decision::ExplicitDeny => {
+                let source = response.matched.first().map(|m| m.source);
+                match source {
+                    Some(PolicySource::Boundary) => {
+                        "with an explicit deny in a permissions boundary"
+                    }
+                    _ => "with an explicit deny in an identity-based policy",
+                }
+            }
+            _ => {
+                // Implicit: say whether the identity policies or the boundary
+                // left it out, as AWS does.
+                let mut identity_only = principal.policies.clone();
+                identity_only.boundary = None;
+                let alone = iam::policy::authorize(
+                    &iam::policy::Request {
+                        principal: &principal.arn,
+                        action,
+                        resource,
+                        context: &context,
+                    },
+                    &identity_only,
+                );
+                if alone.decision == Decision::Allowed {
+                    "because no permissions boundary allows the action"
+                } else {
+                    "because no identity-based policy allows the action"
+                }
+            }
+        };
+        let because = because.replace("the action", &format!("the {action} action"));
+        let message = format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {because}",
+            principal.arn
+        );
+        let deciding: Vec<DecidingStatement> = response
+            .matched
+            .iter()
+            .map(|m| DecidingStatement {
+                policy: m.policy.clone(),
+                sid: m.sid.clone(),
+                index: Some(m.index),
+            })
+            .collect();
+        self.audit(
+            json!({"action": action, "resource": resource}),
+            Some(("AccessDenied", &message)),
+            &deciding,
+        );
+        Err(CliError::new("AccessDenied", message))
+    }
+
+    /// Root only (our own verbs that touch the host, e.g. import).
+    pub fn require_root(&self) -> Result<(), CliError> {
+        match self.caller {
+            Caller::Root => Ok(()),
+            Caller::User(_) => self.authorize("*"),
+        }
+    }
+
+    /// Record a successful change.
+    pub fn audit_ok(&self, request_parameters: Value) {
+        self.audit(request_parameters, None, &[]);
+    }
+
+    /// One CloudTrail-shaped event (DESIGN.md §7). A failure to write it
+    /// is reported but does not undo a committed change.
+    fn audit(
+        &self,
+        request_parameters: Value,
+        error: Option<(&str, &str)>,
+        deciding: &[DecidingStatement],
+    ) {
+        let identity = match &self.caller {
+            Caller::Root => UserIdentity::root(self.account.as_str()),
+            Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
+        };
+        let mut b = AuditEvent::builder(
+            EventSource::Iam,
+            &self.operation,
+            identity,
+            &self.config.hostname,
+            self.now,
+        )
+        .request_parameters(request_parameters)
+        .user_agent("iamctl");
+        if let Some((code, message)) = error {
+            b = b.error(code, message);
+        }
+        for d in deciding {
+            b = b.decided_by(d.clone());
+        }
+        let written = b
+            .build()
+            .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
+        if let Err(e) = written {
+            eprintln!("warning: audit event not written: {e}");
+        }
+    }
+
+    /// Rewrite the extrausers passwd/group files after an account change.
+    pub fn publish_accounts(&self) -> Result<(), CliError> {
+        publish_accounts(&self.config, &self.store)
+    }
+}
+
+/// Publish IAM users and groups as Linux accounts (extrausers passwd and
+/// group, rewritten atomically) into the config's `extrausers_dir`.
+pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliError> {
+    let dir = &config.accounts.extrausers_dir;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError::new(
+            "ServiceFailure",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    let shell = config.accounts.shell.to_string_lossy();
+    let report = iam::extrausers::sync_extrausers(store, dir, &shell, &config.accounts.home)
+        .map_err(|e| {
+            CliError::new(
+                "ServiceFailure",
+                format!("cannot publish Linux accounts: {e}"),
+            )
+        })?;
+    for skipped in report.skipped {
+        eprintln!("warning: not published as a Linux account: {skipped}");
+    }
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Roles: trust policy, description, session duration, tags.
+
+use super::{parse_path, parse_role, parse_tag_keys, parse_tags};
+use crate::cli;
+use crate::ctx::Ctx;
+use crate::error::CliError;
+use crate::{input, shapes};
+use iam::names::{IamPath, RoleName, role_arn};
+use iam::store::NewRole;
+use serde_json::{Value, json};
+
+fn arn(ctx: &Ctx, name: &RoleName) -> String {
+    match ctx.store.get_role(name) {
+        Ok(r) => r.arn,
+        Err(_) => role_arn(&ctx.account, &IamPath::root(), name),
+    }
+}
+
+pub fn create_role(ctx: &mut Ctx, a: &cli::CreateRoleArgs) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    let path = parse_path(a.path.as_deref())?;
+    let tags = parse_tags(&a.tags.tags)?;
+    let trust = input::document(&a.assume_role_policy_document)?;
+    ctx.authorize_with(
+        "iam:CreateRole",
+        &role_arn(&ctx.account, &path, &name),
+        |c| {
+            if let Some(b) = &a.permissions_boundary {
+                c.set("iam:PermissionsBoundary", b.clone());
+            }
+        },
+    )?;
+    if let Some(b) = &a.permissions_boundary {
+        ctx.store.get_policy(b)?;
+    }
+    let role = ctx.store.create_role(
+        &NewRole {
+            name: name.clone(),
+            path,
+            assume_role_policy_document: trust.clone(),
+            description: a.description.clone(),
+            max_session_duration: a.max_session_duration,
+            tags,
+            permissions_boundary: a.permissions_boundary.clone(),
+        },
+        ctx.now,
+    )?;
+    ctx.audit_ok(json!({"roleName": name.as_str(), "path": role.path.as_str(),
+        "assumeRolePolicyDocument": shapes::document(&trust), "description": a.description,
+        "maxSessionDuration": a.max_session_duration, "permissionsBoundary": a.permissions_boundary}));
+    Ok(json!({"Role": shapes::role(&role, false)}))
+}
+
+pub fn get_role(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    let role = ctx.store.get_role(&name)?;
+    Ok(json!({"Role": shapes::role(&role, true)}))
+}
+
+pub fn list_roles(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError> {
+    ctx.authorize("*")?;
+    let roles = ctx.store.list_roles(a.path_prefix.as_deref())?;
+    Ok(json!({"Roles": roles.iter().map(|r| shapes::role(r, false)).collect::<Vec<_>>()}))
+}
+
+pub fn delete_role(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    ctx.store.delete_role(&name)?;
+    ctx.audit_ok(json!({"roleName": name.as_str()}));
+    Ok(Value::Null)
+}
+
+pub fn update_role(ctx: &mut Ctx, a: &cli::UpdateRoleArgs) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    let description = a
+        .description
+        .as_deref()
+        .map(|d| (!d.is_empty()).then_some(d));
+    ctx.store
+        .update_role(&name, description, a.max_session_duration)?;
+    ctx.audit_ok(
+        json!({"roleName": name.as_str(), "description": a.description,
+        "maxSessionDuration": a.max_session_duration}),
+    );
+    Ok(Value::Null)
+}
+
+pub fn update_assume_role_policy(
+    ctx: &mut Ctx,
+    a: &cli::UpdateAssumeRolePolicyArgs,
+) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    let trust = input::document(&a.policy_document)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    ctx.store.update_assume_role_policy(&name, &trust)?;
+    ctx.audit_ok(json!({"roleName": name.as_str(), "policyDocument": shapes::document(&trust)}));
+    Ok(Value::Null)
+}
+
+pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    let tags = parse_tags(&a.tags.tags)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    ctx.store.tag_role(&name, &tags)?;
+    ctx.audit_ok(json!({"roleName": name.as_str(), "tags": shapes::tags(&tags)}));
+    Ok(Value::Null)
+}
+
+pub fn untag_role(ctx: &mut Ctx, a: &cli::UntagRoleArgs) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    ctx.store.untag_role(&name, &keys)?;
+    let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    ctx.audit_ok(json!({"roleName": name.as_str(), "tagKeys": keys}));
+    Ok(Value::Null)
+}
+
+pub fn list_role_tags(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError> {
+    let name = parse_role(&a.role_name)?;
+    ctx.authorize(&arn(ctx, &name))?;
+    let role = ctx.store.get_role(&name)?;
+    Ok(json!({"Tags": shapes::tags(&role.tags)}))
+}

@@ -1,0 +1,325 @@
+//! Users, their tags, passwords (login profiles, change-password, the
+//! account password policy) and lockout.
+
+use super::{parse_path, parse_tag_keys, parse_tags, parse_user};
+use crate::cli::{self, tri};
+use crate::ctx::{Caller, Ctx};
+use crate::error::CliError;
+use crate::shapes;
+use iam::names::{IamPath, UserName, is_linux_login_name, user_arn};
+use iam::password::{PasswordPolicy, hash_password, verify_password};
+use iam::secret::SecretString;
+use iam::store::NewUser;
+use serde_json::{Value, json};
+
+pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    let path = parse_path(a.path.as_deref())?;
+    let tags = parse_tags(&a.tags.tags)?;
+    let arn = user_arn(&ctx.account, &path, &name);
+    ctx.authorize_with("iam:CreateUser", &arn, |c| {
+        if let Some(b) = &a.permissions_boundary {
+            c.set("iam:PermissionsBoundary", b.clone());
+        }
+    })?;
+    if let Some(b) = &a.permissions_boundary {
+        ctx.store.get_policy(b)?;
+    }
+    let user = ctx.store.create_user(
+        &NewUser {
+            name: name.clone(),
+            path,
+            tags,
+            permissions_boundary: a.permissions_boundary.clone(),
+        },
+        ctx.now,
+    )?;
+    ctx.audit_ok(
+        json!({"userName": name.as_str(), "path": user.path.as_str(),
+        "permissionsBoundary": a.permissions_boundary}),
+    );
+    ctx.publish_accounts()?;
+    if !is_linux_login_name(name.as_str()) {
+        eprintln!(
+            "warning: {name} is not a valid Linux login name (^[a-z_][a-z0-9_-]*$, at most 32 characters); \
+             this user exists in IAM but cannot log in to a host"
+        );
+    }
+    Ok(json!({"User": shapes::user(&user, true)}))
+}
+
+pub fn get_user(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> {
+    let name = match (&a.user_name, &ctx.caller) {
+        (Some(n), _) => parse_user(n)?,
+        (None, Caller::User(p)) => parse_user(&p.name)?,
+        (None, Caller::Root) => {
+            return Ok(json!({"User": {
+                "UserId": ctx.account.as_str(),
+                "Arn": ctx.caller_arn(),
+            }}));
+        }
+    };
+    ctx.authorize(&ctx.user_arn(&name))?;
+    let user = ctx.store.get_user(&name)?;
+    Ok(json!({"User": shapes::user(&user, true)}))
+}
+
+pub fn list_users(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError> {
+    ctx.authorize("*")?;
+    let users = ctx.store.list_users(a.path_prefix.as_deref())?;
+    Ok(json!({"Users": users.iter().map(|u| shapes::user(u, false)).collect::<Vec<_>>()}))
+}
+
+pub fn delete_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store.delete_user(&name)?;
+    ctx.audit_ok(json!({"userName": name.as_str()}));
+    ctx.publish_accounts()?;
+    Ok(Value::Null)
+}
+
+pub fn update_user(ctx: &mut Ctx, a: &cli::UpdateUserArgs) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    let new_name = a.new_user_name.as_deref().map(parse_user).transpose()?;
+    let new_path: Option<IamPath> = a
+        .new_path
+        .as_deref()
+        .map(|p| parse_path(Some(p)))
+        .transpose()?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store
+        .update_user(&name, new_name.as_ref(), new_path.as_ref())?;
+    ctx.audit_ok(
+        json!({"userName": name.as_str(), "newUserName": a.new_user_name, "newPath": a.new_path}),
+    );
+    ctx.publish_accounts()?;
+    Ok(Value::Null)
+}
+
+pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    let tags = parse_tags(&a.tags.tags)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store.tag_user(&name, &tags)?;
+    ctx.audit_ok(json!({"userName": name.as_str(), "tags": shapes::tags(&tags)}));
+    Ok(Value::Null)
+}
+
+pub fn untag_user(ctx: &mut Ctx, a: &cli::UntagUserArgs) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store.untag_user(&name, &keys)?;
+    let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    ctx.audit_ok(json!({"userName": name.as_str(), "tagKeys": keys}));
+    Ok(Value::Null)
+}
+
+pub fn list_user_tags(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    let user = ctx.store.get_user(&name)?;
+    Ok(json!({"Tags": shapes::tags(&user.tags)}))
+}
+
+pub fn unlock_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store.get_user(&name)?;
+    ctx.store.reset_failures(name.as_str())?;
+    ctx.audit_ok(json!({"userName": name.as_str()}));
+    Ok(Value::Null)
+}
+
+// ---- passwords -------------------------------------------------------------
+
+/// Old hashes kept per user: AWS's maximum PasswordReusePrevention, so a
+/// stricter policy set later still has the history it needs.
+const KEEP_HISTORY: u32 = 24;
+
+/// The policy in force: the stored one, or AWS's default when none is set.
+fn password_policy(ctx: &Ctx) -> Result<(PasswordPolicy, bool), CliError> {
+    Ok(match ctx.store.get_password_policy()? {
+        Some(p) => (p, true),
+        None => (PasswordPolicy::default(), false),
+    })
+}
+
+/// Checks `password` for `user` against the policy (reuse included).
+fn check_password(ctx: &Ctx, user: &UserName, password: &SecretString) -> Result<(), CliError> {
+    let (policy, _) = password_policy(ctx)?;
+    // The current password counts as the first "previous" one.
+    let history = match policy.password_reuse_prevention {
+        Some(n) => {
+            let mut h: Vec<String> = ctx
+                .store
+                .get_login_profile(user)
+                .map(|p| vec![p.password_hash])
+                .unwrap_or_default();
+            h.extend(ctx.store.password_history(user, n)?);
+            h
+        }
+        None => Vec::new(),
+    };
+    policy
+        .check(password, user.as_str(), &history)
+        .map_err(|v| CliError::new("PasswordPolicyViolation", v.to_string()))
+}
+
+fn hash(password: &SecretString) -> Result<String, CliError> {
+    hash_password(password).map_err(|e| CliError::new("ServiceFailure", e.to_string()))
+}
+
+pub fn create_login_profile(ctx: &mut Ctx, a: &cli::LoginProfileArgs) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store.get_user(&name)?;
+    let password = ctx.secrets.read_new("Password: ")?;
+    check_password(ctx, &name, &password)?;
+    let reset = tri(a.password_reset_required, a.no_password_reset_required).unwrap_or(false);
+    let profile = ctx
+        .store
+        .create_login_profile(&name, &hash(&password)?, reset, ctx.now)?;
+    ctx.audit_ok(json!({"userName": name.as_str(), "passwordResetRequired": reset}));
+    Ok(json!({"LoginProfile": shapes::login_profile(&profile)}))
+}
+
+pub fn update_login_profile(
+    ctx: &mut Ctx,
+    a: &cli::UpdateLoginProfileArgs,
+) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    let current = ctx.store.get_login_profile(&name)?;
+    let reset = tri(a.password_reset_required, a.no_password_reset_required);
+    if a.password || reset.is_none() {
+        let password = ctx.secrets.read_new("New password: ")?;
+        check_password(ctx, &name, &password)?;
+        let reset = reset.unwrap_or(current.password_reset_required);
+        ctx.store
+            .set_password(&name, &hash(&password)?, reset, KEEP_HISTORY, ctx.now)?;
+    } else if let Some(reset) = reset {
+        ctx.store.set_password_reset_required(&name, reset)?;
+    }
+    ctx.audit_ok(
+        json!({"userName": name.as_str(), "passwordResetRequired": reset,
+        "passwordChanged": a.password || reset.is_none()}),
+    );
+    Ok(Value::Null)
+}
+
+pub fn get_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    let profile = ctx.store.get_login_profile(&name)?;
+    Ok(json!({"LoginProfile": shapes::login_profile(&profile)}))
+}
+
+pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
+    let name = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&name))?;
+    ctx.store.delete_login_profile(&name)?;
+    ctx.audit_ok(json!({"userName": name.as_str()}));
+    Ok(Value::Null)
+}
+
+/// Self-service: the caller's own password. As in AWS, a password policy
+/// with AllowUsersToChangePassword lets every user do this without a policy
+/// (an explicit Deny still wins); otherwise `iam:ChangePassword` on the
+/// user's own ARN must be allowed.
+pub fn change_password(ctx: &mut Ctx, _a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
+    let Some(name) = ctx.caller_user() else {
+        return Err(CliError::new(
+            "InvalidUserType",
+            "change-password changes the calling IAM user's own password; the root user sets passwords with update-login-profile",
+        ));
+    };
+    let arn = ctx.user_arn(&name);
+    let (policy, explicit) = password_policy(ctx)?;
+    let implicit_grant = explicit && policy.allow_users_to_change_password;
+    if let Err(denied) = ctx.authorize(&arn) {
+        if !implicit_grant || super::explicitly_denied(ctx, "iam:ChangePassword", &arn) {
+            return Err(denied);
+        }
+    }
+    let profile = ctx.store.get_login_profile(&name)?;
+    let old = ctx.secrets.read("Old password: ")?;
+    if !verify_password(&old, &profile.password_hash) {
+        return Err(CliError::new(
+            "InvalidInput",
+            "The old password is incorrect.",
+        ));
+    }
+    let new = ctx.secrets.read_new("New password: ")?;
+    check_password(ctx, &name, &new)?;
+    ctx.store
+        .set_password(&name, &hash(&new)?, false, KEEP_HISTORY, ctx.now)?;
+    ctx.audit_ok(json!({"userName": name.as_str()}));
+    Ok(Value::Null)
+}
+
+pub fn update_account_password_policy(
+    ctx: &mut Ctx,
+    a: &cli::PasswordPolicyArgs,
+) -> Result<Value, CliError> {
+    ctx.authorize("*")?;
+    // As AWS: a parameter left out takes its default, not its old value.
+    let policy = PasswordPolicy {
+        minimum_password_length: a.minimum_password_length.unwrap_or(6),
+        require_symbols: tri(a.require_symbols, a.no_require_symbols).unwrap_or(false),
+        require_numbers: tri(a.require_numbers, a.no_require_numbers).unwrap_or(false),
+        require_uppercase_characters: tri(
+            a.require_uppercase_characters,
+            a.no_require_uppercase_characters,
+        )
+        .unwrap_or(false),
+        require_lowercase_characters: tri(
+            a.require_lowercase_characters,
+            a.no_require_lowercase_characters,
+        )
+        .unwrap_or(false),
+        allow_users_to_change_password: tri(
+            a.allow_users_to_change_password,
+            a.no_allow_users_to_change_password,
+        )
+        .unwrap_or(false),
+        max_password_age: a.max_password_age,
+        password_reuse_prevention: a.password_reuse_prevention,
+        hard_expiry: tri(a.hard_expiry, a.no_hard_expiry).unwrap_or(false),
+    };
+    policy
+        .validate()
+        .map_err(|e| CliError::new("ValidationError", e.to_string()))?;
+    ctx.store.set_password_policy(&policy)?;
+    ctx.audit_ok(serde_json::to_value(&policy).unwrap_or(Value::Null));
+    Ok(Value::Null)
+}
+
+pub fn get_account_password_policy(ctx: &mut Ctx) -> Result<Value, CliError> {
+    ctx.authorize("*")?;
+    let Some(policy) = ctx.store.get_password_policy()? else {
+        return Err(CliError::new(
+            "NoSuchEntity",
+            format!(
+                "The Password Policy with domain name {} cannot be found.",
+                ctx.account
+            ),
+        ));
+    };
+    let mut v = serde_json::to_value(&policy).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "ExpirePasswords".into(),
+            json!(policy.max_password_age.is_some()),
+        );
+    }
+    Ok(json!({"PasswordPolicy": v}))
+}
+
+pub fn delete_account_password_policy(ctx: &mut Ctx) -> Result<Value, CliError> {
+    ctx.authorize("*")?;
+    ctx.store.delete_password_policy()?;
+    ctx.audit_ok(json!({}));
+    Ok(Value::Null)
+}
