@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::secret::SecretString;
 
 /// argon2id memory cost in KiB. 19 MiB, 2 passes, 1 lane is OWASP's first
-/// argon2id recommendation and the argon2 crate's default: ~20 ms on one
-/// core, so a login stays fast while an offline guesser pays per guess, and
-/// 20 parallel sshd logins stay well under half a GiB of memory.
+/// argon2id recommendation and the argon2 crate's default: cheap enough for
+/// an interactive login, costly per guess offline, and 20 parallel sshd
+/// logins need under half a GiB of memory.
 pub const ARGON2_M_COST_KIB: u32 = 19 * 1024;
 /// argon2id passes.
 pub const ARGON2_T_COST: u32 = 2;
