@@ -7,7 +7,9 @@
 //! of I/O besides the store: it is how a role session is recognised without
 //! trusting the environment, which inside a session is the caller's to forge.
 
+use crate::names::RoleSessionName;
 use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, authorize};
+use crate::store::{LoginSession, RoleSession, RoleSessionStatus, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
 
@@ -121,49 +123,27 @@ impl DurationBounds {
     }
 }
 
-/// A role session name: AWS's `[\w+=,.@-]{2,64}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RoleSessionName(String);
-
-impl RoleSessionName {
-    pub fn parse(s: &str) -> Result<Self, ElevationError> {
-        let ok_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
-        if (2..=64).contains(&s.len()) && s.chars().all(ok_char) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ElevationError::InvalidSessionName)
-        }
-    }
-
-    /// The name used when the caller gives none: `USER-EPOCH`, as the AWS
-    /// CLI's `botocore-session-EPOCH`, but saying who started it.
-    pub fn default_for(user: &str, now: DateTime<Utc>) -> Self {
-        let suffix = format!("-{}", now.timestamp());
-        let mut head: String = user
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
-            .collect();
-        head.truncate(64 - suffix.len());
-        if head.is_empty() {
-            head.push_str("session");
-        }
-        Self(format!("{head}{suffix}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// A role session name from `--role-session-name`: AWS's `[\w+=,.@-]{2,64}`.
+pub fn session_name(s: &str) -> Result<RoleSessionName, ElevationError> {
+    RoleSessionName::parse(s).map_err(|_| ElevationError::InvalidSessionName)
 }
 
-impl std::fmt::Display for RoleSessionName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The name used when the caller gives none: `USER-EPOCH`, as the AWS CLI's
+/// `botocore-session-EPOCH`, but saying who started it.
+pub fn default_session_name(
+    user: &str,
+    now: DateTime<Utc>,
+) -> Result<RoleSessionName, ElevationError> {
+    let suffix = format!("-{}", now.timestamp());
+    let mut head: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c))
+        .collect();
+    head.truncate(64 - suffix.len());
+    if head.is_empty() {
+        head.push_str("session");
     }
-}
-
-/// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
-pub fn assumed_role_arn(account_id: &str, role_name: &str, session: &RoleSessionName) -> String {
-    format!("arn:aws:sts::{account_id}:assumed-role/{role_name}/{session}")
+    session_name(&format!("{head}{suffix}"))
 }
 
 /// When a session started at `started` for `duration_seconds` ends.
@@ -796,6 +776,95 @@ pub fn session_of_process(pid: u32, sessions: &[LiveSession]) -> Option<LiveSess
     None
 }
 
+/// The processes from `pid` up to (not including) init, nearest first.
+pub fn ancestry(pid: u32) -> Vec<ProcessInfo> {
+    let mut out = Vec::new();
+    let mut current = pid;
+    while out.len() < 4096 {
+        let Some(info) = ProcessInfo::read(current) else {
+            break;
+        };
+        let parent = info.ppid;
+        out.push(info);
+        if parent <= 1 {
+            break;
+        }
+        current = parent;
+    }
+    out
+}
+
+/// The caller's login (PAM) session among `sessions`: the open one whose
+/// recorded process is an ancestor of `pid`. Its MFA time and source IP are
+/// what the caller proved at login.
+pub fn login_session_of(sessions: &[LoginSession], pid: u32) -> Option<&LoginSession> {
+    let chain = ancestry(pid);
+    sessions.iter().find(|s| {
+        s.ended.is_none()
+            && s.pid.is_some_and(|p| {
+                chain
+                    .iter()
+                    .any(|a| a.pid == p && is_supervisor(a, s.started))
+            })
+    })
+}
+
+/// A record without a supervisor pid this long after it started belongs to
+/// a supervisor that died before writing it.
+const PIDLESS_GRACE: i64 = 30;
+
+/// Whether an active record has no supervisor any more (it crashed or was
+/// killed): such a record must not stay "active".
+pub fn is_stale(session: &RoleSession, now: DateTime<Utc>) -> bool {
+    if session.status != RoleSessionStatus::Active {
+        return false;
+    }
+    match session.pid {
+        None => now.timestamp() > session.started + PIDLESS_GRACE,
+        Some(pid) => !LiveSession {
+            id: session.id.clone(),
+            supervisor_pid: pid,
+            started: session.started,
+        }
+        .supervisor_alive(),
+    }
+}
+
+/// Marks every stale active session ended and returns them (the caller
+/// ends what is left of their processes and audits).
+pub fn reap_stale_sessions(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<RoleSession>, StoreError> {
+    let mut reaped = Vec::new();
+    for s in store.list_role_sessions(None, true)? {
+        if is_stale(&s, now) && store.end_role_session(&s.id, RoleSessionStatus::Ended, now)? {
+            reaped.push(s);
+        }
+    }
+    Ok(reaped)
+}
+
+/// The role session process `pid` runs in, if any: by its session cgroup,
+/// else by a live supervisor among its ancestors — never by the environment,
+/// which inside a session is the caller's to forge. `get-caller-identity`
+/// and every iamctl call use this to act as the assumed role, and
+/// `assume-role` to refuse nesting.
+pub fn current_role_session(store: &Store, pid: u32) -> Result<Option<RoleSession>, StoreError> {
+    let active = store.list_role_sessions(None, true)?;
+    let live: Vec<LiveSession> = active
+        .iter()
+        .filter_map(|s| {
+            Some(LiveSession {
+                id: s.id.clone(),
+                supervisor_pid: s.pid?,
+                started: s.started,
+            })
+        })
+        .collect();
+    Ok(session_of_process(pid, &live).and_then(|l| active.into_iter().find(|s| s.id == l.id)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -854,7 +923,7 @@ mod tests {
     #[test]
     fn session_names_follow_aws_rules() {
         for ok in ["ab", "alice", "a+b=c,d.e@f-g_h", &"x".repeat(64)] {
-            assert!(RoleSessionName::parse(ok).is_ok(), "{ok}");
+            assert!(session_name(ok).is_ok(), "{ok}");
         }
         for bad in [
             "",
@@ -866,7 +935,7 @@ mod tests {
             &"x".repeat(65),
         ] {
             assert_eq!(
-                RoleSessionName::parse(bad),
+                session_name(bad),
                 Err(ElevationError::InvalidSessionName),
                 "{bad}"
             );
@@ -875,21 +944,15 @@ mod tests {
 
     #[test]
     fn default_session_name_is_valid_and_names_the_user() {
-        let n = RoleSessionName::default_for("alice", t(0));
+        let n = default_session_name("alice", t(0)).unwrap();
         assert_eq!(n.as_str(), "alice-1764072000");
-        let long = RoleSessionName::default_for(&"u".repeat(64), t(0));
+        let long = default_session_name(&"u".repeat(64), t(0)).unwrap();
         assert_eq!(long.as_str().len(), 64);
-        assert!(RoleSessionName::parse(long.as_str()).is_ok());
-        assert!(RoleSessionName::parse(RoleSessionName::default_for("", t(0)).as_str()).is_ok());
+        assert!(default_session_name("", t(0)).is_ok());
     }
 
     #[test]
-    fn assumed_role_arn_has_aws_shape() {
-        let s = RoleSessionName::parse("ops").unwrap();
-        assert_eq!(
-            assumed_role_arn("123456789012", "admin", &s),
-            "arn:aws:sts::123456789012:assumed-role/admin/ops"
-        );
+    fn expiration_prints_aws_style() {
         assert_eq!(iso8601(expiration(t(0), 900)), "2025-11-25T12:15:00+00:00");
     }
 
@@ -947,7 +1010,7 @@ mod tests {
             id: "s-1".into(),
             role_name: "admin".into(),
             role_arn: "arn:aws:iam::123456789012:role/admin".into(),
-            session_arn: assumed_role_arn("123456789012", "admin", &session_name),
+            session_arn: "arn:aws:sts::123456789012:assumed-role/admin/ops".into(),
             session_name,
             expires: t(900),
         }
@@ -1181,7 +1244,7 @@ mod tests {
             let mut role_base = Context::new();
             role_base.set("aws:PrincipalArn", ROLE);
             let run_as = run_as_context(&role_base, &facts, [("env", self.host_env)]);
-            let session_arn = assumed_role_arn(ACCT, "admin", &name);
+            let session_arn = format!("arn:aws:sts::{ACCT}:assumed-role/admin/ops");
             let q = AssumeRoleQuestion {
                 caller_arn: ALICE,
                 caller: &self.caller,
@@ -1317,5 +1380,84 @@ mod tests {
                 .is_err()
             );
         }
+    }
+
+    #[test]
+    fn sessions_are_found_by_ancestry_and_stale_ones_reaped() {
+        use crate::names::{AccountId, RoleName, UserName};
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::create(&dir.path().join("iam.db"), &AccountId::parse(ACCT).unwrap()).unwrap();
+        let now = Utc::now();
+        let user = UserName::parse("alice").unwrap();
+        let role = RoleName::parse("admin").unwrap();
+        let name = session_name("ops").unwrap();
+        let me = ProcessInfo::read(std::process::id()).unwrap();
+        let mine = store
+            .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
+            .unwrap();
+        assert_eq!(
+            current_role_session(&store, me.pid).unwrap(),
+            None,
+            "no pid yet"
+        );
+        // Our parent plays the supervisor: we are inside its session.
+        store.set_role_session_pid(&mine.id, me.ppid).unwrap();
+        let found = current_role_session(&store, me.pid).unwrap().unwrap();
+        assert_eq!(found.id, mine.id);
+        assert!(!is_stale(&found, now));
+
+        // A session whose supervisor is gone is stale, and reaped once.
+        let dead = store
+            .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
+            .unwrap();
+        store.set_role_session_pid(&dead.id, u32::MAX - 7).unwrap();
+        let pidless = store
+            .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
+            .unwrap();
+        assert!(!is_stale(&pidless, now), "just created");
+        let later = now + TimeDelta::seconds(PIDLESS_GRACE + 1);
+        let reaped: BTreeSet<String> = reap_stale_sessions(&store, later)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(
+            reaped,
+            BTreeSet::from([dead.id.clone(), pidless.id.clone()])
+        );
+        assert!(reap_stale_sessions(&store, later).unwrap().is_empty());
+        assert_eq!(
+            store.get_role_session(&dead.id).unwrap().status,
+            RoleSessionStatus::Ended
+        );
+        assert_eq!(
+            store.get_role_session(&mine.id).unwrap().status,
+            RoleSessionStatus::Active
+        );
+    }
+
+    #[test]
+    fn the_login_session_is_the_one_above_us() {
+        let me = ProcessInfo::read(std::process::id()).unwrap();
+        let parent = ProcessInfo::read(me.ppid).unwrap();
+        let login = |id: i64, pid: u32, ended: Option<i64>| LoginSession {
+            id,
+            user: "alice".into(),
+            service: "sshd".into(),
+            rhost: "192.0.2.7".into(),
+            tty: "pts/0".into(),
+            pid: Some(pid),
+            started: Utc::now().timestamp(),
+            ended,
+            mfa_time: Some(1),
+        };
+        let sessions = [
+            login(1, u32::MAX - 3, None),
+            login(2, parent.pid, Some(5)),
+            login(3, parent.pid, None),
+        ];
+        assert_eq!(login_session_of(&sessions, me.pid).map(|s| s.id), Some(3));
+        assert_eq!(login_session_of(&sessions[..2], me.pid), None);
     }
 }
