@@ -7,9 +7,13 @@
 //! of I/O besides the store: it is how a role session is recognised without
 //! trusting the environment, which inside a session is the caller's to forge.
 
-use crate::names::RoleSessionName;
+use crate::names::{RoleSessionName, UserName};
 use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, authorize};
-use crate::store::{LoginSession, RoleSession, RoleSessionStatus, Store, StoreError};
+use crate::secret::SecretString;
+use crate::store::{
+    LockoutRule, LoginSession, MfaDevice, RoleSession, RoleSessionStatus, Store, StoreError,
+};
+use crate::totp;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
 
@@ -664,6 +668,102 @@ impl AssumeRoleQuestion<'_> {
                 ))
             }
         }
+    }
+}
+
+/// Why a one-time code did not count as a second factor.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaFailure {
+    #[error(
+        "MultiFactorAuthentication failed: user {0} is locked out after too many failed attempts."
+    )]
+    LockedOut(String),
+    #[error("MultiFactorAuthentication failed: {serial} is not an MFA device of user {user}.")]
+    NotYourDevice { serial: String, user: String },
+    #[error("MultiFactorAuthentication failed: user {0} has no MFA device.")]
+    NoDevice(String),
+    #[error("MultiFactorAuthentication failed with invalid MFA one time pass code.")]
+    InvalidCode,
+    #[error(
+        "MultiFactorAuthentication failed: that code was already used (each code is accepted once)."
+    )]
+    Replayed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The lockout rule of `[lockout]`, in the store's terms.
+pub fn lockout_rule(config: &crate::config::LockoutConfig) -> LockoutRule {
+    LockoutRule {
+        deny: config.deny,
+        fail_interval: config.fail_interval.num_seconds(),
+        unlock_time: config.unlock_time.num_seconds(),
+    }
+}
+
+/// The device to ask a code for: the given serial, else the user's first
+/// enabled device.
+pub fn mfa_device_for(
+    store: &Store,
+    user: &UserName,
+    serial: Option<&str>,
+) -> Result<MfaDevice, MfaFailure> {
+    match serial {
+        Some(serial) => {
+            let device = store
+                .get_mfa_device(serial)
+                .map_err(|_| MfaFailure::NotYourDevice {
+                    serial: serial.to_owned(),
+                    user: user.to_string(),
+                })?;
+            if device.user.as_ref() != Some(user) || device.enable_date.is_none() {
+                return Err(MfaFailure::NotYourDevice {
+                    serial: serial.to_owned(),
+                    user: user.to_string(),
+                });
+            }
+            Ok(device)
+        }
+        None => store
+            .list_mfa_devices(user)?
+            .into_iter()
+            .find(|d| d.enable_date.is_some())
+            .ok_or_else(|| MfaFailure::NoDevice(user.to_string())),
+    }
+}
+
+/// Checks a one-time code for `user` on `device` as a login would: refused
+/// while locked out; a wrong or replayed code counts as a failure; the step
+/// is taken with the store's compare-and-set, so a code works once, on any
+/// host sharing the store.
+pub fn check_mfa_code(
+    store: &Store,
+    user: &UserName,
+    device: &MfaDevice,
+    code: &SecretString,
+    rule: &LockoutRule,
+    skew_steps: u8,
+    now: DateTime<Utc>,
+) -> Result<(), MfaFailure> {
+    if store.lock_state(user.as_str(), rule, now)?.locked {
+        return Err(MfaFailure::LockedOut(user.to_string()));
+    }
+    let fail = |why: MfaFailure| -> Result<(), MfaFailure> {
+        store.record_failure(user.as_str(), rule, now)?;
+        Err(why)
+    };
+    match totp::verify(&device.secret, code, now, skew_steps, device.last_step) {
+        Some(step) => {
+            if store.accept_totp_step(&device.serial_number, step)? {
+                Ok(())
+            } else {
+                fail(MfaFailure::Replayed)
+            }
+        }
+        None if totp::verify(&device.secret, code, now, skew_steps, None).is_some() => {
+            fail(MfaFailure::Replayed)
+        }
+        None => fail(MfaFailure::InvalidCode),
     }
 }
 
@@ -1459,5 +1559,77 @@ mod tests {
         ];
         assert_eq!(login_session_of(&sessions, me.pid).map(|s| s.id), Some(3));
         assert_eq!(login_session_of(&sessions[..2], me.pid), None);
+    }
+
+    #[test]
+    fn mfa_codes_work_once_and_failures_lock_out() {
+        use crate::names::{AccountId, IamPath, MfaDeviceName};
+        use crate::secret::SecretBytes;
+        use crate::store::NewUser;
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::create(&dir.path().join("iam.db"), &AccountId::parse(ACCT).unwrap()).unwrap();
+        let now = t(0);
+        let alice = UserName::parse("alice").unwrap();
+        let bob = UserName::parse("bob").unwrap();
+        for u in [&alice, &bob] {
+            store.create_user(&NewUser::new(u.clone()), now).unwrap();
+        }
+        let secret = SecretBytes::new(b"12345678901234567890".to_vec());
+        let device = store
+            .create_virtual_mfa_device(
+                &MfaDeviceName::parse("alice").unwrap(),
+                &IamPath::root(),
+                &secret,
+                now,
+            )
+            .unwrap();
+        let serial = device.serial_number.clone();
+        assert!(matches!(
+            mfa_device_for(&store, &alice, None),
+            Err(MfaFailure::NoDevice(_))
+        ));
+        // Enabled with the codes of the two previous steps.
+        let step_now = totp::step_at(now).unwrap();
+        store
+            .enable_mfa_device(&alice, &serial, step_now - 1, now)
+            .unwrap();
+        assert_eq!(
+            mfa_device_for(&store, &alice, None).unwrap().serial_number,
+            serial
+        );
+        assert!(matches!(
+            mfa_device_for(&store, &bob, Some(&serial)),
+            Err(MfaFailure::NotYourDevice { .. })
+        ));
+        let rule = LockoutRule {
+            deny: 3,
+            fail_interval: 900,
+            unlock_time: 900,
+        };
+        let check = |code: &str| {
+            let device = mfa_device_for(&store, &alice, Some(&serial)).unwrap();
+            check_mfa_code(&store, &alice, &device, &code.into(), &rule, 1, now)
+        };
+        let code = totp::code_at(&secret, now.timestamp() as u64);
+        let wrong = if code.expose() == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        assert!(matches!(check(wrong), Err(MfaFailure::InvalidCode)));
+        assert!(check(code.expose()).is_ok());
+        assert!(matches!(check(code.expose()), Err(MfaFailure::Replayed)));
+        assert!(matches!(check(wrong), Err(MfaFailure::InvalidCode)));
+        // Three failures: locked, even with a fresh code.
+        let next = totp::code_at(&secret, now.timestamp() as u64 + 30);
+        assert!(matches!(
+            check(next.expose()),
+            Err(MfaFailure::LockedOut(_))
+        ));
+        assert_eq!(
+            store.lock_state("alice", &rule, now).unwrap().failures,
+            2 + 1
+        );
     }
 }
