@@ -119,6 +119,17 @@ impl Members {
     }
 }
 
+/// Ends whatever is left in the cgroup of a session whose supervisor died.
+pub fn kill_leftovers(session_id: &str) {
+    let Some(root) = cgroup2_mount() else { return };
+    let dir = root.join(CGROUP_PARENT).join(session_id);
+    if dir.is_dir() {
+        let members = Members::Cgroup(dir);
+        members.signal(Signal::SIGKILL);
+        members.remove();
+    }
+}
+
 /// Where cgroup v2 is mounted: `/sys/fs/cgroup` on a unified host, often
 /// `/sys/fs/cgroup/unified` on a hybrid one.
 fn cgroup2_mount() -> Option<PathBuf> {
