@@ -337,6 +337,7 @@ impl Prepared {
         // supervisor (it would leave the session unsupervised).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresgid", &e))?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresuid", &e))?;
+        nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl", &e))?;
         let expires = rules::expiration(self.now, self.duration);
         let record = self.store.create_role_session(
             &self.user,

@@ -292,6 +292,7 @@ pub fn supervise(
         child_pid,
         child_status: None,
         timeline: Timeline::new(expires),
+        expires,
         session_name: launch.session_name,
         use_pty,
     };
@@ -308,6 +309,7 @@ struct Supervisor {
     child_pid: Pid,
     child_status: Option<i32>,
     timeline: Timeline,
+    expires: DateTime<Utc>,
     session_name: String,
     use_pty: bool,
 }
@@ -339,10 +341,11 @@ impl Supervisor {
             let wait = match self.timeline.step(Utc::now()) {
                 Step::Wait(d) => d,
                 Step::Warn => {
+                    let left = (self.expires - Utc::now()).num_seconds().max(0);
                     self.notice(&format!(
-                        "role session {} ends in {} seconds",
+                        "role session {} ends in {left} seconds ({})",
                         self.session_name,
-                        iam::elevation::WARN_BEFORE_EXPIRY.num_seconds()
+                        iam::elevation::iso8601(self.expires)
                     ));
                     continue;
                 }

@@ -26,11 +26,12 @@ pub fn prepare_child(
     pty_is_stdin: bool,
     cgroup_procs: Option<RawFd>,
 ) {
+    let supervisor = i32::try_from(std::process::id()).unwrap_or(-1);
     let hook = move || -> io::Result<()> {
         // SAFETY: between fork and exec of a single-threaded parent we only
         // make async-signal-safe system calls on values owned by this closure
-        // (no allocation): setsid, ioctl, write, umask, close_range, and
-        // setgroups/setgid/setuid on the prepared vector.
+        // (no allocation): setsid, ioctl, write, umask, close_range,
+        // setgroups/setgid/setuid on the prepared vector, prctl, getppid.
         unsafe {
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
@@ -59,6 +60,15 @@ pub fn prepare_child(
                 || libc::setuid(creds.uid) < 0
             {
                 return Err(io::Error::last_os_error());
+            }
+            // Should the supervisor die, the command dies with it (set after
+            // setuid, which clears it; its descendants are left to the
+            // stale-session sweep, which kills the cgroup).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != supervisor {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
         }
         Ok(())
