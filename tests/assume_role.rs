@@ -635,3 +635,47 @@ fn a_crashed_supervisor_leaves_no_active_record_and_no_processes() {
     }
     assert!(!alive(bg), "a process of the crashed session survived");
 }
+
+#[test]
+fn without_a_command_a_login_shell_runs_on_the_pty() {
+    if !root_or_skip("without_a_command_a_login_shell_runs_on_the_pty") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let inner = format!(
+        "unshare -m sh -c 'mount --bind {etc} /etc/iam && exec setpriv --reuid={u} --regid={g} --clear-groups {bin} assume-role --role-name admin --role-session-name shell'",
+        etc = host.etc.display(),
+        u = alice.uid,
+        g = alice.gid,
+        bin = host.iamctl.display(),
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin
+            .write_all(b"echo \"shell-$((6*7)) $0 $IAM_SESSION_ARN\"; exit\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let (_, _) = wait_bounded(&mut child, Duration::from_secs(10)).expect("the shell exited");
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.contains("shell-42 -bash arn:aws:sts::123456789012:assumed-role/admin/shell"),
+        "{out:?}"
+    );
+}
