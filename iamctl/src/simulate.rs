@@ -56,8 +56,9 @@ pub fn read_document(arg: &str) -> Result<String, CliError> {
     }
 }
 
-fn malformed(e: impl std::fmt::Display) -> CliError {
-    CliError::new("MalformedPolicyDocument", e.to_string())
+/// A refused document, named by its place in the input (several may be given).
+fn malformed(source: &str) -> impl Fn(iam::policy::PolicyError) -> CliError + '_ {
+    move |e| CliError::new("MalformedPolicyDocument", format!("{source}: {e}"))
 }
 
 pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
@@ -65,9 +66,9 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
     for (i, arg) in args.policy_input_list.iter().enumerate() {
         let doc = read_document(arg)?;
         let name = format!("PolicyInputList.{}", i + 1);
-        policies
-            .identity
-            .push(Policy::parse_unlimited(&name, &doc, PolicyKind::Managed).map_err(malformed)?);
+        policies.identity.push(
+            Policy::parse_unlimited(&name, &doc, PolicyKind::Managed).map_err(malformed(&name))?,
+        );
     }
     if !args.permissions_boundary_policy_input_list.is_empty() {
         let mut boundary = Vec::new();
@@ -79,7 +80,8 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
             let doc = read_document(arg)?;
             let name = format!("PermissionsBoundaryPolicyInputList.{}", i + 1);
             boundary.push(
-                Policy::parse_unlimited(&name, &doc, PolicyKind::Managed).map_err(malformed)?,
+                Policy::parse_unlimited(&name, &doc, PolicyKind::Managed)
+                    .map_err(malformed(&name))?,
             );
         }
         policies.boundary = Some(boundary);
@@ -95,7 +97,7 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
         // is decided as one: for sts:AssumeRole the trust policy must allow.
         let policy = Policy::parse_unlimited("ResourcePolicy", &doc, PolicyKind::Trust)
             .or_else(|_| Policy::parse_unlimited("ResourcePolicy", &doc, PolicyKind::Resource))
-            .map_err(malformed)?;
+            .map_err(malformed("ResourcePolicy"))?;
         policies.resource.push(policy);
     }
     // Accepted for AWS CLI compatibility: evaluation here is always within

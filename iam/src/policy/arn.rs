@@ -36,7 +36,7 @@ fn split_arn(s: &str) -> Option<[&str; 6]> {
 }
 
 /// Splits a concrete ARN (no variables) into its six parts.
-fn split_concrete(s: &str) -> Option<[&str; 6]> {
+pub(crate) fn split_concrete(s: &str) -> Option<[&str; 6]> {
     let mut it = s.splitn(6, ':');
     let parts = [
         it.next()?,
@@ -96,11 +96,25 @@ impl ArnPattern {
     }
 
     pub(crate) fn matches(&self, arn: &str, ctx: &Context) -> bool {
+        self.matches_split(arn, split_concrete(arn).as_ref(), ctx)
+    }
+
+    /// Like [`ArnPattern::matches`] with the ARN already split (a decision
+    /// splits the request's resource once for all statements).
+    pub(crate) fn matches_split(
+        &self,
+        arn: &str,
+        parts: Option<&[&str; 6]>,
+        ctx: &Context,
+    ) -> bool {
         match self {
             Self::Any => true,
             Self::Whole(t) => t.matches(arn, ctx),
-            Self::Parts(pat) => match split_concrete(arn) {
-                Some(parts) => pat.iter().zip(parts).all(|(p, s)| p.matches(s, ctx)),
+            // The resource part first: it is where patterns differ most.
+            Self::Parts(pat) => match parts {
+                Some(parts) => [5, 4, 2, 3, 1, 0]
+                    .into_iter()
+                    .all(|i| pat[i].matches(parts[i], ctx)),
                 None => false,
             },
         }

@@ -13,7 +13,7 @@
 //!   when at least one does, and false when the key is absent or empty.
 
 use super::arn::ArnPattern;
-use super::context::Context;
+use super::context::{Context, Key, Parsed};
 use super::wildcard::Template;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ipnet::IpNet;
@@ -157,8 +157,8 @@ pub(crate) struct Condition {
     if_exists: bool,
     /// The key as written, for MissingContextValues.
     pub(crate) key: Box<str>,
-    /// Lowercased: context keys are case-insensitive.
-    pub(crate) key_lower: Box<str>,
+    /// Compiled for lookup: context keys are case-insensitive.
+    pub(crate) lookup: Key,
     values: Vec<Val>,
 }
 
@@ -205,7 +205,7 @@ pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, St
                 set,
                 if_exists,
                 key: key.as_str().into(),
-                key_lower: key.to_ascii_lowercase().into(),
+                lookup: Key::new(key),
                 values: parsed,
             });
         }
@@ -350,7 +350,7 @@ enum Coerced<'a> {
     Num(f64),
     Date(DateTime<Utc>),
     Bool(bool),
-    Bin(Vec<u8>),
+    Bin(&'a [u8]),
     Ip(IpNet),
     None,
 }
@@ -358,18 +358,15 @@ enum Coerced<'a> {
 impl Condition {
     /// Decides this condition against the request context.
     pub(crate) fn holds(&self, ctx: &Context) -> bool {
-        let values = ctx
-            .entry(&self.key_lower)
-            .map(|e| e.values.as_slice())
-            .filter(|v| !v.is_empty());
+        let entry = ctx.entry(&self.lookup).filter(|e| !e.values.is_empty());
         if self.base == Base::Null {
             // {"Null": {"k": "true"}}: the key is absent.
             return self
                 .values
                 .iter()
-                .any(|v| matches!(v, Val::Bool(b) if *b == values.is_none()));
+                .any(|v| matches!(v, Val::Bool(b) if *b == entry.is_none()));
         }
-        let Some(values) = values else {
+        let Some(entry) = entry else {
             if self.if_exists {
                 return true;
             }
@@ -379,33 +376,41 @@ impl Condition {
                 SetQual::Single => self.negated,
             };
         };
-        let sat = |v: &String| self.any_value_matches(v, ctx) != self.negated;
+        let mut values = entry.values.iter().zip(&entry.parsed);
+        let mut sat =
+            |(v, p): (&String, &Parsed)| self.any_value_matches(v, p, ctx) != self.negated;
         match self.set {
-            SetQual::ForAll => values.iter().all(sat),
-            SetQual::ForAny => values.iter().any(sat),
+            SetQual::ForAll => values.all(sat),
+            SetQual::ForAny => values.any(sat),
             // A negated operator over several request values: none of them
             // may match; a positive one: any of them may.
-            SetQual::Single if self.negated => values.iter().all(sat),
-            SetQual::Single => values.iter().any(sat),
+            SetQual::Single if self.negated => values.all(&mut sat),
+            SetQual::Single => values.any(sat),
         }
     }
 
-    fn coerce<'a>(&self, v: &'a str) -> Coerced<'a> {
+    /// The request value coerced for this operator, parsed at most once per
+    /// request (cached in the context).
+    fn coerce<'a>(&self, v: &'a str, p: &'a Parsed) -> Coerced<'a> {
         let c = match self.base {
             Base::Str { .. } | Base::Arn | Base::Null => Some(Coerced::Str(v)),
-            Base::Num(_) => parse_number(v).map(Coerced::Num),
-            Base::Date(_) => parse_date(v).map(Coerced::Date),
+            Base::Num(_) => (*p.number.get_or_init(|| parse_number(v))).map(Coerced::Num),
+            Base::Date(_) => (*p.date.get_or_init(|| parse_date(v))).map(Coerced::Date),
             Base::Bool => parse_bool(v).map(Coerced::Bool),
-            Base::Binary => base64_decode(v).map(Coerced::Bin),
-            Base::Ip => parse_net(v).map(Coerced::Ip),
+            Base::Binary => p
+                .bytes
+                .get_or_init(|| base64_decode(v))
+                .as_deref()
+                .map(Coerced::Bin),
+            Base::Ip => (*p.net.get_or_init(|| parse_net(v))).map(Coerced::Ip),
         };
         c.unwrap_or(Coerced::None)
     }
 
     /// Whether request value `v` matches at least one policy value under the
     /// positive form of the operator.
-    fn any_value_matches(&self, v: &str, ctx: &Context) -> bool {
-        let c = self.coerce(v);
+    fn any_value_matches(&self, v: &str, p: &Parsed, ctx: &Context) -> bool {
+        let c = self.coerce(v, p);
         if matches!(c, Coerced::None) {
             return false;
         }
@@ -430,7 +435,7 @@ impl Condition {
             }
             (Base::Date(cmp), Coerced::Date(a), Val::Date(b)) => cmp.holds(a.cmp(b)),
             (_, Coerced::Bool(a), Val::Bool(b)) => a == b,
-            (_, Coerced::Bin(a), Val::Bin(b)) => a == b,
+            (_, Coerced::Bin(a), Val::Bin(b)) => *a == b.as_slice(),
             (_, Coerced::Ip(ip), Val::Net(net)) => net.contains(ip),
             _ => false,
         }

@@ -1,8 +1,12 @@
 //! The request context: condition keys and their values.
 
-use std::collections::HashMap;
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
+
+use super::index::fnv_lower;
 
 /// The declared type of a context key, as AWS's `ContextKeyType`. Optional:
 /// without it a value is coerced per condition operator.
@@ -99,20 +103,82 @@ impl FromStr for ContextKeyType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Entry {
     /// The key as first given, for messages such as MissingContextValues.
     pub(crate) name: String,
     pub(crate) values: Vec<String>,
     pub(crate) ty: Option<ContextKeyType>,
+    /// Each value as a number, date, address or bytes, parsed on first use:
+    /// once per request, however many statements test it.
+    pub(crate) parsed: Vec<Parsed>,
+}
+
+impl Entry {
+    fn new(name: &str, values: Vec<String>, ty: Option<ContextKeyType>) -> Self {
+        Self {
+            name: name.to_owned(),
+            parsed: vec![Parsed::default(); values.len()],
+            values,
+            ty,
+        }
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.values == other.values && self.ty == other.ty
+    }
+}
+
+impl Eq for Entry {}
+
+/// Lazily parsed forms of one context value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parsed {
+    pub(crate) number: OnceLock<Option<f64>>,
+    pub(crate) date: OnceLock<Option<DateTime<Utc>>>,
+    pub(crate) net: OnceLock<Option<IpNet>>,
+    pub(crate) bytes: OnceLock<Option<Vec<u8>>>,
+}
+
+/// A context key, lowercased and hashed once: policies keep theirs
+/// compiled, so a lookup compares a hash and then the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    hash: u64,
+    lower: Box<str>,
+}
+
+impl Key {
+    pub(crate) fn new(name: &str) -> Self {
+        let lower = name.to_ascii_lowercase();
+        Self {
+            hash: fnv_lower(lower.as_bytes()),
+            lower: lower.into_boxed_str(),
+        }
+    }
 }
 
 /// Condition keys of a request. Keys are case-insensitive (`aws:SourceIp` ==
 /// `AWS:sourceip`); values are strings, coerced per condition operator.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Context {
-    entries: HashMap<String, Entry>,
+    /// Few keys per request: a vector scanned by hash beats a map.
+    entries: Vec<(Key, Entry)>,
 }
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .all(|(k, e)| other.entry(k).is_some_and(|o| o == e))
+    }
+}
+
+impl Eq for Context {}
 
 impl Context {
     pub fn new() -> Self {
@@ -121,14 +187,7 @@ impl Context {
 
     /// Sets `key` to the values (replacing any earlier ones).
     pub fn insert(&mut self, key: &str, values: Vec<String>) {
-        self.entries.insert(
-            key.to_ascii_lowercase(),
-            Entry {
-                name: key.to_owned(),
-                values,
-                ty: None,
-            },
-        );
+        self.put(Key::new(key), Entry::new(key, values, None));
     }
 
     /// Sets `key` to one value.
@@ -156,27 +215,29 @@ impl Context {
                 values.len()
             ));
         }
-        self.entries.insert(
-            key.to_ascii_lowercase(),
-            Entry {
-                name: key.to_owned(),
-                values,
-                ty: Some(ty),
-            },
-        );
+        self.put(Key::new(key), Entry::new(key, values, Some(ty)));
         Ok(())
     }
 
     /// The values of `key` (any case), if present.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.entry(&key.to_ascii_lowercase())
-            .map(|e| e.values.as_slice())
+        self.entry(&Key::new(key)).map(|e| e.values.as_slice())
     }
 
-    /// Looks up an already lowercased key (the compiled policies keep theirs
-    /// lowercased so a decision does not allocate).
-    pub(crate) fn entry(&self, lower_key: &str) -> Option<&Entry> {
-        self.entries.get(lower_key)
+    /// Looks up a compiled key (policies keep theirs compiled, so a decision
+    /// neither allocates nor hashes).
+    pub(crate) fn entry(&self, key: &Key) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.hash == key.hash && k.lower == key.lower)
+            .map(|(_, e)| e)
+    }
+
+    fn put(&mut self, key: Key, entry: Entry) {
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, e)) => *e = entry,
+            None => self.entries.push((key, entry)),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

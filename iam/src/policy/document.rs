@@ -2,8 +2,9 @@
 
 use super::arn::{ArnPattern, PrincipalEntry, PrincipalSpec};
 use super::condition::{self, Condition};
+use super::index::ActionIndex;
 use super::position::Position;
-use super::wildcard::{Tok, compile};
+use super::wildcard::{Glob, compile};
 use serde_json::{Map, Value as Json};
 use std::collections::HashSet;
 use std::fmt;
@@ -110,6 +111,7 @@ pub struct Policy {
     document: String,
     kind: PolicyKind,
     pub(crate) statements: Vec<Statement>,
+    pub(crate) index: ActionIndex,
 }
 
 /// A compiled statement: everything a decision needs, nothing re-parsed.
@@ -119,7 +121,7 @@ pub(crate) struct Statement {
     pub(crate) effect: Effect,
     pub(crate) principal: Option<PrincipalSpec>,
     /// Lowercased action patterns, matched case-insensitively.
-    pub(crate) actions: Vec<Vec<Tok>>,
+    pub(crate) actions: Vec<Glob>,
     pub(crate) not_action: bool,
     /// `None` when the statement has no Resource element (trust policies).
     pub(crate) resources: Option<Vec<ArnPattern>>,
@@ -228,11 +230,16 @@ impl Policy {
             }
             statements.push(statement);
         }
+        let mut action_index = ActionIndex::default();
+        for (i, st) in statements.iter().enumerate() {
+            action_index.add(i, &st.actions, st.not_action);
+        }
         Ok(Self {
             name: name.to_owned(),
             document: document.to_owned(),
             kind,
             statements,
+            index: action_index,
         })
     }
 
@@ -418,7 +425,7 @@ fn parse_statement(
 }
 
 /// `*` or `service:Action` with wildcards; compiled lowercased.
-fn parse_action(action: &str) -> Result<Vec<Tok>, String> {
+fn parse_action(action: &str) -> Result<Glob, String> {
     let valid = action == "*"
         || action.split_once(':').is_some_and(|(service, name)| {
             !service.is_empty()
@@ -435,7 +442,7 @@ fn parse_action(action: &str) -> Result<Vec<Tok>, String> {
     }
     let mut toks = Vec::with_capacity(action.len());
     compile(action, true, true, &mut toks);
-    Ok(toks)
+    Ok(Glob::new(&toks))
 }
 
 /// A Principal value: `"*"` or an object of `AWS`, `Service`, `Federated`,

@@ -1,9 +1,9 @@
 //! AWS's evaluation logic within one account.
 
-use super::arn::{Caller, PrincipalMatch};
+use super::arn::{Caller, PrincipalMatch, split_concrete};
 use super::context::Context;
 use super::document::{Effect, Policy, PolicyKind, Statement};
-use super::wildcard::glob;
+use super::index::service_hash;
 use std::fmt;
 
 /// One authorization question: may `principal` do `action` on `resource`?
@@ -96,13 +96,19 @@ pub struct Response {
 }
 
 impl Statement {
-    fn action_matches(&self, action: &str) -> bool {
-        self.actions.iter().any(|p| glob(p, action, true)) != self.not_action
+    /// `action` is the request's action, already lowercased (the patterns
+    /// are compiled lowercase).
+    fn action_matches(&self, action: &[u8]) -> bool {
+        self.actions.iter().any(|p| p.matches_bytes(action, false)) != self.not_action
     }
 
-    fn resource_matches(&self, req: &Request<'_>) -> bool {
+    fn resource_matches(&self, req: &Request<'_>, parts: Option<&[&str; 6]>) -> bool {
         match &self.resources {
-            Some(r) => r.iter().any(|p| p.matches(req.resource, req.context)) != self.not_resource,
+            Some(r) => {
+                r.iter()
+                    .any(|p| p.matches_split(req.resource, parts, req.context))
+                    != self.not_resource
+            }
             None => true,
         }
     }
@@ -114,18 +120,55 @@ impl Statement {
     /// Whether the statement applies to the request, and how the caller
     /// matched its Principal (`Direct` when it has none). Cheapest tests
     /// first: most statements fail on the action.
-    fn applies(&self, req: &Request<'_>, caller: &Caller<'_>) -> PrincipalMatch {
-        if !self.action_matches(req.action) || !self.resource_matches(req) {
+    fn applies(&self, req: &Request<'_>, prep: &Prepared<'_>) -> PrincipalMatch {
+        if !self.action_matches(prep.action.as_bytes())
+            || !self.resource_matches(req, prep.parts.as_ref())
+        {
             return PrincipalMatch::No;
         }
         let how = match &self.principal {
-            Some(spec) => spec.matches(caller),
+            Some(spec) => spec.matches(&prep.caller),
             None => PrincipalMatch::Direct,
         };
         if how == PrincipalMatch::No || !self.conditions_hold(req) {
             return PrincipalMatch::No;
         }
         how
+    }
+}
+
+/// What a decision derives from the request once, for every statement.
+struct Prepared<'r> {
+    action: Lowered,
+    parts: Option<[&'r str; 6]>,
+    caller: Caller<'r>,
+}
+
+/// The request's action lowercased, on the stack when it is short.
+enum Lowered {
+    Inline([u8; 96], usize),
+    Heap(Vec<u8>),
+}
+
+impl Lowered {
+    fn new(action: &str) -> Self {
+        let bytes = action.as_bytes();
+        if bytes.len() <= 96 {
+            let mut buf = [0u8; 96];
+            for (d, s) in buf.iter_mut().zip(bytes) {
+                *d = s.to_ascii_lowercase();
+            }
+            Self::Inline(buf, bytes.len())
+        } else {
+            Self::Heap(bytes.to_ascii_lowercase())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline(buf, len) => &buf[..*len],
+            Self::Heap(v) => v,
+        }
     }
 }
 
@@ -164,12 +207,14 @@ impl<'p> Hits<'p> {
         policies: &'p [Policy],
         source: PolicySource,
         req: &Request<'_>,
-        caller: &Caller<'_>,
+        prep: &Prepared<'_>,
         boundary_set: bool,
     ) {
+        let (service, hash) = service_hash(prep.action.as_bytes());
         for policy in policies {
-            for (index, st) in policy.statements.iter().enumerate() {
-                let mut how = st.applies(req, caller);
+            for index in policy.index.candidates(service, hash) {
+                let st = &policy.statements[index];
+                let mut how = st.applies(req, prep);
                 // "The NotPrincipal element with a Deny effect will always
                 // deny any IAM principal that has a permissions boundary
                 // policy attached" (IAM User Guide, Permissions boundaries).
@@ -177,8 +222,8 @@ impl<'p> Hits<'p> {
                     && boundary_set
                     && st.effect == Effect::Deny
                     && st.principal.as_ref().is_some_and(|p| p.negated)
-                    && st.action_matches(req.action)
-                    && st.resource_matches(req)
+                    && st.action_matches(prep.action.as_bytes())
+                    && st.resource_matches(req, prep.parts.as_ref())
                     && st.conditions_hold(req)
                 {
                     how = PrincipalMatch::Direct;
@@ -218,24 +263,28 @@ impl<'p> Hits<'p> {
 ///    not enough.
 /// 5. Otherwise: implicit deny.
 pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
-    let caller = Caller::parse(request.principal);
+    let prep = Prepared {
+        action: Lowered::new(request.action),
+        parts: split_concrete(request.resource),
+        caller: Caller::parse(request.principal),
+    };
     let boundary_set = policies.boundary.is_some();
     let mut hits = Hits::default();
     hits.collect(
         &policies.identity,
         PolicySource::Identity,
         request,
-        &caller,
+        &prep,
         boundary_set,
     );
     if let Some(boundary) = &policies.boundary {
-        hits.collect(boundary, PolicySource::Boundary, request, &caller, false);
+        hits.collect(boundary, PolicySource::Boundary, request, &prep, false);
     }
     hits.collect(
         &policies.resource,
         PolicySource::Resource,
         request,
-        &caller,
+        &prep,
         boundary_set,
     );
 
@@ -298,11 +347,11 @@ pub fn missing_context_keys(request: &Request<'_>, policies: &PolicySet) -> Vec<
         .chain(&policies.resource);
     for policy in all {
         for st in &policy.statements {
-            if !st.action_matches(request.action) {
+            if !st.action_matches(Lowered::new(request.action).as_bytes()) {
                 continue;
             }
             for c in &st.conditions {
-                if request.context.entry(&c.key_lower).is_none()
+                if request.context.entry(&c.lookup).is_none()
                     && !missing.iter().any(|m| m.eq_ignore_ascii_case(&c.key))
                 {
                     missing.push(c.key.to_string());

@@ -10,6 +10,7 @@ mod condition;
 mod context;
 mod document;
 mod eval;
+mod index;
 mod position;
 mod wildcard;
 

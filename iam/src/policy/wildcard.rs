@@ -5,7 +5,7 @@
 //! matches one character (not one byte); `*` any run, including `/` and `:`
 //! (ARN segments are split before matching, see `arn.rs`).
 
-use super::context::Context;
+use super::context::{Context, Key};
 
 /// One compiled pattern element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,11 @@ fn char_len(b: u8) -> usize {
 /// Matches `text` against `pat` (ASCII case folding when `fold`). Iterative
 /// with a single backtrack point: linear for the patterns policies use.
 pub(crate) fn glob(pat: &[Tok], text: &str, fold: bool) -> bool {
-    let text = text.as_bytes();
+    glob_bytes(pat, text.as_bytes(), fold)
+}
+
+/// [`glob`] over the bytes of a `str`.
+fn glob_bytes(pat: &[Tok], text: &[u8], fold: bool) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut backtrack: Option<(usize, usize)> = None;
     while t < text.len() {
@@ -81,11 +85,82 @@ pub(crate) fn compile(text: &str, wild: bool, fold: bool, out: &mut Vec<Tok>) {
     }
 }
 
+/// A compiled pattern in the cheapest form that matches it: most policy
+/// patterns are exact text, a prefix followed by `*`, or `*` alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Glob {
+    Any,
+    Exact(Box<[u8]>),
+    Prefix(Box<[u8]>),
+    General(Box<[Tok]>),
+}
+
+impl Glob {
+    pub(crate) fn new(toks: &[Tok]) -> Self {
+        let literal = |t: &[Tok]| -> Option<Box<[u8]>> {
+            t.iter()
+                .map(|t| match t {
+                    Tok::Byte(b) => Some(*b),
+                    _ => None,
+                })
+                .collect()
+        };
+        match toks {
+            [Tok::Star] => Self::Any,
+            [head @ .., Tok::Star] if literal(head).is_some() => {
+                Self::Prefix(literal(head).unwrap_or_default())
+            }
+            _ => match literal(toks) {
+                Some(bytes) => Self::Exact(bytes),
+                None => Self::General(toks.into()),
+            },
+        }
+    }
+
+    /// Matches `text`; with `fold` the pattern is lowercase and the text is
+    /// compared ASCII case-insensitively.
+    pub(crate) fn matches(&self, text: &str, fold: bool) -> bool {
+        self.matches_bytes(text.as_bytes(), fold)
+    }
+
+    /// [`Glob::matches`] over the bytes of a `str`.
+    pub(crate) fn matches_bytes(&self, t: &[u8], fold: bool) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Exact(p) => p.len() == t.len() && bytes_eq(p, t, fold),
+            Self::Prefix(p) => t.len() >= p.len() && bytes_eq(p, &t[..p.len()], fold),
+            Self::General(toks) => glob_bytes(toks, t, fold),
+        }
+    }
+
+    /// The text before the first `:` when it has no wildcard (the service
+    /// of an action pattern).
+    pub(crate) fn literal_prefix_until(&self, stop: u8) -> Option<&[u8]> {
+        let bytes: &[u8] = match self {
+            Self::Exact(p) | Self::Prefix(p) => p,
+            Self::Any | Self::General(_) => return None,
+        };
+        bytes.iter().position(|b| *b == stop).map(|i| &bytes[..i])
+    }
+}
+
+/// Equality of two equally long byte strings (`a` lowercase when `fold`),
+/// inline: patterns and ARN parts are short, where a call to `memcmp`
+/// costs more than the comparison.
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8], fold: bool) -> bool {
+    if fold {
+        a.iter().zip(b).all(|(x, y)| *x == y.to_ascii_lowercase())
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
+}
+
 /// A policy variable: `${aws:username}` or `${aws:username, 'default'}`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Var {
-    /// The context key, lowercased for lookup.
-    key: Box<str>,
+    /// The context key, compiled for lookup.
+    key: Key,
     default: Option<Box<str>>,
 }
 
@@ -107,11 +182,13 @@ enum Part {
 }
 
 /// Pattern or value text that may hold policy variables. Without variables
-/// it is matched straight from its compiled tokens.
+/// it is matched by its compiled [`Glob`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
     parts: Vec<Part>,
     fold: bool,
+    /// Set when the template has no variables.
+    fixed: Option<Glob>,
 }
 
 /// What is wrong with a `${…}`.
@@ -149,15 +226,11 @@ impl Template {
         if !toks.is_empty() || parts.is_empty() {
             parts.push(Part::Toks(toks));
         }
-        Ok(Self { parts, fold })
-    }
-
-    /// The compiled tokens of a template without variables.
-    pub(crate) fn fixed(&self) -> Option<&[Tok]> {
-        match self.parts.as_slice() {
-            [Part::Toks(t)] => Some(t),
+        let fixed = match parts.as_slice() {
+            [Part::Toks(t)] => Some(Glob::new(t)),
             _ => None,
-        }
+        };
+        Ok(Self { parts, fold, fixed })
     }
 
     /// Resolves variables into `out`; `false` when one cannot be resolved
@@ -179,8 +252,8 @@ impl Template {
 
     /// Matches `text`, resolving variables from `ctx`.
     pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
-        if let Some(toks) = self.fixed() {
-            return glob(toks, text, self.fold);
+        if let Some(g) = &self.fixed {
+            return g.matches(text, self.fold);
         }
         let mut buf = Vec::new();
         self.resolve(ctx, &mut buf) && glob(&buf, text, self.fold)
@@ -229,7 +302,7 @@ fn parse_var(inner: &str, whole: &str) -> Result<Var, VarError> {
         return Err(format!("invalid policy variable ${{{inner}}} in {whole:?}"));
     }
     Ok(Var {
-        key: key.to_ascii_lowercase().into(),
+        key: Key::new(key),
         default,
     })
 }
@@ -257,6 +330,22 @@ mod tests {
     }
 
     #[test]
+    fn glob_forms() {
+        let g = |p: &str| {
+            let mut toks = Vec::new();
+            compile(p, true, false, &mut toks);
+            Glob::new(&toks)
+        };
+        assert_eq!(g("*"), Glob::Any);
+        assert!(matches!(g("abc"), Glob::Exact(_)));
+        assert!(matches!(g("ab*"), Glob::Prefix(_)));
+        assert!(matches!(g("a*b"), Glob::General(_)));
+        assert!(g("ab*").matches("ab", false));
+        assert!(!g("ab*").matches("a", false));
+        assert!(g("a*b").matches("axxb", false));
+    }
+
+    #[test]
     fn variables() {
         let mut ctx = Context::new();
         ctx.set("aws:username", "bob");
@@ -272,5 +361,37 @@ mod tests {
         assert!(Template::new("${}", true, true, false).is_err());
         let t = Template::new("${aws:username}", true, false, false).unwrap();
         assert!(t.matches("${aws:username}", &ctx));
+    }
+
+    /// The reference: a plain recursive matcher over characters.
+    fn reference(pat: &[char], text: &[char]) -> bool {
+        match pat.split_first() {
+            None => text.is_empty(),
+            Some(('*', rest)) => (0..=text.len()).any(|i| reference(rest, &text[i..])),
+            Some(('?', rest)) => !text.is_empty() && reference(rest, &text[1..]),
+            Some((c, rest)) => text.first() == Some(c) && reference(rest, &text[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_reference(pat in "[ab*?é]{0,8}", text in "[abé]{0,10}") {
+            let mut toks = Vec::new();
+            compile(&pat, true, false, &mut toks);
+            let p: Vec<char> = pat.chars().collect();
+            let t: Vec<char> = text.chars().collect();
+            proptest::prop_assert_eq!(glob(&toks, &text, false), reference(&p, &t));
+            proptest::prop_assert_eq!(Glob::new(&toks).matches(&text, false), reference(&p, &t));
+        }
+
+        #[test]
+        fn folded_glob_is_case_insensitive(pat in "[aB*?]{0,6}", text in "[AbaB]{0,8}") {
+            let mut toks = Vec::new();
+            compile(&pat, true, true, &mut toks);
+            let p: Vec<char> = pat.to_ascii_lowercase().chars().collect();
+            let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
+            proptest::prop_assert_eq!(glob(&toks, &text, true), reference(&p, &t));
+            proptest::prop_assert_eq!(Glob::new(&toks).matches(&text, true), reference(&p, &t));
+        }
     }
 }

@@ -1,0 +1,89 @@
+//! The evaluation corpus (iam/tests/policy_cases) decided by the library,
+//! the same way `iamctl simulate-custom-policy` decides it.
+// Test harness code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "common/corpus.rs"]
+mod corpus;
+
+use iam::policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
+
+fn decide(case: &corpus::Case) -> (Decision, Vec<String>) {
+    let mut set = PolicySet::default();
+    for (i, doc) in case.policies.iter().enumerate() {
+        let name = format!("PolicyInputList.{}", i + 1);
+        set.identity
+            .push(Policy::parse_unlimited(&name, doc, PolicyKind::Managed).unwrap());
+    }
+    if let Some(boundary) = &case.boundary {
+        set.boundary = Some(
+            boundary
+                .iter()
+                .map(|d| Policy::parse_unlimited("Boundary", d, PolicyKind::Managed).unwrap())
+                .collect(),
+        );
+    }
+    if let Some(doc) = &case.resource_policy {
+        let p = Policy::parse_unlimited("ResourcePolicy", doc, PolicyKind::Trust)
+            .or_else(|_| Policy::parse_unlimited("ResourcePolicy", doc, PolicyKind::Resource))
+            .unwrap();
+        set.resource.push(p);
+    }
+    let mut context = Context::new();
+    for (key, values, ty) in &case.context {
+        match ty {
+            Some(t) => context
+                .insert_typed(key, values.clone(), t.parse().unwrap())
+                .unwrap(),
+            None => context.insert(key, values.clone()),
+        }
+    }
+    let request = Request {
+        principal: case.caller.as_deref().unwrap_or(""),
+        action: &case.action,
+        resource: &case.resource,
+        context: &context,
+    };
+    let response = authorize(&request, &set);
+    let mut sids: Vec<String> = response
+        .matched
+        .iter()
+        .map(|m| m.sid.clone().unwrap_or_else(|| format!("#{}", m.index)))
+        .collect();
+    sids.sort();
+    (response.decision, sids)
+}
+
+#[test]
+fn corpus_decisions() {
+    let cases = corpus::load();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let (decision, sids) = decide(case);
+        if decision.as_aws_str() != case.expect {
+            failures.push(format!(
+                "{}: expected {}, got {decision}",
+                case.id, case.expect
+            ));
+            continue;
+        }
+        if let Some(want) = &case.matched {
+            let mut want = want.clone();
+            want.sort();
+            if want != sids {
+                failures.push(format!(
+                    "{}: deciding statements {sids:?}, expected {want:?}",
+                    case.id
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert!(cases.len() >= 200, "only {} corpus cases", cases.len());
+}
