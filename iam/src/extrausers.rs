@@ -3,10 +3,11 @@
 //! `getpwnam()` succeeds for IAM users before PAM runs.
 //!
 //! Layout:
-//! - `passwd`: `name:x:uid:uid:ARN:home:shell` for every IAM user whose name
+//! - `passwd`: `name:x:uid:uid:GECOS:home:shell` for every IAM user whose name
 //!   is a valid Linux login name (others are skipped: they cannot log in).
-//!   The GECOS field holds the user's ARN. No secret is ever written (the
-//!   password field is `x`; there is no shadow file).
+//!   The GECOS field is `IAM user PATHNAME` (`IAM user /ops/eve`): the ARN
+//!   itself cannot be used, its colons are the field separator. No secret
+//!   is ever written (the password field is `x`; there is no shadow file).
 //! - `group`: each such user's private group (same name, gid == uid), then
 //!   each IAM group whose name is a valid Linux name, with gid its own
 //!   allocated id and its loginable members. An IAM group whose name equals a
@@ -95,13 +96,19 @@ pub fn render(
 ) -> Result<Rendered, ExtrausersError> {
     check_template("shell", shell)?;
     check_template("home", home_template)?;
-    let details = store.authorization_details()?;
+    // One snapshot of users, groups and memberships.
+    let (users, groups, memberships) = store.snapshot(|s| {
+        Ok((
+            s.list_users(None)?,
+            s.list_groups(None)?,
+            s.group_memberships()?,
+        ))
+    })?;
     let mut report = SyncReport::default();
     let mut passwd = String::new();
     let mut group = String::new();
     let mut user_names = BTreeSet::new();
-    for d in &details.users {
-        let u = &d.user;
+    for u in &users {
         let name = u.name.as_str();
         if !is_linux_login_name(name) {
             report
@@ -113,14 +120,13 @@ pub fn render(
         passwd.push_str(&format!(
             "{name}:x:{uid}:{uid}:{gecos}:{home}:{shell}\n",
             uid = u.uid,
-            gecos = sanitize_field(&u.arn),
+            gecos = sanitize_field(&format!("IAM user {}{}", u.path, u.name)),
         ));
         group.push_str(&format!("{name}:x:{}:\n", u.uid));
         user_names.insert(name.to_owned());
         report.users += 1;
     }
-    for d in &details.groups {
-        let g = &d.group;
+    for g in &groups {
         let name = g.name.as_str();
         if !is_linux_login_name(name) {
             report
@@ -134,12 +140,11 @@ pub fn render(
             ));
             continue;
         }
-        let members: Vec<&str> = details
-            .users
+        let members: Vec<&str> = memberships
             .iter()
-            .filter(|u| user_names.contains(u.user.name.as_str()))
-            .filter(|u| u.groups.iter().any(|n| n == &g.name))
-            .map(|u| u.user.name.as_str())
+            .filter(|(_, gn)| gn == &g.name)
+            .map(|(un, _)| un.as_str())
+            .filter(|un| user_names.contains(*un))
             .collect();
         group.push_str(&format!("{name}:x:{}:{}\n", g.gid, members.join(",")));
         report.groups += 1;
@@ -153,16 +158,26 @@ pub fn render(
 
 /// Rewrites `dir/passwd` and `dir/group` from the store, atomically. Call it
 /// after every change to users or groups.
+///
+/// Runs under the store's write lock, so concurrent syncs (several `iamctl`
+/// processes) happen one after another and the last one to run has seen
+/// every committed change: an older rendering never replaces a newer one.
 pub fn sync_extrausers(
     store: &Store,
     dir: &Path,
     shell: &str,
     home_template: &str,
 ) -> Result<SyncReport, ExtrausersError> {
-    let r = render(store, shell, home_template)?;
-    write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
-    write_atomically(&dir.join("group"), r.group.as_bytes())?;
-    Ok(r.report)
+    let mut outcome = None;
+    store.atomically(|s| {
+        outcome = Some(render(s, shell, home_template).and_then(|r| {
+            write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
+            write_atomically(&dir.join("group"), r.group.as_bytes())?;
+            Ok(r.report)
+        }));
+        Ok(())
+    })?;
+    outcome.unwrap_or_else(|| Ok(SyncReport::default()))
 }
 
 /// Temp file in the same directory, fsync, chmod 0644, rename, fsync dir.

@@ -591,4 +591,53 @@ mod tests {
                 .starts_with("AROA")
         );
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn every_aws_shaped_name_parses(s in "[A-Za-z0-9_+=,.@-]{1,64}") {
+                prop_assert!(UserName::parse(&s).is_ok());
+                prop_assert!(RoleName::parse(&s).is_ok());
+                prop_assert!(GroupName::parse(&s).is_ok());
+                prop_assert!(PolicyName::parse(&s).is_ok());
+            }
+
+            #[test]
+            fn accepted_names_match_the_rule(s in "\\PC{0,70}") {
+                if let Ok(n) = UserName::parse(&s) {
+                    prop_assert!((1..=64).contains(&n.as_str().len()));
+                    prop_assert!(n.as_str().chars().all(is_iam_name_char));
+                }
+                if is_linux_login_name(&s) {
+                    prop_assert!(UserName::parse(&s).is_ok() || s.ends_with('$'));
+                    prop_assert!(s.len() <= 32);
+                    prop_assert!(!s.starts_with('-') && !s.chars().any(|c| c.is_ascii_uppercase()));
+                }
+            }
+
+            #[test]
+            fn debian_login_names_are_linux_names(s in "[a-z_][a-z0-9_-]{0,30}") {
+                prop_assert!(is_linux_login_name(&s));
+                prop_assert!(UserName::parse(&s).is_ok());
+            }
+
+            #[test]
+            fn arns_round_trip(
+                path in "(/[a-z]{1,5}){0,3}/",
+                name in "[A-Za-z0-9_+=,.@-]{1,64}",
+            ) {
+                let acct = AccountId::parse("123456789012").unwrap();
+                let p = IamPath::parse(&path).unwrap();
+                let n = PolicyName::parse(&name).unwrap();
+                let arn = IamArn::parse("PolicyArn", &policy_arn(&acct, &p, &n)).unwrap();
+                prop_assert_eq!(arn.account, "123456789012");
+                prop_assert_eq!(arn.resource_type, "policy");
+                prop_assert_eq!(arn.path, p);
+                prop_assert_eq!(arn.name, name);
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The store's one error type; each variant maps to one AWS error code.
 
 use crate::names::NameError;
+use crate::policy::PolicyError;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -47,7 +48,7 @@ pub enum StoreError {
 
     /// The document failed policy validation; the message names statement and field.
     #[error("{0}")]
-    MalformedPolicyDocument(String),
+    MalformedPolicyDocument(PolicyError),
 
     /// The store file is missing, not a pam_iam store, corrupt, from a newer
     /// version, or belongs to another account.
@@ -64,8 +65,12 @@ pub enum StoreError {
     #[error("random number generator failed: {0}")]
     Random(getrandom::Error),
 
+    /// Another process held the write lock longer than the busy timeout.
+    #[error("the store is busy: another process held its write lock for more than {} s; nothing was changed", super::BUSY_TIMEOUT.as_secs())]
+    Busy,
+
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
 
     /// A stored row no longer parses (edited by hand, or a bug).
     #[error("corrupt store row: {0}")]
@@ -83,6 +88,7 @@ impl StoreError {
             Self::InvalidName(_) => "ValidationError",
             Self::InvalidInput(_) => "InvalidInput",
             Self::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
+            Self::Busy => "ConcurrentModification",
             Self::Unavailable { .. }
             | Self::Io { .. }
             | Self::Random(_)
@@ -102,6 +108,17 @@ impl StoreError {
         Self::EntityAlreadyExists {
             kind,
             name: name.to_string(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy
+            }
+            _ => Self::Sqlite(e),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! The whole directory out (`get-account-authorization-details`) and in
 //! (`import-authorization-details`, one transaction).
 
-use super::validate::{DocKind, check_policy};
 use super::{
     AuthorizationDetails, Entity, EntityKind, GroupDetail, ImportDetails, ImportSummary,
-    PolicyDetail, Result, RoleDetail, Store, StoreError, UserDetail,
+    PolicyDetail, Result, RoleDetail, Store, StoreError, UserDetail, check_policy,
 };
 use crate::names::{IamArn, UniqueIdKind, check_tags, new_unique_id, policy_arn};
+use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
@@ -153,7 +153,7 @@ impl Store {
                         p.name
                     ))
                 })?;
-            check_policy(p.name.as_str(), doc, DocKind::Managed)?;
+            check_policy(p.name.as_str(), doc, PolicyKind::Managed)?;
             if *is_default {
                 default = Some(v);
             }

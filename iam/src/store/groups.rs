@@ -181,6 +181,28 @@ impl Store {
         })
     }
 
+    /// Every (user, group) membership, sorted by group then user name.
+    pub fn group_memberships(&self) -> Result<Vec<(UserName, GroupName)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT u.name, g.name FROM group_members m
+                 JOIN users u ON u.id = m.user_id JOIN groups g ON g.id = m.group_id
+                 ORDER BY g.name COLLATE NOCASE, u.name COLLATE NOCASE",
+            )?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (u, g) = row?;
+                out.push((
+                    UserName::parse(&u).map_err(corrupt)?,
+                    GroupName::parse(&g).map_err(corrupt)?,
+                ));
+            }
+            Ok(out)
+        })
+    }
+
     pub(crate) fn groups_for_user_id(&self, c: &Connection, uid: i64) -> Result<Vec<Group>> {
         let mut st = c.prepare_cached(&format!(
             "SELECT {GROUP_COLUMNS} FROM groups g JOIN group_members m ON m.group_id = g.id

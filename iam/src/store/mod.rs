@@ -17,13 +17,13 @@ mod policies;
 mod roles;
 mod schema;
 mod users;
-mod validate;
 
 pub use error::{EntityKind, StoreError};
 pub use login::lock_state;
 pub use model::*;
 
 use crate::names::AccountId;
+use crate::policy::{Policy, PolicyKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
@@ -116,6 +116,12 @@ impl Store {
         self.write(|_| f(self))
     }
 
+    /// Runs `f` on one consistent read snapshot (no write lock taken). For
+    /// reads only: a write inside would need the lock it did not take.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.read(|_| f(self))
+    }
+
     fn open_inner(path: &Path, create_for: Option<&AccountId>) -> Result<Self> {
         let unavailable = |reason: String| StoreError::Unavailable {
             path: path.to_owned(),
@@ -142,6 +148,9 @@ impl Store {
             let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "foreign_keys", true)?;
+            // Deleted rows (old password hashes, TOTP seeds) are zeroed,
+            // not left in free pages.
+            conn.pragma_update(None, "secure_delete", true)?;
             Ok(app_id)
         };
         let app_id =
@@ -296,6 +305,13 @@ fn create_file(path: &Path) -> Result<()> {
         .open(path)
         .map_err(io(format!("cannot create {}", path.display())))?;
     Ok(())
+}
+
+/// Validates a policy document on write, before anything is stored.
+pub(crate) fn check_policy(name: &str, document: &str, kind: PolicyKind) -> Result<()> {
+    Policy::parse(name, document, kind)
+        .map(drop)
+        .map_err(StoreError::MalformedPolicyDocument)
 }
 
 /// Converts a stored i64 to u32, or reports a corrupt row.

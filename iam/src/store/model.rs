@@ -4,6 +4,7 @@
 use crate::names::{
     GroupName, IamPath, MfaDeviceName, PolicyName, RoleName, RoleSessionName, Tag, UserName,
 };
+use crate::policy::{Policy, PolicyError, PolicyKind, PolicySet};
 use crate::secret::SecretBytes;
 
 /// Whether a user may log in at all (`iamctl` disables, PAM refuses).
@@ -152,6 +153,17 @@ pub struct Role {
     pub permissions_boundary: Option<String>,
 }
 
+impl Role {
+    /// Compiles the trust policy (the resource policy of `sts:AssumeRole`).
+    pub fn trust_policy(&self) -> Result<Policy, PolicyError> {
+        Policy::parse(
+            &format!("{}-trust-policy", self.name),
+            &self.assume_role_policy_document,
+            PolicyKind::Trust,
+        )
+    }
+}
+
 /// What `create_role` needs.
 #[derive(Debug, Clone)]
 pub struct NewRole {
@@ -204,6 +216,18 @@ pub enum PolicySource {
     },
 }
 
+impl PolicySource {
+    /// The kind the policy engine parses this document as.
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            Self::UserInline => PolicyKind::UserInline,
+            Self::GroupInline { .. } => PolicyKind::GroupInline,
+            Self::RoleInline => PolicyKind::RoleInline,
+            Self::Managed { .. } => PolicyKind::Managed,
+        }
+    }
+}
+
 /// One policy document ready for the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyDocument {
@@ -221,6 +245,35 @@ pub struct PrincipalPolicies {
     pub identity: Vec<PolicyDocument>,
     /// The permissions boundary's default version, if one is set.
     pub boundary: Option<PolicyDocument>,
+}
+
+impl PolicyDocument {
+    /// Compiles the document for the policy engine.
+    pub fn parse(&self) -> Result<Policy, PolicyError> {
+        Policy::parse(&self.name, &self.document, self.source.kind())
+    }
+}
+
+impl PrincipalPolicies {
+    /// Compiles everything into the engine's [`PolicySet`] (no resource
+    /// policies: the caller adds a trust policy when it decides
+    /// `sts:AssumeRole`). A stored document that no longer parses is an
+    /// error, so callers fail closed.
+    pub fn policy_set(&self) -> Result<PolicySet, PolicyError> {
+        Ok(PolicySet {
+            identity: self
+                .identity
+                .iter()
+                .map(PolicyDocument::parse)
+                .collect::<Result<_, _>>()?,
+            boundary: self
+                .boundary
+                .as_ref()
+                .map(|b| b.parse().map(|p| vec![p]))
+                .transpose()?,
+            resource: Vec::new(),
+        })
+    }
 }
 
 /// One row of the credential report (the CLI adds root and formats CSV).

@@ -4,16 +4,16 @@
 use super::groups::group_id;
 use super::roles::role_id;
 use super::users::{corrupt, user_id};
-use super::validate::{DocKind, check_policy};
 use super::{
     AttachedPolicy, Entity, EntityKind, InlinePolicy, MAX_MANAGED_POLICIES_PER_ENTITY,
     MAX_POLICY_VERSIONS, ManagedPolicy, PolicyDocument, PolicySource, PolicyVersion,
-    PrincipalPolicies, Result, Store, StoreError, to_u32,
+    PrincipalPolicies, Result, Store, StoreError, check_policy, to_u32,
 };
 use crate::names::{
     GroupName, IamArn, IamPath, PolicyName, RoleName, UniqueIdKind, UserName, new_unique_id,
     policy_arn,
 };
+use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -29,11 +29,11 @@ impl Entity {
         }
     }
 
-    fn inline_kind(&self) -> (EntityKind, DocKind) {
+    fn inline_kind(&self) -> (EntityKind, PolicyKind) {
         match self {
-            Self::User(_) => (EntityKind::UserPolicy, DocKind::UserInline),
-            Self::Group(_) => (EntityKind::GroupPolicy, DocKind::GroupInline),
-            Self::Role(_) => (EntityKind::RolePolicy, DocKind::RoleInline),
+            Self::User(_) => (EntityKind::UserPolicy, PolicyKind::UserInline),
+            Self::Group(_) => (EntityKind::GroupPolicy, PolicyKind::GroupInline),
+            Self::Role(_) => (EntityKind::RolePolicy, PolicyKind::RoleInline),
         }
     }
 
@@ -80,7 +80,7 @@ impl Store {
         document: &str,
         now: DateTime<Utc>,
     ) -> Result<ManagedPolicy> {
-        check_policy(name.as_str(), document, DocKind::Managed)?;
+        check_policy(name.as_str(), document, PolicyKind::Managed)?;
         if description.is_some_and(|d| d.chars().count() > 1000) {
             return Err(StoreError::InvalidInput(
                 "Description must be at most 1000 characters.".into(),
@@ -184,7 +184,7 @@ impl Store {
             let id = self.policy_id_by_arn(c, arn)?;
             let name: String =
                 c.query_row("SELECT name FROM policies WHERE id = ?1", [id], |r| r.get(0))?;
-            check_policy(&name, document, DocKind::Managed)?;
+            check_policy(&name, document, PolicyKind::Managed)?;
             let n: u32 = c.query_row(
                 "SELECT count(*) FROM policy_versions WHERE policy_id = ?1",
                 [id],

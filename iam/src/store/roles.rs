@@ -3,11 +3,11 @@
 use super::users::{
     corrupt, load_tags, merge_tags, parse_tags, remove_tags, store_tags, tags_json,
 };
-use super::validate::{DocKind, check_policy};
-use super::{EntityKind, NewRole, Result, Role, Store, StoreError, to_u32};
+use super::{EntityKind, NewRole, Result, Role, Store, StoreError, check_policy, to_u32};
 use crate::names::{
     IamPath, RoleName, Tag, TagKey, UniqueIdKind, check_tags, new_unique_id, role_arn,
 };
+use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -52,7 +52,7 @@ impl Store {
         check_policy(
             new.name.as_str(),
             &new.assume_role_policy_document,
-            DocKind::Trust,
+            PolicyKind::Trust,
         )?;
         self.write(|c| {
             if find_role_id(c, &new.name)?.is_some() {
@@ -156,7 +156,7 @@ impl Store {
 
     /// `UpdateAssumeRolePolicy`: validated as a trust policy.
     pub fn update_assume_role_policy(&self, name: &RoleName, document: &str) -> Result<()> {
-        check_policy(name.as_str(), document, DocKind::Trust)?;
+        check_policy(name.as_str(), document, PolicyKind::Trust)?;
         self.write(|c| {
             let id = role_id(c, name)?;
             c.execute(

@@ -4,7 +4,7 @@ use super::{
     EntityKind, LoginProfile, NewUser, Result, Store, StoreError, User, UserStatus, to_u32,
 };
 use crate::names::{
-    IamPath, Tag, TagKey, UniqueIdKind, UserName, check_tags, new_unique_id, user_arn,
+    IamPath, MAX_TAGS, Tag, TagKey, UniqueIdKind, UserName, check_tags, new_unique_id, user_arn,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -487,6 +487,12 @@ pub(crate) fn load_tags(c: &Connection, table: &str, id: i64) -> Result<Vec<Tag>
 }
 
 pub(crate) fn store_tags(c: &Connection, table: &str, id: i64, tags: Vec<Tag>) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(StoreError::LimitExceeded(format!(
+            "Cannot exceed quota for TagsPer{}: {MAX_TAGS}",
+            if table == "roles" { "Role" } else { "User" }
+        )));
+    }
     check_tags(&tags)?;
     c.execute(
         &format!("UPDATE {table} SET tags = ?1 WHERE id = ?2"),
