@@ -9,7 +9,7 @@
 
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
-use crate::store::{self, PolicyDocument, PrincipalPolicies, Store, StoreError};
+use crate::store::{PolicyDocument, PrincipalPolicies, Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -185,12 +185,7 @@ pub fn compile(policies: PrincipalPolicies) -> Result<PolicySet, PrincipalError>
 }
 
 fn parse(doc: &PolicyDocument) -> Result<Policy, PrincipalError> {
-    let kind = match doc.source {
-        store::PolicySource::UserInline => PolicyKind::UserInline,
-        store::PolicySource::GroupInline { .. } => PolicyKind::GroupInline,
-        store::PolicySource::RoleInline => PolicyKind::RoleInline,
-        store::PolicySource::Managed { .. } => PolicyKind::Managed,
-    };
+    let kind: PolicyKind = doc.source.kind();
     // Stored documents passed the size limit when written; don't re-check
     // it so a later, stricter limit cannot lock everyone out silently.
     Policy::parse_unlimited(&doc.name, &doc.document, kind).map_err(|source| {

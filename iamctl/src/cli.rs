@@ -56,7 +56,7 @@ pub enum Command {
     ListUsers(PathPrefix),
     /// Delete a user (it must have no login profile, groups, policies or MFA).
     DeleteUser(UserName),
-    /// Change a user's path (renames are refused: the name is the Linux login).
+    /// Rename a user or change its path (the Linux login follows the name; the UID stays).
     UpdateUser(UpdateUserArgs),
     /// Add or overwrite tags on a user.
     TagUser(TagUserArgs),
@@ -268,12 +268,14 @@ pub struct ManArgs {
 
 #[derive(Debug, Args)]
 pub struct UserName {
+    /// The IAM user (also its Linux login name).
     #[arg(long)]
     pub user_name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct OptUserName {
+    /// The IAM user; default: the caller.
     #[arg(long)]
     pub user_name: Option<String>,
 }
@@ -407,7 +409,7 @@ pub struct ChangePasswordArgs {}
 
 #[derive(Debug, Args)]
 pub struct PasswordPolicyArgs {
-    #[arg(long, value_parser = clap::value_parser!(u32).range(6..=128))]
+    #[arg(long)]
     pub minimum_password_length: Option<u32>,
     #[arg(long, overrides_with = "no_require_symbols")]
     pub require_symbols: bool,
@@ -430,10 +432,10 @@ pub struct PasswordPolicyArgs {
     #[arg(long, overrides_with = "allow_users_to_change_password")]
     pub no_allow_users_to_change_password: bool,
     /// Days (1–1095).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1095))]
+    #[arg(long)]
     pub max_password_age: Option<u32>,
     /// How many previous passwords cannot be reused (1–24).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=24))]
+    #[arg(long)]
     pub password_reuse_prevention: Option<u32>,
     #[arg(long, overrides_with = "no_hard_expiry")]
     pub hard_expiry: bool,
@@ -481,6 +483,7 @@ pub struct PolicyVersionArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum PolicyScope {
     All,
     #[value(name = "AWS")]
@@ -648,7 +651,7 @@ pub struct CreateRoleArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Seconds, 3600–43200 (default 3600).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    #[arg(long)]
     pub max_session_duration: Option<u32>,
     #[arg(long)]
     pub permissions_boundary: Option<String>,
@@ -663,7 +666,7 @@ pub struct UpdateRoleArgs {
     #[arg(long)]
     pub description: Option<String>,
     /// Seconds, 3600–43200.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(3600..=43200))]
+    #[arg(long)]
     pub max_session_duration: Option<u32>,
 }
 
@@ -723,6 +726,7 @@ pub struct DeactivateMfaDeviceArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
     Unassigned,
@@ -736,6 +740,7 @@ pub struct ListVirtualMfaDevicesArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
 pub enum EntityFilter {
     User,
     Role,

@@ -14,6 +14,7 @@ use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
 use iam::store::{Limits, Store};
 use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Who is making the call.
@@ -34,6 +35,9 @@ pub struct Ctx {
     pub operation: String,
     pub output: Output,
     pub secrets: Secrets,
+    /// What the caller's login session adds to every request (MFA, source
+    /// IP); empty for root or without a session.
+    pub login_context: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -95,7 +99,12 @@ impl Ctx {
                 Err(e) => return Err(e.into()),
             }
         };
+        let login_context = match &caller {
+            Caller::User(p) => crate::session::login_context(&store, &p.name, now),
+            Caller::Root => Vec::new(),
+        };
         Ok(Self {
+            login_context,
             config,
             account,
             store,
@@ -110,15 +119,28 @@ impl Ctx {
     pub fn caller_arn(&self) -> String {
         match &self.caller {
             Caller::Root => root_arn(&self.account),
-            Caller::User(p) => p.arn.clone(),
+            Caller::User(principal) => principal.arn.clone(),
         }
+    }
+
+    /// The request context of the calling user: its principal keys, the
+    /// time, and what its login session says.
+    pub fn request_context(&self) -> Option<Context> {
+        let Caller::User(principal) = &self.caller else {
+            return None;
+        };
+        let mut context = principal.base_context(self.now);
+        for (k, v) in &self.login_context {
+            context.set(k, v.clone());
+        }
+        Some(context)
     }
 
     /// The caller's IAM user name, if it is an IAM user.
     pub fn caller_user(&self) -> Option<UserName> {
         match &self.caller {
             Caller::Root => None,
-            Caller::User(p) => UserName::parse(&p.name).ok(),
+            Caller::User(principal) => UserName::parse(&principal.name).ok(),
         }
     }
 
@@ -145,10 +167,10 @@ impl Ctx {
         resource: &str,
         extra: impl FnOnce(&mut Context),
     ) -> Result<(), CliError> {
-        let Caller::User(principal) = &self.caller else {
+        let (Caller::User(principal), Some(mut context)) = (&self.caller, self.request_context())
+        else {
             return Ok(());
         };
-        let mut context = principal.base_context(self.now);
         extra(&mut context);
         let response = principal.authorize(action, resource, &context);
         if response.decision == Decision::Allowed {
@@ -207,14 +229,6 @@ impl Ctx {
         Err(CliError::new("AccessDenied", message))
     }
 
-    /// Root only (our own verbs that touch the host, e.g. import).
-    pub fn require_root(&self) -> Result<(), CliError> {
-        match self.caller {
-            Caller::Root => Ok(()),
-            Caller::User(_) => self.authorize("*"),
-        }
-    }
-
     /// Record a successful change.
     pub fn audit_ok(&self, request_parameters: Value) {
         self.audit(request_parameters, None, &[]);
@@ -265,12 +279,17 @@ impl Ctx {
 /// group, rewritten atomically) into the config's `extrausers_dir`.
 pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliError> {
     let dir = &config.accounts.extrausers_dir;
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError::new(
-            "ServiceFailure",
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
+    if !dir.exists() {
+        // Readable by all, as NSS in every process reads it (our umask is 077).
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| {
+                CliError::new(
+                    "ServiceFailure",
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
+    }
     let shell = config.accounts.shell.to_string_lossy();
     let report = iam::extrausers::sync_extrausers(store, dir, &shell, &config.accounts.home)
         .map_err(|e| {

@@ -15,7 +15,7 @@ pub fn document(arg: &str) -> Result<String, CliError> {
     match path {
         None => Ok(arg.to_owned()),
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
+            let bytes = crate::setuid::as_invoker(|| std::fs::read(path)).map_err(|e| {
                 CliError::invalid_input(format!(
                     "Error parsing parameter: Unable to load paramfile {arg}: {e}"
                 ))

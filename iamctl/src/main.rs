@@ -13,6 +13,7 @@ mod init;
 mod input;
 mod output;
 mod qr;
+mod session;
 mod setuid;
 mod shapes;
 mod simulate;
@@ -59,6 +60,12 @@ fn main() -> ExitCode {
 
 fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Value, CliError> {
     let config_path = setuid::config_path(invoker, cli.config.as_deref());
+    if matches!(
+        cli.command,
+        Command::Completion(_) | Command::Man(_) | Command::SimulateCustomPolicy(_)
+    ) {
+        setuid::drop_privileges(invoker)?;
+    }
     match &cli.command {
         Command::Completion(a) => {
             let mut cmd = Cli::command();
@@ -116,21 +123,21 @@ fn man(out_dir: Option<&std::path::Path>) -> Result<serde_json::Value, CliError>
                 .render(&mut std::io::stdout())
                 .map_err(io)?;
         }
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        Some(dir) => setuid::as_invoker(|| {
+            std::fs::create_dir_all(dir)?;
             let mut page = Vec::new();
-            clap_mangen::Man::new(cmd.clone())
-                .render(&mut page)
-                .map_err(io)?;
-            std::fs::write(dir.join("iamctl.1"), page).map_err(io)?;
+            clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+            std::fs::write(dir.join("iamctl.1"), page)?;
             for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
                 let name = format!("iamctl-{}", sub.get_name());
                 let sub = sub.clone().name(name.clone());
                 let mut page = Vec::new();
-                clap_mangen::Man::new(sub).render(&mut page).map_err(io)?;
-                std::fs::write(dir.join(format!("{name}.1")), page).map_err(io)?;
+                clap_mangen::Man::new(sub).render(&mut page)?;
+                std::fs::write(dir.join(format!("{name}.1")), page)?;
             }
-        }
+            Ok(())
+        })
+        .map_err(io)?,
     }
     Ok(serde_json::Value::Null)
 }

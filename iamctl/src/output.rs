@@ -142,88 +142,114 @@ fn scalar_list(items: &[&Value], identifier: Option<&str>, out: &mut String) {
     }
 }
 
-/// The AWS CLI's table: a titled box per object, a column header row per list
-/// of objects.
+/// The AWS CLI's table, flattened: a titled section per object (key/value
+/// rows) and per list of objects (a header row, then one row per object),
+/// all as wide as the widest.
 fn table(value: &Value, title: &str) -> String {
-    let mut rows: Vec<Row> = Vec::new();
-    table_rows(value, title, &mut rows);
-    let width = rows
-        .iter()
-        .map(Row::width)
-        .max()
-        .unwrap_or(0)
-        .max(title.len() + 4);
+    let mut sections = Vec::new();
+    match value {
+        Value::Object(map) if !map.values().any(is_scalar) => {
+            sections.push(Section::titled(title));
+            for (k, v) in map {
+                collect(v, k, &mut sections);
+            }
+        }
+        _ => collect(value, title, &mut sections),
+    }
+    let width = sections.iter().map(Section::width).max().unwrap_or(0);
+    let rule = format!("{}\n", "-".repeat(width));
     let mut out = String::new();
-    let rule = format!("{}\n", "-".repeat(width + 2));
-    for row in rows {
-        match row {
-            Row::Title(t) => {
-                out.push_str(&rule);
-                let _ = writeln!(out, "|{:^width$}|", t);
-                out.push_str(&rule);
-            }
-            Row::Cells(cells, widths) => {
-                let total: usize = widths.iter().sum::<usize>() + 3 * widths.len() - 1;
-                let mut line = String::from("|");
-                for (c, w) in cells.iter().zip(&widths) {
-                    let extra = width.saturating_sub(total);
-                    let _ = write!(line, " {:<w$} |", c, w = w + extra / widths.len().max(1));
-                }
-                let pad = (width + 1).saturating_sub(line.chars().count());
-                if pad > 0 {
-                    line.pop();
-                    line.push_str(&" ".repeat(pad));
-                    line.push('|');
-                }
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Row::Rule => out.push_str(&rule),
+    for s in &sections {
+        if !out.ends_with(&rule) {
+            out.push_str(&rule);
+        }
+        let _ = writeln!(out, "|{:^w$}|", s.title, w = width - 2);
+        out.push_str(&rule);
+        let mut widths = s.column_widths();
+        if let Some(last) = widths.last_mut() {
+            *last += width - s.width();
+        }
+        if let Some(h) = &s.header {
+            out.push_str(&row(h, &widths));
+            out.push_str(&rule);
+        }
+        for r in &s.rows {
+            out.push_str(&row(r, &widths));
+        }
+        if !s.rows.is_empty() {
+            out.push_str(&rule);
         }
     }
     out
 }
 
-enum Row {
-    Title(String),
-    Cells(Vec<String>, Vec<usize>),
-    Rule,
+fn row(cells: &[String], widths: &[usize]) -> String {
+    let mut line = String::from("|");
+    for (c, w) in cells.iter().zip(widths) {
+        let pad = w.saturating_sub(c.chars().count());
+        let _ = write!(line, " {c}{} |", " ".repeat(pad));
+    }
+    line.push('\n');
+    line
 }
 
-impl Row {
-    fn width(&self) -> usize {
-        match self {
-            Row::Title(t) => t.chars().count() + 4,
-            Row::Cells(_, w) => w.iter().sum::<usize>() + 3 * w.len() - 1,
-            Row::Rule => 0,
+struct Section {
+    title: String,
+    header: Option<Vec<String>>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Section {
+    fn titled(title: &str) -> Self {
+        Self {
+            title: title.to_owned(),
+            header: None,
+            rows: Vec::new(),
         }
+    }
+
+    fn column_widths(&self) -> Vec<usize> {
+        let mut widths: Vec<usize> = Vec::new();
+        for r in self.header.iter().chain(&self.rows) {
+            for (i, c) in r.iter().enumerate() {
+                let n = c.chars().count();
+                match widths.get_mut(i) {
+                    Some(w) => *w = (*w).max(n),
+                    None => widths.push(n),
+                }
+            }
+        }
+        widths
+    }
+
+    /// Outer width: `| c1 | c2 |`, at least the title with margins.
+    fn width(&self) -> usize {
+        let w = self.column_widths();
+        let cells = w.iter().sum::<usize>() + 3 * w.len() + 1;
+        cells.max(self.title.chars().count() + 4)
     }
 }
 
-fn table_rows(value: &Value, title: &str, rows: &mut Vec<Row>) {
+fn collect(value: &Value, title: &str, out: &mut Vec<Section>) {
     match value {
         Value::Object(map) => {
-            rows.push(Row::Title(title.to_owned()));
-            let scalars: Vec<(&String, &Value)> =
-                map.iter().filter(|(_, v)| is_scalar(v)).collect();
-            if !scalars.is_empty() {
-                for (k, v) in &scalars {
-                    let k = (*k).clone();
-                    let v = scalar(v);
-                    let w = vec![k.chars().count(), v.chars().count()];
-                    rows.push(Row::Cells(vec![k, v], w));
-                }
-                rows.push(Row::Rule);
+            let mut s = Section::titled(title);
+            s.rows = map
+                .iter()
+                .filter(|(_, v)| is_scalar(v))
+                .map(|(k, v)| vec![k.clone(), scalar(v)])
+                .collect();
+            if !s.rows.is_empty() {
+                out.push(s);
             }
             for (k, v) in map.iter().filter(|(_, v)| !is_scalar(v)) {
-                table_rows(v, k, rows);
+                collect(v, k, out);
             }
         }
-        Value::Array(items) if items.iter().all(|e| e.is_object()) && !items.is_empty() => {
-            rows.push(Row::Title(title.to_owned()));
+        Value::Array(items) if items.iter().any(Value::is_object) => {
             let mut keys: Vec<String> = items
                 .iter()
-                .filter_map(|e| e.as_object())
+                .filter_map(Value::as_object)
                 .flat_map(|m| {
                     m.iter()
                         .filter(|(_, v)| is_scalar(v))
@@ -233,7 +259,8 @@ fn table_rows(value: &Value, title: &str, rows: &mut Vec<Row>) {
             keys.sort();
             keys.dedup();
             if !keys.is_empty() {
-                let data: Vec<Vec<String>> = items
+                let mut s = Section::titled(title);
+                s.rows = items
                     .iter()
                     .map(|e| {
                         keys.iter()
@@ -241,49 +268,31 @@ fn table_rows(value: &Value, title: &str, rows: &mut Vec<Row>) {
                             .collect()
                     })
                     .collect();
-                let widths: Vec<usize> = keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| {
-                        data.iter()
-                            .map(|r| r[i].chars().count())
-                            .chain([k.chars().count()])
-                            .max()
-                            .unwrap_or(0)
-                    })
-                    .collect();
-                rows.push(Row::Cells(keys.clone(), widths.clone()));
-                rows.push(Row::Rule);
-                for r in data {
-                    rows.push(Row::Cells(r, widths.clone()));
-                }
-                rows.push(Row::Rule);
+                s.header = Some(keys);
+                out.push(s);
             }
-            for e in items {
-                if let Some(m) = e.as_object() {
-                    for (k, v) in m.iter().filter(|(_, v)| !is_scalar(v)) {
-                        table_rows(v, k, rows);
-                    }
+            for m in items.iter().filter_map(Value::as_object) {
+                for (k, v) in m.iter().filter(|(_, v)| !is_scalar(v)) {
+                    collect(v, k, out);
                 }
             }
         }
         Value::Array(items) => {
-            rows.push(Row::Title(title.to_owned()));
-            for v in items {
-                if is_scalar(v) {
-                    let s = scalar(v);
-                    let w = vec![s.chars().count()];
-                    rows.push(Row::Cells(vec![s], w));
-                } else {
-                    table_rows(v, title, rows);
-                }
+            let mut s = Section::titled(title);
+            s.rows = items
+                .iter()
+                .filter(|v| is_scalar(v))
+                .map(|v| vec![scalar(v)])
+                .collect();
+            out.push(s);
+            for v in items.iter().filter(|v| !is_scalar(v)) {
+                collect(v, title, out);
             }
-            rows.push(Row::Rule);
         }
         other => {
-            let s = scalar(other);
-            let w = vec![s.chars().count()];
-            rows.push(Row::Cells(vec![s], w));
+            let mut s = Section::titled(title);
+            s.rows = vec![vec![scalar(other)]];
+            out.push(s);
         }
     }
 }

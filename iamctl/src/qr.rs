@@ -68,14 +68,16 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 fn create_private(path: &Path) -> Result<std::fs::File, CliError> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| CliError::invalid_input(format!("cannot write {}: {e}", path.display())))
+    crate::setuid::as_invoker(|| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    })
+    .map_err(|e| CliError::invalid_input(format!("cannot write {}: {e}", path.display())))
 }
 
 #[cfg(test)]

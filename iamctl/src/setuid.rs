@@ -11,6 +11,7 @@ use crate::error::CliError;
 use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Uid, getegid, geteuid, getgid, getuid};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The only config a non-root caller gets.
 pub const SYSTEM_CONFIG: &str = "/etc/iam/iam.toml";
@@ -30,9 +31,32 @@ impl Invoker {
     }
 }
 
+/// The real uid, recorded by [`harden`] for [`as_invoker`].
+static INVOKER: OnceLock<Uid> = OnceLock::new();
+
+/// Runs `f` with the caller's effective uid, so a file named on the command
+/// line (`file://` documents, `--outfile`, `--out-dir`, an import file) is
+/// opened with the caller's rights, never root's: a setuid iamctl must not
+/// read /etc/shadow or overwrite a root file for a user.
+pub fn as_invoker<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let uid = match INVOKER.get() {
+        Some(uid) if !uid.is_root() && geteuid().is_root() => *uid,
+        _ => return f(),
+    };
+    nix::unistd::seteuid(uid).map_err(std::io::Error::from)?;
+    let result = f();
+    if nix::unistd::seteuid(Uid::from_raw(0)).is_err() {
+        // Cannot regain root to finish the call: stop here rather than
+        // carry on in a half-privileged state.
+        std::process::abort();
+    }
+    result
+}
+
 /// Harden the process. Must run first in `main`, while single-threaded.
 pub fn harden() -> Result<Invoker, CliError> {
     let invoker = Invoker { uid: getuid() };
+    let _ = INVOKER.set(invoker.uid);
     // Self-check: a non-root caller only gets anywhere through the setuid bit.
     if !invoker.is_root() && !geteuid().is_root() {
         return Err(CliError::new(
@@ -55,6 +79,23 @@ pub fn harden() -> Result<Invoker, CliError> {
     umask(Mode::from_bits_truncate(0o077));
     reset_environment();
     Ok(invoker)
+}
+
+/// Gives up root for good (real, effective and saved uid = the caller's),
+/// for verbs that need no privilege: `simulate-custom-policy`, `completion`,
+/// `man`. Whatever files they read or write, they do as the caller.
+pub fn drop_privileges(invoker: Invoker) -> Result<(), CliError> {
+    if invoker.is_root() {
+        return Ok(());
+    }
+    let gid = getgid();
+    nix::unistd::setresgid(gid, gid, gid)
+        .and_then(|()| nix::unistd::setresuid(invoker.uid, invoker.uid, invoker.uid))
+        .map_err(|e| CliError::new("ServiceFailure", format!("cannot drop privileges: {e}")))?;
+    if geteuid().is_root() {
+        return Err(CliError::new("ServiceFailure", "cannot drop privileges"));
+    }
+    Ok(())
 }
 
 /// The config path to use: `--config` for root only, the system one otherwise.

@@ -4,6 +4,7 @@
 //! as JSON objects, as the AWS CLI prints them, or URL-encoded strings, as
 //! the API returns them).
 
+use super::check_document;
 use crate::cli::{self, EntityFilter};
 use crate::ctx::Ctx;
 use crate::error::CliError;
@@ -11,6 +12,7 @@ use crate::{input, shapes};
 use iam::names::{
     GroupName, IamArn, IamPath, PolicyName, RoleName, Tag, TagKey, TagValue, UserName,
 };
+use iam::policy::PolicyKind;
 use iam::store::{
     AttachedPolicy, ImportDetails, ImportGroup, ImportPolicy, ImportRole, ImportUser, InlinePolicy,
     NewRole,
@@ -191,6 +193,22 @@ fn doc_field(v: &Value, key: &str, ctx: &str) -> Result<String, CliError> {
     }
 }
 
+/// A unique id to keep, if it has the prefix of its kind (`AIDA`, `AGPA`,
+/// `AROA`, `ANPA`); otherwise (e.g. AWS documentation's examples) a new one
+/// is allocated, with a warning.
+fn unique_id(v: &Value, key: &str, prefix: &str) -> Option<String> {
+    let id = v.get(key)?.as_str()?;
+    let ok = id.len() > prefix.len()
+        && id.starts_with(prefix)
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !ok {
+        eprintln!("warning: {key} {id} is not a {prefix}… id; a new one is allocated");
+    }
+    ok.then(|| id.to_owned())
+}
+
 fn date(v: &Value) -> Option<i64> {
     let s = v.get("CreateDate")?.as_str()?;
     chrono::DateTime::parse_from_rfc3339(s)
@@ -216,16 +234,27 @@ fn tags(v: &Value) -> Result<Vec<Tag>, CliError> {
         .collect()
 }
 
-fn inline_list(v: &Value, key: &str, ctx: &str) -> Result<Vec<InlinePolicy>, CliError> {
+fn inline_list(
+    v: &Value,
+    key: &str,
+    ctx: &str,
+    kind: PolicyKind,
+) -> Result<Vec<InlinePolicy>, CliError> {
     list(v, key)
         .iter()
         .map(|p| {
-            Ok(InlinePolicy {
-                name: PolicyName::parse(str_field(p, "PolicyName", ctx)?)?,
-                document: doc_field(p, "PolicyDocument", ctx)?,
-            })
+            let name = PolicyName::parse(str_field(p, "PolicyName", ctx)?)?;
+            let document = doc_field(p, "PolicyDocument", ctx)?;
+            check(ctx, name.as_str(), &document, kind)?;
+            Ok(InlinePolicy { name, document })
         })
         .collect()
+}
+
+/// The engine's validation, with where in the file the document was.
+fn check(ctx: &str, name: &str, document: &str, kind: PolicyKind) -> Result<(), CliError> {
+    check_document(name, document, kind)
+        .map_err(|e| CliError::new(e.code, format!("{ctx}: {}", e.message)))
 }
 
 fn attached_arns(v: &Value, ctx: &str) -> Result<Vec<String>, CliError> {
@@ -266,9 +295,11 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         let ctx_name = format!("policy {name}");
         let mut versions = Vec::new();
         for ver in list(p, "PolicyVersionList") {
+            let document = doc_field(ver, "Document", &ctx_name)?;
+            check(&ctx_name, name, &document, PolicyKind::Managed)?;
             versions.push((
                 str_field(ver, "VersionId", &ctx_name)?.to_owned(),
-                doc_field(ver, "Document", &ctx_name)?,
+                document,
                 ver.get("IsDefaultVersion")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
@@ -277,7 +308,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         d.policies.push(ImportPolicy {
             name: PolicyName::parse(name)?,
             path: path(p)?,
-            id: opt_str(p, "PolicyId"),
+            id: unique_id(p, "PolicyId", "ANPA"),
             description: opt_str(p, "Description"),
             create_date: date(p),
             versions,
@@ -289,9 +320,9 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         d.groups.push(ImportGroup {
             name: GroupName::parse(name)?,
             path: path(g)?,
-            id: opt_str(g, "GroupId"),
+            id: unique_id(g, "GroupId", "AGPA"),
             create_date: date(g),
-            inline_policies: inline_list(g, "GroupPolicyList", &c)?,
+            inline_policies: inline_list(g, "GroupPolicyList", &c, PolicyKind::GroupInline)?,
             attached_policy_arns: attached_arns(g, &c)?,
         });
     }
@@ -309,12 +340,12 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
         d.users.push(ImportUser {
             name: UserName::parse(name)?,
             path: path(u)?,
-            id: opt_str(u, "UserId"),
+            id: unique_id(u, "UserId", "AIDA"),
             create_date: date(u),
             tags: tags(u)?,
             permissions_boundary: boundary_arn(ctx, u)?,
             groups,
-            inline_policies: inline_list(u, "UserPolicyList", &c)?,
+            inline_policies: inline_list(u, "UserPolicyList", &c, PolicyKind::UserInline)?,
             attached_policy_arns: attached_arns(u, &c)?,
         });
     }
@@ -325,19 +356,21 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
             .get("MaxSessionDuration")
             .and_then(Value::as_u64)
             .and_then(|n| u32::try_from(n).ok());
+        let trust = doc_field(r, "AssumeRolePolicyDocument", &c)?;
+        check(&c, name, &trust, PolicyKind::Trust)?;
         d.roles.push(ImportRole {
             role: NewRole {
                 name: RoleName::parse(name)?,
                 path: path(r)?,
-                assume_role_policy_document: doc_field(r, "AssumeRolePolicyDocument", &c)?,
+                assume_role_policy_document: trust,
                 description: opt_str(r, "Description"),
                 max_session_duration: max,
                 tags: tags(r)?,
                 permissions_boundary: boundary_arn(ctx, r)?,
             },
-            id: opt_str(r, "RoleId"),
+            id: unique_id(r, "RoleId", "AROA"),
             create_date: date(r),
-            inline_policies: inline_list(r, "RolePolicyList", &c)?,
+            inline_policies: inline_list(r, "RolePolicyList", &c, PolicyKind::RoleInline)?,
             attached_policy_arns: attached_arns(r, &c)?,
         });
     }
@@ -345,13 +378,13 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
 }
 
 pub fn import(ctx: &mut Ctx, a: &cli::ImportArgs) -> Result<Value, CliError> {
-    ctx.require_root()?;
+    ctx.authorize("*")?;
     let path = a
         .file
         .strip_prefix("file://")
         .or_else(|| a.file.strip_prefix("fileb://"))
         .unwrap_or(&a.file);
-    let text = std::fs::read_to_string(path)
+    let text = crate::setuid::as_invoker(|| std::fs::read_to_string(path))
         .map_err(|e| CliError::invalid_input(format!("cannot read {path}: {e}")))?;
     let details = parse_details(ctx, &text)?;
     let summary = ctx.store.import(&details, ctx.now)?;

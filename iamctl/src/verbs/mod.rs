@@ -250,6 +250,23 @@ pub fn simulate_principal(
     ))
 }
 
+/// Validates a document with the policy engine before it is stored, so a
+/// bad document is refused with the statement and field named (and a size
+/// over AWS's limit as LimitExceeded, as AWS reports it).
+pub fn check_document(
+    name: &str,
+    document: &str,
+    kind: iam::policy::PolicyKind,
+) -> Result<(), CliError> {
+    match iam::policy::Policy::parse(name, document, kind) {
+        Ok(_) => Ok(()),
+        Err(e @ iam::policy::PolicyError::TooLarge { .. }) => {
+            Err(CliError::new("LimitExceeded", e.to_string()))
+        }
+        Err(e) => Err(CliError::new("MalformedPolicyDocument", e.to_string())),
+    }
+}
+
 pub fn parse_user(s: &str) -> Result<UserName, CliError> {
     Ok(UserName::parse(s)?)
 }
@@ -309,11 +326,10 @@ fn role_entity(s: &str) -> Result<iam::store::Entity, CliError> {
 
 /// Whether the caller's policies explicitly deny `action` on `resource`.
 pub fn explicitly_denied(ctx: &Ctx, action: &str, resource: &str) -> bool {
-    match &ctx.caller {
-        Caller::Root => false,
-        Caller::User(p) => {
-            let context = p.base_context(ctx.now);
-            p.authorize(action, resource, &context).decision == Decision::ExplicitDeny
+    match (&ctx.caller, ctx.request_context()) {
+        (Caller::User(principal), Some(context)) => {
+            principal.authorize(action, resource, &context).decision == Decision::ExplicitDeny
         }
+        _ => false,
     }
 }

@@ -237,11 +237,11 @@ pub fn change_password(ctx: &mut Ctx, _a: &cli::ChangePasswordArgs) -> Result<Va
     };
     let arn = ctx.user_arn(&name);
     let (policy, explicit) = password_policy(ctx)?;
-    let implicit_grant = explicit && policy.allow_users_to_change_password;
-    if let Err(denied) = ctx.authorize(&arn) {
-        if !implicit_grant || super::explicitly_denied(ctx, "iam:ChangePassword", &arn) {
-            return Err(denied);
-        }
+    let implicit_grant = explicit
+        && policy.allow_users_to_change_password
+        && !super::explicitly_denied(ctx, "iam:ChangePassword", &arn);
+    if !implicit_grant {
+        ctx.authorize(&arn)?;
     }
     let profile = ctx.store.get_login_profile(&name)?;
     let old = ctx.secrets.read("Old password: ")?;

@@ -1,0 +1,488 @@
+//! A non-root caller of a setuid-root iamctl: a temporary Linux user that is
+//! an IAM user, with AWS's self-service policies attached verbatim. The
+//! binary is copied 4755 root into a temp dir and run as that user inside a
+//! private mount namespace where /etc/iam is the test's config directory.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A Linux account for the test, removed again on drop.
+struct LinuxUser {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+impl LinuxUser {
+    fn create(name: &str) -> Self {
+        let st = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "useradd {name}");
+        let u = nix::unistd::User::from_name(name).unwrap().unwrap();
+        Self {
+            name: name.to_owned(),
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+        }
+    }
+}
+
+impl Drop for LinuxUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+struct Setuid {
+    root: tempfile::TempDir,
+    etc: PathBuf,
+    bin: PathBuf,
+}
+
+impl Setuid {
+    fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("iamctl-suid")
+            .tempdir_in("/tmp")
+            .unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let etc = root.path().join("etc-iam");
+        let bin = root.path().join("iamctl");
+        std::fs::copy(bin_path(), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        let s = Self { root, etc, bin };
+        s.admin_ok(&["init", "--account-id", ACCOUNT]);
+        s
+    }
+
+    fn config(&self) -> PathBuf {
+        self.etc.join("iam.toml")
+    }
+
+    /// As root (no namespace needed: root may point --config anywhere).
+    fn admin(&self, args: &[&str], stdin: &str) -> Run {
+        run(
+            Command::new(bin_path())
+                .arg("--config")
+                .arg(self.config())
+                .args(args),
+            stdin,
+        )
+    }
+
+    fn admin_ok(&self, args: &[&str]) -> Value {
+        self.admin_ok_with(args, "")
+    }
+
+    fn admin_ok_with(&self, args: &[&str], stdin: &str) -> Value {
+        let r = self.admin(args, stdin);
+        assert_eq!(r.code, 0, "root iamctl {args:?}: {}", r.stderr);
+        if r.stdout.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&r.stdout).unwrap()
+        }
+    }
+
+    /// As `user`, through the setuid copy, with /etc/iam = our config dir.
+    fn user(&self, (uid, gid): (u32, u32), args: &[&str], stdin: &str) -> Run {
+        let mut cmd_line = format!(
+            "mount --bind {} /etc/iam && exec setpriv --reuid={} --regid={} --clear-groups {}",
+            self.etc.display(),
+            uid,
+            gid,
+            self.bin.display()
+        );
+        for a in args {
+            cmd_line.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+        }
+        run(
+            Command::new("unshare").args(["-m", "sh", "-c", &cmd_line]),
+            stdin,
+        )
+    }
+
+    fn dump(&self) -> String {
+        dump(&self.etc.join("iam.db"))
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.etc.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn bin_path() -> &'static Path {
+    Path::new(bin())
+}
+
+fn run(cmd: &mut Command, stdin: &str) -> Run {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn policy_file(name: &str) -> String {
+    format!(
+        "file://{}/../config/policies/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn non_root_caller_is_authorized_by_policy() {
+    if !require_root("non_root_caller_is_authorized_by_policy") {
+        return;
+    }
+    if !Path::new("/etc/iam").exists() {
+        std::fs::create_dir_all("/etc/iam").unwrap();
+    }
+    let s = Setuid::new();
+    let name = format!("iamt{}", std::process::id() % 100_000);
+    let user = LinuxUser::create(&name);
+    let me = (user.uid, user.gid);
+    let arn = |kind: &str, n: &str| format!("arn:aws:iam::{ACCOUNT}:{kind}/{n}");
+
+    s.admin_ok(&["create-user", "--user-name", &name]);
+    s.admin_ok(&["create-user", "--user-name", "alice"]);
+    s.admin_ok_with(
+        &["create-login-profile", "--user-name", &name],
+        "First!Passw0rd\n",
+    );
+    s.admin_ok_with(
+        &["create-login-profile", "--user-name", "alice"],
+        "Alice!Passw0rd\n",
+    );
+    // AllowUsersToChangePassword lets every user change their own password
+    // without a policy, as in AWS.
+    s.admin_ok(&[
+        "update-account-password-policy",
+        "--minimum-password-length",
+        "10",
+        "--allow-users-to-change-password",
+    ]);
+    let r = s.user(
+        (user.uid, user.gid),
+        &["change-password"],
+        "First!Passw0rd\nInterim!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(
+        (user.uid, user.gid),
+        &["change-password"],
+        "Interim!Passw0rd\nFirst!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without it, users may change passwords only through a policy.
+    s.admin_ok(&[
+        "update-account-password-policy",
+        "--minimum-password-length",
+        "10",
+    ]);
+    let r = s.user(
+        (user.uid, user.gid),
+        &["change-password"],
+        "First!Passw0rd\nInterim!Passw0rd\n",
+    );
+    assert!(
+        r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("iam:ChangePassword"),
+        "{}",
+        r.stderr
+    );
+    for p in ["IAMUserChangePassword", "ManageOwnMFA"] {
+        s.admin_ok(&[
+            "create-policy",
+            "--policy-name",
+            p,
+            "--policy-document",
+            &policy_file(&format!("{p}.json")),
+        ]);
+    }
+    s.admin_ok(&[
+        "attach-user-policy",
+        "--user-name",
+        &name,
+        "--policy-arn",
+        &arn("policy", "IAMUserChangePassword"),
+    ]);
+
+    // Who am I: the IAM user of my Linux login, whatever --config says.
+    let r = s.user(
+        me,
+        &["--config", "/nonexistent/iam.toml", "get-caller-identity"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ident: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(ident["Arn"], json!(arn("user", &name)));
+    assert!(ident["UserId"].as_str().unwrap().starts_with("AIDA"));
+
+    // Allowed by IAMUserChangePassword (${aws:username}): my own password.
+    let r = s.user(
+        me,
+        &["change-password"],
+        "First!Passw0rd\nSecond!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(me, &["change-password"], "First!Passw0rd\nThird!Passw0rd\n");
+    assert_eq!(
+        r.stderr.trim(),
+        "InvalidInput: The old password is incorrect."
+    );
+    let r = s.user(me, &["change-password"], "Second!Passw0rd\nshort\n");
+    assert!(
+        r.stderr.starts_with("PasswordPolicyViolation: "),
+        "{}",
+        r.stderr
+    );
+    let r = s.user(me, &["get-account-password-policy"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Denied: another user's password, creating users, reading others.
+    let before = s.dump();
+    let r = s.user(
+        me,
+        &["update-login-profile", "--user-name", "alice", "--password"],
+        "Hacked!Passw0rd\n",
+    );
+    assert_ne!(r.code, 0);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "AccessDenied: User: {} is not authorized to perform: iam:UpdateLoginProfile on resource: {} \
+             because no identity-based policy allows the iam:UpdateLoginProfile action",
+            arn("user", &name),
+            arn("user", "alice")
+        )
+    );
+    let r = s.user(me, &["create-user", "--user-name", "mallory"], "");
+    assert!(
+        r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("iam:CreateUser"),
+        "{}",
+        r.stderr
+    );
+    let r = s.user(me, &["list-users"], "");
+    assert!(r.stderr.contains("iam:ListUsers"), "{}", r.stderr);
+    assert_eq!(before, s.dump(), "denied calls changed the store");
+
+    // Files named on the command line are opened with the caller's rights.
+    let r = s.user(
+        me,
+        &[
+            "create-policy",
+            "--policy-name",
+            "x",
+            "--policy-document",
+            "file:///etc/shadow",
+        ],
+        "",
+    );
+    assert!(
+        r.stderr.starts_with("InvalidInput: ") && r.stderr.contains("denied"),
+        "{}",
+        r.stderr
+    );
+
+    // Verbs that need no privilege run without it.
+    let r = s.user(
+        me,
+        &[
+            "simulate-custom-policy",
+            "--policy-input-list",
+            "file:///etc/shadow",
+            "--action-names",
+            "host:Login",
+        ],
+        "",
+    );
+    assert!(
+        r.code != 0 && r.stderr.contains("denied") && !r.stderr.contains("root:"),
+        "{}",
+        r.stderr
+    );
+    let r = s.user(
+        me,
+        &[
+            "simulate-custom-policy",
+            "--policy-input-list",
+            ALLOW_ALL,
+            "--action-names",
+            "host:Login",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(me, &["man", "--out-dir", "/root/iamctl-man-test"], "");
+    assert_ne!(r.code, 0);
+    assert!(!Path::new("/root/iamctl-man-test").exists());
+
+    // ManageOwnMFA, verbatim: without MFA in the session its Deny blocks
+    // everything but enrolment, which works for my own device only.
+    s.admin_ok(&[
+        "attach-user-policy",
+        "--user-name",
+        &name,
+        "--policy-arn",
+        &arn("policy", "ManageOwnMFA"),
+    ]);
+    let seed_file = s.root.path().join("seed");
+    std::fs::set_permissions(s.root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let r = s.user(
+        me,
+        &[
+            "create-virtual-mfa-device",
+            "--virtual-mfa-device-name",
+            &name,
+            "--outfile",
+            seed_file.to_str().unwrap(),
+            "--bootstrap-method",
+            "Base32StringSeed",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let meta = std::fs::metadata(&seed_file).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        user.uid,
+        "outfile written as the caller"
+    );
+    let seed = std::fs::read_to_string(&seed_file).unwrap();
+    let (c1, c2) = two_codes(&seed);
+    let r = s.user(
+        me,
+        &[
+            "enable-mfa-device",
+            "--user-name",
+            &name,
+            "--serial-number",
+            &arn("mfa", &name),
+            "--authentication-code1",
+            &c1,
+            "--authentication-code2",
+            &c2,
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(
+        me,
+        &[
+            "create-virtual-mfa-device",
+            "--virtual-mfa-device-name",
+            "alice",
+        ],
+        "",
+    );
+    assert!(r.stderr.starts_with("AccessDenied: "), "{}", r.stderr);
+    let r = s.user(
+        me,
+        &["change-password"],
+        "Second!Passw0rd\nFourth!Passw0rd\n",
+    );
+    assert!(
+        r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("explicit deny"),
+        "BlockMostAccessUnlessSignedInWithMFA: {}",
+        r.stderr
+    );
+
+    // Signed in with MFA (a login session pam_iam recorded for an ancestor
+    // of the call, here this test process): the same policy now lets me
+    // change my password and deactivate my MFA device.
+    let store = iam::store::Store::open(&s.etc.join("iam.db")).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    store
+        .open_login_session(&iam::store::LoginSession {
+            id: 0,
+            user: name.clone(),
+            service: "sshd".into(),
+            rhost: "10.1.2.3".into(),
+            tty: "ssh".into(),
+            pid: Some(std::process::id()),
+            started: now,
+            ended: None,
+            mfa_time: Some(now),
+        })
+        .unwrap();
+    let r = s.user(
+        me,
+        &["change-password"],
+        "Second!Passw0rd\nFourth!Passw0rd\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.user(
+        me,
+        &[
+            "deactivate-mfa-device",
+            "--serial-number",
+            &arn("mfa", &name),
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A Linux user that is not an IAM user gets nothing.
+    let r = s.user((65534, 65534), &["get-caller-identity"], "");
+    assert!(
+        r.stderr
+            .starts_with("AccessDenied: The Linux user nobody is not an IAM user"),
+        "{}",
+        r.stderr
+    );
+
+    // Every change and every denial was audited, with who and why.
+    let events = s.audit();
+    let changed = events
+        .iter()
+        .find(|e| e["eventName"] == "ChangePassword" && e["errorCode"].is_null())
+        .unwrap();
+    assert_eq!(changed["userIdentity"]["userName"], json!(name));
+    let denied = events
+        .iter()
+        .find(|e| e["eventName"] == "UpdateLoginProfile")
+        .unwrap();
+    assert_eq!(denied["errorCode"], json!("AccessDenied"));
+    let explicit = events
+        .iter()
+        .rfind(|e| e["eventName"] == "ChangePassword" && e["errorCode"] == "AccessDenied")
+        .unwrap();
+    assert!(
+        explicit
+            .to_string()
+            .contains("BlockMostAccessUnlessSignedInWithMFA"),
+        "{explicit}"
+    );
+    let all = events.iter().map(|e| e.to_string()).collect::<String>();
+    assert!(
+        !all.contains("Passw0rd"),
+        "a password reached the audit log"
+    );
+}
