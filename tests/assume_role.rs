@@ -338,11 +338,25 @@ fn revoke_session_ends_the_session_and_its_background_child() {
     if !root_or_skip("revoke_session_ends_the_session_and_its_background_child") {
         return;
     }
-    let (host, alice) = admin_host(None);
+    let (mut host, alice) = admin_host(None);
+    let bob = host.user(Some(ALLOW_ASSUME));
     let (mut child, bg) = start_sleeper(&host, &alice, &[]);
     let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
     let id = json_field(&listed, "SessionId").expect("an active session is listed");
     assert!(listed.contains("\"Status\": \"active\""), "{listed}");
+    // Someone else's session: not listed, and not revocable, without
+    // iam:ListSessions / iam:RevokeSession.
+    let theirs = host.run_as(&bob, &["list-sessions"]);
+    assert!(
+        !text(&theirs.stdout).contains(&id),
+        "{}",
+        text(&theirs.stdout)
+    );
+    let err = one_line_error(&host.run_as(&bob, &["revoke-session", &id]));
+    assert!(
+        err.starts_with("AccessDenied: ") && err.contains("iam:RevokeSession"),
+        "{err}"
+    );
 
     let start = Instant::now();
     let out = host.run_as(&alice, &["revoke-session", &id]);
