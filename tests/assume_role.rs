@@ -693,3 +693,71 @@ fn without_a_command_a_login_shell_runs_on_the_pty() {
         "{out:?}"
     );
 }
+
+#[test]
+fn hostile_signal_dispositions_and_limits_do_not_reach_the_session() {
+    if !root_or_skip("hostile_signal_dispositions_and_limits_do_not_reach_the_session") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let run = |prefix: &str, script: &str| {
+        host.as_user_after(
+            &alice,
+            prefix,
+            &[
+                "assume-role",
+                "--role-name",
+                "admin",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            &[],
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+    };
+    // Ignored signals: the session ignores what a plain start does (libc's
+    // reserved real-time signals may show), nothing the caller chose.
+    let plain = run("", "grep SigIgn /proc/self/status");
+    let out = run(
+        "trap '' HUP INT TERM QUIT USR1 CHLD",
+        "grep SigIgn /proc/self/status",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        text(&plain.stdout),
+        "{}",
+        text(&out.stderr)
+    );
+    let mask = text(&out.stdout);
+    let mask = u64::from_str_radix(mask.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(
+        mask & 0x7fff_ffff,
+        0,
+        "a standard signal is ignored: {mask:x}"
+    );
+    // A tiny file size limit: the session writes a whole file anyway, and
+    // iamctl is never killed halfway through its own writes: the soft limit
+    // is raised; a lowered hard limit is raised too where iamctl may
+    // (CAP_SYS_RESOURCE), else refused with one line.
+    let file = host.dir.join("big");
+    let write = format!(
+        "head -c 100000 /dev/zero > {0} && wc -c < {0}",
+        file.display()
+    );
+    let out = run("ulimit -S -f 1", &write);
+    assert_eq!(text(&out.stdout).trim(), "100000", "{}", text(&out.stderr));
+    let out = run("ulimit -f 1", &write);
+    if out.status.success() {
+        assert_eq!(text(&out.stdout).trim(), "100000");
+    } else {
+        assert!(
+            one_line_error(&out).starts_with("ServiceFailure: The caller's file size limit"),
+            "{:?}",
+            out.status
+        );
+    }
+}

@@ -178,11 +178,27 @@ impl Host {
     /// namespace whose /etc/iam is this host's; `env` is added to a clean
     /// environment (the attacks).
     pub fn as_user(&self, user: &LinuxUser, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let script = r#"mount --bind "$1" /etc/iam || exit 99
+        self.as_user_after(user, "", args, env)
+    }
+
+    /// Like [`Host::as_user`], with shell commands run just before iamctl
+    /// (as root, then inherited through setpriv): the caller's hostile
+    /// process state — ignored signals, resource limits.
+    pub fn as_user_after(
+        &self,
+        user: &LinuxUser,
+        prefix: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Command {
+        let script = format!(
+            r#"mount --bind "$1" /etc/iam || exit 99
 u=$2; g=$3; bin=$4; shift 4
-exec setpriv --reuid="$u" --regid="$g" --clear-groups "$bin" "$@""#;
+{prefix}
+exec setpriv --reuid="$u" --regid="$g" --clear-groups "$bin" "$@""#
+        );
         let mut c = Command::new("unshare");
-        c.args(["-m", "sh", "-c", script, "sh"])
+        c.args(["-m", "sh", "-c", &script, "sh"])
             .arg(&self.etc)
             .arg(user.uid.to_string())
             .arg(user.gid.to_string())

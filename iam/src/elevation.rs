@@ -422,6 +422,30 @@ fn to_std(d: TimeDelta) -> std::time::Duration {
     d.to_std().unwrap_or(std::time::Duration::ZERO)
 }
 
+/// One line of `/proc/PID/limits`: the limit's name (`Max file size`), soft
+/// and hard values (`None`: unlimited).
+pub type ProcLimit = (String, Option<u64>, Option<u64>);
+
+/// Parses `/proc/PID/limits`. A session starts with init's limits, as a
+/// fresh login would, not the caller's: a hostile caller may lower e.g.
+/// RLIMIT_FSIZE so that a privileged write stops halfway.
+pub fn parse_proc_limits(text: &str) -> Vec<ProcLimit> {
+    let value = |v: &str| match v {
+        "unlimited" => Some(None),
+        n => n.parse::<u64>().ok().map(Some),
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let name = line.get(..26)?.trim();
+            let mut rest = line.get(26..)?.split_whitespace();
+            let soft = value(rest.next()?)?;
+            let hard = value(rest.next()?)?;
+            Some((name.to_owned(), soft, hard))
+        })
+        .collect()
+}
+
 /// The condition keys an assume-role adds to the caller's base context
 /// (`aws:username`, `aws:PrincipalArn`, principal tags, … from
 /// `iam::principal`).
@@ -1631,5 +1655,24 @@ mod tests {
             store.lock_state("alice", &rule, now).unwrap().failures,
             2 + 1
         );
+    }
+
+    #[test]
+    fn proc_limits_are_parsed() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max cpu time              unlimited            unlimited            seconds   \n\
+                    Max file size             1024                 unlimited            bytes     \n\
+                    Max nice priority         0                    0                    \n\
+                    garbage\n";
+        assert_eq!(
+            parse_proc_limits(text),
+            vec![
+                ("Max cpu time".to_owned(), None, None),
+                ("Max file size".to_owned(), Some(1024), None),
+                ("Max nice priority".to_owned(), Some(0), Some(0)),
+            ]
+        );
+        let real = std::fs::read_to_string("/proc/self/limits").unwrap();
+        assert!(parse_proc_limits(&real).len() >= 16);
     }
 }

@@ -236,6 +236,7 @@ pub fn supervise(
     mut revoked: impl FnMut() -> bool,
 ) -> io::Result<Outcome> {
     nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
+    sys::default_signal_dispositions();
     let mask = handled_signals();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(io::Error::from)?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)

@@ -123,3 +123,49 @@ pub fn poll_readable(fds: &[RawFd], timeout: Duration) -> io::Result<Vec<i16>> {
     }
     Ok(pfds.iter().map(|p| p.revents).collect())
 }
+
+/// Every signal back to its default action (except SIGPIPE, which std
+/// ignores in us and resets in children). An ignored disposition survives
+/// exec, so a caller could otherwise hand us, and the session, an ignored
+/// SIGCHLD (no exit status), SIGHUP or SIGTERM (no orderly end).
+pub fn default_signal_dispositions() {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL registers no handler code; signals that
+        // cannot be changed (or that libc reserves) just return EINVAL,
+        // which we ignore.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
+
+/// A resource limit (soft, hard); `None`: unlimited.
+pub type Limit = (Option<u64>, Option<u64>);
+
+/// The current limit of `resource`.
+pub fn get_limit(resource: libc::__rlimit_resource_t) -> Option<Limit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the valid struct we pass.
+    if unsafe { libc::getrlimit(resource, &mut lim) } != 0 {
+        return None;
+    }
+    let v = |x: libc::rlim_t| (x != libc::RLIM_INFINITY).then_some(x);
+    Some((v(lim.rlim_cur), v(lim.rlim_max)))
+}
+
+/// Sets the limit of `resource`; whether the kernel took it (raising a
+/// hard limit needs CAP_SYS_RESOURCE).
+pub fn set_limit(resource: libc::__rlimit_resource_t, (soft, hard): Limit) -> bool {
+    let lim = libc::rlimit {
+        rlim_cur: soft.unwrap_or(libc::RLIM_INFINITY),
+        rlim_max: hard.unwrap_or(libc::RLIM_INFINITY),
+    };
+    // SAFETY: setrlimit reads one valid rlimit struct.
+    unsafe { libc::setrlimit(resource, &lim) == 0 }
+}
