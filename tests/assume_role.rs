@@ -188,7 +188,10 @@ fn denials_each_have_one_clear_line() {
     }
     // Unknown role, bad session name.
     let err = one_line_error(&run(&alice, &cmd("nosuchrole")));
-    assert!(err.starts_with("NoSuchEntity: "), "{err}");
+    assert!(
+        err.starts_with("AccessDenied: ") && err.contains("role/nosuchrole"),
+        "{err}"
+    );
     let out = host.run_as(
         &alice,
         &[

@@ -121,12 +121,6 @@ fn prepare(
     args: &AssumeRoleArgs,
 ) -> Result<Prepared, CliError> {
     rules::check_command(&args.command).map_err(validation)?;
-    let ctx = Ctx::open(
-        invoker,
-        config_path,
-        "AssumeRole".into(),
-        crate::cli::Output::Json,
-    );
     // One role at a time, decided before anything else: inside a session
     // the caller may be root, or a Linux user that is no IAM user.
     {
@@ -146,7 +140,12 @@ fn prepare(
             ));
         }
     }
-    let ctx = ctx?;
+    let ctx = Ctx::open(
+        invoker,
+        config_path,
+        "AssumeRole".into(),
+        crate::cli::Output::Json,
+    )?;
     let Caller::User(caller) = &ctx.caller else {
         return Err(CliError::new(
             "AccessDenied",
@@ -156,7 +155,21 @@ fn prepare(
     let now = ctx.now;
     let user = UserName::parse(&caller.name)?;
     let role_name = RoleName::parse(&args.role_name)?;
-    let role = ctx.store.get_role(&role_name)?;
+    // As AWS: a role the caller may not see is a denial, not NoSuchEntity
+    // (role names are not for enumerating).
+    let role = match ctx.store.get_role(&role_name) {
+        Ok(role) => role,
+        Err(e) if e.aws_code() != "NoSuchEntity" => return Err(e.into()),
+        Err(_) => {
+            let arn = iam::names::role_arn(&ctx.account, &iam::names::IamPath::root(), &role_name);
+            let message = format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {arn}",
+                caller.arn,
+            );
+            audit_denied(&ctx, &arn, args, 0, &message, &[]);
+            return Err(CliError::new("AccessDenied", message));
+        }
+    };
     if let Some(arn) = &args.role_arn
         && *arn != role.arn
     {
@@ -181,8 +194,6 @@ fn prepare(
     .map_err(validation)?;
     let run_as = RunAs::from_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
         .map_err(validation)?;
-    let (target, creds) = resolve_target(&run_as)?;
-    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
 
     // The decision (DESIGN.md §3), with the caller's login facts; a fresh
     // code when given, or asked for when only a code is missing.
@@ -286,6 +297,9 @@ fn prepare(
     else {
         return Err(CliError::new("AccessDenied", "denied"));
     };
+    // Only now, for an allowed caller: what exists on this host.
+    let (target, creds) = resolve_target(&run_as)?;
+    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
     let mut decided = deciding(&assume);
     decided.extend(deciding(&ran));
     let session_arn = session.arn.clone();
