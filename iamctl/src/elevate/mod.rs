@@ -358,6 +358,7 @@ impl Prepared {
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresgid", &e))?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresuid", &e))?;
         nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl", &e))?;
+        supervisor::block_signals().map_err(|e| fail("signals", &e))?;
         let expires = rules::expiration(self.now, self.duration);
         let record = self.store.create_role_session(
             &self.user,
@@ -798,6 +799,22 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
         return Err(CliError::invalid_input(format!(
             "Session {id} is not active."
         )));
+    }
+    // Nudge a live supervisor so it ends the session now, not at its next
+    // poll (it checks the record itself; the signal carries nothing).
+    if let Some(pid) = s.pid
+        && (rules::LiveSession {
+            id: s.id.clone(),
+            supervisor_pid: pid,
+            started: s.started,
+        })
+        .supervisor_alive()
+        && let Ok(pid) = i32::try_from(pid)
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGUSR1,
+        );
     }
     ctx.audit_ok(json!({"sessionId": id, "assumedRoleArn": arn}));
     let s = ctx.store.get_role_session(id)?;

@@ -228,6 +228,16 @@ fn handled_signals() -> SigSet {
     set
 }
 
+/// Default dispositions, then the signals we handle blocked (to be read from
+/// a signalfd): called before the session record exists, so that a
+/// revoke-session nudge (SIGUSR1) can never kill us. Idempotent.
+pub fn block_signals() -> io::Result<SigSet> {
+    sys::default_signal_dispositions();
+    let mask = handled_signals();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(io::Error::from)?;
+    Ok(mask)
+}
+
 /// Runs the session to its end. `revoked` is asked about once per
 /// [`REVOKE_POLL`]; `warn` gets the text to show the caller before expiry.
 pub fn supervise(
@@ -236,9 +246,7 @@ pub fn supervise(
     mut revoked: impl FnMut() -> bool,
 ) -> io::Result<Outcome> {
     nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)?;
-    sys::default_signal_dispositions();
-    let mask = handled_signals();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(io::Error::from)?;
+    let mask = block_signals()?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(io::Error::from)?;
 
@@ -296,6 +304,7 @@ pub fn supervise(
         expires,
         session_name: launch.session_name,
         use_pty,
+        look_now: false,
     };
     let result = sup.run(&sfd, &mut revoked);
     drop(raw);
@@ -313,6 +322,8 @@ struct Supervisor {
     expires: DateTime<Utc>,
     session_name: String,
     use_pty: bool,
+    /// Look at the session record before the next poll is due.
+    look_now: bool,
 }
 
 impl Supervisor {
@@ -333,7 +344,8 @@ impl Supervisor {
             if killed_at.is_some_and(|t| t.elapsed() > KILL_WAIT) {
                 break;
             }
-            if last_revoke_check.elapsed() >= REVOKE_POLL {
+            if self.look_now || last_revoke_check.elapsed() >= REVOKE_POLL {
+                self.look_now = false;
                 last_revoke_check = Instant::now();
                 if revoked() {
                     self.timeline.end(EndReason::Revoked);
@@ -432,6 +444,8 @@ impl Supervisor {
         };
         match sig {
             Signal::SIGCHLD => {}
+            // From revoke-session (only root can signal us): look now.
+            Signal::SIGUSR1 => self.look_now = true,
             Signal::SIGWINCH => {
                 if let (Some(ws), Some(m)) = (sys::window_size(io::stdin().as_fd()), &self.master) {
                     sys::set_window_size(m.as_fd(), &ws);
