@@ -211,7 +211,9 @@ fn prepare(
     let lockout = rules::lockout_rule(&ctx.config.lockout);
     let host_arn = ctx.config.host_arn();
     let mut secrets = Secrets::new();
-    let check_code = |code: &iam::secret::SecretString, serial: Option<&str>| {
+    // `at`: when the code was read (a prompt may take a while; TOTP is
+    // checked against the time of entry).
+    let check_code = |code: &iam::secret::SecretString, serial: Option<&str>, at: DateTime<Utc>| {
         rules::mfa_device_for(&ctx.store, &user, serial)
             .and_then(|device| {
                 rules::check_mfa_code(
@@ -221,13 +223,13 @@ fn prepare(
                     code,
                     &lockout,
                     ctx.config.totp.skew_steps,
-                    now,
+                    at,
                 )
             })
             .map_err(|e| CliError::new("AccessDenied", e.to_string()))
     };
     if let Some(code) = &args.token_code {
-        check_code(&code.as_str().into(), args.serial_number.as_deref())
+        check_code(&code.as_str().into(), args.serial_number.as_deref(), now)
             .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
         mfa_at = Some(now.timestamp());
     }
@@ -275,7 +277,7 @@ fn prepare(
             .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
         let prompt = format!("MFA code for {}: ", device.serial_number);
         let code = secrets.read(&prompt)?;
-        check_code(&code, Some(&device.serial_number))
+        check_code(&code, Some(&device.serial_number), Utc::now())
             .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
         (verdict, message, _) = decide(Some(now.timestamp()));
     }

@@ -16,7 +16,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -478,7 +478,9 @@ impl Supervisor {
 
     fn copy_to_master(&mut self) {
         let mut buf = [0u8; 4096];
-        match io::stdin().lock().read(&mut buf) {
+        // Straight from fd 0: std's buffered stdin could keep bytes that
+        // poll() then no longer reports.
+        match nix::unistd::read(io::stdin(), &mut buf) {
             Ok(0) | Err(_) => self.stdin_open = false,
             Ok(n) => {
                 if let Some(m) = &self.master {
