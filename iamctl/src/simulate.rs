@@ -5,7 +5,7 @@
 use crate::error::CliError;
 use iam::policy::{
     Context, ContextKeyType, MatchedStatement, Policy, PolicyKind, PolicySet, PolicySource,
-    Request, authorize, missing_context_keys,
+    Request, authorize, authorize_cross_account, missing_context_keys,
 };
 use serde_json::{Value, json};
 
@@ -20,7 +20,8 @@ pub struct CustomArgs {
     /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
     #[arg(long, value_name = "POLICY")]
     resource_policy: Option<String>,
-    /// The account that owns the resource (accepted; evaluation is within one account).
+    /// The account that owns the resource (an account ID or ARN); when it is
+    /// not the caller's account, AWS's cross-account logic applies.
     #[arg(long, value_name = "ARN")]
     resource_owner: Option<String>,
     /// The simulated caller: an IAM user (or role session) ARN.
@@ -57,13 +58,32 @@ pub fn read_document(arg: &str) -> Result<String, CliError> {
 }
 
 /// A refused document, named by its place in the input (several may be given).
+/// A list parameter as the AWS CLI takes it: values one by one, or one
+/// JSON array of strings (`--action-names '["s3:GetObject"]'`).
+fn expand(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| {
+            let trimmed = v.trim_start();
+            match trimmed
+                .starts_with('[')
+                .then(|| serde_json::from_str::<Vec<String>>(trimmed).ok())
+                .flatten()
+            {
+                Some(items) => items,
+                None => vec![v.clone()],
+            }
+        })
+        .collect()
+}
+
 fn malformed(source: &str) -> impl Fn(iam::policy::PolicyError) -> CliError + '_ {
     move |e| CliError::new("MalformedPolicyDocument", format!("{source}: {e}"))
 }
 
 pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
     let mut policies = PolicySet::default();
-    for (i, arg) in args.policy_input_list.iter().enumerate() {
+    for (i, arg) in expand(&args.policy_input_list).iter().enumerate() {
         let doc = read_document(arg)?;
         let name = format!("PolicyInputList.{}", i + 1);
         policies.identity.push(
@@ -100,9 +120,9 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
             .map_err(malformed("ResourcePolicy"))?;
         policies.resource.push(policy);
     }
-    // Accepted for AWS CLI compatibility: evaluation here is always within
-    // one account, and there are no EC2 resource-handling scenarios.
-    let _ = (&args.resource_owner, &args.resource_handling_option);
+    // Accepted for AWS CLI compatibility: there are no EC2 resource-handling
+    // scenarios here.
+    let _ = &args.resource_handling_option;
     let mut context = Context::new();
     for entry in &args.context_entries {
         add_context_entries(&mut context, &read_document(entry)?)?;
@@ -110,17 +130,34 @@ pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
     let resources = if args.resource_arns.is_empty() {
         vec!["*".to_owned()]
     } else {
-        args.resource_arns.clone()
+        expand(&args.resource_arns)
     };
     let caller = args.caller_arn.as_deref().unwrap_or("");
+    let cross_account = match (&args.resource_owner, account_of(caller)) {
+        (Some(owner), Some(caller_account)) => {
+            account_of(owner).is_some_and(|owner| owner != caller_account)
+        }
+        _ => false,
+    };
     Ok(evaluation_results(
         &policies,
         caller,
-        &args.action_names,
+        &expand(&args.action_names),
         &resources,
         &context,
+        cross_account,
         &custom_source,
     ))
+}
+
+/// The account of an ARN (`arn:aws:iam::123456789012:…`) or of a bare
+/// account ID.
+fn account_of(s: &str) -> Option<&str> {
+    let account = match s.strip_prefix("arn:") {
+        Some(rest) => rest.split(':').nth(3)?,
+        None => s,
+    };
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// SourcePolicyId and SourcePolicyType for simulate-custom-policy: the
@@ -136,7 +173,8 @@ fn custom_source(m: &MatchedStatement) -> (String, String) {
 
 /// Builds AWS's `{"EvaluationResults": […]}`: one result per action and
 /// resource, with the deciding statements and the missing context keys.
-/// `source` names each matched statement's SourcePolicyId and
+/// `cross_account`: the resources belong to another account than the
+/// caller. `source` names each matched statement's SourcePolicyId and
 /// SourcePolicyType (simulate-principal-policy names stored policies).
 pub fn evaluation_results(
     policies: &PolicySet,
@@ -144,6 +182,7 @@ pub fn evaluation_results(
     actions: &[String],
     resources: &[String],
     context: &Context,
+    cross_account: bool,
     source: &dyn Fn(&MatchedStatement) -> (String, String),
 ) -> Value {
     let all: Vec<&Policy> = policies
@@ -161,7 +200,11 @@ pub fn evaluation_results(
                 resource,
                 context,
             };
-            let response = authorize(&request, policies);
+            let response = if cross_account {
+                authorize_cross_account(&request, policies)
+            } else {
+                authorize(&request, policies)
+            };
             let matched: Vec<Value> = response
                 .matched
                 .iter()

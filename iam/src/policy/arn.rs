@@ -35,18 +35,26 @@ fn split_arn(s: &str) -> Option<[&str; 6]> {
     Some(parts)
 }
 
-/// Splits a concrete ARN (no variables) into its six parts.
+/// Splits a concrete ARN (no variables) into its six parts. A plain byte
+/// scan: this runs for every decision.
 pub(crate) fn split_concrete(s: &str) -> Option<[&str; 6]> {
-    let mut it = s.splitn(6, ':');
-    let parts = [
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ];
-    (parts[0] == "arn").then_some(parts)
+    if !s.starts_with("arn:") {
+        return None;
+    }
+    let mut parts = [""; 6];
+    let (mut n, mut start) = (0, 0);
+    for (i, b) in s.bytes().enumerate() {
+        if b == b':' {
+            parts[n] = &s[start..i];
+            n += 1;
+            start = i + 1;
+            if n == 5 {
+                parts[5] = &s[start..];
+                return Some(parts);
+            }
+        }
+    }
+    None
 }
 
 /// A resource pattern: `*`, or an ARN whose six parts are matched one by
@@ -56,7 +64,12 @@ pub(crate) fn split_concrete(s: &str) -> Option<[&str; 6]> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ArnPattern {
     Any,
-    Parts(Box<[Template; 6]>),
+    /// The six parts; `head` is `arn:partition:service:region:account:`
+    /// when those five parts are plain text, compared in one go.
+    Parts {
+        parts: Box<[Template; 6]>,
+        head: Option<Box<[u8]>>,
+    },
     /// A value that is not ARN-shaped (only in `Arn*` conditions): matched
     /// as a whole.
     Whole(Template),
@@ -85,14 +98,27 @@ impl ArnPattern {
 
     fn from_parts(parts: [&str; 6], vars: bool) -> Result<Self, VarError> {
         let t = |s: &str| Template::new(s, true, vars, false);
-        Ok(Self::Parts(Box::new([
+        let parts = Box::new([
             t(parts[0])?,
             t(parts[1])?,
             t(parts[2])?,
             t(parts[3])?,
             t(parts[4])?,
             t(parts[5])?,
-        ])))
+        ]);
+        let head = parts[..5]
+            .iter()
+            .map(Template::exact)
+            .collect::<Option<Vec<&[u8]>>>()
+            .map(|exact| {
+                let mut head = Vec::new();
+                for part in exact {
+                    head.extend_from_slice(part);
+                    head.push(b':');
+                }
+                head.into_boxed_slice()
+            });
+        Ok(Self::Parts { parts, head })
     }
 
     pub(crate) fn matches(&self, arn: &str, ctx: &Context) -> bool {
@@ -111,10 +137,14 @@ impl ArnPattern {
             Self::Any => true,
             Self::Whole(t) => t.matches(arn, ctx),
             // The resource part first: it is where patterns differ most.
-            Self::Parts(pat) => match parts {
-                Some(parts) => [5, 4, 2, 3, 1, 0]
-                    .into_iter()
-                    .all(|i| pat[i].matches(parts[i], ctx)),
+            Self::Parts { parts: pat, head } => match parts {
+                Some(parts) => {
+                    pat[5].matches(parts[5], ctx)
+                        && match head {
+                            Some(head) => arn.as_bytes()[..arn.len() - parts[5].len()] == **head,
+                            None => (0..5).all(|i| pat[i].matches(parts[i], ctx)),
+                        }
+                }
                 None => false,
             },
         }

@@ -105,9 +105,10 @@ impl FromStr for ContextKeyType {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    /// The key as first given, for messages such as MissingContextValues.
+    /// The key as given (lookups use the lowercased [`Key`]).
     pub(crate) name: String,
     pub(crate) values: Vec<String>,
+    /// The declared type, if any; values were checked against it.
     pub(crate) ty: Option<ContextKeyType>,
     /// Each value as a number, date, address or bytes, parsed on first use:
     /// once per request, however many statements test it.

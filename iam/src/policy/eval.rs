@@ -263,6 +263,20 @@ impl<'p> Hits<'p> {
 ///    not enough.
 /// 5. Otherwise: implicit deny.
 pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
+    decide(request, policies, false)
+}
+
+/// Decides a request whose resource belongs to another account than the
+/// caller's (IAM User Guide, "Cross-account policy evaluation logic"): an
+/// applicable Deny anywhere wins; otherwise the caller's identity policies
+/// (within its boundary) and the resource's policy must both allow. A
+/// resource policy may name the caller's account, which is the usual way
+/// to grant to another account.
+pub fn authorize_cross_account(request: &Request<'_>, policies: &PolicySet) -> Response {
+    decide(request, policies, true)
+}
+
+fn decide(request: &Request<'_>, policies: &PolicySet, cross_account: bool) -> Response {
     let prep = Prepared {
         action: Lowered::new(request.action),
         parts: split_concrete(request.resource),
@@ -304,13 +318,14 @@ pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
         .resource
         .iter()
         .filter(|h| match h.how {
+            _ if cross_account => identity_ok,
             PrincipalMatch::Direct => true,
             PrincipalMatch::Role => boundary_ok,
             PrincipalMatch::Account => identity_ok,
             PrincipalMatch::No => false,
         })
         .collect();
-    let allowed = if trust {
+    let allowed = if trust || cross_account {
         !granting.is_empty()
     } else {
         identity_ok || !granting.is_empty()

@@ -4,6 +4,24 @@
 //! then [`authorize`] a [`Request`] against a [`PolicySet`], getting a
 //! [`Response`] that names the deciding statements. Pure: no clock,
 //! filesystem or environment in here; the caller puts time into the context.
+//!
+//! Where AWS's documentation leaves a choice, this engine decides so:
+//! - A multivalued context key with a plain (not `ForAllValues:` /
+//!   `ForAnyValue:`) operator matches when any value matches; a negated
+//!   operator then requires that none does.
+//! - An empty value list counts as an absent key (also for `Null`).
+//! - A policy variable that cannot be resolved (absent or multivalued key,
+//!   no default) makes that one pattern or value match nothing.
+//! - Condition operator names are accepted in any case; `Effect` values and
+//!   element names are case-sensitive, as AWS's parser is.
+//! - Policy values of typed operators (numbers, dates, addresses, base64,
+//!   booleans) are checked when the policy is written, not at evaluation.
+//!
+//! Module map: `document` (parse and validate into compiled statements),
+//! `wildcard` (`*`/`?` patterns and policy variables), `arn` (resource
+//! patterns and principals), `condition` (operators), `context` (request
+//! keys), `index` (statements by service), `eval` (the decision),
+//! `position` (statement positions for the simulator).
 
 mod arn;
 mod condition;
@@ -18,6 +36,6 @@ pub use context::{Context, ContextKeyType};
 pub use document::{Effect, Policy, PolicyError, PolicyKind};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
-    missing_context_keys,
+    authorize_cross_account, missing_context_keys,
 };
 pub use position::Position;

@@ -124,6 +124,7 @@ impl Glob {
     }
 
     /// [`Glob::matches`] over the bytes of a `str`.
+    #[inline]
     pub(crate) fn matches_bytes(&self, t: &[u8], fold: bool) -> bool {
         match self {
             Self::Any => true,
@@ -250,7 +251,16 @@ impl Template {
         true
     }
 
+    /// The literal text of a template without variables or wildcards.
+    pub(crate) fn exact(&self) -> Option<&[u8]> {
+        match &self.fixed {
+            Some(Glob::Exact(bytes)) => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// Matches `text`, resolving variables from `ctx`.
+    #[inline]
     pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {
         if let Some(g) = &self.fixed {
             return g.matches(text, self.fold);
