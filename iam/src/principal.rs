@@ -195,3 +195,122 @@ fn parse(doc: &PolicyDocument) -> Result<Policy, PrincipalError> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::{IamPath, PolicyName, TagKey, TagValue};
+    use crate::policy::Decision;
+    use crate::store::{Entity, NewRole, NewUser};
+    use chrono::TimeZone;
+
+    fn store() -> (tempfile::TempDir, Store, AccountId) {
+        let dir = tempfile::tempdir().unwrap();
+        let account = AccountId::parse("123456789012").unwrap();
+        let store = Store::create(&dir.path().join("iam.db"), &account).unwrap();
+        (dir, store, account)
+    }
+
+    const SELF_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Own","Effect":"Allow",
+        "Action":"iam:ChangePassword","Resource":"arn:aws:iam::*:user/${aws:username}"}]}"#;
+
+    #[test]
+    fn a_user_with_group_policies_and_context() {
+        let (_d, store, account) = store();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let bob = UserName::parse("bob").unwrap();
+        let mut new = NewUser::new(bob.clone());
+        new.tags = vec![Tag {
+            key: TagKey::parse("team").unwrap(),
+            value: TagValue::parse("ops").unwrap(),
+        }];
+        store.create_user(&new, now).unwrap();
+        let g = crate::names::GroupName::parse("devs").unwrap();
+        store.create_group(&g, &IamPath::root(), now).unwrap();
+        store.add_user_to_group(&bob, &g).unwrap();
+        store
+            .put_inline_policy(
+                &Entity::Group(g),
+                &PolicyName::parse("own").unwrap(),
+                SELF_ONLY,
+            )
+            .unwrap();
+
+        let p = Principal::for_user(&store, &account, &bob).unwrap();
+        assert_eq!(p.arn, "arn:aws:iam::123456789012:user/bob");
+        assert!(p.id.starts_with("AIDA"));
+        assert_eq!(p.policies.identity.len(), 1);
+        let ctx = p.base_context(now);
+        let get = |k: &str| ctx.get(k).map(|v| v.join(","));
+        assert_eq!(get("aws:username").as_deref(), Some("bob"));
+        assert_eq!(get("aws:userid"), Some(p.id.clone()));
+        assert_eq!(get("aws:PrincipalArn"), Some(p.arn.clone()));
+        assert_eq!(get("aws:PrincipalAccount").as_deref(), Some("123456789012"));
+        assert_eq!(get("aws:PrincipalType").as_deref(), Some("User"));
+        assert_eq!(get("aws:principaltag/team").as_deref(), Some("ops"));
+        assert_eq!(
+            get("aws:CurrentTime").as_deref(),
+            Some("2026-11-25T12:00:00Z")
+        );
+        assert_eq!(get("aws:EpochTime"), Some(now.timestamp().to_string()));
+
+        // ${aws:username} resolves to bob: his own ARN only.
+        let own = p.authorize("iam:ChangePassword", &p.arn, &ctx);
+        assert_eq!(own.decision, Decision::Allowed);
+        assert_eq!(own.matched[0].sid.as_deref(), Some("Own"));
+        let other = p.authorize(
+            "iam:ChangePassword",
+            "arn:aws:iam::123456789012:user/alice",
+            &ctx,
+        );
+        assert_eq!(other.decision, Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn a_role_session() {
+        let (_d, store, account) = store();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let admin = RoleName::parse("admin").unwrap();
+        store
+            .create_role(
+                &NewRole {
+                    name: admin.clone(),
+                    path: IamPath::root(),
+                    assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+                        "Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#
+                        .into(),
+                    description: None,
+                    max_session_duration: None,
+                    tags: Vec::new(),
+                    permissions_boundary: None,
+                },
+                now,
+            )
+            .unwrap();
+        let session = RoleSessionName::parse("bob").unwrap();
+        let p = Principal::for_role_session(&store, &account, &admin, &session).unwrap();
+        assert_eq!(p.arn, "arn:aws:sts::123456789012:assumed-role/admin/bob");
+        assert!(p.id.starts_with("AROA") && p.id.ends_with(":bob"));
+        let ctx = p.base_context(now);
+        assert_eq!(
+            ctx.get("aws:username"),
+            None,
+            "a role session has no user name"
+        );
+        assert_eq!(
+            ctx.get("aws:PrincipalArn").map(|v| v[0].as_str()),
+            Some("arn:aws:iam::123456789012:role/admin")
+        );
+        assert_eq!(
+            ctx.get("aws:PrincipalType").map(|v| v[0].as_str()),
+            Some("AssumedRole")
+        );
+        assert!(
+            matches!(
+                Principal::for_user(&store, &account, &UserName::parse("ghost").unwrap()),
+                Err(PrincipalError::Store(StoreError::NoSuchEntity { .. }))
+            ),
+            "unknown users are NoSuchEntity"
+        );
+    }
+}

@@ -383,6 +383,9 @@ pub struct UntagRoleArgs {
 pub struct LoginProfileArgs {
     #[arg(long)]
     pub user_name: String,
+    /// AWS's flag, refused: passwords never come from argv.
+    #[arg(long = "password", hide = true, value_name = "PASSWORD")]
+    pub argv_password: Option<String>,
     /// The user must choose a new password at next login.
     #[arg(long, overrides_with = "no_password_reset_required")]
     pub password_reset_required: bool,
@@ -405,7 +408,13 @@ pub struct UpdateLoginProfileArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ChangePasswordArgs {}
+pub struct ChangePasswordArgs {
+    /// AWS's flags, refused: passwords never come from argv.
+    #[arg(long = "old-password", hide = true, value_name = "PASSWORD")]
+    pub argv_old_password: Option<String>,
+    #[arg(long = "new-password", hide = true, value_name = "PASSWORD")]
+    pub argv_new_password: Option<String>,
+}
 
 #[derive(Debug, Args)]
 pub struct PasswordPolicyArgs {

@@ -52,6 +52,7 @@ impl Ctx {
         let config = HostConfig::load(config_path)
             .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
         let account = AccountId::parse(&config.account_id)?;
+        crate::setuid::check_trusted(&config.database)?;
         let mut store = Store::open(&config.database)?;
         store.set_limits(Limits {
             uid_range: config.accounts.uid_range,
@@ -92,7 +93,7 @@ impl Ctx {
                     .build()
                     .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev));
                     if let Err(e) = event {
-                        eprintln!("warning: audit event not written: {e}");
+                        crate::say!("warning: audit event not written: {e}");
                     }
                     return Err(not_iam());
                 }
@@ -265,7 +266,7 @@ impl Ctx {
             .build()
             .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
         if let Err(e) = written {
-            eprintln!("warning: audit event not written: {e}");
+            crate::say!("warning: audit event not written: {e}");
         }
     }
 
@@ -299,7 +300,7 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             )
         })?;
     for skipped in report.skipped {
-        eprintln!("warning: not published as a Linux account: {skipped}");
+        crate::say!("warning: not published as a Linux account: {skipped}");
     }
     Ok(())
 }

@@ -54,3 +54,13 @@ impl From<iam::principal::PrincipalError> for CliError {
         }
     }
 }
+
+/// A line on stderr that cannot panic (a closed or broken stderr is
+/// ignored: the exit status still tells).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}

@@ -90,7 +90,7 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
 /// The one error line, `Code: message`, and a non-zero exit (254, the AWS
 /// CLI's code for a service error).
 fn fail(e: &CliError) -> ExitCode {
-    eprintln!("{e}");
+    crate::say!("{e}");
     ExitCode::from(254)
 }
 
@@ -140,4 +140,24 @@ fn man(out_dir: Option<&std::path::Path>) -> Result<serde_json::Value, CliError>
         .map_err(io)?,
     }
     Ok(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation_name;
+
+    #[test]
+    fn operation_names_are_aws_spelled() {
+        assert_eq!(operation_name("list-users"), "ListUsers");
+        assert_eq!(operation_name("enable-mfa-device"), "EnableMFADevice");
+        assert_eq!(
+            operation_name("create-virtual-mfa-device"),
+            "CreateVirtualMFADevice"
+        );
+        assert_eq!(operation_name("list-mfa-devices"), "ListMFADevices");
+        assert_eq!(
+            operation_name("get-account-password-policy"),
+            "GetAccountPasswordPolicy"
+        );
+    }
 }

@@ -961,3 +961,57 @@ fn import_from_a_real_aws_export() {
         .collect();
     assert_eq!(decisions, ["allowed", "allowed", "implicitDeny"], "{sim}");
 }
+
+/// simulate-principal-policy on this host's ARN sees the host's tags, as
+/// pam_iam's host:Login does.
+#[test]
+fn simulation_on_this_host_sees_its_tags() {
+    if !require_root("simulation_on_this_host_sees_its_tags") {
+        return;
+    }
+    let env = Env::new();
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text = text
+        .replacen("[host_tags]", "[host_tags]\nenv = \"prod\"", 1)
+        .replacen(
+            &format!("account_id = \"{ACCOUNT}\""),
+            &format!("account_id = \"{ACCOUNT}\"\nhostname = \"web-1\""),
+            1,
+        );
+    std::fs::write(&env.config, text).unwrap();
+    env.ok(&["create-user", "--user-name", "dev"]);
+    let prod_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:Login","Resource":"*",
+        "Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}"#;
+    env.ok(&[
+        "put-user-policy",
+        "--user-name",
+        "dev",
+        "--policy-name",
+        "prod",
+        "--policy-document",
+        prod_only,
+    ]);
+    let decide = |resource: &str| {
+        let sim = env.ok(&[
+            "simulate-principal-policy",
+            "--policy-source-arn",
+            &format!("arn:aws:iam::{ACCOUNT}:user/dev"),
+            "--action-names",
+            "host:Login",
+            "--resource-arns",
+            resource,
+        ]);
+        sim["EvaluationResults"][0]["EvalDecision"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        decide(&format!("arn:aws:host::{ACCOUNT}:host/web-1")),
+        "allowed"
+    );
+    assert_eq!(
+        decide(&format!("arn:aws:host::{ACCOUNT}:host/other")),
+        "implicitDeny"
+    );
+}

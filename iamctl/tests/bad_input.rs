@@ -466,6 +466,19 @@ fn bad_inputs_are_refused_without_changes() {
         "number",
     );
     refused(&env, &lp, "", "InvalidInput", "no password");
+    refused(
+        &env,
+        &[
+            "create-login-profile",
+            "--user-name",
+            "alice",
+            "--password",
+            "Str0ng!Passw0rd",
+        ],
+        "",
+        "InvalidInput",
+        "never takes passwords from the command line",
+    );
     env.ok_with(&lp, "Str0ng!Passw0rd\n");
     let up = ["update-login-profile", "--user-name", "alice", "--password"];
     refused(
@@ -557,4 +570,24 @@ fn argument_errors_exit_non_zero() {
             .unwrap();
         assert!(!out.status.success(), "{args:?}");
     }
+}
+
+/// A store someone else could have written (planted policies) is refused.
+#[test]
+fn an_untrusted_store_is_refused() {
+    if !require_root("an_untrusted_store_is_refused") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let set = |mode: u32| {
+        std::fs::set_permissions(env.db(), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(0o666);
+    assert!(env.fail(&["list-users"]).contains("refusing to use"));
+    set(0o600);
+    nix::unistd::chown(&env.db(), Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    assert!(env.fail(&["list-users"]).contains("owned by uid 65534"));
+    nix::unistd::chown(&env.db(), Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    env.ok(&["list-users"]);
 }

@@ -353,8 +353,12 @@ fn non_root_caller_is_authorized_by_policy() {
         "--policy-arn",
         &arn("policy", "ManageOwnMFA"),
     ]);
-    let seed_file = s.root.path().join("seed");
-    std::fs::set_permissions(s.root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // A directory of mine for the seed (the config's ancestors must stay
+    // root-only-writable, or iamctl refuses the config).
+    let out = s.root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    nix::unistd::chown(&out, Some(nix::unistd::Uid::from_raw(user.uid)), None).unwrap();
+    let seed_file = out.join("seed");
     let r = s.user(
         me,
         &[
@@ -448,6 +452,31 @@ fn non_root_caller_is_authorized_by_policy() {
         "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // IAMSelfReadOnly: my own user, not anyone else's.
+    s.admin_ok(&[
+        "create-policy",
+        "--policy-name",
+        "IAMSelfReadOnly",
+        "--policy-document",
+        &policy_file("IAMSelfReadOnly.json"),
+    ]);
+    s.admin_ok(&[
+        "attach-user-policy",
+        "--user-name",
+        &name,
+        "--policy-arn",
+        &arn("policy", "IAMSelfReadOnly"),
+    ]);
+    let r = s.user(me, &["get-user"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&arn("user", &name)));
+    let r = s.user(me, &["get-user", "--user-name", "alice"], "");
+    assert!(
+        r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("iam:GetUser"),
+        "{}",
+        r.stderr
+    );
 
     // A Linux user that is not an IAM user gets nothing.
     let r = s.user((65534, 65534), &["get-caller-identity"], "");

@@ -204,7 +204,7 @@ fn unique_id(v: &Value, key: &str, prefix: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
     if !ok {
-        eprintln!("warning: {key} {id} is not a {prefix}… id; a new one is allocated");
+        crate::say!("warning: {key} {id} is not a {prefix}… id; a new one is allocated");
     }
     ok.then(|| id.to_owned())
 }

@@ -43,8 +43,8 @@ pub fn create_virtual_mfa_device(
         _ => {
             // No file: enrol from the terminal. The seed goes to stderr so
             // stdout stays the device JSON.
-            eprintln!("{}", qr::terminal(uri.expose())?);
-            eprintln!("{}", uri.expose());
+            crate::say!("{}", qr::terminal(uri.expose())?);
+            crate::say!("{}", uri.expose());
         }
     }
     Ok(json!({"VirtualMFADevice": {"SerialNumber": device.serial_number}}))

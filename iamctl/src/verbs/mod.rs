@@ -206,6 +206,15 @@ pub fn simulate_principal(
         }
     };
     let mut context = principal.base_context(ctx.now);
+    // Asked about this host: its tags and name, as pam_iam and assume-role
+    // put them in the context of host:Login and host:RunAs.
+    let host = ctx.config.host_arn();
+    if !a.resource_arns.is_empty() && a.resource_arns.iter().all(|r| *r == host) {
+        for (k, v) in &ctx.config.host_tags {
+            context.set(&format!("aws:ResourceTag/{k}"), v.clone());
+        }
+        context.set("host:Hostname", ctx.config.hostname.clone());
+    }
     for entries in &a.context_entries {
         crate::simulate::add_context_entries(&mut context, entries)?;
     }
@@ -246,6 +255,7 @@ pub fn simulate_principal(
         &a.action_names,
         &resources,
         &context,
+        false, // a stored principal's resources are in its own account
         &source,
     ))
 }

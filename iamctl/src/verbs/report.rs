@@ -50,7 +50,13 @@ pub fn get_credential_report(ctx: &mut Ctx) -> Result<Value, CliError> {
     if ctx.output == Output::Text {
         // As `aws iam get-credential-report --output text --query Content |
         // base64 -d`: the CSV itself.
-        print!("{csv}");
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(csv.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| {
+                CliError::new("ServiceFailure", format!("cannot write the report: {e}"))
+            })?;
         return Ok(Value::Null);
     }
     Ok(json!({

@@ -40,7 +40,7 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
     );
     ctx.publish_accounts()?;
     if !is_linux_login_name(name.as_str()) {
-        eprintln!(
+        crate::say!(
             "warning: {name} is not a valid Linux login name (^[a-z_][a-z0-9_-]*$, at most 32 characters); \
              this user exists in IAM but cannot log in to a host"
         );
@@ -171,7 +171,19 @@ fn hash(password: &SecretString) -> Result<String, CliError> {
     hash_password(password).map_err(|e| CliError::new("ServiceFailure", e.to_string()))
 }
 
+/// AWS takes passwords as flags; iamctl refuses them there (argv is
+/// visible to every process and lands in shell history).
+fn no_argv_passwords(given: &[&Option<String>]) -> Result<(), CliError> {
+    if given.iter().any(|g| g.is_some()) {
+        return Err(CliError::invalid_input(
+            "iamctl never takes passwords from the command line: leave the flag out and type the password at the prompt, or give it on stdin",
+        ));
+    }
+    Ok(())
+}
+
 pub fn create_login_profile(ctx: &mut Ctx, a: &cli::LoginProfileArgs) -> Result<Value, CliError> {
+    no_argv_passwords(&[&a.argv_password])?;
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
     ctx.store.get_user(&name)?;
@@ -228,7 +240,8 @@ pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, C
 /// with AllowUsersToChangePassword lets every user do this without a policy
 /// (an explicit Deny still wins); otherwise `iam:ChangePassword` on the
 /// user's own ARN must be allowed.
-pub fn change_password(ctx: &mut Ctx, _a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
+pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
+    no_argv_passwords(&[&a.argv_old_password, &a.argv_new_password])?;
     let Some(name) = ctx.caller_user() else {
         return Err(CliError::new(
             "InvalidUserType",
