@@ -272,6 +272,11 @@ pub fn supervise(
         cmd.stdin(Stdio::from(pty.slave.try_clone()?))
             .stdout(Stdio::from(pty.slave.try_clone()?))
             .stderr(Stdio::from(pty.slave));
+        nix::fcntl::fcntl(
+            &pty.master,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(io::Error::from)?;
         master = Some(pty.master);
     }
     use std::os::unix::process::CommandExt;
@@ -305,6 +310,7 @@ pub fn supervise(
         session_name: launch.session_name,
         use_pty,
         look_now: false,
+        to_child: Vec::new(),
     };
     let result = sup.run(&sfd, &mut revoked);
     drop(raw);
@@ -324,6 +330,8 @@ struct Supervisor {
     use_pty: bool,
     /// Look at the session record before the next poll is due.
     look_now: bool,
+    /// Caller's input not yet taken by the pty.
+    to_child: Vec<u8>,
 }
 
 impl Supervisor {
@@ -414,25 +422,37 @@ impl Supervisor {
     }
 
     fn wait_io(&mut self, sfd: &SignalFd, timeout: Duration) -> io::Result<()> {
-        let stdin = io::stdin();
-        let mut fds = vec![sfd.as_raw_fd()];
+        const IN: i16 = libc::POLLIN;
+        let mut fds = vec![(sfd.as_raw_fd(), IN)];
         let master_fd = self.master.as_ref().map(AsRawFd::as_raw_fd);
         if let Some(m) = master_fd {
-            fds.push(m);
+            let out = if self.to_child.is_empty() {
+                0
+            } else {
+                libc::POLLOUT
+            };
+            fds.push((m, IN | out));
         }
-        if self.stdin_open {
-            fds.push(stdin.as_raw_fd());
+        // Take more input only once the last is delivered (backpressure).
+        let read_stdin = self.stdin_open && self.to_child.is_empty();
+        if read_stdin {
+            fds.push((libc::STDIN_FILENO, IN));
         }
-        let revents = sys::poll_readable(&fds, timeout)?;
+        let revents = sys::poll(&fds, timeout)?;
         if revents[0] != 0 {
             while let Ok(Some(info)) = sfd.read_signal() {
                 self.on_signal(info.ssi_signo as i32);
             }
         }
-        if master_fd.is_some() && revents[1] != 0 {
-            self.copy_from_master();
+        if master_fd.is_some() {
+            if revents[1] & libc::POLLOUT != 0 {
+                self.flush_to_child();
+            }
+            if revents[1] & !libc::POLLOUT != 0 {
+                self.copy_from_master();
+            }
         }
-        if self.stdin_open && revents[fds.len() - 1] != 0 {
+        if read_stdin && revents[fds.len() - 1] != 0 {
             self.copy_to_master();
         }
         Ok(())
@@ -464,6 +484,7 @@ impl Supervisor {
         let Some(m) = &self.master else { return };
         let mut buf = [0u8; 8192];
         match nix::unistd::read(m, &mut buf) {
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
             Ok(0) | Err(_) => {
                 // EIO: every slave descriptor is closed.
                 self.master = None;
@@ -481,12 +502,28 @@ impl Supervisor {
         // Straight from fd 0: std's buffered stdin could keep bytes that
         // poll() then no longer reports.
         match nix::unistd::read(io::stdin(), &mut buf) {
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
             Ok(0) | Err(_) => self.stdin_open = false,
             Ok(n) => {
-                if let Some(m) = &self.master {
-                    let _ = nix::unistd::write(m, &buf[..n]);
-                }
+                self.to_child.extend_from_slice(&buf[..n]);
+                self.flush_to_child();
             }
+        }
+    }
+
+    /// Writes what the pty takes now (the master is non-blocking, so a
+    /// command that does not read can never stall the supervisor).
+    fn flush_to_child(&mut self) {
+        let Some(m) = &self.master else {
+            self.to_child.clear();
+            return;
+        };
+        match nix::unistd::write(m, &self.to_child) {
+            Ok(n) => {
+                self.to_child.drain(..n);
+            }
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Err(_) => self.to_child.clear(),
         }
     }
 
@@ -494,7 +531,7 @@ impl Supervisor {
     fn drain_master(&mut self) {
         for _ in 0..64 {
             let Some(m) = &self.master else { return };
-            let ready = sys::poll_readable(&[m.as_raw_fd()], Duration::from_millis(20));
+            let ready = sys::poll(&[(m.as_raw_fd(), libc::POLLIN)], Duration::from_millis(20));
             if !ready.is_ok_and(|r| r[0] != 0) {
                 return;
             }

@@ -100,14 +100,14 @@ pub fn set_window_size(fd: BorrowedFd<'_>, ws: &libc::winsize) {
     }
 }
 
-/// Waits until one of `fds` is readable (or hung up) or `timeout` passes;
-/// returns the `revents` of each.
-pub fn poll_readable(fds: &[RawFd], timeout: Duration) -> io::Result<Vec<i16>> {
+/// Waits until one of `fds` has one of its `events` (or hangs up), or
+/// `timeout` passes; returns the `revents` of each.
+pub fn poll(fds: &[(RawFd, i16)], timeout: Duration) -> io::Result<Vec<i16>> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
+        .map(|&(fd, events)| libc::pollfd {
             fd,
-            events: libc::POLLIN,
+            events,
             revents: 0,
         })
         .collect();
