@@ -93,8 +93,16 @@ impl Host {
         fs::write(etc.join("iam.toml"), config).unwrap();
         fs::set_permissions(etc.join("iam.toml"), fs::Permissions::from_mode(0o644)).unwrap();
         let iamctl = dir.join("iamctl");
-        fs::copy(built_iamctl(), &iamctl).unwrap();
-        fs::set_permissions(&iamctl, fs::Permissions::from_mode(0o4755)).unwrap();
+        // Copied by install(1), not in-process: a writable descriptor of
+        // ours, inherited by another test thread's fork, would make the exec
+        // fail with ETXTBSY.
+        let st = Command::new("install")
+            .args(["-o", "root", "-g", "root", "-m", "4755"])
+            .arg(built_iamctl())
+            .arg(&iamctl)
+            .status()
+            .unwrap();
+        assert!(st.success(), "install iamctl");
         fs::create_dir_all("/etc/iam").unwrap();
         let host = Self {
             dir,
