@@ -7,8 +7,9 @@
 //! of I/O besides the store: it is how a role session is recognised without
 //! trusting the environment, which inside a session is the caller's to forge.
 
-use crate::names::{RoleSessionName, UserName};
+use crate::names::{AccountId, RoleSessionName, UserName};
 use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, authorize};
+use crate::principal::{Principal, PrincipalError};
 use crate::secret::SecretString;
 use crate::store::{
     LockoutRule, LoginSession, MfaDevice, RoleSession, RoleSessionStatus, Store, StoreError,
@@ -989,6 +990,24 @@ pub fn current_role_session(store: &Store, pid: u32) -> Result<Option<RoleSessio
     Ok(session_of_process(pid, &live).and_then(|l| active.into_iter().find(|s| s.id == l.id)))
 }
 
+/// The principal process `pid` acts as when it runs inside a role session:
+/// the session's assumed role (its ARN `arn:aws:sts::…:assumed-role/R/S`, the
+/// role's policies). `get-caller-identity` reports it and every iamctl call
+/// made inside a session is authorized with it, whatever uid the session
+/// runs as (root, by default).
+pub fn session_principal(
+    store: &Store,
+    account: &AccountId,
+    pid: u32,
+) -> Result<Option<(RoleSession, Principal)>, PrincipalError> {
+    let Some(session) = current_role_session(store, pid)? else {
+        return Ok(None);
+    };
+    let principal =
+        Principal::for_role_session(store, account, &session.role, &session.session_name)?;
+    Ok(Some((session, principal)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1674,5 +1693,54 @@ mod tests {
         );
         let real = std::fs::read_to_string("/proc/self/limits").unwrap();
         assert!(parse_proc_limits(&real).len() >= 16);
+    }
+
+    #[test]
+    fn inside_a_session_the_caller_is_the_assumed_role() {
+        use crate::names::{IamPath, RoleName};
+        use crate::store::NewRole;
+        let dir = tempfile::tempdir().unwrap();
+        let account = AccountId::parse(ACCT).unwrap();
+        let store = Store::create(&dir.path().join("iam.db"), &account).unwrap();
+        let now = Utc::now();
+        let role = RoleName::parse("admin").unwrap();
+        store
+            .create_role(
+                &NewRole {
+                    name: role.clone(),
+                    path: IamPath::root(),
+                    assume_role_policy_document: trust(ALICE, "").document().to_owned(),
+                    description: None,
+                    max_session_duration: None,
+                    tags: Vec::new(),
+                    permissions_boundary: None,
+                },
+                now,
+            )
+            .unwrap();
+        let me = ProcessInfo::read(std::process::id()).unwrap();
+        assert!(
+            session_principal(&store, &account, me.pid)
+                .unwrap()
+                .is_none()
+        );
+        let s = store
+            .create_role_session(
+                &UserName::parse("alice").unwrap(),
+                &role,
+                &session_name("ops").unwrap(),
+                now,
+                now + TimeDelta::seconds(900),
+            )
+            .unwrap();
+        store.set_role_session_pid(&s.id, me.ppid).unwrap();
+        let (found, principal) = session_principal(&store, &account, me.pid)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, s.id);
+        assert_eq!(
+            principal.arn,
+            "arn:aws:sts::123456789012:assumed-role/admin/ops"
+        );
     }
 }
