@@ -187,6 +187,19 @@ fn denials_each_have_one_clear_line() {
         );
     }
     // Unknown role, bad session name.
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/other",
+            "--",
+            "id",
+        ],
+    );
+    assert!(one_line_error(&out).contains("is not the ARN of role admin"));
     let err = one_line_error(&run(&alice, &cmd("nosuchrole")));
     assert!(
         err.starts_with("AccessDenied: ") && err.contains("role/nosuchrole"),
@@ -374,6 +387,17 @@ fn revoke_session_ends_the_session_and_its_background_child() {
     );
     // Not twice.
     assert!(one_line_error(&host.run_as(&alice, &["revoke-session", &id])).contains("not active"));
+
+    // With iam:ListSessions and iam:RevokeSession, alice sees and ends
+    // bob's session too.
+    let (mut child, bg) = start_sleeper(&host, &bob, &["--role-session-name", "bobs"]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    assert!(listed.contains("assumed-role/admin/bobs"), "{listed}");
+    let id = json_field(&listed, "SessionId").unwrap();
+    let out = host.run_as(&alice, &["revoke-session", "--session-id", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(!alive(bg));
 }
 
 #[test]
