@@ -68,6 +68,7 @@ pub struct RevokeSessionArgs {
     /// The session to end (as list-sessions shows it).
     #[arg(value_name = "SESSION_ID")]
     pub id: Option<String>,
+    /// The same, as a flag (AWS CLI style).
     #[arg(long, value_name = "SESSION_ID")]
     pub session_id: Option<String>,
 }
