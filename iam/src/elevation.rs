@@ -491,7 +491,7 @@ fn iso8601_z(t: DateTime<Utc>) -> String {
 
 /// The context of `sts:AssumeRole` on the role: the caller's base context,
 /// the facts, `sts:DurationSeconds`, `sts:RoleSessionName`, and the role's
-/// tags as `aws:ResourceTag/*`.
+/// tags as `aws:ResourceTag/*` and `iam:ResourceTag/*`.
 pub fn assume_role_context<'a>(
     base: &Context,
     facts: &RequestFacts<'_>,
@@ -502,7 +502,9 @@ pub fn assume_role_context<'a>(
     ctx.set("sts:DurationSeconds", facts.duration_seconds.to_string());
     ctx.set("sts:RoleSessionName", facts.session_name.as_str());
     for (k, v) in role_tags {
+        // AWS offers a role's tags under both prefixes.
         ctx.set(&format!("aws:ResourceTag/{k}"), v);
+        ctx.set(&format!("iam:ResourceTag/{k}"), v);
     }
     ctx
 }
@@ -1471,6 +1473,23 @@ mod tests {
         case.mfa_at = Some(t(-3000).timestamp());
         let (v, _, mfa) = case.run();
         assert!(!v.is_allowed() && mfa, "stale MFA: ask again");
+    }
+
+    #[test]
+    fn role_tags_are_resource_tags_of_assume_role() {
+        let mut case = Case::new(
+            NOTHING,
+            trust(
+                ALICE,
+                r#","Condition":{"StringEquals":{"aws:ResourceTag/team":"ops","iam:ResourceTag/team":"ops"}}"#,
+            ),
+        );
+        assert!(case.run().0.is_allowed());
+        case.trust = trust(
+            ALICE,
+            r#","Condition":{"StringEquals":{"aws:ResourceTag/team":"dev"}}"#,
+        );
+        assert!(!case.run().0.is_allowed());
     }
 
     #[test]
