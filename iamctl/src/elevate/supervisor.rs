@@ -18,6 +18,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -238,8 +239,9 @@ pub fn block_signals() -> io::Result<SigSet> {
     Ok(mask)
 }
 
-/// Runs the session to its end. `revoked` is asked about once per
-/// [`REVOKE_POLL`]; `warn` gets the text to show the caller before expiry.
+/// Runs the session to its end: `revoked` is asked about once per
+/// [`REVOKE_POLL`] (or at once on SIGUSR1); the caller is warned on its
+/// terminal before expiry.
 pub fn supervise(
     launch: Launch,
     expires: DateTime<Utc>,
@@ -279,7 +281,6 @@ pub fn supervise(
         .map_err(io::Error::from)?;
         master = Some(pty.master);
     }
-    use std::os::unix::process::CommandExt;
     sys::prepare_child(
         &mut cmd,
         launch.creds,
