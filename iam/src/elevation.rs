@@ -38,6 +38,10 @@ pub const GROUPS_TAG: &str = "host:Groups";
 pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Name of the cgroup directory (under the cgroup2 mount) holding sessions.
 pub const CGROUP_PARENT: &str = "iam-sessions";
+/// Where a supervisor notes the Linux session id (the command's pid) of a
+/// running session, so that what is left of a session whose supervisor died
+/// can be found and ended where no cgroup could be made.
+pub const RUN_DIR: &str = "/run/iam/sessions";
 /// Upper bound on the command line of a session (bytes over all arguments),
 /// so a hostile caller cannot make the audit log or the store carry megabytes.
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
@@ -855,6 +859,15 @@ impl LiveSession {
     pub fn supervisor_alive(&self) -> bool {
         ProcessInfo::read(self.supervisor_pid).is_some_and(|p| is_supervisor(&p, self.started))
     }
+}
+
+/// A session id safe to use as a file name (`rs-` and base32, as the store
+/// makes them).
+pub fn is_session_id(id: &str) -> bool {
+    (3..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Whether `p` can be the supervisor of a record written at `started`: it
@@ -1761,5 +1774,13 @@ mod tests {
             principal.arn,
             "arn:aws:sts::123456789012:assumed-role/admin/ops"
         );
+    }
+
+    #[test]
+    fn session_ids_are_safe_file_names() {
+        assert!(is_session_id("rs-abcdef234567"));
+        for bad in ["", "..", "rs/../x", "RS-A", "rs x", &"a".repeat(65)] {
+            assert!(!is_session_id(bad), "{bad}");
+        }
     }
 }

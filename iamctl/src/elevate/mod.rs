@@ -711,7 +711,7 @@ fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
         return;
     };
     for s in stale {
-        supervisor::kill_leftovers(&s.id);
+        supervisor::kill_leftovers(&s.id, s.started);
         let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
         audit(
             config,

@@ -120,15 +120,83 @@ impl Members {
     }
 }
 
-/// Ends whatever is left in the cgroup of a session whose supervisor died.
-pub fn kill_leftovers(session_id: &str) {
-    let Some(root) = cgroup2_mount() else { return };
-    let dir = root.join(CGROUP_PARENT).join(session_id);
-    if dir.is_dir() {
-        let members = Members::Cgroup(dir);
-        members.signal(Signal::SIGKILL);
-        members.remove();
+/// Ends whatever is left of a session whose supervisor died: its cgroup,
+/// or else the processes of the Linux session its command led (started
+/// no earlier than the session, so a reused id is not mistaken for it).
+pub fn kill_leftovers(session_id: &str, started: i64) {
+    if !iam::elevation::is_session_id(session_id) {
+        return;
     }
+    if let Some(root) = cgroup2_mount() {
+        let dir = root.join(CGROUP_PARENT).join(session_id);
+        if dir.is_dir() {
+            let members = Members::Cgroup(dir);
+            members.signal(Signal::SIGKILL);
+            members.remove();
+        }
+    }
+    let marker = Path::new(iam::elevation::RUN_DIR).join(session_id);
+    if let Some(sid) = fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    {
+        for _ in 0..3 {
+            for p in processes() {
+                if p.sid == sid && p.start_unix + 2 >= started {
+                    let _ = kill(
+                        Pid::from_raw(i32::try_from(p.pid).unwrap_or(-1)),
+                        Signal::SIGKILL,
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = fs::remove_file(marker);
+}
+
+/// The note in [`iam::elevation::RUN_DIR`] of a running session; removed
+/// when the supervisor ends it.
+struct Marker(PathBuf);
+
+impl Marker {
+    fn write(session_id: &str, sid: u32) -> Option<Self> {
+        if !iam::elevation::is_session_id(session_id) {
+            return None;
+        }
+        let dir = Path::new(iam::elevation::RUN_DIR);
+        fs::create_dir_all(dir).ok()?;
+        let path = dir.join(session_id);
+        fs::write(&path, format!("{sid}\n")).ok()?;
+        Some(Self(path))
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Every process `/proc` shows.
+fn processes() -> Vec<iam::elevation::ProcessInfo> {
+    let Some(boot) = fs::read_to_string("/proc/stat").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    }) else {
+        return Vec::new();
+    };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            iam::elevation::ProcessInfo::parse(pid, &stat, boot)
+        })
+        .collect()
 }
 
 /// Where cgroup v2 is mounted: `/sys/fs/cgroup` on a unified host, often
@@ -152,23 +220,7 @@ fn cgroup2_mount() -> Option<PathBuf> {
 
 /// All descendants of `root` (from `/proc/*/stat`).
 fn descendants(root: u32) -> Vec<i32> {
-    let mut parent_of = Vec::new();
-    if let Ok(dir) = fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat"))
-                && let Some(p) = iam::elevation::ProcessInfo::parse(pid, &stat, 0)
-            {
-                parent_of.push((p.pid, p.ppid));
-            }
-        }
-    }
+    let parent_of: Vec<(u32, u32)> = processes().iter().map(|p| (p.pid, p.ppid)).collect();
     let mut out: Vec<u32> = Vec::new();
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {
@@ -299,6 +351,8 @@ pub fn supervise(
     drop(cmd); // closes our copies of the pty slave
     drop(procs_file);
     let child_pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    // The command leads its own Linux session: its id is the command's pid.
+    let marker = Marker::write(&launch.session_id, child.id());
 
     let mut sup = Supervisor {
         members,
@@ -316,6 +370,7 @@ pub fn supervise(
     let result = sup.run(&sfd, &mut revoked);
     drop(raw);
     sup.members.remove();
+    drop(marker);
     result
 }
 
@@ -682,5 +737,34 @@ mod tests {
             .parse()
             .unwrap();
         assert!(!alive(bg), "leftover {bg} survived");
+
+        // A crashed supervisor's session without a cgroup: found by the
+        // Linux session id its marker names.
+        let mut leader = Command::new("setsid")
+            .args(["sh", "-c", "sleep 600 & echo $!; exec sleep 600"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let bg: i32 = line.trim().parse().unwrap();
+        let marker = Marker::write("rs-test-leftovers", leader.id()).unwrap();
+        std::mem::forget(marker);
+        kill_leftovers("rs-test-leftovers", Utc::now().timestamp() - 5);
+        leader.wait().unwrap();
+        let start = Instant::now();
+        while alive(bg) && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(bg), "a process of the leader's session survived");
+        assert!(
+            !Path::new(iam::elevation::RUN_DIR)
+                .join("rs-test-leftovers")
+                .exists()
+        );
     }
 }
