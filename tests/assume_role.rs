@@ -333,10 +333,20 @@ fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
 /// Starts `sleep 600` with a backgrounded child in a session; returns the
 /// running iamctl and the child's pid (printed first by the session).
 fn start_sleeper(host: &Host, user: &LinuxUser, extra: &[&str]) -> (std::process::Child, i32) {
+    start_sleeper_after(host, user, "", extra)
+}
+
+/// [`start_sleeper`] with shell commands run first in iamctl's namespace.
+fn start_sleeper_after(
+    host: &Host,
+    user: &LinuxUser,
+    prefix: &str,
+    extra: &[&str],
+) -> (std::process::Child, i32) {
     let mut args = vec!["assume-role", "--role-name", "admin"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "sh", "-c", "sleep 600 & echo $!; exec sleep 600"]);
-    let mut child = host.spawn_as(user, &args);
+    let mut child = host.spawn_as(user, prefix, &args);
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
@@ -832,4 +842,78 @@ fn a_large_paste_reaches_the_session_whole() {
         .read_to_string(&mut out)
         .unwrap();
     assert!(out.contains("3000"), "{out:?}");
+}
+
+/// In iamctl's mount namespace only, every cgroup2 mount read-only (a
+/// per-mount flag: `bind`), as in a container: no session cgroup.
+const NO_CGROUP: &str = r#"for m in $(awk '$9 == "cgroup2" {print $5}' /proc/self/mountinfo); do mount -o remount,bind,ro "$m" || exit 98; done"#;
+
+#[test]
+fn without_a_cgroup_sessions_still_end_whole() {
+    if !root_or_skip("without_a_cgroup_sessions_still_end_whole") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let cgroup_of_session = |prefix: &str| {
+        let out = host
+            .as_user_after(
+                &alice,
+                prefix,
+                &[
+                    "assume-role",
+                    "--role-name",
+                    "admin",
+                    "--",
+                    "cat",
+                    "/proc/self/cgroup",
+                ],
+                &[],
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(!cgroup_of_session(NO_CGROUP).contains("iam-sessions"));
+    // Revoked: the supervisor's descendant sweep.
+    let (mut child, bg) = start_sleeper_after(&host, &alice, NO_CGROUP, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").unwrap();
+    assert!(
+        host.run_as(&alice, &["revoke-session", &id])
+            .status
+            .success()
+    );
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(!alive(bg), "the backgrounded child survived");
+
+    // Supervisor killed: the next iamctl call ends the Linux session it led.
+    let (mut child, bg) = start_sleeper_after(&host, &alice, NO_CGROUP, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let pid = listed
+        .split("\"SupervisorPid\":")
+        .nth(1)
+        .and_then(|r| r.trim_start().split([',', '\n', '}']).next())
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .expect("SupervisorPid");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let listed = text(&host.run_as(&alice, &["list-sessions", "--all"]).stdout);
+    assert!(!listed.contains("\"Status\": \"active\""), "{listed}");
+    let start = Instant::now();
+    while alive(bg) && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(bg), "a process of the crashed session survived");
 }

@@ -225,8 +225,8 @@ exec setpriv --reuid="$u" --regid="$g" --clear-groups "$bin" "$@""#
             .unwrap()
     }
 
-    pub fn spawn_as(&self, user: &LinuxUser, args: &[&str]) -> Child {
-        self.as_user(user, args, &[])
+    pub fn spawn_as(&self, user: &LinuxUser, prefix: &str, args: &[&str]) -> Child {
+        self.as_user_after(user, prefix, args, &[])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
