@@ -153,6 +153,17 @@ pub struct HostConfig {
     /// IAM group name -> local Linux groups granted at login.
     pub group_map: BTreeMap<String, Vec<String>>,
     pub accounts: AccountsConfig,
+    /// `[elevation]` (added by the elevate branch for assume-role).
+    pub elevation: ElevationConfig,
+}
+
+/// `[elevation]`: assume-role settings (added by the elevate branch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ElevationConfig {
+    /// For tests only: lowers the 900 s floor of `--duration-seconds` (to
+    /// 1..=900) so a session can expire within a test. Only root can write
+    /// iam.toml, and a non-root caller cannot point iamctl at another file.
+    pub test_min_duration_seconds: Option<i64>,
 }
 
 impl HostConfig {
@@ -219,6 +230,17 @@ impl HostConfig {
                 shell: accounts.shell.0,
                 home: accounts.home.0,
                 extrausers_dir: resolve(accounts.extrausers_dir),
+            },
+            elevation: ElevationConfig {
+                test_min_duration_seconds: match raw.elevation.test_min_duration_seconds {
+                    Some(n @ 1..=900) => Some(i64::from(n)),
+                    Some(n) => {
+                        return Err(invalid(format!(
+                            "elevation.test_min_duration_seconds: must be 1 to 900, got {n}"
+                        )));
+                    }
+                    None => None,
+                },
             },
         })
     }
@@ -551,6 +573,15 @@ struct RawConfig {
     group_map: BTreeMap<String, LocalGroups>,
     #[serde(default)]
     accounts: RawAccounts,
+    #[serde(default)]
+    elevation: RawElevation,
+}
+
+/// `[elevation]` (added by the elevate branch).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawElevation {
+    test_min_duration_seconds: Option<u32>,
 }
 
 fn default_database() -> PathBuf {

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod elevation;
 pub mod extrausers;
 pub mod hostsetup;
 pub mod login;

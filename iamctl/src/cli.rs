@@ -232,6 +232,14 @@ pub enum Command {
     SimulateCustomPolicy(simulate::CustomArgs),
     /// Show who the caller is.
     GetCallerIdentity,
+
+    // ---- elevation (iamctl/src/elevate) ------------------------------
+    /// Run a command (default: a login shell) as a role, for a limited time.
+    AssumeRole(crate::elevate::AssumeRoleArgs),
+    /// List role sessions: your own, or all with iam:ListSessions.
+    ListSessions(crate::elevate::ListSessionsArgs),
+    /// End a role session and every process in it.
+    RevokeSession(crate::elevate::RevokeSessionArgs),
 }
 
 /// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.

@@ -7,6 +7,7 @@
 
 mod cli;
 mod ctx;
+mod elevate;
 mod error;
 mod init;
 mod input;
@@ -39,6 +40,10 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let verb = matches.subcommand_name().unwrap_or_default().to_owned();
+    if let Command::AssumeRole(a) = &cli.command {
+        let config_path = setuid::config_path(invoker, cli.config.as_deref());
+        return elevate::assume_role(invoker, &config_path, a);
+    }
     let result = run(invoker, &cli, &verb);
     match result {
         Ok(value) => {
@@ -80,6 +85,8 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
             let mut ctx = ctx::Ctx::open(invoker, &config_path, operation_name(verb), cli.output)?;
             match command {
                 Command::SimulatePrincipalPolicy(a) => verbs::simulate_principal(&mut ctx, a),
+                Command::ListSessions(a) => elevate::list_sessions(&mut ctx, a),
+                Command::RevokeSession(a) => elevate::revoke_session(&mut ctx, a),
                 other => verbs::run(&mut ctx, other),
             }
         }

@@ -163,7 +163,10 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         | C::Completion(_)
         | C::Man(_)
         | C::SimulateCustomPolicy(_)
-        | C::SimulatePrincipalPolicy(_) => Err(CliError::new("ServiceFailure", "not a store verb")),
+        | C::SimulatePrincipalPolicy(_)
+        | C::AssumeRole(_)
+        | C::ListSessions(_)
+        | C::RevokeSession(_) => Err(CliError::new("ServiceFailure", "not a store verb")),
     }
 }
 

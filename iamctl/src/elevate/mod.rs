@@ -1,0 +1,826 @@
+//! `assume-role`, `list-sessions`, `revoke-session`: the glue between the
+//! AWS CLI surface, the store, and the supervisor. Every rule is in
+//! `iam::elevation`.
+
+mod supervisor;
+mod sys;
+
+use crate::ctx::{Caller, Ctx};
+use crate::error::CliError;
+use crate::input::Secrets;
+use crate::setuid::Invoker;
+use chrono::{DateTime, TimeZone, Utc};
+use clap::{ArgGroup, Args};
+use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
+use iam::config::HostConfig;
+use iam::elevation::{
+    self as rules, AssumeRoleQuestion, DurationBounds, EndReason, RequestFacts, RunAs,
+    SessionDescription, TargetUser, Verdict,
+};
+use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
+use iam::policy::{Policy, PolicyKind, Response};
+use iam::principal::Principal;
+use iam::store::{RoleSession, RoleSessionStatus, Store};
+use serde_json::{Value, json};
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct AssumeRoleArgs {
+    /// The role to assume.
+    #[arg(long)]
+    pub role_name: String,
+    /// The role's ARN (checked against --role-name when both are given).
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    /// Names the session in its ARN and the audit trail (default USER-EPOCH).
+    #[arg(long)]
+    pub role_session_name: Option<String>,
+    /// Lifetime, 900 to the role's MaxSessionDuration (default 3600).
+    #[arg(long, allow_negative_numbers = true)]
+    pub duration_seconds: Option<i64>,
+    /// MFA device of the caller (default: its enabled device, when asked).
+    #[arg(long)]
+    pub serial_number: Option<String>,
+    /// A one-time code from the MFA device (else asked for when needed).
+    #[arg(long)]
+    pub token_code: Option<String>,
+    /// What to run (default: a login shell of the role's run-as user).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListSessionsArgs {
+    /// Only this user's sessions (others' need iam:ListSessions).
+    #[arg(long)]
+    pub user_name: Option<String>,
+    /// Include ended sessions.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["id", "session_id"])))]
+pub struct RevokeSessionArgs {
+    /// The session to end (as list-sessions shows it).
+    #[arg(value_name = "SESSION_ID")]
+    pub id: Option<String>,
+    /// The same, as a flag (AWS CLI style).
+    #[arg(long, value_name = "SESSION_ID")]
+    pub session_id: Option<String>,
+}
+
+/// `iamctl assume-role`: decide, then supervise the session to its end.
+/// Exits with the command's status (254 and one error line on refusal).
+pub fn assume_role(invoker: Invoker, config_path: &Path, args: &AssumeRoleArgs) -> ExitCode {
+    // Before any write (store, audit log): a caller's tiny RLIMIT_FSIZE
+    // must not cut an audit line or a store page in half.
+    if let Err(e) = reset_limits() {
+        eprintln!("{e}");
+        return ExitCode::from(254);
+    }
+    match prepare(invoker, config_path, args) {
+        Ok(session) => session.run(),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(254)
+        }
+    }
+}
+
+/// An allowed session, ready to start.
+struct Prepared {
+    config: HostConfig,
+    store: Store,
+    user: UserName,
+    user_arn: String,
+    role: RoleName,
+    role_arn: String,
+    session_name: RoleSessionName,
+    session_arn: String,
+    duration: i64,
+    now: DateTime<Utc>,
+    target: TargetUser,
+    creds: sys::Credentials,
+    program: PathBuf,
+    argv0: OsString,
+    args: Vec<OsString>,
+    command: Vec<String>,
+    run_as: RunAs,
+}
+
+fn validation(e: rules::ElevationError) -> CliError {
+    CliError::new(e.code(), e.to_string())
+}
+
+fn prepare(
+    invoker: Invoker,
+    config_path: &Path,
+    args: &AssumeRoleArgs,
+) -> Result<Prepared, CliError> {
+    rules::check_command(&args.command).map_err(validation)?;
+    // One role at a time, decided before anything else: inside a session
+    // the caller may be root, or a Linux user that is no IAM user.
+    {
+        let config = HostConfig::load(config_path)
+            .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
+        crate::setuid::check_trusted(&config.database)?;
+        let store = Store::open(&config.database)?;
+        end_stale_sessions(&config, &store, Utc::now());
+        if let Some(active) = rules::current_role_session(&store, std::process::id())? {
+            return Err(CliError::new(
+                "AccessDenied",
+                format!(
+                    "Already in role session {} ({}, expires {}): one role at a time; exit it first.",
+                    active.id,
+                    assumed_role_arn(store.account_id(), &active.role, &active.session_name),
+                    rules::iso8601(at(active.expires)),
+                ),
+            ));
+        }
+    }
+    let ctx = Ctx::open(
+        invoker,
+        config_path,
+        "AssumeRole".into(),
+        crate::cli::Output::Json,
+    )?;
+    let Caller::User(caller) = &ctx.caller else {
+        return Err(CliError::new(
+            "AccessDenied",
+            "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
+        ));
+    };
+    let now = ctx.now;
+    let user = UserName::parse(&caller.name)?;
+    let role_name = RoleName::parse(&args.role_name)?;
+    // As AWS: a role the caller may not see is a denial, not NoSuchEntity
+    // (role names are not for enumerating).
+    let role = match ctx.store.get_role(&role_name) {
+        Ok(role) => role,
+        Err(e) if e.aws_code() != "NoSuchEntity" => return Err(e.into()),
+        Err(_) => {
+            let arn = iam::names::role_arn(&ctx.account, &iam::names::IamPath::root(), &role_name);
+            let message = format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {arn}",
+                caller.arn,
+            );
+            audit_denied(&ctx, &arn, args, 0, &message, &[]);
+            return Err(CliError::new("AccessDenied", message));
+        }
+    };
+    if let Some(arn) = &args.role_arn
+        && *arn != role.arn
+    {
+        return Err(CliError::new(
+            "ValidationError",
+            format!(
+                "--role-arn {arn} is not the ARN of role {role_name} ({}).",
+                role.arn
+            ),
+        ));
+    }
+    let session_name = match &args.role_session_name {
+        Some(s) => rules::session_name(s),
+        None => rules::default_session_name(user.as_str(), now),
+    }
+    .map_err(validation)?;
+    let duration = DurationBounds::for_role(
+        Some(i64::from(role.max_session_duration)),
+        ctx.config.elevation.test_min_duration_seconds,
+    )
+    .duration(args.duration_seconds)
+    .map_err(validation)?;
+    let run_as = RunAs::from_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
+        .map_err(validation)?;
+
+    // The decision (DESIGN.md §3), with the caller's login facts; a fresh
+    // code when given, or asked for when only a code is missing.
+    let trust = Policy::parse_unlimited(
+        &format!("{role_name}-trust-policy"),
+        &role.assume_role_policy_document,
+        PolicyKind::Trust,
+    )
+    .map_err(|e| CliError::new("ServiceFailure", format!("stored trust policy: {e}")))?;
+    let session = Principal::for_role_session(&ctx.store, &ctx.account, &role_name, &session_name)?;
+    let logins = ctx.store.list_login_sessions(Some(user.as_str()), true)?;
+    let login = rules::login_session_of(&logins, std::process::id());
+    let mut mfa_at = login.and_then(|l| l.mfa_time);
+    let source_ip = login.map(|l| l.rhost.as_str()).filter(|ip| !ip.is_empty());
+    let lockout = rules::lockout_rule(&ctx.config.lockout);
+    let host_arn = ctx.config.host_arn();
+    let mut secrets = Secrets::new();
+    // `at`: when the code was read (a prompt may take a while; TOTP is
+    // checked against the time of entry).
+    let check_code = |code: &iam::secret::SecretString, serial: Option<&str>, at: DateTime<Utc>| {
+        rules::mfa_device_for(&ctx.store, &user, serial)
+            .and_then(|device| {
+                rules::check_mfa_code(
+                    &ctx.store,
+                    &user,
+                    &device,
+                    code,
+                    &lockout,
+                    ctx.config.totp.skew_steps,
+                    at,
+                )
+            })
+            .map_err(|e| CliError::new("AccessDenied", e.to_string()))
+    };
+    if let Some(code) = &args.token_code {
+        check_code(&code.as_str().into(), args.serial_number.as_deref(), now)
+            .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
+        mfa_at = Some(now.timestamp());
+    }
+    let decide = |mfa_at: Option<i64>| {
+        let facts = RequestFacts {
+            now,
+            mfa_at,
+            source_ip,
+            hostname: &ctx.config.hostname,
+            duration_seconds: duration,
+            session_name: &session_name,
+        };
+        let assume_context = rules::assume_role_context(
+            &caller.base_context(now),
+            &facts,
+            role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+        );
+        let run_as_context = rules::run_as_context(
+            &session.base_context(now),
+            &facts,
+            ctx.config
+                .host_tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let q = AssumeRoleQuestion {
+            caller_arn: &caller.arn,
+            caller: &caller.policies,
+            role_arn: &role.arn,
+            trust: &trust,
+            assume_context: &assume_context,
+            session_arn: &session.arn,
+            role: &session.policies,
+            host_arn: &host_arn,
+            run_as_context: &run_as_context,
+        };
+        let verdict = q.decide();
+        let message = q.denial_message(&verdict);
+        let mfa_helps = !verdict.is_allowed() && q.mfa_would_allow();
+        (verdict, message, mfa_helps)
+    };
+    let (mut verdict, mut message, mfa_helps) = decide(mfa_at);
+    if mfa_helps && args.token_code.is_none() {
+        let device = rules::mfa_device_for(&ctx.store, &user, args.serial_number.as_deref())
+            .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
+        let prompt = format!("MFA code for {}: ", device.serial_number);
+        let code = secrets.read(&prompt)?;
+        check_code(&code, Some(&device.serial_number), Utc::now())
+            .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
+        (verdict, message, _) = decide(Some(now.timestamp()));
+    }
+    if let Some(message) = message {
+        audit_denied(
+            &ctx,
+            &role.arn,
+            args,
+            duration,
+            &message,
+            &deciding(verdict.deciding()),
+        );
+        return Err(CliError::new("AccessDenied", message));
+    }
+    let Verdict::Allowed {
+        assume,
+        run_as: ran,
+    } = verdict
+    else {
+        return Err(CliError::new("AccessDenied", "denied"));
+    };
+    // Only now, for an allowed caller: what exists on this host.
+    let (target, creds) = resolve_target(&run_as)?;
+    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
+    let mut decided = deciding(&assume);
+    decided.extend(deciding(&ran));
+    let session_arn = session.arn.clone();
+    audit(
+        &ctx.config,
+        EventSource::Sts,
+        "AssumeRole",
+        UserIdentity::iam_user(ctx.account.as_str(), &caller.arn, &caller.name),
+        now,
+        request_parameters(&role.arn, &session_name, duration, &args.command),
+        Some(json!({"assumedRoleUser": {"arn": session_arn}, "runAs": run_as.user})),
+        None,
+        &decided,
+    );
+    let user_arn = caller.arn.clone();
+    let role_arn = role.arn.clone();
+    let Ctx { config, store, .. } = ctx;
+    Ok(Prepared {
+        config,
+        store,
+        user,
+        user_arn,
+        role: role_name,
+        role_arn,
+        session_name,
+        session_arn,
+        duration,
+        now,
+        target,
+        creds,
+        program,
+        argv0,
+        args: cmd_args,
+        command: args.command.clone(),
+        run_as,
+    })
+}
+
+impl Prepared {
+    fn run(self) -> ExitCode {
+        match self.supervise() {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(254)
+            }
+        }
+    }
+
+    fn supervise(self) -> Result<ExitCode, CliError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            CliError::new("ServiceFailure", format!("{what}: {e}"))
+        };
+        // Fully root from here: the caller's uid can no longer signal the
+        // supervisor (it would leave the session unsupervised).
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresgid", &e))?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresuid", &e))?;
+        nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl", &e))?;
+        supervisor::block_signals().map_err(|e| fail("signals", &e))?;
+        let expires = rules::expiration(self.now, self.duration);
+        let record = self.store.create_role_session(
+            &self.user,
+            &self.role,
+            &self.session_name,
+            self.now,
+            expires,
+        )?;
+        self.store
+            .set_role_session_pid(&record.id, std::process::id())?;
+        let identity =
+            UserIdentity::assumed_role(self.config.account_id.as_str(), &self.session_arn);
+        let params = request_parameters(
+            &self.role_arn,
+            &self.session_name,
+            self.duration,
+            &self.command,
+        );
+        audit(
+            &self.config,
+            EventSource::Sts,
+            "SessionStarted",
+            identity.clone(),
+            self.now,
+            params.clone(),
+            Some(json!({
+                "sessionId": record.id,
+                "userArn": self.user_arn,
+                "expiration": rules::iso8601(expires),
+                "runAs": self.run_as.user,
+                "groups": self.run_as.groups,
+            })),
+            None,
+            &[],
+        );
+        let description = SessionDescription {
+            id: record.id.clone(),
+            role_name: self.role.to_string(),
+            role_arn: self.role_arn.clone(),
+            session_name: self.session_name.clone(),
+            session_arn: self.session_arn.clone(),
+            expires,
+        };
+        let term = std::env::var("TERM").ok();
+        let env = rules::session_environment(
+            term.as_deref().map(str::as_bytes),
+            &self.target,
+            &description,
+        );
+        let cwd = PathBuf::from(&self.target.home);
+        let launch = supervisor::Launch {
+            program: self.program,
+            argv0: self.argv0,
+            args: self.args,
+            env,
+            cwd: if cwd.is_dir() {
+                cwd
+            } else {
+                PathBuf::from("/")
+            },
+            creds: self.creds,
+            session_id: record.id.clone(),
+            session_name: self.session_name.to_string(),
+            use_cgroup: true,
+        };
+        let store = &self.store;
+        let id = record.id.clone();
+        let result = supervisor::supervise(launch, expires, || {
+            store
+                .get_role_session(&id)
+                .is_ok_and(|s| s.status != RoleSessionStatus::Active)
+        });
+        let now = Utc::now();
+        let (status, event, code) = match &result {
+            Ok(o) => match o.reason {
+                EndReason::Expired => (RoleSessionStatus::Expired, "SessionExpired", o.status),
+                EndReason::Revoked => (RoleSessionStatus::Revoked, "SessionRevoked", o.status),
+                EndReason::Exited => (RoleSessionStatus::Ended, "SessionEnded", o.status),
+            },
+            Err(_) => (RoleSessionStatus::Ended, "SessionEnded", 127),
+        };
+        // A revoked record already says so; every other end is written here.
+        let _ = store.end_role_session(&record.id, status, now);
+        audit(
+            &self.config,
+            EventSource::Sts,
+            event,
+            identity,
+            now,
+            params,
+            Some(json!({"sessionId": record.id, "exitStatus": code})),
+            result
+                .as_ref()
+                .err()
+                .map(|e| ("CommandFailed", e.to_string()))
+                .as_ref()
+                .map(|(c, m)| (*c, m.as_str())),
+            &[],
+        );
+        match result {
+            Ok(o) => Ok(ExitCode::from(u8::try_from(o.status).unwrap_or(255))),
+            Err(e) => Err(CliError::new(
+                "ServiceFailure",
+                format!("cannot run the command: {e}"),
+            )),
+        }
+    }
+}
+
+/// Resource limits back to init's (a fresh login's), for us and so for the
+/// session: the caller's may be hostile. Where a hard limit cannot be raised
+/// (no CAP_SYS_RESOURCE, e.g. in a container) the soft one goes as high as
+/// it may; a file size limit still below the system's is refused, since it
+/// would cut a write (an audit line) in half.
+fn reset_limits() -> Result<(), CliError> {
+    let Ok(text) = std::fs::read_to_string("/proc/1/limits") else {
+        return Ok(());
+    };
+    for (name, soft, hard) in rules::parse_proc_limits(&text) {
+        let resource = match name.as_str() {
+            "Max cpu time" => libc::RLIMIT_CPU,
+            "Max file size" => libc::RLIMIT_FSIZE,
+            "Max data size" => libc::RLIMIT_DATA,
+            "Max stack size" => libc::RLIMIT_STACK,
+            "Max core file size" => libc::RLIMIT_CORE,
+            "Max resident set" => libc::RLIMIT_RSS,
+            "Max processes" => libc::RLIMIT_NPROC,
+            "Max open files" => libc::RLIMIT_NOFILE,
+            "Max locked memory" => libc::RLIMIT_MEMLOCK,
+            "Max address space" => libc::RLIMIT_AS,
+            "Max file locks" => libc::RLIMIT_LOCKS,
+            "Max pending signals" => libc::RLIMIT_SIGPENDING,
+            "Max msgqueue size" => libc::RLIMIT_MSGQUEUE,
+            "Max nice priority" => libc::RLIMIT_NICE,
+            "Max realtime priority" => libc::RLIMIT_RTPRIO,
+            "Max realtime timeout" => libc::RLIMIT_RTTIME,
+            _ => continue,
+        };
+        if sys::set_limit(resource, (soft, hard)) {
+            continue;
+        }
+        let Some((_, current_hard)) = sys::get_limit(resource) else {
+            continue;
+        };
+        let capped = match (soft, current_hard) {
+            (Some(s), Some(h)) => Some(s.min(h)),
+            (None, h) => h,
+            (s, None) => s,
+        };
+        sys::set_limit(resource, (capped, current_hard));
+        let below = |have: Option<u64>| match (have, soft) {
+            (_, None) => have.is_some(),
+            (None, Some(_)) => false,
+            (Some(h), Some(s)) => h < s,
+        };
+        if resource == libc::RLIMIT_FSIZE && below(sys::get_limit(resource).and_then(|l| l.0)) {
+            return Err(CliError::new(
+                "ServiceFailure",
+                "The caller's file size limit (ulimit -f) is below the system's and cannot be raised here; run assume-role without it.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The Linux account a session runs as, and its groups (its own plus the
+/// role's `host:Groups`).
+fn resolve_target(run_as: &RunAs) -> Result<(TargetUser, sys::Credentials), CliError> {
+    let invalid = |m: String| CliError::new("InvalidInput", m);
+    let user = nix::unistd::User::from_name(&run_as.user)
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            invalid(format!(
+                "The role's run-as user {} does not exist on this host.",
+                run_as.user
+            ))
+        })?;
+    let cname = std::ffi::CString::new(run_as.user.as_str())
+        .map_err(|_| invalid("bad run-as user".into()))?;
+    let mut groups: Vec<libc::gid_t> = nix::unistd::getgrouplist(&cname, user.gid)
+        .map_err(|e| invalid(format!("groups of {}: {e}", run_as.user)))?
+        .into_iter()
+        .map(|g| g.as_raw())
+        .collect();
+    for name in &run_as.groups {
+        let g = nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                invalid(format!(
+                    "The role's host:Groups names {name}, which does not exist on this host."
+                ))
+            })?;
+        if !groups.contains(&g.gid.as_raw()) {
+            groups.push(g.gid.as_raw());
+        }
+    }
+    let target = TargetUser {
+        name: user.name.clone(),
+        home: user.dir.to_string_lossy().into_owned(),
+        shell: user.shell.to_string_lossy().into_owned(),
+    };
+    let creds = sys::Credentials {
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        groups,
+    };
+    Ok((target, creds))
+}
+
+/// What to execute: the command found on the secure PATH (never the
+/// caller's), or the target's login shell as `-sh`.
+fn resolve_command(
+    command: &[String],
+    target: &TargetUser,
+) -> Result<(PathBuf, OsString, Vec<OsString>), CliError> {
+    let Some((first, rest)) = command.split_first() else {
+        let shell = PathBuf::from(target.login_shell());
+        let base = shell
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sh".into());
+        return Ok((shell, format!("-{base}").into(), Vec::new()));
+    };
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let program = if first.contains('/') {
+        Some(PathBuf::from(first)).filter(|p| executable(p))
+    } else {
+        rules::SECURE_PATH
+            .split(':')
+            .map(|d| Path::new(d).join(first))
+            .find(|p| executable(p))
+    };
+    let program = program.ok_or_else(|| {
+        CliError::new(
+            "InvalidInput",
+            format!(
+                "{first}: command not found (searched {})",
+                rules::SECURE_PATH
+            ),
+        )
+    })?;
+    Ok((
+        program,
+        first.into(),
+        rest.iter().map(OsString::from).collect(),
+    ))
+}
+
+fn at(unix: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(unix, 0).single().unwrap_or_default()
+}
+
+fn deciding(r: &Response) -> Vec<DecidingStatement> {
+    r.matched
+        .iter()
+        .map(|m| DecidingStatement {
+            policy: m.policy.clone(),
+            sid: m.sid.clone(),
+            index: Some(m.index),
+        })
+        .collect()
+}
+
+fn request_parameters(
+    role_arn: &str,
+    session_name: &RoleSessionName,
+    duration: i64,
+    command: &[String],
+) -> Value {
+    json!({
+        "roleArn": role_arn,
+        "roleSessionName": session_name.as_str(),
+        "durationSeconds": duration,
+        "command": command,
+    })
+}
+
+fn audit_denied(
+    ctx: &Ctx,
+    role_arn: &str,
+    args: &AssumeRoleArgs,
+    duration: i64,
+    message: &str,
+    decided: &[DecidingStatement],
+) {
+    let Caller::User(p) = &ctx.caller else { return };
+    audit(
+        &ctx.config,
+        EventSource::Sts,
+        "AssumeRole",
+        UserIdentity::iam_user(ctx.account.as_str(), &p.arn, &p.name),
+        ctx.now,
+        json!({
+            "roleArn": role_arn,
+            "roleSessionName": args.role_session_name,
+            "durationSeconds": duration,
+            "command": args.command,
+        }),
+        None,
+        Some(("AccessDenied", message)),
+        decided,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit(
+    config: &HostConfig,
+    source: EventSource,
+    name: &str,
+    identity: UserIdentity,
+    now: DateTime<Utc>,
+    params: Value,
+    response: Option<Value>,
+    error: Option<(&str, &str)>,
+    decided: &[DecidingStatement],
+) {
+    let mut b = AuditEvent::builder(source, name, identity, &config.hostname, now)
+        .request_parameters(params)
+        .user_agent("iamctl");
+    if let Some(r) = response {
+        b = b.response_elements(r);
+    }
+    if let Some((code, message)) = error {
+        b = b.error(code, message);
+    }
+    for d in decided {
+        b = b.decided_by(d.clone());
+    }
+    if let Err(e) = b
+        .build()
+        .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev))
+    {
+        eprintln!("warning: audit event not written: {e}");
+    }
+}
+
+/// Records whose supervisor is gone are ended, and what is left of their
+/// processes (their cgroup) is killed.
+fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
+    let Ok(stale) = rules::reap_stale_sessions(store, now) else {
+        return;
+    };
+    for s in stale {
+        supervisor::kill_leftovers(&s.id, s.started);
+        let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
+        audit(
+            config,
+            EventSource::Sts,
+            "SessionEnded",
+            UserIdentity::assumed_role(config.account_id.as_str(), &arn),
+            now,
+            json!({"sessionId": s.id}),
+            Some(json!({"reason": "supervisor gone"})),
+            None,
+            &[],
+        );
+    }
+}
+
+fn session_json(store: &Store, s: &RoleSession) -> Value {
+    let acct = store.account_id();
+    json!({
+        "SessionId": s.id,
+        "UserName": s.user.as_str(),
+        "RoleName": s.role.as_str(),
+        "RoleArn": format!("arn:aws:iam::{acct}:role/{}", s.role),
+        "RoleSessionName": s.session_name.as_str(),
+        "AssumedRoleArn": assumed_role_arn(acct, &s.role, &s.session_name),
+        "StartTime": rules::iso8601(at(s.started)),
+        "Expiration": rules::iso8601(at(s.expires)),
+        "Status": match s.status {
+            RoleSessionStatus::Active => "active",
+            RoleSessionStatus::Ended => "ended",
+            RoleSessionStatus::Revoked => "revoked",
+            RoleSessionStatus::Expired => "expired",
+        },
+        "SupervisorPid": s.pid,
+    })
+}
+
+/// `iamctl list-sessions`: the caller's own role sessions, or everyone's
+/// with `iam:ListSessions`.
+pub fn list_sessions(ctx: &mut Ctx, args: &ListSessionsArgs) -> Result<Value, CliError> {
+    end_stale_sessions(&ctx.config, &ctx.store, ctx.now);
+    let filter = match (&args.user_name, ctx.caller_user()) {
+        (Some(u), Some(me)) if UserName::parse(u)? == me => Some(me),
+        (None, Some(me)) if !may(ctx, "iam:ListSessions", "*") => Some(me),
+        (Some(u), _) => {
+            ctx.authorize_with("iam:ListSessions", "*", |_| {})?;
+            Some(UserName::parse(u)?)
+        }
+        (None, _) => None,
+    };
+    let sessions = ctx.store.list_role_sessions(filter.as_ref(), !args.all)?;
+    let list: Vec<Value> = sessions
+        .iter()
+        .map(|s| session_json(&ctx.store, s))
+        .collect();
+    Ok(json!({ "Sessions": list }))
+}
+
+/// Whether the caller may do `action`, without auditing a denial.
+fn may(ctx: &Ctx, action: &str, resource: &str) -> bool {
+    match &ctx.caller {
+        Caller::Root => true,
+        Caller::User(p) => {
+            p.authorize(action, resource, &p.base_context(ctx.now))
+                .decision
+                == iam::policy::Decision::Allowed
+        }
+    }
+}
+
+/// `iamctl revoke-session ID`: the caller's own session, or anyone's with
+/// `iam:RevokeSession` on its assumed-role ARN. The supervisor notices
+/// within a second and ends every process of the session.
+pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, CliError> {
+    let id = args
+        .id
+        .as_deref()
+        .or(args.session_id.as_deref())
+        .unwrap_or_default();
+    end_stale_sessions(&ctx.config, &ctx.store, ctx.now);
+    let s = ctx.store.get_role_session(id)?;
+    let arn = assumed_role_arn(&ctx.account, &s.role, &s.session_name);
+    if ctx.caller_user().as_ref() != Some(&s.user) {
+        ctx.authorize_with("iam:RevokeSession", &arn, |_| {})?;
+    }
+    if !ctx
+        .store
+        .end_role_session(id, RoleSessionStatus::Revoked, ctx.now)?
+    {
+        return Err(CliError::invalid_input(format!(
+            "Session {id} is not active."
+        )));
+    }
+    // Nudge a live supervisor so it ends the session now, not at its next
+    // poll (it checks the record itself; the signal carries nothing).
+    if let Some(pid) = s.pid
+        && (rules::LiveSession {
+            id: s.id.clone(),
+            supervisor_pid: pid,
+            started: s.started,
+        })
+        .supervisor_alive()
+        && let Ok(pid) = i32::try_from(pid)
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGUSR1,
+        );
+    }
+    ctx.audit_ok(json!({"sessionId": id, "assumedRoleArn": arn}));
+    let s = ctx.store.get_role_session(id)?;
+    Ok(json!({ "Session": session_json(&ctx.store, &s) }))
+}

@@ -1,0 +1,919 @@
+//! End-to-end tests of `iamctl assume-role`, `list-sessions` and
+//! `revoke-session`: the built iamctl, setuid root in a temp dir, run by
+//! temporary Linux users that are IAM users, against a temp config and
+//! store mounted over /etc/iam in a private mount namespace.
+//!
+//! As root only; skipped with a notice otherwise (a failure under CI=true).
+#![cfg(test)]
+
+#[path = "elevate_support.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// A host with the role `admin` (trusting the account, so identity policies
+/// decide; host:RunAs everywhere) and a user allowed to assume roles.
+fn admin_host(test_min: Option<u32>) -> (Host, LinuxUser) {
+    let mut host = Host::new(test_min);
+    host.role(
+        "admin",
+        &trust(&[ACCOUNT_ROOT], ""),
+        &run_as_policy(""),
+        &[],
+    );
+    let alice = host.user(Some(ALLOW_SELF_SESSIONS));
+    (host, alice)
+}
+
+fn one_line_error(out: &std::process::Output) -> String {
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "expected a refusal, got success");
+    assert_eq!(out.status.code(), Some(254), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing ran: {:?}",
+        text(&out.stdout)
+    );
+    err
+}
+
+#[test]
+fn allowed_runs_as_root_and_is_audited() {
+    if !root_or_skip("allowed_runs_as_root_and_is_audited") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let out = host.run_as(
+        &alice,
+        &["assume-role", "--role-name", "admin", "--", "id", "-u"],
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0\n");
+    let log = host.audit_log();
+    assert!(log.contains("\"eventName\":\"AssumeRole\""), "{log}");
+    assert!(log.contains("\"eventName\":\"SessionStarted\""), "{log}");
+    assert!(log.contains("\"eventName\":\"SessionEnded\""), "{log}");
+    assert!(
+        log.contains("MayAssume"),
+        "the deciding statement is named: {log}"
+    );
+
+    // The session's environment: reset, and describing the session.
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--role-session-name",
+            "e2e",
+            "--",
+            "env",
+        ],
+    );
+    let env = text(&out.stdout);
+    assert!(
+        env.contains(&format!(
+            "IAM_SESSION_ARN=arn:aws:sts::{ACCOUNT}:assumed-role/admin/e2e\n"
+        )),
+        "{env}"
+    );
+    assert!(env.contains(&format!("IAM_ROLE_ARN=arn:aws:iam::{ACCOUNT}:role/admin\n")));
+    assert!(env.contains("IAM_SESSION_EXPIRATION=20"), "{env}");
+    assert!(
+        env.contains("USER=root\n") && env.contains("HOME=/root\n"),
+        "{env}"
+    );
+    assert!(
+        env.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"),
+        "{env}"
+    );
+
+    // The session is over: listed as ended, nothing active.
+    let out = host.run_as(&alice, &["list-sessions", "--all"]);
+    let listed = text(&out.stdout);
+    assert!(listed.contains("\"Status\": \"ended\""), "{listed}");
+    let out = host.run_as(&alice, &["list-sessions"]);
+    assert!(
+        !text(&out.stdout).contains("SessionId"),
+        "no active session"
+    );
+}
+
+#[test]
+fn denials_each_have_one_clear_line() {
+    if !root_or_skip("denials_each_have_one_clear_line") {
+        return;
+    }
+    let mut host = Host::new(None);
+    host.role(
+        "admin",
+        &trust(&[ACCOUNT_ROOT], ""),
+        &run_as_policy(""),
+        &[],
+    );
+    let alice = host.user(Some(ALLOW_ASSUME));
+    let bob = host.user(None);
+    let carol = host.user(Some(ALLOW_ASSUME));
+    host.role(
+        "alice-only",
+        &trust(&[&Host::user_arn(&alice)], ""),
+        &run_as_policy(""),
+        &[],
+    );
+    host.role(
+        "dev-hosts",
+        &trust(&[ACCOUNT_ROOT], ""),
+        &run_as_policy(r#","Condition":{"StringEquals":{"aws:ResourceTag/env":"dev"}}"#),
+        &[],
+    );
+    let cmd = |role: &str| -> Vec<String> {
+        ["assume-role", "--role-name", role, "--", "id", "-u"]
+            .map(String::from)
+            .to_vec()
+    };
+    let run = |u: &LinuxUser, args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        host.run_as(u, &args)
+    };
+
+    // No identity policy allows sts:AssumeRole (the trust names the account).
+    let err = one_line_error(&run(&bob, &cmd("admin")));
+    assert!(
+        err.starts_with("AccessDenied: User: arn:aws:iam::123456789012:user/")
+            && err.contains("no identity-based policy allows the sts:AssumeRole action"),
+        "{err}"
+    );
+    // The trust policy names someone else.
+    let err = one_line_error(&run(&carol, &cmd("alice-only")));
+    assert!(
+        err.contains("the role's trust policy does not allow it"),
+        "{err}"
+    );
+    // ... while naming the user suffices without an identity allow.
+    let out = run(&alice, &cmd("alice-only"));
+    assert_eq!(text(&out.stdout), "0\n", "{}", text(&out.stderr));
+    // host:RunAs only on dev hosts; this one is env=prod.
+    let err = one_line_error(&run(&alice, &cmd("dev-hosts")));
+    assert!(
+        err.contains("not authorized to perform: host:RunAs on resource: arn:aws:host::123456789012:host/web-1"),
+        "{err}"
+    );
+    // Durations out of range.
+    for (n, says) in [
+        ("899", "greater than or equal to 900"),
+        ("3601", "exceeds the MaxSessionDuration (3600)"),
+        ("-1", "greater than or equal to 900"),
+    ] {
+        let out = host.run_as(
+            &alice,
+            &[
+                "assume-role",
+                "--role-name",
+                "admin",
+                "--duration-seconds",
+                n,
+                "--",
+                "id",
+            ],
+        );
+        let err = one_line_error(&out);
+        assert!(
+            err.starts_with("ValidationError: ") && err.contains(says),
+            "{n}: {err}"
+        );
+    }
+    // Unknown role, bad session name.
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/other",
+            "--",
+            "id",
+        ],
+    );
+    assert!(one_line_error(&out).contains("is not the ARN of role admin"));
+    let err = one_line_error(&run(&alice, &cmd("nosuchrole")));
+    assert!(
+        err.starts_with("AccessDenied: ") && err.contains("role/nosuchrole"),
+        "{err}"
+    );
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--role-session-name",
+            "a b",
+            "--",
+            "id",
+        ],
+    );
+    assert!(one_line_error(&out).starts_with("ValidationError: "));
+
+    let log = host.audit_log();
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("\"eventName\":\"AssumeRole\"") && l.contains("AccessDenied"))
+            .count()
+            >= 3,
+        "denials are audited: {log}"
+    );
+}
+
+#[test]
+fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
+    if !root_or_skip("mfa_required_by_trust_wrong_and_replayed_codes_fail") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let alice = host.user(Some(ALLOW_ASSUME));
+    host.role(
+        "secure",
+        &trust(
+            &[ACCOUNT_ROOT],
+            r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#,
+        ),
+        &run_as_policy(""),
+        &[],
+    );
+    // A virtual MFA device for alice, enabled with the codes of the two
+    // previous steps so that the current code is still unused.
+    let seed_file = host.dir.join("seed");
+    let out = host.admin_ok(&[
+        "create-virtual-mfa-device",
+        "--virtual-mfa-device-name",
+        &alice.name,
+        "--outfile",
+        seed_file.to_str().unwrap(),
+        "--bootstrap-method",
+        "Base32StringSeed",
+    ]);
+    let serial = json_field(&out, "SerialNumber").expect("SerialNumber");
+    let seed = std::fs::read_to_string(&seed_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    host.admin_ok(&[
+        "enable-mfa-device",
+        "--user-name",
+        &alice.name,
+        "--serial-number",
+        &serial,
+        "--authentication-code1",
+        &totp(&seed, -60),
+        "--authentication-code2",
+        &totp(&seed, -30),
+    ]);
+    let with_code = |code: &str| {
+        host.run_as(
+            &alice,
+            &[
+                "assume-role",
+                "--role-name",
+                "secure",
+                "--serial-number",
+                &serial,
+                "--token-code",
+                code,
+                "--",
+                "id",
+                "-u",
+            ],
+        )
+    };
+    let now = totp(&seed, 0);
+    let wrong = if now == "123456" { "654321" } else { "123456" };
+    let err = one_line_error(&with_code(wrong));
+    assert!(err.contains("invalid MFA one time pass code"), "{err}");
+
+    // Without a code: asked for one on stdin (not a terminal here).
+    let mut child = host
+        .as_user(
+            &alice,
+            &["assume-role", "--role-name", "secure", "--", "id", "-u"],
+            &[],
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{now}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
+
+    // The same code again: a replay.
+    let err = one_line_error(&with_code(&now));
+    assert!(err.contains("already used"), "{err}");
+    // No code at all and nothing on stdin: refused.
+    let out = host.run_as(
+        &alice,
+        &["assume-role", "--role-name", "secure", "--", "id"],
+    );
+    let err = one_line_error(&out);
+    assert!(
+        err.starts_with("InvalidInput: ") || err.starts_with("AccessDenied: "),
+        "{err}"
+    );
+}
+
+/// Starts `sleep 600` with a backgrounded child in a session; returns the
+/// running iamctl and the child's pid (printed first by the session).
+fn start_sleeper(host: &Host, user: &LinuxUser, extra: &[&str]) -> (std::process::Child, i32) {
+    start_sleeper_after(host, user, "", extra)
+}
+
+/// [`start_sleeper`] with shell commands run first in iamctl's namespace.
+fn start_sleeper_after(
+    host: &Host,
+    user: &LinuxUser,
+    prefix: &str,
+    extra: &[&str],
+) -> (std::process::Child, i32) {
+    let mut args = vec!["assume-role", "--role-name", "admin"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", "sleep 600 & echo $!; exec sleep 600"]);
+    let mut child = host.spawn_as(user, prefix, &args);
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let bg: i32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no background pid: {line:?}"));
+    assert!(alive(bg));
+    (child, bg)
+}
+
+#[test]
+fn revoke_session_ends_the_session_and_its_background_child() {
+    if !root_or_skip("revoke_session_ends_the_session_and_its_background_child") {
+        return;
+    }
+    let (mut host, alice) = admin_host(None);
+    let bob = host.user(Some(ALLOW_ASSUME));
+    let (mut child, bg) = start_sleeper(&host, &alice, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").expect("an active session is listed");
+    assert!(listed.contains("\"Status\": \"active\""), "{listed}");
+    // Someone else's session: not listed, and not revocable, without
+    // iam:ListSessions / iam:RevokeSession.
+    let theirs = host.run_as(&bob, &["list-sessions"]);
+    assert!(
+        !text(&theirs.stdout).contains(&id),
+        "{}",
+        text(&theirs.stdout)
+    );
+    let err = one_line_error(&host.run_as(&bob, &["revoke-session", &id]));
+    assert!(
+        err.starts_with("AccessDenied: ") && err.contains("iam:RevokeSession"),
+        "{err}"
+    );
+
+    let start = Instant::now();
+    let out = host.run_as(&alice, &["revoke-session", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, err) = wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(!alive(bg), "the backgrounded child survived");
+    assert!(err.contains("revoked"), "{err}");
+    assert!(
+        host.audit_log()
+            .contains("\"eventName\":\"SessionRevoked\"")
+    );
+    // Not twice.
+    assert!(one_line_error(&host.run_as(&alice, &["revoke-session", &id])).contains("not active"));
+
+    // With iam:ListSessions and iam:RevokeSession, alice sees and ends
+    // bob's session too.
+    let (mut child, bg) = start_sleeper(&host, &bob, &["--role-session-name", "bobs"]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    assert!(listed.contains("assumed-role/admin/bobs"), "{listed}");
+    let id = json_field(&listed, "SessionId").unwrap();
+    let out = host.run_as(&alice, &["revoke-session", "--session-id", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(!alive(bg));
+}
+
+#[test]
+fn a_short_session_ends_by_itself_on_time() {
+    if !root_or_skip("a_short_session_ends_by_itself_on_time") {
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    let start = Instant::now();
+    let (mut child, bg) = start_sleeper(&host, &alice, &["--duration-seconds", "3"]);
+    let (_, err) = wait_bounded(&mut child, Duration::from_secs(12)).expect("session ended");
+    let took = start.elapsed();
+    // 3 s lifetime + 3 s grace between SIGHUP and SIGKILL (sleep dies at HUP).
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(9), "{took:?}");
+    assert!(!alive(bg), "the backgrounded child survived");
+    assert!(err.contains("ends in ") && err.contains("expired"), "{err}");
+    assert!(
+        host.audit_log()
+            .contains("\"eventName\":\"SessionExpired\"")
+    );
+}
+
+#[test]
+fn nested_assume_role_is_refused_naming_the_session() {
+    if !root_or_skip("nested_assume_role_is_refused_naming_the_session") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let inner = host.iamctl.to_str().unwrap().to_owned();
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--role-session-name",
+            "outer",
+            "--",
+            &inner,
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--",
+            "id",
+            "-u",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(text(&out.stdout).is_empty(), "the inner command ran");
+    assert!(
+        err.contains("Already in role session rs-") && err.contains("assumed-role/admin/outer"),
+        "{err}"
+    );
+    // Forging the environment of a session outside one changes nothing.
+    let out = host
+        .as_user(
+            &alice,
+            &["assume-role", "--role-name", "admin", "--", "id", "-u"],
+            &[
+                (
+                    "IAM_SESSION_ARN",
+                    "arn:aws:sts::123456789012:assumed-role/admin/x",
+                ),
+                ("IAM_SESSION_ID", "rs-forged"),
+            ],
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "0\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn environment_attacks_change_nothing() {
+    if !root_or_skip("environment_attacks_change_nothing") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    // A fake `id` and a preload library the caller controls.
+    let evil = host.dir.join("evil");
+    std::fs::create_dir(&evil).unwrap();
+    std::fs::write(evil.join("id"), "#!/bin/sh\necho pwned\n").unwrap();
+    std::fs::write(evil.join("env"), "#!/bin/sh\necho pwned\n").unwrap();
+    for f in ["id", "env"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(evil.join(f), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let evil_path = format!("{}:/usr/bin:/bin", evil.display());
+    let hostile = [
+        ("LD_PRELOAD", "/tmp/nonexistent-evil.so"),
+        ("LD_LIBRARY_PATH", evil.to_str().unwrap()),
+        ("PATH", evil_path.as_str()),
+        ("IFS", "/"),
+        ("TERM", "../../../tmp/evil\u{1b}]0;x\u{7}"),
+        ("ENV", "/tmp/evil.sh"),
+        ("BASH_ENV", "/tmp/evil.sh"),
+        ("SHELLOPTS", "xtrace"),
+        ("PS4", "$(touch /tmp/pwned)"),
+    ];
+    let run = |cmd: &[&str]| {
+        let mut args = vec!["assume-role", "--role-name", "admin", "--"];
+        args.extend_from_slice(cmd);
+        host.as_user(&alice, &args, &hostile)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["id", "-u"]);
+    assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
+    let out = run(&["env"]);
+    let env = text(&out.stdout);
+    for (k, _) in hostile {
+        if k != "PATH" {
+            assert!(!env.contains(&format!("{k}=")), "{k} leaked: {env}");
+        }
+    }
+    assert!(
+        !env.contains("pwned") && !env.contains(evil.to_str().unwrap()),
+        "{env}"
+    );
+
+    // Closed stdin, stdout and stderr: iamctl reopens /dev/null; the
+    // command still runs (and writes where it is told).
+    let marker = host.dir.join("ran");
+    let script = format!("id -u > {}", marker.display());
+    let inner = host.iamctl.to_str().unwrap().to_owned();
+    let status = std::process::Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            r#"mount --bind "$1" /etc/iam || exit 99
+u=$2; g=$3; bin=$4; shift 4
+exec setpriv --reuid="$u" --regid="$g" --clear-groups "$bin" "$@" <&- >&- 2>&-"#,
+            "sh",
+        ])
+        .arg(&host.etc)
+        .arg(alice.uid.to_string())
+        .arg(alice.gid.to_string())
+        .arg(&inner)
+        .args([
+            "assume-role",
+            "--role-name",
+            "admin",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "0\n");
+
+    // A huge command line is refused before anything runs.
+    let huge = "A".repeat(1000);
+    let mut args = vec!["assume-role", "--role-name", "admin", "--", "echo"];
+    args.extend(std::iter::repeat_n(huge.as_str(), 200));
+    let out = host.run_as(&alice, &args);
+    let err = one_line_error(&out);
+    assert!(
+        err.starts_with("ValidationError: The command is too long"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_as_user_and_groups_come_from_role_tags() {
+    if !root_or_skip("run_as_user_and_groups_come_from_role_tags") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let alice = host.user(Some(ALLOW_ASSUME));
+    let runner = host.user(None);
+    let run_as = format!("Key=host:RunAs,Value={}", runner.name);
+    host.role(
+        "deploy",
+        &trust(&[ACCOUNT_ROOT], ""),
+        &run_as_policy(""),
+        &[&run_as, "Key=host:Groups,Value=adm"],
+    );
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "deploy",
+            "--",
+            "sh",
+            "-c",
+            "id -u; id -Gn; echo $USER",
+        ],
+    );
+    let lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "stdout {lines:?} stderr {}",
+        text(&out.stderr)
+    );
+    assert_eq!(lines[0], runner.uid.to_string());
+    assert!(lines[1].split(' ').any(|g| g == "adm"), "{lines:?}");
+    assert_eq!(lines[2], runner.name);
+}
+
+#[test]
+fn a_terminal_gets_its_own_pty() {
+    if !root_or_skip("a_terminal_gets_its_own_pty") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    // script(1) gives iamctl a terminal; the session must get a new pty.
+    let inner = format!(
+        "unshare -m sh -c 'mount --bind {etc} /etc/iam && exec setpriv --reuid={u} --regid={g} --clear-groups {bin} assume-role --role-name admin -- sh -c \"tty; echo uid=\\$(id -u)\"'",
+        etc = host.etc.display(),
+        u = alice.uid,
+        g = alice.gid,
+        bin = host.iamctl.display(),
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("/dev/pts/"),
+        "{shown:?} {}",
+        text(&out.stderr)
+    );
+    // (script(1) may type its EOF character into the terminal meanwhile.)
+    assert!(shown.contains("uid=0\r\n"), "{shown:?}");
+}
+
+#[test]
+fn a_crashed_supervisor_leaves_no_active_record_and_no_processes() {
+    if !root_or_skip("a_crashed_supervisor_leaves_no_active_record_and_no_processes") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let (mut child, bg) = start_sleeper(&host, &alice, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").unwrap();
+    let pid = listed
+        .split("\"SupervisorPid\":")
+        .nth(1)
+        .and_then(|r| r.trim_start().split([',', '\n', '}']).next())
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .expect("SupervisorPid");
+    let st = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // (Its stderr stays open in the orphaned session until it is reaped:
+    // only wait for the process.)
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "kill -9 did not end it"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let listed = text(&host.run_as(&alice, &["list-sessions", "--all"]).stdout);
+    assert!(
+        listed.contains(&id) && listed.contains("\"Status\": \"ended\""),
+        "{listed}"
+    );
+    assert!(!listed.contains("\"Status\": \"active\""), "{listed}");
+    let start = Instant::now();
+    while alive(bg) && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(bg), "a process of the crashed session survived");
+}
+
+#[test]
+fn without_a_command_a_login_shell_runs_on_the_pty() {
+    if !root_or_skip("without_a_command_a_login_shell_runs_on_the_pty") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let inner = format!(
+        "unshare -m sh -c 'mount --bind {etc} /etc/iam && exec setpriv --reuid={u} --regid={g} --clear-groups {bin} assume-role --role-name admin --role-session-name shell'",
+        etc = host.etc.display(),
+        u = alice.uid,
+        g = alice.gid,
+        bin = host.iamctl.display(),
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin
+            .write_all(b"echo \"shell-$((6*7)) $0 $IAM_SESSION_ARN\"; exit\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let (_, _) = wait_bounded(&mut child, Duration::from_secs(10)).expect("the shell exited");
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.contains("shell-42 -bash arn:aws:sts::123456789012:assumed-role/admin/shell"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn hostile_signal_dispositions_and_limits_do_not_reach_the_session() {
+    if !root_or_skip("hostile_signal_dispositions_and_limits_do_not_reach_the_session") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let run = |prefix: &str, script: &str| {
+        host.as_user_after(
+            &alice,
+            prefix,
+            &[
+                "assume-role",
+                "--role-name",
+                "admin",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            &[],
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+    };
+    // Ignored signals: the session ignores what a plain start does (libc's
+    // reserved real-time signals may show), nothing the caller chose.
+    let plain = run("", "grep SigIgn /proc/self/status");
+    let out = run(
+        "trap '' HUP INT TERM QUIT USR1 CHLD",
+        "grep SigIgn /proc/self/status",
+    );
+    assert_eq!(
+        text(&out.stdout),
+        text(&plain.stdout),
+        "{}",
+        text(&out.stderr)
+    );
+    let mask = text(&out.stdout);
+    let mask = u64::from_str_radix(mask.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(
+        mask & 0x7fff_ffff,
+        0,
+        "a standard signal is ignored: {mask:x}"
+    );
+    // A tiny file size limit: the session writes a whole file anyway, and
+    // iamctl is never killed halfway through its own writes: the soft limit
+    // is raised; a lowered hard limit is raised too where iamctl may
+    // (CAP_SYS_RESOURCE), else refused with one line.
+    let file = host.dir.join("big");
+    let write = format!(
+        "head -c 100000 /dev/zero > {0} && wc -c < {0}",
+        file.display()
+    );
+    let out = run("ulimit -S -f 1", &write);
+    assert_eq!(text(&out.stdout).trim(), "100000", "{}", text(&out.stderr));
+    let out = run("ulimit -f 1", &write);
+    if out.status.success() {
+        assert_eq!(text(&out.stdout).trim(), "100000");
+    } else {
+        assert!(
+            one_line_error(&out).starts_with("ServiceFailure: The caller's file size limit"),
+            "{:?}",
+            out.status
+        );
+    }
+}
+
+#[test]
+fn a_large_paste_reaches_the_session_whole() {
+    if !root_or_skip("a_large_paste_reaches_the_session_whole") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let inner = format!(
+        "unshare -m sh -c 'mount --bind {etc} /etc/iam && exec setpriv --reuid={u} --regid={g} --clear-groups {bin} assume-role --role-name admin -- sh -c \"stty -echo; head -n 3000 | wc -l\"'",
+        etc = host.etc.display(),
+        u = alice.uid,
+        g = alice.gid,
+        bin = host.iamctl.display(),
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        std::thread::sleep(Duration::from_millis(700));
+        for i in 0..3000 {
+            if writeln!(stdin, "line {i:>20} of a long paste").is_err() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let (_, _) = wait_bounded(&mut child, Duration::from_secs(20)).expect("the paste was read");
+    writer.join().unwrap();
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains("3000"), "{out:?}");
+}
+
+/// In iamctl's mount namespace only, every cgroup2 mount read-only (a
+/// per-mount flag: `bind`), as in a container: no session cgroup.
+const NO_CGROUP: &str = r#"for m in $(awk '$9 == "cgroup2" {print $5}' /proc/self/mountinfo); do mount -o remount,bind,ro "$m" || exit 98; done"#;
+
+#[test]
+fn without_a_cgroup_sessions_still_end_whole() {
+    if !root_or_skip("without_a_cgroup_sessions_still_end_whole") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let cgroup_of_session = |prefix: &str| {
+        let out = host
+            .as_user_after(
+                &alice,
+                prefix,
+                &[
+                    "assume-role",
+                    "--role-name",
+                    "admin",
+                    "--",
+                    "cat",
+                    "/proc/self/cgroup",
+                ],
+                &[],
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(!cgroup_of_session(NO_CGROUP).contains("iam-sessions"));
+    // Revoked: the supervisor's descendant sweep.
+    let (mut child, bg) = start_sleeper_after(&host, &alice, NO_CGROUP, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").unwrap();
+    assert!(
+        host.run_as(&alice, &["revoke-session", &id])
+            .status
+            .success()
+    );
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(!alive(bg), "the backgrounded child survived");
+
+    // Supervisor killed: the next iamctl call ends the Linux session it led.
+    let (mut child, bg) = start_sleeper_after(&host, &alice, NO_CGROUP, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let pid = listed
+        .split("\"SupervisorPid\":")
+        .nth(1)
+        .and_then(|r| r.trim_start().split([',', '\n', '}']).next())
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .expect("SupervisorPid");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let listed = text(&host.run_as(&alice, &["list-sessions", "--all"]).stdout);
+    assert!(!listed.contains("\"Status\": \"active\""), "{listed}");
+    let start = Instant::now();
+    while alive(bg) && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!alive(bg), "a process of the crashed session survived");
+}
