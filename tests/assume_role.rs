@@ -917,3 +917,96 @@ fn without_a_cgroup_sessions_still_end_whole() {
     }
     assert!(!alive(bg), "a process of the crashed session survived");
 }
+
+/// Runs the host's iamctl (by absolute path: the session's PATH is the
+/// secure one) as COMMAND of an assume-role of `role` by `user`.
+fn iamctl_in_session(host: &Host, user: &LinuxUser, role: &str, script: &str) -> String {
+    let out = host.run_as(
+        user,
+        &[
+            "assume-role",
+            "--role-name",
+            role,
+            "--role-session-name",
+            "inside",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            host.iamctl.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn inside_a_session_the_caller_is_the_assumed_role() {
+    if !root_or_skip("inside_a_session_the_caller_is_the_assumed_role") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    let shown = iamctl_in_session(&host, &alice, "admin", r#""$1" get-caller-identity; id -u"#);
+    let arn = json_field(&shown, "Arn").unwrap_or_default();
+    assert_eq!(
+        arn,
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/admin/inside"),
+        "{shown}"
+    );
+    let user_id = json_field(&shown, "UserId").unwrap_or_default();
+    assert!(
+        user_id.starts_with("AROA") && user_id.ends_with(":inside"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("0\n"), "the session runs as root: {shown}");
+    // Outside, root is the account's root user.
+    let out = host.admin_ok(&["get-caller-identity"]);
+    assert_eq!(json_field(&out, "Arn").unwrap(), ACCOUNT_ROOT);
+}
+
+#[test]
+fn inside_a_session_calls_are_authorized_with_the_roles_policies() {
+    if !root_or_skip("inside_a_session_calls_are_authorized_with_the_roles_policies") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let alice = host.user(Some(ALLOW_ASSUME));
+    host.role(
+        "reader",
+        &trust(&[ACCOUNT_ROOT], ""),
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"RunHere","Effect":"Allow","Action":"host:RunAs","Resource":"*"},{"Sid":"Read","Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}"#,
+        &[],
+    );
+    // Root by uid inside the session, yet the role decides.
+    let shown = iamctl_in_session(
+        &host,
+        &alice,
+        "reader",
+        r#"id -u; "$1" list-users >/dev/null && echo listed; "$1" create-user --user-name mallory 2>&1; echo "exit=$?""#,
+    );
+    let session_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/reader/inside");
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 4, "{shown}");
+    assert_eq!(lines[0], "0");
+    assert_eq!(lines[1], "listed");
+    assert!(
+        lines[2].starts_with(&format!(
+            "AccessDenied: User: {session_arn} is not authorized to perform: iam:CreateUser"
+        )),
+        "{shown}"
+    );
+    assert_eq!(lines[3], "exit=254");
+    let out = host.admin_ok(&["list-users"]);
+    assert!(!out.contains("mallory"), "{out}");
+    // The denial is audited as the assumed role.
+    let log = host.audit_log();
+    let denial = log
+        .lines()
+        .find(|l| l.contains("\"eventName\":\"CreateUser\"") && l.contains("AccessDenied"))
+        .unwrap_or_else(|| panic!("no CreateUser denial: {log}"));
+    assert!(
+        denial.contains("\"type\":\"AssumedRole\"") && denial.contains(&session_arn),
+        "{denial}"
+    );
+}

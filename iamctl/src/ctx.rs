@@ -23,6 +23,19 @@ pub enum Caller {
     Root,
     /// The IAM user named like the caller's Linux login.
     User(Box<Principal>),
+    /// A process inside a role session (`iamctl assume-role`), whatever its
+    /// uid (often 0): the assumed role, decided by the role's policies.
+    AssumedRole(Box<Principal>),
+}
+
+impl Caller {
+    /// The principal whose policies decide the call; `None` for root.
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Self::Root => None,
+            Self::User(p) | Self::AssumedRole(p) => Some(p),
+        }
+    }
 }
 
 pub struct Ctx {
@@ -59,7 +72,15 @@ impl Ctx {
             ..store.limits()
         });
         let now = Utc::now();
-        let caller = if invoker.is_root() {
+        let mut login_user = None;
+        // A role session first: inside one the caller is the assumed role,
+        // even as uid 0 (sessions run as root by default). Found by cgroup
+        // or supervisor ancestry, never by the environment.
+        let session = iam::elevation::session_principal(&store, &account, std::process::id())?;
+        let caller = if let Some((session, principal)) = session {
+            login_user = Some(session.user.to_string());
+            Caller::AssumedRole(Box::new(principal))
+        } else if invoker.is_root() {
             Caller::Root
         } else {
             let login = nix::unistd::User::from_uid(invoker.uid)
@@ -80,7 +101,10 @@ impl Ctx {
             };
             let name = UserName::parse(&login).map_err(|_| not_iam())?;
             match Principal::for_user(&store, &account, &name) {
-                Ok(p) => Caller::User(Box::new(p)),
+                Ok(p) => {
+                    login_user = Some(p.name.clone());
+                    Caller::User(Box::new(p))
+                }
                 Err(iam::principal::PrincipalError::Store(e)) if e.aws_code() == "NoSuchEntity" => {
                     let event = AuditEvent::builder(
                         EventSource::Iam,
@@ -100,9 +124,11 @@ impl Ctx {
                 Err(e) => return Err(e.into()),
             }
         };
-        let login_context = match &caller {
-            Caller::User(p) => crate::session::login_context(&store, &p.name, now),
-            Caller::Root => Vec::new(),
+        // A role session's login facts are those of the user who started
+        // it: its login session is an ancestor of the session's processes.
+        let login_context = match &login_user {
+            Some(user) => crate::session::login_context(&store, user, now),
+            None => Vec::new(),
         };
         Ok(Self {
             login_context,
@@ -118,18 +144,16 @@ impl Ctx {
     }
 
     pub fn caller_arn(&self) -> String {
-        match &self.caller {
-            Caller::Root => root_arn(&self.account),
-            Caller::User(principal) => principal.arn.clone(),
+        match self.caller.principal() {
+            None => root_arn(&self.account),
+            Some(principal) => principal.arn.clone(),
         }
     }
 
-    /// The request context of the calling user: its principal keys, the
-    /// time, and what its login session says.
+    /// The request context of the calling user or role session: its
+    /// principal keys, the time, and what its login session says.
     pub fn request_context(&self) -> Option<Context> {
-        let Caller::User(principal) = &self.caller else {
-            return None;
-        };
+        let principal = self.caller.principal()?;
         let mut context = principal.base_context(self.now);
         for (k, v) in &self.login_context {
             context.set(k, v.clone());
@@ -140,8 +164,8 @@ impl Ctx {
     /// The caller's IAM user name, if it is an IAM user.
     pub fn caller_user(&self) -> Option<UserName> {
         match &self.caller {
-            Caller::Root => None,
             Caller::User(principal) => UserName::parse(&principal.name).ok(),
+            Caller::Root | Caller::AssumedRole(_) => None,
         }
     }
 
@@ -151,6 +175,17 @@ impl Ctx {
         match self.store.find_user(name) {
             Ok(Some(u)) => u.arn,
             _ => user_arn(&self.account, &IamPath::root(), name),
+        }
+    }
+
+    /// What the engine says of `action` on `resource` for the caller, with
+    /// nothing audited (root: allowed).
+    pub fn decision(&self, action: &str, resource: &str) -> Decision {
+        match (self.caller.principal(), self.request_context()) {
+            (Some(principal), Some(context)) => {
+                principal.authorize(action, resource, &context).decision
+            }
+            _ => Decision::Allowed,
         }
     }
 
@@ -168,7 +203,8 @@ impl Ctx {
         resource: &str,
         extra: impl FnOnce(&mut Context),
     ) -> Result<(), CliError> {
-        let (Caller::User(principal), Some(mut context)) = (&self.caller, self.request_context())
+        let (Some(principal), Some(mut context)) =
+            (self.caller.principal(), self.request_context())
         else {
             return Ok(());
         };
@@ -246,6 +282,7 @@ impl Ctx {
         let identity = match &self.caller {
             Caller::Root => UserIdentity::root(self.account.as_str()),
             Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
+            Caller::AssumedRole(p) => UserIdentity::assumed_role(self.account.as_str(), &p.arn),
         };
         let mut b = AuditEvent::builder(
             EventSource::Iam,

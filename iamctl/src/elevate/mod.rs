@@ -18,7 +18,7 @@ use iam::elevation::{
     SessionDescription, TargetUser, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Policy, PolicyKind, Response};
+use iam::policy::{Decision, Policy, PolicyKind, Response};
 use iam::principal::Principal;
 use iam::store::{RoleSession, RoleSessionStatus, Store};
 use serde_json::{Value, json};
@@ -148,11 +148,24 @@ fn prepare(
         "AssumeRole".into(),
         crate::cli::Output::Json,
     )?;
-    let Caller::User(caller) = &ctx.caller else {
-        return Err(CliError::new(
-            "AccessDenied",
-            "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
-        ));
+    let caller = match &ctx.caller {
+        Caller::User(caller) => caller,
+        Caller::Root => {
+            return Err(CliError::new(
+                "AccessDenied",
+                "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
+            ));
+        }
+        // Refused above already; kept so that no path lets a session nest.
+        Caller::AssumedRole(p) => {
+            return Err(CliError::new(
+                "AccessDenied",
+                format!(
+                    "Already in role session {}: one role at a time; exit it first.",
+                    p.arn
+                ),
+            ));
+        }
     };
     let now = ctx.now;
     let user = UserName::parse(&caller.name)?;
@@ -754,12 +767,16 @@ pub fn list_sessions(ctx: &mut Ctx, args: &ListSessionsArgs) -> Result<Value, Cl
     end_stale_sessions(&ctx.config, &ctx.store, ctx.now);
     let filter = match (&args.user_name, ctx.caller_user()) {
         (Some(u), Some(me)) if UserName::parse(u)? == me => Some(me),
-        (None, Some(me)) if !may(ctx, "iam:ListSessions", "*") => Some(me),
+        (None, Some(me)) if ctx.decision("iam:ListSessions", "*") != Decision::Allowed => Some(me),
         (Some(u), _) => {
             ctx.authorize_with("iam:ListSessions", "*", |_| {})?;
             Some(UserName::parse(u)?)
         }
-        (None, _) => None,
+        // Everyone's: root, or allowed (a role session has no own ones).
+        (None, _) => {
+            ctx.authorize_with("iam:ListSessions", "*", |_| {})?;
+            None
+        }
     };
     let sessions = ctx.store.list_role_sessions(filter.as_ref(), !args.all)?;
     let list: Vec<Value> = sessions
@@ -767,18 +784,6 @@ pub fn list_sessions(ctx: &mut Ctx, args: &ListSessionsArgs) -> Result<Value, Cl
         .map(|s| session_json(&ctx.store, s))
         .collect();
     Ok(json!({ "Sessions": list }))
-}
-
-/// Whether the caller may do `action`, without auditing a denial.
-fn may(ctx: &Ctx, action: &str, resource: &str) -> bool {
-    match &ctx.caller {
-        Caller::Root => true,
-        Caller::User(p) => {
-            p.authorize(action, resource, &p.base_context(ctx.now))
-                .decision
-                == iam::policy::Decision::Allowed
-        }
-    }
 }
 
 /// `iamctl revoke-session ID`: the caller's own session, or anyone's with

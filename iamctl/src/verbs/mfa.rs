@@ -90,7 +90,7 @@ pub fn deactivate_mfa_device(
 ) -> Result<Value, CliError> {
     let Some(user) = user_or_caller(ctx, a.user_name.as_ref())? else {
         return Err(CliError::invalid_input(
-            "--user-name is required for the root user",
+            "--user-name is required when the caller is not an IAM user",
         ));
     };
     ctx.authorize(&ctx.user_arn(&user))?;
@@ -108,7 +108,7 @@ pub fn delete_virtual_mfa_device(ctx: &mut Ctx, a: &cli::SerialNumber) -> Result
 
 pub fn list_mfa_devices(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> {
     let Some(user) = user_or_caller(ctx, a.user_name.as_ref())? else {
-        // The root user has no virtual MFA device on a host.
+        // Root and role sessions have no virtual MFA device on a host.
         return Ok(json!({"MFADevices": []}));
     };
     ctx.authorize(&ctx.user_arn(&user))?;

@@ -12,7 +12,7 @@ mod roles;
 mod users;
 
 use crate::cli::Command;
-use crate::ctx::{Caller, Ctx};
+use crate::ctx::Ctx;
 use crate::error::CliError;
 use crate::input;
 use iam::names::{GroupName, IamPath, PolicyName, RoleName, Tag, TagKey, TagValue, UserName};
@@ -338,10 +338,5 @@ fn role_entity(s: &str) -> Result<iam::store::Entity, CliError> {
 
 /// Whether the caller's policies explicitly deny `action` on `resource`.
 pub fn explicitly_denied(ctx: &Ctx, action: &str, resource: &str) -> bool {
-    match (&ctx.caller, ctx.request_context()) {
-        (Caller::User(principal), Some(context)) => {
-            principal.authorize(action, resource, &context).decision == Decision::ExplicitDeny
-        }
-        _ => false,
-    }
+    ctx.decision(action, resource) == Decision::ExplicitDeny
 }

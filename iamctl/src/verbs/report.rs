@@ -123,7 +123,8 @@ fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
 pub fn get_caller_identity(ctx: &mut Ctx) -> Result<Value, CliError> {
     let user_id = match &ctx.caller {
         Caller::Root => ctx.account.to_string(),
-        Caller::User(p) => p.id.clone(),
+        // `AIDA…` for a user; `AROA…:SESSION` for a role session, as AWS.
+        Caller::User(p) | Caller::AssumedRole(p) => p.id.clone(),
     };
     Ok(json!({"UserId": user_id, "Account": ctx.account.as_str(), "Arn": ctx.caller_arn()}))
 }

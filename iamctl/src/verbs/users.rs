@@ -52,6 +52,12 @@ pub fn get_user(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> 
     let name = match (&a.user_name, &ctx.caller) {
         (Some(n), _) => parse_user(n)?,
         (None, Caller::User(p)) => parse_user(&p.name)?,
+        (None, Caller::AssumedRole(_)) => {
+            return Err(CliError::new(
+                "ValidationError",
+                "Must specify userName when calling with non-User credentials",
+            ));
+        }
         (None, Caller::Root) => {
             return Ok(json!({"User": {
                 "UserId": ctx.account.as_str(),
