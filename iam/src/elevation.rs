@@ -471,20 +471,76 @@ impl RequestFacts<'_> {
     fn apply(&self, ctx: &mut Context) {
         ctx.set("aws:CurrentTime", iso8601_z(self.now));
         ctx.set("aws:EpochTime", self.now.timestamp().to_string());
-        match self.mfa_at {
-            Some(at) => {
-                ctx.set("aws:MultiFactorAuthPresent", "true");
-                ctx.set(
-                    "aws:MultiFactorAuthAge",
-                    (self.now.timestamp() - at).max(0).to_string(),
-                );
-            }
-            None => ctx.set("aws:MultiFactorAuthPresent", "false"),
-        }
-        if let Some(ip) = self.source_ip {
-            ctx.set("aws:SourceIp", ip);
-        }
+        set_login_keys(ctx, self.now, self.mfa_at, self.source_ip);
         ctx.set("host:Hostname", self.hostname);
+    }
+}
+
+/// What the caller's login (PAM) session proved, as AWS's session
+/// credentials say it: whether and when a second factor was shown, and from
+/// where. No login session (a cron job, `su`): nothing, as for AWS
+/// long-term credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginFacts {
+    /// When the login's TOTP check passed (unix seconds); `None`: a login
+    /// without MFA. Only meaningful with `found`.
+    pub mfa_at: Option<i64>,
+    /// The login's remote address, when PAM_RHOST is one (as `host:Login`
+    /// sees it).
+    pub source_ip: Option<String>,
+    /// Whether a login session was found at all.
+    pub found: bool,
+}
+
+impl LoginFacts {
+    /// The facts of `user`'s open login session that process `pid`
+    /// descends from.
+    pub fn of_process(store: &Store, user: &str, pid: u32) -> Result<Self, StoreError> {
+        let sessions = store.list_login_sessions(Some(user), true)?;
+        Ok(match login_session_of(&sessions, pid) {
+            Some(login) => Self {
+                mfa_at: login.mfa_time,
+                source_ip: login
+                    .rhost
+                    .parse::<std::net::IpAddr>()
+                    .is_ok()
+                    .then(|| login.rhost.clone()),
+                found: true,
+            },
+            None => Self::default(),
+        })
+    }
+
+    /// Adds `aws:MultiFactorAuthPresent`/`Age` and `aws:SourceIp` to a
+    /// request context; nothing without a login session.
+    pub fn apply(&self, ctx: &mut Context, now: DateTime<Utc>) {
+        if self.found {
+            set_login_keys(ctx, now, self.mfa_at, self.source_ip.as_deref());
+        }
+    }
+}
+
+/// The login keys of a request context, one rule for every caller:
+/// `aws:MultiFactorAuthPresent`, `aws:MultiFactorAuthAge` (seconds since the
+/// second factor) and `aws:SourceIp`.
+fn set_login_keys(
+    ctx: &mut Context,
+    now: DateTime<Utc>,
+    mfa_at: Option<i64>,
+    source_ip: Option<&str>,
+) {
+    match mfa_at {
+        Some(at) => {
+            ctx.set("aws:MultiFactorAuthPresent", "true");
+            ctx.set(
+                "aws:MultiFactorAuthAge",
+                (now.timestamp() - at).max(0).to_string(),
+            );
+        }
+        None => ctx.set("aws:MultiFactorAuthPresent", "false"),
+    }
+    if let Some(ip) = source_ip {
+        ctx.set("aws:SourceIp", ip);
     }
 }
 
@@ -1634,6 +1690,58 @@ mod tests {
         ];
         assert_eq!(login_session_of(&sessions, me.pid).map(|s| s.id), Some(3));
         assert_eq!(login_session_of(&sessions[..2], me.pid), None);
+    }
+
+    #[test]
+    fn login_facts_give_the_same_keys_to_every_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::create(&dir.path().join("iam.db"), &AccountId::parse(ACCT).unwrap()).unwrap();
+        let me = ProcessInfo::read(std::process::id()).unwrap();
+        let now = t(0);
+        let open = |user: &str, rhost: &str, mfa_time: Option<i64>| {
+            store
+                .open_login_session(&LoginSession {
+                    id: 0,
+                    user: user.into(),
+                    service: "sshd".into(),
+                    rhost: rhost.into(),
+                    tty: "pts/0".into(),
+                    pid: Some(me.ppid),
+                    started: Utc::now().timestamp(),
+                    ended: None,
+                    mfa_time,
+                })
+                .unwrap()
+        };
+        let keys = |facts: &LoginFacts| {
+            let mut ctx = Context::new();
+            facts.apply(&mut ctx, now);
+            [
+                "aws:MultiFactorAuthPresent",
+                "aws:MultiFactorAuthAge",
+                "aws:SourceIp",
+            ]
+            .map(|k| ctx.get(k).map(|v| v.join(",")))
+        };
+        // No login session above us: no keys at all.
+        let none = LoginFacts::of_process(&store, "alice", me.pid).unwrap();
+        assert_eq!(none, LoginFacts::default());
+        assert_eq!(keys(&none), [None, None, None]);
+        open("alice", "192.0.2.7", Some(now.timestamp() - 42));
+        open("bob", "host.example", None);
+        let alice = LoginFacts::of_process(&store, "alice", me.pid).unwrap();
+        assert_eq!(
+            keys(&alice),
+            [
+                Some("true".into()),
+                Some("42".into()),
+                Some("192.0.2.7".into())
+            ]
+        );
+        // A host name is no source IP; a login without MFA says so.
+        let bob = LoginFacts::of_process(&store, "bob", me.pid).unwrap();
+        assert_eq!(keys(&bob), [Some("false".into()), None, None]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::setuid::Invoker;
 use chrono::{DateTime, Utc};
 use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
 use iam::config::HostConfig;
+use iam::elevation::LoginFacts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
 use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
@@ -49,8 +50,8 @@ pub struct Ctx {
     pub output: Output,
     pub secrets: Secrets,
     /// What the caller's login session adds to every request (MFA, source
-    /// IP); empty for root or without a session.
-    pub login_context: Vec<(String, String)>,
+    /// IP); nothing for root or without a session.
+    pub login: LoginFacts,
 }
 
 impl Ctx {
@@ -126,12 +127,12 @@ impl Ctx {
         };
         // A role session's login facts are those of the user who started
         // it: its login session is an ancestor of the session's processes.
-        let login_context = match &login_user {
-            Some(user) => crate::session::login_context(&store, user, now),
-            None => Vec::new(),
+        let login = match &login_user {
+            Some(user) => LoginFacts::of_process(&store, user, std::process::id())?,
+            None => LoginFacts::default(),
         };
         Ok(Self {
-            login_context,
+            login,
             config,
             account,
             store,
@@ -155,9 +156,7 @@ impl Ctx {
     pub fn request_context(&self) -> Option<Context> {
         let principal = self.caller.principal()?;
         let mut context = principal.base_context(self.now);
-        for (k, v) in &self.login_context {
-            context.set(k, v.clone());
-        }
+        self.login.apply(&mut context, self.now);
         Some(context)
     }
 

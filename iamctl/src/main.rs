@@ -13,7 +13,6 @@ mod init;
 mod input;
 mod output;
 mod qr;
-mod session;
 mod setuid;
 mod shapes;
 mod simulate;

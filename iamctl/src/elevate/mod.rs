@@ -219,10 +219,9 @@ fn prepare(
     )
     .map_err(|e| CliError::new("ServiceFailure", format!("stored trust policy: {e}")))?;
     let session = Principal::for_role_session(&ctx.store, &ctx.account, &role_name, &session_name)?;
-    let logins = ctx.store.list_login_sessions(Some(user.as_str()), true)?;
-    let login = rules::login_session_of(&logins, std::process::id());
-    let mut mfa_at = login.and_then(|l| l.mfa_time);
-    let source_ip = login.map(|l| l.rhost.as_str()).filter(|ip| !ip.is_empty());
+    let login = &ctx.login;
+    let mut mfa_at = login.mfa_at;
+    let source_ip = login.source_ip.as_deref();
     let lockout = rules::lockout_rule(&ctx.config.lockout);
     let host_arn = ctx.config.host_arn();
     let mut secrets = Secrets::new();
