@@ -1010,3 +1010,51 @@ fn inside_a_session_calls_are_authorized_with_the_roles_policies() {
         "{denial}"
     );
 }
+
+#[test]
+fn a_lowered_file_size_limit_cuts_no_write_of_any_verb() {
+    if !root_or_skip("a_lowered_file_size_limit_cuts_no_write_of_any_verb") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    // Root, with a soft limit of one block: the store write completes.
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -S -f 1; exec "$@""#, "sh"])
+        .arg(&host.iamctl)
+        .arg("--config")
+        .arg(host.config())
+        .args(["create-user", "--user-name", "big-limit-user"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(
+        host.admin_ok(&["get-user", "--user-name", "big-limit-user"])
+            .contains("big-limit-user")
+    );
+    // A user's denied call: the audit line (past the limit) is whole.
+    let before = host.audit_log().len();
+    assert!(before > 1024, "the log is already past the limit");
+    let out = host
+        .as_user_after(
+            &alice,
+            "ulimit -S -f 1",
+            &["create-user", "--user-name", "x1"],
+            &[],
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(one_line_error(&out).starts_with("AccessDenied: "));
+    let log = host.audit_log();
+    let last = log[before..].lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with('{') && last.ends_with('}') && last.contains("AccessDenied"),
+        "{last}"
+    );
+}

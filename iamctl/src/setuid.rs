@@ -3,7 +3,7 @@
 //! over — environment, descriptors, umask, core dumps — is treated as hostile.
 //!
 //! Order: self-check → standard descriptors sane → inherited fds ≥ 3 closed →
-//! not dumpable → umask 077 → environment reset. Config and store are opened
+//! not dumpable → umask 077 → environment reset → resource limits reset. Config and store are opened
 //! later by `main`, from the fixed path for non-root callers.
 #![allow(unsafe_code)]
 
@@ -78,6 +78,7 @@ pub fn harden() -> Result<Invoker, CliError> {
         .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))?;
     umask(Mode::from_bits_truncate(0o077));
     reset_environment();
+    reset_limits()?;
     Ok(invoker)
 }
 
@@ -214,4 +215,89 @@ fn reset_environment() {
             std::env::set_var("TERM", t);
         }
     }
+}
+
+/// Resource limits back to init's (a fresh login's), for every verb and so
+/// for an assume-role session: the caller's may be hostile, e.g. a tiny
+/// RLIMIT_FSIZE that would cut a store page or an audit line in half. Where
+/// a hard limit cannot be raised (no CAP_SYS_RESOURCE, e.g. in a container)
+/// the soft one goes as high as it may; a file size limit still below the
+/// system's is refused.
+fn reset_limits() -> Result<(), CliError> {
+    let Ok(text) = std::fs::read_to_string("/proc/1/limits") else {
+        return Ok(());
+    };
+    for (name, soft, hard) in iam::elevation::parse_proc_limits(&text) {
+        let resource = match name.as_str() {
+            "Max cpu time" => libc::RLIMIT_CPU,
+            "Max file size" => libc::RLIMIT_FSIZE,
+            "Max data size" => libc::RLIMIT_DATA,
+            "Max stack size" => libc::RLIMIT_STACK,
+            "Max core file size" => libc::RLIMIT_CORE,
+            "Max resident set" => libc::RLIMIT_RSS,
+            "Max processes" => libc::RLIMIT_NPROC,
+            "Max open files" => libc::RLIMIT_NOFILE,
+            "Max locked memory" => libc::RLIMIT_MEMLOCK,
+            "Max address space" => libc::RLIMIT_AS,
+            "Max file locks" => libc::RLIMIT_LOCKS,
+            "Max pending signals" => libc::RLIMIT_SIGPENDING,
+            "Max msgqueue size" => libc::RLIMIT_MSGQUEUE,
+            "Max nice priority" => libc::RLIMIT_NICE,
+            "Max realtime priority" => libc::RLIMIT_RTPRIO,
+            "Max realtime timeout" => libc::RLIMIT_RTTIME,
+            _ => continue,
+        };
+        if set_limit(resource, (soft, hard)) {
+            continue;
+        }
+        let Some((_, current_hard)) = get_limit(resource) else {
+            continue;
+        };
+        let capped = match (soft, current_hard) {
+            (Some(s), Some(h)) => Some(s.min(h)),
+            (None, h) => h,
+            (s, None) => s,
+        };
+        set_limit(resource, (capped, current_hard));
+        let below = |have: Option<u64>| match (have, soft) {
+            (_, None) => have.is_some(),
+            (None, Some(_)) => false,
+            (Some(h), Some(s)) => h < s,
+        };
+        if resource == libc::RLIMIT_FSIZE && below(get_limit(resource).and_then(|l| l.0)) {
+            return Err(CliError::new(
+                "ServiceFailure",
+                "The caller's file size limit (ulimit -f) is below the system's and cannot be raised here; run iamctl without it.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A resource limit (soft, hard); `None`: unlimited.
+type Limit = (Option<u64>, Option<u64>);
+
+/// The current limit of `resource`.
+fn get_limit(resource: libc::__rlimit_resource_t) -> Option<Limit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the valid struct we pass.
+    if unsafe { libc::getrlimit(resource, &mut lim) } != 0 {
+        return None;
+    }
+    let v = |x: libc::rlim_t| (x != libc::RLIM_INFINITY).then_some(x);
+    Some((v(lim.rlim_cur), v(lim.rlim_max)))
+}
+
+/// Sets the limit of `resource`; whether the kernel took it (raising a
+/// hard limit needs CAP_SYS_RESOURCE).
+fn set_limit(resource: libc::__rlimit_resource_t, (soft, hard): Limit) -> bool {
+    let lim = libc::rlimit {
+        rlim_cur: soft.unwrap_or(libc::RLIM_INFINITY),
+        rlim_max: hard.unwrap_or(libc::RLIM_INFINITY),
+    };
+    // SAFETY: setrlimit reads one valid rlimit struct.
+    unsafe { libc::setrlimit(resource, &lim) == 0 }
 }

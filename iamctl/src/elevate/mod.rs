@@ -76,12 +76,8 @@ pub struct RevokeSessionArgs {
 /// `iamctl assume-role`: decide, then supervise the session to its end.
 /// Exits with the command's status (254 and one error line on refusal).
 pub fn assume_role(invoker: Invoker, config_path: &Path, args: &AssumeRoleArgs) -> ExitCode {
-    // Before any write (store, audit log): a caller's tiny RLIMIT_FSIZE
-    // must not cut an audit line or a store page in half.
-    if let Err(e) = reset_limits() {
-        eprintln!("{e}");
-        return ExitCode::from(254);
-    }
+    // (`setuid::harden` has reset the caller's resource limits to init's:
+    // the session starts with a fresh login's, not the caller's.)
     match prepare(invoker, config_path, args) {
         Ok(session) => session.run(),
         Err(e) => {
@@ -482,62 +478,6 @@ impl Prepared {
             )),
         }
     }
-}
-
-/// Resource limits back to init's (a fresh login's), for us and so for the
-/// session: the caller's may be hostile. Where a hard limit cannot be raised
-/// (no CAP_SYS_RESOURCE, e.g. in a container) the soft one goes as high as
-/// it may; a file size limit still below the system's is refused, since it
-/// would cut a write (an audit line) in half.
-fn reset_limits() -> Result<(), CliError> {
-    let Ok(text) = std::fs::read_to_string("/proc/1/limits") else {
-        return Ok(());
-    };
-    for (name, soft, hard) in rules::parse_proc_limits(&text) {
-        let resource = match name.as_str() {
-            "Max cpu time" => libc::RLIMIT_CPU,
-            "Max file size" => libc::RLIMIT_FSIZE,
-            "Max data size" => libc::RLIMIT_DATA,
-            "Max stack size" => libc::RLIMIT_STACK,
-            "Max core file size" => libc::RLIMIT_CORE,
-            "Max resident set" => libc::RLIMIT_RSS,
-            "Max processes" => libc::RLIMIT_NPROC,
-            "Max open files" => libc::RLIMIT_NOFILE,
-            "Max locked memory" => libc::RLIMIT_MEMLOCK,
-            "Max address space" => libc::RLIMIT_AS,
-            "Max file locks" => libc::RLIMIT_LOCKS,
-            "Max pending signals" => libc::RLIMIT_SIGPENDING,
-            "Max msgqueue size" => libc::RLIMIT_MSGQUEUE,
-            "Max nice priority" => libc::RLIMIT_NICE,
-            "Max realtime priority" => libc::RLIMIT_RTPRIO,
-            "Max realtime timeout" => libc::RLIMIT_RTTIME,
-            _ => continue,
-        };
-        if sys::set_limit(resource, (soft, hard)) {
-            continue;
-        }
-        let Some((_, current_hard)) = sys::get_limit(resource) else {
-            continue;
-        };
-        let capped = match (soft, current_hard) {
-            (Some(s), Some(h)) => Some(s.min(h)),
-            (None, h) => h,
-            (s, None) => s,
-        };
-        sys::set_limit(resource, (capped, current_hard));
-        let below = |have: Option<u64>| match (have, soft) {
-            (_, None) => have.is_some(),
-            (None, Some(_)) => false,
-            (Some(h), Some(s)) => h < s,
-        };
-        if resource == libc::RLIMIT_FSIZE && below(sys::get_limit(resource).and_then(|l| l.0)) {
-            return Err(CliError::new(
-                "ServiceFailure",
-                "The caller's file size limit (ulimit -f) is below the system's and cannot be raised here; run assume-role without it.",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The Linux account a session runs as, and its groups (its own plus the

@@ -141,31 +141,3 @@ pub fn default_signal_dispositions() {
         }
     }
 }
-
-/// A resource limit (soft, hard); `None`: unlimited.
-pub type Limit = (Option<u64>, Option<u64>);
-
-/// The current limit of `resource`.
-pub fn get_limit(resource: libc::__rlimit_resource_t) -> Option<Limit> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit into the valid struct we pass.
-    if unsafe { libc::getrlimit(resource, &mut lim) } != 0 {
-        return None;
-    }
-    let v = |x: libc::rlim_t| (x != libc::RLIM_INFINITY).then_some(x);
-    Some((v(lim.rlim_cur), v(lim.rlim_max)))
-}
-
-/// Sets the limit of `resource`; whether the kernel took it (raising a
-/// hard limit needs CAP_SYS_RESOURCE).
-pub fn set_limit(resource: libc::__rlimit_resource_t, (soft, hard): Limit) -> bool {
-    let lim = libc::rlimit {
-        rlim_cur: soft.unwrap_or(libc::RLIM_INFINITY),
-        rlim_max: hard.unwrap_or(libc::RLIM_INFINITY),
-    };
-    // SAFETY: setrlimit reads one valid rlimit struct.
-    unsafe { libc::setrlimit(resource, &lim) == 0 }
-}
