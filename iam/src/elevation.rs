@@ -955,21 +955,12 @@ pub fn session_of_process(pid: u32, sessions: &[LiveSession]) -> Option<LiveSess
     {
         return Some(s.clone());
     }
-    let mut current = pid;
-    for _ in 0..4096 {
-        let info = ProcessInfo::read(current)?;
-        if let Some(s) = sessions
+    ancestry(pid).iter().find_map(|info| {
+        sessions
             .iter()
-            .find(|s| s.supervisor_pid == info.pid && is_supervisor(&info, s.started))
-        {
-            return Some(s.clone());
-        }
-        if info.ppid <= 1 {
-            return None;
-        }
-        current = info.ppid;
-    }
-    None
+            .find(|s| s.supervisor_pid == info.pid && is_supervisor(info, s.started))
+            .cloned()
+    })
 }
 
 /// The processes from `pid` up to (not including) init, nearest first.

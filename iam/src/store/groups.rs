@@ -1,5 +1,6 @@
 //! Groups and group membership.
 
+use super::change_one;
 use super::users::{USER_COLUMNS, corrupt, user_id};
 use super::{EntityKind, Group, MAX_GROUPS_PER_USER, Result, Store, StoreError, User, to_u32};
 use crate::names::{GroupName, IamPath, UniqueIdKind, UserName, group_arn, new_unique_id};
@@ -141,17 +142,12 @@ impl Store {
         self.write(|c| {
             let gid = group_id(c, group)?;
             let uid = user_id(c, user)?;
-            let n = c.execute(
+            change_one(
+                c,
                 "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
                 params![gid, uid],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(
-                    EntityKind::User,
-                    format!("{user} in group {group}"),
-                ));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::User, format!("{user} in group {group}")),
+            )
         })
     }
 

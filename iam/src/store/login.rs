@@ -3,6 +3,7 @@
 //! (elevation) sessions. Keyed by name, not by foreign key: unknown users
 //! are counted like known ones, and records outlive deletions for audit.
 
+use super::change_one;
 use super::users::corrupt;
 use super::{
     AuthRecord, EntityKind, LockState, LockoutRule, LoginSession, Result, RoleSession,
@@ -187,14 +188,12 @@ impl Store {
     /// PAM `close_session`: marks the session ended (once).
     pub fn close_login_session(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
         self.write(|c| {
-            let n = c.execute(
+            change_one(
+                c,
                 "UPDATE login_sessions SET ended = ?1 WHERE id = ?2 AND ended IS NULL",
                 params![now.timestamp(), id],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(EntityKind::LoginSession, id));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::LoginSession, id),
+            )
         })
     }
 
@@ -280,14 +279,12 @@ impl Store {
     /// Records the supervising process of a session.
     pub fn set_role_session_pid(&self, id: &str, pid: u32) -> Result<()> {
         self.write(|c| {
-            let n = c.execute(
+            change_one(
+                c,
                 "UPDATE role_sessions SET pid = ?1 WHERE id = ?2",
                 params![pid, id],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(EntityKind::RoleSession, id));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::RoleSession, id),
+            )
         })
     }
 

@@ -1,6 +1,7 @@
 //! Virtual MFA devices, the TOTP step compare-and-set, the account
 //! password policy and the credential report.
 
+use super::change_one;
 use super::users::{corrupt, user_id};
 use super::{CredentialReportRow, EntityKind, MfaDevice, Result, Store, StoreError, UserStatus};
 use crate::names::{IamArn, IamPath, MfaDeviceName, UserName, mfa_arn, user_arn};
@@ -75,11 +76,7 @@ impl Store {
         self.write(|c| {
             let uid = user_id(c, user)?;
             let id = self.mfa_id_by_serial(c, serial)?;
-            let assigned: Option<i64> =
-                c.query_row("SELECT user_id FROM mfa_devices WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            if assigned.is_some() {
+            if is_assigned(c, id)? {
                 return Err(StoreError::exists(EntityKind::MfaDevice, serial));
             }
             let n: u32 = c.query_row(
@@ -105,14 +102,12 @@ impl Store {
         self.write(|c| {
             let uid = user_id(c, user)?;
             let id = self.mfa_id_by_serial(c, serial)?;
-            let n = c.execute(
+            change_one(
+                c,
                 "UPDATE mfa_devices SET user_id = NULL, enable_date = NULL WHERE id = ?1 AND user_id = ?2",
                 params![id, uid],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(EntityKind::MfaDevice, serial));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::MfaDevice, serial),
+            )
         })
     }
 
@@ -120,11 +115,7 @@ impl Store {
     pub fn delete_virtual_mfa_device(&self, serial: &str) -> Result<()> {
         self.write(|c| {
             let id = self.mfa_id_by_serial(c, serial)?;
-            let assigned: Option<i64> =
-                c.query_row("SELECT user_id FROM mfa_devices WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            if assigned.is_some() {
+            if is_assigned(c, id)? {
                 return Err(StoreError::DeleteConflict(
                     "MFA Device is in use by a user. Deactivate it first.".into(),
                 ));
@@ -220,14 +211,9 @@ impl Store {
     /// `DeleteAccountPasswordPolicy`.
     pub fn delete_password_policy(&self) -> Result<()> {
         self.write(|c| {
-            let n = c.execute("DELETE FROM password_policy WHERE id = 1", [])?;
-            if n == 0 {
-                return Err(StoreError::no_such(
-                    EntityKind::PasswordPolicy,
-                    &self.account,
-                ));
-            }
-            Ok(())
+            change_one(c, "DELETE FROM password_policy WHERE id = 1", [], || {
+                StoreError::no_such(EntityKind::PasswordPolicy, &self.account)
+            })
         })
     }
 
@@ -336,4 +322,13 @@ impl Store {
 fn to_i64(step: u64) -> Result<i64> {
     i64::try_from(step)
         .map_err(|_| StoreError::InvalidInput(format!("TOTP step {step} out of range")))
+}
+
+/// Whether MFA device row `id` is assigned to a user.
+fn is_assigned(c: &Connection, id: i64) -> Result<bool> {
+    let user: Option<i64> =
+        c.query_row("SELECT user_id FROM mfa_devices WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    Ok(user.is_some())
 }

@@ -318,3 +318,17 @@ pub(crate) fn check_policy(name: &str, document: &str, kind: PolicyKind) -> Resu
 pub(crate) fn to_u32(v: i64, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} = {v}")))
 }
+
+/// Runs a statement that must change a row; when none changed (the thing
+/// is not there), fails with `missing()`.
+pub(crate) fn change_one(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    missing: impl FnOnce() -> StoreError,
+) -> Result<()> {
+    if c.execute(sql, params)? == 0 {
+        return Err(missing());
+    }
+    Ok(())
+}

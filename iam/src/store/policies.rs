@@ -1,6 +1,7 @@
 //! Managed policies and their versions, inline policies, attachments, and
 //! the assembled policy set of a principal.
 
+use super::change_one;
 use super::groups::group_id;
 use super::roles::role_id;
 use super::users::{corrupt, user_id};
@@ -250,17 +251,12 @@ impl Store {
                     "Cannot delete the default version of a policy.".into(),
                 ));
             }
-            let n = c.execute(
+            change_one(
+                c,
                 "DELETE FROM policy_versions WHERE policy_id = ?1 AND version = ?2",
                 params![id, v],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(
-                    EntityKind::PolicyVersion,
-                    format!("{arn} {version_id}"),
-                ));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::PolicyVersion, format!("{arn} {version_id}")),
+            )
         })
     }
 
@@ -325,17 +321,12 @@ impl Store {
         self.write(|c| {
             let eid = entity.row_id(c)?;
             let pid = self.policy_id_by_arn(c, policy_arn)?;
-            let n = c.execute(
+            change_one(
+                c,
                 "DELETE FROM attachments WHERE entity_kind = ?1 AND entity_id = ?2 AND policy_id = ?3",
                 params![entity.kind_str(), eid, pid],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(
-                    EntityKind::Policy,
-                    format!("{policy_arn} (not attached)"),
-                ));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::Policy, format!("{policy_arn} (not attached)")),
+            )
         })
     }
 
@@ -419,14 +410,12 @@ impl Store {
     pub fn delete_inline_policy(&self, entity: &Entity, name: &PolicyName) -> Result<()> {
         self.write(|c| {
             let eid = entity.row_id(c)?;
-            let n = c.execute(
+            change_one(
+                c,
                 "DELETE FROM inline_policies WHERE entity_kind = ?1 AND entity_id = ?2 AND name = ?3",
                 params![entity.kind_str(), eid, name.as_str()],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(entity.inline_kind().0, name));
-            }
-            Ok(())
+                || StoreError::no_such(entity.inline_kind().0, name),
+            )
         })
     }
 
@@ -445,23 +434,16 @@ impl Store {
     /// attached policies, and its permissions boundary.
     pub fn policies_for_user(&self, name: &UserName) -> Result<PrincipalPolicies> {
         self.read(|c| {
-            let (uid, boundary): (i64, Option<String>) = c
-                .query_row(
-                    "SELECT id, permissions_boundary FROM users WHERE name = ?1",
-                    [name.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::no_such(EntityKind::User, name))?;
+            let (uid, boundary) = id_and_boundary(c, "users", EntityKind::User, name.as_str())?;
             let mut identity = Vec::new();
-            for p in inline_in(c, "user", uid)? {
-                identity.push(PolicyDocument {
-                    name: p.name.into(),
-                    document: p.document,
-                    source: PolicySource::UserInline,
-                });
-            }
-            self.managed_for(c, "user", uid, None, &mut identity)?;
+            self.own_policies(
+                c,
+                "user",
+                uid,
+                PolicySource::UserInline,
+                None,
+                &mut identity,
+            )?;
             let mut st = c.prepare_cached(
                 "SELECT g.id, g.name FROM groups g JOIN group_members m ON m.group_id = g.id
                  WHERE m.user_id = ?1 ORDER BY g.name COLLATE NOCASE",
@@ -471,16 +453,10 @@ impl Store {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for (gid, gname) in groups {
                 let gname = GroupName::parse(&gname).map_err(corrupt)?;
-                for p in inline_in(c, "group", gid)? {
-                    identity.push(PolicyDocument {
-                        name: p.name.into(),
-                        document: p.document,
-                        source: PolicySource::GroupInline {
-                            group: gname.clone(),
-                        },
-                    });
-                }
-                self.managed_for(c, "group", gid, Some(&gname), &mut identity)?;
+                let inline = PolicySource::GroupInline {
+                    group: gname.clone(),
+                };
+                self.own_policies(c, "group", gid, inline, Some(&gname), &mut identity)?;
             }
             Ok(PrincipalPolicies {
                 identity,
@@ -493,28 +469,42 @@ impl Store {
     /// policies (not the trust policy) and its permissions boundary.
     pub fn policies_for_role(&self, name: &RoleName) -> Result<PrincipalPolicies> {
         self.read(|c| {
-            let (rid, boundary): (i64, Option<String>) = c
-                .query_row(
-                    "SELECT id, permissions_boundary FROM roles WHERE name = ?1",
-                    [name.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::no_such(EntityKind::Role, name))?;
+            let (rid, boundary) = id_and_boundary(c, "roles", EntityKind::Role, name.as_str())?;
             let mut identity = Vec::new();
-            for p in inline_in(c, "role", rid)? {
-                identity.push(PolicyDocument {
-                    name: p.name.into(),
-                    document: p.document,
-                    source: PolicySource::RoleInline,
-                });
-            }
-            self.managed_for(c, "role", rid, None, &mut identity)?;
+            self.own_policies(
+                c,
+                "role",
+                rid,
+                PolicySource::RoleInline,
+                None,
+                &mut identity,
+            )?;
             Ok(PrincipalPolicies {
                 identity,
                 boundary: self.boundary_doc(c, boundary.as_deref())?,
             })
         })
+    }
+
+    /// Appends the inline (as `inline`) and then the attached policies of
+    /// entity `eid` of `kind` (`group`: the group they come through).
+    fn own_policies(
+        &self,
+        c: &Connection,
+        kind: &str,
+        eid: i64,
+        inline: PolicySource,
+        group: Option<&GroupName>,
+        out: &mut Vec<PolicyDocument>,
+    ) -> Result<()> {
+        for p in inline_in(c, kind, eid)? {
+            out.push(PolicyDocument {
+                name: p.name.into(),
+                document: p.document,
+                source: inline.clone(),
+            });
+        }
+        self.managed_for(c, kind, eid, group, out)
     }
 
     fn managed_for(
@@ -654,6 +644,22 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Row id and permissions boundary ARN of `name` in `table` (users, roles).
+fn id_and_boundary(
+    c: &Connection,
+    table: &str,
+    kind: EntityKind,
+    name: &str,
+) -> Result<(i64, Option<String>)> {
+    c.query_row(
+        &format!("SELECT id, permissions_boundary FROM {table} WHERE name = ?1"),
+        [name],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::no_such(kind, name))
 }
 
 pub(crate) fn inline_in(c: &Connection, kind: &str, eid: i64) -> Result<Vec<InlinePolicy>> {

@@ -1,5 +1,6 @@
 //! Users, their tags, boundaries, login profiles and Linux ids.
 
+use super::change_one;
 use super::{
     EntityKind, LoginProfile, NewUser, Result, Store, StoreError, User, UserStatus, to_u32,
 };
@@ -207,14 +208,12 @@ impl Store {
     /// Records a successful password login (`PasswordLastUsed`).
     pub fn record_password_used(&self, name: &UserName, now: DateTime<Utc>) -> Result<()> {
         self.write(|c| {
-            let n = c.execute(
+            change_one(
+                c,
                 "UPDATE users SET password_last_used = ?1 WHERE name = ?2",
                 params![now.timestamp(), name.as_str()],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(EntityKind::User, name));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::User, name),
+            )
         })
     }
 
@@ -294,14 +293,12 @@ impl Store {
     pub fn set_password_reset_required(&self, name: &UserName, required: bool) -> Result<()> {
         self.write(|c| {
             let id = user_id(c, name)?;
-            let n = c.execute(
+            change_one(
+                c,
                 "UPDATE login_profiles SET password_reset_required = ?1 WHERE user_id = ?2",
                 params![required, id],
-            )?;
-            if n == 0 {
-                return Err(StoreError::no_such(EntityKind::LoginProfile, name));
-            }
-            Ok(())
+                || StoreError::no_such(EntityKind::LoginProfile, name),
+            )
         })
     }
 
@@ -322,11 +319,12 @@ impl Store {
     pub fn delete_login_profile(&self, name: &UserName) -> Result<()> {
         self.write(|c| {
             let id = user_id(c, name)?;
-            let n = c.execute("DELETE FROM login_profiles WHERE user_id = ?1", [id])?;
-            if n == 0 {
-                return Err(StoreError::no_such(EntityKind::LoginProfile, name));
-            }
-            Ok(())
+            change_one(
+                c,
+                "DELETE FROM login_profiles WHERE user_id = ?1",
+                [id],
+                || StoreError::no_such(EntityKind::LoginProfile, name),
+            )
         })
     }
 
