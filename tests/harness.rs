@@ -1,2 +1,664 @@
 //! Shared helpers for the end-to-end tests: where the built artifacts are,
-//! temporary hosts (config + store), and the root check.
+//! temporary hosts (config + store), PAM service files, pamtester, TOTP codes
+//! from oathtool, a real sshd, and the root check.
+//!
+//! Everything a test creates outside its temp dir (/etc/pam.d files, lines in
+//! /var/lib/extrausers) is removed again by a Drop guard.
+//!
+//! Test support code: a failed setup step should stop the test loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Lets a user log in anywhere; tests add Deny statements on top.
+pub const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[
+    {"Sid":"AllowLogin","Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
+
+/// Whether end-to-end tests can run. As non-root they are skipped with a
+/// printed notice, except under `CI=true`, where skipping would hide a gap.
+pub fn require_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: end-to-end tests need root (CI=true)");
+    }
+    // Straight to the stream: libtest captures eprintln! of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: end-to-end tests need root"
+    );
+    false
+}
+
+/// The cargo target directory the workspace was built into.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    }
+}
+
+/// A built artifact in `target/debug`; tests/run builds the workspace first.
+pub fn artifact(name: &str) -> PathBuf {
+    let path = target_dir().join("debug").join(name);
+    let path = path.canonicalize().unwrap_or(path);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` (tests/run does) first",
+        path.display()
+    );
+    path
+}
+
+/// The built PAM module.
+pub fn module() -> PathBuf {
+    artifact("libpam_iam.so")
+}
+
+/// This crate's directory (for tests/sshd_driver.py).
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A PAM stack shipped in config/pam.d, with `pam_iam.so` replaced by
+/// `@MODULE@` (the built module and this host's config; see [`PamService`]).
+pub fn shipped_stack(name: &str) -> String {
+    let path = tests_dir().join("../config/pam.d").join(name);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.replace("pam_iam.so", "@MODULE@")
+}
+
+static SERIAL: AtomicU32 = AtomicU32::new(0);
+
+/// A name unique to this process and call: `prefix-PID-N`.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A temporary host: iam.toml, store and audit log in one temp dir.
+pub struct Host {
+    pub dir: TempDir,
+    pub config: PathBuf,
+    pub account_id: String,
+}
+
+impl Host {
+    /// Writes iam.toml with `extra` (TOML sections other than `[accounts]`)
+    /// appended to the basics and creates the store (`iamctl init`).
+    pub fn new(extra: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("pam_iam-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let account_id = "123456789012".to_owned();
+        let config = dir.path().join("iam.toml");
+        // Homes (pam_mkhomedir) and extrausers files stay in the temp dir.
+        // UIDs come from a range of this host's own, far from the default
+        // one: the accounts are published in the machine's real
+        // /var/lib/extrausers, next to whatever else is there.
+        let serial = u64::from(SERIAL.fetch_add(1, Ordering::Relaxed) % 64);
+        let low = 1_000_000 + (u64::from(std::process::id()) % 50_000 * 64 + serial) * 100;
+        let text = format!(
+            "account_id = \"{account_id}\"\nhostname = \"e2e-host\"\n\
+             database = \"iam.db\"\naudit_log = \"audit.log\"\n{extra}\n\
+             [accounts]\nextrausers_dir = \"extrausers\"\nhome = \"{}/home/%u\"\n\
+             uid_range = [{low}, {}]\n",
+            dir.path().display(),
+            low + 99
+        );
+        fs::write(&config, text).expect("write iam.toml");
+        fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
+        let host = Self {
+            dir,
+            config,
+            account_id,
+        };
+        host.iamctl(&["init"]);
+        host
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// An IAM user (`iamctl create-user`), with a password when given
+    /// (`create-login-profile`, the password on stdin). Not yet allowed to
+    /// log in: see [`Host::allow_login`].
+    pub fn add_user(&self, name: &str, password: Option<&str>) {
+        self.iamctl(&["create-user", "--user-name", name]);
+        if let Some(password) = password {
+            self.iamctl_stdin(
+                &["create-login-profile", "--user-name", name],
+                &format!("{password}\n"),
+            );
+        }
+    }
+
+    /// `host:Login` allowed on every host (inline policy `AllowLogin`).
+    pub fn allow_login(&self, user: &str) {
+        self.put_user_policy(user, "AllowLogin", ALLOW_LOGIN);
+    }
+
+    /// `iamctl put-user-policy` with the document from a file.
+    pub fn put_user_policy(&self, user: &str, policy: &str, document: &str) {
+        let file = self.path().join(format!("{}.json", unique("policy")));
+        fs::write(&file, document).expect("write policy");
+        let uri = format!("file://{}", file.display());
+        self.iamctl(&[
+            "put-user-policy",
+            "--user-name",
+            user,
+            "--policy-name",
+            policy,
+            "--policy-document",
+            &uri,
+        ]);
+    }
+
+    /// Enrols a virtual MFA device for `user` as an admin would
+    /// (`create-virtual-mfa-device`, then `enable-mfa-device` with two
+    /// consecutive codes from oathtool: the two steps before the current
+    /// one, so a login in this step may use the current code). Returns the
+    /// base32 seed.
+    pub fn add_mfa(&self, user: &str) -> String {
+        let device = format!("{user}-phone");
+        let seed_file = self.path().join(format!("{device}.seed"));
+        let created = self.iamctl(&[
+            "create-virtual-mfa-device",
+            "--virtual-mfa-device-name",
+            &device,
+            "--outfile",
+            &seed_file.display().to_string(),
+            "--bootstrap-method",
+            "Base32StringSeed",
+        ]);
+        let serial = created["VirtualMFADevice"]["SerialNumber"]
+            .as_str()
+            .expect("SerialNumber")
+            .to_owned();
+        let seed = fs::read_to_string(&seed_file).expect("seed file");
+        let seed = seed.trim().to_owned();
+        wait_for_fresh_step(3);
+        let now = chrono::Utc::now().timestamp();
+        self.iamctl(&[
+            "enable-mfa-device",
+            "--user-name",
+            user,
+            "--serial-number",
+            &serial,
+            "--authentication-code1",
+            &oathtool_at(&seed, now - 60),
+            "--authentication-code2",
+            &oathtool_at(&seed, now - 30),
+        ]);
+        seed
+    }
+
+    /// An IAM group with `members`.
+    pub fn add_group(&self, group: &str, members: &[&str]) {
+        self.iamctl(&["create-group", "--group-name", group]);
+        for member in members {
+            self.iamctl(&[
+                "add-user-to-group",
+                "--user-name",
+                member,
+                "--group-name",
+                group,
+            ]);
+        }
+    }
+
+    /// Runs the built iamctl against this host as root; panics on failure.
+    pub fn iamctl(&self, args: &[&str]) -> Value {
+        self.iamctl_stdin(args, "")
+    }
+
+    /// Runs iamctl with `stdin` (passwords, one per line); panics on failure.
+    pub fn iamctl_stdin(&self, args: &[&str], stdin: &str) -> Value {
+        let out = self.try_iamctl(args, stdin);
+        assert!(
+            out.status.success(),
+            "iamctl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned()))
+        }
+    }
+
+    pub fn try_iamctl(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = Command::new(artifact("iamctl"));
+        cmd.arg("--config").arg(&self.config).args(args);
+        run_with_stdin(cmd, stdin)
+    }
+
+    /// Every audit event written so far.
+    pub fn audit_events(&self) -> Vec<Value> {
+        let text = fs::read_to_string(self.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+            .collect()
+    }
+
+    /// The events for `user` named `event_name`, oldest first.
+    pub fn events_for(&self, user: &str, event_name: &str) -> Vec<Value> {
+        self.audit_events()
+            .into_iter()
+            .filter(|e| e["eventName"] == event_name && e["userIdentity"]["userName"] == user)
+            .collect()
+    }
+
+    /// A PAM service file loading the built module with this host's config.
+    pub fn service(&self, lines: &str) -> PamService {
+        PamService::new(&self.config, lines)
+    }
+}
+
+/// `/etc/pam.d/iamtest-PID-N`, removed on drop.
+pub struct PamService {
+    pub name: String,
+    path: PathBuf,
+}
+
+impl PamService {
+    /// `lines` is the stack with `@MODULE@` standing for
+    /// `/abs/libpam_iam.so config=/tmp/…/iam.toml`.
+    pub fn new(config: &Path, lines: &str) -> Self {
+        Self::named(&unique("iamtest-"), config, lines)
+    }
+
+    /// A service with a chosen name (sshd takes it from its argv[0]).
+    pub fn named(name: &str, config: &Path, lines: &str) -> Self {
+        let module = format!("{} config={}", module().display(), config.display());
+        let path = PathBuf::from("/etc/pam.d").join(name);
+        fs::write(&path, lines.replace("@MODULE@", &module)).expect("write /etc/pam.d file");
+        Self {
+            name: name.to_owned(),
+            path,
+        }
+    }
+}
+
+impl Drop for PamService {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// What pamtester said and how it ended.
+#[derive(Debug)]
+pub struct PamResult {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl PamResult {
+    /// pamtester's error line names the PAM code's text, e.g.
+    /// "Authentication failure" or "Permission denied".
+    pub fn failed_with(&self, text: &str) -> bool {
+        !self.success && self.stderr.contains(text)
+    }
+}
+
+/// Runs pamtester. `answers` are the conversation's replies, one per line:
+/// pamtester's misc_conv reads them from stdin (not a tty: no echo games).
+pub fn pamtester(
+    service: &PamService,
+    user: &str,
+    rhost: Option<&str>,
+    ops: &[&str],
+    answers: &[&str],
+) -> PamResult {
+    let mut cmd = Command::new("pamtester");
+    if let Some(rhost) = rhost {
+        cmd.arg("-I").arg(format!("rhost={rhost}"));
+    }
+    cmd.arg("-I").arg("tty=pts/7");
+    cmd.arg(&service.name).arg(user).args(ops);
+    let mut stdin = answers.join("\n");
+    stdin.push('\n');
+    let out = run_with_stdin(cmd, &stdin);
+    PamResult {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().expect("wait")
+}
+
+/// A TOTP code from oathtool (an oracle independent of our code), for the
+/// 30 s step `offset_steps` away from now.
+pub fn oathtool(secret_base32: &str, offset_steps: i64) -> String {
+    let now = chrono::Utc::now().timestamp() + offset_steps * 30;
+    oathtool_at(secret_base32, now)
+}
+
+/// A TOTP code from oathtool for unix time `at`.
+pub fn oathtool_at(secret_base32: &str, at: i64) -> String {
+    let out = Command::new("oathtool")
+        .args(["--totp", "-b", secret_base32, &format!("--now=@{at}")])
+        .output()
+        .expect("oathtool (apt install oathtool)");
+    assert!(out.status.success(), "oathtool failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Seconds left in the current 30 s TOTP step; tests that need two codes
+/// from distinct steps or one stable step wait when it is nearly over.
+pub fn wait_for_fresh_step(min_left: u64) {
+    let now = chrono::Utc::now().timestamp() as u64;
+    let left = 30 - now % 30;
+    if left < min_left {
+        std::thread::sleep(Duration::from_secs(left + 1));
+    }
+}
+
+/// Serializes tests that share host-wide state (/var/lib/extrausers,
+/// /etc/nsswitch.conf, sshd) within this test binary; across binaries an
+/// flock on /run/lock does.
+pub fn host_lock() -> HostLock {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/lock/pam_iam-e2e.lock")
+        .expect("lock file");
+    let flock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .expect("flock");
+    HostLock {
+        _flock: flock,
+        _guard: guard,
+    }
+}
+
+pub struct HostLock {
+    _flock: nix::fcntl::Flock<fs::File>,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// sshd and login need getpwnam() for IAM users before PAM runs: make sure
+/// /etc/nsswitch.conf consults libnss-extrausers on its passwd and group
+/// lines. Idempotent: a line that already names extrausers is left alone.
+pub fn ensure_nsswitch_extrausers() {
+    let path = Path::new("/etc/nsswitch.conf");
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let mut changed = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let db = line.split(':').next().unwrap_or("").trim();
+            if (db == "passwd" || db == "group") && !line.contains("extrausers") {
+                changed = true;
+                format!("{line} extrausers")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    if changed {
+        fs::write(path, lines.join("\n") + "\n").expect("write /etc/nsswitch.conf");
+    }
+}
+
+/// Copies a host's extrausers lines into the real /var/lib/extrausers (where
+/// libnss-extrausers reads) and takes exactly those lines out again on drop,
+/// leaving anyone else's entries alone. Hold a [`HostLock`] meanwhile.
+pub struct PublishedAccounts {
+    lines: Vec<(PathBuf, Vec<String>)>,
+}
+
+pub const SYSTEM_EXTRAUSERS: &str = "/var/lib/extrausers";
+
+impl PublishedAccounts {
+    pub fn publish(host: &Host) -> Self {
+        fs::create_dir_all(SYSTEM_EXTRAUSERS).expect("extrausers dir");
+        let mut lines = Vec::new();
+        for file in ["passwd", "group"] {
+            let ours =
+                fs::read_to_string(host.path().join("extrausers").join(file)).unwrap_or_default();
+            let ours: Vec<String> = ours.lines().map(str::to_owned).collect();
+            for line in &ours {
+                let id = line.split(':').nth(2).unwrap_or_default();
+                let taken = Command::new("getent")
+                    .args([file, id])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                assert!(!taken, "{file} id {id} is already in use on this machine");
+            }
+            let target = Path::new(SYSTEM_EXTRAUSERS).join(file);
+            let mut existing = fs::read_to_string(&target).unwrap_or_default();
+            for line in &ours {
+                existing.push_str(line);
+                existing.push('\n');
+            }
+            write_world_readable(&target, &existing);
+            lines.push((target, ours));
+        }
+        Self { lines }
+    }
+}
+
+impl Drop for PublishedAccounts {
+    fn drop(&mut self) {
+        for (target, ours) in &self.lines {
+            let existing = fs::read_to_string(target).unwrap_or_default();
+            let kept: String = existing
+                .lines()
+                .filter(|l| !ours.iter().any(|o| o == l))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            write_world_readable(target, &kept);
+        }
+    }
+}
+
+fn write_world_readable(path: &Path, text: &str) {
+    let tmp = path.with_extension("e2e-tmp");
+    fs::write(&tmp, text).expect("write extrausers file");
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).expect("chmod");
+    fs::rename(&tmp, path).expect("rename extrausers file");
+}
+
+/// A real sshd on 127.0.0.1 with its own host key, config and PAM service.
+/// Debian's OpenSSH takes the PAM service name from argv[0], so it runs
+/// through a symlink named like the service. Killed on drop.
+pub struct Sshd {
+    pub port: u16,
+    child: Child,
+    pub dir: TempDir,
+    pub log: PathBuf,
+    _service: PamService,
+}
+
+impl Sshd {
+    /// `pam_lines`: the service's stack (see [`PamService::new`]);
+    /// `snippet`: the shipped sshd_config drop-in (config/sshd/NAME), which
+    /// sets the authentication methods; the test adds only where to listen
+    /// and which keys to use.
+    pub fn start(host: &Host, pam_lines: &str, snippet: &str, authorized_keys: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("pam_iam-sshd-")
+            .tempdir()
+            .expect("temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        let name = unique("sshd-iamtest");
+        let service = PamService::named(&name, &host.config, pam_lines);
+        fs::create_dir_all("/run/sshd").expect("/run/sshd");
+        let key = dir.path().join("host_ed25519");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+        let keys = dir.path().join("authorized_keys");
+        fs::write(&keys, authorized_keys).expect("authorized_keys");
+        fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let port = free_port();
+        let config = dir.path().join("sshd_config");
+        let snippet = tests_dir().join("../config/sshd").join(snippet);
+        // sshd skips a missing Include silently: it must exist.
+        let snippet = snippet.canonicalize().expect("shipped sshd snippet");
+        fs::write(
+            &config,
+            format!(
+                "Include {snippet}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile {pid}\n\
+                 AuthorizedKeysFile {keys}\nStrictModes no\nMaxStartups 100:30:200\n\
+                 MaxAuthTries 3\nLoginGraceTime 60\nLogLevel VERBOSE\nUseDNS no\n",
+                snippet = snippet.display(),
+                key = key.display(),
+                pid = dir.path().join("sshd.pid").display(),
+                keys = keys.display(),
+            ),
+        )
+        .expect("sshd_config");
+        let link = dir.path().join(&name);
+        std::os::unix::fs::symlink("/usr/sbin/sshd", &link).expect("symlink");
+        let log = dir.path().join("sshd.log");
+        let child = Command::new(&link)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .arg("-p")
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).expect("log"))
+            .stderr(fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start sshd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start: {}",
+                read(&log)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            port,
+            child,
+            dir,
+            log,
+            _service: service,
+        }
+    }
+
+    /// sshd's log so far.
+    pub fn log(&self) -> String {
+        read(&self.log)
+    }
+
+    /// Whether the listening sshd is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// One login through tests/sshd_driver.py.
+    pub fn login(&self, login: &SshLogin) -> Value {
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(tests_dir().join("sshd_driver.py"))
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--user")
+            .arg(&login.user);
+        if let Some(p) = &login.password {
+            cmd.arg("--password").arg(p);
+        }
+        if let Some(c) = &login.code {
+            cmd.arg("--code").arg(c);
+        }
+        if let Some(p) = &login.new_password {
+            cmd.arg("--new-password").arg(p);
+        }
+        if let Some(k) = &login.key {
+            cmd.arg("--key").arg(k);
+        }
+        let out = cmd.output().expect("python3 sshd_driver.py");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "driver output not JSON: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        // A failing test (or E2E_VERBOSE=1) shows what sshd said.
+        if std::thread::panicking() || std::env::var_os("E2E_VERBOSE").is_some() {
+            eprintln!("--- sshd log ---\n{}", self.log());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the SSH client offers.
+#[derive(Debug, Clone, Default)]
+pub struct SshLogin {
+    pub user: String,
+    pub password: Option<String>,
+    pub code: Option<String>,
+    /// The new password, if sshd asks for one (expired password).
+    pub new_password: Option<String>,
+    pub key: Option<PathBuf>,
+}
+
+/// A client key pair in `dir`: (private key path, public key line).
+pub fn client_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let public = read(&key.with_extension("pub"));
+    (key, public)
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod config;
 pub mod extrausers;
+pub mod login;
 pub mod names;
 pub mod password;
 pub mod policy;
