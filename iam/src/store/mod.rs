@@ -153,8 +153,7 @@ impl Store {
             conn.pragma_update(None, "secure_delete", true)?;
             Ok(app_id)
         };
-        let app_id =
-            setup().map_err(|e| unavailable(format!("not a pam_iam store, or corrupt: {e}")))?;
+        let app_id = setup().map_err(|e| unavailable(open_failure(path, &e)))?;
         if app_id != 0 && app_id != schema::APPLICATION_ID {
             return Err(unavailable(
                 "not a pam_iam store (foreign application id)".into(),
@@ -317,4 +316,31 @@ pub(crate) fn check_policy(name: &str, document: &str, kind: PolicyKind) -> Resu
 /// Converts a stored i64 to u32, or reports a corrupt row.
 pub(crate) fn to_u32(v: i64, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} = {v}")))
+}
+
+/// Why setting up a connection failed, in words an administrator can act
+/// on: a full or read-only file system is not a corrupt store (SQLite
+/// reports both as I/O errors when it cannot make its -wal/-shm files).
+fn open_failure(path: &Path, e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            format!("not a pam_iam store, or corrupt: {e}")
+        }
+        Some(ErrorCode::DiskFull) => format!("the file system is full: {e}"),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure) => {
+            // Probe write access (no create, no truncate) to say which.
+            match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+            {
+                Err(io) => format!("cannot write it: {io} ({e})"),
+                Ok(_) => format!(
+                    "cannot create or grow its -wal/-shm files: is the file system full? ({e})"
+                ),
+            }
+        }
+        _ => format!("cannot set up the connection: {e}"),
+    }
 }
