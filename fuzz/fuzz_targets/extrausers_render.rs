@@ -15,19 +15,31 @@ use libfuzzer_sys::fuzz_target;
 fn well_formed(text: &str, fields: usize) {
     for line in text.lines() {
         assert_eq!(line.split(':').count(), fields, "malformed line {line:?}");
-        assert!(!line.chars().any(char::is_control), "control character in {line:?}");
+        assert!(
+            !line.chars().any(char::is_control),
+            "control character in {line:?}"
+        );
         let name = line.split(':').next().unwrap_or_default();
         assert!(is_linux_login_name(name), "published {name:?}");
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut parts = data.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+    let mut parts = data
+        .split(|&b| b == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
     let mut next = || parts.next().unwrap_or_default();
     let (user1, path1, user2, group) = (next(), next(), next(), next());
     let (shell, home) = (next(), next());
-    let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-    let dir = tempfile::Builder::new().prefix("iam-fuzz-xu-").tempdir_in(base).unwrap();
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("iam-fuzz-xu-")
+        .tempdir_in(base)
+        .unwrap();
     let account = AccountId::parse("123456789012").unwrap();
     let store = Store::create(&dir.path().join("iam.db"), &account).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
@@ -36,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
         let (Ok(name), Ok(path)) = (UserName::parse(&name), IamPath::parse(&path)) else {
             continue;
         };
-        let new = NewUser { path, ..NewUser::new(name.clone()) };
+        let new = NewUser {
+            path,
+            ..NewUser::new(name.clone())
+        };
         if store.create_user(&new, now).is_ok() {
             users.push(name);
         }
@@ -48,8 +63,16 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let shell = if shell.is_empty() { "/bin/bash".to_owned() } else { shell };
-    let home = if home.is_empty() { "/home/%u".to_owned() } else { home };
+    let shell = if shell.is_empty() {
+        "/bin/bash".to_owned()
+    } else {
+        shell
+    };
+    let home = if home.is_empty() {
+        "/home/%u".to_owned()
+    } else {
+        home
+    };
     if let Ok(rendered) = render(&store, &shell, &home) {
         well_formed(&rendered.passwd, 7);
         well_formed(&rendered.group, 4);

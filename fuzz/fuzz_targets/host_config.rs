@@ -13,11 +13,11 @@ fuzz_target!(|data: &[u8]| {
     };
     match HostConfig::parse(text, Path::new("/etc/iam/iam.toml")) {
         Ok(config) => {
-        let arn = config.host_arn();
-        assert!(arn.starts_with("arn:aws:host::"));
-        let _ = config.accounts.home_for("alice");
-        assert!(config.totp.skew_steps <= iam::config::MAX_SKEW_STEPS);
-        assert!(config.lockout.deny >= 1);
+            let arn = config.host_arn();
+            assert!(arn.starts_with("arn:aws:host::"));
+            let _ = config.accounts.home_for("alice");
+            assert!(config.totp.skew_steps <= iam::config::MAX_SKEW_STEPS);
+            assert!(config.lockout.deny >= 1);
         }
         // Errors render (they name key and line).
         Err(e) => drop(e.to_string()),

@@ -49,8 +49,15 @@ fn cheap_hash(pw: &str) -> String {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let base = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-        let dir = tempfile::Builder::new().prefix("iam-fuzz-login-").tempdir_in(base).unwrap();
+        let base = if std::path::Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("iam-fuzz-login-")
+            .tempdir_in(base)
+            .unwrap();
         let config = dir.path().join("iam.toml");
         std::fs::write(
             &config,
@@ -63,19 +70,37 @@ fn fixture() -> &'static Fixture {
         let store = Store::create(&dir.path().join("iam.db"), &account).unwrap();
         for name in ["alice", "bob"] {
             let user = UserName::parse(name).unwrap();
-            store.create_user(&NewUser::new(user.clone()), t0()).unwrap();
-            store.create_login_profile(&user, &cheap_hash(PASSWORD), false, t0()).unwrap();
             store
-                .put_inline_policy(&Entity::User(user), &PolicyName::parse("Login").unwrap(), ALLOW_LOGIN)
+                .create_user(&NewUser::new(user.clone()), t0())
+                .unwrap();
+            store
+                .create_login_profile(&user, &cheap_hash(PASSWORD), false, t0())
+                .unwrap();
+            store
+                .put_inline_policy(
+                    &Entity::User(user),
+                    &PolicyName::parse("Login").unwrap(),
+                    ALLOW_LOGIN,
+                )
                 .unwrap();
         }
         let device = MfaDeviceName::parse("alice-phone").unwrap();
         let created = store
-            .create_virtual_mfa_device(&device, &IamPath::root(), &SecretBytes::new(SECRET.to_vec()), t0())
+            .create_virtual_mfa_device(
+                &device,
+                &IamPath::root(),
+                &SecretBytes::new(SECRET.to_vec()),
+                t0(),
+            )
             .unwrap();
         let last = iam::totp::step_at(t0()).unwrap() - 10;
         store
-            .enable_mfa_device(&UserName::parse("alice").unwrap(), &created.serial_number, last, t0())
+            .enable_mfa_device(
+                &UserName::parse("alice").unwrap(),
+                &created.serial_number,
+                last,
+                t0(),
+            )
             .unwrap();
         Fixture {
             _dir: dir,
@@ -109,7 +134,10 @@ impl Conversation for Answers {
         Some("ssh".to_owned())
     }
     fn prompt_secret(&mut self, _prompt: &str) -> Result<SecretString, ConversationError> {
-        self.answers.pop_front().map(SecretString::from).ok_or(ConversationError)
+        self.answers
+            .pop_front()
+            .map(SecretString::from)
+            .ok_or(ConversationError)
     }
     fn prompt_visible(&mut self, _prompt: &str) -> Result<String, ConversationError> {
         self.answers.pop_front().ok_or(ConversationError)

@@ -24,12 +24,19 @@ fuzz_target!(|data: &[u8]| {
         resource: &resource,
         context: &context,
     };
-    for kind in [PolicyKind::Managed, PolicyKind::UserInline, PolicyKind::Trust] {
+    for kind in [
+        PolicyKind::Managed,
+        PolicyKind::UserInline,
+        PolicyKind::Trust,
+    ] {
         // The size-limited parse must agree with the unlimited one.
         let limited = Policy::parse("fuzz", &doc, kind);
         let unlimited = Policy::parse_unlimited("fuzz", &doc, kind);
         if limited.is_ok() {
-            assert!(unlimited.is_ok(), "limited parse accepts what unlimited refuses");
+            assert!(
+                unlimited.is_ok(),
+                "limited parse accepts what unlimited refuses"
+            );
         }
         let Ok(policy) = unlimited else { continue };
         // What parsed once parses again from its own text.
