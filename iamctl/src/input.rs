@@ -4,7 +4,13 @@
 
 use crate::error::CliError;
 use iam::secret::SecretString;
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Read};
+
+/// The most a `file://` argument may hold: far above any document iamctl
+/// takes (an authorization-details import of a large account included),
+/// and a bound on what a caller of the setuid binary can make it allocate
+/// (`file:///dev/zero` read until memory ran out).
+const MAX_PARAMFILE_BYTES: u64 = 64 << 20;
 
 /// A document argument: literal text, `file://PATH` (text) or `fileb://PATH`
 /// (bytes, which must still be UTF-8 JSON here).
@@ -15,11 +21,24 @@ pub fn document(arg: &str) -> Result<String, CliError> {
     match path {
         None => Ok(arg.to_owned()),
         Some(path) => {
-            let bytes = crate::setuid::as_invoker(|| std::fs::read(path)).map_err(|e| {
+            let bytes = crate::setuid::as_invoker(|| {
+                let mut bytes = Vec::new();
+                std::fs::File::open(path)?
+                    .take(MAX_PARAMFILE_BYTES + 1)
+                    .read_to_end(&mut bytes)?;
+                Ok(bytes)
+            })
+            .map_err(|e| {
                 CliError::invalid_input(format!(
                     "Error parsing parameter: Unable to load paramfile {arg}: {e}"
                 ))
             })?;
+            if bytes.len() as u64 > MAX_PARAMFILE_BYTES {
+                return Err(CliError::invalid_input(format!(
+                    "Error parsing parameter: paramfile {arg} is larger than {} MiB",
+                    MAX_PARAMFILE_BYTES >> 20
+                )));
+            }
             String::from_utf8(bytes).map_err(|_| {
                 CliError::invalid_input(format!("Error parsing parameter: {arg} is not UTF-8 text"))
             })
@@ -112,20 +131,7 @@ impl Secrets {
                 CliError::invalid_input(format!("cannot read a password from the terminal: {e}"))
             })?
         } else {
-            let mut line = String::new();
-            let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-                CliError::invalid_input(format!("cannot read a password from stdin: {e}"))
-            })?;
-            if n == 0 {
-                return Err(CliError::invalid_input(format!(
-                    "no password on stdin ({})",
-                    prompt.trim_end_matches([':', ' '])
-                )));
-            }
-            while line.ends_with('\n') || line.ends_with('\r') {
-                line.pop();
-            }
-            line
+            secret_line(std::io::stdin().lock(), prompt)?
         };
         Ok(SecretString::new(secret))
     }
@@ -141,6 +147,37 @@ impl Secrets {
         }
         Ok(first)
     }
+}
+
+/// The longest stdin line taken as a secret (passwords are at most 128
+/// characters): `iamctl change-password < /dev/zero` must not make the
+/// setuid process read until memory runs out.
+const MAX_SECRET_LINE_BYTES: u64 = 4096;
+
+/// One line of `input` as a secret, without its line ending.
+fn secret_line(input: impl BufRead, prompt: &str) -> Result<String, CliError> {
+    let mut line = String::new();
+    let n = input
+        .take(MAX_SECRET_LINE_BYTES + 1)
+        .read_line(&mut line)
+        .map_err(|e| CliError::invalid_input(format!("cannot read a password from stdin: {e}")))?;
+    if n == 0 {
+        return Err(CliError::invalid_input(format!(
+            "no password on stdin ({})",
+            prompt.trim_end_matches([':', ' '])
+        )));
+    }
+    if n as u64 > MAX_SECRET_LINE_BYTES {
+        // Not returned, so zeroize what was read.
+        drop(SecretString::new(line));
+        return Err(CliError::invalid_input(format!(
+            "the password line on stdin is longer than {MAX_SECRET_LINE_BYTES} bytes"
+        )));
+    }
+    while line.ends_with('\n') || line.ends_with('\r') {
+        line.pop();
+    }
+    Ok(line)
 }
 
 /// Decode `%XX` escapes (AWS's API returns policy documents URL-encoded,
@@ -197,6 +234,25 @@ mod tests {
         assert!(document(&format!("fileb://{}", p.display())).is_ok());
         assert!(document("file:///nonexistent/x").is_err());
         assert_eq!(document("{}").unwrap(), "{}");
+    }
+
+    #[test]
+    fn secret_lines_are_bounded() {
+        let p = "Password: ";
+        assert_eq!(secret_line(&b"pw\r\nnext\n"[..], p).unwrap(), "pw");
+        assert!(secret_line(&b""[..], p).is_err());
+        // Regression (issue 8): a line without end was read to exhaustion.
+        let endless = std::io::BufReader::new(std::io::repeat(b'a'));
+        let err = secret_line(endless, p).unwrap_err();
+        assert!(err.to_string().contains("longer than 4096"), "{err}");
+    }
+
+    #[test]
+    fn endless_paramfiles_are_refused_not_read_to_exhaustion() {
+        // Regression (issue 8): file:///dev/zero was read until the setuid
+        // process ran out of memory.
+        let err = document("file:///dev/zero").unwrap_err();
+        assert!(err.to_string().contains("larger than 64 MiB"), "{err}");
     }
 
     #[test]

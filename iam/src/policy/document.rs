@@ -86,6 +86,10 @@ pub enum PolicyError {
         chars: usize,
         limit: usize,
     },
+    #[error(
+        "policy document is {bytes} bytes long with whitespace; AWS's PolicyDocument parameter takes at most {limit}"
+    )]
+    TooLong { bytes: usize, limit: usize },
     #[error("{field}: {message}")]
     Document { field: String, message: String },
     #[error("Statement[{index}]{}, {field}: {message}", sid_suffix(.sid))]
@@ -143,10 +147,24 @@ const STATEMENT_FIELDS: [&str; 9] = [
     "Condition",
 ];
 
+/// AWS's bound on the `PolicyDocument` request parameter (131,072
+/// characters, whitespace included); counted here in bytes, which is never
+/// fewer.
+pub const MAX_DOCUMENT_BYTES: usize = 131_072;
+
 impl Policy {
     /// Parses and validates `document` as a policy of `kind`, enforcing the
     /// AWS size limit for that kind.
     pub fn parse(name: &str, document: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
+        // Whitespace does not count towards the kind's limit, so without
+        // this a few hundred bytes of policy padded with megabytes of
+        // spaces would be stored and parsed on every login.
+        if document.len() > MAX_DOCUMENT_BYTES {
+            return Err(PolicyError::TooLong {
+                bytes: document.len(),
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
         let chars = document.chars().filter(|c| !c.is_whitespace()).count();
         if chars > kind.max_chars() {
             return Err(PolicyError::TooLarge {

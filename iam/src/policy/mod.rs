@@ -33,7 +33,7 @@ mod position;
 mod wildcard;
 
 pub use context::{Context, ContextKeyType};
-pub use document::{Effect, Policy, PolicyError, PolicyKind};
+pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
     authorize_cross_account, missing_context_keys,

@@ -29,13 +29,48 @@ use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How long a writer waits for another process's transaction before
 /// failing. Bounded, so PAM never hangs inside sshd.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// When the current wait for the write lock began (per thread: a
+    /// connection is never shared between threads).
+    static WAIT_STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// SQLite's busy handler: wait up to [`BUSY_TIMEOUT`] for another
+/// process's write lock, polling every few milliseconds. SQLite's own
+/// handler (`busy_timeout`) backs off to 100 ms sleeps, so under load (50
+/// parallel logins on 2 cores) a process that has waited long kept missing
+/// the short gaps between other writers' transactions, lost to newcomers
+/// and ran into the timeout: a right password refused with
+/// PAM_AUTHINFO_UNAVAIL (tests/faults.rs, `parallel_authentications_*`).
+fn wait_for_lock(attempt: i32) -> bool {
+    let now = Instant::now();
+    let started = WAIT_STARTED.with(|w| {
+        if attempt == 0 || w.get().is_none() {
+            w.set(Some(now));
+        }
+        w.get().unwrap_or(now)
+    });
+    if now.duration_since(started) >= BUSY_TIMEOUT {
+        return false;
+    }
+    // 1–10 ms, jittered so waiters do not poll in lockstep.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = u64::from(nanos ^ std::process::id()) % 3;
+    let backoff = u64::try_from(attempt.clamp(0, 7)).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(1 + backoff + jitter));
+    true
+}
 
 /// An open store. One connection; not shared between threads.
 pub struct Store {
@@ -143,7 +178,7 @@ impl Store {
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| unavailable(format!("cannot open: {e}")))?;
         let setup = || -> rusqlite::Result<i32> {
-            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.busy_handler(Some(wait_for_lock))?;
             let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
             let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", "FULL")?;
@@ -153,8 +188,7 @@ impl Store {
             conn.pragma_update(None, "secure_delete", true)?;
             Ok(app_id)
         };
-        let app_id =
-            setup().map_err(|e| unavailable(format!("not a pam_iam store, or corrupt: {e}")))?;
+        let app_id = setup().map_err(|e| unavailable(open_failure(path, &e)))?;
         if app_id != 0 && app_id != schema::APPLICATION_ID {
             return Err(unavailable(
                 "not a pam_iam store (foreign application id)".into(),
@@ -331,4 +365,31 @@ pub(crate) fn change_one(
         return Err(missing());
     }
     Ok(())
+}
+
+/// Why setting up a connection failed, in words an administrator can act
+/// on: a full or read-only file system is not a corrupt store (SQLite
+/// reports both as I/O errors when it cannot make its -wal/-shm files).
+fn open_failure(path: &Path, e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            format!("not a pam_iam store, or corrupt: {e}")
+        }
+        Some(ErrorCode::DiskFull) => format!("the file system is full: {e}"),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure) => {
+            // Probe write access (no create, no truncate) to say which.
+            match OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+            {
+                Err(io) => format!("cannot write it: {io} ({e})"),
+                Ok(_) => format!(
+                    "cannot create or grow its -wal/-shm files: is the file system full? ({e})"
+                ),
+            }
+        }
+        _ => format!("cannot set up the connection: {e}"),
+    }
 }

@@ -272,9 +272,10 @@ pub fn check_document(
 ) -> Result<(), CliError> {
     match iam::policy::Policy::parse(name, document, kind) {
         Ok(_) => Ok(()),
-        Err(e @ iam::policy::PolicyError::TooLarge { .. }) => {
-            Err(CliError::new("LimitExceeded", e.to_string()))
-        }
+        Err(
+            e @ (iam::policy::PolicyError::TooLarge { .. }
+            | iam::policy::PolicyError::TooLong { .. }),
+        ) => Err(CliError::new("LimitExceeded", e.to_string())),
         Err(e) => Err(CliError::new("MalformedPolicyDocument", e.to_string())),
     }
 }
