@@ -55,8 +55,11 @@ fn faillock_rule() {
     // deny 0: never locked.
     let off = LockoutRule { deny: 0, ..RULE };
     assert!(!lock_state(&[0, 1, 2, 3, 4], &off, 5).locked);
-    // Failures in the future (clock skew between hosts) are ignored.
-    assert!(!lock_state(&[100, 101, 102], &RULE, 50).locked);
+    // Failures in the future (a clock stepped back, or skew between hosts
+    // sharing a store) count as now: stepping the clock back never unlocks.
+    let s = lock_state(&[100, 101, 102], &RULE, 50);
+    assert!(s.locked);
+    assert_eq!(s.locked_until, Some(50 + 600));
 }
 
 #[test]

@@ -23,8 +23,13 @@ const MAX_FAILURES_KEPT: i64 = 64;
 /// failures counted are those within `fail_interval` of the latest one; at
 /// least `deny` of them lock the user until `unlock_time` after the latest
 /// (`unlock_time == 0`: until reset). `deny == 0` disables lockout.
+///
+/// A failure stamped later than `now` (this clock stepped back, or another
+/// host sharing the store runs ahead) counts as happening now: stepping a
+/// clock back must not lift a lockout (fail closed; `unlock-user` resets).
 pub fn lock_state(failures: &[i64], rule: &LockoutRule, now: i64) -> LockState {
-    let Some(latest) = failures.iter().copied().filter(|t| *t <= now).max() else {
+    let failures: Vec<i64> = failures.iter().map(|t| (*t).min(now)).collect();
+    let Some(latest) = failures.iter().copied().max() else {
         return LockState {
             failures: 0,
             locked: false,
