@@ -1129,6 +1129,7 @@ fn export_and_import_round_trip() {
                         )
                     })
                     .collect(),
+                aws_managed: false,
             })
             .collect(),
     };

@@ -1015,3 +1015,57 @@ fn simulation_on_this_host_sees_its_tags() {
         "implicitDeny"
     );
 }
+
+/// AWS managed policies such as ReadOnlyAccess are far over the 6,144
+/// characters a customer managed policy may have; an AWS export carries
+/// them, so import takes them (still validated) and they decide.
+#[test]
+fn import_takes_large_aws_managed_policies() {
+    if !require_root("import_takes_large_aws_managed_policies") {
+        return;
+    }
+    let env = Env::new();
+    let actions: Vec<String> = (0..600).map(|i| format!("s3:GetThing{i:04}")).collect();
+    let document = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+    .to_string();
+    assert!(document.len() > 6144);
+    let export = json!({
+        "UserDetailList": [{"UserName": "bigreader", "Path": "/",
+            "AttachedManagedPolicies": [{"PolicyName": "HugeReadOnly",
+                "PolicyArn": "arn:aws:iam::aws:policy/HugeReadOnly"}]}],
+        "GroupDetailList": [], "RoleDetailList": [],
+        "Policies": [{"PolicyName": "HugeReadOnly", "Path": "/",
+            "Arn": "arn:aws:iam::aws:policy/HugeReadOnly", "DefaultVersionId": "v1",
+            "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true,
+                "Document": document}]}]
+    });
+    let file = env.dir.path().join("aws-export.json");
+    std::fs::write(&file, export.to_string()).unwrap();
+    env.ok(&["import-authorization-details", file.to_str().unwrap()]);
+    let sim = env.ok(&[
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:user/bigreader"),
+        "--action-names",
+        "s3:GetThing0599",
+        "s3:PutThing",
+    ]);
+    assert_eq!(
+        sim["EvaluationResults"][0]["EvalDecision"],
+        json!("allowed")
+    );
+    assert_eq!(
+        sim["EvaluationResults"][1]["EvalDecision"],
+        json!("implicitDeny")
+    );
+
+    // The same document as a customer policy is over the limit, as in AWS.
+    let mut customer = export.clone();
+    customer["Policies"][0]["Arn"] = json!("arn:aws:iam::111122223333:policy/HugeReadOnly");
+    customer["UserDetailList"][0]["UserName"] = json!("other");
+    customer["Policies"][0]["PolicyName"] = json!("HugeCustomer");
+    std::fs::write(&file, customer.to_string()).unwrap();
+    let err = env.fail(&["import-authorization-details", file.to_str().unwrap()]);
+    assert!(err.contains("6144") || err.contains("6,144"), "{err}");
+}

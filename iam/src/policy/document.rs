@@ -159,18 +159,28 @@ impl Policy {
         // Whitespace does not count towards the kind's limit, so without
         // this a few hundred bytes of policy padded with megabytes of
         // spaces would be stored and parsed on every login.
+        if document.len() <= MAX_DOCUMENT_BYTES {
+            let chars = document.chars().filter(|c| !c.is_whitespace()).count();
+            if chars > kind.max_chars() {
+                return Err(PolicyError::TooLarge {
+                    kind,
+                    chars,
+                    limit: kind.max_chars(),
+                });
+            }
+        }
+        Self::parse_stored(name, document, kind)
+    }
+
+    /// Parses a document already validated on write (or an AWS managed
+    /// policy, which has no customer size limit): the kind's character
+    /// limit is a write-time rule, so a stored document is not refused for
+    /// it later; the whole-document bound still holds.
+    pub fn parse_stored(name: &str, document: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
         if document.len() > MAX_DOCUMENT_BYTES {
             return Err(PolicyError::TooLong {
                 bytes: document.len(),
                 limit: MAX_DOCUMENT_BYTES,
-            });
-        }
-        let chars = document.chars().filter(|c| !c.is_whitespace()).count();
-        if chars > kind.max_chars() {
-            return Err(PolicyError::TooLarge {
-                kind,
-                chars,
-                limit: kind.max_chars(),
             });
         }
         Self::parse_unlimited(name, document, kind)

@@ -6,7 +6,7 @@ use super::{
     PolicyDetail, Result, RoleDetail, Store, StoreError, UserDetail, check_policy,
 };
 use crate::names::{IamArn, UniqueIdKind, check_tags, new_unique_id, policy_arn};
-use crate::policy::PolicyKind;
+use crate::policy::{Policy, PolicyKind};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
@@ -153,7 +153,12 @@ impl Store {
                         p.name
                     ))
                 })?;
-            check_policy(p.name.as_str(), doc, PolicyKind::Managed)?;
+            if p.aws_managed {
+                Policy::parse_stored(p.name.as_str(), doc, PolicyKind::Managed)
+                    .map_err(StoreError::MalformedPolicyDocument)?;
+            } else {
+                check_policy(p.name.as_str(), doc, PolicyKind::Managed)?;
+            }
             if *is_default {
                 default = Some(v);
             }

@@ -250,7 +250,7 @@ pub struct PrincipalPolicies {
 impl PolicyDocument {
     /// Compiles the document for the policy engine.
     pub fn parse(&self) -> Result<Policy, PolicyError> {
-        Policy::parse(&self.name, &self.document, self.source.kind())
+        Policy::parse_stored(&self.name, &self.document, self.source.kind())
     }
 }
 
@@ -487,6 +487,10 @@ pub struct ImportPolicy {
     pub create_date: Option<i64>,
     /// Versions as `(version_id like "v3", document, is_default)`.
     pub versions: Vec<(String, String, bool)>,
+    /// An AWS managed policy (`arn:aws:iam::aws:policy/…`) brought over
+    /// from an AWS export: it has no customer size limit (ReadOnlyAccess is
+    /// far over 6,144 characters), so only its validity is checked.
+    pub aws_managed: bool,
 }
 
 /// Counts of what an import created.

@@ -293,10 +293,14 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
     for p in list(&v, "Policies") {
         let name = str_field(p, "PolicyName", "Policies")?;
         let ctx_name = format!("policy {name}");
+        let aws_managed =
+            opt_str(p, "Arn").is_some_and(|a| a.starts_with("arn:aws:iam::aws:policy/"));
         let mut versions = Vec::new();
         for ver in list(p, "PolicyVersionList") {
             let document = doc_field(ver, "Document", &ctx_name)?;
-            check(&ctx_name, name, &document, PolicyKind::Managed)?;
+            if !aws_managed {
+                check(&ctx_name, name, &document, PolicyKind::Managed)?;
+            }
             versions.push((
                 str_field(ver, "VersionId", &ctx_name)?.to_owned(),
                 document,
@@ -312,6 +316,7 @@ pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
             description: opt_str(p, "Description"),
             create_date: date(p),
             versions,
+            aws_managed,
         });
     }
     for g in list(&v, "GroupDetailList") {
