@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn default_options() {
-        assert_eq!(parse(&[]).unwrap(), Options::default());
+        assert_eq!(parse(&[]), Ok(Options::default()));
     }
 
     #[test]
@@ -193,17 +193,24 @@ mod tests {
             c"mode=totp",
             c"try_first_pass",
             c"debug",
-        ])
-        .unwrap();
-        assert_eq!(o.config, PathBuf::from("/tmp/x/iam.toml"));
-        assert_eq!(o.mode, Mode::Totp);
-        assert_eq!(o.first_pass, FirstPass::Try);
-        assert!(o.debug);
-        let o = parse(&[c"mode=password", c"use_first_pass"]).unwrap();
-        assert_eq!((o.mode, o.first_pass), (Mode::Password, FirstPass::Use));
+        ]);
         assert_eq!(
-            parse(&[c"mode=password+totp"]).unwrap().mode,
-            Mode::PasswordTotp
+            o.map(|o| (o.config, o.mode, o.first_pass, o.debug)),
+            Ok((
+                PathBuf::from("/tmp/x/iam.toml"),
+                Mode::Totp,
+                FirstPass::Try,
+                true
+            ))
+        );
+        let o = parse(&[c"mode=password", c"use_first_pass"]);
+        assert_eq!(
+            o.map(|o| (o.mode, o.first_pass)),
+            Ok((Mode::Password, FirstPass::Use))
+        );
+        assert_eq!(
+            parse(&[c"mode=password+totp"]).map(|o| o.mode),
+            Ok(Mode::PasswordTotp)
         );
     }
 
