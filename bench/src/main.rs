@@ -22,10 +22,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use iam::names::{AccountId, GroupName, IamPath, MfaDeviceName, PolicyName, UserName};
-use iam::policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
+use iam::policy::{Decision, Policy, PolicyKind, Request, authorize};
 use iam::secret::{SecretBytes, SecretString};
 use iam::store::{Entity, NewUser, Store};
-use serde_json::{Value, json};
+
+/// The policy shape of iam/benches/policy_eval.rs, shared with it.
+#[path = "../../iam/benches/shape/mod.rs"]
+mod shape;
 
 const ACCOUNT: &str = "123456789012";
 
@@ -308,116 +311,22 @@ fn build_release() -> Release {
 
 // ---- the policy engine -----------------------------------------------------
 
-const SERVICES: [&str; 10] = [
-    "ec2", "s3", "iam", "logs", "host", "sts", "kms", "dynamodb", "sqs", "sns",
-];
-const HOST_PREFIXES: [&str; 5] = ["web", "app", "db", "build", "bastion"];
-
-/// The statement shape of iam/benches/policy_eval.rs.
-fn statement(p: usize, s: usize, all_hosts: bool) -> Value {
-    let svc = SERVICES[(p + s) % SERVICES.len()];
-    let (actions, resource) = if svc == "host" {
-        let prefix = if all_hosts {
-            "web"
-        } else {
-            HOST_PREFIXES[(p / 2 + s) % HOST_PREFIXES.len()]
-        };
-        (
-            json!(["host:Login", "host:RunAs"]),
-            json!(format!("arn:aws:host::{ACCOUNT}:host/{prefix}-*")),
-        )
-    } else {
-        (
-            json!([
-                format!("{svc}:Get*"),
-                format!("{svc}:Describe*"),
-                format!("{svc}:List*")
-            ]),
-            json!(format!("arn:aws:{svc}:*:{ACCOUNT}:thing/{p}-{s}/*")),
-        )
-    };
-    let condition = match (p * 20 + s) % 6 {
-        0 => json!({"StringEquals": {"aws:PrincipalTag/team": ["ops", "sre"]}}),
-        1 => {
-            json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16", "2001:db8::/32"]}})
-        }
-        2 => json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
-        3 => json!({"DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"}}),
-        4 => json!({"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}),
-        _ => {
-            json!({"StringLike": {"host:Hostname": ["web-*", "app-*"]}, "StringEquals": {"aws:ResourceTag/env": "prod"}})
-        }
-    };
-    let effect = if s % 5 == 4 { "Deny" } else { "Allow" };
-    let mut st = json!({"Sid": format!("P{p}S{s}"), "Effect": effect, "Action": actions,
-                        "Resource": resource, "Condition": condition});
-    if effect == "Deny" {
-        st["Condition"] = json!({"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}});
-        if svc == "host" {
-            st["Resource"] = json!(format!("arn:aws:host::{ACCOUNT}:host/*"));
-        }
-    }
-    st
-}
-
-fn policy_set(all_hosts: bool) -> PolicySet {
-    let identity = (0..10)
-        .map(|p| {
-            let doc = json!({"Version": "2012-10-17",
-                             "Statement": (0..20).map(|s| statement(p, s, all_hosts)).collect::<Vec<_>>()})
-            .to_string();
-            Policy::parse_unlimited(&format!("Managed{p}"), &doc, PolicyKind::Managed).unwrap()
-        })
-        .collect();
-    PolicySet {
-        identity,
-        ..PolicySet::default()
-    }
-}
-
 fn policy_rate() -> (f64, f64) {
-    let mut ctx = Context::new();
-    for (k, v) in [
-        ("aws:username", "alice"),
-        ("aws:PrincipalArn", "arn:aws:iam::123456789012:user/alice"),
-        ("aws:PrincipalTag/team", "ops"),
-        ("aws:SourceIp", "10.1.2.3"),
-        ("aws:CurrentTime", "2026-11-25T12:00:00Z"),
-        ("aws:EpochTime", "1795608000"),
-        ("aws:MultiFactorAuthPresent", "true"),
-        ("aws:MultiFactorAuthAge", "42"),
-        ("aws:SecureTransport", "true"),
-        ("aws:ResourceTag/env", "prod"),
-        ("host:Service", "sshd"),
-        ("host:Hostname", "web-1"),
-    ] {
-        ctx.set(k, v);
-    }
+    let ctx = shape::context();
     let req = Request {
         principal: "arn:aws:iam::123456789012:user/alice",
         action: "host:Login",
         resource: "arn:aws:host::123456789012:host/web-1",
         context: &ctx,
     };
-    let set = policy_set(false);
-    let stress = policy_set(true);
+    let set = shape::policies(false);
+    let stress = shape::policies(true);
     assert_eq!(authorize(&req, &set).decision, Decision::Allowed);
     assert_eq!(authorize(&req, &stress).decision, Decision::Allowed);
-    (best_rate(&req, &set), best_rate(&req, &stress))
-}
-
-/// The fastest of many short batches: the one no other process preempted.
-fn best_rate(req: &Request<'_>, set: &PolicySet) -> f64 {
-    const BATCH: u32 = 2_000;
-    let mut best = f64::MAX;
-    for _ in 0..300 {
-        let start = Instant::now();
-        for _ in 0..BATCH {
-            black_box(authorize(black_box(req), black_box(set)));
-        }
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    f64::from(BATCH) / best
+    (
+        shape::best_rate(&req, &set),
+        shape::best_rate(&req, &stress),
+    )
 }
 
 fn parse_and_hash_times() -> (Duration, Duration) {
