@@ -1,6 +1,6 @@
 //! A temporary host for the assume-role tests: a config and store in a temp
-//! dir, the built iamctl copied there setuid root, temporary Linux users that
-//! are IAM users, and a way to run iamctl as one of them — inside a private
+//! dir, the built iamctl copied there setuid root, IAM users (known to
+//! iamctl by their allocated uids), and a way to run iamctl as one of them — inside a private
 //! mount namespace where /etc/iam is the test's config directory, so the
 //! setuid binary reads exactly what a real host's would.
 
@@ -50,7 +50,7 @@ fn built_iamctl() -> PathBuf {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// A Linux user that is also an IAM user of the host.
+/// An IAM user of the host, as a process sees it: the allocated uid/gid.
 pub struct LinuxUser {
     pub name: String,
     pub uid: u32,
@@ -62,7 +62,6 @@ pub struct Host {
     pub iamctl: PathBuf,
     pub etc: PathBuf,
     pub audit: PathBuf,
-    users: Vec<String>,
 }
 
 impl Host {
@@ -109,7 +108,6 @@ impl Host {
             iamctl,
             etc,
             audit,
-            users: Vec::new(),
         };
         host.admin_ok(&["init"]);
         host
@@ -140,8 +138,7 @@ impl Host {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// A new IAM user (created by iamctl) that is also a Linux user
-    /// (useradd -M, removed on drop), with an inline policy when given.
+    /// A new IAM user (created by iamctl), with an inline policy when given.
     pub fn user(&mut self, policy: Option<&str>) -> LinuxUser {
         let n = SEQ.fetch_add(1, Ordering::SeqCst);
         let name = format!("iamar{}x{n}", std::process::id() % 100_000);
@@ -157,27 +154,17 @@ impl Host {
                 p,
             ]);
         }
-        // useradd takes a lock on /etc/passwd; parallel tests retry.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let st = Command::new("useradd")
-                .args(["-M", "-N", "-g", "nogroup", "-s", "/bin/sh", &name])
-                .status()
-                .unwrap();
-            if st.success() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "useradd {name} failed");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        self.users.push(name.clone());
-        let id = |flag: &str| -> u32 {
-            let out = Command::new("id").args([flag, &name]).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-        };
+        // The caller is known by the uid the directory allocated (no
+        // local account behind it): read it from the published passwd.
+        let passwd = fs::read_to_string(self.dir.join("extrausers/passwd")).unwrap();
+        let line = passwd
+            .lines()
+            .find(|l| l.split(':').next() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} is not published"));
+        let id = |n: usize| -> u32 { line.split(':').nth(n).unwrap().parse().unwrap() };
         LinuxUser {
-            uid: id("-u"),
-            gid: id("-g"),
+            uid: id(2),
+            gid: id(3),
             name,
         }
     }
@@ -270,9 +257,6 @@ exec setpriv --reuid="$u" --regid="$g" --clear-groups "$bin" "$@""#
 
 impl Drop for Host {
     fn drop(&mut self) {
-        for u in &self.users {
-            let _ = Command::new("userdel").arg(u).status();
-        }
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -210,6 +210,26 @@ fn kill9_during_iamctl_writes_loses_no_committed_change() {
     // The store still takes writes.
     host.iamctl(&["create-user", "--user-name", "after-the-storm"]);
     assert_intact(&db);
+    // No change committed without its audit event: each is queued in the
+    // change's transaction, and any call delivers what a killed one left.
+    let events = host.audit_events();
+    let recorded = |name: &str, user: &str| {
+        events
+            .iter()
+            .any(|e| e["eventName"] == name && e["requestParameters"]["userName"] == user)
+    };
+    for user in iam_users(&host) {
+        assert!(
+            recorded("CreateUser", &user),
+            "{user} has no CreateUser event"
+        );
+        let tags = host.iamctl(&["list-user-tags", "--user-name", &user]);
+        if tags["Tags"].as_array().is_some_and(|t| !t.is_empty()) {
+            assert!(recorded("TagUser", &user), "{user} has no TagUser event");
+        }
+    }
+    let queued = sqlite(&db, "SELECT count(*) FROM audit_outbox");
+    assert_eq!(queued, "0", "events left undelivered");
 }
 
 #[test]

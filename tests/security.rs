@@ -203,28 +203,16 @@ fn secrets_are_never_world_readable() {
 
 // ---- local unprivileged user vs setuid iamctl ----------------------------
 
-/// A Linux account for the test, removed again on drop.
-struct LinuxUser {
+/// An IAM user as the setuid iamctl sees it: a process running with the uid
+/// the directory allocated (published in the host's extrausers files), with
+/// no local account behind it.
+struct IamUser {
     name: String,
     uid: u32,
     gid: u32,
 }
 
-impl LinuxUser {
-    fn create(name: &str) -> Self {
-        let st = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "useradd {name}");
-        let u = nix::unistd::User::from_name(name).unwrap().unwrap();
-        Self {
-            name: name.to_owned(),
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-        }
-    }
-
+impl IamUser {
     /// `argv` as this user (setpriv), outside any namespace.
     fn run(&self, argv: &[&str], stdin: &str) -> Output {
         run(
@@ -235,12 +223,6 @@ impl LinuxUser {
                 .args(argv),
             stdin,
         )
-    }
-}
-
-impl Drop for LinuxUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).status();
     }
 }
 
@@ -290,7 +272,23 @@ impl Setuid {
     }
 
     /// The setuid copy as `user`, with /etc/iam = our config dir.
-    fn as_user(&self, user: &LinuxUser, args: &[&str], stdin: &str) -> Output {
+    /// A new IAM user (created by root) and the uid it was given.
+    fn user(&self, name: &str) -> IamUser {
+        self.admin(&["create-user", "--user-name", name], "");
+        let passwd = fs::read_to_string(self.etc.join("extrausers/passwd")).unwrap();
+        let line = passwd
+            .lines()
+            .find(|l| l.split(':').next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} is not published"));
+        let id = |n: usize| line.split(':').nth(n).unwrap().parse().unwrap();
+        IamUser {
+            name: name.to_owned(),
+            uid: id(2),
+            gid: id(3),
+        }
+    }
+
+    fn as_user(&self, user: &IamUser, args: &[&str], stdin: &str) -> Output {
         let mut line = format!(
             "mount --bind {} /etc/iam && exec setpriv --reuid={} --regid={} --clear-groups {}",
             self.etc.display(),
@@ -318,9 +316,8 @@ fn unprivileged_user_cannot_read_the_store_or_change_another_user() {
         return;
     }
     let s = Setuid::new();
-    let mallory = LinuxUser::create(&format!("iamsec{}", std::process::id() % 100_000));
     // mallory is an IAM user without any policy; alice is another user.
-    s.admin(&["create-user", "--user-name", &mallory.name], "");
+    let mallory = s.user("mallory");
     s.admin(&["create-user", "--user-name", "alice"], "");
     s.admin(
         &["create-login-profile", "--user-name", "alice"],
@@ -413,14 +410,231 @@ fn unprivileged_user_cannot_read_the_store_or_change_another_user() {
     assert!(me.status.success(), "{}", stderr(&me));
 }
 
+/// Issue 11 item 3: the caller of the setuid iamctl is the IAM user whose
+/// allocated uid it runs as; a local account named like an IAM user (or
+/// holding its uid) is never that user.
+#[test]
+fn a_local_account_named_like_an_iam_user_is_not_that_user() {
+    if !require_root("a_local_account_named_like_an_iam_user_is_not_that_user") {
+        return;
+    }
+    let s = Setuid::new();
+    let name = format!("iamloc{}", std::process::id() % 100_000);
+    let iam = s.user(&name);
+    // The IAM user may do everything to itself; root's policy says so.
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            &name,
+            "--policy-name",
+            "all",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#,
+        ],
+        "",
+    );
+    struct Local(String);
+    impl Drop for Local {
+        fn drop(&mut self) {
+            let _ = Command::new("userdel").arg(&self.0).status();
+        }
+    }
+    let st = Command::new("useradd")
+        .args(["-M", "-s", "/bin/sh", &name])
+        .status()
+        .unwrap();
+    assert!(st.success(), "useradd {name}");
+    let _local = Local(name.clone());
+    let local_user = nix::unistd::User::from_name(&name).unwrap().unwrap();
+    let local = IamUser {
+        name: name.clone(),
+        uid: local_user.uid.as_raw(),
+        gid: local_user.gid.as_raw(),
+    };
+    let out = s.as_user(&local, &["create-user", "--user-name", "planted"], "");
+    assert!(access_denied(&out), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not an IAM user"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s.as_user(&local, &["get-caller-identity"], "");
+    assert!(access_denied(&out), "{}", stderr(&out));
+    // The IAM user itself, by its uid, is still itself.
+    let me = s.as_user(&iam, &["get-caller-identity"], "");
+    assert!(me.status.success(), "{}", stderr(&me));
+    assert!(String::from_utf8_lossy(&me.stdout).contains(&format!("user/{name}")));
+}
+
+/// Issue 11 item 5: a delegated IAM administrator, allowed `iam:*` but
+/// denied a few actions on named resources, cannot dodge those Denies by
+/// spelling the resource's ARN another way: only the stored, canonical
+/// spelling resolves, so the call is decided on the ARN the Deny names.
+#[test]
+fn a_deny_on_an_arn_cannot_be_dodged_by_another_spelling() {
+    if !require_root("a_deny_on_an_arn_cannot_be_dodged_by_another_spelling") {
+        return;
+    }
+    let s = Setuid::new();
+    let acct = "123456789012";
+    let boundary = format!("arn:aws:iam::{acct}:policy/DevBoundary");
+    let phone = format!("arn:aws:iam::{acct}:mfa/alice-phone");
+    let admin = s.user("delegated");
+    s.admin(&["create-user", "--user-name", "alice"], "");
+    s.admin(
+        &[
+            "create-policy",
+            "--policy-name",
+            "DevBoundary",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        ],
+        "",
+    );
+    s.admin(
+        &[
+            "create-virtual-mfa-device",
+            "--virtual-mfa-device-name",
+            "alice-phone",
+            "--outfile",
+            "/dev/null",
+            "--bootstrap-method",
+            "Base32StringSeed",
+        ],
+        "",
+    );
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Action":"iam:*","Resource":"*"}},
+            {{"Sid":"KeepTheBoundary","Effect":"Deny","Action":["iam:DeletePolicy","iam:CreatePolicyVersion","iam:DeletePolicyVersion"],"Resource":"{boundary}"}},
+            {{"Sid":"KeepThePhone","Effect":"Deny","Action":"iam:DeleteVirtualMFADevice","Resource":"{phone}"}}]}}"#
+    );
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            "delegated",
+            "--policy-name",
+            "admin",
+            "--policy-document",
+            &policy,
+        ],
+        "",
+    );
+    let dodges = [
+        format!("arn:aws:iam::{acct}:policy//DevBoundary"),
+        format!("arn:aws:iam::{acct}:policy/devboundary"),
+        format!("arn:aws:iam::{acct}:policy/DEVBOUNDARY"),
+    ];
+    for arn in &dodges {
+        let out = s.as_user(&admin, &["delete-policy", "--policy-arn", arn], "");
+        assert!(!out.status.success(), "delete-policy {arn} succeeded");
+        assert!(
+            stderr(&out).starts_with("NoSuchEntity: "),
+            "{arn}: {}",
+            stderr(&out)
+        );
+        let out = s.as_user(
+            &admin,
+            &["create-policy-version", "--policy-arn", arn, "--set-as-default", "--policy-document",
+              r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#],
+            "",
+        );
+        assert!(
+            !out.status.success(),
+            "create-policy-version {arn} succeeded"
+        );
+    }
+    let out = s.as_user(&admin, &["delete-policy", "--policy-arn", &boundary], "");
+    assert!(access_denied(&out), "{}", stderr(&out));
+    assert!(
+        s.admin(&["get-policy", "--policy-arn", &boundary], "")
+            .contains("\"v1\"")
+    );
+
+    for serial in [
+        format!("arn:aws:iam::{acct}:mfa//alice-phone"),
+        format!("arn:aws:iam::{acct}:mfa/ALICE-PHONE"),
+    ] {
+        let out = s.as_user(
+            &admin,
+            &["delete-virtual-mfa-device", "--serial-number", &serial],
+            "",
+        );
+        assert!(
+            !out.status.success(),
+            "delete-virtual-mfa-device {serial} succeeded"
+        );
+    }
+    let devices = s.admin(&["list-virtual-mfa-devices"], "");
+    assert!(devices.contains(&phone), "{devices}");
+
+    // A boundary is stored only in the canonical spelling, so one in use
+    // cannot be deleted under a spelling the usage count does not see.
+    for arn in &dodges {
+        let out = s.as_user(
+            &admin,
+            &[
+                "put-user-permissions-boundary",
+                "--user-name",
+                "alice",
+                "--permissions-boundary",
+                arn,
+            ],
+            "",
+        );
+        assert!(!out.status.success(), "boundary {arn} accepted");
+    }
+    s.admin(
+        &[
+            "put-user-permissions-boundary",
+            "--user-name",
+            "alice",
+            "--permissions-boundary",
+            &boundary,
+        ],
+        "",
+    );
+    let out = run(
+        Command::new(artifact("iamctl"))
+            .arg("--config")
+            .arg(s.etc.join("iam.toml"))
+            .args(["delete-policy", "--policy-arn", &boundary]),
+        "",
+    );
+    assert!(
+        stderr(&out).starts_with("DeleteConflict: "),
+        "{}",
+        stderr(&out)
+    );
+
+    // simulate-principal-policy on another spelling of a user ARN: not found.
+    let out = s.as_user(
+        &admin,
+        &[
+            "simulate-principal-policy",
+            "--policy-source-arn",
+            &format!("arn:aws:iam::{acct}:user//alice"),
+            "--action-names",
+            "iam:GetUser",
+        ],
+        "",
+    );
+    assert!(
+        stderr(&out).starts_with("NoSuchEntity: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn audit_log_cannot_be_forged_or_truncated_by_a_non_root_user() {
     if !require_root("audit_log_cannot_be_forged_or_truncated_by_a_non_root_user") {
         return;
     }
     let s = Setuid::new();
-    let mallory = LinuxUser::create(&format!("iamaud{}", std::process::id() % 100_000));
-    s.admin(&["create-user", "--user-name", &mallory.name], "");
+    let mallory = s.user("mallory");
     s.admin(&["create-user", "--user-name", "victim"], "");
     let audit = s.etc.join("audit.log");
     let before = fs::read_to_string(&audit).unwrap();
@@ -542,4 +756,34 @@ fn oversized_policies_are_rejected() {
     }
     let listed = host.iamctl(&["list-user-policies", "--user-name", "author"]);
     assert_eq!(listed["PolicyNames"], serde_json::json!([]));
+}
+
+/// Issue 11 item 9: a change never commits without its audit event. The
+/// event is queued in the change's own transaction; when the log cannot
+/// take it (here: a directory where the file should be) the change still
+/// commits and the event waits in the store until a later call delivers it.
+#[test]
+fn a_change_is_never_committed_without_its_audit_event() {
+    if !require_root("a_change_is_never_committed_without_its_audit_event") {
+        return;
+    }
+    let host = Host::new("");
+    let log = host.path().join("audit.log");
+    let _ = fs::remove_file(&log);
+    fs::create_dir(&log).unwrap();
+    let out = host.try_iamctl(&["create-user", "--user-name", "quiet"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not yet delivered"),
+        "{}",
+        stderr(&out)
+    );
+    fs::remove_dir(&log).unwrap();
+    host.iamctl(&["list-users"]);
+    let created = host
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["eventName"] == "CreateUser" && e["requestParameters"]["userName"] == "quiet")
+        .count();
+    assert_eq!(created, 1, "the CreateUser event was lost or doubled");
 }

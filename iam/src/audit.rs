@@ -16,6 +16,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::store::{Store, StoreError};
+
 /// CloudTrail's current record format version.
 pub const EVENT_VERSION: &str = "1.08";
 
@@ -42,6 +44,15 @@ pub enum AuditError {
     TooLarge { event_name: String },
     #[error("{path}: refusing to append: {reason}")]
     Unsafe { path: PathBuf, reason: String },
+}
+
+/// Why queued events could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// The service an event belongs to.
@@ -217,7 +228,7 @@ impl AuditEvent {
     }
 
     /// The JSON line, at most [`MAX_EVENT_BYTES`] plus the newline.
-    fn to_line(&self) -> Result<String, AuditError> {
+    pub fn to_line(&self) -> Result<String, AuditError> {
         let mut line = serde_json::to_string(self)?;
         if line.len() > MAX_EVENT_BYTES {
             let mut trimmed = self.clone();
@@ -334,12 +345,29 @@ impl AuditLog {
     /// by anyone but root or us. Syslog is
     /// best effort and never blocks: its failure is not an error.
     pub fn append(&self, event: &AuditEvent) -> Result<(), AuditError> {
-        let line = event.to_line()?;
-        self.append_line(&line)?;
+        self.deliver(&event.to_line()?, event.is_denial())
+    }
+
+    /// Appends an event line made by [`AuditEvent::to_line`] (as queued in
+    /// the store's outbox), and copies it to syslog.
+    fn deliver(&self, line: &str, denial: bool) -> Result<(), AuditError> {
+        self.append_line(line)?;
         if self.syslog {
-            send_syslog(Path::new("/dev/log"), line.trim_end(), event.is_denial());
+            send_syslog(Path::new("/dev/log"), line.trim_end(), denial);
         }
         Ok(())
+    }
+
+    /// Delivers every event queued in `store`'s outbox, oldest first, and
+    /// forgets each once it is in the log. Stops at the first failure: the
+    /// rest stay queued for the next call.
+    pub fn deliver_queued(&self, store: &Store) -> Result<usize, DeliveryError> {
+        let queued = store.queued_audit()?;
+        for event in &queued {
+            self.deliver(&event.line, event.denial)?;
+            store.delete_queued_audit(event.id)?;
+        }
+        Ok(queued.len())
     }
 
     fn append_line(&self, line: &str) -> Result<(), AuditError> {

@@ -372,6 +372,16 @@ impl IamArn {
             name: name.to_owned(),
         })
     }
+
+    /// The one spelling of this ARN that AWS prints. [`IamArn::parse`] also
+    /// reads spellings such as `policy//X`; resolving an entity must accept
+    /// only this one, or a Deny on the printed ARN is bypassed by another.
+    pub fn canonical(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:{}{}{}",
+            self.account, self.resource_type, self.path, self.name
+        )
+    }
 }
 
 // ---- unique ids ----------------------------------------------------------

@@ -13,7 +13,7 @@ use iam::elevation::LoginFacts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
 use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
-use iam::store::{Limits, Store};
+use iam::store::{Limits, Store, StoreError};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -84,29 +84,27 @@ impl Ctx {
         } else if invoker.is_root() {
             Caller::Root
         } else {
+            // Identified by the uid the directory allocated, never by a
+            // login name: a local account named like an IAM user is not
+            // that user (docs/SECURITY.md, "local accounts").
+            let uid = invoker.uid.as_raw();
+            // The login name only says who was refused.
             let login = nix::unistd::User::from_uid(invoker.uid)
                 .ok()
                 .flatten()
-                .map(|u| u.name)
-                .ok_or_else(|| {
-                    CliError::new(
-                        "AccessDenied",
-                        format!("uid {} has no login name", invoker.uid),
-                    )
-                })?;
+                .map_or_else(
+                    || format!("uid {uid}"),
+                    |u| format!("{} (uid {uid})", u.name),
+                );
             let not_iam = || {
                 CliError::new(
                     "AccessDenied",
                     format!("The Linux user {login} is not an IAM user of account {account}."),
                 )
             };
-            let name = UserName::parse(&login).map_err(|_| not_iam())?;
-            match Principal::for_user(&store, &account, &name) {
-                Ok(p) => {
-                    login_user = Some(p.name.clone());
-                    Caller::User(Box::new(p))
-                }
-                Err(iam::principal::PrincipalError::Store(e)) if e.aws_code() == "NoSuchEntity" => {
+            let user = match store.find_user_by_uid(uid)? {
+                Some(user) if !is_local_uid(uid) => user,
+                _ => {
                     let event = AuditEvent::builder(
                         EventSource::Iam,
                         &operation,
@@ -122,8 +120,10 @@ impl Ctx {
                     }
                     return Err(not_iam());
                 }
-                Err(e) => return Err(e.into()),
-            }
+            };
+            let principal = Principal::for_user(&store, &account, &user.name)?;
+            login_user = Some(principal.name.clone());
+            Caller::User(Box::new(principal))
         };
         // A role session's login facts are those of the user who started
         // it: its login session is an ancestor of the session's processes.
@@ -131,7 +131,7 @@ impl Ctx {
             Some(user) => LoginFacts::of_process(&store, user, std::process::id())?,
             None => LoginFacts::default(),
         };
-        Ok(Self {
+        let ctx = Self {
             login,
             config,
             account,
@@ -141,7 +141,10 @@ impl Ctx {
             operation,
             output,
             secrets: Secrets::new(),
-        })
+        };
+        // Events a caller killed after its commit left undelivered.
+        ctx.deliver_audit();
+        Ok(ctx)
     }
 
     pub fn caller_arn(&self) -> String {
@@ -265,19 +268,59 @@ impl Ctx {
         Err(CliError::new("AccessDenied", message))
     }
 
-    /// Record a successful change.
-    pub fn audit_ok(&self, request_parameters: Value) {
-        self.audit(request_parameters, None, &[]);
+    /// Makes one change and queues its audit event (request parameters made
+    /// from the change's result) in the same store transaction, so a change
+    /// never commits without its event, wherever the caller is killed; then
+    /// delivers the event.
+    pub fn commit<T>(
+        &self,
+        request_parameters: impl FnOnce(&T) -> Value,
+        change: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, CliError> {
+        let value = self.store.atomically(|store| {
+            let value = change(store)?;
+            let line = self
+                .event(request_parameters(&value), None, &[])
+                .and_then(|event| event.to_line())
+                .map_err(|e| StoreError::Audit(e.to_string()))?;
+            store.queue_audit(&line, false)?;
+            Ok(value)
+        })?;
+        self.deliver_audit();
+        Ok(value)
     }
 
-    /// One CloudTrail-shaped event (DESIGN.md §7). A failure to write it
-    /// is reported but does not undo a committed change.
+    /// Delivers queued audit events (this call's, and any a killed caller
+    /// left behind) to the audit log.
+    pub fn deliver_audit(&self) {
+        if let Err(e) = AuditLog::new(&self.config.audit_log).deliver_queued(&self.store) {
+            crate::say!("warning: audit events not yet delivered: {e}");
+        }
+    }
+
+    /// Audits a refusal: nothing changed, so there is no transaction to
+    /// join and the event goes straight to the log.
     fn audit(
         &self,
         request_parameters: Value,
         error: Option<(&str, &str)>,
         deciding: &[DecidingStatement],
     ) {
+        let written = self
+            .event(request_parameters, error, deciding)
+            .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
+        if let Err(e) = written {
+            crate::say!("warning: audit event not written: {e}");
+        }
+    }
+
+    /// One CloudTrail-shaped event (DESIGN.md §7) for this call.
+    fn event(
+        &self,
+        request_parameters: Value,
+        error: Option<(&str, &str)>,
+        deciding: &[DecidingStatement],
+    ) -> Result<AuditEvent, iam::audit::AuditError> {
         let identity = match &self.caller {
             Caller::Root => UserIdentity::root(self.account.as_str()),
             Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
@@ -298,12 +341,7 @@ impl Ctx {
         for d in deciding {
             b = b.decided_by(d.clone());
         }
-        let written = b
-            .build()
-            .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
-        if let Err(e) = written {
-            crate::say!("warning: audit event not written: {e}");
-        }
+        b.build()
     }
 
     /// Rewrite the extrausers passwd/group files after an account change.
@@ -339,4 +377,13 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
         crate::say!("warning: not published as a Linux account: {skipped}");
     }
     Ok(())
+}
+
+/// Whether `uid` belongs to an account in /etc/passwd: such an account is
+/// local, never an IAM user, even if the directory allocated its uid.
+fn is_local_uid(uid: u32) -> bool {
+    std::fs::read_to_string("/etc/passwd").is_ok_and(|text| {
+        text.lines()
+            .any(|l| l.split(':').nth(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
+    })
 }

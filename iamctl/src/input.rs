@@ -20,30 +20,34 @@ pub fn document(arg: &str) -> Result<String, CliError> {
         .or_else(|| arg.strip_prefix("fileb://"));
     match path {
         None => Ok(arg.to_owned()),
-        Some(path) => {
-            let bytes = crate::setuid::as_invoker(|| {
-                let mut bytes = Vec::new();
-                std::fs::File::open(path)?
-                    .take(MAX_PARAMFILE_BYTES + 1)
-                    .read_to_end(&mut bytes)?;
-                Ok(bytes)
-            })
-            .map_err(|e| {
-                CliError::invalid_input(format!(
-                    "Error parsing parameter: Unable to load paramfile {arg}: {e}"
-                ))
-            })?;
-            if bytes.len() as u64 > MAX_PARAMFILE_BYTES {
-                return Err(CliError::invalid_input(format!(
-                    "Error parsing parameter: paramfile {arg} is larger than {} MiB",
-                    MAX_PARAMFILE_BYTES >> 20
-                )));
-            }
-            String::from_utf8(bytes).map_err(|_| {
-                CliError::invalid_input(format!("Error parsing parameter: {arg} is not UTF-8 text"))
-            })
-        }
+        Some(path) => read_file(path, arg),
     }
+}
+
+/// A file named by the caller, read with the caller's rights and at most
+/// [`MAX_PARAMFILE_BYTES`]; `arg` is how the caller named it, for errors.
+pub fn read_file(path: &str, arg: &str) -> Result<String, CliError> {
+    let bytes = crate::setuid::as_invoker(|| {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_PARAMFILE_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    })
+    .map_err(|e| {
+        CliError::invalid_input(format!(
+            "Error parsing parameter: Unable to load paramfile {arg}: {e}"
+        ))
+    })?;
+    if bytes.len() as u64 > MAX_PARAMFILE_BYTES {
+        return Err(CliError::invalid_input(format!(
+            "Error parsing parameter: paramfile {arg} is larger than {} MiB",
+            MAX_PARAMFILE_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        CliError::invalid_input(format!("Error parsing parameter: {arg} is not UTF-8 text"))
+    })
 }
 
 /// `--tags Key=a,Value=1 Key=b,Value=2` or `--tags '[{"Key":"a","Value":"1"}]'`.

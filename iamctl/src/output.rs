@@ -34,15 +34,39 @@ fn json(value: &Value) -> String {
     s
 }
 
-/// A scalar as Python's `str()` prints it (the AWS CLI is Python).
+/// A scalar as Python's `str()` prints it (the AWS CLI is Python), except
+/// that strings are made [`printable`].
 fn scalar(v: &Value) -> String {
     match v {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s),
         other => other.to_string(),
     }
+}
+
+/// Descriptions and tag values are anyone's text: control characters
+/// (terminal escape sequences, newlines and tabs that would forge rows or
+/// columns) and bidirectional overrides are shown escaped, never sent to
+/// an administrator's terminal. The AWS CLI prints them raw; JSON output
+/// escapes them anyway.
+fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&c.escape_unicode().to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn is_scalar(v: &Value) -> bool {
@@ -333,6 +357,24 @@ mod tests {
         let out = render(&json!({"A":{"B":1}}), Output::Json, "x");
         assert_eq!(out, "{\n    \"A\": {\n        \"B\": 1\n    }\n}\n");
         assert_eq!(render(&Value::Null, Output::Json, "x"), "");
+    }
+
+    #[test]
+    fn text_and_table_never_print_control_characters() {
+        // Issue 11 item 10: a tag value or description with an escape
+        // sequence, a newline or a tab reached the terminal raw.
+        let v = json!({"Tags": [{"Key": "k", "Value": "a\u{1b}]0;pwned\u{7}\nFAKE\tROW\u{9b}\u{202e}x"}]});
+        for format in [Output::Text, Output::Table] {
+            let out = render(&v, format, "ListUserTags");
+            assert!(
+                !out.chars()
+                    .any(|c| c != '\n' && c != '\t' && c.is_control()),
+                "{format:?}: {out:?}"
+            );
+            assert!(!out.contains('\u{202e}'), "{out:?}");
+            assert!(out.contains("\\u{1b}]0;pwned"), "{out:?}");
+            assert!(out.lines().all(|l| !l.starts_with("FAKE")), "{out:?}");
+        }
     }
 
     #[test]

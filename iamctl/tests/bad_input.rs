@@ -554,6 +554,15 @@ fn bad_inputs_are_refused_without_changes() {
         env.fail(&["get-user", "--user-name", "newbie"])
             .starts_with("NoSuchEntity")
     );
+    // Issue 11 item 10: the import file was read unbounded (/dev/zero until
+    // the setuid process ran out of memory); it is bounded like file://.
+    refused(
+        &env,
+        &["import-authorization-details", "/dev/zero"],
+        "",
+        "InvalidInput",
+        "larger than 64 MiB",
+    );
 }
 
 #[test]

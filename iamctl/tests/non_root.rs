@@ -13,33 +13,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// A Linux account for the test, removed again on drop.
-struct LinuxUser {
-    name: String,
+/// An IAM user as the setuid iamctl sees it: a process with the uid the
+/// directory allocated (from the host's extrausers file), no local account.
+struct IamUser {
     uid: u32,
     gid: u32,
-}
-
-impl LinuxUser {
-    fn create(name: &str) -> Self {
-        let st = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "useradd {name}");
-        let u = nix::unistd::User::from_name(name).unwrap().unwrap();
-        Self {
-            name: name.to_owned(),
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-        }
-    }
-}
-
-impl Drop for LinuxUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).status();
-    }
 }
 
 struct Setuid {
@@ -111,6 +89,20 @@ impl Setuid {
         )
     }
 
+    /// The uid and gid root's `create-user` gave `name`.
+    fn iam_user(&self, name: &str) -> IamUser {
+        let passwd = std::fs::read_to_string(self.etc.join("extrausers/passwd")).unwrap();
+        let line = passwd
+            .lines()
+            .find(|l| l.split(':').next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} is not published"));
+        let id = |n: usize| line.split(':').nth(n).unwrap().parse().unwrap();
+        IamUser {
+            uid: id(2),
+            gid: id(3),
+        }
+    }
+
     fn dump(&self) -> String {
         dump(&self.etc.join("iam.db"))
     }
@@ -167,11 +159,10 @@ fn non_root_caller_is_authorized_by_policy() {
     }
     let s = Setuid::new();
     let name = format!("iamt{}", std::process::id() % 100_000);
-    let user = LinuxUser::create(&name);
+    s.admin_ok(&["create-user", "--user-name", &name]);
+    let user = s.iam_user(&name);
     let me = (user.uid, user.gid);
     let arn = |kind: &str, n: &str| format!("arn:aws:iam::{ACCOUNT}:{kind}/{n}");
-
-    s.admin_ok(&["create-user", "--user-name", &name]);
     s.admin_ok(&["create-user", "--user-name", "alice"]);
     s.admin_ok_with(
         &["create-login-profile", "--user-name", &name],
@@ -482,7 +473,7 @@ fn non_root_caller_is_authorized_by_policy() {
     let r = s.user((65534, 65534), &["get-caller-identity"], "");
     assert!(
         r.stderr
-            .starts_with("AccessDenied: The Linux user nobody is not an IAM user"),
+            .starts_with("AccessDenied: The Linux user nobody (uid 65534) is not an IAM user"),
         "{}",
         r.stderr
     );

@@ -55,6 +55,11 @@ pub enum StoreError {
     #[error("store {path}: {reason}")]
     Unavailable { path: PathBuf, reason: String },
 
+    /// The audit event of a change could not be made: the change is not
+    /// committed without it.
+    #[error("audit event: {0}")]
+    Audit(String),
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -91,6 +96,7 @@ impl StoreError {
             Self::Busy => "ConcurrentModification",
             Self::Unavailable { .. }
             | Self::Io { .. }
+            | Self::Audit(_)
             | Self::Random(_)
             | Self::Sqlite(_)
             | Self::Corrupt(_) => "ServiceFailure",

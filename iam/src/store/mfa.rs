@@ -4,7 +4,7 @@
 use super::change_one;
 use super::users::{corrupt, user_id};
 use super::{CredentialReportRow, EntityKind, MfaDevice, Result, Store, StoreError, UserStatus};
-use crate::names::{IamArn, IamPath, MfaDeviceName, UserName, mfa_arn, user_arn};
+use crate::names::{IamPath, MfaDeviceName, UserName, mfa_arn, user_arn};
 use crate::password::PasswordPolicy;
 use crate::secret::SecretBytes;
 use chrono::{DateTime, Utc};
@@ -266,23 +266,7 @@ impl Store {
     // ---- helpers -------------------------------------------------------
 
     fn mfa_id_by_serial(&self, c: &Connection, serial: &str) -> Result<i64> {
-        let not_found = || StoreError::no_such(EntityKind::MfaDevice, serial);
-        let arn = IamArn::parse("SerialNumber", serial).map_err(|_| not_found())?;
-        if arn.resource_type != "mfa" || arn.account != self.account.as_str() {
-            return Err(not_found());
-        }
-        let (id, path): (i64, String) = c
-            .query_row(
-                "SELECT id, path FROM mfa_devices WHERE name = ?1",
-                [&arn.name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .ok_or_else(not_found)?;
-        if path != arn.path.as_str() {
-            return Err(not_found());
-        }
-        Ok(id)
+        self.id_by_arn(c, EntityKind::MfaDevice, serial)
     }
 
     fn mfa_by_row_id(&self, c: &Connection, id: i64) -> Result<MfaDevice> {

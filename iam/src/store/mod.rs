@@ -13,6 +13,7 @@ mod groups;
 mod login;
 mod mfa;
 mod model;
+mod outbox;
 mod policies;
 mod roles;
 mod schema;
@@ -21,6 +22,7 @@ mod users;
 pub use error::{EntityKind, StoreError};
 pub use login::lock_state;
 pub use model::*;
+pub use outbox::QueuedEvent;
 
 use crate::names::AccountId;
 use crate::policy::{Policy, PolicyKind};
@@ -32,6 +34,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The schema version a store has once every migration is applied.
+pub const SCHEMA_VERSION: u32 = schema::MIGRATIONS.len() as u32;
 
 /// How long a writer waits for another process's transaction before
 /// failing. Bounded, so PAM never hangs inside sshd.
@@ -304,6 +309,38 @@ impl Store {
         let v = r?;
         tx.commit()?;
         Ok(v)
+    }
+
+    /// Resolves the ARN of a policy or MFA device of this account to its
+    /// row id. Only the spelling AWS prints resolves (name in its stored
+    /// case, path exact, no `//`): callers authorize on the ARN they were
+    /// given, so any other spelling resolving would let it dodge a Deny
+    /// written for the printed one.
+    pub(crate) fn id_by_arn(&self, c: &Connection, kind: EntityKind, arn: &str) -> Result<i64> {
+        let (field, resource_type, table) = match kind {
+            EntityKind::MfaDevice => ("SerialNumber", "mfa", "mfa_devices"),
+            _ => ("PolicyArn", "policy", "policies"),
+        };
+        let not_found = || StoreError::no_such(kind, arn);
+        let parsed = crate::names::IamArn::parse(field, arn)?;
+        if parsed.canonical() != arn
+            || parsed.resource_type != resource_type
+            || parsed.account != self.account.as_str()
+        {
+            return Err(not_found());
+        }
+        let (id, name, path): (i64, String, String) = c
+            .query_row(
+                &format!("SELECT id, name, path FROM {table} WHERE name = ?1"),
+                [&parsed.name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or_else(not_found)?;
+        if name != parsed.name || path != parsed.path.as_str() {
+            return Err(not_found());
+        }
+        Ok(id)
     }
 }
 

@@ -11,8 +11,7 @@ use super::{
     PrincipalPolicies, Result, Store, StoreError, check_policy, to_u32,
 };
 use crate::names::{
-    GroupName, IamArn, IamPath, PolicyName, RoleName, UniqueIdKind, UserName, new_unique_id,
-    policy_arn,
+    GroupName, IamPath, PolicyName, RoleName, UniqueIdKind, UserName, new_unique_id, policy_arn,
 };
 use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
@@ -568,23 +567,7 @@ impl Store {
 
     /// Resolves a policy ARN of this account to its row id.
     pub(crate) fn policy_id_by_arn(&self, c: &Connection, arn: &str) -> Result<i64> {
-        let not_found = || StoreError::no_such(EntityKind::Policy, arn);
-        let parsed = IamArn::parse("PolicyArn", arn)?;
-        if parsed.resource_type != "policy" || parsed.account != self.account.as_str() {
-            return Err(not_found());
-        }
-        let (id, path): (i64, String) = c
-            .query_row(
-                "SELECT id, path FROM policies WHERE name = ?1",
-                [&parsed.name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .ok_or_else(not_found)?;
-        if path != parsed.path.as_str() {
-            return Err(not_found());
-        }
-        Ok(id)
+        self.id_by_arn(c, EntityKind::Policy, arn)
     }
 
     pub(crate) fn policy_by_row_id(&self, c: &Connection, id: i64) -> Result<ManagedPolicy> {

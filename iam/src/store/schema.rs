@@ -184,4 +184,13 @@ CREATE TABLE role_sessions (
 );
 CREATE INDEX role_sessions_user ON role_sessions(user_name, started);
 "#,
+    // 2: audit events written in the transaction of the change they
+    // record, delivered to the audit log after it commits.
+    r#"
+CREATE TABLE audit_outbox (
+    id     INTEGER PRIMARY KEY,
+    line   TEXT NOT NULL,
+    denial INTEGER NOT NULL
+);
+"#,
 ];

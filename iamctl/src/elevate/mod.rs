@@ -20,7 +20,7 @@ use iam::elevation::{
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
 use iam::policy::{Decision, Policy, PolicyKind, Response};
 use iam::principal::Principal;
-use iam::store::{RoleSession, RoleSessionStatus, Store};
+use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -740,14 +740,15 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
     if ctx.caller_user().as_ref() != Some(&s.user) {
         ctx.authorize_with("iam:RevokeSession", &arn, |_| {})?;
     }
-    if !ctx
-        .store
-        .end_role_session(id, RoleSessionStatus::Revoked, ctx.now)?
-    {
-        return Err(CliError::invalid_input(format!(
-            "Session {id} is not active."
-        )));
-    }
+    ctx.commit(
+        |_| json!({"sessionId": id, "assumedRoleArn": arn}),
+        |s| match s.end_role_session(id, RoleSessionStatus::Revoked, ctx.now)? {
+            true => Ok(()),
+            false => Err(StoreError::InvalidInput(format!(
+                "Session {id} is not active."
+            ))),
+        },
+    )?;
     // Nudge a live supervisor so it ends the session now, not at its next
     // poll (it checks the record itself; the signal carries nothing).
     if let Some(pid) = s.pid
@@ -764,7 +765,6 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
             nix::sys::signal::Signal::SIGUSR1,
         );
     }
-    ctx.audit_ok(json!({"sessionId": id, "assumedRoleArn": arn}));
     let s = ctx.store.get_role_session(id)?;
     Ok(json!({ "Session": session_json(&ctx.store, &s) }))
 }

@@ -389,14 +389,15 @@ pub fn import(ctx: &mut Ctx, a: &cli::ImportArgs) -> Result<Value, CliError> {
         .strip_prefix("file://")
         .or_else(|| a.file.strip_prefix("fileb://"))
         .unwrap_or(&a.file);
-    let text = crate::setuid::as_invoker(|| std::fs::read_to_string(path))
-        .map_err(|e| CliError::invalid_input(format!("cannot read {path}: {e}")))?;
+    let text = input::read_file(path, &a.file)?;
     let details = parse_details(ctx, &text)?;
-    let summary = ctx.store.import(&details, ctx.now)?;
-    ctx.audit_ok(
-        json!({"file": path, "users": summary.users, "groups": summary.groups,
-        "roles": summary.roles, "policies": summary.policies}),
-    );
+    let summary = ctx.commit(
+        |summary: &iam::store::ImportSummary| {
+            json!({"file": path, "users": summary.users, "groups": summary.groups,
+        "roles": summary.roles, "policies": summary.policies})
+        },
+        |s| s.import(&details, ctx.now),
+    )?;
     ctx.publish_accounts()?;
     Ok(
         json!({"Imported": {"Users": summary.users, "Groups": summary.groups,

@@ -19,8 +19,10 @@ pub fn create_group(ctx: &mut Ctx, a: &cli::CreateGroupArgs) -> Result<Value, Cl
     let name = parse_group(&a.group_name)?;
     let path = parse_path(a.path.as_deref())?;
     ctx.authorize(&group_arn(&ctx.account, &path, &name))?;
-    let group = ctx.store.create_group(&name, &path, ctx.now)?;
-    ctx.audit_ok(json!({"groupName": name.as_str(), "path": path.as_str()}));
+    let group = ctx.commit(
+        |_| json!({"groupName": name.as_str(), "path": path.as_str()}),
+        |s| s.create_group(&name, &path, ctx.now),
+    )?;
     ctx.publish_accounts()?;
     Ok(json!({"Group": shapes::group(&group)}))
 }
@@ -45,8 +47,10 @@ pub fn list_groups(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError
 pub fn delete_group(ctx: &mut Ctx, a: &cli::GroupName) -> Result<Value, CliError> {
     let name = parse_group(&a.group_name)?;
     ctx.authorize(&arn(ctx, &name))?;
-    ctx.store.delete_group(&name)?;
-    ctx.audit_ok(json!({"groupName": name.as_str()}));
+    ctx.commit(
+        |_| json!({"groupName": name.as_str()}),
+        |s| s.delete_group(&name),
+    )?;
     ctx.publish_accounts()?;
     Ok(Value::Null)
 }
@@ -55,8 +59,10 @@ pub fn add_user_to_group(ctx: &mut Ctx, a: &cli::GroupMemberArgs) -> Result<Valu
     let group = parse_group(&a.group_name)?;
     let user = parse_user(&a.user_name)?;
     ctx.authorize(&arn(ctx, &group))?;
-    ctx.store.add_user_to_group(&user, &group)?;
-    ctx.audit_ok(json!({"groupName": group.as_str(), "userName": user.as_str()}));
+    ctx.commit(
+        |_| json!({"groupName": group.as_str(), "userName": user.as_str()}),
+        |s| s.add_user_to_group(&user, &group),
+    )?;
     ctx.publish_accounts()?;
     Ok(Value::Null)
 }
@@ -65,8 +71,10 @@ pub fn remove_user_from_group(ctx: &mut Ctx, a: &cli::GroupMemberArgs) -> Result
     let group = parse_group(&a.group_name)?;
     let user = parse_user(&a.user_name)?;
     ctx.authorize(&arn(ctx, &group))?;
-    ctx.store.remove_user_from_group(&user, &group)?;
-    ctx.audit_ok(json!({"groupName": group.as_str(), "userName": user.as_str()}));
+    ctx.commit(
+        |_| json!({"groupName": group.as_str(), "userName": user.as_str()}),
+        |s| s.remove_user_from_group(&user, &group),
+    )?;
     ctx.publish_accounts()?;
     Ok(Value::Null)
 }

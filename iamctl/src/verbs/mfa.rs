@@ -26,10 +26,10 @@ pub fn create_virtual_mfa_device(
     ctx.authorize(&mfa_arn(&ctx.account, &path, &name))?;
     let secret =
         totp::generate_secret().map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
-    let device = ctx
-        .store
-        .create_virtual_mfa_device(&name, &path, &secret, ctx.now)?;
-    ctx.audit_ok(json!({"virtualMFADeviceName": name.as_str(), "path": path.as_str()}));
+    let device = ctx.commit(
+        |_| json!({"virtualMFADeviceName": name.as_str(), "path": path.as_str()}),
+        |s| s.create_virtual_mfa_device(&name, &path, &secret, ctx.now),
+    )?;
     let uri = totp::otpauth_uri(
         &format!("IAM {}", ctx.account),
         &format!("{name}@{}", ctx.account),
@@ -78,9 +78,10 @@ pub fn enable_mfa_device(ctx: &mut Ctx, a: &cli::EnableMfaDeviceArgs) -> Result<
             "Authentication code for device is not valid.",
         )
     })?;
-    ctx.store
-        .enable_mfa_device(&user, &a.serial_number, step, ctx.now)?;
-    ctx.audit_ok(json!({"userName": user.as_str(), "serialNumber": a.serial_number}));
+    ctx.commit(
+        |_| json!({"userName": user.as_str(), "serialNumber": a.serial_number}),
+        |s| s.enable_mfa_device(&user, &a.serial_number, step, ctx.now),
+    )?;
     Ok(Value::Null)
 }
 
@@ -94,15 +95,19 @@ pub fn deactivate_mfa_device(
         ));
     };
     ctx.authorize(&ctx.user_arn(&user))?;
-    ctx.store.deactivate_mfa_device(&user, &a.serial_number)?;
-    ctx.audit_ok(json!({"userName": user.as_str(), "serialNumber": a.serial_number}));
+    ctx.commit(
+        |_| json!({"userName": user.as_str(), "serialNumber": a.serial_number}),
+        |s| s.deactivate_mfa_device(&user, &a.serial_number),
+    )?;
     Ok(Value::Null)
 }
 
 pub fn delete_virtual_mfa_device(ctx: &mut Ctx, a: &cli::SerialNumber) -> Result<Value, CliError> {
     ctx.authorize(&a.serial_number)?;
-    ctx.store.delete_virtual_mfa_device(&a.serial_number)?;
-    ctx.audit_ok(json!({"serialNumber": a.serial_number}));
+    ctx.commit(
+        |_| json!({"serialNumber": a.serial_number}),
+        |s| s.delete_virtual_mfa_device(&a.serial_number),
+    )?;
     Ok(Value::Null)
 }
 

@@ -207,6 +207,14 @@ pub fn simulate_principal(
             )));
         }
     };
+    // Authorized above on the ARN as typed: only the stored spelling may
+    // resolve (docs/SECURITY.md, "canonical ARNs").
+    if principal.arn != a.policy_source_arn {
+        return Err(CliError::new(
+            "NoSuchEntity",
+            format!("The entity {} cannot be found.", a.policy_source_arn),
+        ));
+    }
     let mut context = principal.base_context(ctx.now);
     // Asked about this host: its tags and name, as pam_iam and assume-role
     // put them in the context of host:Login and host:RunAs.

@@ -57,11 +57,13 @@ pub fn create_policy(ctx: &mut Ctx, a: &cli::CreatePolicyArgs) -> Result<Value, 
     let document = input::document(&a.policy_document)?;
     check_document(name.as_str(), &document, PolicyKind::Managed)?;
     ctx.authorize(&policy_arn(&ctx.account, &path, &name))?;
-    let policy =
-        ctx.store
-            .create_policy(&name, &path, a.description.as_deref(), &document, ctx.now)?;
-    ctx.audit_ok(json!({"policyName": name.as_str(), "path": path.as_str(),
-        "description": a.description, "policyDocument": shapes::document(&document)}));
+    let policy = ctx.commit(
+        |_| {
+            json!({"policyName": name.as_str(), "path": path.as_str(),
+        "description": a.description, "policyDocument": shapes::document(&document)})
+        },
+        |s| s.create_policy(&name, &path, a.description.as_deref(), &document, ctx.now),
+    )?;
     Ok(json!({"Policy": shapes::policy(&policy)}))
 }
 
@@ -93,8 +95,10 @@ pub fn list_policies(ctx: &mut Ctx, a: &cli::ListPoliciesArgs) -> Result<Value, 
 
 pub fn delete_policy(ctx: &mut Ctx, a: &cli::PolicyArn) -> Result<Value, CliError> {
     ctx.authorize(&a.policy_arn)?;
-    ctx.store.delete_policy(&a.policy_arn)?;
-    ctx.audit_ok(json!({"policyArn": a.policy_arn}));
+    ctx.commit(
+        |_| json!({"policyArn": a.policy_arn}),
+        |s| s.delete_policy(&a.policy_arn),
+    )?;
     Ok(Value::Null)
 }
 
@@ -106,21 +110,22 @@ pub fn create_policy_version(
     check_document(&a.policy_arn, &document, PolicyKind::Managed)?;
     ctx.authorize(&a.policy_arn)?;
     let set_default = tri(a.set_as_default, a.no_set_as_default).unwrap_or(false);
-    let v = ctx
-        .store
-        .create_policy_version(&a.policy_arn, &document, set_default, ctx.now)?;
-    ctx.audit_ok(
-        json!({"policyArn": a.policy_arn, "setAsDefault": set_default,
-        "policyDocument": shapes::document(&document)}),
-    );
+    let v = ctx.commit(
+        |_| {
+            json!({"policyArn": a.policy_arn, "setAsDefault": set_default,
+        "policyDocument": shapes::document(&document)})
+        },
+        |s| s.create_policy_version(&a.policy_arn, &document, set_default, ctx.now),
+    )?;
     Ok(json!({"PolicyVersion": shapes::policy_version(&v, false)}))
 }
 
 pub fn delete_policy_version(ctx: &mut Ctx, a: &cli::PolicyVersionArgs) -> Result<Value, CliError> {
     ctx.authorize(&a.policy_arn)?;
-    ctx.store
-        .delete_policy_version(&a.policy_arn, &a.version_id)?;
-    ctx.audit_ok(json!({"policyArn": a.policy_arn, "versionId": a.version_id}));
+    ctx.commit(
+        |_| json!({"policyArn": a.policy_arn, "versionId": a.version_id}),
+        |s| s.delete_policy_version(&a.policy_arn, &a.version_id),
+    )?;
     Ok(Value::Null)
 }
 
@@ -129,9 +134,10 @@ pub fn set_default_policy_version(
     a: &cli::PolicyVersionArgs,
 ) -> Result<Value, CliError> {
     ctx.authorize(&a.policy_arn)?;
-    ctx.store
-        .set_default_policy_version(&a.policy_arn, &a.version_id, ctx.now)?;
-    ctx.audit_ok(json!({"policyArn": a.policy_arn, "versionId": a.version_id}));
+    ctx.commit(
+        |_| json!({"policyArn": a.policy_arn, "versionId": a.version_id}),
+        |s| s.set_default_policy_version(&a.policy_arn, &a.version_id, ctx.now),
+    )?;
     Ok(Value::Null)
 }
 
@@ -170,9 +176,11 @@ pub fn attach(ctx: &mut Ctx, e: Entity, policy_arn: &str) -> Result<Value, CliEr
     ctx.authorize_with(&action, &entity_arn(ctx, &e), |c| {
         c.set("iam:PolicyARN", policy_arn.to_owned());
     })?;
-    ctx.store.attach_policy(&e, policy_arn)?;
     let (k, v) = audit_key(&e);
-    ctx.audit_ok(json!({k: v, "policyArn": policy_arn}));
+    ctx.commit(
+        |_| json!({k: v, "policyArn": policy_arn}),
+        |s| s.attach_policy(&e, policy_arn),
+    )?;
     Ok(Value::Null)
 }
 
@@ -181,9 +189,11 @@ pub fn detach(ctx: &mut Ctx, e: Entity, policy_arn: &str) -> Result<Value, CliEr
     ctx.authorize_with(&action, &entity_arn(ctx, &e), |c| {
         c.set("iam:PolicyARN", policy_arn.to_owned());
     })?;
-    ctx.store.detach_policy(&e, policy_arn)?;
     let (k, v) = audit_key(&e);
-    ctx.audit_ok(json!({k: v, "policyArn": policy_arn}));
+    ctx.commit(
+        |_| json!({k: v, "policyArn": policy_arn}),
+        |s| s.detach_policy(&e, policy_arn),
+    )?;
     Ok(Value::Null)
 }
 
@@ -221,11 +231,10 @@ pub fn put_inline(
     };
     check_document(name.as_str(), &document, kind)?;
     ctx.authorize(&entity_arn(ctx, &e))?;
-    ctx.store.put_inline_policy(&e, &name, &document)?;
     let (k, v) = audit_key(&e);
-    ctx.audit_ok(
-        json!({k: v, "policyName": name.as_str(), "policyDocument": shapes::document(&document)}),
-    );
+    ctx.commit(|_| json!({k: v, "policyName": name.as_str(), "policyDocument": shapes::document(&document)}),
+        |s| s.put_inline_policy(&e, &name, &document),
+    )?;
     Ok(Value::Null)
 }
 
@@ -242,9 +251,11 @@ pub fn get_inline(ctx: &mut Ctx, e: Entity, policy_name: &str) -> Result<Value, 
 pub fn delete_inline(ctx: &mut Ctx, e: Entity, policy_name: &str) -> Result<Value, CliError> {
     let name = parse_policy_name(policy_name)?;
     ctx.authorize(&entity_arn(ctx, &e))?;
-    ctx.store.delete_inline_policy(&e, &name)?;
     let (k, v) = audit_key(&e);
-    ctx.audit_ok(json!({k: v, "policyName": name.as_str()}));
+    ctx.commit(
+        |_| json!({k: v, "policyName": name.as_str()}),
+        |s| s.delete_inline_policy(&e, &name),
+    )?;
     Ok(Value::Null)
 }
 
@@ -274,20 +285,19 @@ pub fn put_boundary(
     if let Some(b) = boundary {
         ctx.store.get_policy(b)?;
     }
-    match &e {
-        Entity::User(n) => ctx
-            .store
-            .set_user_permissions_boundary(n, boundary.map(String::as_str))?,
-        Entity::Role(n) => ctx
-            .store
-            .set_role_permissions_boundary(n, boundary.map(String::as_str))?,
-        Entity::Group(_) => {
-            return Err(CliError::invalid_input(
-                "groups have no permissions boundary",
-            ));
-        }
+    if matches!(e, Entity::Group(_)) {
+        return Err(CliError::invalid_input(
+            "groups have no permissions boundary",
+        ));
     }
     let (k, v) = audit_key(&e);
-    ctx.audit_ok(json!({k: v, "permissionsBoundary": boundary}));
+    ctx.commit(
+        |_| json!({k: v, "permissionsBoundary": boundary}),
+        |s| match &e {
+            Entity::User(n) => s.set_user_permissions_boundary(n, boundary.map(String::as_str)),
+            Entity::Role(n) => s.set_role_permissions_boundary(n, boundary.map(String::as_str)),
+            Entity::Group(_) => Ok(()),
+        },
+    )?;
     Ok(Value::Null)
 }

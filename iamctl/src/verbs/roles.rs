@@ -35,21 +35,9 @@ pub fn create_role(ctx: &mut Ctx, a: &cli::CreateRoleArgs) -> Result<Value, CliE
     if let Some(b) = &a.permissions_boundary {
         ctx.store.get_policy(b)?;
     }
-    let role = ctx.store.create_role(
-        &NewRole {
-            name: name.clone(),
-            path,
-            assume_role_policy_document: trust.clone(),
-            description: a.description.clone(),
-            max_session_duration: a.max_session_duration,
-            tags,
-            permissions_boundary: a.permissions_boundary.clone(),
-        },
-        ctx.now,
-    )?;
-    ctx.audit_ok(json!({"roleName": name.as_str(), "path": role.path.as_str(),
+    let role = ctx.commit(|role: &iam::store::Role| json!({"roleName": name.as_str(), "path": role.path.as_str(),
         "assumeRolePolicyDocument": shapes::document(&trust), "description": a.description,
-        "maxSessionDuration": a.max_session_duration, "permissionsBoundary": a.permissions_boundary}));
+        "maxSessionDuration": a.max_session_duration, "permissionsBoundary": a.permissions_boundary}), |s| s.create_role( &NewRole { name: name.clone(), path, assume_role_policy_document: trust.clone(), description: a.description.clone(), max_session_duration: a.max_session_duration, tags, permissions_boundary: a.permissions_boundary.clone(), }, ctx.now, ))?;
     Ok(json!({"Role": shapes::role(&role, false)}))
 }
 
@@ -69,8 +57,10 @@ pub fn list_roles(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError>
 pub fn delete_role(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
     ctx.authorize(&arn(ctx, &name))?;
-    ctx.store.delete_role(&name)?;
-    ctx.audit_ok(json!({"roleName": name.as_str()}));
+    ctx.commit(
+        |_| json!({"roleName": name.as_str()}),
+        |s| s.delete_role(&name),
+    )?;
     Ok(Value::Null)
 }
 
@@ -81,12 +71,13 @@ pub fn update_role(ctx: &mut Ctx, a: &cli::UpdateRoleArgs) -> Result<Value, CliE
         .description
         .as_deref()
         .map(|d| (!d.is_empty()).then_some(d));
-    ctx.store
-        .update_role(&name, description, a.max_session_duration)?;
-    ctx.audit_ok(
-        json!({"roleName": name.as_str(), "description": a.description,
-        "maxSessionDuration": a.max_session_duration}),
-    );
+    ctx.commit(
+        |_| {
+            json!({"roleName": name.as_str(), "description": a.description,
+        "maxSessionDuration": a.max_session_duration})
+        },
+        |s| s.update_role(&name, description, a.max_session_duration),
+    )?;
     Ok(Value::Null)
 }
 
@@ -98,8 +89,10 @@ pub fn update_assume_role_policy(
     let trust = input::document(&a.policy_document)?;
     check_document(name.as_str(), &trust, PolicyKind::Trust)?;
     ctx.authorize(&arn(ctx, &name))?;
-    ctx.store.update_assume_role_policy(&name, &trust)?;
-    ctx.audit_ok(json!({"roleName": name.as_str(), "policyDocument": shapes::document(&trust)}));
+    ctx.commit(
+        |_| json!({"roleName": name.as_str(), "policyDocument": shapes::document(&trust)}),
+        |s| s.update_assume_role_policy(&name, &trust),
+    )?;
     Ok(Value::Null)
 }
 
@@ -107,8 +100,10 @@ pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> 
     let name = parse_role(&a.role_name)?;
     let tags = parse_tags(&a.tags.tags)?;
     ctx.authorize(&arn(ctx, &name))?;
-    ctx.store.tag_role(&name, &tags)?;
-    ctx.audit_ok(json!({"roleName": name.as_str(), "tags": shapes::tags(&tags)}));
+    ctx.commit(
+        |_| json!({"roleName": name.as_str(), "tags": shapes::tags(&tags)}),
+        |s| s.tag_role(&name, &tags),
+    )?;
     Ok(Value::Null)
 }
 
@@ -116,9 +111,11 @@ pub fn untag_role(ctx: &mut Ctx, a: &cli::UntagRoleArgs) -> Result<Value, CliErr
     let name = parse_role(&a.role_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
     ctx.authorize(&arn(ctx, &name))?;
-    ctx.store.untag_role(&name, &keys)?;
-    let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-    ctx.audit_ok(json!({"roleName": name.as_str(), "tagKeys": keys}));
+    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    ctx.commit(
+        |_| json!({"roleName": name.as_str(), "tagKeys": key_names}),
+        |s| s.untag_role(&name, &keys),
+    )?;
     Ok(Value::Null)
 }
 

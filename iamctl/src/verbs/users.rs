@@ -25,19 +25,23 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
     if let Some(b) = &a.permissions_boundary {
         ctx.store.get_policy(b)?;
     }
-    let user = ctx.store.create_user(
-        &NewUser {
-            name: name.clone(),
-            path,
-            tags,
-            permissions_boundary: a.permissions_boundary.clone(),
+    let user = ctx.commit(
+        |user: &iam::store::User| {
+            json!({"userName": name.as_str(), "path": user.path.as_str(),
+        "permissionsBoundary": a.permissions_boundary})
         },
-        ctx.now,
+        |s| {
+            s.create_user(
+                &NewUser {
+                    name: name.clone(),
+                    path,
+                    tags,
+                    permissions_boundary: a.permissions_boundary.clone(),
+                },
+                ctx.now,
+            )
+        },
     )?;
-    ctx.audit_ok(
-        json!({"userName": name.as_str(), "path": user.path.as_str(),
-        "permissionsBoundary": a.permissions_boundary}),
-    );
     ctx.publish_accounts()?;
     if !is_linux_login_name(name.as_str()) {
         crate::say!(
@@ -79,8 +83,10 @@ pub fn list_users(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError>
 pub fn delete_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
-    ctx.store.delete_user(&name)?;
-    ctx.audit_ok(json!({"userName": name.as_str()}));
+    ctx.commit(
+        |_| json!({"userName": name.as_str()}),
+        |s| s.delete_user(&name),
+    )?;
     ctx.publish_accounts()?;
     Ok(Value::Null)
 }
@@ -94,11 +100,9 @@ pub fn update_user(ctx: &mut Ctx, a: &cli::UpdateUserArgs) -> Result<Value, CliE
         .map(|p| parse_path(Some(p)))
         .transpose()?;
     ctx.authorize(&ctx.user_arn(&name))?;
-    ctx.store
-        .update_user(&name, new_name.as_ref(), new_path.as_ref())?;
-    ctx.audit_ok(
-        json!({"userName": name.as_str(), "newUserName": a.new_user_name, "newPath": a.new_path}),
-    );
+    ctx.commit(|_| json!({"userName": name.as_str(), "newUserName": a.new_user_name, "newPath": a.new_path}),
+        |s| s.update_user(&name, new_name.as_ref(), new_path.as_ref()),
+    )?;
     ctx.publish_accounts()?;
     Ok(Value::Null)
 }
@@ -107,8 +111,10 @@ pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> 
     let name = parse_user(&a.user_name)?;
     let tags = parse_tags(&a.tags.tags)?;
     ctx.authorize(&ctx.user_arn(&name))?;
-    ctx.store.tag_user(&name, &tags)?;
-    ctx.audit_ok(json!({"userName": name.as_str(), "tags": shapes::tags(&tags)}));
+    ctx.commit(
+        |_| json!({"userName": name.as_str(), "tags": shapes::tags(&tags)}),
+        |s| s.tag_user(&name, &tags),
+    )?;
     Ok(Value::Null)
 }
 
@@ -116,9 +122,11 @@ pub fn untag_user(ctx: &mut Ctx, a: &cli::UntagUserArgs) -> Result<Value, CliErr
     let name = parse_user(&a.user_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
     ctx.authorize(&ctx.user_arn(&name))?;
-    ctx.store.untag_user(&name, &keys)?;
-    let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-    ctx.audit_ok(json!({"userName": name.as_str(), "tagKeys": keys}));
+    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    ctx.commit(
+        |_| json!({"userName": name.as_str(), "tagKeys": key_names}),
+        |s| s.untag_user(&name, &keys),
+    )?;
     Ok(Value::Null)
 }
 
@@ -133,8 +141,10 @@ pub fn unlock_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> 
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
     ctx.store.get_user(&name)?;
-    ctx.store.reset_failures(name.as_str())?;
-    ctx.audit_ok(json!({"userName": name.as_str()}));
+    ctx.commit(
+        |_| json!({"userName": name.as_str()}),
+        |s| s.reset_failures(name.as_str()),
+    )?;
     Ok(Value::Null)
 }
 
@@ -196,10 +206,11 @@ pub fn create_login_profile(ctx: &mut Ctx, a: &cli::LoginProfileArgs) -> Result<
     let password = ctx.secrets.read_new("Password: ")?;
     check_password(ctx, &name, &password)?;
     let reset = tri(a.password_reset_required, a.no_password_reset_required).unwrap_or(false);
-    let profile = ctx
-        .store
-        .create_login_profile(&name, &hash(&password)?, reset, ctx.now)?;
-    ctx.audit_ok(json!({"userName": name.as_str(), "passwordResetRequired": reset}));
+    let hashed = hash(&password)?;
+    let profile = ctx.commit(
+        |_| json!({"userName": name.as_str(), "passwordResetRequired": reset}),
+        |s| s.create_login_profile(&name, &hashed, reset, ctx.now),
+    )?;
     Ok(json!({"LoginProfile": shapes::login_profile(&profile)}))
 }
 
@@ -211,19 +222,30 @@ pub fn update_login_profile(
     ctx.authorize(&ctx.user_arn(&name))?;
     let current = ctx.store.get_login_profile(&name)?;
     let reset = tri(a.password_reset_required, a.no_password_reset_required);
-    if a.password || reset.is_none() {
+    let hashed = if a.password || reset.is_none() {
         let password = ctx.secrets.read_new("New password: ")?;
         check_password(ctx, &name, &password)?;
-        let reset = reset.unwrap_or(current.password_reset_required);
-        ctx.store
-            .set_password(&name, &hash(&password)?, reset, KEEP_HISTORY, ctx.now)?;
-    } else if let Some(reset) = reset {
-        ctx.store.set_password_reset_required(&name, reset)?;
-    }
-    ctx.audit_ok(
-        json!({"userName": name.as_str(), "passwordResetRequired": reset,
-        "passwordChanged": a.password || reset.is_none()}),
-    );
+        Some(hash(&password)?)
+    } else {
+        None
+    };
+    ctx.commit(
+        |_| {
+            json!({"userName": name.as_str(), "passwordResetRequired": reset,
+            "passwordChanged": hashed.is_some()})
+        },
+        |s| match (&hashed, reset) {
+            (Some(h), _) => s.set_password(
+                &name,
+                h,
+                reset.unwrap_or(current.password_reset_required),
+                KEEP_HISTORY,
+                ctx.now,
+            ),
+            (None, Some(reset)) => s.set_password_reset_required(&name, reset),
+            (None, None) => Ok(()),
+        },
+    )?;
     Ok(Value::Null)
 }
 
@@ -237,8 +259,10 @@ pub fn get_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliE
 pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
-    ctx.store.delete_login_profile(&name)?;
-    ctx.audit_ok(json!({"userName": name.as_str()}));
+    ctx.commit(
+        |_| json!({"userName": name.as_str()}),
+        |s| s.delete_login_profile(&name),
+    )?;
     Ok(Value::Null)
 }
 
@@ -272,9 +296,11 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
     }
     let new = ctx.secrets.read_new("New password: ")?;
     check_password(ctx, &name, &new)?;
-    ctx.store
-        .set_password(&name, &hash(&new)?, false, KEEP_HISTORY, ctx.now)?;
-    ctx.audit_ok(json!({"userName": name.as_str()}));
+    let hashed = hash(&new)?;
+    ctx.commit(
+        |_| json!({"userName": name.as_str()}),
+        |s| s.set_password(&name, &hashed, false, KEEP_HISTORY, ctx.now),
+    )?;
     Ok(Value::Null)
 }
 
@@ -310,8 +336,10 @@ pub fn update_account_password_policy(
     policy
         .validate()
         .map_err(|e| CliError::new("ValidationError", e.to_string()))?;
-    ctx.store.set_password_policy(&policy)?;
-    ctx.audit_ok(serde_json::to_value(&policy).unwrap_or(Value::Null));
+    ctx.commit(
+        |_| serde_json::to_value(&policy).unwrap_or(Value::Null),
+        |s| s.set_password_policy(&policy),
+    )?;
     Ok(Value::Null)
 }
 
@@ -338,7 +366,6 @@ pub fn get_account_password_policy(ctx: &mut Ctx) -> Result<Value, CliError> {
 
 pub fn delete_account_password_policy(ctx: &mut Ctx) -> Result<Value, CliError> {
     ctx.authorize("*")?;
-    ctx.store.delete_password_policy()?;
-    ctx.audit_ok(json!({}));
+    ctx.commit(|_| json!({}), |s| s.delete_password_policy())?;
     Ok(Value::Null)
 }
