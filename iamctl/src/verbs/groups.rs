@@ -51,6 +51,26 @@ pub fn delete_group(ctx: &mut Ctx, a: &cli::GroupName) -> Result<Value, CliError
     Ok(Value::Null)
 }
 
+/// `UpdateGroup`: rename and/or move; the gid stays.
+pub fn update_group(ctx: &mut Ctx, a: &cli::UpdateGroupArgs) -> Result<Value, CliError> {
+    let name = parse_group(&a.group_name)?;
+    let new_name = a.new_group_name.as_deref().map(parse_group).transpose()?;
+    let new_path = a
+        .new_path
+        .as_deref()
+        .map(|p| parse_path(Some(p)))
+        .transpose()?;
+    ctx.authorize(&arn(ctx, &name))?;
+    ctx.store
+        .update_group(&name, new_name.as_ref(), new_path.as_ref())?;
+    ctx.audit_ok(
+        json!({"groupName": name.as_str(), "newGroupName": a.new_group_name,
+        "newPath": a.new_path}),
+    );
+    ctx.publish_accounts()?;
+    Ok(Value::Null)
+}
+
 pub fn add_user_to_group(ctx: &mut Ctx, a: &cli::GroupMemberArgs) -> Result<Value, CliError> {
     let group = parse_group(&a.group_name)?;
     let user = parse_user(&a.user_name)?;
