@@ -318,9 +318,12 @@ fn unprivileged_user_cannot_read_the_store_or_change_another_user() {
         return;
     }
     let s = Setuid::new();
-    let mallory = LinuxUser::create(&format!("iamsec{}", std::process::id() % 100_000));
     // mallory is an IAM user without any policy; alice is another user.
-    s.admin(&["create-user", "--user-name", &mallory.name], "");
+    // The IAM user comes first: no IAM user may be created under a local
+    // account's name.
+    let name = format!("iamsec{}", std::process::id() % 100_000);
+    s.admin(&["create-user", "--user-name", &name], "");
+    let mallory = LinuxUser::create(&name);
     s.admin(&["create-user", "--user-name", "alice"], "");
     s.admin(
         &["create-login-profile", "--user-name", "alice"],
@@ -419,8 +422,9 @@ fn audit_log_cannot_be_forged_or_truncated_by_a_non_root_user() {
         return;
     }
     let s = Setuid::new();
-    let mallory = LinuxUser::create(&format!("iamaud{}", std::process::id() % 100_000));
-    s.admin(&["create-user", "--user-name", &mallory.name], "");
+    let name = format!("iamaud{}", std::process::id() % 100_000);
+    s.admin(&["create-user", "--user-name", &name], "");
+    let mallory = LinuxUser::create(&name);
     s.admin(&["create-user", "--user-name", "victim"], "");
     let audit = s.etc.join("audit.log");
     let before = fs::read_to_string(&audit).unwrap();
@@ -488,6 +492,142 @@ fn user_supplied_strings_cannot_inject_audit_lines() {
         assert!(v.get("forged").is_none());
     }
     assert_eq!(host.audit_events().len(), before + 1, "one event, not two");
+}
+
+/// The groups of `extrausers/group` whose name equals `name`, whatever its case.
+fn published_groups(s: &Setuid, name: &str) -> Vec<String> {
+    fs::read_to_string(s.etc.join("extrausers").join("group"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split(':')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn iam_admin_cannot_publish_a_group_that_shadows_a_local_one() {
+    if !require_root("iam_admin_cannot_publish_a_group_that_shadows_a_local_one") {
+        return;
+    }
+    // The issue's attacker: an IAM administrator with no host:RunAs, only
+    // allowed to manage groups. A group published as `sudo` would make
+    // alice root through sudo's `%sudo` rule, on every host.
+    let s = Setuid::new();
+    let name = format!("iamgrp{}", std::process::id() % 100_000);
+    s.admin(&["create-user", "--user-name", &name], "");
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            &name,
+            "--policy-name",
+            "GroupAdmin",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"GroupAdmin","Effect":"Allow",
+               "Action":["iam:CreateGroup","iam:UpdateGroup","iam:AddUserToGroup","iam:ListGroups"],
+               "Resource":"*"}]}"#,
+        ],
+        "",
+    );
+    s.admin(&["create-user", "--user-name", "alice"], "");
+    let admin = LinuxUser::create(&name);
+    let groups_before = s.admin(&["list-groups"], "");
+
+    for group in ["sudo", "Sudo", "SUDO", "wheel", "Wheel"] {
+        let out = s.as_user(&admin, &["create-group", "--group-name", group], "");
+        let err = stderr(&out);
+        assert!(!out.status.success(), "create-group {group} succeeded");
+        assert!(
+            err.starts_with(&format!(
+                "InvalidInput: The group name {group} collides with the "
+            )) && err
+                .trim_end()
+                .ends_with("local privileges are granted only through [group_map]."),
+            "{group}: {err}"
+        );
+        assert!(published_groups(&s, group).is_empty(), "{group} published");
+    }
+    // Root is refused too.
+    let out = run(
+        Command::new(artifact("iamctl"))
+            .arg("--config")
+            .arg(s.etc.join("iam.toml"))
+            .args(["create-group", "--group-name", "sudo"]),
+        "",
+    );
+    assert!(
+        stderr(&out).starts_with("InvalidInput: The group name sudo collides"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        s.admin(&["list-groups"], ""),
+        groups_before,
+        "store changed"
+    );
+
+    // Nor by renaming a harmless group.
+    let out = s.as_user(&admin, &["create-group", "--group-name", "devs"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = s.as_user(
+        &admin,
+        &[
+            "update-group",
+            "--group-name",
+            "devs",
+            "--new-group-name",
+            "sudo",
+        ],
+        "",
+    );
+    assert!(
+        stderr(&out).starts_with("InvalidInput: The group name sudo collides"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(published_groups(&s, "devs").len(), 1);
+
+    // A group already in the store under such a name (an older version,
+    // another host's directory) is never published; the rest is.
+    let db = s.etc.join("iam.db");
+    let sql = Command::new("sqlite3")
+        .arg(&db)
+        .arg("UPDATE groups SET name = 'sudo' WHERE name = 'devs'")
+        .status()
+        .expect("sqlite3 (apt install sqlite3)");
+    assert!(sql.success());
+    let out = s.as_user(
+        &admin,
+        &[
+            "add-user-to-group",
+            "--group-name",
+            "sudo",
+            "--user-name",
+            "alice",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("warning: not published as a Linux account: IAM group sudo collides with"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(published_groups(&s, "sudo").is_empty(), "sudo published");
+    assert!(
+        published_groups(&s, "devs").is_empty(),
+        "devs still published"
+    );
+    let group_file = fs::read_to_string(s.etc.join("extrausers").join("group")).unwrap();
+    assert!(
+        group_file.contains("alice:x:"),
+        "the rest is published: {group_file}"
+    );
 }
 
 // ---- malicious policy author ----------------------------------------------

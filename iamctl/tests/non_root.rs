@@ -167,11 +167,13 @@ fn non_root_caller_is_authorized_by_policy() {
     }
     let s = Setuid::new();
     let name = format!("iamt{}", std::process::id() % 100_000);
+    // The IAM user first: no IAM user may be created under a local
+    // account's name.
+    s.admin_ok(&["create-user", "--user-name", &name]);
     let user = LinuxUser::create(&name);
     let me = (user.uid, user.gid);
     let arn = |kind: &str, n: &str| format!("arn:aws:iam::{ACCOUNT}:{kind}/{n}");
 
-    s.admin_ok(&["create-user", "--user-name", &name]);
     s.admin_ok(&["create-user", "--user-name", "alice"]);
     s.admin_ok_with(
         &["create-login-profile", "--user-name", &name],

@@ -51,7 +51,8 @@ pub fn delete_group(ctx: &mut Ctx, a: &cli::GroupName) -> Result<Value, CliError
     Ok(Value::Null)
 }
 
-/// `UpdateGroup`: rename and/or move; the gid stays.
+/// `UpdateGroup`: rename and/or move; the gid stays. A new name that
+/// shadows a local account is refused (the store's rule).
 pub fn update_group(ctx: &mut Ctx, a: &cli::UpdateGroupArgs) -> Result<Value, CliError> {
     let name = parse_group(&a.group_name)?;
     let new_name = a.new_group_name.as_deref().map(parse_group).transpose()?;
