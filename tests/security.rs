@@ -592,7 +592,7 @@ fn iam_admin_cannot_publish_a_group_that_shadows_a_local_one() {
     assert_eq!(published_groups(&s, "devs").len(), 1);
 
     // A group already in the store under such a name (an older version,
-    // another host's directory) is never published; the rest is.
+    // another host's directory) is never published, and doctor fails it.
     let db = s.etc.join("iam.db");
     let sql = Command::new("sqlite3")
         .arg(&db)
@@ -627,6 +627,30 @@ fn iam_admin_cannot_publish_a_group_that_shadows_a_local_one() {
     assert!(
         group_file.contains("alice:x:"),
         "the rest is published: {group_file}"
+    );
+
+    let doctor = run(
+        Command::new(artifact("iamctl"))
+            .arg("--config")
+            .arg(s.etc.join("iam.toml"))
+            .arg("doctor"),
+        "",
+    );
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(!doctor.status.success());
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("FAIL IAM group sudo collides with")
+                && l.ends_with(": not published")),
+        "{report}"
+    );
+    // The admin's own name is a local account now: reported as well.
+    assert!(
+        report.contains(&format!(
+            "FAIL IAM user {name} collides with the local user {name}"
+        )),
+        "{report}"
     );
 }
 
