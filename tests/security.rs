@@ -226,6 +226,26 @@ impl IamUser {
     }
 }
 
+/// A local account (`useradd -M`), removed again on drop.
+struct LocalAccount(String);
+
+impl LocalAccount {
+    fn create(name: &str) -> Self {
+        let st = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "useradd {name}");
+        Self(name.to_owned())
+    }
+}
+
+impl Drop for LocalAccount {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).status();
+    }
+}
+
 /// A setuid-root copy of the built iamctl (4755) and a config directory
 /// that stands in for /etc/iam inside a private mount namespace.
 struct Setuid {
@@ -434,18 +454,7 @@ fn a_local_account_named_like_an_iam_user_is_not_that_user() {
         ],
         "",
     );
-    struct Local(String);
-    impl Drop for Local {
-        fn drop(&mut self) {
-            let _ = Command::new("userdel").arg(&self.0).status();
-        }
-    }
-    let st = Command::new("useradd")
-        .args(["-M", "-s", "/bin/sh", &name])
-        .status()
-        .unwrap();
-    assert!(st.success(), "useradd {name}");
-    let _local = Local(name.clone());
+    let local_account = LocalAccount::create(&name);
     let local_user = nix::unistd::User::from_name(&name).unwrap().unwrap();
     let local = IamUser {
         name: name.clone(),
@@ -461,7 +470,11 @@ fn a_local_account_named_like_an_iam_user_is_not_that_user() {
     );
     let out = s.as_user(&local, &["get-caller-identity"], "");
     assert!(access_denied(&out), "{}", stderr(&out));
-    // The IAM user itself, by its uid, is still itself.
+    // While the local account shadows it, the IAM user is nobody here
+    // either (not published, not a caller); once it is gone, it is itself.
+    let me = s.as_user(&iam, &["get-caller-identity"], "");
+    assert!(access_denied(&me), "{}", stderr(&me));
+    drop(local_account);
     let me = s.as_user(&iam, &["get-caller-identity"], "");
     assert!(me.status.success(), "{}", stderr(&me));
     assert!(String::from_utf8_lossy(&me.stdout).contains(&format!("user/{name}")));
@@ -704,6 +717,166 @@ fn user_supplied_strings_cannot_inject_audit_lines() {
     assert_eq!(host.audit_events().len(), before + 1, "one event, not two");
 }
 
+/// The groups of `extrausers/group` whose name equals `name`, whatever its case.
+fn published_groups(s: &Setuid, name: &str) -> Vec<String> {
+    fs::read_to_string(s.etc.join("extrausers").join("group"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split(':')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn iam_admin_cannot_publish_a_group_that_shadows_a_local_one() {
+    if !require_root("iam_admin_cannot_publish_a_group_that_shadows_a_local_one") {
+        return;
+    }
+    // The issue's attacker: an IAM administrator with no host:RunAs, only
+    // allowed to manage groups. A group published as `sudo` would make
+    // alice root through sudo's `%sudo` rule, on every host.
+    let s = Setuid::new();
+    let name = format!("iamgrp{}", std::process::id() % 100_000);
+    let admin = s.user(&name);
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            &name,
+            "--policy-name",
+            "GroupAdmin",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"GroupAdmin","Effect":"Allow",
+               "Action":["iam:CreateGroup","iam:UpdateGroup","iam:AddUserToGroup","iam:ListGroups"],
+               "Resource":"*"}]}"#,
+        ],
+        "",
+    );
+    s.admin(&["create-user", "--user-name", "alice"], "");
+    let groups_before = s.admin(&["list-groups"], "");
+
+    for group in ["sudo", "Sudo", "SUDO", "wheel", "Wheel"] {
+        let out = s.as_user(&admin, &["create-group", "--group-name", group], "");
+        let err = stderr(&out);
+        assert!(!out.status.success(), "create-group {group} succeeded");
+        assert!(
+            err.starts_with(&format!(
+                "InvalidInput: The group name {group} collides with the "
+            )) && err
+                .trim_end()
+                .ends_with("local privileges are granted only through [group_map]."),
+            "{group}: {err}"
+        );
+        assert!(published_groups(&s, group).is_empty(), "{group} published");
+    }
+    // Root is refused too.
+    let out = run(
+        Command::new(artifact("iamctl"))
+            .arg("--config")
+            .arg(s.etc.join("iam.toml"))
+            .args(["create-group", "--group-name", "sudo"]),
+        "",
+    );
+    assert!(
+        stderr(&out).starts_with("InvalidInput: The group name sudo collides"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        s.admin(&["list-groups"], ""),
+        groups_before,
+        "store changed"
+    );
+
+    // Nor by renaming a harmless group.
+    let out = s.as_user(&admin, &["create-group", "--group-name", "devs"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = s.as_user(
+        &admin,
+        &[
+            "update-group",
+            "--group-name",
+            "devs",
+            "--new-group-name",
+            "sudo",
+        ],
+        "",
+    );
+    assert!(
+        stderr(&out).starts_with("InvalidInput: The group name sudo collides"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(published_groups(&s, "devs").len(), 1);
+
+    // A group already in the store under such a name (an older version,
+    // another host's directory) is never published, and doctor fails it.
+    let db = s.etc.join("iam.db");
+    let sql = Command::new("sqlite3")
+        .arg(&db)
+        .arg("UPDATE groups SET name = 'sudo' WHERE name = 'devs'")
+        .status()
+        .expect("sqlite3 (apt install sqlite3)");
+    assert!(sql.success());
+    let out = s.as_user(
+        &admin,
+        &[
+            "add-user-to-group",
+            "--group-name",
+            "sudo",
+            "--user-name",
+            "alice",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("warning: not published as a Linux account: IAM group sudo collides with"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(published_groups(&s, "sudo").is_empty(), "sudo published");
+    assert!(
+        published_groups(&s, "devs").is_empty(),
+        "devs still published"
+    );
+    let group_file = fs::read_to_string(s.etc.join("extrausers").join("group")).unwrap();
+    assert!(
+        group_file.contains("alice:x:"),
+        "the rest is published: {group_file}"
+    );
+
+    // A local account made later under the admin's name: reported too.
+    let _local = LocalAccount::create(&name);
+    let doctor = run(
+        Command::new(artifact("iamctl"))
+            .arg("--config")
+            .arg(s.etc.join("iam.toml"))
+            .arg("doctor"),
+        "",
+    );
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(!doctor.status.success());
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("FAIL IAM group sudo collides with")
+                && l.ends_with(": not published")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "FAIL IAM user {name} collides with the local user {name}"
+        )),
+        "{report}"
+    );
+}
+
 // ---- malicious policy author ----------------------------------------------
 
 #[test]
@@ -786,4 +959,68 @@ fn a_change_is_never_committed_without_its_audit_event() {
         .filter(|e| e["eventName"] == "CreateUser" && e["requestParameters"]["userName"] == "quiet")
         .count();
     assert_eq!(created, 1, "the CreateUser event was lost or doubled");
+}
+
+/// A rename is authorized on the old and on the new ARN, as AWS does: a
+/// delegated administrator of `temp-*` users cannot rename one out of its
+/// reach (nor a group out of `team-*`).
+#[test]
+fn a_rename_needs_the_action_on_the_new_name_too() {
+    if !require_root("a_rename_needs_the_action_on_the_new_name_too") {
+        return;
+    }
+    let s = Setuid::new();
+    let admin = s.user("renamer");
+    s.admin(&["create-user", "--user-name", "temp-bob"], "");
+    s.admin(&["create-group", "--group-name", "team-a"], "");
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            "renamer",
+            "--policy-name",
+            "temps",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::123456789012:user/temp-*"},
+                {"Effect":"Allow","Action":"iam:UpdateGroup","Resource":"arn:aws:iam::123456789012:group/team-*"}]}"#,
+        ],
+        "",
+    );
+    let out = s.as_user(
+        &admin,
+        &[
+            "update-user",
+            "--user-name",
+            "temp-bob",
+            "--new-user-name",
+            "admin-bob",
+        ],
+        "",
+    );
+    assert!(access_denied(&out), "{}", stderr(&out));
+    let out = s.as_user(
+        &admin,
+        &[
+            "update-group",
+            "--group-name",
+            "team-a",
+            "--new-group-name",
+            "ops",
+        ],
+        "",
+    );
+    assert!(access_denied(&out), "{}", stderr(&out));
+    let out = s.as_user(
+        &admin,
+        &[
+            "update-user",
+            "--user-name",
+            "temp-bob",
+            "--new-user-name",
+            "temp-robert",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -8,6 +8,7 @@
 
 use chrono::{TimeZone, Utc};
 use iam::extrausers::render;
+use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, GroupName, IamPath, UserName, is_linux_login_name};
 use iam::store::{NewUser, Store};
 use libfuzzer_sys::fuzz_target;
@@ -73,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         home
     };
-    if let Ok(rendered) = render(&store, &shell, &home) {
+    if let Ok(rendered) = render(&store, &LocalAccounts::default(), &shell, &home) {
         well_formed(&rendered.passwd, 7);
         well_formed(&rendered.group, 4);
         let published = rendered.passwd.lines().count();

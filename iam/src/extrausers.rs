@@ -14,9 +14,18 @@
 //!   user's name is skipped (the private group wins; both would otherwise
 //!   claim the name).
 //!
+//! Never published: an IAM user or group whose name or id collides with a
+//! local account or a reserved system name ([`crate::local_accounts`]),
+//! whatever its case. A user and its private group go together: if either
+//! would collide, neither is written (sshd then does not find the user, who
+//! cannot log in: the safe result), and the user is left out of every
+//! group's member list. The rest is published; [`SyncReport::shadowing`]
+//! names what was left out.
+//!
 //! Both files are written atomically: a temp file in the same directory,
 //! fsync, rename, mode 0644, then the directory is fsynced.
 
+use crate::local_accounts::{IamAccountKind, LocalAccounts, Shadowing};
 use crate::names::is_linux_login_name;
 use crate::store::{Store, StoreError};
 use std::collections::BTreeSet;
@@ -50,6 +59,9 @@ pub struct SyncReport {
     pub groups: usize,
     /// Names not published, each with the reason.
     pub skipped: Vec<String>,
+    /// Users and groups not published because they would shadow a local
+    /// account or a reserved name.
+    pub shadowing: Vec<Shadowing>,
 }
 
 /// The rendered files, before writing.
@@ -87,10 +99,12 @@ fn check_template(what: &'static str, value: &str) -> Result<(), ExtrausersError
     Ok(())
 }
 
-/// Renders `passwd` and `group` from the store. `home_template` expands
-/// `%u` to the user name (as `[accounts] home = "/home/%u"`).
+/// Renders `passwd` and `group` from the store, leaving out every user and
+/// group that collides with `local`. `home_template` expands `%u` to the
+/// user name (as `[accounts] home = "/home/%u"`).
 pub fn render(
     store: &Store,
+    local: &LocalAccounts,
     shell: &str,
     home_template: &str,
 ) -> Result<Rendered, ExtrausersError> {
@@ -107,9 +121,21 @@ pub fn render(
     let mut report = SyncReport::default();
     let mut passwd = String::new();
     let mut group = String::new();
+    // Published users (the members groups may list), and every user's
+    // name, published or not (no IAM group may take it).
     let mut user_names = BTreeSet::new();
+    let mut claimed = BTreeSet::new();
     for u in &users {
         let name = u.name.as_str();
+        claimed.insert(name.to_owned());
+        if let Some(collision) = local.collision(name, u.uid) {
+            report.shadowing.push(Shadowing {
+                kind: IamAccountKind::User,
+                name: name.to_owned(),
+                collision,
+            });
+            continue;
+        }
         if !is_linux_login_name(name) {
             report
                 .skipped
@@ -128,13 +154,21 @@ pub fn render(
     }
     for g in &groups {
         let name = g.name.as_str();
+        if let Some(collision) = local.collision(name, g.gid) {
+            report.shadowing.push(Shadowing {
+                kind: IamAccountKind::Group,
+                name: name.to_owned(),
+                collision,
+            });
+            continue;
+        }
         if !is_linux_login_name(name) {
             report
                 .skipped
                 .push(format!("group {name}: not a valid Linux group name"));
             continue;
         }
-        if user_names.contains(name) {
+        if claimed.contains(name) {
             report.skipped.push(format!(
                 "group {name}: a user's private group has that name"
             ));
@@ -156,21 +190,23 @@ pub fn render(
     })
 }
 
-/// Rewrites `dir/passwd` and `dir/group` from the store, atomically. Call it
-/// after every change to users or groups.
+/// Rewrites `dir/passwd` and `dir/group` from the store, atomically, with
+/// nothing that collides with `local` (read it fresh: `LocalAccounts::read_host`).
+/// Call it after every change to users or groups.
 ///
 /// Runs under the store's write lock, so concurrent syncs (several `iamctl`
 /// processes) happen one after another and the last one to run has seen
 /// every committed change: an older rendering never replaces a newer one.
 pub fn sync_extrausers(
     store: &Store,
+    local: &LocalAccounts,
     dir: &Path,
     shell: &str,
     home_template: &str,
 ) -> Result<SyncReport, ExtrausersError> {
     let mut outcome = None;
     store.atomically(|s| {
-        outcome = Some(render(s, shell, home_template).and_then(|r| {
+        outcome = Some(render(s, local, shell, home_template).and_then(|r| {
             write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
             write_atomically(&dir.join("group"), r.group.as_bytes())?;
             Ok(r.report)

@@ -19,6 +19,7 @@
 //! Nothing here reads a file or runs a command; the caller (`iamctl`)
 //! gathers the inputs, and prints and applies what these functions decide.
 
+use crate::local_accounts::{IamAccountKind, Shadowing};
 use std::fmt;
 
 /// The pam-auth-update profile name (`/usr/share/pam-configs/pam_iam`).
@@ -931,31 +932,33 @@ pub fn check_users(users: &[UserSummary], require_mfa: bool) -> Check {
     }
 }
 
-/// IAM users that share their name with an account in `/etc/passwd`: the
-/// pam_localuser guard treats those logins as local, so IAM policy and MFA
-/// do not apply to them.
-pub fn check_name_collisions(users: &[UserSummary], etc_passwd: &str) -> Check {
-    let local: std::collections::BTreeSet<&str> = etc_passwd
-        .lines()
-        .filter_map(|l| l.split(':').next())
-        .filter(|n| !n.is_empty() && !n.starts_with('#'))
-        .collect();
-    let clashes: Vec<&str> = users
-        .iter()
-        .map(|u| u.name.as_str())
-        .filter(|n| local.contains(n))
-        .collect();
-    if clashes.is_empty() {
-        Check::ok("no IAM user shares its name with a local account")
-    } else {
-        Check::warn(
-            format!(
-                "IAM user(s) {} also exist in /etc/passwd: their logins are local ones, IAM policy does not apply",
-                clashes.join(", ")
-            ),
-            "rename or remove the local account (userdel), or the IAM user",
-        )
+/// IAM users and groups that collide with a local account or a reserved
+/// system name ([`crate::local_accounts::find_shadowing`]): one FAIL each.
+/// They are not published (a user among them cannot log in), and a group
+/// of such a name would have handed its members the local group's
+/// privileges; see [`crate::local_accounts`].
+pub fn check_shadowing(found: &[Shadowing]) -> Vec<Check> {
+    if found.is_empty() {
+        return vec![Check::ok(
+            "no IAM user or group collides with a local account or a reserved system name",
+        )];
     }
+    found
+        .iter()
+        .map(|s| {
+            let fix = match s.kind {
+                IamAccountKind::User => format!(
+                    "rename it (iamctl update-user --user-name {0} --new-user-name NEW) or delete it (iamctl delete-user --user-name {0}); local privileges are granted only through [group_map]",
+                    s.name
+                ),
+                IamAccountKind::Group => format!(
+                    "rename it (iamctl update-group --group-name {0} --new-group-name NEW) or delete it (iamctl delete-group --group-name {0}); local privileges are granted only through [group_map]",
+                    s.name
+                ),
+            };
+            Check::fail(format!("{s}: not published"), fix)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1482,14 +1485,44 @@ mod tests {
     }
 
     #[test]
-    fn name_collisions() {
-        let users = ready_host().users;
-        let passwd = "root:x:0:0:root:/root:/bin/bash\nbob:x:1000:1000::/home/bob:/bin/bash\n";
-        assert_eq!(check_name_collisions(&users, passwd).status, Status::Ok);
-        let passwd = format!("{passwd}alice:x:1001:1001::/home/alice:/bin/sh\n");
-        let c = check_name_collisions(&users, &passwd);
-        assert_eq!(c.status, Status::Warn);
-        assert!(c.what.contains("alice"));
+    fn shadowing_is_a_fail_per_entity() {
+        use crate::local_accounts::Collision;
+        let ok = check_shadowing(&[]);
+        assert_eq!(ok.len(), 1);
+        assert_eq!(ok[0].status, Status::Ok);
+        let found = [
+            Shadowing {
+                kind: IamAccountKind::User,
+                name: "alice".into(),
+                collision: Collision::LocalUser("alice".into()),
+            },
+            Shadowing {
+                kind: IamAccountKind::Group,
+                name: "Sudo".into(),
+                collision: Collision::LocalGroup("sudo".into()),
+            },
+        ];
+        let checks = check_shadowing(&found);
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.status == Status::Fail));
+        assert_eq!(
+            checks[1].what,
+            "IAM group Sudo collides with the local group sudo on this host: not published"
+        );
+        assert!(
+            checks[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("update-user --user-name alice")
+        );
+        assert!(
+            checks[1]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("delete-group --group-name Sudo")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod elevation;
 pub mod extrausers;
 pub mod hostsetup;
+pub mod local_accounts;
 pub mod login;
 pub mod names;
 pub mod password;

@@ -3,6 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use iam::extrausers::{render, sync_extrausers};
+use iam::local_accounts::LocalAccounts;
 use iam::names::*;
 use iam::store::*;
 use std::os::unix::fs::PermissionsExt;
@@ -45,7 +46,7 @@ fn setup() -> (tempfile::TempDir, Store) {
 #[test]
 fn renders_passwd_and_group() {
     let (_d, s) = setup();
-    let r = render(&s, "/bin/bash", "/home/%u").unwrap();
+    let r = render(&s, &LocalAccounts::default(), "/bin/bash", "/home/%u").unwrap();
     // uids: bob 200000, amy 200001, Carol 200002, dave.smith 200003,
     // eve 200004; groups devs 200005, Admins 200006, amy 200007, empty 200008.
     assert_eq!(
@@ -75,7 +76,14 @@ fn writes_atomically_world_readable() {
     let out = d.path().join("extrausers");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("passwd"), "stale\n").unwrap();
-    let report = sync_extrausers(&s, &out, "/bin/sh", "/srv/home/%u").unwrap();
+    let report = sync_extrausers(
+        &s,
+        &LocalAccounts::default(),
+        &out,
+        "/bin/sh",
+        "/srv/home/%u",
+    )
+    .unwrap();
     assert_eq!(report.users, 3);
     let passwd = std::fs::read_to_string(out.join("passwd")).unwrap();
     assert!(passwd.contains(":/srv/home/bob:/bin/sh\n"));
@@ -94,7 +102,14 @@ fn writes_atomically_world_readable() {
     // Deleting a user removes it from both files at the next sync.
     let eve = UserName::parse("eve").unwrap();
     s.delete_user(&eve).unwrap();
-    sync_extrausers(&s, &out, "/bin/sh", "/srv/home/%u").unwrap();
+    sync_extrausers(
+        &s,
+        &LocalAccounts::default(),
+        &out,
+        "/bin/sh",
+        "/srv/home/%u",
+    )
+    .unwrap();
     assert!(
         !std::fs::read_to_string(out.join("passwd"))
             .unwrap()
@@ -110,12 +125,21 @@ fn writes_atomically_world_readable() {
 #[test]
 fn rejects_bad_shell_and_home() {
     let (_d, s) = setup();
-    assert!(render(&s, "bash", "/home/%u").is_err());
-    assert!(render(&s, "/bin/bash", "/home/%u:x").is_err());
-    assert!(render(&s, "/bin/bash\n", "/home/%u").is_err());
-    assert!(render(&s, "/bin/bash", "").is_err());
+    assert!(render(&s, &LocalAccounts::default(), "bash", "/home/%u").is_err());
+    assert!(render(&s, &LocalAccounts::default(), "/bin/bash", "/home/%u:x").is_err());
+    assert!(render(&s, &LocalAccounts::default(), "/bin/bash\n", "/home/%u").is_err());
+    assert!(render(&s, &LocalAccounts::default(), "/bin/bash", "").is_err());
     let d = tempfile::tempdir().unwrap();
-    assert!(sync_extrausers(&s, &d.path().join("missing"), "/bin/sh", "/home/%u").is_err());
+    assert!(
+        sync_extrausers(
+            &s,
+            &LocalAccounts::default(),
+            &d.path().join("missing"),
+            "/bin/sh",
+            "/home/%u"
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -135,7 +159,8 @@ fn concurrent_syncs_never_lose_a_user() {
                 for i in 0..8 {
                     let name = UserName::parse(&format!("t{t}x{i}")).unwrap();
                     s.create_user(&NewUser::new(name), now).unwrap();
-                    sync_extrausers(&s, &out, "/bin/sh", "/home/%u").unwrap();
+                    sync_extrausers(&s, &LocalAccounts::default(), &out, "/bin/sh", "/home/%u")
+                        .unwrap();
                 }
             })
         })

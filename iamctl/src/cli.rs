@@ -98,6 +98,8 @@ pub enum Command {
     ListGroups(PathPrefix),
     /// Delete a group (it must have no members or policies).
     DeleteGroup(GroupName),
+    /// Rename a group or change its path (the Linux group follows the name; the GID stays).
+    UpdateGroup(UpdateGroupArgs),
     /// Add a user to a group.
     AddUserToGroup(GroupMemberArgs),
     /// Remove a user from a group.
@@ -462,6 +464,16 @@ pub struct CreateGroupArgs {
     pub group_name: String,
     #[arg(long)]
     pub path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateGroupArgs {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub new_path: Option<String>,
+    #[arg(long)]
+    pub new_group_name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
 use iam::config::HostConfig;
 use iam::elevation::LoginFacts;
+use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
 use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
@@ -72,6 +73,9 @@ impl Ctx {
             uid_range: config.accounts.uid_range,
             ..store.limits()
         });
+        // Names and ids of this host's accounts: no IAM user or group may
+        // be created or renamed to shadow one (issue 11 item 4).
+        store.set_local_accounts(host_accounts()?);
         let now = Utc::now();
         let mut login_user = None;
         // A role session first: inside one the caller is the assumed role,
@@ -103,7 +107,16 @@ impl Ctx {
                 )
             };
             let user = match store.find_user_by_uid(uid)? {
-                Some(user) if !is_local_uid(uid) => user,
+                // A user that collides with a local account is not
+                // published, and is nobody here (docs/SECURITY.md).
+                Some(user)
+                    if store
+                        .local_accounts()
+                        .collision(user.name.as_str(), uid)
+                        .is_none() =>
+                {
+                    user
+                }
                 _ => {
                     let event = AuditEvent::builder(
                         EventSource::Iam,
@@ -366,24 +379,32 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             })?;
     }
     let shell = config.accounts.shell.to_string_lossy();
-    let report = iam::extrausers::sync_extrausers(store, dir, &shell, &config.accounts.home)
-        .map_err(|e| {
-            CliError::new(
-                "ServiceFailure",
-                format!("cannot publish Linux accounts: {e}"),
-            )
-        })?;
+    // Read now, not at open: what is published must not shadow what the
+    // host has at this moment.
+    let local = host_accounts()?;
+    let report =
+        iam::extrausers::sync_extrausers(store, &local, dir, &shell, &config.accounts.home)
+            .map_err(|e| {
+                CliError::new(
+                    "ServiceFailure",
+                    format!("cannot publish Linux accounts: {e}"),
+                )
+            })?;
     for skipped in report.skipped {
         crate::say!("warning: not published as a Linux account: {skipped}");
+    }
+    for s in report.shadowing {
+        crate::say!(
+            "warning: not published as a Linux account: {s}; rename or delete the IAM {} \
+             (local privileges are granted only through [group_map])",
+            s.kind.as_str()
+        );
     }
     Ok(())
 }
 
-/// Whether `uid` belongs to an account in /etc/passwd: such an account is
-/// local, never an IAM user, even if the directory allocated its uid.
-fn is_local_uid(uid: u32) -> bool {
-    std::fs::read_to_string("/etc/passwd").is_ok_and(|text| {
-        text.lines()
-            .any(|l| l.split(':').nth(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
-    })
+/// This host's `/etc/passwd` and `/etc/group`; unreadable fails the call
+/// (no collision could be ruled out).
+fn host_accounts() -> Result<LocalAccounts, CliError> {
+    LocalAccounts::read_host().map_err(|e| CliError::new("ServiceFailure", e.to_string()))
 }

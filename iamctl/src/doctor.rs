@@ -7,6 +7,8 @@ use crate::setuid::Invoker;
 use crate::setup_host::{module_path, read_opt, require_root, user_summaries};
 use iam::config::HostConfig;
 use iam::hostsetup::{self, Check, FileMeta, Status};
+use iam::local_accounts::{LocalAccounts, Shadowing, find_shadowing};
+use iam::store::Store;
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -39,8 +41,13 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
             Ok(users) => {
                 checks.push(Check::ok(format!("{db}: store opens")));
                 checks.push(hostsetup::check_users(&users, cfg.login.require_mfa));
-                let etc_passwd = read_opt(Path::new("/etc/passwd")).unwrap_or_default();
-                checks.push(hostsetup::check_name_collisions(&users, &etc_passwd));
+                match shadowing(cfg) {
+                    Ok(found) => checks.extend(hostsetup::check_shadowing(&found)),
+                    Err(e) => checks.push(Check::fail(
+                        format!("cannot check IAM names against local accounts: {e}"),
+                        "make /etc/passwd and /etc/group readable",
+                    )),
+                }
                 if let Some(u) = users.first() {
                     checks.push(nss_lookup(&u.name, cfg));
                 }
@@ -113,6 +120,14 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
         ));
     }
     Ok(Value::Null)
+}
+
+/// The IAM users and groups that collide with this host's accounts: the
+/// rule publishing applies (`iam::local_accounts`).
+fn shadowing(cfg: &HostConfig) -> Result<Vec<Shadowing>, String> {
+    let local = LocalAccounts::read_host().map_err(|e| e.to_string())?;
+    let store = Store::open(&cfg.database).map_err(|e| e.to_string())?;
+    find_shadowing(&store, &local).map_err(|e| e.to_string())
 }
 
 fn meta(path: &Path) -> Option<FileMeta> {

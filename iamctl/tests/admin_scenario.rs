@@ -175,6 +175,30 @@ fn full_admin_scenario() {
             .any(|l| l.starts_with("devs:") && l.ends_with("alice")),
         "{group_file}"
     );
+    // update-group renames: the Linux group follows the name, the gid stays.
+    let gid_of = |file: &str, name: &str| {
+        file.lines()
+            .find(|l| l.split(':').next() == Some(name))
+            .and_then(|l| l.split(':').nth(2).map(str::to_owned))
+    };
+    let gid = gid_of(&group_file, "devs").unwrap();
+    env.ok(&[
+        "update-group",
+        "--group-name",
+        "devs",
+        "--new-group-name",
+        "developers",
+    ]);
+    let renamed = std::fs::read_to_string(env.path("extrausers/group")).unwrap();
+    assert_eq!(gid_of(&renamed, "developers"), Some(gid), "{renamed}");
+    assert_eq!(gid_of(&renamed, "devs"), None, "{renamed}");
+    env.ok(&[
+        "update-group",
+        "--group-name",
+        "developers",
+        "--new-group-name",
+        "devs",
+    ]);
 
     // ---- managed policies with versions ------------------------------------
     let v1 = env.write(

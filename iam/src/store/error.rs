@@ -1,5 +1,6 @@
 //! The store's one error type; each variant maps to one AWS error code.
 
+use crate::local_accounts::Collision;
 use crate::names::NameError;
 use crate::policy::PolicyError;
 use std::fmt;
@@ -46,6 +47,15 @@ pub enum StoreError {
     #[error("{0}")]
     InvalidInput(String),
 
+    /// A user or group name that shadows a local account or a reserved
+    /// system name (see `crate::local_accounts`); refused on create/rename.
+    #[error("{}", name_collision(*.kind, .name, .with))]
+    NameCollision {
+        kind: EntityKind,
+        name: String,
+        with: Collision,
+    },
+
     /// The document failed policy validation; the message names statement and field.
     #[error("{0}")]
     MalformedPolicyDocument(PolicyError),
@@ -91,7 +101,7 @@ impl StoreError {
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::DeleteConflict(_) => "DeleteConflict",
             Self::InvalidName(_) => "ValidationError",
-            Self::InvalidInput(_) => "InvalidInput",
+            Self::InvalidInput(_) | Self::NameCollision { .. } => "InvalidInput",
             Self::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
             Self::Busy => "ConcurrentModification",
             Self::Unavailable { .. }
@@ -155,6 +165,17 @@ fn no_such_entity(kind: EntityKind, name: &str) -> String {
     }
 }
 
+fn name_collision(kind: EntityKind, name: &str, with: &Collision) -> String {
+    let what = match kind {
+        EntityKind::User => "user name",
+        EntityKind::Group => "group name",
+        _ => "name",
+    };
+    format!(
+        "The {what} {name} collides with {with}; local privileges are granted only through [group_map]."
+    )
+}
+
 fn already_exists(kind: EntityKind, name: &str) -> String {
     match kind {
         EntityKind::User => format!("User with name {name} already exists."),
@@ -183,5 +204,16 @@ mod tests {
         let e = StoreError::exists(EntityKind::Group, "devs");
         assert_eq!(e.to_string(), "Group with name devs already exists.");
         assert_eq!(e.aws_code(), "EntityAlreadyExists");
+        let e = StoreError::NameCollision {
+            kind: EntityKind::Group,
+            name: "sudo".into(),
+            with: Collision::LocalGroup("sudo".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "The group name sudo collides with the local group sudo on this host; \
+             local privileges are granted only through [group_map]."
+        );
+        assert_eq!(e.aws_code(), "InvalidInput");
     }
 }

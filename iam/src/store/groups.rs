@@ -11,6 +11,8 @@ const GROUP_COLUMNS: &str = "g.name, g.path, g.unique_id, g.create_date, g.gid";
 
 impl Store {
     /// `CreateGroup`: allocates a unique id and a never-used Linux gid.
+    /// Refused if the name shadows a local account; see
+    /// [`crate::local_accounts`].
     pub fn create_group(
         &self,
         name: &GroupName,
@@ -22,6 +24,7 @@ impl Store {
             if find_group_id(c, name)?.is_some() {
                 return Err(StoreError::exists(EntityKind::Group, name));
             }
+            self.check_local_name(EntityKind::Group, name.as_str())?;
             let gid = self.allocate_linux_id(c, "group", name.as_str(), now)?;
             c.execute(
                 "INSERT INTO groups (name, path, unique_id, create_date, gid) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -76,7 +79,8 @@ impl Store {
         })
     }
 
-    /// `UpdateGroup`: rename and/or move. The gid stays.
+    /// `UpdateGroup`: rename and/or move. The gid stays. A new name that
+    /// shadows a local account is refused.
     pub fn update_group(
         &self,
         name: &GroupName,
@@ -89,6 +93,7 @@ impl Store {
                 if find_group_id(c, n)?.is_some_and(|other| other != id) {
                     return Err(StoreError::exists(EntityKind::Group, n));
                 }
+                self.check_local_name(EntityKind::Group, n.as_str())?;
                 c.execute(
                     "UPDATE groups SET name = ?1 WHERE id = ?2",
                     params![n.as_str(), id],

@@ -24,6 +24,7 @@ pub use login::lock_state;
 pub use model::*;
 pub use outbox::QueuedEvent;
 
+use crate::local_accounts::LocalAccounts;
 use crate::names::AccountId;
 use crate::policy::{Policy, PolicyKind};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
@@ -83,6 +84,8 @@ pub struct Store {
     path: PathBuf,
     account: AccountId,
     limits: Limits,
+    /// The host's local accounts, which IAM names and ids must not shadow.
+    local: LocalAccounts,
     /// Nesting depth of [`Store::write`]; >0 means a transaction is open.
     depth: Cell<u32>,
 }
@@ -140,6 +143,31 @@ impl Store {
     /// Applies configured limits (`[accounts] uid_range`, role quota).
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+    }
+
+    /// The host's local accounts (`/etc/passwd`, `/etc/group`): creating or
+    /// renaming a user or group whose name collides with one of them is
+    /// refused, and the Linux id allocator skips their ids. Until set, only
+    /// [`crate::local_accounts::RESERVED_NAMES`] are refused. Host-side
+    /// writers (`iamctl`) set it; see [`crate::local_accounts`].
+    pub fn set_local_accounts(&mut self, local: LocalAccounts) {
+        self.local = local;
+    }
+
+    pub fn local_accounts(&self) -> &LocalAccounts {
+        &self.local
+    }
+
+    /// Refuses an IAM user or group name that shadows a local account.
+    fn check_local_name(&self, kind: EntityKind, name: &str) -> Result<()> {
+        match self.local.name_collision(name) {
+            None => Ok(()),
+            Some(with) => Err(StoreError::NameCollision {
+                kind,
+                name: name.to_owned(),
+                with,
+            }),
+        }
     }
 
     /// The schema version (number of migrations applied).
@@ -204,6 +232,7 @@ impl Store {
             path: path.to_owned(),
             account: AccountId::parse("000000000000")?,
             limits: Limits::default(),
+            local: LocalAccounts::default(),
             depth: Cell::new(0),
         };
         let account = store.migrate(create_for)?;

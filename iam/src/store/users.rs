@@ -14,6 +14,8 @@ pub(crate) const USER_COLUMNS: &str = "name, path, unique_id, create_date, passw
 
 impl Store {
     /// `CreateUser`: allocates a unique id and a never-used Linux uid.
+    /// Refused if the name shadows a local account (its private group has
+    /// the same name); see [`crate::local_accounts`].
     pub fn create_user(&self, new: &NewUser, now: DateTime<Utc>) -> Result<User> {
         check_tags(&new.tags)?;
         let unique_id = new_unique_id(UniqueIdKind::User)?;
@@ -21,6 +23,7 @@ impl Store {
             if find_user_id(c, &new.name)?.is_some() {
                 return Err(StoreError::exists(EntityKind::User, &new.name));
             }
+            self.check_local_name(EntityKind::User, new.name.as_str())?;
             if let Some(arn) = &new.permissions_boundary {
                 self.policy_id_by_arn(c, arn)?;
             }
@@ -127,7 +130,8 @@ impl Store {
         })
     }
 
-    /// `UpdateUser`: rename and/or move. The uid and unique id stay.
+    /// `UpdateUser`: rename and/or move. The uid and unique id stay. A new
+    /// name that shadows a local account is refused.
     pub fn update_user(
         &self,
         name: &UserName,
@@ -140,6 +144,7 @@ impl Store {
                 if find_user_id(c, n)?.is_some_and(|other| other != id) {
                     return Err(StoreError::exists(EntityKind::User, n));
                 }
+                self.check_local_name(EntityKind::User, n.as_str())?;
                 c.execute(
                     "UPDATE users SET name = ?1 WHERE id = ?2",
                     params![n.as_str(), id],
@@ -362,7 +367,9 @@ impl Store {
         })
     }
 
-    /// Hands out the next never-used Linux id in the configured range.
+    /// Hands out the next never-used Linux id in the configured range,
+    /// skipping the host's local uids and gids (an IAM account must not
+    /// own a local account's files).
     pub(crate) fn allocate_linux_id(
         &self,
         c: &Connection,
@@ -377,41 +384,34 @@ impl Store {
             )));
         }
         // 65534/65535 are nobody/nogroup and the 16-bit "invalid" id.
-        let usable = |id: i64| id != 65534 && id != 65535;
+        let usable = |id: i64| {
+            id != 65534 && id != 65535 && u32::try_from(id).is_ok_and(|id| !self.local.id_taken(id))
+        };
         let max: Option<i64> = c.query_row(
             "SELECT max(id) FROM linux_ids WHERE id BETWEEN ?1 AND ?2",
             params![lo, hi],
             |r| r.get(0),
         )?;
         let mut next = max.map_or(i64::from(lo), |m| m + 1);
-        while !usable(next) {
+        while next <= i64::from(hi) && !usable(next) {
             next += 1;
         }
         if next > i64::from(hi) {
-            // Past the top: take the lowest id in range never handed out
-            // (possible only if the range was widened downwards).
+            // Past the top: take the lowest usable id in range never handed
+            // out (possible only if the range was widened downwards).
             let mut st = c.prepare_cached(
                 "SELECT id FROM linux_ids WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
             )?;
             let taken = st
                 .query_map(params![lo, hi], |r| r.get::<_, i64>(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
-            let mut candidate = i64::from(lo);
-            for t in taken {
-                if t != candidate {
-                    break;
-                }
-                candidate += 1;
-            }
-            while !usable(candidate) {
-                candidate += 1;
-            }
-            if candidate > i64::from(hi) {
-                return Err(StoreError::LimitExceeded(format!(
-                    "Cannot allocate a Linux id: uid_range [{lo}, {hi}] is exhausted."
-                )));
-            }
-            next = candidate;
+                .collect::<rusqlite::Result<std::collections::BTreeSet<i64>>>()?;
+            next = (i64::from(lo)..=i64::from(hi))
+                .find(|id| !taken.contains(id) && usable(*id))
+                .ok_or_else(|| {
+                    StoreError::LimitExceeded(format!(
+                        "Cannot allocate a Linux id: uid_range [{lo}, {hi}] is exhausted."
+                    ))
+                })?;
         }
         c.execute(
             "INSERT INTO linux_ids (id, kind, owner, allocated_at) VALUES (?1, ?2, ?3, ?4)",

@@ -55,6 +55,39 @@ pub fn delete_group(ctx: &mut Ctx, a: &cli::GroupName) -> Result<Value, CliError
     Ok(Value::Null)
 }
 
+/// `UpdateGroup`: rename and/or move; the gid stays. A new name that
+/// shadows a local account is refused (the store's rule).
+pub fn update_group(ctx: &mut Ctx, a: &cli::UpdateGroupArgs) -> Result<Value, CliError> {
+    let name = parse_group(&a.group_name)?;
+    let new_name = a.new_group_name.as_deref().map(parse_group).transpose()?;
+    let new_path = a
+        .new_path
+        .as_deref()
+        .map(|p| parse_path(Some(p)))
+        .transpose()?;
+    let old = ctx.store.get_group(&name).ok();
+    ctx.authorize(&arn(ctx, &name))?;
+    // As AWS: the caller needs the action on the old and on the new ARN.
+    if let Some(old) = old
+        && (new_name.is_some() || new_path.is_some())
+    {
+        ctx.authorize(&group_arn(
+            &ctx.account,
+            new_path.as_ref().unwrap_or(&old.path),
+            new_name.as_ref().unwrap_or(&old.name),
+        ))?;
+    }
+    ctx.commit(
+        |_| {
+            json!({"groupName": name.as_str(), "newGroupName": a.new_group_name,
+            "newPath": a.new_path})
+        },
+        |s| s.update_group(&name, new_name.as_ref(), new_path.as_ref()),
+    )?;
+    ctx.publish_accounts()?;
+    Ok(Value::Null)
+}
+
 pub fn add_user_to_group(ctx: &mut Ctx, a: &cli::GroupMemberArgs) -> Result<Value, CliError> {
     let group = parse_group(&a.group_name)?;
     let user = parse_user(&a.user_name)?;

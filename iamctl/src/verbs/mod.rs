@@ -45,6 +45,7 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         C::GetGroup(a) => groups::get_group(ctx, a),
         C::ListGroups(a) => groups::list_groups(ctx, a),
         C::DeleteGroup(a) => groups::delete_group(ctx, a),
+        C::UpdateGroup(a) => groups::update_group(ctx, a),
         C::AddUserToGroup(a) => groups::add_user_to_group(ctx, a),
         C::RemoveUserFromGroup(a) => groups::remove_user_from_group(ctx, a),
         C::ListGroupsForUser(a) => groups::list_groups_for_user(ctx, a),

@@ -99,7 +99,18 @@ pub fn update_user(ctx: &mut Ctx, a: &cli::UpdateUserArgs) -> Result<Value, CliE
         .as_deref()
         .map(|p| parse_path(Some(p)))
         .transpose()?;
+    let old = ctx.store.find_user(&name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
+    // As AWS: the caller needs the action on the old and on the new ARN.
+    if let Some(old) = old
+        && (new_name.is_some() || new_path.is_some())
+    {
+        ctx.authorize(&user_arn(
+            &ctx.account,
+            new_path.as_ref().unwrap_or(&old.path),
+            new_name.as_ref().unwrap_or(&old.name),
+        ))?;
+    }
     ctx.commit(|_| json!({"userName": name.as_str(), "newUserName": a.new_user_name, "newPath": a.new_path}),
         |s| s.update_user(&name, new_name.as_ref(), new_path.as_ref()),
     )?;
