@@ -1024,3 +1024,143 @@ fn a_rename_needs_the_action_on_the_new_name_too() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `import-authorization-details` writes users, groups, roles, policies and
+/// attachments in one call: a delegated administrator allowed `iam:*` but
+/// denied creating roles would pass that Deny with it, so it is for the
+/// account's root user only.
+#[test]
+fn a_delegated_administrator_cannot_import_past_its_denies() {
+    if !require_root("a_delegated_administrator_cannot_import_past_its_denies") {
+        return;
+    }
+    let s = Setuid::new();
+    let admin = s.user("importer");
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            "importer",
+            "--policy-name",
+            "admin",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"iam:*","Resource":"*"},
+                {"Effect":"Deny","Action":["iam:CreateRole","iam:PutRolePolicy"],"Resource":"*"}]}"#,
+        ],
+        "",
+    );
+    let file = s.etc.parent().unwrap().join("details.json");
+    fs::write(
+        &file,
+        r#"{"RoleDetailList":[{"RoleName":"backdoor","Path":"/","AssumeRolePolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/importer"},"Action":"sts:AssumeRole"}]},"RolePolicyList":[{"PolicyName":"root","PolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:RunAs","Resource":"*"}]}}]}]}"#,
+    )
+    .unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let before = s.admin(&["list-roles"], "");
+    let out = s.as_user(
+        &admin,
+        &[
+            "import-authorization-details",
+            &format!("file://{}", file.display()),
+        ],
+        "",
+    );
+    assert!(access_denied(&out), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("root user (uid 0) only"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before, s.admin(&["list-roles"], ""), "a role was imported");
+}
+
+/// Tag condition keys of `iam:*` calls, as AWS sets them: `aws:TagKeys` and
+/// `aws:RequestTag/K` of the request, `aws:ResourceTag/K` of the target. A
+/// Deny on tagging `host:RunAs` keeps a delegated administrator from
+/// pointing a role it may assume at root; before, these keys were never in
+/// the context and such Denies never fired.
+#[test]
+fn tag_conditions_decide_iam_calls() {
+    if !require_root("tag_conditions_decide_iam_calls") {
+        return;
+    }
+    let s = Setuid::new();
+    let admin = s.user("tagger");
+    s.admin(
+        &["create-role", "--role-name", "deploy", "--assume-role-policy-document",
+          r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+          "--tags", "Key=host:RunAs,Value=deploy", "Key=team,Value=ops"],
+        "",
+    );
+    s.admin(&["create-user", "--user-name", "vip"], "");
+    s.admin(
+        &[
+            "tag-user",
+            "--user-name",
+            "vip",
+            "--tags",
+            "Key=protected,Value=yes",
+        ],
+        "",
+    );
+    s.admin(
+        &[
+            "put-user-policy", "--user-name", "tagger", "--policy-name", "admin", "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"iam:*","Resource":"*"},
+                {"Sid":"NoRunAsTags","Effect":"Deny","Action":["iam:TagRole","iam:UntagRole","iam:CreateRole"],"Resource":"*",
+                 "Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"host:RunAs"}}},
+                {"Sid":"NoRootRunAs","Effect":"Deny","Action":"iam:TagUser","Resource":"*",
+                 "Condition":{"StringEquals":{"aws:RequestTag/owner":"root"}}},
+                {"Sid":"Protected","Effect":"Deny","Action":"iam:*","Resource":"*",
+                 "Condition":{"StringEquals":{"aws:ResourceTag/protected":"yes"}}}]}"#,
+        ],
+        "",
+    );
+    for args in [
+        vec![
+            "tag-role",
+            "--role-name",
+            "deploy",
+            "--tags",
+            "Key=host:RunAs,Value=root",
+        ],
+        vec![
+            "untag-role",
+            "--role-name",
+            "deploy",
+            "--tag-keys",
+            "host:RunAs",
+        ],
+        vec![
+            "tag-user",
+            "--user-name",
+            "tagger",
+            "--tags",
+            "Key=owner,Value=root",
+        ],
+        vec!["delete-user", "--user-name", "vip"],
+    ] {
+        let out = s.as_user(&admin, &args, "");
+        assert!(access_denied(&out), "{args:?}: {}", stderr(&out));
+    }
+    let tags = s.admin(&["list-role-tags", "--role-name", "deploy"], "");
+    assert!(
+        tags.contains("\"deploy\"") && !tags.contains("\"root\""),
+        "{tags}"
+    );
+    // What the Denies do not name still works.
+    let out = s.as_user(
+        &admin,
+        &[
+            "tag-role",
+            "--role-name",
+            "deploy",
+            "--tags",
+            "Key=team,Value=dev",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}

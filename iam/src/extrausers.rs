@@ -128,12 +128,8 @@ pub fn render(
     for u in &users {
         let name = u.name.as_str();
         claimed.insert(name.to_owned());
-        if let Some(collision) = local.collision(name, u.uid) {
-            report.shadowing.push(Shadowing {
-                kind: IamAccountKind::User,
-                name: name.to_owned(),
-                collision,
-            });
+        if let Some(shadowing) = local.shadowing(IamAccountKind::User, name, u.uid) {
+            report.shadowing.push(shadowing);
             continue;
         }
         if !is_linux_login_name(name) {
@@ -154,12 +150,8 @@ pub fn render(
     }
     for g in &groups {
         let name = g.name.as_str();
-        if let Some(collision) = local.collision(name, g.gid) {
-            report.shadowing.push(Shadowing {
-                kind: IamAccountKind::Group,
-                name: name.to_owned(),
-                collision,
-            });
+        if let Some(shadowing) = local.shadowing(IamAccountKind::Group, name, g.gid) {
+            report.shadowing.push(shadowing);
             continue;
         }
         if !is_linux_login_name(name) {

@@ -118,9 +118,20 @@ pub enum Collision {
     /// One of [`RESERVED_NAMES`].
     Reserved(String),
     /// A uid in `/etc/passwd`, and whose it is.
-    LocalUid { id: u32, user: String },
+    LocalUid {
+        id: u32,
+        user: String,
+    },
     /// A gid in `/etc/group`, and whose it is.
-    LocalGid { id: u32, group: String },
+    LocalGid {
+        id: u32,
+        group: String,
+    },
+    /// An IAM user's name (its private Linux group) taken by a group, or
+    /// an IAM group's name taken by a user: one Linux group name, two
+    /// entities, and the publisher would have to drop one.
+    IamUser(String),
+    IamGroup(String),
 }
 
 impl fmt::Display for Collision {
@@ -135,6 +146,8 @@ impl fmt::Display for Collision {
             Self::LocalGid { id, group } => {
                 write!(f, "gid {id} of the local group {group} on this host")
             }
+            Self::IamUser(n) => write!(f, "the Linux group of the IAM user {n}"),
+            Self::IamGroup(n) => write!(f, "the Linux group of the IAM group {n}"),
         }
     }
 }
@@ -275,6 +288,15 @@ impl LocalAccounts {
     pub fn collision(&self, name: &str, id: u32) -> Option<Collision> {
         self.name_collision(name).or_else(|| self.id_collision(id))
     }
+
+    /// The [`Shadowing`] an IAM `kind` named `name` with id `id` would be.
+    pub fn shadowing(&self, kind: IamAccountKind, name: &str, id: u32) -> Option<Shadowing> {
+        self.collision(name, id).map(|collision| Shadowing {
+            kind,
+            name: name.to_owned(),
+            collision,
+        })
+    }
 }
 
 /// `(name, id)` of each entry of a passwd or group file.
@@ -298,24 +320,12 @@ fn entries(text: &str) -> impl Iterator<Item = (&str, Option<u32>)> {
 /// first, in name order.
 pub fn find_shadowing(store: &Store, local: &LocalAccounts) -> Result<Vec<Shadowing>, StoreError> {
     let (users, groups) = store.snapshot(|s| Ok((s.list_users(None)?, s.list_groups(None)?)))?;
-    let users = users.iter().filter_map(|u| {
-        local
-            .collision(u.name.as_str(), u.uid)
-            .map(|collision| Shadowing {
-                kind: IamAccountKind::User,
-                name: u.name.to_string(),
-                collision,
-            })
-    });
-    let groups = groups.iter().filter_map(|g| {
-        local
-            .collision(g.name.as_str(), g.gid)
-            .map(|collision| Shadowing {
-                kind: IamAccountKind::Group,
-                name: g.name.to_string(),
-                collision,
-            })
-    });
+    let users = users
+        .iter()
+        .filter_map(|u| local.shadowing(IamAccountKind::User, u.name.as_str(), u.uid));
+    let groups = groups
+        .iter()
+        .filter_map(|g| local.shadowing(IamAccountKind::Group, g.name.as_str(), g.gid));
     Ok(users.chain(groups).collect())
 }
 

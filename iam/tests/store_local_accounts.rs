@@ -178,11 +178,11 @@ fn colliding_entries_are_never_published_and_are_found() {
     for u in ["alice", "build", "svcx"] {
         create_user(&s, u).unwrap();
     }
-    for g in ["devs", "ops2", "Build"] {
+    for g in ["devs", "ops2", "SVC"] {
         create_group(&s, g).unwrap();
     }
     // uids: alice 200000, build 200001 (svc's uid here), svcx 200002;
-    // gids: devs 200003 (ops's gid here), ops2 200004, Build 200005.
+    // gids: devs 200003 (ops's gid here), ops2 200004, SVC 200005.
     for (u, g) in [("alice", "devs"), ("alice", "ops2"), ("build", "ops2")] {
         s.add_user_to_group(&user(u), &group(g)).unwrap();
     }
@@ -194,15 +194,15 @@ fn colliding_entries_are_never_published_and_are_found() {
     );
     assert_eq!(
         r.group, "alice:x:200000:\nsvcx:x:200002:\nops2:x:200004:alice\n",
-        "build is no member of anything, devs and Build are not published"
+        "build is no member of anything, devs and SVC are not published"
     );
     let shadowing: Vec<String> = r.report.shadowing.iter().map(|s| s.to_string()).collect();
     assert_eq!(
         shadowing,
         [
             "IAM user build collides with the local user build on this host",
-            "IAM group Build collides with the local user build on this host",
             "IAM group devs collides with gid 200003 of the local group ops on this host",
+            "IAM group SVC collides with the local user svc on this host",
         ]
     );
     // doctor sees exactly what publishing left out.
@@ -222,4 +222,42 @@ fn colliding_entries_are_never_published_and_are_found() {
         "{group_file}"
     );
     assert!(!group_file.contains("devs"), "{group_file}");
+}
+
+/// A user's private group and an IAM group share the host's group names:
+/// `create-user devs` must not take the Linux group `devs` from the IAM
+/// group of that name (a Deny on adding users to it would be dodged, and
+/// its members would lose it), nor the other way round, in any case.
+#[test]
+fn users_and_groups_never_share_a_linux_group_name() {
+    let (_d, s) = new_store();
+    create_group(&s, "devs").unwrap();
+    create_user(&s, "alice").unwrap();
+    for name in ["devs", "DEVS"] {
+        let e = create_user(&s, name).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::NameCollision { with: Collision::IamGroup(g), .. } if g == "devs"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("share the host's group names"),
+            "{e}"
+        );
+    }
+    for name in ["alice", "Alice"] {
+        let e = create_group(&s, name).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::NameCollision { with: Collision::IamUser(u), .. } if u == "alice"),
+            "{e}"
+        );
+    }
+    let e = s
+        .update_user(&user("alice"), Some(&user("devs")), None)
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NameCollision { .. }), "{e}");
+    create_group(&s, "ops2").unwrap();
+    let e = s
+        .update_group(&group("ops2"), Some(&group("Alice")), None)
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NameCollision { .. }), "{e}");
 }

@@ -204,6 +204,42 @@ impl Ctx {
         }
     }
 
+    /// The tags of the user or role `resource` names (`aws:ResourceTag/K`
+    /// of a call on it, as AWS sets them); none for other resources.
+    fn resource_tags(&self, resource: &str) -> Vec<iam::names::Tag> {
+        let Ok(arn) = iam::names::IamArn::parse("Resource", resource) else {
+            return Vec::new();
+        };
+        let found = match arn.resource_type.as_str() {
+            "user" => iam::names::UserName::parse(&arn.name)
+                .ok()
+                .and_then(|n| self.store.find_user(&n).ok().flatten())
+                .filter(|u| u.arn == resource)
+                .map(|u| u.tags),
+            "role" => iam::names::RoleName::parse(&arn.name)
+                .ok()
+                .and_then(|n| self.store.get_role(&n).ok())
+                .filter(|r| r.arn == resource)
+                .map(|r| r.tags),
+            _ => None,
+        };
+        found.unwrap_or_default()
+    }
+
+    /// For verbs only the account's root user (real uid 0) may run; anyone
+    /// else is refused, and the refusal audited.
+    pub fn require_root(&self, why: &str) -> Result<(), CliError> {
+        if matches!(self.caller, Caller::Root) {
+            return Ok(());
+        }
+        let message = format!(
+            "{} is for the account's root user (uid 0) only: {why}",
+            self.operation
+        );
+        self.audit(json!({}), Some(("AccessDenied", &message)), &[]);
+        Err(CliError::new("AccessDenied", message))
+    }
+
     /// Authorizes `iam:<Operation>` on `resource`.
     pub fn authorize(&self, resource: &str) -> Result<(), CliError> {
         self.authorize_with(&format!("iam:{}", self.operation), resource, |_| {})
@@ -224,6 +260,12 @@ impl Ctx {
             return Ok(());
         };
         extra(&mut context);
+        for tag in self.resource_tags(resource) {
+            context.set(
+                &format!("aws:ResourceTag/{}", tag.key.as_str()),
+                tag.value.as_str(),
+            );
+        }
         let response = principal.authorize(action, resource, &context);
         if response.decision == Decision::Allowed {
             return Ok(());

@@ -10,7 +10,7 @@ pub fn render(value: &Value, format: Output, title: &str) -> String {
     if value.is_null() {
         return String::new();
     }
-    match format {
+    let out = match format {
         Output::Json => json(value),
         Output::Text => {
             let mut out = String::new();
@@ -18,7 +18,42 @@ pub fn render(value: &Value, format: Output, title: &str) -> String {
             out
         }
         Output::Table => table(value, title),
+    };
+    terminal_safe(&out, format)
+}
+
+/// What can still reach the terminal after rendering (object keys, titles,
+/// and in JSON the characters serde_json leaves raw: DEL, C1 controls such
+/// as CSI, bidi overrides) is escaped: JSON as `\uXXXX` inside its
+/// strings, where alone such characters can stand; text and table as
+/// [`printable`] does. Newlines and tabs stay: they are the layout.
+fn terminal_safe(out: &str, format: Output) -> String {
+    if !out.chars().any(|c| c != '\n' && c != '\t' && is_unsafe(c)) {
+        return out.to_owned();
     }
+    let mut safe = String::with_capacity(out.len());
+    for c in out.chars() {
+        match c {
+            '\n' | '\t' => safe.push(c),
+            c if is_unsafe(c) && format == Output::Json => {
+                let _ = write!(safe, "\\u{:04x}", u32::from(c));
+            }
+            c if is_unsafe(c) => safe.push_str(&c.escape_unicode().to_string()),
+            c => safe.push(c),
+        }
+    }
+    safe
+}
+
+/// Control characters and the bidirectional formatting characters that
+/// reorder what a terminal shows (Trojan Source).
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+        )
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Pretty JSON with the AWS CLI's 4-space indent and a trailing newline.
@@ -58,11 +93,7 @@ fn printable(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control()
-                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.push_str(&c.escape_unicode().to_string());
-            }
+            c if is_unsafe(c) => out.push_str(&c.escape_unicode().to_string()),
             c => out.push(c),
         }
     }
@@ -374,6 +405,18 @@ mod tests {
             assert!(!out.contains('\u{202e}'), "{out:?}");
             assert!(out.contains("\\u{1b}]0;pwned"), "{out:?}");
             assert!(out.lines().all(|l| !l.starts_with("FAKE")), "{out:?}");
+        }
+        // JSON: serde_json escapes C0 only; DEL, C1 (CSI) and bidi too here.
+        let out = render(&v, Output::Json, "ListUserTags");
+        assert!(!out.chars().any(|c| c != '\n' && is_unsafe(c)), "{out:?}");
+        assert!(out.contains("\\u009b\\u202ex"), "{out:?}");
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, v, "still the same JSON");
+        // Keys (e.g. a policy's condition keys) are escaped in text too.
+        let k = json!({"Condition": {"StringEquals": {"a\u{1b}[2J": "x"}}});
+        for format in [Output::Text, Output::Table] {
+            let out = render(&k, format, "GetPolicyVersion");
+            assert!(!out.contains('\u{1b}'), "{format:?}: {out:?}");
         }
     }
 

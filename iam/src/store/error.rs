@@ -171,9 +171,13 @@ fn name_collision(kind: EntityKind, name: &str, with: &Collision) -> String {
         EntityKind::Group => "group name",
         _ => "name",
     };
-    format!(
-        "The {what} {name} collides with {with}; local privileges are granted only through [group_map]."
-    )
+    let why = match with {
+        Collision::IamUser(_) | Collision::IamGroup(_) => {
+            "IAM users and groups share the host's group names"
+        }
+        _ => "local privileges are granted only through [group_map]",
+    };
+    format!("The {what} {name} collides with {with}; {why}.")
 }
 
 fn already_exists(kind: EntityKind, name: &str) -> String {

@@ -24,7 +24,7 @@ impl Store {
             if find_group_id(c, name)?.is_some() {
                 return Err(StoreError::exists(EntityKind::Group, name));
             }
-            self.check_local_name(EntityKind::Group, name.as_str())?;
+            self.check_linux_name(c, EntityKind::Group, name.as_str())?;
             let gid = self.allocate_linux_id(c, "group", name.as_str(), now)?;
             c.execute(
                 "INSERT INTO groups (name, path, unique_id, create_date, gid) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -93,7 +93,7 @@ impl Store {
                 if find_group_id(c, n)?.is_some_and(|other| other != id) {
                     return Err(StoreError::exists(EntityKind::Group, n));
                 }
-                self.check_local_name(EntityKind::Group, n.as_str())?;
+                self.check_linux_name(c, EntityKind::Group, n.as_str())?;
                 c.execute(
                     "UPDATE groups SET name = ?1 WHERE id = ?2",
                     params![n.as_str(), id],

@@ -159,14 +159,29 @@ impl Store {
     }
 
     /// Refuses an IAM user or group name that shadows a local account.
-    fn check_local_name(&self, kind: EntityKind, name: &str) -> Result<()> {
-        match self.local.name_collision(name) {
-            None => Ok(()),
-            Some(with) => Err(StoreError::NameCollision {
+    fn check_linux_name(&self, c: &Connection, kind: EntityKind, name: &str) -> Result<()> {
+        let collision = |with| {
+            Err(StoreError::NameCollision {
                 kind,
                 name: name.to_owned(),
                 with,
-            }),
+            })
+        };
+        if let Some(with) = self.local.name_collision(name) {
+            return collision(with);
+        }
+        // A user's private group and an IAM group share one namespace.
+        let (other, sql) = match kind {
+            EntityKind::User => ("group", "SELECT name FROM groups WHERE name = ?1"),
+            _ => ("user", "SELECT name FROM users WHERE name = ?1"),
+        };
+        match c
+            .query_row(sql, [name], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            Some(n) if other == "group" => collision(crate::local_accounts::Collision::IamGroup(n)),
+            Some(n) => collision(crate::local_accounts::Collision::IamUser(n)),
+            None => Ok(()),
         }
     }
 

@@ -23,7 +23,7 @@ impl Store {
             if find_user_id(c, &new.name)?.is_some() {
                 return Err(StoreError::exists(EntityKind::User, &new.name));
             }
-            self.check_local_name(EntityKind::User, new.name.as_str())?;
+            self.check_linux_name(c, EntityKind::User, new.name.as_str())?;
             if let Some(arn) = &new.permissions_boundary {
                 self.policy_id_by_arn(c, arn)?;
             }
@@ -144,7 +144,7 @@ impl Store {
                 if find_user_id(c, n)?.is_some_and(|other| other != id) {
                     return Err(StoreError::exists(EntityKind::User, n));
                 }
-                self.check_local_name(EntityKind::User, n.as_str())?;
+                self.check_linux_name(c, EntityKind::User, n.as_str())?;
                 c.execute(
                     "UPDATE users SET name = ?1 WHERE id = ?2",
                     params![n.as_str(), id],

@@ -334,6 +334,24 @@ pub fn parse_tag_keys(args: &[String]) -> Result<Vec<TagKey>, CliError> {
         .collect()
 }
 
+/// `aws:RequestTag/K` and `aws:TagKeys` of a call that sets `tags`, as AWS
+/// puts them in the request context (a Deny on `aws:TagKeys` containing
+/// `host:RunAs` keeps a delegated administrator from retargeting a role).
+pub fn request_tags(c: &mut iam::policy::Context, tags: &[Tag]) {
+    for t in tags {
+        c.set(
+            &format!("aws:RequestTag/{}", t.key.as_str()),
+            t.value.as_str(),
+        );
+    }
+    tag_keys(c, tags.iter().map(|t| &t.key));
+}
+
+/// `aws:TagKeys` of a call that sets or removes these keys.
+pub fn tag_keys<'a>(c: &mut iam::policy::Context, keys: impl Iterator<Item = &'a TagKey>) {
+    c.insert("aws:TagKeys", keys.map(|k| k.as_str().to_owned()).collect());
+}
+
 fn user_entity(s: &str) -> Result<iam::store::Entity, CliError> {
     Ok(iam::store::Entity::User(parse_user(s)?))
 }

@@ -30,14 +30,32 @@ pub fn create_role(ctx: &mut Ctx, a: &cli::CreateRoleArgs) -> Result<Value, CliE
             if let Some(b) = &a.permissions_boundary {
                 c.set("iam:PermissionsBoundary", b.clone());
             }
+            if !tags.is_empty() {
+                super::request_tags(c, &tags);
+            }
         },
     )?;
     if let Some(b) = &a.permissions_boundary {
         ctx.store.get_policy(b)?;
     }
-    let role = ctx.commit(|role: &iam::store::Role| json!({"roleName": name.as_str(), "path": role.path.as_str(),
-        "assumeRolePolicyDocument": shapes::document(&trust), "description": a.description,
-        "maxSessionDuration": a.max_session_duration, "permissionsBoundary": a.permissions_boundary}), |s| s.create_role( &NewRole { name: name.clone(), path, assume_role_policy_document: trust.clone(), description: a.description.clone(), max_session_duration: a.max_session_duration, tags, permissions_boundary: a.permissions_boundary.clone(), }, ctx.now, ))?;
+    let new = NewRole {
+        name: name.clone(),
+        path,
+        assume_role_policy_document: trust.clone(),
+        description: a.description.clone(),
+        max_session_duration: a.max_session_duration,
+        tags,
+        permissions_boundary: a.permissions_boundary.clone(),
+    };
+    let role = ctx.commit(
+        |role: &iam::store::Role| {
+            json!({"roleName": name.as_str(), "path": role.path.as_str(),
+            "assumeRolePolicyDocument": shapes::document(&trust),
+            "description": a.description, "maxSessionDuration": a.max_session_duration,
+            "permissionsBoundary": a.permissions_boundary})
+        },
+        |s| s.create_role(&new, ctx.now),
+    )?;
     Ok(json!({"Role": shapes::role(&role, false)}))
 }
 
@@ -99,7 +117,8 @@ pub fn update_assume_role_policy(
 pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
     let tags = parse_tags(&a.tags.tags)?;
-    ctx.authorize(&arn(ctx, &name))?;
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, &arn(ctx, &name), |c| super::request_tags(c, &tags))?;
     ctx.commit(
         |_| json!({"roleName": name.as_str(), "tags": shapes::tags(&tags)}),
         |s| s.tag_role(&name, &tags),
@@ -110,7 +129,10 @@ pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> 
 pub fn untag_role(ctx: &mut Ctx, a: &cli::UntagRoleArgs) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
-    ctx.authorize(&arn(ctx, &name))?;
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, &arn(ctx, &name), |c| {
+        super::tag_keys(c, keys.iter())
+    })?;
     let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
     ctx.commit(
         |_| json!({"roleName": name.as_str(), "tagKeys": key_names}),

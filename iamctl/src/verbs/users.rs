@@ -21,6 +21,9 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
         if let Some(b) = &a.permissions_boundary {
             c.set("iam:PermissionsBoundary", b.clone());
         }
+        if !tags.is_empty() {
+            super::request_tags(c, &tags);
+        }
     })?;
     if let Some(b) = &a.permissions_boundary {
         ctx.store.get_policy(b)?;
@@ -121,7 +124,10 @@ pub fn update_user(ctx: &mut Ctx, a: &cli::UpdateUserArgs) -> Result<Value, CliE
 pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     let tags = parse_tags(&a.tags.tags)?;
-    ctx.authorize(&ctx.user_arn(&name))?;
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
+        super::request_tags(c, &tags)
+    })?;
     ctx.commit(
         |_| json!({"userName": name.as_str(), "tags": shapes::tags(&tags)}),
         |s| s.tag_user(&name, &tags),
@@ -132,7 +138,10 @@ pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> 
 pub fn untag_user(ctx: &mut Ctx, a: &cli::UntagUserArgs) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
-    ctx.authorize(&ctx.user_arn(&name))?;
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
+        super::tag_keys(c, keys.iter())
+    })?;
     let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
     ctx.commit(
         |_| json!({"userName": name.as_str(), "tagKeys": key_names}),
