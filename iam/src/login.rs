@@ -18,8 +18,14 @@
 //!   skips the code prompt only when password *and* code verify.
 //! - A locked-out user (pam_faillock semantics) gets `PAM_MAXTRIES` from
 //!   `authenticate`, so sshd stops asking; the right factors do not unlock.
-//! - The authentication record is used up when the session opens: a later
-//!   publickey-only login from the same place gets no MFA credit.
+//! - `authenticate` hands the id of its authentication record (random, 160
+//!   bits) to the later stages of the same login only: in PAM module data
+//!   and in the PAM environment (`IAM_AUTH_ID`, which sshd carries from its
+//!   keyboard-interactive child to its monitor). `acct_mgmt` uses the
+//!   record up; `open_session` takes its MFA time and removes the variable,
+//!   so it never reaches the user's session. Another connection of the same
+//!   user from the same address (NAT, bastion), say by publickey alone,
+//!   has no id and gets no MFA credit.
 //! - `chauthtok` asks `Current password: ` as pam_unix does, also on the
 //!   expired-password path (sshd's `PAM_CHANGE_EXPIRED_AUTHTOK`); only root
 //!   changing someone's password outside that path skips it.
@@ -42,8 +48,8 @@ use crate::policy::{Context, Decision, Effect, Response};
 use crate::principal::Principal;
 use crate::secret::SecretString;
 use crate::store::{
-    AuthRecord, LockState, LockoutRule, LoginProfile, LoginSession, MfaDevice, Store, StoreError,
-    User, UserStatus,
+    AuthRecord, AuthState, LockState, LockoutRule, LoginProfile, LoginSession, MfaDevice, Store,
+    StoreError, User, UserStatus,
 };
 use crate::totp;
 
@@ -70,6 +76,17 @@ pub trait Conversation {
     fn stacked_password(&mut self) -> Option<SecretString>;
     /// Leaves the password in `PAM_AUTHTOK` for later modules, as pam_unix does.
     fn set_stacked_password(&mut self, password: &SecretString);
+    /// Module data of ours in this PAM handle (`pam_get_data`): seen by the
+    /// later stages of this login in the same process only.
+    fn data(&self, key: &str) -> Option<String>;
+    /// Sets module data (`pam_set_data`).
+    fn set_data(&mut self, key: &str, value: &str);
+    /// A variable of the PAM environment (`pam_getenv`). sshd carries the
+    /// PAM environment from its authentication child to its monitor, and
+    /// from there into the user's session.
+    fn env(&self, name: &str) -> Option<String>;
+    /// Sets (`Some`) or removes (`None`) a PAM environment variable.
+    fn set_env(&mut self, name: &str, value: Option<&str>);
 }
 
 /// The application could not ask or did not answer.
@@ -163,6 +180,15 @@ pub const DENIED: &str = "Access denied";
 /// TOTP codes are this many digits (the combined `password123456` answer).
 const CODE_DIGITS: usize = 6;
 
+/// The module data key that carries this login's authentication record id
+/// from `authenticate` to the later stages in the same process.
+pub const AUTH_ID_DATA: &str = "pam_iam_auth_id";
+/// The PAM environment variable that carries it too: sshd runs
+/// keyboard-interactive authentication (and `acct_mgmt`) in a child and
+/// imports the child's PAM environment, not its module data, into the
+/// monitor that opens the session.
+pub const AUTH_ID_ENV: &str = "IAM_AUTH_ID";
+
 const PASSWORD_PROMPT: &str = "Password: ";
 const CODE_PROMPT: &str = "Verification code: ";
 const CURRENT_PASSWORD_PROMPT: &str = "Current password: ";
@@ -192,6 +218,8 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ));
         return Outcome::Ignore;
     }
+    // What an earlier authentication in this handle left is not this one's.
+    forget_auth_id(conv);
     let account = match user.map(|u| host.credentials(u, now)).transpose() {
         Ok(account) => account,
         Err(outcome) => return outcome,
@@ -244,13 +272,22 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         host.login_failure(conv, &identity, &origin, &reason, now);
         return Outcome::AuthFailed;
     }
+    let id = match AuthRecord::new_id() {
+        Ok(id) => id,
+        Err(e) => {
+            host.report(&format!("authenticate: no random id for {name}: {e}"));
+            return Outcome::Unavailable;
+        }
+    };
     let record = AuthRecord {
+        id,
         user: account.user.name.to_string(),
         service: origin.service.clone(),
         rhost: origin.rhost_key().to_owned(),
         tty: origin.tty.clone().unwrap_or_default(),
         time: now.timestamp(),
         mfa_time: checked.mfa.then_some(now.timestamp()),
+        state: AuthState::Authenticated,
     };
     let stored = host
         .store
@@ -270,6 +307,7 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
     if let Some(password) = &checked.password {
         conv.set_stacked_password(password);
     }
+    hand_on_auth_id(conv, &record.id);
     host.debug(&format!(
         "authenticate: {name} succeeded (mfa: {})",
         checked.mfa
@@ -482,7 +520,7 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
         host.login_denied(conv, &identity, &origin, "user is disabled", &[], now);
         return Outcome::AccountDisabled;
     }
-    let mfa_time = match host.mfa_time(&user, &origin, now) {
+    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Account, now) {
         Ok(mfa_time) => mfa_time,
         Err(outcome) => return outcome,
     };
@@ -629,10 +667,13 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(None) => return host.unknown_user(conv, &name, &origin, now),
         Err(outcome) => return outcome,
     };
-    let mfa_time = match host.mfa_time(&user, &origin, now) {
+    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
         Ok(mfa_time) => mfa_time,
         Err(outcome) => return outcome,
     };
+    // Not into the user's session environment (sshd copies the PAM
+    // environment there); the record is gone anyway.
+    forget_auth_id(conv);
     let session = LoginSession {
         id: 0,
         user: name.clone(),
@@ -646,13 +687,7 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ended: None,
         mfa_time,
     };
-    // The authentication record has done its job: a later login from the
-    // same place (say publickey only) must not inherit its MFA.
-    let recorded = host.store.open_login_session(&session).and_then(|_| {
-        host.store
-            .delete_auth_records(&name, &origin.service, origin.rhost_key())
-    });
-    if let Err(e) = recorded {
+    if let Err(e) = host.store.open_login_session(&session) {
         host.report(&format!(
             "open_session: cannot record the session of {name}: {e}"
         ));
@@ -869,6 +904,34 @@ pub fn refuse_options(problem: &str) -> Outcome {
     Outcome::Unavailable
 }
 
+/// Which stage asks for the authentication record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Account,
+    Session,
+}
+
+/// Hands the record id on to the later stages of this login: module data
+/// (same process) and the PAM environment (sshd's monitor).
+fn hand_on_auth_id(conv: &mut dyn Conversation, id: &str) {
+    conv.set_data(AUTH_ID_DATA, id);
+    conv.set_env(AUTH_ID_ENV, Some(id));
+}
+
+/// The record id this login's `authenticate` handed on: module data first,
+/// else the PAM environment. Only the shape of an id is accepted (other
+/// modules can write the environment; the store decides the rest).
+fn handed_on_auth_id(conv: &dyn Conversation) -> Option<String> {
+    conv.data(AUTH_ID_DATA)
+        .filter(|id| AuthRecord::is_id(id))
+        .or_else(|| conv.env(AUTH_ID_ENV).filter(|id| AuthRecord::is_id(id)))
+}
+
+fn forget_auth_id(conv: &mut dyn Conversation) {
+    conv.set_data(AUTH_ID_DATA, "");
+    conv.set_env(AUTH_ID_ENV, None);
+}
+
 /// Where a login comes from, as the PAM items say.
 struct Origin {
     service: String,
@@ -1029,21 +1092,28 @@ impl Host {
         }
     }
 
-    /// When this login passed its MFA check, per the record `authenticate`
-    /// left for this user, service and remote host within the store's TTL
-    /// (none after a publickey-only login).
+    /// When this login passed its MFA check, per the record whose id this
+    /// login's `authenticate` handed on (none after a publickey-only login:
+    /// no id). `acct_mgmt` uses the record up; `open_session` removes it.
     fn mfa_time(
         &self,
+        conv: &dyn Conversation,
         user: &User,
         origin: &Origin,
+        stage: Stage,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, Outcome> {
-        match self.store.find_auth_record(
-            user.name.as_str(),
-            &origin.service,
-            origin.rhost_key(),
-            now,
-        ) {
+        let Some(id) = handed_on_auth_id(conv) else {
+            return Ok(None);
+        };
+        let (name, service, rhost) = (user.name.as_str(), &origin.service, origin.rhost_key());
+        let record = match stage {
+            Stage::Account => self
+                .store
+                .consume_auth_record(&id, name, service, rhost, now),
+            Stage::Session => self.store.take_auth_record(&id, name, service, rhost, now),
+        };
+        match record {
             Ok(record) => Ok(record.and_then(|r| r.mfa_time)),
             Err(e) => {
                 self.report(&format!(
@@ -1251,7 +1321,7 @@ mod tests {
     use crate::store::{Entity, NewUser};
     use argon2::password_hash::PasswordHasher;
     use chrono::TimeZone;
-    use std::collections::VecDeque;
+    use std::collections::{HashMap, VecDeque};
     use std::os::unix::fs::PermissionsExt;
 
     /// The fixed clock: 2026-11-25T12:00:00Z.
@@ -1274,12 +1344,16 @@ mod tests {
 
     /// A conversation that plays a script: every prompt and message must be
     /// the next expected step, and every step must have happened by drop.
+    /// `data` and `env` stand for the PAM handle's module data and
+    /// environment.
     struct Script {
         user: String,
         service: String,
         rhost: Option<String>,
         steps: VecDeque<Step>,
         stacked: Option<SecretString>,
+        data: HashMap<String, String>,
+        env: HashMap<String, String>,
     }
 
     impl Script {
@@ -1290,12 +1364,36 @@ mod tests {
                 rhost: Some("192.0.2.10".to_owned()),
                 steps: steps.into(),
                 stacked: None,
+                data: HashMap::new(),
+                env: HashMap::new(),
             }
         }
 
         fn from(mut self, rhost: Option<&str>) -> Self {
             self.rhost = rhost.map(str::to_owned);
             self
+        }
+
+        /// The next stage of the same login in the same process (one PAM
+        /// handle): module data and environment carry over.
+        fn then(&self, steps: Vec<Step>) -> Self {
+            let mut next = Self::new(&self.user, steps).from(self.rhost.as_deref());
+            next.data = self.data.clone();
+            next.env = self.env.clone();
+            next
+        }
+
+        /// The next stage in sshd's monitor: only the PAM environment came
+        /// over from the authentication child, not its module data.
+        fn in_monitor(&self, steps: Vec<Step>) -> Self {
+            let mut next = Self::new(&self.user, steps).from(self.rhost.as_deref());
+            next.env = self.env.clone();
+            next
+        }
+
+        /// The authentication record id this handle carries.
+        fn auth_id(&self) -> Option<String> {
+            handed_on_auth_id(self)
         }
     }
 
@@ -1335,6 +1433,21 @@ mod tests {
         }
         fn set_stacked_password(&mut self, password: &SecretString) {
             self.stacked = Some(password.clone());
+        }
+        fn data(&self, key: &str) -> Option<String> {
+            self.data.get(key).cloned()
+        }
+        fn set_data(&mut self, key: &str, value: &str) {
+            self.data.insert(key.to_owned(), value.to_owned());
+        }
+        fn env(&self, name: &str) -> Option<String> {
+            self.env.get(name).cloned()
+        }
+        fn set_env(&mut self, name: &str, value: Option<&str>) {
+            match value {
+                Some(value) => self.env.insert(name.to_owned(), value.to_owned()),
+                None => self.env.remove(name),
+            };
         }
     }
 
@@ -1481,15 +1594,14 @@ mod tests {
             conv.stacked.as_ref().map(|p| p.expose().to_owned()),
             Some("correct horse".into())
         );
-        let record = f
-            .store
-            .find_auth_record("alice", "sshd", "192.0.2.10", t0())
-            .unwrap()
-            .unwrap();
+        let id = conv.auth_id().expect("an id handed on");
+        assert_eq!(conv.env.get(AUTH_ID_ENV), Some(&id));
+        let record = f.store.get_auth_record(&id).unwrap().unwrap();
         assert_eq!(record.mfa_time, Some(t0().timestamp()));
+        assert_eq!(record.state, AuthState::Authenticated);
 
-        let mut conv = Script::new("alice", vec![]);
-        assert_eq!(account(&mut conv, &f.options, at(5)), Outcome::Success);
+        let mut next = conv.then(vec![]);
+        assert_eq!(account(&mut next, &f.options, at(5)), Outcome::Success);
     }
 
     #[test]
@@ -1826,26 +1938,34 @@ mod tests {
                 .contains("require_mfa")
         );
 
-        let mut conv = Script::new(
-            "alice",
-            vec![password("pw-alice-1"), code(&code_at(&secret, t0()))],
-        );
-        assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         // Policies see the MFA and its age.
         let young = r#"{"Version":"2012-10-17","Statement":[{"Sid":"FreshMfa","Effect":"Deny",
             "Action":"host:Login","Resource":"*","Condition":{"NumericGreaterThan":{"aws:MultiFactorAuthAge":"60"}}}]}"#;
         f.policy("alice", "FreshMfa", young);
-        let mut conv = Script::new("alice", vec![]);
-        assert_eq!(account(&mut conv, &f.options, at(10)), Outcome::Success);
-        let mut conv = Script::new("alice", vec![denied()]);
+        let login = |when: DateTime<Utc>, rhost: &str| {
+            let mut conv = Script::new(
+                "alice",
+                vec![password("pw-alice-1"), code(&code_at(&secret, when))],
+            )
+            .from(Some(rhost));
+            assert_eq!(authenticate(&mut conv, &f.options, when), Outcome::Success);
+            conv
+        };
+        let conv = login(t0(), "192.0.2.10");
+        let mut next = conv.then(vec![]);
+        assert_eq!(account(&mut next, &f.options, at(10)), Outcome::Success);
+        let conv = login(at(30), "192.0.2.10");
+        let mut next = conv.then(vec![denied()]);
         assert_eq!(
-            account(&mut conv, &f.options, at(100)),
+            account(&mut next, &f.options, at(130)),
             Outcome::PermissionDenied
         );
-        // From another host the record does not apply.
-        let mut conv = Script::new("alice", vec![denied()]).from(Some("203.0.113.9"));
+        assert_eq!(f.last_event()["decidedBy"][0]["sid"], "FreshMfa");
+        // A record applies only where it was made: not from another host.
+        let conv = login(at(60), "192.0.2.10");
+        let mut elsewhere = conv.then(vec![denied()]).from(Some("203.0.113.9"));
         assert_eq!(
-            account(&mut conv, &f.options, at(10)),
+            account(&mut elsewhere, &f.options, at(61)),
             Outcome::PermissionDenied
         );
 
@@ -1853,9 +1973,103 @@ mod tests {
         f.user("bob", Some("pw-bob-1"));
         let mut conv = Script::new("bob", vec![password("pw-bob-1")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
-        let mut conv = Script::new("bob", vec![denied()]);
+        let mut next = conv.then(vec![denied()]);
         assert_eq!(
-            account(&mut conv, &f.options, at(1)),
+            account(&mut next, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+    }
+
+    /// Issue 11, item 8: the MFA of one login is evidence for that login
+    /// only. Another connection of the same user from the same address
+    /// (NAT, a bastion), say by publickey alone, gets none of it.
+    #[test]
+    fn mfa_evidence_is_bound_to_the_login_that_earned_it() {
+        let f = Fixture::new("");
+        f.user("alice", Some("pw-alice-1"));
+        let secret = f.mfa("alice");
+        let with_mfa = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LoginWithMfa",
+            "Effect":"Allow","Action":"host:Login","Resource":"*",
+            "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
+        f.policy("alice", "AllowLogin", with_mfa);
+        let mut first = Script::new(
+            "alice",
+            vec![password("pw-alice-1"), code(&code_at(&secret, t0()))],
+        );
+        assert_eq!(authenticate(&mut first, &f.options, t0()), Outcome::Success);
+        let id = first.auth_id().unwrap();
+
+        // A second connection, same user, same address, no authenticate.
+        let mut second = Script::new("alice", vec![denied()]);
+        assert_eq!(
+            account(&mut second, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+        assert!(
+            f.last_event()["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("implicit deny")
+        );
+        // Nor with an id it made up, or one of the right shape it guessed.
+        let mut forged = Script::new("alice", vec![denied()]);
+        forged.env.insert(AUTH_ID_ENV.into(), "A".repeat(32));
+        assert_eq!(
+            account(&mut forged, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+        // Another user's transaction carrying the id: not theirs.
+        f.user("bob", Some("pw-bob-1"));
+        f.policy("bob", "AllowLogin", with_mfa);
+        let mut bob = Script::new("bob", vec![denied()]);
+        bob.env.insert(AUTH_ID_ENV.into(), id.clone());
+        assert_eq!(
+            account(&mut bob, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+
+        // The login itself, in sshd's monitor (only the PAM environment
+        // came over from the authentication child): MFA present.
+        let mut monitor = first.in_monitor(vec![]);
+        assert_eq!(account(&mut monitor, &f.options, at(2)), Outcome::Success);
+        assert_eq!(
+            f.store.get_auth_record(&id).unwrap().unwrap().state,
+            AuthState::Consumed
+        );
+        // Used up: the same id does not pass acct_mgmt twice.
+        let mut again = first.in_monitor(vec![denied()]);
+        assert_eq!(
+            account(&mut again, &f.options, at(3)),
+            Outcome::PermissionDenied
+        );
+        // The session takes the MFA time and removes the variable, so it
+        // never reaches the user's session environment.
+        let mut session = monitor.then(vec![]);
+        assert_eq!(
+            open_session(&mut session, &f.options, at(4)),
+            Outcome::Success
+        );
+        assert_eq!(f.last_event()["additionalEventData"]["MFAUsed"], "Yes");
+        assert_eq!(session.env.get(AUTH_ID_ENV), None);
+        assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
+        let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
+        assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
+
+        // Module data wins over the environment (console logins: one
+        // process); an id in data that is not a record gives no MFA even
+        // if the environment holds a good one.
+        let mut third = Script::new(
+            "alice",
+            vec![password("pw-alice-1"), code(&code_at(&secret, at(30)))],
+        );
+        assert_eq!(
+            authenticate(&mut third, &f.options, at(30)),
+            Outcome::Success
+        );
+        let mut mixed = third.then(vec![denied()]);
+        mixed.data.insert(AUTH_ID_DATA.into(), "B".repeat(32));
+        assert_eq!(
+            account(&mut mixed, &f.options, at(31)),
             Outcome::PermissionDenied
         );
     }
@@ -2025,7 +2239,8 @@ mod tests {
             vec![password("pw-alice-1"), code(&code_at(&secret, t0()))],
         );
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
-        let mut conv = Script::new("alice", vec![]);
+        let id = conv.auth_id().unwrap();
+        let mut conv = conv.then(vec![]);
         assert_eq!(open_session(&mut conv, &f.options, at(2)), Outcome::Success);
         let login = f.last_event();
         assert_eq!(login["eventName"], "Login");
@@ -2036,13 +2251,8 @@ mod tests {
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
         assert_eq!(sessions[0].pid, Some(std::process::id()));
-        // The record is used up: a following publickey-only login has no MFA.
-        assert_eq!(
-            f.store
-                .find_auth_record("alice", "sshd", "192.0.2.10", at(3))
-                .unwrap(),
-            None
-        );
+        // The record is used up.
+        assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
         let mut conv = Script::new("alice", vec![]);
         assert_eq!(
             close_session(&mut conv, &f.options, at(60)),

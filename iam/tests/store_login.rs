@@ -117,65 +117,116 @@ fn lockout_records() {
     assert_eq!(st.failures, 64, "at most 64 kept");
 }
 
-#[test]
-fn auth_records_hand_over_between_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("iam.db");
-    let acct = AccountId::parse("123456789012").unwrap();
-    Store::create(&path, &acct).unwrap();
-    let rec = AuthRecord {
+fn record(id: &str, state: AuthState) -> AuthRecord {
+    AuthRecord {
+        id: id.into(),
         user: "bob".into(),
         service: "sshd".into(),
         rhost: "10.0.0.1".into(),
         tty: "ssh".into(),
         time: t0().timestamp(),
         mfa_time: Some(t0().timestamp()),
-    };
+        state,
+    }
+}
+
+#[test]
+fn auth_records_hand_over_between_processes_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    let acct = AccountId::parse("123456789012").unwrap();
+    Store::create(&path, &acct).unwrap();
+    let id = AuthRecord::new_id().unwrap();
+    assert!(AuthRecord::is_id(&id), "{id}");
+    assert_ne!(id, AuthRecord::new_id().unwrap());
+    let rec = record(&id, AuthState::Authenticated);
     // authenticate (one connection) ...
     Store::open(&path).unwrap().put_auth_record(&rec).unwrap();
-    // ... acct_mgmt (another).
+    // ... acct_mgmt (another), only with the id, for this user, service
+    // and remote host.
     let s = Store::open(&path).unwrap();
     let later = t0() + Duration::seconds(10);
+    let other = AuthRecord::new_id().unwrap();
+    for (id, user, service, rhost) in [
+        (other.as_str(), "bob", "sshd", "10.0.0.1"),
+        (id.as_str(), "amy", "sshd", "10.0.0.1"),
+        (id.as_str(), "bob", "login", "10.0.0.1"),
+        (id.as_str(), "bob", "sshd", "10.0.0.2"),
+    ] {
+        assert_eq!(
+            s.consume_auth_record(id, user, service, rhost, later)
+                .unwrap(),
+            None,
+            "{user} {service} {rhost}"
+        );
+    }
+    let used = s
+        .consume_auth_record(&id, "BOB", "sshd", "10.0.0.1", later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.mfa_time, rec.mfa_time);
+    // Once.
     assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", later)
-            .unwrap(),
-        Some(rec.clone())
-    );
-    assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.2", later)
+        s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
             .unwrap(),
         None
     );
-    assert_eq!(
-        s.find_auth_record("bob", "login", "10.0.0.1", later)
-            .unwrap(),
-        None
-    );
-    // Expired after 5 minutes.
+    // open_session takes it (consumed or not) and it is gone.
+    let taken = s
+        .take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.state, AuthState::Consumed);
+    assert_eq!(s.get_auth_record(&id).unwrap(), None);
+
+    // Pending and failed attempts are no evidence of anything.
+    for state in [AuthState::Pending, AuthState::Failed] {
+        let id = AuthRecord::new_id().unwrap();
+        s.put_auth_record(&record(&id, state)).unwrap();
+        assert_eq!(
+            s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+                .unwrap(),
+            None
+        );
+    }
+    // Expired after 5 minutes; a later write purges it.
+    let id = AuthRecord::new_id().unwrap();
+    s.put_auth_record(&record(&id, AuthState::Authenticated))
+        .unwrap();
     let much_later = t0() + Duration::seconds(301);
     assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", much_later)
+        s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", much_later)
             .unwrap(),
         None
     );
-    // A newer record replaces the old one; expired ones are purged.
-    let rec2 = AuthRecord {
+    let newer = AuthRecord {
         time: much_later.timestamp(),
-        mfa_time: None,
-        ..rec.clone()
+        ..record(&AuthRecord::new_id().unwrap(), AuthState::Pending)
     };
-    s.put_auth_record(&rec2).unwrap();
-    assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", much_later)
-            .unwrap(),
-        Some(rec2)
-    );
-    s.delete_auth_records("bob", "sshd", "10.0.0.1").unwrap();
-    assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", much_later)
-            .unwrap(),
-        None
-    );
+    s.put_auth_record(&newer).unwrap();
+    assert_eq!(s.get_auth_record(&id).unwrap(), None, "purged");
+    // Replaced by id: an attempt's row moves on.
+    let moved = AuthRecord {
+        state: AuthState::Failed,
+        ..newer.clone()
+    };
+    s.put_auth_record(&moved).unwrap();
+    assert_eq!(s.get_auth_record(&newer.id).unwrap(), Some(moved));
+    // Ids that are not ids.
+    for bad in [
+        "",
+        "short",
+        &"a".repeat(32),
+        &"A1".repeat(16),
+        &"A".repeat(33),
+    ] {
+        assert!(!AuthRecord::is_id(bad), "{bad}");
+    }
 }
 
 #[test]

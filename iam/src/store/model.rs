@@ -332,9 +332,16 @@ pub struct LockState {
     pub locked_until: Option<i64>,
 }
 
-/// Written by PAM `authenticate`, read by `acct_mgmt` (another process).
+/// One PAM authentication attempt: written by `authenticate` under a fresh
+/// random id, which reaches `acct_mgmt` and `open_session` only through the
+/// PAM handle of that login (module data, and the PAM environment that sshd
+/// carries from its authentication child to its monitor). Never looked up
+/// by user and address: another connection of the same user from the same
+/// place cannot borrow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRecord {
+    /// Random, 160 bits ([`AuthRecord::new_id`]).
+    pub id: String,
     pub user: String,
     pub service: String,
     /// Empty for console logins.
@@ -343,6 +350,51 @@ pub struct AuthRecord {
     pub time: i64,
     /// When the TOTP check passed, if it did.
     pub mfa_time: Option<i64>,
+    pub state: AuthState,
+}
+
+impl AuthRecord {
+    /// Characters of an id: 32 base32 characters, 160 bits.
+    pub const ID_LEN: usize = 32;
+
+    /// A fresh random id from the OS generator.
+    pub fn new_id() -> Result<String, getrandom::Error> {
+        crate::names::random_base32(Self::ID_LEN)
+    }
+
+    /// Whether `id` has the shape of an id (it may come from the PAM
+    /// environment, which other modules can write).
+    pub fn is_id(id: &str) -> bool {
+        id.len() == Self::ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    }
+}
+
+/// Where an authentication attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthState {
+    /// The password is settled (a wrong one already counted); the code
+    /// prompt is still to come.
+    Pending,
+    /// Refused.
+    Failed,
+    /// Every factor verified; `acct_mgmt` has not used it yet.
+    Authenticated,
+    /// Used by `acct_mgmt`; `open_session` takes it (MFA age) and deletes it.
+    Consumed,
+}
+
+impl AuthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Authenticated => "authenticated",
+            Self::Consumed => "consumed",
+        }
+    }
 }
 
 /// A login session (PAM open_session .. close_session).
