@@ -48,8 +48,8 @@ use crate::policy::{Context, Decision, Effect, Response};
 use crate::principal::Principal;
 use crate::secret::SecretString;
 use crate::store::{
-    AuthRecord, AuthState, LockState, LockoutRule, LoginProfile, LoginSession, MfaDevice, Store,
-    StoreError, User, UserStatus,
+    AttemptResult, AuthRecord, AuthState, LockoutRule, LoginProfile, LoginSession, MfaDevice,
+    Settled, Store, StoreError, User, UserStatus,
 };
 use crate::totp;
 
@@ -198,6 +198,12 @@ const RETYPE_PASSWORD_PROMPT: &str = "Retype new password: ";
 /// `pam_sm_authenticate`: asks for the factors `options.mode` requires and
 /// checks them. Known and unknown users see the same prompts and answers
 /// and cost the same argon2 work; only the audit log tells them apart.
+///
+/// The lockout rule decides in the write transaction that records the
+/// result ([`Store::settle_attempt`]), after the prompts: whatever the lock
+/// state was when the conversation started, a user locked by then fails,
+/// and the code's TOTP step is taken in that transaction (a locked attempt
+/// burns no code).
 pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
     let host = match Host::open(options) {
         Ok(host) => host,
@@ -220,116 +226,134 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
     }
     // What an earlier authentication in this handle left is not this one's.
     forget_auth_id(conv);
-    let account = match user.map(|u| host.credentials(u, now)).transpose() {
+    let account = match user.map(|u| host.credentials(u)).transpose() {
         Ok(account) => account,
         Err(outcome) => return outcome,
     };
-    if account.is_none() {
-        // The store work of a known user's lockout check, for equal timing.
-        let _ = host
-            .store
-            .lock_state(UNKNOWN_USERS, &host.lockout_rule(), now);
-    }
+    let mut attempt = match Attempt::start(&host, account.as_ref(), &name, origin, now) {
+        Ok(attempt) => attempt,
+        Err(outcome) => return outcome,
+    };
     let checked = match check_factors(conv, options, &host, account.as_ref(), now) {
         Ok(checked) => checked,
         Err(outcome) => return outcome,
     };
-    let Some(account) = account else {
-        // A known user's failure is one store write (with fsync): so is
-        // this one, under a name no IAM user can have, pruned like any
-        // user's failures. Timing must not tell who exists.
-        let _ = host
-            .store
-            .record_failure(UNKNOWN_USERS, &host.lockout_rule(), now);
-        host.login_failure(
-            conv,
-            &UserIdentity::unknown(&name),
-            &origin,
-            "unknown user",
-            now,
-        );
-        return Outcome::AuthFailed;
-    };
-    let identity = account.identity(&host);
-    if let Err(failure) = checked.result {
-        if failure == Failure::Disabled {
-            host.login_failure(conv, &identity, &origin, failure.reason(), now);
+    let device = account.as_ref().and_then(|a| a.device.as_ref());
+    let settled = host.settle(&mut attempt, true, now, |store| {
+        if let Err(failure) = checked.result {
+            return Ok(Err(failure));
+        }
+        let Some(code) = &checked.code else {
+            return Ok(Ok(None));
+        };
+        let Some(device) = device else {
+            return Ok(Err(Failure::NoMfaDevice));
+        };
+        Ok(match host.take_code(store, device, code, now)? {
+            CodeCheck::Accepted => Ok(Some(now.timestamp())),
+            CodeCheck::Wrong => Err(Failure::WrongCode),
+            CodeCheck::Replayed => Err(Failure::ReplayedCode),
+        })
+    });
+    match settled {
+        Ok(Passed::Yes) => {}
+        Ok(Passed::No) => {
+            conv.error(DENIED);
             return Outcome::AuthFailed;
         }
-        if account.lock.locked {
-            host.login_failure(conv, &identity, &origin, "user is locked out", now);
+        Ok(Passed::Locked) => {
+            conv.error(DENIED);
             return Outcome::Locked;
         }
-        let rule = host.lockout_rule();
-        let reason = match host
-            .store
-            .record_failure(account.user.name.as_str(), &rule, now)
-        {
-            Ok(lock) if lock.locked => format!("{}; user now locked out", failure.reason()),
-            Ok(_) => failure.reason().to_owned(),
-            Err(e) => format!("{}; failure not counted: {e}", failure.reason()),
-        };
-        host.login_failure(conv, &identity, &origin, &reason, now);
-        return Outcome::AuthFailed;
+        Err(outcome) => return outcome,
     }
-    let id = match AuthRecord::new_id() {
-        Ok(id) => id,
-        Err(e) => {
-            host.report(&format!("authenticate: no random id for {name}: {e}"));
-            return Outcome::Unavailable;
+    if let (Some(account), Some(_)) = (&account, &checked.password) {
+        // Not part of the decision: a failure here does not undo the login.
+        if let Err(e) = host.store.record_password_used(&account.user.name, now) {
+            host.report(&format!(
+                "authenticate: cannot record the password use of {name}: {e}"
+            ));
         }
-    };
-    let record = AuthRecord {
-        id,
-        user: account.user.name.to_string(),
-        service: origin.service.clone(),
-        rhost: origin.rhost_key().to_owned(),
-        tty: origin.tty.clone().unwrap_or_default(),
-        time: now.timestamp(),
-        mfa_time: checked.mfa.then_some(now.timestamp()),
-        state: AuthState::Authenticated,
-    };
-    let stored = host
-        .store
-        .reset_failures(account.user.name.as_str())
-        .and_then(|()| host.store.put_auth_record(&record))
-        .and_then(|()| match checked.password {
-            Some(_) => host.store.record_password_used(&account.user.name, now),
-            None => Ok(()),
-        });
-    if let Err(e) = stored {
-        // Without the record acct_mgmt would see no MFA: fail closed.
-        host.report(&format!(
-            "authenticate: cannot record the login of {name}: {e}"
-        ));
-        return Outcome::Unavailable;
     }
     if let Some(password) = &checked.password {
         conv.set_stacked_password(password);
     }
-    hand_on_auth_id(conv, &record.id);
+    hand_on_auth_id(conv, &attempt.record.id);
     host.debug(&format!(
         "authenticate: {name} succeeded (mfa: {})",
-        checked.mfa
+        attempt.record.mfa_time.is_some()
     ));
     Outcome::Success
 }
 
-/// What the factors came to.
+/// One authentication attempt: its row in the store (the authentication
+/// record, under a fresh random id), who it is for and where from.
+struct Attempt {
+    record: AuthRecord,
+    identity: UserIdentity,
+    origin: Origin,
+}
+
+impl Attempt {
+    /// Failures of unknown users are counted under [`UNKNOWN_USERS`], and
+    /// their rows carry that name: no user can find them.
+    fn start(
+        host: &Host,
+        account: Option<&Credentials>,
+        name: &str,
+        origin: Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Outcome> {
+        let id = AuthRecord::new_id().map_err(|e| {
+            host.report(&format!("authenticate: no random id for {name}: {e}"));
+            Outcome::Unavailable
+        })?;
+        let (user, identity) = match account {
+            Some(account) => (account.user.name.to_string(), account.identity(host)),
+            None => (UNKNOWN_USERS.to_owned(), UserIdentity::unknown(name)),
+        };
+        Ok(Self {
+            record: AuthRecord {
+                id,
+                user,
+                service: origin.service.clone(),
+                rhost: origin.rhost_key().to_owned(),
+                tty: origin.tty.clone().unwrap_or_default(),
+                time: now.timestamp(),
+                mfa_time: None,
+                state: AuthState::Pending,
+            },
+            identity,
+            origin,
+        })
+    }
+}
+
+/// Whether a step of an attempt passed the lockout rule and its check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Passed {
+    Yes,
+    No,
+    /// Locked when it was decided.
+    Locked,
+}
+
+/// What the factors came to before the store had its say.
 struct Checked {
+    /// The password (or its absence) and the state of the account.
     result: Result<(), Failure>,
     /// The verified password (without an appended code), for PAM_AUTHTOK.
     password: Option<SecretString>,
-    /// A TOTP code was verified and its step taken.
-    mfa: bool,
+    /// The code to check (its step is taken in the deciding transaction).
+    code: Option<SecretString>,
 }
 
 /// Which factor failed, for the audit log (never for the user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
+    UnknownUser,
     NoStackedPassword,
     Disabled,
-    Locked,
     NoLoginProfile,
     WrongPassword,
     NoMfaDevice,
@@ -340,9 +364,9 @@ enum Failure {
 impl Failure {
     fn reason(self) -> &'static str {
         match self {
+            Self::UnknownUser => "unknown user",
             Self::NoStackedPassword => "use_first_pass: no password from an earlier module",
             Self::Disabled => "user is disabled",
-            Self::Locked => "user is locked out",
             Self::NoLoginProfile => "user has no login profile (password)",
             Self::WrongPassword => "wrong password",
             Self::NoMfaDevice => "user has no MFA device",
@@ -350,10 +374,17 @@ impl Failure {
             Self::ReplayedCode => "replayed verification code",
         }
     }
+
+    /// Whether it counts towards the lockout: every guess does; a disabled
+    /// user is refused without one.
+    fn counts(self) -> bool {
+        self != Self::Disabled
+    }
 }
 
-/// Prompts and verifies. `account` is `None` for an unknown user, who goes
-/// through the same prompts and argon2 work as a user with an MFA device.
+/// Prompts and verifies the password; the code is only collected. `account`
+/// is `None` for an unknown user, who goes through the same prompts and
+/// argon2 work as a user with an MFA device.
 fn check_factors(
     conv: &mut dyn Conversation,
     options: &Options,
@@ -361,7 +392,6 @@ fn check_factors(
     account: Option<&Credentials>,
     now: DateTime<Utc>,
 ) -> Result<Checked, Outcome> {
-    let locked = account.is_some_and(|a| a.lock.locked);
     let disabled = account.is_some_and(|a| a.user.status == UserStatus::Disabled);
     let device = account.and_then(|a| a.device.as_ref());
     let has_device = account.is_none_or(|a| a.device.is_some());
@@ -370,26 +400,26 @@ fn check_factors(
         Mode::Totp => true,
         Mode::Password => false,
     };
-    let mut failure = if disabled {
-        Some(Failure::Disabled)
-    } else {
-        locked.then_some(Failure::Locked)
+    let mut failure = match account {
+        None => Some(Failure::UnknownUser),
+        Some(_) if disabled => Some(Failure::Disabled),
+        Some(_) => None,
     };
     let mut verified_password = None;
-    let mut mfa = false;
+    let mut combined_code = None;
 
     if options.mode != Mode::Totp {
         let answer = match password_answer(conv, options)? {
             Some(answer) => answer,
             None => {
                 return Ok(Checked {
-                    result: Err(Failure::NoStackedPassword),
+                    result: Err(failure.unwrap_or(Failure::NoStackedPassword)),
                     password: None,
-                    mfa: false,
+                    code: None,
                 });
             }
         };
-        // A locked or disabled user's hash is not consulted: no oracle.
+        // A disabled user's hash is not consulted: no oracle.
         let hash = account
             .filter(|_| failure.is_none())
             .and_then(|a| a.profile.as_ref())
@@ -407,8 +437,8 @@ fn check_factors(
             verified_password = Some(password.clone());
             // The appended code counts only if it verifies; otherwise the
             // prompt below follows, exactly as for a wrong password.
-            if let Some(device) = device {
-                mfa = host.take_code(device, code, now) == CodeCheck::Accepted;
+            if device.is_some_and(|d| host.code_verifies(d, code, now)) {
+                combined_code = Some(code.clone());
             }
         }
         if failure.is_none() && verified_password.is_none() {
@@ -419,30 +449,25 @@ fn check_factors(
         }
     }
 
-    if wants_code && !mfa {
-        let code = conv
+    let mut code = combined_code;
+    if wants_code && code.is_none() {
+        let answer = conv
             .prompt_secret(CODE_PROMPT)
             .map_err(|_| Outcome::ConversationFailed)?;
         // Checked (and its step taken) only when everything before passed,
         // so a password guesser learns nothing and burns no codes.
         if failure.is_none() {
-            let check = match device {
-                Some(device) => host.take_code(device, &code, now),
-                None => CodeCheck::NoDevice,
-            };
-            match check {
-                CodeCheck::Accepted => mfa = true,
-                CodeCheck::NoDevice => failure = Some(Failure::NoMfaDevice),
-                CodeCheck::Wrong => failure = Some(Failure::WrongCode),
-                CodeCheck::Replayed => failure = Some(Failure::ReplayedCode),
+            if device.is_none() {
+                failure = Some(Failure::NoMfaDevice);
             }
+            code = Some(answer);
         }
     }
 
     Ok(Checked {
         result: failure.map_or(Ok(()), Err),
         password: verified_password,
-        mfa,
+        code,
     })
 }
 
@@ -495,7 +520,6 @@ enum CodeCheck {
     /// Right code, but its step was already used (here or on a host sharing
     /// the store).
     Replayed,
-    NoDevice,
 }
 
 /// `pam_sm_acct_mgmt`: may this IAM user log in here, now, from there?
@@ -933,6 +957,7 @@ fn forget_auth_id(conv: &mut dyn Conversation) {
 }
 
 /// Where a login comes from, as the PAM items say.
+#[derive(Debug, Clone)]
 struct Origin {
     service: String,
     rhost: Option<String>,
@@ -972,7 +997,6 @@ struct Credentials {
     profile: Option<LoginProfile>,
     /// The enabled MFA device (AWS allows one virtual device per user here).
     device: Option<MfaDevice>,
-    lock: LockState,
 }
 
 impl Credentials {
@@ -1034,7 +1058,9 @@ impl Host {
         })
     }
 
-    fn credentials(&self, user: User, now: DateTime<Utc>) -> Result<Credentials, Outcome> {
+    /// What `authenticate` reads before the prompts. Not the lock state:
+    /// that is decided after them, where the result is recorded.
+    fn credentials(&self, user: User) -> Result<Credentials, Outcome> {
         let failed = |what: &str, e: StoreError| {
             self.report(&format!("cannot read the {what} of {}: {e}", user.name));
             Outcome::Unavailable
@@ -1050,15 +1076,10 @@ impl Host {
             .map_err(|e| failed("MFA devices", e))?
             .into_iter()
             .next();
-        let lock = self
-            .store
-            .lock_state(user.name.as_str(), &self.lockout_rule(), now)
-            .map_err(|e| failed("lockout state", e))?;
         Ok(Credentials {
             user,
             profile,
             device,
-            lock,
         })
     }
 
@@ -1073,23 +1094,99 @@ impl Host {
 
     /// Verifies `code` and takes its step with a compare-and-set in the
     /// store, so the same code never works twice, here or on another host.
-    fn take_code(&self, device: &MfaDevice, code: &SecretString, now: DateTime<Utc>) -> CodeCheck {
+    fn take_code(
+        &self,
+        store: &Store,
+        device: &MfaDevice,
+        code: &SecretString,
+        now: DateTime<Utc>,
+    ) -> Result<CodeCheck, StoreError> {
         let skew = self.config.totp.skew_steps;
-        match totp::verify(&device.secret, code, now, skew, device.last_step) {
-            Some(step) => match self.store.accept_totp_step(&device.serial_number, step) {
-                Ok(true) => CodeCheck::Accepted,
-                // Another login took this step (or a later one) meanwhile.
-                Ok(false) => CodeCheck::Replayed,
-                Err(e) => {
-                    self.report(&format!("cannot record a TOTP step: {e}"));
-                    CodeCheck::Wrong
+        Ok(
+            match totp::verify(&device.secret, code, now, skew, device.last_step) {
+                Some(step) => match store.accept_totp_step(&device.serial_number, step)? {
+                    true => CodeCheck::Accepted,
+                    // Another login took this step (or a later one) meanwhile.
+                    false => CodeCheck::Replayed,
+                },
+                None if totp::verify(&device.secret, code, now, skew, None).is_some() => {
+                    CodeCheck::Replayed
                 }
+                None => CodeCheck::Wrong,
             },
-            None if totp::verify(&device.secret, code, now, skew, None).is_some() => {
-                CodeCheck::Replayed
+        )
+    }
+
+    /// Whether `code` would be accepted now (nothing taken).
+    fn code_verifies(&self, device: &MfaDevice, code: &SecretString, now: DateTime<Utc>) -> bool {
+        let skew = self.config.totp.skew_steps;
+        totp::verify(&device.secret, code, now, skew, device.last_step).is_some()
+    }
+
+    /// Decides one step of `attempt` through the lockout rule
+    /// ([`Store::settle_attempt`], under the user's name or
+    /// [`UNKNOWN_USERS`]) and writes the attempt's row, in one transaction.
+    /// `check` runs inside it only when the user is not locked:
+    /// `Ok(mfa_time)` passes, `Err(failure)` fails. `complete`: the last
+    /// step (the row becomes `authenticated` or `failed`; a pass forgets the
+    /// user's failures); otherwise the row stays `pending` whatever
+    /// happened. A failure is audited at once.
+    fn settle(
+        &self,
+        attempt: &mut Attempt,
+        complete: bool,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&Store) -> Result<Result<Option<i64>, Failure>, StoreError>,
+    ) -> Result<Passed, Outcome> {
+        let rule = self.lockout_rule();
+        let mut failure = None;
+        let record = &mut attempt.record;
+        let settled = self.store.atomically(|store| {
+            let mut mfa_time = None;
+            let settled = store.settle_attempt(&record.user, &rule, now, |store| {
+                Ok(match check(store)? {
+                    Ok(at) => {
+                        mfa_time = at;
+                        AttemptResult::Pass { reset: complete }
+                    }
+                    Err(f) => {
+                        failure = Some(f);
+                        AttemptResult::Fail { count: f.counts() }
+                    }
+                })
+            })?;
+            record.state = match (complete, settled) {
+                (false, _) => AuthState::Pending,
+                (true, Settled::Passed) => AuthState::Authenticated,
+                (true, _) => AuthState::Failed,
+            };
+            if settled == Settled::Passed {
+                record.mfa_time = mfa_time;
             }
-            None => CodeCheck::Wrong,
-        }
+            store.put_auth_record(record)?;
+            Ok(settled)
+        });
+        let (reason, passed) = match settled {
+            Ok(Settled::Passed) => return Ok(Passed::Yes),
+            Ok(Settled::Failed { counted, state }) => {
+                let reason = failure.map_or("failed", Failure::reason);
+                match counted && state.locked {
+                    true => (format!("{reason}; user now locked out"), Passed::No),
+                    false => (reason.to_owned(), Passed::No),
+                }
+            }
+            Ok(Settled::Locked(_)) => ("user is locked out".to_owned(), Passed::Locked),
+            Err(e) => {
+                // Nothing was recorded, a failure not counted: fail closed.
+                self.report(&format!(
+                    "authenticate: cannot record the attempt of {}: {e}",
+                    attempt.record.user
+                ));
+                return Err(Outcome::Unavailable);
+            }
+        };
+        self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
+        Ok(passed)
     }
 
     /// When this login passed its MFA check, per the record whose id this
@@ -1194,16 +1291,15 @@ impl Host {
         }
     }
 
-    /// A failed authentication: the user gets one generic line.
-    fn login_failure(
+    /// A failed authentication, for the audit log (the user is told
+    /// [`DENIED`] when the prompts are over).
+    fn audit_login_failure(
         &self,
-        conv: &mut dyn Conversation,
         identity: &UserIdentity,
         origin: &Origin,
         reason: &str,
         now: DateTime<Utc>,
     ) {
-        conv.error(DENIED);
         let event = self
             .event("Login", identity.clone(), origin, now)
             .response_elements(json!({ "Login": "Failure" }))
@@ -1323,6 +1419,7 @@ mod tests {
     use chrono::TimeZone;
     use std::collections::{HashMap, VecDeque};
     use std::os::unix::fs::PermissionsExt;
+    use std::sync::mpsc;
 
     /// The fixed clock: 2026-11-25T12:00:00Z.
     fn t0() -> DateTime<Utc> {
@@ -1340,6 +1437,9 @@ mod tests {
     enum Step {
         Secret(&'static str, String),
         Error(&'static str),
+        /// Parks at this prompt: says so on the sender, then answers what
+        /// the receiver brings (a client that answers late).
+        Park(&'static str, mpsc::Sender<()>, mpsc::Receiver<String>),
     }
 
     /// A conversation that plays a script: every prompt and message must be
@@ -1413,6 +1513,10 @@ mod tests {
         fn prompt_secret(&mut self, prompt: &str) -> Result<SecretString, ConversationError> {
             match self.steps.pop_front() {
                 Some(Step::Secret(text, answer)) if text == prompt => Ok(answer.into()),
+                Some(Step::Park(text, parked, answer)) if text == prompt => {
+                    parked.send(()).unwrap();
+                    Ok(answer.recv().unwrap().into())
+                }
                 other => panic!("unexpected secret prompt {prompt:?}; script expected {other:?}"),
             }
         }
@@ -1803,6 +1907,83 @@ mod tests {
             vec![password("pw-alice-1"), code(&code_at(&secret, later))],
         );
         assert_eq!(authenticate(&mut conv, &f.options, later), Outcome::Success);
+    }
+
+    /// Issue 11, item 6: the lock state decides where the result is
+    /// recorded, not where the conversation began. Conversations parked at
+    /// the prompts (a guesser opens many at once) are answered with the
+    /// right factors only after `deny` wrong answers were committed: none
+    /// of them gets in, none is counted, and none burns the code.
+    #[test]
+    fn conversations_parked_at_the_prompts_cannot_outrun_the_lockout() {
+        const DENY: u32 = 3;
+        const PARKED: usize = 8;
+        let f = Fixture::new(&format!(
+            "[lockout]\ndeny = {DENY}\nfail_interval = \"15m\"\nunlock_time = \"15m\"\n"
+        ));
+        f.user("alice", Some("pw-alice-1"));
+        let secret = f.mfa("alice");
+        let right = code_at(&secret, t0());
+        let options = &f.options;
+        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+            let mut parked = Vec::new();
+            let mut answers = Vec::new();
+            let mut handles = Vec::new();
+            for i in 0..PARKED {
+                let (parked_tx, parked_rx) = mpsc::channel();
+                let (answer_tx, answer_rx) = mpsc::channel();
+                // Half wait at the password prompt, half at the code
+                // prompt with the right password already given.
+                let (steps, answer) = if i % 2 == 0 {
+                    let park = Step::Park(PASSWORD_PROMPT, parked_tx, answer_rx);
+                    (vec![park, code(&right), denied()], "pw-alice-1")
+                } else {
+                    let park = Step::Park(CODE_PROMPT, parked_tx, answer_rx);
+                    (vec![password("pw-alice-1"), park, denied()], right.as_str())
+                };
+                handles.push(scope.spawn(move || {
+                    let mut conv = Script::new("alice", steps);
+                    let outcome = authenticate(&mut conv, options, t0());
+                    if outcome == Outcome::Success {
+                        // No "Access denied" then; the test fails below.
+                        conv.steps.clear();
+                    }
+                    outcome
+                }));
+                parked.push(parked_rx);
+                answers.push((answer_tx, answer));
+            }
+            for rx in &parked {
+                rx.recv().unwrap();
+            }
+            // Meanwhile a guesser's wrong answers lock the user.
+            for i in 0..DENY {
+                let mut conv =
+                    Script::new("alice", vec![password("nope"), code("000000"), denied()]);
+                let when = at(i64::from(i) + 1);
+                assert_eq!(authenticate(&mut conv, options, when), Outcome::AuthFailed);
+            }
+            for (tx, answer) in answers {
+                tx.send(answer.to_owned()).unwrap();
+            }
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            outcomes.iter().all(|o| *o != Outcome::Success),
+            "a right answer got in while the user was locked: {outcomes:?}"
+        );
+        let locked = f
+            .events()
+            .iter()
+            .filter(|e| e["errorMessage"] == "user is locked out")
+            .count();
+        assert_eq!(locked, PARKED);
+        let state = f.store.lock_state("alice", &lockout(DENY), at(10)).unwrap();
+        assert_eq!((state.failures, state.locked), (DENY, true));
+        // The code was not used up by the locked attempts.
+        f.store.reset_failures("alice").unwrap();
+        let mut conv = Script::new("alice", vec![password("pw-alice-1"), code(&right)]);
+        assert_eq!(authenticate(&mut conv, options, at(11)), Outcome::Success);
     }
 
     #[test]

@@ -117,6 +117,104 @@ fn lockout_records() {
     assert_eq!(st.failures, 64, "at most 64 kept");
 }
 
+#[test]
+fn settle_attempt_decides_the_lock_where_it_records() {
+    let (_d, s) = new_store();
+    let at = |i: i64| t0() + Duration::seconds(i);
+    let fail = |_: &Store| Ok(AttemptResult::Fail { count: true });
+    for i in 0..2 {
+        let r = s.settle_attempt("bob", &RULE, at(i), fail).unwrap();
+        assert!(matches!(r, Settled::Failed { counted: true, state } if !state.locked));
+    }
+    // A refusal that is no guess is not counted.
+    let r = s
+        .settle_attempt("bob", &RULE, at(2), |_| {
+            Ok(AttemptResult::Fail { count: false })
+        })
+        .unwrap();
+    assert!(matches!(r, Settled::Failed { counted: false, state } if state.failures == 2));
+    // One factor right: failures kept.
+    let r = s
+        .settle_attempt("bob", &RULE, at(3), |_| {
+            Ok(AttemptResult::Pass { reset: false })
+        })
+        .unwrap();
+    assert_eq!(r, Settled::Passed);
+    assert_eq!(s.lock_state("bob", &RULE, at(3)).unwrap().failures, 2);
+    // The deny-th failure locks; from then on the check does not even run.
+    let r = s.settle_attempt("bob", &RULE, at(4), fail).unwrap();
+    assert!(matches!(r, Settled::Failed { counted: true, state } if state.locked));
+    let r = s
+        .settle_attempt("bob", &RULE, at(5), |_| -> Result<AttemptResult> {
+            panic!("checked while locked")
+        })
+        .unwrap();
+    assert!(matches!(r, Settled::Locked(state) if state.failures == 3));
+    assert_eq!(s.lock_state("bob", &RULE, at(5)).unwrap().failures, 3);
+    // A whole login forgets the failures (once the lock has lifted).
+    let later = at(4 + RULE.unlock_time);
+    let r = s
+        .settle_attempt("bob", &RULE, later, |_| {
+            Ok(AttemptResult::Pass { reset: true })
+        })
+        .unwrap();
+    assert_eq!(r, Settled::Passed);
+    assert_eq!(s.lock_state("bob", &RULE, later).unwrap().failures, 0);
+    // The check's writes commit with the result, or not at all.
+    let id = AuthRecord::new_id().unwrap();
+    let err = s
+        .settle_attempt("amy", &RULE, at(0), |store| {
+            store.put_auth_record(&record(&id, AuthState::Authenticated))?;
+            Err(StoreError::Corrupt("check failed".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)));
+    assert_eq!(s.get_auth_record(&id).unwrap(), None);
+}
+
+/// Attempts decided at the same moment by separate processes (here:
+/// connections on threads, released together) are decided one after the
+/// other: exactly `deny` of them are counted, the rest find the user
+/// locked.
+#[test]
+fn simultaneous_attempts_are_decided_one_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    Store::create(&path, &AccountId::parse("123456789012").unwrap()).unwrap();
+    const N: usize = 12;
+    let start = std::sync::Barrier::new(N);
+    let results: Vec<Settled> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|_| {
+                let (path, start) = (&path, &start);
+                scope.spawn(move || {
+                    let s = Store::open(path).unwrap();
+                    start.wait();
+                    s.settle_attempt("bob", &RULE, t0(), |_| {
+                        // A slow check: others queue for the write lock.
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        Ok(AttemptResult::Fail { count: true })
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let counted = results
+        .iter()
+        .filter(|r| matches!(r, Settled::Failed { counted: true, .. }))
+        .count();
+    let locked = results
+        .iter()
+        .filter(|r| matches!(r, Settled::Locked(_)))
+        .count();
+    assert_eq!(
+        (counted, locked),
+        (RULE.deny as usize, N - RULE.deny as usize)
+    );
+}
+
 fn record(id: &str, state: AuthState) -> AuthRecord {
     AuthRecord {
         id: id.into(),

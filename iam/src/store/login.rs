@@ -6,8 +6,8 @@
 use super::change_one;
 use super::users::corrupt;
 use super::{
-    AuthRecord, AuthState, EntityKind, LockState, LockoutRule, LoginSession, Result, RoleSession,
-    RoleSessionStatus, Store, StoreError,
+    AttemptResult, AuthRecord, AuthState, EntityKind, LockState, LockoutRule, LoginSession, Result,
+    RoleSession, RoleSessionStatus, Settled, Store, StoreError,
 };
 use crate::names::{RoleName, RoleSessionName, UserName, random_base32};
 use chrono::{DateTime, Utc};
@@ -60,28 +60,60 @@ pub fn lock_state(failures: &[i64], rule: &LockoutRule, now: i64) -> LockState {
 }
 
 impl Store {
-    /// Records a failed login for `user` (known or not) and returns the
-    /// resulting state. Old failures beyond the rule's window are pruned.
+    /// Decides one authentication attempt of `user` (known or not) under
+    /// the lockout rule, in one write transaction: the lock state is read
+    /// there, then `check` runs (its writes, say a TOTP step or the
+    /// authentication record, commit with the result), then the result is
+    /// recorded. A locked user fails whatever the factors, and `check` does
+    /// not run; attempts answered at the same moment are decided one after
+    /// the other, each on the failures the ones before it committed (issue
+    /// 11, item 6: a lock state read before the prompts let 20 parked
+    /// conversations count 19 failures and the 20th still pass).
+    ///
+    /// Every caller that checks a user's factors goes through here: PAM
+    /// `authenticate`, `chauthtok` and `iamctl change-password`.
+    pub fn settle_attempt(
+        &self,
+        user: &str,
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&Store) -> Result<AttemptResult>,
+    ) -> Result<Settled> {
+        let at = now.timestamp();
+        self.write(|c| {
+            let before = lock_state(&failures_in(c, user)?, rule, at);
+            if before.locked {
+                return Ok(Settled::Locked(before));
+            }
+            match check(self)? {
+                AttemptResult::Pass { reset } => {
+                    if reset {
+                        c.execute("DELETE FROM login_failures WHERE user_name = ?1", [user])?;
+                    }
+                    Ok(Settled::Passed)
+                }
+                AttemptResult::Fail { count: false } => Ok(Settled::Failed {
+                    counted: false,
+                    state: before,
+                }),
+                AttemptResult::Fail { count: true } => Ok(Settled::Failed {
+                    counted: true,
+                    state: insert_failure(c, user, rule, at)?,
+                }),
+            }
+        })
+    }
+
+    /// Records a failure for `user` (known or not) without a lock check and
+    /// returns the resulting state. Old failures beyond the rule's window
+    /// are pruned.
     pub fn record_failure(
         &self,
         user: &str,
         rule: &LockoutRule,
         now: DateTime<Utc>,
     ) -> Result<LockState> {
-        let now = now.timestamp();
-        self.write(|c| {
-            c.execute(
-                "INSERT INTO login_failures (user_name, at) VALUES (?1, ?2)",
-                params![user, now],
-            )?;
-            let keep_after = now - rule.fail_interval.max(0);
-            c.execute(
-                "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
-                   (SELECT rowid FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
-                params![user, keep_after, MAX_FAILURES_KEPT],
-            )?;
-            Ok(lock_state(&failures_in(c, user)?, rule, now))
-        })
+        self.write(|c| insert_failure(c, user, rule, now.timestamp()))
     }
 
     /// The lockout state of `user` now, without recording anything.
@@ -397,6 +429,22 @@ fn auth_record_from_row(r: &Row<'_>) -> rusqlite::Result<AuthRecord> {
         mfa_time: r.get(6)?,
         state,
     })
+}
+
+/// One failure of `user` at `now`, pruning what the rule no longer needs;
+/// the state after it.
+fn insert_failure(c: &Connection, user: &str, rule: &LockoutRule, now: i64) -> Result<LockState> {
+    c.execute(
+        "INSERT INTO login_failures (user_name, at) VALUES (?1, ?2)",
+        params![user, now],
+    )?;
+    let keep_after = now - rule.fail_interval.max(0);
+    c.execute(
+        "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
+           (SELECT rowid FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
+        params![user, keep_after, MAX_FAILURES_KEPT],
+    )?;
+    Ok(lock_state(&failures_in(c, user)?, rule, now))
 }
 
 fn failures_in(c: &Connection, user: &str) -> Result<Vec<i64>> {

@@ -332,6 +332,32 @@ pub struct LockState {
     pub locked_until: Option<i64>,
 }
 
+/// How one attempt came out, before the lockout rule has its say
+/// ([`Store::settle_attempt`](crate::store::Store::settle_attempt)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// Passed. `reset`: the user's failures are forgotten (a whole login);
+    /// a step that proves one factor only (a password before its code, a
+    /// current password) keeps them.
+    Pass { reset: bool },
+    /// Failed. `count`: one failure is recorded (a guess); a refusal that
+    /// is no guess (a disabled user) is not counted.
+    Fail { count: bool },
+}
+
+/// What the lockout rule made of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Not locked, and the check passed.
+    Passed,
+    /// Not locked, and the check failed; `counted`: a failure was recorded;
+    /// `state`: the lock state after it.
+    Failed { counted: bool, state: LockState },
+    /// Locked when the attempt was decided: the check did not run and
+    /// nothing was recorded, whatever the factors.
+    Locked(LockState),
+}
+
 /// One PAM authentication attempt: written by `authenticate` under a fresh
 /// random id, which reaches `acct_mgmt` and `open_session` only through the
 /// PAM handle of that login (module data, and the PAM environment that sshd
