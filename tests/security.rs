@@ -46,13 +46,14 @@ fn guesser_is_locked_out_after_deny_failures() {
     let password = format!("pw-{user}-Secret1");
     host.add_user(&user, Some(&password));
     host.allow_login(&user);
+    // The user has no MFA device: the code prompt's answer is ignored.
     let auth = |answer: &str| {
         pamtester(
             &service,
             &user,
             Some("203.0.113.7"),
             &["authenticate"],
-            &[answer],
+            &[answer, ""],
         )
     };
     // deny - 1 failures, then the owner logs in: the counter resets.

@@ -11,11 +11,19 @@
 //!   (`PAM_IGNORE` at once), so pam_unix asks local users as usual. Under
 //!   `"deny"` they get exactly the prompts, answers and argon2 work of a
 //!   user with an MFA device.
-//! - Both factors are always asked before anything is decided, and the code
-//!   is checked (its step taken) only after the password passed: the
-//!   prompts never tell a guesser whether the password was right, and a
-//!   wrong password burns no code. The combined answer `password123456`
-//!   skips the code prompt only when password *and* code verify.
+//! - The prompts depend on the mode alone: in `password+totp` every user
+//!   (with or without an MFA device, unknown, locked, disabled) is asked
+//!   `Password: ` then `Verification code: `, so they tell a guesser
+//!   nothing (not whether the password was right, not who exists or has a
+//!   device). A combined `password123456` first answer still logs in; the
+//!   second answer is then ignored (it may be empty), as is the code of a
+//!   user without a device. The code is checked (its step taken) only after
+//!   the password passed: a wrong password burns no code.
+//! - Every wrong password counts, wherever it was typed and whether or not
+//!   the conversation finishes: in `password+totp` it is counted and
+//!   audited before the code prompt (a client that hangs up there has
+//!   spent a guess); `chauthtok` and `iamctl change-password` count wrong
+//!   current passwords under the same rule.
 //! - A locked-out user (pam_faillock semantics) gets `PAM_MAXTRIES` from
 //!   `authenticate`, so sshd stops asking; the right factors do not unlock.
 //! - `authenticate` hands the id of its authentication record (random, 160
@@ -119,8 +127,9 @@ impl Default for Options {
 /// Which factors `authenticate` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `mode=password+totp` (default): password, then a code if the user has
-    /// an MFA device; `password123456` in one answer is accepted too.
+    /// `mode=password+totp` (default): password, then a code (ignored for a
+    /// user without an MFA device); `password123456` in one answer is
+    /// accepted too, the second answer then ignored.
     PasswordTotp,
     /// `mode=totp`: only the code, as the second factor after an SSH key.
     Totp,
@@ -196,14 +205,23 @@ const NEW_PASSWORD_PROMPT: &str = "New password: ";
 const RETYPE_PASSWORD_PROMPT: &str = "Retype new password: ";
 
 /// `pam_sm_authenticate`: asks for the factors `options.mode` requires and
-/// checks them. Known and unknown users see the same prompts and answers
-/// and cost the same argon2 work; only the audit log tells them apart.
+/// checks them. The prompts depend on the mode only: in `password+totp`
+/// every user (with or without a device, unknown, locked, disabled) is
+/// asked `Password: ` then `Verification code: `. Known and unknown users
+/// cost the same argon2 work and the same store writes; only the audit log
+/// tells them apart.
 ///
-/// The lockout rule decides in the write transaction that records the
-/// result ([`Store::settle_attempt`]), after the prompts: whatever the lock
-/// state was when the conversation started, a user locked by then fails,
-/// and the code's TOTP step is taken in that transaction (a locked attempt
-/// burns no code).
+/// The lockout rule decides in the write transaction that records each
+/// step ([`Store::settle_attempt`]), after the prompts that step needed:
+/// whatever the lock state was when the conversation started, a user
+/// locked by then fails, and the code's TOTP step is taken in that
+/// transaction (a locked attempt burns no code). In `password+totp` the
+/// password is settled before the code is asked for: a wrong one is
+/// counted and audited then, so a client that hangs up at the code prompt
+/// has still spent a guess; a right one is only noted (the attempt's row),
+/// the same store work, so the code prompt comes no sooner or later for
+/// it. A client that hangs up after a right password leaves nothing to
+/// count.
 pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
     let host = match Host::open(options) {
         Ok(host) => host,
@@ -230,32 +248,62 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(account) => account,
         Err(outcome) => return outcome,
     };
-    let mut attempt = match Attempt::start(&host, account.as_ref(), &name, origin, now) {
+    let account = account.as_ref();
+    let mut attempt = match Attempt::start(&host, account, &name, origin, now) {
         Ok(attempt) => attempt,
         Err(outcome) => return outcome,
     };
-    let checked = match check_factors(conv, options, &host, account.as_ref(), now) {
-        Ok(checked) => checked,
-        Err(outcome) => return outcome,
+
+    // The password, in the modes that ask for one.
+    let password = match options.mode {
+        Mode::Totp => None,
+        _ => match password_answer(conv, options) {
+            Ok(answer) => Some(check_password(account, answer.as_ref(), options.mode)),
+            Err(outcome) => return outcome,
+        },
     };
-    let device = account.as_ref().and_then(|a| a.device.as_ref());
-    let settled = host.settle(&mut attempt, true, now, |store| {
-        if let Err(failure) = checked.result {
-            return Ok(Err(failure));
+    // Settled now, before the code prompt (the only other answer to come).
+    let mut first = Passed::Yes;
+    if options.mode == Mode::PasswordTotp {
+        let result = match &password {
+            Some(Err(failure)) => Err(*failure),
+            _ => Ok(None),
+        };
+        first = match host.settle(&mut attempt, false, now, |_| Ok(result)) {
+            Ok(passed) => passed,
+            Err(outcome) => return outcome,
+        };
+    }
+    let code = match options.mode {
+        Mode::Password => None,
+        _ => {
+            let Ok(answer) = conv.prompt_secret(CODE_PROMPT) else {
+                return Outcome::ConversationFailed;
+            };
+            // A combined `password123456` answer brought its code along:
+            // the second answer is ignored.
+            let appended = password
+                .as_ref()
+                .and_then(|p| p.as_ref().ok()?.code.clone());
+            Some(appended.unwrap_or(answer))
         }
-        let Some(code) = &checked.code else {
-            return Ok(Ok(None));
-        };
-        let Some(device) = device else {
-            return Ok(Err(Failure::NoMfaDevice));
-        };
-        Ok(match host.take_code(store, device, code, now)? {
-            CodeCheck::Accepted => Ok(Some(now.timestamp())),
-            CodeCheck::Wrong => Err(Failure::WrongCode),
-            CodeCheck::Replayed => Err(Failure::ReplayedCode),
+    };
+
+    let passed = if first == Passed::Yes {
+        let verified = password.as_ref().and_then(|p| p.as_ref().ok());
+        host.settle(&mut attempt, true, now, |store| {
+            let result = check_code(&host, store, options.mode, account, &password, code, now)?;
+            if let (Ok(_), Some(account), Some(_)) = (&result, account, verified) {
+                store.record_password_used(&account.user.name, now)?;
+            }
+            Ok(result)
         })
-    });
-    match settled {
+    } else {
+        // Already refused (counted and audited): the row moves on like any
+        // attempt's last step, with the same store work.
+        host.close_refused(&mut attempt).map(|()| first)
+    };
+    match passed {
         Ok(Passed::Yes) => {}
         Ok(Passed::No) => {
             conv.error(DENIED);
@@ -267,16 +315,8 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         }
         Err(outcome) => return outcome,
     }
-    if let (Some(account), Some(_)) = (&account, &checked.password) {
-        // Not part of the decision: a failure here does not undo the login.
-        if let Err(e) = host.store.record_password_used(&account.user.name, now) {
-            host.report(&format!(
-                "authenticate: cannot record the password use of {name}: {e}"
-            ));
-        }
-    }
-    if let Some(password) = &checked.password {
-        conv.set_stacked_password(password);
+    if let Some(Ok(verified)) = &password {
+        conv.set_stacked_password(&verified.password);
     }
     hand_on_auth_id(conv, &attempt.record.id);
     host.debug(&format!(
@@ -284,6 +324,43 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         attempt.record.mfa_time.is_some()
     ));
     Outcome::Success
+}
+
+/// The last check of an attempt, inside its deciding transaction: what the
+/// password came to (modes without a code prompt), the account (`mode=totp`)
+/// and the code, whose step is taken here. In `password+totp` a user
+/// without an MFA device passes on the password alone (policy and
+/// `require_mfa` decide in the account stage) and the code answer is
+/// ignored.
+fn check_code(
+    host: &Host,
+    store: &Store,
+    mode: Mode,
+    account: Option<&Credentials>,
+    password: &Option<Result<Verified, Failure>>,
+    code: Option<SecretString>,
+    now: DateTime<Utc>,
+) -> Result<Result<Option<i64>, Failure>, StoreError> {
+    if let Some(Err(failure)) = password {
+        return Ok(Err(*failure));
+    }
+    if let Some(failure) = account_failure(account) {
+        return Ok(Err(failure));
+    }
+    let Some(code) = code else {
+        return Ok(Ok(None));
+    };
+    let Some(device) = account.and_then(|a| a.device.as_ref()) else {
+        return Ok(match mode {
+            Mode::Totp => Err(Failure::NoMfaDevice),
+            _ => Ok(None),
+        });
+    };
+    Ok(match host.take_code(store, device, &code, now)? {
+        CodeCheck::Accepted => Ok(Some(now.timestamp())),
+        CodeCheck::Wrong => Err(Failure::WrongCode),
+        CodeCheck::Replayed => Err(Failure::ReplayedCode),
+    })
 }
 
 /// One authentication attempt: its row in the store (the authentication
@@ -338,13 +415,11 @@ enum Passed {
     Locked,
 }
 
-/// What the factors came to before the store had its say.
-struct Checked {
-    /// The password (or its absence) and the state of the account.
-    result: Result<(), Failure>,
-    /// The verified password (without an appended code), for PAM_AUTHTOK.
-    password: Option<SecretString>,
-    /// The code to check (its step is taken in the deciding transaction).
+/// A verified password.
+struct Verified {
+    /// Without an appended code, for PAM_AUTHTOK.
+    password: SecretString,
+    /// The code of a combined `password123456` answer.
     code: Option<SecretString>,
 }
 
@@ -382,93 +457,56 @@ impl Failure {
     }
 }
 
-/// Prompts and verifies the password; the code is only collected. `account`
-/// is `None` for an unknown user, who goes through the same prompts and
-/// argon2 work as a user with an MFA device.
-fn check_factors(
-    conv: &mut dyn Conversation,
-    options: &Options,
-    host: &Host,
-    account: Option<&Credentials>,
-    now: DateTime<Utc>,
-) -> Result<Checked, Outcome> {
-    let disabled = account.is_some_and(|a| a.user.status == UserStatus::Disabled);
-    let device = account.and_then(|a| a.device.as_ref());
-    let has_device = account.is_none_or(|a| a.device.is_some());
-    let wants_code = match options.mode {
-        Mode::PasswordTotp => has_device,
-        Mode::Totp => true,
-        Mode::Password => false,
-    };
-    let mut failure = match account {
+/// Why this account cannot authenticate whatever it answers, if it cannot.
+fn account_failure(account: Option<&Credentials>) -> Option<Failure> {
+    match account {
         None => Some(Failure::UnknownUser),
-        Some(_) if disabled => Some(Failure::Disabled),
+        Some(a) if a.user.status == UserStatus::Disabled => Some(Failure::Disabled),
         Some(_) => None,
+    }
+}
+
+/// Verifies the password answer (`None`: `use_first_pass` found none).
+/// `account` is `None` for an unknown user, who costs the same argon2 work:
+/// the answer is verified against a dummy hash, and so is its prefix when
+/// it ends in six digits (a combined `password123456` answer, tried in
+/// `password+totp` for every user alike). A disabled user's hash is not
+/// consulted either.
+fn check_password(
+    account: Option<&Credentials>,
+    answer: Option<&SecretString>,
+    mode: Mode,
+) -> Result<Verified, Failure> {
+    let refused = account_failure(account);
+    let Some(answer) = answer else {
+        return Err(refused.unwrap_or(Failure::NoStackedPassword));
     };
-    let mut verified_password = None;
-    let mut combined_code = None;
-
-    if options.mode != Mode::Totp {
-        let answer = match password_answer(conv, options)? {
-            Some(answer) => answer,
-            None => {
-                return Ok(Checked {
-                    result: Err(failure.unwrap_or(Failure::NoStackedPassword)),
-                    password: None,
-                    code: None,
-                });
-            }
-        };
-        // A disabled user's hash is not consulted: no oracle.
-        let hash = account
-            .filter(|_| failure.is_none())
-            .and_then(|a| a.profile.as_ref())
-            .map(|p| p.password_hash.as_str());
-        let combined = (options.mode == Mode::PasswordTotp && has_device)
-            .then(|| split_combined(&answer))
-            .flatten();
-        let whole_ok = verify_or_dummy(hash, &answer);
-        let prefix_ok = combined
-            .as_ref()
-            .is_some_and(|(password, _)| verify_or_dummy(hash, password));
-        if whole_ok {
-            verified_password = Some(answer.clone());
-        } else if let (true, Some((password, code))) = (prefix_ok, &combined) {
-            verified_password = Some(password.clone());
-            // The appended code counts only if it verifies; otherwise the
-            // prompt below follows, exactly as for a wrong password.
-            if device.is_some_and(|d| host.code_verifies(d, code, now)) {
-                combined_code = Some(code.clone());
-            }
-        }
-        if failure.is_none() && verified_password.is_none() {
-            failure = Some(match account.and_then(|a| a.profile.as_ref()) {
-                Some(_) => Failure::WrongPassword,
-                None => Failure::NoLoginProfile,
-            });
-        }
+    let profile = account.and_then(|a| a.profile.as_ref());
+    let hash = profile
+        .filter(|_| refused.is_none())
+        .map(|p| p.password_hash.as_str());
+    let combined = (mode == Mode::PasswordTotp)
+        .then(|| split_combined(answer))
+        .flatten();
+    let whole_ok = verify_or_dummy(hash, answer);
+    let prefix_ok = combined
+        .as_ref()
+        .is_some_and(|(password, _)| verify_or_dummy(hash, password));
+    if let Some(failure) = refused {
+        return Err(failure);
     }
-
-    let mut code = combined_code;
-    if wants_code && code.is_none() {
-        let answer = conv
-            .prompt_secret(CODE_PROMPT)
-            .map_err(|_| Outcome::ConversationFailed)?;
-        // Checked (and its step taken) only when everything before passed,
-        // so a password guesser learns nothing and burns no codes.
-        if failure.is_none() {
-            if device.is_none() {
-                failure = Some(Failure::NoMfaDevice);
-            }
-            code = Some(answer);
-        }
+    match (whole_ok, prefix_ok, combined) {
+        (true, _, _) => Ok(Verified {
+            password: answer.clone(),
+            code: None,
+        }),
+        (false, true, Some((password, code))) => Ok(Verified {
+            password,
+            code: Some(code),
+        }),
+        _ if profile.is_none() => Err(Failure::NoLoginProfile),
+        _ => Err(Failure::WrongPassword),
     }
-
-    Ok(Checked {
-        result: failure.map_or(Ok(()), Err),
-        password: verified_password,
-        code,
-    })
 }
 
 /// The password answer per `use_first_pass` / `try_first_pass`; `None` when
@@ -1117,12 +1155,6 @@ impl Host {
         )
     }
 
-    /// Whether `code` would be accepted now (nothing taken).
-    fn code_verifies(&self, device: &MfaDevice, code: &SecretString, now: DateTime<Utc>) -> bool {
-        let skew = self.config.totp.skew_steps;
-        totp::verify(&device.secret, code, now, skew, device.last_step).is_some()
-    }
-
     /// Decides one step of `attempt` through the lockout rule
     /// ([`Store::settle_attempt`], under the user's name or
     /// [`UNKNOWN_USERS`]) and writes the attempt's row, in one transaction.
@@ -1187,6 +1219,22 @@ impl Host {
         };
         self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
         Ok(passed)
+    }
+
+    /// The last step of an attempt refused at its first: its row becomes
+    /// `failed`. One write, as every attempt's last step is.
+    fn close_refused(&self, attempt: &mut Attempt) -> Result<(), Outcome> {
+        attempt.record.state = AuthState::Failed;
+        match self.store.put_auth_record(&attempt.record) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.report(&format!(
+                    "authenticate: cannot record the attempt of {}: {e}",
+                    attempt.record.user
+                ));
+                Err(Outcome::Unavailable)
+            }
+        }
     }
 
     /// When this login passed its MFA check, per the record whose id this
@@ -1440,6 +1488,8 @@ mod tests {
         /// Parks at this prompt: says so on the sender, then answers what
         /// the receiver brings (a client that answers late).
         Park(&'static str, mpsc::Sender<()>, mpsc::Receiver<String>),
+        /// The client hangs up at this prompt.
+        Hangup(&'static str),
     }
 
     /// A conversation that plays a script: every prompt and message must be
@@ -1517,6 +1567,7 @@ mod tests {
                     parked.send(()).unwrap();
                     Ok(answer.recv().unwrap().into())
                 }
+                Some(Step::Hangup(text)) if text == prompt => Err(ConversationError),
                 other => panic!("unexpected secret prompt {prompt:?}; script expected {other:?}"),
             }
         }
@@ -1822,22 +1873,32 @@ mod tests {
         f.user("alice", Some("pw-alice-1"));
         let secret = f.mfa("alice");
         let combined = format!("pw-alice-1{}", code_at(&secret, t0()));
-        let mut conv = Script::new("alice", vec![password(&combined)]);
+        // The code prompt comes all the same; its answer is ignored.
+        let mut conv = Script::new("alice", vec![password(&combined), code("")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         // PAM_AUTHTOK holds the password alone.
         assert_eq!(
             conv.stacked.as_ref().map(|p| p.expose().to_owned()),
             Some("pw-alice-1".into())
         );
-        // A wrong appended code leads to the code prompt, as a wrong
-        // password would: the answer says nothing about the password.
+        // A wrong appended code fails, whatever the second answer says.
+        let right = code_at(&secret, at(30));
         let mut conv = Script::new(
             "alice",
-            vec![password("pw-alice-1000000"), code("000000"), denied()],
+            vec![password("pw-alice-1000000"), code(&right), denied()],
         );
         assert_eq!(
             authenticate(&mut conv, &f.options, at(30)),
             Outcome::AuthFailed
+        );
+        assert_eq!(f.last_event()["errorMessage"], "wrong verification code");
+        // A user without a device may append six digits or not: the
+        // password decides.
+        f.user("bob", Some("pw-bob-1"));
+        let mut conv = Script::new("bob", vec![password("pw-bob-1123456"), code("")]);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(30)),
+            Outcome::Success
         );
         // Not in mode=password.
         let f = f.with_mode(Mode::Password);
@@ -1986,6 +2047,129 @@ mod tests {
         assert_eq!(authenticate(&mut conv, options, at(11)), Outcome::Success);
     }
 
+    /// Issue 11, items 7 and 10: the prompts never depend on a secret or on
+    /// the user. In `password+totp` everyone is asked for a password and a
+    /// code: a user with a device, one without, one that is disabled, one
+    /// that is locked, one that does not exist; and everyone who fails is
+    /// told the same.
+    #[test]
+    fn every_user_gets_the_same_prompts() {
+        let f = Fixture::new(
+            "[login]\nunknown_user = \"deny\"\n[lockout]\ndeny = 2\nunlock_time = \"15m\"\n",
+        );
+        f.user("alice", Some("pw-alice-1"));
+        let secret = f.mfa("alice");
+        f.user("bob", Some("pw-bob-1"));
+        f.user("carol", Some("pw-carol-1"));
+        f.store
+            .set_user_status(&UserName::parse("carol").unwrap(), UserStatus::Disabled)
+            .unwrap();
+        f.user("dave", Some("pw-dave-1"));
+        f.mfa("dave");
+        for i in 0..2 {
+            f.store.record_failure("dave", &lockout(2), at(i)).unwrap();
+        }
+        let attempt = |user: &str, pw: &str, code_answer: &str, ok: bool, reason: &str| {
+            let mut steps = vec![password(pw), code(code_answer)];
+            if !ok {
+                steps.push(denied());
+            }
+            let mut conv = Script::new(user, steps);
+            let expect = if ok {
+                Outcome::Success
+            } else {
+                Outcome::AuthFailed
+            };
+            let got = authenticate(&mut conv, &f.options, at(5));
+            assert!(
+                got == expect || (got == Outcome::Locked && reason.contains("locked")),
+                "{user}: {got:?}"
+            );
+            if !reason.is_empty() {
+                assert_eq!(f.last_event()["errorMessage"], reason, "{user}");
+            }
+        };
+        attempt("alice", "pw-alice-1", &code_at(&secret, at(5)), true, "");
+        attempt("alice", "wrong", "000000", false, "wrong password");
+        attempt("bob", "pw-bob-1", "", true, "");
+        attempt("bob", "wrong", "", false, "wrong password");
+        attempt("carol", "pw-carol-1", "", false, "user is disabled");
+        attempt("dave", "pw-dave-1", "123456", false, "user is locked out");
+        attempt("mallory", "pw-mallory-1", "123456", false, "unknown user");
+    }
+
+    /// Issue 11, item 7: a wrong password counts as soon as it is known to
+    /// be wrong, before the code prompt. A client that hangs up at
+    /// `Verification code:` has spent its guess and left an audit event; a
+    /// right password before a hang-up leaves nothing to count.
+    #[test]
+    fn a_wrong_password_counts_even_if_the_client_hangs_up_at_the_code_prompt() {
+        let f = Fixture::new("[login]\nunknown_user = \"deny\"\n");
+        f.user("alice", Some("pw-alice-1"));
+        f.mfa("alice");
+        let failures = |user: &str| {
+            f.store
+                .lock_state(user, &lockout(5), at(10))
+                .unwrap()
+                .failures
+        };
+        let mut conv = Script::new("alice", vec![password("guess"), Step::Hangup(CODE_PROMPT)]);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, t0()),
+            Outcome::ConversationFailed
+        );
+        assert_eq!(failures("alice"), 1);
+        let event = f.last_event();
+        assert_eq!(event["errorCode"], "AuthenticationFailed");
+        assert_eq!(event["errorMessage"], "wrong password");
+        // The right password, then a hang-up: nothing counted, nothing
+        // audited (nothing was refused).
+        let events = f.events().len();
+        let mut conv = Script::new(
+            "alice",
+            vec![password("pw-alice-1"), Step::Hangup(CODE_PROMPT)],
+        );
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(1)),
+            Outcome::ConversationFailed
+        );
+        assert_eq!(failures("alice"), 1);
+        assert_eq!(f.events().len(), events);
+        // An unknown user's guess counts the same way (under the name no
+        // IAM user can have).
+        let mut conv = Script::new(
+            "mallory",
+            vec![password("guess"), Step::Hangup(CODE_PROMPT)],
+        );
+        authenticate(&mut conv, &f.options, at(2));
+        assert_eq!(failures(UNKNOWN_USERS), 1);
+        assert_eq!(f.last_event()["errorMessage"], "unknown user");
+    }
+
+    /// The store work of an attempt does not depend on the password being
+    /// right: before the code prompt, one write either way (the attempt's
+    /// row; a wrong password adds its failure to the same transaction).
+    #[test]
+    fn each_step_of_an_attempt_writes_its_row() {
+        let f = Fixture::new("");
+        f.user("alice", Some("pw-alice-1"));
+        f.mfa("alice");
+        for pw in ["pw-alice-1", "wrong"] {
+            let mut conv = Script::new("alice", vec![password(pw), Step::Hangup(CODE_PROMPT)]);
+            authenticate(&mut conv, &f.options, t0());
+        }
+        let rows: i64 = {
+            let c = rusqlite::Connection::open(f.dir.path().join("iam.db")).unwrap();
+            c.query_row(
+                "SELECT count(*) FROM auth_records WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(rows, 2);
+    }
+
     #[test]
     fn modes_and_missing_factors() {
         let f = Fixture::new("").with_mode(Mode::Totp);
@@ -2013,8 +2197,12 @@ mod tests {
             "user has no login profile (password)"
         );
 
-        // mode=password asks no code; a user without MFA gets no code prompt.
+        // A user without MFA is asked for a code too; the answer is ignored.
         f.user("bob", Some("pw-bob-1"));
+        let mut conv = Script::new("bob", vec![password("pw-bob-1"), code("whatever")]);
+        assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
+        // mode=password asks no code.
+        let f = f.with_mode(Mode::Password);
         let mut conv = Script::new("bob", vec![password("pw-bob-1")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         let f = f.with_mode(Mode::Totp);
@@ -2152,7 +2340,7 @@ mod tests {
 
         // A user without an MFA device cannot log in here at all.
         f.user("bob", Some("pw-bob-1"));
-        let mut conv = Script::new("bob", vec![password("pw-bob-1")]);
+        let mut conv = Script::new("bob", vec![password("pw-bob-1"), code("")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         let mut next = conv.then(vec![denied()]);
         assert_eq!(
@@ -2262,11 +2450,12 @@ mod tests {
         f.store
             .set_user_status(&UserName::parse("alice").unwrap(), UserStatus::Disabled)
             .unwrap();
-        let mut conv = Script::new("alice", vec![password("pw-alice-1"), denied()]);
+        let mut conv = Script::new("alice", vec![password("pw-alice-1"), code(""), denied()]);
         assert_eq!(
             authenticate(&mut conv, &f.options, t0()),
             Outcome::AuthFailed
         );
+        assert_eq!(f.last_event()["errorMessage"], "user is disabled");
         let mut conv = Script::new("alice", vec![denied()]);
         assert_eq!(
             account(&mut conv, &f.options, t0()),
