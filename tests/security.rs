@@ -414,6 +414,109 @@ fn unprivileged_user_cannot_read_the_store_or_change_another_user() {
     assert!(me.status.success(), "{}", stderr(&me));
 }
 
+/// Issue 11, item 7: a shell as the user guessing the user's own password
+/// through setuid `iamctl change-password` (which checks the old password)
+/// is held to the login's lockout: every wrong guess counts and is
+/// audited, a locked user is refused even with the right old password, and
+/// the lock is the login's too.
+#[test]
+fn change_password_guesses_count_towards_the_lockout() {
+    if !require_root("change_password_guesses_count_towards_the_lockout") {
+        return;
+    }
+    let s = Setuid::new();
+    let config = s.etc.join("iam.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("# deny          = 5"), "{text}");
+    fs::write(&config, text.replacen("# deny          = 5", "deny = 3", 1)).unwrap();
+    let mallory = LinuxUser::create(&format!("iampw{}", std::process::id() % 100_000));
+    s.admin(&["create-user", "--user-name", &mallory.name], "");
+    s.admin(
+        &["create-login-profile", "--user-name", &mallory.name],
+        "Mallory-Pass-1\n",
+    );
+    s.admin(
+        &[
+            "update-account-password-policy",
+            "--allow-users-to-change-password",
+        ],
+        "",
+    );
+    let events = || -> Vec<serde_json::Value> {
+        fs::read_to_string(s.etc.join("audit.log"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|e: &serde_json::Value| e["eventName"] == "ChangePassword")
+            .collect()
+    };
+    for i in 0..3 {
+        let out = s.as_user(
+            &mallory,
+            &["change-password"],
+            &format!("guess-{i}\nNew-Pass-{i}x\n"),
+        );
+        assert!(
+            !out.status.success() && stderr(&out).starts_with("InvalidInput: "),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = s.as_user(
+        &mallory,
+        &["change-password"],
+        "Mallory-Pass-1\nMallory-New-2\n",
+    );
+    assert!(
+        !out.status.success() && stderr(&out).starts_with("LimitExceeded: "),
+        "the right old password worked while locked: {}",
+        stderr(&out)
+    );
+    let refused: Vec<String> = events()
+        .iter()
+        .map(|e| format!("{}: {}", e["errorCode"], e["errorMessage"]))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "\"InvalidInput\": \"wrong current password\"",
+            "\"InvalidInput\": \"wrong current password\"",
+            "\"InvalidInput\": \"wrong current password; user now locked out\"",
+            "\"LimitExceeded\": \"user is locked out\"",
+        ],
+    );
+    assert!(
+        !fs::read_to_string(s.etc.join("audit.log"))
+            .unwrap()
+            .contains("guess-")
+    );
+
+    // One rule: the login is locked as well, and the password never changed.
+    let service = e2e::PamService::new(&config, "auth required @MODULE@ mode=password\n");
+    let login = || {
+        pamtester(
+            &service,
+            &mallory.name,
+            None,
+            &["authenticate"],
+            &["Mallory-Pass-1"],
+        )
+    };
+    assert!(!login().success, "login while locked");
+    s.admin(&["unlock-user", "--user-name", &mallory.name], "");
+    assert!(login().success, "the password changed while locked");
+    let out = s.as_user(
+        &mallory,
+        &["change-password"],
+        "Mallory-Pass-1\nMallory-New-2\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        events().last().unwrap()["errorCode"],
+        serde_json::Value::Null
+    );
+}
+
 #[test]
 fn audit_log_cannot_be_forged_or_truncated_by_a_non_root_user() {
     if !require_root("audit_log_cannot_be_forged_or_truncated_by_a_non_root_user") {

@@ -879,9 +879,27 @@ pub fn change_password(
             Ok(current) => current,
             Err(_) => return Outcome::ConversationFailed,
         };
-        if !password::verify_password(&current, &profile.password_hash) {
+        let checked = check_current_password(
+            &host.store,
+            &host.config,
+            &user.name,
+            &profile.password_hash,
+            &current,
+            now,
+        );
+        let refusal = match checked {
+            Ok(CurrentPassword::Right) => None,
+            Ok(refused) => Some(refused.reason()),
+            Err(e) => {
+                host.report(&format!(
+                    "chauthtok: cannot check the current password of {name}: {e}"
+                ));
+                return Outcome::Unavailable;
+            }
+        };
+        if let Some(reason) = refusal {
             conv.error(DENIED);
-            host.password_event(&identity, &origin, Some("wrong current password"), now);
+            host.password_event(&identity, &origin, Some(reason), now);
             return Outcome::AuthFailed;
         }
     }
@@ -930,6 +948,68 @@ pub fn change_password(
     }
     host.password_event(&identity, &origin, None, now);
     Outcome::Success
+}
+
+/// What a current password came to ([`check_current_password`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurrentPassword {
+    Right,
+    /// Wrong, and counted; `locked_now`: that failure locked the user.
+    Wrong {
+        locked_now: bool,
+    },
+    /// The user is locked out: nothing was checked or counted.
+    Locked,
+}
+
+impl CurrentPassword {
+    /// For the audit log.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Right => "right current password",
+            Self::Wrong { locked_now: false } => "wrong current password",
+            Self::Wrong { locked_now: true } => "wrong current password; user now locked out",
+            Self::Locked => "user is locked out",
+        }
+    }
+}
+
+/// A user's current password, checked under the login's lockout rule
+/// ([`Store::settle_attempt`], `[lockout]` of `config`) wherever it is
+/// typed: PAM `chauthtok` and `iamctl change-password` (issue 11, item 7: a
+/// shell as the user used to guess there without limit). A locked user is
+/// refused and nothing is checked; a wrong password counts as a login
+/// failure does. A right one forgets no failure: it is one factor, and
+/// letting it reset the count would let a password holder guess codes at
+/// the login without limit.
+///
+/// The guess is counted before it is checked and taken back when it proves
+/// right: `passwd` and a setuid `iamctl` run with the user's real uid, so
+/// the user may kill them between the check and the count; this way a kill
+/// anywhere after the count leaves the guess counted.
+pub fn check_current_password(
+    store: &Store,
+    config: &HostConfig,
+    user: &UserName,
+    hash: &str,
+    candidate: &SecretString,
+    now: DateTime<Utc>,
+) -> Result<CurrentPassword, StoreError> {
+    let rule = crate::elevation::lockout_rule(&config.lockout);
+    let counted = store.settle_attempt(user.as_str(), &rule, now, |_| {
+        Ok(AttemptResult::Fail { count: true })
+    })?;
+    let Settled::Failed { state, .. } = counted else {
+        // Locked (a failing verdict never passes).
+        return Ok(CurrentPassword::Locked);
+    };
+    if password::verify_password(candidate, hash) {
+        store.forgive_failure(user.as_str(), now)?;
+        return Ok(CurrentPassword::Right);
+    }
+    Ok(CurrentPassword::Wrong {
+        locked_now: state.locked,
+    })
 }
 
 /// Whether a login profile's password is still good.
@@ -1122,12 +1202,7 @@ impl Host {
     }
 
     fn lockout_rule(&self) -> LockoutRule {
-        let lockout = &self.config.lockout;
-        LockoutRule {
-            deny: lockout.deny,
-            fail_interval: lockout.fail_interval.num_seconds(),
-            unlock_time: lockout.unlock_time.num_seconds(),
-        }
+        crate::elevation::lockout_rule(&self.config.lockout)
     }
 
     /// Verifies `code` and takes its step with a compare-and-set in the
@@ -2577,6 +2652,81 @@ mod tests {
             account(&mut conv, &f.options, at(31 * 86400)),
             Outcome::AccountDisabled
         );
+    }
+
+    /// Issue 11, item 7: `chauthtok` counts wrong current passwords under
+    /// the login's lockout rule and refuses a locked user, even with the
+    /// right current password; the lock is the login's too. A right current
+    /// password forgets no failure (it is one factor).
+    #[test]
+    fn wrong_current_passwords_count_and_a_locked_user_cannot_change_it() {
+        let f = Fixture::new("[lockout]\ndeny = 3\nunlock_time = \"15m\"\n");
+        f.user("alice", Some("Old-password-1"));
+        let policy = PasswordPolicy {
+            allow_users_to_change_password: true,
+            ..PasswordPolicy::default()
+        };
+        f.store.set_password_policy(&policy).unwrap();
+        let change = PasswordChange {
+            preliminary: false,
+            expired_only: false,
+            by_root: false,
+        };
+        let current = |s: &str| Step::Secret(CURRENT_PASSWORD_PROMPT, s.to_owned());
+        let new = |s: &str| Step::Secret(NEW_PASSWORD_PROMPT, s.to_owned());
+        let again = |s: &str| Step::Secret(RETYPE_PASSWORD_PROMPT, s.to_owned());
+        let failures = || {
+            f.store
+                .lock_state("alice", &lockout(3), at(10))
+                .unwrap()
+                .failures
+        };
+        // One wrong, then the right one: counted, and not forgotten.
+        let mut conv = Script::new("alice", vec![current("guess-0"), denied()]);
+        assert_eq!(
+            change_password(&mut conv, &f.options, change, t0()),
+            Outcome::AuthFailed
+        );
+        assert_eq!(f.last_event()["errorMessage"], "wrong current password");
+        let mut conv = Script::new(
+            "alice",
+            vec![
+                current("Old-password-1"),
+                new("New-password-1"),
+                again("New-password-1"),
+            ],
+        );
+        assert_eq!(
+            change_password(&mut conv, &f.options, change, at(1)),
+            Outcome::Success
+        );
+        assert_eq!(failures(), 1);
+        // Two more wrong ones lock the user...
+        for i in 2..4 {
+            let mut conv = Script::new("alice", vec![current("guess"), denied()]);
+            assert_eq!(
+                change_password(&mut conv, &f.options, change, at(i)),
+                Outcome::AuthFailed
+            );
+        }
+        assert_eq!(
+            f.last_event()["errorMessage"],
+            "wrong current password; user now locked out"
+        );
+        // ...and then even the right current password is refused, here
+        // and at the login.
+        let mut conv = Script::new("alice", vec![current("New-password-1"), denied()]);
+        assert_eq!(
+            change_password(&mut conv, &f.options, change, at(4)),
+            Outcome::AuthFailed
+        );
+        assert_eq!(f.last_event()["errorMessage"], "user is locked out");
+        assert_eq!(failures(), 3);
+        let mut conv = Script::new(
+            "alice",
+            vec![password("New-password-1"), code(""), denied()],
+        );
+        assert_eq!(authenticate(&mut conv, &f.options, at(5)), Outcome::Locked);
     }
 
     #[test]

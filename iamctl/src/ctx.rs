@@ -270,6 +270,12 @@ impl Ctx {
         self.audit(request_parameters, None, &[]);
     }
 
+    /// Record a refused call: the AWS error code, and why (for the audit
+    /// log; never a secret).
+    pub fn audit_refused(&self, request_parameters: Value, code: &str, reason: &str) {
+        self.audit(request_parameters, Some((code, reason)), &[]);
+    }
+
     /// One CloudTrail-shaped event (DESIGN.md §7). A failure to write it
     /// is reported but does not undo a committed change.
     fn audit(

@@ -104,6 +104,20 @@ impl Store {
         })
     }
 
+    /// Takes back one failure of `user` recorded at `now`: a guess counted
+    /// before it was checked ([`crate::login::check_current_password`]) that
+    /// proved right.
+    pub fn forgive_failure(&self, user: &str, now: DateTime<Utc>) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM login_failures WHERE rowid = (SELECT rowid FROM login_failures
+                   WHERE user_name = ?1 AND at = ?2 ORDER BY rowid DESC LIMIT 1)",
+                params![user, now.timestamp()],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Records a failure for `user` (known or not) without a lock check and
     /// returns the resulting state. Old failures beyond the rule's window
     /// are pruned.

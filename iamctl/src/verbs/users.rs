@@ -6,8 +6,9 @@ use crate::cli::{self, tri};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
 use crate::shapes;
+use iam::login::{CurrentPassword, check_current_password};
 use iam::names::{IamPath, UserName, is_linux_login_name, user_arn};
-use iam::password::{PasswordPolicy, hash_password, verify_password};
+use iam::password::{PasswordPolicy, hash_password};
 use iam::secret::SecretString;
 use iam::store::NewUser;
 use serde_json::{Value, json};
@@ -246,6 +247,10 @@ pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, C
 /// with AllowUsersToChangePassword lets every user do this without a policy
 /// (an explicit Deny still wins); otherwise `iam:ChangePassword` on the
 /// user's own ARN must be allowed.
+///
+/// The old password is checked as a login checks it
+/// ([`iam::login::check_current_password`]): a wrong one counts towards the
+/// lockout, a locked user is refused, and every attempt is audited.
 pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
     no_argv_passwords(&[&a.argv_old_password, &a.argv_new_password])?;
     let Some(name) = ctx.caller_user() else {
@@ -264,18 +269,44 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
     }
     let profile = ctx.store.get_login_profile(&name)?;
     let old = ctx.secrets.read("Old password: ")?;
-    if !verify_password(&old, &profile.password_hash) {
-        return Err(CliError::new(
-            "InvalidInput",
-            "The old password is incorrect.",
-        ));
+    let params = json!({"userName": name.as_str()});
+    let checked = check_current_password(
+        &ctx.store,
+        &ctx.config,
+        &name,
+        &profile.password_hash,
+        &old,
+        ctx.now,
+    )?;
+    let refused = match checked {
+        CurrentPassword::Right => None,
+        CurrentPassword::Wrong { .. } => {
+            Some(CliError::invalid_input("The old password is incorrect."))
+        }
+        CurrentPassword::Locked => Some(CliError::new(
+            "LimitExceeded",
+            format!(
+                "Too many failed sign-in attempts: {name} is locked out. Try again later, \
+                 or ask an administrator to run unlock-user."
+            ),
+        )),
+    };
+    if let Some(e) = refused {
+        ctx.audit_refused(params, &e.code, checked.reason());
+        return Err(e);
     }
-    let new = ctx.secrets.read_new("New password: ")?;
-    check_password(ctx, &name, &new)?;
-    ctx.store
-        .set_password(&name, &hash(&new)?, false, KEEP_HISTORY, ctx.now)?;
-    ctx.audit_ok(json!({"userName": name.as_str()}));
-    Ok(Value::Null)
+    let changed = ctx.secrets.read_new("New password: ").and_then(|new| {
+        check_password(ctx, &name, &new)?;
+        let hash = hash(&new)?;
+        Ok(ctx
+            .store
+            .set_password(&name, &hash, false, KEEP_HISTORY, ctx.now)?)
+    });
+    match &changed {
+        Ok(()) => ctx.audit_ok(params),
+        Err(e) => ctx.audit_refused(params, &e.code, &e.message),
+    }
+    changed.map(|()| Value::Null)
 }
 
 pub fn update_account_password_policy(
