@@ -24,8 +24,9 @@
 //!   audited before the code prompt (a client that hangs up there has
 //!   spent a guess); `chauthtok` and `iamctl change-password` count wrong
 //!   current passwords under the same rule.
-//! - A locked-out user (pam_faillock semantics) gets `PAM_MAXTRIES` from
-//!   `authenticate`, so sshd stops asking; the right factors do not unlock.
+//! - A locked-out user (pam_faillock semantics) fails even with the right
+//!   factors, with the answer a wrong password or an unknown user gets
+//!   (`PAM_AUTH_ERR`); only the audit log says "locked".
 //! - `authenticate` hands the id of its authentication record (random, 160
 //!   bits) to the later stages of the same login only: in PAM module data
 //!   and in the PAM environment (`IAM_AUTH_ID`, which sshd carries from its
@@ -162,8 +163,6 @@ pub enum Outcome {
     UserUnknown,
     /// A factor was wrong, missing or replayed.
     AuthFailed,
-    /// Too many recent failures: locked per `[lockout]`.
-    Locked,
     /// Config or store missing, corrupt or unsafe, or a bad module option:
     /// fail closed.
     Unavailable,
@@ -263,13 +262,13 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         },
     };
     // Settled now, before the code prompt (the only other answer to come).
-    let mut first = Passed::Yes;
+    let mut password_passed = true;
     if options.mode == Mode::PasswordTotp {
         let result = match &password {
             Some(Err(failure)) => Err(*failure),
             _ => Ok(None),
         };
-        first = match host.settle(&mut attempt, false, now, |_| Ok(result)) {
+        password_passed = match host.settle(&mut attempt, false, now, |_| Ok(result)) {
             Ok(passed) => passed,
             Err(outcome) => return outcome,
         };
@@ -289,7 +288,7 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         }
     };
 
-    let passed = if first == Passed::Yes {
+    let passed = if password_passed {
         let verified = password.as_ref().and_then(|p| p.as_ref().ok());
         host.settle(&mut attempt, true, now, |store| {
             let result = check_code(&host, store, options.mode, account, &password, code, now)?;
@@ -301,17 +300,16 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
     } else {
         // Already refused (counted and audited): the row moves on like any
         // attempt's last step, with the same store work.
-        host.close_refused(&mut attempt).map(|()| first)
+        host.close_refused(&mut attempt).map(|()| false)
     };
     match passed {
-        Ok(Passed::Yes) => {}
-        Ok(Passed::No) => {
+        Ok(true) => {}
+        // Locked or not, the same answer (only the audit log says which):
+        // a locked user must not look different from a wrong password or
+        // an unknown user.
+        Ok(false) => {
             conv.error(DENIED);
             return Outcome::AuthFailed;
-        }
-        Ok(Passed::Locked) => {
-            conv.error(DENIED);
-            return Outcome::Locked;
         }
         Err(outcome) => return outcome,
     }
@@ -404,15 +402,6 @@ impl Attempt {
             origin,
         })
     }
-}
-
-/// Whether a step of an attempt passed the lockout rule and its check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Passed {
-    Yes,
-    No,
-    /// Locked when it was decided.
-    Locked,
 }
 
 /// A verified password.
@@ -1237,14 +1226,14 @@ impl Host {
     /// `Ok(mfa_time)` passes, `Err(failure)` fails. `complete`: the last
     /// step (the row becomes `authenticated` or `failed`; a pass forgets the
     /// user's failures); otherwise the row stays `pending` whatever
-    /// happened. A failure is audited at once.
+    /// happened. A failure is audited at once. `Ok(true)`: passed.
     fn settle(
         &self,
         attempt: &mut Attempt,
         complete: bool,
         now: DateTime<Utc>,
         check: impl FnOnce(&Store) -> Result<Result<Option<i64>, Failure>, StoreError>,
-    ) -> Result<Passed, Outcome> {
+    ) -> Result<bool, Outcome> {
         let rule = self.lockout_rule();
         let mut failure = None;
         let record = &mut attempt.record;
@@ -1273,16 +1262,16 @@ impl Host {
             store.put_auth_record(record)?;
             Ok(settled)
         });
-        let (reason, passed) = match settled {
-            Ok(Settled::Passed) => return Ok(Passed::Yes),
+        let reason = match settled {
+            Ok(Settled::Passed) => return Ok(true),
             Ok(Settled::Failed { counted, state }) => {
                 let reason = failure.map_or("failed", Failure::reason);
                 match counted && state.locked {
-                    true => (format!("{reason}; user now locked out"), Passed::No),
-                    false => (reason.to_owned(), Passed::No),
+                    true => format!("{reason}; user now locked out"),
+                    false => reason.to_owned(),
                 }
             }
-            Ok(Settled::Locked(_)) => ("user is locked out".to_owned(), Passed::Locked),
+            Ok(Settled::Locked(_)) => "user is locked out".to_owned(),
             Err(e) => {
                 // Nothing was recorded, a failure not counted: fail closed.
                 self.report(&format!(
@@ -1293,7 +1282,7 @@ impl Host {
             }
         };
         self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
-        Ok(passed)
+        Ok(false)
     }
 
     /// The last step of an attempt refused at its first: its row becomes
@@ -2034,7 +2023,10 @@ mod tests {
                 denied(),
             ],
         );
-        assert_eq!(authenticate(&mut conv, &f.options, at(10)), Outcome::Locked);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(10)),
+            Outcome::AuthFailed
+        );
         assert_eq!(f.last_event()["errorMessage"], "user is locked out");
         // After unlock_time the right factors work again.
         let later = at(11 * 60);
@@ -2156,10 +2148,7 @@ mod tests {
                 Outcome::AuthFailed
             };
             let got = authenticate(&mut conv, &f.options, at(5));
-            assert!(
-                got == expect || (got == Outcome::Locked && reason.contains("locked")),
-                "{user}: {got:?}"
-            );
+            assert_eq!(got, expect, "{user}");
             if !reason.is_empty() {
                 assert_eq!(f.last_event()["errorMessage"], reason, "{user}");
             }
@@ -2726,7 +2715,10 @@ mod tests {
             "alice",
             vec![password("New-password-1"), code(""), denied()],
         );
-        assert_eq!(authenticate(&mut conv, &f.options, at(5)), Outcome::Locked);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(5)),
+            Outcome::AuthFailed
+        );
     }
 
     #[test]
