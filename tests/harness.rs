@@ -608,6 +608,9 @@ impl Sshd {
         if let Some(k) = &login.key {
             cmd.arg("--key").arg(k);
         }
+        if let Some(c) = &login.command {
+            cmd.arg("--command").arg(c);
+        }
         let out = cmd.output().expect("python3 sshd_driver.py");
         serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             panic!(
@@ -639,6 +642,8 @@ pub struct SshLogin {
     /// The new password, if sshd asks for one (expired password).
     pub new_password: Option<String>,
     pub key: Option<PathBuf>,
+    /// The command to run once logged in (default `id`).
+    pub command: Option<String>,
 }
 
 /// A client key pair in `dir`: (private key path, public key line).

@@ -181,11 +181,10 @@ fn locked_user_fails_even_with_the_right_factors() {
     wait_for_fresh_step(5);
     let code = oathtool(&c.seed, 0);
     let r = c.login(&["authenticate"], "192.0.2.10", &[&c.password, &code]);
-    // PAM_MAXTRIES: sshd stops asking.
-    assert!(
-        r.failed_with("Have exhausted maximum number of retries"),
-        "{r:?}"
-    );
+    // PAM_AUTH_ERR, as for a wrong password or an unknown user (issue 11,
+    // item 10: PAM_MAXTRIES told a guesser the account exists and is
+    // locked); only the audit log says why.
+    assert!(r.failed_with("Authentication failure"), "{r:?}");
     assert_eq!(c.last_login_event()["errorMessage"], "user is locked out");
     // The locked attempt did not use up the code; an administrator unlocks.
     c.host.iamctl(&["unlock-user", "--user-name", &c.user]);
@@ -309,13 +308,14 @@ fn require_mfa_refuses_a_user_without_mfa() {
     let user = unique("nomfa");
     host.add_user(&user, Some("pw-Secret-123"));
     host.allow_login(&user);
-    // No MFA device: only the password is asked, and it is right...
+    // No MFA device: the code prompt comes all the same (its answer is
+    // ignored) and the password is right...
     let r = pamtester(
         &service,
         &user,
         Some("192.0.2.10"),
         &["authenticate", "acct_mgmt"],
-        &["pw-Secret-123"],
+        &["pw-Secret-123", ""],
     );
     // ...but the account stage refuses.
     assert!(r.failed_with("Permission denied"), "{r:?}");
@@ -379,7 +379,7 @@ fn expired_password_must_be_changed_within_the_policy() {
         &user,
         rhost,
         &["authenticate", "acct_mgmt"],
-        &["Temporary-pw-1"],
+        &["Temporary-pw-1", ""],
     );
     assert!(
         r.failed_with("Authentication token is no longer valid; new one required"),
@@ -417,7 +417,7 @@ fn expired_password_must_be_changed_within_the_policy() {
         &user,
         rhost,
         &["authenticate", "acct_mgmt"],
-        &["Chosen-pw-22"],
+        &["Chosen-pw-22", ""],
     );
     assert!(r.success, "{r:?}");
 }
@@ -485,30 +485,47 @@ fn console_login_with_the_shipped_login_stack() {
     assert_eq!(c.last_login_event()["decidedBy"][0]["sid"], "NoConsole");
 }
 
-/// Unknown users get the same prompts and the same answer as a known user
-/// with a wrong password. (That they also cost the same time is measured in
-/// the benchmark, not asserted here: timings in tests flake on busy hosts.)
+/// Unknown users, known users without an MFA device and locked users get
+/// the same prompts and the same answer as a known user with a device and
+/// a wrong password (issue 11, item 10: the code prompt used to be shown
+/// only to users with a device, and to unknown ones; a locked user got
+/// PAM_MAXTRIES). (That they also cost the same time is measured in the
+/// benchmark, not asserted here: timings in tests flake on busy hosts.)
 #[test]
 fn unknown_users_look_like_known_ones() {
     if !require_root("unknown_users_look_like_known_ones") {
         return;
     }
-    let c = case("[login]\nunknown_user = \"deny\"\n[lockout]\ndeny = 100\n");
+    let c = case("[login]\nunknown_user = \"deny\"\n[lockout]\ndeny = 3\n");
     let ghost = unique("ghost");
+    let nodevice = unique("nodev");
+    c.host.add_user(&nodevice, Some("pw-Secret-nodev-1"));
+    c.host.allow_login(&nodevice);
+    let locked = unique("locked");
+    c.host.add_user(&locked, Some("pw-Secret-locked-1"));
+    c.host.allow_login(&locked);
+    c.host.add_mfa(&locked);
     let attempt = |user: &str| {
-        pamtester(
+        let r = pamtester(
             &c.service,
             user,
             Some("192.0.2.10"),
             &["authenticate"],
             &["wrong-pw", "123456"],
-        )
+        );
+        assert!(!r.success, "{user}: {r:?}");
+        format!("{}\n{}", r.stdout, r.stderr).replace(user, "USER")
     };
-    let (known, unknown) = (attempt(&c.user), attempt(&ghost));
-    assert!(!known.success && !unknown.success);
-    assert_eq!(
-        known.stderr.replace(&c.user, "USER"),
-        unknown.stderr.replace(&ghost, "USER"),
-        "an unknown user must be indistinguishable from a wrong password"
-    );
+    for _ in 0..3 {
+        attempt(&locked);
+    }
+    let known = attempt(&c.user);
+    assert!(known.contains("Verification code"), "{known}");
+    for other in [&ghost, &nodevice, &locked] {
+        assert_eq!(
+            attempt(other),
+            known,
+            "{other} must be indistinguishable from a wrong password"
+        );
+    }
 }

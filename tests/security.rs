@@ -46,13 +46,14 @@ fn guesser_is_locked_out_after_deny_failures() {
     let password = format!("pw-{user}-Secret1");
     host.add_user(&user, Some(&password));
     host.allow_login(&user);
+    // The user has no MFA device: the code prompt's answer is ignored.
     let auth = |answer: &str| {
         pamtester(
             &service,
             &user,
             Some("203.0.113.7"),
             &["authenticate"],
-            &[answer],
+            &[answer, ""],
         )
     };
     // deny - 1 failures, then the owner logs in: the counter resets.
@@ -638,6 +639,108 @@ fn a_deny_on_an_arn_cannot_be_dodged_by_another_spelling() {
         stderr(&out).starts_with("NoSuchEntity: "),
         "{}",
         stderr(&out)
+    );
+}
+
+/// Issue 11, item 7: a shell as the user guessing the user's own password
+/// through setuid `iamctl change-password` (which checks the old password)
+/// is held to the login's lockout: every wrong guess counts and is
+/// audited, a locked user is refused even with the right old password, and
+/// the lock is the login's too.
+#[test]
+fn change_password_guesses_count_towards_the_lockout() {
+    if !require_root("change_password_guesses_count_towards_the_lockout") {
+        return;
+    }
+    let s = Setuid::new();
+    let config = s.etc.join("iam.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(text.contains("# deny          = 5"), "{text}");
+    fs::write(&config, text.replacen("# deny          = 5", "deny = 3", 1)).unwrap();
+    let mallory = s.user(&format!("iampw{}", std::process::id() % 100_000));
+    s.admin(
+        &["create-login-profile", "--user-name", &mallory.name],
+        "Mallory-Pass-1\n",
+    );
+    s.admin(
+        &[
+            "update-account-password-policy",
+            "--allow-users-to-change-password",
+        ],
+        "",
+    );
+    let events = || -> Vec<serde_json::Value> {
+        fs::read_to_string(s.etc.join("audit.log"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|e: &serde_json::Value| e["eventName"] == "ChangePassword")
+            .collect()
+    };
+    for i in 0..3 {
+        let out = s.as_user(
+            &mallory,
+            &["change-password"],
+            &format!("guess-{i}\nNew-Pass-{i}x\n"),
+        );
+        assert!(
+            !out.status.success() && stderr(&out).starts_with("InvalidInput: "),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = s.as_user(
+        &mallory,
+        &["change-password"],
+        "Mallory-Pass-1\nMallory-New-2\n",
+    );
+    assert!(
+        !out.status.success() && stderr(&out).starts_with("LimitExceeded: "),
+        "the right old password worked while locked: {}",
+        stderr(&out)
+    );
+    let refused: Vec<String> = events()
+        .iter()
+        .map(|e| format!("{}: {}", e["errorCode"], e["errorMessage"]))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "\"InvalidInput\": \"wrong current password\"",
+            "\"InvalidInput\": \"wrong current password\"",
+            "\"InvalidInput\": \"wrong current password; user now locked out\"",
+            "\"LimitExceeded\": \"user is locked out\"",
+        ],
+    );
+    assert!(
+        !fs::read_to_string(s.etc.join("audit.log"))
+            .unwrap()
+            .contains("guess-")
+    );
+
+    // One rule: the login is locked as well, and the password never changed.
+    let service = e2e::PamService::new(&config, "auth required @MODULE@ mode=password\n");
+    let login = || {
+        pamtester(
+            &service,
+            &mallory.name,
+            None,
+            &["authenticate"],
+            &["Mallory-Pass-1"],
+        )
+    };
+    assert!(!login().success, "login while locked");
+    s.admin(&["unlock-user", "--user-name", &mallory.name], "");
+    assert!(login().success, "the password changed while locked");
+    let out = s.as_user(
+        &mallory,
+        &["change-password"],
+        "Mallory-Pass-1\nMallory-New-2\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        events().last().unwrap()["errorCode"],
+        serde_json::Value::Null
     );
 }
 

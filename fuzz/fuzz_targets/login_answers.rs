@@ -9,7 +9,7 @@
 //! success, replay and combined `password123456` paths it cannot guess).
 #![no_main]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -118,6 +118,9 @@ struct Answers {
     user: String,
     answers: VecDeque<String>,
     stacked: Option<SecretString>,
+    /// The PAM handle's module data and environment.
+    data: HashMap<String, String>,
+    env: HashMap<String, String>,
 }
 
 impl Conversation for Answers {
@@ -149,6 +152,21 @@ impl Conversation for Answers {
     }
     fn set_stacked_password(&mut self, password: &SecretString) {
         self.stacked = Some(password.clone());
+    }
+    fn data(&self, key: &str) -> Option<String> {
+        self.data.get(key).cloned()
+    }
+    fn set_data(&mut self, key: &str, value: &str) {
+        self.data.insert(key.to_owned(), value.to_owned());
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+    fn set_env(&mut self, name: &str, value: Option<&str>) {
+        match value {
+            Some(value) => self.env.insert(name.to_owned(), value.to_owned()),
+            None => self.env.remove(name),
+        };
     }
 }
 
@@ -201,6 +219,8 @@ fuzz_target!(|data: &[u8]| {
         user,
         answers,
         stacked: None,
+        data: HashMap::new(),
+        env: HashMap::new(),
     };
     let outcome = login::authenticate(&mut conv, &options, now);
     assert_ne!(outcome, Outcome::Unavailable, "the store must stay usable");

@@ -11,15 +11,30 @@
 //!   (`PAM_IGNORE` at once), so pam_unix asks local users as usual. Under
 //!   `"deny"` they get exactly the prompts, answers and argon2 work of a
 //!   user with an MFA device.
-//! - Both factors are always asked before anything is decided, and the code
-//!   is checked (its step taken) only after the password passed: the
-//!   prompts never tell a guesser whether the password was right, and a
-//!   wrong password burns no code. The combined answer `password123456`
-//!   skips the code prompt only when password *and* code verify.
-//! - A locked-out user (pam_faillock semantics) gets `PAM_MAXTRIES` from
-//!   `authenticate`, so sshd stops asking; the right factors do not unlock.
-//! - The authentication record is used up when the session opens: a later
-//!   publickey-only login from the same place gets no MFA credit.
+//! - The prompts depend on the mode alone: in `password+totp` every user
+//!   (with or without an MFA device, unknown, locked, disabled) is asked
+//!   `Password: ` then `Verification code: `, so they tell a guesser
+//!   nothing (not whether the password was right, not who exists or has a
+//!   device). A combined `password123456` first answer still logs in; the
+//!   second answer is then ignored (it may be empty), as is the code of a
+//!   user without a device. The code is checked (its step taken) only after
+//!   the password passed: a wrong password burns no code.
+//! - Every wrong password counts, wherever it was typed and whether or not
+//!   the conversation finishes: in `password+totp` it is counted and
+//!   audited before the code prompt (a client that hangs up there has
+//!   spent a guess); `chauthtok` and `iamctl change-password` count wrong
+//!   current passwords under the same rule.
+//! - A locked-out user (pam_faillock semantics) fails even with the right
+//!   factors, with the answer a wrong password or an unknown user gets
+//!   (`PAM_AUTH_ERR`); only the audit log says "locked".
+//! - `authenticate` hands the id of its authentication record (random, 160
+//!   bits) to the later stages of the same login only: in PAM module data
+//!   and in the PAM environment (`IAM_AUTH_ID`, which sshd carries from its
+//!   keyboard-interactive child to its monitor). `acct_mgmt` uses the
+//!   record up; `open_session` takes its MFA time and removes the variable,
+//!   so it never reaches the user's session. Another connection of the same
+//!   user from the same address (NAT, bastion), say by publickey alone,
+//!   has no id and gets no MFA credit.
 //! - `chauthtok` asks `Current password: ` as pam_unix does, also on the
 //!   expired-password path (sshd's `PAM_CHANGE_EXPIRED_AUTHTOK`); only root
 //!   changing someone's password outside that path skips it.
@@ -42,8 +57,8 @@ use crate::policy::{Context, Decision, Effect, Response};
 use crate::principal::Principal;
 use crate::secret::SecretString;
 use crate::store::{
-    AuthRecord, LockState, LockoutRule, LoginProfile, LoginSession, MfaDevice, Store, StoreError,
-    User, UserStatus,
+    AttemptResult, AuthRecord, AuthState, LockoutRule, LoginProfile, LoginSession, MfaDevice,
+    Settled, Store, StoreError, User, UserStatus,
 };
 use crate::totp;
 
@@ -70,6 +85,17 @@ pub trait Conversation {
     fn stacked_password(&mut self) -> Option<SecretString>;
     /// Leaves the password in `PAM_AUTHTOK` for later modules, as pam_unix does.
     fn set_stacked_password(&mut self, password: &SecretString);
+    /// Module data of ours in this PAM handle (`pam_get_data`): seen by the
+    /// later stages of this login in the same process only.
+    fn data(&self, key: &str) -> Option<String>;
+    /// Sets module data (`pam_set_data`).
+    fn set_data(&mut self, key: &str, value: &str);
+    /// A variable of the PAM environment (`pam_getenv`). sshd carries the
+    /// PAM environment from its authentication child to its monitor, and
+    /// from there into the user's session.
+    fn env(&self, name: &str) -> Option<String>;
+    /// Sets (`Some`) or removes (`None`) a PAM environment variable.
+    fn set_env(&mut self, name: &str, value: Option<&str>);
 }
 
 /// The application could not ask or did not answer.
@@ -102,8 +128,9 @@ impl Default for Options {
 /// Which factors `authenticate` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `mode=password+totp` (default): password, then a code if the user has
-    /// an MFA device; `password123456` in one answer is accepted too.
+    /// `mode=password+totp` (default): password, then a code (ignored for a
+    /// user without an MFA device); `password123456` in one answer is
+    /// accepted too, the second answer then ignored.
     PasswordTotp,
     /// `mode=totp`: only the code, as the second factor after an SSH key.
     Totp,
@@ -136,8 +163,6 @@ pub enum Outcome {
     UserUnknown,
     /// A factor was wrong, missing or replayed.
     AuthFailed,
-    /// Too many recent failures: locked per `[lockout]`.
-    Locked,
     /// Config or store missing, corrupt or unsafe, or a bad module option:
     /// fail closed.
     Unavailable,
@@ -163,6 +188,15 @@ pub const DENIED: &str = "Access denied";
 /// TOTP codes are this many digits (the combined `password123456` answer).
 const CODE_DIGITS: usize = 6;
 
+/// The module data key that carries this login's authentication record id
+/// from `authenticate` to the later stages in the same process.
+pub const AUTH_ID_DATA: &str = "pam_iam_auth_id";
+/// The PAM environment variable that carries it too: sshd runs
+/// keyboard-interactive authentication (and `acct_mgmt`) in a child and
+/// imports the child's PAM environment, not its module data, into the
+/// monitor that opens the session.
+pub const AUTH_ID_ENV: &str = "IAM_AUTH_ID";
+
 const PASSWORD_PROMPT: &str = "Password: ";
 const CODE_PROMPT: &str = "Verification code: ";
 const CURRENT_PASSWORD_PROMPT: &str = "Current password: ";
@@ -170,8 +204,23 @@ const NEW_PASSWORD_PROMPT: &str = "New password: ";
 const RETYPE_PASSWORD_PROMPT: &str = "Retype new password: ";
 
 /// `pam_sm_authenticate`: asks for the factors `options.mode` requires and
-/// checks them. Known and unknown users see the same prompts and answers
-/// and cost the same argon2 work; only the audit log tells them apart.
+/// checks them. The prompts depend on the mode only: in `password+totp`
+/// every user (with or without a device, unknown, locked, disabled) is
+/// asked `Password: ` then `Verification code: `. Known and unknown users
+/// cost the same argon2 work and the same store writes; only the audit log
+/// tells them apart.
+///
+/// The lockout rule decides in the write transaction that records each
+/// step ([`Store::settle_attempt`]), after the prompts that step needed:
+/// whatever the lock state was when the conversation started, a user
+/// locked by then fails, and the code's TOTP step is taken in that
+/// transaction (a locked attempt burns no code). In `password+totp` the
+/// password is settled before the code is asked for: a wrong one is
+/// counted and audited then, so a client that hangs up at the code prompt
+/// has still spent a guess; a right one is only noted (the attempt's row),
+/// the same store work, so the code prompt comes no sooner or later for
+/// it. A client that hangs up after a right password leaves nothing to
+/// count.
 pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
     let host = match Host::open(options) {
         Ok(host) => host,
@@ -192,106 +241,183 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ));
         return Outcome::Ignore;
     }
-    let account = match user.map(|u| host.credentials(u, now)).transpose() {
+    // What an earlier authentication in this handle left is not this one's.
+    forget_auth_id(conv);
+    let account = match user.map(|u| host.credentials(u)).transpose() {
         Ok(account) => account,
         Err(outcome) => return outcome,
     };
-    if account.is_none() {
-        // The store work of a known user's lockout check, for equal timing.
-        let _ = host
-            .store
-            .lock_state(UNKNOWN_USERS, &host.lockout_rule(), now);
-    }
-    let checked = match check_factors(conv, options, &host, account.as_ref(), now) {
-        Ok(checked) => checked,
+    let account = account.as_ref();
+    let mut attempt = match Attempt::start(&host, account, &name, origin, now) {
+        Ok(attempt) => attempt,
         Err(outcome) => return outcome,
     };
-    let Some(account) = account else {
-        // A known user's failure is one store write (with fsync): so is
-        // this one, under a name no IAM user can have, pruned like any
-        // user's failures. Timing must not tell who exists.
-        let _ = host
-            .store
-            .record_failure(UNKNOWN_USERS, &host.lockout_rule(), now);
-        host.login_failure(
-            conv,
-            &UserIdentity::unknown(&name),
-            &origin,
-            "unknown user",
-            now,
-        );
-        return Outcome::AuthFailed;
+
+    // The password, in the modes that ask for one.
+    let password = match options.mode {
+        Mode::Totp => None,
+        _ => match password_answer(conv, options) {
+            Ok(answer) => Some(check_password(account, answer.as_ref(), options.mode)),
+            Err(outcome) => return outcome,
+        },
     };
-    let identity = account.identity(&host);
-    if let Err(failure) = checked.result {
-        if failure == Failure::Disabled {
-            host.login_failure(conv, &identity, &origin, failure.reason(), now);
+    // Settled now, before the code prompt (the only other answer to come).
+    let mut password_passed = true;
+    if options.mode == Mode::PasswordTotp {
+        let result = match &password {
+            Some(Err(failure)) => Err(*failure),
+            _ => Ok(None),
+        };
+        password_passed = match host.settle(&mut attempt, false, now, |_| Ok(result)) {
+            Ok(passed) => passed,
+            Err(outcome) => return outcome,
+        };
+    }
+    let code = match options.mode {
+        Mode::Password => None,
+        _ => {
+            let Ok(answer) = conv.prompt_secret(CODE_PROMPT) else {
+                return Outcome::ConversationFailed;
+            };
+            // A combined `password123456` answer brought its code along:
+            // the second answer is ignored.
+            let appended = password
+                .as_ref()
+                .and_then(|p| p.as_ref().ok()?.code.clone());
+            Some(appended.unwrap_or(answer))
+        }
+    };
+
+    let passed = if password_passed {
+        let verified = password.as_ref().and_then(|p| p.as_ref().ok());
+        host.settle(&mut attempt, true, now, |store| {
+            let result = check_code(&host, store, options.mode, account, &password, code, now)?;
+            if let (Ok(_), Some(account), Some(_)) = (&result, account, verified) {
+                store.record_password_used(&account.user.name, now)?;
+            }
+            Ok(result)
+        })
+    } else {
+        // Already refused (counted and audited): the row moves on like any
+        // attempt's last step, with the same store work.
+        host.close_refused(&mut attempt).map(|()| false)
+    };
+    match passed {
+        Ok(true) => {}
+        // Locked or not, the same answer (only the audit log says which):
+        // a locked user must not look different from a wrong password or
+        // an unknown user.
+        Ok(false) => {
+            conv.error(DENIED);
             return Outcome::AuthFailed;
         }
-        if account.lock.locked {
-            host.login_failure(conv, &identity, &origin, "user is locked out", now);
-            return Outcome::Locked;
-        }
-        let rule = host.lockout_rule();
-        let reason = match host
-            .store
-            .record_failure(account.user.name.as_str(), &rule, now)
-        {
-            Ok(lock) if lock.locked => format!("{}; user now locked out", failure.reason()),
-            Ok(_) => failure.reason().to_owned(),
-            Err(e) => format!("{}; failure not counted: {e}", failure.reason()),
-        };
-        host.login_failure(conv, &identity, &origin, &reason, now);
-        return Outcome::AuthFailed;
+        Err(outcome) => return outcome,
     }
-    let record = AuthRecord {
-        user: account.user.name.to_string(),
-        service: origin.service.clone(),
-        rhost: origin.rhost_key().to_owned(),
-        tty: origin.tty.clone().unwrap_or_default(),
-        time: now.timestamp(),
-        mfa_time: checked.mfa.then_some(now.timestamp()),
-    };
-    let stored = host
-        .store
-        .reset_failures(account.user.name.as_str())
-        .and_then(|()| host.store.put_auth_record(&record))
-        .and_then(|()| match checked.password {
-            Some(_) => host.store.record_password_used(&account.user.name, now),
-            None => Ok(()),
-        });
-    if let Err(e) = stored {
-        // Without the record acct_mgmt would see no MFA: fail closed.
-        host.report(&format!(
-            "authenticate: cannot record the login of {name}: {e}"
-        ));
-        return Outcome::Unavailable;
+    if let Some(Ok(verified)) = &password {
+        conv.set_stacked_password(&verified.password);
     }
-    if let Some(password) = &checked.password {
-        conv.set_stacked_password(password);
-    }
+    hand_on_auth_id(conv, &attempt.record.id);
     host.debug(&format!(
         "authenticate: {name} succeeded (mfa: {})",
-        checked.mfa
+        attempt.record.mfa_time.is_some()
     ));
     Outcome::Success
 }
 
-/// What the factors came to.
-struct Checked {
-    result: Result<(), Failure>,
-    /// The verified password (without an appended code), for PAM_AUTHTOK.
-    password: Option<SecretString>,
-    /// A TOTP code was verified and its step taken.
-    mfa: bool,
+/// The last check of an attempt, inside its deciding transaction: what the
+/// password came to (modes without a code prompt), the account (`mode=totp`)
+/// and the code, whose step is taken here. In `password+totp` a user
+/// without an MFA device passes on the password alone (policy and
+/// `require_mfa` decide in the account stage) and the code answer is
+/// ignored.
+fn check_code(
+    host: &Host,
+    store: &Store,
+    mode: Mode,
+    account: Option<&Credentials>,
+    password: &Option<Result<Verified, Failure>>,
+    code: Option<SecretString>,
+    now: DateTime<Utc>,
+) -> Result<Result<Option<i64>, Failure>, StoreError> {
+    if let Some(Err(failure)) = password {
+        return Ok(Err(*failure));
+    }
+    if let Some(failure) = account_failure(account) {
+        return Ok(Err(failure));
+    }
+    let Some(code) = code else {
+        return Ok(Ok(None));
+    };
+    let Some(device) = account.and_then(|a| a.device.as_ref()) else {
+        return Ok(match mode {
+            Mode::Totp => Err(Failure::NoMfaDevice),
+            _ => Ok(None),
+        });
+    };
+    Ok(match host.take_code(store, device, &code, now)? {
+        CodeCheck::Accepted => Ok(Some(now.timestamp())),
+        CodeCheck::Wrong => Err(Failure::WrongCode),
+        CodeCheck::Replayed => Err(Failure::ReplayedCode),
+    })
+}
+
+/// One authentication attempt: its row in the store (the authentication
+/// record, under a fresh random id), who it is for and where from.
+struct Attempt {
+    record: AuthRecord,
+    identity: UserIdentity,
+    origin: Origin,
+}
+
+impl Attempt {
+    /// Failures of unknown users are counted under [`UNKNOWN_USERS`], and
+    /// their rows carry that name: no user can find them.
+    fn start(
+        host: &Host,
+        account: Option<&Credentials>,
+        name: &str,
+        origin: Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Outcome> {
+        let id = AuthRecord::new_id().map_err(|e| {
+            host.report(&format!("authenticate: no random id for {name}: {e}"));
+            Outcome::Unavailable
+        })?;
+        let (user, identity) = match account {
+            Some(account) => (account.user.name.to_string(), account.identity(host)),
+            None => (UNKNOWN_USERS.to_owned(), UserIdentity::unknown(name)),
+        };
+        Ok(Self {
+            record: AuthRecord {
+                id,
+                user,
+                service: origin.service.clone(),
+                rhost: origin.rhost_key().to_owned(),
+                tty: origin.tty.clone().unwrap_or_default(),
+                time: now.timestamp(),
+                mfa_time: None,
+                state: AuthState::Pending,
+            },
+            identity,
+            origin,
+        })
+    }
+}
+
+/// A verified password.
+struct Verified {
+    /// Without an appended code, for PAM_AUTHTOK.
+    password: SecretString,
+    /// The code of a combined `password123456` answer.
+    code: Option<SecretString>,
 }
 
 /// Which factor failed, for the audit log (never for the user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
+    UnknownUser,
     NoStackedPassword,
     Disabled,
-    Locked,
     NoLoginProfile,
     WrongPassword,
     NoMfaDevice,
@@ -302,9 +428,9 @@ enum Failure {
 impl Failure {
     fn reason(self) -> &'static str {
         match self {
+            Self::UnknownUser => "unknown user",
             Self::NoStackedPassword => "use_first_pass: no password from an earlier module",
             Self::Disabled => "user is disabled",
-            Self::Locked => "user is locked out",
             Self::NoLoginProfile => "user has no login profile (password)",
             Self::WrongPassword => "wrong password",
             Self::NoMfaDevice => "user has no MFA device",
@@ -312,100 +438,64 @@ impl Failure {
             Self::ReplayedCode => "replayed verification code",
         }
     }
+
+    /// Whether it counts towards the lockout: every guess does; a disabled
+    /// user is refused without one.
+    fn counts(self) -> bool {
+        self != Self::Disabled
+    }
 }
 
-/// Prompts and verifies. `account` is `None` for an unknown user, who goes
-/// through the same prompts and argon2 work as a user with an MFA device.
-fn check_factors(
-    conv: &mut dyn Conversation,
-    options: &Options,
-    host: &Host,
+/// Why this account cannot authenticate whatever it answers, if it cannot.
+fn account_failure(account: Option<&Credentials>) -> Option<Failure> {
+    match account {
+        None => Some(Failure::UnknownUser),
+        Some(a) if a.user.status == UserStatus::Disabled => Some(Failure::Disabled),
+        Some(_) => None,
+    }
+}
+
+/// Verifies the password answer (`None`: `use_first_pass` found none).
+/// `account` is `None` for an unknown user, who costs the same argon2 work:
+/// the answer is verified against a dummy hash, and so is its prefix when
+/// it ends in six digits (a combined `password123456` answer, tried in
+/// `password+totp` for every user alike). A disabled user's hash is not
+/// consulted either.
+fn check_password(
     account: Option<&Credentials>,
-    now: DateTime<Utc>,
-) -> Result<Checked, Outcome> {
-    let locked = account.is_some_and(|a| a.lock.locked);
-    let disabled = account.is_some_and(|a| a.user.status == UserStatus::Disabled);
-    let device = account.and_then(|a| a.device.as_ref());
-    let has_device = account.is_none_or(|a| a.device.is_some());
-    let wants_code = match options.mode {
-        Mode::PasswordTotp => has_device,
-        Mode::Totp => true,
-        Mode::Password => false,
+    answer: Option<&SecretString>,
+    mode: Mode,
+) -> Result<Verified, Failure> {
+    let refused = account_failure(account);
+    let Some(answer) = answer else {
+        return Err(refused.unwrap_or(Failure::NoStackedPassword));
     };
-    let mut failure = if disabled {
-        Some(Failure::Disabled)
-    } else {
-        locked.then_some(Failure::Locked)
-    };
-    let mut verified_password = None;
-    let mut mfa = false;
-
-    if options.mode != Mode::Totp {
-        let answer = match password_answer(conv, options)? {
-            Some(answer) => answer,
-            None => {
-                return Ok(Checked {
-                    result: Err(Failure::NoStackedPassword),
-                    password: None,
-                    mfa: false,
-                });
-            }
-        };
-        // A locked or disabled user's hash is not consulted: no oracle.
-        let hash = account
-            .filter(|_| failure.is_none())
-            .and_then(|a| a.profile.as_ref())
-            .map(|p| p.password_hash.as_str());
-        let combined = (options.mode == Mode::PasswordTotp && has_device)
-            .then(|| split_combined(&answer))
-            .flatten();
-        let whole_ok = verify_or_dummy(hash, &answer);
-        let prefix_ok = combined
-            .as_ref()
-            .is_some_and(|(password, _)| verify_or_dummy(hash, password));
-        if whole_ok {
-            verified_password = Some(answer.clone());
-        } else if let (true, Some((password, code))) = (prefix_ok, &combined) {
-            verified_password = Some(password.clone());
-            // The appended code counts only if it verifies; otherwise the
-            // prompt below follows, exactly as for a wrong password.
-            if let Some(device) = device {
-                mfa = host.take_code(device, code, now) == CodeCheck::Accepted;
-            }
-        }
-        if failure.is_none() && verified_password.is_none() {
-            failure = Some(match account.and_then(|a| a.profile.as_ref()) {
-                Some(_) => Failure::WrongPassword,
-                None => Failure::NoLoginProfile,
-            });
-        }
+    let profile = account.and_then(|a| a.profile.as_ref());
+    let hash = profile
+        .filter(|_| refused.is_none())
+        .map(|p| p.password_hash.as_str());
+    let combined = (mode == Mode::PasswordTotp)
+        .then(|| split_combined(answer))
+        .flatten();
+    let whole_ok = verify_or_dummy(hash, answer);
+    let prefix_ok = combined
+        .as_ref()
+        .is_some_and(|(password, _)| verify_or_dummy(hash, password));
+    if let Some(failure) = refused {
+        return Err(failure);
     }
-
-    if wants_code && !mfa {
-        let code = conv
-            .prompt_secret(CODE_PROMPT)
-            .map_err(|_| Outcome::ConversationFailed)?;
-        // Checked (and its step taken) only when everything before passed,
-        // so a password guesser learns nothing and burns no codes.
-        if failure.is_none() {
-            let check = match device {
-                Some(device) => host.take_code(device, &code, now),
-                None => CodeCheck::NoDevice,
-            };
-            match check {
-                CodeCheck::Accepted => mfa = true,
-                CodeCheck::NoDevice => failure = Some(Failure::NoMfaDevice),
-                CodeCheck::Wrong => failure = Some(Failure::WrongCode),
-                CodeCheck::Replayed => failure = Some(Failure::ReplayedCode),
-            }
-        }
+    match (whole_ok, prefix_ok, combined) {
+        (true, _, _) => Ok(Verified {
+            password: answer.clone(),
+            code: None,
+        }),
+        (false, true, Some((password, code))) => Ok(Verified {
+            password,
+            code: Some(code),
+        }),
+        _ if profile.is_none() => Err(Failure::NoLoginProfile),
+        _ => Err(Failure::WrongPassword),
     }
-
-    Ok(Checked {
-        result: failure.map_or(Ok(()), Err),
-        password: verified_password,
-        mfa,
-    })
 }
 
 /// The password answer per `use_first_pass` / `try_first_pass`; `None` when
@@ -457,7 +547,6 @@ enum CodeCheck {
     /// Right code, but its step was already used (here or on a host sharing
     /// the store).
     Replayed,
-    NoDevice,
 }
 
 /// `pam_sm_acct_mgmt`: may this IAM user log in here, now, from there?
@@ -482,7 +571,7 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
         host.login_denied(conv, &identity, &origin, "user is disabled", &[], now);
         return Outcome::AccountDisabled;
     }
-    let mfa_time = match host.mfa_time(&user, &origin, now) {
+    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Account, now) {
         Ok(mfa_time) => mfa_time,
         Err(outcome) => return outcome,
     };
@@ -629,10 +718,13 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(None) => return host.unknown_user(conv, &name, &origin, now),
         Err(outcome) => return outcome,
     };
-    let mfa_time = match host.mfa_time(&user, &origin, now) {
+    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
         Ok(mfa_time) => mfa_time,
         Err(outcome) => return outcome,
     };
+    // Not into the user's session environment (sshd copies the PAM
+    // environment there); the record is gone anyway.
+    forget_auth_id(conv);
     let session = LoginSession {
         id: 0,
         user: name.clone(),
@@ -646,13 +738,7 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ended: None,
         mfa_time,
     };
-    // The authentication record has done its job: a later login from the
-    // same place (say publickey only) must not inherit its MFA.
-    let recorded = host.store.open_login_session(&session).and_then(|_| {
-        host.store
-            .delete_auth_records(&name, &origin.service, origin.rhost_key())
-    });
-    if let Err(e) = recorded {
+    if let Err(e) = host.store.open_login_session(&session) {
         host.report(&format!(
             "open_session: cannot record the session of {name}: {e}"
         ));
@@ -782,9 +868,27 @@ pub fn change_password(
             Ok(current) => current,
             Err(_) => return Outcome::ConversationFailed,
         };
-        if !password::verify_password(&current, &profile.password_hash) {
+        let checked = check_current_password(
+            &host.store,
+            &host.config,
+            &user.name,
+            &profile.password_hash,
+            &current,
+            now,
+        );
+        let refusal = match checked {
+            Ok(CurrentPassword::Right) => None,
+            Ok(refused) => Some(refused.reason()),
+            Err(e) => {
+                host.report(&format!(
+                    "chauthtok: cannot check the current password of {name}: {e}"
+                ));
+                return Outcome::Unavailable;
+            }
+        };
+        if let Some(reason) = refusal {
             conv.error(DENIED);
-            host.password_event(&identity, &origin, Some("wrong current password"), now);
+            host.password_event(&identity, &origin, Some(reason), now);
             return Outcome::AuthFailed;
         }
     }
@@ -835,6 +939,68 @@ pub fn change_password(
     Outcome::Success
 }
 
+/// What a current password came to ([`check_current_password`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurrentPassword {
+    Right,
+    /// Wrong, and counted; `locked_now`: that failure locked the user.
+    Wrong {
+        locked_now: bool,
+    },
+    /// The user is locked out: nothing was checked or counted.
+    Locked,
+}
+
+impl CurrentPassword {
+    /// For the audit log.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Right => "right current password",
+            Self::Wrong { locked_now: false } => "wrong current password",
+            Self::Wrong { locked_now: true } => "wrong current password; user now locked out",
+            Self::Locked => "user is locked out",
+        }
+    }
+}
+
+/// A user's current password, checked under the login's lockout rule
+/// ([`Store::settle_attempt`], `[lockout]` of `config`) wherever it is
+/// typed: PAM `chauthtok` and `iamctl change-password` (issue 11, item 7: a
+/// shell as the user used to guess there without limit). A locked user is
+/// refused and nothing is checked; a wrong password counts as a login
+/// failure does. A right one forgets no failure: it is one factor, and
+/// letting it reset the count would let a password holder guess codes at
+/// the login without limit.
+///
+/// The guess is counted before it is checked and taken back when it proves
+/// right: `passwd` and a setuid `iamctl` run with the user's real uid, so
+/// the user may kill them between the check and the count; this way a kill
+/// anywhere after the count leaves the guess counted.
+pub fn check_current_password(
+    store: &Store,
+    config: &HostConfig,
+    user: &UserName,
+    hash: &str,
+    candidate: &SecretString,
+    now: DateTime<Utc>,
+) -> Result<CurrentPassword, StoreError> {
+    let rule = crate::elevation::lockout_rule(&config.lockout);
+    let counted = store.settle_attempt(user.as_str(), &rule, now, |_| {
+        Ok(AttemptResult::Fail { count: true })
+    })?;
+    let Settled::Failed { state, .. } = counted else {
+        // Locked (a failing verdict never passes).
+        return Ok(CurrentPassword::Locked);
+    };
+    if password::verify_password(candidate, hash) {
+        store.forgive_failure(user.as_str(), now)?;
+        return Ok(CurrentPassword::Right);
+    }
+    Ok(CurrentPassword::Wrong {
+        locked_now: state.locked,
+    })
+}
+
 /// Whether a login profile's password is still good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PasswordState {
@@ -869,7 +1035,36 @@ pub fn refuse_options(problem: &str) -> Outcome {
     Outcome::Unavailable
 }
 
+/// Which stage asks for the authentication record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Account,
+    Session,
+}
+
+/// Hands the record id on to the later stages of this login: module data
+/// (same process) and the PAM environment (sshd's monitor).
+fn hand_on_auth_id(conv: &mut dyn Conversation, id: &str) {
+    conv.set_data(AUTH_ID_DATA, id);
+    conv.set_env(AUTH_ID_ENV, Some(id));
+}
+
+/// The record id this login's `authenticate` handed on: module data first,
+/// else the PAM environment. Only the shape of an id is accepted (other
+/// modules can write the environment; the store decides the rest).
+fn handed_on_auth_id(conv: &dyn Conversation) -> Option<String> {
+    conv.data(AUTH_ID_DATA)
+        .filter(|id| AuthRecord::is_id(id))
+        .or_else(|| conv.env(AUTH_ID_ENV).filter(|id| AuthRecord::is_id(id)))
+}
+
+fn forget_auth_id(conv: &mut dyn Conversation) {
+    conv.set_data(AUTH_ID_DATA, "");
+    conv.set_env(AUTH_ID_ENV, None);
+}
+
 /// Where a login comes from, as the PAM items say.
+#[derive(Debug, Clone)]
 struct Origin {
     service: String,
     rhost: Option<String>,
@@ -909,7 +1104,6 @@ struct Credentials {
     profile: Option<LoginProfile>,
     /// The enabled MFA device (AWS allows one virtual device per user here).
     device: Option<MfaDevice>,
-    lock: LockState,
 }
 
 impl Credentials {
@@ -971,7 +1165,9 @@ impl Host {
         })
     }
 
-    fn credentials(&self, user: User, now: DateTime<Utc>) -> Result<Credentials, Outcome> {
+    /// What `authenticate` reads before the prompts. Not the lock state:
+    /// that is decided after them, where the result is recorded.
+    fn credentials(&self, user: User) -> Result<Credentials, Outcome> {
         let failed = |what: &str, e: StoreError| {
             self.report(&format!("cannot read the {what} of {}: {e}", user.name));
             Outcome::Unavailable
@@ -987,63 +1183,146 @@ impl Host {
             .map_err(|e| failed("MFA devices", e))?
             .into_iter()
             .next();
-        let lock = self
-            .store
-            .lock_state(user.name.as_str(), &self.lockout_rule(), now)
-            .map_err(|e| failed("lockout state", e))?;
         Ok(Credentials {
             user,
             profile,
             device,
-            lock,
         })
     }
 
     fn lockout_rule(&self) -> LockoutRule {
-        let lockout = &self.config.lockout;
-        LockoutRule {
-            deny: lockout.deny,
-            fail_interval: lockout.fail_interval.num_seconds(),
-            unlock_time: lockout.unlock_time.num_seconds(),
-        }
+        crate::elevation::lockout_rule(&self.config.lockout)
     }
 
     /// Verifies `code` and takes its step with a compare-and-set in the
     /// store, so the same code never works twice, here or on another host.
-    fn take_code(&self, device: &MfaDevice, code: &SecretString, now: DateTime<Utc>) -> CodeCheck {
+    fn take_code(
+        &self,
+        store: &Store,
+        device: &MfaDevice,
+        code: &SecretString,
+        now: DateTime<Utc>,
+    ) -> Result<CodeCheck, StoreError> {
         let skew = self.config.totp.skew_steps;
-        match totp::verify(&device.secret, code, now, skew, device.last_step) {
-            Some(step) => match self.store.accept_totp_step(&device.serial_number, step) {
-                Ok(true) => CodeCheck::Accepted,
-                // Another login took this step (or a later one) meanwhile.
-                Ok(false) => CodeCheck::Replayed,
-                Err(e) => {
-                    self.report(&format!("cannot record a TOTP step: {e}"));
-                    CodeCheck::Wrong
+        Ok(
+            match totp::verify(&device.secret, code, now, skew, device.last_step) {
+                Some(step) => match store.accept_totp_step(&device.serial_number, step)? {
+                    true => CodeCheck::Accepted,
+                    // Another login took this step (or a later one) meanwhile.
+                    false => CodeCheck::Replayed,
+                },
+                None if totp::verify(&device.secret, code, now, skew, None).is_some() => {
+                    CodeCheck::Replayed
                 }
+                None => CodeCheck::Wrong,
             },
-            None if totp::verify(&device.secret, code, now, skew, None).is_some() => {
-                CodeCheck::Replayed
+        )
+    }
+
+    /// Decides one step of `attempt` through the lockout rule
+    /// ([`Store::settle_attempt`], under the user's name or
+    /// [`UNKNOWN_USERS`]) and writes the attempt's row, in one transaction.
+    /// `check` runs inside it only when the user is not locked:
+    /// `Ok(mfa_time)` passes, `Err(failure)` fails. `complete`: the last
+    /// step (the row becomes `authenticated` or `failed`; a pass forgets the
+    /// user's failures); otherwise the row stays `pending` whatever
+    /// happened. A failure is audited at once. `Ok(true)`: passed.
+    fn settle(
+        &self,
+        attempt: &mut Attempt,
+        complete: bool,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&Store) -> Result<Result<Option<i64>, Failure>, StoreError>,
+    ) -> Result<bool, Outcome> {
+        let rule = self.lockout_rule();
+        let mut failure = None;
+        let record = &mut attempt.record;
+        let settled = self.store.atomically(|store| {
+            let mut mfa_time = None;
+            let settled = store.settle_attempt(&record.user, &rule, now, |store| {
+                Ok(match check(store)? {
+                    Ok(at) => {
+                        mfa_time = at;
+                        AttemptResult::Pass { reset: complete }
+                    }
+                    Err(f) => {
+                        failure = Some(f);
+                        AttemptResult::Fail { count: f.counts() }
+                    }
+                })
+            })?;
+            record.state = match (complete, settled) {
+                (false, _) => AuthState::Pending,
+                (true, Settled::Passed) => AuthState::Authenticated,
+                (true, _) => AuthState::Failed,
+            };
+            if settled == Settled::Passed {
+                record.mfa_time = mfa_time;
             }
-            None => CodeCheck::Wrong,
+            store.put_auth_record(record)?;
+            Ok(settled)
+        });
+        let reason = match settled {
+            Ok(Settled::Passed) => return Ok(true),
+            Ok(Settled::Failed { counted, state }) => {
+                let reason = failure.map_or("failed", Failure::reason);
+                match counted && state.locked {
+                    true => format!("{reason}; user now locked out"),
+                    false => reason.to_owned(),
+                }
+            }
+            Ok(Settled::Locked(_)) => "user is locked out".to_owned(),
+            Err(e) => {
+                // Nothing was recorded, a failure not counted: fail closed.
+                self.report(&format!(
+                    "authenticate: cannot record the attempt of {}: {e}",
+                    attempt.record.user
+                ));
+                return Err(Outcome::Unavailable);
+            }
+        };
+        self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
+        Ok(false)
+    }
+
+    /// The last step of an attempt refused at its first: its row becomes
+    /// `failed`. One write, as every attempt's last step is.
+    fn close_refused(&self, attempt: &mut Attempt) -> Result<(), Outcome> {
+        attempt.record.state = AuthState::Failed;
+        match self.store.put_auth_record(&attempt.record) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.report(&format!(
+                    "authenticate: cannot record the attempt of {}: {e}",
+                    attempt.record.user
+                ));
+                Err(Outcome::Unavailable)
+            }
         }
     }
 
-    /// When this login passed its MFA check, per the record `authenticate`
-    /// left for this user, service and remote host within the store's TTL
-    /// (none after a publickey-only login).
+    /// When this login passed its MFA check, per the record whose id this
+    /// login's `authenticate` handed on (none after a publickey-only login:
+    /// no id). `acct_mgmt` uses the record up; `open_session` removes it.
     fn mfa_time(
         &self,
+        conv: &dyn Conversation,
         user: &User,
         origin: &Origin,
+        stage: Stage,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, Outcome> {
-        match self.store.find_auth_record(
-            user.name.as_str(),
-            &origin.service,
-            origin.rhost_key(),
-            now,
-        ) {
+        let Some(id) = handed_on_auth_id(conv) else {
+            return Ok(None);
+        };
+        let (name, service, rhost) = (user.name.as_str(), &origin.service, origin.rhost_key());
+        let record = match stage {
+            Stage::Account => self
+                .store
+                .consume_auth_record(&id, name, service, rhost, now),
+            Stage::Session => self.store.take_auth_record(&id, name, service, rhost, now),
+        };
+        match record {
             Ok(record) => Ok(record.and_then(|r| r.mfa_time)),
             Err(e) => {
                 self.report(&format!(
@@ -1124,16 +1403,15 @@ impl Host {
         }
     }
 
-    /// A failed authentication: the user gets one generic line.
-    fn login_failure(
+    /// A failed authentication, for the audit log (the user is told
+    /// [`DENIED`] when the prompts are over).
+    fn audit_login_failure(
         &self,
-        conv: &mut dyn Conversation,
         identity: &UserIdentity,
         origin: &Origin,
         reason: &str,
         now: DateTime<Utc>,
     ) {
-        conv.error(DENIED);
         let event = self
             .event("Login", identity.clone(), origin, now)
             .response_elements(json!({ "Login": "Failure" }))
@@ -1251,8 +1529,9 @@ mod tests {
     use crate::store::{Entity, NewUser};
     use argon2::password_hash::PasswordHasher;
     use chrono::TimeZone;
-    use std::collections::VecDeque;
+    use std::collections::{HashMap, VecDeque};
     use std::os::unix::fs::PermissionsExt;
+    use std::sync::mpsc;
 
     /// The fixed clock: 2026-11-25T12:00:00Z.
     fn t0() -> DateTime<Utc> {
@@ -1270,16 +1549,25 @@ mod tests {
     enum Step {
         Secret(&'static str, String),
         Error(&'static str),
+        /// Parks at this prompt: says so on the sender, then answers what
+        /// the receiver brings (a client that answers late).
+        Park(&'static str, mpsc::Sender<()>, mpsc::Receiver<String>),
+        /// The client hangs up at this prompt.
+        Hangup(&'static str),
     }
 
     /// A conversation that plays a script: every prompt and message must be
     /// the next expected step, and every step must have happened by drop.
+    /// `data` and `env` stand for the PAM handle's module data and
+    /// environment.
     struct Script {
         user: String,
         service: String,
         rhost: Option<String>,
         steps: VecDeque<Step>,
         stacked: Option<SecretString>,
+        data: HashMap<String, String>,
+        env: HashMap<String, String>,
     }
 
     impl Script {
@@ -1290,12 +1578,36 @@ mod tests {
                 rhost: Some("192.0.2.10".to_owned()),
                 steps: steps.into(),
                 stacked: None,
+                data: HashMap::new(),
+                env: HashMap::new(),
             }
         }
 
         fn from(mut self, rhost: Option<&str>) -> Self {
             self.rhost = rhost.map(str::to_owned);
             self
+        }
+
+        /// The next stage of the same login in the same process (one PAM
+        /// handle): module data and environment carry over.
+        fn then(&self, steps: Vec<Step>) -> Self {
+            let mut next = Self::new(&self.user, steps).from(self.rhost.as_deref());
+            next.data = self.data.clone();
+            next.env = self.env.clone();
+            next
+        }
+
+        /// The next stage in sshd's monitor: only the PAM environment came
+        /// over from the authentication child, not its module data.
+        fn in_monitor(&self, steps: Vec<Step>) -> Self {
+            let mut next = Self::new(&self.user, steps).from(self.rhost.as_deref());
+            next.env = self.env.clone();
+            next
+        }
+
+        /// The authentication record id this handle carries.
+        fn auth_id(&self) -> Option<String> {
+            handed_on_auth_id(self)
         }
     }
 
@@ -1315,6 +1627,11 @@ mod tests {
         fn prompt_secret(&mut self, prompt: &str) -> Result<SecretString, ConversationError> {
             match self.steps.pop_front() {
                 Some(Step::Secret(text, answer)) if text == prompt => Ok(answer.into()),
+                Some(Step::Park(text, parked, answer)) if text == prompt => {
+                    parked.send(()).unwrap();
+                    Ok(answer.recv().unwrap().into())
+                }
+                Some(Step::Hangup(text)) if text == prompt => Err(ConversationError),
                 other => panic!("unexpected secret prompt {prompt:?}; script expected {other:?}"),
             }
         }
@@ -1335,6 +1652,21 @@ mod tests {
         }
         fn set_stacked_password(&mut self, password: &SecretString) {
             self.stacked = Some(password.clone());
+        }
+        fn data(&self, key: &str) -> Option<String> {
+            self.data.get(key).cloned()
+        }
+        fn set_data(&mut self, key: &str, value: &str) {
+            self.data.insert(key.to_owned(), value.to_owned());
+        }
+        fn env(&self, name: &str) -> Option<String> {
+            self.env.get(name).cloned()
+        }
+        fn set_env(&mut self, name: &str, value: Option<&str>) {
+            match value {
+                Some(value) => self.env.insert(name.to_owned(), value.to_owned()),
+                None => self.env.remove(name),
+            };
         }
     }
 
@@ -1481,15 +1813,14 @@ mod tests {
             conv.stacked.as_ref().map(|p| p.expose().to_owned()),
             Some("correct horse".into())
         );
-        let record = f
-            .store
-            .find_auth_record("alice", "sshd", "192.0.2.10", t0())
-            .unwrap()
-            .unwrap();
+        let id = conv.auth_id().expect("an id handed on");
+        assert_eq!(conv.env.get(AUTH_ID_ENV), Some(&id));
+        let record = f.store.get_auth_record(&id).unwrap().unwrap();
         assert_eq!(record.mfa_time, Some(t0().timestamp()));
+        assert_eq!(record.state, AuthState::Authenticated);
 
-        let mut conv = Script::new("alice", vec![]);
-        assert_eq!(account(&mut conv, &f.options, at(5)), Outcome::Success);
+        let mut next = conv.then(vec![]);
+        assert_eq!(account(&mut next, &f.options, at(5)), Outcome::Success);
     }
 
     #[test]
@@ -1606,22 +1937,32 @@ mod tests {
         f.user("alice", Some("pw-alice-1"));
         let secret = f.mfa("alice");
         let combined = format!("pw-alice-1{}", code_at(&secret, t0()));
-        let mut conv = Script::new("alice", vec![password(&combined)]);
+        // The code prompt comes all the same; its answer is ignored.
+        let mut conv = Script::new("alice", vec![password(&combined), code("")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         // PAM_AUTHTOK holds the password alone.
         assert_eq!(
             conv.stacked.as_ref().map(|p| p.expose().to_owned()),
             Some("pw-alice-1".into())
         );
-        // A wrong appended code leads to the code prompt, as a wrong
-        // password would: the answer says nothing about the password.
+        // A wrong appended code fails, whatever the second answer says.
+        let right = code_at(&secret, at(30));
         let mut conv = Script::new(
             "alice",
-            vec![password("pw-alice-1000000"), code("000000"), denied()],
+            vec![password("pw-alice-1000000"), code(&right), denied()],
         );
         assert_eq!(
             authenticate(&mut conv, &f.options, at(30)),
             Outcome::AuthFailed
+        );
+        assert_eq!(f.last_event()["errorMessage"], "wrong verification code");
+        // A user without a device may append six digits or not: the
+        // password decides.
+        f.user("bob", Some("pw-bob-1"));
+        let mut conv = Script::new("bob", vec![password("pw-bob-1123456"), code("")]);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(30)),
+            Outcome::Success
         );
         // Not in mode=password.
         let f = f.with_mode(Mode::Password);
@@ -1682,7 +2023,10 @@ mod tests {
                 denied(),
             ],
         );
-        assert_eq!(authenticate(&mut conv, &f.options, at(10)), Outcome::Locked);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(10)),
+            Outcome::AuthFailed
+        );
         assert_eq!(f.last_event()["errorMessage"], "user is locked out");
         // After unlock_time the right factors work again.
         let later = at(11 * 60);
@@ -1691,6 +2035,203 @@ mod tests {
             vec![password("pw-alice-1"), code(&code_at(&secret, later))],
         );
         assert_eq!(authenticate(&mut conv, &f.options, later), Outcome::Success);
+    }
+
+    /// Issue 11, item 6: the lock state decides where the result is
+    /// recorded, not where the conversation began. Conversations parked at
+    /// the prompts (a guesser opens many at once) are answered with the
+    /// right factors only after `deny` wrong answers were committed: none
+    /// of them gets in, none is counted, and none burns the code.
+    #[test]
+    fn conversations_parked_at_the_prompts_cannot_outrun_the_lockout() {
+        const DENY: u32 = 3;
+        const PARKED: usize = 8;
+        let f = Fixture::new(&format!(
+            "[lockout]\ndeny = {DENY}\nfail_interval = \"15m\"\nunlock_time = \"15m\"\n"
+        ));
+        f.user("alice", Some("pw-alice-1"));
+        let secret = f.mfa("alice");
+        let right = code_at(&secret, t0());
+        let options = &f.options;
+        let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+            let mut parked = Vec::new();
+            let mut answers = Vec::new();
+            let mut handles = Vec::new();
+            for i in 0..PARKED {
+                let (parked_tx, parked_rx) = mpsc::channel();
+                let (answer_tx, answer_rx) = mpsc::channel();
+                // Half wait at the password prompt, half at the code
+                // prompt with the right password already given.
+                let (steps, answer) = if i % 2 == 0 {
+                    let park = Step::Park(PASSWORD_PROMPT, parked_tx, answer_rx);
+                    (vec![park, code(&right), denied()], "pw-alice-1")
+                } else {
+                    let park = Step::Park(CODE_PROMPT, parked_tx, answer_rx);
+                    (vec![password("pw-alice-1"), park, denied()], right.as_str())
+                };
+                handles.push(scope.spawn(move || {
+                    let mut conv = Script::new("alice", steps);
+                    let outcome = authenticate(&mut conv, options, t0());
+                    if outcome == Outcome::Success {
+                        // No "Access denied" then; the test fails below.
+                        conv.steps.clear();
+                    }
+                    outcome
+                }));
+                parked.push(parked_rx);
+                answers.push((answer_tx, answer));
+            }
+            for rx in &parked {
+                rx.recv().unwrap();
+            }
+            // Meanwhile a guesser's wrong answers lock the user.
+            for i in 0..DENY {
+                let mut conv =
+                    Script::new("alice", vec![password("nope"), code("000000"), denied()]);
+                let when = at(i64::from(i) + 1);
+                assert_eq!(authenticate(&mut conv, options, when), Outcome::AuthFailed);
+            }
+            for (tx, answer) in answers {
+                tx.send(answer.to_owned()).unwrap();
+            }
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            outcomes.iter().all(|o| *o != Outcome::Success),
+            "a right answer got in while the user was locked: {outcomes:?}"
+        );
+        let locked = f
+            .events()
+            .iter()
+            .filter(|e| e["errorMessage"] == "user is locked out")
+            .count();
+        assert_eq!(locked, PARKED);
+        let state = f.store.lock_state("alice", &lockout(DENY), at(10)).unwrap();
+        assert_eq!((state.failures, state.locked), (DENY, true));
+        // The code was not used up by the locked attempts.
+        f.store.reset_failures("alice").unwrap();
+        let mut conv = Script::new("alice", vec![password("pw-alice-1"), code(&right)]);
+        assert_eq!(authenticate(&mut conv, options, at(11)), Outcome::Success);
+    }
+
+    /// Issue 11, items 7 and 10: the prompts never depend on a secret or on
+    /// the user. In `password+totp` everyone is asked for a password and a
+    /// code: a user with a device, one without, one that is disabled, one
+    /// that is locked, one that does not exist; and everyone who fails is
+    /// told the same.
+    #[test]
+    fn every_user_gets_the_same_prompts() {
+        let f = Fixture::new(
+            "[login]\nunknown_user = \"deny\"\n[lockout]\ndeny = 2\nunlock_time = \"15m\"\n",
+        );
+        f.user("alice", Some("pw-alice-1"));
+        let secret = f.mfa("alice");
+        f.user("bob", Some("pw-bob-1"));
+        f.user("carol", Some("pw-carol-1"));
+        f.store
+            .set_user_status(&UserName::parse("carol").unwrap(), UserStatus::Disabled)
+            .unwrap();
+        f.user("dave", Some("pw-dave-1"));
+        f.mfa("dave");
+        for i in 0..2 {
+            f.store.record_failure("dave", &lockout(2), at(i)).unwrap();
+        }
+        let attempt = |user: &str, pw: &str, code_answer: &str, ok: bool, reason: &str| {
+            let mut steps = vec![password(pw), code(code_answer)];
+            if !ok {
+                steps.push(denied());
+            }
+            let mut conv = Script::new(user, steps);
+            let expect = if ok {
+                Outcome::Success
+            } else {
+                Outcome::AuthFailed
+            };
+            let got = authenticate(&mut conv, &f.options, at(5));
+            assert_eq!(got, expect, "{user}");
+            if !reason.is_empty() {
+                assert_eq!(f.last_event()["errorMessage"], reason, "{user}");
+            }
+        };
+        attempt("alice", "pw-alice-1", &code_at(&secret, at(5)), true, "");
+        attempt("alice", "wrong", "000000", false, "wrong password");
+        attempt("bob", "pw-bob-1", "", true, "");
+        attempt("bob", "wrong", "", false, "wrong password");
+        attempt("carol", "pw-carol-1", "", false, "user is disabled");
+        attempt("dave", "pw-dave-1", "123456", false, "user is locked out");
+        attempt("mallory", "pw-mallory-1", "123456", false, "unknown user");
+    }
+
+    /// Issue 11, item 7: a wrong password counts as soon as it is known to
+    /// be wrong, before the code prompt. A client that hangs up at
+    /// `Verification code:` has spent its guess and left an audit event; a
+    /// right password before a hang-up leaves nothing to count.
+    #[test]
+    fn a_wrong_password_counts_even_if_the_client_hangs_up_at_the_code_prompt() {
+        let f = Fixture::new("[login]\nunknown_user = \"deny\"\n");
+        f.user("alice", Some("pw-alice-1"));
+        f.mfa("alice");
+        let failures = |user: &str| {
+            f.store
+                .lock_state(user, &lockout(5), at(10))
+                .unwrap()
+                .failures
+        };
+        let mut conv = Script::new("alice", vec![password("guess"), Step::Hangup(CODE_PROMPT)]);
+        assert_eq!(
+            authenticate(&mut conv, &f.options, t0()),
+            Outcome::ConversationFailed
+        );
+        assert_eq!(failures("alice"), 1);
+        let event = f.last_event();
+        assert_eq!(event["errorCode"], "AuthenticationFailed");
+        assert_eq!(event["errorMessage"], "wrong password");
+        // The right password, then a hang-up: nothing counted, nothing
+        // audited (nothing was refused).
+        let events = f.events().len();
+        let mut conv = Script::new(
+            "alice",
+            vec![password("pw-alice-1"), Step::Hangup(CODE_PROMPT)],
+        );
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(1)),
+            Outcome::ConversationFailed
+        );
+        assert_eq!(failures("alice"), 1);
+        assert_eq!(f.events().len(), events);
+        // An unknown user's guess counts the same way (under the name no
+        // IAM user can have).
+        let mut conv = Script::new(
+            "mallory",
+            vec![password("guess"), Step::Hangup(CODE_PROMPT)],
+        );
+        authenticate(&mut conv, &f.options, at(2));
+        assert_eq!(failures(UNKNOWN_USERS), 1);
+        assert_eq!(f.last_event()["errorMessage"], "unknown user");
+    }
+
+    /// The store work of an attempt does not depend on the password being
+    /// right: before the code prompt, one write either way (the attempt's
+    /// row; a wrong password adds its failure to the same transaction).
+    #[test]
+    fn each_step_of_an_attempt_writes_its_row() {
+        let f = Fixture::new("");
+        f.user("alice", Some("pw-alice-1"));
+        f.mfa("alice");
+        for pw in ["pw-alice-1", "wrong"] {
+            let mut conv = Script::new("alice", vec![password(pw), Step::Hangup(CODE_PROMPT)]);
+            authenticate(&mut conv, &f.options, t0());
+        }
+        let rows: i64 = {
+            let c = rusqlite::Connection::open(f.dir.path().join("iam.db")).unwrap();
+            c.query_row(
+                "SELECT count(*) FROM auth_records WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(rows, 2);
     }
 
     #[test]
@@ -1720,8 +2261,12 @@ mod tests {
             "user has no login profile (password)"
         );
 
-        // mode=password asks no code; a user without MFA gets no code prompt.
+        // A user without MFA is asked for a code too; the answer is ignored.
         f.user("bob", Some("pw-bob-1"));
+        let mut conv = Script::new("bob", vec![password("pw-bob-1"), code("whatever")]);
+        assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
+        // mode=password asks no code.
+        let f = f.with_mode(Mode::Password);
         let mut conv = Script::new("bob", vec![password("pw-bob-1")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         let f = f.with_mode(Mode::Totp);
@@ -1826,36 +2371,138 @@ mod tests {
                 .contains("require_mfa")
         );
 
-        let mut conv = Script::new(
-            "alice",
-            vec![password("pw-alice-1"), code(&code_at(&secret, t0()))],
-        );
-        assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
         // Policies see the MFA and its age.
         let young = r#"{"Version":"2012-10-17","Statement":[{"Sid":"FreshMfa","Effect":"Deny",
             "Action":"host:Login","Resource":"*","Condition":{"NumericGreaterThan":{"aws:MultiFactorAuthAge":"60"}}}]}"#;
         f.policy("alice", "FreshMfa", young);
-        let mut conv = Script::new("alice", vec![]);
-        assert_eq!(account(&mut conv, &f.options, at(10)), Outcome::Success);
-        let mut conv = Script::new("alice", vec![denied()]);
+        let login = |when: DateTime<Utc>, rhost: &str| {
+            let mut conv = Script::new(
+                "alice",
+                vec![password("pw-alice-1"), code(&code_at(&secret, when))],
+            )
+            .from(Some(rhost));
+            assert_eq!(authenticate(&mut conv, &f.options, when), Outcome::Success);
+            conv
+        };
+        let conv = login(t0(), "192.0.2.10");
+        let mut next = conv.then(vec![]);
+        assert_eq!(account(&mut next, &f.options, at(10)), Outcome::Success);
+        let conv = login(at(30), "192.0.2.10");
+        let mut next = conv.then(vec![denied()]);
         assert_eq!(
-            account(&mut conv, &f.options, at(100)),
+            account(&mut next, &f.options, at(130)),
             Outcome::PermissionDenied
         );
-        // From another host the record does not apply.
-        let mut conv = Script::new("alice", vec![denied()]).from(Some("203.0.113.9"));
+        assert_eq!(f.last_event()["decidedBy"][0]["sid"], "FreshMfa");
+        // A record applies only where it was made: not from another host.
+        let conv = login(at(60), "192.0.2.10");
+        let mut elsewhere = conv.then(vec![denied()]).from(Some("203.0.113.9"));
         assert_eq!(
-            account(&mut conv, &f.options, at(10)),
+            account(&mut elsewhere, &f.options, at(61)),
             Outcome::PermissionDenied
         );
 
         // A user without an MFA device cannot log in here at all.
         f.user("bob", Some("pw-bob-1"));
-        let mut conv = Script::new("bob", vec![password("pw-bob-1")]);
+        let mut conv = Script::new("bob", vec![password("pw-bob-1"), code("")]);
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
-        let mut conv = Script::new("bob", vec![denied()]);
+        let mut next = conv.then(vec![denied()]);
         assert_eq!(
-            account(&mut conv, &f.options, at(1)),
+            account(&mut next, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+    }
+
+    /// Issue 11, item 8: the MFA of one login is evidence for that login
+    /// only. Another connection of the same user from the same address
+    /// (NAT, a bastion), say by publickey alone, gets none of it.
+    #[test]
+    fn mfa_evidence_is_bound_to_the_login_that_earned_it() {
+        let f = Fixture::new("");
+        f.user("alice", Some("pw-alice-1"));
+        let secret = f.mfa("alice");
+        let with_mfa = r#"{"Version":"2012-10-17","Statement":[{"Sid":"LoginWithMfa",
+            "Effect":"Allow","Action":"host:Login","Resource":"*",
+            "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
+        f.policy("alice", "AllowLogin", with_mfa);
+        let mut first = Script::new(
+            "alice",
+            vec![password("pw-alice-1"), code(&code_at(&secret, t0()))],
+        );
+        assert_eq!(authenticate(&mut first, &f.options, t0()), Outcome::Success);
+        let id = first.auth_id().unwrap();
+
+        // A second connection, same user, same address, no authenticate.
+        let mut second = Script::new("alice", vec![denied()]);
+        assert_eq!(
+            account(&mut second, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+        assert!(
+            f.last_event()["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("implicit deny")
+        );
+        // Nor with an id it made up, or one of the right shape it guessed.
+        let mut forged = Script::new("alice", vec![denied()]);
+        forged.env.insert(AUTH_ID_ENV.into(), "A".repeat(32));
+        assert_eq!(
+            account(&mut forged, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+        // Another user's transaction carrying the id: not theirs.
+        f.user("bob", Some("pw-bob-1"));
+        f.policy("bob", "AllowLogin", with_mfa);
+        let mut bob = Script::new("bob", vec![denied()]);
+        bob.env.insert(AUTH_ID_ENV.into(), id.clone());
+        assert_eq!(
+            account(&mut bob, &f.options, at(1)),
+            Outcome::PermissionDenied
+        );
+
+        // The login itself, in sshd's monitor (only the PAM environment
+        // came over from the authentication child): MFA present.
+        let mut monitor = first.in_monitor(vec![]);
+        assert_eq!(account(&mut monitor, &f.options, at(2)), Outcome::Success);
+        assert_eq!(
+            f.store.get_auth_record(&id).unwrap().unwrap().state,
+            AuthState::Consumed
+        );
+        // Used up: the same id does not pass acct_mgmt twice.
+        let mut again = first.in_monitor(vec![denied()]);
+        assert_eq!(
+            account(&mut again, &f.options, at(3)),
+            Outcome::PermissionDenied
+        );
+        // The session takes the MFA time and removes the variable, so it
+        // never reaches the user's session environment.
+        let mut session = monitor.then(vec![]);
+        assert_eq!(
+            open_session(&mut session, &f.options, at(4)),
+            Outcome::Success
+        );
+        assert_eq!(f.last_event()["additionalEventData"]["MFAUsed"], "Yes");
+        assert_eq!(session.env.get(AUTH_ID_ENV), None);
+        assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
+        let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
+        assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
+
+        // Module data wins over the environment (console logins: one
+        // process); an id in data that is not a record gives no MFA even
+        // if the environment holds a good one.
+        let mut third = Script::new(
+            "alice",
+            vec![password("pw-alice-1"), code(&code_at(&secret, at(30)))],
+        );
+        assert_eq!(
+            authenticate(&mut third, &f.options, at(30)),
+            Outcome::Success
+        );
+        let mut mixed = third.then(vec![denied()]);
+        mixed.data.insert(AUTH_ID_DATA.into(), "B".repeat(32));
+        assert_eq!(
+            account(&mut mixed, &f.options, at(31)),
             Outcome::PermissionDenied
         );
     }
@@ -1867,11 +2514,12 @@ mod tests {
         f.store
             .set_user_status(&UserName::parse("alice").unwrap(), UserStatus::Disabled)
             .unwrap();
-        let mut conv = Script::new("alice", vec![password("pw-alice-1"), denied()]);
+        let mut conv = Script::new("alice", vec![password("pw-alice-1"), code(""), denied()]);
         assert_eq!(
             authenticate(&mut conv, &f.options, t0()),
             Outcome::AuthFailed
         );
+        assert_eq!(f.last_event()["errorMessage"], "user is disabled");
         let mut conv = Script::new("alice", vec![denied()]);
         assert_eq!(
             account(&mut conv, &f.options, t0()),
@@ -1995,6 +2643,84 @@ mod tests {
         );
     }
 
+    /// Issue 11, item 7: `chauthtok` counts wrong current passwords under
+    /// the login's lockout rule and refuses a locked user, even with the
+    /// right current password; the lock is the login's too. A right current
+    /// password forgets no failure (it is one factor).
+    #[test]
+    fn wrong_current_passwords_count_and_a_locked_user_cannot_change_it() {
+        let f = Fixture::new("[lockout]\ndeny = 3\nunlock_time = \"15m\"\n");
+        f.user("alice", Some("Old-password-1"));
+        let policy = PasswordPolicy {
+            allow_users_to_change_password: true,
+            ..PasswordPolicy::default()
+        };
+        f.store.set_password_policy(&policy).unwrap();
+        let change = PasswordChange {
+            preliminary: false,
+            expired_only: false,
+            by_root: false,
+        };
+        let current = |s: &str| Step::Secret(CURRENT_PASSWORD_PROMPT, s.to_owned());
+        let new = |s: &str| Step::Secret(NEW_PASSWORD_PROMPT, s.to_owned());
+        let again = |s: &str| Step::Secret(RETYPE_PASSWORD_PROMPT, s.to_owned());
+        let failures = || {
+            f.store
+                .lock_state("alice", &lockout(3), at(10))
+                .unwrap()
+                .failures
+        };
+        // One wrong, then the right one: counted, and not forgotten.
+        let mut conv = Script::new("alice", vec![current("guess-0"), denied()]);
+        assert_eq!(
+            change_password(&mut conv, &f.options, change, t0()),
+            Outcome::AuthFailed
+        );
+        assert_eq!(f.last_event()["errorMessage"], "wrong current password");
+        let mut conv = Script::new(
+            "alice",
+            vec![
+                current("Old-password-1"),
+                new("New-password-1"),
+                again("New-password-1"),
+            ],
+        );
+        assert_eq!(
+            change_password(&mut conv, &f.options, change, at(1)),
+            Outcome::Success
+        );
+        assert_eq!(failures(), 1);
+        // Two more wrong ones lock the user...
+        for i in 2..4 {
+            let mut conv = Script::new("alice", vec![current("guess"), denied()]);
+            assert_eq!(
+                change_password(&mut conv, &f.options, change, at(i)),
+                Outcome::AuthFailed
+            );
+        }
+        assert_eq!(
+            f.last_event()["errorMessage"],
+            "wrong current password; user now locked out"
+        );
+        // ...and then even the right current password is refused, here
+        // and at the login.
+        let mut conv = Script::new("alice", vec![current("New-password-1"), denied()]);
+        assert_eq!(
+            change_password(&mut conv, &f.options, change, at(4)),
+            Outcome::AuthFailed
+        );
+        assert_eq!(f.last_event()["errorMessage"], "user is locked out");
+        assert_eq!(failures(), 3);
+        let mut conv = Script::new(
+            "alice",
+            vec![password("New-password-1"), code(""), denied()],
+        );
+        assert_eq!(
+            authenticate(&mut conv, &f.options, at(5)),
+            Outcome::AuthFailed
+        );
+    }
+
     #[test]
     fn setcred_maps_iam_groups_to_local_groups() {
         let f = Fixture::new("[group_map]\ndevelopers = [\"docker\", \"adm\"]\nops = [\"adm\"]\n");
@@ -2025,7 +2751,8 @@ mod tests {
             vec![password("pw-alice-1"), code(&code_at(&secret, t0()))],
         );
         assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
-        let mut conv = Script::new("alice", vec![]);
+        let id = conv.auth_id().unwrap();
+        let mut conv = conv.then(vec![]);
         assert_eq!(open_session(&mut conv, &f.options, at(2)), Outcome::Success);
         let login = f.last_event();
         assert_eq!(login["eventName"], "Login");
@@ -2036,13 +2763,8 @@ mod tests {
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
         assert_eq!(sessions[0].pid, Some(std::process::id()));
-        // The record is used up: a following publickey-only login has no MFA.
-        assert_eq!(
-            f.store
-                .find_auth_record("alice", "sshd", "192.0.2.10", at(3))
-                .unwrap(),
-            None
-        );
+        // The record is used up.
+        assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
         let mut conv = Script::new("alice", vec![]);
         assert_eq!(
             close_session(&mut conv, &f.options, at(60)),

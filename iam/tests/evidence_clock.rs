@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use iam::names::AccountId;
 use iam::password::PasswordPolicy;
 use iam::secret::{SecretBytes, SecretString};
-use iam::store::{AuthRecord, LockoutRule, Store};
+use iam::store::{AuthRecord, AuthState, LockoutRule, Store};
 
 /// The store's authentication-record TTL (`store::login::AUTH_RECORD_TTL`,
 /// not exported): five minutes from authenticate to acct_mgmt.
@@ -138,17 +138,24 @@ fn new_store() -> (tempfile::TempDir, Store) {
 fn authentication_record_lives_exactly_its_ttl() {
     let (_d, store) = new_store();
     let rec = AuthRecord {
+        id: AuthRecord::new_id().unwrap(),
         user: "alice".into(),
         service: "sshd".into(),
         rhost: "192.0.2.1".into(),
         tty: "ssh".into(),
         time: t0().timestamp(),
         mfa_time: Some(t0().timestamp()),
+        state: AuthState::Authenticated,
     };
-    store.put_auth_record(&rec).unwrap();
+    // Each probe on a fresh copy: acct_mgmt uses a record up.
     let find = |now| {
+        let copy = AuthRecord {
+            id: AuthRecord::new_id().unwrap(),
+            ..rec.clone()
+        };
+        store.put_auth_record(&copy).unwrap();
         store
-            .find_auth_record("alice", "sshd", "192.0.2.1", now)
+            .consume_auth_record(&copy.id, "alice", "sshd", "192.0.2.1", now)
             .unwrap()
     };
     assert!(find(at(0)).is_some());
@@ -163,15 +170,16 @@ fn authentication_record_lives_exactly_its_ttl() {
     // Clock stepped back past the record: acct_mgmt sees no record (no MFA).
     assert!(find(at(-1)).is_none());
     // Another service or remote host never sees it.
+    store.put_auth_record(&rec).unwrap();
     assert!(
         store
-            .find_auth_record("alice", "login", "192.0.2.1", at(0))
+            .consume_auth_record(&rec.id, "alice", "login", "192.0.2.1", at(0))
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .find_auth_record("alice", "sshd", "192.0.2.2", at(0))
+            .consume_auth_record(&rec.id, "alice", "sshd", "192.0.2.2", at(0))
             .unwrap()
             .is_none()
     );

@@ -118,64 +118,213 @@ fn lockout_records() {
 }
 
 #[test]
-fn auth_records_hand_over_between_processes() {
+fn settle_attempt_decides_the_lock_where_it_records() {
+    let (_d, s) = new_store();
+    let at = |i: i64| t0() + Duration::seconds(i);
+    let fail = |_: &Store| Ok(AttemptResult::Fail { count: true });
+    for i in 0..2 {
+        let r = s.settle_attempt("bob", &RULE, at(i), fail).unwrap();
+        assert!(matches!(r, Settled::Failed { counted: true, state } if !state.locked));
+    }
+    // A refusal that is no guess is not counted.
+    let r = s
+        .settle_attempt("bob", &RULE, at(2), |_| {
+            Ok(AttemptResult::Fail { count: false })
+        })
+        .unwrap();
+    assert!(matches!(r, Settled::Failed { counted: false, state } if state.failures == 2));
+    // One factor right: failures kept.
+    let r = s
+        .settle_attempt("bob", &RULE, at(3), |_| {
+            Ok(AttemptResult::Pass { reset: false })
+        })
+        .unwrap();
+    assert_eq!(r, Settled::Passed);
+    assert_eq!(s.lock_state("bob", &RULE, at(3)).unwrap().failures, 2);
+    // The deny-th failure locks; from then on the check does not even run.
+    let r = s.settle_attempt("bob", &RULE, at(4), fail).unwrap();
+    assert!(matches!(r, Settled::Failed { counted: true, state } if state.locked));
+    let r = s
+        .settle_attempt("bob", &RULE, at(5), |_| -> Result<AttemptResult> {
+            panic!("checked while locked")
+        })
+        .unwrap();
+    assert!(matches!(r, Settled::Locked(state) if state.failures == 3));
+    assert_eq!(s.lock_state("bob", &RULE, at(5)).unwrap().failures, 3);
+    // A whole login forgets the failures (once the lock has lifted).
+    let later = at(4 + RULE.unlock_time);
+    let r = s
+        .settle_attempt("bob", &RULE, later, |_| {
+            Ok(AttemptResult::Pass { reset: true })
+        })
+        .unwrap();
+    assert_eq!(r, Settled::Passed);
+    assert_eq!(s.lock_state("bob", &RULE, later).unwrap().failures, 0);
+    // The check's writes commit with the result, or not at all.
+    let id = AuthRecord::new_id().unwrap();
+    let err = s
+        .settle_attempt("amy", &RULE, at(0), |store| {
+            store.put_auth_record(&record(&id, AuthState::Authenticated))?;
+            Err(StoreError::Corrupt("check failed".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)));
+    assert_eq!(s.get_auth_record(&id).unwrap(), None);
+}
+
+/// Attempts decided at the same moment by separate processes (here:
+/// connections on threads, released together) are decided one after the
+/// other: exactly `deny` of them are counted, the rest find the user
+/// locked.
+#[test]
+fn simultaneous_attempts_are_decided_one_after_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("iam.db");
-    let acct = AccountId::parse("123456789012").unwrap();
-    Store::create(&path, &acct).unwrap();
-    let rec = AuthRecord {
+    Store::create(&path, &AccountId::parse("123456789012").unwrap()).unwrap();
+    const N: usize = 12;
+    let start = std::sync::Barrier::new(N);
+    let results: Vec<Settled> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..N)
+            .map(|_| {
+                let (path, start) = (&path, &start);
+                scope.spawn(move || {
+                    let s = Store::open(path).unwrap();
+                    start.wait();
+                    s.settle_attempt("bob", &RULE, t0(), |_| {
+                        // A slow check: others queue for the write lock.
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        Ok(AttemptResult::Fail { count: true })
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let counted = results
+        .iter()
+        .filter(|r| matches!(r, Settled::Failed { counted: true, .. }))
+        .count();
+    let locked = results
+        .iter()
+        .filter(|r| matches!(r, Settled::Locked(_)))
+        .count();
+    assert_eq!(
+        (counted, locked),
+        (RULE.deny as usize, N - RULE.deny as usize)
+    );
+}
+
+fn record(id: &str, state: AuthState) -> AuthRecord {
+    AuthRecord {
+        id: id.into(),
         user: "bob".into(),
         service: "sshd".into(),
         rhost: "10.0.0.1".into(),
         tty: "ssh".into(),
         time: t0().timestamp(),
         mfa_time: Some(t0().timestamp()),
-    };
+        state,
+    }
+}
+
+#[test]
+fn auth_records_hand_over_between_processes_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    let acct = AccountId::parse("123456789012").unwrap();
+    Store::create(&path, &acct).unwrap();
+    let id = AuthRecord::new_id().unwrap();
+    assert!(AuthRecord::is_id(&id), "{id}");
+    assert_ne!(id, AuthRecord::new_id().unwrap());
+    let rec = record(&id, AuthState::Authenticated);
     // authenticate (one connection) ...
     Store::open(&path).unwrap().put_auth_record(&rec).unwrap();
-    // ... acct_mgmt (another).
+    // ... acct_mgmt (another), only with the id, for this user, service
+    // and remote host.
     let s = Store::open(&path).unwrap();
     let later = t0() + Duration::seconds(10);
+    let other = AuthRecord::new_id().unwrap();
+    for (id, user, service, rhost) in [
+        (other.as_str(), "bob", "sshd", "10.0.0.1"),
+        (id.as_str(), "amy", "sshd", "10.0.0.1"),
+        (id.as_str(), "bob", "login", "10.0.0.1"),
+        (id.as_str(), "bob", "sshd", "10.0.0.2"),
+    ] {
+        assert_eq!(
+            s.consume_auth_record(id, user, service, rhost, later)
+                .unwrap(),
+            None,
+            "{user} {service} {rhost}"
+        );
+    }
+    let used = s
+        .consume_auth_record(&id, "BOB", "sshd", "10.0.0.1", later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.mfa_time, rec.mfa_time);
+    // Once.
     assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", later)
-            .unwrap(),
-        Some(rec.clone())
-    );
-    assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.2", later)
+        s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
             .unwrap(),
         None
     );
-    assert_eq!(
-        s.find_auth_record("bob", "login", "10.0.0.1", later)
-            .unwrap(),
-        None
-    );
-    // Expired after 5 minutes.
+    // open_session takes it (consumed or not) and it is gone.
+    let taken = s
+        .take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.state, AuthState::Consumed);
+    assert_eq!(s.get_auth_record(&id).unwrap(), None);
+
+    // Pending and failed attempts are no evidence of anything.
+    for state in [AuthState::Pending, AuthState::Failed] {
+        let id = AuthRecord::new_id().unwrap();
+        s.put_auth_record(&record(&id, state)).unwrap();
+        assert_eq!(
+            s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            s.take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+                .unwrap(),
+            None
+        );
+    }
+    // Expired after 5 minutes; a later write purges it.
+    let id = AuthRecord::new_id().unwrap();
+    s.put_auth_record(&record(&id, AuthState::Authenticated))
+        .unwrap();
     let much_later = t0() + Duration::seconds(301);
     assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", much_later)
+        s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", much_later)
             .unwrap(),
         None
     );
-    // A newer record replaces the old one; expired ones are purged.
-    let rec2 = AuthRecord {
+    let newer = AuthRecord {
         time: much_later.timestamp(),
-        mfa_time: None,
-        ..rec.clone()
+        ..record(&AuthRecord::new_id().unwrap(), AuthState::Pending)
     };
-    s.put_auth_record(&rec2).unwrap();
-    assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", much_later)
-            .unwrap(),
-        Some(rec2)
-    );
-    s.delete_auth_records("bob", "sshd", "10.0.0.1").unwrap();
-    assert_eq!(
-        s.find_auth_record("bob", "sshd", "10.0.0.1", much_later)
-            .unwrap(),
-        None
-    );
+    s.put_auth_record(&newer).unwrap();
+    assert_eq!(s.get_auth_record(&id).unwrap(), None, "purged");
+    // Replaced by id: an attempt's row moves on.
+    let moved = AuthRecord {
+        state: AuthState::Failed,
+        ..newer.clone()
+    };
+    s.put_auth_record(&moved).unwrap();
+    assert_eq!(s.get_auth_record(&newer.id).unwrap(), Some(moved));
+    // Ids that are not ids.
+    for bad in [
+        "",
+        "short",
+        &"a".repeat(32),
+        &"A1".repeat(16),
+        &"A".repeat(33),
+    ] {
+        assert!(!AuthRecord::is_id(bad), "{bad}");
+    }
 }
 
 #[test]

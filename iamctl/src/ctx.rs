@@ -353,6 +353,12 @@ impl Ctx {
         }
     }
 
+    /// Record a refused call: the AWS error code, and why (for the audit
+    /// log; never a secret).
+    pub fn audit_refused(&self, request_parameters: Value, code: &str, reason: &str) {
+        self.audit(request_parameters, Some((code, reason)), &[]);
+    }
+
     /// Audits a refusal: nothing changed, so there is no transaction to
     /// join and the event goes straight to the log.
     fn audit(

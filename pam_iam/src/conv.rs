@@ -103,4 +103,20 @@ impl Conversation for PamConversation<'_> {
     fn set_stacked_password(&mut self, password: &SecretString) {
         sys::set_authtok(self.pamh, password);
     }
+
+    fn data(&self, key: &str) -> Option<String> {
+        sys::data(self.pamh, key)
+    }
+
+    fn set_data(&mut self, key: &str, value: &str) {
+        sys::set_data(self.pamh, key, value);
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        sys::env(self.pamh, name)
+    }
+
+    fn set_env(&mut self, name: &str, value: Option<&str>) {
+        sys::set_env(self.pamh, name, value);
+    }
 }

@@ -148,10 +148,6 @@ fn pam_code(hook: Hook, outcome: Outcome) -> PamResultCode {
         (Outcome::AuthFailed, OpenSession | CloseSession) => PAM_SESSION_ERR,
         (Outcome::AuthFailed, Chauthtok) => PAM_AUTHTOK_ERR,
         (Outcome::AuthFailed, _) => PAM_AUTH_ERR,
-        // sshd ends the connection on PAM_MAXTRIES instead of asking again.
-        (Outcome::Locked, Authenticate) => PAM_MAXTRIES,
-        (Outcome::Locked, Chauthtok) => PAM_AUTHTOK_ERR,
-        (Outcome::Locked, _) => PAM_PERM_DENIED,
         (Outcome::Unavailable, Authenticate) => PAM_AUTHINFO_UNAVAIL,
         (Outcome::Unavailable, Setcred) => PAM_CRED_UNAVAIL,
         (Outcome::Unavailable, OpenSession | CloseSession) => PAM_SESSION_ERR,
@@ -241,7 +237,6 @@ mod tests {
             Outcome::Ignore,
             Outcome::UserUnknown,
             Outcome::AuthFailed,
-            Outcome::Locked,
             Outcome::Unavailable,
             Outcome::ConversationFailed,
             Outcome::AccountDisabled,

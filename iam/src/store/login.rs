@@ -6,14 +6,15 @@
 use super::change_one;
 use super::users::corrupt;
 use super::{
-    AuthRecord, EntityKind, LockState, LockoutRule, LoginSession, Result, RoleSession,
-    RoleSessionStatus, Store, StoreError,
+    AttemptResult, AuthRecord, AuthState, EntityKind, LockState, LockoutRule, LoginSession, Result,
+    RoleSession, RoleSessionStatus, Settled, Store, StoreError,
 };
 use crate::names::{RoleName, RoleSessionName, UserName, random_base32};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-/// How long an authentication record stays valid for `acct_mgmt`.
+/// How long an authentication record stays valid for `acct_mgmt` and
+/// `open_session`.
 pub const AUTH_RECORD_TTL: i64 = 300;
 
 /// At most this many failure timestamps are kept per user.
@@ -59,28 +60,74 @@ pub fn lock_state(failures: &[i64], rule: &LockoutRule, now: i64) -> LockState {
 }
 
 impl Store {
-    /// Records a failed login for `user` (known or not) and returns the
-    /// resulting state. Old failures beyond the rule's window are pruned.
+    /// Decides one authentication attempt of `user` (known or not) under
+    /// the lockout rule, in one write transaction: the lock state is read
+    /// there, then `check` runs (its writes, say a TOTP step or the
+    /// authentication record, commit with the result), then the result is
+    /// recorded. A locked user fails whatever the factors, and `check` does
+    /// not run; attempts answered at the same moment are decided one after
+    /// the other, each on the failures the ones before it committed (issue
+    /// 11, item 6: a lock state read before the prompts let 20 parked
+    /// conversations count 19 failures and the 20th still pass).
+    ///
+    /// Every caller that checks a user's factors goes through here: PAM
+    /// `authenticate`, `chauthtok` and `iamctl change-password`.
+    pub fn settle_attempt(
+        &self,
+        user: &str,
+        rule: &LockoutRule,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&Store) -> Result<AttemptResult>,
+    ) -> Result<Settled> {
+        let at = now.timestamp();
+        self.write(|c| {
+            let before = lock_state(&failures_in(c, user)?, rule, at);
+            if before.locked {
+                return Ok(Settled::Locked(before));
+            }
+            match check(self)? {
+                AttemptResult::Pass { reset } => {
+                    if reset {
+                        c.execute("DELETE FROM login_failures WHERE user_name = ?1", [user])?;
+                    }
+                    Ok(Settled::Passed)
+                }
+                AttemptResult::Fail { count: false } => Ok(Settled::Failed {
+                    counted: false,
+                    state: before,
+                }),
+                AttemptResult::Fail { count: true } => Ok(Settled::Failed {
+                    counted: true,
+                    state: insert_failure(c, user, rule, at)?,
+                }),
+            }
+        })
+    }
+
+    /// Takes back one failure of `user` recorded at `now`: a guess counted
+    /// before it was checked ([`crate::login::check_current_password`]) that
+    /// proved right.
+    pub fn forgive_failure(&self, user: &str, now: DateTime<Utc>) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM login_failures WHERE rowid = (SELECT rowid FROM login_failures
+                   WHERE user_name = ?1 AND at = ?2 ORDER BY rowid DESC LIMIT 1)",
+                params![user, now.timestamp()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records a failure for `user` (known or not) without a lock check and
+    /// returns the resulting state. Old failures beyond the rule's window
+    /// are pruned.
     pub fn record_failure(
         &self,
         user: &str,
         rule: &LockoutRule,
         now: DateTime<Utc>,
     ) -> Result<LockState> {
-        let now = now.timestamp();
-        self.write(|c| {
-            c.execute(
-                "INSERT INTO login_failures (user_name, at) VALUES (?1, ?2)",
-                params![user, now],
-            )?;
-            let keep_after = now - rule.fail_interval.max(0);
-            c.execute(
-                "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
-                   (SELECT rowid FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
-                params![user, keep_after, MAX_FAILURES_KEPT],
-            )?;
-            Ok(lock_state(&failures_in(c, user)?, rule, now))
-        })
+        self.write(|c| insert_failure(c, user, rule, now.timestamp()))
     }
 
     /// The lockout state of `user` now, without recording anything.
@@ -103,76 +150,98 @@ impl Store {
 
     // ---- authentication records ----------------------------------------
 
-    /// Writes the record PAM `authenticate` leaves for `acct_mgmt`, and
-    /// purges expired ones.
+    /// Writes (inserts or replaces, by id) the record of one authentication
+    /// attempt, and purges records older than [`AUTH_RECORD_TTL`] (or stamped
+    /// further in the future: a clock stepped back).
     pub fn put_auth_record(&self, rec: &AuthRecord) -> Result<()> {
         self.write(|c| {
             c.execute(
-                "DELETE FROM auth_records WHERE at < ?1 OR at > ?2
-                   OR (user_name = ?3 AND service = ?4 AND rhost = ?5)",
-                params![
-                    rec.time - AUTH_RECORD_TTL,
-                    rec.time + AUTH_RECORD_TTL,
-                    rec.user,
-                    rec.service,
-                    rec.rhost
-                ],
+                "DELETE FROM auth_records WHERE at < ?1 OR at > ?2",
+                params![rec.time - AUTH_RECORD_TTL, rec.time + AUTH_RECORD_TTL],
             )?;
             c.execute(
-                "INSERT INTO auth_records (user_name, service, rhost, tty, at, mfa_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO auth_records
+                   (id, user_name, service, rhost, tty, at, mfa_time, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
+                    rec.id,
                     rec.user,
                     rec.service,
                     rec.rhost,
                     rec.tty,
                     rec.time,
-                    rec.mfa_time
+                    rec.mfa_time,
+                    rec.state.as_str()
                 ],
             )?;
             Ok(())
         })
     }
 
-    /// The latest authentication record for this login, if one was
-    /// written within [`AUTH_RECORD_TTL`] before `now`.
-    pub fn find_auth_record(
+    /// The record with this id, whatever its state or age (inspection).
+    pub fn get_auth_record(&self, id: &str) -> Result<Option<AuthRecord>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {AUTH_RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
+                [id],
+                auth_record_from_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// PAM `acct_mgmt`: uses up the authenticated record `id` of this
+    /// user, service and remote host written within [`AUTH_RECORD_TTL`]
+    /// before `now` (state `authenticated` → `consumed`, in one statement:
+    /// two callers cannot both use it). `None` if there is no such record.
+    pub fn consume_auth_record(
         &self,
+        id: &str,
         user: &str,
         service: &str,
         rhost: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AuthRecord>> {
         let now = now.timestamp();
-        self.read(|c| {
+        self.write(|c| {
             Ok(c.query_row(
-                "SELECT user_name, service, rhost, tty, at, mfa_time FROM auth_records
-                 WHERE user_name = ?1 AND service = ?2 AND rhost = ?3 AND at BETWEEN ?4 AND ?5
-                 ORDER BY at DESC, id DESC LIMIT 1",
-                params![user, service, rhost, now - AUTH_RECORD_TTL, now],
-                |r| {
-                    Ok(AuthRecord {
-                        user: r.get(0)?,
-                        service: r.get(1)?,
-                        rhost: r.get(2)?,
-                        tty: r.get(3)?,
-                        time: r.get(4)?,
-                        mfa_time: r.get(5)?,
-                    })
-                },
+                &format!(
+                    "UPDATE auth_records SET state = 'consumed'
+                     WHERE id = ?1 AND user_name = ?2 AND service = ?3 AND rhost = ?4
+                       AND state = 'authenticated' AND at BETWEEN ?5 AND ?6
+                     RETURNING {AUTH_RECORD_COLUMNS}"
+                ),
+                params![id, user, service, rhost, now - AUTH_RECORD_TTL, now],
+                auth_record_from_row,
             )
             .optional()?)
         })
     }
 
-    /// Removes the records of this login (once consumed).
-    pub fn delete_auth_records(&self, user: &str, service: &str, rhost: &str) -> Result<()> {
+    /// PAM `open_session`: removes the record `id` of this user, service and
+    /// remote host (authenticated, or consumed by `acct_mgmt`) and returns
+    /// it, if it was written within [`AUTH_RECORD_TTL`] before `now`.
+    pub fn take_auth_record(
+        &self,
+        id: &str,
+        user: &str,
+        service: &str,
+        rhost: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthRecord>> {
+        let now = now.timestamp();
         self.write(|c| {
-            c.execute(
-                "DELETE FROM auth_records WHERE user_name = ?1 AND service = ?2 AND rhost = ?3",
-                params![user, service, rhost],
-            )?;
-            Ok(())
+            Ok(c.query_row(
+                &format!(
+                    "DELETE FROM auth_records
+                     WHERE id = ?1 AND user_name = ?2 AND service = ?3 AND rhost = ?4
+                       AND state IN ('authenticated', 'consumed') AND at BETWEEN ?5 AND ?6
+                     RETURNING {AUTH_RECORD_COLUMNS}"
+                ),
+                params![id, user, service, rhost, now - AUTH_RECORD_TTL, now],
+                auth_record_from_row,
+            )
+            .optional()?)
         })
     }
 
@@ -352,6 +421,44 @@ impl Store {
             Ok(expired)
         })
     }
+}
+
+const AUTH_RECORD_COLUMNS: &str = "id, user_name, service, rhost, tty, at, mfa_time, state";
+
+fn auth_record_from_row(r: &Row<'_>) -> rusqlite::Result<AuthRecord> {
+    let state = match r.get::<_, String>(7)?.as_str() {
+        "pending" => AuthState::Pending,
+        "authenticated" => AuthState::Authenticated,
+        "consumed" => AuthState::Consumed,
+        // The table's CHECK allows nothing else.
+        _ => AuthState::Failed,
+    };
+    Ok(AuthRecord {
+        id: r.get(0)?,
+        user: r.get(1)?,
+        service: r.get(2)?,
+        rhost: r.get(3)?,
+        tty: r.get(4)?,
+        time: r.get(5)?,
+        mfa_time: r.get(6)?,
+        state,
+    })
+}
+
+/// One failure of `user` at `now`, pruning what the rule no longer needs;
+/// the state after it.
+fn insert_failure(c: &Connection, user: &str, rule: &LockoutRule, now: i64) -> Result<LockState> {
+    c.execute(
+        "INSERT INTO login_failures (user_name, at) VALUES (?1, ?2)",
+        params![user, now],
+    )?;
+    let keep_after = now - rule.fail_interval.max(0);
+    c.execute(
+        "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
+           (SELECT rowid FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
+        params![user, keep_after, MAX_FAILURES_KEPT],
+    )?;
+    Ok(lock_state(&failures_in(c, user)?, rule, now))
 }
 
 fn failures_in(c: &Connection, user: &str) -> Result<Vec<i64>> {

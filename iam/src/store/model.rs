@@ -332,9 +332,42 @@ pub struct LockState {
     pub locked_until: Option<i64>,
 }
 
-/// Written by PAM `authenticate`, read by `acct_mgmt` (another process).
+/// How one attempt came out, before the lockout rule has its say
+/// ([`Store::settle_attempt`](crate::store::Store::settle_attempt)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// Passed. `reset`: the user's failures are forgotten (a whole login);
+    /// a step that proves one factor only (a password before its code, a
+    /// current password) keeps them.
+    Pass { reset: bool },
+    /// Failed. `count`: one failure is recorded (a guess); a refusal that
+    /// is no guess (a disabled user) is not counted.
+    Fail { count: bool },
+}
+
+/// What the lockout rule made of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Not locked, and the check passed.
+    Passed,
+    /// Not locked, and the check failed; `counted`: a failure was recorded;
+    /// `state`: the lock state after it.
+    Failed { counted: bool, state: LockState },
+    /// Locked when the attempt was decided: the check did not run and
+    /// nothing was recorded, whatever the factors.
+    Locked(LockState),
+}
+
+/// One PAM authentication attempt: written by `authenticate` under a fresh
+/// random id, which reaches `acct_mgmt` and `open_session` only through the
+/// PAM handle of that login (module data, and the PAM environment that sshd
+/// carries from its authentication child to its monitor). Never looked up
+/// by user and address: another connection of the same user from the same
+/// place cannot borrow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRecord {
+    /// Random, 160 bits ([`AuthRecord::new_id`]).
+    pub id: String,
     pub user: String,
     pub service: String,
     /// Empty for console logins.
@@ -343,6 +376,51 @@ pub struct AuthRecord {
     pub time: i64,
     /// When the TOTP check passed, if it did.
     pub mfa_time: Option<i64>,
+    pub state: AuthState,
+}
+
+impl AuthRecord {
+    /// Characters of an id: 32 base32 characters, 160 bits.
+    pub const ID_LEN: usize = 32;
+
+    /// A fresh random id from the OS generator.
+    pub fn new_id() -> Result<String, getrandom::Error> {
+        crate::names::random_base32(Self::ID_LEN)
+    }
+
+    /// Whether `id` has the shape of an id (it may come from the PAM
+    /// environment, which other modules can write).
+    pub fn is_id(id: &str) -> bool {
+        id.len() == Self::ID_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    }
+}
+
+/// Where an authentication attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthState {
+    /// The password is settled (a wrong one already counted); the code
+    /// prompt is still to come.
+    Pending,
+    /// Refused.
+    Failed,
+    /// Every factor verified; `acct_mgmt` has not used it yet.
+    Authenticated,
+    /// Used by `acct_mgmt`; `open_session` takes it (MFA age) and deletes it.
+    Consumed,
+}
+
+impl AuthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Authenticated => "authenticated",
+            Self::Consumed => "consumed",
+        }
+    }
 }
 
 /// A login session (PAM open_session .. close_session).

@@ -193,4 +193,24 @@ CREATE TABLE audit_outbox (
     denial INTEGER NOT NULL
 );
 "#,
+    // 3: authentication records keyed by a random id that `authenticate`
+    // hands on through the PAM handle (issue 11, item 8). They used to be
+    // found by (user, service, rhost), so a second connection of the same
+    // user from the same address (NAT, bastion) inherited the first one's
+    // MFA. The rows live minutes; nothing in them is worth migrating.
+    r#"
+DROP TABLE auth_records;
+CREATE TABLE auth_records (
+    id        TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    service   TEXT NOT NULL,
+    rhost     TEXT NOT NULL,
+    tty       TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    mfa_time  INTEGER,
+    state     TEXT NOT NULL
+              CHECK (state IN ('pending', 'failed', 'authenticated', 'consumed'))
+);
+CREATE INDEX auth_records_at ON auth_records(at);
+"#,
 ];

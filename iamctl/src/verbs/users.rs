@@ -6,8 +6,9 @@ use crate::cli::{self, tri};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
 use crate::shapes;
+use iam::login::{CurrentPassword, check_current_password};
 use iam::names::{IamPath, UserName, is_linux_login_name, user_arn};
-use iam::password::{PasswordPolicy, hash_password, verify_password};
+use iam::password::{PasswordPolicy, hash_password};
 use iam::secret::SecretString;
 use iam::store::NewUser;
 use serde_json::{Value, json};
@@ -290,6 +291,10 @@ pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, C
 /// with AllowUsersToChangePassword lets every user do this without a policy
 /// (an explicit Deny still wins); otherwise `iam:ChangePassword` on the
 /// user's own ARN must be allowed.
+///
+/// The old password is checked as a login checks it
+/// ([`iam::login::check_current_password`]): a wrong one counts towards the
+/// lockout, a locked user is refused, and every attempt is audited.
 pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
     no_argv_passwords(&[&a.argv_old_password, &a.argv_new_password])?;
     let Some(name) = ctx.caller_user() else {
@@ -308,20 +313,44 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
     }
     let profile = ctx.store.get_login_profile(&name)?;
     let old = ctx.secrets.read("Old password: ")?;
-    if !verify_password(&old, &profile.password_hash) {
-        return Err(CliError::new(
-            "InvalidInput",
-            "The old password is incorrect.",
-        ));
-    }
-    let new = ctx.secrets.read_new("New password: ")?;
-    check_password(ctx, &name, &new)?;
-    let hashed = hash(&new)?;
-    ctx.commit(
-        |_| json!({"userName": name.as_str()}),
-        |s| s.set_password(&name, &hashed, false, KEEP_HISTORY, ctx.now),
+    let params = json!({"userName": name.as_str()});
+    let checked = check_current_password(
+        &ctx.store,
+        &ctx.config,
+        &name,
+        &profile.password_hash,
+        &old,
+        ctx.now,
     )?;
-    Ok(Value::Null)
+    let refused = match checked {
+        CurrentPassword::Right => None,
+        CurrentPassword::Wrong { .. } => {
+            Some(CliError::invalid_input("The old password is incorrect."))
+        }
+        CurrentPassword::Locked => Some(CliError::new(
+            "LimitExceeded",
+            format!(
+                "Too many failed sign-in attempts: {name} is locked out. Try again later, \
+                 or ask an administrator to run unlock-user."
+            ),
+        )),
+    };
+    if let Some(e) = refused {
+        ctx.audit_refused(params, &e.code, checked.reason());
+        return Err(e);
+    }
+    let changed = ctx.secrets.read_new("New password: ").and_then(|new| {
+        check_password(ctx, &name, &new)?;
+        let hashed = hash(&new)?;
+        ctx.commit(
+            |_| params.clone(),
+            |s| s.set_password(&name, &hashed, false, KEEP_HISTORY, ctx.now),
+        )
+    });
+    if let Err(e) = &changed {
+        ctx.audit_refused(params, &e.code, &e.message);
+    }
+    changed.map(|()| Value::Null)
 }
 
 pub fn update_account_password_policy(
