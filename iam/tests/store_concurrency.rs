@@ -62,7 +62,7 @@ fn worker() {
             for i in 0.. {
                 s.atomically(|s| {
                     let u = user(&format!("c{i}"));
-                    let g = GroupName::parse(&format!("c{i}")).unwrap();
+                    let g = GroupName::parse(&format!("g{i}")).unwrap();
                     s.create_user(&NewUser::new(u.clone()), now())?;
                     s.create_group(&g, &IamPath::root(), now())?;
                     s.add_user_to_group(&u, &g)?;
@@ -137,7 +137,7 @@ fn eight_threads_lose_no_update() {
                     s.create_user(&NewUser::new(user(&format!("t{n}-{i}"))), now())
                         .unwrap();
                     s.create_group(
-                        &GroupName::parse(&format!("t{n}-{i}")).unwrap(),
+                        &GroupName::parse(&format!("g{n}-{i}")).unwrap(),
                         &IamPath::root(),
                         now(),
                     )
@@ -219,7 +219,10 @@ fn kill_9_leaves_a_consistent_store() {
         for u in &users {
             let groups = s.groups_for_user(&u.name).unwrap();
             assert_eq!(groups.len(), 1);
-            assert_eq!(groups[0].name.as_str(), u.name.as_str());
+            assert_eq!(
+                groups[0].name.as_str(),
+                format!("g{}", &u.name.as_str()[1..])
+            );
             assert_eq!(
                 s.list_inline_policies(&Entity::User(u.name.clone()))
                     .unwrap()
@@ -230,7 +233,7 @@ fn kill_9_leaves_a_consistent_store() {
         // Next round continues where this one stopped (names restart at
         // c0, so drop what exists first — through the store, as a user would).
         for u in users {
-            let g = GroupName::parse(u.name.as_str()).unwrap();
+            let g = GroupName::parse(&format!("g{}", &u.name.as_str()[1..])).unwrap();
             s.atomically(|s| {
                 s.remove_user_from_group(&u.name, &g)?;
                 s.delete_inline_policy(
