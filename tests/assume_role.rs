@@ -1058,3 +1058,59 @@ fn a_lowered_file_size_limit_cuts_no_write_of_any_verb() {
         "{last}"
     );
 }
+
+/// Issue 11 item 10: the session's first process used to keep the caller's
+/// session keyring (and so the keys in it). It gets a fresh one.
+#[test]
+fn a_session_gets_a_session_keyring_of_its_own() {
+    if !root_or_skip("a_session_gets_a_session_keyring_of_its_own") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    // keyctl(2) through python's ctypes (keyutils need not be installed):
+    // 250 is SYS_keyctl on x86_64, 1 KEYCTL_JOIN_SESSION_KEYRING, 6
+    // KEYCTL_DESCRIBE, -3 KEY_SPEC_SESSION_KEYRING.
+    let keyctl = "import ctypes, os, sys\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        def describe():\n\
+        \x20   buf = ctypes.create_string_buffer(512)\n\
+        \x20   n = libc.syscall(250, 6, -3, buf, 512)\n\
+        \x20   return buf.value.decode() if n > 0 else 'error %d' % ctypes.get_errno()\n";
+    let caller = host.dir.join("caller.py");
+    std::fs::write(
+        &caller,
+        format!(
+            "{keyctl}\
+             assert libc.syscall(250, 1, b'iam-caller-ring') > 0, ctypes.get_errno()\n\
+             assert describe().endswith(';iam-caller-ring'), describe()\n\
+             os.execv(os.environ['IAMCTL'], ['iamctl', 'assume-role', '--role-name', 'admin', '--',\n\
+             \x20   '/usr/bin/python3', '{inside}'])\n",
+            inside = host.dir.join("inside.py").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        host.dir.join("inside.py"),
+        format!("{keyctl}print(describe())\n"),
+    )
+    .unwrap();
+    let out = host
+        .user_shell(
+            &alice,
+            "",
+            &format!("exec /usr/bin/python3 {}", caller.display()),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown} {}", text(&out.stderr));
+    assert!(
+        shown.starts_with("keyring;0;"),
+        "a keyring of root's: {shown}"
+    );
+    assert!(
+        !shown.contains("iam-caller-ring"),
+        "the caller's keyring: {shown}"
+    );
+}

@@ -15,11 +15,15 @@ pub struct Credentials {
     pub groups: Vec<libc::gid_t>,
 }
 
+/// `keyctl(2)` operation: join a new anonymous session keyring.
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+
 /// Arranges for the child of `cmd`, between fork and exec: a new session
 /// (so it has no controlling terminal but its own), the pty as controlling
 /// terminal when `pty_is_stdin`, membership of the session cgroup through the
 /// already-open `cgroup_procs` file, umask 022, every descriptor above 2
-/// closed, then the target's groups, gid and uid, in that order.
+/// closed, then the target's groups, gid and uid, in that order, and a new
+/// session keyring.
 pub fn prepare_child(
     cmd: &mut Command,
     creds: Credentials,
@@ -31,7 +35,8 @@ pub fn prepare_child(
         // SAFETY: between fork and exec of a single-threaded parent we only
         // make async-signal-safe system calls on values owned by this closure
         // (no allocation): setsid, ioctl, write, umask, close_range,
-        // setgroups/setgid/setuid on the prepared vector, prctl, getppid.
+        // setgroups/setgid/setuid on the prepared vector, keyctl, prctl,
+        // getppid; errno is read through libc's thread-local accessor.
         unsafe {
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
@@ -58,6 +63,18 @@ pub fn prepare_child(
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0
                 || libc::setgid(creds.gid) < 0
                 || libc::setuid(creds.uid) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // A session keyring of its own, owned by the run-as user: the
+            // caller's (and the keys in it) stays the caller's. A kernel
+            // without keyrings has none to hand over.
+            if libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            ) < 0
+                && *libc::__errno_location() != libc::ENOSYS
             {
                 return Err(io::Error::last_os_error());
             }
