@@ -1059,6 +1059,77 @@ fn a_lowered_file_size_limit_cuts_no_write_of_any_verb() {
     );
 }
 
+// ---- attacks through the caller's own cgroups, terminal and processes ----
+
+/// Waits (bounded) for a file a session writes, and returns its content.
+fn read_when_written(path: &std::path::Path, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && t.ends_with('\n')
+        {
+            return t.trim().to_owned();
+        }
+        assert!(start.elapsed() < limit, "{} never written", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits (bounded) for process `pid` to be gone; whether it is.
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+/// Issue 11 item 2 (b): the supervisor used to stay in the caller's cgroup.
+/// A caller with a delegated subtree moves everything there into a
+/// sub-cgroup of its own and freezes it (or kills it): the clock must run
+/// on, and the session end on time all the same.
+#[test]
+fn the_caller_cannot_freeze_or_kill_the_supervisor_through_its_cgroup() {
+    if !root_or_skip("the_caller_cannot_freeze_or_kill_the_supervisor_through_its_cgroup") {
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    for attack in ["cgroup.freeze", "cgroup.kill"] {
+        let delegated = e2e::Delegated::v2(alice.uid, alice.gid);
+        let d = delegated.path.display().to_string();
+        let pidfile = host.dir.join(format!("bg-{attack}"));
+        let script = format!(
+            r#""$IAMCTL" assume-role --role-name admin --duration-seconds 3 -- sh -c 'sleep 600 & echo $! > {pf}; exec sleep 600' &
+while [ ! -s {pf} ]; do sleep 0.1; done
+mkdir {d}/trap || exit 96
+for p in $(cat {d}/cgroup.procs); do [ "$p" = $$ ] || echo "$p" > {d}/trap/cgroup.procs; done 2>/dev/null
+echo 1 > {d}/trap/{attack} || exit 95
+wait"#,
+            pf = pidfile.display()
+        );
+        let mut child = host
+            .user_shell(&alice, &delegated.enter_line(), &script)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let bg: i32 = read_when_written(&pidfile, Duration::from_secs(10))
+            .parse()
+            .unwrap();
+        // 3 s lifetime + 3 s grace, and some slack for a loaded machine.
+        let ended = gone_within(bg, Duration::from_secs(12));
+        let done = wait_bounded(&mut child, Duration::from_secs(5));
+        drop(delegated); // thaws and kills whatever is left there
+        let _ = child.kill();
+        assert!(ended, "{attack}: the session outlived its expiry");
+        let (status, err) = done.expect("iamctl returned");
+        assert!(err.contains("expired"), "{attack}: {status:?} {err}");
+    }
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    assert!(!listed.contains("SessionId"), "{listed}");
+}
+
 /// Issue 11 item 10: the session's first process used to keep the caller's
 /// session keyring (and so the keys in it). It gets a fresh one.
 #[test]

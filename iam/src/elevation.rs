@@ -38,6 +38,14 @@ pub const GROUPS_TAG: &str = "host:Groups";
 pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Name of the cgroup directory (under the cgroup2 mount) holding sessions.
 pub const CGROUP_PARENT: &str = "iam-sessions";
+/// The cgroup v2 directory (under the cgroup2 mount) that is pam_iam's:
+/// root-owned, never group- or world-writable, and nothing in it is a
+/// caller's.
+pub const CGROUP_DIR: &str = "iam";
+/// Where a setuid iamctl of a non-root caller runs (see [`CGROUP_DIR`]):
+/// out of the caller's cgroups, which the caller may freeze, throttle or
+/// kill.
+pub const IAMCTL_CGROUP: &str = "iam/iamctl";
 /// Where a supervisor notes the Linux session id (the command's pid) of a
 /// running session, so that what is left of a session whose supervisor died
 /// can be found and ended where no cgroup could be made.

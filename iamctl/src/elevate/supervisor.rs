@@ -281,13 +281,14 @@ fn handled_signals() -> SigSet {
     set
 }
 
-/// Default dispositions, then the signals we handle blocked (to be read from
-/// a signalfd): called before the session record exists, so that a
-/// revoke-session nudge (SIGUSR1) can never kill us. Idempotent.
+/// The signals we handle blocked (to be read from a signalfd), then default
+/// dispositions: called before the session record exists, so that a
+/// revoke-session nudge (SIGUSR1) can never kill us, and blocked first, so
+/// that no stop signal finds its default action in between. Idempotent.
 pub fn block_signals() -> io::Result<SigSet> {
-    sys::default_signal_dispositions();
     let mask = handled_signals();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(io::Error::from)?;
+    sys::default_signal_dispositions();
     Ok(mask)
 }
 
