@@ -875,7 +875,7 @@ fn without_a_cgroup_sessions_still_end_whole() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
     };
-    assert!(!cgroup_of_session(NO_CGROUP).contains("iam-sessions"));
+    assert!(!cgroup_of_session(NO_CGROUP).contains("iam/sessions"));
     // Revoked: the supervisor's descendant sweep.
     let (mut child, bg) = start_sleeper_after(&host, &alice, NO_CGROUP, &[]);
     let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
@@ -1082,6 +1082,57 @@ fn gone_within(pid: i32, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     !alive(pid)
+}
+
+/// Issue 11 item 1: on a systemd host every user owns a delegated cgroup
+/// subtree and can make `…/iam-sessions/<live id>` (or `…/iam/sessions/<id>/
+/// command`) in it, move a shell there and ask iamctl who it is. Session ids
+/// are no secret (any `/proc/PID/cgroup` shows them). Only the exact,
+/// root-owned session cgroup counts, and only for the session's run-as uid.
+#[test]
+fn a_forged_session_cgroup_in_a_delegated_subtree_is_not_the_session() {
+    if !root_or_skip("a_forged_session_cgroup_in_a_delegated_subtree_is_not_the_session") {
+        return;
+    }
+    let (mut host, alice) = admin_host(None);
+    let mallory = host.user(None);
+    let (mut child, bg) = start_sleeper(&host, &alice, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").expect("an active session");
+    let cg = std::fs::read_to_string(format!("/proc/{bg}/cgroup")).unwrap();
+    assert!(cg.contains(&id), "any process can read a session id: {cg}");
+    let delegated = e2e::Delegated::v2(mallory.uid, mallory.gid);
+    let d = delegated.path.display().to_string();
+    for forged in [
+        format!("iam-sessions/{id}"),
+        format!("iam/sessions/{id}/command"),
+    ] {
+        let script = format!(
+            r#"mkdir -p {d}/{forged} && echo $$ > {d}/{forged}/cgroup.procs || exit 96
+grep -q "/{forged}$" /proc/self/cgroup || exit 95
+exec "$IAMCTL" get-caller-identity"#
+        );
+        let out = host
+            .user_shell(&mallory, &delegated.enter_line(), &script)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let shown = text(&out.stdout);
+        assert!(out.status.success(), "{forged}: {}", text(&out.stderr));
+        assert_eq!(
+            json_field(&shown, "Arn"),
+            Some(Host::user_arn(&mallory)),
+            "{forged}: {shown}"
+        );
+    }
+    // The session itself is untouched by all this.
+    assert!(alive(bg));
+    assert!(
+        host.run_as(&alice, &["revoke-session", &id])
+            .status
+            .success()
+    );
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
 }
 
 /// Issue 11 item 2 (b): the supervisor used to stay in the caller's cgroup.

@@ -72,7 +72,7 @@ fn create_open_and_permissions() {
     let path = dir.path().join("sub/iam.db");
     let s = Store::create(&path, &acct()).unwrap();
     assert_eq!(s.account_id(), &acct());
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let dmode = std::fs::metadata(path.parent().unwrap())
@@ -97,7 +97,7 @@ fn create_open_and_permissions() {
     drop(s);
     let s = Store::open_or_create(&path, &acct()).unwrap();
     assert_eq!(s.list_users(None).unwrap().len(), 1);
-    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(s.schema_version().unwrap(), 2);
     drop(s);
 
     // Another account's config is refused.
@@ -157,7 +157,7 @@ fn migrations_are_idempotent() {
     let path = dir.path().join("iam.db");
     for _ in 0..3 {
         let s = Store::open_or_create(&path, &acct()).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
     }
     // A newer schema than we know is refused, not silently used.
     let out = std::process::Command::new("sqlite3")

@@ -7,8 +7,9 @@
 //! and move them between its own sub-cgroups. So a setuid iamctl of a
 //! non-root caller moves itself, before it opens the store, into the
 //! root-owned `iam/iamctl` (cgroup v2) and to the root of every cgroup v1
-//! hierarchy in which its cgroup is the caller's (an assume-role
-//! supervisor included).
+//! hierarchy in which its cgroup is the caller's; a supervisor then moves
+//! into `iam/sessions/ID/supervisor`, and its command starts in
+//! `iam/sessions/ID/command` (layout: [`iam::elevation::CGROUP_DIR`]).
 //!
 //! Every directory is opened from the mount's directory one component at a
 //! time, without following symlinks, and must be root-owned and not group-
@@ -19,8 +20,9 @@ use nix::dir::Dir;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::sys::statfs::{CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, FsType, fstatfs};
+use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -214,8 +216,12 @@ pub struct Cgroup2 {
 }
 
 impl Cgroup2 {
-    /// The cgroup2 mount among `mounts` (`/sys/fs/cgroup` on a unified
-    /// host, often `/sys/fs/cgroup/unified` on a hybrid one), if any.
+    /// The cgroup2 mount (`/sys/fs/cgroup` on a unified host, often
+    /// `/sys/fs/cgroup/unified` on a hybrid one), if any.
+    pub fn open() -> Option<Self> {
+        Self::open_from(&mounts())
+    }
+
     fn open_from(mounts: &[Mount]) -> Option<Self> {
         let mut v2 = mounts.iter().filter(|m| m.v1_options.is_none());
         let m = v2
@@ -257,6 +263,81 @@ impl Cgroup2 {
     pub fn enter(&self, rel: &str) -> io::Result<()> {
         enter_dir(&self.dir(rel, true)?)
     }
+
+    /// Makes `rel` (if missing) and opens its `cgroup.procs` for writing,
+    /// for a child to move itself in between fork and exec.
+    pub fn procs_file(&self, rel: &str) -> io::Result<File> {
+        let dir = self.dir(rel, true)?;
+        let fd = openat(
+            &dir,
+            "cgroup.procs",
+            OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(File::from(fd))
+    }
+
+    /// The processes in `rel` (not in its sub-cgroups).
+    pub fn pids(&self, rel: &str) -> io::Result<Vec<i32>> {
+        let dir = self.dir(rel, false)?;
+        let fd = openat(
+            &dir,
+            "cgroup.procs",
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut text = String::new();
+        File::from(fd).read_to_string(&mut text)?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// SIGKILL to every process in `rel` and below, by the kernel
+    /// (`cgroup.kill`, Linux 5.14): no pid is involved, and a fork storm
+    /// cannot outrun it.
+    pub fn kill(&self, rel: &str) -> io::Result<()> {
+        let dir = self.dir(rel, false)?;
+        let fd = openat(
+            &dir,
+            "cgroup.kill",
+            OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        File::from(fd).write_all(b"1")
+    }
+
+    /// Removes the (empty) cgroup `rel`; gone already is fine.
+    pub fn remove(&self, rel: &str) -> io::Result<()> {
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((p, n)) => (self.dir(p, false)?, n),
+            None => (nix::unistd::dup(&self.dir)?, rel),
+        };
+        match unlinkat(&parent, name, UnlinkatFlags::RemoveDir) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether `rel` exists (as a directory root's alone).
+    pub fn exists(&self, rel: &str) -> bool {
+        self.dir(rel, false).is_ok()
+    }
+}
+
+/// The role session whose command cgroup this process is in, read before
+/// iamctl moves anywhere: its cgroup v2 path is exactly
+/// `iam/sessions/ID/command` below the mount's root
+/// ([`rules::cgroup_session_id`]), every directory on the way is root's
+/// alone, and this process is listed in that directory's `cgroup.procs`
+/// (whatever cgroup namespace it runs in).
+pub fn own_session() -> Option<String> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let v2 = Cgroup2::open()?;
+    let id = rules::cgroup_session_id(&text, &v2.base)?;
+    let me = i32::try_from(std::process::id()).ok()?;
+    v2.pids(&rules::command_cgroup(&id))
+        .ok()?
+        .contains(&me)
+        .then_some(id)
 }
 
 /// The path of a `/proc/self/cgroup` entry relative to a mount whose root
@@ -334,7 +415,7 @@ mod tests {
 
     #[test]
     fn only_our_own_names_are_walked() {
-        let Some(v2) = Cgroup2::open_from(&mounts()) else {
+        let Some(v2) = Cgroup2::open() else {
             return;
         };
         for bad in ["..", "iam/../x", "iam/sessions/rs-a/../../x", "user.slice"] {

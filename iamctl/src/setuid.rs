@@ -3,7 +3,7 @@
 //! over — environment, descriptors, umask, core dumps — is treated as hostile.
 //!
 //! Order: self-check → standard descriptors sane → inherited fds ≥ 3 closed →
-//! not dumpable → umask 077 → environment reset →
+//! the starting cgroup noted → not dumpable → umask 077 → environment reset →
 //! resource limits reset. Once argv is parsed, a verb that opens the store
 //! first puts iamctl out of the caller's reach ([`out_of_reach`]); config
 //! and store are then opened by `main`, from the fixed path for non-root
@@ -32,10 +32,24 @@ impl Invoker {
     pub fn is_root(&self) -> bool {
         self.uid.is_root()
     }
+
+    /// The calling process as the session rules see it: this process, the
+    /// caller's real uid, and the role session cgroup it started in (read
+    /// by [`harden`] before iamctl moved anywhere).
+    pub fn caller_process(&self) -> iam::elevation::CallerProcess {
+        iam::elevation::CallerProcess {
+            pid: std::process::id(),
+            uid: self.uid.as_raw(),
+            cgroup_session: SESSION_CGROUP.get().cloned().flatten(),
+        }
+    }
 }
 
 /// The real uid, recorded by [`harden`] for [`as_invoker`].
 static INVOKER: OnceLock<Uid> = OnceLock::new();
+
+/// The role session whose cgroup we started in, recorded by [`harden`].
+static SESSION_CGROUP: OnceLock<Option<String>> = OnceLock::new();
 
 /// Runs `f` with the caller's effective uid, so a file named on the command
 /// line (`file://` documents, `--outfile`, `--out-dir`, an import file) is
@@ -76,6 +90,9 @@ pub fn harden() -> Result<Invoker, CliError> {
     }
     ensure_std_fds_open();
     close_inherited_fds();
+    // Where we started, before anything moves us: a role session is
+    // recognised by its exact, root-owned command cgroup.
+    let _ = SESSION_CGROUP.set(crate::cgroups::own_session());
     // No core dumps or ptrace of a process holding secrets.
     nix::sys::prctl::set_dumpable(false)
         .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))?;

@@ -126,7 +126,9 @@ fn prepare(
         crate::setuid::check_trusted(&config.database)?;
         let store = Store::open(&config.database)?;
         end_stale_sessions(&config, &store, Utc::now());
-        if let Some(active) = rules::current_role_session(&store, std::process::id())? {
+        if let Some(active) =
+            rules::current_role_session(&store, &invoker.caller_process(), Utc::now())?
+        {
             return Err(CliError::new(
                 "AccessDenied",
                 format!(
@@ -379,8 +381,14 @@ impl Prepared {
             self.now,
             expires,
         )?;
-        self.store
-            .set_role_session_pid(&record.id, std::process::id())?;
+        let me = rules::ProcessInfo::read(std::process::id())
+            .ok_or_else(|| fail("/proc/self/stat", &"unreadable"))?;
+        self.store.set_role_session_supervisor(
+            &record.id,
+            me.pid,
+            me.start_ticks,
+            self.creds.uid,
+        )?;
         let identity =
             UserIdentity::assumed_role(self.config.account_id.as_str(), &self.session_arn);
         let params = request_parameters(
@@ -750,14 +758,9 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
     }
     // Nudge a live supervisor so it ends the session now, not at its next
     // poll (it checks the record itself; the signal carries nothing).
-    if let Some(pid) = s.pid
-        && (rules::LiveSession {
-            id: s.id.clone(),
-            supervisor_pid: pid,
-            started: s.started,
-        })
-        .supervisor_alive()
-        && let Ok(pid) = i32::try_from(pid)
+    if let Some(live) = rules::LiveSession::of(&s)
+        && live.supervisor_alive()
+        && let Ok(pid) = i32::try_from(live.supervisor_pid)
     {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),

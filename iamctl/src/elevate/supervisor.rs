@@ -2,20 +2,23 @@
 //! process to its last. It runs the command in a new session (on a pty when
 //! the caller has a terminal, as sudo-rs does), relays the terminal, forwards
 //! signals, and at expiry, on revocation, or when the command exits ends
-//! every process the session started — through a cgroup v2 directory when it
-//! can create one (`cgroup.kill`), else by sweeping its own descendants (it is
-//! a child subreaper, so orphans come back to it).
+//! every process the session started — through its root-owned cgroup v2
+//! directory `iam/sessions/ID/command` when it can create one
+//! (`cgroup.kill`), else by sweeping its own descendants (it is a child
+//! subreaper, so orphans come back to it). The supervisor itself sits in
+//! `iam/sessions/ID/supervisor`.
 
 use super::sys::{self, Credentials};
+use crate::cgroups::Cgroup2;
 use chrono::{DateTime, Utc};
-use iam::elevation::{CGROUP_PARENT, EndReason, REVOKE_POLL, Step, Timeline};
+use iam::elevation::{self as rules, EndReason, REVOKE_POLL, Step, Timeline};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -51,31 +54,34 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// The set of processes of a session.
 enum Members {
-    /// `/…/iam-sessions/<id>`: every process of the session, inescapably.
-    Cgroup(PathBuf),
-    /// No writable cgroup v2: our descendants (we are a subreaper).
+    /// `iam/sessions/ID/command` (cgroup v2): every process of the session,
+    /// inescapably for a non-root run-as user.
+    Cgroup { v2: Cgroup2, id: String },
+    /// No usable cgroup v2: our descendants (we are a subreaper).
     Descendants,
 }
 
 impl Members {
+    /// Moves the supervisor into its own root-owned cgroup and makes the
+    /// session's; returns the command cgroup's `cgroup.procs`, open for the
+    /// child to enter between fork and exec.
     fn create(session_id: &str, use_cgroup: bool) -> (Self, Option<File>) {
-        let Some(root) = cgroup2_mount().filter(|_| use_cgroup) else {
+        let Some(v2) = Cgroup2::open().filter(|_| use_cgroup) else {
             return (Self::Descendants, None);
         };
-        let parent = root.join(CGROUP_PARENT);
-        let dir = parent.join(session_id);
-        let made =
-            (parent.is_dir() || fs::create_dir(&parent).is_ok()) && fs::create_dir(&dir).is_ok();
-        if !made {
-            return (Self::Descendants, None);
-        }
-        match OpenOptions::new()
-            .write(true)
-            .open(dir.join("cgroup.procs"))
-        {
-            Ok(f) => (Self::Cgroup(dir), Some(f)),
+        let procs = v2
+            .enter(&rules::supervisor_cgroup(session_id))
+            .and_then(|()| v2.procs_file(&rules::command_cgroup(session_id)));
+        match procs {
+            Ok(f) => (
+                Self::Cgroup {
+                    v2,
+                    id: session_id.to_owned(),
+                },
+                Some(f),
+            ),
             Err(_) => {
-                let _ = fs::remove_dir(&dir);
+                remove_session_cgroups(&v2, session_id);
                 (Self::Descendants, None)
             }
         }
@@ -83,19 +89,15 @@ impl Members {
 
     fn pids(&self) -> Vec<i32> {
         match self {
-            Self::Cgroup(dir) => fs::read_to_string(dir.join("cgroup.procs"))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect(),
+            Self::Cgroup { v2, id } => v2.pids(&rules::command_cgroup(id)).unwrap_or_default(),
             Self::Descendants => descendants(std::process::id()),
         }
     }
 
     fn signal(&self, sig: Signal) {
         if sig == Signal::SIGKILL
-            && let Self::Cgroup(dir) = self
-            && fs::write(dir.join("cgroup.kill"), "1").is_ok()
+            && let Self::Cgroup { v2, id } = self
+            && v2.kill(&rules::command_cgroup(id)).is_ok()
         {
             return;
         }
@@ -108,34 +110,42 @@ impl Members {
         }
     }
 
+    /// Removes the session's cgroups (the supervisor leaves its own first).
     fn remove(&self) {
-        if let Self::Cgroup(dir) = self {
-            for _ in 0..50 {
-                if fs::remove_dir(dir).is_ok() || !dir.exists() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        if let Self::Cgroup { v2, id } = self {
+            let _ = v2.enter(rules::IAMCTL_CGROUP);
+            remove_session_cgroups(v2, id);
         }
     }
+}
+
+/// Removes what is empty of session `id`'s cgroups.
+fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
+    let command = rules::command_cgroup(id);
+    for _ in 0..50 {
+        if v2.remove(&command).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = v2.remove(&rules::supervisor_cgroup(id));
+    let _ = v2.remove(&format!("{}/{id}", rules::SESSIONS_CGROUP));
 }
 
 /// Ends whatever is left of a session whose supervisor died: its cgroup,
 /// or else the processes of the Linux session its command led (started
 /// no earlier than the session, so a reused id is not mistaken for it).
 pub fn kill_leftovers(session_id: &str, started: i64) {
-    if !iam::elevation::is_session_id(session_id) {
+    if !rules::is_session_id(session_id) {
         return;
     }
-    if let Some(root) = cgroup2_mount() {
-        let dir = root.join(CGROUP_PARENT).join(session_id);
-        if dir.is_dir() {
-            let members = Members::Cgroup(dir);
-            members.signal(Signal::SIGKILL);
-            members.remove();
-        }
+    if let Some(v2) = Cgroup2::open()
+        && v2.exists(&format!("{}/{session_id}", rules::SESSIONS_CGROUP))
+    {
+        let _ = v2.kill(&rules::command_cgroup(session_id));
+        remove_session_cgroups(&v2, session_id);
     }
-    let marker = Path::new(iam::elevation::RUN_DIR).join(session_id);
+    let marker = Path::new(rules::RUN_DIR).join(session_id);
     if let Some(sid) = fs::read_to_string(&marker)
         .ok()
         .and_then(|t| t.trim().parse::<u32>().ok())
@@ -197,25 +207,6 @@ fn processes() -> Vec<iam::elevation::ProcessInfo> {
             iam::elevation::ProcessInfo::parse(pid, &stat, boot)
         })
         .collect()
-}
-
-/// Where cgroup v2 is mounted: `/sys/fs/cgroup` on a unified host, often
-/// `/sys/fs/cgroup/unified` on a hybrid one.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut found: Option<PathBuf> = None;
-    for line in info.lines() {
-        let (pre, post) = line.split_once(" - ")?;
-        if post.split_whitespace().next() != Some("cgroup2") {
-            continue;
-        }
-        let mount = PathBuf::from(pre.split_whitespace().nth(4)?);
-        if mount == Path::new("/sys/fs/cgroup") {
-            return Some(mount);
-        }
-        found.get_or_insert(mount);
-    }
-    found
 }
 
 /// All descendants of `root` (from `/proc/*/stat`).
@@ -305,6 +296,7 @@ pub fn supervise(
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(io::Error::from)?;
 
+    // Into our own cgroup before anything of the session exists.
     let (members, procs_file) = Members::create(&launch.session_id, launch.use_cgroup);
     let use_pty = io::stdin().is_terminal();
     let mut cmd = Command::new(&launch.program);
