@@ -1181,6 +1181,147 @@ wait"#,
     assert!(!listed.contains("SessionId"), "{listed}");
 }
 
+/// Issue 11 item 2 (a): a caller who stops reading (`… | sleep 100000`)
+/// used to stop the supervisor in a blocking write: no expiry, no revoke
+/// poll, no kill. Output and notices must never block the clock, with a
+/// terminal (relayed pty output) or without (notices on stderr).
+#[test]
+fn a_caller_who_stops_reading_cannot_hold_off_expiry() {
+    if !root_or_skip("a_caller_who_stops_reading_cannot_hold_off_expiry") {
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    // Without a terminal: the command's output and iamctl's notices share
+    // one pipe that nobody reads.
+    let pidfile = host.dir.join("yes-plain");
+    let cmd = format!("echo $$ > {}; exec yes", pidfile.display());
+    let mut child = host
+        .as_user_after(
+            &alice,
+            "exec 2>&1",
+            &[
+                "assume-role",
+                "--role-name",
+                "admin",
+                "--duration-seconds",
+                "3",
+                "--",
+                "sh",
+                "-c",
+                &cmd,
+            ],
+            &[],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let yes: i32 = read_when_written(&pidfile, Duration::from_secs(10))
+        .parse()
+        .unwrap();
+    let ended = gone_within(yes, Duration::from_secs(12));
+    // The record follows within the bound on flushing output (2 s).
+    let start = Instant::now();
+    let listed = loop {
+        let listed = text(&host.run_as(&alice, &["list-sessions", "--all"]).stdout);
+        if listed.contains("\"Status\": \"expired\"") || start.elapsed() > Duration::from_secs(5) {
+            break listed;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(child.stdout.take()); // now iamctl's writes fail and it can finish
+    let done = wait_bounded(&mut child, Duration::from_secs(5));
+    let _ = child.kill();
+    assert!(ended, "without a terminal: the session outlived its expiry");
+    assert!(listed.contains("\"Status\": \"expired\""), "{listed}");
+    assert!(done.is_some(), "iamctl did not return");
+
+    // With a terminal: the session's output is relayed from its pty to a
+    // stdout that is a pipe into `sleep`.
+    let pidfile = host.dir.join("yes-pty");
+    let inner = host.dir.join("inner.sh");
+    std::fs::write(
+        &inner,
+        format!(
+            "mount --bind {etc} /etc/iam || exit 99\n\
+             setpriv --reuid={u} --regid={g} --clear-groups {bin} assume-role --role-name admin \
+             --duration-seconds 3 -- sh -c 'echo $$ > {pf}; exec yes' | sleep 60\n",
+            etc = host.etc.display(),
+            u = alice.uid,
+            g = alice.gid,
+            bin = host.iamctl.display(),
+            pf = pidfile.display(),
+        ),
+    )
+    .unwrap();
+    let mut script = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("unshare -m sh {}", inner.display()),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let yes: i32 = read_when_written(&pidfile, Duration::from_secs(10))
+        .parse()
+        .unwrap();
+    let ended = gone_within(yes, Duration::from_secs(12));
+    let _ = script.kill();
+    let _ = script.wait();
+    if !ended {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &yes.to_string()])
+            .status();
+    }
+    assert!(ended, "with a terminal: the session outlived its expiry");
+}
+
+/// Issue 11 item 2 (c): ending a session is persistent. The supervisor
+/// used to send SIGKILL once, wait 5 s for the session to be empty and then
+/// give up (a fork storm outran the one sweep; whatever survived ran on
+/// unsupervised). A process that cannot die yet (here: frozen in a cgroup
+/// v1 freezer, where SIGKILL waits for the thaw) must be killed again and
+/// waited for, however long it takes.
+#[test]
+fn ending_a_session_does_not_give_up_until_nothing_is_left() {
+    if !root_or_skip("ending_a_session_does_not_give_up_until_nothing_is_left") {
+        return;
+    }
+    let freezer_root = std::path::Path::new("/sys/fs/cgroup/freezer");
+    if !freezer_root.join("tasks").exists() {
+        eprintln!("skipped: no cgroup v1 freezer on this host");
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    let freezer = freezer_root.join(format!("iam-test-frozen-{}", std::process::id()));
+    let _ = std::fs::create_dir(&freezer);
+    let start = Instant::now();
+    let (mut child, bg) = start_sleeper(&host, &alice, &["--duration-seconds", "3"]);
+    std::fs::write(freezer.join("cgroup.procs"), bg.to_string()).unwrap();
+    std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+    // Expiry at 3 s, SIGKILL at 6 s: the old supervisor gave up at 11 s.
+    std::thread::sleep(Duration::from_secs(14).saturating_sub(start.elapsed()));
+    let returned_early = child.try_wait().unwrap().is_some();
+    let frozen_alive = alive(bg);
+    std::fs::write(freezer.join("freezer.state"), "THAWED").unwrap();
+    let done = wait_bounded(&mut child, Duration::from_secs(5));
+    let gone = gone_within(bg, Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = std::fs::remove_dir(&freezer);
+    assert!(frozen_alive, "the frozen process died before its thaw");
+    let (_, err) = done.expect("once it could die, the session ended");
+    assert!(
+        !returned_early,
+        "the supervisor gave up while a process of the session was left: {err}"
+    );
+    assert!(err.contains("expired"), "{err}");
+    assert!(gone, "a process of the session survived");
+}
+
 /// Issue 11 item 10: the session's first process used to keep the caller's
 /// session keyring (and so the keys in it). It gets a fresh one.
 #[test]

@@ -236,6 +236,11 @@ impl Cgroup2 {
         })
     }
 
+    /// The root of the mount within the hierarchy (`/` for all of it).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The directory `rel` below the mount, every directory on the way
     /// root's alone; `create` makes what is missing.
     fn dir(&self, rel: &str, create: bool) -> io::Result<OwnedFd> {
@@ -320,6 +325,21 @@ impl Cgroup2 {
     /// Whether `rel` exists (as a directory root's alone).
     pub fn exists(&self, rel: &str) -> bool {
         self.dir(rel, false).is_ok()
+    }
+
+    /// The session ids that have cgroups under `iam/sessions`.
+    pub fn session_ids(&self) -> Vec<String> {
+        let Ok(dir) = self.dir(rules::SESSIONS_CGROUP, false) else {
+            return Vec::new();
+        };
+        let Ok(mut listing) = Dir::from_fd(dir) else {
+            return Vec::new();
+        };
+        listing
+            .iter()
+            .filter_map(|e| Some(e.ok()?.file_name().to_str().ok()?.to_owned()))
+            .filter(|n| rules::is_session_id(n))
+            .collect()
     }
 }
 

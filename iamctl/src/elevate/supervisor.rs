@@ -3,15 +3,19 @@
 //! the caller has a terminal, as sudo-rs does), relays the terminal, forwards
 //! signals, and at expiry, on revocation, or when the command exits ends
 //! every process the session started — through its root-owned cgroup v2
-//! directory `iam/sessions/ID/command` when it can create one
-//! (`cgroup.kill`), else by sweeping its own descendants (it is a child
-//! subreaper, so orphans come back to it). The supervisor itself sits in
-//! `iam/sessions/ID/supervisor`.
+//! directory when it can create one (`cgroup.kill`), else by sweeping its own
+//! descendants (it is a child subreaper, so orphans come back to it) — and
+//! keeps at it until none is left.
+//!
+//! Nothing the caller does to its own terminal, cgroup or processes stops
+//! the clock: the supervisor sits in a cgroup of its own (root's alone), the
+//! caller may not signal it (all its uids are 0), and it never blocks on the
+//! caller's descriptors (threads do that I/O; see [`Outlet`]).
 
 use super::sys::{self, Credentials};
 use crate::cgroups::Cgroup2;
 use chrono::{DateTime, Utc};
-use iam::elevation::{self as rules, EndReason, REVOKE_POLL, Step, Timeline};
+use iam::elevation::{self as rules, EndReason, ProcessInfo, REVOKE_POLL, Step, Timeline};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
@@ -24,6 +28,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 /// What to run, as whom.
@@ -49,8 +55,14 @@ pub struct Outcome {
     pub reason: EndReason,
 }
 
-/// After SIGKILL, how long to wait for the session to be empty.
-const KILL_WAIT: Duration = Duration::from_secs(5);
+/// While a session is being killed, how often the kill is repeated (until
+/// nothing of it is left: a fork storm or a process that slipped past one
+/// sweep is caught by the next).
+const KILL_REPEAT: Duration = Duration::from_millis(100);
+
+/// How long output still queued for the caller may delay the end of
+/// `iamctl assume-role` once the session is over.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// The set of processes of a session.
 enum Members {
@@ -87,25 +99,42 @@ impl Members {
         }
     }
 
-    fn pids(&self) -> Vec<i32> {
+    /// Whether nothing of the session runs any more.
+    fn is_empty(&self) -> bool {
         match self {
-            Self::Cgroup { v2, id } => v2.pids(&rules::command_cgroup(id)).unwrap_or_default(),
-            Self::Descendants => descendants(std::process::id()),
+            Self::Cgroup { v2, id } => v2
+                .pids(&rules::command_cgroup(id))
+                .map_or(true, |p| p.is_empty()),
+            Self::Descendants => descendants(std::process::id()).is_empty(),
         }
     }
 
+    /// Sends `sig` to every process of the session; SIGKILL to a cgroup goes
+    /// through `cgroup.kill`. Each process is signalled through a pidfd
+    /// after checking that it is still the one meant, so a pid reused by an
+    /// unrelated process in between is never hit.
     fn signal(&self, sig: Signal) {
-        if sig == Signal::SIGKILL
-            && let Self::Cgroup { v2, id } = self
-            && v2.kill(&rules::command_cgroup(id)).is_ok()
-        {
-            return;
-        }
-        for pid in self.pids() {
-            let _ = kill(Pid::from_raw(pid), sig);
-            if sig == Signal::SIGHUP {
-                // A stopped process must run to see its hangup.
-                let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+        match self {
+            Self::Cgroup { v2, id } => {
+                let path = rules::command_cgroup(id);
+                if sig == Signal::SIGKILL && v2.kill(&path).is_ok() {
+                    return;
+                }
+                let base = v2.base().to_owned();
+                for pid in v2.pids(&path).unwrap_or_default() {
+                    signal_checked(pid, sig, |_| {
+                        fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                            .ok()
+                            .and_then(|t| rules::cgroup_session_id(&t, &base))
+                            .as_deref()
+                            == Some(id.as_str())
+                    });
+                }
+            }
+            Self::Descendants => {
+                for p in descendants(std::process::id()) {
+                    signal_checked(p.pid as i32, sig, |now| now.start_ticks == p.start_ticks);
+                }
             }
         }
     }
@@ -119,8 +148,27 @@ impl Members {
     }
 }
 
-/// Removes what is empty of session `id`'s cgroups.
-fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
+/// `sig` to process `pid` if, once a pidfd holds it, `still` says it is the
+/// process meant (and, for SIGHUP, SIGCONT after it: a stopped process must
+/// run to see its hangup).
+fn signal_checked(pid: i32, sig: Signal, still: impl Fn(&ProcessInfo) -> bool) {
+    let Ok(fd) = sys::pidfd_open(pid) else {
+        return;
+    };
+    let Some(now) = u32::try_from(pid).ok().and_then(ProcessInfo::read) else {
+        return;
+    };
+    if !still(&now) {
+        return;
+    }
+    let _ = sys::pidfd_send_signal(fd.as_fd(), sig as i32);
+    if sig == Signal::SIGHUP {
+        let _ = sys::pidfd_send_signal(fd.as_fd(), Signal::SIGCONT as i32);
+    }
+}
+
+/// Removes what is empty of session `id`'s cgroups; whether they are gone.
+fn remove_session_cgroups(v2: &Cgroup2, id: &str) -> bool {
     let command = rules::command_cgroup(id);
     for _ in 0..50 {
         if v2.remove(&command).is_ok() {
@@ -130,55 +178,113 @@ fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
     }
     let _ = v2.remove(&rules::supervisor_cgroup(id));
     let _ = v2.remove(&format!("{}/{id}", rules::SESSIONS_CGROUP));
+    !v2.exists(&format!("{}/{id}", rules::SESSIONS_CGROUP))
 }
 
-/// Ends whatever is left of a session whose supervisor died: its cgroup,
-/// or else the processes of the Linux session its command led (started
-/// no earlier than the session, so a reused id is not mistaken for it).
-pub fn kill_leftovers(session_id: &str, started: i64) {
-    if !rules::is_session_id(session_id) {
+/// The ids of sessions that may have left something behind here: a cgroup
+/// under `iam/sessions`, or a marker in [`rules::RUN_DIR`].
+pub fn leftover_ids() -> Vec<String> {
+    let mut ids = Cgroup2::open()
+        .map(|v2| v2.session_ids())
+        .unwrap_or_default();
+    if let Ok(dir) = fs::read_dir(rules::RUN_DIR) {
+        ids.extend(
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| rules::is_session_id(n)),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Ends whatever is left of session `id`, whose supervisor is gone: kills
+/// its cgroup and removes it once empty; where it had none, kills the Linux
+/// session its marker names. What is not gone yet stays (cgroup, marker), so
+/// that every later sweep tries again, until nothing is left.
+pub fn sweep_leftovers(id: &str) {
+    if !rules::is_session_id(id) {
         return;
     }
     if let Some(v2) = Cgroup2::open()
-        && v2.exists(&format!("{}/{session_id}", rules::SESSIONS_CGROUP))
+        && v2.exists(&format!("{}/{id}", rules::SESSIONS_CGROUP))
     {
-        let _ = v2.kill(&rules::command_cgroup(session_id));
-        remove_session_cgroups(&v2, session_id);
-    }
-    let marker = Path::new(rules::RUN_DIR).join(session_id);
-    if let Some(sid) = fs::read_to_string(&marker)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-    {
-        for _ in 0..3 {
-            for p in processes() {
-                if p.sid == sid && p.start_unix + 2 >= started {
-                    let _ = kill(
-                        Pid::from_raw(i32::try_from(p.pid).unwrap_or(-1)),
-                        Signal::SIGKILL,
-                    );
-                }
+        let command = rules::command_cgroup(id);
+        for _ in 0..10 {
+            if v2.pids(&command).map_or(true, |p| p.is_empty()) {
+                break;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let _ = v2.kill(&command);
+            std::thread::sleep(Duration::from_millis(20));
         }
+        remove_session_cgroups(&v2, id);
     }
-    let _ = fs::remove_file(marker);
+    let marker = Path::new(rules::RUN_DIR).join(id);
+    let Some((sid, leader_start)) = fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| Marker::parse(&t))
+    else {
+        let _ = fs::remove_file(marker);
+        return;
+    };
+    let mut left = true;
+    for _ in 0..10 {
+        left = kill_linux_session(sid, leader_start);
+        if !left {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !left {
+        let _ = fs::remove_file(marker);
+    }
 }
 
-/// The note in [`iam::elevation::RUN_DIR`] of a running session; removed
-/// when the supervisor ends it.
+/// SIGKILL to every process of Linux session `sid`, led by a process that
+/// started at `leader_start` (clock ticks); whether any was found. A pid
+/// `sid` held by another process means the session is long over: its id
+/// could not be reused while any of its processes lived.
+fn kill_linux_session(sid: u32, leader_start: u64) -> bool {
+    if ProcessInfo::read(sid).is_some_and(|p| p.start_ticks != leader_start) {
+        return false;
+    }
+    let members: Vec<ProcessInfo> = processes()
+        .into_iter()
+        .filter(|p| p.sid == sid && p.start_ticks >= leader_start)
+        .collect();
+    for p in &members {
+        if let Ok(pid) = i32::try_from(p.pid) {
+            signal_checked(pid, Signal::SIGKILL, |now| {
+                now.sid == sid && now.start_ticks == p.start_ticks
+            });
+        }
+    }
+    !members.is_empty()
+}
+
+/// The note in [`rules::RUN_DIR`] of a running session: the Linux session
+/// id its command leads and the leader's start time in clock ticks. Removed
+/// when the supervisor has ended the session, else by the sweep that finds
+/// nothing of it left.
 struct Marker(PathBuf);
 
 impl Marker {
     fn write(session_id: &str, sid: u32) -> Option<Self> {
-        if !iam::elevation::is_session_id(session_id) {
+        if !rules::is_session_id(session_id) {
             return None;
         }
-        let dir = Path::new(iam::elevation::RUN_DIR);
+        let start = ProcessInfo::read(sid)?.start_ticks;
+        let dir = Path::new(rules::RUN_DIR);
         fs::create_dir_all(dir).ok()?;
         let path = dir.join(session_id);
-        fs::write(&path, format!("{sid}\n")).ok()?;
+        fs::write(&path, format!("{sid} {start}\n")).ok()?;
         Some(Self(path))
+    }
+
+    fn parse(text: &str) -> Option<(u32, u64)> {
+        let mut it = text.split_whitespace();
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
     }
 }
 
@@ -188,47 +294,183 @@ impl Drop for Marker {
     }
 }
 
-/// Every process `/proc` shows.
-fn processes() -> Vec<iam::elevation::ProcessInfo> {
-    let Some(boot) = fs::read_to_string("/proc/stat").ok().and_then(|t| {
-        t.lines()
-            .find_map(|l| l.strip_prefix("btime "))
-            .and_then(|v| v.trim().parse().ok())
-    }) else {
-        return Vec::new();
-    };
+/// Every process `/proc` shows that has not exited.
+fn processes() -> Vec<ProcessInfo> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            iam::elevation::ProcessInfo::parse(pid, &stat, boot)
-        })
+        .filter_map(ProcessInfo::read)
+        .filter(|p| !p.zombie)
         .collect()
 }
 
 /// All descendants of `root` (from `/proc/*/stat`).
-fn descendants(root: u32) -> Vec<i32> {
-    let parent_of: Vec<(u32, u32)> = processes().iter().map(|p| (p.pid, p.ppid)).collect();
-    let mut out: Vec<u32> = Vec::new();
+fn descendants(root: u32) -> Vec<ProcessInfo> {
+    let all = processes();
+    let mut out: Vec<ProcessInfo> = Vec::new();
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {
-        for &(child, parent) in &parent_of {
-            if parent == p && !out.contains(&child) {
-                out.push(child);
-                frontier.push(child);
+        for child in all.iter().filter(|c| c.ppid == p) {
+            if !out.iter().any(|o| o.pid == child.pid) {
+                out.push(*child);
+                frontier.push(child.pid);
             }
         }
     }
-    out.into_iter()
-        .filter_map(|p| i32::try_from(p).ok())
-        .collect()
+    out
+}
+
+/// Wakes the supervisor's loop from its I/O threads (a non-blocking pipe
+/// it polls; a full pipe already means "look").
+#[derive(Clone)]
+struct Waker(Arc<OwnedFd>);
+
+impl Waker {
+    fn wake(&self) {
+        let _ = nix::unistd::write(self.0.as_fd(), b"x");
+    }
+}
+
+/// The caller's stdout (pty relay and notices) or stderr (notices), written
+/// by a thread of its own. The caller may stop reading (`… | sleep
+/// 100000`), fill a pipe, hand over a descriptor on a FUSE file system it
+/// serves, or a terminal it has stopped: any write may block for ever. The
+/// supervisor's loop never writes there itself: it queues bounded chunks
+/// and stops reading the pty while the queue is full (backpressure on the
+/// session, which then blocks on its own terminal); notices that find the
+/// queue full are dropped. Threads need no new access: they write the
+/// descriptor the caller gave, as given (no reopening, no O_NONBLOCK on a
+/// file description the caller shares).
+struct Outlet {
+    tx: Option<SyncSender<Vec<u8>>>,
+    /// Relay output the thread had no room for yet.
+    held: Option<Vec<u8>>,
+    done: Receiver<()>,
+}
+
+/// Chunks (of at most 8 KiB) queued for the caller: 256 KiB at most.
+const OUTLET_CHUNKS: usize = 32;
+
+impl Outlet {
+    fn new(fd: std::os::fd::BorrowedFd<'_>, waker: Waker) -> io::Result<Self> {
+        let mut file = File::from(fd.try_clone_to_owned()?);
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(OUTLET_CHUNKS);
+        let (done_tx, done) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("iamctl-outlet".into())
+            .spawn(move || {
+                let mut broken = false;
+                for chunk in rx {
+                    // Once the caller has closed it, what follows is dropped.
+                    broken = broken || file.write_all(&chunk).is_err();
+                    waker.wake();
+                }
+                let _ = done_tx.send(());
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            held: None,
+            done,
+        })
+    }
+
+    /// Queues relay output; kept back (see [`Outlet::full`]) if no room.
+    fn offer(&mut self, bytes: Vec<u8>) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(bytes) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(b)) => self.held = Some(b),
+        }
+    }
+
+    /// Whether output is waiting for room: take no more from the pty.
+    fn full(&self) -> bool {
+        self.held.is_some()
+    }
+
+    fn retry(&mut self) {
+        if let Some(b) = self.held.take() {
+            self.offer(b);
+        }
+    }
+
+    /// A line for the caller, dropped if the caller is not taking output.
+    fn notice(&mut self, line: &str) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(line.as_bytes().to_vec());
+        }
+    }
+
+    /// Lets the thread finish what is queued, for at most `within`.
+    fn finish(mut self, within: Duration) {
+        self.retry();
+        self.tx = None;
+        let _ = self.done.recv_timeout(within);
+    }
+}
+
+/// The caller's input (pty mode), read by a thread of its own: a read may
+/// block for ever (another process of the caller can take the bytes poll()
+/// promised). One chunk at a time, taken when the last one is delivered.
+struct Inlet {
+    rx: Receiver<Vec<u8>>,
+    open: bool,
+}
+
+impl Inlet {
+    fn new(waker: Waker) -> io::Result<Self> {
+        let stdin = io::stdin().as_fd().try_clone_to_owned()?;
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        std::thread::Builder::new()
+            .name("iamctl-inlet".into())
+            .spawn(move || {
+                loop {
+                    let mut buf = vec![0u8; 4096];
+                    match nix::unistd::read(&stdin, &mut buf) {
+                        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+                        Ok(0) | Err(_) => {
+                            let _ = tx.send(Vec::new());
+                            waker.wake();
+                            return;
+                        }
+                        Ok(n) => {
+                            buf.truncate(n);
+                            if tx.send(buf).is_err() {
+                                return;
+                            }
+                            waker.wake();
+                        }
+                    }
+                }
+            })?;
+        Ok(Self { rx, open: true })
+    }
+
+    /// The next chunk of input, if one is there (an empty one: end of input).
+    fn take(&mut self) -> Option<Vec<u8>> {
+        if !self.open {
+            return None;
+        }
+        match self.rx.try_recv() {
+            Ok(b) if b.is_empty() => {
+                self.open = false;
+                None
+            }
+            Ok(b) => Some(b),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.open = false;
+                None
+            }
+        }
+    }
 }
 
 /// The caller's terminal, put in raw mode while the session runs on a pty,
-/// restored on drop.
+/// restored on drop. Both at once (TCSANOW): waiting for output to drain
+/// (TCSADRAIN) waits for ever on a terminal the caller has stopped.
 struct RawTerminal {
     saved: Termios,
 }
@@ -239,14 +481,14 @@ impl RawTerminal {
         let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(stdin.as_fd(), SetArg::TCSADRAIN, &raw).ok()?;
+        termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
         Some(Self { saved })
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSADRAIN, &self.saved);
+        let _ = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
 }
 
@@ -347,10 +589,29 @@ pub fn supervise(
     // The command leads its own Linux session: its id is the command's pid.
     let marker = Marker::write(&launch.session_id, child.id());
 
+    // The I/O threads start only now: the fork above had one thread to copy.
+    let (wake_rx, wake_tx) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(io::Error::from)?;
+    let waker = Waker(Arc::new(wake_tx));
+    // Notices go where the caller sees them: the relayed terminal, or stderr.
+    let outlet = if use_pty {
+        Outlet::new(io::stdout().as_fd(), waker.clone())?
+    } else {
+        Outlet::new(io::stderr().as_fd(), waker.clone())?
+    };
+    let inlet = if use_pty {
+        Some(Inlet::new(waker)?)
+    } else {
+        None
+    };
+
     let mut sup = Supervisor {
         members,
         master,
-        stdin_open: use_pty,
+        inlet,
+        outlet,
+        wake: wake_rx,
         child_pid,
         child_status: None,
         timeline: Timeline::new(expires),
@@ -361,8 +622,12 @@ pub fn supervise(
         to_child: Vec::new(),
     };
     let result = sup.run(&sfd, &mut revoked);
+    let Supervisor {
+        members, outlet, ..
+    } = sup;
+    outlet.finish(FLUSH_WAIT);
     drop(raw);
-    sup.members.remove();
+    members.remove();
     drop(marker);
     result
 }
@@ -370,7 +635,10 @@ pub fn supervise(
 struct Supervisor {
     members: Members,
     master: Option<OwnedFd>,
-    stdin_open: bool,
+    inlet: Option<Inlet>,
+    outlet: Outlet,
+    /// Read end of the pipe the I/O threads wake us through.
+    wake: OwnedFd,
     child_pid: Pid,
     child_status: Option<i32>,
     timeline: Timeline,
@@ -386,10 +654,10 @@ struct Supervisor {
 impl Supervisor {
     fn run(&mut self, sfd: &SignalFd, revoked: &mut impl FnMut() -> bool) -> io::Result<Outcome> {
         let mut last_revoke_check = Instant::now();
-        let mut killed_at: Option<Instant> = None;
+        let mut last_kill: Option<Instant> = None;
         loop {
             self.reap();
-            let empty = self.members.pids().is_empty();
+            let empty = self.members.is_empty();
             if self.child_status.is_some() && empty {
                 break;
             }
@@ -398,8 +666,14 @@ impl Supervisor {
                 // with the session.
                 self.timeline.end(EndReason::Exited);
             }
-            if killed_at.is_some_and(|t| t.elapsed() > KILL_WAIT) {
-                break;
+            // Once killing, keep at it until nothing is left: never give up
+            // after one try (a fork storm, a process between two sweeps).
+            if let Some(at) = last_kill
+                && !empty
+                && at.elapsed() >= KILL_REPEAT
+            {
+                self.members.signal(Signal::SIGKILL);
+                last_kill = Some(Instant::now());
             }
             if self.look_now || last_revoke_check.elapsed() >= REVOKE_POLL {
                 self.look_now = false;
@@ -415,7 +689,7 @@ impl Supervisor {
                     self.notice(&format!(
                         "role session {} ends in {left} seconds ({})",
                         self.session_name,
-                        iam::elevation::iso8601(self.expires)
+                        rules::iso8601(self.expires)
                     ));
                     continue;
                 }
@@ -434,13 +708,13 @@ impl Supervisor {
                 }
                 Step::Kill => {
                     self.members.signal(Signal::SIGKILL);
-                    killed_at = Some(Instant::now());
+                    last_kill = Some(Instant::now());
                     continue;
                 }
             };
             // Short waits once the session is ending, so it ends promptly.
-            let wait = if self.child_status.is_some() || killed_at.is_some() {
-                wait.min(Duration::from_millis(100))
+            let wait = if self.child_status.is_some() || last_kill.is_some() {
+                wait.min(KILL_REPEAT)
             } else {
                 wait
             };
@@ -470,10 +744,17 @@ impl Supervisor {
         }
     }
 
+    /// Waits for a signal, the pty, or a wake-up from the I/O threads; never
+    /// longer than `timeout`, and never on a descriptor of the caller's.
     fn wait_io(&mut self, sfd: &SignalFd, timeout: Duration) -> io::Result<()> {
         const IN: i16 = libc::POLLIN;
-        let mut fds = vec![(sfd.as_raw_fd(), IN)];
-        let master_fd = self.master.as_ref().map(AsRawFd::as_raw_fd);
+        let mut fds = vec![(sfd.as_raw_fd(), IN), (self.wake.as_raw_fd(), IN)];
+        // The pty only while the caller takes its output (backpressure).
+        let master_fd = self
+            .master
+            .as_ref()
+            .filter(|_| !self.outlet.full())
+            .map(AsRawFd::as_raw_fd);
         if let Some(m) = master_fd {
             let out = if self.to_child.is_empty() {
                 0
@@ -482,28 +763,32 @@ impl Supervisor {
             };
             fds.push((m, IN | out));
         }
-        // Take more input only once the last is delivered (backpressure).
-        let read_stdin = self.stdin_open && self.to_child.is_empty();
-        if read_stdin {
-            fds.push((libc::STDIN_FILENO, IN));
-        }
         let revents = sys::poll(&fds, timeout)?;
         if revents[0] != 0 {
             while let Ok(Some(info)) = sfd.read_signal() {
                 self.on_signal(info.ssi_signo as i32);
             }
         }
+        if revents[1] != 0 {
+            let mut sink = [0u8; 64];
+            while matches!(nix::unistd::read(&self.wake, &mut sink), Ok(n) if n > 0) {}
+        }
+        self.outlet.retry();
         if master_fd.is_some() {
-            if revents[1] & libc::POLLOUT != 0 {
+            if revents[2] & libc::POLLOUT != 0 {
                 self.flush_to_child();
             }
-            if revents[1] & !libc::POLLOUT != 0 {
+            if revents[2] & !libc::POLLOUT != 0 {
                 self.copy_from_master();
             }
         }
-        if read_stdin && revents[fds.len() - 1] != 0 {
-            self.copy_to_master();
+        // More input only once the last is delivered (backpressure).
+        if self.to_child.is_empty()
+            && let Some(chunk) = self.inlet.as_mut().and_then(Inlet::take)
+        {
+            self.to_child = chunk;
         }
+        self.flush_to_child();
         Ok(())
     }
 
@@ -531,7 +816,7 @@ impl Supervisor {
 
     fn copy_from_master(&mut self) {
         let Some(m) = &self.master else { return };
-        let mut buf = [0u8; 8192];
+        let mut buf = vec![0u8; 8192];
         match nix::unistd::read(m, &mut buf) {
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
             Ok(0) | Err(_) => {
@@ -539,23 +824,8 @@ impl Supervisor {
                 self.master = None;
             }
             Ok(n) => {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
-            }
-        }
-    }
-
-    fn copy_to_master(&mut self) {
-        let mut buf = [0u8; 4096];
-        // Straight from fd 0: std's buffered stdin could keep bytes that
-        // poll() then no longer reports.
-        match nix::unistd::read(io::stdin(), &mut buf) {
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
-            Ok(0) | Err(_) => self.stdin_open = false,
-            Ok(n) => {
-                self.to_child.extend_from_slice(&buf[..n]);
-                self.flush_to_child();
+                buf.truncate(n);
+                self.outlet.offer(buf);
             }
         }
     }
@@ -563,6 +833,9 @@ impl Supervisor {
     /// Writes what the pty takes now (the master is non-blocking, so a
     /// command that does not read can never stall the supervisor).
     fn flush_to_child(&mut self) {
+        if self.to_child.is_empty() {
+            return;
+        }
         let Some(m) = &self.master else {
             self.to_child.clear();
             return;
@@ -576,10 +849,14 @@ impl Supervisor {
         }
     }
 
-    /// Output the command wrote just before it exited.
+    /// Output the command wrote just before it exited (as far as the caller
+    /// takes it).
     fn drain_master(&mut self) {
         for _ in 0..64 {
             let Some(m) = &self.master else { return };
+            if self.outlet.full() {
+                return;
+            }
             let ready = sys::poll(&[(m.as_raw_fd(), libc::POLLIN)], Duration::from_millis(20));
             if !ready.is_ok_and(|r| r[0] != 0) {
                 return;
@@ -588,19 +865,15 @@ impl Supervisor {
         }
     }
 
-    /// A line for the caller, on their terminal (raw: needs \r\n).
-    fn notice(&self, text: &str) {
+    /// A line for the caller, on their terminal (raw: needs \r\n), or
+    /// dropped if they are not taking output.
+    fn notice(&mut self, text: &str) {
         let line = if self.use_pty {
             format!("\r\niamctl: {text}\r\n")
         } else {
             format!("iamctl: {text}\n")
         };
-        if self.use_pty {
-            let _ = io::stdout().write_all(line.as_bytes());
-            let _ = io::stdout().flush();
-        } else {
-            let _ = io::stderr().write_all(line.as_bytes());
-        }
+        self.outlet.notice(&line);
     }
 }
 
@@ -747,7 +1020,7 @@ mod tests {
         let bg: i32 = line.trim().parse().unwrap();
         let marker = Marker::write("rs-test-leftovers", leader.id()).unwrap();
         std::mem::forget(marker);
-        kill_leftovers("rs-test-leftovers", Utc::now().timestamp() - 5);
+        sweep_leftovers("rs-test-leftovers");
         leader.wait().unwrap();
         let start = Instant::now();
         while alive(bg) && start.elapsed() < Duration::from_secs(2) {
@@ -759,5 +1032,30 @@ mod tests {
                 .join("rs-test-leftovers")
                 .exists()
         );
+
+        // What cannot die yet (frozen in a cgroup v1 freezer, where SIGKILL
+        // waits for the thaw) keeps its marker, so that every later sweep
+        // tries again; the first sweep that finds nothing removes it.
+        let freezer = Path::new("/sys/fs/cgroup/freezer");
+        if freezer.join("tasks").exists() {
+            let f = freezer.join(format!("iam-unit-{}", std::process::id()));
+            let _ = fs::create_dir(&f);
+            let mut leader = Command::new("setsid")
+                .args(["sleep", "600"])
+                .spawn()
+                .unwrap();
+            std::mem::forget(Marker::write("rs-test-frozen", leader.id()).unwrap());
+            fs::write(f.join("cgroup.procs"), leader.id().to_string()).unwrap();
+            fs::write(f.join("freezer.state"), "FROZEN").unwrap();
+            sweep_leftovers("rs-test-frozen");
+            let marker = Path::new(iam::elevation::RUN_DIR).join("rs-test-frozen");
+            let kept = marker.exists();
+            fs::write(f.join("freezer.state"), "THAWED").unwrap();
+            leader.wait().unwrap();
+            sweep_leftovers("rs-test-frozen");
+            let _ = fs::remove_dir(&f);
+            assert!(kept, "the sweep gave up while a process was left");
+            assert!(!marker.exists(), "nothing left, yet the marker stays");
+        }
     }
 }
