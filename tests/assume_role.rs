@@ -1135,6 +1135,79 @@ exec "$IAMCTL" get-caller-identity"#
     wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
 }
 
+/// An iamctl call made inside a session stays in the session's cgroup (it
+/// is root's alone, nothing the caller may freeze): it ends with the
+/// session. Were it moved out, a call blocked on input from outside the
+/// session (a FIFO) would finish after the session's end, as the role.
+#[test]
+fn an_iamctl_call_inside_a_session_ends_with_the_session() {
+    if !root_or_skip("an_iamctl_call_inside_a_session_ends_with_the_session") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let alice = host.user(Some(ALLOW_SELF_SESSIONS));
+    let runner = host.user(None);
+    host.role(
+        "deploy",
+        &trust(&[ACCOUNT_ROOT], ""),
+        &run_as_policy(""),
+        &[&format!("Key=host:RunAs,Value={}", runner.name)],
+    );
+    let fifo = host.dir.join("doc.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .args(["-m", "666"])
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A writer outside the session holds the FIFO open (and sends nothing).
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let script = format!(
+        r#""$1" put-user-policy --user-name {u} --policy-name p --policy-document file://{f} & echo $!; wait"#,
+        u = alice.name,
+        f = fifo.display()
+    );
+    let mut child = host.spawn_as(
+        &alice,
+        "",
+        &[
+            "assume-role",
+            "--role-name",
+            "deploy",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            host.iamctl.to_str().unwrap(),
+        ],
+    );
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let inner: i32 = line.trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(alive(inner), "the inner iamctl waits for its document");
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").expect("an active session");
+    assert!(
+        host.run_as(&alice, &["revoke-session", &id])
+            .status
+            .success()
+    );
+    let ended = gone_within(inner, Duration::from_secs(5));
+    drop(writer);
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(ended, "an iamctl call of the session outlived it");
+}
+
 /// Issue 11 item 2 (b): the supervisor used to stay in the caller's cgroup.
 /// A caller with a delegated subtree moves everything there into a
 /// sub-cgroup of its own and freezes it (or kills it): the clock must run

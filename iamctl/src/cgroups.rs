@@ -5,10 +5,10 @@
 //! to its user; cgroup v1 hierarchies can be delegated the same way). In it
 //! the caller can freeze, throttle or kill every process, root's included,
 //! and move them between its own sub-cgroups. So a setuid iamctl of a
-//! non-root caller moves itself, before it opens the store, into the
-//! root-owned `iam/iamctl` (cgroup v2) and to the root of every cgroup v1
-//! hierarchy in which its cgroup is the caller's; a supervisor then moves
-//! into `iam/sessions/ID/supervisor`, and its command starts in
+//! non-root caller moves itself, before it opens the store, out of every
+//! cgroup that is not root's alone: into the root-owned `iam/iamctl`
+//! (cgroup v2), to the root of the hierarchy (cgroup v1). A supervisor then
+//! moves into `iam/sessions/ID/supervisor`, and its command starts in
 //! `iam/sessions/ID/command` (layout: [`iam::elevation::CGROUP_DIR`]).
 //!
 //! Every directory is opened from the mount's directory one component at a
@@ -368,14 +368,16 @@ fn relative<'a>(path: &'a str, root: &str) -> Option<&'a str> {
     (rest.is_empty() || rest.starts_with('/')).then_some(rest)
 }
 
-/// Moves this process out of every cgroup its caller could control: into
-/// `place` of the cgroup2 hierarchy (root's alone), and to the root of each
-/// mounted cgroup v1 hierarchy in which its cgroup is not root's alone. A
-/// v1 cgroup that is root's alone (an administrator's limits, a
-/// container's) is kept: leaving it would escape limits that are not the
-/// caller's to set or lift. Where it cannot move and its cgroup is the
-/// caller's to control, it fails (closed). A hierarchy not mounted here is
-/// out of the caller's reach too (mounting one needs privilege).
+/// Moves this process out of every cgroup its caller could control: in the
+/// cgroup2 hierarchy into `place` (root's alone), in each mounted cgroup v1
+/// hierarchy to its root — wherever its cgroup, a cgroup above it, or a
+/// control file of theirs is not root's alone. A cgroup that is root's
+/// alone is kept: an administrator's limits or a container's are not the
+/// caller's to lift, and a role session's command cgroup must keep every
+/// process of the session, this one included (so that it ends with the
+/// session). Where it cannot move, it fails (closed). A hierarchy not
+/// mounted here is out of the caller's reach too (mounting one needs
+/// privilege).
 pub fn leave_caller_cgroups(place: &str) -> Result<(), LeaveError> {
     let stuck = |hierarchy: &str, path: &str, why: String| LeaveError::Stuck {
         hierarchy: hierarchy.to_owned(),
@@ -386,13 +388,10 @@ pub fn leave_caller_cgroups(place: &str) -> Result<(), LeaveError> {
     let mounts = mounts();
     if let Some((_, _, path)) = own.iter().find(|(id, c, _)| *id == 0 && c.is_empty())
         && let Some(v2) = Cgroup2::open_from(&mounts)
-        && let Err(e) = v2.enter(place)
+        && !relative(path, &v2.base).is_some_and(|rel| roots_alone(&v2.dir, rel).unwrap_or(false))
     {
-        let safe =
-            relative(path, &v2.base).is_some_and(|rel| roots_alone(&v2.dir, rel).unwrap_or(false));
-        if !safe {
-            return Err(stuck("cgroup v2", path, e.to_string()));
-        }
+        v2.enter(place)
+            .map_err(|e| stuck("cgroup v2", path, e.to_string()))?;
     }
     for (id, controllers, path) in &own {
         if *id == 0 {
