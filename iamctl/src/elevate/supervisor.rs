@@ -167,8 +167,9 @@ fn signal_checked(pid: i32, sig: Signal, still: impl Fn(&ProcessInfo) -> bool) {
     }
 }
 
-/// Removes what is empty of session `id`'s cgroups; whether they are gone.
-fn remove_session_cgroups(v2: &Cgroup2, id: &str) -> bool {
+/// Removes what is empty of session `id`'s cgroups (the command cgroup may
+/// take a moment to empty once its last process has exited).
+fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
     let command = rules::command_cgroup(id);
     for _ in 0..50 {
         if v2.remove(&command).is_ok() {
@@ -178,7 +179,6 @@ fn remove_session_cgroups(v2: &Cgroup2, id: &str) -> bool {
     }
     let _ = v2.remove(&rules::supervisor_cgroup(id));
     let _ = v2.remove(&format!("{}/{id}", rules::SESSIONS_CGROUP));
-    !v2.exists(&format!("{}/{id}", rules::SESSIONS_CGROUP))
 }
 
 /// The ids of sessions that may have left something behind here: a cgroup
@@ -211,14 +211,18 @@ pub fn sweep_leftovers(id: &str) {
         && v2.exists(&format!("{}/{id}", rules::SESSIONS_CGROUP))
     {
         let command = rules::command_cgroup(id);
+        let empty = || v2.pids(&command).map_or(true, |p| p.is_empty());
         for _ in 0..10 {
-            if v2.pids(&command).map_or(true, |p| p.is_empty()) {
+            if empty() {
                 break;
             }
             let _ = v2.kill(&command);
             std::thread::sleep(Duration::from_millis(20));
         }
-        remove_session_cgroups(&v2, id);
+        // Kept while anything is left in it: the next sweep tries again.
+        if empty() {
+            remove_session_cgroups(&v2, id);
+        }
     }
     let marker = Path::new(rules::RUN_DIR).join(id);
     let Some((sid, leader_start)) = fs::read_to_string(&marker)
@@ -374,6 +378,17 @@ impl Outlet {
             held: None,
             done,
         })
+    }
+
+    /// No thread could be started: output and notices are dropped (the
+    /// clock matters more than the caller's copy of the output).
+    fn disabled() -> Self {
+        let (_, done) = mpsc::channel();
+        Self {
+            tx: None,
+            held: None,
+            done,
+        }
     }
 
     /// Queues relay output; kept back (see [`Outlet::full`]) if no room.
@@ -574,6 +589,9 @@ pub fn supervise(
         use_pty,
         procs_file.as_ref().map(AsRawFd::as_raw_fd),
     );
+    let (wake_rx, wake_tx) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(io::Error::from)?;
     let raw = if use_pty { RawTerminal::enter() } else { None };
     let child = match cmd.spawn() {
         Ok(c) => c,
@@ -590,18 +608,18 @@ pub fn supervise(
     let marker = Marker::write(&launch.session_id, child.id());
 
     // The I/O threads start only now: the fork above had one thread to copy.
-    let (wake_rx, wake_tx) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(io::Error::from)?;
     let waker = Waker(Arc::new(wake_tx));
-    // Notices go where the caller sees them: the relayed terminal, or stderr.
+    // Notices go where the caller sees them: the relayed terminal, or
+    // stderr. The session runs already: whatever fails here, it stays
+    // supervised (without output or input at worst).
     let outlet = if use_pty {
-        Outlet::new(io::stdout().as_fd(), waker.clone())?
+        Outlet::new(io::stdout().as_fd(), waker.clone())
     } else {
-        Outlet::new(io::stderr().as_fd(), waker.clone())?
-    };
+        Outlet::new(io::stderr().as_fd(), waker.clone())
+    }
+    .unwrap_or_else(|_| Outlet::disabled());
     let inlet = if use_pty {
-        Some(Inlet::new(waker)?)
+        Inlet::new(waker).ok()
     } else {
         None
     };
