@@ -1071,7 +1071,13 @@ mod tests {
             fs::write(f.join("freezer.state"), "THAWED").unwrap();
             leader.wait().unwrap();
             sweep_leftovers("rs-test-frozen");
-            let _ = fs::remove_dir(&f);
+            // (A v1 cgroup may count an exited task for a moment.)
+            for _ in 0..50 {
+                if fs::remove_dir(&f).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             assert!(kept, "the sweep gave up while a process was left");
             assert!(!marker.exists(), "nothing left, yet the marker stays");
         }
