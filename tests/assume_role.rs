@@ -876,7 +876,7 @@ fn without_a_cgroup_sessions_still_end_whole() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
     };
-    assert!(!cgroup_of_session(NO_CGROUP).contains("iam-sessions"));
+    assert!(!cgroup_of_session(NO_CGROUP).contains("iam/sessions"));
     // Revoked: the supervisor's descendant sweep.
     let (mut child, bg) = start_sleeper_after(&host, &alice, NO_CGROUP, &[]);
     let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
@@ -1057,5 +1057,397 @@ fn a_lowered_file_size_limit_cuts_no_write_of_any_verb() {
     assert!(
         last.starts_with('{') && last.ends_with('}') && last.contains("AccessDenied"),
         "{last}"
+    );
+}
+
+// ---- attacks through the caller's own cgroups, terminal and processes ----
+
+/// Waits (bounded) for a file a session writes, and returns its content.
+fn read_when_written(path: &std::path::Path, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && t.ends_with('\n')
+        {
+            return t.trim().to_owned();
+        }
+        assert!(start.elapsed() < limit, "{} never written", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits (bounded) for process `pid` to be gone; whether it is.
+fn gone_within(pid: i32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !alive(pid)
+}
+
+/// Issue 11 item 1: on a systemd host every user owns a delegated cgroup
+/// subtree and can make `…/iam-sessions/<live id>` (or `…/iam/sessions/<id>/
+/// command`) in it, move a shell there and ask iamctl who it is. Session ids
+/// are no secret (any `/proc/PID/cgroup` shows them). Only the exact,
+/// root-owned session cgroup counts, and only for the session's run-as uid.
+#[test]
+fn a_forged_session_cgroup_in_a_delegated_subtree_is_not_the_session() {
+    if !root_or_skip("a_forged_session_cgroup_in_a_delegated_subtree_is_not_the_session") {
+        return;
+    }
+    let (mut host, alice) = admin_host(None);
+    let mallory = host.user(None);
+    let (mut child, bg) = start_sleeper(&host, &alice, &[]);
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").expect("an active session");
+    let cg = std::fs::read_to_string(format!("/proc/{bg}/cgroup")).unwrap();
+    assert!(cg.contains(&id), "any process can read a session id: {cg}");
+    let delegated = e2e::Delegated::v2(mallory.uid, mallory.gid);
+    let d = delegated.path.display().to_string();
+    for forged in [
+        format!("iam-sessions/{id}"),
+        format!("iam/sessions/{id}/command"),
+    ] {
+        let script = format!(
+            r#"mkdir -p {d}/{forged} && echo $$ > {d}/{forged}/cgroup.procs || exit 96
+grep -q "/{forged}$" /proc/self/cgroup || exit 95
+exec "$IAMCTL" get-caller-identity"#
+        );
+        let out = host
+            .user_shell(&mallory, &delegated.enter_line(), &script)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let shown = text(&out.stdout);
+        assert!(out.status.success(), "{forged}: {}", text(&out.stderr));
+        assert_eq!(
+            json_field(&shown, "Arn"),
+            Some(Host::user_arn(&mallory)),
+            "{forged}: {shown}"
+        );
+    }
+    // The session itself is untouched by all this.
+    assert!(alive(bg));
+    assert!(
+        host.run_as(&alice, &["revoke-session", &id])
+            .status
+            .success()
+    );
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+}
+
+/// An iamctl call made inside a session stays in the session's cgroup (it
+/// is root's alone, nothing the caller may freeze): it ends with the
+/// session. Were it moved out, a call blocked on input from outside the
+/// session (a FIFO) would finish after the session's end, as the role.
+#[test]
+fn an_iamctl_call_inside_a_session_ends_with_the_session() {
+    if !root_or_skip("an_iamctl_call_inside_a_session_ends_with_the_session") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let alice = host.user(Some(ALLOW_SELF_SESSIONS));
+    let runner = host.user(None);
+    host.role(
+        "deploy",
+        &trust(&[ACCOUNT_ROOT], ""),
+        &run_as_policy(""),
+        &[&format!("Key=host:RunAs,Value={}", runner.name)],
+    );
+    let fifo = host.dir.join("doc.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .args(["-m", "666"])
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A writer outside the session holds the FIFO open (and sends nothing).
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let script = format!(
+        r#""$1" put-user-policy --user-name {u} --policy-name p --policy-document file://{f} & echo $!; wait"#,
+        u = alice.name,
+        f = fifo.display()
+    );
+    let mut child = host.spawn_as(
+        &alice,
+        "",
+        &[
+            "assume-role",
+            "--role-name",
+            "deploy",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            host.iamctl.to_str().unwrap(),
+        ],
+    );
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let inner: i32 = line.trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(alive(inner), "the inner iamctl waits for its document");
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    let id = json_field(&listed, "SessionId").expect("an active session");
+    assert!(
+        host.run_as(&alice, &["revoke-session", &id])
+            .status
+            .success()
+    );
+    let ended = gone_within(inner, Duration::from_secs(5));
+    drop(writer);
+    wait_bounded(&mut child, Duration::from_secs(5)).expect("ended within 5 s");
+    assert!(ended, "an iamctl call of the session outlived it");
+}
+
+/// Issue 11 item 2 (b): the supervisor used to stay in the caller's cgroup.
+/// A caller with a delegated subtree moves everything there into a
+/// sub-cgroup of its own and freezes it (or kills it): the clock must run
+/// on, and the session end on time all the same.
+#[test]
+fn the_caller_cannot_freeze_or_kill_the_supervisor_through_its_cgroup() {
+    if !root_or_skip("the_caller_cannot_freeze_or_kill_the_supervisor_through_its_cgroup") {
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    for attack in ["cgroup.freeze", "cgroup.kill"] {
+        let delegated = e2e::Delegated::v2(alice.uid, alice.gid);
+        let d = delegated.path.display().to_string();
+        let pidfile = host.dir.join(format!("bg-{attack}"));
+        let script = format!(
+            r#""$IAMCTL" assume-role --role-name admin --duration-seconds 3 -- sh -c 'sleep 600 & echo $! > {pf}; exec sleep 600' &
+while [ ! -s {pf} ]; do sleep 0.1; done
+mkdir {d}/trap || exit 96
+for p in $(cat {d}/cgroup.procs); do [ "$p" = $$ ] || echo "$p" > {d}/trap/cgroup.procs; done 2>/dev/null
+echo 1 > {d}/trap/{attack} || exit 95
+wait"#,
+            pf = pidfile.display()
+        );
+        let mut child = host
+            .user_shell(&alice, &delegated.enter_line(), &script)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let bg: i32 = read_when_written(&pidfile, Duration::from_secs(10))
+            .parse()
+            .unwrap();
+        // 3 s lifetime + 3 s grace, and some slack for a loaded machine.
+        let ended = gone_within(bg, Duration::from_secs(12));
+        let done = wait_bounded(&mut child, Duration::from_secs(5));
+        drop(delegated); // thaws and kills whatever is left there
+        let _ = child.kill();
+        assert!(ended, "{attack}: the session outlived its expiry");
+        let (status, err) = done.expect("iamctl returned");
+        assert!(err.contains("expired"), "{attack}: {status:?} {err}");
+    }
+    let listed = text(&host.run_as(&alice, &["list-sessions"]).stdout);
+    assert!(!listed.contains("SessionId"), "{listed}");
+}
+
+/// Issue 11 item 2 (a): a caller who stops reading (`… | sleep 100000`)
+/// used to stop the supervisor in a blocking write: no expiry, no revoke
+/// poll, no kill. Output and notices must never block the clock, with a
+/// terminal (relayed pty output) or without (notices on stderr).
+#[test]
+fn a_caller_who_stops_reading_cannot_hold_off_expiry() {
+    if !root_or_skip("a_caller_who_stops_reading_cannot_hold_off_expiry") {
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    // Without a terminal: the command's output and iamctl's notices share
+    // one pipe that nobody reads.
+    let pidfile = host.dir.join("yes-plain");
+    let cmd = format!("echo $$ > {}; exec yes", pidfile.display());
+    let mut child = host
+        .as_user_after(
+            &alice,
+            "exec 2>&1",
+            &[
+                "assume-role",
+                "--role-name",
+                "admin",
+                "--duration-seconds",
+                "3",
+                "--",
+                "sh",
+                "-c",
+                &cmd,
+            ],
+            &[],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let yes: i32 = read_when_written(&pidfile, Duration::from_secs(10))
+        .parse()
+        .unwrap();
+    let ended = gone_within(yes, Duration::from_secs(12));
+    // The record follows within the bound on flushing output (2 s).
+    let start = Instant::now();
+    let listed = loop {
+        let listed = text(&host.run_as(&alice, &["list-sessions", "--all"]).stdout);
+        if listed.contains("\"Status\": \"expired\"") || start.elapsed() > Duration::from_secs(5) {
+            break listed;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(child.stdout.take()); // now iamctl's writes fail and it can finish
+    let done = wait_bounded(&mut child, Duration::from_secs(5));
+    let _ = child.kill();
+    assert!(ended, "without a terminal: the session outlived its expiry");
+    assert!(listed.contains("\"Status\": \"expired\""), "{listed}");
+    assert!(done.is_some(), "iamctl did not return");
+
+    // With a terminal: the session's output is relayed from its pty to a
+    // stdout that is a pipe into `sleep`.
+    let pidfile = host.dir.join("yes-pty");
+    let inner = host.dir.join("inner.sh");
+    std::fs::write(
+        &inner,
+        format!(
+            "mount --bind {etc} /etc/iam || exit 99\n\
+             setpriv --reuid={u} --regid={g} --clear-groups {bin} assume-role --role-name admin \
+             --duration-seconds 3 -- sh -c 'echo $$ > {pf}; exec yes' | sleep 60\n",
+            etc = host.etc.display(),
+            u = alice.uid,
+            g = alice.gid,
+            bin = host.iamctl.display(),
+            pf = pidfile.display(),
+        ),
+    )
+    .unwrap();
+    let mut script = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("unshare -m sh {}", inner.display()),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let yes: i32 = read_when_written(&pidfile, Duration::from_secs(10))
+        .parse()
+        .unwrap();
+    let ended = gone_within(yes, Duration::from_secs(12));
+    let _ = script.kill();
+    let _ = script.wait();
+    if !ended {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &yes.to_string()])
+            .status();
+    }
+    assert!(ended, "with a terminal: the session outlived its expiry");
+}
+
+/// Issue 11 item 2 (c): ending a session is persistent. The supervisor
+/// used to send SIGKILL once, wait 5 s for the session to be empty and then
+/// give up (a fork storm outran the one sweep; whatever survived ran on
+/// unsupervised). A process that cannot die yet (here: frozen in a cgroup
+/// v1 freezer, where SIGKILL waits for the thaw) must be killed again and
+/// waited for, however long it takes.
+#[test]
+fn ending_a_session_does_not_give_up_until_nothing_is_left() {
+    if !root_or_skip("ending_a_session_does_not_give_up_until_nothing_is_left") {
+        return;
+    }
+    let freezer_root = std::path::Path::new("/sys/fs/cgroup/freezer");
+    if !freezer_root.join("tasks").exists() {
+        eprintln!("skipped: no cgroup v1 freezer on this host");
+        return;
+    }
+    let (host, alice) = admin_host(Some(2));
+    let freezer = freezer_root.join(format!("iam-test-frozen-{}", std::process::id()));
+    let _ = std::fs::create_dir(&freezer);
+    let start = Instant::now();
+    let (mut child, bg) = start_sleeper(&host, &alice, &["--duration-seconds", "3"]);
+    std::fs::write(freezer.join("cgroup.procs"), bg.to_string()).unwrap();
+    std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+    // Expiry at 3 s, SIGKILL at 6 s: the old supervisor gave up at 11 s.
+    std::thread::sleep(Duration::from_secs(14).saturating_sub(start.elapsed()));
+    let returned_early = child.try_wait().unwrap().is_some();
+    let frozen_alive = alive(bg);
+    std::fs::write(freezer.join("freezer.state"), "THAWED").unwrap();
+    let done = wait_bounded(&mut child, Duration::from_secs(5));
+    let gone = gone_within(bg, Duration::from_secs(2));
+    let _ = child.kill();
+    let _ = std::fs::remove_dir(&freezer);
+    assert!(frozen_alive, "the frozen process died before its thaw");
+    let (_, err) = done.expect("once it could die, the session ended");
+    assert!(
+        !returned_early,
+        "the supervisor gave up while a process of the session was left: {err}"
+    );
+    assert!(err.contains("expired"), "{err}");
+    assert!(gone, "a process of the session survived");
+}
+
+/// Issue 11 item 10: the session's first process used to keep the caller's
+/// session keyring (and so the keys in it). It gets a fresh one.
+#[test]
+fn a_session_gets_a_session_keyring_of_its_own() {
+    if !root_or_skip("a_session_gets_a_session_keyring_of_its_own") {
+        return;
+    }
+    let (host, alice) = admin_host(None);
+    // keyctl(2) through python's ctypes (keyutils need not be installed):
+    // 250 is SYS_keyctl on x86_64, 1 KEYCTL_JOIN_SESSION_KEYRING, 6
+    // KEYCTL_DESCRIBE, -3 KEY_SPEC_SESSION_KEYRING.
+    let keyctl = "import ctypes, os, sys\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        def describe():\n\
+        \x20   buf = ctypes.create_string_buffer(512)\n\
+        \x20   n = libc.syscall(250, 6, -3, buf, 512)\n\
+        \x20   return buf.value.decode() if n > 0 else 'error %d' % ctypes.get_errno()\n";
+    let caller = host.dir.join("caller.py");
+    std::fs::write(
+        &caller,
+        format!(
+            "{keyctl}\
+             assert libc.syscall(250, 1, b'iam-caller-ring') > 0, ctypes.get_errno()\n\
+             assert describe().endswith(';iam-caller-ring'), describe()\n\
+             os.execv(os.environ['IAMCTL'], ['iamctl', 'assume-role', '--role-name', 'admin', '--',\n\
+             \x20   '/usr/bin/python3', '{inside}'])\n",
+            inside = host.dir.join("inside.py").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        host.dir.join("inside.py"),
+        format!("{keyctl}print(describe())\n"),
+    )
+    .unwrap();
+    let out = host
+        .user_shell(
+            &alice,
+            "",
+            &format!("exec /usr/bin/python3 {}", caller.display()),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown} {}", text(&out.stderr));
+    assert!(
+        shown.starts_with("keyring;0;"),
+        "a keyring of root's: {shown}"
+    );
+    assert!(
+        !shown.contains("iam-caller-ring"),
+        "the caller's keyring: {shown}"
     );
 }

@@ -338,3 +338,27 @@ pub fn wait_bounded(
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+impl Host {
+    /// A shell script run as `user` (setpriv) in this host's mount
+    /// namespace, after `root_prefix` ran as root; `$IAMCTL` is the setuid
+    /// iamctl.
+    pub fn user_shell(&self, user: &LinuxUser, root_prefix: &str, script: &str) -> Command {
+        let outer = format!(
+            r#"mount --bind "$1" /etc/iam || exit 99
+u=$2; g=$3; shift 3
+{root_prefix}
+exec setpriv --reuid="$u" --regid="$g" --clear-groups sh -c "$1""#
+        );
+        let mut c = Command::new("unshare");
+        c.args(["-m", "sh", "-c", &outer, "sh"])
+            .arg(&self.etc)
+            .arg(user.uid.to_string())
+            .arg(user.gid.to_string())
+            .arg(script)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("IAMCTL", &self.iamctl);
+        c
+    }
+}

@@ -667,3 +667,129 @@ fn free_port() -> u16 {
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_default()
 }
+
+// ---- cgroups delegated to a user ------------------------------------------
+
+/// Where cgroup v2 is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
+/// on a hybrid host).
+pub fn cgroup2_root() -> PathBuf {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounts: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            if post.split_whitespace().next() != Some("cgroup2") {
+                return None;
+            }
+            pre.split_whitespace().nth(4).map(PathBuf::from)
+        })
+        .collect();
+    mounts
+        .iter()
+        .find(|m| m.as_path() == Path::new("/sys/fs/cgroup"))
+        .or(mounts.first())
+        .cloned()
+        .expect("a cgroup2 mount")
+}
+
+/// A cgroup delegated to a user the way systemd's `Delegate=` does for
+/// `user@UID.service`: a directory chowned to the user together with the
+/// files that let it manage its subtree (v2: cgroup.procs,
+/// cgroup.subtree_control, cgroup.threads; v1: cgroup.procs, tasks).
+/// Everything in it is thawed, killed and removed on drop.
+pub struct Delegated {
+    pub path: PathBuf,
+    v1: bool,
+}
+
+impl Delegated {
+    /// Under the cgroup2 root, for `uid:gid`.
+    pub fn v2(uid: u32, gid: u32) -> Self {
+        Self::make(&cgroup2_root(), uid, gid, false)
+    }
+
+    /// Under the mounted cgroup v1 hierarchy `controller`, if there is one.
+    pub fn v1(controller: &str, uid: u32, gid: u32) -> Option<Self> {
+        let root = Path::new("/sys/fs/cgroup").join(controller);
+        root.join("tasks")
+            .exists()
+            .then(|| Self::make(&root, uid, gid, true))
+    }
+
+    fn make(root: &Path, uid: u32, gid: u32, v1: bool) -> Self {
+        let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let path = root.join(format!("iam-test-user-{}-{n}", std::process::id()));
+        fs::create_dir(&path).unwrap();
+        let files: &[&str] = if v1 {
+            &["", "cgroup.procs", "tasks"]
+        } else {
+            &[
+                "",
+                "cgroup.procs",
+                "cgroup.subtree_control",
+                "cgroup.threads",
+            ]
+        };
+        for f in files {
+            let st = Command::new("chown")
+                .arg(format!("{uid}:{gid}"))
+                .arg(path.join(f))
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        Self { path, v1 }
+    }
+
+    /// The shell line (run as root) that puts the shell itself in here, as
+    /// systemd starts a user's processes inside its delegated cgroup.
+    pub fn enter_line(&self) -> String {
+        format!("echo $$ > {}/cgroup.procs || exit 97", self.path.display())
+    }
+
+    /// Every cgroup below and including this one, deepest first.
+    fn tree(&self) -> Vec<PathBuf> {
+        fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+            if let Ok(d) = fs::read_dir(p) {
+                for e in d.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        walk(&e.path(), out);
+                    }
+                }
+            }
+            out.push(p.to_path_buf());
+        }
+        let mut out = Vec::new();
+        walk(&self.path, &mut out);
+        out
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            let tree = self.tree();
+            for dir in &tree {
+                if self.v1 {
+                    let _ = fs::write(dir.join("freezer.state"), "THAWED");
+                    for pid in fs::read_to_string(dir.join("cgroup.procs"))
+                        .unwrap_or_default()
+                        .lines()
+                    {
+                        let _ = Command::new("kill").args(["-KILL", pid]).status();
+                    }
+                } else {
+                    let _ = fs::write(dir.join("cgroup.freeze"), "0");
+                    let _ = fs::write(dir.join("cgroup.kill"), "1");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            for dir in &tree {
+                let _ = fs::remove_dir(dir);
+            }
+            if !self.path.exists() {
+                return;
+            }
+        }
+    }
+}

@@ -1267,3 +1267,170 @@ fn tag_conditions_decide_iam_calls() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+// ---- a caller holding the store's write lock ------------------------------
+
+impl Setuid {
+    /// `script` run by `user` (`sh -c`, `$IAMCTL` is the setuid copy) in a
+    /// mount namespace with /etc/iam = our config dir, after `root_prefix`
+    /// ran as root.
+    fn shell_as(&self, user: &IamUser, root_prefix: &str, script: &str) -> Command {
+        let outer = format!(
+            "mount --bind {} /etc/iam || exit 99\n{root_prefix}\nexec setpriv --reuid={} --regid={} --clear-groups sh -c \"$1\"",
+            self.etc.display(),
+            user.uid,
+            user.gid,
+        );
+        let mut c = Command::new("unshare");
+        c.args(["-m", "sh", "-c", &outer, "sh", script])
+            .env("IAMCTL", &self.bin);
+        c
+    }
+}
+
+/// The process running `bin` that holds SQLite's WAL write lock (a POSIX
+/// lock on byte 120 of the `-shm` file, WAL_WRITE_LOCK), from /proc/locks.
+fn wal_writer(bin: &std::path::Path) -> Option<i32> {
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|l| {
+        // "1: POSIX  ADVISORY  WRITE 1234 fd:00:5678 120 120"
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 8 || f[1] != "POSIX" || f[3] != "WRITE" || f[6] != "120" || f[7] != "120" {
+            return None;
+        }
+        let pid: i32 = f[4].parse().ok()?;
+        (fs::read_link(format!("/proc/{pid}/exe")).ok()? == bin).then_some(pid)
+    })
+}
+
+/// Issue 11 item 9: a caller could SIGSTOP its own setuid iamctl, or freeze
+/// it in a cgroup of its own (systemd delegates `user@UID.service` to the
+/// user, with cgroup.freeze), inside a write transaction: SQLite's write
+/// lock stayed held, and every login on the host (and on every host sharing
+/// the store) failed after the 5 s busy timeout. Now iamctl is out of the
+/// caller's reach before it opens the store.
+#[test]
+fn a_caller_cannot_hold_the_store_lock_by_stopping_or_freezing_iamctl() {
+    if !require_root("a_caller_cannot_hold_the_store_lock_by_stopping_or_freezing_iamctl") {
+        return;
+    }
+    let s = Setuid::new();
+    let mallory = s.user(&format!("iamfrz{}", std::process::id() % 100_000));
+    let may_tag = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:TagUser","Resource":"arn:aws:iam::123456789012:user/{}"}}]}}"#,
+        mallory.name
+    );
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            &mallory.name,
+            "--policy-name",
+            "tag-self",
+            "--policy-document",
+            &may_tag,
+        ],
+        "",
+    );
+    let password = "Bob-Logs-In-1";
+    s.admin(&["create-user", "--user-name", "bob"], "");
+    s.admin(
+        &["create-login-profile", "--user-name", "bob"],
+        &format!("{password}\n"),
+    );
+    s.admin(
+        &[
+            "put-user-policy",
+            "--user-name",
+            "bob",
+            "--policy-name",
+            "login",
+            "--policy-document",
+            e2e::ALLOW_LOGIN,
+        ],
+        "",
+    );
+    let service = e2e::PamService::new(&s.etc.join("iam.toml"), AUTH_ONLY);
+    let login = || {
+        let start = std::time::Instant::now();
+        let r = pamtester(&service, "bob", None, &["authenticate"], &[password]);
+        (r, start.elapsed())
+    };
+    let (r, _) = login();
+    assert!(r.success, "{r:?}");
+
+    // SIGSTOP from the caller, while iamctl reads a document from a pipe
+    // the caller holds open: refused.
+    let out = run(
+        &mut s.shell_as(
+            &mallory,
+            "",
+            r#"sleep 3 | "$IAMCTL" put-user-policy --user-name nobody --policy-name p --policy-document file:///dev/stdin & p=$!
+sleep 1
+if kill -STOP "$p" 2>/dev/null; then echo stopped; kill -CONT "$p"; else echo refused; fi
+wait"#,
+        ),
+        "",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "refused",
+        "{}",
+        stderr(&out)
+    );
+
+    // Freezing: the caller runs writes in a loop inside a cgroup of its own
+    // (v2, and a v1 freezer where this host has one) and freezes it the
+    // moment one of them holds the write lock. Logins go on.
+    let v2 = e2e::Delegated::v2(mallory.uid, mallory.gid);
+    let v1 = e2e::Delegated::v1("freezer", mallory.uid, mallory.gid);
+    let mut cases = vec![(&v2, "cgroup.freeze", "1", "0")];
+    if let Some(v1) = &v1 {
+        cases.push((v1, "freezer.state", "FROZEN", "THAWED"));
+    }
+    for (delegated, file, freeze, thaw) in cases {
+        let trap = delegated.path.join("trap");
+        let script = format!(
+            r#"mkdir {t} && echo $$ > {t}/cgroup.procs || exit 96
+while :; do "$IAMCTL" tag-user --user-name {m} --tags Key=k,Value=v >/dev/null 2>&1; done"#,
+            t = trap.display(),
+            m = mallory.name
+        );
+        let mut writer = s
+            .shell_as(&mallory, &delegated.enter_line(), &script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !trap.join(file).exists() {
+            if let Some(st) = writer.try_wait().unwrap() {
+                let mut err = String::new();
+                let _ = std::io::Read::read_to_string(&mut writer.stderr.take().unwrap(), &mut err);
+                panic!("{file}: the writer loop ended: {st:?} {err}");
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut frozen_in_a_write = 0;
+        let mut failure = None;
+        while frozen_in_a_write < 20 && started.elapsed() < std::time::Duration::from_secs(60) {
+            let Some(_) = wal_writer(&s.bin) else {
+                continue;
+            };
+            fs::write(trap.join(file), freeze).unwrap();
+            frozen_in_a_write += 1;
+            let (r, took) = login();
+            fs::write(trap.join(file), thaw).unwrap();
+            if !r.success || took >= std::time::Duration::from_secs(5) {
+                failure = Some(format!("{file}: login failed after {took:?}: {r:?}"));
+                break;
+            }
+        }
+        let _ = writer.kill();
+        let _ = writer.wait();
+        assert_eq!(failure, None);
+        assert!(frozen_in_a_write > 0, "{file}: no write was ever seen");
+    }
+}

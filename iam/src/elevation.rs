@@ -36,8 +36,18 @@ pub const RUN_AS_TAG: &str = "host:RunAs";
 pub const GROUPS_TAG: &str = "host:Groups";
 /// sudo's `secure_path`: the only PATH a session starts with.
 pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// Name of the cgroup directory (under the cgroup2 mount) holding sessions.
-pub const CGROUP_PARENT: &str = "iam-sessions";
+/// The cgroup v2 directory (under the cgroup2 mount) that is pam_iam's:
+/// root-owned, never group- or world-writable, and nothing in it is a
+/// caller's. Its layout:
+/// - `iam/iamctl`: a setuid iamctl of a non-root caller, out of the
+///   caller's cgroups (which the caller may freeze, throttle or kill);
+/// - `iam/sessions/ID/supervisor`: the supervisor of role session ID;
+/// - `iam/sessions/ID/command`: every process of role session ID.
+pub const CGROUP_DIR: &str = "iam";
+/// Where a setuid iamctl of a non-root caller waits (see [`CGROUP_DIR`]).
+pub const IAMCTL_CGROUP: &str = "iam/iamctl";
+/// The parent of every session's cgroups (see [`CGROUP_DIR`]).
+pub const SESSIONS_CGROUP: &str = "iam/sessions";
 /// Where a supervisor notes the Linux session id (the command's pid) of a
 /// running session, so that what is left of a session whose supervisor died
 /// can be found and ended where no cgroup could be made.
@@ -863,6 +873,12 @@ pub struct ProcessInfo {
     pub sid: u32,
     /// Start time, unix seconds (rounded down).
     pub start_unix: i64,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22):
+    /// exact, so with the pid it names one process, never a successor that
+    /// got the same pid.
+    pub start_ticks: u64,
+    /// Exited, not yet reaped: nothing of it runs.
+    pub zombie: bool,
 }
 
 /// Linux's fixed `USER_HZ`: the unit of `starttime` in `/proc/PID/stat`.
@@ -888,6 +904,8 @@ impl ProcessInfo {
             pgrp: u32::try_from(field(5)?).ok()?,
             sid: u32::try_from(field(6)?).ok()?,
             start_unix: boot_unix + field(22)? / USER_HZ,
+            start_ticks: u64::try_from(field(22)?).ok()?,
+            zombie: fields.first() == Some(&"Z"),
         })
     }
 }
@@ -904,16 +922,41 @@ fn boot_time() -> Option<i64> {
 pub struct LiveSession {
     pub id: String,
     pub supervisor_pid: u32,
+    /// The supervisor's start time in clock ticks, when recorded.
+    pub supervisor_start: Option<u64>,
     /// When the record was written (unix seconds), after the supervisor
     /// process started.
     pub started: i64,
+    /// The uid the session runs as, when recorded.
+    pub run_as_uid: Option<u32>,
 }
 
 impl LiveSession {
+    /// The membership facts of an active record with a supervisor.
+    pub fn of(s: &RoleSession) -> Option<Self> {
+        Some(Self {
+            id: s.id.clone(),
+            supervisor_pid: s.pid?,
+            supervisor_start: s.pid_start,
+            started: s.started,
+            run_as_uid: s.run_as_uid,
+        })
+    }
+
     /// Whether the supervisor of this record still runs. A dead pid, or a pid
-    /// now used by a process younger than the record (pid reuse), is stale.
+    /// now used by another process (start time in ticks differs; for records
+    /// without one, a process younger than the record), is stale.
     pub fn supervisor_alive(&self) -> bool {
-        ProcessInfo::read(self.supervisor_pid).is_some_and(|p| is_supervisor(&p, self.started))
+        ProcessInfo::read(self.supervisor_pid).is_some_and(|p| self.is_supervisor(&p))
+    }
+
+    /// Whether `p` is this session's supervisor.
+    pub fn is_supervisor(&self, p: &ProcessInfo) -> bool {
+        p.pid == self.supervisor_pid
+            && match self.supervisor_start {
+                Some(ticks) => p.start_ticks == ticks,
+                None => is_supervisor(p, self.started),
+            }
     }
 }
 
@@ -928,37 +971,75 @@ pub fn is_session_id(id: &str) -> bool {
 
 /// Whether `p` can be the supervisor of a record written at `started`: it
 /// must have started before the record (2 s for rounding of both clocks).
+/// Only for records without the supervisor's start time in ticks.
 pub fn is_supervisor(p: &ProcessInfo, started: i64) -> bool {
     p.start_unix <= started + 2
 }
 
-/// The session id in a `/proc/PID/cgroup` text, if the process sits in a
-/// session cgroup (`…/iam-sessions/ID`).
-pub fn cgroup_session_id(cgroup: &str) -> Option<String> {
-    cgroup.lines().find_map(|line| {
-        // cgroup v2 line: "0::/path"
-        let path = line.strip_prefix("0::")?;
-        let mut parts = path.split('/').skip_while(|p| *p != CGROUP_PARENT);
-        parts.next()?;
-        parts.next().filter(|id| !id.is_empty()).map(str::to_owned)
-    })
+/// The cgroup (relative to the cgroup2 mount) holding every process of
+/// session `id`.
+pub fn command_cgroup(id: &str) -> String {
+    format!("{SESSIONS_CGROUP}/{id}/command")
 }
 
-/// Which of `sessions` process `pid` belongs to: by its cgroup (a session's
-/// processes cannot leave it: the directories are root's), else by walking
-/// its parents up to a session's supervisor. The environment is never asked:
-/// inside a session it is the caller's to forge.
-pub fn session_of_process(pid: u32, sessions: &[LiveSession]) -> Option<LiveSession> {
-    if let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        && let Some(id) = cgroup_session_id(&cg)
-        && let Some(s) = sessions.iter().find(|s| s.id == id)
+/// The cgroup (relative to the cgroup2 mount) holding the supervisor of
+/// session `id`.
+pub fn supervisor_cgroup(id: &str) -> String {
+    format!("{SESSIONS_CGROUP}/{id}/supervisor")
+}
+
+/// The session whose command cgroup a `/proc/PID/cgroup` text names: its
+/// cgroup v2 line (`0::PATH`) must be exactly `BASE/iam/sessions/ID/command`,
+/// where BASE is the root of the cgroup2 mount in the hierarchy (`/` for a
+/// whole-hierarchy mount). Nothing else counts: not the same names deeper
+/// in someone's delegated subtree, not a sub-cgroup, not a cgroup v1 line.
+///
+/// The path in `/proc/PID/cgroup` is relative to the reader's cgroup
+/// namespace; iamctl reads its own and then also checks that it is listed
+/// in that exact directory's `cgroup.procs` under the mount, which no
+/// namespace can fake.
+pub fn cgroup_session_id(cgroup: &str, base: &str) -> Option<String> {
+    let path = cgroup.lines().find_map(|line| line.strip_prefix("0::"))?;
+    let rest = path.strip_prefix(base.trim_end_matches('/'))?;
+    let id = rest
+        .strip_prefix('/')?
+        .strip_prefix(SESSIONS_CGROUP)?
+        .strip_prefix('/')?
+        .strip_suffix("/command")?;
+    (is_session_id(id) && command_cgroup(id) == rest[1..]).then(|| id.to_owned())
+}
+
+/// The process asking, identified before any cgroup is trusted: its pid,
+/// its real uid (who it is), and the session cgroup it was found in (by
+/// iamctl, before it moved itself anywhere; see [`cgroup_session_id`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerProcess {
+    pub pid: u32,
+    pub uid: u32,
+    pub cgroup_session: Option<String>,
+}
+
+/// Which of `sessions` the caller belongs to. Only a caller whose real uid
+/// is the session's run-as uid can be in it; then by its exact session
+/// cgroup (the directories are root's: a session's processes cannot leave
+/// it, and no one else can enter it), else by walking its parents up to a
+/// session's live supervisor. The environment is never asked: inside a
+/// session it is the caller's to forge.
+pub fn session_of_process(caller: &CallerProcess, sessions: &[LiveSession]) -> Option<LiveSession> {
+    let runs_as_caller = |s: &&LiveSession| s.run_as_uid == Some(caller.uid);
+    if let Some(id) = &caller.cgroup_session
+        && let Some(s) = sessions
+            .iter()
+            .filter(runs_as_caller)
+            .find(|s| &s.id == id && s.supervisor_alive())
     {
         return Some(s.clone());
     }
-    ancestry(pid).iter().find_map(|info| {
+    ancestry(caller.pid).iter().find_map(|info| {
         sessions
             .iter()
-            .find(|s| s.supervisor_pid == info.pid && is_supervisor(info, s.started))
+            .filter(runs_as_caller)
+            .find(|s| s.is_supervisor(info))
             .cloned()
     })
 }
@@ -1006,14 +1087,9 @@ pub fn is_stale(session: &RoleSession, now: DateTime<Utc>) -> bool {
     if session.status != RoleSessionStatus::Active {
         return false;
     }
-    match session.pid {
+    match LiveSession::of(session) {
         None => now.timestamp() > session.started + PIDLESS_GRACE,
-        Some(pid) => !LiveSession {
-            id: session.id.clone(),
-            supervisor_pid: pid,
-            started: session.started,
-        }
-        .supervisor_alive(),
+        Some(live) => !live.supervisor_alive(),
     }
 }
 
@@ -1032,27 +1108,27 @@ pub fn reap_stale_sessions(
     Ok(reaped)
 }
 
-/// The role session process `pid` runs in, if any: by its session cgroup,
-/// else by a live supervisor among its ancestors — never by the environment,
-/// which inside a session is the caller's to forge. `get-caller-identity`
-/// and every iamctl call use this to act as the assumed role, and
-/// `assume-role` to refuse nesting.
-pub fn current_role_session(store: &Store, pid: u32) -> Result<Option<RoleSession>, StoreError> {
-    let active = store.list_role_sessions(None, true)?;
-    let live: Vec<LiveSession> = active
-        .iter()
-        .filter_map(|s| {
-            Some(LiveSession {
-                id: s.id.clone(),
-                supervisor_pid: s.pid?,
-                started: s.started,
-            })
-        })
+/// The role session the caller runs in, if any: an active, unexpired
+/// record run as the caller's uid, found by its session cgroup, else by a
+/// live supervisor among its ancestors — never by the environment, which
+/// inside a session is the caller's to forge. `get-caller-identity` and
+/// every iamctl call use this to act as the assumed role, and `assume-role`
+/// to refuse nesting.
+pub fn current_role_session(
+    store: &Store,
+    caller: &CallerProcess,
+    now: DateTime<Utc>,
+) -> Result<Option<RoleSession>, StoreError> {
+    let active: Vec<RoleSession> = store
+        .list_role_sessions(None, true)?
+        .into_iter()
+        .filter(|s| s.expires > now.timestamp())
         .collect();
-    Ok(session_of_process(pid, &live).and_then(|l| active.into_iter().find(|s| s.id == l.id)))
+    let live: Vec<LiveSession> = active.iter().filter_map(LiveSession::of).collect();
+    Ok(session_of_process(caller, &live).and_then(|l| active.into_iter().find(|s| s.id == l.id)))
 }
 
-/// The principal process `pid` acts as when it runs inside a role session:
+/// The principal the caller acts as when it runs inside a role session:
 /// the session's assumed role (its ARN `arn:aws:sts::…:assumed-role/R/S`, the
 /// role's policies). `get-caller-identity` reports it and every iamctl call
 /// made inside a session is authorized with it, whatever uid the session
@@ -1060,9 +1136,10 @@ pub fn current_role_session(store: &Store, pid: u32) -> Result<Option<RoleSessio
 pub fn session_principal(
     store: &Store,
     account: &AccountId,
-    pid: u32,
+    caller: &CallerProcess,
+    now: DateTime<Utc>,
 ) -> Result<Option<(RoleSession, Principal)>, PrincipalError> {
-    let Some(session) = current_role_session(store, pid)? else {
+    let Some(session) = current_role_session(store, caller, now)? else {
         return Ok(None);
     };
     let principal =
@@ -1325,18 +1402,48 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_membership_is_read_from_proc() {
+    fn only_the_exact_session_cgroup_counts() {
+        let id = "rs-abc234";
+        let exact = format!("0::/iam/sessions/{id}/command\n");
+        assert_eq!(cgroup_session_id(&exact, "/"), Some(id.into()));
         assert_eq!(
-            cgroup_session_id("0::/iam-sessions/abc123\n"),
-            Some("abc123".into())
+            cgroup_session_id(&format!("4:memory:/x\n{exact}"), "/"),
+            Some(id.into())
         );
+        // A mount of a sub-hierarchy: the path starts with its root.
         assert_eq!(
-            cgroup_session_id("4:memory:/x\n0::/system.slice/iam-sessions/s-9/sub\n"),
-            Some("s-9".into())
+            cgroup_session_id(
+                &format!("0::/docker/c1/iam/sessions/{id}/command\n"),
+                "/docker/c1"
+            ),
+            Some(id.into())
         );
-        assert_eq!(cgroup_session_id("0::/user.slice\n"), None);
-        assert_eq!(cgroup_session_id("0::/iam-sessions/\n"), None);
-        assert_eq!(cgroup_session_id("1:name=x:/iam-sessions/fake\n"), None);
+        for forged in [
+            // The old layout, and the names anywhere but at the root: what a
+            // user with a delegated subtree (systemd's user@UID.service) can
+            // create for itself.
+            format!("0::/iam-sessions/{id}\n"),
+            format!("0::/user.slice/user-1000.slice/user@1000.service/iam-sessions/{id}\n"),
+            format!("0::/user.slice/user-1000.slice/user@1000.service/iam/sessions/{id}/command\n"),
+            // A sub-cgroup, the supervisor's cgroup, a prefix.
+            format!("0::/iam/sessions/{id}/command/sub\n"),
+            format!("0::/iam/sessions/{id}/supervisor\n"),
+            format!("0::/iam/sessions/{id}\n"),
+            format!("0::/docker/c1x/iam/sessions/{id}/command\n"),
+            // Not a session id, not a cgroup v2 line.
+            "0::/iam/sessions/../command\n".to_owned(),
+            "0::/iam/sessions//command\n".to_owned(),
+            "0::/iam/sessions/a/b/command\n".to_owned(),
+            format!("1:name=systemd:/iam/sessions/{id}/command\n"),
+            "0::/user.slice\n".to_owned(),
+        ] {
+            let base = if forged.contains("/docker/") {
+                "/docker/c1"
+            } else {
+                "/"
+            };
+            assert_eq!(cgroup_session_id(&forged, base), None, "{forged}");
+        }
     }
 
     #[test]
@@ -1344,22 +1451,65 @@ mod tests {
         let me = ProcessInfo::read(std::process::id()).unwrap();
         let parent = ProcessInfo::read(me.ppid).unwrap();
         let now = Utc::now().timestamp();
-        let live = |pid: u32, started: i64| LiveSession {
+        let uid = 4242;
+        let caller = CallerProcess {
+            pid: me.pid,
+            uid,
+            cgroup_session: None,
+        };
+        let live = |pid: u32, start: Option<u64>, started: i64| LiveSession {
             id: format!("s-{pid}"),
             supervisor_pid: pid,
+            supervisor_start: start,
             started,
+            run_as_uid: Some(uid),
         };
         // Our parent as a supervisor: found through ancestry.
-        let found = session_of_process(me.pid, &[live(parent.pid, now)]);
+        let found = session_of_process(&caller, &[live(parent.pid, Some(parent.start_ticks), now)]);
         assert_eq!(found.map(|s| s.id), Some(format!("s-{}", parent.pid)));
-        // A record older than the process holding its pid: pid reuse, stale.
+        // Another process under the same pid (start time in ticks differs):
+        // pid reuse, stale.
+        let other = live(parent.pid, Some(parent.start_ticks + 1), now);
         assert_eq!(
-            session_of_process(me.pid, &[live(parent.pid, parent.start_unix - 60)]),
+            session_of_process(&caller, std::slice::from_ref(&other)),
             None
         );
-        assert!(!live(parent.pid, parent.start_unix - 60).supervisor_alive());
-        assert!(live(parent.pid, now).supervisor_alive());
-        assert!(!live(u32::MAX - 1, now).supervisor_alive());
+        assert!(!other.supervisor_alive());
+        // A record without ticks: older than the process holding its pid.
+        assert_eq!(
+            session_of_process(&caller, &[live(parent.pid, None, parent.start_unix - 60)]),
+            None
+        );
+        assert!(live(parent.pid, None, now).supervisor_alive());
+        assert!(!live(u32::MAX - 1, None, now).supervisor_alive());
+        // Another uid than the session's, or a record without one: not in it.
+        let mut theirs = live(parent.pid, Some(parent.start_ticks), now);
+        theirs.run_as_uid = Some(uid + 1);
+        assert_eq!(
+            session_of_process(&caller, std::slice::from_ref(&theirs)),
+            None
+        );
+        theirs.run_as_uid = None;
+        assert_eq!(session_of_process(&caller, &[theirs]), None);
+        // By cgroup: only a session with a live supervisor and the uid.
+        let far = CallerProcess {
+            pid: 1,
+            uid,
+            cgroup_session: Some(format!("s-{}", parent.pid)),
+        };
+        let s = live(parent.pid, Some(parent.start_ticks), now);
+        assert_eq!(
+            session_of_process(&far, std::slice::from_ref(&s)),
+            Some(s.clone())
+        );
+        let dead = live(u32::MAX - 1, None, now);
+        let far_dead = CallerProcess {
+            cgroup_session: Some(dead.id.clone()),
+            ..far.clone()
+        };
+        assert_eq!(session_of_process(&far_dead, &[dead]), None);
+        let root = CallerProcess { uid: 0, ..far };
+        assert_eq!(session_of_process(&root, &[s]), None);
     }
 
     const ACCT: &str = "123456789012";
@@ -1615,25 +1765,38 @@ mod tests {
         let role = RoleName::parse("admin").unwrap();
         let name = session_name("ops").unwrap();
         let me = ProcessInfo::read(std::process::id()).unwrap();
+        let parent = ProcessInfo::read(me.ppid).unwrap();
+        let caller = CallerProcess {
+            pid: me.pid,
+            uid: 4242,
+            cgroup_session: None,
+        };
         let mine = store
             .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
             .unwrap();
         assert_eq!(
-            current_role_session(&store, me.pid).unwrap(),
+            current_role_session(&store, &caller, now).unwrap(),
             None,
             "no pid yet"
         );
         // Our parent plays the supervisor: we are inside its session.
-        store.set_role_session_pid(&mine.id, me.ppid).unwrap();
-        let found = current_role_session(&store, me.pid).unwrap().unwrap();
+        store
+            .set_role_session_supervisor(&mine.id, me.ppid, parent.start_ticks, 4242)
+            .unwrap();
+        let found = current_role_session(&store, &caller, now).unwrap().unwrap();
         assert_eq!(found.id, mine.id);
         assert!(!is_stale(&found, now));
+        // Once expired it authorizes nothing, whatever its status says.
+        let after = now + TimeDelta::seconds(900);
+        assert_eq!(current_role_session(&store, &caller, after).unwrap(), None);
 
         // A session whose supervisor is gone is stale, and reaped once.
         let dead = store
             .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
             .unwrap();
-        store.set_role_session_pid(&dead.id, u32::MAX - 7).unwrap();
+        store
+            .set_role_session_supervisor(&dead.id, u32::MAX - 7, 1, 4242)
+            .unwrap();
         let pidless = store
             .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
             .unwrap();
@@ -1850,8 +2013,14 @@ mod tests {
             )
             .unwrap();
         let me = ProcessInfo::read(std::process::id()).unwrap();
+        let parent = ProcessInfo::read(me.ppid).unwrap();
+        let caller = CallerProcess {
+            pid: me.pid,
+            uid: 0,
+            cgroup_session: None,
+        };
         assert!(
-            session_principal(&store, &account, me.pid)
+            session_principal(&store, &account, &caller, now)
                 .unwrap()
                 .is_none()
         );
@@ -1864,8 +2033,10 @@ mod tests {
                 now + TimeDelta::seconds(900),
             )
             .unwrap();
-        store.set_role_session_pid(&s.id, me.ppid).unwrap();
-        let (found, principal) = session_principal(&store, &account, me.pid)
+        store
+            .set_role_session_supervisor(&s.id, me.ppid, parent.start_ticks, 0)
+            .unwrap();
+        let (found, principal) = session_principal(&store, &account, &caller, now)
             .unwrap()
             .unwrap();
         assert_eq!(found.id, s.id);

@@ -383,8 +383,14 @@ fn role_sessions() {
     assert!(r.id.starts_with("rs-"));
     assert_eq!(r.status, RoleSessionStatus::Active);
     assert_eq!(r.expires - r.started, 900);
-    s.set_role_session_pid(&r.id, 777).unwrap();
-    assert_eq!(s.get_role_session(&r.id).unwrap().pid, Some(777));
+    assert_eq!((r.pid, r.pid_start, r.run_as_uid), (None, None, None));
+    s.set_role_session_supervisor(&r.id, 777, 123_456, 1001)
+        .unwrap();
+    let got = s.get_role_session(&r.id).unwrap();
+    assert_eq!(
+        (got.pid, got.pid_start, got.run_as_uid),
+        (Some(777), Some(123_456), Some(1001))
+    );
     let r2 = s
         .create_role_session(&bob, &admin, &name, t0(), t0() + Duration::seconds(3600))
         .unwrap();

@@ -81,7 +81,8 @@ impl Ctx {
         // A role session first: inside one the caller is the assumed role,
         // even as uid 0 (sessions run as root by default). Found by cgroup
         // or supervisor ancestry, never by the environment.
-        let session = iam::elevation::session_principal(&store, &account, std::process::id())?;
+        let session =
+            iam::elevation::session_principal(&store, &account, &invoker.caller_process(), now)?;
         let caller = if let Some((session, principal)) = session {
             login_user = Some(session.user.to_string());
             Caller::AssumedRole(Box::new(principal))

@@ -5,6 +5,7 @@
 //! transaction → audit. Every rule lives in the `iam` crate; this crate maps
 //! the AWS CLI's surface onto it.
 
+mod cgroups;
 mod cli;
 mod ctx;
 mod elevate;
@@ -39,6 +40,14 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let verb = matches.subcommand_name().unwrap_or_default().to_owned();
+    // Every verb but the three that drop privilege opens the store.
+    if !matches!(
+        cli.command,
+        Command::Completion(_) | Command::Man(_) | Command::SimulateCustomPolicy(_)
+    ) && let Err(e) = setuid::out_of_reach(invoker)
+    {
+        return fail(&e);
+    }
     if let Command::AssumeRole(a) = &cli.command {
         let config_path = setuid::config_path(invoker, cli.config.as_deref());
         return elevate::assume_role(invoker, &config_path, a);

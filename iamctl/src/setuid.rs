@@ -3,8 +3,11 @@
 //! over — environment, descriptors, umask, core dumps — is treated as hostile.
 //!
 //! Order: self-check → standard descriptors sane → inherited fds ≥ 3 closed →
-//! not dumpable → umask 077 → environment reset → resource limits reset. Config and store are opened
-//! later by `main`, from the fixed path for non-root callers.
+//! the starting cgroup noted → not dumpable → umask 077 → environment reset →
+//! resource limits reset. Once argv is parsed, a verb that opens the store
+//! first puts iamctl out of the caller's reach ([`out_of_reach`]); config
+//! and store are then opened by `main`, from the fixed path for non-root
+//! callers.
 #![allow(unsafe_code)]
 
 use crate::error::CliError;
@@ -29,10 +32,24 @@ impl Invoker {
     pub fn is_root(&self) -> bool {
         self.uid.is_root()
     }
+
+    /// The calling process as the session rules see it: this process, the
+    /// caller's real uid, and the role session cgroup it started in (read
+    /// by [`harden`] before iamctl moved anywhere).
+    pub fn caller_process(&self) -> iam::elevation::CallerProcess {
+        iam::elevation::CallerProcess {
+            pid: std::process::id(),
+            uid: self.uid.as_raw(),
+            cgroup_session: SESSION_CGROUP.get().cloned().flatten(),
+        }
+    }
 }
 
 /// The real uid, recorded by [`harden`] for [`as_invoker`].
 static INVOKER: OnceLock<Uid> = OnceLock::new();
+
+/// The role session whose cgroup we started in, recorded by [`harden`].
+static SESSION_CGROUP: OnceLock<Option<String>> = OnceLock::new();
 
 /// Runs `f` with the caller's effective uid, so a file named on the command
 /// line (`file://` documents, `--outfile`, `--out-dir`, an import file) is
@@ -73,6 +90,9 @@ pub fn harden() -> Result<Invoker, CliError> {
     }
     ensure_std_fds_open();
     close_inherited_fds();
+    // Where we started, before anything moves us: a role session is
+    // recognised by its exact, root-owned command cgroup.
+    let _ = SESSION_CGROUP.set(crate::cgroups::own_session());
     // No core dumps or ptrace of a process holding secrets.
     nix::sys::prctl::set_dumpable(false)
         .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))?;
@@ -80,6 +100,41 @@ pub fn harden() -> Result<Invoker, CliError> {
     reset_environment();
     reset_limits()?;
     Ok(invoker)
+}
+
+/// Puts a setuid iamctl of a non-root caller out of that caller's reach, as
+/// its first step before the store (STYLE.md §8): a transaction it holds
+/// must never be held up by the caller, or every login on the host (and on
+/// every host sharing the store) waits for it and fails after the busy
+/// timeout. So: real, effective and saved uid 0 (the caller may no longer
+/// signal it: no SIGSTOP), the terminal's job control signals ignored
+/// (SIGTSTP, SIGTTIN, SIGTTOU: the caller's terminal would stop it), and
+/// out of every cgroup the caller could freeze, throttle or kill
+/// ([`crate::cgroups::leave_caller_cgroups`]); where it cannot leave one,
+/// it refuses to run. Root's own calls are left where root runs them.
+pub fn out_of_reach(invoker: Invoker) -> Result<(), CliError> {
+    if invoker.is_root() {
+        return Ok(());
+    }
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        CliError::new("ServiceFailure", format!("{what}: {e}"))
+    };
+    let root = Uid::from_raw(0);
+    nix::unistd::setresuid(root, root, root).map_err(|e| fail("setresuid", &e))?;
+    // A change of credentials may reset it: not dumpable, again.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl(PR_SET_DUMPABLE)", &e))?;
+    for sig in [
+        nix::sys::signal::Signal::SIGTSTP,
+        nix::sys::signal::Signal::SIGTTIN,
+        nix::sys::signal::Signal::SIGTTOU,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code; nothing else in this
+        // single-threaded process is changing dispositions meanwhile.
+        unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }
+            .map_err(|e| fail("signal", &e))?;
+    }
+    crate::cgroups::leave_caller_cgroups(iam::elevation::IAMCTL_CGROUP)
+        .map_err(|e| CliError::new("ServiceFailure", e.to_string()))
 }
 
 /// Gives up root for good (real, effective and saved uid = the caller's),

@@ -350,13 +350,23 @@ impl Store {
         })
     }
 
-    /// Records the supervising process of a session.
-    pub fn set_role_session_pid(&self, id: &str, pid: u32) -> Result<()> {
+    /// Records the supervising process of a session (its pid and start
+    /// time in clock ticks) and the uid the session runs as, in one write:
+    /// from then on the session's processes are recognised as the role.
+    pub fn set_role_session_supervisor(
+        &self,
+        id: &str,
+        pid: u32,
+        pid_start: u64,
+        run_as_uid: u32,
+    ) -> Result<()> {
+        let pid_start = i64::try_from(pid_start)
+            .map_err(|_| StoreError::Corrupt(format!("start time {pid_start}")))?;
         self.write(|c| {
             change_one(
                 c,
-                "UPDATE role_sessions SET pid = ?1 WHERE id = ?2",
-                params![pid, id],
+                "UPDATE role_sessions SET pid = ?1, pid_start = ?2, run_as_uid = ?3 WHERE id = ?4",
+                params![pid, pid_start, run_as_uid, id],
                 || StoreError::no_such(EntityKind::RoleSession, id),
             )
         })
@@ -468,8 +478,7 @@ fn failures_in(c: &Connection, user: &str) -> Result<Vec<i64>> {
     Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
 }
 
-const ROLE_SESSION_COLUMNS: &str =
-    "id, user_name, role_name, session_name, started, expires, pid, status, ended";
+const ROLE_SESSION_COLUMNS: &str = "id, user_name, role_name, session_name, started, expires, pid, status, ended, pid_start, run_as_uid";
 
 fn role_session_in(c: &Connection, id: &str) -> Result<RoleSession> {
     c.query_row(
@@ -496,6 +505,10 @@ fn role_session_from_row(r: &Row<'_>) -> Result<RoleSession> {
         started: r.get(4)?,
         expires: r.get(5)?,
         pid: r.get(6)?,
+        pid_start: r
+            .get::<_, Option<i64>>(9)?
+            .and_then(|t| u64::try_from(t).ok()),
+        run_as_uid: r.get(10)?,
         status,
         ended: r.get(8)?,
     })

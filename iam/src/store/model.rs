@@ -467,6 +467,11 @@ pub struct RoleSession {
     pub expires: i64,
     /// The supervising process, once it runs.
     pub pid: Option<u32>,
+    /// The supervisor's start time (clock ticks since boot, `/proc/PID/stat`
+    /// field 22): with `pid`, the identity of the supervising process.
+    pub pid_start: Option<u64>,
+    /// The Linux uid the session's command runs as.
+    pub run_as_uid: Option<u32>,
     pub status: RoleSessionStatus,
     pub ended: Option<i64>,
 }

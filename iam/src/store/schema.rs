@@ -213,4 +213,12 @@ CREATE TABLE auth_records (
 );
 CREATE INDEX auth_records_at ON auth_records(at);
 "#,
+    // 4: who a role session's processes are, so that membership is decided
+    // by identity, not by a pid or a cgroup path alone: the supervisor's
+    // start time in clock ticks (a recycled pid is never taken for it) and
+    // the uid the session runs as (a caller of another uid is not in it).
+    r#"
+ALTER TABLE role_sessions ADD COLUMN pid_start INTEGER;
+ALTER TABLE role_sessions ADD COLUMN run_as_uid INTEGER;
+"#,
 ];

@@ -126,7 +126,9 @@ fn prepare(
         crate::setuid::check_trusted(&config.database)?;
         let store = Store::open(&config.database)?;
         end_stale_sessions(&config, &store, Utc::now());
-        if let Some(active) = rules::current_role_session(&store, std::process::id())? {
+        if let Some(active) =
+            rules::current_role_session(&store, &invoker.caller_process(), Utc::now())?
+        {
             return Err(CliError::new(
                 "AccessDenied",
                 format!(
@@ -379,8 +381,14 @@ impl Prepared {
             self.now,
             expires,
         )?;
-        self.store
-            .set_role_session_pid(&record.id, std::process::id())?;
+        let me = rules::ProcessInfo::read(std::process::id())
+            .ok_or_else(|| fail("/proc/self/stat", &"unreadable"))?;
+        self.store.set_role_session_supervisor(
+            &record.id,
+            me.pid,
+            me.start_ticks,
+            self.creds.uid,
+        )?;
         let identity =
             UserIdentity::assumed_role(self.config.account_id.as_str(), &self.session_arn);
         let params = request_parameters(
@@ -656,26 +664,39 @@ fn audit(
     }
 }
 
-/// Records whose supervisor is gone are ended, and what is left of their
-/// processes (their cgroup) is killed.
+/// Records whose supervisor is gone are ended (and audited), and whatever
+/// is left of any session of this store without a live supervisor (its
+/// cgroup, or the Linux session its marker names) is killed — at every
+/// sweep, until nothing of it is left. Leftovers of sessions this store does
+/// not know are not ours to judge (another store's, on a host with several).
 fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
-    let Ok(stale) = rules::reap_stale_sessions(store, now) else {
-        return;
-    };
-    for s in stale {
-        supervisor::kill_leftovers(&s.id, s.started);
-        let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
-        audit(
-            config,
-            EventSource::Sts,
-            "SessionEnded",
-            UserIdentity::assumed_role(config.account_id.as_str(), &arn),
-            now,
-            json!({"sessionId": s.id}),
-            Some(json!({"reason": "supervisor gone"})),
-            None,
-            &[],
-        );
+    if let Ok(stale) = rules::reap_stale_sessions(store, now) {
+        for s in stale {
+            let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
+            audit(
+                config,
+                EventSource::Sts,
+                "SessionEnded",
+                UserIdentity::assumed_role(config.account_id.as_str(), &arn),
+                now,
+                json!({"sessionId": s.id}),
+                Some(json!({"reason": "supervisor gone"})),
+                None,
+                &[],
+            );
+        }
+    }
+    for id in supervisor::leftover_ids() {
+        // Asked after the listing: a session's record (with its supervisor)
+        // is written before its cgroup and marker exist.
+        let Ok(s) = store.get_role_session(&id) else {
+            continue;
+        };
+        let supervised = s.status == RoleSessionStatus::Active
+            && rules::LiveSession::of(&s).is_some_and(|l| l.supervisor_alive());
+        if !supervised {
+            supervisor::sweep_leftovers(&id);
+        }
     }
 }
 
@@ -750,19 +771,16 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
         },
     )?;
     // Nudge a live supervisor so it ends the session now, not at its next
-    // poll (it checks the record itself; the signal carries nothing).
-    if let Some(pid) = s.pid
-        && (rules::LiveSession {
-            id: s.id.clone(),
-            supervisor_pid: pid,
-            started: s.started,
-        })
-        .supervisor_alive()
-        && let Ok(pid) = i32::try_from(pid)
+    // poll (it checks the record itself; the signal carries nothing). Through
+    // a pidfd taken before the check: a recycled pid is never signalled.
+    if let Some(live) = rules::LiveSession::of(&s)
+        && let Ok(pid) = i32::try_from(live.supervisor_pid)
+        && let Ok(fd) = sys::pidfd_open(pid)
+        && live.supervisor_alive()
     {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGUSR1,
+        let _ = sys::pidfd_send_signal(
+            std::os::fd::AsFd::as_fd(&fd),
+            nix::sys::signal::Signal::SIGUSR1 as i32,
         );
     }
     let s = ctx.store.get_role_session(id)?;

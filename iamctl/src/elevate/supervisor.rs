@@ -2,25 +2,34 @@
 //! process to its last. It runs the command in a new session (on a pty when
 //! the caller has a terminal, as sudo-rs does), relays the terminal, forwards
 //! signals, and at expiry, on revocation, or when the command exits ends
-//! every process the session started — through a cgroup v2 directory when it
-//! can create one (`cgroup.kill`), else by sweeping its own descendants (it is
-//! a child subreaper, so orphans come back to it).
+//! every process the session started — through its root-owned cgroup v2
+//! directory when it can create one (`cgroup.kill`), else by sweeping its own
+//! descendants (it is a child subreaper, so orphans come back to it) — and
+//! keeps at it until none is left.
+//!
+//! Nothing the caller does to its own terminal, cgroup or processes stops
+//! the clock: the supervisor sits in a cgroup of its own (root's alone), the
+//! caller may not signal it (all its uids are 0), and it never blocks on the
+//! caller's descriptors (threads do that I/O; see [`Outlet`]).
 
 use super::sys::{self, Credentials};
+use crate::cgroups::Cgroup2;
 use chrono::{DateTime, Utc};
-use iam::elevation::{CGROUP_PARENT, EndReason, REVOKE_POLL, Step, Timeline};
+use iam::elevation::{self as rules, EndReason, ProcessInfo, REVOKE_POLL, Step, Timeline};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 /// What to run, as whom.
@@ -46,129 +55,240 @@ pub struct Outcome {
     pub reason: EndReason,
 }
 
-/// After SIGKILL, how long to wait for the session to be empty.
-const KILL_WAIT: Duration = Duration::from_secs(5);
+/// While a session is being killed, how often the kill is repeated (until
+/// nothing of it is left: a fork storm or a process that slipped past one
+/// sweep is caught by the next).
+const KILL_REPEAT: Duration = Duration::from_millis(100);
+
+/// How long output still queued for the caller may delay the end of
+/// `iamctl assume-role` once the session is over.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// The set of processes of a session.
 enum Members {
-    /// `/…/iam-sessions/<id>`: every process of the session, inescapably.
-    Cgroup(PathBuf),
-    /// No writable cgroup v2: our descendants (we are a subreaper).
+    /// `iam/sessions/ID/command` (cgroup v2): every process of the session,
+    /// inescapably for a non-root run-as user.
+    Cgroup { v2: Cgroup2, id: String },
+    /// No usable cgroup v2: our descendants (we are a subreaper).
     Descendants,
 }
 
 impl Members {
+    /// Moves the supervisor into its own root-owned cgroup and makes the
+    /// session's; returns the command cgroup's `cgroup.procs`, open for the
+    /// child to enter between fork and exec.
     fn create(session_id: &str, use_cgroup: bool) -> (Self, Option<File>) {
-        let Some(root) = cgroup2_mount().filter(|_| use_cgroup) else {
+        let Some(v2) = Cgroup2::open().filter(|_| use_cgroup) else {
             return (Self::Descendants, None);
         };
-        let parent = root.join(CGROUP_PARENT);
-        let dir = parent.join(session_id);
-        let made =
-            (parent.is_dir() || fs::create_dir(&parent).is_ok()) && fs::create_dir(&dir).is_ok();
-        if !made {
-            return (Self::Descendants, None);
-        }
-        match OpenOptions::new()
-            .write(true)
-            .open(dir.join("cgroup.procs"))
-        {
-            Ok(f) => (Self::Cgroup(dir), Some(f)),
+        let procs = v2
+            .enter(&rules::supervisor_cgroup(session_id))
+            .and_then(|()| v2.procs_file(&rules::command_cgroup(session_id)));
+        match procs {
+            Ok(f) => (
+                Self::Cgroup {
+                    v2,
+                    id: session_id.to_owned(),
+                },
+                Some(f),
+            ),
             Err(_) => {
-                let _ = fs::remove_dir(&dir);
+                remove_session_cgroups(&v2, session_id);
                 (Self::Descendants, None)
             }
         }
     }
 
-    fn pids(&self) -> Vec<i32> {
+    /// Whether nothing of the session runs any more.
+    fn is_empty(&self) -> bool {
         match self {
-            Self::Cgroup(dir) => fs::read_to_string(dir.join("cgroup.procs"))
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect(),
-            Self::Descendants => descendants(std::process::id()),
+            Self::Cgroup { v2, id } => v2
+                .pids(&rules::command_cgroup(id))
+                .map_or(true, |p| p.is_empty()),
+            Self::Descendants => descendants(std::process::id()).is_empty(),
         }
     }
 
+    /// Sends `sig` to every process of the session; SIGKILL to a cgroup goes
+    /// through `cgroup.kill`. Each process is signalled through a pidfd
+    /// after checking that it is still the one meant, so a pid reused by an
+    /// unrelated process in between is never hit.
     fn signal(&self, sig: Signal) {
-        if sig == Signal::SIGKILL
-            && let Self::Cgroup(dir) = self
-            && fs::write(dir.join("cgroup.kill"), "1").is_ok()
-        {
-            return;
-        }
-        for pid in self.pids() {
-            let _ = kill(Pid::from_raw(pid), sig);
-            if sig == Signal::SIGHUP {
-                // A stopped process must run to see its hangup.
-                let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
-            }
-        }
-    }
-
-    fn remove(&self) {
-        if let Self::Cgroup(dir) = self {
-            for _ in 0..50 {
-                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+        match self {
+            Self::Cgroup { v2, id } => {
+                let path = rules::command_cgroup(id);
+                if sig == Signal::SIGKILL && v2.kill(&path).is_ok() {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-/// Ends whatever is left of a session whose supervisor died: its cgroup,
-/// or else the processes of the Linux session its command led (started
-/// no earlier than the session, so a reused id is not mistaken for it).
-pub fn kill_leftovers(session_id: &str, started: i64) {
-    if !iam::elevation::is_session_id(session_id) {
-        return;
-    }
-    if let Some(root) = cgroup2_mount() {
-        let dir = root.join(CGROUP_PARENT).join(session_id);
-        if dir.is_dir() {
-            let members = Members::Cgroup(dir);
-            members.signal(Signal::SIGKILL);
-            members.remove();
-        }
-    }
-    let marker = Path::new(iam::elevation::RUN_DIR).join(session_id);
-    if let Some(sid) = fs::read_to_string(&marker)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-    {
-        for _ in 0..3 {
-            for p in processes() {
-                if p.sid == sid && p.start_unix + 2 >= started {
-                    let _ = kill(
-                        Pid::from_raw(i32::try_from(p.pid).unwrap_or(-1)),
-                        Signal::SIGKILL,
-                    );
+                let base = v2.base().to_owned();
+                for pid in v2.pids(&path).unwrap_or_default() {
+                    signal_checked(pid, sig, |_| {
+                        fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                            .ok()
+                            .and_then(|t| rules::cgroup_session_id(&t, &base))
+                            .as_deref()
+                            == Some(id.as_str())
+                    });
                 }
             }
-            std::thread::sleep(Duration::from_millis(50));
+            Self::Descendants => {
+                for p in descendants(std::process::id()) {
+                    signal_checked(p.pid as i32, sig, |now| now.start_ticks == p.start_ticks);
+                }
+            }
         }
     }
-    let _ = fs::remove_file(marker);
+
+    /// Removes the session's cgroups (the supervisor leaves its own first).
+    fn remove(&self) {
+        if let Self::Cgroup { v2, id } = self {
+            let _ = v2.enter(rules::IAMCTL_CGROUP);
+            remove_session_cgroups(v2, id);
+        }
+    }
 }
 
-/// The note in [`iam::elevation::RUN_DIR`] of a running session; removed
-/// when the supervisor ends it.
+/// `sig` to process `pid` if, once a pidfd holds it, `still` says it is the
+/// process meant (and, for SIGHUP, SIGCONT after it: a stopped process must
+/// run to see its hangup).
+fn signal_checked(pid: i32, sig: Signal, still: impl Fn(&ProcessInfo) -> bool) {
+    let Ok(fd) = sys::pidfd_open(pid) else {
+        return;
+    };
+    let Some(now) = u32::try_from(pid).ok().and_then(ProcessInfo::read) else {
+        return;
+    };
+    if !still(&now) {
+        return;
+    }
+    let _ = sys::pidfd_send_signal(fd.as_fd(), sig as i32);
+    if sig == Signal::SIGHUP {
+        let _ = sys::pidfd_send_signal(fd.as_fd(), Signal::SIGCONT as i32);
+    }
+}
+
+/// Removes what is empty of session `id`'s cgroups (the command cgroup may
+/// take a moment to empty once its last process has exited).
+fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
+    let command = rules::command_cgroup(id);
+    for _ in 0..50 {
+        if v2.remove(&command).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = v2.remove(&rules::supervisor_cgroup(id));
+    let _ = v2.remove(&format!("{}/{id}", rules::SESSIONS_CGROUP));
+}
+
+/// The ids of sessions that may have left something behind here: a cgroup
+/// under `iam/sessions`, or a marker in [`rules::RUN_DIR`].
+pub fn leftover_ids() -> Vec<String> {
+    let mut ids = Cgroup2::open()
+        .map(|v2| v2.session_ids())
+        .unwrap_or_default();
+    if let Ok(dir) = fs::read_dir(rules::RUN_DIR) {
+        ids.extend(
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| rules::is_session_id(n)),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Ends whatever is left of session `id`, whose supervisor is gone: kills
+/// its cgroup and removes it once empty; where it had none, kills the Linux
+/// session its marker names. What is not gone yet stays (cgroup, marker), so
+/// that every later sweep tries again, until nothing is left.
+pub fn sweep_leftovers(id: &str) {
+    if !rules::is_session_id(id) {
+        return;
+    }
+    if let Some(v2) = Cgroup2::open()
+        && v2.exists(&format!("{}/{id}", rules::SESSIONS_CGROUP))
+    {
+        let command = rules::command_cgroup(id);
+        let empty = || v2.pids(&command).map_or(true, |p| p.is_empty());
+        for _ in 0..10 {
+            if empty() {
+                break;
+            }
+            let _ = v2.kill(&command);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Kept while anything is left in it: the next sweep tries again.
+        if empty() {
+            remove_session_cgroups(&v2, id);
+        }
+    }
+    let marker = Path::new(rules::RUN_DIR).join(id);
+    let Some((sid, leader_start)) = fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| Marker::parse(&t))
+    else {
+        let _ = fs::remove_file(marker);
+        return;
+    };
+    let mut left = true;
+    for _ in 0..10 {
+        left = kill_linux_session(sid, leader_start);
+        if !left {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !left {
+        let _ = fs::remove_file(marker);
+    }
+}
+
+/// SIGKILL to every process of Linux session `sid`, led by a process that
+/// started at `leader_start` (clock ticks); whether any was found. A pid
+/// `sid` held by another process means the session is long over: its id
+/// could not be reused while any of its processes lived.
+fn kill_linux_session(sid: u32, leader_start: u64) -> bool {
+    if ProcessInfo::read(sid).is_some_and(|p| p.start_ticks != leader_start) {
+        return false;
+    }
+    let members: Vec<ProcessInfo> = processes()
+        .into_iter()
+        .filter(|p| p.sid == sid && p.start_ticks >= leader_start)
+        .collect();
+    for p in &members {
+        if let Ok(pid) = i32::try_from(p.pid) {
+            signal_checked(pid, Signal::SIGKILL, |now| {
+                now.sid == sid && now.start_ticks == p.start_ticks
+            });
+        }
+    }
+    !members.is_empty()
+}
+
+/// The note in [`rules::RUN_DIR`] of a running session: the Linux session
+/// id its command leads and the leader's start time in clock ticks. Removed
+/// when the supervisor has ended the session, else by the sweep that finds
+/// nothing of it left.
 struct Marker(PathBuf);
 
 impl Marker {
     fn write(session_id: &str, sid: u32) -> Option<Self> {
-        if !iam::elevation::is_session_id(session_id) {
+        if !rules::is_session_id(session_id) {
             return None;
         }
-        let dir = Path::new(iam::elevation::RUN_DIR);
+        let start = ProcessInfo::read(sid)?.start_ticks;
+        let dir = Path::new(rules::RUN_DIR);
         fs::create_dir_all(dir).ok()?;
         let path = dir.join(session_id);
-        fs::write(&path, format!("{sid}\n")).ok()?;
+        fs::write(&path, format!("{sid} {start}\n")).ok()?;
         Some(Self(path))
+    }
+
+    fn parse(text: &str) -> Option<(u32, u64)> {
+        let mut it = text.split_whitespace();
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
     }
 }
 
@@ -178,66 +298,194 @@ impl Drop for Marker {
     }
 }
 
-/// Every process `/proc` shows.
-fn processes() -> Vec<iam::elevation::ProcessInfo> {
-    let Some(boot) = fs::read_to_string("/proc/stat").ok().and_then(|t| {
-        t.lines()
-            .find_map(|l| l.strip_prefix("btime "))
-            .and_then(|v| v.trim().parse().ok())
-    }) else {
-        return Vec::new();
-    };
+/// Every process `/proc` shows that has not exited.
+fn processes() -> Vec<ProcessInfo> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            iam::elevation::ProcessInfo::parse(pid, &stat, boot)
-        })
+        .filter_map(ProcessInfo::read)
+        .filter(|p| !p.zombie)
         .collect()
-}
-
-/// Where cgroup v2 is mounted: `/sys/fs/cgroup` on a unified host, often
-/// `/sys/fs/cgroup/unified` on a hybrid one.
-fn cgroup2_mount() -> Option<PathBuf> {
-    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut found: Option<PathBuf> = None;
-    for line in info.lines() {
-        let (pre, post) = line.split_once(" - ")?;
-        if post.split_whitespace().next() != Some("cgroup2") {
-            continue;
-        }
-        let mount = PathBuf::from(pre.split_whitespace().nth(4)?);
-        if mount == Path::new("/sys/fs/cgroup") {
-            return Some(mount);
-        }
-        found.get_or_insert(mount);
-    }
-    found
 }
 
 /// All descendants of `root` (from `/proc/*/stat`).
-fn descendants(root: u32) -> Vec<i32> {
-    let parent_of: Vec<(u32, u32)> = processes().iter().map(|p| (p.pid, p.ppid)).collect();
-    let mut out: Vec<u32> = Vec::new();
+fn descendants(root: u32) -> Vec<ProcessInfo> {
+    let all = processes();
+    let mut out: Vec<ProcessInfo> = Vec::new();
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {
-        for &(child, parent) in &parent_of {
-            if parent == p && !out.contains(&child) {
-                out.push(child);
-                frontier.push(child);
+        for child in all.iter().filter(|c| c.ppid == p) {
+            if !out.iter().any(|o| o.pid == child.pid) {
+                out.push(*child);
+                frontier.push(child.pid);
             }
         }
     }
-    out.into_iter()
-        .filter_map(|p| i32::try_from(p).ok())
-        .collect()
+    out
+}
+
+/// Wakes the supervisor's loop from its I/O threads (a non-blocking pipe
+/// it polls; a full pipe already means "look").
+#[derive(Clone)]
+struct Waker(Arc<OwnedFd>);
+
+impl Waker {
+    fn wake(&self) {
+        let _ = nix::unistd::write(self.0.as_fd(), b"x");
+    }
+}
+
+/// The caller's stdout (pty relay and notices) or stderr (notices), written
+/// by a thread of its own. The caller may stop reading (`… | sleep
+/// 100000`), fill a pipe, hand over a descriptor on a FUSE file system it
+/// serves, or a terminal it has stopped: any write may block for ever. The
+/// supervisor's loop never writes there itself: it queues bounded chunks
+/// and stops reading the pty while the queue is full (backpressure on the
+/// session, which then blocks on its own terminal); notices that find the
+/// queue full are dropped. Threads need no new access: they write the
+/// descriptor the caller gave, as given (no reopening, no O_NONBLOCK on a
+/// file description the caller shares).
+struct Outlet {
+    tx: Option<SyncSender<Vec<u8>>>,
+    /// Relay output the thread had no room for yet.
+    held: Option<Vec<u8>>,
+    done: Receiver<()>,
+}
+
+/// Chunks (of at most 8 KiB) queued for the caller: 256 KiB at most.
+const OUTLET_CHUNKS: usize = 32;
+
+impl Outlet {
+    fn new(fd: std::os::fd::BorrowedFd<'_>, waker: Waker) -> io::Result<Self> {
+        let mut file = File::from(fd.try_clone_to_owned()?);
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(OUTLET_CHUNKS);
+        let (done_tx, done) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("iamctl-outlet".into())
+            .spawn(move || {
+                let mut broken = false;
+                for chunk in rx {
+                    // Once the caller has closed it, what follows is dropped.
+                    broken = broken || file.write_all(&chunk).is_err();
+                    waker.wake();
+                }
+                let _ = done_tx.send(());
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            held: None,
+            done,
+        })
+    }
+
+    /// No thread could be started: output and notices are dropped (the
+    /// clock matters more than the caller's copy of the output).
+    fn disabled() -> Self {
+        let (_, done) = mpsc::channel();
+        Self {
+            tx: None,
+            held: None,
+            done,
+        }
+    }
+
+    /// Queues relay output; kept back (see [`Outlet::full`]) if no room.
+    fn offer(&mut self, bytes: Vec<u8>) {
+        let Some(tx) = &self.tx else { return };
+        match tx.try_send(bytes) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(b)) => self.held = Some(b),
+        }
+    }
+
+    /// Whether output is waiting for room: take no more from the pty.
+    fn full(&self) -> bool {
+        self.held.is_some()
+    }
+
+    fn retry(&mut self) {
+        if let Some(b) = self.held.take() {
+            self.offer(b);
+        }
+    }
+
+    /// A line for the caller, dropped if the caller is not taking output.
+    fn notice(&mut self, line: &str) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(line.as_bytes().to_vec());
+        }
+    }
+
+    /// Lets the thread finish what is queued, for at most `within`.
+    fn finish(mut self, within: Duration) {
+        self.retry();
+        self.tx = None;
+        let _ = self.done.recv_timeout(within);
+    }
+}
+
+/// The caller's input (pty mode), read by a thread of its own: a read may
+/// block for ever (another process of the caller can take the bytes poll()
+/// promised). One chunk at a time, taken when the last one is delivered.
+struct Inlet {
+    rx: Receiver<Vec<u8>>,
+    open: bool,
+}
+
+impl Inlet {
+    fn new(waker: Waker) -> io::Result<Self> {
+        let stdin = io::stdin().as_fd().try_clone_to_owned()?;
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        std::thread::Builder::new()
+            .name("iamctl-inlet".into())
+            .spawn(move || {
+                loop {
+                    let mut buf = vec![0u8; 4096];
+                    match nix::unistd::read(&stdin, &mut buf) {
+                        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+                        Ok(0) | Err(_) => {
+                            let _ = tx.send(Vec::new());
+                            waker.wake();
+                            return;
+                        }
+                        Ok(n) => {
+                            buf.truncate(n);
+                            if tx.send(buf).is_err() {
+                                return;
+                            }
+                            waker.wake();
+                        }
+                    }
+                }
+            })?;
+        Ok(Self { rx, open: true })
+    }
+
+    /// The next chunk of input, if one is there (an empty one: end of input).
+    fn take(&mut self) -> Option<Vec<u8>> {
+        if !self.open {
+            return None;
+        }
+        match self.rx.try_recv() {
+            Ok(b) if b.is_empty() => {
+                self.open = false;
+                None
+            }
+            Ok(b) => Some(b),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.open = false;
+                None
+            }
+        }
+    }
 }
 
 /// The caller's terminal, put in raw mode while the session runs on a pty,
-/// restored on drop.
+/// restored on drop. Both at once (TCSANOW): waiting for output to drain
+/// (TCSADRAIN) waits for ever on a terminal the caller has stopped.
 struct RawTerminal {
     saved: Termios,
 }
@@ -248,14 +496,14 @@ impl RawTerminal {
         let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
-        termios::tcsetattr(stdin.as_fd(), SetArg::TCSADRAIN, &raw).ok()?;
+        termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
         Some(Self { saved })
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSADRAIN, &self.saved);
+        let _ = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
 }
 
@@ -281,13 +529,14 @@ fn handled_signals() -> SigSet {
     set
 }
 
-/// Default dispositions, then the signals we handle blocked (to be read from
-/// a signalfd): called before the session record exists, so that a
-/// revoke-session nudge (SIGUSR1) can never kill us. Idempotent.
+/// The signals we handle blocked (to be read from a signalfd), then default
+/// dispositions: called before the session record exists, so that a
+/// revoke-session nudge (SIGUSR1) can never kill us, and blocked first, so
+/// that no stop signal finds its default action in between. Idempotent.
 pub fn block_signals() -> io::Result<SigSet> {
-    sys::default_signal_dispositions();
     let mask = handled_signals();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(io::Error::from)?;
+    sys::default_signal_dispositions();
     Ok(mask)
 }
 
@@ -304,6 +553,7 @@ pub fn supervise(
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(io::Error::from)?;
 
+    // Into our own cgroup before anything of the session exists.
     let (members, procs_file) = Members::create(&launch.session_id, launch.use_cgroup);
     let use_pty = io::stdin().is_terminal();
     let mut cmd = Command::new(&launch.program);
@@ -339,6 +589,9 @@ pub fn supervise(
         use_pty,
         procs_file.as_ref().map(AsRawFd::as_raw_fd),
     );
+    let (wake_rx, wake_tx) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(io::Error::from)?;
     let raw = if use_pty { RawTerminal::enter() } else { None };
     let child = match cmd.spawn() {
         Ok(c) => c,
@@ -354,10 +607,29 @@ pub fn supervise(
     // The command leads its own Linux session: its id is the command's pid.
     let marker = Marker::write(&launch.session_id, child.id());
 
+    // The I/O threads start only now: the fork above had one thread to copy.
+    let waker = Waker(Arc::new(wake_tx));
+    // Notices go where the caller sees them: the relayed terminal, or
+    // stderr. The session runs already: whatever fails here, it stays
+    // supervised (without output or input at worst).
+    let outlet = if use_pty {
+        Outlet::new(io::stdout().as_fd(), waker.clone())
+    } else {
+        Outlet::new(io::stderr().as_fd(), waker.clone())
+    }
+    .unwrap_or_else(|_| Outlet::disabled());
+    let inlet = if use_pty {
+        Inlet::new(waker).ok()
+    } else {
+        None
+    };
+
     let mut sup = Supervisor {
         members,
         master,
-        stdin_open: use_pty,
+        inlet,
+        outlet,
+        wake: wake_rx,
         child_pid,
         child_status: None,
         timeline: Timeline::new(expires),
@@ -368,8 +640,12 @@ pub fn supervise(
         to_child: Vec::new(),
     };
     let result = sup.run(&sfd, &mut revoked);
+    let Supervisor {
+        members, outlet, ..
+    } = sup;
+    outlet.finish(FLUSH_WAIT);
     drop(raw);
-    sup.members.remove();
+    members.remove();
     drop(marker);
     result
 }
@@ -377,7 +653,10 @@ pub fn supervise(
 struct Supervisor {
     members: Members,
     master: Option<OwnedFd>,
-    stdin_open: bool,
+    inlet: Option<Inlet>,
+    outlet: Outlet,
+    /// Read end of the pipe the I/O threads wake us through.
+    wake: OwnedFd,
     child_pid: Pid,
     child_status: Option<i32>,
     timeline: Timeline,
@@ -393,10 +672,10 @@ struct Supervisor {
 impl Supervisor {
     fn run(&mut self, sfd: &SignalFd, revoked: &mut impl FnMut() -> bool) -> io::Result<Outcome> {
         let mut last_revoke_check = Instant::now();
-        let mut killed_at: Option<Instant> = None;
+        let mut last_kill: Option<Instant> = None;
         loop {
             self.reap();
-            let empty = self.members.pids().is_empty();
+            let empty = self.members.is_empty();
             if self.child_status.is_some() && empty {
                 break;
             }
@@ -405,8 +684,14 @@ impl Supervisor {
                 // with the session.
                 self.timeline.end(EndReason::Exited);
             }
-            if killed_at.is_some_and(|t| t.elapsed() > KILL_WAIT) {
-                break;
+            // Once killing, keep at it until nothing is left: never give up
+            // after one try (a fork storm, a process between two sweeps).
+            if let Some(at) = last_kill
+                && !empty
+                && at.elapsed() >= KILL_REPEAT
+            {
+                self.members.signal(Signal::SIGKILL);
+                last_kill = Some(Instant::now());
             }
             if self.look_now || last_revoke_check.elapsed() >= REVOKE_POLL {
                 self.look_now = false;
@@ -422,7 +707,7 @@ impl Supervisor {
                     self.notice(&format!(
                         "role session {} ends in {left} seconds ({})",
                         self.session_name,
-                        iam::elevation::iso8601(self.expires)
+                        rules::iso8601(self.expires)
                     ));
                     continue;
                 }
@@ -441,13 +726,13 @@ impl Supervisor {
                 }
                 Step::Kill => {
                     self.members.signal(Signal::SIGKILL);
-                    killed_at = Some(Instant::now());
+                    last_kill = Some(Instant::now());
                     continue;
                 }
             };
             // Short waits once the session is ending, so it ends promptly.
-            let wait = if self.child_status.is_some() || killed_at.is_some() {
-                wait.min(Duration::from_millis(100))
+            let wait = if self.child_status.is_some() || last_kill.is_some() {
+                wait.min(KILL_REPEAT)
             } else {
                 wait
             };
@@ -477,10 +762,17 @@ impl Supervisor {
         }
     }
 
+    /// Waits for a signal, the pty, or a wake-up from the I/O threads; never
+    /// longer than `timeout`, and never on a descriptor of the caller's.
     fn wait_io(&mut self, sfd: &SignalFd, timeout: Duration) -> io::Result<()> {
         const IN: i16 = libc::POLLIN;
-        let mut fds = vec![(sfd.as_raw_fd(), IN)];
-        let master_fd = self.master.as_ref().map(AsRawFd::as_raw_fd);
+        let mut fds = vec![(sfd.as_raw_fd(), IN), (self.wake.as_raw_fd(), IN)];
+        // The pty only while the caller takes its output (backpressure).
+        let master_fd = self
+            .master
+            .as_ref()
+            .filter(|_| !self.outlet.full())
+            .map(AsRawFd::as_raw_fd);
         if let Some(m) = master_fd {
             let out = if self.to_child.is_empty() {
                 0
@@ -489,28 +781,32 @@ impl Supervisor {
             };
             fds.push((m, IN | out));
         }
-        // Take more input only once the last is delivered (backpressure).
-        let read_stdin = self.stdin_open && self.to_child.is_empty();
-        if read_stdin {
-            fds.push((libc::STDIN_FILENO, IN));
-        }
         let revents = sys::poll(&fds, timeout)?;
         if revents[0] != 0 {
             while let Ok(Some(info)) = sfd.read_signal() {
                 self.on_signal(info.ssi_signo as i32);
             }
         }
+        if revents[1] != 0 {
+            let mut sink = [0u8; 64];
+            while matches!(nix::unistd::read(&self.wake, &mut sink), Ok(n) if n > 0) {}
+        }
+        self.outlet.retry();
         if master_fd.is_some() {
-            if revents[1] & libc::POLLOUT != 0 {
+            if revents[2] & libc::POLLOUT != 0 {
                 self.flush_to_child();
             }
-            if revents[1] & !libc::POLLOUT != 0 {
+            if revents[2] & !libc::POLLOUT != 0 {
                 self.copy_from_master();
             }
         }
-        if read_stdin && revents[fds.len() - 1] != 0 {
-            self.copy_to_master();
+        // More input only once the last is delivered (backpressure).
+        if self.to_child.is_empty()
+            && let Some(chunk) = self.inlet.as_mut().and_then(Inlet::take)
+        {
+            self.to_child = chunk;
         }
+        self.flush_to_child();
         Ok(())
     }
 
@@ -538,7 +834,7 @@ impl Supervisor {
 
     fn copy_from_master(&mut self) {
         let Some(m) = &self.master else { return };
-        let mut buf = [0u8; 8192];
+        let mut buf = vec![0u8; 8192];
         match nix::unistd::read(m, &mut buf) {
             Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
             Ok(0) | Err(_) => {
@@ -546,23 +842,8 @@ impl Supervisor {
                 self.master = None;
             }
             Ok(n) => {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
-            }
-        }
-    }
-
-    fn copy_to_master(&mut self) {
-        let mut buf = [0u8; 4096];
-        // Straight from fd 0: std's buffered stdin could keep bytes that
-        // poll() then no longer reports.
-        match nix::unistd::read(io::stdin(), &mut buf) {
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
-            Ok(0) | Err(_) => self.stdin_open = false,
-            Ok(n) => {
-                self.to_child.extend_from_slice(&buf[..n]);
-                self.flush_to_child();
+                buf.truncate(n);
+                self.outlet.offer(buf);
             }
         }
     }
@@ -570,6 +851,9 @@ impl Supervisor {
     /// Writes what the pty takes now (the master is non-blocking, so a
     /// command that does not read can never stall the supervisor).
     fn flush_to_child(&mut self) {
+        if self.to_child.is_empty() {
+            return;
+        }
         let Some(m) = &self.master else {
             self.to_child.clear();
             return;
@@ -583,10 +867,14 @@ impl Supervisor {
         }
     }
 
-    /// Output the command wrote just before it exited.
+    /// Output the command wrote just before it exited (as far as the caller
+    /// takes it).
     fn drain_master(&mut self) {
         for _ in 0..64 {
             let Some(m) = &self.master else { return };
+            if self.outlet.full() {
+                return;
+            }
             let ready = sys::poll(&[(m.as_raw_fd(), libc::POLLIN)], Duration::from_millis(20));
             if !ready.is_ok_and(|r| r[0] != 0) {
                 return;
@@ -595,19 +883,15 @@ impl Supervisor {
         }
     }
 
-    /// A line for the caller, on their terminal (raw: needs \r\n).
-    fn notice(&self, text: &str) {
+    /// A line for the caller, on their terminal (raw: needs \r\n), or
+    /// dropped if they are not taking output.
+    fn notice(&mut self, text: &str) {
         let line = if self.use_pty {
             format!("\r\niamctl: {text}\r\n")
         } else {
             format!("iamctl: {text}\n")
         };
-        if self.use_pty {
-            let _ = io::stdout().write_all(line.as_bytes());
-            let _ = io::stdout().flush();
-        } else {
-            let _ = io::stderr().write_all(line.as_bytes());
-        }
+        self.outlet.notice(&line);
     }
 }
 
@@ -754,7 +1038,7 @@ mod tests {
         let bg: i32 = line.trim().parse().unwrap();
         let marker = Marker::write("rs-test-leftovers", leader.id()).unwrap();
         std::mem::forget(marker);
-        kill_leftovers("rs-test-leftovers", Utc::now().timestamp() - 5);
+        sweep_leftovers("rs-test-leftovers");
         leader.wait().unwrap();
         let start = Instant::now();
         while alive(bg) && start.elapsed() < Duration::from_secs(2) {
@@ -766,5 +1050,36 @@ mod tests {
                 .join("rs-test-leftovers")
                 .exists()
         );
+
+        // What cannot die yet (frozen in a cgroup v1 freezer, where SIGKILL
+        // waits for the thaw) keeps its marker, so that every later sweep
+        // tries again; the first sweep that finds nothing removes it.
+        let freezer = Path::new("/sys/fs/cgroup/freezer");
+        if freezer.join("tasks").exists() {
+            let f = freezer.join(format!("iam-unit-{}", std::process::id()));
+            let _ = fs::create_dir(&f);
+            let mut leader = Command::new("setsid")
+                .args(["sleep", "600"])
+                .spawn()
+                .unwrap();
+            std::mem::forget(Marker::write("rs-test-frozen", leader.id()).unwrap());
+            fs::write(f.join("cgroup.procs"), leader.id().to_string()).unwrap();
+            fs::write(f.join("freezer.state"), "FROZEN").unwrap();
+            sweep_leftovers("rs-test-frozen");
+            let marker = Path::new(iam::elevation::RUN_DIR).join("rs-test-frozen");
+            let kept = marker.exists();
+            fs::write(f.join("freezer.state"), "THAWED").unwrap();
+            leader.wait().unwrap();
+            sweep_leftovers("rs-test-frozen");
+            // (A v1 cgroup may count an exited task for a moment.)
+            for _ in 0..50 {
+                if fs::remove_dir(&f).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(kept, "the sweep gave up while a process was left");
+            assert!(!marker.exists(), "nothing left, yet the marker stays");
+        }
     }
 }

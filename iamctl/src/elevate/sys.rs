@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
@@ -15,11 +15,15 @@ pub struct Credentials {
     pub groups: Vec<libc::gid_t>,
 }
 
+/// `keyctl(2)` operation: join a new anonymous session keyring.
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+
 /// Arranges for the child of `cmd`, between fork and exec: a new session
 /// (so it has no controlling terminal but its own), the pty as controlling
 /// terminal when `pty_is_stdin`, membership of the session cgroup through the
 /// already-open `cgroup_procs` file, umask 022, every descriptor above 2
-/// closed, then the target's groups, gid and uid, in that order.
+/// closed, then the target's groups, gid and uid, in that order, and a new
+/// session keyring.
 pub fn prepare_child(
     cmd: &mut Command,
     creds: Credentials,
@@ -28,10 +32,12 @@ pub fn prepare_child(
 ) {
     let supervisor = i32::try_from(std::process::id()).unwrap_or(-1);
     let hook = move || -> io::Result<()> {
-        // SAFETY: between fork and exec of a single-threaded parent we only
-        // make async-signal-safe system calls on values owned by this closure
-        // (no allocation): setsid, ioctl, write, umask, close_range,
-        // setgroups/setgid/setuid on the prepared vector, prctl, getppid.
+        // SAFETY: between fork and exec we only make async-signal-safe
+        // system calls on values owned by this closure (no allocation, no
+        // lock, so other threads of the parent cannot matter): setsid,
+        // ioctl, write, umask, close_range, setgroups/setgid/setuid on the
+        // prepared vector, keyctl, prctl, getppid; errno is read through
+        // libc's thread-local accessor.
         unsafe {
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
@@ -58,6 +64,18 @@ pub fn prepare_child(
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0
                 || libc::setgid(creds.gid) < 0
                 || libc::setuid(creds.uid) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // A session keyring of its own, owned by the run-as user: the
+            // caller's (and the keys in it) stays the caller's. A kernel
+            // without keyrings has none to hand over.
+            if libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            ) < 0
+                && *libc::__errno_location() != libc::ENOSYS
             {
                 return Err(io::Error::last_os_error());
             }
@@ -140,4 +158,38 @@ pub fn default_signal_dispositions() {
             libc::signal(sig, libc::SIG_DFL);
         }
     }
+}
+
+/// A pidfd for process `pid`: from then on it names that process and no
+/// successor that gets the same pid.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor
+    // (or -1); nothing else is touched.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else
+    // owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends `sig` to the process `pidfd` names (ESRCH once it has exited).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal reads a valid descriptor and two integers;
+    // a null siginfo is allowed (the kernel fills in a kill()-like one).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
