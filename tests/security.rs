@@ -1434,3 +1434,43 @@ while :; do "$IAMCTL" tag-user --user-name {m} --tags Key=k,Value=v >/dev/null 2
         assert!(frozen_in_a_write > 0, "{file}: no write was ever seen");
     }
 }
+
+/// The PAM module applies the local-accounts rule itself: an IAM user that
+/// a local account shadows (created on another host sharing the store, or
+/// before the local account) is nobody to pam_iam, even in a stack without
+/// the pam_localuser guard. Before, its IAM password opened a session as
+/// the local account (its uid, groups and sudo rights).
+#[test]
+fn pam_never_logs_in_an_iam_user_that_a_local_account_shadows() {
+    if !require_root("pam_never_logs_in_an_iam_user_that_a_local_account_shadows") {
+        return;
+    }
+    let host = Host::new("[login]\nunknown_user = \"deny\"\n");
+    let service = host
+        .service("auth required @MODULE@ mode=password\naccount required @MODULE@ mode=password\n");
+    let user = unique("shd");
+    let password = format!("pw-{user}-Secret1");
+    host.add_user(&user, Some(&password));
+    host.allow_login(&user);
+    let login = || {
+        pamtester(
+            &service,
+            &user,
+            Some("203.0.113.9"),
+            &["authenticate", "acct_mgmt"],
+            &[&password],
+        )
+    };
+    assert!(
+        login().success,
+        "the IAM user logs in while nothing shadows it"
+    );
+    let local = LocalAccount::create(&user);
+    let r = login();
+    assert!(!r.success, "a shadowed IAM user logged in: {r:?}");
+    drop(local);
+    assert!(
+        login().success,
+        "the IAM user again, once the local account is gone"
+    );
+}

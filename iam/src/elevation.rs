@@ -1094,14 +1094,26 @@ pub fn is_stale(session: &RoleSession, now: DateTime<Utc>) -> bool {
 }
 
 /// Marks every stale active session ended and returns them (the caller
-/// ends what is left of their processes and audits).
+/// ends what is left of their processes). `record` runs in each session's
+/// ending transaction (the caller queues its audit event there).
 pub fn reap_stale_sessions(
     store: &Store,
     now: DateTime<Utc>,
+    mut record: impl FnMut(&Store, &RoleSession) -> Result<(), StoreError>,
 ) -> Result<Vec<RoleSession>, StoreError> {
     let mut reaped = Vec::new();
     for s in store.list_role_sessions(None, true)? {
-        if is_stale(&s, now) && store.end_role_session(&s.id, RoleSessionStatus::Ended, now)? {
+        if !is_stale(&s, now) {
+            continue;
+        }
+        let ended = store.atomically(|store| {
+            let ended = store.end_role_session(&s.id, RoleSessionStatus::Ended, now)?;
+            if ended {
+                record(store, &s)?;
+            }
+            Ok(ended)
+        })?;
+        if ended {
             reaped.push(s);
         }
     }
@@ -1802,7 +1814,7 @@ mod tests {
             .unwrap();
         assert!(!is_stale(&pidless, now), "just created");
         let later = now + TimeDelta::seconds(PIDLESS_GRACE + 1);
-        let reaped: BTreeSet<String> = reap_stale_sessions(&store, later)
+        let reaped: BTreeSet<String> = reap_stale_sessions(&store, later, |_, _| Ok(()))
             .unwrap()
             .into_iter()
             .map(|s| s.id)
@@ -1811,7 +1823,11 @@ mod tests {
             reaped,
             BTreeSet::from([dead.id.clone(), pidless.id.clone()])
         );
-        assert!(reap_stale_sessions(&store, later).unwrap().is_empty());
+        assert!(
+            reap_stale_sessions(&store, later, |_, _| Ok(()))
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             store.get_role_session(&dead.id).unwrap().status,
             RoleSessionStatus::Ended

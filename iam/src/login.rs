@@ -1159,10 +1159,26 @@ impl Host {
         let Ok(name) = UserName::parse(name) else {
             return Ok(None);
         };
-        self.store.find_user(&name).map_err(|e| {
+        let user = self.store.find_user(&name).map_err(|e| {
             self.report(&format!("cannot look up user {name}: {e}"));
             Outcome::Unavailable
-        })
+        })?;
+        let Some(user) = user else { return Ok(None) };
+        // An IAM user that shadows a local account is not published and is
+        // nobody here: the PAM user is the local account, whatever stack
+        // (with or without the pam_localuser guard) led here.
+        let local = crate::local_accounts::LocalAccounts::read_host().map_err(|e| {
+            self.report(&format!("cannot read the local accounts: {e}"));
+            Outcome::Unavailable
+        })?;
+        if let Some(collision) = local.collision(user.name.as_str(), user.uid) {
+            self.debug(&format!(
+                "{name}: IAM user {} collides with {collision}; not an IAM user here",
+                user.name
+            ));
+            return Ok(None);
+        }
+        Ok(Some(user))
     }
 
     /// What `authenticate` reads before the prompts. Not the lock state:

@@ -106,6 +106,8 @@ struct Prepared {
     args: Vec<OsString>,
     command: Vec<String>,
     run_as: RunAs,
+    /// The allowed `AssumeRole` event, committed with the session record.
+    assumed: AuditEvent,
 }
 
 fn validation(e: rules::ElevationError) -> CliError {
@@ -317,7 +319,7 @@ fn prepare(
     let mut decided = deciding(&assume);
     decided.extend(deciding(&ran));
     let session_arn = session.arn.clone();
-    audit(
+    let assumed = event(
         &ctx.config,
         EventSource::Sts,
         "AssumeRole",
@@ -327,7 +329,8 @@ fn prepare(
         Some(json!({"assumedRoleUser": {"arn": session_arn}, "runAs": run_as.user})),
         None,
         &decided,
-    );
+    )
+    .map_err(|e| CliError::new("ServiceFailure", format!("audit event: {e}")))?;
     let user_arn = caller.arn.clone();
     let role_arn = role.arn.clone();
     let Ctx { config, store, .. } = ctx;
@@ -349,6 +352,7 @@ fn prepare(
         args: cmd_args,
         command: args.command.clone(),
         run_as,
+        assumed,
     })
 }
 
@@ -374,21 +378,8 @@ impl Prepared {
         nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl", &e))?;
         supervisor::block_signals().map_err(|e| fail("signals", &e))?;
         let expires = rules::expiration(self.now, self.duration);
-        let record = self.store.create_role_session(
-            &self.user,
-            &self.role,
-            &self.session_name,
-            self.now,
-            expires,
-        )?;
         let me = rules::ProcessInfo::read(std::process::id())
             .ok_or_else(|| fail("/proc/self/stat", &"unreadable"))?;
-        self.store.set_role_session_supervisor(
-            &record.id,
-            me.pid,
-            me.start_ticks,
-            self.creds.uid,
-        )?;
         let identity =
             UserIdentity::assumed_role(self.config.account_id.as_str(), &self.session_arn);
         let params = request_parameters(
@@ -397,23 +388,45 @@ impl Prepared {
             self.duration,
             &self.command,
         );
-        audit(
-            &self.config,
-            EventSource::Sts,
-            "SessionStarted",
-            identity.clone(),
-            self.now,
-            params.clone(),
-            Some(json!({
-                "sessionId": record.id,
-                "userArn": self.user_arn,
-                "expiration": rules::iso8601(expires),
-                "runAs": self.run_as.user,
-                "groups": self.run_as.groups,
-            })),
-            None,
-            &[],
-        );
+        // The session exists only with its AssumeRole and SessionStarted
+        // events: one transaction, or no session.
+        let record = self.store.atomically(|store| {
+            let record = store.create_role_session(
+                &self.user,
+                &self.role,
+                &self.session_name,
+                self.now,
+                expires,
+            )?;
+            store.set_role_session_supervisor(
+                &record.id,
+                me.pid,
+                me.start_ticks,
+                self.creds.uid,
+            )?;
+            queue(store, &self.assumed)?;
+            let started = event(
+                &self.config,
+                EventSource::Sts,
+                "SessionStarted",
+                identity.clone(),
+                self.now,
+                params.clone(),
+                Some(json!({
+                    "sessionId": record.id,
+                    "userArn": self.user_arn,
+                    "expiration": rules::iso8601(expires),
+                    "runAs": self.run_as.user,
+                    "groups": self.run_as.groups,
+                })),
+                None,
+                &[],
+            )
+            .map_err(|e| StoreError::Audit(e.to_string()))?;
+            queue(store, &started)?;
+            Ok(record)
+        })?;
+        deliver(&self.config, &self.store);
         let description = SessionDescription {
             id: record.id.clone(),
             role_name: self.role.to_string(),
@@ -452,7 +465,7 @@ impl Prepared {
                 .is_ok_and(|s| s.status != RoleSessionStatus::Active)
         });
         let now = Utc::now();
-        let (status, event, code) = match &result {
+        let (status, event_name, code) = match &result {
             Ok(o) => match o.reason {
                 EndReason::Expired => (RoleSessionStatus::Expired, "SessionExpired", o.status),
                 EndReason::Revoked => (RoleSessionStatus::Revoked, "SessionRevoked", o.status),
@@ -460,12 +473,12 @@ impl Prepared {
             },
             Err(_) => (RoleSessionStatus::Ended, "SessionEnded", 127),
         };
-        // A revoked record already says so; every other end is written here.
-        let _ = store.end_role_session(&record.id, status, now);
-        audit(
+        // A revoked record already says so; every other end is written here,
+        // with its event.
+        let ended = event(
             &self.config,
             EventSource::Sts,
-            event,
+            event_name,
             identity,
             now,
             params,
@@ -478,6 +491,21 @@ impl Prepared {
                 .map(|(c, m)| (*c, m.as_str())),
             &[],
         );
+        let recorded = ended
+            .map_err(|e| StoreError::Audit(e.to_string()))
+            .and_then(|ended| {
+                store.atomically(|store| {
+                    store.end_role_session(&record.id, status, now)?;
+                    queue(store, &ended)
+                })
+            });
+        if let Err(e) = recorded {
+            eprintln!(
+                "warning: the end of session {} not recorded: {e}",
+                record.id
+            );
+        }
+        deliver(&self.config, store);
         match result {
             Ok(o) => Ok(ExitCode::from(u8::try_from(o.status).unwrap_or(255))),
             Err(e) => Err(CliError::new(
@@ -633,7 +661,7 @@ fn audit_denied(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn audit(
+fn event(
     config: &HostConfig,
     source: EventSource,
     name: &str,
@@ -643,7 +671,7 @@ fn audit(
     response: Option<Value>,
     error: Option<(&str, &str)>,
     decided: &[DecidingStatement],
-) {
+) -> Result<AuditEvent, iam::audit::AuditError> {
     let mut b = AuditEvent::builder(source, name, identity, &config.hostname, now)
         .request_parameters(params)
         .user_agent("iamctl");
@@ -656,11 +684,44 @@ fn audit(
     for d in decided {
         b = b.decided_by(d.clone());
     }
-    if let Err(e) = b
-        .build()
-        .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev))
+    b.build()
+}
+
+/// A refusal: nothing was written, so the event goes straight to the log.
+#[allow(clippy::too_many_arguments)]
+fn audit(
+    config: &HostConfig,
+    source: EventSource,
+    name: &str,
+    identity: UserIdentity,
+    now: DateTime<Utc>,
+    params: Value,
+    response: Option<Value>,
+    error: Option<(&str, &str)>,
+    decided: &[DecidingStatement],
+) {
+    if let Err(e) = event(
+        config, source, name, identity, now, params, response, error, decided,
+    )
+    .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev))
     {
         eprintln!("warning: audit event not written: {e}");
+    }
+}
+
+/// Queues `event` in the store's outbox: inside a transaction, it commits
+/// with the change it records.
+fn queue(store: &Store, event: &AuditEvent) -> Result<(), StoreError> {
+    let line = event
+        .to_line()
+        .map_err(|e| StoreError::Audit(e.to_string()))?;
+    store.queue_audit(&line, event.is_denial())
+}
+
+/// Delivers queued events to the audit log (see `Ctx::deliver_audit`).
+fn deliver(config: &HostConfig, store: &Store) {
+    if let Err(e) = AuditLog::new(&config.audit_log).deliver_queued(store) {
+        eprintln!("warning: audit events not yet delivered: {e}");
     }
 }
 
@@ -670,22 +731,26 @@ fn audit(
 /// sweep, until nothing of it is left. Leftovers of sessions this store does
 /// not know are not ours to judge (another store's, on a host with several).
 fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
-    if let Ok(stale) = rules::reap_stale_sessions(store, now) {
-        for s in stale {
-            let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
-            audit(
-                config,
-                EventSource::Sts,
-                "SessionEnded",
-                UserIdentity::assumed_role(config.account_id.as_str(), &arn),
-                now,
-                json!({"sessionId": s.id}),
-                Some(json!({"reason": "supervisor gone"})),
-                None,
-                &[],
-            );
-        }
+    let reaped = rules::reap_stale_sessions(store, now, |store, s| {
+        let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
+        let ended = event(
+            config,
+            EventSource::Sts,
+            "SessionEnded",
+            UserIdentity::assumed_role(config.account_id.as_str(), &arn),
+            now,
+            json!({"sessionId": s.id}),
+            Some(json!({"reason": "supervisor gone"})),
+            None,
+            &[],
+        )
+        .map_err(|e| StoreError::Audit(e.to_string()))?;
+        queue(store, &ended)
+    });
+    if let Err(e) = reaped {
+        eprintln!("warning: stale sessions not ended: {e}");
     }
+    deliver(config, store);
     for id in supervisor::leftover_ids() {
         // Asked after the listing: a session's record (with its supervisor)
         // is written before its cgroup and marker exist.
