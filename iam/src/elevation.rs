@@ -12,7 +12,8 @@ use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, aut
 use crate::principal::{Principal, PrincipalError};
 use crate::secret::SecretString;
 use crate::store::{
-    LockoutRule, LoginSession, MfaDevice, RoleSession, RoleSessionStatus, Store, StoreError,
+    AttemptResult, LockoutRule, LoginSession, MfaDevice, RoleSession, RoleSessionStatus, Settled,
+    Store, StoreError,
 };
 use crate::totp;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -829,10 +830,12 @@ pub fn mfa_device_for(
     }
 }
 
-/// Checks a one-time code for `user` on `device` as a login would: refused
-/// while locked out; a wrong or replayed code counts as a failure; the step
-/// is taken with the store's compare-and-set, so a code works once, on any
-/// host sharing the store.
+/// Checks a one-time code for `user` on `device` as a login would, through
+/// the login's one lockout rule (`Store::settle_attempt`): decided in the
+/// transaction that records it, refused while locked out (no code burnt);
+/// a wrong or replayed code counts as a failure; the step is taken with the
+/// store's compare-and-set, so a code works once, on any host sharing the
+/// store.
 pub fn check_mfa_code(
     store: &Store,
     user: &UserName,
@@ -842,25 +845,24 @@ pub fn check_mfa_code(
     skew_steps: u8,
     now: DateTime<Utc>,
 ) -> Result<(), MfaFailure> {
-    if store.lock_state(user.as_str(), rule, now)?.locked {
-        return Err(MfaFailure::LockedOut(user.to_string()));
-    }
-    let fail = |why: MfaFailure| -> Result<(), MfaFailure> {
-        store.record_failure(user.as_str(), rule, now)?;
-        Err(why)
-    };
-    match totp::verify(&device.secret, code, now, skew_steps, device.last_step) {
-        Some(step) => {
-            if store.accept_totp_step(&device.serial_number, step)? {
-                Ok(())
-            } else {
-                fail(MfaFailure::Replayed)
-            }
+    let mut why = MfaFailure::InvalidCode;
+    let settled = store.settle_attempt(user.as_str(), rule, now, |store| {
+        let accepted = match totp::verify(&device.secret, code, now, skew_steps, device.last_step) {
+            Some(step) => store.accept_totp_step(&device.serial_number, step)?,
+            None => false,
+        };
+        if accepted {
+            return Ok(AttemptResult::Pass { reset: false });
         }
-        None if totp::verify(&device.secret, code, now, skew_steps, None).is_some() => {
-            fail(MfaFailure::Replayed)
+        if totp::verify(&device.secret, code, now, skew_steps, None).is_some() {
+            why = MfaFailure::Replayed;
         }
-        None => fail(MfaFailure::InvalidCode),
+        Ok(AttemptResult::Fail { count: true })
+    })?;
+    match settled {
+        Settled::Passed => Ok(()),
+        Settled::Locked(_) => Err(MfaFailure::LockedOut(user.to_string())),
+        Settled::Failed { .. } => Err(why),
     }
 }
 
@@ -1983,6 +1985,13 @@ mod tests {
         assert_eq!(
             store.lock_state("alice", &rule, now).unwrap().failures,
             2 + 1
+        );
+        // Decided by the login's rule (Store::settle_attempt): the locked
+        // attempt was not counted and burnt no code.
+        store.reset_failures("alice").unwrap();
+        assert!(
+            check(next.expose()).is_ok(),
+            "the locked attempt took the step"
         );
     }
 
