@@ -642,7 +642,8 @@ fn audit_denied(
     decided: &[DecidingStatement],
 ) {
     let Caller::User(p) = &ctx.caller else { return };
-    audit(
+    // A refusal: nothing was written, so the event goes straight to the log.
+    let written = event(
         &ctx.config,
         EventSource::Sts,
         "AssumeRole",
@@ -657,7 +658,11 @@ fn audit_denied(
         None,
         Some(("AccessDenied", message)),
         decided,
-    );
+    )
+    .and_then(|ev| AuditLog::new(&ctx.config.audit_log).append(&ev));
+    if let Err(e) = written {
+        eprintln!("warning: audit event not written: {e}");
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -685,28 +690,6 @@ fn event(
         b = b.decided_by(d.clone());
     }
     b.build()
-}
-
-/// A refusal: nothing was written, so the event goes straight to the log.
-#[allow(clippy::too_many_arguments)]
-fn audit(
-    config: &HostConfig,
-    source: EventSource,
-    name: &str,
-    identity: UserIdentity,
-    now: DateTime<Utc>,
-    params: Value,
-    response: Option<Value>,
-    error: Option<(&str, &str)>,
-    decided: &[DecidingStatement],
-) {
-    if let Err(e) = event(
-        config, source, name, identity, now, params, response, error, decided,
-    )
-    .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev))
-    {
-        eprintln!("warning: audit event not written: {e}");
-    }
 }
 
 /// Queues `event` in the store's outbox: inside a transaction, it commits
