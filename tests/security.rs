@@ -1474,3 +1474,83 @@ fn pam_never_logs_in_an_iam_user_that_a_local_account_shadows() {
         "the IAM user again, once the local account is gone"
     );
 }
+
+/// The caller's scheduling settings do not follow it into the setuid
+/// iamctl: an idle-class, niced, one-CPU, idle-I/O iamctl holding the
+/// store's write lock would stretch every transaction until logins on
+/// every host sharing the store time out.
+#[test]
+fn the_callers_scheduling_does_not_follow_it_into_iamctl() {
+    if !require_root("the_callers_scheduling_does_not_follow_it_into_iamctl") {
+        return;
+    }
+    let s = Setuid::new();
+    let slow = s.user(&format!("iamnice{}", std::process::id() % 100_000));
+    s.admin(
+        &["create-login-profile", "--user-name", &slow.name],
+        "Slow-Pass-1\n",
+    );
+    s.admin(
+        &[
+            "update-account-password-policy",
+            "--allow-users-to-change-password",
+        ],
+        "",
+    );
+    // The prompt for the old password waits on a stdin we never write.
+    let mut child = s
+        .shell_as(
+            &slow,
+            "",
+            r#"exec nice -n 19 taskset -c 0 chrt --idle 0 ionice -c3 "$IAMCTL" change-password"#,
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = fs::canonicalize(&s.bin).unwrap();
+    let start = std::time::Instant::now();
+    let pid = loop {
+        let found = fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            (fs::read_link(format!("/proc/{pid}/exe")).ok()? == target
+                && fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()?
+                    .lines()
+                    .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+            .then_some(pid)
+        });
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(start.elapsed().as_secs() < 10, "iamctl never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // Fields 19 (nice) and 41 (policy), counted from 1 with pid and comm.
+    assert_eq!(fields[19 - 3], "0", "nice: {stat}");
+    assert_eq!(fields[41 - 3], "0", "policy SCHED_OTHER: {stat}");
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let cpus = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let all = fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    assert_eq!(cpus, all.trim(), "affinity");
+    let io = Command::new("ionice")
+        .args(["-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&io.stdout).contains("idle"),
+        "ionice: {:?}",
+        io
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+}

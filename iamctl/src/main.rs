@@ -53,6 +53,11 @@ fn main() -> ExitCode {
         return elevate::assume_role(invoker, &config_path, a);
     }
     let result = run(invoker, &cli, &verb);
+    // The store is closed: what is left (output to descriptors the caller
+    // chose, which may never drain) runs as the caller, who can end it.
+    if let Err(e) = setuid::drop_privileges(invoker) {
+        return fail(&e);
+    }
     match result {
         Ok(value) => {
             let text = output::render(&value, cli.output, &operation_name(&verb));

@@ -133,8 +133,63 @@ pub fn out_of_reach(invoker: Invoker) -> Result<(), CliError> {
         unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }
             .map_err(|e| fail("signal", &e))?;
     }
+    reset_scheduling().map_err(|e| fail("scheduling", &e))?;
+    // A bound on how long a root process the caller cannot kill may live
+    // (a prompt never answered, output never read): SIGALRM's default
+    // action ends it; the assume-role supervisor, whose life the session
+    // bounds, takes SIGALRM itself.
+    // SAFETY: SIG_DFL installs no handler code; single-threaded here.
+    unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGALRM,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    }
+    .map_err(|e| fail("signal", &e))?;
+    nix::unistd::alarm::set(MAX_CALL_SECONDS);
     crate::cgroups::leave_caller_cgroups(iam::elevation::IAMCTL_CGROUP)
         .map_err(|e| CliError::new("ServiceFailure", e.to_string()))
+}
+
+/// The longest a non-root caller's iamctl runs before the kernel ends it.
+const MAX_CALL_SECONDS: u32 = 600;
+
+/// The caller's scheduling settings are not ours to keep: an idle-class,
+/// niced, single-CPU, idle-I/O iamctl holding the store's write lock would
+/// stretch every transaction and time out logins on every host sharing
+/// the store. Back to the defaults.
+fn reset_scheduling() -> std::io::Result<()> {
+    let check = |r: libc::c_int| {
+        if r == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: plain system calls on this process with valid arguments; the
+    // sched_param outlives the call.
+    unsafe {
+        check(libc::sched_setscheduler(0, libc::SCHED_OTHER, &param))?;
+        check(libc::setpriority(libc::PRIO_PROCESS, 0, 0))?;
+        // IOPRIO_WHO_PROCESS = 1, this process, class NONE: the default.
+        check(libc::syscall(libc::SYS_ioprio_set, 1, 0, 0) as libc::c_int)?;
+        // 0: the default timer slack.
+        check(libc::prctl(libc::PR_SET_TIMERSLACK, 0, 0, 0, 0))?;
+    }
+    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes within
+    // it for every index below CPU_SETSIZE; the set outlives the call.
+    unsafe {
+        let mut all: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..libc::CPU_SETSIZE as usize {
+            libc::CPU_SET(cpu, &mut all);
+        }
+        check(libc::sched_setaffinity(
+            0,
+            std::mem::size_of::<libc::cpu_set_t>(),
+            &all,
+        ))
+    }
 }
 
 /// Gives up root for good (real, effective and saved uid = the caller's),
@@ -151,7 +206,10 @@ pub fn drop_privileges(invoker: Invoker) -> Result<(), CliError> {
     if geteuid().is_root() {
         return Err(CliError::new("ServiceFailure", "cannot drop privileges"));
     }
-    Ok(())
+    // A change of credentials may make us dumpable: what the store left in
+    // freed memory must not become the caller's to read with ptrace.
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))
 }
 
 /// Refuses a file that someone other than root (or us) could have written:

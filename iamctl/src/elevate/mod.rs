@@ -376,6 +376,9 @@ impl Prepared {
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresgid", &e))?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| fail("setresuid", &e))?;
         nix::sys::prctl::set_dumpable(false).map_err(|e| fail("prctl", &e))?;
+        // The session's expiry bounds the supervisor, not the call's alarm
+        // (setuid::out_of_reach), which would otherwise reach the command.
+        nix::unistd::alarm::cancel();
         supervisor::block_signals().map_err(|e| fail("signals", &e))?;
         let expires = rules::expiration(self.now, self.duration);
         let me = rules::ProcessInfo::read(std::process::id())

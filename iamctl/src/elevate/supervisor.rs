@@ -818,17 +818,25 @@ impl Supervisor {
             Signal::SIGCHLD => {}
             // From revoke-session (only root can signal us): look now.
             Signal::SIGUSR1 => self.look_now = true,
+            // Only with a pty: then stdin is the caller's terminal, whose
+            // size is answered at once (a stdin on the caller's own FUSE file
+            // could hold the ioctl, and the clock, forever).
             Signal::SIGWINCH => {
-                if let (Some(ws), Some(m)) = (sys::window_size(io::stdin().as_fd()), &self.master) {
+                if let Some(m) = &self.master
+                    && let Some(ws) = sys::window_size(io::stdin().as_fd())
+                {
                     sys::set_window_size(m.as_fd(), &ws);
                 }
             }
             // Terminal job control is the session's own business on its pty.
             Signal::SIGTSTP | Signal::SIGTTIN | Signal::SIGTTOU | Signal::SIGPIPE => {}
             // Everything else sent to us is meant for the command.
-            other => {
+            // Only while the command runs: once it is reaped its pid, and
+            // so its process group id, may be someone else's.
+            other if self.child_status.is_none() => {
                 let _ = kill(Pid::from_raw(-self.child_pid.as_raw()), other);
             }
+            _ => {}
         }
     }
 
