@@ -1554,3 +1554,39 @@ fn the_callers_scheduling_does_not_follow_it_into_iamctl() {
     drop(child.stdin.take());
     let _ = child.wait();
 }
+
+/// A local account is never pam_iam's to refuse, whatever `unknown_user`
+/// says: with `"deny"`, root's authenticate and setcred used to fail in a
+/// stack without a pam_localuser guard, and the guard itself (whose setcred
+/// succeeds for everyone) skipped pam_iam's setcred and with it the
+/// `[group_map]` groups of IAM users.
+#[test]
+fn local_accounts_pass_through_pam_iam_even_when_unknown_users_are_denied() {
+    if !require_root("local_accounts_pass_through_pam_iam_even_when_unknown_users_are_denied") {
+        return;
+    }
+    let host = Host::new("[login]\nunknown_user = \"deny\"\n");
+    let service = host.service(
+        "auth [success=done ignore=ignore default=die] @MODULE@ mode=password\n\
+         auth required pam_permit.so\n\
+         account [success=done ignore=ignore default=die] @MODULE@\n\
+         account required pam_permit.so\n",
+    );
+    let r = pamtester(
+        &service,
+        "root",
+        None,
+        &["authenticate", "setcred", "acct_mgmt"],
+        &[],
+    );
+    assert!(r.success, "root refused by pam_iam: {r:?}");
+    // An unknown name that is no local account is still denied.
+    let r = pamtester(
+        &service,
+        "nosuchuser-xyz",
+        None,
+        &["authenticate"],
+        &["x", ""],
+    );
+    assert!(!r.success, "an unknown user passed: {r:?}");
+}

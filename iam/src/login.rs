@@ -234,7 +234,7 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(user) => user,
         Err(outcome) => return outcome,
     };
-    if user.is_none() && host.config.login.unknown_user == UnknownUser::Ignore {
+    if user.is_none() && host.ignores(&name) {
         // No prompts: the rest of the stack (pam_unix) asks local users.
         host.debug(&format!(
             "authenticate: {name:?} is not an IAM user; ignored"
@@ -676,9 +676,9 @@ pub fn local_groups(
     let host = Host::open(options)?;
     let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
     let Some(user) = host.user(&name)? else {
-        return Err(match host.config.login.unknown_user {
-            UnknownUser::Ignore => Outcome::Ignore,
-            UnknownUser::Deny => Outcome::UserUnknown,
+        return Err(match host.ignores(&name) {
+            true => Outcome::Ignore,
+            false => Outcome::UserUnknown,
         });
     };
     let groups = host.store.groups_for_user(&user.name).map_err(|e| {
@@ -1372,6 +1372,22 @@ impl Host {
         }
     }
 
+    /// Whether a name that is no IAM user here is left to the rest of the
+    /// stack: always for a local account (in /etc/passwd: root and its
+    /// peers are never ours to refuse, whatever `unknown_user` says, so no
+    /// pam_localuser guard is needed in front of pam_iam), else as
+    /// `[login] unknown_user` says. Unreadable local accounts count as
+    /// local: refusing root is never the safe side.
+    fn ignores(&self, name: &str) -> bool {
+        self.config.login.unknown_user == UnknownUser::Ignore
+            || crate::local_accounts::LocalAccounts::read_host().map_or(true, |local| {
+                matches!(
+                    local.name_collision(name),
+                    Some(crate::local_accounts::Collision::LocalUser(_))
+                )
+            })
+    }
+
     /// A user the directory does not know, at an account or session stage.
     fn unknown_user(
         &self,
@@ -1380,12 +1396,12 @@ impl Host {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Outcome {
-        match self.config.login.unknown_user {
-            UnknownUser::Ignore => {
+        match self.ignores(name) {
+            true => {
                 self.debug(&format!("{name:?} is not an IAM user; ignored"));
                 Outcome::Ignore
             }
-            UnknownUser::Deny => {
+            false => {
                 self.login_denied(
                     conv,
                     &UserIdentity::unknown(name),
