@@ -202,20 +202,12 @@ impl Store {
         rhost: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AuthRecord>> {
-        let now = now.timestamp();
-        self.write(|c| {
-            Ok(c.query_row(
-                &format!(
-                    "UPDATE auth_records SET state = 'consumed'
-                     WHERE id = ?1 AND user_name = ?2 AND service = ?3 AND rhost = ?4
-                       AND state = 'authenticated' AND at BETWEEN ?5 AND ?6
-                     RETURNING {AUTH_RECORD_COLUMNS}"
-                ),
-                params![id, user, service, rhost, now - AUTH_RECORD_TTL, now],
-                auth_record_from_row,
-            )
-            .optional()?)
-        })
+        self.change_auth_record(
+            "UPDATE auth_records SET state = 'consumed'",
+            "state = 'authenticated'",
+            [id, user, service, rhost],
+            now,
+        )
     }
 
     /// PAM `open_session`: removes the record `id` of this user, service and
@@ -229,13 +221,32 @@ impl Store {
         rhost: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<AuthRecord>> {
+        self.change_auth_record(
+            "DELETE FROM auth_records",
+            "state IN ('authenticated', 'consumed')",
+            [id, user, service, rhost],
+            now,
+        )
+    }
+
+    /// The one rule that binds an authentication record to its login: the
+    /// random id, the same user, service and remote host, and written
+    /// within [`AUTH_RECORD_TTL`] before `now`; `change` (an UPDATE or a
+    /// DELETE) applies to it in one statement, if `state` holds.
+    fn change_auth_record(
+        &self,
+        change: &str,
+        state: &str,
+        [id, user, service, rhost]: [&str; 4],
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthRecord>> {
         let now = now.timestamp();
         self.write(|c| {
             Ok(c.query_row(
                 &format!(
-                    "DELETE FROM auth_records
+                    "{change}
                      WHERE id = ?1 AND user_name = ?2 AND service = ?3 AND rhost = ?4
-                       AND state IN ('authenticated', 'consumed') AND at BETWEEN ?5 AND ?6
+                       AND {state} AND at BETWEEN ?5 AND ?6
                      RETURNING {AUTH_RECORD_COLUMNS}"
                 ),
                 params![id, user, service, rhost, now - AUTH_RECORD_TTL, now],
