@@ -9,13 +9,12 @@
 //! cgroup that is not root's alone: into the root-owned `iam/iamctl`
 //! (cgroup v2), to the root of the hierarchy (cgroup v1). A supervisor then
 //! moves into `iam/sessions/ID/supervisor`, and its command starts in
-//! `iam/sessions/ID/command` (layout: [`iam::elevation::CGROUP_DIR`]).
+//! `iam/sessions/ID/command` (layout: [`crate::elevate::session::IAMCTL_CGROUP`]).
 //!
 //! Every directory is opened from the mount's directory one component at a
 //! time, without following symlinks, and must be root-owned and not group-
 //! or world-writable; files are opened relative to it.
 
-use iam::elevation as rules;
 use nix::dir::Dir;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, mkdirat};
@@ -249,7 +248,7 @@ impl Cgroup2 {
         for c in components(rel) {
             // Our names only (`iam`, `sessions`, session ids, …): never
             // `..` or anything a path could misread.
-            if !rules::is_session_id(c) {
+            if !crate::elevate::procs::is_session_id(c) {
                 return Err(io::Error::other(format!("unexpected cgroup name {c:?}")));
             }
             if create {
@@ -329,7 +328,7 @@ impl Cgroup2 {
 
     /// The session ids that have cgroups under `iam/sessions`.
     pub fn session_ids(&self) -> Vec<String> {
-        let Ok(dir) = self.dir(rules::SESSIONS_CGROUP, false) else {
+        let Ok(dir) = self.dir(crate::elevate::session::SESSIONS_CGROUP, false) else {
             return Vec::new();
         };
         let Ok(mut listing) = Dir::from_fd(dir) else {
@@ -338,7 +337,7 @@ impl Cgroup2 {
         listing
             .iter()
             .filter_map(|e| Some(e.ok()?.file_name().to_str().ok()?.to_owned()))
-            .filter(|n| rules::is_session_id(n))
+            .filter(|n| crate::elevate::procs::is_session_id(n))
             .collect()
     }
 }
@@ -346,15 +345,15 @@ impl Cgroup2 {
 /// The role session whose command cgroup this process is in, read before
 /// iamctl moves anywhere: its cgroup v2 path is exactly
 /// `iam/sessions/ID/command` below the mount's root
-/// ([`rules::cgroup_session_id`]), every directory on the way is root's
+/// ([`crate::elevate::procs::cgroup_session_id`]), every directory on the way is root's
 /// alone, and this process is listed in that directory's `cgroup.procs`
 /// (whatever cgroup namespace it runs in).
 pub fn own_session() -> Option<String> {
     let text = fs::read_to_string("/proc/self/cgroup").ok()?;
     let v2 = Cgroup2::open()?;
-    let id = rules::cgroup_session_id(&text, &v2.base)?;
+    let id = crate::elevate::procs::cgroup_session_id(&text, &v2.base)?;
     let me = i32::try_from(std::process::id()).ok()?;
-    v2.pids(&rules::command_cgroup(&id))
+    v2.pids(&crate::elevate::procs::command_cgroup(&id))
         .ok()?
         .contains(&me)
         .then_some(id)

@@ -36,8 +36,8 @@ impl Invoker {
     /// The calling process as the session rules see it: this process, the
     /// caller's real uid, and the role session cgroup it started in (read
     /// by [`harden`] before iamctl moved anywhere).
-    pub fn caller_process(&self) -> iam::elevation::CallerProcess {
-        iam::elevation::CallerProcess {
+    pub fn caller_process(&self) -> crate::elevate::procs::CallerProcess {
+        crate::elevate::procs::CallerProcess {
             pid: std::process::id(),
             uid: self.uid.as_raw(),
             cgroup_session: SESSION_CGROUP.get().cloned().flatten(),
@@ -147,7 +147,7 @@ pub fn out_of_reach(invoker: Invoker) -> Result<(), CliError> {
     }
     .map_err(|e| fail("signal", &e))?;
     nix::unistd::alarm::set(MAX_CALL_SECONDS);
-    crate::cgroups::leave_caller_cgroups(iam::elevation::IAMCTL_CGROUP)
+    crate::cgroups::leave_caller_cgroups(crate::elevate::session::IAMCTL_CGROUP)
         .map_err(|e| CliError::new("ServiceFailure", e.to_string()))
 }
 
@@ -340,7 +340,7 @@ fn reset_limits() -> Result<(), CliError> {
     let Ok(text) = std::fs::read_to_string("/proc/1/limits") else {
         return Ok(());
     };
-    for (name, soft, hard) in iam::elevation::parse_proc_limits(&text) {
+    for (name, soft, hard) in crate::elevate::session::parse_proc_limits(&text) {
         let resource = match name.as_str() {
             "Max cpu time" => libc::RLIMIT_CPU,
             "Max file size" => libc::RLIMIT_FSIZE,

@@ -2,6 +2,8 @@
 //! AWS CLI surface, the store, and the supervisor. Every rule is in
 //! `iam::elevation`.
 
+pub mod procs;
+pub mod session;
 mod supervisor;
 mod sys;
 
@@ -14,14 +16,14 @@ use clap::{ArgGroup, Args};
 use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
 use iam::config::HostConfig;
 use iam::elevation::{
-    self as rules, AssumeRoleQuestion, DurationBounds, EndReason, RequestFacts, RunAs,
-    SessionDescription, TargetUser, Verdict,
+    self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
 use iam::policy::{Decision, Policy, PolicyKind, Response};
 use iam::principal::Principal;
 use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
+use session::{EndReason, SessionDescription, TargetUser};
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -129,7 +131,7 @@ fn prepare(
         let store = Store::open(&config.database)?;
         end_stale_sessions(&config, &store, Utc::now());
         if let Some(active) =
-            rules::current_role_session(&store, &invoker.caller_process(), Utc::now())?
+            procs::current_role_session(&store, &invoker.caller_process(), Utc::now())?
         {
             return Err(CliError::new(
                 "AccessDenied",
@@ -381,7 +383,7 @@ impl Prepared {
         nix::unistd::alarm::cancel();
         supervisor::block_signals().map_err(|e| fail("signals", &e))?;
         let expires = rules::expiration(self.now, self.duration);
-        let me = rules::ProcessInfo::read(std::process::id())
+        let me = procs::ProcessInfo::read(std::process::id())
             .ok_or_else(|| fail("/proc/self/stat", &"unreadable"))?;
         let identity =
             UserIdentity::assumed_role(self.config.account_id.as_str(), &self.session_arn);
@@ -439,7 +441,7 @@ impl Prepared {
             expires,
         };
         let term = std::env::var("TERM").ok();
-        let env = rules::session_environment(
+        let env = session::session_environment(
             term.as_deref().map(str::as_bytes),
             &self.target,
             &description,
@@ -586,7 +588,7 @@ fn resolve_command(
     let program = if first.contains('/') {
         Some(PathBuf::from(first)).filter(|p| executable(p))
     } else {
-        rules::SECURE_PATH
+        session::SECURE_PATH
             .split(':')
             .map(|d| Path::new(d).join(first))
             .find(|p| executable(p))
@@ -596,7 +598,7 @@ fn resolve_command(
             "InvalidInput",
             format!(
                 "{first}: command not found (searched {})",
-                rules::SECURE_PATH
+                session::SECURE_PATH
             ),
         )
     })?;
@@ -717,7 +719,7 @@ fn deliver(config: &HostConfig, store: &Store) {
 /// sweep, until nothing of it is left. Leftovers of sessions this store does
 /// not know are not ours to judge (another store's, on a host with several).
 fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
-    let reaped = rules::reap_stale_sessions(store, now, |store, s| {
+    let reaped = procs::reap_stale_sessions(store, now, |store, s| {
         let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
         let ended = event(
             config,
@@ -744,7 +746,7 @@ fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
             continue;
         };
         let supervised = s.status == RoleSessionStatus::Active
-            && rules::LiveSession::of(&s).is_some_and(|l| l.supervisor_alive());
+            && procs::LiveSession::of(&s).is_some_and(|l| l.supervisor_alive());
         if !supervised {
             supervisor::sweep_leftovers(&id);
         }
@@ -824,7 +826,7 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
     // Nudge a live supervisor so it ends the session now, not at its next
     // poll (it checks the record itself; the signal carries nothing). Through
     // a pidfd taken before the check: a recycled pid is never signalled.
-    if let Some(live) = rules::LiveSession::of(&s)
+    if let Some(live) = procs::LiveSession::of(&s)
         && let Ok(pid) = i32::try_from(live.supervisor_pid)
         && let Ok(fd) = sys::pidfd_open(pid)
         && live.supervisor_alive()

@@ -12,10 +12,12 @@
 //! caller may not signal it (all its uids are 0), and it never blocks on the
 //! caller's descriptors (threads do that I/O; see [`Outlet`]).
 
+use super::procs::ProcessInfo;
+use super::session::{EndReason, REVOKE_POLL, Step, Timeline};
 use super::sys::{self, Credentials};
 use crate::cgroups::Cgroup2;
 use chrono::{DateTime, Utc};
-use iam::elevation::{self as rules, EndReason, ProcessInfo, REVOKE_POLL, Step, Timeline};
+use iam::elevation as rules;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
@@ -82,8 +84,8 @@ impl Members {
             return (Self::Descendants, None);
         };
         let procs = v2
-            .enter(&rules::supervisor_cgroup(session_id))
-            .and_then(|()| v2.procs_file(&rules::command_cgroup(session_id)));
+            .enter(&super::procs::supervisor_cgroup(session_id))
+            .and_then(|()| v2.procs_file(&super::procs::command_cgroup(session_id)));
         match procs {
             Ok(f) => (
                 Self::Cgroup {
@@ -103,7 +105,7 @@ impl Members {
     fn is_empty(&self) -> bool {
         match self {
             Self::Cgroup { v2, id } => v2
-                .pids(&rules::command_cgroup(id))
+                .pids(&super::procs::command_cgroup(id))
                 .map_or(true, |p| p.is_empty()),
             Self::Descendants => descendants(std::process::id()).is_empty(),
         }
@@ -116,7 +118,7 @@ impl Members {
     fn signal(&self, sig: Signal) {
         match self {
             Self::Cgroup { v2, id } => {
-                let path = rules::command_cgroup(id);
+                let path = super::procs::command_cgroup(id);
                 if sig == Signal::SIGKILL && v2.kill(&path).is_ok() {
                     return;
                 }
@@ -125,7 +127,7 @@ impl Members {
                     signal_checked(pid, sig, |_| {
                         fs::read_to_string(format!("/proc/{pid}/cgroup"))
                             .ok()
-                            .and_then(|t| rules::cgroup_session_id(&t, &base))
+                            .and_then(|t| super::procs::cgroup_session_id(&t, &base))
                             .as_deref()
                             == Some(id.as_str())
                     });
@@ -142,7 +144,7 @@ impl Members {
     /// Removes the session's cgroups (the supervisor leaves its own first).
     fn remove(&self) {
         if let Self::Cgroup { v2, id } = self {
-            let _ = v2.enter(rules::IAMCTL_CGROUP);
+            let _ = v2.enter(super::session::IAMCTL_CGROUP);
             remove_session_cgroups(v2, id);
         }
     }
@@ -170,28 +172,28 @@ fn signal_checked(pid: i32, sig: Signal, still: impl Fn(&ProcessInfo) -> bool) {
 /// Removes what is empty of session `id`'s cgroups (the command cgroup may
 /// take a moment to empty once its last process has exited).
 fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
-    let command = rules::command_cgroup(id);
+    let command = super::procs::command_cgroup(id);
     for _ in 0..50 {
         if v2.remove(&command).is_ok() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = v2.remove(&rules::supervisor_cgroup(id));
-    let _ = v2.remove(&format!("{}/{id}", rules::SESSIONS_CGROUP));
+    let _ = v2.remove(&super::procs::supervisor_cgroup(id));
+    let _ = v2.remove(&format!("{}/{id}", super::session::SESSIONS_CGROUP));
 }
 
 /// The ids of sessions that may have left something behind here: a cgroup
-/// under `iam/sessions`, or a marker in [`rules::RUN_DIR`].
+/// under `iam/sessions`, or a marker in [`crate::elevate::session::RUN_DIR`].
 pub fn leftover_ids() -> Vec<String> {
     let mut ids = Cgroup2::open()
         .map(|v2| v2.session_ids())
         .unwrap_or_default();
-    if let Ok(dir) = fs::read_dir(rules::RUN_DIR) {
+    if let Ok(dir) = fs::read_dir(crate::elevate::session::RUN_DIR) {
         ids.extend(
             dir.flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                .filter(|n| rules::is_session_id(n)),
+                .filter(|n| super::procs::is_session_id(n)),
         );
     }
     ids.sort();
@@ -204,13 +206,13 @@ pub fn leftover_ids() -> Vec<String> {
 /// session its marker names. What is not gone yet stays (cgroup, marker), so
 /// that every later sweep tries again, until nothing is left.
 pub fn sweep_leftovers(id: &str) {
-    if !rules::is_session_id(id) {
+    if !super::procs::is_session_id(id) {
         return;
     }
     if let Some(v2) = Cgroup2::open()
-        && v2.exists(&format!("{}/{id}", rules::SESSIONS_CGROUP))
+        && v2.exists(&format!("{}/{id}", super::session::SESSIONS_CGROUP))
     {
-        let command = rules::command_cgroup(id);
+        let command = super::procs::command_cgroup(id);
         let empty = || v2.pids(&command).map_or(true, |p| p.is_empty());
         for _ in 0..10 {
             if empty() {
@@ -224,7 +226,7 @@ pub fn sweep_leftovers(id: &str) {
             remove_session_cgroups(&v2, id);
         }
     }
-    let marker = Path::new(rules::RUN_DIR).join(id);
+    let marker = Path::new(crate::elevate::session::RUN_DIR).join(id);
     let Some((sid, leader_start)) = fs::read_to_string(&marker)
         .ok()
         .and_then(|t| Marker::parse(&t))
@@ -267,7 +269,7 @@ fn kill_linux_session(sid: u32, leader_start: u64) -> bool {
     !members.is_empty()
 }
 
-/// The note in [`rules::RUN_DIR`] of a running session: the Linux session
+/// The note in [`crate::elevate::session::RUN_DIR`] of a running session: the Linux session
 /// id its command leads and the leader's start time in clock ticks. Removed
 /// when the supervisor has ended the session, else by the sweep that finds
 /// nothing of it left.
@@ -275,11 +277,11 @@ struct Marker(PathBuf);
 
 impl Marker {
     fn write(session_id: &str, sid: u32) -> Option<Self> {
-        if !rules::is_session_id(session_id) {
+        if !super::procs::is_session_id(session_id) {
             return None;
         }
         let start = ProcessInfo::read(sid)?.start_ticks;
-        let dir = Path::new(rules::RUN_DIR);
+        let dir = Path::new(crate::elevate::session::RUN_DIR);
         fs::create_dir_all(dir).ok()?;
         let path = dir.join(session_id);
         fs::write(&path, format!("{sid} {start}\n")).ok()?;
@@ -913,7 +915,7 @@ mod tests {
             program: "/bin/sh".into(),
             argv0: "sh".into(),
             args: vec!["-c".into(), script.into()],
-            env: vec![("PATH".into(), iam::elevation::SECURE_PATH.into())],
+            env: vec![("PATH".into(), crate::elevate::session::SECURE_PATH.into())],
             cwd: "/".into(),
             creds: Credentials {
                 uid: 0,
@@ -1054,7 +1056,7 @@ mod tests {
         }
         assert!(!alive(bg), "a process of the leader's session survived");
         assert!(
-            !Path::new(iam::elevation::RUN_DIR)
+            !Path::new(crate::elevate::session::RUN_DIR)
                 .join("rs-test-leftovers")
                 .exists()
         );
@@ -1074,7 +1076,7 @@ mod tests {
             fs::write(f.join("cgroup.procs"), leader.id().to_string()).unwrap();
             fs::write(f.join("freezer.state"), "FROZEN").unwrap();
             sweep_leftovers("rs-test-frozen");
-            let marker = Path::new(iam::elevation::RUN_DIR).join("rs-test-frozen");
+            let marker = Path::new(crate::elevate::session::RUN_DIR).join("rs-test-frozen");
             let kept = marker.exists();
             fs::write(f.join("freezer.state"), "THAWED").unwrap();
             leader.wait().unwrap();

@@ -1,0 +1,271 @@
+//! The decision of an assume-role, and its second factor.
+
+use super::*;
+use crate::names::UserName;
+use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, authorize};
+use crate::secret::SecretString;
+use crate::store::{AttemptResult, LockoutRule, MfaDevice, Settled, Store, StoreError};
+use crate::totp;
+use chrono::{DateTime, Utc};
+
+/// The two questions an assume-role asks of the policy engine.
+#[derive(Debug, Clone, Copy)]
+pub struct AssumeRoleQuestion<'a> {
+    pub caller_arn: &'a str,
+    /// The caller's identity policies and boundary (its `resource` is
+    /// ignored: the trust policy is the resource policy here).
+    pub caller: &'a PolicySet,
+    pub role_arn: &'a str,
+    pub trust: &'a Policy,
+    pub assume_context: &'a Context,
+    pub session_arn: &'a str,
+    /// The role's permission policies and boundary.
+    pub role: &'a PolicySet,
+    pub host_arn: &'a str,
+    pub run_as_context: &'a Context,
+}
+
+/// What the engine said, and which question failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed {
+        assume: Response,
+        run_as: Response,
+    },
+    /// `sts:AssumeRole` refused; `identity_allows` (the caller's policies
+    /// alone allow it) and `trust_allows` (the trust policy admits the caller,
+    /// given an identity Allow) say which side failed, for the message.
+    AssumeDenied {
+        response: Response,
+        identity_allows: bool,
+        trust_allows: bool,
+    },
+    RunAsDenied(Response),
+}
+
+impl Verdict {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Self::Allowed { .. })
+    }
+
+    /// The response that decided (the failing one on denial).
+    pub fn deciding(&self) -> &Response {
+        match self {
+            Self::Allowed { assume, .. } => assume,
+            Self::AssumeDenied { response, .. } | Self::RunAsDenied(response) => response,
+        }
+    }
+}
+
+impl AssumeRoleQuestion<'_> {
+    /// Decides as DESIGN.md §3 says: `sts:AssumeRole` with the trust policy
+    /// as the resource policy (naming the caller's ARN suffices; naming only
+    /// the account needs an identity Allow too; any Deny wins), then
+    /// `host:RunAs` on this host with the role's own policies.
+    pub fn decide(&self) -> Verdict {
+        let assume_set = PolicySet {
+            identity: self.caller.identity.clone(),
+            boundary: self.caller.boundary.clone(),
+            resource: vec![self.trust.clone()],
+        };
+        let request = Request {
+            principal: self.caller_arn,
+            action: "sts:AssumeRole",
+            resource: self.role_arn,
+            context: self.assume_context,
+        };
+        let assume = authorize(&request, &assume_set);
+        if assume.decision != Decision::Allowed {
+            let only_identity = PolicySet {
+                resource: Vec::new(),
+                ..assume_set.clone()
+            };
+            // Whether the trust policy admits the caller at all: with an
+            // identity that allows everything (a trust naming the account
+            // needs one).
+            let only_trust = PolicySet {
+                identity: Policy::parse(
+                    "any",
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+                    crate::policy::PolicyKind::Managed,
+                )
+                .into_iter()
+                .collect(),
+                boundary: None,
+                resource: assume_set.resource.clone(),
+            };
+            return Verdict::AssumeDenied {
+                identity_allows: authorize(&request, &only_identity).decision == Decision::Allowed,
+                trust_allows: authorize(&request, &only_trust).decision == Decision::Allowed,
+                response: assume,
+            };
+        }
+        let run_as = authorize(
+            &Request {
+                principal: self.session_arn,
+                action: "host:RunAs",
+                resource: self.host_arn,
+                context: self.run_as_context,
+            },
+            self.role,
+        );
+        if run_as.decision != Decision::Allowed {
+            return Verdict::RunAsDenied(run_as);
+        }
+        Verdict::Allowed { assume, run_as }
+    }
+
+    /// Whether a second factor proved now would turn a denial into an allow:
+    /// then (and only then) iamctl asks for a code.
+    pub fn mfa_would_allow(&self) -> bool {
+        let assume_context = with_fresh_mfa(self.assume_context);
+        let run_as_context = with_fresh_mfa(self.run_as_context);
+        AssumeRoleQuestion {
+            assume_context: &assume_context,
+            run_as_context: &run_as_context,
+            ..*self
+        }
+        .decide()
+        .is_allowed()
+    }
+
+    /// The one-line reason for a denial, AWS-worded, naming the deciding
+    /// statement on an explicit deny.
+    pub fn denial_message(&self, verdict: &Verdict) -> Option<String> {
+        let explicit = |r: &Response| {
+            r.matched
+                .first()
+                .filter(|_| r.decision == Decision::ExplicitDeny)
+                .map(|m| format!("with an explicit deny in {m}"))
+        };
+        match verdict {
+            Verdict::Allowed { .. } => None,
+            Verdict::AssumeDenied {
+                response,
+                identity_allows,
+                trust_allows,
+            } => {
+                let why = explicit(response).unwrap_or_else(|| {
+                    if !trust_allows && !identity_allows {
+                        "because the role's trust policy does not allow it and no identity-based policy allows the sts:AssumeRole action".to_owned()
+                    } else if !trust_allows {
+                        "because the role's trust policy does not allow it".to_owned()
+                    } else {
+                        "because no identity-based policy allows the sts:AssumeRole action (the trust policy trusts the account, not the user)".to_owned()
+                    }
+                });
+                Some(format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {} {why}",
+                    self.caller_arn, self.role_arn
+                ))
+            }
+            Verdict::RunAsDenied(response) => {
+                let why = explicit(response).unwrap_or_else(|| {
+                    "because no permissions policy of the role allows host:RunAs on this host"
+                        .to_owned()
+                });
+                Some(format!(
+                    "Role: {} is not authorized to perform: host:RunAs on resource: {} {why}",
+                    self.role_arn, self.host_arn
+                ))
+            }
+        }
+    }
+}
+
+/// Why a one-time code did not count as a second factor.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaFailure {
+    #[error(
+        "MultiFactorAuthentication failed: user {0} is locked out after too many failed attempts."
+    )]
+    LockedOut(String),
+    #[error("MultiFactorAuthentication failed: {serial} is not an MFA device of user {user}.")]
+    NotYourDevice { serial: String, user: String },
+    #[error("MultiFactorAuthentication failed: user {0} has no MFA device.")]
+    NoDevice(String),
+    #[error("MultiFactorAuthentication failed with invalid MFA one time pass code.")]
+    InvalidCode,
+    #[error(
+        "MultiFactorAuthentication failed: that code was already used (each code is accepted once)."
+    )]
+    Replayed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The lockout rule of `[lockout]`, in the store's terms.
+pub fn lockout_rule(config: &crate::config::LockoutConfig) -> LockoutRule {
+    LockoutRule {
+        deny: config.deny,
+        fail_interval: config.fail_interval.num_seconds(),
+        unlock_time: config.unlock_time.num_seconds(),
+    }
+}
+
+/// The device to ask a code for: the given serial, else the user's first
+/// enabled device.
+pub fn mfa_device_for(
+    store: &Store,
+    user: &UserName,
+    serial: Option<&str>,
+) -> Result<MfaDevice, MfaFailure> {
+    match serial {
+        Some(serial) => {
+            let device = store
+                .get_mfa_device(serial)
+                .map_err(|_| MfaFailure::NotYourDevice {
+                    serial: serial.to_owned(),
+                    user: user.to_string(),
+                })?;
+            if device.user.as_ref() != Some(user) || device.enable_date.is_none() {
+                return Err(MfaFailure::NotYourDevice {
+                    serial: serial.to_owned(),
+                    user: user.to_string(),
+                });
+            }
+            Ok(device)
+        }
+        None => store
+            .list_mfa_devices(user)?
+            .into_iter()
+            .find(|d| d.enable_date.is_some())
+            .ok_or_else(|| MfaFailure::NoDevice(user.to_string())),
+    }
+}
+
+/// Checks a one-time code for `user` on `device` as a login would, through
+/// the login's one lockout rule (`Store::settle_attempt`): decided in the
+/// transaction that records it, refused while locked out (no code burnt);
+/// a wrong or replayed code counts as a failure; the step is taken with the
+/// store's compare-and-set, so a code works once, on any host sharing the
+/// store.
+pub fn check_mfa_code(
+    store: &Store,
+    user: &UserName,
+    device: &MfaDevice,
+    code: &SecretString,
+    rule: &LockoutRule,
+    skew_steps: u8,
+    now: DateTime<Utc>,
+) -> Result<(), MfaFailure> {
+    let mut why = MfaFailure::InvalidCode;
+    let settled = store.settle_attempt(user.as_str(), rule, now, |store| {
+        let accepted = match totp::verify(&device.secret, code, now, skew_steps, device.last_step) {
+            Some(step) => store.accept_totp_step(&device.serial_number, step)?,
+            None => false,
+        };
+        if accepted {
+            return Ok(AttemptResult::Pass { reset: false });
+        }
+        if totp::verify(&device.secret, code, now, skew_steps, None).is_some() {
+            why = MfaFailure::Replayed;
+        }
+        Ok(AttemptResult::Fail { count: true })
+    })?;
+    match settled {
+        Settled::Passed => Ok(()),
+        Settled::Locked(_) => Err(MfaFailure::LockedOut(user.to_string())),
+        Settled::Failed { .. } => Err(why),
+    }
+}

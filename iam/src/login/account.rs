@@ -1,0 +1,128 @@
+//! `pam_sm_acct_mgmt`: the `host:Login` decision.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::audit::{DecidingStatement, UserIdentity};
+use crate::config::HostConfig;
+use crate::policy::{Context, Decision, Effect, Response};
+use crate::principal::Principal;
+use crate::store::UserStatus;
+
+/// `pam_sm_acct_mgmt`: may this IAM user log in here, now, from there?
+/// Decided by `host:Login` on this host's ARN with the DESIGN §3 context;
+/// then `require_mfa` and password expiry.
+pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
+    let host = match Host::open(options) {
+        Ok(host) => host,
+        Err(outcome) => return outcome,
+    };
+    let Ok(name) = conv.user() else {
+        return Outcome::ConversationFailed;
+    };
+    let origin = Origin::of(conv);
+    let user = match host.user(&name) {
+        Ok(Some(user)) => user,
+        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+        Err(outcome) => return outcome,
+    };
+    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
+    if user.status == UserStatus::Disabled {
+        host.login_denied(conv, &identity, &origin, "user is disabled", &[], now);
+        return Outcome::AccountDisabled;
+    }
+    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Account, now) {
+        Ok(mfa_time) => mfa_time,
+        Err(outcome) => return outcome,
+    };
+    let principal = match Principal::for_user(&host.store, host.store.account_id(), &user.name) {
+        Ok(principal) => principal,
+        Err(e) => {
+            // A stored policy that no longer parses fails closed.
+            host.report(&format!(
+                "acct_mgmt: cannot load the policies of {name}: {e}"
+            ));
+            return Outcome::Unavailable;
+        }
+    };
+    let context = login_context(&principal, &host.config, &origin, mfa_time, now);
+    let resource = host.config.host_arn();
+    let response = principal.authorize(LOGIN_ACTION, &resource, &context);
+    if response.decision != Decision::Allowed {
+        let deciding = deciding_statements(&response);
+        let reason = match response.decision {
+            Decision::ExplicitDeny => format!("{LOGIN_ACTION} on {resource}: explicitly denied"),
+            _ => format!("{LOGIN_ACTION} on {resource}: no statement allows it (implicit deny)"),
+        };
+        host.login_denied(conv, &identity, &origin, &reason, &deciding, now);
+        return Outcome::PermissionDenied;
+    }
+    if host.config.login.require_mfa && mfa_time.is_none() {
+        let reason = "require_mfa: this login did not pass an MFA check";
+        host.login_denied(conv, &identity, &origin, reason, &[], now);
+        return Outcome::PermissionDenied;
+    }
+    match host.password_state(&user, now) {
+        Ok(PasswordState::Current) => Outcome::Success,
+        Ok(PasswordState::MustChange) => {
+            conv.error("Your password has expired. Choose a new one now.");
+            Outcome::NewPasswordRequired
+        }
+        Ok(PasswordState::HardExpired) => {
+            let reason = "password expired (HardExpiry: an administrator must reset it)";
+            host.login_denied(conv, &identity, &origin, reason, &[], now);
+            Outcome::AccountDisabled
+        }
+        Err(outcome) => outcome,
+    }
+}
+
+/// The action every login asks for.
+pub const LOGIN_ACTION: &str = "host:Login";
+
+/// The request context of `host:Login` (DESIGN §3).
+pub(super) fn login_context(
+    principal: &Principal,
+    config: &HostConfig,
+    origin: &Origin,
+    mfa_time: Option<i64>,
+    now: DateTime<Utc>,
+) -> Context {
+    // Identity keys, principal tags, aws:CurrentTime and aws:EpochTime.
+    let mut context = principal.base_context(now);
+    if let Some(ip) = origin.source_ip() {
+        context.set("aws:SourceIp", ip.to_string());
+    }
+    context.set("aws:MultiFactorAuthPresent", mfa_time.is_some().to_string());
+    if let Some(at) = mfa_time {
+        context.set(
+            "aws:MultiFactorAuthAge",
+            (now.timestamp() - at).max(0).to_string(),
+        );
+    }
+    context.set("aws:SecureTransport", origin.secure_transport().to_string());
+    for (key, value) in &config.host_tags {
+        context.set(&format!("aws:ResourceTag/{key}"), value.clone());
+    }
+    context.set("host:Service", origin.service.clone());
+    if let Some(tty) = &origin.tty {
+        context.set("host:Tty", tty.clone());
+    }
+    context.set("host:Hostname", config.hostname.clone());
+    context
+}
+
+/// The statements that decided a refusal: the Deny statements that matched,
+/// for an explicit deny; none for an implicit one.
+pub(super) fn deciding_statements(response: &Response) -> Vec<DecidingStatement> {
+    response
+        .matched
+        .iter()
+        .filter(|m| response.decision != Decision::ExplicitDeny || m.effect == Effect::Deny)
+        .map(|m| DecidingStatement {
+            policy: m.policy.clone(),
+            sid: m.sid.clone(),
+            index: Some(m.index),
+        })
+        .collect()
+}

@@ -1,0 +1,480 @@
+//! The host as one PAM call sees it: config, store, audit log, syslog.
+
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::audit::{
+    AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
+};
+use crate::config::{HostConfig, UnknownUser};
+use crate::names::UserName;
+use crate::secret::SecretString;
+use crate::store::{
+    AttemptResult, AuthState, LockoutRule, LoginProfile, MfaDevice, Settled, Store, StoreError,
+    User,
+};
+use crate::totp;
+
+/// What `authenticate` needs to know about a known user.
+pub(super) struct Credentials {
+    pub(super) user: User,
+    pub(super) profile: Option<LoginProfile>,
+    /// The enabled MFA device (AWS allows one virtual device per user here).
+    pub(super) device: Option<MfaDevice>,
+}
+
+impl Credentials {
+    pub(super) fn identity(&self, host: &Host) -> UserIdentity {
+        UserIdentity::iam_user(host.account_id(), &self.user.arn, self.user.name.as_str())
+    }
+}
+
+/// The host as one PAM call sees it: config, store and audit log, opened for
+/// this call only (a PAM handle may live for days inside sshd).
+pub(super) struct Host {
+    pub(super) config: HostConfig,
+    pub(super) store: Store,
+    pub(super) audit: AuditLog,
+    pub(super) debug: bool,
+}
+
+impl Host {
+    /// Fails closed (logged to syslog) when the config or store is missing,
+    /// corrupt or writable by others.
+    pub(super) fn open(options: &Options) -> Result<Self, Outcome> {
+        let config = HostConfig::load(&options.config).map_err(|e| {
+            syslog(LOG_ERR, &format!("refusing to run: {e}"));
+            Outcome::Unavailable
+        })?;
+        if let Err(reason) = check_private(&config.database, &options.config) {
+            syslog(
+                LOG_ERR,
+                &format!("refusing to run: {}: {reason}", config.database.display()),
+            );
+            return Err(Outcome::Unavailable);
+        }
+        let store = Store::open(&config.database).map_err(|e| {
+            syslog(LOG_ERR, &format!("refusing to run: store: {e}"));
+            Outcome::Unavailable
+        })?;
+        let audit = AuditLog::new(config.audit_log.clone());
+        Ok(Self {
+            config,
+            store,
+            audit,
+            debug: options.debug,
+        })
+    }
+
+    pub(super) fn account_id(&self) -> &str {
+        &self.config.account_id
+    }
+
+    /// The IAM user named like the PAM user; `None` if there is none (a name
+    /// that is not even a valid IAM name is simply unknown).
+    pub(super) fn user(&self, name: &str) -> Result<Option<User>, Outcome> {
+        let Ok(name) = UserName::parse(name) else {
+            return Ok(None);
+        };
+        let user = self.store.find_user(&name).map_err(|e| {
+            self.report(&format!("cannot look up user {name}: {e}"));
+            Outcome::Unavailable
+        })?;
+        let Some(user) = user else { return Ok(None) };
+        // An IAM user that shadows a local account is not published and is
+        // nobody here: the PAM user is the local account, whatever stack
+        // (with or without the pam_localuser guard) led here.
+        let local = crate::local_accounts::LocalAccounts::read_host().map_err(|e| {
+            self.report(&format!("cannot read the local accounts: {e}"));
+            Outcome::Unavailable
+        })?;
+        if let Some(collision) = local.collision(user.name.as_str(), user.uid) {
+            self.debug(&format!(
+                "{name}: IAM user {} collides with {collision}; not an IAM user here",
+                user.name
+            ));
+            return Ok(None);
+        }
+        Ok(Some(user))
+    }
+
+    /// What `authenticate` reads before the prompts. Not the lock state:
+    /// that is decided after them, where the result is recorded.
+    pub(super) fn credentials(&self, user: User) -> Result<Credentials, Outcome> {
+        let failed = |what: &str, e: StoreError| {
+            self.report(&format!("cannot read the {what} of {}: {e}", user.name));
+            Outcome::Unavailable
+        };
+        let profile = match self.store.get_login_profile(&user.name) {
+            Ok(profile) => Some(profile),
+            Err(StoreError::NoSuchEntity { .. }) => None,
+            Err(e) => return Err(failed("login profile", e)),
+        };
+        let device = self
+            .store
+            .list_mfa_devices(&user.name)
+            .map_err(|e| failed("MFA devices", e))?
+            .into_iter()
+            .next();
+        Ok(Credentials {
+            user,
+            profile,
+            device,
+        })
+    }
+
+    pub(super) fn lockout_rule(&self) -> LockoutRule {
+        crate::elevation::lockout_rule(&self.config.lockout)
+    }
+
+    /// Verifies `code` and takes its step with a compare-and-set in the
+    /// store, so the same code never works twice, here or on another host.
+    pub(super) fn take_code(
+        &self,
+        store: &Store,
+        device: &MfaDevice,
+        code: &SecretString,
+        now: DateTime<Utc>,
+    ) -> Result<CodeCheck, StoreError> {
+        let skew = self.config.totp.skew_steps;
+        Ok(
+            match totp::verify(&device.secret, code, now, skew, device.last_step) {
+                Some(step) => match store.accept_totp_step(&device.serial_number, step)? {
+                    true => CodeCheck::Accepted,
+                    // Another login took this step (or a later one) meanwhile.
+                    false => CodeCheck::Replayed,
+                },
+                None if totp::verify(&device.secret, code, now, skew, None).is_some() => {
+                    CodeCheck::Replayed
+                }
+                None => CodeCheck::Wrong,
+            },
+        )
+    }
+
+    /// Decides one step of `attempt` through the lockout rule
+    /// ([`Store::settle_attempt`], under the user's name or
+    /// [`UNKNOWN_USERS`]) and writes the attempt's row, in one transaction.
+    /// `check` runs inside it only when the user is not locked:
+    /// `Ok(mfa_time)` passes, `Err(failure)` fails. `complete`: the last
+    /// step (the row becomes `authenticated` or `failed`; a pass forgets the
+    /// user's failures); otherwise the row stays `pending` whatever
+    /// happened. A failure is audited at once. `Ok(true)`: passed.
+    pub(super) fn settle(
+        &self,
+        attempt: &mut Attempt,
+        complete: bool,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&Store) -> Result<Result<Option<i64>, Failure>, StoreError>,
+    ) -> Result<bool, Outcome> {
+        let rule = self.lockout_rule();
+        let mut failure = None;
+        let record = &mut attempt.record;
+        let settled = self.store.atomically(|store| {
+            let mut mfa_time = None;
+            let settled = store.settle_attempt(&record.user, &rule, now, |store| {
+                Ok(match check(store)? {
+                    Ok(at) => {
+                        mfa_time = at;
+                        AttemptResult::Pass { reset: complete }
+                    }
+                    Err(f) => {
+                        failure = Some(f);
+                        AttemptResult::Fail { count: f.counts() }
+                    }
+                })
+            })?;
+            record.state = match (complete, settled) {
+                (false, _) => AuthState::Pending,
+                (true, Settled::Passed) => AuthState::Authenticated,
+                (true, _) => AuthState::Failed,
+            };
+            if settled == Settled::Passed {
+                record.mfa_time = mfa_time;
+            }
+            store.put_auth_record(record)?;
+            Ok(settled)
+        });
+        let reason = match settled {
+            Ok(Settled::Passed) => return Ok(true),
+            Ok(Settled::Failed { counted, state }) => {
+                let reason = failure.map_or("failed", Failure::reason);
+                match counted && state.locked {
+                    true => format!("{reason}; user now locked out"),
+                    false => reason.to_owned(),
+                }
+            }
+            Ok(Settled::Locked(_)) => "user is locked out".to_owned(),
+            Err(e) => {
+                // Nothing was recorded, a failure not counted: fail closed.
+                self.report(&format!(
+                    "authenticate: cannot record the attempt of {}: {e}",
+                    attempt.record.user
+                ));
+                return Err(Outcome::Unavailable);
+            }
+        };
+        self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
+        Ok(false)
+    }
+
+    /// The last step of an attempt refused at its first: its row becomes
+    /// `failed`. One write, as every attempt's last step is.
+    pub(super) fn close_refused(&self, attempt: &mut Attempt) -> Result<(), Outcome> {
+        attempt.record.state = AuthState::Failed;
+        match self.store.put_auth_record(&attempt.record) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.report(&format!(
+                    "authenticate: cannot record the attempt of {}: {e}",
+                    attempt.record.user
+                ));
+                Err(Outcome::Unavailable)
+            }
+        }
+    }
+
+    /// When this login passed its MFA check, per the record whose id this
+    /// login's `authenticate` handed on (none after a publickey-only login:
+    /// no id). `acct_mgmt` uses the record up; `open_session` removes it.
+    pub(super) fn mfa_time(
+        &self,
+        conv: &dyn Conversation,
+        user: &User,
+        origin: &Origin,
+        stage: Stage,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, Outcome> {
+        let Some(id) = handed_on_auth_id(conv) else {
+            return Ok(None);
+        };
+        let (name, service, rhost) = (user.name.as_str(), &origin.service, origin.rhost_key());
+        let record = match stage {
+            Stage::Account => self
+                .store
+                .consume_auth_record(&id, name, service, rhost, now),
+            Stage::Session => self.store.take_auth_record(&id, name, service, rhost, now),
+        };
+        match record {
+            Ok(record) => Ok(record.and_then(|r| r.mfa_time)),
+            Err(e) => {
+                self.report(&format!(
+                    "cannot read the authentication record of {}: {e}",
+                    user.name
+                ));
+                Err(Outcome::Unavailable)
+            }
+        }
+    }
+
+    pub(super) fn password_state(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<PasswordState, Outcome> {
+        let profile = match self.store.get_login_profile(&user.name) {
+            Ok(profile) => profile,
+            // Key-only users have no password to expire.
+            Err(StoreError::NoSuchEntity { .. }) => return Ok(PasswordState::Current),
+            Err(e) => {
+                self.report(&format!(
+                    "cannot read the login profile of {}: {e}",
+                    user.name
+                ));
+                return Err(Outcome::Unavailable);
+            }
+        };
+        match self.store.get_password_policy() {
+            Ok(policy) => Ok(password_state(&profile, &policy.unwrap_or_default(), now)),
+            Err(e) => {
+                self.report(&format!("cannot read the password policy: {e}"));
+                Err(Outcome::Unavailable)
+            }
+        }
+    }
+
+    /// Whether a name that is no IAM user here is left to the rest of the
+    /// stack: always for a local account (in /etc/passwd: root and its
+    /// peers are never ours to refuse, whatever `unknown_user` says, so no
+    /// pam_localuser guard is needed in front of pam_iam), else as
+    /// `[login] unknown_user` says. Unreadable local accounts count as
+    /// local: refusing root is never the safe side.
+    pub(super) fn ignores(&self, name: &str) -> bool {
+        self.config.login.unknown_user == UnknownUser::Ignore
+            || crate::local_accounts::LocalAccounts::read_host().map_or(true, |local| {
+                matches!(
+                    local.name_collision(name),
+                    Some(crate::local_accounts::Collision::LocalUser(_))
+                )
+            })
+    }
+
+    /// A user the directory does not know, at an account or session stage.
+    pub(super) fn unknown_user(
+        &self,
+        conv: &mut dyn Conversation,
+        name: &str,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        match self.ignores(name) {
+            true => {
+                self.debug(&format!("{name:?} is not an IAM user; ignored"));
+                Outcome::Ignore
+            }
+            false => {
+                self.login_denied(
+                    conv,
+                    &UserIdentity::unknown(name),
+                    origin,
+                    "unknown user",
+                    &[],
+                    now,
+                );
+                Outcome::UserUnknown
+            }
+        }
+    }
+
+    pub(super) fn event(
+        &self,
+        name: &str,
+        identity: UserIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> AuditEventBuilder {
+        let mut parameters = json!({ "service": origin.service });
+        if let Some(tty) = &origin.tty {
+            parameters["tty"] = json!(tty);
+        }
+        let builder =
+            AuditEvent::builder(EventSource::Pam, name, identity, &self.config.hostname, now)
+                .request_parameters(parameters);
+        match &origin.rhost {
+            Some(rhost) => builder.source_ip(rhost),
+            None => builder,
+        }
+    }
+
+    /// A failed authentication, for the audit log (the user is told
+    /// [`DENIED`] when the prompts are over).
+    pub(super) fn audit_login_failure(
+        &self,
+        identity: &UserIdentity,
+        origin: &Origin,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) {
+        let event = self
+            .event("Login", identity.clone(), origin, now)
+            .response_elements(json!({ "Login": "Failure" }))
+            .error("AuthenticationFailed", reason);
+        self.write(event);
+    }
+
+    /// A refused login (account stage): the generic line to the user, the
+    /// reason and deciding statements to the audit log.
+    pub(super) fn login_denied(
+        &self,
+        conv: &mut dyn Conversation,
+        identity: &UserIdentity,
+        origin: &Origin,
+        reason: &str,
+        deciding: &[DecidingStatement],
+        now: DateTime<Utc>,
+    ) {
+        conv.error(DENIED);
+        let mut event = self
+            .event("Login", identity.clone(), origin, now)
+            .response_elements(json!({ "Login": "Failure" }))
+            .error("AccessDenied", reason);
+        for statement in deciding {
+            event = event.decided_by(statement.clone());
+        }
+        self.write(event);
+    }
+
+    /// `ChangePassword`, refused when `refusal` says why.
+    pub(super) fn password_event(
+        &self,
+        identity: &UserIdentity,
+        origin: &Origin,
+        refusal: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        let event = self.event("ChangePassword", identity.clone(), origin, now);
+        self.write(match refusal {
+            Some(reason) => event.error("AccessDenied", reason),
+            None => event,
+        });
+    }
+
+    pub(super) fn write(&self, event: AuditEventBuilder) {
+        let written = event.build().and_then(|event| self.audit.append(&event));
+        if let Err(e) = written {
+            syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
+        }
+    }
+
+    /// Something is wrong with the host (not the user): syslog it.
+    pub(super) fn report(&self, message: &str) {
+        syslog(LOG_ERR, message);
+    }
+
+    pub(super) fn debug(&self, message: &str) {
+        if self.debug {
+            syslog(LOG_DEBUG, message);
+        }
+    }
+}
+
+/// The store holds password hashes and TOTP seeds: refuse one that others
+/// could read or write (DESIGN §4: 0600 root). Its owner must be root or
+/// whoever owns the config file, which `HostConfig::load` has vetted.
+pub(super) fn check_private(path: &Path, config: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot stat: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "mode {:o} lets others in; want 0600",
+            meta.mode() & 0o777
+        ));
+    }
+    let trusted = std::fs::metadata(config)
+        .map_err(|e| format!("cannot stat the config: {e}"))?
+        .uid();
+    if meta.uid() != 0 && meta.uid() != trusted {
+        return Err(format!("owned by uid {}, not root", meta.uid()));
+    }
+    Ok(())
+}
+
+pub(super) const LOG_ERR: u8 = 3;
+pub(super) const LOG_DEBUG: u8 = 7;
+/// syslog facility `authpriv` (10), shifted as RFC 3164's PRI wants.
+pub(super) const LOG_AUTHPRIV: u8 = 10 << 3;
+
+/// One line to syslog `authpriv` on a non-blocking datagram socket: dropped
+/// if the journal is slow or absent, because a login never waits on logging.
+/// Used for host problems before (or instead of) the audit log.
+pub(super) fn syslog(severity: u8, message: &str) {
+    let Ok(socket) = UnixDatagram::unbound() else {
+        return;
+    };
+    if socket.set_nonblocking(true).is_err() {
+        return;
+    }
+    let line = format!(
+        "<{}>pam_iam[{}]: {message}",
+        LOG_AUTHPRIV | severity,
+        std::process::id()
+    );
+    let _ = socket.send_to(line.as_bytes(), "/dev/log");
+}

@@ -1,0 +1,128 @@
+//! `pam_sm_setcred`, `pam_sm_open_session`, `pam_sm_close_session`.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::audit::UserIdentity;
+use crate::store::LoginSession;
+
+/// `pam_sm_setcred`: the local groups `[group_map]` grants for the user's
+/// IAM groups. The PAM glue adds them to the process's groups.
+pub fn local_groups(
+    conv: &mut dyn Conversation,
+    options: &Options,
+) -> Result<Vec<String>, Outcome> {
+    let host = Host::open(options)?;
+    let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
+    let Some(user) = host.user(&name)? else {
+        return Err(match host.ignores(&name) {
+            true => Outcome::Ignore,
+            false => Outcome::UserUnknown,
+        });
+    };
+    let groups = host.store.groups_for_user(&user.name).map_err(|e| {
+        host.report(&format!("setcred: cannot read the groups of {name}: {e}"));
+        Outcome::Unavailable
+    })?;
+    let mut local: Vec<String> = Vec::new();
+    for group in groups {
+        for mapped in host
+            .config
+            .group_map
+            .get(group.name.as_str())
+            .into_iter()
+            .flatten()
+        {
+            if !local.contains(mapped) {
+                local.push(mapped.clone());
+            }
+        }
+    }
+    Ok(local)
+}
+
+/// `pam_sm_open_session`: the `Login` audit event and a login-session record
+/// (`iamctl list-sessions`, `aws:MultiFactorAuthAge` later on).
+pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
+    let host = match Host::open(options) {
+        Ok(host) => host,
+        Err(outcome) => return outcome,
+    };
+    let Ok(name) = conv.user() else {
+        return Outcome::ConversationFailed;
+    };
+    let origin = Origin::of(conv);
+    let user = match host.user(&name) {
+        Ok(Some(user)) => user,
+        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+        Err(outcome) => return outcome,
+    };
+    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
+        Ok(mfa_time) => mfa_time,
+        Err(outcome) => return outcome,
+    };
+    // Not into the user's session environment (sshd copies the PAM
+    // environment there); the record is gone anyway.
+    forget_auth_id(conv);
+    let session = LoginSession {
+        id: 0,
+        user: name.clone(),
+        service: origin.service.clone(),
+        rhost: origin.rhost_key().to_owned(),
+        tty: origin.tty.clone().unwrap_or_default(),
+        // This process (sshd's per-connection process, login(1)) is an
+        // ancestor of the user's processes: iamctl finds the session so.
+        pid: Some(std::process::id()),
+        started: now.timestamp(),
+        ended: None,
+        mfa_time,
+    };
+    if let Err(e) = host.store.open_login_session(&session) {
+        host.report(&format!(
+            "open_session: cannot record the session of {name}: {e}"
+        ));
+        return Outcome::Unavailable;
+    }
+    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
+    let event = host
+        .event("Login", identity, &origin, now)
+        .response_elements(json!({ "Login": "Success" }))
+        .additional_event_data(json!({ "MFAUsed": if mfa_time.is_some() { "Yes" } else { "No" } }));
+    host.write(event);
+    Outcome::Success
+}
+
+/// `pam_sm_close_session`: ends the login-session record, audits `Logout`.
+pub fn close_session(
+    conv: &mut dyn Conversation,
+    options: &Options,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let host = match Host::open(options) {
+        Ok(host) => host,
+        Err(outcome) => return outcome,
+    };
+    let Ok(name) = conv.user() else {
+        return Outcome::ConversationFailed;
+    };
+    let origin = Origin::of(conv);
+    let user = match host.user(&name) {
+        Ok(Some(user)) => user,
+        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+        Err(outcome) => return outcome,
+    };
+    if let Err(e) = host.store.close_login_session_for(
+        &name,
+        &origin.service,
+        origin.tty.as_deref().unwrap_or(""),
+        now,
+    ) {
+        host.report(&format!(
+            "close_session: cannot end the session of {name}: {e}"
+        ));
+    }
+    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
+    host.write(host.event("Logout", identity, &origin, now));
+    Outcome::Success
+}
