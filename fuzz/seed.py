@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes the seed corpora (fuzz/seeds/TARGET/) from the test suites:
-iam/tests/policy_cases and policy_documents, config/policies, config/iam.toml
+iam-policy/tests/policy_cases and policy_documents, config/policies, config/iam.toml
 and the iam.toml snippets of iam/src/config.rs tests. Re-run after the
 suites change; the seeds are committed, the grown corpora (fuzz/corpus) not."""
 import glob, hashlib, json, os, re, sys
@@ -23,7 +23,7 @@ def doc_text(d):
 
 
 policies = []
-for path in sorted(glob.glob(os.path.join(root, "iam/tests/policy_cases/*.json"))):
+for path in sorted(glob.glob(os.path.join(root, "iam-policy/tests/policy_cases/*.json"))):
     case_file = json.load(open(path))
     for group in case_file["groups"]:
         docs = [doc_text(p) for p in group.get("policies", [])]
@@ -41,7 +41,7 @@ for path in sorted(glob.glob(os.path.join(root, "iam/tests/policy_cases/*.json")
                 req += [k, ",".join(v) if isinstance(v, list) else str(v)]
             for doc in docs[:1]:
                 put("policy_authorize", "\0".join([doc] + req))
-for path in glob.glob(os.path.join(root, "iam/tests/policy_documents/*.json")):
+for path in glob.glob(os.path.join(root, "iam-policy/tests/policy_documents/*.json")):
     for d in json.load(open(path)).get("documents", []):
         text = d.get("text") or json.dumps(d.get("document"))
         policies.append(text)

@@ -26,8 +26,8 @@ use iam::policy::{Decision, Policy, PolicyKind, Request, authorize};
 use iam::secret::{SecretBytes, SecretString};
 use iam::store::{Entity, NewUser, Store};
 
-/// The policy shape of iam/benches/policy_eval.rs, shared with it.
-#[path = "../../iam/benches/shape/mod.rs"]
+/// The policy shape of iam-policy/benches/policy_eval.rs, shared with it.
+#[path = "../../iam-policy/benches/shape/mod.rs"]
 mod shape;
 
 const ACCOUNT: &str = "123456789012";

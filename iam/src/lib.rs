@@ -15,8 +15,11 @@ pub mod local_accounts;
 pub mod login;
 pub mod names;
 pub mod password;
-pub mod policy;
 pub mod principal;
 pub mod secret;
 pub mod store;
 pub mod totp;
+
+/// The policy engine lives in its own crate; `iam::policy` keeps the
+/// paths the rest of the code base uses.
+pub use iam_policy as policy;

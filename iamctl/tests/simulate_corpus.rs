@@ -1,9 +1,9 @@
-//! The evaluation corpus (iam/tests/policy_cases) run through the built
+//! The evaluation corpus (iam-policy/tests/policy_cases) run through the built
 //! `iamctl simulate-custom-policy`, as an outside checker would.
 // Test harness code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../iam/tests/common/corpus.rs"]
+#[path = "../../iam-policy/tests/common/corpus.rs"]
 mod corpus;
 
 use serde_json::{Value, json};

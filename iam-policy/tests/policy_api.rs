@@ -5,7 +5,7 @@
 // Test harness code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use iam::policy::{
+use iam_policy::{
     Context, ContextKeyType, Decision, Effect, Policy, PolicyKind, PolicySet, PolicySource,
     Request, authorize, authorize_cross_account, missing_context_keys,
 };

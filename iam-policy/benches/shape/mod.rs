@@ -3,7 +3,7 @@
 //! the criterion bench and the `iam-bench` table so both measure the same
 //! thing.
 
-use iam::policy::{Context, Policy, PolicyKind, PolicySet, Request, authorize};
+use iam_policy::{Context, Policy, PolicyKind, PolicySet, Request, authorize};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::Instant;

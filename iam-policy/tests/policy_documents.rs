@@ -1,11 +1,11 @@
-//! Parser corpus: iam/tests/policy_documents/{valid,invalid}.json. Every
+//! Parser corpus: iam-policy/tests/policy_documents/{valid,invalid}.json. Every
 //! valid document parses; every invalid one is refused with an error that
 //! contains the expected fragment (naming statement, Sid and field).
 
 // Test harness code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use iam::policy::{Policy, PolicyKind};
+use iam_policy::{Policy, PolicyKind};
 use serde_json::Value;
 use std::path::Path;
 

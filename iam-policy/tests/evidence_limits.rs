@@ -3,7 +3,7 @@
 //! cannot exhaust the stack. Timing is measured in bench/, not asserted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use iam::policy::{MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind};
+use iam_policy::{MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind};
 
 const STATEMENT: &str = r#"{"Effect":"Allow","Action":"host:Login","Resource":"*"}"#;
 

@@ -1,7 +1,7 @@
 //! Decisions per second for a principal with 10 managed policies of 20
 //! statements each, with conditions (issue 3's benchmark shape).
 //!
-//! Run: `cargo bench -p iam --bench policy_eval`. One decision is one
+//! Run: `cargo bench -p iam-policy --bench policy_eval`. One decision is one
 //! `authorize` call; the figure is 1 / (time per iteration).
 
 // Bench harness code.
@@ -10,7 +10,7 @@
 mod shape;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use iam::policy::{Decision, Policy, PolicyKind, Request, authorize};
+use iam_policy::{Decision, Policy, PolicyKind, Request, authorize};
 use shape::{best_rate, context, policies};
 use std::hint::black_box;
 

@@ -1,5 +1,5 @@
-//! Loader for the evaluation corpus in `iam/tests/policy_cases/*.json`,
-//! shared by the library test (`iam/tests/policy_corpus.rs`) and the CLI
+//! Loader for the evaluation corpus in `iam-policy/tests/policy_cases/*.json`,
+//! shared by the library test (`iam-policy/tests/policy_corpus.rs`) and the CLI
 //! test (`iamctl/tests/simulate_corpus.rs`).
 //!
 //! A file is `{"topic", "source", "groups": [group…]}`; a group sets
@@ -32,7 +32,7 @@ pub struct Case {
 pub fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
-        .join("iam")
+        .join("iam-policy")
         .join("tests")
         .join("policy_cases")
 }

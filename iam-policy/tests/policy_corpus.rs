@@ -1,4 +1,4 @@
-//! The evaluation corpus (iam/tests/policy_cases) decided by the library,
+//! The evaluation corpus (iam-policy/tests/policy_cases) decided by the library,
 //! the same way `iamctl simulate-custom-policy` decides it.
 // Test harness code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -6,7 +6,7 @@
 #[path = "common/corpus.rs"]
 mod corpus;
 
-use iam::policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
+use iam_policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
 
 fn decide(case: &corpus::Case) -> (Decision, Vec<String>) {
     let mut set = PolicySet::default();

@@ -4,7 +4,7 @@
 // Test harness code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use iam::policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
+use iam_policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -240,7 +240,7 @@ proptest! {
             prop_assert_ne!(after, Decision::ImplicitDeny, "a Deny turned an allow into an implicit deny");
         }
         if after == Decision::ExplicitDeny {
-            prop_assert!(authorize(&request, &more.set()).matched.iter().all(|m| m.effect == iam::policy::Effect::Deny));
+            prop_assert!(authorize(&request, &more.set()).matched.iter().all(|m| m.effect == iam_policy::Effect::Deny));
         }
     }
 }

@@ -1,4 +1,7 @@
-//! The policy engine: AWS IAM's policy language and evaluation logic.
+//! The policy engine: AWS IAM's policy language and evaluation logic, as a
+//! crate of its own (as Cedar keeps `cedar-policy-core` apart): it depends
+//! on nothing of pam_iam, so the PAM module, the CLI and a server decide
+//! with the same code (docs/ARCHITECTURE.md, "iam-policy").
 //!
 //! Shape follows Cedar: parse (and validate) once into a compiled [`Policy`],
 //! then [`authorize`] a [`Request`] against a [`PolicySet`], getting a
@@ -22,6 +25,7 @@
 //! patterns and principals), `condition` (operators), `context` (request
 //! keys), `index` (statements by service), `eval` (the decision),
 //! `position` (statement positions for the simulator).
+#![forbid(unsafe_code)]
 
 mod arn;
 mod condition;
