@@ -13,12 +13,12 @@
 //!   when at least one does, and false when the key is absent or empty.
 
 use super::arn::ArnPattern;
-use super::context::{Context, Key, Parsed};
+use super::context::{Context, Key};
+use super::value::{Parsed, base64_decode, parse_bool, parse_date, parse_net, parse_number};
 use super::wildcard::Template;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde_json::Value as Json;
-use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cmp {
@@ -261,88 +261,6 @@ fn parse_value(base: Base, text: &str, vars: bool) -> Result<Val, String> {
     }
 }
 
-pub(crate) fn parse_number(s: &str) -> Option<f64> {
-    s.trim().parse::<f64>().ok().filter(|n| n.is_finite())
-}
-
-pub(crate) fn parse_bool(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-pub(crate) fn parse_net(s: &str) -> Option<IpNet> {
-    let s = s.trim();
-    s.parse::<IpNet>()
-        .ok()
-        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
-}
-
-/// ISO 8601 (date, date-time with or without zone, fractional seconds) or
-/// epoch seconds, as AWS's date operators accept.
-pub(crate) fn parse_date(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return Utc.timestamp_opt(n, 0).single();
-    }
-    if let Some(f) = parse_number(s).filter(|_| !s.contains('-')) {
-        let secs = f.floor();
-        let nanos = ((f - secs) * 1e9) as u32;
-        return Utc.timestamp_opt(secs as i64, nanos).single();
-    }
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Some(d.with_timezone(&Utc));
-    }
-    for fmt in [
-        "%Y-%m-%dT%H:%M%#z",
-        "%Y-%m-%dT%H:%M:%S%.f%#z",
-        "%Y%m%dT%H%M%S%#z",
-    ] {
-        if let Ok(d) = DateTime::parse_from_str(s, fmt) {
-            return Some(d.with_timezone(&Utc));
-        }
-    }
-    let naive = s.strip_suffix('Z').unwrap_or(s);
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y%m%dT%H%M%S"] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(naive, fmt) {
-            return Some(Utc.from_utc_datetime(&d));
-        }
-    }
-    NaiveDate::parse_from_str(naive, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| Utc.from_utc_datetime(&d))
-}
-
-/// Standard base64, padding optional.
-pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim().trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in s.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (bits < 6).then_some(out)
-}
-
 /// A request value coerced for the operator once, then compared with every
 /// policy value.
 enum Coerced<'a> {
@@ -394,15 +312,11 @@ impl Condition {
     fn coerce<'a>(&self, v: &'a str, p: &'a Parsed) -> Coerced<'a> {
         let c = match self.base {
             Base::Str { .. } | Base::Arn | Base::Null => Some(Coerced::Str(v)),
-            Base::Num(_) => (*p.number.get_or_init(|| parse_number(v))).map(Coerced::Num),
-            Base::Date(_) => (*p.date.get_or_init(|| parse_date(v))).map(Coerced::Date),
+            Base::Num(_) => p.number(v).map(Coerced::Num),
+            Base::Date(_) => p.date(v).map(Coerced::Date),
             Base::Bool => parse_bool(v).map(Coerced::Bool),
-            Base::Binary => p
-                .bytes
-                .get_or_init(|| base64_decode(v))
-                .as_deref()
-                .map(Coerced::Bin),
-            Base::Ip => (*p.net.get_or_init(|| parse_net(v))).map(Coerced::Ip),
+            Base::Binary => p.bytes(v).map(Coerced::Bin),
+            Base::Ip => p.net(v).map(Coerced::Ip),
         };
         c.unwrap_or(Coerced::None)
     }
@@ -445,26 +359,6 @@ impl Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        let t = parse_date("2026-11-25T12:00:00Z").unwrap();
-        assert_eq!(parse_date("2026-11-25T12:00:00+00:00"), Some(t));
-        assert_eq!(parse_date("2026-11-25T13:00:00+01:00"), Some(t));
-        assert_eq!(parse_date("2026-11-25T12:00Z"), Some(t));
-        assert_eq!(parse_date("2026-11-25T12:00:00.000Z"), Some(t));
-        assert_eq!(parse_date(&t.timestamp().to_string()), Some(t));
-        assert!(parse_date("2026-11-25").is_some());
-        assert!(parse_date("yesterday").is_none());
-    }
-
-    #[test]
-    fn base64() {
-        assert_eq!(base64_decode("QmluYXJ5VmFsdWU=").unwrap(), b"BinaryValue");
-        assert_eq!(base64_decode("YQ").unwrap(), b"a");
-        assert!(base64_decode("Y").is_none());
-        assert!(base64_decode("!!").is_none());
-    }
 
     #[test]
     fn operators() {

@@ -1,12 +1,10 @@
 //! The request context: condition keys and their values.
 
-use chrono::{DateTime, Utc};
-use ipnet::IpNet;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
-use super::index::fnv_lower;
+use super::hash::fnv_lower;
+use super::value::{Parsed, base64_decode, parse_bool, parse_date, parse_net, parse_number};
 
 /// The declared type of a context key, as AWS's `ContextKeyType`. Optional:
 /// without it a value is coerced per condition operator.
@@ -47,7 +45,6 @@ impl ContextKeyType {
 
     /// Whether `value` parses as this type.
     fn accepts(self, value: &str) -> bool {
-        use super::condition::{base64_decode, parse_bool, parse_date, parse_net, parse_number};
         match self {
             Self::String | Self::StringList => true,
             Self::Numeric | Self::NumericList => parse_number(value).is_some(),
@@ -133,15 +130,6 @@ impl PartialEq for Entry {
 }
 
 impl Eq for Entry {}
-
-/// Lazily parsed forms of one context value.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Parsed {
-    pub(crate) number: OnceLock<Option<f64>>,
-    pub(crate) date: OnceLock<Option<DateTime<Utc>>>,
-    pub(crate) net: OnceLock<Option<IpNet>>,
-    pub(crate) bytes: OnceLock<Option<Vec<u8>>>,
-}
 
 /// A context key, lowercased and hashed once: policies keep theirs
 /// compiled, so a lookup compares a hash and then the bytes.

@@ -2,18 +2,8 @@
 //! prefix, so a decision looks at a handful of statements instead of every
 //! one (most statements name other services).
 
+use super::hash::fnv_lower;
 use super::wildcard::Glob;
-
-/// FNV-1a over ASCII-lowercased bytes: a cheap, allocation-free hash for
-/// service prefixes and context keys.
-pub(crate) fn fnv_lower(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ActionIndex {

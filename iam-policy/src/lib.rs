@@ -23,8 +23,11 @@
 //! Module map: `document` (parse and validate into compiled statements),
 //! `wildcard` (`*`/`?` patterns and policy variables), `arn` (resource
 //! patterns and principals), `condition` (operators), `context` (request
-//! keys), `index` (statements by service), `eval` (the decision),
-//! `position` (statement positions for the simulator).
+//! keys), `value` (typed values: numbers, dates, addresses, booleans,
+//! base64), `hash` (the key hash), `index` (statements by service), `eval`
+//! (the decision), `position` (statement positions for the simulator).
+//! Imports run one way, leaves first: `value`, `hash` ← `context` ←
+//! `wildcard` ← `arn` ← `condition` ← `document` ← `eval`.
 #![forbid(unsafe_code)]
 
 mod arn;
@@ -32,8 +35,10 @@ mod condition;
 mod context;
 mod document;
 mod eval;
+mod hash;
 mod index;
 mod position;
+mod value;
 mod wildcard;
 
 pub use context::{Context, ContextKeyType};
