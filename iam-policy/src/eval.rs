@@ -173,15 +173,16 @@ impl Lowered {
 }
 
 /// A statement that applied, before the decision picks the deciding ones.
-struct Hit<'p> {
+pub(crate) struct Hit<'p> {
     policy: &'p Policy,
     index: usize,
     source: PolicySource,
-    how: PrincipalMatch,
+    /// How the caller matched the statement's Principal.
+    pub(crate) how: PrincipalMatch,
 }
 
 impl Hit<'_> {
-    fn to_matched(&self) -> MatchedStatement {
+    pub(crate) fn to_matched(&self) -> MatchedStatement {
         let st = &self.policy.statements[self.index];
         MatchedStatement {
             policy: self.policy.name().to_owned(),
@@ -193,15 +194,91 @@ impl Hit<'_> {
     }
 }
 
+/// The statements that apply to a request, by effect and side: what both a
+/// decision and its explanation are made of.
 #[derive(Default)]
-struct Hits<'p> {
-    deny: Vec<Hit<'p>>,
-    identity: Vec<Hit<'p>>,
-    boundary: Vec<Hit<'p>>,
-    resource: Vec<Hit<'p>>,
+pub(crate) struct Hits<'p> {
+    pub(crate) deny: Vec<Hit<'p>>,
+    pub(crate) identity: Vec<Hit<'p>>,
+    pub(crate) boundary: Vec<Hit<'p>>,
+    pub(crate) resource: Vec<Hit<'p>>,
+    /// A permissions boundary is set and counts (`explain` asks what the
+    /// answer would be without it).
+    pub(crate) bounded: bool,
+    /// The resource policies include a role's trust policy.
+    pub(crate) trust: bool,
 }
 
 impl<'p> Hits<'p> {
+    /// Every statement of `policies` that applies to `request`, by kind.
+    pub(crate) fn of(request: &Request<'_>, policies: &'p PolicySet) -> Self {
+        let prep = Prepared {
+            action: Lowered::new(request.action),
+            parts: split_concrete(request.resource),
+            caller: Caller::parse(request.principal),
+        };
+        let boundary_set = policies.boundary.is_some();
+        let mut hits = Hits {
+            bounded: boundary_set,
+            trust: policies
+                .resource
+                .iter()
+                .any(|p| p.kind() == PolicyKind::Trust),
+            ..Hits::default()
+        };
+        hits.collect(
+            &policies.identity,
+            PolicySource::Identity,
+            request,
+            &prep,
+            boundary_set,
+        );
+        if let Some(boundary) = &policies.boundary {
+            hits.collect(boundary, PolicySource::Boundary, request, &prep, false);
+        }
+        hits.collect(
+            &policies.resource,
+            PolicySource::Resource,
+            request,
+            &prep,
+            boundary_set,
+        );
+        hits
+    }
+
+    /// No boundary counts, or one of its statements allows.
+    pub(crate) fn boundary_ok(&self) -> bool {
+        !self.bounded || !self.boundary.is_empty()
+    }
+
+    /// An identity policy allows, within the boundary.
+    pub(crate) fn identity_ok(&self) -> bool {
+        self.boundary_ok() && !self.identity.is_empty()
+    }
+
+    /// The resource-policy Allow statements that grant on their own terms
+    /// (rule 3 of [`authorize`]; cross-account: only with an identity Allow).
+    pub(crate) fn granting(&self, cross_account: bool) -> impl Iterator<Item = &Hit<'p>> {
+        let (boundary_ok, identity_ok) = (self.boundary_ok(), self.identity_ok());
+        self.resource.iter().filter(move |h| match h.how {
+            _ if cross_account => identity_ok,
+            PrincipalMatch::Direct => true,
+            PrincipalMatch::Role => boundary_ok,
+            PrincipalMatch::Account => identity_ok,
+            PrincipalMatch::No => false,
+        })
+    }
+
+    /// Whether the Allow statements grant the request (no Deny applying).
+    pub(crate) fn allow(&self, cross_account: bool) -> bool {
+        let granted = self.granting(cross_account).next().is_some();
+        if self.trust || cross_account {
+            granted
+        } else {
+            self.identity_ok() || granted
+        }
+    }
+
     fn collect(
         &mut self,
         policies: &'p [Policy],
@@ -277,73 +354,27 @@ pub fn authorize_cross_account(request: &Request<'_>, policies: &PolicySet) -> R
 }
 
 fn decide(request: &Request<'_>, policies: &PolicySet, cross_account: bool) -> Response {
-    let prep = Prepared {
-        action: Lowered::new(request.action),
-        parts: split_concrete(request.resource),
-        caller: Caller::parse(request.principal),
-    };
-    let boundary_set = policies.boundary.is_some();
-    let mut hits = Hits::default();
-    hits.collect(
-        &policies.identity,
-        PolicySource::Identity,
-        request,
-        &prep,
-        boundary_set,
-    );
-    if let Some(boundary) = &policies.boundary {
-        hits.collect(boundary, PolicySource::Boundary, request, &prep, false);
-    }
-    hits.collect(
-        &policies.resource,
-        PolicySource::Resource,
-        request,
-        &prep,
-        boundary_set,
-    );
-
+    let hits = Hits::of(request, policies);
     if !hits.deny.is_empty() {
         return Response {
             decision: Decision::ExplicitDeny,
             matched: hits.deny.iter().map(Hit::to_matched).collect(),
         };
     }
-    let boundary_ok = !boundary_set || !hits.boundary.is_empty();
-    let identity_ok = boundary_ok && !hits.identity.is_empty();
-    let trust = policies
-        .resource
-        .iter()
-        .any(|p| p.kind() == PolicyKind::Trust);
-    let granting: Vec<&Hit<'_>> = hits
-        .resource
-        .iter()
-        .filter(|h| match h.how {
-            _ if cross_account => identity_ok,
-            PrincipalMatch::Direct => true,
-            PrincipalMatch::Role => boundary_ok,
-            PrincipalMatch::Account => identity_ok,
-            PrincipalMatch::No => false,
-        })
-        .collect();
-    let allowed = if trust || cross_account {
-        !granting.is_empty()
-    } else {
-        identity_ok || !granting.is_empty()
-    };
-    if !allowed {
+    if !hits.allow(cross_account) {
         return Response {
             decision: Decision::ImplicitDeny,
             matched: Vec::new(),
         };
     }
     let mut matched = Vec::new();
-    if identity_ok {
+    if hits.identity_ok() {
         matched.extend(hits.identity.iter().map(Hit::to_matched));
     }
-    if boundary_set {
+    if hits.bounded {
         matched.extend(hits.boundary.iter().map(Hit::to_matched));
     }
-    matched.extend(granting.into_iter().map(Hit::to_matched));
+    matched.extend(hits.granting(cross_account).map(Hit::to_matched));
     Response {
         decision: Decision::Allowed,
         matched,

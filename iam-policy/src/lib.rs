@@ -5,8 +5,9 @@
 //!
 //! Shape follows Cedar: parse (and validate) once into a compiled [`Policy`],
 //! then [`authorize`] a [`Request`] against a [`PolicySet`], getting a
-//! [`Response`] that names the deciding statements. Pure: no clock,
-//! filesystem or environment in here; the caller puts time into the context.
+//! [`Response`] that names the deciding statements; on a denial, [`explain`]
+//! says which side decided, in AWS's words. Pure: no clock, filesystem or
+//! environment in here; the caller puts time into the context.
 //!
 //! Where AWS's documentation leaves a choice, this engine decides so:
 //! - A multivalued context key with a plain (not `ForAllValues:` /
@@ -25,9 +26,10 @@
 //! patterns and principals), `condition` (operators), `context` (request
 //! keys), `value` (typed values: numbers, dates, addresses, booleans,
 //! base64), `hash` (the key hash), `index` (statements by service), `eval`
-//! (the decision), `position` (statement positions for the simulator).
-//! Imports run one way, leaves first: `value`, `hash` ← `context` ←
-//! `wildcard` ← `arn` ← `condition` ← `document` ← `eval`.
+//! (the decision), `explain` (why denied), `position` (statement positions
+//! for the simulator). Imports run one way, leaves first: `value`, `hash` ←
+//! `context` ← `wildcard` ← `arn` ← `condition` ← `document` ← `eval` ←
+//! `explain`.
 #![forbid(unsafe_code)]
 
 mod arn;
@@ -35,6 +37,7 @@ mod condition;
 mod context;
 mod document;
 mod eval;
+mod explain;
 mod hash;
 mod index;
 mod position;
@@ -47,4 +50,5 @@ pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
     authorize_cross_account, missing_context_keys,
 };
+pub use explain::{Because, Explanation, NotAuthorized, explain};
 pub use position::Position;

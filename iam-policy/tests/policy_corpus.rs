@@ -6,9 +6,15 @@
 #[path = "common/corpus.rs"]
 mod corpus;
 
-use iam_policy::{Context, Decision, Policy, PolicyKind, PolicySet, Request, authorize};
+use iam_policy::{
+    Context, Decision, Explanation, Policy, PolicyKind, PolicySet, Request, Response, authorize,
+    explain,
+};
 
-fn decide(case: &corpus::Case) -> (Decision, Vec<String>) {
+/// The decision, its deciding statements, and whether `explain` agrees
+/// with it (no explanation for an allow; the first Deny for an explicit
+/// deny; a side that decided for an implicit one).
+fn decide(case: &corpus::Case) -> (Decision, Vec<String>, bool) {
     let mut set = PolicySet::default();
     for (i, doc) in case.policies.iter().enumerate() {
         let name = format!("PolicyInputList.{}", i + 1);
@@ -45,13 +51,27 @@ fn decide(case: &corpus::Case) -> (Decision, Vec<String>) {
         context: &context,
     };
     let response = authorize(&request, &set);
+    // Explained from the statements alone (a forged implicit deny), the
+    // explanation must still agree with the decision.
+    let forged = Response {
+        decision: Decision::ImplicitDeny,
+        matched: Vec::new(),
+    };
+    let explained = match (response.decision, explain(&request, &set, &response)) {
+        (Decision::Allowed, None) => true,
+        (Decision::ExplicitDeny, Some(Explanation::ExplicitDeny(m))) => {
+            explain(&request, &set, &forged) == Some(Explanation::ExplicitDeny(m))
+        }
+        (Decision::ImplicitDeny, Some(why)) => !matches!(why, Explanation::ExplicitDeny(_)),
+        _ => false,
+    };
     let mut sids: Vec<String> = response
         .matched
         .iter()
         .map(|m| m.sid.clone().unwrap_or_else(|| format!("#{}", m.index)))
         .collect();
     sids.sort();
-    (response.decision, sids)
+    (response.decision, sids, explained)
 }
 
 #[test]
@@ -59,7 +79,10 @@ fn corpus_decisions() {
     let cases = corpus::load();
     let mut failures = Vec::new();
     for case in &cases {
-        let (decision, sids) = decide(case);
+        let (decision, sids, explained) = decide(case);
+        if !explained {
+            failures.push(format!("{}: explain disagrees with {decision}", case.id));
+        }
         if decision.as_aws_str() != case.expect {
             failures.push(format!(
                 "{}: expected {}, got {decision}",
