@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::policy::{MatchedStatement, Response};
 use crate::store::{Store, StoreError};
 
 /// CloudTrail's current record format version.
@@ -146,6 +147,25 @@ pub struct DecidingStatement {
     /// Position of the statement in the policy, for statements without Sid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+}
+
+impl DecidingStatement {
+    /// The statements that decided `response`, as audit lines name them:
+    /// the Deny statements of an explicit deny, the Allow statements of an
+    /// allow, none for an implicit deny.
+    pub fn all(response: &Response) -> Vec<Self> {
+        response.matched.iter().map(Self::from).collect()
+    }
+}
+
+impl From<&MatchedStatement> for DecidingStatement {
+    fn from(m: &MatchedStatement) -> Self {
+        Self {
+            policy: m.policy.clone(),
+            sid: m.sid.clone(),
+            index: Some(m.index),
+        }
+    }
 }
 
 /// One audit record, CloudTrail's field names plus `host` and `decidedBy`.

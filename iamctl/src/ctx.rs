@@ -12,7 +12,7 @@ use iam::config::HostConfig;
 use iam::elevation::LoginFacts;
 use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
-use iam::policy::{Context, Decision, PolicySource};
+use iam::policy::{Context, Decision, NotAuthorized, Request, authorize, explain};
 use iam::principal::Principal;
 use iam::store::{Limits, Store, StoreError};
 use serde_json::{Value, json};
@@ -273,55 +273,19 @@ impl Ctx {
                 tag.value.as_str(),
             );
         }
-        let response = principal.authorize(action, resource, &context);
-        if response.decision == Decision::Allowed {
-            return Ok(());
-        }
-        let because = match response.decision {
-            Decision::ExplicitDeny => {
-                let source = response.matched.first().map(|m| m.source);
-                match source {
-                    Some(PolicySource::Boundary) => {
-                        "with an explicit deny in a permissions boundary"
-                    }
-                    _ => "with an explicit deny in an identity-based policy",
-                }
-            }
-            _ => {
-                // Implicit: say whether the identity policies or the boundary
-                // left it out, as AWS does.
-                let mut identity_only = principal.policies.clone();
-                identity_only.boundary = None;
-                let alone = iam::policy::authorize(
-                    &iam::policy::Request {
-                        principal: &principal.arn,
-                        action,
-                        resource,
-                        context: &context,
-                    },
-                    &identity_only,
-                );
-                if alone.decision == Decision::Allowed {
-                    "because no permissions boundary allows the action"
-                } else {
-                    "because no identity-based policy allows the action"
-                }
-            }
+        let request = Request {
+            principal: &principal.arn,
+            action,
+            resource,
+            context: &context,
         };
-        let because = because.replace("the action", &format!("the {action} action"));
-        let message = format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource} {because}",
-            principal.arn
-        );
-        let deciding: Vec<DecidingStatement> = response
-            .matched
-            .iter()
-            .map(|m| DecidingStatement {
-                policy: m.policy.clone(),
-                sid: m.sid.clone(),
-                index: Some(m.index),
-            })
-            .collect();
+        let response = authorize(&request, &principal.policies);
+        // `None` exactly when the engine allowed the request.
+        let Some(why) = explain(&request, &principal.policies, &response) else {
+            return Ok(());
+        };
+        let message = NotAuthorized::of(&request, &why).to_string();
+        let deciding = DecidingStatement::all(&response);
         self.audit(
             json!({"action": action, "resource": resource}),
             Some(("AccessDenied", &message)),

@@ -2,7 +2,10 @@
 
 use super::*;
 use crate::names::UserName;
-use crate::policy::{Context, Decision, Policy, PolicySet, Request, Response, authorize};
+use crate::policy::{
+    Context, Decision, Explanation, NotAuthorized, Policy, PolicySet, Request, Response, authorize,
+    explain,
+};
 use crate::secret::SecretString;
 use crate::store::{AttemptResult, LockoutRule, MfaDevice, Settled, Store, StoreError};
 use crate::totp;
@@ -32,15 +35,17 @@ pub enum Verdict {
         assume: Response,
         run_as: Response,
     },
-    /// `sts:AssumeRole` refused; `identity_allows` (the caller's policies
-    /// alone allow it) and `trust_allows` (the trust policy admits the caller,
-    /// given an identity Allow) say which side failed, for the message.
+    /// `sts:AssumeRole` refused; `why` says which side (the caller's
+    /// policies, its boundary, the trust policy) decided.
     AssumeDenied {
         response: Response,
-        identity_allows: bool,
-        trust_allows: bool,
+        why: Explanation,
     },
-    RunAsDenied(Response),
+    /// `host:RunAs` refused by the role's policies.
+    RunAsDenied {
+        response: Response,
+        why: Explanation,
+    },
 }
 
 impl Verdict {
@@ -52,7 +57,7 @@ impl Verdict {
     pub fn deciding(&self) -> &Response {
         match self {
             Self::Allowed { assume, .. } => assume,
-            Self::AssumeDenied { response, .. } | Self::RunAsDenied(response) => response,
+            Self::AssumeDenied { response, .. } | Self::RunAsDenied { response, .. } => response,
         }
     }
 }
@@ -76,41 +81,23 @@ impl AssumeRoleQuestion<'_> {
         };
         let assume = authorize(&request, &assume_set);
         if assume.decision != Decision::Allowed {
-            let only_identity = PolicySet {
-                resource: Vec::new(),
-                ..assume_set.clone()
-            };
-            // Whether the trust policy admits the caller at all: with an
-            // identity that allows everything (a trust naming the account
-            // needs one).
-            let only_trust = PolicySet {
-                identity: Policy::parse(
-                    "any",
-                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-                    crate::policy::PolicyKind::Managed,
-                )
-                .into_iter()
-                .collect(),
-                boundary: None,
-                resource: assume_set.resource.clone(),
-            };
             return Verdict::AssumeDenied {
-                identity_allows: authorize(&request, &only_identity).decision == Decision::Allowed,
-                trust_allows: authorize(&request, &only_trust).decision == Decision::Allowed,
+                why: explained(&request, &assume_set, &assume),
                 response: assume,
             };
         }
-        let run_as = authorize(
-            &Request {
-                principal: self.session_arn,
-                action: "host:RunAs",
-                resource: self.host_arn,
-                context: self.run_as_context,
-            },
-            self.role,
-        );
+        let request = Request {
+            principal: self.session_arn,
+            action: "host:RunAs",
+            resource: self.host_arn,
+            context: self.run_as_context,
+        };
+        let run_as = authorize(&request, self.role);
         if run_as.decision != Decision::Allowed {
-            return Verdict::RunAsDenied(run_as);
+            return Verdict::RunAsDenied {
+                why: explained(&request, self.role, &run_as),
+                response: run_as,
+            };
         }
         Verdict::Allowed { assume, run_as }
     }
@@ -129,48 +116,50 @@ impl AssumeRoleQuestion<'_> {
         .is_allowed()
     }
 
-    /// The one-line reason for a denial, AWS-worded, naming the deciding
-    /// statement on an explicit deny.
+    /// The one-line reason for a denial, AWS-worded (the engine's
+    /// explanation), naming the deciding statement on an explicit deny.
     pub fn denial_message(&self, verdict: &Verdict) -> Option<String> {
-        let explicit = |r: &Response| {
-            r.matched
-                .first()
-                .filter(|_| r.decision == Decision::ExplicitDeny)
-                .map(|m| format!("with an explicit deny in {m}"))
-        };
         match verdict {
             Verdict::Allowed { .. } => None,
-            Verdict::AssumeDenied {
-                response,
-                identity_allows,
-                trust_allows,
-            } => {
-                let why = explicit(response).unwrap_or_else(|| {
-                    if !trust_allows && !identity_allows {
-                        "because the role's trust policy does not allow it and no identity-based policy allows the sts:AssumeRole action".to_owned()
-                    } else if !trust_allows {
-                        "because the role's trust policy does not allow it".to_owned()
-                    } else {
-                        "because no identity-based policy allows the sts:AssumeRole action (the trust policy trusts the account, not the user)".to_owned()
-                    }
-                });
-                Some(format!(
-                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {} {why}",
-                    self.caller_arn, self.role_arn
-                ))
-            }
-            Verdict::RunAsDenied(response) => {
-                let why = explicit(response).unwrap_or_else(|| {
-                    "because no permissions policy of the role allows host:RunAs on this host"
-                        .to_owned()
-                });
-                Some(format!(
-                    "Role: {} is not authorized to perform: host:RunAs on resource: {} {why}",
-                    self.role_arn, self.host_arn
-                ))
+            Verdict::AssumeDenied { why, .. } => Some(
+                NotAuthorized {
+                    who: "User",
+                    principal: self.caller_arn,
+                    action: "sts:AssumeRole",
+                    resource: self.role_arn,
+                    why: Some(why),
+                }
+                .to_string(),
+            ),
+            Verdict::RunAsDenied { why, .. } => {
+                // Named by the role (not the session), and said in terms of
+                // this host when the role grants nothing here.
+                let sentence = NotAuthorized {
+                    who: "Role",
+                    principal: self.role_arn,
+                    action: "host:RunAs",
+                    resource: self.host_arn,
+                    why: Some(why),
+                };
+                Some(match why {
+                    Explanation::NoIdentityAllow => format!(
+                        "{} because no permissions policy of the role allows host:RunAs on this host",
+                        NotAuthorized {
+                            why: None,
+                            ..sentence
+                        }
+                    ),
+                    _ => sentence.to_string(),
+                })
             }
         }
     }
+}
+
+/// Why `policies` denied `request` (`response`, a denial).
+fn explained(request: &Request<'_>, policies: &PolicySet, response: &Response) -> Explanation {
+    // A denial always has an explanation; the fallback keeps it a denial.
+    explain(request, policies, response).unwrap_or(Explanation::NoIdentityAllow)
 }
 
 /// Why a one-time code did not count as a second factor.

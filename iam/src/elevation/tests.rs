@@ -1,6 +1,6 @@
 use super::*;
 use crate::names::{RoleSessionName, UserName};
-use crate::policy::{Context, Decision, Policy, PolicyKind, PolicySet};
+use crate::policy::{Context, Decision, Explanation, Policy, PolicyKind, PolicySet};
 use crate::store::{LockoutRule, Store};
 use crate::totp;
 use chrono::TimeZone;
@@ -254,8 +254,7 @@ fn trust_naming_the_user_suffices_naming_the_account_needs_identity() {
     assert!(matches!(
         v,
         Verdict::AssumeDenied {
-            identity_allows: false,
-            trust_allows: true,
+            why: Explanation::TrustAdmitsAccountOnly,
             ..
         }
     ));
@@ -272,7 +271,7 @@ fn a_trust_policy_naming_someone_else_denies() {
     assert!(matches!(
         v,
         Verdict::AssumeDenied {
-            trust_allows: false,
+            why: Explanation::TrustDoesNotAdmit { .. },
             ..
         }
     ));
@@ -347,7 +346,7 @@ fn run_as_is_limited_by_host_tags() {
     assert!(case.run().0.is_allowed());
     case.host_env = "dev";
     let (v, msg, mfa) = case.run();
-    assert!(matches!(v, Verdict::RunAsDenied(_)));
+    assert!(matches!(v, Verdict::RunAsDenied { .. }));
     assert_eq!(
         msg.unwrap(),
         format!(

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::audit::{DecidingStatement, UserIdentity};
 use crate::config::HostConfig;
-use crate::policy::{Context, Decision, Effect, Response};
+use crate::policy::{Context, Decision};
 use crate::principal::Principal;
 use crate::store::UserStatus;
 
@@ -49,7 +49,7 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
     let resource = host.config.host_arn();
     let response = principal.authorize(LOGIN_ACTION, &resource, &context);
     if response.decision != Decision::Allowed {
-        let deciding = deciding_statements(&response);
+        let deciding = DecidingStatement::all(&response);
         let reason = match response.decision {
             Decision::ExplicitDeny => format!("{LOGIN_ACTION} on {resource}: explicitly denied"),
             _ => format!("{LOGIN_ACTION} on {resource}: no statement allows it (implicit deny)"),
@@ -110,19 +110,4 @@ pub(super) fn login_context(
     }
     context.set("host:Hostname", config.hostname.clone());
     context
-}
-
-/// The statements that decided a refusal: the Deny statements that matched,
-/// for an explicit deny; none for an implicit one.
-pub(super) fn deciding_statements(response: &Response) -> Vec<DecidingStatement> {
-    response
-        .matched
-        .iter()
-        .filter(|m| response.decision != Decision::ExplicitDeny || m.effect == Effect::Deny)
-        .map(|m| DecidingStatement {
-            policy: m.policy.clone(),
-            sid: m.sid.clone(),
-            index: Some(m.index),
-        })
-        .collect()
 }

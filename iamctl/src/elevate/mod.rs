@@ -19,7 +19,7 @@ use iam::elevation::{
     self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Decision, Policy, PolicyKind, Response};
+use iam::policy::{Decision, Policy, PolicyKind};
 use iam::principal::Principal;
 use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
@@ -304,7 +304,7 @@ fn prepare(
             args,
             duration,
             &message,
-            &deciding(verdict.deciding()),
+            &DecidingStatement::all(verdict.deciding()),
         );
         return Err(CliError::new("AccessDenied", message));
     }
@@ -318,8 +318,8 @@ fn prepare(
     // Only now, for an allowed caller: what exists on this host.
     let (target, creds) = resolve_target(&run_as)?;
     let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
-    let mut decided = deciding(&assume);
-    decided.extend(deciding(&ran));
+    let mut decided = DecidingStatement::all(&assume);
+    decided.extend(DecidingStatement::all(&ran));
     let session_arn = session.arn.clone();
     let assumed = event(
         &ctx.config,
@@ -611,17 +611,6 @@ fn resolve_command(
 
 fn at(unix: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(unix, 0).single().unwrap_or_default()
-}
-
-fn deciding(r: &Response) -> Vec<DecidingStatement> {
-    r.matched
-        .iter()
-        .map(|m| DecidingStatement {
-            policy: m.policy.clone(),
-            sid: m.sid.clone(),
-            index: Some(m.index),
-        })
-        .collect()
 }
 
 fn request_parameters(
