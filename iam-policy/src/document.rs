@@ -101,6 +101,19 @@ pub enum PolicyError {
     },
 }
 
+impl PolicyError {
+    /// The error code AWS answers with: `LimitExceeded` for a document over
+    /// a size limit, `MalformedPolicyDocument` for anything else.
+    pub fn aws_code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } | Self::TooLong { .. } => "LimitExceeded",
+            Self::Json(_) | Self::Document { .. } | Self::Statement { .. } => {
+                "MalformedPolicyDocument"
+            }
+        }
+    }
+}
+
 fn sid_suffix(sid: &Option<String>) -> String {
     match sid {
         Some(sid) => format!(" (Sid \"{sid}\")"),

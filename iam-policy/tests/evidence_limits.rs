@@ -25,16 +25,20 @@ fn ten_thousand_statements_are_refused_for_every_stored_kind() {
         PolicyKind::Trust,
     ] {
         match Policy::parse("big", &doc, kind) {
-            Err(PolicyError::TooLong { bytes, limit }) => assert!(bytes > limit),
+            Err(e @ PolicyError::TooLong { bytes, limit }) => {
+                assert!(bytes > limit);
+                assert_eq!(e.aws_code(), "LimitExceeded", "AWS's code for size");
+            }
             other => panic!("{kind:?}: {other:?}"),
         }
         // Under the byte bound, the kind's own limit refuses it.
         let doc = statements(2_000 / STATEMENT.len() * 10);
         assert!(doc.len() < MAX_DOCUMENT_BYTES);
         match Policy::parse("big", &doc, kind) {
-            Err(PolicyError::TooLarge { limit, chars, .. }) => {
+            Err(e @ PolicyError::TooLarge { limit, chars, .. }) => {
                 assert_eq!(limit, kind.max_chars());
                 assert!(chars > limit);
+                assert_eq!(e.aws_code(), "LimitExceeded", "AWS's code for size");
             }
             other => panic!("{kind:?}: {other:?}"),
         }

@@ -78,7 +78,7 @@ fn expand(values: &[String]) -> Vec<String> {
 }
 
 fn malformed(source: &str) -> impl Fn(iam::policy::PolicyError) -> CliError + '_ {
-    move |e| CliError::new("MalformedPolicyDocument", format!("{source}: {e}"))
+    move |e| CliError::new(e.aws_code(), format!("{source}: {e}"))
 }
 
 pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {

@@ -63,7 +63,7 @@ impl Verdict {
 }
 
 impl AssumeRoleQuestion<'_> {
-    /// Decides as DESIGN.md §3 says: `sts:AssumeRole` with the trust policy
+    /// Decides as AWS does in one account: `sts:AssumeRole` with the trust policy
     /// as the resource policy (naming the caller's ARN suffices; naming only
     /// the account needs an identity Allow too; any Deny wins), then
     /// `host:RunAs` on this host with the role's own policies.

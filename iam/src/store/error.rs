@@ -56,7 +56,8 @@ pub enum StoreError {
         with: Collision,
     },
 
-    /// The document failed policy validation; the message names statement and field.
+    /// The document failed policy validation; the message names statement
+    /// and field, and the code is the engine's (`LimitExceeded` for size).
     #[error("{0}")]
     MalformedPolicyDocument(PolicyError),
 
@@ -102,7 +103,7 @@ impl StoreError {
             Self::DeleteConflict(_) => "DeleteConflict",
             Self::InvalidName(_) => "ValidationError",
             Self::InvalidInput(_) | Self::NameCollision { .. } => "InvalidInput",
-            Self::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
+            Self::MalformedPolicyDocument(e) => e.aws_code(),
             Self::Busy => "ConcurrentModification",
             Self::Unavailable { .. }
             | Self::Io { .. }

@@ -19,7 +19,7 @@ use iam::elevation::{
     self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Decision, Policy, PolicyKind};
+use iam::policy::{Decision, NotAuthorized, Policy, PolicyKind};
 use iam::principal::Principal;
 use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
@@ -176,16 +176,20 @@ fn prepare(
     // (role names are not for enumerating).
     let role = match ctx.store.get_role(&role_name) {
         Ok(role) => role,
-        Err(e) if e.aws_code() != "NoSuchEntity" => return Err(e.into()),
-        Err(_) => {
+        Err(StoreError::NoSuchEntity { .. }) => {
             let arn = iam::names::role_arn(&ctx.account, &iam::names::IamPath::root(), &role_name);
-            let message = format!(
-                "User: {} is not authorized to perform: sts:AssumeRole on resource: {arn}",
-                caller.arn,
-            );
+            let message = NotAuthorized {
+                who: "User",
+                principal: &caller.arn,
+                action: "sts:AssumeRole",
+                resource: &arn,
+                why: None,
+            }
+            .to_string();
             audit_denied(&ctx, &arn, args, 0, &message, &[]);
             return Err(CliError::new("AccessDenied", message));
         }
+        Err(e) => return Err(e.into()),
     };
     if let Some(arn) = &args.role_arn
         && *arn != role.arn

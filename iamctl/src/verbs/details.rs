@@ -4,7 +4,6 @@
 //! as JSON objects, as the AWS CLI prints them, or URL-encoded strings, as
 //! the API returns them).
 
-use super::check_document;
 use crate::cli::{self, EntityFilter};
 use crate::ctx::Ctx;
 use crate::error::CliError;
@@ -12,7 +11,7 @@ use crate::{input, shapes};
 use iam::names::{
     GroupName, IamArn, IamPath, PolicyName, RoleName, Tag, TagKey, TagValue, UserName,
 };
-use iam::policy::PolicyKind;
+use iam::policy::{Policy, PolicyKind};
 use iam::store::{
     AttachedPolicy, ImportDetails, ImportGroup, ImportPolicy, ImportRole, ImportUser, InlinePolicy,
     NewRole,
@@ -253,8 +252,9 @@ fn inline_list(
 
 /// The engine's validation, with where in the file the document was.
 fn check(ctx: &str, name: &str, document: &str, kind: PolicyKind) -> Result<(), CliError> {
-    check_document(name, document, kind)
-        .map_err(|e| CliError::new(e.code, format!("{ctx}: {}", e.message)))
+    Policy::parse(name, document, kind)
+        .map(drop)
+        .map_err(|e| CliError::new(e.aws_code(), format!("{ctx}: {e}")))
 }
 
 fn attached_arns(v: &Value, ctx: &str) -> Result<Vec<String>, CliError> {

@@ -271,24 +271,6 @@ pub fn simulate_principal(
     ))
 }
 
-/// Validates a document with the policy engine before it is stored, so a
-/// bad document is refused with the statement and field named (and a size
-/// over AWS's limit as LimitExceeded, as AWS reports it).
-pub fn check_document(
-    name: &str,
-    document: &str,
-    kind: iam::policy::PolicyKind,
-) -> Result<(), CliError> {
-    match iam::policy::Policy::parse(name, document, kind) {
-        Ok(_) => Ok(()),
-        Err(
-            e @ (iam::policy::PolicyError::TooLarge { .. }
-            | iam::policy::PolicyError::TooLong { .. }),
-        ) => Err(CliError::new("LimitExceeded", e.to_string())),
-        Err(e) => Err(CliError::new("MalformedPolicyDocument", e.to_string())),
-    }
-}
-
 pub fn parse_user(s: &str) -> Result<UserName, CliError> {
     Ok(UserName::parse(s)?)
 }

@@ -1,13 +1,12 @@
 //! Managed policies and their versions, attachments, inline policies and
 //! permissions boundaries.
 
-use super::{check_document, parse_path, parse_policy_name, parse_tags};
+use super::{parse_path, parse_policy_name, parse_tags};
 use crate::cli::{self, PolicyScope, tri};
 use crate::ctx::Ctx;
 use crate::error::CliError;
 use crate::{input, shapes};
 use iam::names::{IamPath, group_arn, policy_arn, role_arn};
-use iam::policy::PolicyKind;
 use iam::store::Entity;
 use serde_json::{Value, json};
 
@@ -55,7 +54,6 @@ pub fn create_policy(ctx: &mut Ctx, a: &cli::CreatePolicyArgs) -> Result<Value, 
         ));
     }
     let document = input::document(&a.policy_document)?;
-    check_document(name.as_str(), &document, PolicyKind::Managed)?;
     ctx.authorize(&policy_arn(&ctx.account, &path, &name))?;
     let policy = ctx.commit(
         |_| {
@@ -107,7 +105,6 @@ pub fn create_policy_version(
     a: &cli::CreatePolicyVersionArgs,
 ) -> Result<Value, CliError> {
     let document = input::document(&a.policy_document)?;
-    check_document(&a.policy_arn, &document, PolicyKind::Managed)?;
     ctx.authorize(&a.policy_arn)?;
     let set_default = tri(a.set_as_default, a.no_set_as_default).unwrap_or(false);
     let v = ctx.commit(
@@ -224,12 +221,6 @@ pub fn put_inline(
 ) -> Result<Value, CliError> {
     let name = parse_policy_name(policy_name)?;
     let document = input::document(document)?;
-    let kind = match e {
-        Entity::User(_) => PolicyKind::UserInline,
-        Entity::Group(_) => PolicyKind::GroupInline,
-        Entity::Role(_) => PolicyKind::RoleInline,
-    };
-    check_document(name.as_str(), &document, kind)?;
     ctx.authorize(&entity_arn(ctx, &e))?;
     let (k, v) = audit_key(&e);
     ctx.commit(|_| json!({k: v, "policyName": name.as_str(), "policyDocument": shapes::document(&document)}),
