@@ -1,4 +1,6 @@
-//! The `iam` crate: every rule of pam_iam lives here.
+//! The `iam` crate: every rule of pam_iam that its programs share lives
+//! here; the policy language is its own crate, `iam-policy` (re-exported as
+//! [`policy`]).
 //!
 //! `pam_iam` (the PAM module) and `iamctl` (the CLI) are thin glue over this
 //! crate. Nothing here links libpam, parses argv or touches the process
