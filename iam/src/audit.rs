@@ -16,7 +16,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::{Store, StoreError};
+use crate::ledger::Ledger;
+use crate::store::StoreError;
 
 /// CloudTrail's current record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -361,11 +362,11 @@ impl AuditLog {
     /// Delivers every event queued in `store`'s outbox, oldest first, and
     /// forgets each once it is in the log. Stops at the first failure: the
     /// rest stay queued for the next call.
-    pub fn deliver_queued(&self, store: &Store) -> Result<usize, DeliveryError> {
-        let queued = store.queued_audit()?;
+    pub fn deliver_queued(&self, ledger: &Ledger<'_>) -> Result<usize, DeliveryError> {
+        let queued = ledger.queued_audit()?;
         for event in &queued {
             self.deliver(&event.line, event.denial)?;
-            store.delete_queued_audit(event.id)?;
+            ledger.delete_queued_audit(event.id)?;
         }
         Ok(queued.len())
     }

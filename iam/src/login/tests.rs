@@ -298,7 +298,7 @@ fn password_then_code_succeeds_and_records_mfa() {
     );
     let id = conv.auth_id().expect("an id handed on");
     assert_eq!(conv.env.get(AUTH_ID_ENV), Some(&id));
-    let record = f.store.get_auth_record(&id).unwrap().unwrap();
+    let record = f.store.ledger().get_auth_record(&id).unwrap().unwrap();
     assert_eq!(record.mfa_time, Some(t0().timestamp()));
     assert_eq!(record.state, AuthState::Authenticated);
 
@@ -329,6 +329,7 @@ fn wrong_password_still_asks_for_the_code_and_counts_a_failure() {
     );
     assert_eq!(
         f.store
+            .ledger()
             .lock_state("alice", &lockout(5), t0())
             .unwrap()
             .failures,
@@ -586,10 +587,14 @@ fn conversations_parked_at_the_prompts_cannot_outrun_the_lockout() {
         .filter(|e| e["errorMessage"] == "user is locked out")
         .count();
     assert_eq!(locked, PARKED);
-    let state = f.store.lock_state("alice", &lockout(DENY), at(10)).unwrap();
+    let state = f
+        .store
+        .ledger()
+        .lock_state("alice", &lockout(DENY), at(10))
+        .unwrap();
     assert_eq!((state.failures, state.locked), (DENY, true));
     // The code was not used up by the locked attempts.
-    f.store.reset_failures("alice").unwrap();
+    f.store.ledger().reset_failures("alice").unwrap();
     let mut conv = Script::new("alice", vec![password("pw-alice-1"), code(&right)]);
     assert_eq!(authenticate(&mut conv, options, at(11)), Outcome::Success);
 }
@@ -614,7 +619,10 @@ fn every_user_gets_the_same_prompts() {
     f.user("dave", Some("pw-dave-1"));
     f.mfa("dave");
     for i in 0..2 {
-        f.store.record_failure("dave", &lockout(2), at(i)).unwrap();
+        f.store
+            .ledger()
+            .record_failure("dave", &lockout(2), at(i))
+            .unwrap();
     }
     let attempt = |user: &str, pw: &str, code_answer: &str, ok: bool, reason: &str| {
         let mut steps = vec![password(pw), code(code_answer)];
@@ -653,6 +661,7 @@ fn a_wrong_password_counts_even_if_the_client_hangs_up_at_the_code_prompt() {
     f.mfa("alice");
     let failures = |user: &str| {
         f.store
+            .ledger()
             .lock_state(user, &lockout(5), at(10))
             .unwrap()
             .failures
@@ -946,7 +955,12 @@ fn mfa_evidence_is_bound_to_the_login_that_earned_it() {
     let mut monitor = first.in_monitor(vec![]);
     assert_eq!(account(&mut monitor, &f.options, at(2)), Outcome::Success);
     assert_eq!(
-        f.store.get_auth_record(&id).unwrap().unwrap().state,
+        f.store
+            .ledger()
+            .get_auth_record(&id)
+            .unwrap()
+            .unwrap()
+            .state,
         AuthState::Consumed
     );
     // Used up: the same id does not pass acct_mgmt twice.
@@ -964,8 +978,12 @@ fn mfa_evidence_is_bound_to_the_login_that_earned_it() {
     );
     assert_eq!(f.last_event()["additionalEventData"]["MFAUsed"], "Yes");
     assert_eq!(session.env.get(AUTH_ID_ENV), None);
-    assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
-    let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
+    assert_eq!(f.store.ledger().get_auth_record(&id).unwrap(), None);
+    let sessions = f
+        .store
+        .ledger()
+        .list_login_sessions(Some("alice"), true)
+        .unwrap();
     assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
 
     // Module data wins over the environment (console logins: one
@@ -1146,6 +1164,7 @@ fn wrong_current_passwords_count_and_a_locked_user_cannot_change_it() {
     let again = |s: &str| Step::Secret(RETYPE_PASSWORD_PROMPT, s.to_owned());
     let failures = || {
         f.store
+            .ledger()
             .lock_state("alice", &lockout(3), at(10))
             .unwrap()
             .failures
@@ -1239,12 +1258,16 @@ fn sessions_are_audited_and_recorded() {
     assert_eq!(login["sourceIPAddress"], "192.0.2.10");
     assert_eq!(login["additionalEventData"]["MFAUsed"], "Yes");
     assert_eq!(login["requestParameters"]["service"], "sshd");
-    let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
+    let sessions = f
+        .store
+        .ledger()
+        .list_login_sessions(Some("alice"), true)
+        .unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
     assert_eq!(sessions[0].pid, Some(std::process::id()));
     // The record is used up.
-    assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
+    assert_eq!(f.store.ledger().get_auth_record(&id).unwrap(), None);
     let mut conv = Script::new("alice", vec![]);
     assert_eq!(
         close_session(&mut conv, &f.options, at(60)),
@@ -1253,6 +1276,7 @@ fn sessions_are_audited_and_recorded() {
     assert_eq!(f.last_event()["eventName"], "Logout");
     assert!(
         f.store
+            .ledger()
             .list_login_sessions(Some("alice"), true)
             .unwrap()
             .is_empty()
@@ -1299,7 +1323,8 @@ fn fails_closed_on_a_missing_or_unsafe_host() {
 #[test]
 fn combined_answers_split_only_on_six_trailing_digits() {
     let split = |s: &str| {
-        split_combined(&s.into()).map(|(p, c)| (p.expose().to_owned(), c.expose().to_owned()))
+        crate::factors::split_combined(&s.into())
+            .map(|(p, c)| (p.expose().to_owned(), c.expose().to_owned()))
     };
     assert_eq!(
         split("hunter2123456"),

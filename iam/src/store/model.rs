@@ -31,6 +31,7 @@ pub struct User {
     pub id: String,
     pub arn: String,
     pub create_date: i64,
+    /// From the ledger (keyed by `id`): the last password login.
     pub password_last_used: Option<i64>,
     pub status: UserStatus,
     pub tags: Vec<Tag>,
@@ -189,8 +190,6 @@ pub struct MfaDevice {
     /// The user it is enabled for, if any.
     pub user: Option<UserName>,
     pub enable_date: Option<i64>,
-    /// The last TOTP time step accepted; a step at or below it is refused.
-    pub last_step: Option<u64>,
 }
 
 /// The three kinds of principal-like entities that carry policies.

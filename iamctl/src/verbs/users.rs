@@ -164,7 +164,7 @@ pub fn unlock_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> 
     ctx.store.get_user(&name)?;
     ctx.commit(
         |_| json!({"userName": name.as_str()}),
-        |s| s.reset_failures(name.as_str()),
+        |s| s.ledger().reset_failures(name.as_str()),
     )?;
     Ok(Value::Null)
 }
@@ -315,9 +315,9 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
     let old = ctx.secrets.read("Old password: ")?;
     let params = json!({"userName": name.as_str()});
     let checked = check_current_password(
-        &ctx.store,
-        &ctx.config,
-        &name,
+        &ctx.store.ledger(),
+        &ctx.config.lockout,
+        name.as_str(),
         &profile.password_hash,
         &old,
         ctx.now,
