@@ -18,6 +18,8 @@ mod model;
 mod policies;
 mod roles;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod users;
 
 pub use error::{EntityKind, StoreError};
