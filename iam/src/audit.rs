@@ -350,7 +350,7 @@ impl AuditLog {
     }
 
     /// Appends an event line made by [`AuditEvent::to_line`] (as queued in
-    /// the store's outbox), and copies it to syslog.
+    /// the ledger's outbox), and copies it to syslog.
     fn deliver(&self, line: &str, denial: bool) -> Result<(), AuditError> {
         self.append_line(line)?;
         if self.syslog {
@@ -359,7 +359,7 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Delivers every event queued in `store`'s outbox, oldest first, and
+    /// Delivers every audit event queued in the ledger's outbox, oldest first, and
     /// forgets each once it is in the log. Stops at the first failure: the
     /// rest stay queued for the next call.
     pub fn deliver_queued(&self, ledger: &Ledger<'_>) -> Result<usize, DeliveryError> {

@@ -462,7 +462,7 @@ fn mfa_codes_work_once_and_failures_lock_out() {
             .failures,
         2 + 1
     );
-    // Decided by the login's rule (Store::settle_attempt): the locked
+    // Decided by the login's rule (Ledger::settle_attempt): the locked
     // attempt was not counted and burnt no code.
     store.ledger().reset_failures("alice").unwrap();
     assert!(

@@ -104,7 +104,7 @@ impl Ledger<'_> {
     }
 
     /// Takes back one failure of `user` recorded at `now`: a guess counted
-    /// before it was checked ([`crate::login::check_current_password`]) that
+    /// before it was checked ([`crate::factors::check_current_password`]) that
     /// proved right.
     pub fn forgive_failure(&self, user: &str, now: DateTime<Utc>) -> Result<()> {
         let at = now.timestamp();

@@ -332,7 +332,7 @@ pub struct LockState {
 }
 
 /// How one attempt came out, before the lockout rule has its say
-/// ([`Store::settle_attempt`](crate::store::Store::settle_attempt)).
+/// ([`Ledger::settle_attempt`](crate::ledger::Ledger::settle_attempt)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptResult {
     /// Passed. `reset`: the user's failures are forgotten (a whole login);

@@ -293,7 +293,7 @@ pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, C
 /// user's own ARN must be allowed.
 ///
 /// The old password is checked as a login checks it
-/// ([`iam::login::check_current_password`]): a wrong one counts towards the
+/// ([`iam::factors::check_current_password`]): a wrong one counts towards the
 /// lockout, a locked user is refused, and every attempt is audited.
 pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
     no_argv_passwords(&[&a.argv_old_password, &a.argv_new_password])?;
