@@ -235,44 +235,7 @@ fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
         return;
     }
     let mut host = Host::new(None);
-    let alice = host.user(Some(ALLOW_ASSUME));
-    host.role(
-        "secure",
-        &trust(
-            &[ACCOUNT_ROOT],
-            r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#,
-        ),
-        &run_as_policy(""),
-        &[],
-    );
-    // A virtual MFA device for alice, enabled with the codes of the two
-    // previous steps so that the current code is still unused.
-    let seed_file = host.dir.join("seed");
-    let out = host.admin_ok(&[
-        "create-virtual-mfa-device",
-        "--virtual-mfa-device-name",
-        &alice.name,
-        "--outfile",
-        seed_file.to_str().unwrap(),
-        "--bootstrap-method",
-        "Base32StringSeed",
-    ]);
-    let serial = json_field(&out, "SerialNumber").expect("SerialNumber");
-    let seed = std::fs::read_to_string(&seed_file)
-        .unwrap()
-        .trim()
-        .to_owned();
-    host.admin_ok(&[
-        "enable-mfa-device",
-        "--user-name",
-        &alice.name,
-        "--serial-number",
-        &serial,
-        "--authentication-code1",
-        &totp(&seed, -60),
-        "--authentication-code2",
-        &totp(&seed, -30),
-    ]);
+    let (alice, serial, seed) = secure_role_and_device(&mut host);
     let with_code = |code: &str| {
         host.run_as(
             &alice,
@@ -328,6 +291,50 @@ fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
         err.starts_with("InvalidInput: ") || err.starts_with("AccessDenied: "),
         "{err}"
     );
+}
+
+/// A user allowed to assume roles, the role `secure` whose trust policy
+/// wants MFA, and a virtual MFA device for the user, enabled with the codes
+/// of the two previous steps so that the current code is still unused.
+/// Returns the user, the device's serial and its Base32 seed.
+fn secure_role_and_device(host: &mut Host) -> (LinuxUser, String, String) {
+    let alice = host.user(Some(ALLOW_ASSUME));
+    host.role(
+        "secure",
+        &trust(
+            &[ACCOUNT_ROOT],
+            r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#,
+        ),
+        &run_as_policy(""),
+        &[],
+    );
+    let seed_file = host.dir.join("seed");
+    let out = host.admin_ok(&[
+        "create-virtual-mfa-device",
+        "--virtual-mfa-device-name",
+        &alice.name,
+        "--outfile",
+        seed_file.to_str().unwrap(),
+        "--bootstrap-method",
+        "Base32StringSeed",
+    ]);
+    let serial = json_field(&out, "SerialNumber").expect("SerialNumber");
+    let seed = std::fs::read_to_string(&seed_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    host.admin_ok(&[
+        "enable-mfa-device",
+        "--user-name",
+        &alice.name,
+        "--serial-number",
+        &serial,
+        "--authentication-code1",
+        &totp(&seed, -60),
+        "--authentication-code2",
+        &totp(&seed, -30),
+    ]);
+    (alice, serial, seed)
 }
 
 /// Starts `sleep 600` with a backgrounded child in a session; returns the
@@ -1451,4 +1458,75 @@ fn a_session_gets_a_session_keyring_of_its_own() {
         !shown.contains("iam-caller-ring"),
         "the caller's keyring: {shown}"
     );
+}
+
+/// Every directory table, dumped in a fixed order (docs/ARCHITECTURE.md).
+fn directory_dump(db: &std::path::Path) -> String {
+    let tables = [
+        "meta",
+        "linux_ids",
+        "users",
+        "login_profiles",
+        "password_history",
+        "groups",
+        "group_members",
+        "policies",
+        "policy_versions",
+        "inline_policies",
+        "attachments",
+        "roles",
+        "mfa_devices",
+        "password_policy",
+    ];
+    let sql: String = tables
+        .iter()
+        .map(|t| format!("SELECT '== {t}'; SELECT * FROM {t} ORDER BY rowid;"))
+        .collect();
+    sqlite3(db, &sql)
+}
+
+fn sqlite3(db: &std::path::Path, sql: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .args(["-cmd", ".timeout 5000"])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("sqlite3 (apt install sqlite3)");
+    assert!(out.status.success(), "sqlite3: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Issue 12's "done means", through the built iamctl: an assume-role with
+/// a TOTP code writes role sessions, the step and its audit events to the
+/// ledger only; the directory tables stay byte-identical, and the outbox
+/// is empty afterwards.
+#[test]
+fn assume_role_with_a_code_writes_nothing_to_the_directory() {
+    if !root_or_skip("assume_role_with_a_code_writes_nothing_to_the_directory") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let (alice, serial, seed) = secure_role_and_device(&mut host);
+    let db = host.dir.join("iam.db");
+    let before = directory_dump(&db);
+    let steps = sqlite3(&db, "SELECT * FROM totp_steps");
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "secure",
+            "--serial-number",
+            &serial,
+            "--token-code",
+            &totp(&seed, 0),
+            "--",
+            "id",
+            "-u",
+        ],
+    );
+    assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
+    assert_eq!(directory_dump(&db), before);
+    assert_ne!(sqlite3(&db, "SELECT * FROM totp_steps"), steps);
+    assert_eq!(sqlite3(&db, "SELECT count(*) FROM outbox"), "0\n");
 }

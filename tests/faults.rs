@@ -228,7 +228,7 @@ fn kill9_during_iamctl_writes_loses_no_committed_change() {
             assert!(recorded("TagUser", &user), "{user} has no TagUser event");
         }
     }
-    let queued = sqlite(&db, "SELECT count(*) FROM audit_outbox");
+    let queued = sqlite(&db, "SELECT count(*) FROM outbox");
     assert_eq!(queued, "0", "events left undelivered");
 }
 

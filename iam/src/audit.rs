@@ -16,8 +16,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::ledger::Ledger;
 use crate::policy::{MatchedStatement, Response};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 
 /// CloudTrail's current record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -369,7 +370,7 @@ impl AuditLog {
     }
 
     /// Appends an event line made by [`AuditEvent::to_line`] (as queued in
-    /// the store's outbox), and copies it to syslog.
+    /// the ledger's outbox), and copies it to syslog.
     fn deliver(&self, line: &str, denial: bool) -> Result<(), AuditError> {
         self.append_line(line)?;
         if self.syslog {
@@ -378,14 +379,14 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Delivers every event queued in `store`'s outbox, oldest first, and
+    /// Delivers every audit event queued in the ledger's outbox, oldest first, and
     /// forgets each once it is in the log. Stops at the first failure: the
     /// rest stay queued for the next call.
-    pub fn deliver_queued(&self, store: &Store) -> Result<usize, DeliveryError> {
-        let queued = store.queued_audit()?;
+    pub fn deliver_queued(&self, ledger: &Ledger<'_>) -> Result<usize, DeliveryError> {
+        let queued = ledger.queued_audit()?;
         for event in &queued {
             self.deliver(&event.line, event.denial)?;
-            store.delete_queued_audit(event.id)?;
+            ledger.delete_queued_audit(event.id)?;
         }
         Ok(queued.len())
     }

@@ -25,9 +25,10 @@
 //! Both files are written atomically: a temp file in the same directory,
 //! fsync, rename, mode 0644, then the directory is fsynced.
 
+use crate::directory::Directory;
 use crate::local_accounts::{IamAccountKind, LocalAccounts, Shadowing};
 use crate::names::is_linux_login_name;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -103,7 +104,7 @@ fn check_template(what: &'static str, value: &str) -> Result<(), ExtrausersError
 /// group that collides with `local`. `home_template` expands `%u` to the
 /// user name (as `[accounts] home = "/home/%u"`).
 pub fn render(
-    store: &Store,
+    store: &dyn Directory,
     local: &LocalAccounts,
     shell: &str,
     home_template: &str,
@@ -111,13 +112,7 @@ pub fn render(
     check_template("shell", shell)?;
     check_template("home", home_template)?;
     // One snapshot of users, groups and memberships.
-    let (users, groups, memberships) = store.snapshot(|s| {
-        Ok((
-            s.list_users(None)?,
-            s.list_groups(None)?,
-            s.group_memberships()?,
-        ))
-    })?;
+    let (users, groups, memberships) = store.published()?;
     let mut report = SyncReport::default();
     let mut passwd = String::new();
     let mut group = String::new();
@@ -190,14 +185,14 @@ pub fn render(
 /// processes) happen one after another and the last one to run has seen
 /// every committed change: an older rendering never replaces a newer one.
 pub fn sync_extrausers(
-    store: &Store,
+    store: &dyn Directory,
     local: &LocalAccounts,
     dir: &Path,
     shell: &str,
     home_template: &str,
 ) -> Result<SyncReport, ExtrausersError> {
     let mut outcome = None;
-    store.atomically(|s| {
+    store.serialized(&mut |s| {
         outcome = Some(render(s, local, shell, home_template).and_then(|r| {
             write_atomically(&dir.join("passwd"), r.passwd.as_bytes())?;
             write_atomically(&dir.join("group"), r.group.as_bytes())?;

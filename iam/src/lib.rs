@@ -10,9 +10,12 @@
 
 pub mod audit;
 pub mod config;
+pub mod directory;
 pub mod elevation;
 pub mod extrausers;
+pub mod factors;
 pub mod hostsetup;
+pub mod ledger;
 pub mod local_accounts;
 pub mod login;
 pub mod names;

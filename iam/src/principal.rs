@@ -7,9 +7,10 @@
 //! PAM `acct_mgmt` (`host:Login`) and by `assume-role` (`sts:AssumeRole`,
 //! `host:RunAs`), so all three decide alike.
 
+use crate::directory::Directory;
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
-use crate::store::{PolicyDocument, PrincipalPolicies, Store, StoreError};
+use crate::store::{PolicyDocument, PrincipalPolicies, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +63,7 @@ pub struct Principal {
 impl Principal {
     /// The IAM user `name`.
     pub fn for_user(
-        store: &Store,
+        store: &dyn Directory,
         account: &AccountId,
         name: &UserName,
     ) -> Result<Self, PrincipalError> {
@@ -81,7 +82,7 @@ impl Principal {
 
     /// The role `name` itself (as `simulate-principal-policy` evaluates it).
     pub fn for_role(
-        store: &Store,
+        store: &dyn Directory,
         account: &AccountId,
         name: &RoleName,
     ) -> Result<Self, PrincipalError> {
@@ -100,7 +101,7 @@ impl Principal {
 
     /// A session of role `name`: the role's policies, the session's ARN and id.
     pub fn for_role_session(
-        store: &Store,
+        store: &dyn Directory,
         account: &AccountId,
         name: &RoleName,
         session: &RoleSessionName,
@@ -201,7 +202,7 @@ mod tests {
     use super::*;
     use crate::names::{IamPath, PolicyName, TagKey, TagValue};
     use crate::policy::Decision;
-    use crate::store::{Entity, NewRole, NewUser};
+    use crate::store::{Entity, NewRole, NewUser, Store};
     use chrono::TimeZone;
 
     fn store() -> (tempfile::TempDir, Store, AccountId) {

@@ -153,8 +153,9 @@ fn authentication_record_lives_exactly_its_ttl() {
             id: AuthRecord::new_id().unwrap(),
             ..rec.clone()
         };
-        store.put_auth_record(&copy).unwrap();
+        store.ledger().put_auth_record(&copy).unwrap();
         store
+            .ledger()
             .consume_auth_record(&copy.id, "alice", "sshd", "192.0.2.1", now)
             .unwrap()
     };
@@ -170,15 +171,17 @@ fn authentication_record_lives_exactly_its_ttl() {
     // Clock stepped back past the record: acct_mgmt sees no record (no MFA).
     assert!(find(at(-1)).is_none());
     // Another service or remote host never sees it.
-    store.put_auth_record(&rec).unwrap();
+    store.ledger().put_auth_record(&rec).unwrap();
     assert!(
         store
+            .ledger()
             .consume_auth_record(&rec.id, "alice", "login", "192.0.2.1", at(0))
             .unwrap()
             .is_none()
     );
     assert!(
         store
+            .ledger()
             .consume_auth_record(&rec.id, "alice", "sshd", "192.0.2.2", at(0))
             .unwrap()
             .is_none()
@@ -194,18 +197,42 @@ fn lockout_lifts_exactly_at_unlock_time() {
         unlock_time: 600,
     };
     for i in 0..3 {
-        store.record_failure("bob", &rule, at(i)).unwrap();
+        store.ledger().record_failure("bob", &rule, at(i)).unwrap();
     }
     let until = t0().timestamp() + 2 + 600;
-    let state = store.lock_state("bob", &rule, at(2)).unwrap();
+    let state = store.ledger().lock_state("bob", &rule, at(2)).unwrap();
     assert_eq!((state.locked, state.locked_until), (true, Some(until)));
-    assert!(store.lock_state("bob", &rule, at(601)).unwrap().locked);
-    assert!(!store.lock_state("bob", &rule, at(602)).unwrap().locked);
+    assert!(
+        store
+            .ledger()
+            .lock_state("bob", &rule, at(601))
+            .unwrap()
+            .locked
+    );
+    assert!(
+        !store
+            .ledger()
+            .lock_state("bob", &rule, at(602))
+            .unwrap()
+            .locked
+    );
     // Failures spread wider than fail_interval do not add up.
-    store.record_failure("carol", &rule, at(0)).unwrap();
-    store.record_failure("carol", &rule, at(450)).unwrap();
-    let s = store.record_failure("carol", &rule, at(900)).unwrap();
+    store
+        .ledger()
+        .record_failure("carol", &rule, at(0))
+        .unwrap();
+    store
+        .ledger()
+        .record_failure("carol", &rule, at(450))
+        .unwrap();
+    let s = store
+        .ledger()
+        .record_failure("carol", &rule, at(900))
+        .unwrap();
     assert!(!s.locked, "the first failure is exactly fail_interval old");
-    let s = store.record_failure("carol", &rule, at(901)).unwrap();
+    let s = store
+        .ledger()
+        .record_failure("carol", &rule, at(901))
+        .unwrap();
     assert!(s.locked, "three within 900 s: 450, 900, 901");
 }

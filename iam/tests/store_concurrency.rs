@@ -180,7 +180,7 @@ fn totp_step_has_exactly_one_winner() {
                 std::thread::spawn(move || {
                     let s = Store::open(&path).unwrap();
                     barrier.wait();
-                    s.accept_totp_step(&serial, step).unwrap()
+                    s.ledger().accept_totp_step(&serial, step).unwrap()
                 })
             })
             .collect();

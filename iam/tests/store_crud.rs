@@ -225,7 +225,9 @@ fn users_crud_and_case_insensitive_names() {
         s.get_user(&user("bob")).unwrap().status,
         UserStatus::Disabled
     );
-    s.record_password_used(&user("bob"), now()).unwrap();
+    // Kept in the ledger, by unique id.
+    let bob_id = s.get_user(&user("bob")).unwrap().id;
+    s.ledger().record_password_used(&bob_id, now()).unwrap();
     assert_eq!(
         s.get_user(&user("bob")).unwrap().password_last_used,
         Some(now().timestamp())
@@ -913,7 +915,8 @@ fn mfa_devices() {
     assert_eq!(devs.len(), 1);
     assert_eq!(devs[0].user, Some(user("bob")));
     assert_eq!(devs[0].enable_date, Some(now().timestamp()));
-    assert_eq!(devs[0].last_step, Some(1000));
+    // Enabling takes the later code's step in the ledger.
+    assert_eq!(s.ledger().totp_step(&d.serial_number).unwrap(), Some(1000));
     assert_eq!(s.list_virtual_mfa_devices(Some(true)).unwrap().len(), 1);
     assert_eq!(
         s.enable_mfa_device(&user("bob"), &d.serial_number, 1000, now())
@@ -923,20 +926,11 @@ fn mfa_devices() {
     );
 
     // Steps: only strictly increasing ones are accepted.
-    assert!(!s.accept_totp_step(&d.serial_number, 999).unwrap());
-    assert!(!s.accept_totp_step(&d.serial_number, 1000).unwrap());
-    assert!(s.accept_totp_step(&d.serial_number, 1001).unwrap());
-    assert!(!s.accept_totp_step(&d.serial_number, 1001).unwrap());
-    assert_eq!(
-        s.get_mfa_device(&d.serial_number).unwrap().last_step,
-        Some(1001)
-    );
-    assert_eq!(
-        s.accept_totp_step("arn:aws:iam::123456789012:mfa/none", 5)
-            .unwrap_err()
-            .aws_code(),
-        "NoSuchEntity"
-    );
+    assert!(!s.ledger().accept_totp_step(&d.serial_number, 999).unwrap());
+    assert!(!s.ledger().accept_totp_step(&d.serial_number, 1000).unwrap());
+    assert!(s.ledger().accept_totp_step(&d.serial_number, 1001).unwrap());
+    assert!(!s.ledger().accept_totp_step(&d.serial_number, 1001).unwrap());
+    assert_eq!(s.ledger().totp_step(&d.serial_number).unwrap(), Some(1001));
 
     assert_eq!(
         s.delete_user(&user("bob")).unwrap_err().to_string(),

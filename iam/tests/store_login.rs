@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use iam::ledger::{Ledger, lock_state};
 use iam::names::*;
 use iam::store::*;
 
@@ -67,51 +68,61 @@ fn lockout_records() {
     let (_d, s) = new_store();
     for i in 0..2 {
         let st = s
+            .ledger()
             .record_failure("bob", &RULE, t0() + Duration::seconds(i))
             .unwrap();
         assert!(!st.locked);
     }
     let st = s
+        .ledger()
         .record_failure("BOB", &RULE, t0() + Duration::seconds(2))
         .unwrap();
     assert!(st.locked, "names are case-insensitive");
     assert_eq!(st.locked_until, Some(t0().timestamp() + 2 + 600));
     assert!(
-        s.lock_state("bob", &RULE, t0() + Duration::seconds(300))
+        s.ledger()
+            .lock_state("bob", &RULE, t0() + Duration::seconds(300))
             .unwrap()
             .locked
     );
     assert!(
-        !s.lock_state("bob", &RULE, t0() + Duration::seconds(700))
+        !s.ledger()
+            .lock_state("bob", &RULE, t0() + Duration::seconds(700))
             .unwrap()
             .locked
     );
     // Unknown users are counted the same way.
     for i in 0..3 {
-        s.record_failure("ghost", &RULE, t0() + Duration::seconds(i))
+        s.ledger()
+            .record_failure("ghost", &RULE, t0() + Duration::seconds(i))
             .unwrap();
     }
     assert!(
-        s.lock_state("ghost", &RULE, t0() + Duration::seconds(5))
+        s.ledger()
+            .lock_state("ghost", &RULE, t0() + Duration::seconds(5))
             .unwrap()
             .locked
     );
-    s.reset_failures("bob").unwrap();
+    s.ledger().reset_failures("bob").unwrap();
     let st = s
+        .ledger()
         .lock_state("bob", &RULE, t0() + Duration::seconds(3))
         .unwrap();
     assert_eq!((st.failures, st.locked), (0, false));
     assert!(
-        s.lock_state("ghost", &RULE, t0() + Duration::seconds(5))
+        s.ledger()
+            .lock_state("ghost", &RULE, t0() + Duration::seconds(5))
             .unwrap()
             .locked
     );
     // Old failures are pruned as new ones come in.
     for i in 0..200 {
-        s.record_failure("amy", &RULE, t0() + Duration::seconds(i * 10))
+        s.ledger()
+            .record_failure("amy", &RULE, t0() + Duration::seconds(i * 10))
             .unwrap();
     }
     let st = s
+        .ledger()
         .lock_state("amy", &RULE, t0() + Duration::seconds(1990))
         .unwrap();
     assert_eq!(st.failures, 64, "at most 64 kept");
@@ -121,13 +132,17 @@ fn lockout_records() {
 fn settle_attempt_decides_the_lock_where_it_records() {
     let (_d, s) = new_store();
     let at = |i: i64| t0() + Duration::seconds(i);
-    let fail = |_: &Store| Ok(AttemptResult::Fail { count: true });
+    let fail = |_: &Ledger<'_>| Ok(AttemptResult::Fail { count: true });
     for i in 0..2 {
-        let r = s.settle_attempt("bob", &RULE, at(i), fail).unwrap();
+        let r = s
+            .ledger()
+            .settle_attempt("bob", &RULE, at(i), fail)
+            .unwrap();
         assert!(matches!(r, Settled::Failed { counted: true, state } if !state.locked));
     }
     // A refusal that is no guess is not counted.
     let r = s
+        .ledger()
         .settle_attempt("bob", &RULE, at(2), |_| {
             Ok(AttemptResult::Fail { count: false })
         })
@@ -135,41 +150,57 @@ fn settle_attempt_decides_the_lock_where_it_records() {
     assert!(matches!(r, Settled::Failed { counted: false, state } if state.failures == 2));
     // One factor right: failures kept.
     let r = s
+        .ledger()
         .settle_attempt("bob", &RULE, at(3), |_| {
             Ok(AttemptResult::Pass { reset: false })
         })
         .unwrap();
     assert_eq!(r, Settled::Passed);
-    assert_eq!(s.lock_state("bob", &RULE, at(3)).unwrap().failures, 2);
+    assert_eq!(
+        s.ledger().lock_state("bob", &RULE, at(3)).unwrap().failures,
+        2
+    );
     // The deny-th failure locks; from then on the check does not even run.
-    let r = s.settle_attempt("bob", &RULE, at(4), fail).unwrap();
+    let r = s
+        .ledger()
+        .settle_attempt("bob", &RULE, at(4), fail)
+        .unwrap();
     assert!(matches!(r, Settled::Failed { counted: true, state } if state.locked));
     let r = s
+        .ledger()
         .settle_attempt("bob", &RULE, at(5), |_| -> Result<AttemptResult> {
             panic!("checked while locked")
         })
         .unwrap();
     assert!(matches!(r, Settled::Locked(state) if state.failures == 3));
-    assert_eq!(s.lock_state("bob", &RULE, at(5)).unwrap().failures, 3);
+    assert_eq!(
+        s.ledger().lock_state("bob", &RULE, at(5)).unwrap().failures,
+        3
+    );
     // A whole login forgets the failures (once the lock has lifted).
     let later = at(4 + RULE.unlock_time);
     let r = s
+        .ledger()
         .settle_attempt("bob", &RULE, later, |_| {
             Ok(AttemptResult::Pass { reset: true })
         })
         .unwrap();
     assert_eq!(r, Settled::Passed);
-    assert_eq!(s.lock_state("bob", &RULE, later).unwrap().failures, 0);
+    assert_eq!(
+        s.ledger().lock_state("bob", &RULE, later).unwrap().failures,
+        0
+    );
     // The check's writes commit with the result, or not at all.
     let id = AuthRecord::new_id().unwrap();
     let err = s
+        .ledger()
         .settle_attempt("amy", &RULE, at(0), |store| {
             store.put_auth_record(&record(&id, AuthState::Authenticated))?;
             Err(StoreError::Corrupt("check failed".into()))
         })
         .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)));
-    assert_eq!(s.get_auth_record(&id).unwrap(), None);
+    assert_eq!(s.ledger().get_auth_record(&id).unwrap(), None);
 }
 
 /// Attempts decided at the same moment by separate processes (here:
@@ -190,12 +221,13 @@ fn simultaneous_attempts_are_decided_one_after_the_other() {
                 scope.spawn(move || {
                     let s = Store::open(path).unwrap();
                     start.wait();
-                    s.settle_attempt("bob", &RULE, t0(), |_| {
-                        // A slow check: others queue for the write lock.
-                        std::thread::sleep(std::time::Duration::from_millis(5));
-                        Ok(AttemptResult::Fail { count: true })
-                    })
-                    .unwrap()
+                    s.ledger()
+                        .settle_attempt("bob", &RULE, t0(), |_| {
+                            // A slow check: others queue for the write lock.
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                            Ok(AttemptResult::Fail { count: true })
+                        })
+                        .unwrap()
                 })
             })
             .collect();
@@ -239,7 +271,11 @@ fn auth_records_hand_over_between_processes_by_id() {
     assert_ne!(id, AuthRecord::new_id().unwrap());
     let rec = record(&id, AuthState::Authenticated);
     // authenticate (one connection) ...
-    Store::open(&path).unwrap().put_auth_record(&rec).unwrap();
+    Store::open(&path)
+        .unwrap()
+        .ledger()
+        .put_auth_record(&rec)
+        .unwrap();
     // ... acct_mgmt (another), only with the id, for this user, service
     // and remote host.
     let s = Store::open(&path).unwrap();
@@ -252,53 +288,61 @@ fn auth_records_hand_over_between_processes_by_id() {
         (id.as_str(), "bob", "sshd", "10.0.0.2"),
     ] {
         assert_eq!(
-            s.consume_auth_record(id, user, service, rhost, later)
+            s.ledger()
+                .consume_auth_record(id, user, service, rhost, later)
                 .unwrap(),
             None,
             "{user} {service} {rhost}"
         );
     }
     let used = s
+        .ledger()
         .consume_auth_record(&id, "BOB", "sshd", "10.0.0.1", later)
         .unwrap()
         .unwrap();
     assert_eq!(used.mfa_time, rec.mfa_time);
     // Once.
     assert_eq!(
-        s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+        s.ledger()
+            .consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
             .unwrap(),
         None
     );
     // open_session takes it (consumed or not) and it is gone.
     let taken = s
+        .ledger()
         .take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
         .unwrap()
         .unwrap();
     assert_eq!(taken.state, AuthState::Consumed);
-    assert_eq!(s.get_auth_record(&id).unwrap(), None);
+    assert_eq!(s.ledger().get_auth_record(&id).unwrap(), None);
 
     // Pending and failed attempts are no evidence of anything.
     for state in [AuthState::Pending, AuthState::Failed] {
         let id = AuthRecord::new_id().unwrap();
-        s.put_auth_record(&record(&id, state)).unwrap();
+        s.ledger().put_auth_record(&record(&id, state)).unwrap();
         assert_eq!(
-            s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+            s.ledger()
+                .consume_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
                 .unwrap(),
             None
         );
         assert_eq!(
-            s.take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
+            s.ledger()
+                .take_auth_record(&id, "bob", "sshd", "10.0.0.1", later)
                 .unwrap(),
             None
         );
     }
     // Expired after 5 minutes; a later write purges it.
     let id = AuthRecord::new_id().unwrap();
-    s.put_auth_record(&record(&id, AuthState::Authenticated))
+    s.ledger()
+        .put_auth_record(&record(&id, AuthState::Authenticated))
         .unwrap();
     let much_later = t0() + Duration::seconds(301);
     assert_eq!(
-        s.consume_auth_record(&id, "bob", "sshd", "10.0.0.1", much_later)
+        s.ledger()
+            .consume_auth_record(&id, "bob", "sshd", "10.0.0.1", much_later)
             .unwrap(),
         None
     );
@@ -306,15 +350,15 @@ fn auth_records_hand_over_between_processes_by_id() {
         time: much_later.timestamp(),
         ..record(&AuthRecord::new_id().unwrap(), AuthState::Pending)
     };
-    s.put_auth_record(&newer).unwrap();
-    assert_eq!(s.get_auth_record(&id).unwrap(), None, "purged");
+    s.ledger().put_auth_record(&newer).unwrap();
+    assert_eq!(s.ledger().get_auth_record(&id).unwrap(), None, "purged");
     // Replaced by id: an attempt's row moves on.
     let moved = AuthRecord {
         state: AuthState::Failed,
         ..newer.clone()
     };
-    s.put_auth_record(&moved).unwrap();
-    assert_eq!(s.get_auth_record(&newer.id).unwrap(), Some(moved));
+    s.ledger().put_auth_record(&moved).unwrap();
+    assert_eq!(s.ledger().get_auth_record(&newer.id).unwrap(), Some(moved));
     // Ids that are not ids.
     for bad in [
         "",
@@ -341,33 +385,44 @@ fn login_sessions() {
         ended: None,
         mfa_time: Some(t0().timestamp() - 3),
     };
-    let id1 = s.open_login_session(&sess).unwrap();
+    let id1 = s.ledger().open_login_session(&sess).unwrap();
     sess.started += 10;
     sess.tty = "pts/1".into();
-    let id2 = s.open_login_session(&sess).unwrap();
+    let id2 = s.ledger().open_login_session(&sess).unwrap();
     sess.user = "amy".into();
-    s.open_login_session(&sess).unwrap();
-    assert_eq!(s.list_login_sessions(None, true).unwrap().len(), 3);
-    let bobs = s.list_login_sessions(Some("bob"), true).unwrap();
+    s.ledger().open_login_session(&sess).unwrap();
+    assert_eq!(s.ledger().list_login_sessions(None, true).unwrap().len(), 3);
+    let bobs = s.ledger().list_login_sessions(Some("bob"), true).unwrap();
     assert_eq!(bobs.iter().map(|x| x.id).collect::<Vec<_>>(), [id2, id1]);
     assert_eq!(bobs[1].mfa_time, Some(t0().timestamp() - 3));
 
-    s.close_login_session(id1, t0() + Duration::seconds(60))
+    s.ledger()
+        .close_login_session(id1, t0() + Duration::seconds(60))
         .unwrap();
     assert_eq!(
-        s.close_login_session(id1, t0()).unwrap_err().aws_code(),
+        s.ledger()
+            .close_login_session(id1, t0())
+            .unwrap_err()
+            .aws_code(),
         "NoSuchEntity"
     );
     assert!(
-        s.close_login_session_for("bob", "sshd", "pts/1", t0() + Duration::seconds(70))
+        s.ledger()
+            .close_login_session_for("bob", "sshd", "pts/1", t0() + Duration::seconds(70))
             .unwrap()
     );
     assert!(
-        !s.close_login_session_for("bob", "sshd", "pts/1", t0() + Duration::seconds(70))
+        !s.ledger()
+            .close_login_session_for("bob", "sshd", "pts/1", t0() + Duration::seconds(70))
             .unwrap()
     );
-    assert!(s.list_login_sessions(Some("bob"), true).unwrap().is_empty());
-    let all = s.list_login_sessions(Some("bob"), false).unwrap();
+    assert!(
+        s.ledger()
+            .list_login_sessions(Some("bob"), true)
+            .unwrap()
+            .is_empty()
+    );
+    let all = s.ledger().list_login_sessions(Some("bob"), false).unwrap();
     assert_eq!(all[1].ended, Some(t0().timestamp() + 60));
 }
 
@@ -378,62 +433,83 @@ fn role_sessions() {
     let admin = RoleName::parse("admin").unwrap();
     let name = RoleSessionName::parse("bob-session").unwrap();
     let r = s
+        .ledger()
         .create_role_session(&bob, &admin, &name, t0(), t0() + Duration::seconds(900))
         .unwrap();
     assert!(r.id.starts_with("rs-"));
     assert_eq!(r.status, RoleSessionStatus::Active);
     assert_eq!(r.expires - r.started, 900);
     assert_eq!((r.pid, r.pid_start, r.run_as_uid), (None, None, None));
-    s.set_role_session_supervisor(&r.id, 777, 123_456, 1001)
+    s.ledger()
+        .set_role_session_supervisor(&r.id, 777, 123_456, 1001)
         .unwrap();
-    let got = s.get_role_session(&r.id).unwrap();
+    let got = s.ledger().get_role_session(&r.id).unwrap();
     assert_eq!(
         (got.pid, got.pid_start, got.run_as_uid),
         (Some(777), Some(123_456), Some(1001))
     );
     let r2 = s
+        .ledger()
         .create_role_session(&bob, &admin, &name, t0(), t0() + Duration::seconds(3600))
         .unwrap();
     assert_ne!(r.id, r2.id);
-    assert_eq!(s.list_role_sessions(Some(&bob), true).unwrap().len(), 2);
+    assert_eq!(
+        s.ledger()
+            .list_role_sessions(Some(&bob), true)
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(
-        s.list_role_sessions(Some(&UserName::parse("amy").unwrap()), false)
+        s.ledger()
+            .list_role_sessions(Some(&UserName::parse("amy").unwrap()), false)
             .unwrap()
             .is_empty()
     );
 
     // Expiry sweeps only what has expired.
     let expired = s
+        .ledger()
         .expire_role_sessions(t0() + Duration::seconds(1000))
         .unwrap();
     assert_eq!(expired.iter().map(|x| &x.id).collect::<Vec<_>>(), [&r.id]);
     assert_eq!(
-        s.get_role_session(&r.id).unwrap().status,
+        s.ledger().get_role_session(&r.id).unwrap().status,
         RoleSessionStatus::Expired
     );
     // Ending twice: only the first counts.
     assert!(
-        s.end_role_session(
-            &r2.id,
-            RoleSessionStatus::Revoked,
-            t0() + Duration::seconds(1100)
-        )
-        .unwrap()
+        s.ledger()
+            .end_role_session(
+                &r2.id,
+                RoleSessionStatus::Revoked,
+                t0() + Duration::seconds(1100)
+            )
+            .unwrap()
     );
     assert!(
-        !s.end_role_session(
-            &r2.id,
-            RoleSessionStatus::Ended,
-            t0() + Duration::seconds(1200)
-        )
-        .unwrap()
+        !s.ledger()
+            .end_role_session(
+                &r2.id,
+                RoleSessionStatus::Ended,
+                t0() + Duration::seconds(1200)
+            )
+            .unwrap()
     );
-    let got = s.get_role_session(&r2.id).unwrap();
+    let got = s.ledger().get_role_session(&r2.id).unwrap();
     assert_eq!(got.status, RoleSessionStatus::Revoked);
     assert_eq!(got.ended, Some(t0().timestamp() + 1100));
-    assert!(s.list_role_sessions(None, true).unwrap().is_empty());
+    assert!(
+        s.ledger()
+            .list_role_sessions(None, true)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
-        s.get_role_session("rs-nope").unwrap_err().aws_code(),
+        s.ledger()
+            .get_role_session("rs-nope")
+            .unwrap_err()
+            .aws_code(),
         "NoSuchEntity"
     );
 }

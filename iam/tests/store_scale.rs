@@ -71,15 +71,16 @@ fn acct_mgmt_reads(path: &Path, user: &str) -> Duration {
     assert!(s.find_user(&name).unwrap().is_some());
     let set = s.policies_for_user(&name).unwrap().policy_set().unwrap();
     assert_eq!(set.identity.len(), 2 + 3 * 3);
-    s.consume_auth_record(
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        user,
-        "sshd",
-        "10.0.0.1",
-        now(),
-    )
-    .unwrap();
-    s.lock_state(user, &rule, now()).unwrap();
+    s.ledger()
+        .consume_auth_record(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            user,
+            "sshd",
+            "10.0.0.1",
+            now(),
+        )
+        .unwrap();
+    s.ledger().lock_state(user, &rule, now()).unwrap();
     s.list_mfa_devices(&name).unwrap();
     start.elapsed()
 }

@@ -309,7 +309,7 @@ impl Ctx {
                 .event(request_parameters(&value), None, &[])
                 .and_then(|event| event.to_line())
                 .map_err(|e| StoreError::Audit(e.to_string()))?;
-            store.queue_audit(&line, false)?;
+            store.ledger().queue_audit(&line, false)?;
             Ok(value)
         })?;
         self.deliver_audit();
@@ -319,8 +319,13 @@ impl Ctx {
     /// Delivers queued audit events (this call's, and any a killed caller
     /// left behind) to the audit log.
     pub fn deliver_audit(&self) {
-        if let Err(e) = AuditLog::new(&self.config.audit_log).deliver_queued(&self.store) {
+        if let Err(e) = AuditLog::new(&self.config.audit_log).deliver_queued(&self.store.ledger()) {
             crate::say!("warning: audit events not yet delivered: {e}");
+        }
+        // What a change queued for the directory of record (a TOTP step at
+        // enable-mfa-device, a failure count), handed on.
+        if let Err(e) = iam::ledger::drain(&self.store) {
+            crate::say!("warning: the ledger's outbox is not drained: {e}");
         }
     }
 

@@ -415,6 +415,7 @@ fn non_root_caller_is_authorized_by_policy() {
     let store = iam::store::Store::open(&s.etc.join("iam.db")).unwrap();
     let now = chrono::Utc::now().timestamp();
     store
+        .ledger()
         .open_login_session(&iam::store::LoginSession {
             id: 0,
             user: name.clone(),

@@ -1,14 +1,16 @@
 //! The decision of an assume-role, and its second factor.
 
 use super::*;
+use crate::directory::Directory;
+use crate::factors::{self, CodeCheck};
+use crate::ledger::Ledger;
 use crate::names::UserName;
 use crate::policy::{
     Context, Decision, Explanation, NotAuthorized, Policy, PolicySet, Request, Response, authorize,
     explain,
 };
 use crate::secret::SecretString;
-use crate::store::{AttemptResult, LockoutRule, MfaDevice, Settled, Store, StoreError};
-use crate::totp;
+use crate::store::{AttemptResult, LockoutRule, MfaDevice, Settled, StoreError};
 use chrono::{DateTime, Utc};
 
 /// The two questions an assume-role asks of the policy engine.
@@ -183,19 +185,12 @@ pub enum MfaFailure {
     Store(#[from] StoreError),
 }
 
-/// The lockout rule of `[lockout]`, in the store's terms.
-pub fn lockout_rule(config: &crate::config::LockoutConfig) -> LockoutRule {
-    LockoutRule {
-        deny: config.deny,
-        fail_interval: config.fail_interval.num_seconds(),
-        unlock_time: config.unlock_time.num_seconds(),
-    }
-}
+pub use crate::factors::lockout_rule;
 
 /// The device to ask a code for: the given serial, else the user's first
 /// enabled device.
 pub fn mfa_device_for(
-    store: &Store,
+    store: &dyn Directory,
     user: &UserName,
     serial: Option<&str>,
 ) -> Result<MfaDevice, MfaFailure> {
@@ -224,13 +219,13 @@ pub fn mfa_device_for(
 }
 
 /// Checks a one-time code for `user` on `device` as a login would, through
-/// the login's one lockout rule (`Store::settle_attempt`): decided in the
-/// transaction that records it, refused while locked out (no code burnt);
-/// a wrong or replayed code counts as a failure; the step is taken with the
-/// store's compare-and-set, so a code works once, on any host sharing the
-/// store.
+/// the login's one lockout rule ([`Ledger::settle_attempt`]) and the one
+/// code check ([`factors::check_code`]): decided in the transaction that
+/// records it, refused while locked out (no code burnt); a wrong or
+/// replayed code counts as a failure; the step is claimed in the ledger, so
+/// a code works once, at a login or here, on any host sharing the store.
 pub fn check_mfa_code(
-    store: &Store,
+    ledger: &Ledger<'_>,
     user: &UserName,
     device: &MfaDevice,
     code: &SecretString,
@@ -239,18 +234,17 @@ pub fn check_mfa_code(
     now: DateTime<Utc>,
 ) -> Result<(), MfaFailure> {
     let mut why = MfaFailure::InvalidCode;
-    let settled = store.settle_attempt(user.as_str(), rule, now, |store| {
-        let accepted = match totp::verify(&device.secret, code, now, skew_steps, device.last_step) {
-            Some(step) => store.accept_totp_step(&device.serial_number, step)?,
-            None => false,
-        };
-        if accepted {
-            return Ok(AttemptResult::Pass { reset: false });
-        }
-        if totp::verify(&device.secret, code, now, skew_steps, None).is_some() {
-            why = MfaFailure::Replayed;
-        }
-        Ok(AttemptResult::Fail { count: true })
+    let settled = ledger.settle_attempt(user.as_str(), rule, now, |ledger| {
+        Ok(
+            match factors::check_code(ledger, device, code, skew_steps, now)? {
+                CodeCheck::Accepted => AttemptResult::Pass { reset: false },
+                CodeCheck::Replayed => {
+                    why = MfaFailure::Replayed;
+                    AttemptResult::Fail { count: true }
+                }
+                CodeCheck::Wrong => AttemptResult::Fail { count: true },
+            },
+        )
     })?;
     match settled {
         Settled::Passed => Ok(()),

@@ -427,7 +427,15 @@ fn mfa_codes_work_once_and_failures_lock_out() {
     };
     let check = |code: &str| {
         let device = mfa_device_for(&store, &alice, Some(&serial)).unwrap();
-        check_mfa_code(&store, &alice, &device, &code.into(), &rule, 1, now)
+        check_mfa_code(
+            &store.ledger(),
+            &alice,
+            &device,
+            &code.into(),
+            &rule,
+            1,
+            now,
+        )
     };
     let code = totp::code_at(&secret, now.timestamp() as u64);
     let wrong = if code.expose() == "000000" {
@@ -446,12 +454,16 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         Err(MfaFailure::LockedOut(_))
     ));
     assert_eq!(
-        store.lock_state("alice", &rule, now).unwrap().failures,
+        store
+            .ledger()
+            .lock_state("alice", &rule, now)
+            .unwrap()
+            .failures,
         2 + 1
     );
-    // Decided by the login's rule (Store::settle_attempt): the locked
+    // Decided by the login's rule (Ledger::settle_attempt): the locked
     // attempt was not counted and burnt no code.
-    store.reset_failures("alice").unwrap();
+    store.ledger().reset_failures("alice").unwrap();
     assert!(
         check(next.expose()).is_ok(),
         "the locked attempt took the step"

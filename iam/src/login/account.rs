@@ -35,16 +35,17 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
         Ok(mfa_time) => mfa_time,
         Err(outcome) => return outcome,
     };
-    let principal = match Principal::for_user(&host.store, host.store.account_id(), &user.name) {
-        Ok(principal) => principal,
-        Err(e) => {
-            // A stored policy that no longer parses fails closed.
-            host.report(&format!(
-                "acct_mgmt: cannot load the policies of {name}: {e}"
-            ));
-            return Outcome::Unavailable;
-        }
-    };
+    let principal =
+        match Principal::for_user(host.directory(), host.directory().account_id(), &user.name) {
+            Ok(principal) => principal,
+            Err(e) => {
+                // A stored policy that no longer parses fails closed.
+                host.report(&format!(
+                    "acct_mgmt: cannot load the policies of {name}: {e}"
+                ));
+                return Outcome::Unavailable;
+            }
+        };
     let context = login_context(&principal, &host.config, &origin, mfa_time, now);
     let resource = host.config.host_arn();
     let response = principal.authorize(LOGIN_ACTION, &resource, &context);

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::audit::UserIdentity;
-use crate::password::{self};
+use crate::factors::{self, CodeCheck, split_combined, verify_or_dummy};
+use crate::ledger::Ledger;
 use crate::secret::SecretString;
-use crate::store::{AuthRecord, AuthState, Store, StoreError, UserStatus};
+use crate::store::{AuthRecord, AuthState, StoreError, UserStatus};
 
 /// `pam_sm_authenticate`: asks for the factors `options.mode` requires and
 /// checks them. The prompts depend on the mode only: in `password+totp`
@@ -16,7 +17,7 @@ use crate::store::{AuthRecord, AuthState, Store, StoreError, UserStatus};
 /// tells them apart.
 ///
 /// The lockout rule decides in the write transaction that records each
-/// step ([`Store::settle_attempt`]), after the prompts that step needed:
+/// step ([`Ledger::settle_attempt`]), after the prompts that step needed:
 /// whatever the lock state was when the conversation started, a user
 /// locked by then fails, and the code's TOTP step is taken in that
 /// transaction (a locked attempt burns no code). In `password+totp` the
@@ -95,10 +96,10 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
 
     let passed = if password_passed {
         let verified = password.as_ref().and_then(|p| p.as_ref().ok());
-        host.settle(&mut attempt, true, now, |store| {
-            let result = check_code(&host, store, options.mode, account, &password, code, now)?;
+        host.settle(&mut attempt, true, now, |ledger| {
+            let result = check_code(&host, ledger, options.mode, account, &password, code, now)?;
             if let (Ok(_), Some(account), Some(_)) = (&result, account, verified) {
-                store.record_password_used(&account.user.name, now)?;
+                ledger.record_password_used(&account.user.id, now)?;
             }
             Ok(result)
         })
@@ -137,7 +138,7 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
 /// ignored.
 pub(super) fn check_code(
     host: &Host,
-    store: &Store,
+    ledger: &Ledger<'_>,
     mode: Mode,
     account: Option<&Credentials>,
     password: &Option<Result<Verified, Failure>>,
@@ -159,11 +160,14 @@ pub(super) fn check_code(
             _ => Ok(None),
         });
     };
-    Ok(match host.take_code(store, device, &code, now)? {
-        CodeCheck::Accepted => Ok(Some(now.timestamp())),
-        CodeCheck::Wrong => Err(Failure::WrongCode),
-        CodeCheck::Replayed => Err(Failure::ReplayedCode),
-    })
+    let skew = host.config.totp.skew_steps;
+    Ok(
+        match factors::check_code(ledger, device, &code, skew, now)? {
+            CodeCheck::Accepted => Ok(Some(now.timestamp())),
+            CodeCheck::Wrong => Err(Failure::WrongCode),
+            CodeCheck::Replayed => Err(Failure::ReplayedCode),
+        },
+    )
 }
 
 /// One authentication attempt: its row in the store (the authentication
@@ -321,35 +325,4 @@ pub(super) fn password_answer(
             .map(Some)
             .map_err(|_| Outcome::ConversationFailed),
     }
-}
-
-/// `password123456` → (`password`, `123456`), when the answer ends in a
-/// TOTP code and something precedes it.
-pub(super) fn split_combined(answer: &SecretString) -> Option<(SecretString, SecretString)> {
-    let text = answer.expose();
-    let cut = text.len().checked_sub(CODE_DIGITS)?;
-    let (password, code) = (text.get(..cut)?, text.get(cut..)?);
-    (!password.is_empty() && code.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| (SecretString::from(password), SecretString::from(code)))
-}
-
-/// Verifies against `hash`, or spends the same work on a dummy hash.
-pub(super) fn verify_or_dummy(hash: Option<&str>, candidate: &SecretString) -> bool {
-    match hash {
-        Some(hash) => password::verify_password(candidate, hash),
-        None => {
-            password::verify_dummy(candidate);
-            false
-        }
-    }
-}
-
-/// A TOTP code against a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CodeCheck {
-    Accepted,
-    Wrong,
-    /// Right code, but its step was already used (here or on a host sharing
-    /// the store).
-    Replayed,
 }

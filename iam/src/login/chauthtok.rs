@@ -4,11 +4,10 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::audit::UserIdentity;
-use crate::config::HostConfig;
-use crate::names::UserName;
+use crate::factors::{CurrentPassword, check_current_password};
+use crate::ledger::Outgoing;
 use crate::password::{self, PasswordPolicy};
-use crate::secret::SecretString;
-use crate::store::{AttemptResult, LoginProfile, Settled, Store, StoreError};
+use crate::store::{LoginProfile, StoreError};
 
 /// How `pam_chauthtok` called us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +47,7 @@ pub fn change_password(
         Err(outcome) => return outcome,
     };
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    let profile = match host.store.get_login_profile(&user.name) {
+    let profile = match host.directory().get_login_profile(&user.name) {
         Ok(profile) => profile,
         Err(StoreError::NoSuchEntity { .. }) => {
             conv.error(DENIED);
@@ -62,7 +61,7 @@ pub fn change_password(
             return Outcome::Unavailable;
         }
     };
-    let policy = match host.store.get_password_policy() {
+    let policy = match host.directory().get_password_policy() {
         Ok(policy) => policy.unwrap_or_default(),
         Err(e) => {
             host.report(&format!("chauthtok: cannot read the password policy: {e}"));
@@ -92,13 +91,14 @@ pub fn change_password(
             Err(_) => return Outcome::ConversationFailed,
         };
         let checked = check_current_password(
-            &host.store,
-            &host.config,
-            &user.name,
+            &host.db.ledger(),
+            &host.config.lockout,
+            user.name.as_str(),
             &profile.password_hash,
             &current,
             now,
         );
+        host.drain();
         let refusal = match checked {
             Ok(CurrentPassword::Right) => None,
             Ok(refused) => Some(refused.reason()),
@@ -129,7 +129,7 @@ pub fn change_password(
     }
     let mut previous = vec![profile.password_hash.clone()];
     let history = policy.password_reuse_prevention.unwrap_or(0);
-    match host.store.password_history(&user.name, history) {
+    match host.directory().password_history(&user.name, history) {
         Ok(hashes) => previous.extend(hashes),
         Err(e) => {
             host.report(&format!(
@@ -145,11 +145,23 @@ pub fn change_password(
         host.password_event(&identity, &origin, Some(&violation.to_string()), now);
         return Outcome::PasswordRejected;
     }
+    // Queued in the ledger for the directory of record, then drained at
+    // once: on a single host that applies it to the local directory, so
+    // the new password works at the next prompt.
     let stored = password::hash_password(&new)
         .map_err(|e| e.to_string())
         .and_then(|hash| {
-            host.store
-                .set_password(&user.name, &hash, false, history, now)
+            let change = Outgoing::Password {
+                user: user.id.clone(),
+                hash,
+                reset_required: false,
+                keep_history: history,
+                at: now.timestamp(),
+            };
+            let ledger = host.db.ledger();
+            ledger
+                .atomically(|l| l.queue(&change))
+                .and_then(|()| host.db.drain())
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = stored {
@@ -160,68 +172,6 @@ pub fn change_password(
     }
     host.password_event(&identity, &origin, None, now);
     Outcome::Success
-}
-
-/// What a current password came to ([`check_current_password`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CurrentPassword {
-    Right,
-    /// Wrong, and counted; `locked_now`: that failure locked the user.
-    Wrong {
-        locked_now: bool,
-    },
-    /// The user is locked out: nothing was checked or counted.
-    Locked,
-}
-
-impl CurrentPassword {
-    /// For the audit log.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::Right => "right current password",
-            Self::Wrong { locked_now: false } => "wrong current password",
-            Self::Wrong { locked_now: true } => "wrong current password; user now locked out",
-            Self::Locked => "user is locked out",
-        }
-    }
-}
-
-/// A user's current password, checked under the login's lockout rule
-/// ([`Store::settle_attempt`], `[lockout]` of `config`) wherever it is
-/// typed: PAM `chauthtok` and `iamctl change-password` (issue 11, item 7: a
-/// shell as the user used to guess there without limit). A locked user is
-/// refused and nothing is checked; a wrong password counts as a login
-/// failure does. A right one forgets no failure: it is one factor, and
-/// letting it reset the count would let a password holder guess codes at
-/// the login without limit.
-///
-/// The guess is counted before it is checked and taken back when it proves
-/// right: `passwd` and a setuid `iamctl` run with the user's real uid, so
-/// the user may kill them between the check and the count; this way a kill
-/// anywhere after the count leaves the guess counted.
-pub fn check_current_password(
-    store: &Store,
-    config: &HostConfig,
-    user: &UserName,
-    hash: &str,
-    candidate: &SecretString,
-    now: DateTime<Utc>,
-) -> Result<CurrentPassword, StoreError> {
-    let rule = crate::elevation::lockout_rule(&config.lockout);
-    let counted = store.settle_attempt(user.as_str(), &rule, now, |_| {
-        Ok(AttemptResult::Fail { count: true })
-    })?;
-    let Settled::Failed { state, .. } = counted else {
-        // Locked (a failing verdict never passes).
-        return Ok(CurrentPassword::Locked);
-    };
-    if password::verify_password(candidate, hash) {
-        store.forgive_failure(user.as_str(), now)?;
-        return Ok(CurrentPassword::Right);
-    }
-    Ok(CurrentPassword::Wrong {
-        locked_now: state.locked,
-    })
 }
 
 /// Whether a login profile's password is still good.

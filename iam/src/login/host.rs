@@ -12,13 +12,10 @@ use crate::audit::{
     AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
 };
 use crate::config::{HostConfig, UnknownUser};
+use crate::directory::Directory;
+use crate::ledger::{HostStore, Ledger};
 use crate::names::UserName;
-use crate::secret::SecretString;
-use crate::store::{
-    AttemptResult, AuthState, LockoutRule, LoginProfile, MfaDevice, Settled, Store, StoreError,
-    User,
-};
-use crate::totp;
+use crate::store::{AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User};
 
 /// What `authenticate` needs to know about a known user.
 pub(super) struct Credentials {
@@ -35,10 +32,12 @@ impl Credentials {
 }
 
 /// The host as one PAM call sees it: config, store and audit log, opened for
-/// this call only (a PAM handle may live for days inside sshd).
+/// this call only (a PAM handle may live for days inside sshd). The store
+/// is held as a [`HostStore`]: the directory to read, the ledger to write;
+/// no directory write is reachable from login code (docs/ARCHITECTURE.md).
 pub(super) struct Host {
     pub(super) config: HostConfig,
-    pub(super) store: Store,
+    pub(super) db: HostStore,
     pub(super) audit: AuditLog,
     pub(super) debug: bool,
 }
@@ -58,17 +57,31 @@ impl Host {
             );
             return Err(Outcome::Unavailable);
         }
-        let store = Store::open(&config.database).map_err(|e| {
+        let db = HostStore::open(&config.database).map_err(|e| {
             syslog(LOG_ERR, &format!("refusing to run: store: {e}"));
             Outcome::Unavailable
         })?;
         let audit = AuditLog::new(config.audit_log.clone());
         Ok(Self {
             config,
-            store,
+            db,
             audit,
             debug: options.debug,
         })
+    }
+
+    /// The directory, read-only.
+    pub(super) fn directory(&self) -> &dyn Directory {
+        self.db.directory()
+    }
+
+    /// Hands what this call queued for the directory of record on
+    /// ([`crate::ledger::drain`]); a failure leaves it queued for the next
+    /// call and changes no outcome.
+    pub(super) fn drain(&self) {
+        if let Err(e) = self.db.drain() {
+            self.report(&format!("cannot drain the ledger's outbox: {e}"));
+        }
     }
 
     pub(super) fn account_id(&self) -> &str {
@@ -81,7 +94,7 @@ impl Host {
         let Ok(name) = UserName::parse(name) else {
             return Ok(None);
         };
-        let user = self.store.find_user(&name).map_err(|e| {
+        let user = self.directory().find_user(&name).map_err(|e| {
             self.report(&format!("cannot look up user {name}: {e}"));
             Outcome::Unavailable
         })?;
@@ -110,13 +123,13 @@ impl Host {
             self.report(&format!("cannot read the {what} of {}: {e}", user.name));
             Outcome::Unavailable
         };
-        let profile = match self.store.get_login_profile(&user.name) {
+        let profile = match self.directory().get_login_profile(&user.name) {
             Ok(profile) => Some(profile),
             Err(StoreError::NoSuchEntity { .. }) => None,
             Err(e) => return Err(failed("login profile", e)),
         };
         let device = self
-            .store
+            .directory()
             .list_mfa_devices(&user.name)
             .map_err(|e| failed("MFA devices", e))?
             .into_iter()
@@ -128,37 +141,8 @@ impl Host {
         })
     }
 
-    pub(super) fn lockout_rule(&self) -> LockoutRule {
-        crate::elevation::lockout_rule(&self.config.lockout)
-    }
-
-    /// Verifies `code` and takes its step with a compare-and-set in the
-    /// store, so the same code never works twice, here or on another host.
-    pub(super) fn take_code(
-        &self,
-        store: &Store,
-        device: &MfaDevice,
-        code: &SecretString,
-        now: DateTime<Utc>,
-    ) -> Result<CodeCheck, StoreError> {
-        let skew = self.config.totp.skew_steps;
-        Ok(
-            match totp::verify(&device.secret, code, now, skew, device.last_step) {
-                Some(step) => match store.accept_totp_step(&device.serial_number, step)? {
-                    true => CodeCheck::Accepted,
-                    // Another login took this step (or a later one) meanwhile.
-                    false => CodeCheck::Replayed,
-                },
-                None if totp::verify(&device.secret, code, now, skew, None).is_some() => {
-                    CodeCheck::Replayed
-                }
-                None => CodeCheck::Wrong,
-            },
-        )
-    }
-
     /// Decides one step of `attempt` through the lockout rule
-    /// ([`Store::settle_attempt`], under the user's name or
+    /// ([`Ledger::settle_attempt`], under the user's name or
     /// [`UNKNOWN_USERS`]) and writes the attempt's row, in one transaction.
     /// `check` runs inside it only when the user is not locked:
     /// `Ok(mfa_time)` passes, `Err(failure)` fails. `complete`: the last
@@ -170,15 +154,15 @@ impl Host {
         attempt: &mut Attempt,
         complete: bool,
         now: DateTime<Utc>,
-        check: impl FnOnce(&Store) -> Result<Result<Option<i64>, Failure>, StoreError>,
+        check: impl FnOnce(&Ledger<'_>) -> Result<Result<Option<i64>, Failure>, StoreError>,
     ) -> Result<bool, Outcome> {
-        let rule = self.lockout_rule();
+        let rule = crate::factors::lockout_rule(&self.config.lockout);
         let mut failure = None;
         let record = &mut attempt.record;
-        let settled = self.store.atomically(|store| {
+        let settled = self.db.ledger().atomically(|ledger| {
             let mut mfa_time = None;
-            let settled = store.settle_attempt(&record.user, &rule, now, |store| {
-                Ok(match check(store)? {
+            let settled = ledger.settle_attempt(&record.user, &rule, now, |ledger| {
+                Ok(match check(ledger)? {
                     Ok(at) => {
                         mfa_time = at;
                         AttemptResult::Pass { reset: complete }
@@ -197,9 +181,10 @@ impl Host {
             if settled == Settled::Passed {
                 record.mfa_time = mfa_time;
             }
-            store.put_auth_record(record)?;
+            ledger.put_auth_record(record)?;
             Ok(settled)
         });
+        self.drain();
         let reason = match settled {
             Ok(Settled::Passed) => return Ok(true),
             Ok(Settled::Failed { counted, state }) => {
@@ -227,7 +212,7 @@ impl Host {
     /// `failed`. One write, as every attempt's last step is.
     pub(super) fn close_refused(&self, attempt: &mut Attempt) -> Result<(), Outcome> {
         attempt.record.state = AuthState::Failed;
-        match self.store.put_auth_record(&attempt.record) {
+        match self.db.ledger().put_auth_record(&attempt.record) {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.report(&format!(
@@ -256,9 +241,13 @@ impl Host {
         let (name, service, rhost) = (user.name.as_str(), &origin.service, origin.rhost_key());
         let record = match stage {
             Stage::Account => self
-                .store
+                .db
+                .ledger()
                 .consume_auth_record(&id, name, service, rhost, now),
-            Stage::Session => self.store.take_auth_record(&id, name, service, rhost, now),
+            Stage::Session => self
+                .db
+                .ledger()
+                .take_auth_record(&id, name, service, rhost, now),
         };
         match record {
             Ok(record) => Ok(record.and_then(|r| r.mfa_time)),
@@ -277,7 +266,7 @@ impl Host {
         user: &User,
         now: DateTime<Utc>,
     ) -> Result<PasswordState, Outcome> {
-        let profile = match self.store.get_login_profile(&user.name) {
+        let profile = match self.directory().get_login_profile(&user.name) {
             Ok(profile) => profile,
             // Key-only users have no password to expire.
             Err(StoreError::NoSuchEntity { .. }) => return Ok(PasswordState::Current),
@@ -289,7 +278,7 @@ impl Host {
                 return Err(Outcome::Unavailable);
             }
         };
-        match self.store.get_password_policy() {
+        match self.directory().get_password_policy() {
             Ok(policy) => Ok(password_state(&profile, &policy.unwrap_or_default(), now)),
             Err(e) => {
                 self.report(&format!("cannot read the password policy: {e}"));

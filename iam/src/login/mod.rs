@@ -54,10 +54,11 @@ mod session;
 #[cfg(test)]
 mod tests;
 
+pub use crate::factors::{CurrentPassword, check_current_password};
 pub use account::{LOGIN_ACTION, account};
 pub use authenticate::authenticate;
-use authenticate::{Attempt, CodeCheck, Failure};
-pub use chauthtok::{CurrentPassword, PasswordChange, change_password, check_current_password};
+use authenticate::{Attempt, Failure};
+pub use chauthtok::{PasswordChange, change_password};
 use chauthtok::{PasswordState, password_state};
 use host::{Credentials, Host, LOG_ERR, syslog};
 pub use session::{close_session, local_groups, open_session};
@@ -184,9 +185,6 @@ const UNKNOWN_USERS: &str = "(unknown users)";
 
 /// The one line a refused user sees; the reason goes to the audit log.
 pub const DENIED: &str = "Access denied";
-
-/// TOTP codes are this many digits (the combined `password123456` answer).
-const CODE_DIGITS: usize = 6;
 
 /// The module data key that carries this login's authentication record id
 /// from `authenticate` to the later stages in the same process.

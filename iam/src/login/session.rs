@@ -21,7 +21,7 @@ pub fn local_groups(
             false => Outcome::UserUnknown,
         });
     };
-    let groups = host.store.groups_for_user(&user.name).map_err(|e| {
+    let groups = host.directory().groups_for_user(&user.name).map_err(|e| {
         host.report(&format!("setcred: cannot read the groups of {name}: {e}"));
         Outcome::Unavailable
     })?;
@@ -78,7 +78,7 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ended: None,
         mfa_time,
     };
-    if let Err(e) = host.store.open_login_session(&session) {
+    if let Err(e) = host.db.ledger().open_login_session(&session) {
         host.report(&format!(
             "open_session: cannot record the session of {name}: {e}"
         ));
@@ -112,7 +112,7 @@ pub fn close_session(
         Ok(None) => return host.unknown_user(conv, &name, &origin, now),
         Err(outcome) => return outcome,
     };
-    if let Err(e) = host.store.close_login_session_for(
+    if let Err(e) = host.db.ledger().close_login_session_for(
         &name,
         &origin.service,
         origin.tty.as_deref().unwrap_or(""),

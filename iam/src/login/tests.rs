@@ -298,7 +298,7 @@ fn password_then_code_succeeds_and_records_mfa() {
     );
     let id = conv.auth_id().expect("an id handed on");
     assert_eq!(conv.env.get(AUTH_ID_ENV), Some(&id));
-    let record = f.store.get_auth_record(&id).unwrap().unwrap();
+    let record = f.store.ledger().get_auth_record(&id).unwrap().unwrap();
     assert_eq!(record.mfa_time, Some(t0().timestamp()));
     assert_eq!(record.state, AuthState::Authenticated);
 
@@ -329,6 +329,7 @@ fn wrong_password_still_asks_for_the_code_and_counts_a_failure() {
     );
     assert_eq!(
         f.store
+            .ledger()
             .lock_state("alice", &lockout(5), t0())
             .unwrap()
             .failures,
@@ -586,10 +587,14 @@ fn conversations_parked_at_the_prompts_cannot_outrun_the_lockout() {
         .filter(|e| e["errorMessage"] == "user is locked out")
         .count();
     assert_eq!(locked, PARKED);
-    let state = f.store.lock_state("alice", &lockout(DENY), at(10)).unwrap();
+    let state = f
+        .store
+        .ledger()
+        .lock_state("alice", &lockout(DENY), at(10))
+        .unwrap();
     assert_eq!((state.failures, state.locked), (DENY, true));
     // The code was not used up by the locked attempts.
-    f.store.reset_failures("alice").unwrap();
+    f.store.ledger().reset_failures("alice").unwrap();
     let mut conv = Script::new("alice", vec![password("pw-alice-1"), code(&right)]);
     assert_eq!(authenticate(&mut conv, options, at(11)), Outcome::Success);
 }
@@ -614,7 +619,10 @@ fn every_user_gets_the_same_prompts() {
     f.user("dave", Some("pw-dave-1"));
     f.mfa("dave");
     for i in 0..2 {
-        f.store.record_failure("dave", &lockout(2), at(i)).unwrap();
+        f.store
+            .ledger()
+            .record_failure("dave", &lockout(2), at(i))
+            .unwrap();
     }
     let attempt = |user: &str, pw: &str, code_answer: &str, ok: bool, reason: &str| {
         let mut steps = vec![password(pw), code(code_answer)];
@@ -653,6 +661,7 @@ fn a_wrong_password_counts_even_if_the_client_hangs_up_at_the_code_prompt() {
     f.mfa("alice");
     let failures = |user: &str| {
         f.store
+            .ledger()
             .lock_state(user, &lockout(5), at(10))
             .unwrap()
             .failures
@@ -946,7 +955,12 @@ fn mfa_evidence_is_bound_to_the_login_that_earned_it() {
     let mut monitor = first.in_monitor(vec![]);
     assert_eq!(account(&mut monitor, &f.options, at(2)), Outcome::Success);
     assert_eq!(
-        f.store.get_auth_record(&id).unwrap().unwrap().state,
+        f.store
+            .ledger()
+            .get_auth_record(&id)
+            .unwrap()
+            .unwrap()
+            .state,
         AuthState::Consumed
     );
     // Used up: the same id does not pass acct_mgmt twice.
@@ -964,8 +978,12 @@ fn mfa_evidence_is_bound_to_the_login_that_earned_it() {
     );
     assert_eq!(f.last_event()["additionalEventData"]["MFAUsed"], "Yes");
     assert_eq!(session.env.get(AUTH_ID_ENV), None);
-    assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
-    let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
+    assert_eq!(f.store.ledger().get_auth_record(&id).unwrap(), None);
+    let sessions = f
+        .store
+        .ledger()
+        .list_login_sessions(Some("alice"), true)
+        .unwrap();
     assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
 
     // Module data wins over the environment (console logins: one
@@ -1146,6 +1164,7 @@ fn wrong_current_passwords_count_and_a_locked_user_cannot_change_it() {
     let again = |s: &str| Step::Secret(RETYPE_PASSWORD_PROMPT, s.to_owned());
     let failures = || {
         f.store
+            .ledger()
             .lock_state("alice", &lockout(3), at(10))
             .unwrap()
             .failures
@@ -1239,12 +1258,16 @@ fn sessions_are_audited_and_recorded() {
     assert_eq!(login["sourceIPAddress"], "192.0.2.10");
     assert_eq!(login["additionalEventData"]["MFAUsed"], "Yes");
     assert_eq!(login["requestParameters"]["service"], "sshd");
-    let sessions = f.store.list_login_sessions(Some("alice"), true).unwrap();
+    let sessions = f
+        .store
+        .ledger()
+        .list_login_sessions(Some("alice"), true)
+        .unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].mfa_time, Some(t0().timestamp()));
     assert_eq!(sessions[0].pid, Some(std::process::id()));
     // The record is used up.
-    assert_eq!(f.store.get_auth_record(&id).unwrap(), None);
+    assert_eq!(f.store.ledger().get_auth_record(&id).unwrap(), None);
     let mut conv = Script::new("alice", vec![]);
     assert_eq!(
         close_session(&mut conv, &f.options, at(60)),
@@ -1253,6 +1276,7 @@ fn sessions_are_audited_and_recorded() {
     assert_eq!(f.last_event()["eventName"], "Logout");
     assert!(
         f.store
+            .ledger()
             .list_login_sessions(Some("alice"), true)
             .unwrap()
             .is_empty()
@@ -1299,7 +1323,8 @@ fn fails_closed_on_a_missing_or_unsafe_host() {
 #[test]
 fn combined_answers_split_only_on_six_trailing_digits() {
     let split = |s: &str| {
-        split_combined(&s.into()).map(|(p, c)| (p.expose().to_owned(), c.expose().to_owned()))
+        crate::factors::split_combined(&s.into())
+            .map(|(p, c)| (p.expose().to_owned(), c.expose().to_owned()))
     };
     assert_eq!(
         split("hunter2123456"),
@@ -1309,4 +1334,247 @@ fn combined_answers_split_only_on_six_trailing_digits() {
     assert_eq!(split("pw12345x"), None);
     assert_eq!(split("pwé123456"), Some(("pwé".into(), "123456".into())));
     assert_eq!(split("12345"), None);
+}
+
+// ---- directory down, ledger up ----------------------------------------
+
+/// Every directory table (docs/ARCHITECTURE.md), in a fixed order.
+const DIRECTORY_TABLES: &[&str] = &[
+    "meta",
+    "linux_ids",
+    "users",
+    "login_profiles",
+    "password_history",
+    "groups",
+    "group_members",
+    "policies",
+    "policy_versions",
+    "inline_policies",
+    "attachments",
+    "roles",
+    "mfa_devices",
+    "password_policy",
+];
+
+/// Every ledger table.
+const LEDGER_TABLES: &[&str] = &[
+    "login_failures",
+    "auth_records",
+    "login_sessions",
+    "role_sessions",
+    "totp_steps",
+    "last_used",
+    "outbox",
+];
+
+/// The content of `tables`, row by row in rowid order, as text.
+fn dump(f: &Fixture, tables: &[&str]) -> String {
+    let c = rusqlite::Connection::open(f.dir.path().join("iam.db")).unwrap();
+    let mut out = String::new();
+    for table in tables {
+        out.push_str(&format!("== {table}\n"));
+        let mut st = c
+            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .unwrap();
+        let n = st.column_count();
+        let mut rows = st.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..n {
+                let v: rusqlite::types::Value = row.get(i).unwrap();
+                out.push_str(&format!("{v:?}\t"));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Records every outbox entry as it is queued (a trigger in the file), so
+/// a test sees what a transaction queued after the drain removed it.
+fn watch_outbox(f: &Fixture) {
+    let c = rusqlite::Connection::open(f.dir.path().join("iam.db")).unwrap();
+    c.execute_batch(
+        "CREATE TABLE outbox_seen (kind TEXT, body TEXT);
+         CREATE TRIGGER outbox_seen AFTER INSERT ON outbox
+         BEGIN INSERT INTO outbox_seen VALUES (new.kind, new.body); END;",
+    )
+    .unwrap();
+}
+
+fn outbox_seen(f: &Fixture) -> Vec<(String, String)> {
+    let c = rusqlite::Connection::open(f.dir.path().join("iam.db")).unwrap();
+    let mut st = c
+        .prepare("SELECT kind, body FROM outbox_seen WHERE kind != 'audit' ORDER BY rowid")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn outbox_left(f: &Fixture) -> i64 {
+    let c = rusqlite::Connection::open(f.dir.path().join("iam.db")).unwrap();
+    c.query_row(
+        "SELECT count(*) FROM outbox WHERE kind != 'audit'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Issue 12's "done means": a full login (authenticate with password and
+/// code, acct_mgmt, open and close session) and an assume-role's MFA check
+/// leave every directory table byte-identical; only the ledger changes.
+#[test]
+fn login_and_assume_role_write_nothing_to_the_directory() {
+    let f = Fixture::new("");
+    f.user("alice", Some("correct horse"));
+    let secret = f.mfa("alice");
+    let directory = dump(&f, DIRECTORY_TABLES);
+    let ledger = dump(&f, LEDGER_TABLES);
+
+    let mut conv = Script::new(
+        "alice",
+        vec![password("correct horse"), code(&code_at(&secret, t0()))],
+    );
+    assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
+    let mut acct = conv.then(vec![]);
+    assert_eq!(account(&mut acct, &f.options, at(1)), Outcome::Success);
+    let mut open = acct.then(vec![]);
+    assert_eq!(open_session(&mut open, &f.options, at(2)), Outcome::Success);
+    let mut close = open.then(vec![]);
+    assert_eq!(
+        close_session(&mut close, &f.options, at(3)),
+        Outcome::Success
+    );
+
+    // assume-role's second factor, as iamctl checks it (a later code).
+    let alice = UserName::parse("alice").unwrap();
+    let device = crate::elevation::mfa_device_for(&f.store, &alice, None).unwrap();
+    let rule = crate::factors::lockout_rule(&crate::config::LockoutConfig::default());
+    crate::elevation::check_mfa_code(
+        &f.store.ledger(),
+        &alice,
+        &device,
+        &code_at(&secret, at(30)).as_str().into(),
+        &rule,
+        1,
+        at(30),
+    )
+    .unwrap();
+    crate::ledger::drain(&f.store).unwrap();
+
+    assert_eq!(dump(&f, DIRECTORY_TABLES), directory);
+    assert_ne!(dump(&f, LEDGER_TABLES), ledger);
+    let user = f.store.get_user(&alice).unwrap();
+    assert_eq!(user.password_last_used, Some(t0().timestamp()));
+    assert_eq!(
+        f.store.ledger().totp_step(&device.serial_number).unwrap(),
+        totp::step_at(at(30))
+    );
+    assert_eq!(outbox_left(&f), 0);
+}
+
+/// A wrong password queues its failure in the transaction that counts it;
+/// a chauthtok queues the new password in the ledger; both are drained at
+/// once (the password applied to the local directory), nothing is left,
+/// and the new password works at the next prompt.
+#[test]
+fn the_outbox_carries_failures_and_password_changes_and_is_drained() {
+    let f = Fixture::new("").with_mode(Mode::Password);
+    f.user("alice", Some("Old-password-1"));
+    watch_outbox(&f);
+
+    let mut conv = Script::new("alice", vec![password("wrong"), denied()]);
+    assert_eq!(
+        authenticate(&mut conv, &f.options, t0()),
+        Outcome::AuthFailed
+    );
+    let seen = outbox_seen(&f);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, "failures");
+    assert!(seen[0].1.contains("\"change\":\"failure\""), "{seen:?}");
+    assert_eq!(outbox_left(&f), 0);
+    assert_eq!(
+        f.store
+            .ledger()
+            .lock_state("alice", &lockout(5), t0())
+            .unwrap()
+            .failures,
+        1
+    );
+
+    let change = PasswordChange {
+        preliminary: false,
+        expired_only: false,
+        by_root: false,
+    };
+    let mut conv = Script::new(
+        "alice",
+        vec![
+            Step::Secret(CURRENT_PASSWORD_PROMPT, "Old-password-1".into()),
+            Step::Secret(NEW_PASSWORD_PROMPT, "New-password-2".into()),
+            Step::Secret(RETYPE_PASSWORD_PROMPT, "New-password-2".into()),
+        ],
+    );
+    assert_eq!(
+        change_password(&mut conv, &f.options, change, at(10)),
+        Outcome::Success
+    );
+    let kinds: Vec<String> = outbox_seen(&f).into_iter().map(|(k, _)| k).collect();
+    // The current password's guess (counted, then forgiven), the change.
+    assert_eq!(kinds, ["failures", "failures", "failures", "password"]);
+    assert_eq!(outbox_left(&f), 0);
+    let alice = UserName::parse("alice").unwrap();
+    let profile = f.store.get_login_profile(&alice).unwrap();
+    assert_eq!(profile.password_changed, at(10).timestamp());
+
+    let mut conv = Script::new("alice", vec![password("New-password-2")]);
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(20)),
+        Outcome::Success
+    );
+}
+
+/// One replay counter: a code used at a login is refused at assume-role,
+/// and one used at assume-role is refused at a login.
+#[test]
+fn a_code_works_once_across_login_and_assume_role() {
+    let f = Fixture::new("").with_mode(Mode::PasswordTotp);
+    f.user("alice", Some("correct horse"));
+    let secret = f.mfa("alice");
+    let alice = UserName::parse("alice").unwrap();
+    let device = crate::elevation::mfa_device_for(&f.store, &alice, None).unwrap();
+    let rule = lockout(100);
+    let assume = |code: &str, now| {
+        crate::elevation::check_mfa_code(
+            &f.store.ledger(),
+            &alice,
+            &device,
+            &code.into(),
+            &rule,
+            1,
+            now,
+        )
+    };
+
+    let first = code_at(&secret, t0());
+    let mut conv = Script::new("alice", vec![password("correct horse"), code(&first)]);
+    assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
+    assert!(matches!(
+        assume(&first, at(1)),
+        Err(crate::elevation::MfaFailure::Replayed)
+    ));
+
+    let second = code_at(&secret, at(30));
+    assume(&second, at(30)).unwrap();
+    let mut conv = Script::new(
+        "alice",
+        vec![password("correct horse"), code(&second), denied()],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(31)),
+        Outcome::AuthFailed
+    );
+    assert_eq!(f.last_event()["errorMessage"], "replayed verification code");
 }

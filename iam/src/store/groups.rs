@@ -168,14 +168,9 @@ impl Store {
     pub fn users_in_group(&self, group: &GroupName) -> Result<Vec<User>> {
         self.read(|c| {
             let gid = group_id(c, group)?;
-            let cols = USER_COLUMNS
-                .split(", ")
-                .map(|col| format!("u.{col}"))
-                .collect::<Vec<_>>()
-                .join(", ");
             let mut st = c.prepare_cached(&format!(
-                "SELECT {cols} FROM users u JOIN group_members m ON m.user_id = u.id
-                 WHERE m.group_id = ?1 ORDER BY u.name COLLATE NOCASE"
+                "SELECT {USER_COLUMNS} FROM users JOIN group_members m ON m.user_id = users.id
+                 WHERE m.group_id = ?1 ORDER BY users.name COLLATE NOCASE"
             ))?;
             let rows = st.query_map([gid], |r| Ok(self.user_from_row(r)))?;
             rows.map(|r| r?).collect()

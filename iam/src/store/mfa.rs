@@ -1,5 +1,6 @@
-//! Virtual MFA devices, the TOTP step compare-and-set, the account
-//! password policy and the credential report.
+//! Virtual MFA devices, the account password policy and the credential
+//! report. The TOTP steps accepted are the ledger's
+//! ([`crate::ledger::Ledger::accept_totp_step`]).
 
 use super::change_one;
 use super::users::{corrupt, user_id};
@@ -10,8 +11,7 @@ use crate::secret::SecretBytes;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const MFA_COLUMNS: &str =
-    "m.name, m.path, m.secret, m.create_date, u.name, m.enable_date, m.last_step";
+const MFA_COLUMNS: &str = "m.name, m.path, m.secret, m.create_date, u.name, m.enable_date";
 
 /// AWS allows up to 8 MFA devices per user.
 pub const MAX_MFA_DEVICES_PER_USER: u32 = 8;
@@ -65,7 +65,8 @@ impl Store {
 
     /// `EnableMFADevice`: assigns the device to `user`. The caller has
     /// already verified the two consecutive codes; `last_step` is the later
-    /// code's step, so neither code can be replayed to log in.
+    /// code's step, taken in the ledger in the same transaction, so neither
+    /// code can be replayed to log in.
     pub fn enable_mfa_device(
         &self,
         user: &UserName,
@@ -90,9 +91,10 @@ impl Store {
                 )));
             }
             c.execute(
-                "UPDATE mfa_devices SET user_id = ?1, enable_date = ?2, last_step = ?3 WHERE id = ?4",
-                params![uid, now.timestamp(), to_i64(last_step)?, id],
+                "UPDATE mfa_devices SET user_id = ?1, enable_date = ?2 WHERE id = ?3",
+                params![uid, now.timestamp(), id],
             )?;
+            self.ledger().accept_totp_step(serial, last_step)?;
             Ok(())
         })
     }
@@ -158,22 +160,6 @@ impl Store {
         })
     }
 
-    /// Accepts TOTP time step `step` for device `serial` if it is later
-    /// than every step accepted before: a compare-and-set, so of two
-    /// concurrent logins with one code exactly one wins, on any host
-    /// sharing this store. `false` means replayed (or an older step).
-    pub fn accept_totp_step(&self, serial: &str, step: u64) -> Result<bool> {
-        let step = to_i64(step)?;
-        self.write(|c| {
-            let id = self.mfa_id_by_serial(c, serial)?;
-            let n = c.execute(
-                "UPDATE mfa_devices SET last_step = ?1 WHERE id = ?2 AND (last_step IS NULL OR last_step < ?1)",
-                params![step, id],
-            )?;
-            Ok(n == 1)
-        })
-    }
-
     // ---- account password policy ----------------------------------------
 
     /// `GetAccountPasswordPolicy`; `None` if none is set (AWS: NoSuchEntity).
@@ -221,7 +207,7 @@ impl Store {
     pub fn credential_report(&self) -> Result<Vec<CredentialReportRow>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT u.name, u.path, u.create_date, p.user_id IS NOT NULL, u.password_last_used,
+                "SELECT u.name, u.path, u.create_date, p.user_id IS NOT NULL, (SELECT password FROM last_used l WHERE l.unique_id = u.unique_id),
                         p.password_changed, EXISTS (SELECT 1 FROM mfa_devices m WHERE m.user_id = u.id),
                         u.status
                  FROM users u LEFT JOIN login_profiles p ON p.user_id = u.id
@@ -286,26 +272,16 @@ impl Store {
             .get::<_, Option<String>>(4)?
             .map(|u| UserName::parse(&u).map_err(corrupt))
             .transpose()?;
-        let last_step = r
-            .get::<_, Option<i64>>(6)?
-            .map(|s| u64::try_from(s).map_err(|_| StoreError::Corrupt(format!("last_step {s}"))))
-            .transpose()?;
         Ok(MfaDevice {
             serial_number: mfa_arn(&self.account, &path, &name),
             secret: SecretBytes::new(r.get(2)?),
             create_date: r.get(3)?,
             user,
             enable_date: r.get(5)?,
-            last_step,
             name,
             path,
         })
     }
-}
-
-fn to_i64(step: u64) -> Result<i64> {
-    i64::try_from(step)
-        .map_err(|_| StoreError::InvalidInput(format!("TOTP step {step} out of range")))
 }
 
 /// Whether MFA device row `id` is assigned to a user.

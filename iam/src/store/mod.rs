@@ -1,4 +1,7 @@
-//! The embedded directory: one SQLite file (WAL, `synchronous=FULL`).
+//! The embedded store: one SQLite file (WAL, `synchronous=FULL`) holding
+//! the directory's tables (written here, by the administrator's verbs) and
+//! the ledger's (written through [`crate::ledger::Ledger`]); see
+//! docs/ARCHITECTURE.md.
 //!
 //! Every write runs in one `BEGIN IMMEDIATE` transaction, so concurrent
 //! `iamctl` and PAM processes serialize on SQLite's write lock (waiting up to
@@ -10,19 +13,18 @@
 mod error;
 mod export;
 mod groups;
-mod login;
 mod mfa;
 mod model;
-mod outbox;
 mod policies;
 mod roles;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod users;
 
 pub use error::{EntityKind, StoreError};
-pub use login::lock_state;
 pub use model::*;
-pub use outbox::QueuedEvent;
+pub(crate) use users::corrupt;
 
 use crate::local_accounts::LocalAccounts;
 use crate::names::AccountId;

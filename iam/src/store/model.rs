@@ -31,6 +31,7 @@ pub struct User {
     pub id: String,
     pub arn: String,
     pub create_date: i64,
+    /// From the ledger (keyed by `id`): the last password login.
     pub password_last_used: Option<i64>,
     pub status: UserStatus,
     pub tags: Vec<Tag>,
@@ -189,8 +190,6 @@ pub struct MfaDevice {
     /// The user it is enabled for, if any.
     pub user: Option<UserName>,
     pub enable_date: Option<i64>,
-    /// The last TOTP time step accepted; a step at or below it is refused.
-    pub last_step: Option<u64>,
 }
 
 /// The three kinds of principal-like entities that carry policies.
@@ -333,7 +332,7 @@ pub struct LockState {
 }
 
 /// How one attempt came out, before the lockout rule has its say
-/// ([`Store::settle_attempt`](crate::store::Store::settle_attempt)).
+/// ([`Ledger::settle_attempt`](crate::ledger::Ledger::settle_attempt)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptResult {
     /// Passed. `reset`: the user's failures are forgotten (a whole login);

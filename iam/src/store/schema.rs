@@ -221,4 +221,39 @@ CREATE INDEX auth_records_at ON auth_records(at);
 ALTER TABLE role_sessions ADD COLUMN pid_start INTEGER;
 ALTER TABLE role_sessions ADD COLUMN run_as_uid INTEGER;
 "#,
+    // 5: the directory and the ledger (docs/ARCHITECTURE.md). Login-time
+    // state written into directory rows moves to ledger tables: the TOTP
+    // step last accepted per device (keyed by its serial), the last
+    // password login per user (keyed by its unique id: a re-created user
+    // does not inherit it, a renamed one keeps it). The audit outbox becomes
+    // the ledger's one outbox, which also carries what a directory of
+    // record must learn later (password changes, steps, failure counts).
+    r#"
+CREATE TABLE totp_steps (
+    serial TEXT PRIMARY KEY,
+    step   INTEGER NOT NULL
+);
+INSERT INTO totp_steps (serial, step)
+    SELECT 'arn:aws:iam::' || (SELECT value FROM meta WHERE key = 'account_id')
+           || ':mfa' || path || name, last_step
+    FROM mfa_devices WHERE last_step IS NOT NULL;
+ALTER TABLE mfa_devices DROP COLUMN last_step;
+
+CREATE TABLE last_used (
+    unique_id TEXT PRIMARY KEY,
+    password  INTEGER NOT NULL
+);
+INSERT INTO last_used (unique_id, password)
+    SELECT unique_id, password_last_used FROM users WHERE password_last_used IS NOT NULL;
+ALTER TABLE users DROP COLUMN password_last_used;
+
+CREATE TABLE outbox (
+    id     INTEGER PRIMARY KEY,
+    kind   TEXT NOT NULL CHECK (kind IN ('audit', 'password', 'totp_step', 'failures')),
+    body   TEXT NOT NULL,
+    denial INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO outbox (id, kind, body, denial) SELECT id, 'audit', line, denial FROM audit_outbox;
+DROP TABLE audit_outbox;
+"#,
 ];

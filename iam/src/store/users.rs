@@ -10,7 +10,11 @@ use crate::names::{
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-pub(crate) const USER_COLUMNS: &str = "name, path, unique_id, create_date, password_last_used, status, tags, permissions_boundary, uid";
+/// A user's columns, with `PasswordLastUsed` from the ledger's `last_used`
+/// (keyed by unique id). Selected from `users` unaliased.
+pub(crate) const USER_COLUMNS: &str = "name, path, unique_id, create_date,
+    (SELECT password FROM last_used l WHERE l.unique_id = users.unique_id),
+    status, tags, permissions_boundary, uid";
 
 impl Store {
     /// `CreateUser`: allocates a unique id and a never-used Linux uid.
@@ -207,18 +211,6 @@ impl Store {
                 params![policy_arn, id],
             )?;
             Ok(())
-        })
-    }
-
-    /// Records a successful password login (`PasswordLastUsed`).
-    pub fn record_password_used(&self, name: &UserName, now: DateTime<Utc>) -> Result<()> {
-        self.write(|c| {
-            change_one(
-                c,
-                "UPDATE users SET password_last_used = ?1 WHERE name = ?2",
-                params![now.timestamp(), name.as_str()],
-                || StoreError::no_such(EntityKind::User, name),
-            )
         })
     }
 

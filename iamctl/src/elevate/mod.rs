@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use clap::{ArgGroup, Args};
 use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
 use iam::config::HostConfig;
+use iam::directory::Directory;
 use iam::elevation::{
     self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
@@ -233,20 +234,25 @@ fn prepare(
     let mut secrets = Secrets::new();
     // `at`: when the code was read (a prompt may take a while; TOTP is
     // checked against the time of entry).
+    // The assume-role path reads the directory and writes the ledger only.
+    let (directory, ledger): (&dyn Directory, _) = (&ctx.store, ctx.store.ledger());
     let check_code = |code: &iam::secret::SecretString, serial: Option<&str>, at: DateTime<Utc>| {
-        rules::mfa_device_for(&ctx.store, &user, serial)
-            .and_then(|device| {
-                rules::check_mfa_code(
-                    &ctx.store,
-                    &user,
-                    &device,
-                    code,
-                    &lockout,
-                    ctx.config.totp.skew_steps,
-                    at,
-                )
-            })
-            .map_err(|e| CliError::new("AccessDenied", e.to_string()))
+        let checked = rules::mfa_device_for(directory, &user, serial).and_then(|device| {
+            rules::check_mfa_code(
+                &ledger,
+                &user,
+                &device,
+                code,
+                &lockout,
+                ctx.config.totp.skew_steps,
+                at,
+            )
+        });
+        // The step or failure it queued, handed on at once.
+        if let Err(e) = iam::ledger::drain(&ctx.store) {
+            crate::say!("warning: the ledger's outbox is not drained: {e}");
+        }
+        checked.map_err(|e| CliError::new("AccessDenied", e.to_string()))
     };
     if let Some(code) = &args.token_code {
         check_code(&code.as_str().into(), args.serial_number.as_deref(), now)
@@ -293,7 +299,7 @@ fn prepare(
     };
     let (mut verdict, mut message, mfa_helps) = decide(mfa_at);
     if mfa_helps && args.token_code.is_none() {
-        let device = rules::mfa_device_for(&ctx.store, &user, args.serial_number.as_deref())
+        let device = rules::mfa_device_for(directory, &user, args.serial_number.as_deref())
             .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
         let prompt = format!("MFA code for {}: ", device.serial_number);
         let code = secrets.read(&prompt)?;
@@ -400,14 +406,14 @@ impl Prepared {
         // The session exists only with its AssumeRole and SessionStarted
         // events: one transaction, or no session.
         let record = self.store.atomically(|store| {
-            let record = store.create_role_session(
+            let record = store.ledger().create_role_session(
                 &self.user,
                 &self.role,
                 &self.session_name,
                 self.now,
                 expires,
             )?;
-            store.set_role_session_supervisor(
+            store.ledger().set_role_session_supervisor(
                 &record.id,
                 me.pid,
                 me.start_ticks,
@@ -470,6 +476,7 @@ impl Prepared {
         let id = record.id.clone();
         let result = supervisor::supervise(launch, expires, || {
             store
+                .ledger()
                 .get_role_session(&id)
                 .is_ok_and(|s| s.status != RoleSessionStatus::Active)
         });
@@ -504,7 +511,7 @@ impl Prepared {
             .map_err(|e| StoreError::Audit(e.to_string()))
             .and_then(|ended| {
                 store.atomically(|store| {
-                    store.end_role_session(&record.id, status, now)?;
+                    store.ledger().end_role_session(&record.id, status, now)?;
                     queue(store, &ended)
                 })
             });
@@ -696,12 +703,12 @@ fn queue(store: &Store, event: &AuditEvent) -> Result<(), StoreError> {
     let line = event
         .to_line()
         .map_err(|e| StoreError::Audit(e.to_string()))?;
-    store.queue_audit(&line, event.is_denial())
+    store.ledger().queue_audit(&line, event.is_denial())
 }
 
 /// Delivers queued events to the audit log (see `Ctx::deliver_audit`).
 fn deliver(config: &HostConfig, store: &Store) {
-    if let Err(e) = AuditLog::new(&config.audit_log).deliver_queued(store) {
+    if let Err(e) = AuditLog::new(&config.audit_log).deliver_queued(&store.ledger()) {
         eprintln!("warning: audit events not yet delivered: {e}");
     }
 }
@@ -735,7 +742,7 @@ fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
     for id in supervisor::leftover_ids() {
         // Asked after the listing: a session's record (with its supervisor)
         // is written before its cgroup and marker exist.
-        let Ok(s) = store.get_role_session(&id) else {
+        let Ok(s) = store.ledger().get_role_session(&id) else {
             continue;
         };
         let supervised = s.status == RoleSessionStatus::Active
@@ -784,7 +791,10 @@ pub fn list_sessions(ctx: &mut Ctx, args: &ListSessionsArgs) -> Result<Value, Cl
             None
         }
     };
-    let sessions = ctx.store.list_role_sessions(filter.as_ref(), !args.all)?;
+    let sessions = ctx
+        .store
+        .ledger()
+        .list_role_sessions(filter.as_ref(), !args.all)?;
     let list: Vec<Value> = sessions
         .iter()
         .map(|s| session_json(&ctx.store, s))
@@ -802,14 +812,17 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
         .or(args.session_id.as_deref())
         .unwrap_or_default();
     end_stale_sessions(&ctx.config, &ctx.store, ctx.now);
-    let s = ctx.store.get_role_session(id)?;
+    let s = ctx.store.ledger().get_role_session(id)?;
     let arn = assumed_role_arn(&ctx.account, &s.role, &s.session_name);
     if ctx.caller_user().as_ref() != Some(&s.user) {
         ctx.authorize_with("iam:RevokeSession", &arn, |_| {})?;
     }
     ctx.commit(
         |_| json!({"sessionId": id, "assumedRoleArn": arn}),
-        |s| match s.end_role_session(id, RoleSessionStatus::Revoked, ctx.now)? {
+        |s| match s
+            .ledger()
+            .end_role_session(id, RoleSessionStatus::Revoked, ctx.now)?
+        {
             true => Ok(()),
             false => Err(StoreError::InvalidInput(format!(
                 "Session {id} is not active."
@@ -829,6 +842,6 @@ pub fn revoke_session(ctx: &mut Ctx, args: &RevokeSessionArgs) -> Result<Value, 
             nix::sys::signal::Signal::SIGUSR1 as i32,
         );
     }
-    let s = ctx.store.get_role_session(id)?;
+    let s = ctx.store.ledger().get_role_session(id)?;
     Ok(json!({ "Session": session_json(&ctx.store, &s) }))
 }

@@ -245,12 +245,14 @@ pub fn reap_stale_sessions(
     mut record: impl FnMut(&Store, &RoleSession) -> Result<(), StoreError>,
 ) -> Result<Vec<RoleSession>, StoreError> {
     let mut reaped = Vec::new();
-    for s in store.list_role_sessions(None, true)? {
+    for s in store.ledger().list_role_sessions(None, true)? {
         if !is_stale(&s, now) {
             continue;
         }
         let ended = store.atomically(|store| {
-            let ended = store.end_role_session(&s.id, RoleSessionStatus::Ended, now)?;
+            let ended = store
+                .ledger()
+                .end_role_session(&s.id, RoleSessionStatus::Ended, now)?;
             if ended {
                 record(store, &s)?;
             }
@@ -275,6 +277,7 @@ pub fn current_role_session(
     now: DateTime<Utc>,
 ) -> Result<Option<RoleSession>, StoreError> {
     let active: Vec<RoleSession> = store
+        .ledger()
         .list_role_sessions(None, true)?
         .into_iter()
         .filter(|s| s.expires > now.timestamp())
@@ -309,7 +312,7 @@ pub fn login_facts_of_process(
     user: &str,
     pid: u32,
 ) -> Result<LoginFacts, StoreError> {
-    let sessions = store.list_login_sessions(Some(user), true)?;
+    let sessions = store.ledger().list_login_sessions(Some(user), true)?;
     Ok(match login_session_of(&sessions, pid) {
         Some(login) => LoginFacts {
             mfa_at: login.mfa_time,
@@ -489,6 +492,7 @@ mod tests {
             cgroup_session: None,
         };
         let mine = store
+            .ledger()
             .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
             .unwrap();
         assert_eq!(
@@ -498,6 +502,7 @@ mod tests {
         );
         // Our parent plays the supervisor: we are inside its session.
         store
+            .ledger()
             .set_role_session_supervisor(&mine.id, me.ppid, parent.start_ticks, 4242)
             .unwrap();
         let found = current_role_session(&store, &caller, now).unwrap().unwrap();
@@ -509,12 +514,15 @@ mod tests {
 
         // A session whose supervisor is gone is stale, and reaped once.
         let dead = store
+            .ledger()
             .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
             .unwrap();
         store
+            .ledger()
             .set_role_session_supervisor(&dead.id, u32::MAX - 7, 1, 4242)
             .unwrap();
         let pidless = store
+            .ledger()
             .create_role_session(&user, &role, &name, now, now + TimeDelta::seconds(900))
             .unwrap();
         assert!(!is_stale(&pidless, now), "just created");
@@ -534,11 +542,11 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(
-            store.get_role_session(&dead.id).unwrap().status,
+            store.ledger().get_role_session(&dead.id).unwrap().status,
             RoleSessionStatus::Ended
         );
         assert_eq!(
-            store.get_role_session(&mine.id).unwrap().status,
+            store.ledger().get_role_session(&mine.id).unwrap().status,
             RoleSessionStatus::Active
         );
     }
@@ -603,6 +611,7 @@ mod tests {
                 .is_none()
         );
         let s = store
+            .ledger()
             .create_role_session(
                 &UserName::parse("alice").unwrap(),
                 &role,
@@ -612,6 +621,7 @@ mod tests {
             )
             .unwrap();
         store
+            .ledger()
             .set_role_session_supervisor(&s.id, me.ppid, parent.start_ticks, 0)
             .unwrap();
         let (found, principal) = session_principal(&store, &account, &caller, now)
@@ -641,6 +651,7 @@ mod tests {
         let now = t(0);
         let open = |user: &str, rhost: &str, mfa_time: Option<i64>| {
             store
+                .ledger()
                 .open_login_session(&LoginSession {
                     id: 0,
                     user: user.into(),

@@ -164,7 +164,7 @@ pub fn unlock_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> 
     ctx.store.get_user(&name)?;
     ctx.commit(
         |_| json!({"userName": name.as_str()}),
-        |s| s.reset_failures(name.as_str()),
+        |s| s.ledger().reset_failures(name.as_str()),
     )?;
     Ok(Value::Null)
 }
@@ -293,7 +293,7 @@ pub fn delete_login_profile(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, C
 /// user's own ARN must be allowed.
 ///
 /// The old password is checked as a login checks it
-/// ([`iam::login::check_current_password`]): a wrong one counts towards the
+/// ([`iam::factors::check_current_password`]): a wrong one counts towards the
 /// lockout, a locked user is refused, and every attempt is audited.
 pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Value, CliError> {
     no_argv_passwords(&[&a.argv_old_password, &a.argv_new_password])?;
@@ -315,9 +315,9 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
     let old = ctx.secrets.read("Old password: ")?;
     let params = json!({"userName": name.as_str()});
     let checked = check_current_password(
-        &ctx.store,
-        &ctx.config,
-        &name,
+        &ctx.store.ledger(),
+        &ctx.config.lockout,
+        name.as_str(),
         &profile.password_hash,
         &old,
         ctx.now,

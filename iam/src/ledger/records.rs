@@ -3,13 +3,12 @@
 //! (elevation) sessions. Keyed by name, not by foreign key: unknown users
 //! are counted like known ones, and records outlive deletions for audit.
 
-use super::change_one;
-use super::users::corrupt;
-use super::{
-    AttemptResult, AuthRecord, AuthState, EntityKind, LockState, LockoutRule, LoginSession, Result,
-    RoleSession, RoleSessionStatus, Settled, Store, StoreError,
-};
+use super::{Ledger, Outgoing, outbox::queue_in};
 use crate::names::{RoleName, RoleSessionName, UserName, random_base32};
+use crate::store::{
+    AttemptResult, AuthRecord, AuthState, EntityKind, LockState, LockoutRule, LoginSession, Result,
+    RoleSession, RoleSessionStatus, Settled, StoreError, change_one, corrupt,
+};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -59,7 +58,7 @@ pub fn lock_state(failures: &[i64], rule: &LockoutRule, now: i64) -> LockState {
     state
 }
 
-impl Store {
+impl Ledger<'_> {
     /// Decides one authentication attempt of `user` (known or not) under
     /// the lockout rule, in one write transaction: the lock state is read
     /// there, then `check` runs (its writes, say a TOTP step or the
@@ -77,10 +76,10 @@ impl Store {
         user: &str,
         rule: &LockoutRule,
         now: DateTime<Utc>,
-        check: impl FnOnce(&Store) -> Result<AttemptResult>,
+        check: impl FnOnce(&Ledger<'_>) -> Result<AttemptResult>,
     ) -> Result<Settled> {
         let at = now.timestamp();
-        self.write(|c| {
+        self.store.write(|c| {
             let before = lock_state(&failures_in(c, user)?, rule, at);
             if before.locked {
                 return Ok(Settled::Locked(before));
@@ -88,7 +87,7 @@ impl Store {
             match check(self)? {
                 AttemptResult::Pass { reset } => {
                     if reset {
-                        c.execute("DELETE FROM login_failures WHERE user_name = ?1", [user])?;
+                        reset_failures_in(c, user)?;
                     }
                     Ok(Settled::Passed)
                 }
@@ -105,15 +104,20 @@ impl Store {
     }
 
     /// Takes back one failure of `user` recorded at `now`: a guess counted
-    /// before it was checked ([`crate::login::check_current_password`]) that
+    /// before it was checked ([`crate::factors::check_current_password`]) that
     /// proved right.
     pub fn forgive_failure(&self, user: &str, now: DateTime<Utc>) -> Result<()> {
-        self.write(|c| {
-            c.execute(
+        let at = now.timestamp();
+        self.store.write(|c| {
+            let n = c.execute(
                 "DELETE FROM login_failures WHERE rowid = (SELECT rowid FROM login_failures
                    WHERE user_name = ?1 AND at = ?2 ORDER BY rowid DESC LIMIT 1)",
-                params![user, now.timestamp()],
+                params![user, at],
             )?;
+            if n > 0 {
+                let user = user.to_owned();
+                queue_in(c, &Outgoing::FailureForgiven { user, at })?;
+            }
             Ok(())
         })
     }
@@ -127,7 +131,8 @@ impl Store {
         rule: &LockoutRule,
         now: DateTime<Utc>,
     ) -> Result<LockState> {
-        self.write(|c| insert_failure(c, user, rule, now.timestamp()))
+        self.store
+            .write(|c| insert_failure(c, user, rule, now.timestamp()))
     }
 
     /// The lockout state of `user` now, without recording anything.
@@ -137,15 +142,13 @@ impl Store {
         rule: &LockoutRule,
         now: DateTime<Utc>,
     ) -> Result<LockState> {
-        self.read(|c| Ok(lock_state(&failures_in(c, user)?, rule, now.timestamp())))
+        self.store
+            .read(|c| Ok(lock_state(&failures_in(c, user)?, rule, now.timestamp())))
     }
 
     /// Forgets all failures (`iamctl unlock-user`, or a successful login).
     pub fn reset_failures(&self, user: &str) -> Result<()> {
-        self.write(|c| {
-            c.execute("DELETE FROM login_failures WHERE user_name = ?1", [user])?;
-            Ok(())
-        })
+        self.store.write(|c| reset_failures_in(c, user))
     }
 
     // ---- authentication records ----------------------------------------
@@ -154,7 +157,7 @@ impl Store {
     /// attempt, and purges records older than [`AUTH_RECORD_TTL`] (or stamped
     /// further in the future: a clock stepped back).
     pub fn put_auth_record(&self, rec: &AuthRecord) -> Result<()> {
-        self.write(|c| {
+        self.store.write(|c| {
             c.execute(
                 "DELETE FROM auth_records WHERE at < ?1 OR at > ?2",
                 params![rec.time - AUTH_RECORD_TTL, rec.time + AUTH_RECORD_TTL],
@@ -180,7 +183,7 @@ impl Store {
 
     /// The record with this id, whatever its state or age (inspection).
     pub fn get_auth_record(&self, id: &str) -> Result<Option<AuthRecord>> {
-        self.read(|c| {
+        self.store.read(|c| {
             Ok(c.query_row(
                 &format!("SELECT {AUTH_RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
                 [id],
@@ -241,7 +244,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<AuthRecord>> {
         let now = now.timestamp();
-        self.write(|c| {
+        self.store.write(|c| {
             Ok(c.query_row(
                 &format!(
                     "{change}
@@ -260,7 +263,7 @@ impl Store {
 
     /// PAM `open_session`: returns the new session's id.
     pub fn open_login_session(&self, s: &LoginSession) -> Result<i64> {
-        self.write(|c| {
+        self.store.write(|c| {
             c.execute(
                 "INSERT INTO login_sessions (user_name, service, rhost, tty, pid, started, mfa_time)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -272,7 +275,7 @@ impl Store {
 
     /// PAM `close_session`: marks the session ended (once).
     pub fn close_login_session(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        self.write(|c| {
+        self.store.write(|c| {
             change_one(
                 c,
                 "UPDATE login_sessions SET ended = ?1 WHERE id = ?2 AND ended IS NULL",
@@ -291,7 +294,7 @@ impl Store {
         tty: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.write(|c| {
+        self.store.write(|c| {
             let n = c.execute(
                 "UPDATE login_sessions SET ended = ?1 WHERE id = (
                    SELECT id FROM login_sessions WHERE user_name = ?2 AND service = ?3 AND tty = ?4
@@ -308,7 +311,7 @@ impl Store {
         user: Option<&str>,
         open_only: bool,
     ) -> Result<Vec<LoginSession>> {
-        self.read(|c| {
+        self.store.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, user_name, service, rhost, tty, pid, started, ended, mfa_time
                  FROM login_sessions WHERE (?1 IS NULL OR user_name = ?1) AND (?2 = 0 OR ended IS NULL)
@@ -344,7 +347,7 @@ impl Store {
         expires: DateTime<Utc>,
     ) -> Result<RoleSession> {
         let id = format!("rs-{}", random_base32(16)?.to_ascii_lowercase());
-        self.write(|c| {
+        self.store.write(|c| {
             c.execute(
                 "INSERT INTO role_sessions (id, user_name, role_name, session_name, started, expires, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active')",
@@ -373,7 +376,7 @@ impl Store {
     ) -> Result<()> {
         let pid_start = i64::try_from(pid_start)
             .map_err(|_| StoreError::Corrupt(format!("start time {pid_start}")))?;
-        self.write(|c| {
+        self.store.write(|c| {
             change_one(
                 c,
                 "UPDATE role_sessions SET pid = ?1, pid_start = ?2, run_as_uid = ?3 WHERE id = ?4",
@@ -391,7 +394,7 @@ impl Store {
         status: RoleSessionStatus,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.write(|c| {
+        self.store.write(|c| {
             role_session_in(c, id)?;
             let n = c.execute(
                 "UPDATE role_sessions SET status = ?1, ended = ?2 WHERE id = ?3 AND status = 'active'",
@@ -402,7 +405,7 @@ impl Store {
     }
 
     pub fn get_role_session(&self, id: &str) -> Result<RoleSession> {
-        self.read(|c| role_session_in(c, id))
+        self.store.read(|c| role_session_in(c, id))
     }
 
     /// Role sessions, newest first; of one user or all; active ones only or all.
@@ -411,7 +414,7 @@ impl Store {
         user: Option<&UserName>,
         active_only: bool,
     ) -> Result<Vec<RoleSession>> {
-        self.read(|c| {
+        self.store.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {ROLE_SESSION_COLUMNS} FROM role_sessions
                  WHERE (?1 IS NULL OR user_name = ?1) AND (?2 = 0 OR status = 'active')
@@ -427,7 +430,7 @@ impl Store {
     /// Marks active sessions whose expiry has passed as expired; returns them.
     pub fn expire_role_sessions(&self, now: DateTime<Utc>) -> Result<Vec<RoleSession>> {
         let now = now.timestamp();
-        self.write(|c| {
+        self.store.write(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {ROLE_SESSION_COLUMNS} FROM role_sessions WHERE status = 'active' AND expires <= ?1"
             ))?;
@@ -473,6 +476,11 @@ fn insert_failure(c: &Connection, user: &str, rule: &LockoutRule, now: i64) -> R
         "INSERT INTO login_failures (user_name, at) VALUES (?1, ?2)",
         params![user, now],
     )?;
+    let counted = Outgoing::Failure {
+        user: user.to_owned(),
+        at: now,
+    };
+    queue_in(c, &counted)?;
     let keep_after = now - rule.fail_interval.max(0);
     c.execute(
         "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
@@ -480,6 +488,17 @@ fn insert_failure(c: &Connection, user: &str, rule: &LockoutRule, now: i64) -> R
         params![user, keep_after, MAX_FAILURES_KEPT],
     )?;
     Ok(lock_state(&failures_in(c, user)?, rule, now))
+}
+
+/// Forgets the failures of `user`; queues that only when there were some
+/// (a login that passes with none, the common case, queues nothing).
+fn reset_failures_in(c: &Connection, user: &str) -> Result<()> {
+    let n = c.execute("DELETE FROM login_failures WHERE user_name = ?1", [user])?;
+    if n > 0 {
+        let user = user.to_owned();
+        queue_in(c, &Outgoing::FailuresReset { user })?;
+    }
+    Ok(())
 }
 
 fn failures_in(c: &Connection, user: &str) -> Result<Vec<i64>> {

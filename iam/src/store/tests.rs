@@ -1,0 +1,81 @@
+//! Migrations into the directory/ledger split.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use crate::names::{UserName, mfa_arn};
+use chrono::{TimeZone, Utc};
+
+const ACCT: &str = "123456789012";
+
+/// A store as pam_iam left it at schema 4: `last_step` and
+/// `password_last_used` in directory rows, an event in `audit_outbox`.
+fn schema_4_store(path: &Path) {
+    let c = Connection::open(path).unwrap();
+    for sql in &schema::MIGRATIONS[..4] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.execute_batch(&format!(
+        "PRAGMA user_version = 4;
+         PRAGMA application_id = {};
+         INSERT INTO meta VALUES ('account_id', '{ACCT}');
+         INSERT INTO linux_ids VALUES (70000, 'user', 'bob', 0);
+         INSERT INTO users (id, name, path, unique_id, create_date, password_last_used, status, uid)
+           VALUES (1, 'bob', '/', 'AIDABOB', 0, 1234, 'Active', 70000);
+         INSERT INTO mfa_devices (name, path, secret, create_date, user_id, enable_date, last_step)
+           VALUES ('bob-phone', '/team/', x'3132333435363738393031323334353637383930', 0, 1, 0, 987654);
+         INSERT INTO audit_outbox (line, denial) VALUES ('{{\"queued\":1}}', 1);",
+        schema::APPLICATION_ID
+    ))
+    .unwrap();
+}
+
+#[test]
+fn migration_5_keeps_steps_last_used_and_queued_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    schema_4_store(&path);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let bob = UserName::parse("bob").unwrap();
+    assert_eq!(store.get_user(&bob).unwrap().password_last_used, Some(1234));
+    let device = &store.list_mfa_devices(&bob).unwrap()[0];
+    let serial = mfa_arn(
+        store.account_id(),
+        &crate::names::IamPath::parse("/team/").unwrap(),
+        &crate::names::MfaDeviceName::parse("bob-phone").unwrap(),
+    );
+    assert_eq!(device.serial_number, serial);
+    assert_eq!(store.ledger().totp_step(&serial).unwrap(), Some(987_654));
+    assert!(!store.ledger().accept_totp_step(&serial, 987_654).unwrap());
+    let queued = store.ledger().queued_audit().unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].line, "{\"queued\":1}");
+    assert!(queued[0].denial);
+    assert_eq!(
+        store.credential_report().unwrap()[0].password_last_used,
+        Some(1234)
+    );
+}
+
+/// `PasswordLastUsed` belongs to the user's unique id: a rename keeps it,
+/// a user re-created under the name does not inherit it.
+#[test]
+fn last_used_follows_the_unique_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::create(&dir.path().join("iam.db"), &AccountId::parse(ACCT).unwrap()).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    let (bob, rob) = (
+        UserName::parse("bob").unwrap(),
+        UserName::parse("rob").unwrap(),
+    );
+    let user = store.create_user(&NewUser::new(bob.clone()), now).unwrap();
+    store.ledger().record_password_used(&user.id, now).unwrap();
+    store.update_user(&bob, Some(&rob), None).unwrap();
+    let last = Some(now.timestamp());
+    assert_eq!(store.get_user(&rob).unwrap().password_last_used, last);
+    assert_eq!(store.list_users(None).unwrap()[0].password_last_used, last);
+    store.delete_user(&rob).unwrap();
+    store.create_user(&NewUser::new(rob.clone()), now).unwrap();
+    assert_eq!(store.get_user(&rob).unwrap().password_last_used, None);
+}
