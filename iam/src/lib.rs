@@ -10,7 +10,6 @@ pub mod audit;
 pub mod config;
 pub mod elevation;
 pub mod extrausers;
-pub mod hostsetup;
 pub mod local_accounts;
 pub mod login;
 pub mod names;

@@ -1,12 +1,12 @@
 //! `iamctl doctor` (ours): checks everything an IAM login needs on this
 //! host and prints one OK/WARN/FAIL line per check, with the fix. The rules
-//! are `iam::hostsetup`'s; this file only reads files and runs commands.
+//! are `crate::hostsetup`'s; this file only reads files and runs commands.
 
 use crate::error::CliError;
+use crate::hostsetup::{self, Check, FileMeta, Status};
 use crate::setuid::Invoker;
 use crate::setup_host::{module_path, read_opt, require_root, user_summaries};
 use iam::config::HostConfig;
-use iam::hostsetup::{self, Check, FileMeta, Status};
 use iam::local_accounts::{LocalAccounts, Shadowing, find_shadowing};
 use iam::store::Store;
 use serde_json::Value;

@@ -1,12 +1,12 @@
 //! `iamctl setup-host [--ssh] [--require-mfa] [--dry-run]` (ours): reads the
-//! host's files, asks `iam::hostsetup` what to change, prints each change
+//! host's files, asks `crate::hostsetup` what to change, prints each change
 //! and applies it (atomic writes; pam-auth-update for the PAM stack).
 
 use crate::error::CliError;
+use crate::hostsetup::{self, Change, HostState, SetupOptions, UserSummary};
 use crate::setuid::Invoker;
 use clap::Args;
 use iam::config::HostConfig;
-use iam::hostsetup::{self, Change, HostState, SetupOptions, UserSummary};
 use iam::store::{Store, UserStatus};
 use serde_json::Value;
 use std::fs::{self, OpenOptions};
