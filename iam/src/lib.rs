@@ -19,3 +19,4 @@ pub mod principal;
 pub mod secret;
 pub mod store;
 pub mod totp;
+pub mod trust;
