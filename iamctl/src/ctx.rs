@@ -67,7 +67,6 @@ impl Ctx {
         let config = HostConfig::load(config_path)
             .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
         let account = AccountId::parse(&config.account_id)?;
-        crate::setuid::check_trusted(&config.database)?;
         let mut store = Store::open(&config.database)?;
         store.set_limits(Limits {
             uid_range: config.accounts.uid_range,

@@ -20,7 +20,9 @@
 //! gathers the inputs, and prints and applies what these functions decide.
 
 use iam::local_accounts::{IamAccountKind, Shadowing};
+use iam::trust::{Contents, Problem, TrustError};
 use std::fmt;
+use std::path::Path;
 
 /// The pam-auth-update profile name (`/usr/share/pam-configs/pam_iam`).
 pub const PAM_PROFILE: &str = "pam_iam";
@@ -624,61 +626,55 @@ pub struct FileMeta {
     pub mode: u32,
 }
 
-/// DESIGN.md §4: iam.toml root-owned and not group/world-writable (the
-/// module refuses it otherwise).
-pub fn check_config_meta(path: &str, meta: Option<FileMeta>) -> Check {
-    match meta {
-        None => Check::fail(format!("{path}: missing"), "iamctl init"),
-        Some(m) if m.uid != 0 => Check::fail(
-            format!(
-                "{path}: owned by uid {}, not root (pam_iam refuses it)",
-                m.uid
-            ),
-            format!("chown root: {path}"),
-        ),
-        Some(m) if m.mode & 0o022 != 0 => Check::fail(
-            format!(
-                "{path}: mode {:04o} is group- or world-writable (pam_iam refuses it)",
-                m.mode & 0o7777
-            ),
-            format!("chmod go-w {path}"),
-        ),
-        Some(m) => Check::ok(format!("{path}: root-owned, mode {:04o}", m.mode & 0o7777)),
+/// The host's files whose trust `iam::trust` decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFile {
+    Config,
+    /// Password hashes and TOTP seeds.
+    Store,
+    /// Absent until the first event.
+    AuditLog,
+}
+
+impl HostFile {
+    pub fn contents(self) -> Contents {
+        match self {
+            Self::Config => Contents::Shared,
+            Self::Store | Self::AuditLog => Contents::Private,
+        }
     }
 }
 
-/// DESIGN.md §4: the store is 0600 root; anything more open leaks password
-/// hashes and TOTP secrets.
-pub fn check_store_meta(path: &str, meta: Option<FileMeta>) -> Check {
-    match meta {
-        None => Check::fail(format!("{path}: missing"), "iamctl init"),
-        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
-            format!(
-                "{path}: uid {} mode {:04o}; it holds password hashes and TOTP secrets",
-                m.uid,
-                m.mode & 0o7777
-            ),
-            format!("chown root: {path} && chmod 0600 {path}"),
-        ),
-        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
-    }
-}
-
-/// DESIGN.md §4: the audit log is 0600 root (it names users, addresses and
-/// decisions); absent until the first event.
-pub fn check_audit_meta(path: &str, meta: Option<FileMeta>) -> Check {
-    match meta {
-        None => Check::ok(format!("{path}: no events yet")),
-        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
-            format!(
-                "{path}: uid {} mode {:04o}, should be root 0600",
-                m.uid,
-                m.mode & 0o7777
-            ),
-            format!("chown root: {path} && chmod 0600 {path}"),
-        ),
-        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
-    }
+/// `iam::trust`'s verdict on `path` as a doctor line: the very rule the
+/// PAM module and the setuid iamctl apply, so a FAIL here is a refusal
+/// there. The fix names the file or directory at fault.
+pub fn check_host_file(file: HostFile, path: &Path, verdict: Result<(), TrustError>) -> Check {
+    let shown = path.display();
+    let Err(e) = verdict else {
+        return Check::ok(match file.contents() {
+            Contents::Shared => format!("{shown}: root-owned, nobody else may write it"),
+            Contents::Private => format!("{shown}: root-only"),
+        });
+    };
+    let fix = match &e {
+        TrustError::Missing { .. } if file == HostFile::AuditLog => {
+            return Check::ok(format!("{shown}: no events yet"));
+        }
+        TrustError::Missing { .. } => "iamctl init".to_owned(),
+        TrustError::Io { .. } => format!("make {shown} readable by root"),
+        TrustError::Untrusted { path: at, problem } => {
+            let at = at.display();
+            match problem {
+                Problem::Symlink => format!("replace the symlink {at} with what it points to"),
+                Problem::NotRegularFile => format!("replace {at} with a regular file"),
+                Problem::NotDirectory => format!("replace {at} with a directory"),
+                Problem::Owner { .. } => format!("chown root: {at}"),
+                Problem::Writable { .. } => format!("chmod go-w {at}"),
+                Problem::NotPrivate { .. } => format!("chmod 0600 {at}"),
+            }
+        }
+    };
+    Check::fail(format!("{e} (pam_iam and iamctl refuse it)"), fix)
 }
 
 /// `iamctl` must be setuid root for non-root IAM users (change-password,

@@ -322,66 +322,60 @@ fn require_mfa_edits_only_its_line() {
 }
 
 #[test]
-fn file_and_clock_checks() {
+fn host_files_report_the_trust_verdict() {
+    use std::path::PathBuf;
+    let db = Path::new("/var/lib/iam/iam.db");
+    let untrusted = |at: &str, problem| {
+        Err(TrustError::Untrusted {
+            path: PathBuf::from(at),
+            problem,
+        })
+    };
     assert_eq!(
-        check_config_meta(
-            "/etc/iam/iam.toml",
-            Some(FileMeta {
-                uid: 0,
-                mode: 0o100644
-            })
-        )
-        .status,
-        Status::Ok
+        check_host_file(HostFile::Store, db, Ok(())).to_string(),
+        "OK   /var/lib/iam/iam.db: root-only"
     );
+    let c = check_host_file(
+        HostFile::Store,
+        db,
+        untrusted("/var/lib/iam/iam.db", Problem::NotPrivate { mode: 0o644 }),
+    );
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.what
+            .starts_with("/var/lib/iam/iam.db: refusing to use it"),
+        "{c}"
+    );
+    assert_eq!(c.fix.as_deref(), Some("chmod 0600 /var/lib/iam/iam.db"));
+    let c = check_host_file(
+        HostFile::Config,
+        Path::new("/etc/iam/iam.toml"),
+        untrusted("/etc/iam", Problem::Writable { mode: 0o775 }),
+    );
+    assert_eq!(c.status, Status::Fail);
+    assert_eq!(c.fix.as_deref(), Some("chmod go-w /etc/iam"));
+    let c = check_host_file(
+        HostFile::Config,
+        Path::new("/etc/iam/iam.toml"),
+        untrusted("/etc/iam/iam.toml", Problem::Owner { uid: 1000 }),
+    );
+    assert_eq!(c.fix.as_deref(), Some("chown root: /etc/iam/iam.toml"));
+    let missing = || {
+        Err(TrustError::Missing {
+            path: PathBuf::from("/x"),
+        })
+    };
+    let c = check_host_file(HostFile::Config, Path::new("/x"), missing());
     assert_eq!(
-        check_config_meta(
-            "/etc/iam/iam.toml",
-            Some(FileMeta {
-                uid: 0,
-                mode: 0o100664
-            })
-        )
-        .status,
-        Status::Fail
+        (c.status, c.fix.as_deref()),
+        (Status::Fail, Some("iamctl init"))
     );
-    assert_eq!(
-        check_config_meta(
-            "/etc/iam/iam.toml",
-            Some(FileMeta {
-                uid: 1000,
-                mode: 0o100644
-            })
-        )
-        .status,
-        Status::Fail
-    );
-    assert_eq!(
-        check_config_meta("/etc/iam/iam.toml", None).fix.as_deref(),
-        Some("iamctl init")
-    );
-    assert_eq!(
-        check_store_meta(
-            "/var/lib/iam/iam.db",
-            Some(FileMeta {
-                uid: 0,
-                mode: 0o100600
-            })
-        )
-        .status,
-        Status::Ok
-    );
-    assert_eq!(
-        check_store_meta(
-            "/var/lib/iam/iam.db",
-            Some(FileMeta {
-                uid: 0,
-                mode: 0o100640
-            })
-        )
-        .status,
-        Status::Fail
-    );
+    let c = check_host_file(HostFile::AuditLog, Path::new("/x"), missing());
+    assert_eq!(c.status, Status::Ok);
+}
+
+#[test]
+fn clock_checks() {
     assert_eq!(
         check_clock(Some("Timezone=UTC\nNTP=yes\nNTPSynchronized=yes\n")).status,
         Status::Ok
