@@ -9,13 +9,13 @@
 pub mod audit;
 pub mod config;
 pub mod elevation;
-pub mod extrausers;
 pub mod local_accounts;
 pub mod login;
 pub mod names;
 pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod publish;
 pub mod secret;
 pub mod store;
 pub mod totp;
