@@ -11,12 +11,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use e2e::{PamService, artifact, host_lock, pamtester, require_root};
+use e2e::{
+    PamService, artifact, host_lock, pamtester, require_root, run_with_stdin, setuid_iamctl,
+};
 
 const STACK: &str = "auth required @MODULE@\naccount required @MODULE@\n";
 const USER: &str = "trustee";
@@ -25,15 +26,11 @@ const PASSWORD: &str = "Trustee-Secret-1";
 /// run, rather than refusing the password.
 const UNAVAILABLE: &str = "Authentication service cannot retrieve authentication info";
 
-fn run(cmd: &mut Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).ok();
-    child.wait_with_output().unwrap()
+/// The built iamctl as root with `--config config` and `args`.
+fn root_iamctl(config: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut cmd = Command::new(artifact("iamctl"));
+    cmd.arg("--config").arg(config).args(args);
+    run_with_stdin(cmd, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -57,17 +54,10 @@ struct Site {
 impl Site {
     fn new() -> Self {
         fs::create_dir_all("/etc/iam").unwrap();
-        let root = tempfile::Builder::new()
-            .prefix("iam-trust-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (root, bin) = setuid_iamctl("iam-trust-");
         let etc = root.path().join("etc-iam");
         fs::create_dir(&etc).unwrap();
-        fs::set_permissions(&etc, fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = root.path().join("iamctl");
-        fs::copy(artifact("iamctl"), &bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
+        chmod(&etc, 0o755);
         let mut site = Self {
             root,
             etc,
@@ -143,13 +133,7 @@ impl Site {
     }
 
     fn admin_stdin(&self, args: &[&str], stdin: &str) {
-        let out = run(
-            Command::new(artifact("iamctl"))
-                .arg("--config")
-                .arg(self.config())
-                .args(args),
-            stdin,
-        );
+        let out = root_iamctl(&self.config(), args, stdin);
         assert!(
             out.status.success(),
             "iamctl {args:?}: {}",
@@ -180,7 +164,9 @@ impl Site {
             self.gid,
             self.bin.display()
         );
-        run(Command::new("unshare").args(["-m", "sh", "-c", &line]), "")
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &line]);
+        run_with_stdin(cmd, "")
     }
 
     fn bind_etc(&self) -> String {
@@ -189,14 +175,7 @@ impl Site {
 
     /// `iamctl doctor` as root; its stdout.
     fn doctor(&self, config: &Path) -> String {
-        let out = run(
-            Command::new(artifact("iamctl"))
-                .arg("--config")
-                .arg(config)
-                .arg("doctor"),
-            "",
-        );
-        text(&out.stdout)
+        text(&root_iamctl(config, &["doctor"], "").stdout)
     }
 }
 
