@@ -347,7 +347,8 @@ pub fn pamtester(
     }
 }
 
-fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+/// Runs `cmd` with `stdin` on its standard input; its output, captured.
+pub fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -356,6 +357,20 @@ fn run_with_stdin(mut cmd: Command, stdin: &str) -> Output {
         let _ = pipe.write_all(stdin.as_bytes());
     }
     child.wait_with_output().expect("wait")
+}
+
+/// A root-owned 0755 temp dir in /tmp (`prefix…`) holding `iamctl`, a
+/// setuid-root copy of the built one, for running it as another uid.
+pub fn setuid_iamctl(prefix: &str) -> (TempDir, PathBuf) {
+    let root = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = root.path().join("iamctl");
+    fs::copy(artifact("iamctl"), &bin).expect("copy iamctl");
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).expect("chmod 4755");
+    (root, bin)
 }
 
 /// A TOTP code from oathtool (an oracle independent of our code), for the

@@ -14,7 +14,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use e2e::{Host, artifact, oathtool, pamtester, require_root, unique, wait_for_fresh_step};
+use e2e::{
+    Host, artifact, oathtool, pamtester, require_root, setuid_iamctl, unique, wait_for_fresh_step,
+};
 
 const AUTH_ONLY: &str = "auth required @MODULE@\naccount required @MODULE@\n";
 
@@ -258,15 +260,8 @@ struct Setuid {
 impl Setuid {
     fn new() -> Self {
         fs::create_dir_all("/etc/iam").unwrap();
-        let root = tempfile::Builder::new()
-            .prefix("iam-sec-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (root, bin) = setuid_iamctl("iam-sec-");
         let etc = root.path().join("etc-iam");
-        let bin = root.path().join("iamctl");
-        fs::copy(artifact("iamctl"), &bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
         let s = Self {
             _root: root,
             etc,

@@ -7,7 +7,7 @@
 #![no_main]
 
 use chrono::{TimeZone, Utc};
-use iam::extrausers::render;
+use iam::publish::extrausers::render;
 use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, GroupName, IamPath, UserName, is_linux_login_name};
 use iam::store::{NewUser, Store};

@@ -6,9 +6,9 @@
 //! TOTP secret cannot be put into an event without an explicit `expose()`
 //! that a reviewer would see.
 
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::DirBuilder;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::ledger::Ledger;
 use crate::policy::{MatchedStatement, Response};
 use crate::store::StoreError;
+use crate::trust::{self, Contents, TrustError};
 
 /// CloudTrail's current record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -44,8 +45,9 @@ pub enum AuditError {
     },
     #[error("audit event {event_name} is larger than {MAX_EVENT_BYTES} bytes even trimmed")]
     TooLarge { event_name: String },
-    #[error("{path}: refusing to append: {reason}")]
-    Unsafe { path: PathBuf, reason: String },
+    /// The log, or a directory on the way to it, is not trusted.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
 }
 
 /// Why queued events could not be delivered.
@@ -406,45 +408,10 @@ impl AuditLog {
                     source,
                 })?;
         }
-        // O_NONBLOCK: opening a FIFO planted at the path must not hang;
-        // it is harmless for regular files.
-        let mut file = match OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(&self.path)
-        {
-            Ok(f) => f,
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(self.refuse("it is a symbolic link"));
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                return Err(self.refuse("not a regular file"));
-            }
-            Err(e) => return Err(io(e)),
-        };
-        let meta = file.metadata().map_err(io)?;
-        if !meta.file_type().is_file() {
-            return Err(self.refuse("not a regular file"));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(self.refuse("group- or world-writable"));
-        }
         // A file planted by someone else would let them read or truncate
-        // the trail.
-        let euid = crate::config::effective_uid().map_err(io)?;
-        if meta.uid() != 0 && meta.uid() != euid {
-            return Err(self.refuse(&format!("owned by uid {}", meta.uid())));
-        }
+        // the trail; it names users and addresses, so it is private.
+        let mut file = trust::open_append(&self.path, Contents::Private)?;
         file.write_all(line.as_bytes()).map_err(io)
-    }
-
-    fn refuse(&self, reason: &str) -> AuditError {
-        AuditError::Unsafe {
-            path: self.path.clone(),
-            reason: reason.to_owned(),
-        }
     }
 }
 
@@ -629,7 +596,7 @@ mod tests {
 
     #[test]
     fn append_refuses_a_file_owned_by_someone_else() {
-        if crate::config::effective_uid().unwrap() != 0 {
+        if nix::unistd::geteuid().as_raw() != 0 {
             eprintln!("skipped: needs root to chown");
             return;
         }

@@ -1,22 +1,22 @@
-//! Host configuration: `iam.toml` (DESIGN.md §4).
+//! Host configuration: `iam.toml` (README.md, "Configuration reference").
 //!
 //! The file decides which account a host belongs to, where the store and the
 //! audit log live and how logins are checked, so it is read fail-closed:
-//! [`HostConfig::load`] refuses a file (or parent directory) that someone
-//! other than root or the running user could have written, every unknown key
-//! is an error naming the key and its line, and every value is checked here
-//! rather than where it is used.
+//! [`HostConfig::load`] reads it only once [`crate::trust`] trusts it (the
+//! rule every reader of the host's files shares), every unknown key is an
+//! error naming the key and its line, and every value is checked here rather
+//! than where it is used.
 //!
 //! Relative paths (`database`, `audit_log`, `accounts.extrausers_dir`) are
 //! resolved against the directory that holds the config file, so a test can
 //! put a whole installation in one temporary directory.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+use crate::trust::{self, Contents, TrustError};
 
 use chrono::TimeDelta;
 use serde::Deserialize;
@@ -41,8 +41,11 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: refusing to use it: {reason}")]
-    Unsafe { path: PathBuf, reason: String },
+    /// The file, or a directory on the way to it, is not trusted.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
+    #[error("{path}: refusing to use it: larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge { path: PathBuf },
     #[error("{path}: line {line}, column {column}: {message}")]
     Parse {
         path: PathBuf,
@@ -167,10 +170,22 @@ pub struct ElevationConfig {
 }
 
 impl HostConfig {
-    /// Reads `path` after checking that only root or the running user can
-    /// have written it or its directory; see the module docs.
+    /// Reads `path` once [`crate::trust`] trusts it; see the module docs.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = read_trusted(path)?;
+        let io = |source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = trust::open_read(path, Contents::Shared)?;
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
         Self::parse(&text, path)
     }
 
@@ -301,171 +316,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
-}
-
-/// Opens `path` without following a symlink, checks the opened file (not
-/// the name, so nothing can be swapped in between) and its directory, and
-/// reads it. The file is opened relative to the already-checked directory
-/// (through `/proc/self/fd`, as `openat` would, without unsafe code).
-fn read_trusted(path: &Path) -> Result<String, ConfigError> {
-    let io = |source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let euid = effective_uid().map_err(|e| ConfigError::Io {
-        path: PathBuf::from("/proc/self/status"),
-        source: e,
-    })?;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| ConfigError::Unsafe {
-        path: path.to_path_buf(),
-        reason: "does not name a file".into(),
-    })?;
-    let dir = open_trusted_dir(parent, euid)?;
-    let in_dir = Path::new("/proc/self/fd")
-        .join(dir.as_raw_fd().to_string())
-        .join(name);
-
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(in_dir)
-    {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(ConfigError::Unsafe {
-                path: path.to_path_buf(),
-                reason: "it is a symbolic link".into(),
-            });
-        }
-        Err(e) => return Err(io(e)),
-    };
-    let meta = file.metadata().map_err(io)?;
-    check_trusted(path, &meta, euid, false)?;
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(ConfigError::Unsafe {
-            path: path.to_path_buf(),
-            reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
-        });
-    }
-    let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(io)?;
-    Ok(text)
-}
-
-/// Opens the config's directory and checks it like the file. Its ancestors
-/// are checked too, more leniently: anyone who can rename entries in one
-/// of them could swap the whole directory, so each must be owned by root or
-/// us and, if others can write it, have the sticky bit (as `/tmp` does).
-fn open_trusted_dir(dir: &Path, euid: u32) -> Result<File, ConfigError> {
-    let io = |source| ConfigError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let unsafe_because = |path: &Path, reason: String| {
-        Err(ConfigError::Unsafe {
-            path: path.to_path_buf(),
-            reason,
-        })
-    };
-    if std::fs::symlink_metadata(dir)
-        .map_err(io)?
-        .file_type()
-        .is_symlink()
-    {
-        return unsafe_because(dir, "it is a symbolic link".into());
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(dir)
-        .map_err(io)?;
-    check_trusted(dir, &file.metadata().map_err(io)?, euid, true)?;
-
-    // Where the opened directory really is, symlinks above it resolved.
-    let real = std::fs::read_link(Path::new("/proc/self/fd").join(file.as_raw_fd().to_string()))
-        .map_err(io)?;
-    for ancestor in real.ancestors().skip(1) {
-        let meta = std::fs::metadata(ancestor).map_err(|source| ConfigError::Io {
-            path: ancestor.to_path_buf(),
-            source,
-        })?;
-        if meta.uid() != 0 && meta.uid() != euid {
-            return unsafe_because(
-                ancestor,
-                format!("owned by uid {}, not root or uid {euid}", meta.uid()),
-            );
-        }
-        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
-            return unsafe_because(
-                ancestor,
-                format!(
-                    "group- or world-writable without the sticky bit (mode {:04o})",
-                    meta.mode() & 0o7777
-                ),
-            );
-        }
-    }
-    Ok(file)
-}
-
-/// The rule of DESIGN.md §4 for one file or directory: the expected kind,
-/// not a symlink, owned by root or us, not group- or world-writable.
-fn check_trusted(
-    path: &Path,
-    meta: &std::fs::Metadata,
-    euid: u32,
-    want_dir: bool,
-) -> Result<(), ConfigError> {
-    let unsafe_because = |reason: String| {
-        Err(ConfigError::Unsafe {
-            path: path.to_path_buf(),
-            reason,
-        })
-    };
-    let ft = meta.file_type();
-    if ft.is_symlink() {
-        return unsafe_because("it is a symbolic link".into());
-    }
-    if want_dir && !ft.is_dir() {
-        return unsafe_because("not a directory".into());
-    }
-    if !want_dir && !ft.is_file() {
-        return unsafe_because("not a regular file".into());
-    }
-    if meta.uid() != 0 && meta.uid() != euid {
-        return unsafe_because(format!(
-            "owned by uid {}, not root or uid {euid}",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return unsafe_because(format!(
-            "group- or world-writable (mode {:04o})",
-            meta.mode() & 0o7777
-        ));
-    }
-    Ok(())
-}
-
-/// The effective uid, from `/proc/self/status` (`iam` has no unsafe code,
-/// so no `geteuid()`; the second `Uid:` field is the effective uid).
-pub(crate) fn effective_uid() -> std::io::Result<u32> {
-    let mut status = String::new();
-    File::open("/proc/self/status")?
-        .take(64 * 1024)
-        .read_to_string(&mut status)?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .and_then(|euid| euid.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no effective uid in /proc/self/status"))
 }
 
 /// What `gethostname()` returns: the kernel's hostname, which is the name
@@ -1035,94 +885,46 @@ extrausers_dir = "/var/lib/extrausers"
         HostConfig::load(&path).unwrap();
     }
 
+    /// The trust rule itself is `trust`'s (and tested there); load applies
+    /// it, as a shared file, before reading a byte.
     #[test]
-    fn load_refuses_writable_files_and_directories() {
+    fn load_reads_only_a_trusted_file() {
+        use crate::trust::Problem;
         let dir = tempfile::tempdir().unwrap();
-        for mode in [0o620, 0o602, 0o666] {
-            let path = write_config(dir.path(), mode);
-            let err = HostConfig::load(&path).unwrap_err();
-            assert!(matches!(err, ConfigError::Unsafe { .. }), "{mode:o}: {err}");
-            assert!(err.to_string().contains("writable"), "{err}");
-        }
-        let path = write_config(dir.path(), 0o600);
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = write_config(dir.path(), 0o664);
         let err = HostConfig::load(&path).unwrap_err();
         assert!(
-            matches!(err, ConfigError::Unsafe { ref path, .. } if path == dir.path()),
+            matches!(
+                err,
+                ConfigError::Untrusted(TrustError::Untrusted {
+                    problem: Problem::Writable { mode: 0o664 },
+                    ..
+                })
+            ),
             "{err}"
         );
-    }
-
-    #[test]
-    fn load_refuses_symlinks_and_non_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = write_config(dir.path(), 0o600);
+        assert!(err.to_string().contains("refusing to use it"), "{err}");
+        let path = write_config(dir.path(), 0o644);
         let link = dir.path().join("link.toml");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
+        std::os::unix::fs::symlink(&path, &link).unwrap();
         let err = HostConfig::load(&link).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
-
-        let sub = dir.path().join("sub");
-        std::fs::create_dir(&sub).unwrap();
-        let err = HostConfig::load(&sub).unwrap_err();
-        assert!(
-            matches!(err, ConfigError::Unsafe { .. } | ConfigError::Io { .. }),
-            "{err}"
-        );
-
-        let linked_dir = dir.path().join("linkdir");
-        std::os::unix::fs::symlink(dir.path(), &linked_dir).unwrap();
-        let err = HostConfig::load(&linked_dir.join("iam.toml")).unwrap_err();
-        assert!(err.to_string().contains("symbolic link"), "{err}");
-
         let err = HostConfig::load(&dir.path().join("missing.toml")).unwrap_err();
-        assert!(matches!(err, ConfigError::Io { .. }), "{err}");
-    }
-
-    #[test]
-    fn load_checks_the_ancestors() {
-        let top = tempfile::tempdir().unwrap();
-        let dir = top.path().join("etc");
-        std::fs::create_dir(&dir).unwrap();
-        let path = write_config(&dir, 0o600);
-        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let err = HostConfig::load(&path).unwrap_err();
         assert!(
-            matches!(err, ConfigError::Unsafe { ref path, .. } if path == top.path()),
+            matches!(err, ConfigError::Untrusted(TrustError::Missing { .. })),
             "{err}"
         );
-        assert!(err.to_string().contains("sticky"), "{err}");
-        // Like /tmp: writable by all, but sticky.
-        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
-        HostConfig::load(&path).unwrap();
-        // Through a symlinked ancestor the real ancestors are checked.
-        let elsewhere = tempfile::tempdir().unwrap();
-        let link = elsewhere.path().join("via");
-        std::os::unix::fs::symlink(top.path(), &link).unwrap();
-        HostConfig::load(&link.join("etc/iam.toml")).unwrap();
-        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(HostConfig::load(&link.join("etc/iam.toml")).is_err());
     }
 
     #[test]
-    fn load_refuses_a_file_owned_by_someone_else() {
-        if effective_uid().unwrap() != 0 {
-            eprintln!("skipped: needs root to chown");
-            return;
-        }
+    fn load_refuses_an_oversized_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write_config(dir.path(), 0o600);
-        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let path = dir.path().join("iam.toml");
+        let mut text = String::from("account_id = \"123456789012\"\n");
+        text.push_str(&"#".repeat(MAX_CONFIG_BYTES as usize));
+        std::fs::write(&path, text).unwrap();
         let err = HostConfig::load(&path).unwrap_err();
-        assert!(err.to_string().contains("owned by uid 65534"), "{err}");
-    }
-
-    #[test]
-    fn effective_uid_reads_proc() {
-        let uid = effective_uid().unwrap();
-        let meta = std::fs::metadata("/proc/self").unwrap();
-        // /proc/self is owned by the process's effective uid (when dumpable).
-        assert_eq!(uid, meta.uid());
+        assert!(matches!(err, ConfigError::TooLarge { .. }), "{err}");
     }
 }
 

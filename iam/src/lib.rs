@@ -12,18 +12,18 @@ pub mod audit;
 pub mod config;
 pub mod directory;
 pub mod elevation;
-pub mod extrausers;
 pub mod factors;
-pub mod hostsetup;
 pub mod ledger;
 pub mod local_accounts;
 pub mod login;
 pub mod names;
 pub mod password;
 pub mod principal;
+pub mod publish;
 pub mod secret;
 pub mod store;
 pub mod totp;
+pub mod trust;
 
 /// The policy engine lives in its own crate; `iam::policy` keeps the
 /// paths the rest of the code base uses.

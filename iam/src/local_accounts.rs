@@ -16,7 +16,7 @@
 //!
 //! A colliding entity is refused at create and rename (by the store, see
 //! [`crate::store::Store::set_local_accounts`]), never published (see
-//! [`crate::extrausers`]), and reported by `iamctl doctor`. Local
+//! [`crate::publish::extrausers`]), and reported by `iamctl doctor`. Local
 //! privileges come only from `[group_map]`, which a host's administrator
 //! writes. The files are read directly, never through NSS: NSS would
 //! include extrausers itself.

@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use iam::names::*;
 use iam::secret::SecretBytes;
 use iam::store::*;
+use iam::trust::{Problem, TrustError};
 use std::os::unix::fs::PermissionsExt;
 use tempfile::TempDir;
 
@@ -117,13 +118,20 @@ fn open_fails_clearly() {
     assert!(matches!(e, StoreError::Unavailable { .. }));
     assert!(e.to_string().contains("does not exist"), "{e}");
 
+    // Files made 0600, as the store's own are: others' access is refused
+    // before SQLite looks (see `iam::trust` and the end of this test).
+    let private = |path: &std::path::Path| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap()
+    };
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, vec![0x42u8; 8192]).unwrap();
+    private(&garbage);
     let e = Store::open(&garbage).unwrap_err();
     assert!(e.to_string().contains("not a pam_iam store"), "{e}");
 
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
+    private(&empty);
     let e = Store::open(&empty).unwrap_err();
     assert!(e.to_string().contains("not initialized"), "{e}");
     // ...but init of an empty file (a crash during create) completes it.
@@ -133,13 +141,36 @@ fn open_fails_clearly() {
     let foreign = dir.path().join("foreign.db");
     let c = rusqlite_conn(&foreign);
     drop(c);
+    private(&foreign);
     let e = Store::open(&foreign).unwrap_err();
     assert!(e.to_string().contains("not a pam_iam store"), "{e}");
 
     let link = dir.path().join("link.db");
     std::os::unix::fs::symlink(&empty, &link).unwrap();
     let e = Store::open(&link).unwrap_err();
-    assert!(e.to_string().contains("not a regular file"), "{e}");
+    assert!(
+        matches!(
+            e,
+            StoreError::Untrusted(TrustError::Untrusted {
+                problem: Problem::Symlink,
+                ..
+            })
+        ),
+        "{e}"
+    );
+
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o604)).unwrap();
+    let e = Store::open(&empty).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Untrusted(TrustError::Untrusted {
+                problem: Problem::NotPrivate { mode: 0o604 },
+                ..
+            })
+        ),
+        "{e}"
+    );
 }
 
 /// A SQLite file made by someone else.

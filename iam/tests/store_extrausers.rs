@@ -2,9 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{TimeZone, Utc};
-use iam::extrausers::{render, sync_extrausers};
 use iam::local_accounts::LocalAccounts;
 use iam::names::*;
+use iam::publish::extrausers::{render, sync_extrausers};
 use iam::store::*;
 use std::os::unix::fs::PermissionsExt;
 

@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use iam::extrausers::{render, sync_extrausers};
 use iam::local_accounts::{Collision, IamAccountKind, LocalAccounts, find_shadowing};
 use iam::names::*;
+use iam::publish::extrausers::{render, sync_extrausers};
 use iam::store::*;
 use tempfile::TempDir;
 

@@ -67,7 +67,6 @@ impl Ctx {
         let config = HostConfig::load(config_path)
             .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
         let account = AccountId::parse(&config.account_id)?;
-        crate::setuid::check_trusted(&config.database)?;
         let mut store = Store::open(&config.database)?;
         store.set_limits(Limits {
             uid_range: config.accounts.uid_range,
@@ -406,14 +405,19 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
     // Read now, not at open: what is published must not shadow what the
     // host has at this moment.
     let local = host_accounts()?;
-    let report =
-        iam::extrausers::sync_extrausers(store, &local, dir, &shell, &config.accounts.home)
-            .map_err(|e| {
-                CliError::new(
-                    "ServiceFailure",
-                    format!("cannot publish Linux accounts: {e}"),
-                )
-            })?;
+    let report = iam::publish::extrausers::sync_extrausers(
+        store,
+        &local,
+        dir,
+        &shell,
+        &config.accounts.home,
+    )
+    .map_err(|e| {
+        CliError::new(
+            "ServiceFailure",
+            format!("cannot publish Linux accounts: {e}"),
+        )
+    })?;
     for skipped in report.skipped {
         crate::say!("warning: not published as a Linux account: {skipped}");
     }

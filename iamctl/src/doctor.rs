@@ -1,12 +1,13 @@
 //! `iamctl doctor` (ours): checks everything an IAM login needs on this
 //! host and prints one OK/WARN/FAIL line per check, with the fix. The rules
-//! are `iam::hostsetup`'s; this file only reads files and runs commands.
+//! are `crate::hostsetup`'s (and, for the config, store and audit log,
+//! `iam::trust`'s); this file only reads files and runs commands.
 
 use crate::error::CliError;
+use crate::hostsetup::{self, Check, FileMeta, HostFile, Status};
 use crate::setuid::Invoker;
 use crate::setup_host::{module_path, read_opt, require_root, user_summaries};
 use iam::config::HostConfig;
-use iam::hostsetup::{self, Check, FileMeta, Status};
 use iam::local_accounts::{LocalAccounts, Shadowing, find_shadowing};
 use iam::store::Store;
 use serde_json::Value;
@@ -18,41 +19,51 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
     require_root(invoker, "doctor")?;
     let mut checks = Vec::new();
     let shown = config_path.display().to_string();
-    checks.push(hostsetup::check_config_meta(&shown, meta(config_path)));
-    let config = match HostConfig::load(config_path) {
-        Ok(c) => {
-            checks.push(Check::ok(format!(
-                "{shown}: valid, account {}",
-                c.account_id
-            )));
-            Some(c)
-        }
-        Err(e) => {
-            checks.push(Check::fail(e.to_string(), format!("edit {shown}")));
-            None
+    let config_check = host_file(HostFile::Config, config_path);
+    let config_trusted = config_check.status == Status::Ok;
+    checks.push(config_check);
+    // An untrusted config or store is not read: its FAIL line says why.
+    let config = if !config_trusted {
+        None
+    } else {
+        match HostConfig::load(config_path) {
+            Ok(c) => {
+                checks.push(Check::ok(format!(
+                    "{shown}: valid, account {}",
+                    c.account_id
+                )));
+                Some(c)
+            }
+            Err(e) => {
+                checks.push(Check::fail(e.to_string(), format!("edit {shown}")));
+                None
+            }
         }
     };
     if let Some(cfg) = &config {
         let db = cfg.database.display().to_string();
-        checks.push(hostsetup::check_store_meta(&db, meta(&cfg.database)));
-        let audit = cfg.audit_log.display().to_string();
-        checks.push(hostsetup::check_audit_meta(&audit, meta(&cfg.audit_log)));
-        match user_summaries(cfg) {
-            Ok(users) => {
-                checks.push(Check::ok(format!("{db}: store opens")));
-                checks.push(hostsetup::check_users(&users, cfg.login.require_mfa));
-                match shadowing(cfg) {
-                    Ok(found) => checks.extend(hostsetup::check_shadowing(&found)),
-                    Err(e) => checks.push(Check::fail(
-                        format!("cannot check IAM names against local accounts: {e}"),
-                        "make /etc/passwd and /etc/group readable",
-                    )),
+        let store_check = host_file(HostFile::Store, &cfg.database);
+        let store_trusted = store_check.status == Status::Ok;
+        checks.push(store_check);
+        checks.push(host_file(HostFile::AuditLog, &cfg.audit_log));
+        if store_trusted {
+            match user_summaries(cfg) {
+                Ok(users) => {
+                    checks.push(Check::ok(format!("{db}: store opens")));
+                    checks.push(hostsetup::check_users(&users, cfg.login.require_mfa));
+                    match shadowing(cfg) {
+                        Ok(found) => checks.extend(hostsetup::check_shadowing(&found)),
+                        Err(e) => checks.push(Check::fail(
+                            format!("cannot check IAM names against local accounts: {e}"),
+                            "make /etc/passwd and /etc/group readable",
+                        )),
+                    }
+                    if let Some(u) = users.first() {
+                        checks.push(nss_lookup(&u.name, cfg));
+                    }
                 }
-                if let Some(u) = users.first() {
-                    checks.push(nss_lookup(&u.name, cfg));
-                }
+                Err(e) => checks.push(Check::fail(format!("{db}: {e}"), "iamctl init")),
             }
-            Err(e) => checks.push(Check::fail(format!("{db}: {e}"), "iamctl init")),
         }
     }
     checks.push(match module_path() {
@@ -128,6 +139,11 @@ fn shadowing(cfg: &HostConfig) -> Result<Vec<Shadowing>, String> {
     let local = LocalAccounts::read_host().map_err(|e| e.to_string())?;
     let store = Store::open(&cfg.database).map_err(|e| e.to_string())?;
     find_shadowing(&store, &local).map_err(|e| e.to_string())
+}
+
+/// The trust rule's verdict on one of the host's files (`iam::trust`).
+fn host_file(file: HostFile, path: &Path) -> Check {
+    hostsetup::check_host_file(file, path, iam::trust::check(path, file.contents()))
 }
 
 fn meta(path: &Path) -> Option<FileMeta> {

@@ -19,8 +19,9 @@ mod shapes;
 mod simulate;
 mod verbs;
 
-// `setup-host` and `doctor` (packaging).
+// `setup-host` and `doctor` (packaging): the rules in `hostsetup`.
 mod doctor;
+mod hostsetup;
 mod setup_host;
 
 use clap::{CommandFactory, FromArgMatches};

@@ -212,49 +212,6 @@ pub fn drop_privileges(invoker: Invoker) -> Result<(), CliError> {
         .map_err(|e| CliError::new("ServiceFailure", format!("prctl(PR_SET_DUMPABLE): {e}")))
 }
 
-/// Refuses a file that someone other than root (or us) could have written:
-/// the file itself (a regular file, not a symlink) and every directory above
-/// it must be owned by root or the effective user and not group- or
-/// world-writable (a sticky directory such as /tmp is fine). The store holds
-/// the policies that authorize the caller, so a planted one must not count.
-pub fn check_trusted(path: &Path) -> Result<(), CliError> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let euid = geteuid().as_raw();
-    let refuse = |p: &Path, why: String| {
-        CliError::new(
-            "ServiceFailure",
-            format!("{}: refusing to use {}: {why}", path.display(), p.display()),
-        )
-    };
-    let meta = std::fs::symlink_metadata(path).map_err(|e| refuse(path, e.to_string()))?;
-    if !meta.file_type().is_file() {
-        return Err(refuse(path, "not a regular file".into()));
-    }
-    let mut checks = vec![(path.to_path_buf(), meta)];
-    for dir in path
-        .ancestors()
-        .skip(1)
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        let m = std::fs::metadata(dir).map_err(|e| refuse(dir, e.to_string()))?;
-        checks.push((dir.to_path_buf(), m));
-    }
-    for (p, m) in checks {
-        if m.uid() != 0 && m.uid() != euid {
-            return Err(refuse(&p, format!("owned by uid {}", m.uid())));
-        }
-        let mode = m.permissions().mode();
-        let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
-        if mode & 0o022 != 0 && !sticky_dir {
-            return Err(refuse(
-                &p,
-                format!("group- or world-writable (mode {:o})", mode & 0o7777),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The config path to use: `--config` for root only, the system one otherwise.
 pub fn config_path(invoker: Invoker, requested: Option<&Path>) -> PathBuf {
     match requested {

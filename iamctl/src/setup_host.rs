@@ -1,17 +1,16 @@
 //! `iamctl setup-host [--ssh] [--require-mfa] [--dry-run]` (ours): reads the
-//! host's files, asks `iam::hostsetup` what to change, prints each change
+//! host's files, asks `crate::hostsetup` what to change, prints each change
 //! and applies it (atomic writes; pam-auth-update for the PAM stack).
 
 use crate::error::CliError;
+use crate::hostsetup::{self, Change, HostState, SetupOptions, UserSummary};
 use crate::setuid::Invoker;
 use clap::Args;
 use iam::config::HostConfig;
-use iam::hostsetup::{self, Change, HostState, SetupOptions, UserSummary};
 use iam::store::{Store, UserStatus};
 use serde_json::Value;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -186,7 +185,7 @@ fn apply(change: &Change, config_path: &Path) -> Result<(), CliError> {
             if path == Path::new("/etc/nsswitch.conf") {
                 keep_original(path, "nsswitch.conf.orig")?;
             }
-            write_atomic(path, content, *mode)
+            write_keeping_mode(path, content, *mode)
         }
         Change::EnablePamProfile => {
             run_cmd(
@@ -221,9 +220,9 @@ fn keep_original(path: &Path, name: &str) -> Result<(), CliError> {
         .map_err(|e| fail(format!("cannot keep a copy of {}: {e}", path.display())))
 }
 
-/// Temp file beside the target, fsync, rename: readers see the old or the
-/// new file, never half of one. An existing file keeps its mode and owner.
-pub fn write_atomic(path: &Path, content: &str, new_mode: u32) -> Result<(), CliError> {
+/// Readers see the old or the new file, never half of one
+/// (`iam::publish::write_atomic`). An existing file keeps its mode and owner.
+fn write_keeping_mode(path: &Path, content: &str, new_mode: u32) -> Result<(), CliError> {
     let io = |e: std::io::Error| fail(format!("cannot write {}: {e}", path.display()));
     let dir = path
         .parent()
@@ -233,31 +232,7 @@ pub fn write_atomic(path: &Path, content: &str, new_mode: u32) -> Result<(), Cli
         Ok(m) => (m.mode() & 0o7777, Some((m.uid(), m.gid()))),
         Err(_) => (new_mode, None),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.iamctl.{}", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(content.as_bytes())?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
-        }
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    iam::publish::write_atomic(path, content.as_bytes(), mode, owner).map_err(io)
 }
 
 fn run_cmd(cmd: &mut Command) -> Result<String, CliError> {

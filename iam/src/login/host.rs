@@ -1,8 +1,6 @@
 //! The host as one PAM call sees it: config, store, audit log, syslog.
 
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -44,19 +42,13 @@ pub(super) struct Host {
 
 impl Host {
     /// Fails closed (logged to syslog) when the config or store is missing,
-    /// corrupt or writable by others.
+    /// corrupt or not trusted (`crate::trust`: `HostConfig::load` and
+    /// `Store::open` check; the audit log is checked at each append).
     pub(super) fn open(options: &Options) -> Result<Self, Outcome> {
         let config = HostConfig::load(&options.config).map_err(|e| {
             syslog(LOG_ERR, &format!("refusing to run: {e}"));
             Outcome::Unavailable
         })?;
-        if let Err(reason) = check_private(&config.database, &options.config) {
-            syslog(
-                LOG_ERR,
-                &format!("refusing to run: {}: {reason}", config.database.display()),
-            );
-            return Err(Outcome::Unavailable);
-        }
         let db = HostStore::open(&config.database).map_err(|e| {
             syslog(LOG_ERR, &format!("refusing to run: store: {e}"));
             Outcome::Unavailable
@@ -420,29 +412,6 @@ impl Host {
             syslog(LOG_DEBUG, message);
         }
     }
-}
-
-/// The store holds password hashes and TOTP seeds: refuse one that others
-/// could read or write (DESIGN §4: 0600 root). Its owner must be root or
-/// whoever owns the config file, which `HostConfig::load` has vetted.
-pub(super) fn check_private(path: &Path, config: &Path) -> Result<(), String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot stat: {e}"))?;
-    if !meta.file_type().is_file() {
-        return Err("not a regular file".into());
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "mode {:o} lets others in; want 0600",
-            meta.mode() & 0o777
-        ));
-    }
-    let trusted = std::fs::metadata(config)
-        .map_err(|e| format!("cannot stat the config: {e}"))?
-        .uid();
-    if meta.uid() != 0 && meta.uid() != trusted {
-        return Err(format!("owned by uid {}, not root", meta.uid()));
-    }
-    Ok(())
 }
 
 pub(super) const LOG_ERR: u8 = 3;

@@ -3,6 +3,7 @@
 use crate::local_accounts::Collision;
 use crate::names::NameError;
 use crate::policy::PolicyError;
+use crate::trust::TrustError;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -66,6 +67,11 @@ pub enum StoreError {
     #[error("store {path}: {reason}")]
     Unavailable { path: PathBuf, reason: String },
 
+    /// The store file, or a directory on the way to it, is not trusted
+    /// (`crate::trust`): refused before SQLite reads a byte.
+    #[error("store {0}")]
+    Untrusted(TrustError),
+
     /// The audit event of a change could not be made: the change is not
     /// committed without it.
     #[error("audit event: {0}")]
@@ -106,6 +112,7 @@ impl StoreError {
             Self::MalformedPolicyDocument(e) => e.aws_code(),
             Self::Busy => "ConcurrentModification",
             Self::Unavailable { .. }
+            | Self::Untrusted(_)
             | Self::Io { .. }
             | Self::Audit(_)
             | Self::Random(_)

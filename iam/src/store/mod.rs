@@ -29,6 +29,7 @@ pub(crate) use users::corrupt;
 use crate::local_accounts::LocalAccounts;
 use crate::names::AccountId;
 use crate::policy::{Policy, PolicyKind};
+use crate::trust::{self, Contents, TrustError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
@@ -212,15 +213,16 @@ impl Store {
             path: path.to_owned(),
             reason,
         };
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_file() => {}
-            Ok(_) => return Err(unavailable("not a regular file".into())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        // The one trust rule (docs/SECURITY.md, "file trust"): PAM, iamctl
+        // and doctor refuse the same stores because they all open here.
+        match trust::check(path, Contents::Private) {
+            Ok(()) => {}
+            Err(TrustError::Missing { .. }) => {
                 return Err(unavailable(
                     "does not exist (run `iamctl init` to create it)".into(),
                 ));
             }
-            Err(e) => return Err(unavailable(e.to_string())),
+            Err(e) => return Err(StoreError::Untrusted(e)),
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX

@@ -34,6 +34,8 @@ fn migration_5_keeps_steps_last_used_and_queued_events() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("iam.db");
     schema_4_store(&path);
+    // As pam_iam creates a store: nobody else may read it.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let bob = UserName::parse("bob").unwrap();

@@ -128,7 +128,6 @@ fn prepare(
     {
         let config = HostConfig::load(config_path)
             .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
-        crate::setuid::check_trusted(&config.database)?;
         let store = Store::open(&config.database)?;
         end_stale_sessions(&config, &store, Utc::now());
         if let Some(active) =

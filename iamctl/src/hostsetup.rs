@@ -1,7 +1,7 @@
 //! The rules of `iamctl setup-host` and `iamctl doctor`, as pure functions
 //! over file contents and command output.
 //!
-//! What a login needs from the host (DESIGN.md §4, §5): `extrausers` in the
+//! What a login needs from the host (README.md, "The package and the host"): `extrausers` in the
 //! `passwd` and `group` lines of nsswitch.conf (sshd calls `getpwnam()`
 //! before PAM runs), `pam_iam.so` in the auth, account and session stacks of
 //! sshd and login, and sshd speaking keyboard-interactive through PAM.
@@ -19,8 +19,10 @@
 //! Nothing here reads a file or runs a command; the caller (`iamctl`)
 //! gathers the inputs, and prints and applies what these functions decide.
 
-use crate::local_accounts::{IamAccountKind, Shadowing};
+use iam::local_accounts::{IamAccountKind, Shadowing};
+use iam::trust::{Contents, Problem, TrustError};
 use std::fmt;
+use std::path::Path;
 
 /// The pam-auth-update profile name (`/usr/share/pam-configs/pam_iam`).
 pub const PAM_PROFILE: &str = "pam_iam";
@@ -624,61 +626,55 @@ pub struct FileMeta {
     pub mode: u32,
 }
 
-/// DESIGN.md §4: iam.toml root-owned and not group/world-writable (the
-/// module refuses it otherwise).
-pub fn check_config_meta(path: &str, meta: Option<FileMeta>) -> Check {
-    match meta {
-        None => Check::fail(format!("{path}: missing"), "iamctl init"),
-        Some(m) if m.uid != 0 => Check::fail(
-            format!(
-                "{path}: owned by uid {}, not root (pam_iam refuses it)",
-                m.uid
-            ),
-            format!("chown root: {path}"),
-        ),
-        Some(m) if m.mode & 0o022 != 0 => Check::fail(
-            format!(
-                "{path}: mode {:04o} is group- or world-writable (pam_iam refuses it)",
-                m.mode & 0o7777
-            ),
-            format!("chmod go-w {path}"),
-        ),
-        Some(m) => Check::ok(format!("{path}: root-owned, mode {:04o}", m.mode & 0o7777)),
+/// The host's files whose trust `iam::trust` decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFile {
+    Config,
+    /// Password hashes and TOTP seeds.
+    Store,
+    /// Absent until the first event.
+    AuditLog,
+}
+
+impl HostFile {
+    pub fn contents(self) -> Contents {
+        match self {
+            Self::Config => Contents::Shared,
+            Self::Store | Self::AuditLog => Contents::Private,
+        }
     }
 }
 
-/// DESIGN.md §4: the store is 0600 root; anything more open leaks password
-/// hashes and TOTP secrets.
-pub fn check_store_meta(path: &str, meta: Option<FileMeta>) -> Check {
-    match meta {
-        None => Check::fail(format!("{path}: missing"), "iamctl init"),
-        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
-            format!(
-                "{path}: uid {} mode {:04o}; it holds password hashes and TOTP secrets",
-                m.uid,
-                m.mode & 0o7777
-            ),
-            format!("chown root: {path} && chmod 0600 {path}"),
-        ),
-        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
-    }
-}
-
-/// DESIGN.md §4: the audit log is 0600 root (it names users, addresses and
-/// decisions); absent until the first event.
-pub fn check_audit_meta(path: &str, meta: Option<FileMeta>) -> Check {
-    match meta {
-        None => Check::ok(format!("{path}: no events yet")),
-        Some(m) if m.uid != 0 || m.mode & 0o077 != 0 => Check::fail(
-            format!(
-                "{path}: uid {} mode {:04o}, should be root 0600",
-                m.uid,
-                m.mode & 0o7777
-            ),
-            format!("chown root: {path} && chmod 0600 {path}"),
-        ),
-        Some(m) => Check::ok(format!("{path}: root-only, mode {:04o}", m.mode & 0o7777)),
-    }
+/// `iam::trust`'s verdict on `path` as a doctor line: the very rule the
+/// PAM module and the setuid iamctl apply, so a FAIL here is a refusal
+/// there. The fix names the file or directory at fault.
+pub fn check_host_file(file: HostFile, path: &Path, verdict: Result<(), TrustError>) -> Check {
+    let shown = path.display();
+    let Err(e) = verdict else {
+        return Check::ok(match file.contents() {
+            Contents::Shared => format!("{shown}: root-owned, nobody else may write it"),
+            Contents::Private => format!("{shown}: root-only"),
+        });
+    };
+    let fix = match &e {
+        TrustError::Missing { .. } if file == HostFile::AuditLog => {
+            return Check::ok(format!("{shown}: no events yet"));
+        }
+        TrustError::Missing { .. } => "iamctl init".to_owned(),
+        TrustError::Io { .. } => format!("make {shown} readable by root"),
+        TrustError::Untrusted { path: at, problem } => {
+            let at = at.display();
+            match problem {
+                Problem::Symlink => format!("replace the symlink {at} with what it points to"),
+                Problem::NotRegularFile => format!("replace {at} with a regular file"),
+                Problem::NotDirectory => format!("replace {at} with a directory"),
+                Problem::Owner { .. } => format!("chown root: {at}"),
+                Problem::Writable { .. } => format!("chmod go-w {at}"),
+                Problem::NotPrivate { .. } => format!("chmod 0600 {at}"),
+            }
+        }
+    };
+    Check::fail(format!("{e} (pam_iam and iamctl refuse it)"), fix)
 }
 
 /// `iamctl` must be setuid root for non-root IAM users (change-password,
@@ -933,10 +929,10 @@ pub fn check_users(users: &[UserSummary], require_mfa: bool) -> Check {
 }
 
 /// IAM users and groups that collide with a local account or a reserved
-/// system name ([`crate::local_accounts::find_shadowing`]): one FAIL each.
+/// system name ([`iam::local_accounts::find_shadowing`]): one FAIL each.
 /// They are not published (a user among them cannot log in), and a group
 /// of such a name would have handed its members the local group's
-/// privileges; see [`crate::local_accounts`].
+/// privileges; see [`iam::local_accounts`].
 pub fn check_shadowing(found: &[Shadowing]) -> Vec<Check> {
     if found.is_empty() {
         return vec![Check::ok(
@@ -962,573 +958,4 @@ pub fn check_shadowing(found: &[Shadowing]) -> Vec<Check> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    const DEBIAN_NSSWITCH: &str = "# /etc/nsswitch.conf\n\npasswd:         files systemd\ngroup:          files systemd\nshadow:         files\ngshadow:        files\n\nhosts:          files dns\n";
-
-    #[test]
-    fn nsswitch_gets_extrausers_after_files() {
-        let new = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
-        assert!(new.contains("passwd:         files extrausers systemd\n"));
-        assert!(new.contains("group:          files extrausers systemd\n"));
-        assert!(new.contains("shadow:         files\n"));
-        assert!(check_nsswitch(&new).iter().all(|c| c.status == Status::Ok));
-        assert!(
-            check_nsswitch(DEBIAN_NSSWITCH)
-                .iter()
-                .all(|c| c.status == Status::Fail)
-        );
-        // Idempotent.
-        assert_eq!(nsswitch_add_extrausers(&new), None);
-    }
-
-    #[test]
-    fn nsswitch_edit_is_undone_by_deleting_the_word() {
-        // What the package's postrm does on purge.
-        let new = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
-        assert_eq!(new.replace(" extrausers", ""), DEBIAN_NSSWITCH);
-    }
-
-    #[test]
-    fn nsswitch_keeps_actions_comments_and_adds_missing_lines() {
-        let text = "passwd: compat [NOTFOUND=return] ldap # local first\nhosts: files";
-        let new = nsswitch_add_extrausers(text).unwrap();
-        assert!(
-            new.starts_with("passwd: compat [NOTFOUND=return] extrausers ldap # local first\n")
-        );
-        assert!(new.contains("hosts: files\ngroup:"));
-        assert!(new.ends_with("files extrausers\n"));
-        let only_sss = "passwd: sss\ngroup: sss\n";
-        assert_eq!(
-            nsswitch_add_extrausers(only_sss).unwrap(),
-            "passwd: sss extrausers\ngroup: sss extrausers\n"
-        );
-    }
-
-    fn pam_files(extra: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut m: HashMap<String, String> = extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        m.entry("sshd".into()).or_insert_with(|| {
-            "# PAM configuration for sshd\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\n@include common-session\n".into()
-        });
-        m
-    }
-
-    // What pam-auth-update writes with the packaged profile enabled.
-    const AUTH_WITH_IAM: &str = "auth\t[success=1 default=ignore]\tpam_localuser.so \nauth\t[success=2 new_authtok_reqd=done ignore=ignore authinfo_unavail=ignore default=die]\tpam_iam.so \nauth\t[success=1 default=ignore]\tpam_unix.so nullok try_first_pass\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\nauth\toptional\t\t\tpam_cap.so \n";
-    const ACCOUNT_WITH_IAM: &str = "account\t[success=1 default=ignore]\tpam_localuser.so \naccount\t[success=2 new_authtok_reqd=done ignore=ignore default=die]\tpam_iam.so \naccount\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so \naccount\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n";
-    const SESSION_WITH_IAM: &str = "session\t[default=1]\t\t\tpam_permit.so\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\nsession\t[success=2 default=ignore]\tpam_localuser.so \nsession\toptional\tpam_mkhomedir.so umask=0077\nsession\toptional\tpam_iam.so \nsession\trequired\tpam_unix.so \n";
-
-    fn expand(files: &HashMap<String, String>, service: &str) -> Vec<PamLine> {
-        expand_pam_service(service, &|name| files.get(name).cloned()).unwrap()
-    }
-
-    #[test]
-    fn pam_stack_with_the_profile_passes() {
-        let files = pam_files(&[
-            ("common-auth", AUTH_WITH_IAM),
-            ("common-account", ACCOUNT_WITH_IAM),
-            ("common-session", SESSION_WITH_IAM),
-        ]);
-        let lines = expand(&files, "sshd");
-        assert_eq!(lines.iter().filter(|l| l.kind == "auth").count(), 6);
-        let checks = check_pam_stack("sshd", &lines);
-        assert!(checks.iter().all(|c| c.status == Status::Ok), "{checks:#?}");
-        assert!(pam_profile_enabled(AUTH_WITH_IAM));
-    }
-
-    #[test]
-    fn pam_stack_without_the_module_fails_with_the_fix() {
-        let files = pam_files(&[
-            (
-                "common-auth",
-                "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
-            ),
-            ("common-account", "account required pam_unix.so\n"),
-            ("common-session", "session required pam_unix.so\n"),
-        ]);
-        let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
-        assert_eq!(
-            checks.iter().filter(|c| c.status == Status::Fail).count(),
-            2
-        );
-        assert!(
-            checks[0]
-                .fix
-                .as_deref()
-                .unwrap()
-                .contains("pam-auth-update --enable pam_iam")
-        );
-        assert!(!pam_profile_enabled(files["common-auth"].as_str()));
-    }
-
-    #[test]
-    fn pam_stack_order_problems_are_found() {
-        // pam_iam after the pam_deny fallback is never reached; an account
-        // line that is `optional` or behind `sufficient` enforces nothing.
-        let files = pam_files(&[
-            (
-                "common-auth",
-                "auth requisite pam_deny.so\nauth [success=1 default=ignore] pam_localuser.so\nauth sufficient pam_iam.so\n",
-            ),
-            (
-                "common-account",
-                "account sufficient pam_permit.so\naccount required pam_iam.so\n",
-            ),
-            (
-                "common-session",
-                "session optional /usr/lib/x86_64-linux-gnu/security/pam_iam.so\n",
-            ),
-            (
-                "login",
-                "auth include common-auth\naccount substack common-account\n-session optional pam_iam.so\n",
-            ),
-        ]);
-        let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
-        assert_eq!(checks.len(), 2, "{checks:#?}");
-        assert!(checks.iter().all(|c| c.status == Status::Fail));
-        assert!(checks[0].what.contains("pam_deny.so"));
-        assert!(checks[1].what.contains("pam_permit.so"));
-
-        let files = pam_files(&[
-            ("common-account", "account optional pam_iam.so\n"),
-            ("common-auth", "auth required pam_iam.so\n"),
-        ]);
-        let files = {
-            let mut f = files;
-            f.insert("login".into(), "auth include common-auth\naccount substack common-account\n-session optional pam_iam.so\n".into());
-            f
-        };
-        let checks = check_pam_stack("login", &expand(&files, "login"));
-        assert_eq!(checks[0].status, Status::Warn, "unguarded: {checks:#?}");
-        assert_eq!(checks[1].status, Status::Fail);
-        assert!(checks[1].what.contains("optional"));
-        assert_eq!(checks.len(), 2, "the -session line counts: {checks:#?}");
-    }
-
-    #[test]
-    fn pam_includes_missing_or_looping_are_errors() {
-        let files = pam_files(&[]);
-        assert!(
-            expand_pam_service("sshd", &|n| files.get(n).cloned())
-                .unwrap_err()
-                .contains("common-auth")
-        );
-        let looping: HashMap<String, String> = [("a".to_owned(), "@include a\n".to_owned())].into();
-        assert!(
-            expand_pam_service("a", &|n| looping.get(n).cloned())
-                .unwrap_err()
-                .contains("nested")
-        );
-    }
-
-    #[test]
-    fn pam_tokenizer_keeps_brackets_and_continuations() {
-        let files: HashMap<String, String> = [(
-            "x".to_owned(),
-            "auth [success=ok new_authtok_reqd=done \\\n default=bad] pam_iam.so debug # c\n"
-                .to_owned(),
-        )]
-        .into();
-        let lines = expand(&files, "x");
-        assert_eq!(
-            lines[0].control,
-            "[success=ok new_authtok_reqd=done default=bad]"
-        );
-        assert_eq!(lines[0].args, ["debug"]);
-        assert!(control_fails_on_error(&lines[0].control));
-    }
-
-    #[test]
-    fn packaged_profile_is_what_the_checks_expect() {
-        let profile = include_str!("../../packaging/pam-configs/pam_iam");
-        assert!(profile.contains("\nDefault: no\n"), "off by default");
-        // Every pam_iam line is directly behind a pam_localuser guard.
-        let lines: Vec<&str> = profile.lines().map(str::trim).collect();
-        for (i, l) in lines.iter().enumerate() {
-            if l.contains("pam_iam.so") {
-                assert!(
-                    lines[..i]
-                        .iter()
-                        .rev()
-                        .take(3)
-                        .any(|p| p.contains("pam_localuser.so")),
-                    "unguarded: {l}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn packaged_examples_parse() {
-        use crate::policy::{Policy, PolicyKind};
-        let toml = include_str!("../../packaging/examples/iam.toml");
-        let cfg = crate::config::HostConfig::parse(toml, std::path::Path::new("/etc/iam/iam.toml"))
-            .unwrap();
-        assert!(cfg.login.require_mfa);
-        for (name, json, kind) in [
-            (
-                "HostLoginFromPrivateNetworksWithMFA",
-                include_str!(
-                    "../../packaging/examples/policies/HostLoginFromPrivateNetworksWithMFA.json"
-                ),
-                PolicyKind::Managed,
-            ),
-            (
-                "DenyLoginToProdOutsideOfficeHours",
-                include_str!(
-                    "../../packaging/examples/policies/DenyLoginToProdOutsideOfficeHours.json"
-                ),
-                PolicyKind::Managed,
-            ),
-            (
-                "AssumeAdminRoleWithMFA",
-                include_str!("../../packaging/examples/policies/AssumeAdminRoleWithMFA.json"),
-                PolicyKind::Managed,
-            ),
-            (
-                "RunAsOnAnyHost",
-                include_str!("../../packaging/examples/policies/RunAsOnAnyHost.json"),
-                PolicyKind::Managed,
-            ),
-            (
-                "AdminRoleTrustPolicy",
-                include_str!("../../packaging/examples/policies/AdminRoleTrustPolicy.json"),
-                PolicyKind::Trust,
-            ),
-        ] {
-            Policy::parse(name, json, kind).unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
-    }
-
-    #[test]
-    fn postrm_undoes_the_nsswitch_edit() {
-        // The same sed expression as packaging/debian/postrm, run for real.
-        let postrm = include_str!("../../packaging/debian/postrm");
-        let expr = r#"/^(passwd|group):/ s/ extrausers([[:space:]]|$)/\1/"#;
-        assert!(postrm.contains(expr));
-        let edited = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap()
-            + &nsswitch_add_extrausers("passwd: files\n").unwrap();
-        let out = std::process::Command::new("sed")
-            .args(["-E", expr])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(edited.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        let restored = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(
-            restored,
-            format!("{DEBIAN_NSSWITCH}passwd: files\ngroup:          files\n")
-        );
-    }
-
-    const SSHD_MAIN: &str = "# comment\nInclude /etc/ssh/sshd_config.d/*.conf\n\nKbdInteractiveAuthentication no\nUsePAM yes\n";
-
-    #[test]
-    fn sshd_dropin_and_include() {
-        assert!(sshd_includes_dropins(SSHD_MAIN));
-        assert!(!sshd_includes_dropins(
-            "UsePAM yes\nMatch User x\nInclude /etc/ssh/sshd_config.d/*.conf\n"
-        ));
-        assert!(!sshd_includes_dropins("UsePAM yes\n"));
-        assert!(sshd_dropin().starts_with(SSHD_DROPIN_HEADER));
-    }
-
-    #[test]
-    fn sshd_effective_settings() {
-        let good = "port 22\nusepam yes\nkbdinteractiveauthentication yes\npasswordauthentication yes\nauthenticationmethods any\n";
-        assert!(
-            check_sshd_effective(good)
-                .iter()
-                .all(|c| c.status == Status::Ok)
-        );
-        let bad = "usepam no\nkbdinteractiveauthentication no\nauthenticationmethods publickey\n";
-        let checks = check_sshd_effective(bad);
-        assert_eq!(
-            checks.iter().filter(|c| c.status == Status::Fail).count(),
-            3
-        );
-        let warn = "usepam yes\nkbdinteractiveauthentication yes\npasswordauthentication no\nauthenticationmethods publickey,keyboard-interactive:pam\n";
-        let checks = check_sshd_effective(warn);
-        assert_eq!(
-            checks.iter().map(|c| c.status).collect::<Vec<_>>(),
-            [Status::Ok, Status::Ok, Status::Ok, Status::Warn]
-        );
-    }
-
-    #[test]
-    fn require_mfa_edits_only_its_line() {
-        let starter = crate::config::starter_config("123456789012").unwrap();
-        let new = set_require_mfa(&starter).unwrap();
-        assert_eq!(set_require_mfa(&new), None, "idempotent");
-        let parsed =
-            crate::config::HostConfig::parse(&new, std::path::Path::new("/etc/iam/iam.toml"))
-                .unwrap();
-        assert!(parsed.login.require_mfa);
-        assert_eq!(new.lines().count(), starter.lines().count() + 1);
-
-        let explicit = "account_id = \"123456789012\"\n[login]\nrequire_mfa = false # no\nunknown_user = \"ignore\"\n";
-        let new = set_require_mfa(explicit).unwrap();
-        assert_eq!(new.lines().count(), 4);
-        assert!(new.contains("\nrequire_mfa = true"));
-
-        let none = "account_id = \"123456789012\"";
-        let new = set_require_mfa(none).unwrap();
-        let parsed =
-            crate::config::HostConfig::parse(&new, std::path::Path::new("/x/iam.toml")).unwrap();
-        assert!(parsed.login.require_mfa);
-    }
-
-    #[test]
-    fn file_and_clock_checks() {
-        assert_eq!(
-            check_config_meta(
-                "/etc/iam/iam.toml",
-                Some(FileMeta {
-                    uid: 0,
-                    mode: 0o100644
-                })
-            )
-            .status,
-            Status::Ok
-        );
-        assert_eq!(
-            check_config_meta(
-                "/etc/iam/iam.toml",
-                Some(FileMeta {
-                    uid: 0,
-                    mode: 0o100664
-                })
-            )
-            .status,
-            Status::Fail
-        );
-        assert_eq!(
-            check_config_meta(
-                "/etc/iam/iam.toml",
-                Some(FileMeta {
-                    uid: 1000,
-                    mode: 0o100644
-                })
-            )
-            .status,
-            Status::Fail
-        );
-        assert_eq!(
-            check_config_meta("/etc/iam/iam.toml", None).fix.as_deref(),
-            Some("iamctl init")
-        );
-        assert_eq!(
-            check_store_meta(
-                "/var/lib/iam/iam.db",
-                Some(FileMeta {
-                    uid: 0,
-                    mode: 0o100600
-                })
-            )
-            .status,
-            Status::Ok
-        );
-        assert_eq!(
-            check_store_meta(
-                "/var/lib/iam/iam.db",
-                Some(FileMeta {
-                    uid: 0,
-                    mode: 0o100640
-                })
-            )
-            .status,
-            Status::Fail
-        );
-        assert_eq!(
-            check_clock(Some("Timezone=UTC\nNTP=yes\nNTPSynchronized=yes\n")).status,
-            Status::Ok
-        );
-        assert_eq!(
-            check_clock(Some("NTP=no\nNTPSynchronized=no\n")).status,
-            Status::Fail
-        );
-        assert_eq!(check_clock(None).status, Status::Warn);
-        let line = check_clock(Some("NTPSynchronized=no\n")).to_string();
-        assert!(
-            line.starts_with("FAIL clock:")
-                && line.contains("\n     fix: timedatectl set-ntp true")
-        );
-    }
-
-    fn ready_host() -> HostState {
-        HostState {
-            nsswitch: DEBIAN_NSSWITCH.into(),
-            common_auth: Some("auth [success=1 default=ignore] pam_unix.so nullok\n".into()),
-            config: Some(crate::config::starter_config("123456789012").unwrap()),
-            config_valid: Ok(()),
-            users: vec![UserSummary {
-                name: "alice".into(),
-                active: true,
-                password: true,
-                mfa: true,
-            }],
-            module_installed: true,
-            profile_installed: true,
-            sshd_config: Some(SSHD_MAIN.into()),
-            sshd_dropin: None,
-            admin_iam_user: None,
-        }
-    }
-
-    #[test]
-    fn setup_plan_on_a_fresh_host() {
-        let changes = plan_setup(
-            &ready_host(),
-            SetupOptions {
-                ssh: true,
-                require_mfa: true,
-            },
-        )
-        .unwrap();
-        let paths: Vec<String> = changes.iter().map(ToString::to_string).collect();
-        assert_eq!(changes.len(), 5, "{paths:#?}");
-        assert!(paths[0].starts_with("write /etc/nsswitch.conf"));
-        assert!(paths[1].starts_with("write /etc/iam/iam.toml"));
-        assert_eq!(changes[2], Change::EnablePamProfile);
-        assert!(paths[3].starts_with("write /etc/ssh/sshd_config.d/pam_iam.conf"));
-        assert_eq!(changes[4], Change::ReloadSshd);
-        // Without --ssh, sshd is left alone.
-        let changes = plan_setup(&ready_host(), SetupOptions::default()).unwrap();
-        assert_eq!(changes.len(), 2);
-    }
-
-    #[test]
-    fn setup_plan_on_a_configured_host_is_empty() {
-        let mut host = ready_host();
-        host.nsswitch = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
-        host.common_auth = Some(AUTH_WITH_IAM.into());
-        host.sshd_dropin = Some(sshd_dropin());
-        host.config = host.config.as_deref().and_then(set_require_mfa);
-        assert_eq!(
-            plan_setup(
-                &host,
-                SetupOptions {
-                    ssh: true,
-                    require_mfa: true
-                }
-            )
-            .unwrap(),
-            []
-        );
-    }
-
-    #[test]
-    fn setup_refuses_what_would_lock_people_out() {
-        let mut host = ready_host();
-        host.users[0].mfa = false;
-        let why = plan_setup(
-            &host,
-            SetupOptions {
-                ssh: false,
-                require_mfa: true,
-            },
-        )
-        .unwrap_err();
-        assert_eq!(why.len(), 1);
-        assert!(
-            why[0].contains("no active IAM user has both a password and an enabled MFA device")
-        );
-        // Without --require-mfa the same host is fine.
-        assert!(plan_setup(&host, SetupOptions::default()).is_ok());
-
-        // The admin is an IAM user (came in over sudo) without MFA.
-        let mut host = ready_host();
-        host.users.push(UserSummary {
-            name: "bob".into(),
-            active: true,
-            password: true,
-            mfa: false,
-        });
-        host.admin_iam_user = Some("bob".into());
-        let why = plan_setup(
-            &host,
-            SetupOptions {
-                ssh: true,
-                require_mfa: true,
-            },
-        )
-        .unwrap_err();
-        assert!(
-            why[0].contains("IAM user bob") && why[0].contains("no enabled MFA device"),
-            "{why:?}"
-        );
-
-        let mut host = ready_host();
-        host.module_installed = false;
-        host.config = None;
-        host.sshd_config = Some("UsePAM yes\n".into());
-        host.sshd_dropin = Some("PasswordAuthentication yes\n".into());
-        let why = plan_setup(
-            &host,
-            SetupOptions {
-                ssh: true,
-                require_mfa: false,
-            },
-        )
-        .unwrap_err();
-        assert_eq!(why.len(), 4, "{why:#?}");
-    }
-
-    #[test]
-    fn shadowing_is_a_fail_per_entity() {
-        use crate::local_accounts::Collision;
-        let ok = check_shadowing(&[]);
-        assert_eq!(ok.len(), 1);
-        assert_eq!(ok[0].status, Status::Ok);
-        let found = [
-            Shadowing {
-                kind: IamAccountKind::User,
-                name: "alice".into(),
-                collision: Collision::LocalUser("alice".into()),
-            },
-            Shadowing {
-                kind: IamAccountKind::Group,
-                name: "Sudo".into(),
-                collision: Collision::LocalGroup("sudo".into()),
-            },
-        ];
-        let checks = check_shadowing(&found);
-        assert_eq!(checks.len(), 2);
-        assert!(checks.iter().all(|c| c.status == Status::Fail));
-        assert_eq!(
-            checks[1].what,
-            "IAM group Sudo collides with the local group sudo on this host: not published"
-        );
-        assert!(
-            checks[0]
-                .fix
-                .as_deref()
-                .unwrap()
-                .contains("update-user --user-name alice")
-        );
-        assert!(
-            checks[1]
-                .fix
-                .as_deref()
-                .unwrap()
-                .contains("delete-group --group-name Sudo")
-        );
-    }
-
-    #[test]
-    fn user_check() {
-        let users = ready_host().users;
-        assert_eq!(check_users(&users, true).status, Status::Ok);
-        assert_eq!(check_users(&[], false).status, Status::Warn);
-    }
-}
+mod tests;

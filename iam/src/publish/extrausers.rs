@@ -22,17 +22,13 @@
 //! group's member list. The rest is published; [`SyncReport::shadowing`]
 //! names what was left out.
 //!
-//! Both files are written atomically: a temp file in the same directory,
-//! fsync, rename, mode 0644, then the directory is fsynced.
+//! Both files are written mode 0644 with [`super::write_atomic`].
 
 use crate::directory::Directory;
 use crate::local_accounts::{IamAccountKind, LocalAccounts, Shadowing};
 use crate::names::is_linux_login_name;
 use crate::store::StoreError;
 use std::collections::BTreeSet;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -203,39 +199,10 @@ pub fn sync_extrausers(
     outcome.unwrap_or_else(|| Ok(SyncReport::default()))
 }
 
-/// Temp file in the same directory, fsync, chmod 0644, rename, fsync dir.
+/// Published world-readable (NSS answers every local user), atomically.
 fn write_atomically(path: &Path, content: &[u8]) -> Result<(), ExtrausersError> {
-    let io = |source| ExtrausersError::Io {
+    super::write_atomic(path, content, 0o644, None).map_err(|source| ExtrausersError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let dir = path
-        .parent()
-        .ok_or_else(|| io(std::io::ErrorKind::InvalidInput.into()))?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| io(std::io::ErrorKind::InvalidInput.into()))?;
-    let suffix =
-        crate::names::random_base32(8).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-    let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        // The umask may have narrowed the mode; the files must be world-readable.
-        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
