@@ -1,6 +1,6 @@
 //! iamctl: AWS-CLI-shaped administration, self-service and elevation.
 //!
-//! The setuid pipeline (STYLE.md §8): harden the process → parse argv → open
+//! The setuid pipeline (docs/ARCHITECTURE.md, "iamctl"): harden the process → parse argv → open
 //! config and store → authorize the caller with the policy engine → one
 //! transaction → audit. Every rule lives in the `iam` crate; this crate maps
 //! the AWS CLI's surface onto it.

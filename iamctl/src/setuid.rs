@@ -1,4 +1,4 @@
-//! The setuid pipeline's first steps (STYLE.md §8), run before argv is
+//! The setuid pipeline's first steps (docs/ARCHITECTURE.md, "iamctl"), run before argv is
 //! parsed: iamctl is installed setuid root, so everything the caller hands
 //! over — environment, descriptors, umask, core dumps — is treated as hostile.
 //!
@@ -103,7 +103,7 @@ pub fn harden() -> Result<Invoker, CliError> {
 }
 
 /// Puts a setuid iamctl of a non-root caller out of that caller's reach, as
-/// its first step before the store (STYLE.md §8): a transaction it holds
+/// its first step before the store (docs/ARCHITECTURE.md, "iamctl"): a transaction it holds
 /// must never be held up by the caller, or every login on the host (and on
 /// every host sharing the store) waits for it and fails after the busy
 /// timeout. So: real, effective and saved uid 0 (the caller may no longer
