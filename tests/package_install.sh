@@ -189,6 +189,13 @@ check "iamctl enable-mfa-device (two consecutive oathtool codes)" \
     --authentication-code1 "$(oathtool --totp -b "$seed" --now=@$((now - 60)))" \
     --authentication-code2 "$(oathtool --totp -b "$seed" --now=@$((now - 30)))"
 
+# [group_map]: the IAM group pkgops grants the local group adm at login
+# (pam_iam's setcred, which the packaged profile must let run).
+sed -i 's/^\[group_map\].*/&\npkgops = ["adm"]/' /etc/iam/iam.toml
+check "iam.toml: [group_map] pkgops = [\"adm\"]" grep -qx 'pkgops = \["adm"\]' /etc/iam/iam.toml
+check "iamctl create-group pkgops; add-user-to-group" \
+    sh -c "$iamctl create-group --group-name pkgops >/dev/null && $iamctl add-user-to-group --group-name pkgops --user-name $user"
+
 # --- setup-host ------------------------------------------------------------
 test -f /etc/ssh/ssh_host_ed25519_key || ssh-keygen -A >/dev/null
 check "iamctl setup-host --ssh --dry-run changes nothing" \
@@ -197,8 +204,8 @@ check "iamctl setup-host --ssh" $iamctl setup-host --ssh
 cat "$work/last.out"
 check "setup-host: nsswitch.conf passwd and group use extrausers" \
     sh -c "grep -Eq '^passwd:.*extrausers' /etc/nsswitch.conf && grep -Eq '^group:.*extrausers' /etc/nsswitch.conf"
-check "setup-host: pam_iam in common-auth and common-account, behind pam_localuser" \
-    sh -c "grep -B1 pam_iam.so /etc/pam.d/common-auth | grep -q pam_localuser && grep -B1 pam_iam.so /etc/pam.d/common-account | grep -q pam_localuser"
+check "setup-host: pam_iam in common-auth (no guard: it would skip setcred) and common-account (behind pam_localuser)" \
+    sh -c "grep -q pam_iam.so /etc/pam.d/common-auth && ! grep -B1 pam_iam.so /etc/pam.d/common-auth | grep -q pam_localuser && grep -B1 pam_iam.so /etc/pam.d/common-account | grep -q pam_localuser"
 check "setup-host: sshd drop-in written" grep -qx 'KbdInteractiveAuthentication yes' /etc/ssh/sshd_config.d/pam_iam.conf
 check "setup-host again: nothing to change" sh -c "$iamctl setup-host --ssh | grep -q 'nothing to change'"
 check "getent passwd $user (extrausers)" getent passwd "$user"
@@ -240,12 +247,13 @@ if [ $((30 - now % 30)) -lt 6 ]; then sleep 7; fi
 code=$(oathtool --totp -b "$seed")
 login "$iam_pw" "$code" >"$work/login.json.out" 2>&1
 cat "$work/login.json.out"
-check "ssh login with password + TOTP, id shows the extrausers uid" \
+check "ssh login with password + TOTP, id shows the extrausers uid and the [group_map] group adm" \
     /usr/bin/python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["ok"], r
 assert "(%s)" % sys.argv[2] in r["stdout"], r
+assert "(adm)" in r["stdout"], r
 assert any(p.strip().startswith("Verification code") for p in r["prompts"]), r
 ' "$work/login.json.out" "$user"
 check "the same code again is refused (replay)" \

@@ -11,10 +11,13 @@
 //! `/etc/pam.d` files: pam-auth-update refuses to overwrite an admin's
 //! local edits of `common-*`, and `pam-auth-update --package --remove`
 //! undoes it exactly on package removal. The profile puts a
-//! `pam_localuser.so` guard in front of every `pam_iam.so` line, so root and
-//! every account in `/etc/passwd` skip the module entirely: a broken store
-//! or config can never lock them out. IAM users (only in extrausers) meet
-//! `pam_iam.so`, which fails closed for them.
+//! `pam_localuser.so` guard in front of the account and session lines of
+//! `pam_iam.so`, so root and every account in `/etc/passwd` skip them; in
+//! auth, pam_iam itself leaves a local account to the rest of the stack
+//! (`PAM_IGNORE`, no prompt, before the config or store is read, so a
+//! broken store can never lock them out), and a guard there would skip its
+//! setcred too. IAM users (only in extrausers) meet `pam_iam.so`, which
+//! fails closed for them.
 //!
 //! Nothing here reads a file or runs a command; the caller (`iamctl`)
 //! gathers the inputs, and prints and applies what these functions decide.
@@ -379,9 +382,10 @@ fn control_may_succeed_early(control: &str) -> bool {
 }
 
 /// Checks the effective stack of one PAM service (`sshd`, `login`) for what
-/// pam_iam needs: the module in auth and account, reachable, guarded by
-/// `pam_localuser.so` (root and local users never depend on it), and an
-/// account line whose failure denies the login.
+/// pam_iam needs: the module in auth and account, reachable, the account
+/// line guarded by `pam_localuser.so` (root and local users never depend on
+/// it) and the auth line not (see the module doc), and an account line
+/// whose failure denies the login.
 pub fn check_pam_stack(service: &str, lines: &[PamLine]) -> Vec<Check> {
     let mut checks = Vec::new();
     let of = |kind: &str| -> Vec<&PamLine> { lines.iter().filter(|l| l.kind == kind).collect() };
@@ -422,7 +426,23 @@ pub fn check_pam_stack(service: &str, lines: &[PamLine]) -> Vec<Check> {
             ));
             continue;
         }
-        if guarded {
+        if kind == "auth" {
+            // pam_iam leaves a local account to the rest of the stack by
+            // itself (PAM_IGNORE, no prompt); a guard here would also skip
+            // its setcred, since pam_localuser's setcred succeeds for
+            // everyone, and with it the [group_map] groups.
+            checks.push(match guarded {
+                false => Check::ok(format!(
+                    "pam.d/{service}: auth: {PAM_MODULE} in place, local accounts left to the rest of the stack"
+                )),
+                true => Check::warn(
+                    format!(
+                        "pam.d/{service}: auth: a pam_localuser.so guard before {PAM_MODULE} skips its setcred too: [group_map] groups are never granted"
+                    ),
+                    "use the packaged profile: pam-auth-update --enable pam_iam (pam_iam ignores local accounts itself)",
+                ),
+            });
+        } else if guarded {
             checks.push(Check::ok(format!(
                 "pam.d/{service}: {kind}: {PAM_MODULE} in place, local accounts skip it (pam_localuser)"
             )));
@@ -787,7 +807,7 @@ impl fmt::Display for Change {
             Change::WriteFile { path, why, .. } => write!(f, "write {path}: {why}"),
             Change::EnablePamProfile => write!(
                 f,
-                "run pam-auth-update --enable {PAM_PROFILE}: pam_iam in common-auth, -account and -session, behind a pam_localuser guard (root and local users skip it)"
+                "run pam-auth-update --enable {PAM_PROFILE}: pam_iam in common-auth, -account and -session (root and local users skip it)"
             ),
             Change::ReloadSshd => {
                 write!(f, "check the sshd configuration (sshd -t) and reload sshd")

@@ -54,7 +54,7 @@ fn pam_files(extra: &[(&str, &str)]) -> HashMap<String, String> {
 }
 
 // What pam-auth-update writes with the packaged profile enabled.
-const AUTH_WITH_IAM: &str = "auth\t[success=1 default=ignore]\tpam_localuser.so \nauth\t[success=2 new_authtok_reqd=done ignore=ignore authinfo_unavail=ignore default=die]\tpam_iam.so \nauth\t[success=1 default=ignore]\tpam_unix.so nullok try_first_pass\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\nauth\toptional\t\t\tpam_cap.so \n";
+const AUTH_WITH_IAM: &str = "auth\t[success=2 new_authtok_reqd=done ignore=ignore authinfo_unavail=ignore default=die]\tpam_iam.so \nauth\t[success=1 default=ignore]\tpam_unix.so nullok try_first_pass\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\nauth\toptional\t\t\tpam_cap.so \n";
 const ACCOUNT_WITH_IAM: &str = "account\t[success=1 default=ignore]\tpam_localuser.so \naccount\t[success=2 new_authtok_reqd=done ignore=ignore default=die]\tpam_iam.so \naccount\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so \naccount\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n";
 const SESSION_WITH_IAM: &str = "session\t[default=1]\t\t\tpam_permit.so\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\nsession\t[success=2 default=ignore]\tpam_localuser.so \nsession\toptional\tpam_mkhomedir.so umask=0077\nsession\toptional\tpam_iam.so \nsession\trequired\tpam_unix.so \n";
 
@@ -70,10 +70,26 @@ fn pam_stack_with_the_profile_passes() {
         ("common-session", SESSION_WITH_IAM),
     ]);
     let lines = expand(&files, "sshd");
-    assert_eq!(lines.iter().filter(|l| l.kind == "auth").count(), 6);
+    assert_eq!(lines.iter().filter(|l| l.kind == "auth").count(), 5);
     let checks = check_pam_stack("sshd", &lines);
     assert!(checks.iter().all(|c| c.status == Status::Ok), "{checks:#?}");
     assert!(pam_profile_enabled(AUTH_WITH_IAM));
+}
+
+#[test]
+fn a_pam_localuser_guard_in_auth_warns_it_skips_setcred() {
+    // pam_localuser's setcred succeeds for everyone, so a guard in auth
+    // jumps over pam_iam's setcred: no [group_map] groups, ever.
+    let guarded = format!("auth\t[success=1 default=ignore]\tpam_localuser.so \n{AUTH_WITH_IAM}");
+    let files = pam_files(&[
+        ("common-auth", guarded.as_str()),
+        ("common-account", ACCOUNT_WITH_IAM),
+        ("common-session", SESSION_WITH_IAM),
+    ]);
+    let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
+    let warned: Vec<_> = checks.iter().filter(|c| c.status == Status::Warn).collect();
+    assert_eq!(warned.len(), 1, "{checks:#?}");
+    assert!(warned[0].what.contains("[group_map]"), "{warned:#?}");
 }
 
 #[test]
@@ -139,7 +155,8 @@ fn pam_stack_order_problems_are_found() {
         f
     };
     let checks = check_pam_stack("login", &expand(&files, "login"));
-    assert_eq!(checks[0].status, Status::Warn, "unguarded: {checks:#?}");
+    // An unguarded auth line is what the profile writes.
+    assert_eq!(checks[0].status, Status::Ok, "{checks:#?}");
     assert_eq!(checks[1].status, Status::Fail);
     assert!(checks[1].what.contains("optional"));
     assert_eq!(checks.len(), 2, "the -session line counts: {checks:#?}");
@@ -182,18 +199,23 @@ fn pam_tokenizer_keeps_brackets_and_continuations() {
 fn packaged_profile_is_what_the_checks_expect() {
     let profile = include_str!("../../../packaging/pam-configs/pam_iam");
     assert!(profile.contains("\nDefault: no\n"), "off by default");
-    // Every pam_iam line is directly behind a pam_localuser guard.
+    // The account and session lines of pam_iam are directly behind a
+    // pam_localuser guard; the auth lines are not (the guard would skip
+    // pam_iam's setcred: pam_iam ignores local accounts itself).
     let lines: Vec<&str> = profile.lines().map(str::trim).collect();
+    let mut stage = "";
     for (i, l) in lines.iter().enumerate() {
+        if let Some(name) = l.strip_suffix(':') {
+            stage = name;
+        }
         if l.contains("pam_iam.so") {
-            assert!(
-                lines[..i]
-                    .iter()
-                    .rev()
-                    .take(3)
-                    .any(|p| p.contains("pam_localuser.so")),
-                "unguarded: {l}"
-            );
+            let guarded = lines[..i]
+                .iter()
+                .rev()
+                .take(3)
+                .take_while(|p| !p.ends_with(':'))
+                .any(|p| p.contains("pam_localuser.so"));
+            assert_eq!(guarded, !stage.starts_with("Auth"), "{stage}: {l}");
         }
     }
 }
