@@ -17,6 +17,7 @@ pub mod names;
 pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod request;
 pub mod secret;
 pub mod store;
 pub mod totp;

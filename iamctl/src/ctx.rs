@@ -9,11 +9,11 @@ use crate::setuid::Invoker;
 use chrono::{DateTime, Utc};
 use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
 use iam::config::HostConfig;
-use iam::elevation::LoginFacts;
 use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
 use iam::policy::{Context, Decision, PolicySource};
 use iam::principal::Principal;
+use iam::request::LoginFacts;
 use iam::store::{Limits, Store, StoreError};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
@@ -178,9 +178,11 @@ impl Ctx {
     /// principal keys, the time, and what its login session says.
     pub fn request_context(&self) -> Option<Context> {
         let principal = self.caller.principal()?;
-        let mut context = principal.base_context(self.now);
-        self.login.apply(&mut context, self.now);
-        Some(context)
+        Some(iam::request::caller_context(
+            principal,
+            self.now,
+            &self.login,
+        ))
     }
 
     /// The caller's IAM user name, if it is an IAM user.
@@ -267,12 +269,7 @@ impl Ctx {
             return Ok(());
         };
         extra(&mut context);
-        for tag in self.resource_tags(resource) {
-            context.set(
-                &format!("aws:ResourceTag/{}", tag.key.as_str()),
-                tag.value.as_str(),
-            );
-        }
+        iam::request::set_resource_tags(&mut context, &self.resource_tags(resource));
         let response = principal.authorize(action, resource, &context);
         if response.decision == Decision::Allowed {
             return Ok(());

@@ -259,12 +259,12 @@ fn prepare(
             session_name: &session_name,
         };
         let assume_context = rules::assume_role_context(
-            &caller.base_context(now),
+            &iam::request::principal_context(caller, now),
             &facts,
             role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
         );
         let run_as_context = rules::run_as_context(
-            &session.base_context(now),
+            &iam::request::principal_context(&session, now),
             &facts,
             ctx.config
                 .host_tags
