@@ -16,7 +16,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::policy::{Decision, Effect, Response};
+use crate::principal::{Principal, PrincipalType};
 use crate::store::{Store, StoreError};
+
+/// The `userAgent` of every event iamctl writes.
+pub const IAMCTL_USER_AGENT: &str = "iamctl";
 
 /// CloudTrail's current record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -132,6 +137,15 @@ impl UserIdentity {
             user_name: Some(user_name.to_owned()),
         }
     }
+
+    /// The user or role session a principal is.
+    pub fn of_principal(principal: &Principal) -> Self {
+        let account = principal.account.as_str();
+        match principal.principal_type {
+            PrincipalType::User => Self::iam_user(account, &principal.arn, &principal.name),
+            PrincipalType::AssumedRole => Self::assumed_role(account, &principal.arn),
+        }
+    }
 }
 
 /// A policy statement that decided a request: the answer to "why was I
@@ -146,6 +160,53 @@ pub struct DecidingStatement {
     /// Position of the statement in the policy, for statements without Sid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+}
+
+/// The statements that decided `response`: the Deny statements that
+/// matched, for an explicit deny; every matched statement otherwise (the
+/// granting ones of an allow; for an implicit deny, those that allowed in
+/// one policy set but not the other).
+pub fn deciding_statements(response: &Response) -> Vec<DecidingStatement> {
+    response
+        .matched
+        .iter()
+        .filter(|m| response.decision != Decision::ExplicitDeny || m.effect == Effect::Deny)
+        .map(|m| DecidingStatement {
+            policy: m.policy.clone(),
+            sid: m.sid.clone(),
+            index: Some(m.index),
+        })
+        .collect()
+}
+
+/// Where a PAM event comes from, as the PAM items say.
+#[derive(Debug, Clone, Copy)]
+pub struct PamOrigin<'a> {
+    pub service: &'a str,
+    pub tty: Option<&'a str>,
+    /// `PAM_RHOST`, recorded as `sourceIPAddress` whatever it holds.
+    pub rhost: Option<&'a str>,
+}
+
+/// What a PAM stage records; the event's name, response elements and error
+/// code follow from it.
+#[derive(Debug, Clone, Copy)]
+pub enum PamEvent<'a> {
+    /// `authenticate` refused the factors (wrong, replayed, locked out,
+    /// unknown user): `Login`, `AuthenticationFailed`.
+    AuthenticationFailed { reason: &'a str },
+    /// The account stage (or an unknown user at a later stage) refused the
+    /// login: `Login`, `AccessDenied`, with the deciding statements.
+    LoginDenied {
+        reason: &'a str,
+        deciding: &'a [DecidingStatement],
+    },
+    /// `open_session`: `Login` succeeded, with or without MFA.
+    LoginSucceeded { mfa_used: bool },
+    /// `close_session`.
+    Logout,
+    /// `chauthtok`: `ChangePassword`, refused when `refusal` says why.
+    ChangePassword { refusal: Option<&'a str> },
 }
 
 /// One audit record, CloudTrail's field names plus `host` and `decidedBy`.
@@ -220,6 +281,65 @@ impl AuditEvent {
                 event_id: String::new(),
             },
         }
+    }
+
+    /// A PAM event: the service and tty as request parameters, PAM_RHOST
+    /// as the source address.
+    pub fn pam(
+        event: PamEvent<'_>,
+        identity: UserIdentity,
+        host: &str,
+        origin: &PamOrigin<'_>,
+        now: DateTime<Utc>,
+    ) -> AuditEventBuilder {
+        let name = match event {
+            PamEvent::ChangePassword { .. } => "ChangePassword",
+            PamEvent::Logout => "Logout",
+            _ => "Login",
+        };
+        let mut parameters = serde_json::json!({ "service": origin.service });
+        if let Some(tty) = origin.tty {
+            parameters["tty"] = serde_json::json!(tty);
+        }
+        let mut builder = Self::builder(EventSource::Pam, name, identity, host, now)
+            .request_parameters(parameters);
+        if let Some(rhost) = origin.rhost {
+            builder = builder.source_ip(rhost);
+        }
+        let failure = serde_json::json!({ "Login": "Failure" });
+        match event {
+            PamEvent::AuthenticationFailed { reason } => builder
+                .response_elements(failure)
+                .error("AuthenticationFailed", reason),
+            PamEvent::LoginDenied { reason, deciding } => builder
+                .response_elements(failure)
+                .error("AccessDenied", reason)
+                .decided_by_all(deciding),
+            PamEvent::LoginSucceeded { mfa_used } => builder
+                .response_elements(serde_json::json!({ "Login": "Success" }))
+                .additional_event_data(
+                    serde_json::json!({ "MFAUsed": if mfa_used { "Yes" } else { "No" } }),
+                ),
+            PamEvent::Logout | PamEvent::ChangePassword { refusal: None } => builder,
+            PamEvent::ChangePassword {
+                refusal: Some(reason),
+            } => builder.error("AccessDenied", reason),
+        }
+    }
+
+    /// An event of an iamctl call (`iam` or `sts`): what was asked, and the
+    /// `iamctl` user agent.
+    pub fn iamctl(
+        source: EventSource,
+        name: &str,
+        identity: UserIdentity,
+        host: &str,
+        now: DateTime<Utc>,
+        request_parameters: Value,
+    ) -> AuditEventBuilder {
+        Self::builder(source, name, identity, host, now)
+            .request_parameters(request_parameters)
+            .user_agent(IAMCTL_USER_AGENT)
     }
 
     /// Whether the event records a refusal.
@@ -298,6 +418,20 @@ impl AuditEventBuilder {
         self
     }
 
+    /// Every statement that decided the request, in order.
+    pub fn decided_by_all(mut self, statements: &[DecidingStatement]) -> Self {
+        self.event.decided_by.extend_from_slice(statements);
+        self
+    }
+
+    /// A refusal when `error` (code, message) is given; else unchanged.
+    pub fn error_if(self, error: Option<(&str, &str)>) -> Self {
+        match error {
+            Some((code, message)) => self.error(code, message),
+            None => self,
+        }
+    }
+
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.event.read_only = Some(read_only);
         self
@@ -346,6 +480,11 @@ impl AuditLog {
     /// best effort and never blocks: its failure is not an error.
     pub fn append(&self, event: &AuditEvent) -> Result<(), AuditError> {
         self.deliver(&event.to_line()?, event.is_denial())
+    }
+
+    /// Builds `event` and appends it ([`Self::append`]).
+    pub fn write(&self, event: AuditEventBuilder) -> Result<(), AuditError> {
+        self.append(&event.build()?)
     }
 
     /// Appends an event line made by [`AuditEvent::to_line`] (as queued in
@@ -425,6 +564,15 @@ impl AuditLog {
             reason: reason.to_owned(),
         }
     }
+}
+
+/// Queues `event` in `store`'s outbox: inside a transaction it commits
+/// with the change it records; [`AuditLog::deliver_queued`] writes it out.
+pub fn queue(store: &Store, event: &AuditEvent) -> Result<(), StoreError> {
+    let line = event
+        .to_line()
+        .map_err(|e| StoreError::Audit(e.to_string()))?;
+    store.queue_audit(&line, event.is_denial())
 }
 
 /// Sends one RFC 3164 record to syslog `authpriv` through `/dev/log` on a

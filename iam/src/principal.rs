@@ -173,9 +173,9 @@ fn parse(doc: &PolicyDocument) -> Result<Policy, PrincipalError> {
 mod tests {
     use super::*;
     use crate::names::{IamPath, PolicyName, TagKey, TagValue};
-    use chrono::{TimeZone, Utc};
     use crate::policy::Decision;
     use crate::store::{Entity, NewRole, NewUser};
+    use chrono::{TimeZone, Utc};
 
     fn store() -> (tempfile::TempDir, Store, AccountId) {
         let dir = tempfile::tempdir().unwrap();

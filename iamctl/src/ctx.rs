@@ -7,7 +7,9 @@ use crate::error::CliError;
 use crate::input::Secrets;
 use crate::setuid::Invoker;
 use chrono::{DateTime, Utc};
-use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
+use iam::audit::{
+    AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
+};
 use iam::config::HostConfig;
 use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
@@ -130,9 +132,8 @@ impl Ctx {
                         &config.hostname,
                         now,
                     )
-                    .error("AccessDenied", &not_iam().message)
-                    .build()
-                    .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev));
+                    .error("AccessDenied", &not_iam().message);
+                    let event = AuditLog::new(&config.audit_log).write(event);
                     if let Err(e) = event {
                         crate::say!("warning: audit event not written: {e}");
                     }
@@ -310,15 +311,7 @@ impl Ctx {
             "User: {} is not authorized to perform: {action} on resource: {resource} {because}",
             principal.arn
         );
-        let deciding: Vec<DecidingStatement> = response
-            .matched
-            .iter()
-            .map(|m| DecidingStatement {
-                policy: m.policy.clone(),
-                sid: m.sid.clone(),
-                index: Some(m.index),
-            })
-            .collect();
+        let deciding = iam::audit::deciding_statements(&response);
         self.audit(
             json!({"action": action, "resource": resource}),
             Some(("AccessDenied", &message)),
@@ -338,11 +331,11 @@ impl Ctx {
     ) -> Result<T, CliError> {
         let value = self.store.atomically(|store| {
             let value = change(store)?;
-            let line = self
+            let event = self
                 .event(request_parameters(&value), None, &[])
-                .and_then(|event| event.to_line())
+                .build()
                 .map_err(|e| StoreError::Audit(e.to_string()))?;
-            store.queue_audit(&line, false)?;
+            iam::audit::queue(store, &event)?;
             Ok(value)
         })?;
         self.deliver_audit();
@@ -371,42 +364,35 @@ impl Ctx {
         error: Option<(&str, &str)>,
         deciding: &[DecidingStatement],
     ) {
-        let written = self
-            .event(request_parameters, error, deciding)
-            .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
+        let event = self.event(request_parameters, error, deciding);
+        let written = AuditLog::new(&self.config.audit_log).write(event);
         if let Err(e) = written {
             crate::say!("warning: audit event not written: {e}");
         }
     }
 
-    /// One CloudTrail-shaped event (DESIGN.md §7) for this call.
+    /// This call's event: the caller, the operation, what was asked, and
+    /// how it was refused.
     fn event(
         &self,
         request_parameters: Value,
         error: Option<(&str, &str)>,
         deciding: &[DecidingStatement],
-    ) -> Result<AuditEvent, iam::audit::AuditError> {
-        let identity = match &self.caller {
-            Caller::Root => UserIdentity::root(self.account.as_str()),
-            Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
-            Caller::AssumedRole(p) => UserIdentity::assumed_role(self.account.as_str(), &p.arn),
+    ) -> AuditEventBuilder {
+        let identity = match self.caller.principal() {
+            None => UserIdentity::root(self.account.as_str()),
+            Some(principal) => UserIdentity::of_principal(principal),
         };
-        let mut b = AuditEvent::builder(
+        AuditEvent::iamctl(
             EventSource::Iam,
             &self.operation,
             identity,
             &self.config.hostname,
             self.now,
+            request_parameters,
         )
-        .request_parameters(request_parameters)
-        .user_agent("iamctl");
-        if let Some((code, message)) = error {
-            b = b.error(code, message);
-        }
-        for d in deciding {
-            b = b.decided_by(d.clone());
-        }
-        b.build()
+        .error_if(error)
+        .decided_by_all(deciding)
     }
 
     /// Rewrite the extrausers passwd/group files after an account change.

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::audit::{DecidingStatement, UserIdentity};
-use crate::policy::{Decision, Effect, Response};
+use crate::audit::UserIdentity;
+use crate::policy::Decision;
 use crate::principal::Principal;
 use crate::request::{LoginRequest, login_context};
 use crate::store::UserStatus;
@@ -62,7 +62,7 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
     let resource = host.config.host_arn();
     let response = principal.authorize(LOGIN_ACTION, &resource, &context);
     if response.decision != Decision::Allowed {
-        let deciding = deciding_statements(&response);
+        let deciding = crate::audit::deciding_statements(&response);
         let reason = match response.decision {
             Decision::ExplicitDeny => format!("{LOGIN_ACTION} on {resource}: explicitly denied"),
             _ => format!("{LOGIN_ACTION} on {resource}: no statement allows it (implicit deny)"),
@@ -92,18 +92,3 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
 
 /// The action every login asks for.
 pub const LOGIN_ACTION: &str = "host:Login";
-
-/// The statements that decided a refusal: the Deny statements that matched,
-/// for an explicit deny; none for an implicit one.
-pub(super) fn deciding_statements(response: &Response) -> Vec<DecidingStatement> {
-    response
-        .matched
-        .iter()
-        .filter(|m| response.decision != Decision::ExplicitDeny || m.effect == Effect::Deny)
-        .map(|m| DecidingStatement {
-            policy: m.policy.clone(),
-            sid: m.sid.clone(),
-            index: Some(m.index),
-        })
-        .collect()
-}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::audit::UserIdentity;
+use crate::audit::{PamEvent, UserIdentity};
 use crate::config::HostConfig;
 use crate::names::UserName;
 use crate::password::{self, PasswordPolicy};
@@ -52,7 +52,14 @@ pub fn change_password(
         Ok(profile) => profile,
         Err(StoreError::NoSuchEntity { .. }) => {
             conv.error(DENIED);
-            host.password_event(&identity, &origin, Some("user has no login profile"), now);
+            host.audit(
+                PamEvent::ChangePassword {
+                    refusal: Some("user has no login profile"),
+                },
+                &identity,
+                &origin,
+                now,
+            );
             return Outcome::PermissionDenied;
         }
         Err(e) => {
@@ -80,7 +87,14 @@ pub fn change_password(
     if !may_change {
         conv.error(DENIED);
         let reason = "the account password policy does not let users change passwords";
-        host.password_event(&identity, &origin, Some(reason), now);
+        host.audit(
+            PamEvent::ChangePassword {
+                refusal: Some(reason),
+            },
+            &identity,
+            &origin,
+            now,
+        );
         return Outcome::PermissionDenied;
     }
     if change.preliminary {
@@ -111,7 +125,14 @@ pub fn change_password(
         };
         if let Some(reason) = refusal {
             conv.error(DENIED);
-            host.password_event(&identity, &origin, Some(reason), now);
+            host.audit(
+                PamEvent::ChangePassword {
+                    refusal: Some(reason),
+                },
+                &identity,
+                &origin,
+                now,
+            );
             return Outcome::AuthFailed;
         }
     }
@@ -124,7 +145,14 @@ pub fn change_password(
     };
     if new != again {
         conv.error("Sorry, passwords do not match.");
-        host.password_event(&identity, &origin, Some("new passwords did not match"), now);
+        host.audit(
+            PamEvent::ChangePassword {
+                refusal: Some("new passwords did not match"),
+            },
+            &identity,
+            &origin,
+            now,
+        );
         return Outcome::PasswordRejected;
     }
     let mut previous = vec![profile.password_hash.clone()];
@@ -142,7 +170,14 @@ pub fn change_password(
     if let Err(violation) = policy.check(&new, &name, &previous[..reuse_window]) {
         // The rule broken is policy, not secret: the user needs it to retry.
         conv.error(&format!("Password refused: {violation}"));
-        host.password_event(&identity, &origin, Some(&violation.to_string()), now);
+        host.audit(
+            PamEvent::ChangePassword {
+                refusal: Some(&violation.to_string()),
+            },
+            &identity,
+            &origin,
+            now,
+        );
         return Outcome::PasswordRejected;
     }
     let stored = password::hash_password(&new)
@@ -158,7 +193,12 @@ pub fn change_password(
         ));
         return Outcome::Unavailable;
     }
-    host.password_event(&identity, &origin, None, now);
+    host.audit(
+        PamEvent::ChangePassword { refusal: None },
+        &identity,
+        &origin,
+        now,
+    );
     Outcome::Success
 }
 

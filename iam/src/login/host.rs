@@ -5,12 +5,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::*;
-use crate::audit::{
-    AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
-};
+use crate::audit::{AuditEvent, AuditLog, DecidingStatement, PamEvent, PamOrigin, UserIdentity};
 use crate::config::{HostConfig, UnknownUser};
 use crate::names::UserName;
 use crate::secret::SecretString;
@@ -219,7 +216,8 @@ impl Host {
                 return Err(Outcome::Unavailable);
             }
         };
-        self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
+        let failed = PamEvent::AuthenticationFailed { reason: &reason };
+        self.audit(failed, &attempt.identity, &attempt.origin, now);
         Ok(false)
     }
 
@@ -341,40 +339,24 @@ impl Host {
         }
     }
 
-    pub(super) fn event(
+    /// Writes the audit event of `event` (a failure to write goes to
+    /// syslog; the login goes on as decided).
+    pub(super) fn audit(
         &self,
-        name: &str,
-        identity: UserIdentity,
-        origin: &Origin,
-        now: DateTime<Utc>,
-    ) -> AuditEventBuilder {
-        let mut parameters = json!({ "service": origin.service });
-        if let Some(tty) = &origin.tty {
-            parameters["tty"] = json!(tty);
-        }
-        let builder =
-            AuditEvent::builder(EventSource::Pam, name, identity, &self.config.hostname, now)
-                .request_parameters(parameters);
-        match &origin.rhost {
-            Some(rhost) => builder.source_ip(rhost),
-            None => builder,
-        }
-    }
-
-    /// A failed authentication, for the audit log (the user is told
-    /// [`DENIED`] when the prompts are over).
-    pub(super) fn audit_login_failure(
-        &self,
+        event: PamEvent<'_>,
         identity: &UserIdentity,
         origin: &Origin,
-        reason: &str,
         now: DateTime<Utc>,
     ) {
-        let event = self
-            .event("Login", identity.clone(), origin, now)
-            .response_elements(json!({ "Login": "Failure" }))
-            .error("AuthenticationFailed", reason);
-        self.write(event);
+        let origin = PamOrigin {
+            service: &origin.service,
+            tty: origin.tty.as_deref(),
+            rhost: origin.rhost.as_deref(),
+        };
+        let event = AuditEvent::pam(event, identity.clone(), &self.config.hostname, &origin, now);
+        if let Err(e) = self.audit.write(event) {
+            syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
+        }
     }
 
     /// A refused login (account stage): the generic line to the user, the
@@ -389,36 +371,12 @@ impl Host {
         now: DateTime<Utc>,
     ) {
         conv.error(DENIED);
-        let mut event = self
-            .event("Login", identity.clone(), origin, now)
-            .response_elements(json!({ "Login": "Failure" }))
-            .error("AccessDenied", reason);
-        for statement in deciding {
-            event = event.decided_by(statement.clone());
-        }
-        self.write(event);
-    }
-
-    /// `ChangePassword`, refused when `refusal` says why.
-    pub(super) fn password_event(
-        &self,
-        identity: &UserIdentity,
-        origin: &Origin,
-        refusal: Option<&str>,
-        now: DateTime<Utc>,
-    ) {
-        let event = self.event("ChangePassword", identity.clone(), origin, now);
-        self.write(match refusal {
-            Some(reason) => event.error("AccessDenied", reason),
-            None => event,
-        });
-    }
-
-    pub(super) fn write(&self, event: AuditEventBuilder) {
-        let written = event.build().and_then(|event| self.audit.append(&event));
-        if let Err(e) = written {
-            syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
-        }
+        self.audit(
+            PamEvent::LoginDenied { reason, deciding },
+            identity,
+            origin,
+            now,
+        );
     }
 
     /// Something is wrong with the host (not the user): syslog it.

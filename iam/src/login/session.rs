@@ -1,10 +1,9 @@
 //! `pam_sm_setcred`, `pam_sm_open_session`, `pam_sm_close_session`.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::*;
-use crate::audit::UserIdentity;
+use crate::audit::{PamEvent, UserIdentity};
 use crate::store::LoginSession;
 
 /// `pam_sm_setcred`: the local groups `[group_map]` grants for the user's
@@ -85,11 +84,13 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         return Outcome::Unavailable;
     }
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    let event = host
-        .event("Login", identity, &origin, now)
-        .response_elements(json!({ "Login": "Success" }))
-        .additional_event_data(json!({ "MFAUsed": if mfa_time.is_some() { "Yes" } else { "No" } }));
-    host.write(event);
+    let mfa_used = mfa_time.is_some();
+    host.audit(
+        PamEvent::LoginSucceeded { mfa_used },
+        &identity,
+        &origin,
+        now,
+    );
     Outcome::Success
 }
 
@@ -123,6 +124,6 @@ pub fn close_session(
         ));
     }
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    host.write(host.event("Logout", identity, &origin, now));
+    host.audit(PamEvent::Logout, &identity, &origin, now);
     Outcome::Success
 }

@@ -13,13 +13,16 @@ use crate::input::Secrets;
 use crate::setuid::Invoker;
 use chrono::{DateTime, TimeZone, Utc};
 use clap::{ArgGroup, Args};
-use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
+use iam::audit::{
+    self, AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
+    deciding_statements,
+};
 use iam::config::HostConfig;
 use iam::elevation::{
     self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Decision, Policy, PolicyKind, Response};
+use iam::policy::{Decision, Policy, PolicyKind};
 use iam::principal::Principal;
 use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
@@ -304,7 +307,7 @@ fn prepare(
             args,
             duration,
             &message,
-            &deciding(verdict.deciding()),
+            &deciding_statements(verdict.deciding()),
         );
         return Err(CliError::new("AccessDenied", message));
     }
@@ -318,20 +321,19 @@ fn prepare(
     // Only now, for an allowed caller: what exists on this host.
     let (target, creds) = resolve_target(&run_as)?;
     let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
-    let mut decided = deciding(&assume);
-    decided.extend(deciding(&ran));
+    let mut decided = deciding_statements(&assume);
+    decided.extend(deciding_statements(&ran));
     let session_arn = session.arn.clone();
-    let assumed = event(
+    let assumed = sts_event(
         &ctx.config,
-        EventSource::Sts,
         "AssumeRole",
-        UserIdentity::iam_user(ctx.account.as_str(), &caller.arn, &caller.name),
+        UserIdentity::of_principal(caller),
         now,
         request_parameters(&role.arn, &session_name, duration, &args.command),
-        Some(json!({"assumedRoleUser": {"arn": session_arn}, "runAs": run_as.user})),
-        None,
-        &decided,
     )
+    .response_elements(json!({"assumedRoleUser": {"arn": session_arn}, "runAs": run_as.user}))
+    .decided_by_all(&decided)
+    .build()
     .map_err(|e| CliError::new("ServiceFailure", format!("audit event: {e}")))?;
     let user_arn = caller.arn.clone();
     let role_arn = role.arn.clone();
@@ -409,26 +411,24 @@ impl Prepared {
                 me.start_ticks,
                 self.creds.uid,
             )?;
-            queue(store, &self.assumed)?;
-            let started = event(
+            audit::queue(store, &self.assumed)?;
+            let started = sts_event(
                 &self.config,
-                EventSource::Sts,
                 "SessionStarted",
                 identity.clone(),
                 self.now,
                 params.clone(),
-                Some(json!({
-                    "sessionId": record.id,
-                    "userArn": self.user_arn,
-                    "expiration": rules::iso8601(expires),
-                    "runAs": self.run_as.user,
-                    "groups": self.run_as.groups,
-                })),
-                None,
-                &[],
             )
+            .response_elements(json!({
+                "sessionId": record.id,
+                "userArn": self.user_arn,
+                "expiration": rules::iso8601(expires),
+                "runAs": self.run_as.user,
+                "groups": self.run_as.groups,
+            }))
+            .build()
             .map_err(|e| StoreError::Audit(e.to_string()))?;
-            queue(store, &started)?;
+            audit::queue(store, &started)?;
             Ok(record)
         })?;
         deliver(&self.config, &self.store);
@@ -480,28 +480,17 @@ impl Prepared {
         };
         // A revoked record already says so; every other end is written here,
         // with its event.
-        let ended = event(
-            &self.config,
-            EventSource::Sts,
-            event_name,
-            identity,
-            now,
-            params,
-            Some(json!({"sessionId": record.id, "exitStatus": code})),
-            result
-                .as_ref()
-                .err()
-                .map(|e| ("CommandFailed", e.to_string()))
-                .as_ref()
-                .map(|(c, m)| (*c, m.as_str())),
-            &[],
-        );
+        let failure = result.as_ref().err().map(ToString::to_string);
+        let ended = sts_event(&self.config, event_name, identity, now, params)
+            .response_elements(json!({"sessionId": record.id, "exitStatus": code}))
+            .error_if(failure.as_deref().map(|m| ("CommandFailed", m)))
+            .build();
         let recorded = ended
             .map_err(|e| StoreError::Audit(e.to_string()))
             .and_then(|ended| {
                 store.atomically(|store| {
                     store.end_role_session(&record.id, status, now)?;
-                    queue(store, &ended)
+                    audit::queue(store, &ended)
                 })
             });
         if let Err(e) = recorded {
@@ -613,17 +602,6 @@ fn at(unix: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(unix, 0).single().unwrap_or_default()
 }
 
-fn deciding(r: &Response) -> Vec<DecidingStatement> {
-    r.matched
-        .iter()
-        .map(|m| DecidingStatement {
-            policy: m.policy.clone(),
-            sid: m.sid.clone(),
-            index: Some(m.index),
-        })
-        .collect()
-}
-
 fn request_parameters(
     role_arn: &str,
     session_name: &RoleSessionName,
@@ -648,11 +626,10 @@ fn audit_denied(
 ) {
     let Caller::User(p) = &ctx.caller else { return };
     // A refusal: nothing was written, so the event goes straight to the log.
-    let written = event(
+    let event = sts_event(
         &ctx.config,
-        EventSource::Sts,
         "AssumeRole",
-        UserIdentity::iam_user(ctx.account.as_str(), &p.arn, &p.name),
+        UserIdentity::of_principal(p),
         ctx.now,
         json!({
             "roleArn": role_arn,
@@ -660,50 +637,31 @@ fn audit_denied(
             "durationSeconds": duration,
             "command": args.command,
         }),
-        None,
-        Some(("AccessDenied", message)),
-        decided,
     )
-    .and_then(|ev| AuditLog::new(&ctx.config.audit_log).append(&ev));
+    .error("AccessDenied", message)
+    .decided_by_all(decided);
+    let written = AuditLog::new(&ctx.config.audit_log).write(event);
     if let Err(e) = written {
         eprintln!("warning: audit event not written: {e}");
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
+/// An `sts` event of this host, written by iamctl.
+fn sts_event(
     config: &HostConfig,
-    source: EventSource,
     name: &str,
     identity: UserIdentity,
     now: DateTime<Utc>,
     params: Value,
-    response: Option<Value>,
-    error: Option<(&str, &str)>,
-    decided: &[DecidingStatement],
-) -> Result<AuditEvent, iam::audit::AuditError> {
-    let mut b = AuditEvent::builder(source, name, identity, &config.hostname, now)
-        .request_parameters(params)
-        .user_agent("iamctl");
-    if let Some(r) = response {
-        b = b.response_elements(r);
-    }
-    if let Some((code, message)) = error {
-        b = b.error(code, message);
-    }
-    for d in decided {
-        b = b.decided_by(d.clone());
-    }
-    b.build()
-}
-
-/// Queues `event` in the store's outbox: inside a transaction, it commits
-/// with the change it records.
-fn queue(store: &Store, event: &AuditEvent) -> Result<(), StoreError> {
-    let line = event
-        .to_line()
-        .map_err(|e| StoreError::Audit(e.to_string()))?;
-    store.queue_audit(&line, event.is_denial())
+) -> AuditEventBuilder {
+    AuditEvent::iamctl(
+        EventSource::Sts,
+        name,
+        identity,
+        &config.hostname,
+        now,
+        params,
+    )
 }
 
 /// Delivers queued events to the audit log (see `Ctx::deliver_audit`).
@@ -721,19 +679,17 @@ fn deliver(config: &HostConfig, store: &Store) {
 fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
     let reaped = procs::reap_stale_sessions(store, now, |store, s| {
         let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
-        let ended = event(
+        let ended = sts_event(
             config,
-            EventSource::Sts,
             "SessionEnded",
             UserIdentity::assumed_role(config.account_id.as_str(), &arn),
             now,
             json!({"sessionId": s.id}),
-            Some(json!({"reason": "supervisor gone"})),
-            None,
-            &[],
         )
+        .response_elements(json!({"reason": "supervisor gone"}))
+        .build()
         .map_err(|e| StoreError::Audit(e.to_string()))?;
-        queue(store, &ended)
+        audit::queue(store, &ended)
     });
     if let Err(e) = reaped {
         eprintln!("warning: stale sessions not ended: {e}");
