@@ -9,7 +9,6 @@
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -19,6 +18,10 @@ use serde_json::Value;
 use crate::policy::{Decision, Effect, Response};
 use crate::principal::{Principal, PrincipalType};
 use crate::store::{Store, StoreError};
+use crate::syslog::Severity;
+
+/// How audit records are tagged in syslog.
+const SYSLOG_TAG: &str = "iam-audit";
 
 /// The `userAgent` of every event iamctl writes.
 pub const IAMCTL_USER_AGENT: &str = "iamctl";
@@ -492,7 +495,11 @@ impl AuditLog {
     fn deliver(&self, line: &str, denial: bool) -> Result<(), AuditError> {
         self.append_line(line)?;
         if self.syslog {
-            send_syslog(Path::new("/dev/log"), line.trim_end(), denial);
+            let severity = match denial {
+                true => Severity::Warning,
+                false => Severity::Info,
+            };
+            crate::syslog::send(SYSLOG_TAG, severity, line.trim_end());
         }
         Ok(())
     }
@@ -575,34 +582,6 @@ pub fn queue(store: &Store, event: &AuditEvent) -> Result<(), StoreError> {
     store.queue_audit(&line, event.is_denial())
 }
 
-/// Sends one RFC 3164 record to syslog `authpriv` through `/dev/log` on a
-/// non-blocking datagram socket: if the journal is slow or absent the record
-/// is dropped, because a login must never wait on logging (the audit file
-/// already has it). The socket is made here rather than by `syslog::unix`,
-/// which may fall back to a blocking stream socket.
-fn send_syslog(socket_path: &Path, message: &str, denial: bool) {
-    let Ok(socket) = UnixDatagram::unbound() else {
-        return;
-    };
-    if socket.set_nonblocking(true).is_err() || socket.connect(socket_path).is_err() {
-        return;
-    }
-    let mut logger = syslog::Logger::new(
-        syslog::LoggerBackend::Unix(socket),
-        syslog::Formatter3164 {
-            facility: syslog::Facility::LOG_AUTHPRIV,
-            hostname: None,
-            process: "iam-audit".into(),
-            pid: std::process::id(),
-        },
-    );
-    let _ = if denial {
-        logger.warning(message)
-    } else {
-        logger.info(message)
-    };
-}
-
 /// RFC 4122 version 4 UUID from the OS RNG.
 fn uuid_v4() -> Result<String, AuditError> {
     let mut b = [0u8; 16];
@@ -623,9 +602,11 @@ fn uuid_v4() -> Result<String, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syslog::send_to;
     use chrono::TimeZone;
     use serde_json::json;
     use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixDatagram;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
@@ -831,8 +812,18 @@ mod tests {
         let sock_path = dir.path().join("log.sock");
         let server = UnixDatagram::bind(&sock_path).unwrap();
         server.set_nonblocking(true).unwrap();
-        send_syslog(&sock_path, "{\"eventName\":\"Login\"}", true);
-        send_syslog(&sock_path, "{\"eventName\":\"Logout\"}", false);
+        send_to(
+            &sock_path,
+            SYSLOG_TAG,
+            Severity::Warning,
+            "{\"eventName\":\"Login\"}",
+        );
+        send_to(
+            &sock_path,
+            SYSLOG_TAG,
+            Severity::Info,
+            "{\"eventName\":\"Logout\"}",
+        );
         let mut buf = [0u8; 4096];
         let n = server.recv(&mut buf).unwrap();
         let record = std::str::from_utf8(&buf[..n]).unwrap();
@@ -844,7 +835,7 @@ mod tests {
         assert!(std::str::from_utf8(&buf[..n]).unwrap().starts_with("<86>"));
         // Nobody listening: dropped silently, without blocking.
         drop(server);
-        send_syslog(&sock_path, "x", false);
+        send_to(&sock_path, SYSLOG_TAG, Severity::Info, "x");
     }
 
     #[test]
@@ -855,7 +846,7 @@ mod tests {
         let start = std::time::Instant::now();
         let line = "z".repeat(4000);
         for _ in 0..2000 {
-            send_syslog(&sock_path, &line, false);
+            send_to(&sock_path, SYSLOG_TAG, Severity::Info, &line);
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }

@@ -20,4 +20,5 @@ pub mod principal;
 pub mod request;
 pub mod secret;
 pub mod store;
+pub mod syslog;
 pub mod totp;

@@ -1,7 +1,6 @@
 //! The host as one PAM call sees it: config, store, audit log, syslog.
 
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -414,25 +413,11 @@ pub(super) fn check_private(path: &Path, config: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) const LOG_ERR: u8 = 3;
-pub(super) const LOG_DEBUG: u8 = 7;
-/// syslog facility `authpriv` (10), shifted as RFC 3164's PRI wants.
-pub(super) const LOG_AUTHPRIV: u8 = 10 << 3;
+pub(super) use crate::syslog::Severity::{Debug as LOG_DEBUG, Err as LOG_ERR};
 
-/// One line to syslog `authpriv` on a non-blocking datagram socket: dropped
-/// if the journal is slow or absent, because a login never waits on logging.
-/// Used for host problems before (or instead of) the audit log.
-pub(super) fn syslog(severity: u8, message: &str) {
-    let Ok(socket) = UnixDatagram::unbound() else {
-        return;
-    };
-    if socket.set_nonblocking(true).is_err() {
-        return;
-    }
-    let line = format!(
-        "<{}>pam_iam[{}]: {message}",
-        LOG_AUTHPRIV | severity,
-        std::process::id()
-    );
-    let _ = socket.send_to(line.as_bytes(), "/dev/log");
+/// One line to syslog `authpriv`, tagged `pam_iam` (see [`crate::syslog`]:
+/// dropped rather than waited on). Used for host problems before (or
+/// instead of) the audit log.
+pub(super) fn syslog(severity: crate::syslog::Severity, message: &str) {
+    crate::syslog::send("pam_iam", severity, message);
 }
