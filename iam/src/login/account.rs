@@ -14,17 +14,14 @@ use crate::store::UserStatus;
 /// ([`crate::request::login_context`]);
 /// then `require_mfa` and password expiry.
 pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
+    let Begun {
+        host,
+        name,
+        origin,
+        user,
+    } = match begun {
+        Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);

@@ -30,6 +30,56 @@ impl Credentials {
     }
 }
 
+/// Where every stage starts ([`Host::begin`]): the host, the PAM user's
+/// name, where the login comes from, and the IAM user (`U`: an
+/// `Option<User>` until [`Begun::known`]).
+pub(super) struct Begun<U> {
+    pub(super) host: Host,
+    pub(super) name: String,
+    pub(super) origin: Origin,
+    pub(super) user: U,
+}
+
+/// What a stage does with a name that is no IAM user here and not left to
+/// the rest of the stack ([`Host::ignores`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum OnUnknown {
+    /// Refused and audited (account and session stages, chauthtok).
+    Refuse(DateTime<Utc>),
+    /// Refused without an event (setcred).
+    RefuseQuietly,
+}
+
+impl Begun<Option<User>> {
+    /// The prologue of the stages that need a known user: an unknown one
+    /// ends the stage with [`Outcome::Ignore`] or [`Outcome::UserUnknown`].
+    pub(super) fn known(
+        self,
+        conv: &mut dyn Conversation,
+        on_unknown: OnUnknown,
+    ) -> Result<Begun<User>, Outcome> {
+        let Begun {
+            host,
+            name,
+            origin,
+            user,
+        } = self;
+        match (user, on_unknown) {
+            (Some(user), _) => Ok(Begun {
+                host,
+                name,
+                origin,
+                user,
+            }),
+            (None, OnUnknown::Refuse(now)) => Err(host.unknown_user(conv, &name, &origin, now)),
+            (None, OnUnknown::RefuseQuietly) => Err(match host.ignores(&name) {
+                true => Outcome::Ignore,
+                false => Outcome::UserUnknown,
+            }),
+        }
+    }
+}
+
 /// The host as one PAM call sees it: config, store and audit log, opened for
 /// this call only (a PAM handle may live for days inside sshd).
 pub(super) struct Host {
@@ -64,6 +114,24 @@ impl Host {
             store,
             audit,
             debug: options.debug,
+        })
+    }
+
+    /// The prologue of every stage: open the host, ask the PAM user, read
+    /// the origin, look the user up (`None`: no IAM user here).
+    pub(super) fn begin(
+        conv: &mut dyn Conversation,
+        options: &Options,
+    ) -> Result<Begun<Option<User>>, Outcome> {
+        let host = Self::open(options)?;
+        let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
+        let origin = Origin::of(conv);
+        let user = host.user(&name)?;
+        Ok(Begun {
+            host,
+            name,
+            origin,
+            user,
         })
     }
 

@@ -12,14 +12,9 @@ pub fn local_groups(
     conv: &mut dyn Conversation,
     options: &Options,
 ) -> Result<Vec<String>, Outcome> {
-    let host = Host::open(options)?;
-    let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
-    let Some(user) = host.user(&name)? else {
-        return Err(match host.ignores(&name) {
-            true => Outcome::Ignore,
-            false => Outcome::UserUnknown,
-        });
-    };
+    let Begun {
+        host, name, user, ..
+    } = Host::begin(conv, options)?.known(conv, OnUnknown::RefuseQuietly)?;
     let groups = host.store.groups_for_user(&user.name).map_err(|e| {
         host.report(&format!("setcred: cannot read the groups of {name}: {e}"));
         Outcome::Unavailable
@@ -44,17 +39,14 @@ pub fn local_groups(
 /// `pam_sm_open_session`: the `Login` audit event and a login-session record
 /// (`iamctl list-sessions`, `aws:MultiFactorAuthAge` later on).
 pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
+    let Begun {
+        host,
+        name,
+        origin,
+        user,
+    } = match begun {
+        Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
     let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
@@ -100,17 +92,14 @@ pub fn close_session(
     options: &Options,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
+    let Begun {
+        host,
+        name,
+        origin,
+        user,
+    } = match begun {
+        Ok(begun) => begun,
         Err(outcome) => return outcome,
     };
     if let Err(e) = host.store.close_login_session_for(
