@@ -7,12 +7,12 @@ pub mod session;
 mod supervisor;
 mod sys;
 
+use crate::cli::{AssumeRoleArgs, ListSessionsArgs, RevokeSessionArgs};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
 use crate::input::Secrets;
 use crate::setuid::Invoker;
 use chrono::{DateTime, TimeZone, Utc};
-use clap::{ArgGroup, Args};
 use iam::audit::{
     self, AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
     deciding_statements,
@@ -31,52 +31,6 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-#[derive(Debug, Args)]
-pub struct AssumeRoleArgs {
-    /// The role to assume.
-    #[arg(long)]
-    pub role_name: String,
-    /// The role's ARN (checked against --role-name when both are given).
-    #[arg(long)]
-    pub role_arn: Option<String>,
-    /// Names the session in its ARN and the audit trail (default USER-EPOCH).
-    #[arg(long)]
-    pub role_session_name: Option<String>,
-    /// Lifetime, 900 to the role's MaxSessionDuration (default 3600).
-    #[arg(long, allow_negative_numbers = true)]
-    pub duration_seconds: Option<i64>,
-    /// MFA device of the caller (default: its enabled device, when asked).
-    #[arg(long)]
-    pub serial_number: Option<String>,
-    /// A one-time code from the MFA device (else asked for when needed).
-    #[arg(long)]
-    pub token_code: Option<String>,
-    /// What to run (default: a login shell of the role's run-as user).
-    #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListSessionsArgs {
-    /// Only this user's sessions (others' need iam:ListSessions).
-    #[arg(long)]
-    pub user_name: Option<String>,
-    /// Include ended sessions.
-    #[arg(long)]
-    pub all: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("which").required(true).args(["id", "session_id"])))]
-pub struct RevokeSessionArgs {
-    /// The session to end (as list-sessions shows it).
-    #[arg(value_name = "SESSION_ID")]
-    pub id: Option<String>,
-    /// The same, as a flag (AWS CLI style).
-    #[arg(long, value_name = "SESSION_ID")]
-    pub session_id: Option<String>,
-}
 
 /// `iamctl assume-role`: decide, then supervise the session to its end.
 /// Exits with the command's status (254 and one error line on refusal).
