@@ -22,9 +22,9 @@ use iam::elevation::{
     self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Decision, Policy, PolicyKind};
+use iam::policy::{Decision, Policy, PolicyKind, Response};
 use iam::principal::Principal;
-use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
+use iam::store::{Role, RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
 use session::{EndReason, SessionDescription, TargetUser};
 use std::ffi::OsString;
@@ -73,76 +73,136 @@ fn validation(e: rules::ElevationError) -> CliError {
     CliError::new(e.code(), e.to_string())
 }
 
+/// `assume-role` up to the launch: open config and store once (with the
+/// nesting check), resolve what was asked, decide it, and prepare what the
+/// supervisor records and runs.
 fn prepare(
     invoker: Invoker,
     config_path: &Path,
     args: &AssumeRoleArgs,
 ) -> Result<Prepared, CliError> {
     rules::check_command(&args.command).map_err(validation)?;
-    // One role at a time, decided before anything else: inside a session
-    // the caller may be root, or a Linux user that is no IAM user.
-    {
-        let config = HostConfig::load(config_path)
-            .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
-        crate::setuid::check_trusted(&config.database)?;
-        let store = Store::open(&config.database)?;
-        end_stale_sessions(&config, &store, Utc::now());
-        if let Some(active) =
-            procs::current_role_session(&store, &invoker.caller_process(), Utc::now())?
-        {
-            return Err(CliError::new(
-                "AccessDenied",
-                format!(
-                    "Already in role session {} ({}, expires {}): one role at a time; exit it first.",
-                    active.id,
-                    assumed_role_arn(store.account_id(), &active.role, &active.session_name),
-                    rules::iso8601(at(active.expires)),
-                ),
-            ));
-        }
-    }
+    let ctx = open(invoker, config_path)?;
+    let caller = iam_user(&ctx)?;
+    let resolved = resolve(&ctx, caller, args)?;
+    let allowed = decide(&ctx, caller, &resolved, args)?;
+    let assumed = assumed_event(&ctx, caller, &resolved, &allowed, args)?;
+    // Only now, for an allowed caller: what exists on this host.
+    let (target, creds) = resolve_target(&resolved.run_as)?;
+    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
+    let user_arn = caller.arn.clone();
+    let now = ctx.now;
+    let Ctx { config, store, .. } = ctx;
+    let Resolved {
+        user,
+        role,
+        session,
+        session_name,
+        duration,
+        run_as,
+        ..
+    } = resolved;
+    Ok(Prepared {
+        config,
+        store,
+        user,
+        user_arn,
+        role: role.name,
+        role_arn: role.arn,
+        session_name,
+        session_arn: session.arn,
+        duration,
+        now,
+        target,
+        creds,
+        program,
+        argv0,
+        args: cmd_args,
+        command: args.command.clone(),
+        run_as,
+        assumed,
+    })
+}
+
+/// Opens config and store (once, as every iamctl call does) and refuses a
+/// nested session: one role at a time, decided before anything else, since
+/// inside a session the caller may be root, or a Linux user that is no IAM
+/// user.
+fn open(invoker: Invoker, config_path: &Path) -> Result<Ctx, CliError> {
     let ctx = Ctx::open(
         invoker,
         config_path,
         "AssumeRole".into(),
         crate::cli::Output::Json,
     )?;
-    let caller = match &ctx.caller {
-        Caller::User(caller) => caller,
-        Caller::Root => {
-            return Err(CliError::new(
-                "AccessDenied",
-                "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
-            ));
-        }
-        // Refused above already; kept so that no path lets a session nest.
-        Caller::AssumedRole(p) => {
-            return Err(CliError::new(
-                "AccessDenied",
-                format!(
-                    "Already in role session {}: one role at a time; exit it first.",
-                    p.arn
-                ),
-            ));
-        }
-    };
-    let now = ctx.now;
+    end_stale_sessions(&ctx.config, &ctx.store, ctx.now);
+    if let Some(active) =
+        procs::current_role_session(&ctx.store, &invoker.caller_process(), ctx.now)?
+    {
+        return Err(CliError::new(
+            "AccessDenied",
+            format!(
+                "Already in role session {} ({}, expires {}): one role at a time; exit it first.",
+                active.id,
+                assumed_role_arn(ctx.store.account_id(), &active.role, &active.session_name),
+                rules::iso8601(at(active.expires)),
+            ),
+        ));
+    }
+    Ok(ctx)
+}
+
+/// The caller, who must be an IAM user.
+fn iam_user(ctx: &Ctx) -> Result<&Principal, CliError> {
+    match &ctx.caller {
+        Caller::User(caller) => Ok(caller),
+        Caller::Root => Err(CliError::new(
+            "AccessDenied",
+            "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
+        )),
+        // Refused by `open` already; kept so that no path lets a session nest.
+        Caller::AssumedRole(p) => Err(CliError::new(
+            "AccessDenied",
+            format!(
+                "Already in role session {}: one role at a time; exit it first.",
+                p.arn
+            ),
+        )),
+    }
+}
+
+/// What the caller asked for, resolved against the directory.
+struct Resolved {
+    user: UserName,
+    role: Role,
+    trust: Policy,
+    /// The session's principal: the role's policies under the session ARN.
+    session: Principal,
+    session_name: RoleSessionName,
+    duration: i64,
+    run_as: RunAs,
+}
+
+/// Who asks (the caller's user name), which role (its stored entity and
+/// trust policy), the session's name and duration, and the run-as user the
+/// role's tags name. Refuses what no policy could allow.
+fn resolve(ctx: &Ctx, caller: &Principal, args: &AssumeRoleArgs) -> Result<Resolved, CliError> {
     let user = UserName::parse(&caller.name)?;
     let role_name = RoleName::parse(&args.role_name)?;
     // As AWS: a role the caller may not see is a denial, not NoSuchEntity
     // (role names are not for enumerating).
     let role = match ctx.store.get_role(&role_name) {
         Ok(role) => role,
-        Err(e) if e.aws_code() != "NoSuchEntity" => return Err(e.into()),
-        Err(_) => {
+        Err(StoreError::NoSuchEntity { .. }) => {
             let arn = iam::names::role_arn(&ctx.account, &iam::names::IamPath::root(), &role_name);
             let message = format!(
                 "User: {} is not authorized to perform: sts:AssumeRole on resource: {arn}",
                 caller.arn,
             );
-            audit_denied(&ctx, &arn, args, 0, &message, &[]);
+            audit_denied(ctx, &arn, args, 0, &message, &[]);
             return Err(CliError::new("AccessDenied", message));
         }
+        Err(e) => return Err(e.into()),
     };
     if let Some(arn) = &args.role_arn
         && *arn != role.arn
@@ -157,7 +217,7 @@ fn prepare(
     }
     let session_name = match &args.role_session_name {
         Some(s) => rules::session_name(s),
-        None => rules::default_session_name(user.as_str(), now),
+        None => rules::default_session_name(user.as_str(), ctx.now),
     }
     .map_err(validation)?;
     let duration = DurationBounds::for_role(
@@ -168,9 +228,6 @@ fn prepare(
     .map_err(validation)?;
     let run_as = RunAs::from_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
         .map_err(validation)?;
-
-    // The decision (DESIGN.md §3), with the caller's login facts; a fresh
-    // code when given, or asked for when only a code is missing.
     let trust = Policy::parse_unlimited(
         &format!("{role_name}-trust-policy"),
         &role.assume_role_policy_document,
@@ -178,20 +235,47 @@ fn prepare(
     )
     .map_err(|e| CliError::new("ServiceFailure", format!("stored trust policy: {e}")))?;
     let session = Principal::for_role_session(&ctx.store, &ctx.account, &role_name, &session_name)?;
-    let login = &ctx.login;
-    let mut mfa_at = login.mfa_at;
-    let source_ip = login.source_ip.as_deref();
+    Ok(Resolved {
+        user,
+        role,
+        trust,
+        session,
+        session_name,
+        duration,
+        run_as,
+    })
+}
+
+/// What allowed the session: the statements behind `sts:AssumeRole` and
+/// `host:RunAs`.
+struct Allowed {
+    assume: Response,
+    run_as: Response,
+}
+
+/// The engine's decision (docs/ARCHITECTURE.md, "Request context"), with
+/// the caller's login facts; a fresh code when given, or asked for when
+/// only a code is missing. A refusal is audited.
+fn decide(
+    ctx: &Ctx,
+    caller: &Principal,
+    r: &Resolved,
+    args: &AssumeRoleArgs,
+) -> Result<Allowed, CliError> {
+    let now = ctx.now;
     let lockout = rules::lockout_rule(&ctx.config.lockout);
     let host_arn = ctx.config.host_arn();
-    let mut secrets = Secrets::new();
+    let denied = |message: &str, deciding: &[DecidingStatement]| {
+        audit_denied(ctx, &r.role.arn, args, r.duration, message, deciding);
+    };
     // `at`: when the code was read (a prompt may take a while; TOTP is
     // checked against the time of entry).
     let check_code = |code: &iam::secret::SecretString, serial: Option<&str>, at: DateTime<Utc>| {
-        rules::mfa_device_for(&ctx.store, &user, serial)
+        rules::mfa_device_for(&ctx.store, &r.user, serial)
             .and_then(|device| {
                 rules::check_mfa_code(
                     &ctx.store,
-                    &user,
+                    &r.user,
                     &device,
                     code,
                     &lockout,
@@ -200,28 +284,32 @@ fn prepare(
                 )
             })
             .map_err(|e| CliError::new("AccessDenied", e.to_string()))
+            .inspect_err(|e| denied(&e.message, &[]))
     };
+    let mut mfa_at = ctx.login.mfa_at;
     if let Some(code) = &args.token_code {
-        check_code(&code.as_str().into(), args.serial_number.as_deref(), now)
-            .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
+        check_code(&code.as_str().into(), args.serial_number.as_deref(), now)?;
         mfa_at = Some(now.timestamp());
     }
-    let decide = |mfa_at: Option<i64>| {
+    let ask = |mfa_at: Option<i64>| {
         let facts = RequestFacts {
             now,
             mfa_at,
-            source_ip,
+            source_ip: ctx.login.source_ip.as_deref(),
             hostname: &ctx.config.hostname,
-            duration_seconds: duration,
-            session_name: &session_name,
+            duration_seconds: r.duration,
+            session_name: &r.session_name,
         };
         let assume_context = rules::assume_role_context(
             &iam::request::principal_context(caller, now),
             &facts,
-            role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+            r.role
+                .tags
+                .iter()
+                .map(|t| (t.key.as_str(), t.value.as_str())),
         );
         let run_as_context = rules::run_as_context(
-            &iam::request::principal_context(&session, now),
+            &iam::request::principal_context(&r.session, now),
             &facts,
             ctx.config
                 .host_tags
@@ -231,11 +319,11 @@ fn prepare(
         let q = AssumeRoleQuestion {
             caller_arn: &caller.arn,
             caller: &caller.policies,
-            role_arn: &role.arn,
-            trust: &trust,
+            role_arn: &r.role.arn,
+            trust: &r.trust,
             assume_context: &assume_context,
-            session_arn: &session.arn,
-            role: &session.policies,
+            session_arn: &r.session.arn,
+            role: &r.session.policies,
             host_arn: &host_arn,
             run_as_context: &run_as_context,
         };
@@ -244,74 +332,46 @@ fn prepare(
         let mfa_helps = !verdict.is_allowed() && q.mfa_would_allow();
         (verdict, message, mfa_helps)
     };
-    let (mut verdict, mut message, mfa_helps) = decide(mfa_at);
+    let (mut verdict, mut message, mfa_helps) = ask(mfa_at);
     if mfa_helps && args.token_code.is_none() {
-        let device = rules::mfa_device_for(&ctx.store, &user, args.serial_number.as_deref())
+        let device = rules::mfa_device_for(&ctx.store, &r.user, args.serial_number.as_deref())
             .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
         let prompt = format!("MFA code for {}: ", device.serial_number);
-        let code = secrets.read(&prompt)?;
-        check_code(&code, Some(&device.serial_number), Utc::now())
-            .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
-        (verdict, message, _) = decide(Some(now.timestamp()));
+        let code = Secrets::new().read(&prompt)?;
+        check_code(&code, Some(&device.serial_number), Utc::now())?;
+        (verdict, message, _) = ask(Some(now.timestamp()));
     }
     if let Some(message) = message {
-        audit_denied(
-            &ctx,
-            &role.arn,
-            args,
-            duration,
-            &message,
-            &deciding_statements(verdict.deciding()),
-        );
+        denied(&message, &deciding_statements(verdict.deciding()));
         return Err(CliError::new("AccessDenied", message));
     }
-    let Verdict::Allowed {
-        assume,
-        run_as: ran,
-    } = verdict
-    else {
-        return Err(CliError::new("AccessDenied", "denied"));
-    };
-    // Only now, for an allowed caller: what exists on this host.
-    let (target, creds) = resolve_target(&run_as)?;
-    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
-    let mut decided = deciding_statements(&assume);
-    decided.extend(deciding_statements(&ran));
-    let session_arn = session.arn.clone();
-    let assumed = sts_event(
+    match verdict {
+        Verdict::Allowed { assume, run_as } => Ok(Allowed { assume, run_as }),
+        _ => Err(CliError::new("AccessDenied", "denied")),
+    }
+}
+
+/// The allowed `AssumeRole` event, committed later with the session record.
+fn assumed_event(
+    ctx: &Ctx,
+    caller: &Principal,
+    r: &Resolved,
+    allowed: &Allowed,
+    args: &AssumeRoleArgs,
+) -> Result<AuditEvent, CliError> {
+    let mut decided = deciding_statements(&allowed.assume);
+    decided.extend(deciding_statements(&allowed.run_as));
+    sts_event(
         &ctx.config,
         "AssumeRole",
         UserIdentity::of_principal(caller),
-        now,
-        request_parameters(&role.arn, &session_name, duration, &args.command),
+        ctx.now,
+        request_parameters(&r.role.arn, &r.session_name, r.duration, &args.command),
     )
-    .response_elements(json!({"assumedRoleUser": {"arn": session_arn}, "runAs": run_as.user}))
+    .response_elements(json!({"assumedRoleUser": {"arn": r.session.arn}, "runAs": r.run_as.user}))
     .decided_by_all(&decided)
     .build()
-    .map_err(|e| CliError::new("ServiceFailure", format!("audit event: {e}")))?;
-    let user_arn = caller.arn.clone();
-    let role_arn = role.arn.clone();
-    let Ctx { config, store, .. } = ctx;
-    Ok(Prepared {
-        config,
-        store,
-        user,
-        user_arn,
-        role: role_name,
-        role_arn,
-        session_name,
-        session_arn,
-        duration,
-        now,
-        target,
-        creds,
-        program,
-        argv0,
-        args: cmd_args,
-        command: args.command.clone(),
-        run_as,
-        assumed,
-    })
+    .map_err(|e| CliError::new("ServiceFailure", format!("audit event: {e}")))
 }
 
 impl Prepared {
