@@ -14,14 +14,8 @@ use crate::store::UserStatus;
 /// ([`crate::request::login_context`]);
 /// then `require_mfa` and password expiry.
 pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
-    let Begun {
-        host,
-        name,
-        origin,
-        user,
-    } = match begun {
-        Ok(begun) => begun,
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);

@@ -27,13 +27,8 @@ use crate::store::{AuthRecord, AuthState, Store, StoreError, UserStatus};
 /// it. A client that hangs up after a right password leaves nothing to
 /// count.
 pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let Begun {
-        host,
-        name,
-        origin,
-        user,
-    } = match Host::begin(conv, options) {
-        Ok(begun) => begun,
+    let (host, name, origin, user) = match Host::begin(conv, options) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     if user.is_none() && host.ignores(&name) {

@@ -34,29 +34,24 @@ pub fn change_password(
     change: PasswordChange,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
-    let Begun {
-        host,
-        name,
-        origin,
-        user,
-    } = match begun {
-        Ok(begun) => begun,
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
+    let audit_change = |refusal: Option<&str>| {
+        host.audit(
+            PamEvent::ChangePassword { refusal },
+            &identity,
+            &origin,
+            now,
+        );
+    };
     let profile = match host.store.get_login_profile(&user.name) {
         Ok(profile) => profile,
         Err(StoreError::NoSuchEntity { .. }) => {
             conv.error(DENIED);
-            host.audit(
-                PamEvent::ChangePassword {
-                    refusal: Some("user has no login profile"),
-                },
-                &identity,
-                &origin,
-                now,
-            );
+            audit_change(Some("user has no login profile"));
             return Outcome::PermissionDenied;
         }
         Err(e) => {
@@ -84,14 +79,7 @@ pub fn change_password(
     if !may_change {
         conv.error(DENIED);
         let reason = "the account password policy does not let users change passwords";
-        host.audit(
-            PamEvent::ChangePassword {
-                refusal: Some(reason),
-            },
-            &identity,
-            &origin,
-            now,
-        );
+        audit_change(Some(reason));
         return Outcome::PermissionDenied;
     }
     if change.preliminary {
@@ -122,14 +110,7 @@ pub fn change_password(
         };
         if let Some(reason) = refusal {
             conv.error(DENIED);
-            host.audit(
-                PamEvent::ChangePassword {
-                    refusal: Some(reason),
-                },
-                &identity,
-                &origin,
-                now,
-            );
+            audit_change(Some(reason));
             return Outcome::AuthFailed;
         }
     }
@@ -142,14 +123,7 @@ pub fn change_password(
     };
     if new != again {
         conv.error("Sorry, passwords do not match.");
-        host.audit(
-            PamEvent::ChangePassword {
-                refusal: Some("new passwords did not match"),
-            },
-            &identity,
-            &origin,
-            now,
-        );
+        audit_change(Some("new passwords did not match"));
         return Outcome::PasswordRejected;
     }
     let mut previous = vec![profile.password_hash.clone()];
@@ -167,14 +141,7 @@ pub fn change_password(
     if let Err(violation) = policy.check(&new, &name, &previous[..reuse_window]) {
         // The rule broken is policy, not secret: the user needs it to retry.
         conv.error(&format!("Password refused: {violation}"));
-        host.audit(
-            PamEvent::ChangePassword {
-                refusal: Some(&violation.to_string()),
-            },
-            &identity,
-            &origin,
-            now,
-        );
+        audit_change(Some(&violation.to_string()));
         return Outcome::PasswordRejected;
     }
     let stored = password::hash_password(&new)
@@ -190,12 +157,7 @@ pub fn change_password(
         ));
         return Outcome::Unavailable;
     }
-    host.audit(
-        PamEvent::ChangePassword { refusal: None },
-        &identity,
-        &origin,
-        now,
-    );
+    audit_change(None);
     Outcome::Success
 }
 

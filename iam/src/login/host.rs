@@ -50,6 +50,12 @@ pub(super) enum OnUnknown {
     RefuseQuietly,
 }
 
+impl<U> Begun<U> {
+    pub(super) fn into_parts(self) -> (Host, String, Origin, U) {
+        (self.host, self.name, self.origin, self.user)
+    }
+}
+
 impl Begun<Option<User>> {
     /// The prologue of the stages that need a known user: an unknown one
     /// ends the stage with [`Outcome::Ignore`] or [`Outcome::UserUnknown`].
@@ -133,6 +139,16 @@ impl Host {
             origin,
             user,
         })
+    }
+
+    /// [`Self::begin`] then [`Begun::known`] with an audited refusal: the
+    /// prologue of acct_mgmt, open/close_session and chauthtok.
+    pub(super) fn begin_known(
+        conv: &mut dyn Conversation,
+        options: &Options,
+        now: DateTime<Utc>,
+    ) -> Result<Begun<User>, Outcome> {
+        Self::begin(conv, options)?.known(conv, OnUnknown::Refuse(now))
     }
 
     pub(super) fn account_id(&self) -> &str {

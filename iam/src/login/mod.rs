@@ -59,7 +59,7 @@ pub use authenticate::authenticate;
 use authenticate::{Attempt, CodeCheck, Failure};
 pub use chauthtok::{CurrentPassword, PasswordChange, change_password, check_current_password};
 use chauthtok::{PasswordState, password_state};
-use host::{Begun, Credentials, Host, LOG_ERR, OnUnknown, syslog};
+use host::{Credentials, Host, LOG_ERR, OnUnknown, syslog};
 pub use session::{close_session, local_groups, open_session};
 
 /// What a PAM stage may ask of the application, and nothing more.

@@ -12,9 +12,9 @@ pub fn local_groups(
     conv: &mut dyn Conversation,
     options: &Options,
 ) -> Result<Vec<String>, Outcome> {
-    let Begun {
-        host, name, user, ..
-    } = Host::begin(conv, options)?.known(conv, OnUnknown::RefuseQuietly)?;
+    let (host, name, _, user) = Host::begin(conv, options)?
+        .known(conv, OnUnknown::RefuseQuietly)?
+        .into_parts();
     let groups = host.store.groups_for_user(&user.name).map_err(|e| {
         host.report(&format!("setcred: cannot read the groups of {name}: {e}"));
         Outcome::Unavailable
@@ -39,14 +39,8 @@ pub fn local_groups(
 /// `pam_sm_open_session`: the `Login` audit event and a login-session record
 /// (`iamctl list-sessions`, `aws:MultiFactorAuthAge` later on).
 pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
-    let Begun {
-        host,
-        name,
-        origin,
-        user,
-    } = match begun {
-        Ok(begun) => begun,
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
@@ -92,14 +86,8 @@ pub fn close_session(
     options: &Options,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let begun = Host::begin(conv, options).and_then(|b| b.known(conv, OnUnknown::Refuse(now)));
-    let Begun {
-        host,
-        name,
-        origin,
-        user,
-    } = match begun {
-        Ok(begun) => begun,
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     if let Err(e) = host.store.close_login_session_for(
