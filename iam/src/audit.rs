@@ -1,5 +1,9 @@
-//! Audit trail: CloudTrail-shaped events (DESIGN.md §7), one JSON object per
-//! line, appended to the audit log and copied to syslog `authpriv`.
+//! Audit trail: CloudTrail-shaped events, one JSON object per line,
+//! appended to the audit log and copied to syslog `authpriv`
+//! ([`crate::syslog`]). Every event is assembled here ([`AuditEvent::pam`]
+//! for the PAM stages, [`AuditEvent::iamctl`] for iamctl's `iam` and `sts`
+//! calls) and every deciding statement comes from [`deciding_statements`];
+//! see docs/ARCHITECTURE.md, "Audit".
 //!
 //! Events are built from plain strings and `serde_json::Value`s; the secret
 //! types in [`crate::secret`] do not implement `Serialize`, so a password or
@@ -664,6 +668,59 @@ mod tests {
         let back: AuditEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
         assert_ne!(denied_login().event_id, e.event_id);
+    }
+
+    #[test]
+    fn pam_events_name_their_outcome() {
+        let origin = PamOrigin {
+            service: "sshd",
+            tty: Some("ssh"),
+            rhost: Some("10.0.0.7"),
+        };
+        let event = |e: PamEvent<'_>| {
+            let ev = AuditEvent::pam(e, UserIdentity::unknown("bob"), "web-1", &origin, now())
+                .build()
+                .unwrap();
+            serde_json::to_value(ev).unwrap()
+        };
+        let deciding = [DecidingStatement {
+            policy: "DenyProd".into(),
+            sid: None,
+            index: Some(1),
+        }];
+        let v = event(PamEvent::LoginDenied {
+            reason: "no",
+            deciding: &deciding,
+        });
+        assert_eq!(v["eventName"], "Login");
+        assert_eq!(v["eventSource"], "pam");
+        assert_eq!(
+            v["requestParameters"],
+            json!({"service": "sshd", "tty": "ssh"})
+        );
+        assert_eq!(v["sourceIPAddress"], "10.0.0.7");
+        assert_eq!(v["responseElements"], json!({"Login": "Failure"}));
+        assert_eq!(v["errorCode"], "AccessDenied");
+        assert_eq!(v["decidedBy"][0]["index"], 1);
+        let v = event(PamEvent::AuthenticationFailed { reason: "locked" });
+        assert_eq!(v["errorCode"], "AuthenticationFailed");
+        let v = event(PamEvent::LoginSucceeded { mfa_used: true });
+        assert_eq!(v["responseElements"], json!({"Login": "Success"}));
+        assert_eq!(v["additionalEventData"], json!({"MFAUsed": "Yes"}));
+        assert!(v.get("errorCode").is_none());
+        let v = event(PamEvent::Logout);
+        assert_eq!(v["eventName"], "Logout");
+        assert_eq!(v["responseElements"], Value::Null);
+        let v = event(PamEvent::ChangePassword {
+            refusal: Some("reuse"),
+        });
+        assert_eq!(v["eventName"], "ChangePassword");
+        assert_eq!(v["errorMessage"], "reuse");
+        assert!(
+            event(PamEvent::ChangePassword { refusal: None })
+                .get("errorCode")
+                .is_none()
+        );
     }
 
     #[test]

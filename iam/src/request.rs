@@ -246,3 +246,90 @@ pub fn with_fresh_mfa(ctx: &Context) -> Context {
     ctx.set("aws:MultiFactorAuthAge", "0");
     ctx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::{AccountId, TagValue};
+    use crate::policy::PolicySet;
+    use chrono::TimeZone;
+
+    fn alice() -> Principal {
+        Principal {
+            principal_type: PrincipalType::User,
+            arn: "arn:aws:iam::123456789012:user/alice".into(),
+            id: "AIDAEXAMPLE".into(),
+            name: "alice".into(),
+            account: AccountId::parse("123456789012").unwrap(),
+            tags: vec![Tag {
+                key: TagKey::parse("team").unwrap(),
+                value: TagValue::parse("ops").unwrap(),
+            }],
+            policies: PolicySet::default(),
+        }
+    }
+
+    fn get(ctx: &Context, key: &str) -> Option<String> {
+        ctx.get(key).map(|v| v.join(","))
+    }
+
+    #[test]
+    fn login_context_has_every_key_of_host_login() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let tags = BTreeMap::from([("env".to_owned(), "prod".to_owned())]);
+        let ctx = login_context(
+            &alice(),
+            &LoginRequest {
+                now,
+                mfa_at: Some(now.timestamp() - 30),
+                source_ip: "10.0.0.7".parse().ok(),
+                secure_transport: true,
+                service: "sshd",
+                tty: Some("ssh"),
+                hostname: "web-1",
+                host_tags: &tags,
+            },
+        );
+        for (key, value) in [
+            ("aws:username", "alice"),
+            ("aws:userid", "AIDAEXAMPLE"),
+            ("aws:PrincipalArn", "arn:aws:iam::123456789012:user/alice"),
+            ("aws:PrincipalAccount", "123456789012"),
+            ("aws:PrincipalType", "User"),
+            ("aws:PrincipalTag/team", "ops"),
+            ("aws:CurrentTime", "2026-11-25T12:00:00Z"),
+            ("aws:EpochTime", &now.timestamp().to_string()),
+            ("aws:SourceIp", "10.0.0.7"),
+            ("aws:MultiFactorAuthPresent", "true"),
+            ("aws:MultiFactorAuthAge", "30"),
+            ("aws:SecureTransport", "true"),
+            ("host:Service", "sshd"),
+            ("host:Tty", "ssh"),
+            ("aws:ResourceTag/env", "prod"),
+            ("host:Hostname", "web-1"),
+        ] {
+            assert_eq!(get(&ctx, key).as_deref(), Some(value), "{key}");
+        }
+    }
+
+    #[test]
+    fn caller_context_adds_login_facts_only_with_a_login_session() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let none = caller_context(&alice(), now, &LoginFacts::default());
+        assert_eq!(get(&none, "aws:MultiFactorAuthPresent"), None);
+        let facts = LoginFacts {
+            mfa_at: None,
+            source_ip: Some("192.0.2.1".into()),
+            found: true,
+        };
+        let ctx = caller_context(&alice(), now, &facts);
+        assert_eq!(
+            get(&ctx, "aws:MultiFactorAuthPresent").as_deref(),
+            Some("false")
+        );
+        assert_eq!(get(&ctx, "aws:MultiFactorAuthAge"), None);
+        assert_eq!(get(&ctx, "aws:SourceIp").as_deref(), Some("192.0.2.1"));
+        let fresh = with_fresh_mfa(&ctx);
+        assert_eq!(get(&fresh, "aws:MultiFactorAuthAge").as_deref(), Some("0"));
+    }
+}
