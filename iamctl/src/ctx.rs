@@ -83,12 +83,8 @@ impl Ctx {
         // A role session first: inside one the caller is the assumed role,
         // even as uid 0 (sessions run as root by default). Found by cgroup
         // or supervisor ancestry, never by the environment.
-        let session = crate::elevate::procs::session_principal(
-            &store,
-            &account,
-            &invoker.caller_process(),
-            now,
-        )?;
+        let session =
+            crate::procs::session_principal(&store, &account, &invoker.caller_process(), now)?;
         let caller = if let Some((session, principal)) = session {
             login_user = Some(session.user.to_string());
             Caller::AssumedRole(Box::new(principal))
@@ -147,9 +143,7 @@ impl Ctx {
         // A role session's login facts are those of the user who started
         // it: its login session is an ancestor of the session's processes.
         let login = match &login_user {
-            Some(user) => {
-                crate::elevate::procs::login_facts_of_process(&store, user, std::process::id())?
-            }
+            Some(user) => crate::procs::login_facts_of_process(&store, user, std::process::id())?,
             None => LoginFacts::default(),
         };
         let ctx = Self {

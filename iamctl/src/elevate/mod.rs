@@ -2,7 +2,6 @@
 //! AWS CLI surface, the store, and the supervisor. Every rule is in
 //! `iam::elevation`.
 
-pub mod procs;
 pub mod session;
 mod supervisor;
 mod sys;
@@ -11,6 +10,7 @@ use crate::cli::{AssumeRoleArgs, ListSessionsArgs, RevokeSessionArgs};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
 use crate::input::Secrets;
+use crate::procs;
 use crate::setuid::Invoker;
 use chrono::{DateTime, TimeZone, Utc};
 use iam::audit::{
