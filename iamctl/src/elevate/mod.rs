@@ -409,42 +409,7 @@ impl Prepared {
             self.duration,
             &self.command,
         );
-        // The session exists only with its AssumeRole and SessionStarted
-        // events: one transaction, or no session.
-        let record = self.store.atomically(|store| {
-            let record = store.create_role_session(
-                &self.user,
-                &self.role,
-                &self.session_name,
-                self.now,
-                expires,
-            )?;
-            store.set_role_session_supervisor(
-                &record.id,
-                me.pid,
-                me.start_ticks,
-                self.creds.uid,
-            )?;
-            audit::queue(store, &self.assumed)?;
-            let started = sts_event(
-                &self.config,
-                "SessionStarted",
-                identity.clone(),
-                self.now,
-                params.clone(),
-            )
-            .response_elements(json!({
-                "sessionId": record.id,
-                "userArn": self.user_arn,
-                "expiration": rules::iso8601(expires),
-                "runAs": self.run_as.user,
-                "groups": self.run_as.groups,
-            }))
-            .build()
-            .map_err(|e| StoreError::Audit(e.to_string()))?;
-            audit::queue(store, &started)?;
-            Ok(record)
-        })?;
+        let record = self.record_start(expires, &me, &identity, &params)?;
         deliver(&self.config, &self.store);
         let description = SessionDescription {
             id: record.id.clone(),
@@ -484,7 +449,84 @@ impl Prepared {
                 .is_ok_and(|s| s.status != RoleSessionStatus::Active)
         });
         let now = Utc::now();
-        let (status, event_name, code) = match &result {
+        Self::record_end(
+            &self.config,
+            store,
+            identity,
+            params,
+            &record.id,
+            &result,
+            now,
+        );
+        deliver(&self.config, store);
+        match result {
+            Ok(o) => Ok(ExitCode::from(u8::try_from(o.status).unwrap_or(255))),
+            Err(e) => Err(CliError::new(
+                "ServiceFailure",
+                format!("cannot run the command: {e}"),
+            )),
+        }
+    }
+
+    /// The session record and its `AssumeRole` and `SessionStarted` events:
+    /// one transaction, or no session.
+    fn record_start(
+        &self,
+        expires: DateTime<Utc>,
+        me: &procs::ProcessInfo,
+        identity: &UserIdentity,
+        params: &Value,
+    ) -> Result<RoleSession, StoreError> {
+        self.store.atomically(|store| {
+            let record = store.create_role_session(
+                &self.user,
+                &self.role,
+                &self.session_name,
+                self.now,
+                expires,
+            )?;
+            store.set_role_session_supervisor(
+                &record.id,
+                me.pid,
+                me.start_ticks,
+                self.creds.uid,
+            )?;
+            audit::queue(store, &self.assumed)?;
+            let started = sts_event(
+                &self.config,
+                "SessionStarted",
+                identity.clone(),
+                self.now,
+                params.clone(),
+            )
+            .response_elements(json!({
+                "sessionId": record.id,
+                "userArn": self.user_arn,
+                "expiration": rules::iso8601(expires),
+                "runAs": self.run_as.user,
+                "groups": self.run_as.groups,
+            }))
+            .build()
+            .map_err(|e| StoreError::Audit(e.to_string()))?;
+            audit::queue(store, &started)?;
+            Ok(record)
+        })
+    }
+
+    /// The end of the session and its event (`SessionExpired`,
+    /// `SessionRevoked` or `SessionEnded`), in one transaction; a failure is
+    /// only warned about (the session is over either way). Not a method:
+    /// the launch has taken the command out of `self`.
+    fn record_end(
+        config: &HostConfig,
+        store: &Store,
+        identity: UserIdentity,
+        params: Value,
+        id: &str,
+        result: &std::io::Result<supervisor::Outcome>,
+        now: DateTime<Utc>,
+    ) {
+        let (status, event_name, code) = match result {
             Ok(o) => match o.reason {
                 EndReason::Expired => (RoleSessionStatus::Expired, "SessionExpired", o.status),
                 EndReason::Revoked => (RoleSessionStatus::Revoked, "SessionRevoked", o.status),
@@ -495,31 +537,20 @@ impl Prepared {
         // A revoked record already says so; every other end is written here,
         // with its event.
         let failure = result.as_ref().err().map(ToString::to_string);
-        let ended = sts_event(&self.config, event_name, identity, now, params)
-            .response_elements(json!({"sessionId": record.id, "exitStatus": code}))
+        let ended = sts_event(config, event_name, identity, now, params)
+            .response_elements(json!({"sessionId": id, "exitStatus": code}))
             .error_if(failure.as_deref().map(|m| ("CommandFailed", m)))
             .build();
         let recorded = ended
             .map_err(|e| StoreError::Audit(e.to_string()))
             .and_then(|ended| {
                 store.atomically(|store| {
-                    store.end_role_session(&record.id, status, now)?;
+                    store.end_role_session(id, status, now)?;
                     audit::queue(store, &ended)
                 })
             });
         if let Err(e) = recorded {
-            eprintln!(
-                "warning: the end of session {} not recorded: {e}",
-                record.id
-            );
-        }
-        deliver(&self.config, store);
-        match result {
-            Ok(o) => Ok(ExitCode::from(u8::try_from(o.status).unwrap_or(255))),
-            Err(e) => Err(CliError::new(
-                "ServiceFailure",
-                format!("cannot run the command: {e}"),
-            )),
+            eprintln!("warning: the end of session {} not recorded: {e}", id);
         }
     }
 }
