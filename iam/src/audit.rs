@@ -1,5 +1,9 @@
-//! Audit trail: CloudTrail-shaped events (DESIGN.md §7), one JSON object per
-//! line, appended to the audit log and copied to syslog `authpriv`.
+//! Audit trail: CloudTrail-shaped events, one JSON object per line,
+//! appended to the audit log and copied to syslog `authpriv`
+//! ([`crate::syslog`]). Every event is assembled here ([`AuditEvent::pam`]
+//! for the PAM stages, [`AuditEvent::iamctl`] for iamctl's `iam` and `sts`
+//! calls) and every deciding statement comes from [`deciding_statements`];
+//! see docs/ARCHITECTURE.md, "Audit".
 //!
 //! Events are built from plain strings and `serde_json::Value`s; the secret
 //! types in [`crate::secret`] do not implement `Serialize`, so a password or
@@ -9,7 +13,6 @@
 use std::fs::DirBuilder;
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,9 +20,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ledger::Ledger;
-use crate::policy::{MatchedStatement, Response};
+use crate::policy::{Decision, Effect, Response};
+use crate::principal::{Principal, PrincipalType};
 use crate::store::StoreError;
+use crate::syslog::Severity;
 use crate::trust::{self, Contents, TrustError};
+
+/// How audit records are tagged in syslog.
+const SYSLOG_TAG: &str = "iam-audit";
+
+/// The `userAgent` of every event iamctl writes.
+pub const IAMCTL_USER_AGENT: &str = "iamctl";
 
 /// CloudTrail's current record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -136,6 +147,15 @@ impl UserIdentity {
             user_name: Some(user_name.to_owned()),
         }
     }
+
+    /// The user or role session a principal is.
+    pub fn of_principal(principal: &Principal) -> Self {
+        let account = principal.account.as_str();
+        match principal.principal_type {
+            PrincipalType::User => Self::iam_user(account, &principal.arn, &principal.name),
+            PrincipalType::AssumedRole => Self::assumed_role(account, &principal.arn),
+        }
+    }
 }
 
 /// A policy statement that decided a request: the answer to "why was I
@@ -152,23 +172,51 @@ pub struct DecidingStatement {
     pub index: Option<usize>,
 }
 
-impl DecidingStatement {
-    /// The statements that decided `response`, as audit lines name them:
-    /// the Deny statements of an explicit deny, the Allow statements of an
-    /// allow, none for an implicit deny.
-    pub fn all(response: &Response) -> Vec<Self> {
-        response.matched.iter().map(Self::from).collect()
-    }
-}
-
-impl From<&MatchedStatement> for DecidingStatement {
-    fn from(m: &MatchedStatement) -> Self {
-        Self {
+/// The statements that decided `response`: the Deny statements that
+/// matched, for an explicit deny; every matched statement otherwise (the
+/// granting ones of an allow; for an implicit deny, those that allowed in
+/// one policy set but not the other).
+pub fn deciding_statements(response: &Response) -> Vec<DecidingStatement> {
+    response
+        .matched
+        .iter()
+        .filter(|m| response.decision != Decision::ExplicitDeny || m.effect == Effect::Deny)
+        .map(|m| DecidingStatement {
             policy: m.policy.clone(),
             sid: m.sid.clone(),
             index: Some(m.index),
-        }
-    }
+        })
+        .collect()
+}
+
+/// Where a PAM event comes from, as the PAM items say.
+#[derive(Debug, Clone, Copy)]
+pub struct PamOrigin<'a> {
+    pub service: &'a str,
+    pub tty: Option<&'a str>,
+    /// `PAM_RHOST`, recorded as `sourceIPAddress` whatever it holds.
+    pub rhost: Option<&'a str>,
+}
+
+/// What a PAM stage records; the event's name, response elements and error
+/// code follow from it.
+#[derive(Debug, Clone, Copy)]
+pub enum PamEvent<'a> {
+    /// `authenticate` refused the factors (wrong, replayed, locked out,
+    /// unknown user): `Login`, `AuthenticationFailed`.
+    AuthenticationFailed { reason: &'a str },
+    /// The account stage (or an unknown user at a later stage) refused the
+    /// login: `Login`, `AccessDenied`, with the deciding statements.
+    LoginDenied {
+        reason: &'a str,
+        deciding: &'a [DecidingStatement],
+    },
+    /// `open_session`: `Login` succeeded, with or without MFA.
+    LoginSucceeded { mfa_used: bool },
+    /// `close_session`.
+    Logout,
+    /// `chauthtok`: `ChangePassword`, refused when `refusal` says why.
+    ChangePassword { refusal: Option<&'a str> },
 }
 
 /// One audit record, CloudTrail's field names plus `host` and `decidedBy`.
@@ -243,6 +291,65 @@ impl AuditEvent {
                 event_id: String::new(),
             },
         }
+    }
+
+    /// A PAM event: the service and tty as request parameters, PAM_RHOST
+    /// as the source address.
+    pub fn pam(
+        event: PamEvent<'_>,
+        identity: UserIdentity,
+        host: &str,
+        origin: &PamOrigin<'_>,
+        now: DateTime<Utc>,
+    ) -> AuditEventBuilder {
+        let name = match event {
+            PamEvent::ChangePassword { .. } => "ChangePassword",
+            PamEvent::Logout => "Logout",
+            _ => "Login",
+        };
+        let mut parameters = serde_json::json!({ "service": origin.service });
+        if let Some(tty) = origin.tty {
+            parameters["tty"] = serde_json::json!(tty);
+        }
+        let mut builder = Self::builder(EventSource::Pam, name, identity, host, now)
+            .request_parameters(parameters);
+        if let Some(rhost) = origin.rhost {
+            builder = builder.source_ip(rhost);
+        }
+        let failure = serde_json::json!({ "Login": "Failure" });
+        match event {
+            PamEvent::AuthenticationFailed { reason } => builder
+                .response_elements(failure)
+                .error("AuthenticationFailed", reason),
+            PamEvent::LoginDenied { reason, deciding } => builder
+                .response_elements(failure)
+                .error("AccessDenied", reason)
+                .decided_by_all(deciding),
+            PamEvent::LoginSucceeded { mfa_used } => builder
+                .response_elements(serde_json::json!({ "Login": "Success" }))
+                .additional_event_data(
+                    serde_json::json!({ "MFAUsed": if mfa_used { "Yes" } else { "No" } }),
+                ),
+            PamEvent::Logout | PamEvent::ChangePassword { refusal: None } => builder,
+            PamEvent::ChangePassword {
+                refusal: Some(reason),
+            } => builder.error("AccessDenied", reason),
+        }
+    }
+
+    /// An event of an iamctl call (`iam` or `sts`): what was asked, and the
+    /// `iamctl` user agent.
+    pub fn iamctl(
+        source: EventSource,
+        name: &str,
+        identity: UserIdentity,
+        host: &str,
+        now: DateTime<Utc>,
+        request_parameters: Value,
+    ) -> AuditEventBuilder {
+        Self::builder(source, name, identity, host, now)
+            .request_parameters(request_parameters)
+            .user_agent(IAMCTL_USER_AGENT)
     }
 
     /// Whether the event records a refusal.
@@ -321,6 +428,20 @@ impl AuditEventBuilder {
         self
     }
 
+    /// Every statement that decided the request, in order.
+    pub fn decided_by_all(mut self, statements: &[DecidingStatement]) -> Self {
+        self.event.decided_by.extend_from_slice(statements);
+        self
+    }
+
+    /// A refusal when `error` (code, message) is given; else unchanged.
+    pub fn error_if(self, error: Option<(&str, &str)>) -> Self {
+        match error {
+            Some((code, message)) => self.error(code, message),
+            None => self,
+        }
+    }
+
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.event.read_only = Some(read_only);
         self
@@ -371,12 +492,21 @@ impl AuditLog {
         self.deliver(&event.to_line()?, event.is_denial())
     }
 
+    /// Builds `event` and appends it ([`Self::append`]).
+    pub fn write(&self, event: AuditEventBuilder) -> Result<(), AuditError> {
+        self.append(&event.build()?)
+    }
+
     /// Appends an event line made by [`AuditEvent::to_line`] (as queued in
     /// the ledger's outbox), and copies it to syslog.
     fn deliver(&self, line: &str, denial: bool) -> Result<(), AuditError> {
         self.append_line(line)?;
         if self.syslog {
-            send_syslog(Path::new("/dev/log"), line.trim_end(), denial);
+            let severity = match denial {
+                true => Severity::Warning,
+                false => Severity::Info,
+            };
+            crate::syslog::send(SYSLOG_TAG, severity, line.trim_end());
         }
         Ok(())
     }
@@ -415,32 +545,13 @@ impl AuditLog {
     }
 }
 
-/// Sends one RFC 3164 record to syslog `authpriv` through `/dev/log` on a
-/// non-blocking datagram socket: if the journal is slow or absent the record
-/// is dropped, because a login must never wait on logging (the audit file
-/// already has it). The socket is made here rather than by `syslog::unix`,
-/// which may fall back to a blocking stream socket.
-fn send_syslog(socket_path: &Path, message: &str, denial: bool) {
-    let Ok(socket) = UnixDatagram::unbound() else {
-        return;
-    };
-    if socket.set_nonblocking(true).is_err() || socket.connect(socket_path).is_err() {
-        return;
-    }
-    let mut logger = syslog::Logger::new(
-        syslog::LoggerBackend::Unix(socket),
-        syslog::Formatter3164 {
-            facility: syslog::Facility::LOG_AUTHPRIV,
-            hostname: None,
-            process: "iam-audit".into(),
-            pid: std::process::id(),
-        },
-    );
-    let _ = if denial {
-        logger.warning(message)
-    } else {
-        logger.info(message)
-    };
+/// Queues `event` in the ledger's outbox: inside a transaction it commits
+/// with the change it records; [`AuditLog::deliver_queued`] writes it out.
+pub fn queue(ledger: &Ledger<'_>, event: &AuditEvent) -> Result<(), StoreError> {
+    let line = event
+        .to_line()
+        .map_err(|e| StoreError::Audit(e.to_string()))?;
+    ledger.queue_audit(&line, event.is_denial())
 }
 
 /// RFC 4122 version 4 UUID from the OS RNG.
@@ -463,9 +574,11 @@ fn uuid_v4() -> Result<String, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::syslog::send_to;
     use chrono::TimeZone;
     use serde_json::json;
     use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixDatagram;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
@@ -523,6 +636,59 @@ mod tests {
         let back: AuditEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
         assert_ne!(denied_login().event_id, e.event_id);
+    }
+
+    #[test]
+    fn pam_events_name_their_outcome() {
+        let origin = PamOrigin {
+            service: "sshd",
+            tty: Some("ssh"),
+            rhost: Some("10.0.0.7"),
+        };
+        let event = |e: PamEvent<'_>| {
+            let ev = AuditEvent::pam(e, UserIdentity::unknown("bob"), "web-1", &origin, now())
+                .build()
+                .unwrap();
+            serde_json::to_value(ev).unwrap()
+        };
+        let deciding = [DecidingStatement {
+            policy: "DenyProd".into(),
+            sid: None,
+            index: Some(1),
+        }];
+        let v = event(PamEvent::LoginDenied {
+            reason: "no",
+            deciding: &deciding,
+        });
+        assert_eq!(v["eventName"], "Login");
+        assert_eq!(v["eventSource"], "pam");
+        assert_eq!(
+            v["requestParameters"],
+            json!({"service": "sshd", "tty": "ssh"})
+        );
+        assert_eq!(v["sourceIPAddress"], "10.0.0.7");
+        assert_eq!(v["responseElements"], json!({"Login": "Failure"}));
+        assert_eq!(v["errorCode"], "AccessDenied");
+        assert_eq!(v["decidedBy"][0]["index"], 1);
+        let v = event(PamEvent::AuthenticationFailed { reason: "locked" });
+        assert_eq!(v["errorCode"], "AuthenticationFailed");
+        let v = event(PamEvent::LoginSucceeded { mfa_used: true });
+        assert_eq!(v["responseElements"], json!({"Login": "Success"}));
+        assert_eq!(v["additionalEventData"], json!({"MFAUsed": "Yes"}));
+        assert!(v.get("errorCode").is_none());
+        let v = event(PamEvent::Logout);
+        assert_eq!(v["eventName"], "Logout");
+        assert_eq!(v["responseElements"], Value::Null);
+        let v = event(PamEvent::ChangePassword {
+            refusal: Some("reuse"),
+        });
+        assert_eq!(v["eventName"], "ChangePassword");
+        assert_eq!(v["errorMessage"], "reuse");
+        assert!(
+            event(PamEvent::ChangePassword { refusal: None })
+                .get("errorCode")
+                .is_none()
+        );
     }
 
     #[test]
@@ -671,8 +837,18 @@ mod tests {
         let sock_path = dir.path().join("log.sock");
         let server = UnixDatagram::bind(&sock_path).unwrap();
         server.set_nonblocking(true).unwrap();
-        send_syslog(&sock_path, "{\"eventName\":\"Login\"}", true);
-        send_syslog(&sock_path, "{\"eventName\":\"Logout\"}", false);
+        send_to(
+            &sock_path,
+            SYSLOG_TAG,
+            Severity::Warning,
+            "{\"eventName\":\"Login\"}",
+        );
+        send_to(
+            &sock_path,
+            SYSLOG_TAG,
+            Severity::Info,
+            "{\"eventName\":\"Logout\"}",
+        );
         let mut buf = [0u8; 4096];
         let n = server.recv(&mut buf).unwrap();
         let record = std::str::from_utf8(&buf[..n]).unwrap();
@@ -684,7 +860,7 @@ mod tests {
         assert!(std::str::from_utf8(&buf[..n]).unwrap().starts_with("<86>"));
         // Nobody listening: dropped silently, without blocking.
         drop(server);
-        send_syslog(&sock_path, "x", false);
+        send_to(&sock_path, SYSLOG_TAG, Severity::Info, "x");
     }
 
     #[test]
@@ -695,7 +871,7 @@ mod tests {
         let start = std::time::Instant::now();
         let line = "z".repeat(4000);
         for _ in 0..2000 {
-            send_syslog(&sock_path, &line, false);
+            send_to(&sock_path, SYSLOG_TAG, Severity::Info, &line);
         }
         assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }

@@ -20,8 +20,10 @@ pub mod names;
 pub mod password;
 pub mod principal;
 pub mod publish;
+pub mod request;
 pub mod secret;
 pub mod store;
+pub mod syslog;
 pub mod totp;
 pub mod trust;
 

@@ -11,7 +11,6 @@ use crate::directory::Directory;
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
 use crate::store::{PolicyDocument, PrincipalPolicies, StoreError};
-use chrono::{DateTime, SecondsFormat, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrincipalError {
@@ -112,34 +111,8 @@ impl Principal {
         Ok(p)
     }
 
-    /// The request context every call of this principal starts from (§3):
-    /// identity keys, principal tags and the time. Callers add what only
-    /// they know (source IP, MFA, host keys, …).
-    pub fn base_context(&self, now: DateTime<Utc>) -> Context {
-        let mut ctx = Context::new();
-        if self.principal_type == PrincipalType::User {
-            ctx.set("aws:username", self.name.clone());
-        }
-        ctx.set("aws:userid", self.id.clone());
-        ctx.set("aws:PrincipalArn", self.principal_arn());
-        ctx.set("aws:PrincipalAccount", self.account.to_string());
-        ctx.set("aws:PrincipalType", self.principal_type.as_aws_str());
-        for tag in &self.tags {
-            ctx.set(
-                &format!("aws:PrincipalTag/{}", tag.key),
-                tag.value.to_string(),
-            );
-        }
-        ctx.set(
-            "aws:CurrentTime",
-            now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        );
-        ctx.set("aws:EpochTime", now.timestamp().to_string());
-        ctx
-    }
-
     /// `aws:PrincipalArn`: for a role session AWS gives the role's ARN.
-    fn principal_arn(&self) -> String {
+    pub(crate) fn principal_arn(&self) -> String {
         match self
             .arn
             .strip_prefix(&format!("arn:aws:sts::{}:assumed-role/", self.account))
@@ -203,7 +176,7 @@ mod tests {
     use crate::names::{IamPath, PolicyName, TagKey, TagValue};
     use crate::policy::Decision;
     use crate::store::{Entity, NewRole, NewUser, Store};
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     fn store() -> (tempfile::TempDir, Store, AccountId) {
         let dir = tempfile::tempdir().unwrap();
@@ -241,7 +214,7 @@ mod tests {
         assert_eq!(p.arn, "arn:aws:iam::123456789012:user/bob");
         assert!(p.id.starts_with("AIDA"));
         assert_eq!(p.policies.identity.len(), 1);
-        let ctx = p.base_context(now);
+        let ctx = crate::request::principal_context(&p, now);
         let get = |k: &str| ctx.get(k).map(|v| v.join(","));
         assert_eq!(get("aws:username").as_deref(), Some("bob"));
         assert_eq!(get("aws:userid"), Some(p.id.clone()));
@@ -292,7 +265,7 @@ mod tests {
         let p = Principal::for_role_session(&store, &account, &admin, &session).unwrap();
         assert_eq!(p.arn, "arn:aws:sts::123456789012:assumed-role/admin/bob");
         assert!(p.id.starts_with("AROA") && p.id.ends_with(":bob"));
-        let ctx = p.base_context(now);
+        let ctx = crate::request::principal_context(&p, now);
         assert_eq!(
             ctx.get("aws:username"),
             None,

@@ -248,7 +248,7 @@ impl Cgroup2 {
         for c in components(rel) {
             // Our names only (`iam`, `sessions`, session ids, …): never
             // `..` or anything a path could misread.
-            if !crate::elevate::procs::is_session_id(c) {
+            if !crate::procs::is_session_id(c) {
                 return Err(io::Error::other(format!("unexpected cgroup name {c:?}")));
             }
             if create {
@@ -328,7 +328,7 @@ impl Cgroup2 {
 
     /// The session ids that have cgroups under `iam/sessions`.
     pub fn session_ids(&self) -> Vec<String> {
-        let Ok(dir) = self.dir(crate::elevate::session::SESSIONS_CGROUP, false) else {
+        let Ok(dir) = self.dir(crate::procs::SESSIONS_CGROUP, false) else {
             return Vec::new();
         };
         let Ok(mut listing) = Dir::from_fd(dir) else {
@@ -337,7 +337,7 @@ impl Cgroup2 {
         listing
             .iter()
             .filter_map(|e| Some(e.ok()?.file_name().to_str().ok()?.to_owned()))
-            .filter(|n| crate::elevate::procs::is_session_id(n))
+            .filter(|n| crate::procs::is_session_id(n))
             .collect()
     }
 }
@@ -345,15 +345,15 @@ impl Cgroup2 {
 /// The role session whose command cgroup this process is in, read before
 /// iamctl moves anywhere: its cgroup v2 path is exactly
 /// `iam/sessions/ID/command` below the mount's root
-/// ([`crate::elevate::procs::cgroup_session_id`]), every directory on the way is root's
+/// ([`crate::procs::cgroup_session_id`]), every directory on the way is root's
 /// alone, and this process is listed in that directory's `cgroup.procs`
 /// (whatever cgroup namespace it runs in).
 pub fn own_session() -> Option<String> {
     let text = fs::read_to_string("/proc/self/cgroup").ok()?;
     let v2 = Cgroup2::open()?;
-    let id = crate::elevate::procs::cgroup_session_id(&text, &v2.base)?;
+    let id = crate::procs::cgroup_session_id(&text, &v2.base)?;
     let me = i32::try_from(std::process::id()).ok()?;
-    v2.pids(&crate::elevate::procs::command_cgroup(&id))
+    v2.pids(&crate::procs::command_cgroup(&id))
         .ok()?
         .contains(&me)
         .then_some(id)

@@ -2,8 +2,7 @@
 //! (`aws iam …`, `aws sts …`), so AWS muscle memory and docs carry over.
 //! Completions and man pages are generated from these same definitions.
 
-use crate::simulate;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -41,7 +40,7 @@ pub enum Command {
     /// Write a starter iam.toml (if none) and create the store (0600); idempotent.
     Init(InitArgs),
     /// Configure this host for IAM logins: nsswitch, PAM profile, sshd drop-in (ours).
-    SetupHost(crate::setup_host::SetupHostArgs),
+    SetupHost(SetupHostArgs),
     /// Check everything an IAM login needs on this host, with the fix for each failure (ours).
     Doctor,
     /// Print a shell completion script (ours, not AWS's).
@@ -231,17 +230,109 @@ pub enum Command {
     /// Evaluate a stored user's or role's real policies.
     SimulatePrincipalPolicy(SimulatePrincipalArgs),
     /// Evaluate policy documents against actions and resources.
-    SimulateCustomPolicy(simulate::CustomArgs),
+    SimulateCustomPolicy(SimulateCustomArgs),
     /// Show who the caller is.
     GetCallerIdentity,
 
     // ---- elevation (iamctl/src/elevate) ------------------------------
     /// Run a command (default: a login shell) as a role, for a limited time.
-    AssumeRole(crate::elevate::AssumeRoleArgs),
+    AssumeRole(AssumeRoleArgs),
     /// List role sessions: your own, or all with iam:ListSessions.
-    ListSessions(crate::elevate::ListSessionsArgs),
+    ListSessions(ListSessionsArgs),
     /// End a role session and every process in it.
-    RevokeSession(crate::elevate::RevokeSessionArgs),
+    RevokeSession(RevokeSessionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetupHostArgs {
+    /// Also configure sshd: a drop-in in /etc/ssh/sshd_config.d enabling PAM keyboard-interactive.
+    #[arg(long)]
+    pub ssh: bool,
+    /// Set [login] require_mfa = true (refused while no IAM user has an MFA device).
+    #[arg(long)]
+    pub require_mfa: bool,
+    /// Print the changes without making them.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateCustomArgs {
+    /// Identity-based policies (inline JSON or file://PATH), one or more.
+    #[arg(long, num_args = 1.., required = true, value_name = "POLICY")]
+    pub policy_input_list: Vec<String>,
+    /// Permissions boundary policies (inline JSON or file://PATH).
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    pub permissions_boundary_policy_input_list: Vec<String>,
+    /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
+    #[arg(long, value_name = "POLICY")]
+    pub resource_policy: Option<String>,
+    /// The account that owns the resource (an account ID or ARN); when it is
+    /// not the caller's account, AWS's cross-account logic applies.
+    #[arg(long, value_name = "ARN")]
+    pub resource_owner: Option<String>,
+    /// The simulated caller: an IAM user (or role session) ARN.
+    #[arg(long, value_name = "ARN")]
+    pub caller_arn: Option<String>,
+    /// Actions to simulate, e.g. host:Login.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// Resources to simulate (default: *).
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
+    /// Context entries: a JSON list as AWS's, or the shorthand
+    /// `ContextKeyName=k,ContextKeyValues=v1,v2,ContextKeyType=string`.
+    #[arg(long, num_args = 1.., value_name = "ENTRIES")]
+    pub context_entries: Vec<String>,
+    /// Accepted for AWS compatibility (only the default is supported).
+    #[arg(long, value_name = "OPTION")]
+    pub resource_handling_option: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AssumeRoleArgs {
+    /// The role to assume.
+    #[arg(long)]
+    pub role_name: String,
+    /// The role's ARN (checked against --role-name when both are given).
+    #[arg(long)]
+    pub role_arn: Option<String>,
+    /// Names the session in its ARN and the audit trail (default USER-EPOCH).
+    #[arg(long)]
+    pub role_session_name: Option<String>,
+    /// Lifetime, 900 to the role's MaxSessionDuration (default 3600).
+    #[arg(long, allow_negative_numbers = true)]
+    pub duration_seconds: Option<i64>,
+    /// MFA device of the caller (default: its enabled device, when asked).
+    #[arg(long)]
+    pub serial_number: Option<String>,
+    /// A one-time code from the MFA device (else asked for when needed).
+    #[arg(long)]
+    pub token_code: Option<String>,
+    /// What to run (default: a login shell of the role's run-as user).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListSessionsArgs {
+    /// Only this user's sessions (others' need iam:ListSessions).
+    #[arg(long)]
+    pub user_name: Option<String>,
+    /// Include ended sessions.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["id", "session_id"])))]
+pub struct RevokeSessionArgs {
+    /// The session to end (as list-sessions shows it).
+    #[arg(value_name = "SESSION_ID")]
+    pub id: Option<String>,
+    /// The same, as a flag (AWS CLI style).
+    #[arg(long, value_name = "SESSION_ID")]
+    pub session_id: Option<String>,
 }
 
 /// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.

@@ -7,13 +7,15 @@ use crate::error::CliError;
 use crate::input::Secrets;
 use crate::setuid::Invoker;
 use chrono::{DateTime, Utc};
-use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
+use iam::audit::{
+    AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
+};
 use iam::config::HostConfig;
-use iam::elevation::LoginFacts;
 use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
 use iam::policy::{Context, Decision, NotAuthorized, Request, authorize, explain};
 use iam::principal::Principal;
+use iam::request::LoginFacts;
 use iam::store::{Limits, Store, StoreError};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
@@ -80,12 +82,8 @@ impl Ctx {
         // A role session first: inside one the caller is the assumed role,
         // even as uid 0 (sessions run as root by default). Found by cgroup
         // or supervisor ancestry, never by the environment.
-        let session = crate::elevate::procs::session_principal(
-            &store,
-            &account,
-            &invoker.caller_process(),
-            now,
-        )?;
+        let session =
+            crate::procs::session_principal(&store, &account, &invoker.caller_process(), now)?;
         let caller = if let Some((session, principal)) = session {
             login_user = Some(session.user.to_string());
             Caller::AssumedRole(Box::new(principal))
@@ -129,9 +127,8 @@ impl Ctx {
                         &config.hostname,
                         now,
                     )
-                    .error("AccessDenied", &not_iam().message)
-                    .build()
-                    .and_then(|ev| AuditLog::new(&config.audit_log).append(&ev));
+                    .error("AccessDenied", &not_iam().message);
+                    let event = AuditLog::new(&config.audit_log).write(event);
                     if let Err(e) = event {
                         crate::say!("warning: audit event not written: {e}");
                     }
@@ -145,9 +142,7 @@ impl Ctx {
         // A role session's login facts are those of the user who started
         // it: its login session is an ancestor of the session's processes.
         let login = match &login_user {
-            Some(user) => {
-                crate::elevate::procs::login_facts_of_process(&store, user, std::process::id())?
-            }
+            Some(user) => crate::procs::login_facts_of_process(&store, user, std::process::id())?,
             None => LoginFacts::default(),
         };
         let ctx = Self {
@@ -177,9 +172,11 @@ impl Ctx {
     /// principal keys, the time, and what its login session says.
     pub fn request_context(&self) -> Option<Context> {
         let principal = self.caller.principal()?;
-        let mut context = principal.base_context(self.now);
-        self.login.apply(&mut context, self.now);
-        Some(context)
+        Some(iam::request::caller_context(
+            principal,
+            self.now,
+            &self.login,
+        ))
     }
 
     /// The caller's IAM user name, if it is an IAM user.
@@ -266,12 +263,7 @@ impl Ctx {
             return Ok(());
         };
         extra(&mut context);
-        for tag in self.resource_tags(resource) {
-            context.set(
-                &format!("aws:ResourceTag/{}", tag.key.as_str()),
-                tag.value.as_str(),
-            );
-        }
+        iam::request::set_resource_tags(&mut context, &self.resource_tags(resource));
         let request = Request {
             principal: &principal.arn,
             action,
@@ -284,7 +276,7 @@ impl Ctx {
             return Ok(());
         };
         let message = NotAuthorized::of(&request, &why).to_string();
-        let deciding = DecidingStatement::all(&response);
+        let deciding = iam::audit::deciding_statements(&response);
         self.audit(
             json!({"action": action, "resource": resource}),
             Some(("AccessDenied", &message)),
@@ -304,11 +296,11 @@ impl Ctx {
     ) -> Result<T, CliError> {
         let value = self.store.atomically(|store| {
             let value = change(store)?;
-            let line = self
+            let event = self
                 .event(request_parameters(&value), None, &[])
-                .and_then(|event| event.to_line())
+                .build()
                 .map_err(|e| StoreError::Audit(e.to_string()))?;
-            store.ledger().queue_audit(&line, false)?;
+            iam::audit::queue(&store.ledger(), &event)?;
             Ok(value)
         })?;
         self.deliver_audit();
@@ -342,42 +334,35 @@ impl Ctx {
         error: Option<(&str, &str)>,
         deciding: &[DecidingStatement],
     ) {
-        let written = self
-            .event(request_parameters, error, deciding)
-            .and_then(|event| AuditLog::new(&self.config.audit_log).append(&event));
+        let event = self.event(request_parameters, error, deciding);
+        let written = AuditLog::new(&self.config.audit_log).write(event);
         if let Err(e) = written {
             crate::say!("warning: audit event not written: {e}");
         }
     }
 
-    /// One CloudTrail-shaped event (DESIGN.md §7) for this call.
+    /// This call's event: the caller, the operation, what was asked, and
+    /// how it was refused.
     fn event(
         &self,
         request_parameters: Value,
         error: Option<(&str, &str)>,
         deciding: &[DecidingStatement],
-    ) -> Result<AuditEvent, iam::audit::AuditError> {
-        let identity = match &self.caller {
-            Caller::Root => UserIdentity::root(self.account.as_str()),
-            Caller::User(p) => UserIdentity::iam_user(self.account.as_str(), &p.arn, &p.name),
-            Caller::AssumedRole(p) => UserIdentity::assumed_role(self.account.as_str(), &p.arn),
+    ) -> AuditEventBuilder {
+        let identity = match self.caller.principal() {
+            None => UserIdentity::root(self.account.as_str()),
+            Some(principal) => UserIdentity::of_principal(principal),
         };
-        let mut b = AuditEvent::builder(
+        AuditEvent::iamctl(
             EventSource::Iam,
             &self.operation,
             identity,
             &self.config.hostname,
             self.now,
+            request_parameters,
         )
-        .request_parameters(request_parameters)
-        .user_agent("iamctl");
-        if let Some((code, message)) = error {
-            b = b.error(code, message);
-        }
-        for d in deciding {
-            b = b.decided_by(d.clone());
-        }
-        b.build()
+        .error_if(error)
+        .decided_by_all(deciding)
     }
 
     /// Rewrite the extrausers passwd/group files after an account change.

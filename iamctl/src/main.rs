@@ -13,6 +13,7 @@ mod error;
 mod init;
 mod input;
 mod output;
+mod procs;
 mod qr;
 mod setuid;
 mod shapes;

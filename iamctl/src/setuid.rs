@@ -36,8 +36,8 @@ impl Invoker {
     /// The calling process as the session rules see it: this process, the
     /// caller's real uid, and the role session cgroup it started in (read
     /// by [`harden`] before iamctl moved anywhere).
-    pub fn caller_process(&self) -> crate::elevate::procs::CallerProcess {
-        crate::elevate::procs::CallerProcess {
+    pub fn caller_process(&self) -> crate::procs::CallerProcess {
+        crate::procs::CallerProcess {
             pid: std::process::id(),
             uid: self.uid.as_raw(),
             cgroup_session: SESSION_CGROUP.get().cloned().flatten(),

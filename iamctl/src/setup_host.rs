@@ -2,10 +2,10 @@
 //! host's files, asks `crate::hostsetup` what to change, prints each change
 //! and applies it (atomic writes; pam-auth-update for the PAM stack).
 
+use crate::cli::SetupHostArgs;
 use crate::error::CliError;
 use crate::hostsetup::{self, Change, HostState, SetupOptions, UserSummary};
 use crate::setuid::Invoker;
-use clap::Args;
 use iam::config::HostConfig;
 use iam::store::{Store, UserStatus};
 use serde_json::Value;
@@ -16,19 +16,6 @@ use std::process::Command;
 
 /// Where setup-host keeps what the package's postrm needs to undo it.
 const STATE_DIR: &str = "/var/lib/iam/setup-host";
-
-#[derive(Debug, Args)]
-pub struct SetupHostArgs {
-    /// Also configure sshd: a drop-in in /etc/ssh/sshd_config.d enabling PAM keyboard-interactive.
-    #[arg(long)]
-    pub ssh: bool,
-    /// Set [login] require_mfa = true (refused while no IAM user has an MFA device).
-    #[arg(long)]
-    pub require_mfa: bool,
-    /// Print the changes without making them.
-    #[arg(long)]
-    pub dry_run: bool,
-}
 
 pub fn run(invoker: Invoker, config_path: &Path, a: &SetupHostArgs) -> Result<Value, CliError> {
     require_root(invoker, "setup-host")?;

@@ -2,45 +2,13 @@
 //! `simulate-principal-policy` shares): the policy engine's test port, with
 //! the AWS CLI's flags and output.
 
+use crate::cli::SimulateCustomArgs;
 use crate::error::CliError;
 use iam::policy::{
     Context, ContextKeyType, MatchedStatement, Policy, PolicyKind, PolicySet, PolicySource,
     Request, authorize, authorize_cross_account, missing_context_keys,
 };
 use serde_json::{Value, json};
-
-#[derive(Debug, clap::Args)]
-pub struct CustomArgs {
-    /// Identity-based policies (inline JSON or file://PATH), one or more.
-    #[arg(long, num_args = 1.., required = true, value_name = "POLICY")]
-    policy_input_list: Vec<String>,
-    /// Permissions boundary policies (inline JSON or file://PATH).
-    #[arg(long, num_args = 1.., value_name = "POLICY")]
-    permissions_boundary_policy_input_list: Vec<String>,
-    /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
-    #[arg(long, value_name = "POLICY")]
-    resource_policy: Option<String>,
-    /// The account that owns the resource (an account ID or ARN); when it is
-    /// not the caller's account, AWS's cross-account logic applies.
-    #[arg(long, value_name = "ARN")]
-    resource_owner: Option<String>,
-    /// The simulated caller: an IAM user (or role session) ARN.
-    #[arg(long, value_name = "ARN")]
-    caller_arn: Option<String>,
-    /// Actions to simulate, e.g. host:Login.
-    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
-    action_names: Vec<String>,
-    /// Resources to simulate (default: *).
-    #[arg(long, num_args = 1.., value_name = "ARN")]
-    resource_arns: Vec<String>,
-    /// Context entries: a JSON list as AWS's, or the shorthand
-    /// `ContextKeyName=k,ContextKeyValues=v1,v2,ContextKeyType=string`.
-    #[arg(long, num_args = 1.., value_name = "ENTRIES")]
-    context_entries: Vec<String>,
-    /// Accepted for AWS compatibility (only the default is supported).
-    #[arg(long, value_name = "OPTION")]
-    resource_handling_option: Option<String>,
-}
 
 /// Reads an AWS CLI document argument: inline text or `file://PATH`.
 pub fn read_document(arg: &str) -> Result<String, CliError> {
@@ -81,7 +49,7 @@ fn malformed(source: &str) -> impl Fn(iam::policy::PolicyError) -> CliError + '_
     move |e| CliError::new(e.aws_code(), format!("{source}: {e}"))
 }
 
-pub fn run_custom(args: &CustomArgs) -> Result<Value, CliError> {
+pub fn run_custom(args: &SimulateCustomArgs) -> Result<Value, CliError> {
     let mut policies = PolicySet::default();
     for (i, arg) in expand(&args.policy_input_list).iter().enumerate() {
         let doc = read_document(arg)?;

@@ -1,6 +1,6 @@
 //! The rules of `iamctl assume-role` that are not system calls: what a
 //! role session may be (duration, name, run-as user, command bounds), the
-//! request context of `sts:AssumeRole` and `host:RunAs` (`request`), and the
+//! request context of `sts:AssumeRole` and `host:RunAs` (`crate::request`), and the
 //! decision with its factors (`decide`). Running a session (fork, pty,
 //! cgroups, `/proc`, the supervisor's timeline) is iamctl's: see
 //! docs/ARCHITECTURE.md.
@@ -10,12 +10,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeSet;
 
 mod decide;
-mod request;
 #[cfg(test)]
 mod tests;
 
+pub use crate::request::{
+    LoginFacts, RequestFacts, assume_role_context, run_as_context, with_fresh_mfa,
+};
 pub use decide::*;
-pub use request::*;
 
 /// AWS's lower bound for `DurationSeconds`.
 pub const MIN_DURATION_SECONDS: i64 = 900;

@@ -3,27 +3,19 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::audit::{DecidingStatement, UserIdentity};
-use crate::config::HostConfig;
-use crate::policy::{Context, Decision};
+use crate::audit::UserIdentity;
+use crate::policy::Decision;
 use crate::principal::Principal;
+use crate::request::{LoginRequest, login_context};
 use crate::store::UserStatus;
 
 /// `pam_sm_acct_mgmt`: may this IAM user log in here, now, from there?
-/// Decided by `host:Login` on this host's ARN with the DESIGN §3 context;
+/// Decided by `host:Login` on this host's ARN with its request context
+/// ([`crate::request::login_context`]);
 /// then `require_mfa` and password expiry.
 pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
@@ -46,11 +38,23 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
                 return Outcome::Unavailable;
             }
         };
-    let context = login_context(&principal, &host.config, &origin, mfa_time, now);
+    let context = login_context(
+        &principal,
+        &LoginRequest {
+            now,
+            mfa_at: mfa_time,
+            source_ip: origin.source_ip(),
+            secure_transport: origin.secure_transport(),
+            service: &origin.service,
+            tty: origin.tty.as_deref(),
+            hostname: &host.config.hostname,
+            host_tags: &host.config.host_tags,
+        },
+    );
     let resource = host.config.host_arn();
     let response = principal.authorize(LOGIN_ACTION, &resource, &context);
     if response.decision != Decision::Allowed {
-        let deciding = DecidingStatement::all(&response);
+        let deciding = crate::audit::deciding_statements(&response);
         let reason = match response.decision {
             Decision::ExplicitDeny => format!("{LOGIN_ACTION} on {resource}: explicitly denied"),
             _ => format!("{LOGIN_ACTION} on {resource}: no statement allows it (implicit deny)"),
@@ -80,35 +84,3 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
 
 /// The action every login asks for.
 pub const LOGIN_ACTION: &str = "host:Login";
-
-/// The request context of `host:Login` (DESIGN §3).
-pub(super) fn login_context(
-    principal: &Principal,
-    config: &HostConfig,
-    origin: &Origin,
-    mfa_time: Option<i64>,
-    now: DateTime<Utc>,
-) -> Context {
-    // Identity keys, principal tags, aws:CurrentTime and aws:EpochTime.
-    let mut context = principal.base_context(now);
-    if let Some(ip) = origin.source_ip() {
-        context.set("aws:SourceIp", ip.to_string());
-    }
-    context.set("aws:MultiFactorAuthPresent", mfa_time.is_some().to_string());
-    if let Some(at) = mfa_time {
-        context.set(
-            "aws:MultiFactorAuthAge",
-            (now.timestamp() - at).max(0).to_string(),
-        );
-    }
-    context.set("aws:SecureTransport", origin.secure_transport().to_string());
-    for (key, value) in &config.host_tags {
-        context.set(&format!("aws:ResourceTag/{key}"), value.clone());
-    }
-    context.set("host:Service", origin.service.clone());
-    if let Some(tty) = &origin.tty {
-        context.set("host:Tty", tty.clone());
-    }
-    context.set("host:Hostname", config.hostname.clone());
-    context
-}

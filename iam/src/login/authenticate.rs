@@ -28,16 +28,8 @@ use crate::store::{AuthRecord, AuthState, StoreError, UserStatus};
 /// it. A client that hangs up after a right password leaves nothing to
 /// count.
 pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(user) => user,
+    let (host, name, origin, user) = match Host::begin(conv, options) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     if user.is_none() && host.ignores(&name) {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::audit::UserIdentity;
+use crate::audit::{PamEvent, UserIdentity};
 use crate::factors::{CurrentPassword, check_current_password};
 use crate::ledger::Outgoing;
 use crate::password::{self, PasswordPolicy};
@@ -33,25 +33,24 @@ pub fn change_password(
     change: PasswordChange,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
+    let audit_change = |refusal: Option<&str>| {
+        host.audit(
+            PamEvent::ChangePassword { refusal },
+            &identity,
+            &origin,
+            now,
+        );
+    };
     let profile = match host.directory().get_login_profile(&user.name) {
         Ok(profile) => profile,
         Err(StoreError::NoSuchEntity { .. }) => {
             conv.error(DENIED);
-            host.password_event(&identity, &origin, Some("user has no login profile"), now);
+            audit_change(Some("user has no login profile"));
             return Outcome::PermissionDenied;
         }
         Err(e) => {
@@ -79,7 +78,7 @@ pub fn change_password(
     if !may_change {
         conv.error(DENIED);
         let reason = "the account password policy does not let users change passwords";
-        host.password_event(&identity, &origin, Some(reason), now);
+        audit_change(Some(reason));
         return Outcome::PermissionDenied;
     }
     if change.preliminary {
@@ -111,7 +110,7 @@ pub fn change_password(
         };
         if let Some(reason) = refusal {
             conv.error(DENIED);
-            host.password_event(&identity, &origin, Some(reason), now);
+            audit_change(Some(reason));
             return Outcome::AuthFailed;
         }
     }
@@ -124,7 +123,7 @@ pub fn change_password(
     };
     if new != again {
         conv.error("Sorry, passwords do not match.");
-        host.password_event(&identity, &origin, Some("new passwords did not match"), now);
+        audit_change(Some("new passwords did not match"));
         return Outcome::PasswordRejected;
     }
     let mut previous = vec![profile.password_hash.clone()];
@@ -142,7 +141,7 @@ pub fn change_password(
     if let Err(violation) = policy.check(&new, &name, &previous[..reuse_window]) {
         // The rule broken is policy, not secret: the user needs it to retry.
         conv.error(&format!("Password refused: {violation}"));
-        host.password_event(&identity, &origin, Some(&violation.to_string()), now);
+        audit_change(Some(&violation.to_string()));
         return Outcome::PasswordRejected;
     }
     // Queued in the ledger for the directory of record, then drained at
@@ -170,7 +169,7 @@ pub fn change_password(
         ));
         return Outcome::Unavailable;
     }
-    host.password_event(&identity, &origin, None, now);
+    audit_change(None);
     Outcome::Success
 }
 

@@ -1,14 +1,9 @@
 //! The host as one PAM call sees it: config, store, audit log, syslog.
 
-use std::os::unix::net::UnixDatagram;
-
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::*;
-use crate::audit::{
-    AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
-};
+use crate::audit::{AuditEvent, AuditLog, DecidingStatement, PamEvent, PamOrigin, UserIdentity};
 use crate::config::{HostConfig, UnknownUser};
 use crate::directory::Directory;
 use crate::ledger::{HostStore, Ledger};
@@ -26,6 +21,62 @@ pub(super) struct Credentials {
 impl Credentials {
     pub(super) fn identity(&self, host: &Host) -> UserIdentity {
         UserIdentity::iam_user(host.account_id(), &self.user.arn, self.user.name.as_str())
+    }
+}
+
+/// Where every stage starts ([`Host::begin`]): the host, the PAM user's
+/// name, where the login comes from, and the IAM user (`U`: an
+/// `Option<User>` until [`Begun::known`]).
+pub(super) struct Begun<U> {
+    pub(super) host: Host,
+    pub(super) name: String,
+    pub(super) origin: Origin,
+    pub(super) user: U,
+}
+
+/// What a stage does with a name that is no IAM user here and not left to
+/// the rest of the stack ([`Host::ignores`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum OnUnknown {
+    /// Refused and audited (account and session stages, chauthtok).
+    Refuse(DateTime<Utc>),
+    /// Refused without an event (setcred).
+    RefuseQuietly,
+}
+
+impl<U> Begun<U> {
+    pub(super) fn into_parts(self) -> (Host, String, Origin, U) {
+        (self.host, self.name, self.origin, self.user)
+    }
+}
+
+impl Begun<Option<User>> {
+    /// The prologue of the stages that need a known user: an unknown one
+    /// ends the stage with [`Outcome::Ignore`] or [`Outcome::UserUnknown`].
+    pub(super) fn known(
+        self,
+        conv: &mut dyn Conversation,
+        on_unknown: OnUnknown,
+    ) -> Result<Begun<User>, Outcome> {
+        let Begun {
+            host,
+            name,
+            origin,
+            user,
+        } = self;
+        match (user, on_unknown) {
+            (Some(user), _) => Ok(Begun {
+                host,
+                name,
+                origin,
+                user,
+            }),
+            (None, OnUnknown::Refuse(now)) => Err(host.unknown_user(conv, &name, &origin, now)),
+            (None, OnUnknown::RefuseQuietly) => Err(match host.ignores(&name) {
+                true => Outcome::Ignore,
+                false => Outcome::UserUnknown,
+            }),
+        }
     }
 }
 
@@ -74,6 +125,34 @@ impl Host {
         if let Err(e) = self.db.drain() {
             self.report(&format!("cannot drain the ledger's outbox: {e}"));
         }
+    }
+
+    /// The prologue of every stage: open the host, ask the PAM user, read
+    /// the origin, look the user up (`None`: no IAM user here).
+    pub(super) fn begin(
+        conv: &mut dyn Conversation,
+        options: &Options,
+    ) -> Result<Begun<Option<User>>, Outcome> {
+        let host = Self::open(options)?;
+        let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
+        let origin = Origin::of(conv);
+        let user = host.user(&name)?;
+        Ok(Begun {
+            host,
+            name,
+            origin,
+            user,
+        })
+    }
+
+    /// [`Self::begin`] then [`Begun::known`] with an audited refusal: the
+    /// prologue of acct_mgmt, open/close_session and chauthtok.
+    pub(super) fn begin_known(
+        conv: &mut dyn Conversation,
+        options: &Options,
+        now: DateTime<Utc>,
+    ) -> Result<Begun<User>, Outcome> {
+        Self::begin(conv, options)?.known(conv, OnUnknown::Refuse(now))
     }
 
     pub(super) fn account_id(&self) -> &str {
@@ -196,7 +275,8 @@ impl Host {
                 return Err(Outcome::Unavailable);
             }
         };
-        self.audit_login_failure(&attempt.identity, &attempt.origin, &reason, now);
+        let failed = PamEvent::AuthenticationFailed { reason: &reason };
+        self.audit(failed, &attempt.identity, &attempt.origin, now);
         Ok(false)
     }
 
@@ -322,40 +402,24 @@ impl Host {
         }
     }
 
-    pub(super) fn event(
+    /// Writes the audit event of `event` (a failure to write goes to
+    /// syslog; the login goes on as decided).
+    pub(super) fn audit(
         &self,
-        name: &str,
-        identity: UserIdentity,
-        origin: &Origin,
-        now: DateTime<Utc>,
-    ) -> AuditEventBuilder {
-        let mut parameters = json!({ "service": origin.service });
-        if let Some(tty) = &origin.tty {
-            parameters["tty"] = json!(tty);
-        }
-        let builder =
-            AuditEvent::builder(EventSource::Pam, name, identity, &self.config.hostname, now)
-                .request_parameters(parameters);
-        match &origin.rhost {
-            Some(rhost) => builder.source_ip(rhost),
-            None => builder,
-        }
-    }
-
-    /// A failed authentication, for the audit log (the user is told
-    /// [`DENIED`] when the prompts are over).
-    pub(super) fn audit_login_failure(
-        &self,
+        event: PamEvent<'_>,
         identity: &UserIdentity,
         origin: &Origin,
-        reason: &str,
         now: DateTime<Utc>,
     ) {
-        let event = self
-            .event("Login", identity.clone(), origin, now)
-            .response_elements(json!({ "Login": "Failure" }))
-            .error("AuthenticationFailed", reason);
-        self.write(event);
+        let origin = PamOrigin {
+            service: &origin.service,
+            tty: origin.tty.as_deref(),
+            rhost: origin.rhost.as_deref(),
+        };
+        let event = AuditEvent::pam(event, identity.clone(), &self.config.hostname, &origin, now);
+        if let Err(e) = self.audit.write(event) {
+            syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
+        }
     }
 
     /// A refused login (account stage): the generic line to the user, the
@@ -370,36 +434,12 @@ impl Host {
         now: DateTime<Utc>,
     ) {
         conv.error(DENIED);
-        let mut event = self
-            .event("Login", identity.clone(), origin, now)
-            .response_elements(json!({ "Login": "Failure" }))
-            .error("AccessDenied", reason);
-        for statement in deciding {
-            event = event.decided_by(statement.clone());
-        }
-        self.write(event);
-    }
-
-    /// `ChangePassword`, refused when `refusal` says why.
-    pub(super) fn password_event(
-        &self,
-        identity: &UserIdentity,
-        origin: &Origin,
-        refusal: Option<&str>,
-        now: DateTime<Utc>,
-    ) {
-        let event = self.event("ChangePassword", identity.clone(), origin, now);
-        self.write(match refusal {
-            Some(reason) => event.error("AccessDenied", reason),
-            None => event,
-        });
-    }
-
-    pub(super) fn write(&self, event: AuditEventBuilder) {
-        let written = event.build().and_then(|event| self.audit.append(&event));
-        if let Err(e) = written {
-            syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
-        }
+        self.audit(
+            PamEvent::LoginDenied { reason, deciding },
+            identity,
+            origin,
+            now,
+        );
     }
 
     /// Something is wrong with the host (not the user): syslog it.
@@ -414,25 +454,11 @@ impl Host {
     }
 }
 
-pub(super) const LOG_ERR: u8 = 3;
-pub(super) const LOG_DEBUG: u8 = 7;
-/// syslog facility `authpriv` (10), shifted as RFC 3164's PRI wants.
-pub(super) const LOG_AUTHPRIV: u8 = 10 << 3;
-
-/// One line to syslog `authpriv` on a non-blocking datagram socket: dropped
-/// if the journal is slow or absent, because a login never waits on logging.
-/// Used for host problems before (or instead of) the audit log.
-pub(super) fn syslog(severity: u8, message: &str) {
-    let Ok(socket) = UnixDatagram::unbound() else {
-        return;
-    };
-    if socket.set_nonblocking(true).is_err() {
-        return;
-    }
-    let line = format!(
-        "<{}>pam_iam[{}]: {message}",
-        LOG_AUTHPRIV | severity,
-        std::process::id()
-    );
-    let _ = socket.send_to(line.as_bytes(), "/dev/log");
+/// One line to syslog `authpriv`, tagged `pam_iam` (see [`crate::syslog`]:
+/// dropped rather than waited on). Used for host problems before (or
+/// instead of) the audit log.
+pub(super) fn syslog(severity: crate::syslog::Severity, message: &str) {
+    crate::syslog::send("pam_iam", severity, message);
 }
+
+pub(super) use crate::syslog::Severity::{Debug as LOG_DEBUG, Err as LOG_ERR};

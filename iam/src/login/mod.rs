@@ -60,7 +60,7 @@ pub use authenticate::authenticate;
 use authenticate::{Attempt, Failure};
 pub use chauthtok::{PasswordChange, change_password};
 use chauthtok::{PasswordState, password_state};
-use host::{Credentials, Host, LOG_ERR, syslog};
+use host::{Credentials, Host, LOG_ERR, OnUnknown, syslog};
 pub use session::{close_session, local_groups, open_session};
 
 /// What a PAM stage may ask of the application, and nothing more.

@@ -1,10 +1,9 @@
 //! `pam_sm_setcred`, `pam_sm_open_session`, `pam_sm_close_session`.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::*;
-use crate::audit::UserIdentity;
+use crate::audit::{PamEvent, UserIdentity};
 use crate::store::LoginSession;
 
 /// `pam_sm_setcred`: the local groups `[group_map]` grants for the user's
@@ -13,14 +12,9 @@ pub fn local_groups(
     conv: &mut dyn Conversation,
     options: &Options,
 ) -> Result<Vec<String>, Outcome> {
-    let host = Host::open(options)?;
-    let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
-    let Some(user) = host.user(&name)? else {
-        return Err(match host.ignores(&name) {
-            true => Outcome::Ignore,
-            false => Outcome::UserUnknown,
-        });
-    };
+    let (host, name, _, user) = Host::begin(conv, options)?
+        .known(conv, OnUnknown::RefuseQuietly)?
+        .into_parts();
     let groups = host.directory().groups_for_user(&user.name).map_err(|e| {
         host.report(&format!("setcred: cannot read the groups of {name}: {e}"));
         Outcome::Unavailable
@@ -45,17 +39,8 @@ pub fn local_groups(
 /// `pam_sm_open_session`: the `Login` audit event and a login-session record
 /// (`iamctl list-sessions`, `aws:MultiFactorAuthAge` later on).
 pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
@@ -85,11 +70,13 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         return Outcome::Unavailable;
     }
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    let event = host
-        .event("Login", identity, &origin, now)
-        .response_elements(json!({ "Login": "Success" }))
-        .additional_event_data(json!({ "MFAUsed": if mfa_time.is_some() { "Yes" } else { "No" } }));
-    host.write(event);
+    let mfa_used = mfa_time.is_some();
+    host.audit(
+        PamEvent::LoginSucceeded { mfa_used },
+        &identity,
+        &origin,
+        now,
+    );
     Outcome::Success
 }
 
@@ -99,17 +86,8 @@ pub fn close_session(
     options: &Options,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let host = match Host::open(options) {
-        Ok(host) => host,
-        Err(outcome) => return outcome,
-    };
-    let Ok(name) = conv.user() else {
-        return Outcome::ConversationFailed;
-    };
-    let origin = Origin::of(conv);
-    let user = match host.user(&name) {
-        Ok(Some(user)) => user,
-        Ok(None) => return host.unknown_user(conv, &name, &origin, now),
+    let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
+        Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
     if let Err(e) = host.db.ledger().close_login_session_for(
@@ -123,6 +101,6 @@ pub fn close_session(
         ));
     }
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    host.write(host.event("Logout", identity, &origin, now));
+    host.audit(PamEvent::Logout, &identity, &origin, now);
     Outcome::Success
 }

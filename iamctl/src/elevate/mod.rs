@@ -2,79 +2,36 @@
 //! AWS CLI surface, the store, and the supervisor. Every rule is in
 //! `iam::elevation`.
 
-pub mod procs;
 pub mod session;
 mod supervisor;
 mod sys;
 
+use crate::cli::{AssumeRoleArgs, ListSessionsArgs, RevokeSessionArgs};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
 use crate::input::Secrets;
+use crate::procs;
 use crate::setuid::Invoker;
 use chrono::{DateTime, TimeZone, Utc};
-use clap::{ArgGroup, Args};
-use iam::audit::{AuditEvent, AuditLog, DecidingStatement, EventSource, UserIdentity};
+use iam::audit::{
+    self, AuditEvent, AuditEventBuilder, AuditLog, DecidingStatement, EventSource, UserIdentity,
+    deciding_statements,
+};
 use iam::config::HostConfig;
 use iam::directory::Directory;
 use iam::elevation::{
     self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
 };
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Decision, NotAuthorized, Policy, PolicyKind};
+use iam::policy::{Decision, NotAuthorized, Policy, PolicyKind, Response};
 use iam::principal::Principal;
-use iam::store::{RoleSession, RoleSessionStatus, Store, StoreError};
+use iam::store::{Role, RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
 use session::{EndReason, SessionDescription, TargetUser};
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-#[derive(Debug, Args)]
-pub struct AssumeRoleArgs {
-    /// The role to assume.
-    #[arg(long)]
-    pub role_name: String,
-    /// The role's ARN (checked against --role-name when both are given).
-    #[arg(long)]
-    pub role_arn: Option<String>,
-    /// Names the session in its ARN and the audit trail (default USER-EPOCH).
-    #[arg(long)]
-    pub role_session_name: Option<String>,
-    /// Lifetime, 900 to the role's MaxSessionDuration (default 3600).
-    #[arg(long, allow_negative_numbers = true)]
-    pub duration_seconds: Option<i64>,
-    /// MFA device of the caller (default: its enabled device, when asked).
-    #[arg(long)]
-    pub serial_number: Option<String>,
-    /// A one-time code from the MFA device (else asked for when needed).
-    #[arg(long)]
-    pub token_code: Option<String>,
-    /// What to run (default: a login shell of the role's run-as user).
-    #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListSessionsArgs {
-    /// Only this user's sessions (others' need iam:ListSessions).
-    #[arg(long)]
-    pub user_name: Option<String>,
-    /// Include ended sessions.
-    #[arg(long)]
-    pub all: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("which").required(true).args(["id", "session_id"])))]
-pub struct RevokeSessionArgs {
-    /// The session to end (as list-sessions shows it).
-    #[arg(value_name = "SESSION_ID")]
-    pub id: Option<String>,
-    /// The same, as a flag (AWS CLI style).
-    #[arg(long, value_name = "SESSION_ID")]
-    pub session_id: Option<String>,
-}
 
 /// `iamctl assume-role`: decide, then supervise the session to its end.
 /// Exits with the command's status (254 and one error line on refusal).
@@ -117,59 +74,120 @@ fn validation(e: rules::ElevationError) -> CliError {
     CliError::new(e.code(), e.to_string())
 }
 
+/// `assume-role` up to the launch: open config and store once (with the
+/// nesting check), resolve what was asked, decide it, and prepare what the
+/// supervisor records and runs.
 fn prepare(
     invoker: Invoker,
     config_path: &Path,
     args: &AssumeRoleArgs,
 ) -> Result<Prepared, CliError> {
     rules::check_command(&args.command).map_err(validation)?;
-    // One role at a time, decided before anything else: inside a session
-    // the caller may be root, or a Linux user that is no IAM user.
-    {
-        let config = HostConfig::load(config_path)
-            .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
-        let store = Store::open(&config.database)?;
-        end_stale_sessions(&config, &store, Utc::now());
-        if let Some(active) =
-            procs::current_role_session(&store, &invoker.caller_process(), Utc::now())?
-        {
-            return Err(CliError::new(
-                "AccessDenied",
-                format!(
-                    "Already in role session {} ({}, expires {}): one role at a time; exit it first.",
-                    active.id,
-                    assumed_role_arn(store.account_id(), &active.role, &active.session_name),
-                    rules::iso8601(at(active.expires)),
-                ),
-            ));
-        }
-    }
+    let ctx = open(invoker, config_path)?;
+    let caller = iam_user(&ctx)?;
+    let resolved = resolve(&ctx, caller, args)?;
+    let allowed = decide(&ctx, caller, &resolved, args)?;
+    let assumed = assumed_event(&ctx, caller, &resolved, &allowed, args)?;
+    // Only now, for an allowed caller: what exists on this host.
+    let (target, creds) = resolve_target(&resolved.run_as)?;
+    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
+    let user_arn = caller.arn.clone();
+    let now = ctx.now;
+    let Ctx { config, store, .. } = ctx;
+    let Resolved {
+        user,
+        role,
+        session,
+        session_name,
+        duration,
+        run_as,
+        ..
+    } = resolved;
+    Ok(Prepared {
+        config,
+        store,
+        user,
+        user_arn,
+        role: role.name,
+        role_arn: role.arn,
+        session_name,
+        session_arn: session.arn,
+        duration,
+        now,
+        target,
+        creds,
+        program,
+        argv0,
+        args: cmd_args,
+        command: args.command.clone(),
+        run_as,
+        assumed,
+    })
+}
+
+/// Opens config and store (once, as every iamctl call does) and refuses a
+/// nested session: one role at a time, decided before anything else, since
+/// inside a session the caller may be root, or a Linux user that is no IAM
+/// user.
+fn open(invoker: Invoker, config_path: &Path) -> Result<Ctx, CliError> {
     let ctx = Ctx::open(
         invoker,
         config_path,
         "AssumeRole".into(),
         crate::cli::Output::Json,
     )?;
-    let caller = match &ctx.caller {
-        Caller::User(caller) => caller,
-        Caller::Root => {
-            return Err(CliError::new(
-                "AccessDenied",
-                "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
-            ));
-        }
-        // Refused above already; kept so that no path lets a session nest.
-        Caller::AssumedRole(p) => {
-            return Err(CliError::new(
-                "AccessDenied",
-                format!(
-                    "Already in role session {}: one role at a time; exit it first.",
-                    p.arn
-                ),
-            ));
-        }
-    };
-    let now = ctx.now;
+    end_stale_sessions(&ctx.config, &ctx.store, ctx.now);
+    if let Some(active) =
+        procs::current_role_session(&ctx.store, &invoker.caller_process(), ctx.now)?
+    {
+        return Err(CliError::new(
+            "AccessDenied",
+            format!(
+                "Already in role session {} ({}, expires {}): one role at a time; exit it first.",
+                active.id,
+                assumed_role_arn(ctx.store.account_id(), &active.role, &active.session_name),
+                rules::iso8601(at(active.expires)),
+            ),
+        ));
+    }
+    Ok(ctx)
+}
+
+/// The caller, who must be an IAM user.
+fn iam_user(ctx: &Ctx) -> Result<&Principal, CliError> {
+    match &ctx.caller {
+        Caller::User(caller) => Ok(caller),
+        Caller::Root => Err(CliError::new(
+            "AccessDenied",
+            "The account's root user cannot assume a role (as in AWS); run assume-role as an IAM user.",
+        )),
+        // Refused by `open` already; kept so that no path lets a session nest.
+        Caller::AssumedRole(p) => Err(CliError::new(
+            "AccessDenied",
+            format!(
+                "Already in role session {}: one role at a time; exit it first.",
+                p.arn
+            ),
+        )),
+    }
+}
+
+/// What the caller asked for, resolved against the directory.
+struct Resolved {
+    user: UserName,
+    role: Role,
+    trust: Policy,
+    /// The session's principal: the role's policies under the session ARN.
+    session: Principal,
+    session_name: RoleSessionName,
+    duration: i64,
+    run_as: RunAs,
+}
+
+/// Who asks (the caller's user name), which role (its stored entity and
+/// trust policy), the session's name and duration, and the run-as user the
+/// role's tags name. Refuses what no policy could allow.
+fn resolve(ctx: &Ctx, caller: &Principal, args: &AssumeRoleArgs) -> Result<Resolved, CliError> {
     let user = UserName::parse(&caller.name)?;
     let role_name = RoleName::parse(&args.role_name)?;
     // As AWS: a role the caller may not see is a denial, not NoSuchEntity
@@ -186,7 +204,7 @@ fn prepare(
                 why: None,
             }
             .to_string();
-            audit_denied(&ctx, &arn, args, 0, &message, &[]);
+            audit_denied(ctx, &arn, args, 0, &message, &[]);
             return Err(CliError::new("AccessDenied", message));
         }
         Err(e) => return Err(e.into()),
@@ -204,7 +222,7 @@ fn prepare(
     }
     let session_name = match &args.role_session_name {
         Some(s) => rules::session_name(s),
-        None => rules::default_session_name(user.as_str(), now),
+        None => rules::default_session_name(user.as_str(), ctx.now),
     }
     .map_err(validation)?;
     let duration = DurationBounds::for_role(
@@ -215,9 +233,6 @@ fn prepare(
     .map_err(validation)?;
     let run_as = RunAs::from_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
         .map_err(validation)?;
-
-    // The decision (DESIGN.md §3), with the caller's login facts; a fresh
-    // code when given, or asked for when only a code is missing.
     let trust = Policy::parse_unlimited(
         &format!("{role_name}-trust-policy"),
         &role.assume_role_policy_document,
@@ -225,21 +240,48 @@ fn prepare(
     )
     .map_err(|e| CliError::new("ServiceFailure", format!("stored trust policy: {e}")))?;
     let session = Principal::for_role_session(&ctx.store, &ctx.account, &role_name, &session_name)?;
-    let login = &ctx.login;
-    let mut mfa_at = login.mfa_at;
-    let source_ip = login.source_ip.as_deref();
+    Ok(Resolved {
+        user,
+        role,
+        trust,
+        session,
+        session_name,
+        duration,
+        run_as,
+    })
+}
+
+/// What allowed the session: the statements behind `sts:AssumeRole` and
+/// `host:RunAs`.
+struct Allowed {
+    assume: Response,
+    run_as: Response,
+}
+
+/// The engine's decision (docs/ARCHITECTURE.md, "Request context"), with
+/// the caller's login facts; a fresh code when given, or asked for when
+/// only a code is missing. A refusal is audited.
+fn decide(
+    ctx: &Ctx,
+    caller: &Principal,
+    r: &Resolved,
+    args: &AssumeRoleArgs,
+) -> Result<Allowed, CliError> {
+    let now = ctx.now;
     let lockout = rules::lockout_rule(&ctx.config.lockout);
     let host_arn = ctx.config.host_arn();
-    let mut secrets = Secrets::new();
+    let denied = |message: &str, deciding: &[DecidingStatement]| {
+        audit_denied(ctx, &r.role.arn, args, r.duration, message, deciding);
+    };
     // `at`: when the code was read (a prompt may take a while; TOTP is
     // checked against the time of entry).
     // The assume-role path reads the directory and writes the ledger only.
     let (directory, ledger): (&dyn Directory, _) = (&ctx.store, ctx.store.ledger());
     let check_code = |code: &iam::secret::SecretString, serial: Option<&str>, at: DateTime<Utc>| {
-        let checked = rules::mfa_device_for(directory, &user, serial).and_then(|device| {
+        let checked = rules::mfa_device_for(directory, &r.user, serial).and_then(|device| {
             rules::check_mfa_code(
                 &ledger,
-                &user,
+                &r.user,
                 &device,
                 code,
                 &lockout,
@@ -251,29 +293,34 @@ fn prepare(
         if let Err(e) = iam::ledger::drain(&ctx.store) {
             crate::say!("warning: the ledger's outbox is not drained: {e}");
         }
-        checked.map_err(|e| CliError::new("AccessDenied", e.to_string()))
+        checked
+            .map_err(|e| CliError::new("AccessDenied", e.to_string()))
+            .inspect_err(|e| denied(&e.message, &[]))
     };
+    let mut mfa_at = ctx.login.mfa_at;
     if let Some(code) = &args.token_code {
-        check_code(&code.as_str().into(), args.serial_number.as_deref(), now)
-            .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
+        check_code(&code.as_str().into(), args.serial_number.as_deref(), now)?;
         mfa_at = Some(now.timestamp());
     }
-    let decide = |mfa_at: Option<i64>| {
+    let ask = |mfa_at: Option<i64>| {
         let facts = RequestFacts {
             now,
             mfa_at,
-            source_ip,
+            source_ip: ctx.login.source_ip.as_deref(),
             hostname: &ctx.config.hostname,
-            duration_seconds: duration,
-            session_name: &session_name,
+            duration_seconds: r.duration,
+            session_name: &r.session_name,
         };
         let assume_context = rules::assume_role_context(
-            &caller.base_context(now),
+            &iam::request::principal_context(caller, now),
             &facts,
-            role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+            r.role
+                .tags
+                .iter()
+                .map(|t| (t.key.as_str(), t.value.as_str())),
         );
         let run_as_context = rules::run_as_context(
-            &session.base_context(now),
+            &iam::request::principal_context(&r.session, now),
             &facts,
             ctx.config
                 .host_tags
@@ -283,11 +330,11 @@ fn prepare(
         let q = AssumeRoleQuestion {
             caller_arn: &caller.arn,
             caller: &caller.policies,
-            role_arn: &role.arn,
-            trust: &trust,
+            role_arn: &r.role.arn,
+            trust: &r.trust,
             assume_context: &assume_context,
-            session_arn: &session.arn,
-            role: &session.policies,
+            session_arn: &r.session.arn,
+            role: &r.session.policies,
             host_arn: &host_arn,
             run_as_context: &run_as_context,
         };
@@ -296,75 +343,46 @@ fn prepare(
         let mfa_helps = !verdict.is_allowed() && q.mfa_would_allow();
         (verdict, message, mfa_helps)
     };
-    let (mut verdict, mut message, mfa_helps) = decide(mfa_at);
+    let (mut verdict, mut message, mfa_helps) = ask(mfa_at);
     if mfa_helps && args.token_code.is_none() {
-        let device = rules::mfa_device_for(directory, &user, args.serial_number.as_deref())
+        let device = rules::mfa_device_for(directory, &r.user, args.serial_number.as_deref())
             .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
         let prompt = format!("MFA code for {}: ", device.serial_number);
-        let code = secrets.read(&prompt)?;
-        check_code(&code, Some(&device.serial_number), Utc::now())
-            .inspect_err(|e| audit_denied(&ctx, &role.arn, args, duration, &e.message, &[]))?;
-        (verdict, message, _) = decide(Some(now.timestamp()));
+        let code = Secrets::new().read(&prompt)?;
+        check_code(&code, Some(&device.serial_number), Utc::now())?;
+        (verdict, message, _) = ask(Some(now.timestamp()));
     }
     if let Some(message) = message {
-        audit_denied(
-            &ctx,
-            &role.arn,
-            args,
-            duration,
-            &message,
-            &DecidingStatement::all(verdict.deciding()),
-        );
+        denied(&message, &deciding_statements(verdict.deciding()));
         return Err(CliError::new("AccessDenied", message));
     }
-    let Verdict::Allowed {
-        assume,
-        run_as: ran,
-    } = verdict
-    else {
-        return Err(CliError::new("AccessDenied", "denied"));
-    };
-    // Only now, for an allowed caller: what exists on this host.
-    let (target, creds) = resolve_target(&run_as)?;
-    let (program, argv0, cmd_args) = resolve_command(&args.command, &target)?;
-    let mut decided = DecidingStatement::all(&assume);
-    decided.extend(DecidingStatement::all(&ran));
-    let session_arn = session.arn.clone();
-    let assumed = event(
+    match verdict {
+        Verdict::Allowed { assume, run_as } => Ok(Allowed { assume, run_as }),
+        _ => Err(CliError::new("AccessDenied", "denied")),
+    }
+}
+
+/// The allowed `AssumeRole` event, committed later with the session record.
+fn assumed_event(
+    ctx: &Ctx,
+    caller: &Principal,
+    r: &Resolved,
+    allowed: &Allowed,
+    args: &AssumeRoleArgs,
+) -> Result<AuditEvent, CliError> {
+    let mut decided = deciding_statements(&allowed.assume);
+    decided.extend(deciding_statements(&allowed.run_as));
+    sts_event(
         &ctx.config,
-        EventSource::Sts,
         "AssumeRole",
-        UserIdentity::iam_user(ctx.account.as_str(), &caller.arn, &caller.name),
-        now,
-        request_parameters(&role.arn, &session_name, duration, &args.command),
-        Some(json!({"assumedRoleUser": {"arn": session_arn}, "runAs": run_as.user})),
-        None,
-        &decided,
+        UserIdentity::of_principal(caller),
+        ctx.now,
+        request_parameters(&r.role.arn, &r.session_name, r.duration, &args.command),
     )
-    .map_err(|e| CliError::new("ServiceFailure", format!("audit event: {e}")))?;
-    let user_arn = caller.arn.clone();
-    let role_arn = role.arn.clone();
-    let Ctx { config, store, .. } = ctx;
-    Ok(Prepared {
-        config,
-        store,
-        user,
-        user_arn,
-        role: role_name,
-        role_arn,
-        session_name,
-        session_arn,
-        duration,
-        now,
-        target,
-        creds,
-        program,
-        argv0,
-        args: cmd_args,
-        command: args.command.clone(),
-        run_as,
-        assumed,
-    })
+    .response_elements(json!({"assumedRoleUser": {"arn": r.session.arn}, "runAs": r.run_as.user}))
+    .decided_by_all(&decided)
+    .build()
+    .map_err(|e| CliError::new("ServiceFailure", format!("audit event: {e}")))
 }
 
 impl Prepared {
@@ -402,44 +420,7 @@ impl Prepared {
             self.duration,
             &self.command,
         );
-        // The session exists only with its AssumeRole and SessionStarted
-        // events: one transaction, or no session.
-        let record = self.store.atomically(|store| {
-            let record = store.ledger().create_role_session(
-                &self.user,
-                &self.role,
-                &self.session_name,
-                self.now,
-                expires,
-            )?;
-            store.ledger().set_role_session_supervisor(
-                &record.id,
-                me.pid,
-                me.start_ticks,
-                self.creds.uid,
-            )?;
-            queue(store, &self.assumed)?;
-            let started = event(
-                &self.config,
-                EventSource::Sts,
-                "SessionStarted",
-                identity.clone(),
-                self.now,
-                params.clone(),
-                Some(json!({
-                    "sessionId": record.id,
-                    "userArn": self.user_arn,
-                    "expiration": rules::iso8601(expires),
-                    "runAs": self.run_as.user,
-                    "groups": self.run_as.groups,
-                })),
-                None,
-                &[],
-            )
-            .map_err(|e| StoreError::Audit(e.to_string()))?;
-            queue(store, &started)?;
-            Ok(record)
-        })?;
+        let record = self.record_start(expires, &me, &identity, &params)?;
         deliver(&self.config, &self.store);
         let description = SessionDescription {
             id: record.id.clone(),
@@ -480,7 +461,84 @@ impl Prepared {
                 .is_ok_and(|s| s.status != RoleSessionStatus::Active)
         });
         let now = Utc::now();
-        let (status, event_name, code) = match &result {
+        Self::record_end(
+            &self.config,
+            store,
+            identity,
+            params,
+            &record.id,
+            &result,
+            now,
+        );
+        deliver(&self.config, store);
+        match result {
+            Ok(o) => Ok(ExitCode::from(u8::try_from(o.status).unwrap_or(255))),
+            Err(e) => Err(CliError::new(
+                "ServiceFailure",
+                format!("cannot run the command: {e}"),
+            )),
+        }
+    }
+
+    /// The session record and its `AssumeRole` and `SessionStarted` events:
+    /// one transaction, or no session.
+    fn record_start(
+        &self,
+        expires: DateTime<Utc>,
+        me: &procs::ProcessInfo,
+        identity: &UserIdentity,
+        params: &Value,
+    ) -> Result<RoleSession, StoreError> {
+        self.store.atomically(|store| {
+            let record = store.ledger().create_role_session(
+                &self.user,
+                &self.role,
+                &self.session_name,
+                self.now,
+                expires,
+            )?;
+            store.ledger().set_role_session_supervisor(
+                &record.id,
+                me.pid,
+                me.start_ticks,
+                self.creds.uid,
+            )?;
+            audit::queue(&store.ledger(), &self.assumed)?;
+            let started = sts_event(
+                &self.config,
+                "SessionStarted",
+                identity.clone(),
+                self.now,
+                params.clone(),
+            )
+            .response_elements(json!({
+                "sessionId": record.id,
+                "userArn": self.user_arn,
+                "expiration": rules::iso8601(expires),
+                "runAs": self.run_as.user,
+                "groups": self.run_as.groups,
+            }))
+            .build()
+            .map_err(|e| StoreError::Audit(e.to_string()))?;
+            audit::queue(&store.ledger(), &started)?;
+            Ok(record)
+        })
+    }
+
+    /// The end of the session and its event (`SessionExpired`,
+    /// `SessionRevoked` or `SessionEnded`), in one transaction; a failure is
+    /// only warned about (the session is over either way). Not a method:
+    /// the launch has taken the command out of `self`.
+    fn record_end(
+        config: &HostConfig,
+        store: &Store,
+        identity: UserIdentity,
+        params: Value,
+        id: &str,
+        result: &std::io::Result<supervisor::Outcome>,
+        now: DateTime<Utc>,
+    ) {
+        let (status, event_name, code) = match result {
             Ok(o) => match o.reason {
                 EndReason::Expired => (RoleSessionStatus::Expired, "SessionExpired", o.status),
                 EndReason::Revoked => (RoleSessionStatus::Revoked, "SessionRevoked", o.status),
@@ -490,43 +548,21 @@ impl Prepared {
         };
         // A revoked record already says so; every other end is written here,
         // with its event.
-        let ended = event(
-            &self.config,
-            EventSource::Sts,
-            event_name,
-            identity,
-            now,
-            params,
-            Some(json!({"sessionId": record.id, "exitStatus": code})),
-            result
-                .as_ref()
-                .err()
-                .map(|e| ("CommandFailed", e.to_string()))
-                .as_ref()
-                .map(|(c, m)| (*c, m.as_str())),
-            &[],
-        );
+        let failure = result.as_ref().err().map(ToString::to_string);
+        let ended = sts_event(config, event_name, identity, now, params)
+            .response_elements(json!({"sessionId": id, "exitStatus": code}))
+            .error_if(failure.as_deref().map(|m| ("CommandFailed", m)))
+            .build();
         let recorded = ended
             .map_err(|e| StoreError::Audit(e.to_string()))
             .and_then(|ended| {
                 store.atomically(|store| {
-                    store.ledger().end_role_session(&record.id, status, now)?;
-                    queue(store, &ended)
+                    store.ledger().end_role_session(id, status, now)?;
+                    audit::queue(&store.ledger(), &ended)
                 })
             });
         if let Err(e) = recorded {
-            eprintln!(
-                "warning: the end of session {} not recorded: {e}",
-                record.id
-            );
-        }
-        deliver(&self.config, store);
-        match result {
-            Ok(o) => Ok(ExitCode::from(u8::try_from(o.status).unwrap_or(255))),
-            Err(e) => Err(CliError::new(
-                "ServiceFailure",
-                format!("cannot run the command: {e}"),
-            )),
+            eprintln!("warning: the end of session {} not recorded: {e}", id);
         }
     }
 }
@@ -647,11 +683,10 @@ fn audit_denied(
 ) {
     let Caller::User(p) = &ctx.caller else { return };
     // A refusal: nothing was written, so the event goes straight to the log.
-    let written = event(
+    let event = sts_event(
         &ctx.config,
-        EventSource::Sts,
         "AssumeRole",
-        UserIdentity::iam_user(ctx.account.as_str(), &p.arn, &p.name),
+        UserIdentity::of_principal(p),
         ctx.now,
         json!({
             "roleArn": role_arn,
@@ -659,50 +694,31 @@ fn audit_denied(
             "durationSeconds": duration,
             "command": args.command,
         }),
-        None,
-        Some(("AccessDenied", message)),
-        decided,
     )
-    .and_then(|ev| AuditLog::new(&ctx.config.audit_log).append(&ev));
+    .error("AccessDenied", message)
+    .decided_by_all(decided);
+    let written = AuditLog::new(&ctx.config.audit_log).write(event);
     if let Err(e) = written {
         eprintln!("warning: audit event not written: {e}");
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn event(
+/// An `sts` event of this host, written by iamctl.
+fn sts_event(
     config: &HostConfig,
-    source: EventSource,
     name: &str,
     identity: UserIdentity,
     now: DateTime<Utc>,
     params: Value,
-    response: Option<Value>,
-    error: Option<(&str, &str)>,
-    decided: &[DecidingStatement],
-) -> Result<AuditEvent, iam::audit::AuditError> {
-    let mut b = AuditEvent::builder(source, name, identity, &config.hostname, now)
-        .request_parameters(params)
-        .user_agent("iamctl");
-    if let Some(r) = response {
-        b = b.response_elements(r);
-    }
-    if let Some((code, message)) = error {
-        b = b.error(code, message);
-    }
-    for d in decided {
-        b = b.decided_by(d.clone());
-    }
-    b.build()
-}
-
-/// Queues `event` in the store's outbox: inside a transaction, it commits
-/// with the change it records.
-fn queue(store: &Store, event: &AuditEvent) -> Result<(), StoreError> {
-    let line = event
-        .to_line()
-        .map_err(|e| StoreError::Audit(e.to_string()))?;
-    store.ledger().queue_audit(&line, event.is_denial())
+) -> AuditEventBuilder {
+    AuditEvent::iamctl(
+        EventSource::Sts,
+        name,
+        identity,
+        &config.hostname,
+        now,
+        params,
+    )
 }
 
 /// Delivers queued events to the audit log (see `Ctx::deliver_audit`).
@@ -720,19 +736,17 @@ fn deliver(config: &HostConfig, store: &Store) {
 fn end_stale_sessions(config: &HostConfig, store: &Store, now: DateTime<Utc>) {
     let reaped = procs::reap_stale_sessions(store, now, |store, s| {
         let arn = assumed_role_arn(store.account_id(), &s.role, &s.session_name);
-        let ended = event(
+        let ended = sts_event(
             config,
-            EventSource::Sts,
             "SessionEnded",
             UserIdentity::assumed_role(config.account_id.as_str(), &arn),
             now,
             json!({"sessionId": s.id}),
-            Some(json!({"reason": "supervisor gone"})),
-            None,
-            &[],
         )
+        .response_elements(json!({"reason": "supervisor gone"}))
+        .build()
         .map_err(|e| StoreError::Audit(e.to_string()))?;
-        queue(store, &ended)
+        audit::queue(&store.ledger(), &ended)
     });
     if let Err(e) = reaped {
         eprintln!("warning: stale sessions not ended: {e}");

@@ -27,9 +27,6 @@ pub const SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 /// Where a setuid iamctl of a non-root caller waits.
 pub const IAMCTL_CGROUP: &str = "iam/iamctl";
 
-/// The parent of every session's cgroups.
-pub const SESSIONS_CGROUP: &str = "iam/sessions";
-
 /// Where a supervisor notes the Linux session id (the command's pid) of a
 /// running session, so that what is left of a session whose supervisor died
 /// can be found and ended where no cgroup could be made.

@@ -12,10 +12,10 @@
 //! caller may not signal it (all its uids are 0), and it never blocks on the
 //! caller's descriptors (threads do that I/O; see [`Outlet`]).
 
-use super::procs::ProcessInfo;
 use super::session::{EndReason, REVOKE_POLL, Step, Timeline};
 use super::sys::{self, Credentials};
 use crate::cgroups::Cgroup2;
+use crate::procs::ProcessInfo;
 use chrono::{DateTime, Utc};
 use iam::elevation as rules;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
@@ -84,8 +84,8 @@ impl Members {
             return (Self::Descendants, None);
         };
         let procs = v2
-            .enter(&super::procs::supervisor_cgroup(session_id))
-            .and_then(|()| v2.procs_file(&super::procs::command_cgroup(session_id)));
+            .enter(&crate::procs::supervisor_cgroup(session_id))
+            .and_then(|()| v2.procs_file(&crate::procs::command_cgroup(session_id)));
         match procs {
             Ok(f) => (
                 Self::Cgroup {
@@ -105,7 +105,7 @@ impl Members {
     fn is_empty(&self) -> bool {
         match self {
             Self::Cgroup { v2, id } => v2
-                .pids(&super::procs::command_cgroup(id))
+                .pids(&crate::procs::command_cgroup(id))
                 .map_or(true, |p| p.is_empty()),
             Self::Descendants => descendants(std::process::id()).is_empty(),
         }
@@ -118,7 +118,7 @@ impl Members {
     fn signal(&self, sig: Signal) {
         match self {
             Self::Cgroup { v2, id } => {
-                let path = super::procs::command_cgroup(id);
+                let path = crate::procs::command_cgroup(id);
                 if sig == Signal::SIGKILL && v2.kill(&path).is_ok() {
                     return;
                 }
@@ -127,7 +127,7 @@ impl Members {
                     signal_checked(pid, sig, |_| {
                         fs::read_to_string(format!("/proc/{pid}/cgroup"))
                             .ok()
-                            .and_then(|t| super::procs::cgroup_session_id(&t, &base))
+                            .and_then(|t| crate::procs::cgroup_session_id(&t, &base))
                             .as_deref()
                             == Some(id.as_str())
                     });
@@ -172,15 +172,15 @@ fn signal_checked(pid: i32, sig: Signal, still: impl Fn(&ProcessInfo) -> bool) {
 /// Removes what is empty of session `id`'s cgroups (the command cgroup may
 /// take a moment to empty once its last process has exited).
 fn remove_session_cgroups(v2: &Cgroup2, id: &str) {
-    let command = super::procs::command_cgroup(id);
+    let command = crate::procs::command_cgroup(id);
     for _ in 0..50 {
         if v2.remove(&command).is_ok() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = v2.remove(&super::procs::supervisor_cgroup(id));
-    let _ = v2.remove(&format!("{}/{id}", super::session::SESSIONS_CGROUP));
+    let _ = v2.remove(&crate::procs::supervisor_cgroup(id));
+    let _ = v2.remove(&format!("{}/{id}", crate::procs::SESSIONS_CGROUP));
 }
 
 /// The ids of sessions that may have left something behind here: a cgroup
@@ -193,7 +193,7 @@ pub fn leftover_ids() -> Vec<String> {
         ids.extend(
             dir.flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                .filter(|n| super::procs::is_session_id(n)),
+                .filter(|n| crate::procs::is_session_id(n)),
         );
     }
     ids.sort();
@@ -206,13 +206,13 @@ pub fn leftover_ids() -> Vec<String> {
 /// session its marker names. What is not gone yet stays (cgroup, marker), so
 /// that every later sweep tries again, until nothing is left.
 pub fn sweep_leftovers(id: &str) {
-    if !super::procs::is_session_id(id) {
+    if !crate::procs::is_session_id(id) {
         return;
     }
     if let Some(v2) = Cgroup2::open()
-        && v2.exists(&format!("{}/{id}", super::session::SESSIONS_CGROUP))
+        && v2.exists(&format!("{}/{id}", crate::procs::SESSIONS_CGROUP))
     {
-        let command = super::procs::command_cgroup(id);
+        let command = crate::procs::command_cgroup(id);
         let empty = || v2.pids(&command).map_or(true, |p| p.is_empty());
         for _ in 0..10 {
             if empty() {
@@ -277,7 +277,7 @@ struct Marker(PathBuf);
 
 impl Marker {
     fn write(session_id: &str, sid: u32) -> Option<Self> {
-        if !super::procs::is_session_id(session_id) {
+        if !crate::procs::is_session_id(session_id) {
             return None;
         }
         let start = ProcessInfo::read(sid)?.start_ticks;

@@ -216,15 +216,12 @@ pub fn simulate_principal(
             format!("The entity {} cannot be found.", a.policy_source_arn),
         ));
     }
-    let mut context = principal.base_context(ctx.now);
+    let mut context = iam::request::principal_context(&principal, ctx.now);
     // Asked about this host: its tags and name, as pam_iam and assume-role
     // put them in the context of host:Login and host:RunAs.
     let host = ctx.config.host_arn();
     if !a.resource_arns.is_empty() && a.resource_arns.iter().all(|r| *r == host) {
-        for (k, v) in &ctx.config.host_tags {
-            context.set(&format!("aws:ResourceTag/{k}"), v.clone());
-        }
-        context.set("host:Hostname", ctx.config.hostname.clone());
+        iam::request::set_host_keys(&mut context, &ctx.config.hostname, &ctx.config.host_tags);
     }
     for entries in &a.context_entries {
         crate::simulate::add_context_entries(&mut context, entries)?;
@@ -314,24 +311,6 @@ pub fn parse_tag_keys(args: &[String]) -> Result<Vec<TagKey>, CliError> {
         .iter()
         .map(|k| Ok(TagKey::parse(k)?))
         .collect()
-}
-
-/// `aws:RequestTag/K` and `aws:TagKeys` of a call that sets `tags`, as AWS
-/// puts them in the request context (a Deny on `aws:TagKeys` containing
-/// `host:RunAs` keeps a delegated administrator from retargeting a role).
-pub fn request_tags(c: &mut iam::policy::Context, tags: &[Tag]) {
-    for t in tags {
-        c.set(
-            &format!("aws:RequestTag/{}", t.key.as_str()),
-            t.value.as_str(),
-        );
-    }
-    tag_keys(c, tags.iter().map(|t| &t.key));
-}
-
-/// `aws:TagKeys` of a call that sets or removes these keys.
-pub fn tag_keys<'a>(c: &mut iam::policy::Context, keys: impl Iterator<Item = &'a TagKey>) {
-    c.insert("aws:TagKeys", keys.map(|k| k.as_str().to_owned()).collect());
 }
 
 fn user_entity(s: &str) -> Result<iam::store::Entity, CliError> {

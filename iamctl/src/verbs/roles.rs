@@ -29,7 +29,7 @@ pub fn create_role(ctx: &mut Ctx, a: &cli::CreateRoleArgs) -> Result<Value, CliE
                 c.set("iam:PermissionsBoundary", b.clone());
             }
             if !tags.is_empty() {
-                super::request_tags(c, &tags);
+                iam::request::set_request_tags(c, &tags);
             }
         },
     )?;
@@ -115,7 +115,9 @@ pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> 
     let name = parse_role(&a.role_name)?;
     let tags = parse_tags(&a.tags.tags)?;
     let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &arn(ctx, &name), |c| super::request_tags(c, &tags))?;
+    ctx.authorize_with(&action, &arn(ctx, &name), |c| {
+        iam::request::set_request_tags(c, &tags)
+    })?;
     ctx.commit(
         |_| json!({"roleName": name.as_str(), "tags": shapes::tags(&tags)}),
         |s| s.tag_role(&name, &tags),
@@ -128,7 +130,7 @@ pub fn untag_role(ctx: &mut Ctx, a: &cli::UntagRoleArgs) -> Result<Value, CliErr
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
     let action = format!("iam:{}", ctx.operation);
     ctx.authorize_with(&action, &arn(ctx, &name), |c| {
-        super::tag_keys(c, keys.iter())
+        iam::request::set_tag_keys(c, keys.iter())
     })?;
     let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
     ctx.commit(

@@ -23,7 +23,7 @@ pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliE
             c.set("iam:PermissionsBoundary", b.clone());
         }
         if !tags.is_empty() {
-            super::request_tags(c, &tags);
+            iam::request::set_request_tags(c, &tags);
         }
     })?;
     if let Some(b) = &a.permissions_boundary {
@@ -127,7 +127,7 @@ pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> 
     let tags = parse_tags(&a.tags.tags)?;
     let action = format!("iam:{}", ctx.operation);
     ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
-        super::request_tags(c, &tags)
+        iam::request::set_request_tags(c, &tags)
     })?;
     ctx.commit(
         |_| json!({"userName": name.as_str(), "tags": shapes::tags(&tags)}),
@@ -141,7 +141,7 @@ pub fn untag_user(ctx: &mut Ctx, a: &cli::UntagUserArgs) -> Result<Value, CliErr
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
     let action = format!("iam:{}", ctx.operation);
     ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
-        super::tag_keys(c, keys.iter())
+        iam::request::set_tag_keys(c, keys.iter())
     })?;
     let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
     ctx.commit(

@@ -1,11 +1,13 @@
 //! Which process belongs to which session, read from `/proc` and cgroups.
 
-use super::session::SESSIONS_CGROUP;
 use chrono::{DateTime, Utc};
 use iam::elevation::*;
 use iam::names::AccountId;
 use iam::principal::{Principal, PrincipalError};
 use iam::store::{LoginSession, RoleSession, RoleSessionStatus, Store, StoreError};
+
+/// The parent of every session's cgroups.
+pub const SESSIONS_CGROUP: &str = "iam/sessions";
 
 /// What `/proc/PID/stat` says about a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
