@@ -32,7 +32,7 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
-    if user.is_none() && host.ignores(&name) {
+    if user.is_none() && host.ignores() {
         // No prompts: the rest of the stack (pam_unix) asks local users.
         host.debug(&format!(
             "authenticate: {name:?} is not an IAM user; ignored"

@@ -72,7 +72,7 @@ impl Begun<Option<User>> {
                 user,
             }),
             (None, OnUnknown::Refuse(now)) => Err(host.unknown_user(conv, &name, &origin, now)),
-            (None, OnUnknown::RefuseQuietly) => Err(match host.ignores(&name) {
+            (None, OnUnknown::RefuseQuietly) => Err(match host.ignores() {
                 true => Outcome::Ignore,
                 false => Outcome::UserUnknown,
             }),
@@ -133,8 +133,18 @@ impl Host {
         conv: &mut dyn Conversation,
         options: &Options,
     ) -> Result<Begun<Option<User>>, Outcome> {
-        let host = Self::open(options)?;
         let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
+        // Root and every /etc/passwd account are left to the rest of the
+        // stack before pam_iam reads anything of its own: a broken config
+        // or store can never lock them out, with or without a
+        // pam_localuser guard (the packaged profile has none in auth).
+        if is_local_account(&name) {
+            if options.debug {
+                syslog(LOG_DEBUG, &format!("{name:?} is a local account; ignored"));
+            }
+            return Err(Outcome::Ignore);
+        }
+        let host = Self::open(options)?;
         let origin = Origin::of(conv);
         let user = host.user(&name)?;
         Ok(Begun {
@@ -360,19 +370,10 @@ impl Host {
     }
 
     /// Whether a name that is no IAM user here is left to the rest of the
-    /// stack: always for a local account (in /etc/passwd: root and its
-    /// peers are never ours to refuse, whatever `unknown_user` says, so no
-    /// pam_localuser guard is needed in front of pam_iam), else as
-    /// `[login] unknown_user` says. Unreadable local accounts count as
-    /// local: refusing root is never the safe side.
-    pub(super) fn ignores(&self, name: &str) -> bool {
+    /// stack, as `[login] unknown_user` says (local accounts never get this
+    /// far: the prologue leaves them alone, [`is_local_account`]).
+    pub(super) fn ignores(&self) -> bool {
         self.config.login.unknown_user == UnknownUser::Ignore
-            || crate::local_accounts::LocalAccounts::read_host().map_or(true, |local| {
-                matches!(
-                    local.name_collision(name),
-                    Some(crate::local_accounts::Collision::LocalUser(_))
-                )
-            })
     }
 
     /// A user the directory does not know, at an account or session stage.
@@ -383,7 +384,7 @@ impl Host {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Outcome {
-        match self.ignores(name) {
+        match self.ignores() {
             true => {
                 self.debug(&format!("{name:?} is not an IAM user; ignored"));
                 Outcome::Ignore
@@ -462,3 +463,15 @@ pub(super) fn syslog(severity: crate::syslog::Severity, message: &str) {
 }
 
 pub(super) use crate::syslog::Severity::{Debug as LOG_DEBUG, Err as LOG_ERR};
+
+/// Whether `name` is an account of `/etc/passwd` (root and its peers are
+/// never ours to refuse, whatever `unknown_user` says). Unreadable local
+/// accounts count as local: refusing root is never the safe side.
+pub(super) fn is_local_account(name: &str) -> bool {
+    crate::local_accounts::LocalAccounts::read_host().map_or(true, |local| {
+        matches!(
+            local.name_collision(name),
+            Some(crate::local_accounts::Collision::LocalUser(_))
+        )
+    })
+}

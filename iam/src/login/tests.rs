@@ -1578,3 +1578,43 @@ fn a_code_works_once_across_login_and_assume_role() {
     );
     assert_eq!(f.last_event()["errorMessage"], "replayed verification code");
 }
+
+/// Root (any /etc/passwd account) is left to the rest of the stack before
+/// pam_iam reads anything: a missing or broken config or store cannot lock
+/// it out, at any stage, whatever stack (with or without a pam_localuser
+/// guard) led here.
+#[test]
+fn root_is_ignored_before_the_config_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("iam.toml");
+    std::fs::write(&broken, "this is not toml [").unwrap();
+    for config in [dir.path().join("missing.toml"), broken] {
+        let options = Options {
+            config,
+            mode: Mode::PasswordTotp,
+            ..Options::default()
+        };
+        let now = t0();
+        assert_eq!(
+            authenticate(&mut Script::new("root", vec![]), &options, now),
+            Outcome::Ignore
+        );
+        assert_eq!(
+            account(&mut Script::new("root", vec![]), &options, now),
+            Outcome::Ignore
+        );
+        assert_eq!(
+            local_groups(&mut Script::new("root", vec![]), &options),
+            Err(Outcome::Ignore)
+        );
+        assert_eq!(
+            open_session(&mut Script::new("root", vec![]), &options, now),
+            Outcome::Ignore
+        );
+        // An IAM-looking name that is no local account still fails closed.
+        assert_eq!(
+            account(&mut Script::new("mallory", vec![]), &options, now),
+            Outcome::Unavailable
+        );
+    }
+}
