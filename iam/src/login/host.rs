@@ -7,6 +7,7 @@ use crate::audit::{AuditEvent, AuditLog, DecidingStatement, PamEvent, PamOrigin,
 use crate::config::{HostConfig, UnknownUser};
 use crate::directory::Directory;
 use crate::ledger::{HostStore, Ledger};
+use crate::local_accounts::{Collision, LocalAccounts};
 use crate::names::UserName;
 use crate::store::{AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User};
 
@@ -138,15 +139,20 @@ impl Host {
         // stack before pam_iam reads anything of its own: a broken config
         // or store can never lock them out, with or without a
         // pam_localuser guard (the packaged profile has none in auth).
-        if is_local_account(&name) {
-            if options.debug {
-                syslog(LOG_DEBUG, &format!("{name:?} is a local account; ignored"));
+        // Unreadable local accounts count as local: refusing root is never
+        // the safe side.
+        let local = match LocalAccounts::read_host() {
+            Ok(local) if !is_local_account(&local, &name) => local,
+            _ => {
+                if options.debug {
+                    syslog(LOG_DEBUG, &format!("{name:?} is a local account; ignored"));
+                }
+                return Err(Outcome::Ignore);
             }
-            return Err(Outcome::Ignore);
-        }
+        };
         let host = Self::open(options)?;
         let origin = Origin::of(conv);
-        let user = host.user(&name)?;
+        let user = host.user(&name, &local)?;
         Ok(Begun {
             host,
             name,
@@ -171,7 +177,7 @@ impl Host {
 
     /// The IAM user named like the PAM user; `None` if there is none (a name
     /// that is not even a valid IAM name is simply unknown).
-    pub(super) fn user(&self, name: &str) -> Result<Option<User>, Outcome> {
+    pub(super) fn user(&self, name: &str, local: &LocalAccounts) -> Result<Option<User>, Outcome> {
         let Ok(name) = UserName::parse(name) else {
             return Ok(None);
         };
@@ -183,10 +189,6 @@ impl Host {
         // An IAM user that shadows a local account is not published and is
         // nobody here: the PAM user is the local account, whatever stack
         // (with or without the pam_localuser guard) led here.
-        let local = crate::local_accounts::LocalAccounts::read_host().map_err(|e| {
-            self.report(&format!("cannot read the local accounts: {e}"));
-            Outcome::Unavailable
-        })?;
         if let Some(collision) = local.collision(user.name.as_str(), user.uid) {
             self.debug(&format!(
                 "{name}: IAM user {} collides with {collision}; not an IAM user here",
@@ -263,9 +265,13 @@ impl Host {
                 record.mfa_time = mfa_time;
             }
             ledger.put_auth_record(record)?;
+            // What this step queued (a TOTP step, a failure count) is
+            // drained in the same transaction: on a single host no second
+            // commit per login; a failed drain rolls back to its savepoint
+            // and leaves the entries queued for the next one.
+            self.drain();
             Ok(settled)
         });
-        self.drain();
         let reason = match settled {
             Ok(Settled::Passed) => return Ok(true),
             Ok(Settled::Failed { counted, state }) => {
@@ -464,14 +470,8 @@ pub(super) fn syslog(severity: crate::syslog::Severity, message: &str) {
 
 pub(super) use crate::syslog::Severity::{Debug as LOG_DEBUG, Err as LOG_ERR};
 
-/// Whether `name` is an account of `/etc/passwd` (root and its peers are
-/// never ours to refuse, whatever `unknown_user` says). Unreadable local
-/// accounts count as local: refusing root is never the safe side.
-pub(super) fn is_local_account(name: &str) -> bool {
-    crate::local_accounts::LocalAccounts::read_host().map_or(true, |local| {
-        matches!(
-            local.name_collision(name),
-            Some(crate::local_accounts::Collision::LocalUser(_))
-        )
-    })
+/// Whether `name` is an account of `/etc/passwd`: root and its peers are
+/// never ours to refuse, whatever `unknown_user` says.
+fn is_local_account(local: &LocalAccounts, name: &str) -> bool {
+    matches!(local.name_collision(name), Some(Collision::LocalUser(_)))
 }
