@@ -1,7 +1,7 @@
 //! Groups and group membership.
 
 use super::change_one;
-use super::users::{USER_COLUMNS, corrupt, user_id};
+use super::users::{USER_COLUMNS, USERS, corrupt, user_id};
 use super::{EntityKind, Group, MAX_GROUPS_PER_USER, Result, Store, StoreError, User, to_u32};
 use crate::names::{GroupName, IamPath, UniqueIdKind, UserName, group_arn, new_unique_id};
 use chrono::{DateTime, Utc};
@@ -169,7 +169,7 @@ impl Store {
         self.read(|c| {
             let gid = group_id(c, group)?;
             let mut st = c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users JOIN group_members m ON m.user_id = users.id
+                "SELECT {USER_COLUMNS} FROM {USERS} JOIN group_members m ON m.user_id = users.id
                  WHERE m.group_id = ?1 ORDER BY users.name COLLATE NOCASE"
             ))?;
             let rows = st.query_map([gid], |r| Ok(self.user_from_row(r)))?;

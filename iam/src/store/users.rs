@@ -11,10 +11,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// A user's columns, with `PasswordLastUsed` from the ledger's `last_used`
-/// (keyed by unique id). Selected from `users` unaliased.
-pub(crate) const USER_COLUMNS: &str = "name, path, unique_id, create_date,
-    (SELECT password FROM last_used l WHERE l.unique_id = users.unique_id),
-    status, tags, permissions_boundary, uid";
+/// (keyed by unique id), selected `FROM {USERS}`.
+pub(crate) const USER_COLUMNS: &str = "users.name, users.path, users.unique_id,
+    users.create_date, last_used.password, users.status, users.tags,
+    users.permissions_boundary, users.uid";
+/// The rows [`USER_COLUMNS`] are selected from: a join, not a subquery per
+/// row (`list-users` reads them all).
+pub(crate) const USERS: &str = "users LEFT JOIN last_used ON last_used.unique_id = users.unique_id";
 
 impl Store {
     /// `CreateUser`: allocates a unique id and a never-used Linux uid.
@@ -58,7 +61,7 @@ impl Store {
     pub fn find_user(&self, name: &UserName) -> Result<Option<User>> {
         self.read(|c| {
             c.query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+                &format!("SELECT {USER_COLUMNS} FROM {USERS} WHERE users.name = ?1"),
                 [name.as_str()],
                 |r| Ok(self.user_from_row(r)),
             )
@@ -71,7 +74,7 @@ impl Store {
     pub fn find_user_by_uid(&self, uid: u32) -> Result<Option<User>> {
         self.read(|c| {
             c.query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE uid = ?1"),
+                &format!("SELECT {USER_COLUMNS} FROM {USERS} WHERE users.uid = ?1"),
                 [uid],
                 |r| Ok(self.user_from_row(r)),
             )
@@ -84,7 +87,7 @@ impl Store {
     pub fn list_users(&self, path_prefix: Option<&str>) -> Result<Vec<User>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE"
+                "SELECT {USER_COLUMNS} FROM {USERS} ORDER BY users.name COLLATE NOCASE"
             ))?;
             let rows = st.query_map([], |r| Ok(self.user_from_row(r)))?;
             let mut out = Vec::new();
@@ -329,7 +332,7 @@ impl Store {
 
     pub(crate) fn user_in(&self, c: &Connection, name: &UserName) -> Result<User> {
         c.query_row(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"),
+            &format!("SELECT {USER_COLUMNS} FROM {USERS} WHERE users.name = ?1"),
             [name.as_str()],
             |r| Ok(self.user_from_row(r)),
         )
