@@ -59,6 +59,9 @@ pub enum Problem {
     NotPrivate {
         mode: u32,
     },
+    /// The path has a `..` component: the kernel resolves it through what
+    /// the component before it is, which the text does not say.
+    ParentComponent,
 }
 
 impl fmt::Display for Problem {
@@ -75,6 +78,7 @@ impl fmt::Display for Problem {
                     "group or others may read it (mode {mode:04o}, want 0600)"
                 )
             }
+            Self::ParentComponent => write!(f, "the path has a `..` component"),
         }
     }
 }
@@ -183,8 +187,9 @@ fn open(path: &Path, contents: Contents, access: Access) -> Result<OwnedFd, Trus
     Ok(file)
 }
 
-/// `path` made absolute and without `.` or `..` (no symlink is allowed on
-/// the way, so `..` is simply the directory above).
+/// `path` made absolute and without `.`; a `..` is refused, since SQLite
+/// and the kernel open the path as written, which may not be the path
+/// checked here.
 fn absolute(path: &Path) -> Result<PathBuf, TrustError> {
     let joined = if path.is_absolute() {
         path.to_path_buf()
@@ -201,7 +206,10 @@ fn absolute(path: &Path) -> Result<PathBuf, TrustError> {
         match c {
             Component::Normal(n) => out.push(n),
             Component::ParentDir => {
-                out.pop();
+                return Err(TrustError::Untrusted {
+                    path: path.to_path_buf(),
+                    problem: Problem::ParentComponent,
+                });
             }
             Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
         }

@@ -691,6 +691,7 @@ pub fn check_host_file(file: HostFile, path: &Path, verdict: Result<(), TrustErr
                 Problem::Owner { .. } => format!("chown root: {at}"),
                 Problem::Writable { .. } => format!("chmod go-w {at}"),
                 Problem::NotPrivate { .. } => format!("chmod 0600 {at}"),
+                Problem::ParentComponent => format!("name {at} without `..` in iam.toml"),
             }
         }
     };

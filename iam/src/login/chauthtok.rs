@@ -144,9 +144,9 @@ pub fn change_password(
         audit_change(Some(&violation.to_string()));
         return Outcome::PasswordRejected;
     }
-    // Queued in the ledger for the directory of record, then drained at
-    // once: on a single host that applies it to the local directory, so
-    // the new password works at the next prompt.
+    // Queued in the ledger for the directory of record and drained at once:
+    // on a single host that applies it to the local directory, so the new
+    // password works at the next prompt.
     let stored = password::hash_password(&new)
         .map_err(|e| e.to_string())
         .and_then(|hash| {
@@ -157,10 +157,15 @@ pub fn change_password(
                 keep_history: history,
                 at: now.timestamp(),
             };
-            let ledger = host.db.ledger();
-            ledger
-                .atomically(|l| l.queue(&change))
-                .and_then(|()| host.db.drain())
+            // Queued and drained in one transaction: a change that cannot
+            // be applied now is not left queued to land later over what an
+            // administrator did meanwhile.
+            host.db
+                .ledger()
+                .atomically(|l| {
+                    l.queue(&change)?;
+                    host.db.drain().map(drop)
+                })
                 .map_err(|e| e.to_string())
         });
     if let Err(e) = stored {

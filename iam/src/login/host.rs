@@ -135,24 +135,40 @@ impl Host {
         options: &Options,
     ) -> Result<Begun<Option<User>>, Outcome> {
         let name = conv.user().map_err(|_| Outcome::ConversationFailed)?;
+        Self::begin_as(conv, options, name, LocalAccounts::read_host().ok())
+    }
+
+    /// [`Self::begin`] for `name`, given the local accounts (`None`: they
+    /// could not be read).
+    pub(super) fn begin_as(
+        conv: &mut dyn Conversation,
+        options: &Options,
+        name: String,
+        local: Option<LocalAccounts>,
+    ) -> Result<Begun<Option<User>>, Outcome> {
         // Root and every /etc/passwd account are left to the rest of the
         // stack before pam_iam reads anything of its own: a broken config
         // or store can never lock them out, with or without a
         // pam_localuser guard (the packaged profile has none in auth).
-        // Unreadable local accounts count as local: refusing root is never
-        // the safe side.
-        let local = match LocalAccounts::read_host() {
-            Ok(local) if !is_local_account(&local, &name) => local,
-            _ => {
-                if options.debug {
-                    syslog(LOG_DEBUG, &format!("{name:?} is a local account; ignored"));
-                }
-                return Err(Outcome::Ignore);
-            }
+        // Unreadable local accounts: root still is; anyone else is decided
+        // by the directory below.
+        let local_account = match &local {
+            Some(local) => is_local_account(local, &name),
+            None => name == "root",
         };
+        if local_account {
+            if options.debug {
+                syslog(LOG_DEBUG, &format!("{name:?} is a local account; ignored"));
+            }
+            return Err(Outcome::Ignore);
+        }
         let host = Self::open(options)?;
         let origin = Origin::of(conv);
-        let user = host.user(&name, &local)?;
+        let user = host.user(&name, local.as_ref())?;
+        if user.is_none() && local.is_none() {
+            // Perhaps a local account: never ours to refuse.
+            return Err(Outcome::Ignore);
+        }
         Ok(Begun {
             host,
             name,
@@ -177,7 +193,14 @@ impl Host {
 
     /// The IAM user named like the PAM user; `None` if there is none (a name
     /// that is not even a valid IAM name is simply unknown).
-    pub(super) fn user(&self, name: &str, local: &LocalAccounts) -> Result<Option<User>, Outcome> {
+    /// An IAM user that collides with a local account is nobody here; when
+    /// the local accounts could not be read (`None`), a known IAM user
+    /// fails closed.
+    pub(super) fn user(
+        &self,
+        name: &str,
+        local: Option<&LocalAccounts>,
+    ) -> Result<Option<User>, Outcome> {
         let Ok(name) = UserName::parse(name) else {
             return Ok(None);
         };
@@ -189,6 +212,12 @@ impl Host {
         // An IAM user that shadows a local account is not published and is
         // nobody here: the PAM user is the local account, whatever stack
         // (with or without the pam_localuser guard) led here.
+        let Some(local) = local else {
+            self.report(&format!(
+                "cannot read the local accounts; refusing IAM user {name}"
+            ));
+            return Err(Outcome::Unavailable);
+        };
         if let Some(collision) = local.collision(user.name.as_str(), user.uid) {
             self.debug(&format!(
                 "{name}: IAM user {} collides with {collision}; not an IAM user here",

@@ -1618,3 +1618,25 @@ fn root_is_ignored_before_the_config_is_read() {
         );
     }
 }
+
+/// When the local accounts cannot be read, root is still left alone, an
+/// unknown name is left to the rest of the stack, and a known IAM user
+/// fails closed at every stage (it is not skipped: the account stage's
+/// policy decision must not be bypassed).
+#[test]
+fn unreadable_local_accounts_fail_iam_users_closed() {
+    let f = Fixture::new("[login]\nunknown_user = \"deny\"\n");
+    f.user("alice", Some("pw"));
+    let begin = |name: &str| {
+        let mut conv = Script::new(name, vec![]);
+        Host::begin_as(&mut conv, &f.options, name.to_owned(), None).map(|b| b.user.is_some())
+    };
+    assert_eq!(begin("root").err(), Some(Outcome::Ignore));
+    assert_eq!(begin("mallory").err(), Some(Outcome::Ignore));
+    assert_eq!(begin("alice").err(), Some(Outcome::Unavailable));
+    // Readable local accounts: alice is alice.
+    let mut conv = Script::new("alice", vec![]);
+    let local = crate::local_accounts::LocalAccounts::default();
+    let begun = Host::begin_as(&mut conv, &f.options, "alice".to_owned(), Some(local));
+    assert!(begun.is_ok_and(|b| b.user.is_some()));
+}

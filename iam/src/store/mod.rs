@@ -224,6 +224,16 @@ impl Store {
             }
             Err(e) => return Err(StoreError::Untrusted(e)),
         }
+        // SQLite's journal files hold the same hashes and seeds: a store
+        // made private after a loose one was used may have left them open.
+        for suffix in ["-wal", "-shm"] {
+            let mut journal = path.as_os_str().to_owned();
+            journal.push(suffix);
+            match trust::check(Path::new(&journal), Contents::Private) {
+                Ok(()) | Err(TrustError::Missing { .. }) => {}
+                Err(e) => return Err(StoreError::Untrusted(e)),
+            }
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;

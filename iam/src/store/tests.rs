@@ -81,3 +81,19 @@ fn last_used_follows_the_unique_id() {
     store.create_user(&NewUser::new(rob.clone()), now).unwrap();
     assert_eq!(store.get_user(&rob).unwrap().password_last_used, None);
 }
+
+/// SQLite's journal files hold the same hashes and seeds as the store: one
+/// others may read is refused as the store itself would be.
+#[test]
+fn a_readable_journal_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    drop(Store::create(&path, &crate::names::AccountId::parse(ACCT).unwrap()).unwrap());
+    let shm = dir.path().join("iam.db-shm");
+    std::fs::write(&shm, "").unwrap();
+    std::fs::set_permissions(&shm, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Untrusted(_)), "{err}");
+    std::fs::set_permissions(&shm, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    Store::open(&path).unwrap();
+}
