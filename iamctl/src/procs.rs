@@ -1,9 +1,9 @@
 //! Which process belongs to which session, read from `/proc` and cgroups.
 
 use chrono::{DateTime, Utc};
-use iam::elevation::*;
 use iam::names::AccountId;
 use iam::principal::{Principal, PrincipalError};
+use iam::request::LoginFacts;
 use iam::store::{LoginSession, RoleSession, RoleSessionStatus, Store, StoreError};
 
 /// The parent of every session's cgroups.

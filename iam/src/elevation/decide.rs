@@ -1,6 +1,5 @@
 //! The decision of an assume-role, and its second factor.
 
-use super::*;
 use crate::directory::Directory;
 use crate::factors::{self, CodeCheck};
 use crate::ledger::Ledger;
@@ -9,6 +8,7 @@ use crate::policy::{
     Context, Decision, Explanation, NotAuthorized, Policy, PolicySet, Request, Response, authorize,
     explain,
 };
+use crate::request::with_fresh_mfa;
 use crate::secret::SecretString;
 use crate::store::{AttemptResult, LockoutRule, MfaDevice, Settled, StoreError};
 use chrono::{DateTime, Utc};
@@ -184,8 +184,6 @@ pub enum MfaFailure {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-pub use crate::factors::lockout_rule;
 
 /// The device to ask a code for: the given serial, else the user's first
 /// enabled device.

@@ -13,9 +13,6 @@ mod decide;
 #[cfg(test)]
 mod tests;
 
-pub use crate::request::{
-    LoginFacts, RequestFacts, assume_role_context, run_as_context, with_fresh_mfa,
-};
 pub use decide::*;
 
 /// AWS's lower bound for `DurationSeconds`.

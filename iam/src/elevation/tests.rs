@@ -1,6 +1,7 @@
 use super::*;
 use crate::names::{RoleSessionName, UserName};
 use crate::policy::{Context, Decision, Explanation, Policy, PolicyKind, PolicySet};
+use crate::request::{RequestFacts, assume_role_context, run_as_context};
 use crate::store::{LockoutRule, Store};
 use crate::totp;
 use chrono::TimeZone;

@@ -19,12 +19,11 @@ use iam::audit::{
 };
 use iam::config::HostConfig;
 use iam::directory::Directory;
-use iam::elevation::{
-    self as rules, AssumeRoleQuestion, DurationBounds, RequestFacts, RunAs, Verdict,
-};
+use iam::elevation::{self as rules, AssumeRoleQuestion, DurationBounds, RunAs, Verdict};
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
 use iam::policy::{Decision, NotAuthorized, Policy, PolicyKind, Response};
 use iam::principal::Principal;
+use iam::request::{self, RequestFacts};
 use iam::store::{Role, RoleSession, RoleSessionStatus, Store, StoreError};
 use serde_json::{Value, json};
 use session::{EndReason, SessionDescription, TargetUser};
@@ -268,7 +267,7 @@ fn decide(
     args: &AssumeRoleArgs,
 ) -> Result<Allowed, CliError> {
     let now = ctx.now;
-    let lockout = rules::lockout_rule(&ctx.config.lockout);
+    let lockout = iam::factors::lockout_rule(&ctx.config.lockout);
     let host_arn = ctx.config.host_arn();
     let denied = |message: &str, deciding: &[DecidingStatement]| {
         audit_denied(ctx, &r.role.arn, args, r.duration, message, deciding);
@@ -311,7 +310,7 @@ fn decide(
             duration_seconds: r.duration,
             session_name: &r.session_name,
         };
-        let assume_context = rules::assume_role_context(
+        let assume_context = request::assume_role_context(
             &iam::request::principal_context(caller, now),
             &facts,
             r.role
@@ -319,7 +318,7 @@ fn decide(
                 .iter()
                 .map(|t| (t.key.as_str(), t.value.as_str())),
         );
-        let run_as_context = rules::run_as_context(
+        let run_as_context = request::run_as_context(
             &iam::request::principal_context(&r.session, now),
             &facts,
             ctx.config

@@ -1,5 +1,6 @@
 use super::*;
 use chrono::{TimeDelta, TimeZone};
+use iam::elevation::session_name;
 use iam::names::UserName;
 use iam::policy::{Context, Policy, PolicyKind};
 use std::collections::BTreeSet;
