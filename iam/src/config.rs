@@ -260,6 +260,25 @@ impl HostConfig {
         })
     }
 
+    /// Every setting at its default but these: the settings iam-server's
+    /// verbs read (lockout, TOTP window, audit log) without an iam.toml.
+    pub fn defaults(
+        account_id: &str,
+        hostname: &str,
+        database: PathBuf,
+        audit_log: PathBuf,
+    ) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::new();
+        table.insert("account_id".into(), account_id.into());
+        table.insert("hostname".into(), hostname.into());
+        let config = Self::parse(&table.to_string(), Path::new("/"))?;
+        Ok(Self {
+            database,
+            audit_log,
+            ..config
+        })
+    }
+
     /// This host as a resource: `arn:aws:host::ACCOUNT:host/HOSTNAME`.
     pub fn host_arn(&self) -> String {
         format!("arn:aws:host::{}:host/{}", self.account_id, self.hostname)

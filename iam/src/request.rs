@@ -175,11 +175,48 @@ impl LoginFacts {
     }
 }
 
+/// What a request to iam-server says of itself, as AWS sets it: the
+/// client's address, TLS, and for temporary credentials whether (and when)
+/// they were issued after an MFA check. Long-term access keys carry no MFA
+/// keys at all (AWS: the key is absent, not false).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFacts {
+    pub source_ip: std::net::IpAddr,
+    /// `None`: long-term credentials; `Some(None)`: a session issued
+    /// without MFA; `Some(Some(t))`: with MFA proved at `t` (unix seconds).
+    pub session_mfa: Option<Option<i64>>,
+}
+
+/// How the caller reached us, which decides the request keys it adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerFacts {
+    /// iamctl on a host: the caller's login session.
+    Login(LoginFacts),
+    /// A signed request to iam-server.
+    Api(ApiFacts),
+}
+
+impl CallerFacts {
+    pub fn apply(&self, ctx: &mut Context, now: DateTime<Utc>) {
+        match self {
+            Self::Login(login) => login.apply(ctx, now),
+            Self::Api(api) => {
+                if let Some(mfa_at) = api.session_mfa {
+                    set_mfa(ctx, now, mfa_at);
+                }
+                ctx.set("aws:SourceIp", api.source_ip.to_string());
+                ctx.set("aws:SecureTransport", "true");
+            }
+        }
+    }
+}
+
 /// The context of an `iam:*` call (or any question iamctl asks the engine
-/// for its caller): the principal's keys and what its login session says.
-pub fn caller_context(principal: &Principal, now: DateTime<Utc>, login: &LoginFacts) -> Context {
+/// for its caller): the principal's keys and what its login session or
+/// request says.
+pub fn caller_context(principal: &Principal, now: DateTime<Utc>, facts: &CallerFacts) -> Context {
     let mut ctx = principal_context(principal, now);
-    login.apply(&mut ctx, now);
+    facts.apply(&mut ctx, now);
     ctx
 }
 
@@ -315,14 +352,14 @@ mod tests {
     #[test]
     fn caller_context_adds_login_facts_only_with_a_login_session() {
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
-        let none = caller_context(&alice(), now, &LoginFacts::default());
+        let none = caller_context(&alice(), now, &CallerFacts::Login(LoginFacts::default()));
         assert_eq!(get(&none, "aws:MultiFactorAuthPresent"), None);
         let facts = LoginFacts {
             mfa_at: None,
             source_ip: Some("192.0.2.1".into()),
             found: true,
         };
-        let ctx = caller_context(&alice(), now, &facts);
+        let ctx = caller_context(&alice(), now, &CallerFacts::Login(facts));
         assert_eq!(
             get(&ctx, "aws:MultiFactorAuthPresent").as_deref(),
             Some("false")
@@ -331,5 +368,41 @@ mod tests {
         assert_eq!(get(&ctx, "aws:SourceIp").as_deref(), Some("192.0.2.1"));
         let fresh = with_fresh_mfa(&ctx);
         assert_eq!(get(&fresh, "aws:MultiFactorAuthAge").as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn api_requests_carry_mfa_keys_only_for_temporary_credentials() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        let api = |session_mfa| {
+            caller_context(
+                &alice(),
+                now,
+                &CallerFacts::Api(ApiFacts {
+                    source_ip: "192.0.2.9".parse().unwrap(),
+                    session_mfa,
+                }),
+            )
+        };
+        let long_term = api(None);
+        assert_eq!(get(&long_term, "aws:MultiFactorAuthPresent"), None);
+        assert_eq!(
+            get(&long_term, "aws:SourceIp").as_deref(),
+            Some("192.0.2.9")
+        );
+        assert_eq!(
+            get(&long_term, "aws:SecureTransport").as_deref(),
+            Some("true")
+        );
+        let without = api(Some(None));
+        assert_eq!(
+            get(&without, "aws:MultiFactorAuthPresent").as_deref(),
+            Some("false")
+        );
+        let with = api(Some(Some(now.timestamp() - 60)));
+        assert_eq!(
+            get(&with, "aws:MultiFactorAuthPresent").as_deref(),
+            Some("true")
+        );
+        assert_eq!(get(&with, "aws:MultiFactorAuthAge").as_deref(), Some("60"));
     }
 }

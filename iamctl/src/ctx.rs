@@ -15,7 +15,7 @@ use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, IamPath, UserName, root_arn, user_arn};
 use iam::policy::{Context, Decision, NotAuthorized, Request, authorize, explain};
 use iam::principal::Principal;
-use iam::request::LoginFacts;
+use iam::request::{ApiFacts, CallerFacts, LoginFacts};
 use iam::store::{Limits, Store, StoreError};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
@@ -67,9 +67,9 @@ pub struct Ctx {
     pub operation: String,
     pub output: Output,
     pub secrets: Secrets,
-    /// What the caller's login session adds to every request (MFA, source
-    /// IP); nothing for root or without a session.
-    pub login: LoginFacts,
+    /// What the caller's login session (iamctl) or signed request
+    /// (iam-server) adds to every request: MFA, source IP.
+    pub facts: CallerFacts,
 }
 
 impl Ctx {
@@ -162,7 +162,7 @@ impl Ctx {
         };
         let ctx = Self {
             origin: Origin::Host,
-            login,
+            facts: CallerFacts::Login(login),
             config,
             account,
             store,
@@ -185,7 +185,7 @@ impl Ctx {
         caller: Caller,
         operation: String,
         secrets: Secrets,
-        login: LoginFacts,
+        facts: ApiFacts,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -198,7 +198,7 @@ impl Ctx {
             operation,
             output: Output::Json,
             secrets,
-            login,
+            facts: CallerFacts::Api(facts),
         }
     }
 
@@ -215,6 +215,15 @@ impl Ctx {
         crate::input::document(arg, self.param_files())
     }
 
+    /// The caller's login session (iamctl on a host); none for a request
+    /// to iam-server.
+    pub fn login(&self) -> Option<&LoginFacts> {
+        match &self.facts {
+            CallerFacts::Login(login) => Some(login),
+            CallerFacts::Api(_) => None,
+        }
+    }
+
     pub fn caller_arn(&self) -> String {
         match self.caller.principal() {
             None => root_arn(&self.account),
@@ -229,7 +238,7 @@ impl Ctx {
         Some(iam::request::caller_context(
             principal,
             self.now,
-            &self.login,
+            &self.facts,
         ))
     }
 

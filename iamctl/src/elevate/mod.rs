@@ -296,7 +296,8 @@ fn decide(
             .map_err(|e| CliError::new("AccessDenied", e.to_string()))
             .inspect_err(|e| denied(&e.message, &[]))
     };
-    let mut mfa_at = ctx.login.mfa_at;
+    let login = ctx.login().cloned().unwrap_or_default();
+    let mut mfa_at = login.mfa_at;
     if let Some(code) = &args.token_code {
         check_code(&code.as_str().into(), args.serial_number.as_deref(), now)?;
         mfa_at = Some(now.timestamp());
@@ -305,7 +306,7 @@ fn decide(
         let facts = RequestFacts {
             now,
             mfa_at,
-            source_ip: ctx.login.source_ip.as_deref(),
+            source_ip: login.source_ip.as_deref(),
             hostname: &ctx.config.hostname,
             duration_seconds: r.duration,
             session_name: &r.session_name,
