@@ -446,6 +446,12 @@ mod tests {
         decode(iam().unwrap(), &form(pairs))
     }
 
+    fn iam_call(action: &str, params: &[(&str, &str)]) -> Result<Call, QueryError> {
+        let mut pairs = vec![("Action", action), ("Version", "2010-05-08")];
+        pairs.extend_from_slice(params);
+        call(&pairs)
+    }
+
     #[test]
     fn form_bodies_decode_and_bad_utf8_is_refused() {
         let f = parse_form(b"Action=CreateUser&UserName=a%2Bb+c&Empty=&Bare&&").unwrap();
@@ -469,7 +475,7 @@ mod tests {
             call(&[("Version", "2010-05-08")]),
             Err(QueryError::MissingAction)
         );
-        let e = call(&[("Action", "Nope"), ("Version", "2010-05-08")]).unwrap_err();
+        let e = iam_call("Nope", &[]).unwrap_err();
         assert_eq!(e.code(), "InvalidAction");
         assert_eq!(
             e.to_string(),
@@ -493,17 +499,18 @@ mod tests {
 
     #[test]
     fn scalars_lists_and_structures() {
-        let c = call(&[
-            ("Action", "CreateUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", "alice"),
-            ("Path", "/eng/"),
-            ("Tags.member.1.Key", "team"),
-            ("Tags.member.1.Value", "db"),
-            ("Tags.member.2.Key", "env"),
-            ("Tags.member.2.Value", ""),
-            ("Unknown", "ignored"),
-        ])
+        let c = iam_call(
+            "CreateUser",
+            &[
+                ("UserName", "alice"),
+                ("Path", "/eng/"),
+                ("Tags.member.1.Key", "team"),
+                ("Tags.member.1.Value", "db"),
+                ("Tags.member.2.Key", "env"),
+                ("Tags.member.2.Value", ""),
+                ("Unknown", "ignored"),
+            ],
+        )
         .unwrap();
         assert_eq!(c.action, "CreateUser");
         assert_eq!(
@@ -511,62 +518,44 @@ mod tests {
             json!({"UserName": "alice", "Path": "/eng/",
                    "Tags": [{"Key": "team", "Value": "db"}, {"Key": "env", "Value": ""}]})
         );
-        let c = call(&[
-            ("Action", "ListUsers"),
-            ("Version", "2010-05-08"),
-            ("MaxItems", "5"),
-        ])
-        .unwrap();
+        let c = iam_call("ListUsers", &[("MaxItems", "5")]).unwrap();
         assert_eq!(c.input, json!({"MaxItems": 5}));
-        let c = call(&[
-            ("Action", "UpdateAccountPasswordPolicy"),
-            ("Version", "2010-05-08"),
-            ("RequireSymbols", "true"),
-            ("MinimumPasswordLength", "14"),
-        ])
+        let c = iam_call(
+            "UpdateAccountPasswordPolicy",
+            &[("RequireSymbols", "true"), ("MinimumPasswordLength", "14")],
+        )
         .unwrap();
         assert_eq!(
             c.input,
             json!({"RequireSymbols": true, "MinimumPasswordLength": 14})
         );
-        let c = call(&[
-            ("Action", "UntagUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", "a"),
-            ("TagKeys", ""),
-        ]);
+        let c = iam_call("UntagUser", &[("UserName", "a"), ("TagKeys", "")]);
         assert_eq!(c.unwrap().input, json!({"UserName": "a", "TagKeys": []}));
     }
 
     #[test]
     fn list_gaps_are_refused() {
-        let e = call(&[
-            ("Action", "UntagUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", "a"),
-            ("TagKeys.member.1", "x"),
-            ("TagKeys.member.3", "y"),
-        ])
+        let e = iam_call(
+            "UntagUser",
+            &[
+                ("UserName", "a"),
+                ("TagKeys.member.1", "x"),
+                ("TagKeys.member.3", "y"),
+            ],
+        )
         .unwrap_err();
         assert_eq!(e.code(), "MalformedQueryString");
-        let e = call(&[
-            ("Action", "UntagUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", "a"),
-            ("TagKeys.member.01", "x"),
-        ]);
+        let e = iam_call(
+            "UntagUser",
+            &[("UserName", "a"), ("TagKeys.member.01", "x")],
+        );
         assert_eq!(e.unwrap_err().code(), "MalformedQueryString");
     }
 
     #[test]
     fn validation_messages_in_aws_wording() {
         let long = "a".repeat(65);
-        let e = call(&[
-            ("Action", "CreateUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", &long),
-        ])
-        .unwrap_err();
+        let e = iam_call("CreateUser", &[("UserName", &long)]).unwrap_err();
         assert_eq!(e.code(), "ValidationError");
         assert_eq!(
             e.to_string(),
@@ -575,17 +564,15 @@ mod tests {
                  Member must have length less than or equal to 64"
             )
         );
-        let e = call(&[("Action", "CreateUser"), ("Version", "2010-05-08")]).unwrap_err();
+        let e = iam_call("CreateUser", &[]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"
         );
-        let e = call(&[
-            ("Action", "CreateUser"),
-            ("Version", "2010-05-08"),
-            ("UserName", "a b"),
-            ("Tags.member.1.Value", "v"),
-        ])
+        let e = iam_call(
+            "CreateUser",
+            &[("UserName", "a b"), ("Tags.member.1.Value", "v")],
+        )
         .unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -593,26 +580,14 @@ mod tests {
              Member must satisfy regular expression pattern: [\\w+=,.@-]+; \
              Value null at 'tags.1.member.key' failed to satisfy constraint: Member must not be null"
         );
-        let e = call(&[
-            ("Action", "ListUsers"),
-            ("Version", "2010-05-08"),
-            ("MaxItems", "1001"),
-        ])
-        .unwrap_err();
+        let e = iam_call("ListUsers", &[("MaxItems", "1001")]).unwrap_err();
         assert!(e.to_string().ends_with("at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 1000"));
-        let e = call(&[
-            ("Action", "ListUsers"),
-            ("Version", "2010-05-08"),
-            ("MaxItems", "x"),
-        ])
-        .unwrap_err();
+        let e = iam_call("ListUsers", &[("MaxItems", "x")]).unwrap_err();
         assert!(e.to_string().contains("Value 'x' at 'maxItems'"));
-        let e = call(&[
-            ("Action", "UpdateAccessKey"),
-            ("Version", "2010-05-08"),
-            ("AccessKeyId", "AKIAAAAAAAAAAAAAAAAA"),
-            ("Status", "On"),
-        ])
+        let e = iam_call(
+            "UpdateAccessKey",
+            &[("AccessKeyId", "AKIAAAAAAAAAAAAAAAAA"), ("Status", "On")],
+        )
         .unwrap_err();
         assert!(
             e.to_string()
@@ -623,24 +598,23 @@ mod tests {
 
     #[test]
     fn sensitive_values_never_echoed() {
-        let e = call(&[
-            ("Action", "ChangePassword"),
-            ("Version", "2010-05-08"),
-            ("OldPassword", "hunter2"),
-            ("NewPassword", ""),
-        ])
+        let e = iam_call(
+            "ChangePassword",
+            &[("OldPassword", "hunter2"), ("NewPassword", "")],
+        )
         .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("Value at 'newPassword' failed"), "{msg}");
         assert!(!msg.contains("hunter2"));
-        let e = call(&[
-            ("Action", "EnableMFADevice"),
-            ("Version", "2010-05-08"),
-            ("UserName", "a"),
-            ("SerialNumber", "arn:aws:iam::123456789012:mfa/a"),
-            ("AuthenticationCode1", "12345x"),
-            ("AuthenticationCode2", "123456"),
-        ])
+        let e = iam_call(
+            "EnableMFADevice",
+            &[
+                ("UserName", "a"),
+                ("SerialNumber", "arn:aws:iam::123456789012:mfa/a"),
+                ("AuthenticationCode1", "12345x"),
+                ("AuthenticationCode2", "123456"),
+            ],
+        )
         .unwrap_err();
         assert!(!e.to_string().contains("12345x"), "{e}");
     }
