@@ -253,13 +253,30 @@ pub fn assume_role_context<'a>(
 ) -> Context {
     let mut ctx = base.clone();
     facts.apply(&mut ctx);
-    ctx.set("sts:DurationSeconds", facts.duration_seconds.to_string());
-    ctx.set("sts:RoleSessionName", facts.session_name.as_str());
+    set_assume_role_keys(
+        &mut ctx,
+        facts.duration_seconds,
+        facts.session_name,
+        role_tags,
+    );
+    ctx
+}
+
+/// The keys `sts:AssumeRole` itself adds, on a host (iamctl assume-role) or
+/// at iam-server's STS: `sts:DurationSeconds`, `sts:RoleSessionName`, and
+/// the role's tags as `aws:ResourceTag/*` and `iam:ResourceTag/*`.
+pub fn set_assume_role_keys<'a>(
+    ctx: &mut Context,
+    duration_seconds: i64,
+    session_name: &RoleSessionName,
+    role_tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    ctx.set("sts:DurationSeconds", duration_seconds.to_string());
+    ctx.set("sts:RoleSessionName", session_name.as_str());
     // AWS offers a role's tags under both prefixes.
     let role_tags: Vec<_> = role_tags.into_iter().collect();
-    set_tag_pairs(&mut ctx, "aws:ResourceTag", role_tags.iter().copied());
-    set_tag_pairs(&mut ctx, "iam:ResourceTag", role_tags);
-    ctx
+    set_tag_pairs(ctx, "aws:ResourceTag", role_tags.iter().copied());
+    set_tag_pairs(ctx, "iam:ResourceTag", role_tags);
 }
 
 /// The context of `host:RunAs` on this host, asked as the role session:

@@ -23,9 +23,28 @@ pub fn terminal(data: &str) -> Result<String, CliError> {
         .build())
 }
 
-/// Write the QR code as a black-on-white 8-bit grayscale PNG (8 px per module,
-/// 4-module quiet zone), created 0600 since it holds the seed.
+/// Write the QR code as a PNG ([`png_to`]), created 0600 since it holds
+/// the seed.
 pub fn write_png(data: &str, path: &Path) -> Result<(), CliError> {
+    let file = create_private(path)?;
+    png_to(data, std::io::BufWriter::new(file)).map_err(|e| {
+        CliError::new(
+            "ServiceFailure",
+            format!("cannot write {}: {}", path.display(), e.message),
+        )
+    })
+}
+
+/// The QR code as PNG bytes (AWS's API returns them in `QRCodePNG`).
+pub fn png(data: &str) -> Result<Vec<u8>, CliError> {
+    let mut out = Vec::new();
+    png_to(data, &mut out)?;
+    Ok(out)
+}
+
+/// A black-on-white 8-bit grayscale PNG (8 px per module, 4-module quiet
+/// zone).
+fn png_to(data: &str, out: impl std::io::Write) -> Result<(), CliError> {
     const SCALE: usize = 8;
     const QUIET: usize = 4;
     let code = encode(data)?;
@@ -41,18 +60,12 @@ pub fn write_png(data: &str, path: &Path) -> Result<(), CliError> {
             }
         }
     }
-    let file = create_private(path)?;
     let side32 =
         u32::try_from(side).map_err(|_| CliError::new("ServiceFailure", "QR code too large"))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), side32, side32);
+    let mut enc = png::Encoder::new(out, side32, side32);
     enc.set_color(png::ColorType::Grayscale);
     enc.set_depth(png::BitDepth::Eight);
-    let fail = |e: png::EncodingError| {
-        CliError::new(
-            "ServiceFailure",
-            format!("cannot write {}: {e}", path.display()),
-        )
-    };
+    let fail = |e: png::EncodingError| CliError::new("ServiceFailure", e.to_string());
     let mut w = enc.write_header().map_err(fail)?;
     w.write_image_data(&pixels).map_err(fail)?;
     w.finish().map_err(fail)

@@ -70,24 +70,16 @@ impl AssumeRoleQuestion<'_> {
     /// the account needs an identity Allow too; any Deny wins), then
     /// `host:RunAs` on this host with the role's own policies.
     pub fn decide(&self) -> Verdict {
-        let assume_set = PolicySet {
-            identity: self.caller.identity.clone(),
-            boundary: self.caller.boundary.clone(),
-            resource: vec![self.trust.clone()],
+        let assume = match decide_assume_role(
+            self.caller_arn,
+            self.caller,
+            self.role_arn,
+            self.trust,
+            self.assume_context,
+        ) {
+            Ok(assume) => assume,
+            Err((response, why)) => return Verdict::AssumeDenied { response, why },
         };
-        let request = Request {
-            principal: self.caller_arn,
-            action: "sts:AssumeRole",
-            resource: self.role_arn,
-            context: self.assume_context,
-        };
-        let assume = authorize(&request, &assume_set);
-        if assume.decision != Decision::Allowed {
-            return Verdict::AssumeDenied {
-                why: explained(&request, &assume_set, &assume),
-                response: assume,
-            };
-        }
         let request = Request {
             principal: self.session_arn,
             action: "host:RunAs",
@@ -156,6 +148,36 @@ impl AssumeRoleQuestion<'_> {
             }
         }
     }
+}
+
+/// `sts:AssumeRole` of `role_arn` by `caller_arn`, the trust policy as the
+/// resource policy: the first question of an assume-role on a host, and the
+/// only one at iam-server's STS (no host to run on). A denial comes with
+/// its explanation.
+pub fn decide_assume_role(
+    caller_arn: &str,
+    caller: &PolicySet,
+    role_arn: &str,
+    trust: &Policy,
+    context: &Context,
+) -> Result<Response, (Response, Explanation)> {
+    let assume_set = PolicySet {
+        identity: caller.identity.clone(),
+        boundary: caller.boundary.clone(),
+        resource: vec![trust.clone()],
+    };
+    let request = Request {
+        principal: caller_arn,
+        action: "sts:AssumeRole",
+        resource: role_arn,
+        context,
+    };
+    let assume = authorize(&request, &assume_set);
+    if assume.decision != Decision::Allowed {
+        let why = explained(&request, &assume_set, &assume);
+        return Err((assume, why));
+    }
+    Ok(assume)
 }
 
 /// Why `policies` denied `request` (`response`, a denial).

@@ -4,7 +4,7 @@
 
 use super::{parse_path, parse_tags, parse_user};
 use crate::cli::{self, AssignmentStatus, BootstrapMethod};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Origin};
 use crate::error::CliError;
 use crate::{qr, shapes};
 use iam::names::{MfaDeviceName, UserName, mfa_arn};
@@ -35,6 +35,17 @@ pub fn create_virtual_mfa_device(
         &format!("{name}@{}", ctx.account),
         &secret,
     );
+    if ctx.origin == Origin::Api {
+        // AWS's API: the seed in the response, as base32 text and as a QR
+        // code (blobs, base64 on the wire).
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        return Ok(json!({"VirtualMFADevice": {
+            "SerialNumber": device.serial_number,
+            "Base32StringSeed": b64(totp::secret_base32(&secret).expose().as_bytes()),
+            "QRCodePNG": b64(&qr::png(uri.expose())?),
+        }}));
+    }
     match (&a.outfile, a.bootstrap_method) {
         (Some(out), Some(BootstrapMethod::QrCodePng)) => qr::write_png(uri.expose(), out)?,
         (Some(out), Some(BootstrapMethod::Base32StringSeed)) => {

@@ -1,0 +1,225 @@
+//! One API call, start to end: the Query form → SigV4 → the caller from the
+//! directory's credentials → the verb (IAM, STS) → AWS's XML. Synchronous:
+//! it runs on a blocking thread with its own store connection, so the
+//! async front end (`serve`) only moves bytes. See docs/ARCHITECTURE.md,
+//! "iam-server".
+
+use crate::api_error::ApiError;
+use crate::config::ServerConfig;
+use crate::keyring::Keyring;
+use crate::query::{self, Model};
+use crate::sigv4;
+use crate::{iam_api, sts};
+use chrono::{DateTime, Utc};
+use iam::config::HostConfig;
+use iam::principal::Principal;
+use iam::request::ApiFacts;
+use iam::store::{Credential, Store};
+use iamctl::ctx::Caller;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// What every call shares: settings, the server key, where the directory is.
+pub struct App {
+    pub config: ServerConfig,
+    pub keyring: Keyring,
+    /// The settings iamctl's verbs read from a host's iam.toml (lockout,
+    /// TOTP window, audit log), at their defaults.
+    pub verb_settings: HostConfig,
+    pub database: PathBuf,
+}
+
+/// A request as the front end received it.
+pub struct ApiRequest {
+    pub parts: http::request::Parts,
+    pub body: bytes::Bytes,
+    pub peer: IpAddr,
+}
+
+/// What goes back: an HTTP status and AWS's XML.
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+    pub request_id: String,
+}
+
+/// An authenticated caller, as the verbs see it.
+pub struct Authenticated {
+    pub caller: Caller,
+    pub facts: ApiFacts,
+    /// The IAM user behind the credentials (for STS's MFA check): none for
+    /// a role session.
+    pub user: Option<iam::names::UserName>,
+}
+
+impl App {
+    /// Answers one request at `now` (injected: tests replay a captured
+    /// request later).
+    pub fn call(&self, request: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        let request_id = new_request_id();
+        // Which API the caller signed for decides the XML namespace of even
+        // its errors; IAM when nothing can be told.
+        let service = sigv4::parse(&request.parts, now)
+            .map(|c| c.service)
+            .unwrap_or_else(|_| "iam".to_owned());
+        let model = match service.as_str() {
+            "sts" => query::sts(),
+            _ => query::iam(),
+        };
+        let model = match model {
+            Ok(m) => m,
+            Err(e) => return internal(&request_id, &e.to_string()),
+        };
+        match self.answer(model, request, now) {
+            Ok(body) => match query::encode_result(model, &body.0, &body.1, &request_id) {
+                Ok(xml) => ApiResponse {
+                    status: 200,
+                    body: xml,
+                    request_id,
+                },
+                Err(e) => internal(&request_id, &e.to_string()),
+            },
+            Err(e) => {
+                if e.is_internal() {
+                    // The details go to the log, never to the client.
+                    eprintln!("request {request_id}: internal error: {e}");
+                }
+                ApiResponse {
+                    status: e.status(),
+                    body: query::encode_error(
+                        model,
+                        e.code(),
+                        &e.client_message(),
+                        e.sender_fault(),
+                        &request_id,
+                    ),
+                    request_id,
+                }
+            }
+        }
+    }
+
+    /// Returns the action and its output (AWS's JSON shape).
+    fn answer(
+        &self,
+        model: &Model,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(String, serde_json::Value), ApiError> {
+        let claim = sigv4::parse(&request.parts, now)?;
+        let form = query::parse_form(&request.body)?;
+        let store = Store::open(&self.database)?;
+        let who = self.authenticate(&store, request, &claim, now)?;
+        let call = query::decode(model, &form)?;
+        let output = match claim.service.as_str() {
+            "sts" => sts::run(self, store, who, &call, now)?,
+            _ => iam_api::run(self, store, who, &call, now)?,
+        };
+        let output = query::paginate(model, &call.action, &call.input, output)?;
+        Ok((call.action, output))
+    }
+
+    /// The caller the signature proves: the access key's user, or the role
+    /// session whose temporary credentials signed.
+    fn authenticate(
+        &self,
+        store: &Store,
+        request: &ApiRequest,
+        claim: &sigv4::Claim,
+        now: DateTime<Utc>,
+    ) -> Result<Authenticated, ApiError> {
+        let account = store.account_id().clone();
+        let credential = store
+            .find_credential(&claim.access_key_id)?
+            .ok_or(ApiError::InvalidClientTokenId)?;
+        let sealed = credential.sealed_secret();
+        let secret = self
+            .keyring
+            .open(&claim.access_key_id, sealed)
+            .map_err(|_| ApiError::InvalidClientTokenId)?;
+        sigv4::verify(&request.parts, &request.body, claim, &secret)?;
+        match credential {
+            Credential::AccessKey(key) => {
+                if claim.security_token.is_some() {
+                    return Err(ApiError::InvalidClientTokenId);
+                }
+                if !key.is_active() {
+                    return Err(ApiError::InvalidClientTokenId);
+                }
+                // At most once a minute per key (see the store).
+                store.record_access_key_use(&claim.access_key_id, &claim.service, &claim.region, now)?;
+                let principal = Principal::for_user(store, &account, &key.user)?;
+                Ok(Authenticated {
+                    caller: Caller::User(Box::new(principal)),
+                    facts: ApiFacts {
+                        source_ip: request.peer,
+                        session_mfa: None,
+                    },
+                    user: Some(key.user),
+                })
+            }
+            Credential::RoleSession(session) => {
+                let token = claim
+                    .security_token
+                    .as_deref()
+                    .ok_or(ApiError::InvalidClientTokenId)?;
+                if !session.token_matches(token) {
+                    return Err(ApiError::InvalidClientTokenId);
+                }
+                if session.expiration <= now {
+                    return Err(ApiError::ExpiredToken);
+                }
+                let principal = Principal::for_role_session(
+                    store,
+                    &account,
+                    &session.role,
+                    &session.session_name,
+                )?;
+                Ok(Authenticated {
+                    caller: Caller::AssumedRole(Box::new(principal)),
+                    facts: ApiFacts {
+                        source_ip: request.peer,
+                        session_mfa: Some(session.mfa_at),
+                    },
+                    user: None,
+                })
+            }
+        }
+    }
+}
+
+/// A response for a server bug: a generic message to the client.
+fn internal(request_id: &str, detail: &str) -> ApiResponse {
+    eprintln!("request {request_id}: internal error: {detail}");
+    ApiResponse {
+        status: 500,
+        body: format!(
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>\
+             <Message>The request processing has failed because of an unknown error.</Message>\
+             </Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ),
+        request_id: request_id.to_owned(),
+    }
+}
+
+/// AWS's request ids are UUIDs.
+pub fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    // A request id needs no secrecy; a failed read still gives a unique-
+    // enough id from the clock.
+    if getrandom::fill(&mut b).is_err() {
+        b[..16].copy_from_slice(&Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes().repeat(2));
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
