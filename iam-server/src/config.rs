@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use iam::config::{AccountIdField, ConfigError, parse_toml, read_trusted};
+use iam::config::{AccountIdField, ConfigError, parse_toml, read_trusted, resolve_relative};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
@@ -67,11 +67,7 @@ impl ServerConfig {
             path: origin.to_path_buf(),
             message,
         };
-        let base = origin
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let resolve = |p: PathBuf| resolve_relative(origin, p);
 
         let tls = match raw.tls {
             None => None,

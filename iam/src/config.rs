@@ -183,11 +183,7 @@ impl HostConfig {
             path: origin.to_path_buf(),
             message,
         };
-        let base = origin
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let resolve = |p: PathBuf| resolve_relative(origin, p);
 
         let hostname = match raw.hostname {
             Some(h) => h,
@@ -259,6 +255,19 @@ pub fn read_trusted(path: &Path) -> Result<String, ConfigError> {
         });
     }
     Ok(text)
+}
+
+/// `path` as a config file at `origin` means it: a relative path is
+/// relative to the directory holding the file.
+pub fn resolve_relative(origin: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    origin
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(path)
 }
 
 /// Deserializes config text; an error names `origin` and the line and
