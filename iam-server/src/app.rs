@@ -42,6 +42,9 @@ pub struct ApiResponse {
     pub status: u16,
     pub body: String,
     pub request_id: String,
+    /// For the log line: the action, once known, and the error code.
+    pub action: Option<String>,
+    pub error_code: Option<String>,
 }
 
 /// An authenticated caller, as the verbs see it.
@@ -71,15 +74,21 @@ impl App {
             Ok(m) => m,
             Err(e) => return internal(&request_id, &e.to_string()),
         };
-        match self.answer(model, request, now) {
-            Ok(body) => match query::encode_result(model, &body.0, &body.1, &request_id) {
-                Ok(xml) => ApiResponse {
-                    status: 200,
-                    body: xml,
-                    request_id,
-                },
-                Err(e) => internal(&request_id, &e.to_string()),
-            },
+        let mut action = None;
+        match self.answer(model, request, now, &mut action) {
+            Ok(output) => {
+                let name = action.clone().unwrap_or_default();
+                match query::encode_result(model, &name, &output, &request_id) {
+                    Ok(xml) => ApiResponse {
+                        status: 200,
+                        body: xml,
+                        request_id,
+                        action,
+                        error_code: None,
+                    },
+                    Err(e) => internal(&request_id, &e.to_string()),
+                }
+            }
             Err(e) => {
                 if e.is_internal() {
                     // The details go to the log, never to the client.
@@ -95,29 +104,32 @@ impl App {
                         &request_id,
                     ),
                     request_id,
+                    action,
+                    error_code: Some(e.code().to_owned()),
                 }
             }
         }
     }
 
-    /// Returns the action and its output (AWS's JSON shape).
+    /// The action's output (AWS's JSON shape); `action` is set once known.
     fn answer(
         &self,
         model: &Model,
         request: &ApiRequest,
         now: DateTime<Utc>,
-    ) -> Result<(String, serde_json::Value), ApiError> {
+        action: &mut Option<String>,
+    ) -> Result<serde_json::Value, ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
         let form = query::parse_form(&request.body)?;
         let store = Store::open(&self.database)?;
         let who = self.authenticate(&store, request, &claim, now)?;
         let call = query::decode(model, &form)?;
+        *action = Some(call.action.clone());
         let output = match claim.service.as_str() {
             "sts" => sts::run(self, store, who, &call, now)?,
             _ => iam_api::run(self, store, who, &call, now)?,
         };
-        let output = query::paginate(model, &call.action, &call.input, output)?;
-        Ok((call.action, output))
+        Ok(query::paginate(model, &call.action, &call.input, output)?)
     }
 
     /// The caller the signature proves: the access key's user, or the role
@@ -200,6 +212,8 @@ fn internal(request_id: &str, detail: &str) -> ApiResponse {
              </Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ),
         request_id: request_id.to_owned(),
+        action: None,
+        error_code: Some("InternalFailure".to_owned()),
     }
 }
 

@@ -3,8 +3,14 @@
 //! docs/ARCHITECTURE.md, "iam-server".
 
 pub mod access_keys;
+pub mod api_error;
+pub mod app;
+pub mod bootstrap;
 pub mod config;
+pub mod front;
+pub mod iam_api;
 pub mod keyring;
 pub mod query;
 pub mod sigv4;
+pub mod sts;
 pub mod tls;

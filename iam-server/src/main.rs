@@ -1,3 +1,106 @@
-//! The `iam-server` binary; everything is in the library.
+//! `iam-server`: serve the directory (the default), or `bootstrap` its
+//! first administrator. Everything else is in the library.
 
-fn main() {}
+use clap::{Parser, Subcommand};
+use iam_server::app::App;
+use iam_server::config::{DEFAULT_SERVER_CONFIG_PATH, ServerConfig};
+use iam_server::{bootstrap, front, tls};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "iam-server", version, about = "The fleet's IAM directory, administered with the AWS CLI")]
+struct Cli {
+    /// server.toml
+    #[arg(long, default_value = DEFAULT_SERVER_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the IAM, STS and CloudTrail APIs over HTTPS (the default).
+    Serve,
+    /// Create the directory's first administrator: an IAM user with an
+    /// administrator policy and an access key, printed once.
+    Bootstrap {
+        #[arg(long, default_value = "admin")]
+        user_name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match ServerConfig::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Bootstrap { user_name } => match bootstrap::run(&config, &user_name) {
+            Ok(printed) => {
+                println!("{printed}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Serve => serve(config),
+    }
+}
+
+fn serve(config: ServerConfig) -> ExitCode {
+    let app = match App::open(config) {
+        Ok(app) => Arc::new(app),
+        Err(e) => return fail(&e),
+    };
+    let identity = match tls::load_or_generate(&app.config) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    if identity.generated {
+        eprintln!("iam-server: generated a self-signed TLS certificate");
+    }
+    eprintln!(
+        "iam-server: TLS certificate SHA-256 fingerprint {}",
+        identity.fingerprint
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(app.config.listen).await?;
+        eprintln!("iam-server: listening on https://{}", listener.local_addr()?);
+        let handler = move |request, peer| front::handle(Arc::clone(&app), request, peer);
+        tls::serve(listener, identity.config, handler, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// SIGTERM (systemd) or SIGINT: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // Without signal handlers, run until killed.
+        _ => std::future::pending::<()>().await,
+    }
+    eprintln!("iam-server: shutting down");
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("iam-server: {e}");
+    ExitCode::FAILURE
+}

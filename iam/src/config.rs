@@ -172,47 +172,18 @@ pub struct ElevationConfig {
 impl HostConfig {
     /// Reads `path` once [`crate::trust`] trusts it; see the module docs.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let io = |source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = trust::open_read(path, Contents::Shared)?;
-        let mut text = String::new();
-        file.take(MAX_CONFIG_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(io)?;
-        if text.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
-        Self::parse(&text, path)
+        Self::parse(&read_trusted(path)?, path)
     }
 
     /// Parses config text. `origin` is the file it came from: errors name it
     /// and relative paths resolve against its directory.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| line_column(text, span.start))
-                .unwrap_or((1, 1));
-            ConfigError::Parse {
-                path: origin.to_path_buf(),
-                line,
-                column,
-                message: e.message().trim_end().to_owned(),
-            }
-        })?;
+        let raw: RawConfig = parse_toml(text, origin)?;
         let invalid = |message: String| ConfigError::Invalid {
             path: origin.to_path_buf(),
             message,
         };
-        let base = origin
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let resolve = |p: PathBuf| resolve_relative(origin, p);
 
         let hostname = match raw.hostname {
             Some(h) => h,
@@ -285,6 +256,60 @@ impl HostConfig {
     }
 }
 
+/// The text of a config file once [`crate::trust`] trusts it (shared:
+/// it holds no secret), refusing one larger than a config file can be.
+/// Every config file of the project is read this way.
+pub fn read_trusted(path: &Path) -> Result<String, ConfigError> {
+    let file = trust::open_read(path, Contents::Shared)?;
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
+}
+
+/// `path` as a config file at `origin` means it: a relative path is
+/// relative to the directory holding the file.
+pub fn resolve_relative(origin: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    origin
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(path)
+}
+
+/// Deserializes config text; an error names `origin` and the line and
+/// column it is on (the raw shapes use `deny_unknown_fields`, so an unknown
+/// key is such an error).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &Path,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|span| line_column(text, span.start))
+            .unwrap_or((1, 1));
+        ConfigError::Parse {
+            path: origin.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim_end().to_owned(),
+        }
+    })
+}
+
 /// The `iam.toml` that `iamctl init` writes: every key, commented, with its
 /// default, so the file documents itself.
 pub fn starter_config(account_id: &str) -> Result<String, ConfigError> {
@@ -340,7 +365,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// What `gethostname()` returns: the kernel's hostname, which is the name
 /// this host answers to even where `/etc/hostname` is stale (containers);
 /// `/etc/hostname` only as a fallback.
-fn system_hostname() -> Result<String, String> {
+pub fn system_hostname() -> Result<String, String> {
     for source in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
         let mut text = String::new();
         if File::open(source)
@@ -370,7 +395,8 @@ fn validate_hostname(h: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_account_id(id: &str) -> Result<(), String> {
+/// An AWS account id: exactly 12 ASCII digits.
+pub fn check_account_id(id: &str) -> Result<(), String> {
     if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
@@ -537,7 +563,9 @@ macro_rules! checked_field {
     };
 }
 
-struct AccountIdField(String);
+/// An `account_id` value: a 12-digit check that fails with the line it is
+/// on (shared with server.toml).
+pub struct AccountIdField(pub String);
 impl<'de> Deserialize<'de> for AccountIdField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let id = String::deserialize(d)?;

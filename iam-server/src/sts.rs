@@ -1,0 +1,218 @@
+//! The STS API: `GetCallerIdentity`, and `AssumeRole` issuing temporary
+//! credentials, decided by the rules `iamctl assume-role` uses (the trust
+//! policy as the resource policy, the same MFA check and lockout, the
+//! same duration bounds), without the host part: a session here runs no
+//! command on any host.
+
+use crate::api_error::ApiError;
+use crate::app::{App, Authenticated};
+use crate::query::Call;
+use chrono::{DateTime, Utc};
+use iam::elevation::{self as rules, DurationBounds};
+use iam::names::{IamArn, RoleName};
+use iam::policy::{NotAuthorized, Policy, PolicyKind};
+use iam::request::{CallerFacts, caller_context, set_assume_role_keys, with_fresh_mfa};
+use iam::secret::SecretString;
+use iam::store::Store;
+use iamctl::ctx::{Caller, Ctx};
+use iamctl::error::CliError;
+use iamctl::input::Secrets;
+use serde_json::{Value, json};
+
+pub fn run(
+    app: &App,
+    store: Store,
+    who: Authenticated,
+    call: &Call,
+    now: DateTime<Utc>,
+) -> Result<Value, ApiError> {
+    let user = who.user.clone();
+    let ctx = Ctx::for_api(
+        app.verb_settings.clone(),
+        store,
+        who.caller,
+        call.action.clone(),
+        Secrets::Given(Vec::new()),
+        who.facts,
+        now,
+    );
+    match call.action.as_str() {
+        // Always allowed, as AWS: it tells callers who they are.
+        "GetCallerIdentity" => {
+            let principal = principal(&ctx)?;
+            Ok(json!({
+                "UserId": principal.id,
+                "Account": ctx.account.as_str(),
+                "Arn": principal.arn,
+            }))
+        }
+        "AssumeRole" => assume_role(app, &ctx, user.as_ref(), &call.input),
+        other => Err(ApiError::Internal(format!("{other} is not served"))),
+    }
+}
+
+fn principal(ctx: &Ctx) -> Result<&iam::principal::Principal, ApiError> {
+    ctx.caller
+        .principal()
+        .ok_or_else(|| ApiError::Internal("API callers are never root".into()))
+}
+
+fn assume_role(
+    app: &App,
+    ctx: &Ctx,
+    user: Option<&iam::names::UserName>,
+    input: &Value,
+) -> Result<Value, ApiError> {
+    let caller = principal(ctx)?;
+    let text = |k: &str| input.get(k).and_then(Value::as_str);
+    let role_arn = text("RoleArn").unwrap_or_default();
+    let validation = |e: rules::ElevationError| CliError::new(e.code(), e.to_string());
+    if input.get("Policy").is_some() || input.get("PolicyArns").is_some() {
+        return Err(CliError::new(
+            "ValidationError",
+            "Session policies (Policy, PolicyArns) are not supported by this directory.",
+        )
+        .into());
+    }
+    let session_name = rules::session_name(text("RoleSessionName").unwrap_or_default())
+        .map_err(validation)?;
+    // A role that does not exist is refused as one the caller may not
+    // assume: the answer says nothing about which roles exist.
+    let not_authorized = || {
+        let message = NotAuthorized {
+            who: caller.principal_type.as_str(),
+            principal: &caller.arn,
+            action: "sts:AssumeRole",
+            resource: role_arn,
+            why: None,
+        }
+        .to_string();
+        ctx.audit_refused(json!({"roleArn": role_arn}), "AccessDenied", &message);
+        ApiError::from(CliError::new("AccessDenied", message))
+    };
+    let role = IamArn::parse("RoleArn", role_arn)
+        .ok()
+        .filter(|arn| arn.resource_type == "role" && arn.account == ctx.account.as_str())
+        .and_then(|arn| RoleName::parse(&arn.name).ok())
+        .and_then(|name| ctx.store.get_role(&name).ok())
+        .filter(|role| role.arn == role_arn)
+        .ok_or_else(not_authorized)?;
+    let duration = DurationBounds::for_role(Some(i64::from(role.max_session_duration)), None)
+        .duration(input.get("DurationSeconds").and_then(Value::as_i64))
+        .map_err(validation)?;
+    let trust = Policy::parse_unlimited(
+        &format!("{}-trust-policy", role.name),
+        &role.assume_role_policy_document,
+        PolicyKind::Trust,
+    )
+    .map_err(|e| ApiError::Internal(format!("stored trust policy of {}: {e}", role.name)))?;
+
+    let mut context = caller_context(caller, ctx.now, &ctx.facts);
+    let mut mfa_at = match &ctx.facts {
+        CallerFacts::Api(api) => api.session_mfa.flatten(),
+        CallerFacts::Login(login) => login.mfa_at,
+    };
+    if let (Some(serial), Some(code)) = (text("SerialNumber"), text("TokenCode")) {
+        check_code(ctx, user, serial, &SecretString::from(code))?;
+        context = with_fresh_mfa(&context);
+        mfa_at = Some(ctx.now.timestamp());
+    }
+    set_assume_role_keys(
+        &mut context,
+        duration,
+        &session_name,
+        role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
+    );
+    if let Err((_, why)) = rules::decide_assume_role(
+        &caller.arn,
+        &caller.policies,
+        &role.arn,
+        &trust,
+        &context,
+    ) {
+        let message = NotAuthorized {
+            who: caller.principal_type.as_str(),
+            principal: &caller.arn,
+            action: "sts:AssumeRole",
+            resource: &role.arn,
+            why: Some(&why),
+        }
+        .to_string();
+        ctx.audit_refused(json!({"roleArn": role.arn}), "AccessDenied", &message);
+        return Err(CliError::new("AccessDenied", message).into());
+    }
+
+    let expiration = rules::expiration(ctx.now, duration);
+    let credentials = crate::keyring::SessionCredentials::new();
+    let sealed = app
+        .keyring
+        .seal(&credentials.access_key_id, &credentials.secret_access_key);
+    let session = iam::store::NewRoleSession {
+        access_key_id: credentials.access_key_id.clone(),
+        sealed_secret: sealed,
+        token_hash: credentials.token_hash(),
+        role: role.name.clone(),
+        session_name: session_name.clone(),
+        source_arn: caller.arn.clone(),
+        mfa_at,
+        issued: ctx.now,
+        expiration,
+    };
+    ctx.commit(
+        |_| {
+            json!({"roleArn": role.arn, "roleSessionName": session_name.as_str(),
+                   "durationSeconds": duration, "accessKeyId": credentials.access_key_id})
+        },
+        |s| s.create_role_session(&session),
+    )?;
+    let role_id = role.id.clone();
+    Ok(json!({
+        "Credentials": {
+            "AccessKeyId": credentials.access_key_id,
+            "SecretAccessKey": credentials.secret_access_key.expose(),
+            "SessionToken": credentials.session_token.expose(),
+            "Expiration": rules::iso8601(expiration),
+        },
+        "AssumedRoleUser": {
+            "AssumedRoleId": format!("{role_id}:{session_name}"),
+            "Arn": iam::names::assumed_role_arn(&ctx.account, &role.name, &session_name),
+        },
+    }))
+}
+
+/// The second factor, as iamctl assume-role checks it: the caller's own
+/// device, the one code check and lockout of a login.
+fn check_code(
+    ctx: &Ctx,
+    user: Option<&iam::names::UserName>,
+    serial: &str,
+    code: &SecretString,
+) -> Result<(), ApiError> {
+    let Some(user) = user else {
+        return Err(CliError::new(
+            "AccessDenied",
+            "MultiFactorAuthentication failed: only an IAM user's own device can be used.",
+        )
+        .into());
+    };
+    let lockout = iam::factors::lockout_rule(&ctx.config.lockout);
+    let checked = rules::mfa_device_for(&ctx.store, user, Some(serial)).and_then(|device| {
+        rules::check_mfa_code(
+            &ctx.store.ledger(),
+            user,
+            &device,
+            code,
+            &lockout,
+            ctx.config.totp.skew_steps,
+            ctx.now,
+        )
+    });
+    if let Err(e) = iam::ledger::drain(&ctx.store) {
+        eprintln!("warning: the ledger's outbox is not drained: {e}");
+    }
+    checked.map_err(|e| {
+        let message = e.to_string();
+        ctx.audit_refused(json!({"serialNumber": serial}), "AccessDenied", &message);
+        CliError::new("AccessDenied", message).into()
+    })
+}
