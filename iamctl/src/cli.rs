@@ -3,6 +3,7 @@
 //! Completions and man pages are generated from these same definitions.
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -34,20 +35,25 @@ pub enum Output {
     Table,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Deserialize)]
 pub enum Command {
     // ---- ours: setup and tooling -------------------------------------
     /// Write a starter iam.toml (if none) and create the store (0600); idempotent.
+    #[serde(skip)]
     Init(InitArgs),
     /// Configure this host for IAM logins: nsswitch, PAM profile, sshd drop-in (ours).
+    #[serde(skip)]
     SetupHost(SetupHostArgs),
     /// Check everything an IAM login needs on this host, with the fix for each failure (ours).
+    #[serde(skip)]
     Doctor,
     /// Print a shell completion script (ours, not AWS's).
     #[command(hide = true)]
+    #[serde(skip)]
     Completion(CompletionArgs),
     /// Write man pages (ours, not AWS's).
     #[command(hide = true)]
+    #[serde(skip)]
     Man(ManArgs),
 
     // ---- users --------------------------------------------------------
@@ -68,6 +74,7 @@ pub enum Command {
     /// List a user's tags.
     ListUserTags(UserName),
     /// Reset a user's login lockout (ours, not AWS's).
+    #[serde(skip)]
     UnlockUser(UserName),
 
     // ---- passwords ----------------------------------------------------
@@ -206,16 +213,22 @@ pub enum Command {
 
     // ---- MFA ----------------------------------------------------------
     /// Create a virtual MFA device (TOTP seed); shows or writes its QR code.
+    #[serde(rename = "CreateVirtualMFADevice")]
     CreateVirtualMfaDevice(CreateVirtualMfaDeviceArgs),
     /// Assign a virtual MFA device to a user with two consecutive codes.
+    #[serde(rename = "EnableMFADevice")]
     EnableMfaDevice(EnableMfaDeviceArgs),
     /// Take an MFA device away from a user.
+    #[serde(rename = "DeactivateMFADevice")]
     DeactivateMfaDevice(DeactivateMfaDeviceArgs),
     /// Delete an (unassigned) virtual MFA device.
+    #[serde(rename = "DeleteVirtualMFADevice")]
     DeleteVirtualMfaDevice(SerialNumber),
     /// List a user's MFA devices (the caller's when --user-name is omitted).
+    #[serde(rename = "ListMFADevices")]
     ListMfaDevices(OptUserName),
     /// List virtual MFA devices.
+    #[serde(rename = "ListVirtualMFADevices")]
     ListVirtualMfaDevices(ListVirtualMfaDevicesArgs),
 
     // ---- reports, export, simulation, identity ------------------------
@@ -226,20 +239,25 @@ pub enum Command {
     /// Export users, groups, roles and policies in AWS's JSON shape.
     GetAccountAuthorizationDetails(AuthorizationDetailsArgs),
     /// Load a get-account-authorization-details file, in one transaction (ours).
+    #[serde(skip)]
     ImportAuthorizationDetails(ImportArgs),
     /// Evaluate a stored user's or role's real policies.
     SimulatePrincipalPolicy(SimulatePrincipalArgs),
     /// Evaluate policy documents against actions and resources.
     SimulateCustomPolicy(SimulateCustomArgs),
     /// Show who the caller is.
+    #[serde(skip)]
     GetCallerIdentity,
 
     // ---- elevation (iamctl/src/elevate) ------------------------------
     /// Run a command (default: a login shell) as a role, for a limited time.
+    #[serde(skip)]
     AssumeRole(AssumeRoleArgs),
     /// List role sessions: your own, or all with iam:ListSessions.
+    #[serde(skip)]
     ListSessions(ListSessionsArgs),
     /// End a role session and every process in it.
+    #[serde(skip)]
     RevokeSession(RevokeSessionArgs),
 }
 
@@ -256,13 +274,16 @@ pub struct SetupHostArgs {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct SimulateCustomArgs {
     /// Identity-based policies (inline JSON or file://PATH), one or more.
     #[arg(long, num_args = 1.., required = true, value_name = "POLICY")]
+    #[serde(default)]
     pub policy_input_list: Vec<String>,
     /// Permissions boundary policies (inline JSON or file://PATH).
     #[arg(long, num_args = 1.., value_name = "POLICY")]
+    #[serde(default)]
     pub permissions_boundary_policy_input_list: Vec<String>,
     /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
     #[arg(long, value_name = "POLICY")]
@@ -276,13 +297,16 @@ pub struct SimulateCustomArgs {
     pub caller_arn: Option<String>,
     /// Actions to simulate, e.g. host:Login.
     #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    #[serde(default)]
     pub action_names: Vec<String>,
     /// Resources to simulate (default: *).
     #[arg(long, num_args = 1.., value_name = "ARN")]
+    #[serde(default)]
     pub resource_arns: Vec<String>,
     /// Context entries: a JSON list as AWS's, or the shorthand
     /// `ContextKeyName=k,ContextKeyValues=v1,v2,ContextKeyType=string`.
     #[arg(long, num_args = 1.., value_name = "ENTRIES")]
+    #[serde(default, deserialize_with = "json_items")]
     pub context_entries: Vec<String>,
     /// Accepted for AWS compatibility (only the default is supported).
     #[arg(long, value_name = "OPTION")]
@@ -336,6 +360,43 @@ pub struct RevokeSessionArgs {
 }
 
 /// `--flag` / `--no-flag`, as the AWS CLI spells booleans; `None` when neither.
+/// The verb an API request asks for (iam-server): its `Action` and its
+/// parameters as botocore's model shapes them (secrets taken out first:
+/// [`crate::input::Secrets::Given`]). A `false` flag becomes its `No…` twin,
+/// as `--no-…` does on the command line. Verbs that are not AWS API
+/// actions (setup, ours, STS) are not found.
+pub fn command_from_request(
+    action: &str,
+    mut input: serde_json::Map<String, serde_json::Value>,
+) -> Result<Command, serde_json::Error> {
+    let negated: Vec<String> = input
+        .iter()
+        .filter(|(_, v)| **v == serde_json::Value::Bool(false))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in negated {
+        input.remove(&key);
+        input.insert(format!("No{key}"), serde_json::Value::Bool(true));
+    }
+    let mut request = serde_json::Map::new();
+    request.insert(action.to_owned(), serde_json::Value::Object(input));
+    Command::deserialize(serde_json::Value::Object(request))
+}
+
+/// A list of structures from an API request (`Tags`, `ContextEntries`),
+/// each item as the JSON text the CLI would take for it, so both front
+/// ends go through one parser.
+fn json_items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let items = Vec::<serde_json::Value>::deserialize(d)?;
+    Ok(items
+        .into_iter()
+        .map(|item| match item {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        })
+        .collect())
+}
+
 pub fn tri(yes: bool, no: bool) -> Option<bool> {
     match (yes, no) {
         (true, _) => Some(true),
@@ -363,58 +424,68 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UserName {
     /// The IAM user (also its Linux login name).
     #[arg(long)]
     pub user_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct OptUserName {
     /// The IAM user; default: the caller.
     #[arg(long)]
     pub user_name: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GroupName {
     #[arg(long)]
     pub group_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RoleName {
     #[arg(long)]
     pub role_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PolicyArn {
     #[arg(long)]
     pub policy_arn: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct SerialNumber {
     #[arg(long)]
     pub serial_number: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PathPrefix {
     #[arg(long)]
     pub path_prefix: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TagsArg {
     /// Tags: `Key=k,Value=v …` (AWS shorthand) or a JSON list of {"Key","Value"}.
     #[arg(long, num_args = 1.., value_name = "Key=k,Value=v")]
+    #[serde(default, deserialize_with = "json_items")]
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreateUserArgs {
     #[arg(long)]
     pub user_name: String,
@@ -424,10 +495,12 @@ pub struct CreateUserArgs {
     #[arg(long)]
     pub permissions_boundary: Option<String>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tags: TagsArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UpdateUserArgs {
     #[arg(long)]
     pub user_name: String,
@@ -437,105 +510,137 @@ pub struct UpdateUserArgs {
     pub new_user_name: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TagUserArgs {
     #[arg(long)]
     pub user_name: String,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tags: TagsArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TagRoleArgs {
     #[arg(long)]
     pub role_name: String,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tags: TagsArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct TagKeysArg {
     /// Tag keys: `k1 k2 …` or a JSON list of strings.
     #[arg(long, num_args = 1.., required = true)]
+    #[serde(default)]
     pub tag_keys: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UntagUserArgs {
     #[arg(long)]
     pub user_name: String,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tag_keys: TagKeysArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UntagRoleArgs {
     #[arg(long)]
     pub role_name: String,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tag_keys: TagKeysArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct LoginProfileArgs {
     #[arg(long)]
     pub user_name: String,
     /// AWS's flag, refused: passwords never come from argv.
     #[arg(long = "password", hide = true, value_name = "PASSWORD")]
+    #[serde(skip)]
     pub argv_password: Option<String>,
     /// The user must choose a new password at next login.
     #[arg(long, overrides_with = "no_password_reset_required")]
+    #[serde(default)]
     pub password_reset_required: bool,
     #[arg(long, overrides_with = "password_reset_required")]
+    #[serde(default)]
     pub no_password_reset_required: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UpdateLoginProfileArgs {
     #[arg(long)]
     pub user_name: String,
     /// Set a new password, read from the terminal or stdin (never from argv).
     /// Implied when no reset flag is given.
     #[arg(long)]
+    #[serde(skip)]
     pub password: bool,
     #[arg(long, overrides_with = "no_password_reset_required")]
+    #[serde(default)]
     pub password_reset_required: bool,
     #[arg(long, overrides_with = "password_reset_required")]
+    #[serde(default)]
     pub no_password_reset_required: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ChangePasswordArgs {
     /// AWS's flags, refused: passwords never come from argv.
     #[arg(long = "old-password", hide = true, value_name = "PASSWORD")]
+    #[serde(skip)]
     pub argv_old_password: Option<String>,
     #[arg(long = "new-password", hide = true, value_name = "PASSWORD")]
+    #[serde(skip)]
     pub argv_new_password: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PasswordPolicyArgs {
     #[arg(long)]
     pub minimum_password_length: Option<u32>,
     #[arg(long, overrides_with = "no_require_symbols")]
+    #[serde(default)]
     pub require_symbols: bool,
     #[arg(long, overrides_with = "require_symbols")]
+    #[serde(default)]
     pub no_require_symbols: bool,
     #[arg(long, overrides_with = "no_require_numbers")]
+    #[serde(default)]
     pub require_numbers: bool,
     #[arg(long, overrides_with = "require_numbers")]
+    #[serde(default)]
     pub no_require_numbers: bool,
     #[arg(long, overrides_with = "no_require_uppercase_characters")]
+    #[serde(default)]
     pub require_uppercase_characters: bool,
     #[arg(long, overrides_with = "require_uppercase_characters")]
+    #[serde(default)]
     pub no_require_uppercase_characters: bool,
     #[arg(long, overrides_with = "no_require_lowercase_characters")]
+    #[serde(default)]
     pub require_lowercase_characters: bool,
     #[arg(long, overrides_with = "require_lowercase_characters")]
+    #[serde(default)]
     pub no_require_lowercase_characters: bool,
     #[arg(long, overrides_with = "no_allow_users_to_change_password")]
+    #[serde(default)]
     pub allow_users_to_change_password: bool,
     #[arg(long, overrides_with = "allow_users_to_change_password")]
+    #[serde(default)]
     pub no_allow_users_to_change_password: bool,
     /// Days (1–1095).
     #[arg(long)]
@@ -544,12 +649,15 @@ pub struct PasswordPolicyArgs {
     #[arg(long)]
     pub password_reuse_prevention: Option<u32>,
     #[arg(long, overrides_with = "no_hard_expiry")]
+    #[serde(default)]
     pub hard_expiry: bool,
     #[arg(long, overrides_with = "hard_expiry")]
+    #[serde(default)]
     pub no_hard_expiry: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreateGroupArgs {
     #[arg(long)]
     pub group_name: String,
@@ -557,7 +665,8 @@ pub struct CreateGroupArgs {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UpdateGroupArgs {
     #[arg(long)]
     pub group_name: String,
@@ -567,7 +676,8 @@ pub struct UpdateGroupArgs {
     pub new_group_name: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GroupMemberArgs {
     #[arg(long)]
     pub group_name: String,
@@ -575,7 +685,8 @@ pub struct GroupMemberArgs {
     pub user_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreatePolicyArgs {
     #[arg(long)]
     pub policy_name: String,
@@ -587,10 +698,12 @@ pub struct CreatePolicyArgs {
     #[arg(long)]
     pub description: Option<String>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tags: TagsArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PolicyVersionArgs {
     #[arg(long)]
     pub policy_arn: String,
@@ -598,28 +711,33 @@ pub struct PolicyVersionArgs {
     pub version_id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[value(rename_all = "PascalCase")]
 pub enum PolicyScope {
     All,
     #[value(name = "AWS")]
+    #[serde(rename = "AWS")]
     Aws,
     Local,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ListPoliciesArgs {
     #[arg(long, value_enum, default_value_t = PolicyScope::All)]
     pub scope: PolicyScope,
     #[arg(long, overrides_with = "no_only_attached")]
+    #[serde(default)]
     pub only_attached: bool,
     #[arg(long, overrides_with = "only_attached")]
+    #[serde(default)]
     pub no_only_attached: bool,
     #[arg(long)]
     pub path_prefix: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreatePolicyVersionArgs {
     #[arg(long)]
     pub policy_arn: String,
@@ -627,12 +745,15 @@ pub struct CreatePolicyVersionArgs {
     #[arg(long)]
     pub policy_document: String,
     #[arg(long, overrides_with = "no_set_as_default")]
+    #[serde(default)]
     pub set_as_default: bool,
     #[arg(long, overrides_with = "set_as_default")]
+    #[serde(default)]
     pub no_set_as_default: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UserPolicyArn {
     #[arg(long)]
     pub user_name: String,
@@ -640,7 +761,8 @@ pub struct UserPolicyArn {
     pub policy_arn: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GroupPolicyArn {
     #[arg(long)]
     pub group_name: String,
@@ -648,7 +770,8 @@ pub struct GroupPolicyArn {
     pub policy_arn: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RolePolicyArn {
     #[arg(long)]
     pub role_name: String,
@@ -656,7 +779,8 @@ pub struct RolePolicyArn {
     pub policy_arn: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UserNamePathPrefix {
     #[arg(long)]
     pub user_name: String,
@@ -664,7 +788,8 @@ pub struct UserNamePathPrefix {
     pub path_prefix: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GroupNamePathPrefix {
     #[arg(long)]
     pub group_name: String,
@@ -672,7 +797,8 @@ pub struct GroupNamePathPrefix {
     pub path_prefix: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RoleNamePathPrefix {
     #[arg(long)]
     pub role_name: String,
@@ -680,7 +806,8 @@ pub struct RoleNamePathPrefix {
     pub path_prefix: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PutUserPolicyArgs {
     #[arg(long)]
     pub user_name: String,
@@ -691,7 +818,8 @@ pub struct PutUserPolicyArgs {
     pub policy_document: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PutGroupPolicyArgs {
     #[arg(long)]
     pub group_name: String,
@@ -702,7 +830,8 @@ pub struct PutGroupPolicyArgs {
     pub policy_document: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct PutRolePolicyArgs {
     #[arg(long)]
     pub role_name: String,
@@ -713,7 +842,8 @@ pub struct PutRolePolicyArgs {
     pub policy_document: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UserPolicyName {
     #[arg(long)]
     pub user_name: String,
@@ -721,7 +851,8 @@ pub struct UserPolicyName {
     pub policy_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct GroupPolicyName {
     #[arg(long)]
     pub group_name: String,
@@ -729,7 +860,8 @@ pub struct GroupPolicyName {
     pub policy_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RolePolicyName {
     #[arg(long)]
     pub role_name: String,
@@ -737,7 +869,8 @@ pub struct RolePolicyName {
     pub policy_name: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UserBoundaryArgs {
     #[arg(long)]
     pub user_name: String,
@@ -746,7 +879,8 @@ pub struct UserBoundaryArgs {
     pub permissions_boundary: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RoleBoundaryArgs {
     #[arg(long)]
     pub role_name: String,
@@ -755,7 +889,8 @@ pub struct RoleBoundaryArgs {
     pub permissions_boundary: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreateRoleArgs {
     #[arg(long)]
     pub role_name: String,
@@ -772,10 +907,12 @@ pub struct CreateRoleArgs {
     #[arg(long)]
     pub permissions_boundary: Option<String>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tags: TagsArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UpdateRoleArgs {
     #[arg(long)]
     pub role_name: String,
@@ -786,7 +923,8 @@ pub struct UpdateRoleArgs {
     pub max_session_duration: Option<u32>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct UpdateAssumeRolePolicyArgs {
     #[arg(long)]
     pub role_name: String,
@@ -795,31 +933,37 @@ pub struct UpdateAssumeRolePolicyArgs {
     pub policy_document: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 pub enum BootstrapMethod {
     #[value(name = "QRCodePNG")]
+    #[serde(rename = "QRCodePNG")]
     QrCodePng,
     #[value(name = "Base32StringSeed")]
     Base32StringSeed,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct CreateVirtualMfaDeviceArgs {
     #[arg(long)]
+    #[serde(rename = "VirtualMFADeviceName")]
     pub virtual_mfa_device_name: String,
     #[arg(long)]
     pub path: Option<String>,
     /// Write the QR code (PNG) or the base32 seed here. Without it, the
     /// otpauth:// URI and a QR code are shown on the terminal.
     #[arg(long, requires = "bootstrap_method")]
+    #[serde(skip)]
     pub outfile: Option<PathBuf>,
     #[arg(long, value_enum)]
     pub bootstrap_method: Option<BootstrapMethod>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub tags: TagsArg,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct EnableMfaDeviceArgs {
     #[arg(long)]
     pub user_name: String,
@@ -833,7 +977,8 @@ pub struct EnableMfaDeviceArgs {
     pub authentication_code2: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct DeactivateMfaDeviceArgs {
     #[arg(long)]
     pub user_name: Option<String>,
@@ -841,7 +986,7 @@ pub struct DeactivateMfaDeviceArgs {
     pub serial_number: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
@@ -849,13 +994,14 @@ pub enum AssignmentStatus {
     Any,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct ListVirtualMfaDevicesArgs {
     #[arg(long, value_enum, default_value_t = AssignmentStatus::Any)]
     pub assignment_status: AssignmentStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[value(rename_all = "PascalCase")]
 pub enum EntityFilter {
     User,
@@ -863,12 +1009,15 @@ pub enum EntityFilter {
     Group,
     LocalManagedPolicy,
     #[value(name = "AWSManagedPolicy")]
+    #[serde(rename = "AWSManagedPolicy")]
     AwsManagedPolicy,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct AuthorizationDetailsArgs {
     #[arg(long, value_enum, num_args = 1..)]
+    #[serde(default)]
     pub filter: Vec<EntityFilter>,
 }
 
@@ -878,19 +1027,23 @@ pub struct ImportArgs {
     pub file: String,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct SimulatePrincipalArgs {
     /// ARN of the user or role whose stored policies are evaluated.
     #[arg(long)]
     pub policy_source_arn: String,
     /// Actions to simulate, e.g. host:Login iam:ChangePassword.
     #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    #[serde(default)]
     pub action_names: Vec<String>,
     /// Resources to simulate (default: *).
     #[arg(long, num_args = 1.., value_name = "ARN")]
+    #[serde(default)]
     pub resource_arns: Vec<String>,
     /// Context entries: AWS's JSON list or shorthand.
     #[arg(long, num_args = 1.., value_name = "ENTRIES")]
+    #[serde(default, deserialize_with = "json_items")]
     pub context_entries: Vec<String>,
 }
 
@@ -902,6 +1055,66 @@ mod tests {
     #[test]
     fn command_tree_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn api_requests_become_the_same_commands() {
+        let req = |action: &str, input: serde_json::Value| {
+            let serde_json::Value::Object(map) = input else {
+                panic!("not an object")
+            };
+            command_from_request(action, map)
+        };
+        let Command::CreateUser(a) = req(
+            "CreateUser",
+            serde_json::json!({"UserName": "bob", "Tags": [{"Key": "a", "Value": "1"}]}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(a.user_name, "bob");
+        assert_eq!(a.tags.tags, vec![r#"{"Key":"a","Value":"1"}"#.to_owned()]);
+        let Command::CreatePolicyVersion(v) = req(
+            "CreatePolicyVersion",
+            serde_json::json!({"PolicyArn": "arn", "PolicyDocument": "{}", "SetAsDefault": false}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(tri(v.set_as_default, v.no_set_as_default), Some(false));
+        let Command::ListPolicies(p) =
+            req("ListPolicies", serde_json::json!({"Scope": "AWS"})).unwrap()
+        else {
+            panic!("wrong verb")
+        };
+        assert_eq!(p.scope, PolicyScope::Aws);
+        assert!(matches!(
+            req(
+                "EnableMFADevice",
+                serde_json::json!({"UserName": "b", "SerialNumber": "s",
+                "AuthenticationCode1": "1", "AuthenticationCode2": "2"})
+            ),
+            Ok(Command::EnableMfaDevice(_))
+        ));
+        // Ours, or not an API action: not reachable from a request.
+        for action in [
+            "AssumeRole",
+            "UnlockUser",
+            "SetupHost",
+            "Init",
+            "ImportAuthorizationDetails",
+        ] {
+            assert!(req(action, serde_json::json!({})).is_err(), "{action}");
+        }
+        // A file the CLI would write is never one the server writes.
+        let Command::CreateVirtualMfaDevice(d) = req(
+            "CreateVirtualMFADevice",
+            serde_json::json!({"VirtualMFADeviceName": "d", "Outfile": "/etc/passwd"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert!(d.outfile.is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::cli::Output;
 use crate::error::CliError;
-use crate::input::Secrets;
+use crate::input::{ParamFiles, Secrets};
 use crate::setuid::Invoker;
 use chrono::{DateTime, Utc};
 use iam::audit::{
@@ -42,7 +42,22 @@ impl Caller {
     }
 }
 
+/// Where a call comes from, which decides what it may touch besides the
+/// directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `iamctl` on a host: reads `file://` arguments with its caller's
+    /// rights, republishes the host's Linux accounts after a change.
+    Host,
+    /// A request to iam-server: everything comes in the request; no file is
+    /// read and no Linux account published (the server is not a host).
+    Api,
+}
+
 pub struct Ctx {
+    pub origin: Origin,
+    /// On iam-server, the settings a host would take from iam.toml (audit
+    /// log, lockout, TOTP window), made from server.toml.
     pub config: HostConfig,
     pub account: AccountId,
     pub store: Store,
@@ -146,6 +161,7 @@ impl Ctx {
             None => LoginFacts::default(),
         };
         let ctx = Self {
+            origin: Origin::Host,
             login,
             config,
             account,
@@ -154,11 +170,49 @@ impl Ctx {
             now,
             operation,
             output,
-            secrets: Secrets::new(),
+            secrets: Secrets::prompt(),
         };
         // Events a caller killed after its commit left undelivered.
         ctx.deliver_audit();
         Ok(ctx)
+    }
+
+    /// A call to iam-server by an authenticated `caller`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_api(
+        config: HostConfig,
+        store: Store,
+        caller: Caller,
+        operation: String,
+        secrets: Secrets,
+        login: LoginFacts,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            origin: Origin::Api,
+            account: store.account_id().clone(),
+            config,
+            store,
+            caller,
+            now,
+            operation,
+            output: Output::Json,
+            secrets,
+            login,
+        }
+    }
+
+    /// Whether `file://` arguments are read (see [`Origin`]).
+    pub fn param_files(&self) -> ParamFiles {
+        match self.origin {
+            Origin::Host => ParamFiles::Read,
+            Origin::Api => ParamFiles::Literal,
+        }
+    }
+
+    /// A document argument (policy, trust policy) as text.
+    pub fn document(&self, arg: &str) -> Result<String, CliError> {
+        crate::input::document(arg, self.param_files())
     }
 
     pub fn caller_arn(&self) -> String {
@@ -367,6 +421,9 @@ impl Ctx {
 
     /// Rewrite the extrausers passwd/group files after an account change.
     pub fn publish_accounts(&self) -> Result<(), CliError> {
+        if self.origin == Origin::Api {
+            return Ok(());
+        }
         publish_accounts(&self.config, &self.store)
     }
 }

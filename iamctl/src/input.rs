@@ -12,15 +12,24 @@ use std::io::{BufRead, IsTerminal, Read};
 /// (`file:///dev/zero` read until memory ran out).
 const MAX_PARAMFILE_BYTES: u64 = 64 << 20;
 
+/// Whether `file://` arguments name files to read. iamctl reads them (with
+/// its caller's rights); iam-server never does: in a request, `file://…` is
+/// just text, and reading it would hand the server's files to its callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamFiles {
+    Read,
+    Literal,
+}
+
 /// A document argument: literal text, `file://PATH` (text) or `fileb://PATH`
 /// (bytes, which must still be UTF-8 JSON here).
-pub fn document(arg: &str) -> Result<String, CliError> {
+pub fn document(arg: &str, files: ParamFiles) -> Result<String, CliError> {
     let path = arg
         .strip_prefix("file://")
         .or_else(|| arg.strip_prefix("fileb://"));
-    match path {
-        None => Ok(arg.to_owned()),
-        Some(path) => read_file(path, arg),
+    match (path, files) {
+        (Some(path), ParamFiles::Read) => read_file(path, arg),
+        _ => Ok(arg.to_owned()),
     }
 }
 
@@ -51,10 +60,10 @@ pub fn read_file(path: &str, arg: &str) -> Result<String, CliError> {
 }
 
 /// `--tags Key=a,Value=1 Key=b,Value=2` or `--tags '[{"Key":"a","Value":"1"}]'`.
-pub fn tags(args: &[String]) -> Result<Vec<(String, String)>, CliError> {
+pub fn tags(args: &[String], files: ParamFiles) -> Result<Vec<(String, String)>, CliError> {
     let mut out = Vec::new();
     for arg in args {
-        let arg = document(arg)?;
+        let arg = document(arg, files)?;
         let trimmed = arg.trim_start();
         if trimmed.starts_with('[') || trimmed.starts_with('{') {
             let v: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| {
@@ -116,41 +125,111 @@ pub fn tag_keys(args: &[String]) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
-/// Where secrets come from: the terminal (no echo) or, when stdin is not a
-/// terminal, one line of stdin per secret.
-pub struct Secrets {
-    from_tty: bool,
+/// A secret a verb needs, named as AWS's request parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    Password,
+    OldPassword,
+    NewPassword,
+    /// assume-role's MFA code.
+    TokenCode,
+}
+
+impl Secret {
+    fn prompt(self) -> &'static str {
+        match self {
+            Self::Password => "Password: ",
+            Self::OldPassword => "Old password: ",
+            Self::NewPassword => "New password: ",
+            Self::TokenCode => "MFA code: ",
+        }
+    }
+
+    /// AWS's parameter name.
+    pub fn parameter(self) -> &'static str {
+        match self {
+            Self::Password => "Password",
+            Self::OldPassword => "OldPassword",
+            Self::NewPassword => "NewPassword",
+            Self::TokenCode => "TokenCode",
+        }
+    }
+}
+
+/// Where secrets come from: on a host, the terminal (no echo) or, when
+/// stdin is not a terminal, one line of stdin per secret (never argv); in a
+/// request to iam-server, its parameters.
+pub enum Secrets {
+    Prompt { from_tty: bool },
+    Given(Vec<(Secret, SecretString)>),
 }
 
 impl Secrets {
-    pub fn new() -> Self {
-        Self {
+    /// At the terminal, or from stdin when it is not one.
+    pub fn prompt() -> Self {
+        Self::Prompt {
             from_tty: std::io::stdin().is_terminal(),
         }
     }
 
-    pub fn read(&mut self, prompt: &str) -> Result<SecretString, CliError> {
-        let secret = if self.from_tty {
-            rpassword::prompt_password(prompt).map_err(|e| {
-                CliError::invalid_input(format!("cannot read a password from the terminal: {e}"))
-            })?
-        } else {
-            secret_line(std::io::stdin().lock(), prompt)?
-        };
-        Ok(SecretString::new(secret))
+    /// Whether `which` can be read: given in the request, or asked for.
+    pub fn offers(&self, which: Secret) -> bool {
+        match self {
+            Self::Prompt { .. } => true,
+            Self::Given(given) => given.iter().any(|(s, _)| *s == which),
+        }
+    }
+
+    pub fn read(&mut self, which: Secret) -> Result<SecretString, CliError> {
+        self.read_prompted(which, which.prompt())
+    }
+
+    /// A secret asked for with `prompt` (the TOTP code of assume-role).
+    pub fn read_prompted(&mut self, which: Secret, prompt: &str) -> Result<SecretString, CliError> {
+        match self {
+            Self::Prompt { from_tty: true } => rpassword::prompt_password(prompt)
+                .map(SecretString::new)
+                .map_err(|e| {
+                    CliError::invalid_input(format!(
+                        "cannot read a password from the terminal: {e}"
+                    ))
+                }),
+            Self::Prompt { from_tty: false } => Ok(SecretString::new(secret_line(
+                std::io::stdin().lock(),
+                prompt,
+            )?)),
+            Self::Given(given) => match given.iter().position(|(s, _)| *s == which) {
+                Some(i) => Ok(given.swap_remove(i).1),
+                None => Err(CliError::new(
+                    "ValidationError",
+                    format!(
+                        "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                        lower_first(which.parameter())
+                    ),
+                )),
+            },
+        }
     }
 
     /// A new password, asked twice on a terminal.
-    pub fn read_new(&mut self, prompt: &str) -> Result<SecretString, CliError> {
-        let first = self.read(prompt)?;
-        if self.from_tty {
-            let again = self.read("Retype new password: ")?;
+    pub fn read_new(&mut self, which: Secret) -> Result<SecretString, CliError> {
+        let first = self.read(which)?;
+        if let Self::Prompt { from_tty: true } = self {
+            let again = self.read_prompted(which, "Retype new password: ")?;
             if again != first {
                 return Err(CliError::invalid_input("The passwords do not match."));
             }
         }
         Ok(first)
     }
+}
+
+/// `OldPassword` → `oldPassword`, as AWS names members in its messages.
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// The longest stdin line taken as a secret (passwords are at most 128
@@ -212,14 +291,22 @@ mod tests {
 
     #[test]
     fn tags_in_shorthand_and_json() {
-        let t = tags(&["Key=env,Value=prod".into(), "Key=team,Value=".into()]).unwrap();
+        let t = tags(
+            &["Key=env,Value=prod".into(), "Key=team,Value=".into()],
+            ParamFiles::Read,
+        )
+        .unwrap();
         assert_eq!(
             t,
             vec![("env".into(), "prod".into()), ("team".into(), "".into())]
         );
-        let t = tags(&[r#"[{"Key":"a","Value":"1"},{"Key":"b","Value":"2"}]"#.into()]).unwrap();
+        let t = tags(
+            &[r#"[{"Key":"a","Value":"1"},{"Key":"b","Value":"2"}]"#.into()],
+            ParamFiles::Read,
+        )
+        .unwrap();
         assert_eq!(t.len(), 2);
-        assert!(tags(&["env=prod".into()]).is_err());
+        assert!(tags(&["env=prod".into()], ParamFiles::Read).is_err());
         assert_eq!(
             tag_keys(&["a".into(), r#"["b","c"]"#.into()]).unwrap(),
             vec!["a", "b", "c"]
@@ -227,17 +314,20 @@ mod tests {
     }
 
     #[test]
-    fn documents_from_files() {
+    fn documents_from_files_only_when_files_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.json");
         std::fs::write(&p, "{\"Version\":\"2012-10-17\"}").unwrap();
         assert_eq!(
-            document(&format!("file://{}", p.display())).unwrap(),
+            document(&format!("file://{}", p.display()), ParamFiles::Read).unwrap(),
             "{\"Version\":\"2012-10-17\"}"
         );
-        assert!(document(&format!("fileb://{}", p.display())).is_ok());
-        assert!(document("file:///nonexistent/x").is_err());
-        assert_eq!(document("{}").unwrap(), "{}");
+        assert!(document(&format!("fileb://{}", p.display()), ParamFiles::Read).is_ok());
+        assert!(document("file:///nonexistent/x", ParamFiles::Read).is_err());
+        assert_eq!(document("{}", ParamFiles::Read).unwrap(), "{}");
+        // A request to iam-server: the text itself, never the server's file.
+        let literal = format!("file://{}", p.display());
+        assert_eq!(document(&literal, ParamFiles::Literal).unwrap(), literal);
     }
 
     #[test]
@@ -255,7 +345,7 @@ mod tests {
     fn endless_paramfiles_are_refused_not_read_to_exhaustion() {
         // Regression (issue 8): file:///dev/zero was read until the setuid
         // process ran out of memory.
-        let err = document("file:///dev/zero").unwrap_err();
+        let err = document("file:///dev/zero", ParamFiles::Read).unwrap_err();
         assert!(err.to_string().contains("larger than 64 MiB"), "{err}");
     }
 

@@ -5,25 +5,7 @@
 //! transaction → audit. Every rule lives in the `iam` crate; this crate maps
 //! the AWS CLI's surface onto it.
 
-mod cgroups;
-mod cli;
-mod ctx;
-mod elevate;
-mod error;
-mod init;
-mod input;
-mod output;
-mod procs;
-mod qr;
-mod setuid;
-mod shapes;
-mod simulate;
-mod verbs;
-
-// `setup-host` and `doctor` (packaging): the rules in `hostsetup`.
-mod doctor;
-mod hostsetup;
-mod setup_host;
+use iamctl::{cli, ctx, doctor, elevate, error, init, output, setuid, setup_host, simulate, verbs};
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
@@ -92,7 +74,9 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
             Ok(serde_json::Value::Null)
         }
         Command::Man(a) => man(a.out_dir.as_deref()),
-        Command::SimulateCustomPolicy(args) => simulate::run_custom(args),
+        Command::SimulateCustomPolicy(args) => {
+            simulate::run_custom(args, iamctl::input::ParamFiles::Read)
+        }
         Command::Init(a) => init::run(invoker, &config_path, a),
         Command::SetupHost(a) => setup_host::run(invoker, &config_path, a),
         Command::Doctor => doctor::run(invoker, &config_path),
@@ -111,7 +95,7 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
 /// The one error line, `Code: message`, and a non-zero exit (254, the AWS
 /// CLI's code for a service error).
 fn fail(e: &CliError) -> ExitCode {
-    crate::say!("{e}");
+    iamctl::say!("{e}");
     ExitCode::from(254)
 }
 

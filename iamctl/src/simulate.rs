@@ -4,26 +4,12 @@
 
 use crate::cli::SimulateCustomArgs;
 use crate::error::CliError;
+use crate::input::{self, ParamFiles};
 use iam::policy::{
     Context, ContextKeyType, MatchedStatement, Policy, PolicyKind, PolicySet, PolicySource,
     Request, authorize, authorize_cross_account, missing_context_keys,
 };
 use serde_json::{Value, json};
-
-/// Reads an AWS CLI document argument: inline text or `file://PATH`.
-pub fn read_document(arg: &str) -> Result<String, CliError> {
-    match arg
-        .strip_prefix("file://")
-        .or_else(|| arg.strip_prefix("fileb://"))
-    {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            CliError::invalid_input(format!(
-                "Error parsing parameter: unable to load {arg}: {e}"
-            ))
-        }),
-        None => Ok(arg.to_owned()),
-    }
-}
 
 /// A refused document, named by its place in the input (several may be given).
 /// A list parameter as the AWS CLI takes it: values one by one, or one
@@ -49,10 +35,12 @@ fn malformed(source: &str) -> impl Fn(iam::policy::PolicyError) -> CliError + '_
     move |e| CliError::new(e.aws_code(), format!("{source}: {e}"))
 }
 
-pub fn run_custom(args: &SimulateCustomArgs) -> Result<Value, CliError> {
+/// `files`: whether `file://` arguments are read (iamctl runs this verb
+/// with its caller's rights, having dropped its own).
+pub fn run_custom(args: &SimulateCustomArgs, files: ParamFiles) -> Result<Value, CliError> {
     let mut policies = PolicySet::default();
     for (i, arg) in expand(&args.policy_input_list).iter().enumerate() {
-        let doc = read_document(arg)?;
+        let doc = input::document(arg, files)?;
         let name = format!("PolicyInputList.{}", i + 1);
         policies.identity.push(
             Policy::parse_unlimited(&name, &doc, PolicyKind::Managed).map_err(malformed(&name))?,
@@ -65,7 +53,7 @@ pub fn run_custom(args: &SimulateCustomArgs) -> Result<Value, CliError> {
             .iter()
             .enumerate()
         {
-            let doc = read_document(arg)?;
+            let doc = input::document(arg, files)?;
             let name = format!("PermissionsBoundaryPolicyInputList.{}", i + 1);
             boundary.push(
                 Policy::parse_unlimited(&name, &doc, PolicyKind::Managed)
@@ -80,7 +68,7 @@ pub fn run_custom(args: &SimulateCustomArgs) -> Result<Value, CliError> {
                 "CallerArn is required when a ResourcePolicy is given.",
             ));
         }
-        let doc = read_document(arg)?;
+        let doc = input::document(arg, files)?;
         // A document shaped like a role trust policy (no Resource element)
         // is decided as one: for sts:AssumeRole the trust policy must allow.
         let policy = Policy::parse_unlimited("ResourcePolicy", &doc, PolicyKind::Trust)
@@ -93,7 +81,7 @@ pub fn run_custom(args: &SimulateCustomArgs) -> Result<Value, CliError> {
     let _ = &args.resource_handling_option;
     let mut context = Context::new();
     for entry in &args.context_entries {
-        add_context_entries(&mut context, &read_document(entry)?)?;
+        add_context_entries(&mut context, &input::document(entry, files)?)?;
     }
     let resources = if args.resource_arns.is_empty() {
         vec!["*".to_owned()]

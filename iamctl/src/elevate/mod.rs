@@ -9,7 +9,7 @@ mod sys;
 use crate::cli::{AssumeRoleArgs, ListSessionsArgs, RevokeSessionArgs};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
-use crate::input::Secrets;
+use crate::input::{Secret, Secrets};
 use crate::procs;
 use crate::setuid::Invoker;
 use chrono::{DateTime, TimeZone, Utc};
@@ -347,7 +347,7 @@ fn decide(
         let device = rules::mfa_device_for(directory, &r.user, args.serial_number.as_deref())
             .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
         let prompt = format!("MFA code for {}: ", device.serial_number);
-        let code = Secrets::new().read(&prompt)?;
+        let code = Secrets::prompt().read_prompted(Secret::TokenCode, &prompt)?;
         check_code(&code, Some(&device.serial_number), Utc::now())?;
         (verdict, message, _) = ask(Some(now.timestamp()));
     }

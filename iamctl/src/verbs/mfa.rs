@@ -18,7 +18,7 @@ pub fn create_virtual_mfa_device(
 ) -> Result<Value, CliError> {
     let name = MfaDeviceName::parse(&a.virtual_mfa_device_name)?;
     let path = parse_path(a.path.as_deref())?;
-    if !parse_tags(&a.tags.tags)?.is_empty() {
+    if !parse_tags(ctx, &a.tags.tags)?.is_empty() {
         return Err(CliError::invalid_input(
             "tags on MFA devices are not supported by this store",
         ));

@@ -292,8 +292,8 @@ pub fn parse_path(s: Option<&str>) -> Result<IamPath, CliError> {
     }
 }
 
-pub fn parse_tags(args: &[String]) -> Result<Vec<Tag>, CliError> {
-    let tags = input::tags(args)?
+pub fn parse_tags(ctx: &Ctx, args: &[String]) -> Result<Vec<Tag>, CliError> {
+    let tags = input::tags(args, ctx.param_files())?
         .into_iter()
         .map(|(k, v)| {
             Ok(Tag {

@@ -5,7 +5,7 @@ use super::{parse_path, parse_policy_name, parse_tags};
 use crate::cli::{self, PolicyScope, tri};
 use crate::ctx::Ctx;
 use crate::error::CliError;
-use crate::{input, shapes};
+use crate::shapes;
 use iam::names::{IamPath, group_arn, policy_arn, role_arn};
 use iam::store::Entity;
 use serde_json::{Value, json};
@@ -48,12 +48,12 @@ fn audit_key(e: &Entity) -> (&'static str, &str) {
 pub fn create_policy(ctx: &mut Ctx, a: &cli::CreatePolicyArgs) -> Result<Value, CliError> {
     let name = parse_policy_name(&a.policy_name)?;
     let path = parse_path(a.path.as_deref())?;
-    if !parse_tags(&a.tags.tags)?.is_empty() {
+    if !parse_tags(ctx, &a.tags.tags)?.is_empty() {
         return Err(CliError::invalid_input(
             "tags on managed policies are not supported by this store",
         ));
     }
-    let document = input::document(&a.policy_document)?;
+    let document = ctx.document(&a.policy_document)?;
     ctx.authorize(&policy_arn(&ctx.account, &path, &name))?;
     let policy = ctx.commit(
         |_| {
@@ -104,7 +104,7 @@ pub fn create_policy_version(
     ctx: &mut Ctx,
     a: &cli::CreatePolicyVersionArgs,
 ) -> Result<Value, CliError> {
-    let document = input::document(&a.policy_document)?;
+    let document = ctx.document(&a.policy_document)?;
     ctx.authorize(&a.policy_arn)?;
     let set_default = tri(a.set_as_default, a.no_set_as_default).unwrap_or(false);
     let v = ctx.commit(
@@ -220,7 +220,7 @@ pub fn put_inline(
     document: &str,
 ) -> Result<Value, CliError> {
     let name = parse_policy_name(policy_name)?;
-    let document = input::document(document)?;
+    let document = ctx.document(document)?;
     ctx.authorize(&entity_arn(ctx, &e))?;
     let (k, v) = audit_key(&e);
     ctx.commit(|_| json!({k: v, "policyName": name.as_str(), "policyDocument": shapes::document(&document)}),

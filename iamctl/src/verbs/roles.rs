@@ -4,7 +4,7 @@ use super::{parse_path, parse_role, parse_tag_keys, parse_tags};
 use crate::cli;
 use crate::ctx::Ctx;
 use crate::error::CliError;
-use crate::{input, shapes};
+use crate::shapes;
 use iam::names::{IamPath, RoleName, role_arn};
 use iam::store::NewRole;
 use serde_json::{Value, json};
@@ -19,8 +19,8 @@ fn arn(ctx: &Ctx, name: &RoleName) -> String {
 pub fn create_role(ctx: &mut Ctx, a: &cli::CreateRoleArgs) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
     let path = parse_path(a.path.as_deref())?;
-    let tags = parse_tags(&a.tags.tags)?;
-    let trust = input::document(&a.assume_role_policy_document)?;
+    let tags = parse_tags(ctx, &a.tags.tags)?;
+    let trust = ctx.document(&a.assume_role_policy_document)?;
     ctx.authorize_with(
         "iam:CreateRole",
         &role_arn(&ctx.account, &path, &name),
@@ -102,7 +102,7 @@ pub fn update_assume_role_policy(
     a: &cli::UpdateAssumeRolePolicyArgs,
 ) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
-    let trust = input::document(&a.policy_document)?;
+    let trust = ctx.document(&a.policy_document)?;
     ctx.authorize(&arn(ctx, &name))?;
     ctx.commit(
         |_| json!({"roleName": name.as_str(), "policyDocument": shapes::document(&trust)}),
@@ -113,7 +113,7 @@ pub fn update_assume_role_policy(
 
 pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
-    let tags = parse_tags(&a.tags.tags)?;
+    let tags = parse_tags(ctx, &a.tags.tags)?;
     let action = format!("iam:{}", ctx.operation);
     ctx.authorize_with(&action, &arn(ctx, &name), |c| {
         iam::request::set_request_tags(c, &tags)

@@ -5,6 +5,7 @@ use super::{parse_path, parse_tag_keys, parse_tags, parse_user};
 use crate::cli::{self, tri};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
+use crate::input::{Secret, Secrets};
 use crate::shapes;
 use iam::login::{CurrentPassword, check_current_password};
 use iam::names::{IamPath, UserName, is_linux_login_name, user_arn};
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 pub fn create_user(ctx: &mut Ctx, a: &cli::CreateUserArgs) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     let path = parse_path(a.path.as_deref())?;
-    let tags = parse_tags(&a.tags.tags)?;
+    let tags = parse_tags(ctx, &a.tags.tags)?;
     let arn = user_arn(&ctx.account, &path, &name);
     ctx.authorize_with("iam:CreateUser", &arn, |c| {
         if let Some(b) = &a.permissions_boundary {
@@ -124,7 +125,7 @@ pub fn update_user(ctx: &mut Ctx, a: &cli::UpdateUserArgs) -> Result<Value, CliE
 
 pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
-    let tags = parse_tags(&a.tags.tags)?;
+    let tags = parse_tags(ctx, &a.tags.tags)?;
     let action = format!("iam:{}", ctx.operation);
     ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
         iam::request::set_request_tags(c, &tags)
@@ -224,7 +225,7 @@ pub fn create_login_profile(ctx: &mut Ctx, a: &cli::LoginProfileArgs) -> Result<
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
     ctx.store.get_user(&name)?;
-    let password = ctx.secrets.read_new("Password: ")?;
+    let password = ctx.secrets.read_new(Secret::Password)?;
     check_password(ctx, &name, &password)?;
     let reset = tri(a.password_reset_required, a.no_password_reset_required).unwrap_or(false);
     let hashed = hash(&password)?;
@@ -243,8 +244,14 @@ pub fn update_login_profile(
     ctx.authorize(&ctx.user_arn(&name))?;
     let current = ctx.store.get_login_profile(&name)?;
     let reset = tri(a.password_reset_required, a.no_password_reset_required);
-    let hashed = if a.password || reset.is_none() {
-        let password = ctx.secrets.read_new("New password: ")?;
+    // At a prompt, as the AWS CLI: a password unless only the flag is set;
+    // in a request, a password when one is given.
+    let set_password = match &ctx.secrets {
+        Secrets::Prompt { .. } => a.password || reset.is_none(),
+        Secrets::Given(_) => ctx.secrets.offers(Secret::Password),
+    };
+    let hashed = if set_password {
+        let password = ctx.secrets.read_new(Secret::Password)?;
         check_password(ctx, &name, &password)?;
         Some(hash(&password)?)
     } else {
@@ -312,7 +319,7 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
         ctx.authorize(&arn)?;
     }
     let profile = ctx.store.get_login_profile(&name)?;
-    let old = ctx.secrets.read("Old password: ")?;
+    let old = ctx.secrets.read(Secret::OldPassword)?;
     let params = json!({"userName": name.as_str()});
     let checked = check_current_password(
         &ctx.store.ledger(),
@@ -339,7 +346,7 @@ pub fn change_password(ctx: &mut Ctx, a: &cli::ChangePasswordArgs) -> Result<Val
         ctx.audit_refused(params, &e.code, checked.reason());
         return Err(e);
     }
-    let changed = ctx.secrets.read_new("New password: ").and_then(|new| {
+    let changed = ctx.secrets.read_new(Secret::NewPassword).and_then(|new| {
         check_password(ctx, &name, &new)?;
         let hashed = hash(&new)?;
         ctx.commit(
