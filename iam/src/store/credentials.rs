@@ -10,8 +10,7 @@
 use super::users::{corrupt, user_id};
 use super::{
     AccessKey, AccessKeyLastUsed, AccessKeyStatus, Credential, EntityKind,
-    MAX_ACCESS_KEYS_PER_USER, NewStsSession, Result, Sealed, Store, StoreError, StsSession,
-    UserStatus,
+    MAX_ACCESS_KEYS_PER_USER, Result, Sealed, Store, StoreError, StsSession, UserStatus,
 };
 use crate::names::{RoleName, RoleSessionName, UniqueIdKind, UserName};
 use chrono::{DateTime, Utc};
@@ -199,7 +198,9 @@ impl Store {
 
     /// Stores `AssumeRole`'s credentials, and purges sessions expired more
     /// than [`STS_SESSION_PURGE_GRACE`] ago in the same transaction.
-    pub fn create_sts_session(&self, s: &NewStsSession) -> Result<()> {
+    /// Refused (`NoSuchEntity`) unless the role with `role_id` is still
+    /// named `role`: the one the caller authorized.
+    pub fn create_sts_session(&self, s: &StsSession) -> Result<()> {
         check_key_id(UniqueIdKind::SessionKey, &s.access_key_id)?;
         if s.expiration <= s.issued {
             return Err(StoreError::InvalidInput(
@@ -215,8 +216,8 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            if role.is_none() {
-                return Err(StoreError::no_such(EntityKind::Role, &s.role_id));
+            if role.as_deref() != Some(s.role.as_str()) {
+                return Err(StoreError::no_such(EntityKind::Role, &s.role));
             }
             if key_exists(c, "sts_sessions", &s.access_key_id)?
                 || key_exists(c, "access_keys", &s.access_key_id)?
@@ -383,11 +384,12 @@ mod tests {
             .unwrap()
     }
 
-    fn session(s: &Store, role_id: &str, issued: i64, expiration: i64) -> NewStsSession {
-        let new = NewStsSession {
+    fn session(s: &Store, role_id: &str, issued: i64, expiration: i64) -> StsSession {
+        let new = StsSession {
             access_key_id: new_unique_id(UniqueIdKind::SessionKey).unwrap(),
             sealed: Sealed(vec![9; 8]),
             token_sha256: [7; 32],
+            role: RoleName::parse("deploy").unwrap(),
             role_id: role_id.to_owned(),
             session_name: RoleSessionName::parse("ci-run").unwrap(),
             source_arn: "arn:aws:iam::123456789012:user/alice".into(),
@@ -592,13 +594,7 @@ mod tests {
         let old = session(&s, &role_id, t, t + 3600);
         match s.find_credential(&old.access_key_id).unwrap() {
             Some(Credential::RoleSession(found)) => {
-                assert_eq!(found.access_key_id, old.access_key_id);
-                assert_eq!(found.sealed, old.sealed);
-                assert_eq!(found.token_sha256, [7; 32]);
-                assert_eq!(found.role.as_str(), "deploy");
-                assert_eq!(found.role_id, role_id);
-                assert_eq!(found.session_name.as_str(), "ci-run");
-                assert_eq!(found.source_arn, old.source_arn);
+                assert_eq!(found, old);
                 assert!(found.mfa_authenticated());
                 assert!(!found.expired(t + 3599));
                 assert!(found.expired(t + 3600));

@@ -552,7 +552,8 @@ pub enum Credential {
 }
 
 /// STS `AssumeRole` credentials as stored: what authenticates them and what
-/// rebuilds the assumed-role principal.
+/// rebuilds the assumed-role principal. `create_sts_session` takes one too:
+/// `role_id` is the role the caller authorized, `role` its name then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StsSession {
     /// `ASIA…`, 20 characters.
@@ -560,7 +561,8 @@ pub struct StsSession {
     pub sealed: Sealed,
     /// SHA-256 of the session token (the token itself is not stored).
     pub token_sha256: [u8; 32],
-    /// The role's current name (sessions belong to its unique id).
+    /// The role's name (sessions belong to its unique id, and follow a
+    /// rename).
     pub role: RoleName,
     /// `AROA…`
     pub role_id: String,
@@ -582,21 +584,6 @@ impl StsSession {
     pub fn expired(&self, now: i64) -> bool {
         now >= self.expiration
     }
-}
-
-/// What `create_sts_session` stores; `role_id` is the role's unique id
-/// (the role the caller authorized, not whatever now has its name).
-#[derive(Debug, Clone)]
-pub struct NewStsSession {
-    pub access_key_id: String,
-    pub sealed: Sealed,
-    pub token_sha256: [u8; 32],
-    pub role_id: String,
-    pub session_name: RoleSessionName,
-    pub source_arn: String,
-    pub mfa_time: Option<i64>,
-    pub issued: i64,
-    pub expiration: i64,
 }
 
 // ---- get-account-authorization-details ------------------------------------
