@@ -61,6 +61,15 @@ impl From<getrandom::Error> for KeyringError {
     }
 }
 
+/// A key that cannot be read or a secret that does not open is the
+/// server's failure, not the caller's: `ServiceFailure`, with no secret in
+/// the message.
+impl From<KeyringError> for iamctl::error::CliError {
+    fn from(e: KeyringError) -> Self {
+        Self::new("ServiceFailure", e.to_string())
+    }
+}
+
 /// The server key, ready to seal and open. The key is zeroized on drop (by
 /// the cipher, which holds the only copy); `Debug` does not show it.
 pub struct Keyring {
