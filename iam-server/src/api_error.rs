@@ -49,6 +49,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::keyring::KeyringError> for ApiError {
+    fn from(e: crate::keyring::KeyringError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<iam::names::NameError> for ApiError {
+    fn from(e: iam::names::NameError) -> Self {
+        CliError::from(e).into()
+    }
+}
+
 impl From<PrincipalError> for ApiError {
     fn from(e: PrincipalError) -> Self {
         CliError::from(e).into()
@@ -105,7 +117,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Query(e) if !e.sender_fault() => 500,
-            Self::Signature(e) => e.http_status(),
+            Self::Signature(e) => e.status().as_u16(),
             Self::InvalidClientTokenId | Self::ExpiredToken => 403,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,

@@ -6,15 +6,16 @@
 
 use crate::api_error::ApiError;
 use crate::config::ServerConfig;
-use crate::keyring::Keyring;
+use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
 use crate::sigv4;
 use crate::{iam_api, sts};
 use chrono::{DateTime, Utc};
 use iam::config::HostConfig;
+use iam::names::AccountId;
 use iam::principal::Principal;
 use iam::request::ApiFacts;
-use iam::store::{Credential, Store};
+use iam::store::{AccessKeyStatus, Credential, Store, UserStatus};
 use iamctl::ctx::Caller;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -27,6 +28,19 @@ pub struct App {
     /// TOTP window, audit log), at their defaults.
     pub verb_settings: HostConfig,
     pub database: PathBuf,
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("account_id: {0}")]
+    Account(#[from] iam::names::NameError),
+    #[error("the directory: {0}")]
+    Store(#[from] iam::store::StoreError),
+    #[error("the server key: {0}")]
+    Keyring(#[from] crate::keyring::KeyringError),
+    #[error("{0}")]
+    Config(#[from] iam::config::ConfigError),
 }
 
 /// A request as the front end received it.
@@ -57,6 +71,28 @@ pub struct Authenticated {
 }
 
 impl App {
+    /// Opens what every call needs: the server key, and the directory
+    /// (created on first start, for this server's account).
+    pub fn open(config: ServerConfig) -> Result<Self, AppError> {
+        let account = AccountId::parse(&config.account_id)?;
+        let database = config.directory_path();
+        Store::open_or_create(&database, &account)?;
+        let keyring = Keyring::open_or_create(&config.key_path())?;
+        let hostname = iam::config::system_hostname().unwrap_or_else(|_| "iam-server".to_owned());
+        let verb_settings = HostConfig::defaults(
+            &config.account_id,
+            &hostname,
+            database.clone(),
+            config.audit_log_path(),
+        )?;
+        Ok(Self {
+            config,
+            keyring,
+            verb_settings,
+            database,
+        })
+    }
+
     /// Answers one request at `now` (injected: tests replay a captured
     /// request later).
     pub fn call(&self, request: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
@@ -145,41 +181,55 @@ impl App {
         let credential = store
             .find_credential(&claim.access_key_id)?
             .ok_or(ApiError::InvalidClientTokenId)?;
-        let sealed = credential.sealed_secret();
+        let sealed = match &credential {
+            Credential::AccessKey { sealed, .. } => sealed,
+            Credential::RoleSession(session) => &session.sealed,
+        };
         let secret = self
             .keyring
             .open(&claim.access_key_id, sealed)
             .map_err(|_| ApiError::InvalidClientTokenId)?;
         sigv4::verify(&request.parts, &request.body, claim, &secret)?;
         match credential {
-            Credential::AccessKey(key) => {
-                if claim.security_token.is_some() {
+            Credential::AccessKey {
+                user,
+                user_status,
+                status,
+                ..
+            } => {
+                // A token with a long-term key, an inactive key, or a
+                // disabled user's key: all invalid, as AWS says it.
+                if claim.security_token.is_some()
+                    || status != AccessKeyStatus::Active
+                    || user_status != UserStatus::Active
+                {
                     return Err(ApiError::InvalidClientTokenId);
                 }
-                if !key.is_active() {
-                    return Err(ApiError::InvalidClientTokenId);
-                }
-                // At most once a minute per key (see the store).
-                store.record_access_key_use(&claim.access_key_id, &claim.service, &claim.region, now)?;
-                let principal = Principal::for_user(store, &account, &key.user)?;
+                store.record_access_key_use(
+                    &claim.access_key_id,
+                    &claim.service,
+                    &claim.region,
+                    now,
+                )?;
+                let principal = Principal::for_user(store, &account, &user)?;
                 Ok(Authenticated {
                     caller: Caller::User(Box::new(principal)),
                     facts: ApiFacts {
                         source_ip: request.peer,
                         session_mfa: None,
                     },
-                    user: Some(key.user),
+                    user: Some(user),
                 })
             }
             Credential::RoleSession(session) => {
                 let token = claim
                     .security_token
-                    .as_deref()
+                    .as_ref()
                     .ok_or(ApiError::InvalidClientTokenId)?;
-                if !session.token_matches(token) {
+                if !keyring::token_matches(token.expose(), &session.token_sha256) {
                     return Err(ApiError::InvalidClientTokenId);
                 }
-                if session.expiration <= now {
+                if session.expired(now.timestamp()) {
                     return Err(ApiError::ExpiredToken);
                 }
                 let principal = Principal::for_role_session(
@@ -192,7 +242,7 @@ impl App {
                     caller: Caller::AssumedRole(Box::new(principal)),
                     facts: ApiFacts {
                         source_ip: request.peer,
-                        session_mfa: Some(session.mfa_at),
+                        session_mfa: Some(session.mfa_time),
                     },
                     user: None,
                 })
@@ -223,7 +273,13 @@ pub fn new_request_id() -> String {
     // A request id needs no secrecy; a failed read still gives a unique-
     // enough id from the clock.
     if getrandom::fill(&mut b).is_err() {
-        b[..16].copy_from_slice(&Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes().repeat(2));
+        b[..16].copy_from_slice(
+            &Utc::now()
+                .timestamp_nanos_opt()
+                .unwrap_or(0)
+                .to_le_bytes()
+                .repeat(2),
+        );
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

@@ -113,6 +113,16 @@ impl ServerConfig {
     }
 
     /// Where a generated TLS pair lives.
+    /// The server key that seals secret access keys (root-only).
+    pub fn key_path(&self) -> PathBuf {
+        self.state_dir.join("server.key")
+    }
+
+    /// The audit log of API calls (CloudTrail-shaped events, one per line).
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.state_dir.join("events.jsonl")
+    }
+
     pub fn generated_tls_dir(&self) -> PathBuf {
         self.state_dir.join("tls")
     }

@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 /// hold a task (and a blocking thread's slot) forever.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+pub async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     if parts.method == Method::GET && parts.uri.path() == "/healthz" {
@@ -36,7 +40,12 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>, peer: SocketAddr)
                 &format!("Request bodies are limited to {limit} bytes.\n"),
             );
         }
-        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "The request body was too slow.\n"),
+        Err(_) => {
+            return plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body was too slow.\n",
+            );
+        }
     };
     let call = ApiRequest {
         parts,

@@ -43,13 +43,17 @@ pub fn run(
         now,
     );
     if access_keys::ACTIONS.contains(&call.action.as_str()) {
-        return Ok(access_keys::run(&mut ctx, &app.keyring, &call.action, &input)?);
+        return Ok(access_keys::run(
+            &mut ctx,
+            &app.keyring,
+            &call.action,
+            &call.input,
+        )?);
     }
     // The codec checked every parameter against botocore's model, so a
     // request the verbs' types refuse is a bug here, not bad input.
-    let command = command_from_request(&call.action, input).map_err(|e| {
-        ApiError::Internal(format!("{} does not map to a verb: {e}", call.action))
-    })?;
+    let command = command_from_request(&call.action, input)
+        .map_err(|e| ApiError::Internal(format!("{} does not map to a verb: {e}", call.action)))?;
     let output = match &command {
         Command::SimulatePrincipalPolicy(a) => iamctl::verbs::simulate_principal(&mut ctx, a)?,
         Command::SimulateCustomPolicy(a) => {

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "iam-server", version, about = "The fleet's IAM directory, administered with the AWS CLI")]
+#[command(
+    name = "iam-server",
+    version,
+    about = "The fleet's IAM directory, administered with the AWS CLI"
+)]
 struct Cli {
     /// server.toml
     #[arg(long, default_value = DEFAULT_SERVER_CONFIG_PATH)]
@@ -74,7 +78,10 @@ fn serve(config: ServerConfig) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(app.config.listen).await?;
-        eprintln!("iam-server: listening on https://{}", listener.local_addr()?);
+        eprintln!(
+            "iam-server: listening on https://{}",
+            listener.local_addr()?
+        );
         let handler = move |request, peer| front::handle(Arc::clone(&app), request, peer);
         tls::serve(listener, identity.config, handler, shutdown_signal()).await
     });
@@ -87,7 +94,10 @@ fn serve(config: ServerConfig) -> ExitCode {
 /// SIGTERM (systemd) or SIGINT: stop accepting, finish what is in flight.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

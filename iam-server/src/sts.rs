@@ -6,15 +6,16 @@
 
 use crate::api_error::ApiError;
 use crate::app::{App, Authenticated};
+use crate::keyring;
 use crate::query::Call;
 use chrono::{DateTime, Utc};
 use iam::elevation::{self as rules, DurationBounds};
-use iam::names::{IamArn, RoleName};
+use iam::names::{IamArn, RoleName, UniqueIdKind, new_unique_id};
 use iam::policy::{NotAuthorized, Policy, PolicyKind};
 use iam::request::{CallerFacts, caller_context, set_assume_role_keys, with_fresh_mfa};
 use iam::secret::SecretString;
-use iam::store::Store;
-use iamctl::ctx::{Caller, Ctx};
+use iam::store::{Store, StsSession};
+use iamctl::ctx::Ctx;
 use iamctl::error::CliError;
 use iamctl::input::Secrets;
 use serde_json::{Value, json};
@@ -74,13 +75,13 @@ fn assume_role(
         )
         .into());
     }
-    let session_name = rules::session_name(text("RoleSessionName").unwrap_or_default())
-        .map_err(validation)?;
+    let session_name =
+        rules::session_name(text("RoleSessionName").unwrap_or_default()).map_err(validation)?;
     // A role that does not exist is refused as one the caller may not
     // assume: the answer says nothing about which roles exist.
     let not_authorized = || {
         let message = NotAuthorized {
-            who: caller.principal_type.as_str(),
+            who: "User",
             principal: &caller.arn,
             action: "sts:AssumeRole",
             resource: role_arn,
@@ -123,15 +124,11 @@ fn assume_role(
         &session_name,
         role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())),
     );
-    if let Err((_, why)) = rules::decide_assume_role(
-        &caller.arn,
-        &caller.policies,
-        &role.arn,
-        &trust,
-        &context,
-    ) {
+    if let Err((_, why)) =
+        rules::decide_assume_role(&caller.arn, &caller.policies, &role.arn, &trust, &context)
+    {
         let message = NotAuthorized {
-            who: caller.principal_type.as_str(),
+            who: "User",
             principal: &caller.arn,
             action: "sts:AssumeRole",
             resource: &role.arn,
@@ -143,38 +140,42 @@ fn assume_role(
     }
 
     let expiration = rules::expiration(ctx.now, duration);
-    let credentials = crate::keyring::SessionCredentials::new();
-    let sealed = app
-        .keyring
-        .seal(&credentials.access_key_id, &credentials.secret_access_key);
-    let session = iam::store::NewRoleSession {
-        access_key_id: credentials.access_key_id.clone(),
-        sealed_secret: sealed,
-        token_hash: credentials.token_hash(),
+    let access_key_id =
+        new_unique_id(UniqueIdKind::SessionKey).map_err(crate::keyring::KeyringError::from)?;
+    let secret = keyring::new_secret()?;
+    let token = keyring::new_session_token()?;
+    let session = StsSession {
+        sealed: app.keyring.seal(&access_key_id, &secret)?,
+        access_key_id,
+        token_sha256: keyring::token_digest(token.expose()),
         role: role.name.clone(),
+        role_id: role.id.clone(),
         session_name: session_name.clone(),
         source_arn: caller.arn.clone(),
-        mfa_at,
-        issued: ctx.now,
-        expiration,
+        mfa_time: mfa_at,
+        issued: ctx.now.timestamp(),
+        expiration: expiration.timestamp(),
     };
     ctx.commit(
         |_| {
             json!({"roleArn": role.arn, "roleSessionName": session_name.as_str(),
-                   "durationSeconds": duration, "accessKeyId": credentials.access_key_id})
+                   "durationSeconds": duration, "accessKeyId": session.access_key_id,
+                   "sourceArn": caller.arn})
         },
-        |s| s.create_role_session(&session),
+        |s| {
+            s.purge_sts_sessions(ctx.now)?;
+            s.create_sts_session(&session)
+        },
     )?;
-    let role_id = role.id.clone();
     Ok(json!({
         "Credentials": {
-            "AccessKeyId": credentials.access_key_id,
-            "SecretAccessKey": credentials.secret_access_key.expose(),
-            "SessionToken": credentials.session_token.expose(),
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": secret.expose(),
+            "SessionToken": token.expose(),
             "Expiration": rules::iso8601(expiration),
         },
         "AssumedRoleUser": {
-            "AssumedRoleId": format!("{role_id}:{session_name}"),
+            "AssumedRoleId": format!("{}:{session_name}", role.id),
             "Arn": iam::names::assumed_role_arn(&ctx.account, &role.name, &session_name),
         },
     }))

@@ -393,6 +393,10 @@ pub enum UniqueIdKind {
     Group,
     Role,
     Policy,
+    /// A long-term access key id (20 characters, as AWS's).
+    AccessKey,
+    /// The access key id of temporary (STS) credentials.
+    SessionKey,
 }
 
 impl UniqueIdKind {
@@ -402,7 +406,25 @@ impl UniqueIdKind {
             Self::Group => "AGPA",
             Self::Role => "AROA",
             Self::Policy => "ANPA",
+            Self::AccessKey => "AKIA",
+            Self::SessionKey => "ASIA",
         }
+    }
+
+    /// Random characters after the prefix: AWS's unique ids have 21
+    /// characters in all, its access key ids 20.
+    fn random_len(self) -> usize {
+        match self {
+            Self::AccessKey | Self::SessionKey => 16,
+            _ => 17,
+        }
+    }
+
+    /// Whether `id` has the shape of an id of this kind as generated here.
+    pub fn matches(self, id: &str) -> bool {
+        id.strip_prefix(self.prefix()).is_some_and(|rest| {
+            rest.len() == self.random_len() && rest.bytes().all(|b| ID_ALPHABET.contains(&b))
+        })
     }
 }
 
@@ -420,9 +442,14 @@ pub fn random_base32(n: usize) -> Result<String, getrandom::Error> {
 }
 
 /// A fresh AWS-style unique id: prefix + 17 random base32 characters,
-/// e.g. `AIDAJQABLZS4A3QDU576Q`.
+/// e.g. `AIDAJQABLZS4A3QDU576Q` (16 for an access key id: the id is
+/// independent of the secret it names).
 pub fn new_unique_id(kind: UniqueIdKind) -> Result<String, getrandom::Error> {
-    Ok(format!("{}{}", kind.prefix(), random_base32(17)?))
+    Ok(format!(
+        "{}{}",
+        kind.prefix(),
+        random_base32(kind.random_len())?
+    ))
 }
 
 #[cfg(test)]
@@ -600,6 +627,15 @@ mod tests {
                 .unwrap()
                 .starts_with("AROA")
         );
+        for kind in [UniqueIdKind::AccessKey, UniqueIdKind::SessionKey] {
+            let id = new_unique_id(kind).unwrap();
+            assert_eq!(id.len(), 20);
+            assert!(kind.matches(&id));
+        }
+        assert!(UniqueIdKind::AccessKey.matches("AKIAIOSFODNN7EXAMPLE"));
+        assert!(!UniqueIdKind::AccessKey.matches("ASIAIOSFODNN7EXAMPLE"));
+        assert!(!UniqueIdKind::AccessKey.matches("AKIAIOSFODNN7EXAMPL"));
+        assert!(!UniqueIdKind::AccessKey.matches("AKIAiOSFODNN7EXAMPLE"));
     }
 
     mod props {

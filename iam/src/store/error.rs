@@ -23,6 +23,7 @@ pub enum EntityKind {
     PasswordPolicy,
     LoginSession,
     RoleSession,
+    AccessKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +171,7 @@ fn no_such_entity(kind: EntityKind, name: &str) -> String {
         }
         EntityKind::LoginSession => format!("Login session {name} cannot be found."),
         EntityKind::RoleSession => format!("Role session {name} cannot be found."),
+        EntityKind::AccessKey => format!("The Access Key with id {name} cannot be found."),
     }
 }
 

@@ -10,6 +10,7 @@
 //! grouped with [`Store::atomically`]. The store keeps PHC password hashes
 //! and TOTP seeds; it never hashes or verifies anything itself.
 
+mod credentials;
 mod error;
 mod export;
 mod groups;
@@ -22,6 +23,7 @@ mod schema;
 mod tests;
 mod users;
 
+pub use credentials::{ACCESS_KEY_USE_INTERVAL, STS_SESSION_PURGE_GRACE};
 pub use error::{EntityKind, StoreError};
 pub use model::*;
 pub(crate) use users::corrupt;

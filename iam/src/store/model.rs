@@ -310,6 +310,7 @@ impl Default for Limits {
 pub const MAX_GROUPS_PER_USER: u32 = 10;
 pub const MAX_MANAGED_POLICIES_PER_ENTITY: u32 = 10;
 pub const MAX_POLICY_VERSIONS: u32 = 5;
+pub const MAX_ACCESS_KEYS_PER_USER: u32 = 2;
 
 /// pam_faillock's rule: `deny` failures within `fail_interval` seconds lock
 /// the account until `unlock_time` seconds after the last failure
@@ -473,6 +474,116 @@ pub struct RoleSession {
     pub run_as_uid: Option<u32>,
     pub status: RoleSessionStatus,
     pub ended: Option<i64>,
+}
+
+// ---- access keys and STS sessions (iam-server) ------------------------------
+
+/// AWS's access key status: an inactive key authenticates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessKeyStatus {
+    Active,
+    Inactive,
+}
+
+impl AccessKeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Inactive => "Inactive",
+        }
+    }
+
+    /// AWS's spelling only (`StatusType` in the IAM model).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Active" => Some(Self::Active),
+            "Inactive" => Some(Self::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// An access key as `ListAccessKeys` shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA…`, 20 characters.
+    pub id: String,
+    /// The owner's current name (keys belong to its unique id).
+    pub user: UserName,
+    pub status: AccessKeyStatus,
+    pub create_date: i64,
+    /// From the ledger: the last authenticated call made with it.
+    pub last_used: Option<AccessKeyLastUsed>,
+}
+
+/// `AccessKeyLastUsed` of `GetAccessKeyLastUsed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyLastUsed {
+    pub date: i64,
+    /// The signing scope's service (`iam`, `sts`).
+    pub service: String,
+    pub region: String,
+}
+
+/// A sealed secret: ciphertext the server's key opens (docs/SECURITY.md);
+/// the store never sees the plaintext. `Debug` shows its length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed(pub Vec<u8>);
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({} bytes)", self.0.len())
+    }
+}
+
+/// What an access key id presented in a signature stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A user's long-term key. The caller refuses an inactive key and, as
+    /// pam_iam does for logins, a disabled user.
+    AccessKey {
+        user: UserName,
+        user_status: UserStatus,
+        status: AccessKeyStatus,
+        sealed: Sealed,
+    },
+    /// Temporary credentials from `AssumeRole`; may have expired.
+    RoleSession(StsSession),
+}
+
+/// STS `AssumeRole` credentials as stored: what authenticates them and what
+/// rebuilds the assumed-role principal. `create_sts_session` takes one too:
+/// `role_id` is the role the caller authorized, `role` its name then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsSession {
+    /// `ASIA…`, 20 characters.
+    pub access_key_id: String,
+    pub sealed: Sealed,
+    /// SHA-256 of the session token (the token itself is not stored).
+    pub token_sha256: [u8; 32],
+    /// The role's name (sessions belong to its unique id, and follow a
+    /// rename).
+    pub role: RoleName,
+    /// `AROA…`
+    pub role_id: String,
+    pub session_name: RoleSessionName,
+    /// Who assumed the role (`aws:SourceArn`-like, for the audit).
+    pub source_arn: String,
+    /// When an MFA code was verified for the session (`aws:MultiFactorAuthAge`).
+    pub mfa_time: Option<i64>,
+    pub issued: i64,
+    pub expiration: i64,
+}
+
+impl StsSession {
+    /// `aws:MultiFactorAuthPresent`.
+    pub fn mfa_authenticated(&self) -> bool {
+        self.mfa_time.is_some()
+    }
+
+    pub fn expired(&self, now: i64) -> bool {
+        now >= self.expiration
+    }
 }
 
 // ---- get-account-authorization-details ------------------------------------

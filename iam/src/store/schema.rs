@@ -256,4 +256,41 @@ CREATE TABLE outbox (
 INSERT INTO outbox (id, kind, body, denial) SELECT id, 'audit', line, denial FROM audit_outbox;
 DROP TABLE audit_outbox;
 "#,
+    // 6: access keys and STS session credentials for iam-server (issue
+    // 13). Secrets are sealed by the server (docs/SECURITY.md): the store
+    // holds ciphertext, and of a session token only its SHA-256. Keys are
+    // tied to the user's unique id (a re-created user does not inherit
+    // them); sessions to the role's (deleting the role ends them). When a
+    // key was last used is the ledger's, in a table of its own.
+    r#"
+CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users(unique_id),
+    status        TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+    create_date   INTEGER NOT NULL,
+    sealed_secret BLOB NOT NULL
+);
+CREATE INDEX access_keys_user ON access_keys(user_id);
+
+CREATE TABLE access_key_last_used (
+    access_key_id TEXT PRIMARY KEY,
+    used_at       INTEGER NOT NULL,
+    service       TEXT NOT NULL,
+    region        TEXT NOT NULL
+);
+
+CREATE TABLE sts_sessions (
+    access_key_id TEXT PRIMARY KEY,
+    sealed_secret BLOB NOT NULL,
+    token_sha256  BLOB NOT NULL,
+    role_id       TEXT NOT NULL REFERENCES roles(unique_id) ON DELETE CASCADE,
+    session_name  TEXT NOT NULL,
+    source_arn    TEXT NOT NULL,
+    mfa_time      INTEGER,
+    issued        INTEGER NOT NULL,
+    expiration    INTEGER NOT NULL
+);
+CREATE INDEX sts_sessions_role ON sts_sessions(role_id);
+CREATE INDEX sts_sessions_expiration ON sts_sessions(expiration);
+"#,
 ];

@@ -102,7 +102,7 @@ impl Store {
     }
 
     /// `DeleteUser`: refused (as AWS does) while the user still has a login
-    /// profile, MFA devices, inline or attached policies, or groups. The uid
+    /// profile, access keys, MFA devices, inline or attached policies, or groups. The uid
     /// stays allocated forever.
     pub fn delete_user(&self, name: &UserName) -> Result<()> {
         self.write(|c| {
@@ -113,6 +113,11 @@ impl Store {
             if has("SELECT count(*) FROM login_profiles WHERE user_id = ?1")? {
                 return Err(StoreError::DeleteConflict(
                     "Cannot delete entity, must delete login profile first.".into(),
+                ));
+            }
+            if has("SELECT count(*) FROM access_keys k JOIN users u ON u.unique_id = k.user_id WHERE u.id = ?1")? {
+                return Err(StoreError::DeleteConflict(
+                    "Cannot delete entity, must delete access keys first.".into(),
                 ));
             }
             if has("SELECT count(*) FROM mfa_devices WHERE user_id = ?1")? {

@@ -8,8 +8,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// AWS's credential report columns, all of them, in AWS's order, so existing
-/// tooling reads the CSV unchanged. Access keys and signing certificates do
-/// not exist on a host: `false` / `N/A`, as AWS prints for a user without them.
+/// tooling reads the CSV unchanged. Signing certificates do not exist on a
+/// host: `false` / `N/A`, as AWS prints for a user without them.
 const COLUMNS: &[&str] = &[
     "user",
     "arn",
@@ -68,10 +68,7 @@ pub fn get_credential_report(ctx: &mut Ctx) -> Result<Value, CliError> {
 
 fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
     let policy = ctx.store.get_password_policy()?;
-    let no_keys = [
-        "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A",
-        "false", "N/A",
-    ];
+    let no_certs = ["false", "N/A", "false", "N/A"];
     let mut out = COLUMNS.join(",");
     out.push('\n');
     let mut root = vec![
@@ -84,7 +81,8 @@ fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
         "not_supported".into(),
         "false".into(),
     ];
-    root.extend(no_keys.iter().map(|s| (*s).to_owned()));
+    root.extend(access_key_columns(&[]));
+    root.extend(no_certs.iter().map(|s| (*s).to_owned()));
     out.push_str(&root.join(","));
     out.push('\n');
     for r in ctx.store.credential_report()? {
@@ -112,11 +110,32 @@ fn credential_report_csv(ctx: &Ctx) -> Result<String, CliError> {
             next_rotation,
             r.mfa_active.to_string(),
         ];
-        row.extend(no_keys.iter().map(|s| (*s).to_owned()));
+        row.extend(access_key_columns(&ctx.store.list_access_keys(&r.user)?));
+        row.extend(no_certs.iter().map(|s| (*s).to_owned()));
         out.push_str(&row.join(","));
         out.push('\n');
     }
     Ok(out)
+}
+
+/// `access_key_{1,2}_{active,last_rotated,last_used_date,last_used_region,
+/// last_used_service}`: the user's keys oldest first, as AWS numbers them.
+fn access_key_columns(keys: &[iam::store::AccessKey]) -> Vec<String> {
+    let mut out = Vec::with_capacity(10);
+    for i in 0..2 {
+        match keys.get(i) {
+            Some(k) => {
+                let used = k.last_used.as_ref();
+                out.push((k.status == iam::store::AccessKeyStatus::Active).to_string());
+                out.push(date_str(k.create_date));
+                out.push(used.map_or_else(|| "N/A".into(), |u| date_str(u.date)));
+                out.push(used.map_or_else(|| "N/A".into(), |u| u.region.clone()));
+                out.push(used.map_or_else(|| "N/A".into(), |u| u.service.clone()));
+            }
+            None => out.extend(["false", "N/A", "N/A", "N/A", "N/A"].map(String::from)),
+        }
+    }
+    out
 }
 
 /// `sts get-caller-identity`: needs no permission, as in AWS.
@@ -131,7 +150,37 @@ pub fn get_caller_identity(ctx: &mut Ctx) -> Result<Value, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use super::COLUMNS;
+    use super::{COLUMNS, access_key_columns};
+    use iam::store::{AccessKey, AccessKeyLastUsed, AccessKeyStatus};
+
+    #[test]
+    fn access_key_columns_as_aws() {
+        assert_eq!(
+            access_key_columns(&[]).join(","),
+            "false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A"
+        );
+        let key = |status, last_used| AccessKey {
+            id: "AKIAIOSFODNN7EXAMPLE".into(),
+            user: iam::names::UserName::parse("alice").unwrap_or_else(|e| panic!("{e}")),
+            status,
+            create_date: 0,
+            last_used,
+        };
+        let used = AccessKeyLastUsed {
+            date: 60,
+            service: "iam".into(),
+            region: "us-east-1".into(),
+        };
+        let cols = access_key_columns(&[
+            key(AccessKeyStatus::Active, Some(used)),
+            key(AccessKeyStatus::Inactive, None),
+        ]);
+        assert_eq!(
+            cols.join(","),
+            "true,1970-01-01T00:00:00+00:00,1970-01-01T00:01:00+00:00,us-east-1,iam,\
+             false,1970-01-01T00:00:00+00:00,N/A,N/A,N/A"
+        );
+    }
 
     #[test]
     fn all_aws_columns_in_order() {
