@@ -30,7 +30,7 @@ enum Command {
     /// Create the directory's first administrator: an IAM user with an
     /// administrator policy and an access key, printed once.
     Bootstrap {
-        #[arg(long, default_value = "admin")]
+        #[arg(long, default_value = "iam-admin")]
         user_name: String,
     },
 }
