@@ -12,8 +12,8 @@
 
 use super::Ledger;
 use crate::names::UserName;
+use crate::store::sql::{Connection, OptionalExtension, params};
 use crate::store::{Result, Store, StoreError};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// An audit event waiting to be delivered: its row id and JSON line.
@@ -87,14 +87,14 @@ impl Ledger<'_> {
             let mut st = c.prepare_cached(
                 "SELECT id, body, denial FROM outbox WHERE kind = 'audit' ORDER BY id",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map((), |r| {
                 Ok(QueuedEvent {
                     id: r.get(0)?,
                     line: r.get(1)?,
                     denial: r.get(2)?,
                 })
             })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            Ok(rows.collect::<crate::store::sql::SqlResult<Vec<_>>>()?)
         })
     }
 
@@ -121,7 +121,7 @@ impl Ledger<'_> {
 fn outgoing_in(c: &Connection) -> Result<Vec<(i64, Outgoing)>> {
     let mut st =
         c.prepare_cached("SELECT id, body FROM outbox WHERE kind != 'audit' ORDER BY id")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = st.query_map((), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (id, body) = row?;
@@ -143,7 +143,7 @@ pub fn drain(store: &Store) -> Result<usize> {
     let pending: bool = store.read(|c| {
         Ok(c.query_row(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE kind != 'audit')",
-            [],
+            (),
             |r| r.get(0),
         )?)
     })?;

@@ -5,12 +5,12 @@
 
 use super::{Ledger, Outgoing, outbox::queue_in};
 use crate::names::{RoleName, RoleSessionName, UserName, random_base32};
+use crate::store::sql::{Connection, OptionalExtension, Row, params};
 use crate::store::{
     AttemptResult, AuthRecord, AuthState, EntityKind, LockState, LockoutRule, LoginSession, Result,
     RoleSession, RoleSessionStatus, Settled, StoreError, change_one, corrupt,
 };
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// How long an authentication record stays valid for `acct_mgmt` and
 /// `open_session`.
@@ -110,8 +110,11 @@ impl Ledger<'_> {
         let at = now.timestamp();
         self.store.write(|c| {
             let n = c.execute(
-                "DELETE FROM login_failures WHERE rowid = (SELECT rowid FROM login_failures
-                   WHERE user_name = ?1 AND at = ?2 ORDER BY rowid DESC LIMIT 1)",
+                &format!(
+                    "DELETE FROM login_failures WHERE {row} = (SELECT {row} FROM login_failures
+                       WHERE user_name = ?1 AND at = ?2 ORDER BY {row} DESC LIMIT 1)",
+                    row = c.dialect().row_id()
+                ),
                 params![user, at],
             )?;
             if n > 0 {
@@ -163,9 +166,12 @@ impl Ledger<'_> {
                 params![rec.time - AUTH_RECORD_TTL, rec.time + AUTH_RECORD_TTL],
             )?;
             c.execute(
-                "INSERT OR REPLACE INTO auth_records
+                "INSERT INTO auth_records
                    (id, user_name, service, rhost, tty, at, mfa_time, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name,
+                   service = excluded.service, rhost = excluded.rhost, tty = excluded.tty,
+                   at = excluded.at, mfa_time = excluded.mfa_time, state = excluded.state",
                 params![
                     rec.id,
                     rec.user,
@@ -264,12 +270,12 @@ impl Ledger<'_> {
     /// PAM `open_session`: returns the new session's id.
     pub fn open_login_session(&self, s: &LoginSession) -> Result<i64> {
         self.store.write(|c| {
-            c.execute(
+            Ok(c.query_row(
                 "INSERT INTO login_sessions (user_name, service, rhost, tty, pid, started, mfa_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                 params![s.user, s.service, s.rhost, s.tty, s.pid, s.started, s.mfa_time],
-            )?;
-            Ok(c.last_insert_rowid())
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -330,7 +336,7 @@ impl Ledger<'_> {
                     mfa_time: r.get(8)?,
                 })
             })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            Ok(rows.collect::<crate::store::sql::SqlResult<Vec<_>>>()?)
         })
     }
 
@@ -449,7 +455,7 @@ impl Ledger<'_> {
 
 const AUTH_RECORD_COLUMNS: &str = "id, user_name, service, rhost, tty, at, mfa_time, state";
 
-fn auth_record_from_row(r: &Row<'_>) -> rusqlite::Result<AuthRecord> {
+fn auth_record_from_row(r: &Row<'_>) -> crate::store::sql::SqlResult<AuthRecord> {
     let state = match r.get::<_, String>(7)?.as_str() {
         "pending" => AuthState::Pending,
         "authenticated" => AuthState::Authenticated,
@@ -483,8 +489,11 @@ fn insert_failure(c: &Connection, user: &str, rule: &LockoutRule, now: i64) -> R
     queue_in(c, &counted)?;
     let keep_after = now - rule.fail_interval.max(0);
     c.execute(
-        "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR rowid NOT IN
-           (SELECT rowid FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
+        &format!(
+            "DELETE FROM login_failures WHERE user_name = ?1 AND (at <= ?2 OR {row} NOT IN
+               (SELECT {row} FROM login_failures WHERE user_name = ?1 ORDER BY at DESC LIMIT ?3))",
+            row = c.dialect().row_id()
+        ),
         params![user, keep_after, MAX_FAILURES_KEPT],
     )?;
     Ok(lock_state(&failures_in(c, user)?, rule, now))
@@ -505,7 +514,7 @@ fn failures_in(c: &Connection, user: &str) -> Result<Vec<i64>> {
     let mut st =
         c.prepare_cached("SELECT at FROM login_failures WHERE user_name = ?1 ORDER BY at")?;
     let rows = st.query_map([user], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    Ok(rows.collect::<crate::store::sql::SqlResult<Vec<i64>>>()?)
 }
 
 const ROLE_SESSION_COLUMNS: &str = "id, user_name, role_name, session_name, started, expires, pid, status, ended, pid_start, run_as_uid";

@@ -2,9 +2,9 @@
 //! unique id).
 
 use super::{Ledger, Outgoing, outbox::queue_in};
+use crate::store::sql::{OptionalExtension, params};
 use crate::store::{Result, StoreError};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 impl Ledger<'_> {
     /// The last TOTP step accepted for device `serial`; a step at or below

@@ -7,6 +7,7 @@
 //! last used is the ledger's (`access_key_last_used`): written on
 //! authenticated calls, at most once per [`ACCESS_KEY_USE_INTERVAL`].
 
+use super::sql::{Connection, OptionalExtension, Row, params};
 use super::users::{corrupt, user_id};
 use super::{
     AccessKey, AccessKeyLastUsed, AccessKeyStatus, Credential, EntityKind,
@@ -14,7 +15,6 @@ use super::{
 };
 use crate::names::{RoleName, RoleSessionName, UniqueIdKind, UserName};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// Seconds between two last-used writes for one key: bounds the ledger's
 /// write load to one write a minute per key, however busy it is.

@@ -93,7 +93,7 @@ pub enum StoreError {
     Busy,
 
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(super::sql::Error),
 
     /// A stored row no longer parses (edited by hand, or a bug).
     #[error("corrupt store row: {0}")]
@@ -112,12 +112,13 @@ impl StoreError {
             Self::InvalidInput(_) | Self::NameCollision { .. } => "InvalidInput",
             Self::MalformedPolicyDocument(e) => e.aws_code(),
             Self::Busy => "ConcurrentModification",
+            Self::Database(e) if e.is_serialization_failure() => "ConcurrentModification",
             Self::Unavailable { .. }
             | Self::Untrusted(_)
             | Self::Io { .. }
             | Self::Audit(_)
             | Self::Random(_)
-            | Self::Sqlite(_)
+            | Self::Database(_)
             | Self::Corrupt(_) => "ServiceFailure",
         }
     }
@@ -137,14 +138,22 @@ impl StoreError {
     }
 }
 
+impl From<super::sql::Error> for StoreError {
+    fn from(e: super::sql::Error) -> Self {
+        match e {
+            e if e.is_busy() => Self::Busy,
+            super::sql::Error::Unavailable(reason) => Self::Unavailable {
+                path: PathBuf::from(super::sql::SERVER_LABEL),
+                reason,
+            },
+            e => Self::Database(e),
+        }
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                Self::Busy
-            }
-            _ => Self::Sqlite(e),
-        }
+        super::sql::Error::from(e).into()
     }
 }
 

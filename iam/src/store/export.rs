@@ -1,6 +1,7 @@
 //! The whole directory out (`get-account-authorization-details`) and in
 //! (`import-authorization-details`, one transaction).
 
+use super::sql::{Connection, params};
 use super::{
     AuthorizationDetails, Entity, EntityKind, GroupDetail, ImportDetails, ImportSummary,
     PolicyDetail, Result, RoleDetail, Store, StoreError, UserDetail, check_policy,
@@ -8,7 +9,6 @@ use super::{
 use crate::names::{IamArn, UniqueIdKind, check_tags, new_unique_id, policy_arn};
 use crate::policy::{Policy, PolicyKind};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
 
 impl Store {
     /// Every user, group, role and managed policy with their policies, in
@@ -184,23 +184,23 @@ impl Store {
         {
             return Err(StoreError::exists(EntityKind::Policy, &p.name));
         }
-        c.execute(
+        let id: i64 = c.query_row(
             "INSERT INTO policies (name, path, unique_id, description, create_date, update_date, default_version, next_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
             params![p.name.as_str(), p.path.as_str(), unique_id, p.description, created, default, max_v + 1],
+            |r| r.get(0),
         )?;
-        let id = c.last_insert_rowid();
         for (v, doc) in parsed {
             c.execute(
                 "INSERT INTO policy_versions (policy_id, version, document, create_date) VALUES (?1, ?2, ?3, ?4)",
                 params![id, v, doc, created],
             )
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::InvalidInput(format!(
-                    "Policy {}: duplicate version v{v}.",
-                    p.name
-                )),
-                _ => e.into(),
+            .map_err(|e| {
+                if e.is_constraint_violation() {
+                    StoreError::InvalidInput(format!("Policy {}: duplicate version v{v}.", p.name))
+                } else {
+                    e.into()
+                }
             })?;
         }
         Ok(())
@@ -265,11 +265,12 @@ fn fix_identity(
             &format!("UPDATE {table} SET unique_id = ?1 WHERE name = ?2"),
             params![id, name],
         )
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+        .map_err(|e| {
+            if e.is_constraint_violation() {
                 StoreError::InvalidInput(format!("Duplicate unique id {id}."))
+            } else {
+                e.into()
             }
-            _ => e.into(),
         })?;
     }
     if let Some(t) = created {

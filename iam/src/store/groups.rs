@@ -1,11 +1,11 @@
 //! Groups and group membership.
 
 use super::change_one;
+use super::sql::{Connection, OptionalExtension, Row, params};
 use super::users::{USER_COLUMNS, USERS, corrupt, user_id};
 use super::{EntityKind, Group, MAX_GROUPS_PER_USER, Result, Store, StoreError, User, to_u32};
 use crate::names::{GroupName, IamPath, UniqueIdKind, UserName, group_arn, new_unique_id};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const GROUP_COLUMNS: &str = "g.name, g.path, g.unique_id, g.create_date, g.gid";
 
@@ -45,7 +45,7 @@ impl Store {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {GROUP_COLUMNS} FROM groups g ORDER BY g.name COLLATE NOCASE"
             ))?;
-            let rows = st.query_map([], |r| Ok(self.group_from_row(r)))?;
+            let rows = st.query_map((), |r| Ok(self.group_from_row(r)))?;
             let mut out = Vec::new();
             for row in rows {
                 let g = row??;
@@ -186,7 +186,7 @@ impl Store {
                  ORDER BY g.name COLLATE NOCASE, u.name COLLATE NOCASE",
             )?;
             let rows =
-                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                st.query_map((), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (u, g) = row?;

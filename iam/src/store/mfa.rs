@@ -3,13 +3,13 @@
 //! ([`crate::ledger::Ledger::accept_totp_step`]).
 
 use super::change_one;
+use super::sql::{Connection, OptionalExtension, Row, params};
 use super::users::{corrupt, user_id};
 use super::{CredentialReportRow, EntityKind, MfaDevice, Result, Store, StoreError, UserStatus};
 use crate::names::{IamPath, MfaDeviceName, UserName, mfa_arn, user_arn};
 use crate::password::PasswordPolicy;
 use crate::secret::SecretBytes;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const MFA_COLUMNS: &str = "m.name, m.path, m.secret, m.create_date, u.name, m.enable_date";
 
@@ -41,16 +41,17 @@ impl Store {
             if exists.is_some() {
                 return Err(StoreError::exists(EntityKind::MfaDevice, name));
             }
-            c.execute(
-                "INSERT INTO mfa_devices (name, path, secret, create_date) VALUES (?1, ?2, ?3, ?4)",
+            let id = c.query_row(
+                "INSERT INTO mfa_devices (name, path, secret, create_date) VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
                 params![
                     name.as_str(),
                     path.as_str(),
                     secret.expose(),
                     now.timestamp()
                 ],
+                |r| r.get(0),
             )?;
-            let id = c.last_insert_rowid();
             self.mfa_by_row_id(c, id)
         })
     }
@@ -148,7 +149,7 @@ impl Store {
                 "SELECT {MFA_COLUMNS} FROM mfa_devices m LEFT JOIN users u ON u.id = m.user_id
                  ORDER BY m.name COLLATE NOCASE"
             ))?;
-            let rows = st.query_map([], |r| Ok(self.mfa_from_row(r)))?;
+            let rows = st.query_map((), |r| Ok(self.mfa_from_row(r)))?;
             let mut out = Vec::new();
             for row in rows {
                 let d = row??;
@@ -168,7 +169,7 @@ impl Store {
             let doc: Option<String> = c
                 .query_row(
                     "SELECT document FROM password_policy WHERE id = 1",
-                    [],
+                    (),
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -197,7 +198,7 @@ impl Store {
     /// `DeleteAccountPasswordPolicy`.
     pub fn delete_password_policy(&self) -> Result<()> {
         self.write(|c| {
-            change_one(c, "DELETE FROM password_policy WHERE id = 1", [], || {
+            change_one(c, "DELETE FROM password_policy WHERE id = 1", (), || {
                 StoreError::no_such(EntityKind::PasswordPolicy, &self.account)
             })
         })
@@ -213,7 +214,7 @@ impl Store {
                  FROM users u LEFT JOIN login_profiles p ON p.user_id = u.id
                  ORDER BY u.name COLLATE NOCASE",
             )?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map((), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,

@@ -19,6 +19,8 @@ mod model;
 mod policies;
 mod roles;
 mod schema;
+mod schema_pg;
+pub mod sql;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -32,7 +34,8 @@ use crate::local_accounts::LocalAccounts;
 use crate::names::AccountId;
 use crate::policy::{Policy, PolicyKind};
 use crate::trust::{self, Contents, TrustError};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::OpenFlags;
+use sql::{Begin, Connection, Dialect, OptionalExtension};
 use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -43,6 +46,17 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The schema version a store has once every migration is applied.
 pub const SCHEMA_VERSION: u32 = schema::MIGRATIONS.len() as u32;
+
+// One PostgreSQL migration per SQLite one: a version means the same schema.
+const _: () = assert!(schema::MIGRATIONS.len() == schema_pg::MIGRATIONS.len());
+
+/// The migrations of a dialect, in order.
+pub fn migrations(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::Sqlite => schema::MIGRATIONS,
+        Dialect::Postgres => schema_pg::MIGRATIONS,
+    }
+}
 
 /// How long a writer waits for another process's transaction before
 /// failing. Bounded, so PAM never hangs inside sshd.
@@ -85,7 +99,7 @@ fn wait_for_lock(attempt: i32) -> bool {
 
 /// An open store. One connection; not shared between threads.
 pub struct Store {
-    conn: Connection,
+    conn: Box<Connection>,
     path: PathBuf,
     account: AccountId,
     limits: Limits,
@@ -192,10 +206,49 @@ impl Store {
 
     /// The schema version (number of migrations applied).
     pub fn schema_version(&self) -> Result<u32> {
-        let v: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("user_version {v}")))
+        read_schema_version(&*self.conn)
+    }
+
+    /// Opens a store on a database server's connection (iam-server's
+    /// PostgreSQL), applying pending migrations; for a new database, records
+    /// `create_for` as its account. `label` names it in errors. Run once at
+    /// start; each call then uses [`Store::with_backend`].
+    pub fn open_backend(
+        conn: Box<Connection>,
+        label: &Path,
+        create_for: Option<&AccountId>,
+    ) -> Result<Self> {
+        let store = Self::with_backend(conn, label, AccountId::parse("000000000000")?);
+        if store.conn.dialect() == Dialect::Postgres {
+            // Outside the migration's transaction: it locks this table
+            // first, so that its snapshot is taken after the lock.
+            store.conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS pam_iam_schema (version BIGINT NOT NULL)",
+            )?;
+        }
+        let account = store.migrate(create_for)?;
+        if let Some(want) = create_for {
+            if *want != account {
+                return Err(StoreError::Unavailable {
+                    path: label.to_owned(),
+                    reason: format!("belongs to account {account}, not {want}"),
+                });
+            }
+        }
+        Ok(Self { account, ..store })
+    }
+
+    /// A store on a connection whose schema [`Store::open_backend`] has
+    /// brought up to date, for `account`: no statement runs here.
+    pub fn with_backend(conn: Box<Connection>, label: &Path, account: AccountId) -> Self {
+        Self {
+            conn,
+            path: label.to_owned(),
+            account,
+            limits: Limits::default(),
+            local: LocalAccounts::default(),
+            depth: Cell::new(0),
+        }
     }
 
     /// Runs `f` as one transaction: all of its writes commit together or
@@ -239,7 +292,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let conn = Connection::open_with_flags(path, flags)
+        let conn = rusqlite::Connection::open_with_flags(path, flags)
             .map_err(|e| unavailable(format!("cannot open: {e}")))?;
         let setup = || -> rusqlite::Result<i32> {
             conn.busy_handler(Some(wait_for_lock))?;
@@ -258,14 +311,11 @@ impl Store {
                 "not a pam_iam store (foreign application id)".into(),
             ));
         }
-        let store = Self {
-            conn,
-            path: path.to_owned(),
-            account: AccountId::parse("000000000000")?,
-            limits: Limits::default(),
-            local: LocalAccounts::default(),
-            depth: Cell::new(0),
-        };
+        let store = Self::with_backend(
+            Box::new(sql::Sqlite::new(conn)),
+            path,
+            AccountId::parse("000000000000")?,
+        );
         let account = store.migrate(create_for)?;
         if let Some(want) = create_for {
             if *want != account {
@@ -284,7 +334,9 @@ impl Store {
             path: self.path.clone(),
             reason,
         };
-        let latest = schema::MIGRATIONS.len();
+        let dialect = self.conn.dialect();
+        let migrations = migrations(dialect);
+        let latest = migrations.len();
         let current = self.schema_version()? as usize;
         if current > latest {
             return Err(unavailable(format!(
@@ -295,24 +347,32 @@ impl Store {
             return self.read(|c| read_account(c, &self.path));
         }
         self.write(|c| {
+            if dialect == Dialect::Postgres {
+                c.execute_batch("LOCK TABLE pam_iam_schema IN EXCLUSIVE MODE")?;
+            }
             // Re-read under the write lock: another process may have migrated.
-            let current: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            let current = usize::try_from(current).unwrap_or(usize::MAX);
+            let current = usize::try_from(read_schema_version(c)?).unwrap_or(usize::MAX);
             if current == 0 && create_for.is_none() {
                 return Err(unavailable(
                     "not initialized (run `iamctl init` to create it)".into(),
                 ));
             }
-            for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
+            if current > latest {
+                return Err(unavailable(format!(
+                    "schema version {current} is newer than this pam_iam supports ({latest})"
+                )));
+            }
+            for (i, sql) in migrations.iter().enumerate().skip(current) {
                 c.execute_batch(sql)?;
-                c.pragma_update(
-                    None,
-                    "user_version",
-                    i64::try_from(i + 1).unwrap_or(i64::MAX),
-                )?;
+                write_schema_version(c, i + 1)?;
             }
             if current == 0 {
-                c.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+                if dialect == Dialect::Sqlite {
+                    c.execute_batch(&format!(
+                        "PRAGMA application_id = {}",
+                        schema::APPLICATION_ID
+                    ))?;
+                }
                 if let Some(acct) = create_for {
                     c.execute(
                         "INSERT INTO meta (key, value) VALUES ('account_id', ?1)",
@@ -327,48 +387,54 @@ impl Store {
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction (a savepoint if one is
     /// already open); commits on `Ok`, rolls back on `Err`.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let c = &*self.conn;
         let depth = self.depth.get();
         if depth > 0 {
-            self.conn.execute_batch("SAVEPOINT nested")?;
+            c.execute_batch("SAVEPOINT nested")?;
             self.depth.set(depth + 1);
-            let r = f(&self.conn);
+            let r = f(c);
             self.depth.set(depth);
             return match r {
                 Ok(v) => {
-                    self.conn.execute_batch("RELEASE nested")?;
+                    c.execute_batch("RELEASE nested")?;
                     Ok(v)
                 }
                 Err(e) => {
                     // The outer transaction still rolls back if this fails.
-                    let _ = self
-                        .conn
-                        .execute_batch("ROLLBACK TO nested; RELEASE nested");
+                    let _ = c.execute_batch("ROLLBACK TO nested; RELEASE nested");
                     Err(e)
                 }
             };
         }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        self.depth.set(1);
-        let r = f(&tx);
-        self.depth.set(0);
-        let v = r?; // dropping `tx` rolls back
-        tx.commit()?;
-        Ok(v)
+        self.transaction(Begin::Write, f)
     }
 
     /// Runs `f` on one consistent snapshot (a deferred transaction, or the
     /// enclosing write transaction).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.depth.get() > 0 {
-            return f(&self.conn);
+            return f(&*self.conn);
         }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+        self.transaction(Begin::Read, f)
+    }
+
+    /// `f` in a new transaction: committed on `Ok`, rolled back on `Err`
+    /// (and when the commit fails).
+    fn transaction<T>(&self, kind: Begin, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let c = &*self.conn;
+        c.begin(kind)?;
         self.depth.set(1);
-        let r = f(&tx);
+        let r = f(c);
         self.depth.set(0);
-        let v = r?;
-        tx.commit()?;
-        Ok(v)
+        let committed = match r {
+            Ok(v) => c.commit().map(|()| v).map_err(StoreError::from),
+            Err(e) => Err(e),
+        };
+        if committed.is_err() {
+            // Nothing to undo if the failed commit already ended it.
+            let _ = c.rollback();
+        }
+        committed
     }
 
     /// Resolves the ARN of a policy or MFA device of this account to its
@@ -404,9 +470,32 @@ impl Store {
     }
 }
 
+/// The number of migrations applied: SQLite's `user_version`, a row of its
+/// own on a database server.
+fn read_schema_version(c: &Connection) -> Result<u32> {
+    let sql = match c.dialect() {
+        Dialect::Sqlite => "PRAGMA user_version",
+        Dialect::Postgres => "SELECT coalesce(max(version), 0) FROM pam_iam_schema",
+    };
+    let v: i64 = c.query_row(sql, (), |r| r.get(0))?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("schema version {v}")))
+}
+
+fn write_schema_version(c: &Connection, version: usize) -> Result<()> {
+    let v = i64::try_from(version).unwrap_or(i64::MAX);
+    match c.dialect() {
+        Dialect::Sqlite => c.execute_batch(&format!("PRAGMA user_version = {v}"))?,
+        Dialect::Postgres => {
+            c.execute("DELETE FROM pam_iam_schema", ())?;
+            c.execute("INSERT INTO pam_iam_schema (version) VALUES (?1)", [v])?;
+        }
+    }
+    Ok(())
+}
+
 fn read_account(c: &Connection, path: &Path) -> Result<AccountId> {
     let v: Option<String> = c
-        .query_row("SELECT value FROM meta WHERE key = 'account_id'", [], |r| {
+        .query_row("SELECT value FROM meta WHERE key = 'account_id'", (), |r| {
             r.get(0)
         })
         .optional()?;
@@ -455,7 +544,7 @@ pub(crate) fn to_u32(v: i64, what: &str) -> Result<u32> {
 pub(crate) fn change_one(
     c: &Connection,
     sql: &str,
-    params: impl rusqlite::Params,
+    params: impl sql::Params,
     missing: impl FnOnce() -> StoreError,
 ) -> Result<()> {
     if c.execute(sql, params)? == 0 {

@@ -4,6 +4,7 @@
 use super::change_one;
 use super::groups::group_id;
 use super::roles::role_id;
+use super::sql::{Connection, OptionalExtension, Row, params};
 use super::users::{corrupt, user_id};
 use super::{
     AttachedPolicy, Entity, EntityKind, InlinePolicy, MAX_MANAGED_POLICIES_PER_ENTITY,
@@ -15,7 +16,6 @@ use crate::names::{
 };
 use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const POLICY_COLUMNS: &str = "p.id, p.name, p.path, p.unique_id, p.description, p.create_date, p.update_date, p.default_version,
     (SELECT count(*) FROM attachments a WHERE a.policy_id = p.id)";
@@ -88,8 +88,8 @@ impl Store {
         }
         let unique_id = new_unique_id(UniqueIdKind::Policy)?;
         self.write(|c| {
-            self.insert_policy(c, name, path, description, &unique_id, now.timestamp())?;
-            let id = c.last_insert_rowid();
+            let id =
+                self.insert_policy(c, name, path, description, &unique_id, now.timestamp())?;
             c.execute(
                 "INSERT INTO policy_versions (policy_id, version, document, create_date) VALUES (?1, 1, ?2, ?3)",
                 params![id, document, now.timestamp()],
@@ -106,7 +106,7 @@ impl Store {
         description: Option<&str>,
         unique_id: &str,
         created: i64,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let exists: Option<i64> = c
             .query_row(
                 "SELECT id FROM policies WHERE name = ?1",
@@ -117,12 +117,12 @@ impl Store {
         if exists.is_some() {
             return Err(StoreError::exists(EntityKind::Policy, name));
         }
-        c.execute(
+        Ok(c.query_row(
             "INSERT INTO policies (name, path, unique_id, description, create_date, update_date, default_version, next_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 2)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, 2) RETURNING id",
             params![name.as_str(), path.as_str(), unique_id, description, created],
-        )?;
-        Ok(())
+            |r| r.get(0),
+        )?)
     }
 
     /// `GetPolicy` by ARN.
@@ -143,7 +143,7 @@ impl Store {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {POLICY_COLUMNS} FROM policies p ORDER BY p.name COLLATE NOCASE"
             ))?;
-            let rows = st.query_map([], |r| Ok(self.policy_from_row(c, r)))?;
+            let rows = st.query_map((), |r| Ok(self.policy_from_row(c, r)))?;
             let mut out = Vec::new();
             for row in rows {
                 let p = row??;
@@ -449,7 +449,7 @@ impl Store {
             )?;
             let groups = st
                 .query_map([uid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::store::sql::SqlResult<Vec<_>>>()?;
             for (gid, gname) in groups {
                 let gname = GroupName::parse(&gname).map_err(corrupt)?;
                 let inline = PolicySource::GroupInline {
@@ -678,7 +678,7 @@ pub(crate) fn list_versions(c: &Connection, id: i64) -> Result<Vec<PolicyVersion
             is_default_version: r.get(3)?,
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(rows.collect::<crate::store::sql::SqlResult<Vec<_>>>()?)
 }
 
 fn policy_version_in(c: &Connection, arn: &str, id: i64, v: i64) -> Result<PolicyVersion> {

@@ -1,5 +1,6 @@
 //! Roles: trust policy, session duration, tags, boundary.
 
+use super::sql::{Connection, OptionalExtension, Row, params};
 use super::users::{
     corrupt, load_tags, merge_tags, parse_tags, remove_tags, store_tags, tags_json,
 };
@@ -9,7 +10,6 @@ use crate::names::{
 };
 use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const ROLE_COLUMNS: &str = "name, path, unique_id, create_date, trust_policy, description, max_session_duration, tags, permissions_boundary";
 
@@ -58,7 +58,7 @@ impl Store {
             if find_role_id(c, &new.name)?.is_some() {
                 return Err(StoreError::exists(EntityKind::Role, &new.name));
             }
-            let n: u32 = c.query_row("SELECT count(*) FROM roles", [], |r| r.get(0))?;
+            let n: u32 = c.query_row("SELECT count(*) FROM roles", (), |r| r.get(0))?;
             if n >= self.limits.max_roles {
                 return Err(StoreError::LimitExceeded(format!(
                     "Cannot exceed quota for RolesPerAccount: {}",
@@ -98,7 +98,7 @@ impl Store {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles ORDER BY name COLLATE NOCASE"
             ))?;
-            let rows = st.query_map([], |r| Ok(self.role_from_row(r)))?;
+            let rows = st.query_map((), |r| Ok(self.role_from_row(r)))?;
             let mut out = Vec::new();
             for row in rows {
                 let role = row??;

@@ -10,7 +10,7 @@ const ACCT: &str = "123456789012";
 /// A store as pam_iam left it at schema 4: `last_step` and
 /// `password_last_used` in directory rows, an event in `audit_outbox`.
 fn schema_4_store(path: &Path) {
-    let c = Connection::open(path).unwrap();
+    let c = rusqlite::Connection::open(path).unwrap();
     for sql in &schema::MIGRATIONS[..4] {
         c.execute_batch(sql).unwrap();
     }

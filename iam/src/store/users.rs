@@ -1,6 +1,7 @@
 //! Users, their tags, boundaries, login profiles and Linux ids.
 
 use super::change_one;
+use super::sql::{Connection, OptionalExtension, Row, params};
 use super::{
     EntityKind, LoginProfile, NewUser, Result, Store, StoreError, User, UserStatus, to_u32,
 };
@@ -8,7 +9,6 @@ use crate::names::{
     IamPath, MAX_TAGS, Tag, TagKey, UniqueIdKind, UserName, check_tags, new_unique_id, user_arn,
 };
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// A user's columns, with `PasswordLastUsed` from the ledger's `last_used`
 /// (keyed by unique id), selected `FROM {USERS}`.
@@ -89,7 +89,7 @@ impl Store {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM {USERS} ORDER BY users.name COLLATE NOCASE"
             ))?;
-            let rows = st.query_map([], |r| Ok(self.user_from_row(r)))?;
+            let rows = st.query_map((), |r| Ok(self.user_from_row(r)))?;
             let mut out = Vec::new();
             for row in rows {
                 let u = row??;
@@ -316,7 +316,7 @@ impl Store {
                 "SELECT password_hash FROM password_history WHERE user_id = ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
             let rows = st.query_map(params![id, n], |r| r.get(0))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            Ok(rows.collect::<crate::store::sql::SqlResult<Vec<String>>>()?)
         })
     }
 
@@ -402,9 +402,9 @@ impl Store {
             let mut st = c.prepare_cached(
                 "SELECT id FROM linux_ids WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
             )?;
-            let taken = st
-                .query_map(params![lo, hi], |r| r.get::<_, i64>(0))?
-                .collect::<rusqlite::Result<std::collections::BTreeSet<i64>>>()?;
+            let taken =
+                st.query_map(params![lo, hi], |r| r.get::<_, i64>(0))?
+                    .collect::<crate::store::sql::SqlResult<std::collections::BTreeSet<i64>>>()?;
             next = (i64::from(lo)..=i64::from(hi))
                 .find(|id| !taken.contains(id) && usable(*id))
                 .ok_or_else(|| {
