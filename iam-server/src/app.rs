@@ -6,6 +6,7 @@
 
 use crate::api_error::ApiError;
 use crate::config::ServerConfig;
+use crate::directory::{Directory, DirectoryError};
 use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
 use crate::sigv4;
@@ -28,6 +29,8 @@ pub struct App {
     /// TOTP window, audit log), at their defaults.
     pub verb_settings: HostConfig,
     pub database: PathBuf,
+    /// Where each call's store comes from: SQLite or PostgreSQL.
+    pub directory: Directory,
 }
 
 /// Why the server cannot start.
@@ -37,6 +40,8 @@ pub enum AppError {
     Account(#[from] iam::names::NameError),
     #[error("the directory: {0}")]
     Store(#[from] iam::store::StoreError),
+    #[error("{0}")]
+    Directory(#[from] DirectoryError),
     #[error("the server key: {0}")]
     Keyring(#[from] crate::keyring::KeyringError),
     #[error("{0}")]
@@ -74,9 +79,9 @@ impl App {
     /// Opens what every call needs: the server key, and the directory
     /// (created on first start, for this server's account).
     pub fn open(config: ServerConfig) -> Result<Self, AppError> {
-        let account = AccountId::parse(&config.account_id)?;
+        AccountId::parse(&config.account_id)?;
         let database = config.directory_path();
-        Store::open_or_create(&database, &account)?;
+        let directory = Directory::open(&config)?;
         let keyring = Keyring::open_or_create(&config.key_path())?;
         let hostname = iam::config::system_hostname().unwrap_or_else(|_| "iam-server".to_owned());
         let verb_settings = HostConfig::defaults(
@@ -90,6 +95,7 @@ impl App {
             keyring,
             verb_settings,
             database,
+            directory,
         })
     }
 
@@ -157,15 +163,18 @@ impl App {
     ) -> Result<serde_json::Value, ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
         let form = query::parse_form(&request.body)?;
-        let store = Store::open(&self.database)?;
-        let who = self.authenticate(&store, request, &claim, now)?;
-        let call = query::decode(model, &form)?;
-        *action = Some(call.action.clone());
-        let output = match claim.service.as_str() {
-            "sts" => sts::run(self, store, who, &call, now)?,
-            _ => iam_api::run(self, store, who, &call, now)?,
-        };
-        Ok(query::paginate(model, &call.action, &call.input, output)?)
+        // The whole call is run again if its transaction lost to a
+        // concurrent one (PostgreSQL only; see crate::directory).
+        self.directory.run(|store| {
+            let who = self.authenticate(&store, request, &claim, now)?;
+            let call = query::decode(model, &form)?;
+            *action = Some(call.action.clone());
+            let output = match claim.service.as_str() {
+                "sts" => sts::run(self, store, who, &call, now)?,
+                _ => iam_api::run(self, store, who, &call, now)?,
+            };
+            Ok(query::paginate(model, &call.action, &call.input, output)?)
+        })
     }
 
     /// The caller the signature proves: the access key's user, or the role

@@ -5,7 +5,7 @@ use crate::access_keys;
 use crate::config::ServerConfig;
 use crate::keyring::{self, Keyring};
 use iam::names::{AccountId, UniqueIdKind, UserName, new_unique_id};
-use iam::store::{Entity, NewUser, Store};
+use iam::store::{Entity, NewUser};
 use serde_json::{Value, json};
 
 /// The administrator's inline policy: everything, as AWS's
@@ -21,6 +21,8 @@ pub enum BootstrapError {
     Name(#[from] iam::names::NameError),
     #[error("{0}")]
     Keyring(#[from] keyring::KeyringError),
+    #[error("{0}")]
+    Directory(#[from] crate::directory::DirectoryError),
 }
 
 /// Opens (creating if needed) the directory and the server key, creates
@@ -28,8 +30,8 @@ pub enum BootstrapError {
 /// returns the key as `aws iam create-access-key` prints it (the only time
 /// the secret is shown).
 pub fn run(config: &ServerConfig, user_name: &str) -> Result<Value, BootstrapError> {
-    let account = AccountId::parse(&config.account_id)?;
-    let store = Store::open_or_create(&config.directory_path(), &account)?;
+    AccountId::parse(&config.account_id)?;
+    let store = crate::directory::Directory::open(config)?.store()?;
     let keyring = Keyring::open_or_create(&config.key_path())?;
     let name = UserName::parse(user_name)?;
     let access_key_id =

@@ -43,6 +43,18 @@ pub struct ServerConfig {
     /// `[tls]`; `None`: a self-signed pair generated in `state_dir`.
     pub tls: Option<TlsFiles>,
     pub max_body_bytes: usize,
+    /// `[postgres]`; `None`: the embedded SQLite directory in `state_dir`.
+    pub postgres: Option<PostgresSettings>,
+}
+
+/// `[postgres]`: PostgreSQL as the directory of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresSettings {
+    /// libpq's `key=value` form or a `postgresql://` URL, without a password.
+    pub url: String,
+    /// The password, if one is needed: a file trusted as private (root's,
+    /// mode 0600), so that it is in no config, argv or log.
+    pub password_file: Option<PathBuf>,
 }
 
 /// `[tls]`: the operator's certificate chain and key, PEM.
@@ -92,6 +104,10 @@ impl ServerConfig {
             state_dir: resolve(raw.state_dir),
             tls,
             max_body_bytes: raw.max_body_bytes.0,
+            postgres: raw.postgres.map(|p| PostgresSettings {
+                url: p.url.0,
+                password_file: p.password_file.map(resolve),
+            }),
         })
     }
 
@@ -104,6 +120,7 @@ impl ServerConfig {
             state_dir: state_dir.to_path_buf(),
             tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            postgres: None,
         }
     }
 
@@ -140,6 +157,14 @@ struct RawServerConfig {
     tls: Option<RawTls>,
     #[serde(default)]
     max_body_bytes: MaxBodyBytes,
+    postgres: Option<RawPostgres>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    url: PostgresUrl,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +196,26 @@ impl<'de> Deserialize<'de> for Listen {
                 "listen: {text:?} is not an address and port, e.g. \"0.0.0.0:8443\" or \"[::]:8443\""
             ))
         })
+    }
+}
+
+struct PostgresUrl(String);
+
+impl<'de> Deserialize<'de> for PostgresUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        // The text is not echoed: it may hold a password by mistake.
+        let parsed: tokio_postgres::Config = text.parse().map_err(|e| {
+            de::Error::custom(format!(
+                "postgres.url is neither `key=value` pairs nor a postgresql:// URL: {e}"
+            ))
+        })?;
+        if parsed.get_password().is_some() {
+            return Err(de::Error::custom(
+                "postgres.url must not hold a password: put it in postgres.password_file                  (mode 0600, owned by root)",
+            ));
+        }
+        Ok(Self(text))
     }
 }
 

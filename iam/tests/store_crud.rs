@@ -7,7 +7,6 @@ use iam::secret::SecretBytes;
 use iam::store::*;
 use iam::trust::{Problem, TrustError};
 use std::os::unix::fs::PermissionsExt;
-use tempfile::TempDir;
 
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -22,10 +21,26 @@ fn acct() -> AccountId {
     AccountId::parse("123456789012").unwrap()
 }
 
-fn new_store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::create(&dir.path().join("iam.db"), &acct()).unwrap();
-    (dir, store)
+/// A fresh store on the backend under test: `crate::backend` is this
+/// file's (SQLite) when it is the test crate; iam-server's
+/// tests/pg_store.rs includes this file and runs the same cases on
+/// PostgreSQL with its own `backend`.
+fn new_store() -> (crate::backend::Guard, Store) {
+    crate::backend::new_store(&acct())
+}
+
+#[allow(dead_code)]
+mod backend {
+    use iam::names::AccountId;
+    use iam::store::Store;
+
+    pub type Guard = tempfile::TempDir;
+
+    pub fn new_store(account: &AccountId) -> (Guard, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("iam.db"), account).unwrap();
+        (dir, store)
+    }
 }
 
 fn user(s: &str) -> UserName {

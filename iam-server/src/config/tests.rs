@@ -22,6 +22,7 @@ fn defaults() {
             state_dir: PathBuf::from("/var/lib/iam-server"),
             tls: None,
             max_body_bytes: 1024 * 1024,
+            postgres: None,
         }
     );
     assert_eq!(
@@ -107,4 +108,32 @@ fn load_refuses_an_untrusted_file() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     let err = ServerConfig::load(&path).unwrap_err();
     assert!(matches!(err, ConfigError::Untrusted(_)), "{err}");
+}
+
+#[test]
+fn postgres_url_and_password_file() {
+    let cfg = ServerConfig::parse(
+        "account_id = \"123456789012\"\n[postgres]\n\
+         url = \"host=127.0.0.1 port=5432 user=iam dbname=iam\"\n\
+         password_file = \"pg.password\"\n",
+        Path::new("/srv/iam/server.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.postgres,
+        Some(PostgresSettings {
+            url: "host=127.0.0.1 port=5432 user=iam dbname=iam".into(),
+            password_file: Some(PathBuf::from("/srv/iam/pg.password")),
+        })
+    );
+    // A password in the URL is refused, and not echoed.
+    let (line, message) = parse_error_line(
+        "account_id = \"123456789012\"\n[postgres]\nurl = \"postgresql://iam:hunter2@db/iam\"\n",
+    );
+    assert_eq!(line, 3);
+    assert!(message.contains("password_file"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    let (line, message) =
+        parse_error_line("account_id = \"123456789012\"\n[postgres]\nurl = \"x\"\nport = 1\n");
+    assert_eq!(line, 4, "{message}");
 }

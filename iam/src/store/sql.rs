@@ -468,6 +468,11 @@ impl Sqlite {
         conn.set_prepared_statement_cache_capacity(Self::STATEMENT_CACHE);
         Self { conn }
     }
+
+    /// A private in-memory database (tests: the SQLite migrations' schema).
+    pub fn in_memory() -> SqlResult<Self> {
+        Ok(Self::new(rusqlite::Connection::open_in_memory()?))
+    }
 }
 
 impl rusqlite::ToSql for Value<'_> {

@@ -1,0 +1,132 @@
+//! Where the directory is, chosen once at start: the embedded SQLite file
+//! (the default, one node) or PostgreSQL (the directory of record when
+//! `[postgres]` is configured). Either way a call gets an `iam` store, the
+//! one home of every directory rule. See docs/ARCHITECTURE.md, "iam-server".
+
+use crate::config::ServerConfig;
+use crate::pg::{Pg, PgError};
+use iam::names::AccountId;
+use iam::store::{Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many times a call whose transaction lost to a concurrent one
+/// (PostgreSQL's serialization failure) is run, in all.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("the directory: {0}")]
+    Store(#[from] StoreError),
+    #[error("the directory: {0}")]
+    Pg(#[from] PgError),
+    #[error("the directory: postgres.password_file: {0}")]
+    Password(String),
+}
+
+/// The directory's backend.
+#[derive(Debug)]
+pub enum Directory {
+    /// The embedded SQLite file.
+    Sqlite(PathBuf),
+    /// PostgreSQL, for the account recorded in it.
+    Postgres { pg: Arc<Pg>, account: AccountId },
+}
+
+impl Directory {
+    /// Opens the configured directory for the server's account: creates the
+    /// SQLite file or applies PostgreSQL's migrations (refusing a newer
+    /// schema or another account's database). Fails when PostgreSQL is
+    /// unreachable.
+    pub fn open(config: &ServerConfig) -> Result<Self, DirectoryError> {
+        let account = AccountId::parse(&config.account_id)
+            .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let Some(pg) = &config.postgres else {
+            let path = config.directory_path();
+            Store::open_or_create(&path, &account)?;
+            return Ok(Self::Sqlite(path));
+        };
+        let password = match &pg.password_file {
+            Some(path) => Some(read_password(path)?),
+            None => None,
+        };
+        let pool = Pg::connect(&pg.url, password.as_deref().map(|p| p.as_slice()))?;
+        Self::on_pool(pool, &account)
+    }
+
+    /// A PostgreSQL directory on `pool` for `account` (migrated here).
+    pub fn on_pool(pool: Arc<Pg>, account: &AccountId) -> Result<Self, DirectoryError> {
+        let conn = pool.connection().map_err(StoreError::from)?;
+        let store = Store::open_backend(Box::new(conn), &label(&pool), Some(account))?;
+        Ok(Self::Postgres {
+            account: store.account_id().clone(),
+            pg: pool,
+        })
+    }
+
+    /// A store for one call.
+    pub fn store(&self) -> Result<Store, StoreError> {
+        Ok(self.store_and_flag()?.0)
+    }
+
+    fn store_and_flag(&self) -> Result<(Store, Option<Conflict>), StoreError> {
+        match self {
+            Self::Sqlite(path) => Ok((Store::open(path)?, None)),
+            Self::Postgres { pg, account } => {
+                let conn = pg.connection()?;
+                let flag = conn.conflict_flag();
+                let store = Store::with_backend(Box::new(conn), &label(pg), account.clone());
+                Ok((store, Some(flag)))
+            }
+        }
+    }
+
+    /// Runs `f` on a store, again on a fresh one (up to [`MAX_ATTEMPTS`] in
+    /// all) when its transaction lost to a concurrent one. `f` is the whole
+    /// call, so running it again is as if the client had retried.
+    pub fn run<T, E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut attempt = 1;
+        loop {
+            let (store, flag) = self.store_and_flag()?;
+            let r = f(store);
+            let conflicted = flag.is_some_and(|f| f.get());
+            if r.is_ok() || !conflicted || attempt >= MAX_ATTEMPTS {
+                return r;
+            }
+            std::thread::sleep(backoff(attempt));
+            attempt += 1;
+        }
+    }
+}
+
+type Conflict = std::rc::Rc<std::cell::Cell<bool>>;
+
+fn label(pg: &Pg) -> PathBuf {
+    PathBuf::from(format!("postgresql://{}", pg.label()))
+}
+
+/// 5–40 ms, growing, jittered so that the losers do not collide again.
+fn backoff(attempt: u32) -> Duration {
+    let mut b = [0u8; 1];
+    let jitter = getrandom::fill(&mut b).map_or(0, |()| u64::from(b[0] % 10));
+    Duration::from_millis(5 * u64::from(attempt.min(4)) + jitter)
+}
+
+/// The password, from a file only root can read (docs/SECURITY.md): never
+/// in server.toml or argv. A trailing newline is not part of it.
+fn read_password(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, DirectoryError> {
+    iam::trust::check(path, iam::trust::Contents::Private)
+        .map_err(|e| DirectoryError::Password(e.to_string()))?;
+    let mut bytes = zeroize::Zeroizing::new(
+        std::fs::read(path)
+            .map_err(|e| DirectoryError::Password(format!("{}: {e}", path.display())))?,
+    );
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,244 @@
+//! The store on PostgreSQL (a real PostgreSQL 15, started per test
+//! process): the store's own CRUD cases, the schema against SQLite's, the
+//! directory rules under concurrency, retries, and an outage.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/postgres.rs"]
+mod postgres;
+
+use iam::names::{AccountId, IamPath, PolicyName, UserName};
+use iam::store::sql::{Backend, Dialect, Sqlite};
+use iam::store::{NewUser, Store, StoreError, UserStatus, migrations};
+use iam_server::directory::Directory;
+use iam_server::pg::{Pg, PgError};
+use postgres::TestPostgres;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The store_crud cases' backend: a fresh database on the shared cluster.
+mod backend {
+    use super::*;
+
+    pub type Guard = ();
+
+    pub fn new_store(account: &AccountId) -> (Guard, Store) {
+        let Some(pg) = TestPostgres::shared() else {
+            // Not installed (outside CI): the cases run on SQLite instead.
+            let dir = tempfile::tempdir().unwrap().keep();
+            return ((), Store::create(&dir.join("iam.db"), account).unwrap());
+        };
+        (
+            (),
+            directory_on(&pg.new_database(), account).store().unwrap(),
+        )
+    }
+}
+
+#[path = "../../iam/tests/store_crud.rs"]
+mod store_crud;
+
+const ALLOW: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+
+fn acct() -> AccountId {
+    AccountId::parse("123456789012").unwrap()
+}
+
+fn directory_on(url: &str, account: &AccountId) -> Directory {
+    Directory::on_pool(Pg::connect(url, None).unwrap(), account).unwrap()
+}
+
+/// A fresh database with the schema, or `None` (skipped) without PostgreSQL.
+fn fresh() -> Option<(Directory, String)> {
+    let url = TestPostgres::shared()?.new_database();
+    Some((directory_on(&url, &acct()), url))
+}
+
+fn columns(c: &iam::store::sql::Connection, sql: &str) -> BTreeSet<(String, String)> {
+    let mut st = c.prepare_cached(sql).unwrap();
+    st.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn both_migrations_make_the_same_tables_and_columns() {
+    let Some((_, url)) = fresh() else { return };
+    let sqlite = Sqlite::in_memory().unwrap();
+    for sql in migrations(Dialect::Sqlite) {
+        sqlite.execute_batch(sql).unwrap();
+    }
+    let lite = columns(
+        &sqlite,
+        "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+         WHERE m.type = 'table'",
+    );
+    let pg = Pg::connect(&url, None).unwrap().connection().unwrap();
+    let server = columns(
+        &pg,
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> 'pam_iam_schema'",
+    );
+    assert!(lite.len() > 50, "{lite:?}");
+    assert_eq!(lite, server);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let Some((_, url)) = fresh() else { return };
+    let pg = TestPostgres::shared().unwrap();
+    let db = url.rsplit('=').next().unwrap();
+    pg.psql(db, "UPDATE pam_iam_schema SET version = version + 1");
+    let e = Directory::on_pool(Pg::connect(&url, None).unwrap(), &acct()).unwrap_err();
+    assert!(
+        e.to_string().contains("newer than this pam_iam supports"),
+        "{e}"
+    );
+    // And another account's database is refused too.
+    pg.psql(db, "UPDATE pam_iam_schema SET version = version - 1");
+    let other = AccountId::parse("210987654321").unwrap();
+    let e = Directory::on_pool(Pg::connect(&url, None).unwrap(), &other).unwrap_err();
+    assert!(
+        e.to_string().contains("belongs to account 123456789012"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unreachable_at_start_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("host=127.0.0.1 port={port} user=iam dbname=iam");
+    let e = Pg::connect(&url, None).unwrap_err();
+    assert!(matches!(e, PgError::Unreachable { .. }), "{e}");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{port}/iam")),
+        "{e}"
+    );
+}
+
+#[test]
+fn names_are_unique_case_insensitively_under_concurrency() {
+    let Some((dir, _)) = fresh() else { return };
+    let dir = Arc::new(dir);
+    let now = chrono::Utc::now();
+    let outcomes: Vec<Result<(), StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|i| {
+                let dir = Arc::clone(&dir);
+                s.spawn(move || {
+                    let name = if i % 2 == 0 { "Bob" } else { "bob" };
+                    let new = NewUser::new(UserName::parse(name).unwrap());
+                    dir.run(|store| store.create_user(&new, now).map(drop))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won = outcomes.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    for e in outcomes.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(e, StoreError::EntityAlreadyExists { .. }), "{e}");
+    }
+    assert_eq!(dir.store().unwrap().list_users(None).unwrap().len(), 1);
+}
+
+#[test]
+fn the_policy_version_limit_holds_under_concurrency() {
+    let Some((dir, _)) = fresh() else { return };
+    let now = chrono::Utc::now();
+    let name = PolicyName::parse("P").unwrap();
+    let arn = dir
+        .store()
+        .unwrap()
+        .create_policy(&name, &IamPath::root(), None, ALLOW, now)
+        .unwrap()
+        .arn;
+    let outcomes: Vec<Result<(), StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                s.spawn(|| {
+                    dir.run(|store| {
+                        store
+                            .create_policy_version(&arn, ALLOW, false, now)
+                            .map(drop)
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let made = outcomes.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(made, 4, "v1 and four more: {outcomes:?}");
+    for e in outcomes.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(e, StoreError::LimitExceeded(_)), "{e}");
+    }
+    let versions = dir.store().unwrap().list_policy_versions(&arn).unwrap();
+    assert_eq!(versions.len(), 5);
+}
+
+#[test]
+fn a_serialization_failure_is_run_again() {
+    let Some((dir, _)) = fresh() else { return };
+    let now = chrono::Utc::now();
+    let bob = UserName::parse("bob").unwrap();
+    dir.store()
+        .unwrap()
+        .create_user(&NewUser::new(bob.clone()), now)
+        .unwrap();
+    let attempts = AtomicU32::new(0);
+    let other = dir.store().unwrap();
+    dir.run(|store| {
+        store.atomically(|s| {
+            s.get_user(&bob)?;
+            if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Another call changes the row this one has read.
+                other.update_user(&bob, None, Some(&IamPath::parse("/moved/").unwrap()))?;
+            }
+            s.set_user_status(&bob, UserStatus::Disabled)
+        })
+    })
+    .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    let user = dir.store().unwrap().get_user(&bob).unwrap();
+    assert_eq!(user.status, UserStatus::Disabled);
+    assert_eq!(user.path.as_str(), "/moved/");
+}
+
+#[test]
+fn an_outage_is_unavailable_and_recovers_by_itself() {
+    let Some(pg) = TestPostgres::start() else {
+        return;
+    };
+    let url = pg.new_database();
+    let dir = directory_on(&url, &acct());
+    let bob = UserName::parse("bob").unwrap();
+    dir.store()
+        .unwrap()
+        .create_user(&NewUser::new(bob.clone()), chrono::Utc::now())
+        .unwrap();
+    pg.stop();
+    let e = dir
+        .run(|store| store.get_user(&bob))
+        .expect_err("PostgreSQL is down");
+    assert!(matches!(e, StoreError::Unavailable { .. }), "{e}");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{}", pg.port())),
+        "{e}"
+    );
+    pg.start_again();
+    let user = dir.run(|store| store.get_user(&bob)).unwrap();
+    assert_eq!(user.name, bob);
+}
+
+#[test]
+fn a_password_in_the_url_is_refused() {
+    let e = Pg::connect("host=127.0.0.1 user=iam password=hunter2 dbname=iam", None).unwrap_err();
+    assert!(matches!(e, PgError::Url(_)), "{e}");
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}
