@@ -285,7 +285,10 @@ mod tests {
                 caller,
                 action.to_owned(),
                 Secrets::Given(Vec::new()),
-                Default::default(),
+                iam::request::ApiFacts {
+                    source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                    session_mfa: None,
+                },
                 now(),
             );
             run(&mut ctx, &self.keyring, action, &input)
