@@ -7,6 +7,7 @@
 # and the trail of it all with `aws cloudtrail lookup-events`. Safe to rerun.
 #
 # Undo everything: apt-get purge iam-server; rm -rf /root/.iam-server-demo
+# (without systemd: kill "$(cat /run/iam-server-demo.pid)" first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=/root/.iam-server-demo       # the administrator's key (aws config), 0700
@@ -39,9 +40,15 @@ say "Start iam-server"
 if [ -d /run/systemd/system ]; then
     systemctl restart iam-server
 else
-    pkill -x iam-server 2>/dev/null || true
+    # No systemd (a container): run it in the background, once.
+    pidfile=/run/iam-server-demo.pid
+    if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        kill "$(cat "$pidfile")"
+        while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
+    fi
     nohup /usr/sbin/iam-server --config /etc/iam/server.toml \
         >>/var/log/iam-server.log 2>&1 &
+    echo $! >"$pidfile"
 fi
 cert=/var/lib/iam-server/tls/cert.pem
 for _ in $(seq 1 50); do

@@ -81,14 +81,11 @@ impl ApiError {
         }
     }
 
-    /// The message the client sees (never a server-side detail).
+    /// The message the client sees: never a server-side detail.
     pub fn client_message(&self) -> String {
         match self {
             Self::Unavailable(_) => "Service is unable to handle request.".to_owned(),
-            Self::Internal(_) => {
-                "The request processing has failed because of an unknown error.".to_owned()
-            }
-            Self::Verb(e) if e.code == "ServiceFailure" => {
+            e if e.is_internal() => {
                 "The request processing has failed because of an unknown error.".to_owned()
             }
             other => other.to_string(),
