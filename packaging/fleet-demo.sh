@@ -46,7 +46,7 @@ else
         kill "$(cat "$pidfile")"
         while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
     fi
-    nohup /usr/sbin/iam-server --config /etc/iam/server.toml \
+    nohup runuser -u iam-server -- /usr/sbin/iam-server --config /etc/iam/server.toml \
         >>/var/log/iam-server.log 2>&1 &
     echo $! >"$pidfile"
 fi
@@ -62,7 +62,8 @@ say "The first administrator (iam-server bootstrap), as an aws CLI profile"
 install -d -m 0700 "$state"
 umask 077
 if [ ! -s "$state/credentials" ]; then
-    key=$(/usr/sbin/iam-server --config /etc/iam/server.toml bootstrap --user-name iam-admin)
+    key=$(runuser -u iam-server -- /usr/sbin/iam-server --config /etc/iam/server.toml \
+        bootstrap --user-name iam-admin)
     printf '%s' "$key" | python3 -c '
 import json, sys
 k = json.load(sys.stdin)["AccessKey"]
@@ -74,10 +75,9 @@ cat >"$state/config" <<EOF
 [profile iam-demo]
 region = us-east-1
 output = json
-endpoint_url = https://localhost:$port
-ca_bundle = $cert
 EOF
-export AWS_SHARED_CREDENTIALS_FILE=$state/credentials AWS_CONFIG_FILE=$state/config AWS_PROFILE=iam-demo
+export AWS_SHARED_CREDENTIALS_FILE=$state/credentials AWS_CONFIG_FILE=$state/config \
+    AWS_PROFILE=iam-demo AWS_CA_BUNDLE=$cert
 aws() { command aws --endpoint-url "https://localhost:$port" "$@"; }
 aws sts get-caller-identity
 
@@ -114,7 +114,7 @@ creds=$(aws sts assume-role --role-arn "arn:aws:iam::$account:role/auditor" \
     AWS_SECRET_ACCESS_KEY=$(printf '%s' "$creds" | python3 -c 'import json,sys; print(json.load(sys.stdin)["SecretAccessKey"])')
     AWS_SESSION_TOKEN=$(printf '%s' "$creds" | python3 -c 'import json,sys; print(json.load(sys.stdin)["SessionToken"])')
     unset AWS_PROFILE
-    export AWS_DEFAULT_REGION=us-east-1 AWS_CA_BUNDLE=$cert
+    export AWS_DEFAULT_REGION=us-east-1
     aws sts get-caller-identity --query Arn --output text
     echo "as the auditor session, create-user is refused:"
     aws iam create-user --user-name mallory 2>&1 | sed 's/^/    /' || true
@@ -128,7 +128,8 @@ cat <<EOF
 
 iam-server is running on https://localhost:$port (certificate $cert).
 Use it yourself:
-    export AWS_SHARED_CREDENTIALS_FILE=$state/credentials AWS_CONFIG_FILE=$state/config AWS_PROFILE=iam-demo
+    export AWS_SHARED_CREDENTIALS_FILE=$state/credentials AWS_CONFIG_FILE=$state/config \
+        AWS_PROFILE=iam-demo AWS_CA_BUNDLE=$cert
     aws --endpoint-url https://localhost:$port iam list-users
 Logs: journalctl -u iam-server (or /var/log/iam-server.log). Undo: apt-get purge iam-server
 EOF
