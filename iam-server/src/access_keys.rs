@@ -285,7 +285,14 @@ mod tests {
                 caller,
                 action.to_owned(),
                 Secrets::Given(Vec::new()),
-                Default::default(),
+                iam::request::ApiFacts {
+                    source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                    session_mfa: None,
+                    service: "iam".into(),
+                    access_key_id: "AKIATEST".into(),
+                    request_id: "test".into(),
+                    user_agent: None,
+                },
                 now(),
             );
             run(&mut ctx, &self.keyring, action, &input)
