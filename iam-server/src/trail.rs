@@ -14,8 +14,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// The `X-Amz-Target` prefix of CloudTrail's operations.
+/// The `X-Amz-Target` prefix of CloudTrail's operations; botocore's
+/// current model qualifies it with [`TARGET_NAMESPACE`].
 pub const TARGET_PREFIX: &str = "CloudTrail_20131101.";
+pub const TARGET_NAMESPACE: &str = "com.amazonaws.cloudtrail.v20131101.";
 
 /// The SigV4 service CloudTrail requests are signed for.
 pub const SERVICE: &str = "cloudtrail";
@@ -108,7 +110,8 @@ impl Timestamp {
 
 /// The operation named by an `X-Amz-Target` header, if it is CloudTrail's.
 pub fn operation(target: &str) -> Result<&str, TrailError> {
-    target
+    let unqualified = target.strip_prefix(TARGET_NAMESPACE).unwrap_or(target);
+    unqualified
         .strip_prefix(TARGET_PREFIX)
         .filter(|op| *op == LOOKUP_EVENTS)
         .ok_or_else(|| TrailError::UnknownOperation(target.chars().take(128).collect()))
@@ -367,6 +370,11 @@ mod tests {
     fn only_lookup_events_is_served() {
         assert_eq!(
             operation("CloudTrail_20131101.LookupEvents").unwrap(),
+            "LookupEvents"
+        );
+        assert_eq!(
+            operation("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents")
+                .unwrap(),
             "LookupEvents"
         );
         assert!(operation("CloudTrail_20131101.DeleteTrail").is_err());
