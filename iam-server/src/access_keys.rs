@@ -288,6 +288,10 @@ mod tests {
                 iam::request::ApiFacts {
                     source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
                     session_mfa: None,
+                    service: "iam".into(),
+                    access_key_id: "AKIATEST".into(),
+                    request_id: "test".into(),
+                    user_agent: None,
                 },
                 now(),
             );

@@ -13,6 +13,9 @@ pub enum ApiError {
     Query(#[from] QueryError),
     #[error(transparent)]
     Signature(#[from] SigError),
+    /// CloudTrail's own refusals (`InvalidLookupAttributesException`, …).
+    #[error(transparent)]
+    Trail(#[from] crate::trail::TrailError),
     /// An unknown or inactive key, or a session token that is not the one
     /// issued with it: AWS says the same for all of them.
     #[error("The security token included in the request is invalid.")]
@@ -72,12 +75,29 @@ impl ApiError {
         match self {
             Self::Query(e) => e.code(),
             Self::Signature(e) => e.aws_code(),
+            Self::Trail(e) => e.code(),
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::ExpiredToken => "ExpiredToken",
             Self::Verb(e) if e.code == "ServiceFailure" => "ServiceFailure",
             Self::Verb(e) => &e.code,
             Self::Unavailable(_) => "ServiceUnavailable",
             Self::Internal(_) => "InternalFailure",
+        }
+    }
+
+    /// The `__type` of an error in AWS's JSON 1.1 protocol (CloudTrail):
+    /// the same failure, under the names JSON services give it.
+    pub fn json_code(&self) -> &str {
+        match self.code() {
+            "InvalidClientTokenId" => "UnrecognizedClientException",
+            "SignatureDoesNotMatch" => "InvalidSignatureException",
+            "IncompleteSignature" => "IncompleteSignatureException",
+            "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+            "ExpiredToken" => "ExpiredTokenException",
+            "AccessDenied" => "AccessDeniedException",
+            "ValidationError" => "ValidationException",
+            "ServiceUnavailable" => "ServiceUnavailableException",
+            other => other,
         }
     }
 
