@@ -62,7 +62,15 @@ fn dependencies_of(krate: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no crate {krate} in the workspace"))
 }
 
-const OURS: &[&str] = &["iam-policy", "iam", "pam_iam", "iamctl", "e2e", "iam-bench"];
+const OURS: &[&str] = &[
+    "iam-policy",
+    "iam",
+    "pam_iam",
+    "iamctl",
+    "iam-server",
+    "e2e",
+    "iam-bench",
+];
 
 /// What no shared room may link: a CLI parser, PAM, runtimes and network.
 const NOT_SHARED: &[&str] = &[
@@ -123,12 +131,29 @@ fn the_pam_module_is_glue_over_the_shared_core() {
 #[test]
 fn nothing_depends_on_the_binaries() {
     for (krate, deps) in declared_dependencies() {
-        for binary in ["iamctl", "pam_iam"] {
+        for binary in ["pam_iam", "iam-server"] {
             assert!(
-                !deps.iter().any(|d| d == binary) || krate == "iam-bench",
+                !deps.iter().any(|d| d == binary),
                 "{krate} depends on {binary}: binaries are leaves"
             );
         }
+        // iamctl's library (the AWS verbs) serves iam-server; nothing else
+        // of ours links the setuid binary's code.
+        assert!(
+            !deps.iter().any(|d| d == "iamctl")
+                || ["iam-server", "iam-bench"].contains(&krate.as_str()),
+            "{krate} depends on iamctl: only iam-server uses its verbs"
+        );
+    }
+}
+
+#[test]
+fn the_server_links_no_pam() {
+    for dep in dependencies_of("iam-server") {
+        assert!(
+            !["pam-bindings", "pam_iam"].contains(&dep.as_str()),
+            "iam-server depends on {dep}: the server is not a host and loads no PAM"
+        );
     }
 }
 

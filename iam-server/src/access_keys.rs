@@ -285,7 +285,14 @@ mod tests {
                 caller,
                 action.to_owned(),
                 Secrets::Given(Vec::new()),
-                Default::default(),
+                iam::request::ApiFacts {
+                    source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                    session_mfa: None,
+                    service: "iam".into(),
+                    access_key_id: "AKIATEST".into(),
+                    request_id: "test".into(),
+                    user_agent: None,
+                },
                 now(),
             );
             run(&mut ctx, &self.keyring, action, &input)
@@ -327,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn two_keys_at_most_and_lists_page() {
+    fn two_keys_at_most() {
         let env = Env::new();
         let mut ids = Vec::new();
         for _ in 0..2 {
@@ -347,41 +354,7 @@ mod tests {
         assert_eq!(all["IsTruncated"], false);
         assert_eq!(all["AccessKeyMetadata"].as_array().unwrap().len(), 2);
         assert!(all.get("Marker").is_none());
-        let first = env
-            .call(Some("alice"), "ListAccessKeys", json!({"MaxItems": "1"}))
-            .unwrap();
-        assert_eq!(first["IsTruncated"], true);
-        let second = env
-            .call(
-                Some("alice"),
-                "ListAccessKeys",
-                json!({"MaxItems": 1, "Marker": first["Marker"]}),
-            )
-            .unwrap();
-        assert_eq!(second["IsTruncated"], false);
-        let mut seen: Vec<String> = [&first, &second]
-            .iter()
-            .map(|p| {
-                p["AccessKeyMetadata"][0]["AccessKeyId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
-        seen.sort();
-        ids.sort();
-        assert_eq!(seen, ids);
-        for bad in [
-            json!({"MaxItems": 0}),
-            json!({"MaxItems": "x"}),
-            json!({"Marker": "9"}),
-        ] {
-            assert_ne!(
-                code(env.call(None, "ListAccessKeys", bad.clone())),
-                "",
-                "{bad}"
-            );
-        }
+        // Pages are cut by the server's one paginator (crate::query).
     }
 
     #[test]
@@ -482,7 +455,6 @@ mod tests {
     fn bad_input_is_a_validation_error() {
         let env = Env::new();
         for (action, input) in [
-            ("CreateAccessKey", json!({"UserName": "alice", "Bogus": 1})),
             ("CreateAccessKey", json!({"UserName": "no spaces"})),
             ("DeleteAccessKey", json!({"AccessKeyId": "short"})),
             (

@@ -13,6 +13,9 @@ pub enum ApiError {
     Query(#[from] QueryError),
     #[error(transparent)]
     Signature(#[from] SigError),
+    /// CloudTrail's own refusals (`InvalidLookupAttributesException`, …).
+    #[error(transparent)]
+    Trail(#[from] crate::trail::TrailError),
     /// An unknown or inactive key, or a session token that is not the one
     /// issued with it: AWS says the same for all of them.
     #[error("The security token included in the request is invalid.")]
@@ -72,6 +75,7 @@ impl ApiError {
         match self {
             Self::Query(e) => e.code(),
             Self::Signature(e) => e.aws_code(),
+            Self::Trail(e) => e.code(),
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::ExpiredToken => "ExpiredToken",
             Self::Verb(e) if e.code == "ServiceFailure" => "ServiceFailure",
@@ -81,14 +85,27 @@ impl ApiError {
         }
     }
 
-    /// The message the client sees (never a server-side detail).
+    /// The `__type` of an error in AWS's JSON 1.1 protocol (CloudTrail):
+    /// the same failure, under the names JSON services give it.
+    pub fn json_code(&self) -> &str {
+        match self.code() {
+            "InvalidClientTokenId" => "UnrecognizedClientException",
+            "SignatureDoesNotMatch" => "InvalidSignatureException",
+            "IncompleteSignature" => "IncompleteSignatureException",
+            "MissingAuthenticationToken" => "MissingAuthenticationTokenException",
+            "ExpiredToken" => "ExpiredTokenException",
+            "AccessDenied" => "AccessDeniedException",
+            "ValidationError" => "ValidationException",
+            "ServiceUnavailable" => "ServiceUnavailableException",
+            other => other,
+        }
+    }
+
+    /// The message the client sees: never a server-side detail.
     pub fn client_message(&self) -> String {
         match self {
             Self::Unavailable(_) => "Service is unable to handle request.".to_owned(),
-            Self::Internal(_) => {
-                "The request processing has failed because of an unknown error.".to_owned()
-            }
-            Self::Verb(e) if e.code == "ServiceFailure" => {
+            e if e.is_internal() => {
                 "The request processing has failed because of an unknown error.".to_owned()
             }
             other => other.to_string(),

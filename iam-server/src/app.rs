@@ -10,8 +10,9 @@ use crate::directory::{Directory, DirectoryError};
 use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
 use crate::sigv4;
-use crate::{iam_api, sts};
+use crate::{iam_api, sts, trail};
 use chrono::{DateTime, Utc};
+use iam::audit::{AuditEvent, UserIdentity};
 use iam::config::HostConfig;
 use iam::names::AccountId;
 use iam::principal::Principal;
@@ -55,7 +56,8 @@ pub struct ApiRequest {
     pub peer: IpAddr,
 }
 
-/// What goes back: an HTTP status and AWS's XML.
+/// What goes back: an HTTP status and AWS's XML (Query protocol) or JSON
+/// (JSON 1.1 protocol).
 #[derive(Debug)]
 pub struct ApiResponse {
     pub status: u16,
@@ -64,6 +66,27 @@ pub struct ApiResponse {
     /// For the log line: the action, once known, and the error code.
     pub action: Option<String>,
     pub error_code: Option<String>,
+    /// What the client was told of an error (for the call's event).
+    pub error_message: Option<String>,
+    pub protocol: Protocol,
+}
+
+/// The wire protocol of a call: IAM and STS speak Query, CloudTrail JSON 1.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Query,
+    Json,
+}
+
+/// What the call's event needs, known once the caller is authenticated:
+/// written by [`App::call`] when the verb wrote none (reads, refusals
+/// before any check), so every authenticated call has exactly one event.
+struct CallRecord {
+    identity: UserIdentity,
+    facts: ApiFacts,
+    action: String,
+    /// CloudTrail's `requestParameters`: never a secret.
+    parameters: serde_json::Value,
 }
 
 /// An authenticated caller, as the verbs see it.
@@ -100,9 +123,34 @@ impl App {
     }
 
     /// Answers one request at `now` (injected: tests replay a captured
-    /// request later).
+    /// request later): CloudTrail's JSON when it names an `X-Amz-Target`,
+    /// else the IAM and STS Query APIs. Then the call's event, unless its
+    /// verb recorded one.
     pub fn call(&self, request: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
         let request_id = new_request_id();
+        let mut record = None;
+        let target = request
+            .parts
+            .headers
+            .get("x-amz-target")
+            .map(|v| v.to_str().unwrap_or_default());
+        let response = match target {
+            Some(target) => self.call_json(target, request, now, request_id, &mut record),
+            None => self.call_query(request, now, request_id, &mut record),
+        };
+        if let Some(record) = record {
+            self.record_call(&record, &response, now);
+        }
+        response
+    }
+
+    fn call_query(
+        &self,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+        request_id: String,
+        record: &mut Option<CallRecord>,
+    ) -> ApiResponse {
         // Which API the caller signed for decides the XML namespace of even
         // its errors; IAM when nothing can be told.
         let service = sigv4::parse(&request.parts, now)
@@ -112,25 +160,40 @@ impl App {
             "sts" => query::sts(),
             _ => query::iam(),
         };
+        // The embedded models are checked by a unit test; should one not
+        // load, nothing can be answered in AWS's shape.
         let model = match model {
             Ok(m) => m,
-            Err(e) => return internal(&request_id, &e.to_string()),
+            Err(e) => {
+                eprintln!("request {request_id}: internal error: {e}");
+                return ApiResponse {
+                    status: 500,
+                    body: String::new(),
+                    request_id,
+                    action: None,
+                    error_code: Some("InternalFailure".to_owned()),
+                    error_message: None,
+                    protocol: Protocol::Query,
+                };
+            }
         };
         let mut action = None;
-        match self.answer(model, request, now, &mut action) {
-            Ok(output) => {
-                let name = action.clone().unwrap_or_default();
-                match query::encode_result(model, &name, &output, &request_id) {
-                    Ok(xml) => ApiResponse {
-                        status: 200,
-                        body: xml,
-                        request_id,
-                        action,
-                        error_code: None,
-                    },
-                    Err(e) => internal(&request_id, &e.to_string()),
-                }
-            }
+        let answered = self
+            .answer(model, request, now, &request_id, &mut action, record)
+            .and_then(|output| {
+                let name = action.as_deref().unwrap_or_default();
+                Ok(query::encode_result(model, name, &output, &request_id)?)
+            });
+        match answered {
+            Ok(xml) => ApiResponse {
+                status: 200,
+                body: xml,
+                request_id,
+                action,
+                error_code: None,
+                error_message: None,
+                protocol: Protocol::Query,
+            },
             Err(e) => {
                 if e.is_internal() {
                     // The details go to the log, never to the client.
@@ -148,8 +211,108 @@ impl App {
                     request_id,
                     action,
                     error_code: Some(e.code().to_owned()),
+                    error_message: Some(e.client_message()),
+                    protocol: Protocol::Query,
                 }
             }
+        }
+    }
+
+    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`.
+    fn call_json(
+        &self,
+        target: &str,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+        request_id: String,
+        record: &mut Option<CallRecord>,
+    ) -> ApiResponse {
+        let answered = self.answer_json(target, request, now, &request_id, record);
+        let action = record.as_ref().map(|r| r.action.clone());
+        match answered {
+            Ok(output) => ApiResponse {
+                status: 200,
+                body: output.to_string(),
+                request_id,
+                action,
+                error_code: None,
+                error_message: None,
+                protocol: Protocol::Json,
+            },
+            Err(e) => {
+                if e.is_internal() {
+                    eprintln!("request {request_id}: internal error: {e}");
+                }
+                let message = e.client_message();
+                ApiResponse {
+                    status: e.status(),
+                    body: serde_json::json!({"__type": e.json_code(), "message": message})
+                        .to_string(),
+                    request_id,
+                    action,
+                    error_code: Some(e.json_code().to_owned()),
+                    error_message: Some(message),
+                    protocol: Protocol::Json,
+                }
+            }
+        }
+    }
+
+    fn answer_json(
+        &self,
+        target: &str,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+        request_id: &str,
+        record: &mut Option<CallRecord>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let claim = sigv4::parse(&request.parts, now)?;
+        claim.check_service(trail::SERVICE)?;
+        self.directory.run(|store| {
+            let who = self.authenticate(&store, request, &claim, now, request_id)?;
+            let action = trail::operation(target)?;
+            let parameters = serde_json::from_slice(&request.body).unwrap_or_default();
+            *record = CallRecord::of(&who, action, camel_case(parameters));
+            let input = trail::decode(&request.body)?;
+            trail::run(self, store, who, &input, now)
+        })
+    }
+
+    /// Writes the call's event unless its verb did (one event per call).
+    /// Best effort: a failure is logged, the answer stands.
+    fn record_call(&self, record: &CallRecord, response: &ApiResponse, now: DateTime<Utc>) {
+        let recorded = || -> Result<(), String> {
+            let store = self.directory.store().map_err(|e| e.to_string())?;
+            // The verb's own event, if its delivery failed, counts.
+            store.deliver_queued_events().map_err(|e| e.to_string())?;
+            if store
+                .has_event_for_request(&record.facts.request_id)
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(());
+            }
+            let error = response
+                .error_code
+                .as_deref()
+                .zip(response.error_message.as_deref());
+            let event = AuditEvent::api(
+                &record.facts,
+                &record.action,
+                record.identity.clone(),
+                &self.verb_settings.hostname,
+                now,
+                record.parameters.clone(),
+            )
+            .error_if(error)
+            .build()
+            .map_err(|e| e.to_string())?;
+            store.record_event(&event).map_err(|e| e.to_string())
+        };
+        if let Err(e) = recorded() {
+            eprintln!(
+                "request {}: the call's event is not recorded: {e}",
+                record.facts.request_id
+            );
         }
     }
 
@@ -159,16 +322,23 @@ impl App {
         model: &Model,
         request: &ApiRequest,
         now: DateTime<Utc>,
+        request_id: &str,
         action: &mut Option<String>,
+        record: &mut Option<CallRecord>,
     ) -> Result<serde_json::Value, ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
         let form = query::parse_form(&request.body)?;
         // The whole call is run again if its transaction lost to a
         // concurrent one (PostgreSQL only; see crate::directory).
         self.directory.run(|store| {
-            let who = self.authenticate(&store, request, &claim, now)?;
+            let who = self.authenticate(&store, request, &claim, now, request_id)?;
             let call = query::decode(model, &form)?;
             *action = Some(call.action.clone());
+            *record = CallRecord::of(
+                &who,
+                &call.action,
+                model.request_parameters(&call.action, &call.input),
+            );
             let output = match claim.service.as_str() {
                 "sts" => sts::run(self, store, who, &call, now)?,
                 _ => iam_api::run(self, store, who, &call, now)?,
@@ -185,8 +355,22 @@ impl App {
         request: &ApiRequest,
         claim: &sigv4::Claim,
         now: DateTime<Utc>,
+        request_id: &str,
     ) -> Result<Authenticated, ApiError> {
         let account = store.account_id().clone();
+        let facts = |session_mfa| ApiFacts {
+            source_ip: request.peer,
+            session_mfa,
+            service: claim.service.clone(),
+            access_key_id: claim.access_key_id.clone(),
+            request_id: request_id.to_owned(),
+            user_agent: request
+                .parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect()),
+        };
         let credential = store
             .find_credential(&claim.access_key_id)?
             .ok_or(ApiError::InvalidClientTokenId)?;
@@ -223,10 +407,7 @@ impl App {
                 let principal = Principal::for_user(store, &account, &user)?;
                 Ok(Authenticated {
                     caller: Caller::User(Box::new(principal)),
-                    facts: ApiFacts {
-                        source_ip: request.peer,
-                        session_mfa: None,
-                    },
+                    facts: facts(None),
                     user: Some(user),
                 })
             }
@@ -249,10 +430,7 @@ impl App {
                 )?;
                 Ok(Authenticated {
                     caller: Caller::AssumedRole(Box::new(principal)),
-                    facts: ApiFacts {
-                        source_ip: request.peer,
-                        session_mfa: Some(session.mfa_time),
-                    },
+                    facts: facts(Some(session.mfa_time)),
                     user: None,
                 })
             }
@@ -260,36 +438,41 @@ impl App {
     }
 }
 
-/// A response for a server bug: a generic message to the client.
-fn internal(request_id: &str, detail: &str) -> ApiResponse {
-    eprintln!("request {request_id}: internal error: {detail}");
-    ApiResponse {
-        status: 500,
-        body: format!(
-            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>\
-             <Message>The request processing has failed because of an unknown error.</Message>\
-             </Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        ),
-        request_id: request_id.to_owned(),
-        action: None,
-        error_code: Some("InternalFailure".to_owned()),
+impl CallRecord {
+    /// `None` for root, which never calls the API.
+    fn of(who: &Authenticated, action: &str, parameters: serde_json::Value) -> Option<Self> {
+        Some(Self {
+            identity: UserIdentity::of_principal(who.caller.principal()?),
+            facts: who.facts.clone(),
+            action: action.to_owned(),
+            parameters,
+        })
+    }
+}
+
+/// A JSON protocol body's top-level members as CloudTrail records them
+/// (`LookupAttributes` → `lookupAttributes`).
+fn camel_case(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(mut k, v)| {
+                if let Some(first) = k.get_mut(..1) {
+                    first.make_ascii_lowercase();
+                }
+                (k, v)
+            })
+            .collect(),
+        _ => serde_json::Value::Null,
     }
 }
 
 /// AWS's request ids are UUIDs.
 pub fn new_request_id() -> String {
     let mut b = [0u8; 16];
-    // A request id needs no secrecy; a failed read still gives a unique-
-    // enough id from the clock.
-    if getrandom::fill(&mut b).is_err() {
-        b[..16].copy_from_slice(
-            &Utc::now()
-                .timestamp_nanos_opt()
-                .unwrap_or(0)
-                .to_le_bytes()
-                .repeat(2),
-        );
-    }
+    // Only for matching a call with its log line and event: no secrecy
+    // needed, and the kernel's generator does not fail once the system is up.
+    let _ = getrandom::fill(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

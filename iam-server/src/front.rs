@@ -1,7 +1,7 @@
 //! The async front end: HTTP in, a bounded body, the call on a blocking
 //! thread ([`crate::app::App::call`]), XML out, one log line per request.
 
-use crate::app::{ApiRequest, App};
+use crate::app::{ApiRequest, App, Protocol};
 use bytes::Bytes;
 use chrono::Utc;
 use http::{Method, Request, Response, StatusCode};
@@ -28,7 +28,7 @@ pub async fn handle(
     if parts.method != Method::POST {
         return plain(
             StatusCode::METHOD_NOT_ALLOWED,
-            "The IAM and STS Query APIs take POST requests.\n",
+            "The IAM, STS and CloudTrail APIs take POST requests.\n",
         );
     }
     let limit = app.config.max_body_bytes;
@@ -58,10 +58,17 @@ pub async fn handle(
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
     };
     log_line(&answer, peer, started.elapsed());
-    Response::builder()
+    let mut response = Response::builder()
         .status(answer.status)
-        .header("content-type", "text/xml")
-        .header("x-amzn-requestid", answer.request_id.as_str())
+        .header("x-amzn-requestid", answer.request_id.as_str());
+    response = match answer.protocol {
+        Protocol::Query => response.header("content-type", "text/xml"),
+        Protocol::Json => response.header("content-type", "application/x-amz-json-1.1"),
+    };
+    if let (Protocol::Json, Some(code)) = (answer.protocol, &answer.error_code) {
+        response = response.header("x-amzn-errortype", code.as_str());
+    }
+    response
         .body(Full::new(Bytes::from(answer.body)))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))
 }

@@ -16,3 +16,4 @@ pub mod query;
 pub mod sigv4;
 pub mod sts;
 pub mod tls;
+pub mod trail;

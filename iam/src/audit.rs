@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::ledger::Ledger;
 use crate::policy::{Decision, Effect, Response};
 use crate::principal::{Principal, PrincipalType};
+use crate::request::ApiFacts;
 use crate::store::StoreError;
 use crate::syslog::Severity;
 use crate::trust::{self, Contents, TrustError};
@@ -78,8 +79,31 @@ pub enum EventSource {
     Pam,
     /// Directory changes and reads: `iamctl`.
     Iam,
-    /// Role sessions: `iamctl assume-role`.
+    /// Role sessions: `iamctl assume-role`; iam-server's STS API.
     Sts,
+    /// iam-server's CloudTrail API (`LookupEvents`).
+    Cloudtrail,
+}
+
+impl EventSource {
+    /// The source of a call to iam-server signed for `service` (SigV4's
+    /// credential scope).
+    pub fn for_service(service: &str) -> Self {
+        match service {
+            "sts" => Self::Sts,
+            "cloudtrail" => Self::Cloudtrail,
+            _ => Self::Iam,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pam => "pam",
+            Self::Iam => "iam",
+            Self::Sts => "sts",
+            Self::Cloudtrail => "cloudtrail",
+        }
+    }
 }
 
 /// CloudTrail's `userIdentity.type`.
@@ -105,6 +129,9 @@ pub struct UserIdentity {
     pub account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
+    /// The access key that signed an iam-server request (never its secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
 }
 
 impl UserIdentity {
@@ -115,6 +142,7 @@ impl UserIdentity {
             arn: Some(arn.to_owned()),
             account_id: Some(account_id.to_owned()),
             user_name: Some(user_name.to_owned()),
+            access_key_id: None,
         }
     }
 
@@ -125,6 +153,7 @@ impl UserIdentity {
             arn: Some(format!("arn:aws:iam::{account_id}:root")),
             account_id: Some(account_id.to_owned()),
             user_name: None,
+            access_key_id: None,
         }
     }
 
@@ -135,6 +164,7 @@ impl UserIdentity {
             arn: Some(arn.to_owned()),
             account_id: Some(account_id.to_owned()),
             user_name: None,
+            access_key_id: None,
         }
     }
 
@@ -145,6 +175,7 @@ impl UserIdentity {
             arn: None,
             account_id: None,
             user_name: Some(user_name.to_owned()),
+            access_key_id: None,
         }
     }
 
@@ -257,6 +288,9 @@ pub struct AuditEvent {
     /// Random UUID v4.
     #[serde(rename = "eventID")]
     pub event_id: String,
+    /// The iam-server request (its `x-amzn-RequestId`).
+    #[serde(rename = "requestID", default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
 }
@@ -289,6 +323,7 @@ impl AuditEvent {
                 decided_by: Vec::new(),
                 read_only: None,
                 event_id: String::new(),
+                request_id: None,
             },
         }
     }
@@ -350,6 +385,35 @@ impl AuditEvent {
         Self::builder(source, name, identity, host, now)
             .request_parameters(request_parameters)
             .user_agent(IAMCTL_USER_AGENT)
+    }
+
+    /// An event of a call to iam-server: its source from the signing
+    /// service, the client's address and user agent, the request id and
+    /// the access key that signed it.
+    pub fn api(
+        facts: &ApiFacts,
+        name: &str,
+        mut identity: UserIdentity,
+        host: &str,
+        now: DateTime<Utc>,
+        request_parameters: Value,
+    ) -> AuditEventBuilder {
+        identity.access_key_id = Some(facts.access_key_id.clone());
+        let mut builder = Self::builder(
+            EventSource::for_service(&facts.service),
+            name,
+            identity,
+            host,
+            now,
+        )
+        .request_parameters(request_parameters)
+        .source_ip(&facts.source_ip.to_string())
+        .read_only(read_only_operation(name));
+        if let Some(agent) = &facts.user_agent {
+            builder = builder.user_agent(agent);
+        }
+        builder.event.request_id = Some(facts.request_id.clone());
+        builder
     }
 
     /// Whether the event records a refusal.
@@ -543,6 +607,14 @@ impl AuditLog {
         let mut file = trust::open_append(&self.path, Contents::Private)?;
         file.write_all(line.as_bytes()).map_err(io)
     }
+}
+
+/// Whether an operation only reads (CloudTrail's `readOnly`): AWS's
+/// `Get…`, `List…`, `Simulate…` and `Lookup…` calls.
+pub fn read_only_operation(name: &str) -> bool {
+    ["Get", "List", "Simulate", "Lookup", "Describe"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// Queues `event` in the ledger's outbox: inside a transaction it commits

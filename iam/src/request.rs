@@ -185,6 +185,14 @@ pub struct ApiFacts {
     /// `None`: long-term credentials; `Some(None)`: a session issued
     /// without MFA; `Some(Some(t))`: with MFA proved at `t` (unix seconds).
     pub session_mfa: Option<Option<i64>>,
+    /// The SigV4 credential scope's service (`iam`, `sts`, `cloudtrail`).
+    pub service: String,
+    /// The access key id that signed the request.
+    pub access_key_id: String,
+    /// The server's id of this request, for its audit event.
+    pub request_id: String,
+    /// The client's `User-Agent` header.
+    pub user_agent: Option<String>,
 }
 
 /// How the caller reached us, which decides the request keys it adds.
@@ -397,6 +405,10 @@ mod tests {
                 &CallerFacts::Api(ApiFacts {
                     source_ip: "192.0.2.9".parse().unwrap(),
                     session_mfa,
+                    service: "iam".into(),
+                    access_key_id: "AKIAEXAMPLE".into(),
+                    request_id: "r-1".into(),
+                    user_agent: None,
                 }),
             )
         };

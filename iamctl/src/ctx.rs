@@ -373,7 +373,19 @@ impl Ctx {
     /// Delivers queued audit events (this call's, and any a killed caller
     /// left behind) to the audit log.
     pub fn deliver_audit(&self) {
-        if let Err(e) = AuditLog::new(&self.config.audit_log).deliver_queued(&self.store.ledger()) {
+        // iam-server keeps its events in the directory's events table.
+        let delivered = match self.origin {
+            Origin::Host => AuditLog::new(&self.config.audit_log)
+                .deliver_queued(&self.store.ledger())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Origin::Api => self
+                .store
+                .deliver_queued_events()
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = delivered {
             crate::say!("warning: audit events not yet delivered: {e}");
         }
         // What a change queued for the directory of record (a TOTP step at
@@ -398,7 +410,15 @@ impl Ctx {
         deciding: &[DecidingStatement],
     ) {
         let event = self.event(request_parameters, error, deciding);
-        let written = AuditLog::new(&self.config.audit_log).write(event);
+        let written = match self.origin {
+            Origin::Host => AuditLog::new(&self.config.audit_log)
+                .write(event)
+                .map_err(|e| e.to_string()),
+            Origin::Api => event
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|e| self.store.record_event(&e).map_err(|e| e.to_string())),
+        };
         if let Err(e) = written {
             crate::say!("warning: audit event not written: {e}");
         }
@@ -416,16 +436,25 @@ impl Ctx {
             None => UserIdentity::root(self.account.as_str()),
             Some(principal) => UserIdentity::of_principal(principal),
         };
-        AuditEvent::iamctl(
-            EventSource::Iam,
-            &self.operation,
-            identity,
-            &self.config.hostname,
-            self.now,
-            request_parameters,
-        )
-        .error_if(error)
-        .decided_by_all(deciding)
+        let event = match &self.facts {
+            CallerFacts::Api(api) => AuditEvent::api(
+                api,
+                &self.operation,
+                identity,
+                &self.config.hostname,
+                self.now,
+                request_parameters,
+            ),
+            CallerFacts::Login(_) => AuditEvent::iamctl(
+                EventSource::Iam,
+                &self.operation,
+                identity,
+                &self.config.hostname,
+                self.now,
+                request_parameters,
+            ),
+        };
+        event.error_if(error).decided_by_all(deciding)
     }
 
     /// Rewrite the extrausers passwd/group files after an account change.

@@ -160,6 +160,54 @@ impl Model {
         self.operations.keys().map(String::as_str)
     }
 
+    /// `input` of `action` as CloudTrail's `requestParameters`: members in
+    /// camelCase, every member of a shape the model marks sensitive
+    /// (passwords, MFA codes) left out, and anything the model does not
+    /// name dropped.
+    pub fn request_parameters(&self, action: &str, input: &serde_json::Value) -> serde_json::Value {
+        match self.operation(action).and_then(|o| o.input.as_deref()) {
+            Some(shape) => self.redact(shape, input),
+            None => serde_json::Value::Null,
+        }
+    }
+
+    fn redact(&self, shape: &str, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        let Some(s) = self.shapes.get(shape).filter(|s| !s.sensitive) else {
+            return Value::Null;
+        };
+        match (s.kind, value) {
+            (Kind::Structure, Value::Object(map)) => Value::Object(
+                s.members
+                    .iter()
+                    .filter(|m| self.shapes.get(&m.shape).is_some_and(|t| !t.sensitive))
+                    .filter_map(|m| {
+                        let v = map.get(&m.name)?;
+                        let mut name = m.name.clone();
+                        if let Some(first) = name.get_mut(..1) {
+                            first.make_ascii_lowercase();
+                        }
+                        Some((name, self.redact(&m.shape, v)))
+                    })
+                    .collect(),
+            ),
+            (Kind::List, Value::Array(items)) => match &s.member {
+                Some(m) => Value::Array(items.iter().map(|v| self.redact(&m.shape, v)).collect()),
+                None => Value::Null,
+            },
+            (Kind::Map, Value::Object(map)) => match &s.value {
+                Some(m) => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), self.redact(&m.shape, v)))
+                        .collect(),
+                ),
+                None => Value::Null,
+            },
+            (Kind::Structure | Kind::List | Kind::Map, _) => Value::Null,
+            _ => value.clone(),
+        }
+    }
+
     pub(super) fn operation(&self, action: &str) -> Option<&Operation> {
         self.operations.get(action)
     }
@@ -247,6 +295,30 @@ mod tests {
         assert_eq!(sts.api_version(), "2011-06-15");
         assert!(sts.operation("AssumeRole").is_some());
         assert!(!iam.botocore_version().is_empty());
+    }
+
+    #[test]
+    fn request_parameters_leave_out_secrets() {
+        let input = serde_json::json!({
+            "UserName": "bob", "SerialNumber": "arn:aws:iam::123456789012:mfa/bob",
+            "AuthenticationCode1": "123456", "AuthenticationCode2": "654321",
+        });
+        assert_eq!(
+            iam().unwrap().request_parameters("EnableMFADevice", &input),
+            serde_json::json!({"userName": "bob", "serialNumber": "arn:aws:iam::123456789012:mfa/bob"})
+        );
+        let input = serde_json::json!({"UserName": "bob", "Password": "Secret-1234"});
+        assert_eq!(
+            iam()
+                .unwrap()
+                .request_parameters("CreateLoginProfile", &input),
+            serde_json::json!({"userName": "bob"})
+        );
+        let input = serde_json::json!({"RoleArn": "arn:aws:iam::123456789012:role/ops",
+            "RoleSessionName": "s", "SerialNumber": "x", "TokenCode": "123456"});
+        let out = sts().unwrap().request_parameters("AssumeRole", &input);
+        assert_eq!(out["roleSessionName"], "s");
+        assert!(out.get("tokenCode").is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 mod credentials;
 mod error;
+mod events;
 mod export;
 mod groups;
 mod mfa;
@@ -27,6 +28,7 @@ mod users;
 
 pub use credentials::{ACCESS_KEY_USE_INTERVAL, STS_SESSION_PURGE_GRACE};
 pub use error::{EntityKind, StoreError};
+pub use events::{EventCursor, EventFilter, EventQuery, EventResource, StoredEvent};
 pub use model::*;
 pub(crate) use users::corrupt;
 

@@ -293,4 +293,37 @@ CREATE TABLE sts_sessions (
 CREATE INDEX sts_sessions_role ON sts_sessions(role_id);
 CREATE INDEX sts_sessions_expiration ON sts_sessions(expiration);
 "#,
+    // 7: iam-server's central event store (issue 13): one CloudTrail-shaped
+    // event per API call, moved here from the ledger's outbox in the
+    // transaction that removes it there (a host delivers to its audit log
+    // instead). `LookupEvents` filters on the columns; `event` is the JSON.
+    r#"
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id      TEXT NOT NULL UNIQUE,
+    event_time    INTEGER NOT NULL,
+    event_name    TEXT NOT NULL,
+    event_source  TEXT NOT NULL,
+    username      TEXT,
+    access_key_id TEXT,
+    request_id    TEXT,
+    error_code    TEXT,
+    read_only     INTEGER NOT NULL,
+    event         TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(event_time, seq);
+CREATE INDEX events_name ON events(event_name, event_time);
+CREATE INDEX events_username ON events(username, event_time);
+CREATE INDEX events_access_key ON events(access_key_id);
+CREATE INDEX events_request ON events(request_id);
+
+CREATE TABLE event_resources (
+    seq           INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+    resource_type TEXT NOT NULL,
+    resource_name TEXT NOT NULL
+);
+CREATE INDEX event_resources_seq ON event_resources(seq);
+CREATE INDEX event_resources_name ON event_resources(resource_name);
+CREATE INDEX event_resources_type ON event_resources(resource_type);
+"#,
 ];

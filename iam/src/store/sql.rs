@@ -431,6 +431,14 @@ impl Params for () {
     }
 }
 
+/// Parameters made at run time (a query built from optional filters).
+impl Params for &[&dyn ToSql] {
+    fn with_values<R>(&self, f: &mut dyn FnMut(&[Value<'_>]) -> R) -> R {
+        let values: Vec<Value<'_>> = self.iter().map(|p| p.to_sql()).collect();
+        f(&values)
+    }
+}
+
 impl<T: ToSql, const N: usize> Params for [T; N] {
     fn with_values<R>(&self, f: &mut dyn FnMut(&[Value<'_>]) -> R) -> R {
         let values: [Value<'_>; N] = std::array::from_fn(|i| self[i].to_sql());
