@@ -128,8 +128,8 @@ cat <<EOF
 
 iam-server is running on https://localhost:$port (certificate $cert).
 Use it yourself:
-    export AWS_SHARED_CREDENTIALS_FILE=$state/credentials AWS_CONFIG_FILE=$state/config \
-        AWS_PROFILE=iam-demo AWS_CA_BUNDLE=$cert
+    export AWS_SHARED_CREDENTIALS_FILE=$state/credentials AWS_CONFIG_FILE=$state/config
+    export AWS_PROFILE=iam-demo AWS_CA_BUNDLE=$cert
     aws --endpoint-url https://localhost:$port iam list-users
 Logs: journalctl -u iam-server (or /var/log/iam-server.log). Undo: apt-get purge iam-server
 EOF

@@ -324,7 +324,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let audit = std::fs::read_to_string(env.audit_log()).unwrap();
+        // The server's events go to the directory's event table.
+        let (events, _) = env
+            .store()
+            .lookup_events(&iam::store::EventQuery {
+                filter: None,
+                start: None,
+                end: None,
+                limit: 50,
+                after: None,
+            })
+            .unwrap();
+        let audit: String = events.iter().map(|e| e.event.as_str()).collect();
         assert!(audit.contains(id) && audit.contains("CreateAccessKey"));
         assert!(!audit.contains(secret));
         let listed = env
