@@ -242,3 +242,62 @@ fn a_password_in_the_url_is_refused() {
     assert!(matches!(e, PgError::Url(_)), "{e}");
     assert!(!e.to_string().contains("hunter2"), "{e}");
 }
+
+#[test]
+fn events_are_stored_filtered_and_paged() {
+    use iam::audit::{AuditEvent, EventSource, UserIdentity};
+    use iam::store::{EventFilter, EventQuery};
+    let Some((dir, _)) = fresh() else { return };
+    let store = dir.store().unwrap();
+    let event = |name: &str, user: &str, minute: i64| {
+        let who = UserIdentity::iam_user(
+            "123456789012",
+            &format!("arn:aws:iam::123456789012:user/{user}"),
+            user,
+        );
+        let at = chrono::DateTime::from_timestamp(1_790_000_000 + minute * 60, 0).unwrap();
+        let params = serde_json::json!({"userName": user});
+        AuditEvent::iamctl(EventSource::Iam, name, who, "iam-server", at, params)
+            .build()
+            .unwrap()
+    };
+    let first = event("CreateUser", "alice", 0);
+    for e in [
+        &first,
+        &event("GetUser", "bob", 1),
+        &event("DeleteUser", "alice", 2),
+    ] {
+        store.record_event(e).unwrap();
+    }
+    // Delivery is at least once: a second copy is ignored.
+    store.record_event(&first).unwrap();
+    let query = |filter, after, limit| EventQuery {
+        filter,
+        start: None,
+        end: None,
+        limit,
+        after,
+    };
+    let names = |(events, _): (Vec<iam::store::StoredEvent>, _)| {
+        events.into_iter().map(|e| e.event_name).collect::<Vec<_>>()
+    };
+    let all = store.lookup_events(&query(None, None, 50)).unwrap();
+    assert_eq!(names(all), ["DeleteUser", "GetUser", "CreateUser"]);
+    let alice = Some(EventFilter::Username("alice".into()));
+    let (page, next) = store.lookup_events(&query(alice.clone(), None, 1)).unwrap();
+    assert_eq!(page[0].event_name, "DeleteUser");
+    assert_eq!(page[0].resources[0].resource_name, "alice");
+    let rest = store.lookup_events(&query(alice, next, 1)).unwrap();
+    assert_eq!(names(rest), ["CreateUser"]);
+    let read_only = Some(EventFilter::ReadOnly(true));
+    assert_eq!(
+        names(store.lookup_events(&query(read_only, None, 50)).unwrap()),
+        ["GetUser"]
+    );
+    assert!(
+        store
+            .has_event_for_request("no such request")
+            .map(|b| !b)
+            .unwrap()
+    );
+}

@@ -147,6 +147,14 @@ impl TestPostgres {
             .unwrap()
             .success();
         assert!(ok, "initdb failed");
+        // The superuser is trusted (the tests' own connections); any other
+        // role logs in with its password, as iam-server's would.
+        let hba = "local all all trust\n\
+                   host all postgres 127.0.0.1/32 trust\n\
+                   host all all 127.0.0.1/32 scram-sha-256\n";
+        let hba_path = data.join("pg_hba.conf");
+        std::fs::write(&hba_path, hba).unwrap();
+        chown_to_postgres(&hba_path);
     }
 
     fn pg_ctl(&self, args: &[&str]) {
