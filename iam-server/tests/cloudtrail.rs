@@ -3,126 +3,23 @@
 //! name, time range and pages; no secret in any event.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/server.rs"]
+mod server;
+
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::Duration;
+use server::{AWS, Server, start};
+use std::path::Path;
 
-const AWS: &str = "/opt/iam-venv/bin/aws";
-
-struct Server {
-    child: Child,
-    port: u16,
-    state: PathBuf,
-    key: (String, String),
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Server {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn names(server: &Server, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["cloudtrail", "lookup-events"];
+    all.extend_from_slice(args);
+    let out = server.aws(&all).unwrap();
+    out["Events"]
+        .as_array()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let state = dir.join("state");
-    let config = dir.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "account_id = \"123456789012\"\nlisten = \"127.0.0.1:{port}\"\nstate_dir = {:?}\n",
-            state
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let bin = env!("CARGO_BIN_EXE_iam-server");
-    let out = Command::new(bin)
-        .args(["--config", config.to_str().unwrap(), "bootstrap"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let boot: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let key = (
-        boot["AccessKey"]["AccessKeyId"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        boot["AccessKey"]["SecretAccessKey"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
-    let child = Command::new(bin)
-        .args(["--config", config.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        port,
-        state,
-        key,
-    }
-}
-
-impl Server {
-    fn aws(&self, args: &[&str]) -> Result<Value, String> {
-        let out = Command::new(AWS)
-            .args([
-                "--endpoint-url",
-                &format!("https://localhost:{}", self.port),
-            ])
-            .args(["--output", "json"])
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", self.state.parent().unwrap())
-            .env("AWS_ACCESS_KEY_ID", &self.key.0)
-            .env("AWS_SECRET_ACCESS_KEY", &self.key.1)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CA_BUNDLE", self.state.join("tls/cert.pem"))
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        })
-    }
-
-    fn names(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec!["cloudtrail", "lookup-events"];
-        all.extend_from_slice(args);
-        let out = self.aws(&all).unwrap();
-        out["Events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["EventName"].as_str().unwrap().to_owned())
-            .collect()
-    }
+        .iter()
+        .map(|e| e["EventName"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -132,7 +29,7 @@ fn lookup_events_with_the_aws_cli() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    let server = start(dir.path(), "");
     let password = "Sup3r-Secret-pw!";
     server
         .aws(&["iam", "create-user", "--user-name", "bob"])
@@ -183,10 +80,13 @@ fn lookup_events_with_the_aws_cli() {
         .to_owned();
 
     // One event per call, newest first, for the administrator.
-    let mine = server.names(&[
-        "--lookup-attributes",
-        "AttributeKey=Username,AttributeValue=iam-admin",
-    ]);
+    let mine = names(
+        &server,
+        &[
+            "--lookup-attributes",
+            "AttributeKey=Username,AttributeValue=iam-admin",
+        ],
+    );
     assert_eq!(
         mine,
         [
@@ -247,26 +147,26 @@ fn lookup_events_with_the_aws_cli() {
 
     // Time range: nothing before the run; everything within it.
     assert!(
-        server
-            .names(&[
+        names(
+            &server,
+            &[
                 "--start-time",
                 "2000-01-01T00:00:00Z",
                 "--end-time",
                 "2000-01-02T00:00:00Z"
-            ])
-            .is_empty()
+            ]
+        )
+        .is_empty()
     );
-    assert!(
-        server
-            .names(&["--start-time", "2000-01-01T00:00:00Z"])
-            .len()
-            >= 6
-    );
+    assert!(names(&server, &["--start-time", "2000-01-01T00:00:00Z"]).len() >= 6);
 
     // Pages of 2, through the CLI's paginator (NextToken) and by hand.
     // (Writes only: every lookup is itself a new read event.)
     let writes = "AttributeKey=ReadOnly,AttributeValue=false";
-    let all = server.names(&["--page-size", "2", "--lookup-attributes", writes]);
+    let all = names(
+        &server,
+        &["--page-size", "2", "--lookup-attributes", writes],
+    );
     assert_eq!(
         all,
         [

@@ -75,11 +75,7 @@ fn the_aws_cli_on_a_postgresql_directory() {
 #[test]
 fn an_unreachable_database_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = postgres::free_port();
     let extra = format!("[postgres]\nurl = \"host=127.0.0.1 port={port} user=iam dbname=iam\"\n");
     let (config, _) = server::write_config(dir.path(), &extra);
     let out = server::run(&config, &[]);

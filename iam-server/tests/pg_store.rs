@@ -108,11 +108,7 @@ fn a_newer_schema_is_refused() {
 
 #[test]
 fn unreachable_at_start_is_a_clear_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = postgres::free_port();
     let url = format!("host=127.0.0.1 port={port} user=iam dbname=iam");
     let e = Pg::connect(&url, None).unwrap_err();
     assert!(matches!(e, PgError::Unreachable { .. }), "{e}");

@@ -257,7 +257,8 @@ fn chown_to_postgres(dir: &Path) {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on (now).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
