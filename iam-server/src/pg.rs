@@ -127,6 +127,7 @@ impl Pg {
             pg: Arc::clone(self),
             conn: Some(conn),
             in_transaction: Cell::new(false),
+            failed: Cell::new(false),
             conflicted: Rc::new(Cell::new(false)),
         })
     }
@@ -175,6 +176,10 @@ pub struct PgConnection {
     pg: Arc<Pg>,
     conn: Option<Conn>,
     in_transaction: Cell<bool>,
+    /// A statement failed in the open transaction (and no savepoint was
+    /// rolled back to since): PostgreSQL would answer COMMIT with a
+    /// silent ROLLBACK, so [`Backend::commit`] refuses instead.
+    failed: Cell<bool>,
     conflicted: Rc<Cell<bool>>,
 }
 
@@ -203,6 +208,9 @@ impl PgConnection {
     }
 
     fn error(&self, e: tokio_postgres::Error) -> Error {
+        if self.in_transaction.get() {
+            self.failed.set(true);
+        }
         match e.as_db_error() {
             Some(db) => {
                 let e = Error::Server {
@@ -288,7 +296,12 @@ impl Backend for PgConnection {
     }
 
     fn execute_batch(&self, sql: &str) -> SqlResult<()> {
-        self.batch(sql)
+        self.batch(sql)?;
+        if sql.starts_with("ROLLBACK TO") {
+            // The store's nested write undone: the transaction goes on.
+            self.failed.set(false);
+        }
+        Ok(())
     }
 
     fn begin(&self, kind: Begin) -> SqlResult<()> {
@@ -300,10 +313,18 @@ impl Backend for PgConnection {
             Begin::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ",
         })?;
         self.in_transaction.set(true);
+        self.failed.set(false);
         Ok(())
     }
 
     fn commit(&self) -> SqlResult<()> {
+        if self.failed.get() {
+            self.rollback()?;
+            return Err(Error::Server {
+                code: "25P02".into(),
+                message: "a statement of the transaction failed; nothing was committed".into(),
+            });
+        }
         let r = self.batch("COMMIT");
         self.in_transaction.set(false);
         r
@@ -312,6 +333,7 @@ impl Backend for PgConnection {
     fn rollback(&self) -> SqlResult<()> {
         let r = self.batch("ROLLBACK");
         self.in_transaction.set(false);
+        self.failed.set(false);
         r
     }
 }

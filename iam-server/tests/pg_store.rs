@@ -297,3 +297,27 @@ fn events_are_stored_filtered_and_paged() {
             .unwrap()
     );
 }
+
+#[test]
+fn a_transaction_with_a_failed_statement_does_not_commit() {
+    use iam::store::sql::Begin;
+    let Some((_, url)) = fresh() else { return };
+    let conn = Pg::connect(&url, None).unwrap().connection().unwrap();
+    let c: &iam::store::sql::Connection = &conn;
+    c.begin(Begin::Write).unwrap();
+    c.execute("INSERT INTO meta (key, value) VALUES ('a', 'b')", ())
+        .unwrap();
+    assert!(
+        c.execute("INSERT INTO no_such_table VALUES (1)", ())
+            .is_err()
+    );
+    // PostgreSQL would turn this COMMIT into a silent ROLLBACK.
+    let e = c.commit().unwrap_err();
+    assert!(e.to_string().contains("25P02"), "{e}");
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM meta WHERE key = 'a'", (), |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(n, 0);
+}
