@@ -52,8 +52,9 @@ pub struct ServerConfig {
 pub struct PostgresSettings {
     /// libpq's `key=value` form or a `postgresql://` URL, without a password.
     pub url: String,
-    /// The password, if one is needed: a file trusted as private (root's,
-    /// mode 0600), so that it is in no config, argv or log.
+    /// The password, if one is needed: a file trusted as private (the
+    /// server's user's or root's, mode 0600), so that it is in no config,
+    /// argv or log.
     pub password_file: Option<PathBuf>,
 }
 
@@ -212,7 +213,7 @@ impl<'de> Deserialize<'de> for PostgresUrl {
         })?;
         if parsed.get_password().is_some() {
             return Err(de::Error::custom(
-                "postgres.url must not hold a password: put it in postgres.password_file                  (mode 0600, owned by root)",
+                "postgres.url must not hold a password: put it in postgres.password_file                  (mode 0600, owned by the server's user)",
             ));
         }
         Ok(Self(text))

@@ -116,7 +116,8 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(5 * u64::from(attempt.min(4)) + jitter)
 }
 
-/// The password, from a file only root can read (docs/SECURITY.md): never
+/// The password, from a file only its owner (root, or the server's own
+/// user) can read (docs/SECURITY.md): never
 /// in server.toml or argv. A trailing newline is not part of it.
 fn read_password(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, DirectoryError> {
     iam::trust::check(path, iam::trust::Contents::Private)
