@@ -215,7 +215,8 @@ impl Server {
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "");
+            .env("AWS_PAGER", "")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
         cmd
     }
 
