@@ -170,12 +170,26 @@ fn delete(ctx: &mut Ctx, p: &Params) -> Result<Value, CliError> {
     Ok(Value::Null)
 }
 
-/// Authorized on the key's owner, found first (the request names no user).
+/// Authorized on the key's owner, found first (the request names no
+/// user). A key that does not exist is refused like another user's key
+/// the caller may not see: the answer does not tell which key ids exist.
 fn last_used(ctx: &mut Ctx, p: &Params) -> Result<Value, CliError> {
     if p.user_name.is_some() {
         return Err(validation("GetAccessKeyLastUsed takes no UserName"));
     }
-    let key = ctx.store.get_access_key(key_id(p)?)?;
+    let id = key_id(p)?;
+    let key = match ctx.store.get_access_key(id) {
+        Ok(key) => key,
+        Err(iam::store::StoreError::NoSuchEntity { .. }) if ctx.caller.principal().is_some() => {
+            let message = format!(
+                "User: {} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {id}",
+                ctx.caller_arn()
+            );
+            ctx.audit_refused(json!({"accessKeyId": id}), "AccessDenied", &message);
+            return Err(CliError::new("AccessDenied", message));
+        }
+        Err(e) => return Err(e.into()),
+    };
     ctx.authorize(&ctx.user_arn(&key.user))?;
     // As AWS for a key never used: no date, `N/A` for service and region.
     let used = match &key.last_used {

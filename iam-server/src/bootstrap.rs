@@ -1,5 +1,6 @@
 //! `iam-server bootstrap`: the directory's first administrator, made
-//! locally by root (there are no root access keys, as AWS advises).
+//! locally by the server's own user (there are no root access keys, as AWS
+//! advises): `runuser -u iam-server -- iam-server bootstrap`.
 
 use crate::access_keys;
 use crate::config::ServerConfig;

@@ -62,7 +62,7 @@ pub struct PostgresSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub certificate: PathBuf,
-    /// Must be trusted as private (root's, mode 0600): it is a secret.
+    /// Must be trusted as private (the server's user's or root's, mode 0600): it is a secret.
     pub key: PathBuf,
 }
 
@@ -131,7 +131,7 @@ impl ServerConfig {
     }
 
     /// Where a generated TLS pair lives.
-    /// The server key that seals secret access keys (root-only).
+    /// The server key that seals secret access keys (only the server's user may read it).
     pub fn key_path(&self) -> PathBuf {
         self.state_dir.join("server.key")
     }

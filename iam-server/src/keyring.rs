@@ -1,7 +1,7 @@
 //! The server key, and the secrets it seals (docs/SECURITY.md, "iam-server
 //! secrets").
 //!
-//! The key is 32 random bytes in a root-only file (`state_dir/server.key`,
+//! The key is 32 random bytes in a file only the server's user (or root) may read (`state_dir/server.key`,
 //! 0600), made atomically on first start and trust-checked as
 //! [`Contents::Private`] on every start. Secret access keys (long-term and
 //! STS) are stored sealed with XChaCha20-Poly1305 under it: a random 192-bit

@@ -20,6 +20,9 @@ use iamctl::error::CliError;
 use iamctl::input::Secrets;
 use serde_json::{Value, json};
 
+/// AWS's limit on a session made by role chaining.
+const CHAINED_MAX_SECONDS: i64 = 3600;
+
 pub fn run(
     app: &App,
     store: Store,
@@ -98,9 +101,25 @@ fn assume_role(
         .and_then(|name| ctx.store.get_role(&name).ok())
         .filter(|role| role.arn == role_arn)
         .ok_or_else(not_authorized)?;
+    let requested = input.get("DurationSeconds").and_then(Value::as_i64);
+    // Role chaining (a role session assuming a role), as AWS: at most one
+    // hour, whatever the role's maximum.
+    let chained = matches!(ctx.caller, iamctl::ctx::Caller::AssumedRole(_));
+    if chained && requested.is_some_and(|d| d > CHAINED_MAX_SECONDS) {
+        return Err(CliError::new(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        )
+        .into());
+    }
     let duration = DurationBounds::for_role(Some(i64::from(role.max_session_duration)), None)
-        .duration(input.get("DurationSeconds").and_then(Value::as_i64))
+        .duration(requested)
         .map_err(validation)?;
+    let duration = if chained {
+        duration.min(CHAINED_MAX_SECONDS)
+    } else {
+        duration
+    };
     let trust = Policy::parse_unlimited(
         &format!("{}-trust-policy", role.name),
         &role.assume_role_policy_document,

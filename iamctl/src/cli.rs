@@ -378,6 +378,13 @@ pub fn command_from_request(
         input.remove(&key);
         input.insert(format!("No{key}"), serde_json::Value::Bool(true));
     }
+    // An action without parameters is a unit variant (`GetAccountPasswordPolicy`),
+    // which serde reads from its bare name, not from a map.
+    if input.is_empty() {
+        if let Ok(command) = Command::deserialize(serde_json::Value::String(action.to_owned())) {
+            return Ok(command);
+        }
+    }
     let mut request = serde_json::Map::new();
     request.insert(action.to_owned(), serde_json::Value::Object(input));
     Command::deserialize(serde_json::Value::Object(request))
@@ -1106,6 +1113,15 @@ mod tests {
         ] {
             assert!(req(action, serde_json::json!({})).is_err(), "{action}");
         }
+        // Actions without parameters.
+        assert!(matches!(
+            req("GetAccountPasswordPolicy", serde_json::json!({})),
+            Ok(Command::GetAccountPasswordPolicy)
+        ));
+        assert!(matches!(
+            req("GenerateCredentialReport", serde_json::json!({})),
+            Ok(Command::GenerateCredentialReport)
+        ));
         // A file the CLI would write is never one the server writes.
         let Command::CreateVirtualMfaDevice(d) = req(
             "CreateVirtualMFADevice",

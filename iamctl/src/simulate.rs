@@ -95,7 +95,7 @@ pub fn run_custom(args: &SimulateCustomArgs, files: ParamFiles) -> Result<Value,
         }
         _ => false,
     };
-    Ok(evaluation_results(
+    evaluation_results(
         &policies,
         caller,
         &expand(&args.action_names),
@@ -103,7 +103,7 @@ pub fn run_custom(args: &SimulateCustomArgs, files: ParamFiles) -> Result<Value,
         &context,
         cross_account,
         &custom_source,
-    ))
+    )
 }
 
 /// The account of an ARN (`arn:aws:iam::123456789012:…`) or of a bare
@@ -127,6 +127,11 @@ fn custom_source(m: &MatchedStatement) -> (String, String) {
     (m.policy.clone(), ty.to_owned())
 }
 
+/// The most action × resource pairs one call evaluates: every result is
+/// built before a page is cut, so a request naming thousands of each must
+/// not make the server (or the setuid iamctl) build millions.
+pub const MAX_EVALUATIONS: usize = 1000;
+
 /// Builds AWS's `{"EvaluationResults": […]}`: one result per action and
 /// resource, with the deciding statements and the missing context keys.
 /// `cross_account`: the resources belong to another account than the
@@ -140,7 +145,17 @@ pub fn evaluation_results(
     context: &Context,
     cross_account: bool,
     source: &dyn Fn(&MatchedStatement) -> (String, String),
-) -> Value {
+) -> Result<Value, CliError> {
+    if actions.len().saturating_mul(resources.len()) > MAX_EVALUATIONS {
+        return Err(CliError::new(
+            "ValidationError",
+            format!(
+                "At most {MAX_EVALUATIONS} evaluations per call: {} actions × {} resources were requested.",
+                actions.len(),
+                resources.len()
+            ),
+        ));
+    }
     let all: Vec<&Policy> = policies
         .identity
         .iter()
@@ -199,7 +214,7 @@ pub fn evaluation_results(
             results.push(result);
         }
     }
-    json!({ "EvaluationResults": results })
+    Ok(json!({ "EvaluationResults": results }))
 }
 
 /// Adds `--context-entries`: a JSON list of

@@ -4,7 +4,7 @@
 //! Parameters the model does not name are ignored, as AWS's Query services
 //! do (botocore refuses them client-side); a parameter given twice is refused.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use percent_encoding::percent_decode;
@@ -43,7 +43,9 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
 
 /// The action, checked against the model, and its validated input.
 pub fn decode(model: &Model, form: &[(String, String)]) -> Result<Call, QueryError> {
-    let mut params: HashMap<&str, &str> = HashMap::with_capacity(form.len());
+    // Ordered, so that the members under a prefix are one range (a list's
+    // elements are found without scanning every parameter per element).
+    let mut params: BTreeMap<&str, &str> = BTreeMap::new();
     for (k, v) in form {
         if params.insert(k, v).is_some() {
             return Err(QueryError::MalformedQueryString(format!(
@@ -97,7 +99,7 @@ fn printable(s: &str) -> String {
 
 struct Decoder<'a> {
     model: &'a Model,
-    params: &'a HashMap<&'a str, &'a str>,
+    params: &'a BTreeMap<&'a str, &'a str>,
     errors: Vec<String>,
 }
 
@@ -211,7 +213,15 @@ impl Decoder<'_> {
     fn indices(&self, prefix: &str) -> Result<usize, QueryError> {
         let dotted = format!("{prefix}.");
         let mut seen = BTreeSet::new();
-        for k in self.params.keys() {
+        let under = self
+            .params
+            .range::<str, _>((
+                std::ops::Bound::Included(dotted.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(k, _)| *k)
+            .take_while(|k| k.starts_with(&dotted));
+        for k in under {
             let Some(rest) = k.strip_prefix(&dotted) else {
                 continue;
             };

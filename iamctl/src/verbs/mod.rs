@@ -257,7 +257,7 @@ pub fn simulate_principal(
             .unwrap_or_else(|| "IAM Policy".to_owned());
         (m.policy.clone(), ty)
     };
-    Ok(crate::simulate::evaluation_results(
+    crate::simulate::evaluation_results(
         &principal.policies,
         &principal.arn,
         &a.action_names,
@@ -265,7 +265,7 @@ pub fn simulate_principal(
         &context,
         false, // a stored principal's resources are in its own account
         &source,
-    ))
+    )
 }
 
 pub fn parse_user(s: &str) -> Result<UserName, CliError> {

@@ -1,0 +1,478 @@
+//! iam-server end to end: the built binary on a loopback port, driven by the
+//! real `aws` CLI and boto3 (tests/server_scenario.py, run with the venv's
+//! python), plus what needs a clock the server does not let a client set
+//! (replay after 15 minutes, an expired session) through the library's
+//! `App::call(&request, now)` with requests botocore signed.
+//!
+//! Every scenario takes a [`Backend`], so the same run covers PostgreSQL
+//! once it exists. Needs root (server.toml must be root's) and the venv
+//! (`$IAM_VENV`, else /opt/iam-venv, with awscli and boto3): skipped with a
+//! notice without them, failed under `CI=true`.
+//!
+//! Test support code: a failed setup step should stop the test loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use e2e::{artifact, require_root, run_with_stdin, tests_dir};
+use iam_server::app::{ApiRequest, ApiResponse, App};
+use iam_server::config::ServerConfig;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Where the server keeps its directory.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// The embedded SQLite file in `state_dir` (the default).
+    Sqlite,
+}
+
+impl Backend {
+    /// What this backend adds to server.toml (a `postgres_url`, later).
+    fn config_lines(&self) -> String {
+        match self {
+            Backend::Sqlite => String::new(),
+        }
+    }
+}
+
+/// The venv's python and aws CLI, or `None` (the test is skipped) when
+/// this machine cannot run the test.
+fn prerequisites(test: &str) -> Option<Venv> {
+    if !require_root(test) {
+        return None;
+    }
+    let dir = std::env::var_os("IAM_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/iam-venv"));
+    let venv = Venv {
+        python: dir.join("bin/python"),
+        aws: dir.join("bin/aws"),
+    };
+    if venv.python.exists() && venv.aws.exists() {
+        return Some(venv);
+    }
+    let why = format!(
+        "{test}: no venv with awscli and boto3 at {} (set IAM_VENV)",
+        dir.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why} (CI=true)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {why}");
+    None
+}
+
+#[derive(Debug, Clone)]
+struct Venv {
+    python: PathBuf,
+    aws: PathBuf,
+}
+
+/// A running iam-server in a temp dir of its own (0700): server.toml
+/// (0600), the state dir, its logs, and the first administrator's key.
+struct Server {
+    dir: TempDir,
+    config: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    access_key_id: String,
+    secret_access_key: String,
+    venv: Venv,
+}
+
+impl Server {
+    /// Writes the config, bootstraps the administrator, starts serving.
+    fn start(backend: &Backend, venv: &Venv) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("iam-server-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod 700");
+        let port = free_port();
+        let config = dir.path().join("server.toml");
+        let text = format!(
+            "account_id = \"123456789012\"\nlisten = \"127.0.0.1:{port}\"\n\
+             state_dir = \"state\"\n{}",
+            backend.config_lines()
+        );
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&config)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("write server.toml");
+        let out = Command::new(artifact("iam-server"))
+            .arg("--config")
+            .arg(&config)
+            .args(["bootstrap", "--user-name", "iam-admin"])
+            .output()
+            .expect("run iam-server bootstrap");
+        assert!(
+            out.status.success(),
+            "bootstrap: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed: Value = serde_json::from_slice(&out.stdout).expect("bootstrap prints JSON");
+        let key = &printed["AccessKey"];
+        let mut server = Self {
+            dir,
+            config,
+            port,
+            child: None,
+            access_key_id: key["AccessKeyId"].as_str().expect("AccessKeyId").to_owned(),
+            secret_access_key: key["SecretAccessKey"]
+                .as_str()
+                .expect("SecretAccessKey")
+                .to_owned(),
+            venv: venv.clone(),
+        };
+        server.serve();
+        server
+    }
+
+    /// Starts the process and waits until it says it listens.
+    fn serve(&mut self) {
+        let log = |name: &str| {
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.path().join(name))
+                .expect("log file")
+        };
+        let listening = || {
+            let text = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+            let starts = text
+                .matches(&format!("listening on https://127.0.0.1:{}", self.port))
+                .count();
+            (starts, text)
+        };
+        let (before, _) = listening();
+        let mut child = Command::new(artifact("iam-server"))
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log("requests.log"))
+            .stderr(log("server.log"))
+            .spawn()
+            .expect("start iam-server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (starts, text) = listening();
+            if starts > before {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("iam-server exited ({status}): {text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "iam-server did not start: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = Some(child);
+    }
+
+    /// `kill -9`: no shutdown, no flush.
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    /// tests/server_scenario.py `scenario` with the administrator's key and
+    /// nothing of this machine's AWS configuration.
+    fn driver(&self, scenario: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.venv.python);
+        cmd.arg(tests_dir().join("server_scenario.py"))
+            .arg(scenario)
+            .arg("--tmp")
+            .arg(self.dir.path())
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.dir.path())
+            .env("IAM_ENDPOINT", self.endpoint())
+            .env("IAM_AWS_CLI", &self.venv.aws)
+            .env("AWS_CA_BUNDLE", self.dir.path().join("state/tls/cert.pem"))
+            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        cmd
+    }
+
+    /// Runs a scenario to its end; fails the test with its message and the
+    /// server's log when it fails.
+    fn run(&self, scenario: &str, args: &[&str], stdin: &str) -> Output {
+        let out = run_with_stdin(self.driver(scenario, args), stdin);
+        assert!(
+            out.status.success(),
+            "scenario {scenario} failed:\n{}\n--- server log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_tail()
+        );
+        out
+    }
+
+    fn log_tail(&self) -> String {
+        let text = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// The library's view of the same server (its config, its directory).
+    fn app(&self) -> App {
+        App::open(ServerConfig::load(&self.config).expect("server.toml")).expect("App::open")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// One scenario of the driver against a fresh server on `backend`.
+fn scenario(backend: &Backend, test: &str, name: &str) {
+    let Some(venv) = prerequisites(test) else {
+        return;
+    };
+    let server = Server::start(backend, &venv);
+    server.run(name, &[], "");
+}
+
+#[test]
+fn administrator_scenario_with_the_aws_cli_and_boto3() {
+    scenario(&Backend::Sqlite, "administrator_scenario", "admin");
+}
+
+#[test]
+fn each_mistake_gets_the_aws_error_code_and_writes_nothing() {
+    scenario(&Backend::Sqlite, "error_codes", "errors");
+}
+
+#[test]
+fn tampered_plain_oversized_and_malformed_requests_are_refused() {
+    scenario(&Backend::Sqlite, "negative_requests", "negative");
+}
+
+#[test]
+fn a_thousand_users_through_the_cli_paginator_and_query() {
+    scenario(&Backend::Sqlite, "pagination", "paginate");
+}
+
+#[test]
+fn fifty_parallel_clients_lose_and_duplicate_nothing() {
+    scenario(&Backend::Sqlite, "concurrency", "concurrency");
+}
+
+#[test]
+fn kill_9_during_writes_loses_no_acknowledged_write() {
+    kill_9_during_writes(&Backend::Sqlite);
+}
+
+fn kill_9_during_writes(backend: &Backend) {
+    let Some(venv) = prerequisites("kill_9") else {
+        return;
+    };
+    let mut server = Server::start(backend, &venv);
+    let mut writer = server
+        .driver("writes", &[])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let stdout = writer.stdout.take().expect("writer stdout");
+    let (sent, acknowledged) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sent.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut acked = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.len() < 40 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} writes in 60 s",
+            acked.len()
+        );
+        if let Ok(name) = acknowledged.recv_timeout(Duration::from_secs(5)) {
+            acked.push(name);
+        }
+    }
+    server.kill_9();
+    let status = writer.wait().expect("writer exits once the server is gone");
+    reader.join().expect("reader thread");
+    acked.extend(acknowledged.try_iter());
+    assert!(!status.success() || !acked.is_empty(), "writer: {status}");
+    server.serve();
+    let out = server.run("exists", &[], &(acked.join("\n") + "\n"));
+    let checked: Value = serde_json::from_slice(&out.stdout).expect("exists prints JSON");
+    assert_eq!(checked["checked"].as_u64(), Some(acked.len() as u64));
+}
+
+// --- the clock the server does not let a client set -------------------------
+
+/// A request botocore signed (tests/server_scenario.py `sign`), as the front
+/// end would hand it to [`App::call`].
+fn captured(server: &Server, args: &[&str]) -> ApiRequest {
+    let out = server.run("sign", args, "");
+    let signed: Value = serde_json::from_slice(&out.stdout).expect("sign prints JSON");
+    let mut builder = http::Request::builder().method("POST").uri("/");
+    for (name, value) in signed["headers"].as_object().expect("headers") {
+        builder = builder.header(name.as_str(), value.as_str().expect("header value"));
+    }
+    let (parts, ()) = builder.body(()).expect("request").into_parts();
+    ApiRequest {
+        parts,
+        body: Bytes::from(signed["body"].as_str().expect("body").to_owned()),
+        peer: "127.0.0.1".parse().expect("ip"),
+    }
+}
+
+fn at(unix: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(unix, 0).expect("a time")
+}
+
+fn assert_refused(answer: &ApiResponse, status: u16, code: &str, what: &str) {
+    assert_eq!(
+        (answer.status, answer.error_code.as_deref()),
+        (status, Some(code)),
+        "{what}: {}",
+        answer.body
+    );
+}
+
+#[test]
+fn a_request_replayed_after_15_minutes_is_refused() {
+    let Some(venv) = prerequisites("replay") else {
+        return;
+    };
+    let server = Server::start(&Backend::Sqlite, &venv);
+    let signed_at = chrono::Utc::now().timestamp();
+    let when = signed_at.to_string();
+    let create = captured(
+        &server,
+        &[
+            "--at",
+            &when,
+            "--params",
+            "Action=CreateUser&Version=2010-05-08&UserName=replayed",
+        ],
+    );
+    let list = captured(&server, &["--at", &when]);
+    let app = server.app();
+    let minutes = |m: i64| at(signed_at + m * 60);
+    assert_refused(
+        &app.call(&create, minutes(16)),
+        403,
+        "SignatureDoesNotMatch",
+        "CreateUser 16 minutes later",
+    );
+    assert_refused(
+        &app.call(&list, minutes(-16)),
+        403,
+        "SignatureDoesNotMatch",
+        "a request dated 16 minutes ahead",
+    );
+    assert_eq!(app.call(&list, minutes(14)).status, 200, "14 minutes later");
+    // Nothing was created by the refused replay; the same bytes at their
+    // own time are fine.
+    let listed = app.call(&list, minutes(0));
+    assert_eq!(listed.status, 200);
+    assert!(!listed.body.contains("replayed"), "{}", listed.body);
+    let created = app.call(&create, minutes(0));
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(created.body.contains("<UserName>replayed</UserName>"));
+}
+
+#[test]
+fn an_expired_session_token_is_refused() {
+    let Some(venv) = prerequisites("expired_session") else {
+        return;
+    };
+    let server = Server::start(&Backend::Sqlite, &venv);
+    let out = server.run("assume", &[], "");
+    let session = String::from_utf8(out.stdout).expect("utf-8");
+    let credentials: Value = serde_json::from_str(&session).expect("credentials");
+    let expires = chrono::DateTime::parse_from_rfc3339(
+        credentials["Expiration"].as_str().expect("Expiration"),
+    )
+    .expect("an RFC 3339 Expiration")
+    .timestamp();
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        (now + 850..=now + 900).contains(&expires),
+        "a 900 s session"
+    );
+    let sign = |when: i64| {
+        captured(
+            &server,
+            &[
+                "--service",
+                "sts",
+                "--params",
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                "--session",
+                session.trim(),
+                "--at",
+                &when.to_string(),
+            ],
+        )
+    };
+    let app = server.app();
+    let before = sign(expires - 60);
+    let after = sign(expires + 60);
+    let answer = app.call(&before, at(expires - 60));
+    assert_eq!(
+        answer.status, 200,
+        "a minute before expiry: {}",
+        answer.body
+    );
+    assert!(
+        answer.body.contains("assumed-role/short/brief"),
+        "{}",
+        answer.body
+    );
+    assert_refused(
+        &app.call(&after, at(expires + 60)),
+        403,
+        "ExpiredToken",
+        "a minute after expiry",
+    );
+    // The secret never appears in what the server answers.
+    let secret = credentials["SecretAccessKey"].as_str().expect("secret");
+    assert!(!app.call(&after, at(expires + 60)).body.contains(secret));
+}
