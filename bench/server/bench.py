@@ -163,7 +163,7 @@ def fixture(t, client):
     doc = lambda i: json.dumps({  # noqa: E731
         "Version": "2012-10-17",
         "Statement": [{"Sid": f"S{i}", "Effect": "Allow",
-                       "Action": [f"s3:Get*", f"ec2:Describe*", "iam:Get*"],
+                       "Action": ["s3:Get*", "ec2:Describe*", "iam:Get*"],
                        "Resource": f"arn:aws:s3:::bucket-{i}/*",
                        "Condition": {"IpAddress": {"aws:SourceIp": f"10.{i}.0.0/16"}}}],
     })
@@ -352,10 +352,10 @@ def markdown(out, targets, ops):
                     continue
                 r = rows.get((op, t["label"]), {})
                 if "calls_per_s" in r and "calls_per_s" in b:
-                    ratio = f"{r['calls_per_s'] / b['calls_per_s']:.1f}× calls/s"
+                    ratio = f"{r['calls_per_s'] / b['calls_per_s']:.2g}× calls/s"
                     if r.get("server_cpu_ms_per_call") and b.get("server_cpu_ms_per_call"):
                         ratio += (f"; moto's server CPU/call ÷ ours: "
-                                  f"{b['server_cpu_ms_per_call'] / r['server_cpu_ms_per_call']:.1f}×")
+                                  f"{b['server_cpu_ms_per_call'] / r['server_cpu_ms_per_call']:.2g}×")
                     cells.append(ratio)
                 else:
                     cells.append("—")

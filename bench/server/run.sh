@@ -6,6 +6,7 @@
 #   bench/server/run.sh                      # SQLite, 100,000 users; moto 1,000
 #   IAM_USERS=10000 MOTO_USERS=1000 CALLS=200 bench/server/run.sh
 #   PERF=1 OPS="ListUsers (first page)" bench/server/run.sh   # perf record the first iam-server
+#   AB_SERVER=/tmp/iam-server-before OPS=ListUsers… bench/server/run.sh  # A/B two builds
 #   BACKENDS="sqlite postgres" IAM_BENCH_POSTGRES_URL=postgres://… bench/server/run.sh
 #
 # Targets: iam-server per backend with IAM_USERS users, iam-server (SQLite)
@@ -70,7 +71,7 @@ start_iam() {
         fi
     } > "$dir/server.toml"
     chmod 600 "$dir/server.toml"
-    key=$("$server" --config "$dir/server.toml" bootstrap --user-name bench-admin)
+    key=$("$bin" --config "$dir/server.toml" bootstrap --user-name bench-admin)
     via_api=true
     note="seeded through the API"
     if [ "$2" = sqlite ] && [ "$3" -gt 0 ]; then
@@ -79,7 +80,7 @@ start_iam() {
         note=$("$seed" "$dir/state/directory.db" "$3")
         via_api=false
     fi
-    "$server" --config "$dir/server.toml" > "$dir/requests.jsonl" 2> "$dir/server.err" &
+    "$bin" --config "$dir/server.toml" > "$dir/requests.jsonl" 2> "$dir/server.err" &
     pid=$!
     pids="$pids $pid"
     wait_up "https://localhost:$port/healthz"
@@ -94,9 +95,17 @@ print(json.dumps({"label": sys.argv[2], "kind": "iam-server", "endpoint": "https
 }
 
 umask 077
+bin=$server
 for b in $BACKENDS; do
     start_iam "iam-$b" "$b" "$IAM_USERS" "iam-server ($b, $IAM_USERS users)"
 done
+if [ -n "${AB_SERVER:-}" ]; then
+    # A/B: another iam-server binary (e.g. main's) at the same size,
+    # interleaved with this one.
+    bin=$AB_SERVER
+    start_iam iam-ab sqlite "$IAM_USERS" "$(basename "$AB_SERVER") (sqlite, $IAM_USERS users)"
+    bin=$server
+fi
 start_iam iam-small sqlite "$MOTO_USERS" "iam-server (sqlite, $MOTO_USERS users)"
 
 port=$(free_port)
