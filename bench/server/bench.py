@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""iam-server side by side with moto: one boto3 workload, targets interleaved.
+
+Run by bench/server/run.sh, which starts the targets and writes the targets
+file (JSON, mode 0600: it holds the iam-server admin's access key):
+
+    [{"label": "iam-server (SQLite, 100,000 users)", "kind": "iam-server",
+      "endpoint": "https://localhost:18443", "ca_bundle": ".../cert.pem",
+      "key_id": "AKIA...", "secret": "...", "pid": 1234, "users": 100000,
+      "seed_via_api": false}, ...]
+
+For each call type, each round runs a batch of --calls calls on every target
+in turn (the order alternating between rounds), so load from other processes
+on the machine hits all targets alike. A batch is --procs client processes
+(processes, not threads: boto3's own CPU cost would otherwise be serialised
+by the GIL and cap every target alike), each with its own boto3 client and
+keep-alive connection. Reported per target and call type: calls/s (calls over
+the batches' wall time), p50/p99 of per-call latency as the client sees it,
+and the server process's CPU time per call (/proc/PID/stat, all threads),
+which other load on the machine does not inflate.
+"""
+
+import argparse
+import concurrent.futures as cf
+import datetime
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+import uuid
+
+import boto3
+import botocore
+import botocore.config
+import botocore.exceptions
+
+FIXTURE_POLICIES = 3
+SIM_USER = "bench-sim"
+SIM_GROUP = "bench-sim-group"
+SIM_ACTIONS = ["iam:GetUser", "iam:CreateUser", "s3:GetObject", "ec2:RunInstances"]
+ACCOUNT_ID_FALLBACK = "123456789012"
+
+
+def user_name(i):
+    return f"bench-u{i:06d}"
+
+
+def make_client(t):
+    cfg = botocore.config.Config(
+        retries={"max_attempts": 1, "mode": "standard"},
+        max_pool_connections=2,
+        connect_timeout=10,
+        read_timeout=120,
+    )
+    return boto3.session.Session().client(
+        "iam",
+        endpoint_url=t["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id=t["key_id"],
+        aws_secret_access_key=t["secret"],
+        verify=t.get("ca_bundle") or False,
+        config=cfg,
+    )
+
+
+# ---- worker processes ---------------------------------------------------------
+
+_client = None
+_target = None
+
+
+def _init_worker(t):
+    global _client, _target
+    _target = t
+    _client = make_client(t)
+
+
+def _one_call(op, rng, ctx):
+    c = _client
+    if op == "GetUser":
+        c.get_user(UserName=user_name(rng.randrange(ctx["users"])))
+    elif op == "ListUsers (first page)":
+        c.list_users(MaxItems=100)
+    elif op == "ListUsers (later page)":
+        c.list_users(MaxItems=100, Marker=rng.choice(ctx["markers"]))
+    elif op == "CreateUser":
+        c.create_user(UserName=f"bench-c{uuid.uuid4().hex[:16]}")
+    elif op == "SimulatePrincipalPolicy":
+        c.simulate_principal_policy(PolicySourceArn=ctx["sim_arn"], ActionNames=SIM_ACTIONS)
+    else:
+        raise ValueError(op)
+
+
+def _batch(op, n, seed, ctx):
+    """n calls of op; per-call latencies in seconds and the errors seen."""
+    rng = random.Random(seed)
+    lat, errors = [], {}
+    for _ in range(n):
+        t0 = time.perf_counter()
+        try:
+            _one_call(op, rng, ctx)
+        except botocore.exceptions.ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "?")
+            errors[code] = errors.get(code, 0) + 1
+            continue
+        except Exception as e:  # noqa: BLE001 - report, don't stop the bench
+            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+            continue
+        lat.append(time.perf_counter() - t0)
+    return lat, errors
+
+
+def _create_users(names):
+    for n in names:
+        try:
+            _client.create_user(UserName=n)
+        except botocore.exceptions.ClientError as e:
+            if e.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+    return len(names)
+
+
+def _warm(_):
+    _client.list_users(MaxItems=1)
+    return True
+
+
+# ---- setup --------------------------------------------------------------------
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ignore_exists(f, **kw):
+    try:
+        return f(**kw)
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+        return None
+
+
+def fixture(t, client):
+    """The SimulatePrincipalPolicy subject: a user with an inline policy, 3
+    attached managed policies, in a group with one more."""
+    try:
+        account = boto3.session.Session().client(
+            "sts", endpoint_url=t["endpoint"], region_name="us-east-1",
+            aws_access_key_id=t["key_id"], aws_secret_access_key=t["secret"],
+            verify=t.get("ca_bundle") or False,
+        ).get_caller_identity()["Account"]
+    except Exception:  # noqa: BLE001 - moto's default account
+        account = ACCOUNT_ID_FALLBACK
+    doc = lambda i: json.dumps({  # noqa: E731
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": f"S{i}", "Effect": "Allow",
+                       "Action": ["s3:Get*", "ec2:Describe*", "iam:Get*"],
+                       "Resource": f"arn:aws:s3:::bucket-{i}/*",
+                       "Condition": {"IpAddress": {"aws:SourceIp": f"10.{i}.0.0/16"}}}],
+    })
+    ignore_exists(client.create_user, UserName=SIM_USER)
+    ignore_exists(client.create_group, GroupName=SIM_GROUP)
+    client.add_user_to_group(GroupName=SIM_GROUP, UserName=SIM_USER)
+    for i in range(FIXTURE_POLICIES + 1):
+        arn = f"arn:aws:iam::{account}:policy/bench-p{i}"
+        ignore_exists(client.create_policy, PolicyName=f"bench-p{i}", PolicyDocument=doc(i))
+        if i < FIXTURE_POLICIES:
+            client.attach_user_policy(UserName=SIM_USER, PolicyArn=arn)
+        else:
+            client.attach_group_policy(GroupName=SIM_GROUP, PolicyArn=arn)
+    client.put_user_policy(UserName=SIM_USER, PolicyName="inline", PolicyDocument=doc(9))
+    return f"arn:aws:iam::{account}:user/{SIM_USER}"
+
+
+def markers_of(client, want):
+    """Markers of later ListUsers pages, walked with MaxItems=1000 (fewer
+    calls), then sampled: any marker the server handed out is a valid start."""
+    found, marker = [], None
+    while True:
+        kw = {"MaxItems": 1000}
+        if marker:
+            kw["Marker"] = marker
+        out = client.list_users(**kw)
+        if not out.get("IsTruncated"):
+            break
+        marker = out["Marker"]
+        found.append(marker)
+    random.Random(7).shuffle(found)
+    return found[:want]
+
+
+# ---- measuring ----------------------------------------------------------------
+
+
+def pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def run(args):
+    with open(args.targets) as f:
+        targets = json.load(f)
+    ops = [o.strip() for o in args.ops.split(",")]
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()
+    pools, ctxs = {}, {}
+    for t in targets:
+        label = t["label"]
+        pools[label] = cf.ProcessPoolExecutor(args.procs, initializer=_init_worker, initargs=(t,))
+        client = make_client(t)
+        if t.get("seed_via_api") and t["users"]:
+            t0 = time.perf_counter()
+            names = [user_name(i) for i in range(t["users"])]
+            chunks = [names[i::args.procs] for i in range(args.procs)]
+            sum(pools[label].map(_create_users, chunks))
+            t["seed_seconds"] = time.perf_counter() - t0
+            print(f"{label}: seeded {t['users']} users through the API in "
+                  f"{t['seed_seconds']:.1f} s", file=sys.stderr)
+        t0 = time.perf_counter()
+        sim_arn = fixture(t, client)
+        markers = markers_of(client, 50)
+        print(f"{label}: fixture and {len(markers)} markers in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
+        ctxs[label] = {"users": t["users"], "sim_arn": sim_arn, "markers": markers}
+        list(pools[label].map(_warm, range(args.procs * 2)))
+
+    results = {}
+    for op in ops:
+        for r in range(args.rounds):
+            order = targets if r % 2 == 0 else list(reversed(targets))
+            for t in order:
+                label = t["label"]
+                ctx = ctxs[label]
+                if op == "ListUsers (later page)" and not ctx["markers"]:
+                    results.setdefault((op, label), {"note": "no later pages: all users in one page"})
+                    continue
+                calls = args.list_calls if op.startswith("ListUsers") else args.calls
+                per = [calls // args.procs + (1 if i < calls % args.procs else 0)
+                       for i in range(args.procs)]
+                cpu0 = cpu_seconds(t.get("pid"))
+                w0 = time.perf_counter()
+                futs = [pools[label].submit(_batch, op, n, ops.index(op) * 10_000 + r * 100 + i, ctx)
+                        for i, n in enumerate(per)]
+                outs = [f.result() for f in futs]
+                wall = time.perf_counter() - w0
+                cpu1 = cpu_seconds(t.get("pid"))
+                acc = results.setdefault((op, label), {"lat": [], "wall": 0.0, "cpu": 0.0,
+                                                       "errors": {}, "ok": 0})
+                for lat, errs in outs:
+                    acc["lat"].extend(lat)
+                    acc["ok"] += len(lat)
+                    for k, v in errs.items():
+                        acc["errors"][k] = acc["errors"].get(k, 0) + v
+                acc["wall"] += wall
+                if cpu0 is not None:
+                    acc["cpu"] += cpu1 - cpu0
+                print(f"{op:26s} round {r} {label}: {len(sum((o[0] for o in outs), []))} ok "
+                      f"in {wall:.2f} s", file=sys.stderr)
+    for p in pools.values():
+        p.shutdown()
+
+    summary = []
+    for (op, label), acc in results.items():
+        row = {"op": op, "target": label}
+        if "note" in acc:
+            row["note"] = acc["note"]
+        elif acc["ok"] == 0:
+            row["note"] = "not supported: " + ", ".join(f"{k} ×{v}" for k, v in acc["errors"].items())
+        else:
+            row.update({
+                "calls": acc["ok"],
+                "calls_per_s": acc["ok"] / acc["wall"],
+                "p50_ms": pct(acc["lat"], 0.50) * 1000,
+                "p99_ms": pct(acc["lat"], 0.99) * 1000,
+                "server_cpu_ms_per_call": acc["cpu"] / acc["ok"] * 1000 if acc["cpu"] else None,
+                "errors": acc["errors"],
+            })
+        summary.append(row)
+    meta = machine(args, targets, started, load_start)
+    out = {"meta": meta, "results": summary}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    print(markdown(out, targets, ops))
+
+
+def machine(args, targets, started, load_start):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import moto  # noqa: PLC0415 - only for its version
+    return {
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{os.cpu_count()} × {cpu}",
+        "kernel": platform.release(),
+        "load_start": "%.2f %.2f %.2f" % load_start,
+        "load_end": "%.2f %.2f %.2f" % os.getloadavg(),
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+        "botocore": botocore.__version__,
+        "moto": moto.__version__,
+        "iam_server": os.environ.get("IAM_SERVER_VERSION", "?"),
+        "procs": args.procs,
+        "calls": args.calls,
+        "list_calls": args.list_calls,
+        "rounds": args.rounds,
+        "seeding": {t["label"]: t.get("seed_note", "") for t in targets},
+    }
+
+
+def fmt(x, digits=1):
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def markdown(out, targets, ops):
+    rows = {(r["op"], r["target"]): r for r in out["results"]}
+    base = next((t["label"] for t in targets if t["kind"] == "moto"), None)
+    head = ["call"] + [t["label"] for t in targets]
+    if base:
+        head += [f"{t['label']} ÷ moto" for t in targets if t["kind"] != "moto"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for op in ops:
+        cells = [op]
+        for t in targets:
+            r = rows.get((op, t["label"]), {})
+            if "calls_per_s" in r:
+                err = sum(r["errors"].values())
+                cells.append(
+                    f"{r['calls_per_s']:.0f}/s, p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms, "
+                    f"server CPU {fmt(r['server_cpu_ms_per_call'], 2)} ms/call"
+                    + (f" ({err} errors)" if err else ""))
+            else:
+                cells.append(r.get("note", "—"))
+        if base:
+            b = rows.get((op, base), {})
+            for t in targets:
+                if t["kind"] == "moto":
+                    continue
+                r = rows.get((op, t["label"]), {})
+                if "calls_per_s" in r and "calls_per_s" in b:
+                    ratio = f"{r['calls_per_s'] / b['calls_per_s']:.2g}× calls/s"
+                    if r.get("server_cpu_ms_per_call") and b.get("server_cpu_ms_per_call"):
+                        ratio += (f"; moto's server CPU/call ÷ ours: "
+                                  f"{b['server_cpu_ms_per_call'] / r['server_cpu_ms_per_call']:.2g}×")
+                    cells.append(ratio)
+                else:
+                    cells.append("—")
+        lines.append("| " + " | ".join(cells) + " |")
+    m = out["meta"]
+    lines.append("")
+    lines.append(
+        f"Run {m['date']} on {m['cpu']} (kernel {m['kernel']}); load average {m['load_start']} at "
+        f"the start, {m['load_end']} at the end; {m['procs']} client processes; {m['rounds']} "
+        f"rounds of {m['calls']} calls ({m['list_calls']} for ListUsers) per target and call, "
+        f"targets interleaved; iam-server {m['iam_server']}, moto {m['moto']}, boto3 {m['boto3']}, "
+        f"botocore {m['botocore']}, Python {m['python']}.")
+    for label, note in m["seeding"].items():
+        if note:
+            lines.append(f"- {label}: {note}")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--targets", required=True, help="targets JSON (see the module docs)")
+    ap.add_argument("--ops", default="GetUser,ListUsers (first page),ListUsers (later page),"
+                    "CreateUser,SimulatePrincipalPolicy")
+    ap.add_argument("--procs", type=int, default=4)
+    ap.add_argument("--calls", type=int, default=400, help="calls per batch")
+    ap.add_argument("--list-calls", type=int, default=60, help="calls per ListUsers batch")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", help="also write the raw results here")
+    run(ap.parse_args())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+#!/bin/sh
+# iam-server side by side with moto (issue 13): builds the release server,
+# starts the targets, seeds them, runs bench.py against all of them
+# interleaved, prints a Markdown table. As root (server.toml must be root's).
+#
+#   bench/server/run.sh                      # SQLite, 100,000 users; moto 1,000
+#   IAM_USERS=10000 MOTO_USERS=1000 CALLS=200 bench/server/run.sh
+#   PERF=1 OPS="ListUsers (first page)" bench/server/run.sh   # perf record the first iam-server
+#   AB_SERVER=/tmp/iam-server-before OPS=ListUsers… bench/server/run.sh  # A/B two builds
+#   BACKENDS="sqlite postgres" IAM_BENCH_POSTGRES_URL=postgres://… bench/server/run.sh
+#
+# Targets: iam-server per backend with IAM_USERS users, iam-server (SQLite)
+# with MOTO_USERS users (like for like with moto), and moto_server with
+# MOTO_USERS users. See bench/README.md.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+venv=${IAM_VENV:-/opt/iam-venv}
+IAM_USERS=${IAM_USERS:-100000}
+MOTO_USERS=${MOTO_USERS:-1000}
+BACKENDS=${BACKENDS:-sqlite}
+# The server.toml key naming the PostgreSQL directory, once it lands.
+PG_KEY=${IAM_BENCH_POSTGRES_KEY:-postgres_url}
+
+[ "$(id -u)" = 0 ] || { echo "run.sh: as root (server.toml must be root's)" >&2; exit 1; }
+
+echo "building the release iam-server and iam-bench-seed…" >&2
+(cd "$repo" && cargo build --release --locked -q -p iam-server -p iam-bench --bin iam-server --bin iam-bench-seed)
+server=$repo/target/release/iam-server
+seed=$repo/target/release/iam-bench-seed
+
+work=$(mktemp -d /tmp/iam-server-bench.XXXXXX)
+chmod 700 "$work"
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+    "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_up() { # URL
+    i=0
+    until curl -ksf -o /dev/null "$1"; do
+        i=$((i + 1)); [ $i -lt 300 ] || { echo "run.sh: $1 did not come up" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+targets="[]"
+add_target() { # JSON object
+    targets=$("$venv/bin/python" -c 'import json,sys; t=json.loads(sys.argv[1]); t.append(json.loads(sys.argv[2])); print(json.dumps(t))' "$targets" "$1")
+}
+
+# iam-server NAME BACKEND USERS LABEL
+start_iam() {
+    dir=$work/$1
+    mkdir -m 700 "$dir"
+    port=$(free_port)
+    {
+        echo 'account_id = "123456789012"'
+        echo "listen = \"127.0.0.1:$port\""
+        echo 'state_dir = "state"'
+        if [ "$2" = postgres ]; then
+            echo "$PG_KEY = \"${IAM_BENCH_POSTGRES_URL:?set IAM_BENCH_POSTGRES_URL}\""
+        fi
+    } > "$dir/server.toml"
+    chmod 600 "$dir/server.toml"
+    key=$("$bin" --config "$dir/server.toml" bootstrap --user-name bench-admin)
+    via_api=true
+    note="seeded through the API"
+    if [ "$2" = sqlite ] && [ "$3" -gt 0 ]; then
+        # Straight into the directory, one transaction, before the server
+        # starts (bench/src/bin/iam-bench-seed.rs).
+        note=$("$seed" "$dir/state/directory.db" "$3")
+        via_api=false
+    fi
+    "$bin" --config "$dir/server.toml" > "$dir/requests.jsonl" 2> "$dir/server.err" &
+    pid=$!
+    pids="$pids $pid"
+    wait_up "https://localhost:$port/healthz"
+    add_target "$("$venv/bin/python" -c '
+import json, sys
+k = json.loads(sys.argv[1])["AccessKey"]
+print(json.dumps({"label": sys.argv[2], "kind": "iam-server", "endpoint": "https://localhost:" + sys.argv[3],
+    "ca_bundle": sys.argv[4], "key_id": k["AccessKeyId"], "secret": k["SecretAccessKey"],
+    "pid": int(sys.argv[5]), "users": int(sys.argv[6]), "seed_via_api": sys.argv[7] == "true",
+    "seed_note": sys.argv[8]}))' "$key" "$4" "$port" "$dir/state/tls/cert.pem" "$pid" "$3" "$via_api" "$note")"
+    echo "$4: pid $pid, port $port ($note)" >&2
+}
+
+umask 077
+bin=$server
+for b in $BACKENDS; do
+    start_iam "iam-$b" "$b" "$IAM_USERS" "iam-server ($b, $IAM_USERS users)"
+done
+if [ -n "${AB_SERVER:-}" ]; then
+    # A/B: another iam-server binary (e.g. main's) at the same size,
+    # interleaved with this one.
+    bin=$AB_SERVER
+    start_iam iam-ab sqlite "$IAM_USERS" "$(basename "$AB_SERVER") (sqlite, $IAM_USERS users)"
+    bin=$server
+fi
+start_iam iam-small sqlite "$MOTO_USERS" "iam-server (sqlite, $MOTO_USERS users)"
+
+port=$(free_port)
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
+moto_pid=$!
+pids="$pids $moto_pid"
+wait_up "http://127.0.0.1:$port/moto-api/"
+add_target "{\"label\": \"moto ($MOTO_USERS users)\", \"kind\": \"moto\", \"endpoint\": \"http://127.0.0.1:$port\",
+  \"key_id\": \"testing\", \"secret\": \"testing\", \"pid\": $moto_pid, \"users\": $MOTO_USERS,
+  \"seed_via_api\": true, \"seed_note\": \"seeded through the API (moto keeps everything in memory; ListUsers ignores MaxItems and returns every user)\"}"
+echo "moto: pid $moto_pid, port $port" >&2
+
+printf '%s\n' "$targets" > "$work/targets.json"
+perf_pid=""
+if [ -n "${PERF:-}" ]; then
+    # Profile the first iam-server for the whole run (perf's own overhead
+    # then weighs on it: a profiling run, not a measuring one).
+    first=$(echo "$targets" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)[0]["pid"])')
+    perf record -q -F 499 --call-graph dwarf,16384 -p "$first" -o "${PERF_OUT:-/tmp/iam-server-bench.perf.data}" 2>/dev/null &
+    perf_pid=$!
+fi
+IAM_SERVER_VERSION="$("$server" --version | cut -d' ' -f2) ($(git -C "$repo" rev-parse --short HEAD))" \
+    "$venv/bin/python" "$here/bench.py" --targets "$work/targets.json" \
+    --calls "${CALLS:-400}" --list-calls "${LIST_CALLS:-60}" --rounds "${ROUNDS:-3}" \
+    --procs "${PROCS:-4}" --json "${JSON_OUT:-$work/results.json}" ${OPS:+--ops "$OPS"}
+if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
