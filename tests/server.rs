@@ -20,6 +20,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// PostgreSQL 15 for the `Backend::Postgres` runs (shared with
+/// iam-server's own tests).
+#[path = "../iam-server/tests/support/postgres.rs"]
+mod postgres;
+
 use bytes::Bytes;
 use e2e::{artifact, require_root, run_with_stdin, tests_dir};
 use iam_server::app::{ApiRequest, ApiResponse, App};
@@ -32,13 +37,25 @@ use tempfile::TempDir;
 enum Backend {
     /// The embedded SQLite file in `state_dir` (the default).
     Sqlite,
+    /// A database of its own on the test process's PostgreSQL 15.
+    Postgres { url: String },
 }
 
 impl Backend {
-    /// What this backend adds to server.toml (a `postgres_url`, later).
+    /// A fresh PostgreSQL database; `None` (skipped, failed under CI=true)
+    /// without PostgreSQL 15.
+    fn postgres() -> Option<Self> {
+        let pg = postgres::TestPostgres::shared()?;
+        Some(Backend::Postgres {
+            url: pg.new_database(),
+        })
+    }
+
+    /// What this backend adds to server.toml.
     fn config_lines(&self) -> String {
         match self {
             Backend::Sqlite => String::new(),
+            Backend::Postgres { url } => format!("[postgres]\nurl = {url:?}\n"),
         }
     }
 }
@@ -296,6 +313,31 @@ fn fifty_parallel_clients_lose_and_duplicate_nothing() {
 #[test]
 fn kill_9_during_writes_loses_no_acknowledged_write() {
     kill_9_during_writes(&Backend::Sqlite);
+}
+
+// The same scenarios on PostgreSQL, the fleet's directory of record: the
+// whole administrator scenario, and the ones where concurrency and crashes
+// are the database's to get right.
+
+#[test]
+fn administrator_scenario_on_postgresql() {
+    if let Some(pg) = Backend::postgres() {
+        scenario(&pg, "administrator_scenario_pg", "admin");
+    }
+}
+
+#[test]
+fn fifty_parallel_clients_on_postgresql() {
+    if let Some(pg) = Backend::postgres() {
+        scenario(&pg, "concurrency_pg", "concurrency");
+    }
+}
+
+#[test]
+fn kill_9_during_writes_on_postgresql() {
+    if let Some(pg) = Backend::postgres() {
+        kill_9_during_writes(&pg);
+    }
 }
 
 fn kill_9_during_writes(backend: &Backend) {
