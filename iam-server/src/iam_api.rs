@@ -50,6 +50,18 @@ pub fn run(
             &call.input,
         )?);
     }
+    if call.action == "ListUsers" {
+        // Paged in the store (query::KEYSET): the directory may hold
+        // every user of a fleet.
+        let (max_items, after) = crate::query::keyset_page(&call.input)?;
+        let prefix = call.input.get("PathPrefix").and_then(Value::as_str);
+        let (mut page, last) =
+            iamctl::verbs::list_users_page(&mut ctx, prefix, after.as_deref(), max_items)?;
+        if let Some(last) = last {
+            page["Marker"] = Value::String(crate::query::keyset_marker(&last));
+        }
+        return Ok(page);
+    }
     // The codec checked every parameter against botocore's model, so a
     // request the verbs' types refuse is a bug here, not bad input.
     let command = command_from_request(&call.action, input)

@@ -17,7 +17,7 @@ use std::fmt;
 pub use decode::{decode, parse_form};
 pub use encode::{encode_error, encode_result};
 pub use model::{Model, iam, sts};
-pub use page::paginate;
+pub use page::{KEYSET, keyset_marker, keyset_page, paginate};
 
 /// A decoded request: the action and its input, validated against the model.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,7 +14,6 @@ use iam_server::pg::{Pg, PgError};
 use postgres::TestPostgres;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The store_crud cases' backend: a fresh database on the shared cluster.
 mod backend {
@@ -179,7 +178,9 @@ fn the_policy_version_limit_holds_under_concurrency() {
 }
 
 #[test]
-fn a_serialization_failure_is_run_again() {
+fn writers_take_turns_and_each_sees_the_last_write() {
+    // Writers take the directory's write lock (as SQLite's BEGIN
+    // IMMEDIATE): a read-check-write cannot interleave with another's.
     let Some((dir, _)) = fresh() else { return };
     let now = chrono::Utc::now();
     let bob = UserName::parse("bob").unwrap();
@@ -187,20 +188,29 @@ fn a_serialization_failure_is_run_again() {
         .unwrap()
         .create_user(&NewUser::new(bob.clone()), now)
         .unwrap();
-    let attempts = AtomicU32::new(0);
-    let other = dir.store().unwrap();
-    dir.run(|store| {
-        store.atomically(|s| {
-            s.get_user(&bob)?;
-            if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
-                // Another call changes the row this one has read.
-                other.update_user(&bob, None, Some(&IamPath::parse("/moved/").unwrap()))?;
-            }
-            s.set_user_status(&bob, UserStatus::Disabled)
-        })
-    })
-    .unwrap();
-    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    let held = std::sync::Barrier::new(2);
+    let waited = std::thread::scope(|scope| {
+        let first = scope.spawn(|| {
+            dir.run(|store| {
+                store.atomically(|s| {
+                    s.get_user(&bob)?;
+                    held.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    s.update_user(&bob, None, Some(&IamPath::parse("/moved/").unwrap()))
+                })
+            })
+        });
+        held.wait();
+        let started = std::time::Instant::now();
+        dir.run(|store| store.atomically(|s| s.set_user_status(&bob, UserStatus::Disabled)))
+            .unwrap();
+        first.join().unwrap().unwrap();
+        started.elapsed()
+    });
+    assert!(
+        waited >= std::time::Duration::from_millis(200),
+        "the second writer waited {waited:?}"
+    );
     let user = dir.store().unwrap().get_user(&bob).unwrap();
     assert_eq!(user.status, UserStatus::Disabled);
     assert_eq!(user.path.as_str(), "/moved/");

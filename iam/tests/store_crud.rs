@@ -248,6 +248,20 @@ fn users_crud_and_case_insensitive_names() {
         .collect();
     assert_eq!(names, ["alice", "bob"]);
     assert_eq!(s.list_users(Some("/ops/")).unwrap().len(), 1);
+    // Pages by name, case-insensitively, from the index: after "ALICE"
+    // comes bob; a page of one; a path prefix inside the page's query.
+    let page = |prefix, after, limit| -> Vec<String> {
+        s.list_users_page(prefix, after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name.to_string())
+            .collect()
+    };
+    assert_eq!(page(None, Some("ALICE"), None), ["bob"]);
+    assert_eq!(page(None, None, Some(1)), ["alice"]);
+    assert_eq!(page(None, Some("bob"), Some(5)), Vec::<String>::new());
+    assert_eq!(page(Some("/ops/"), None, Some(5)), ["alice"]);
+    assert_eq!(page(Some("/"), Some("alice"), Some(5)), ["bob"]);
 
     s.tag_user(&user("alice"), &[tag("TEAM", "dev"), tag("env", "prod")])
         .unwrap();

@@ -17,9 +17,46 @@ use super::{Model, QueryError};
 const DEFAULT_ITEMS: usize = 100;
 const MAX_ITEMS: usize = 1000;
 
+/// The lists read from the store a page at a time (the ones that grow
+/// with a fleet), by key: their verbs take the page's size and the name
+/// to continue after ([`keyset_page`]), and [`paginate`] leaves them be.
+pub const KEYSET: &[&str] = &["ListUsers"];
+
+/// `MaxItems` and the name a keyset `Marker` continues after.
+pub fn keyset_page(input: &Value) -> Result<(usize, Option<String>), QueryError> {
+    let after = match input.get("Marker").and_then(Value::as_str) {
+        None => None,
+        Some(marker) => {
+            let raw = URL_SAFE_NO_PAD
+                .decode(marker)
+                .map_err(|_| QueryError::InvalidMarker)?;
+            let text = String::from_utf8(raw).map_err(|_| QueryError::InvalidMarker)?;
+            let name = text
+                .strip_prefix("after:")
+                .ok_or(QueryError::InvalidMarker)?;
+            Some(name.to_owned())
+        }
+    };
+    Ok((limit(input.get("MaxItems")), after))
+}
+
+/// The `Marker` that continues after `name`.
+pub fn keyset_marker(name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("after:{name}"))
+}
+
+fn limit(max_items: Option<&Value>) -> usize {
+    max_items
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_ITEMS, |n| {
+            usize::try_from(n).unwrap_or(MAX_ITEMS).clamp(1, MAX_ITEMS)
+        })
+}
+
 /// Cuts the page `input` asks for out of `output`'s result lists (one
 /// sequence when the paginator names several) and sets `IsTruncated` and
-/// `Marker`. Operations without a paginator pass through unchanged.
+/// `Marker`. Operations without a paginator, and the [`KEYSET`] ones
+/// (already a page), pass through unchanged.
 pub fn paginate(
     model: &Model,
     action: &str,
@@ -29,17 +66,15 @@ pub fn paginate(
     let Some(p) = model.paginators.get(action) else {
         return Ok(output);
     };
+    if KEYSET.contains(&action) {
+        return Ok(output);
+    }
     let Value::Object(out) = &mut output else {
         return Err(QueryError::Internal(format!(
             "{action}: output is not a structure"
         )));
     };
-    let limit = input
-        .get(&p.limit_key)
-        .and_then(Value::as_u64)
-        .map_or(DEFAULT_ITEMS, |n| {
-            usize::try_from(n).unwrap_or(MAX_ITEMS).clamp(1, MAX_ITEMS)
-        });
+    let limit = limit(input.get(&p.limit_key));
     let lens: Vec<usize> = p
         .result_key
         .iter()

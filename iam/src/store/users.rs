@@ -85,19 +85,40 @@ impl Store {
 
     /// `ListUsers`, sorted by name, optionally under a path prefix.
     pub fn list_users(&self, path_prefix: Option<&str>) -> Result<Vec<User>> {
+        self.list_users_page(path_prefix, None, None)
+    }
+
+    /// One page of `ListUsers`: the users after `after` (a name; the order
+    /// is by name, case-insensitively, the order names are unique in), at
+    /// most `limit` of them. A page is read straight from the name index,
+    /// so its cost does not grow with the directory.
+    pub fn list_users_page(
+        &self,
+        path_prefix: Option<&str>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<User>> {
+        let limit = limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        // A range on the name index when continuing (an OR would hide the
+        // range from SQLite's planner and make every page a walk from the
+        // first name).
+        let from = match after {
+            Some(_) => "users.name > CAST(?1 AS TEXT) COLLATE NOCASE",
+            None => "CAST(?1 AS TEXT) IS NULL",
+        };
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM {USERS} ORDER BY users.name COLLATE NOCASE"
+                "SELECT {USER_COLUMNS} FROM {USERS}
+                 WHERE {from}
+                   AND (CAST(?2 AS TEXT) IS NULL
+                        OR substr(users.path, 1, length(CAST(?2 AS TEXT))) = CAST(?2 AS TEXT))
+                 ORDER BY users.name COLLATE NOCASE
+                 LIMIT ?3"
             ))?;
-            let rows = st.query_map((), |r| Ok(self.user_from_row(r)))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let u = row??;
-                if path_prefix.is_none_or(|p| u.path.has_prefix(p)) {
-                    out.push(u);
-                }
-            }
-            Ok(out)
+            let rows = st.query_map(params![after, path_prefix, limit], |r| {
+                Ok(self.user_from_row(r))
+            })?;
+            rows.map(|row| row?).collect()
         })
     }
 

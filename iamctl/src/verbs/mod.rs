@@ -11,6 +11,8 @@ mod report;
 mod roles;
 mod users;
 
+pub use users::list_users_page;
+
 use crate::cli::Command;
 use crate::ctx::Ctx;
 use crate::error::CliError;

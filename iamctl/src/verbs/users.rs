@@ -91,6 +91,28 @@ pub fn list_users(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError>
     )])))
 }
 
+/// One page of `ListUsers` (iam-server: `MaxItems`, `Marker`), read from
+/// the store's name index: at most `max_items` users after `after`, and
+/// whether more follow. Its cost does not grow with the directory.
+pub fn list_users_page(
+    ctx: &mut Ctx,
+    path_prefix: Option<&str>,
+    after: Option<&str>,
+    max_items: usize,
+) -> Result<(Value, Option<String>), CliError> {
+    ctx.authorize("*")?;
+    let mut users =
+        ctx.store
+            .list_users_page(path_prefix, after, Some(max_items.saturating_add(1)))?;
+    let more = users.len() > max_items;
+    users.truncate(max_items);
+    let last = more
+        .then(|| users.last().map(|u| u.name.to_string()))
+        .flatten();
+    let listed: Vec<Value> = users.iter().map(|u| shapes::user(u, false)).collect();
+    Ok((json!({"Users": listed, "IsTruncated": more}), last))
+}
+
 pub fn delete_user(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&name))?;
