@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn pages_default_100_and_walk_to_the_end() {
         let m = iam().unwrap();
-        let first = paginate(m, "ListUsers", &json!({}), users(250)).unwrap();
+        let first = paginate(m, "GetGroup", &json!({}), users(250)).unwrap();
         assert_eq!(first["Users"].as_array().unwrap().len(), 100);
         assert_eq!(first["IsTruncated"], json!(true));
         let mut marker = first["Marker"].as_str().unwrap().to_owned();
@@ -187,7 +187,7 @@ mod tests {
         loop {
             let page = paginate(
                 m,
-                "ListUsers",
+                "GetGroup",
                 &json!({"Marker": marker, "MaxItems": 70}),
                 users(250),
             )
@@ -207,14 +207,14 @@ mod tests {
     #[test]
     fn resumes_after_the_last_item_when_the_list_changes() {
         let m = iam().unwrap();
-        let first = paginate(m, "ListUsers", &json!({"MaxItems": 3}), users(10)).unwrap();
+        let first = paginate(m, "GetGroup", &json!({"MaxItems": 3}), users(10)).unwrap();
         let marker = first["Marker"].as_str().unwrap();
         // u0000 deleted between calls: the next page still starts at u0003.
         let mut changed = users(10);
         changed["Users"].as_array_mut().unwrap().remove(0);
         let next = paginate(
             m,
-            "ListUsers",
+            "GetGroup",
             &json!({"MaxItems": 3, "Marker": marker}),
             changed,
         )
@@ -262,7 +262,7 @@ mod tests {
     fn bad_markers_are_clean_errors_and_others_pass_through() {
         let m = iam().unwrap();
         for bad in ["", "!!", "MTA", &make_marker(11, 0), &make_marker(0, 0)] {
-            let e = paginate(m, "ListUsers", &json!({"Marker": bad}), users(10)).unwrap_err();
+            let e = paginate(m, "GetGroup", &json!({"Marker": bad}), users(10)).unwrap_err();
             assert_eq!(e, QueryError::InvalidMarker, "{bad}");
             assert_eq!(e.code(), "ValidationError");
         }
@@ -270,6 +270,27 @@ mod tests {
         assert_eq!(
             paginate(sts().unwrap(), "GetCallerIdentity", &json!({}), out.clone()).unwrap(),
             out
+        );
+    }
+
+    #[test]
+    fn keyset_markers_round_trip_and_bad_ones_are_clean_errors() {
+        let marker = keyset_marker("bench-u000099");
+        let (limit, after) = keyset_page(&json!({"Marker": marker, "MaxItems": 5})).unwrap();
+        assert_eq!((limit, after.as_deref()), (5, Some("bench-u000099")));
+        assert_eq!(keyset_page(&json!({})).unwrap(), (100, None));
+        assert_eq!(keyset_page(&json!({"MaxItems": 5000})).unwrap().0, 1000);
+        for bad in ["", "!!", &URL_SAFE_NO_PAD.encode("5:0000000000000000")] {
+            assert!(matches!(
+                keyset_page(&json!({"Marker": bad})),
+                Err(QueryError::InvalidMarker)
+            ));
+        }
+        // A keyset list is already a page: the generic cut leaves it be.
+        let page = json!({"Users": [], "IsTruncated": true, "Marker": marker});
+        assert_eq!(
+            paginate(iam().unwrap(), "ListUsers", &json!({}), page.clone()).unwrap(),
+            page
         );
     }
 }
