@@ -327,6 +327,10 @@ impl App {
         record: &mut Option<CallRecord>,
     ) -> Result<serde_json::Value, ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
+        // Signed for STS, or else for IAM: never for another service.
+        if claim.service != "sts" {
+            claim.check_service("iam")?;
+        }
         let form = query::parse_form(&request.body)?;
         // The whole call is run again if its transaction lost to a
         // concurrent one (PostgreSQL only; see crate::directory).

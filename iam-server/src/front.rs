@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 /// hold a task (and a blocking thread's slot) forever.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Calls answered at once (each on a blocking thread with its own
+/// connection to the directory); more wait their turn. Bounds the threads,
+/// the memory and the PostgreSQL connections a burst can take.
+static CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 pub async fn handle(
     app: Arc<App>,
     request: Request<Incoming>,
@@ -30,6 +35,11 @@ pub async fn handle(
             StatusCode::METHOD_NOT_ALLOWED,
             "The IAM, STS and CloudTrail APIs take POST requests.\n",
         );
+    }
+    // An unsigned request is refused without its body being read (the
+    // answer, MissingAuthenticationToken, needs none of it).
+    if !parts.headers.contains_key(http::header::AUTHORIZATION) {
+        return answer(&app, parts, Bytes::new(), peer, started).await;
     }
     let limit = app.config.max_body_bytes;
     let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
@@ -47,12 +57,27 @@ pub async fn handle(
             );
         }
     };
+    answer(&app, parts, body, peer, started).await
+}
+
+/// Runs the call on a blocking thread, in turn ([`CALLS`]), and writes
+/// AWS's answer.
+async fn answer(
+    app: &Arc<App>,
+    parts: http::request::Parts,
+    body: Bytes,
+    peer: SocketAddr,
+    started: Instant,
+) -> Response<Full<Bytes>> {
+    let Ok(_turn) = CALLS.acquire().await else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    };
     let call = ApiRequest {
         parts,
         body,
         peer: peer.ip(),
     };
-    let worker = Arc::clone(&app);
+    let worker = Arc::clone(app);
     let answered = tokio::task::spawn_blocking(move || worker.call(&call, Utc::now())).await;
     let Ok(answer) = answered else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
