@@ -113,6 +113,9 @@ impl App {
             database.clone(),
             config.audit_log_path(),
         )?;
+        // Ids are allocated here, for the whole fleet.
+        let mut verb_settings = verb_settings;
+        verb_settings.accounts.uid_range = config.uid_range;
         Ok(Self {
             config,
             keyring,
@@ -271,9 +274,12 @@ impl App {
         self.directory.run(|store| {
             let who = self.authenticate(&store, request, &claim, now, request_id)?;
             let action = trail::operation(target)?;
+            // Recorded once decoded: only the members CloudTrail knows, never
+            // whatever else a caller put in the body.
+            *record = CallRecord::of(&who, action, serde_json::Value::Null);
+            let input = trail::decode(&request.body)?;
             let parameters = serde_json::from_slice(&request.body).unwrap_or_default();
             *record = CallRecord::of(&who, action, camel_case(parameters));
-            let input = trail::decode(&request.body)?;
             trail::run(self, store, who, &input, now)
         })
     }
@@ -442,9 +448,20 @@ impl App {
     }
 }
 
+/// The most request-parameter JSON one event records, in bytes.
+const MAX_RECORDED_PARAMETERS: usize = 16 * 1024;
+
 impl CallRecord {
     /// `None` for root, which never calls the API.
     fn of(who: &Authenticated, action: &str, parameters: serde_json::Value) -> Option<Self> {
+        // An event is a record, not a copy of the request: a call's
+        // parameters past MAX_RECORDED_PARAMETERS (a simulated policy of a
+        // megabyte) are recorded as truncated, as CloudTrail truncates.
+        let parameters = if parameters.to_string().len() > MAX_RECORDED_PARAMETERS {
+            serde_json::json!({"truncated": true})
+        } else {
+            parameters
+        };
         Some(Self {
             identity: UserIdentity::of_principal(who.caller.principal()?),
             facts: who.facts.clone(),

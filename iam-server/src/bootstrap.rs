@@ -32,7 +32,11 @@ pub enum BootstrapError {
 /// the secret is shown).
 pub fn run(config: &ServerConfig, user_name: &str) -> Result<Value, BootstrapError> {
     AccountId::parse(&config.account_id)?;
-    let store = crate::directory::Directory::open(config)?.store()?;
+    let mut store = crate::directory::Directory::open(config)?.store()?;
+    store.set_limits(iam::store::Limits {
+        uid_range: config.uid_range,
+        ..store.limits()
+    });
     let keyring = Keyring::open_or_create(&config.key_path())?;
     let name = UserName::parse(user_name)?;
     let access_key_id =

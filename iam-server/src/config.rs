@@ -10,7 +10,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use iam::config::{AccountIdField, ConfigError, parse_toml, read_trusted, resolve_relative};
+use iam::config::{
+    AccountIdField, ConfigError, UidRange, parse_toml, read_trusted, resolve_relative,
+};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
@@ -45,6 +47,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// `[postgres]`; `None`: the embedded SQLite directory in `state_dir`.
     pub postgres: Option<PostgresSettings>,
+    /// The Linux ids the directory allocates to users and groups (as
+    /// iam.toml's `[accounts] uid_range` on a single host): every host of
+    /// the fleet gets them from here.
+    pub uid_range: (u32, u32),
 }
 
 /// `[postgres]`: PostgreSQL as the directory of record.
@@ -109,6 +115,7 @@ impl ServerConfig {
                 url: p.url.0,
                 password_file: p.password_file.map(resolve),
             }),
+            uid_range: raw.uid_range.0,
         })
     }
 
@@ -122,6 +129,7 @@ impl ServerConfig {
             tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             postgres: None,
+            uid_range: UidRange::default().0,
         }
     }
 
@@ -159,6 +167,8 @@ struct RawServerConfig {
     #[serde(default)]
     max_body_bytes: MaxBodyBytes,
     postgres: Option<RawPostgres>,
+    #[serde(default)]
+    uid_range: UidRange,
 }
 
 #[derive(Deserialize)]

@@ -545,8 +545,9 @@ fn default_extrausers_dir() -> PathBuf {
 /// Defines a newtype whose `Deserialize` checks the value, so a bad value is
 /// reported with the line it is on.
 macro_rules! checked_field {
-    ($name:ident($inner:ty), default = $default:expr, check = $check:expr) => {
-        struct $name($inner);
+    ($(#[$doc:meta])* $vis:vis $name:ident($inner:ty), default = $default:expr, check = $check:expr) => {
+        $(#[$doc])*
+        $vis struct $name($vis $inner);
         impl Default for $name {
             fn default() -> Self {
                 Self($default)
@@ -617,7 +618,8 @@ checked_field!(
 );
 
 checked_field!(
-    UidRange((u32, u32)),
+    /// Shared with server.toml: the fleet's directory allocates the ids.
+    pub UidRange((u32, u32)),
     default = (200_000, 299_999),
     check = |(lo, hi): (u32, u32)| {
         // Below 1000 are system accounts; above i32::MAX some tools break;

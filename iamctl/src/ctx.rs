@@ -188,6 +188,12 @@ impl Ctx {
         facts: ApiFacts,
         now: DateTime<Utc>,
     ) -> Self {
+        let mut store = store;
+        // As `Ctx::open`: the configured id range (iam-server's server.toml).
+        store.set_limits(Limits {
+            uid_range: config.accounts.uid_range,
+            ..store.limits()
+        });
         Self {
             origin: Origin::Api,
             account: store.account_id().clone(),

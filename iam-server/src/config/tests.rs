@@ -23,6 +23,7 @@ fn defaults() {
             tls: None,
             max_body_bytes: 1024 * 1024,
             postgres: None,
+            uid_range: (200_000, 299_999),
         }
     );
     assert_eq!(
@@ -35,13 +36,15 @@ fn defaults() {
 fn every_key_and_relative_paths() {
     let cfg = ServerConfig::parse(
         "account_id = \"123456789012\"\nlisten = \"[::]:443\"\nstate_dir = \"state\"\n\
-         max_body_bytes = 65536\n[tls]\ncertificate = \"tls/cert.pem\"\nkey = \"/k.pem\"\n",
+         max_body_bytes = 65536\nuid_range = [1000000, 1999999]\n\
+         [tls]\ncertificate = \"tls/cert.pem\"\nkey = \"/k.pem\"\n",
         Path::new("/srv/iam/server.toml"),
     )
     .unwrap();
     assert_eq!(cfg.listen, "[::]:443".parse().unwrap());
     assert_eq!(cfg.state_dir, Path::new("/srv/iam/state"));
     assert_eq!(cfg.max_body_bytes, 65536);
+    assert_eq!(cfg.uid_range, (1_000_000, 1_999_999));
     assert_eq!(
         cfg.tls,
         Some(TlsFiles {
