@@ -23,21 +23,8 @@ fi
 deb=
 if [ "${1:-}" = --deb ]; then deb=$2; fi
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $*"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL - $*"; }
-# check NAME CMD...: runs CMD, counts the result.
-check() {
-    local name=$1
-    shift
-    if "$@" >"$work/last.out" 2>&1; then
-        ok "$name"
-    else
-        not_ok "$name"
-        sed 's/^/       | /' "$work/last.out" | tail -n 30
-    fi
-}
+# shellcheck source=tests/check.sh
+. tests/check.sh
 
 export DEBIAN_FRONTEND=noninteractive
 work=$(mktemp -d /tmp/pam-iam-pkgtest.XXXXXX)
