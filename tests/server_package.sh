@@ -103,6 +103,7 @@ check "the server process runs as iam-server" \
     test "$(ps -o user= -p "$(pgrep -P "$server_pid" iam-server || echo "$server_pid")" | tr -d ' ')" = iam-server
 key_id=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKey"]["AccessKeyId"])' "$work/admin.json" 2>/dev/null)
 secret=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKey"]["SecretAccessKey"])' "$work/admin.json" 2>/dev/null)
+export key_id secret venv work port cert
 aws() {
     env -i PATH=/usr/bin:/bin HOME="$work" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
         AWS_ACCESS_KEY_ID="$key_id" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=us-east-1 \
