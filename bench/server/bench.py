@@ -17,7 +17,10 @@ by the GIL and cap every target alike), each with its own boto3 client and
 keep-alive connection. Reported per target and call type: calls/s (calls over
 the batches' wall time), p50/p99 of per-call latency as the client sees it,
 and the server process's CPU time per call (/proc/PID/stat, all threads),
-which other load on the machine does not inflate.
+which other load on the machine does not inflate. A target with a "db_pid"
+(iam-server on PostgreSQL: the postmaster) also counts the database's CPU:
+the postmaster's and its children's (backends, checkpointer, ...), live ones
+read directly and exited ones through the postmaster's cutime/cstime.
 """
 
 import argparse
@@ -140,6 +143,30 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def db_cpu_seconds(pid):
+    """CPU of a PostgreSQL cluster: the postmaster (with its exited,
+    reaped children) and its live children, in seconds."""
+    if not pid:
+        return None
+    fields = _stat(pid)
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            f = _stat(entry)
+        except OSError:
+            continue  # exited meanwhile
+        if int(f[1]) == pid:
+            ticks += sum(int(x) for x in f[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def ignore_exists(f, **kw):
     try:
         return f(**kw)
@@ -249,14 +276,16 @@ def run(args):
                 per = [calls // args.procs + (1 if i < calls % args.procs else 0)
                        for i in range(args.procs)]
                 cpu0 = cpu_seconds(t.get("pid"))
+                db0 = db_cpu_seconds(t.get("db_pid"))
                 w0 = time.perf_counter()
                 futs = [pools[label].submit(_batch, op, n, ops.index(op) * 10_000 + r * 100 + i, ctx)
                         for i, n in enumerate(per)]
                 outs = [f.result() for f in futs]
                 wall = time.perf_counter() - w0
                 cpu1 = cpu_seconds(t.get("pid"))
+                db1 = db_cpu_seconds(t.get("db_pid"))
                 acc = results.setdefault((op, label), {"lat": [], "wall": 0.0, "cpu": 0.0,
-                                                       "errors": {}, "ok": 0})
+                                                       "db_cpu": None, "errors": {}, "ok": 0})
                 for lat, errs in outs:
                     acc["lat"].extend(lat)
                     acc["ok"] += len(lat)
@@ -265,6 +294,8 @@ def run(args):
                 acc["wall"] += wall
                 if cpu0 is not None:
                     acc["cpu"] += cpu1 - cpu0
+                if db0 is not None:
+                    acc["db_cpu"] = (acc["db_cpu"] or 0.0) + db1 - db0
                 print(f"{op:26s} round {r} {label}: {len(sum((o[0] for o in outs), []))} ok "
                       f"in {wall:.2f} s", file=sys.stderr)
     for p in pools.values():
@@ -284,6 +315,9 @@ def run(args):
                 "p50_ms": pct(acc["lat"], 0.50) * 1000,
                 "p99_ms": pct(acc["lat"], 0.99) * 1000,
                 "server_cpu_ms_per_call": acc["cpu"] / acc["ok"] * 1000 if acc["cpu"] else None,
+                # PostgreSQL's share, not in server_cpu_ms_per_call.
+                "db_cpu_ms_per_call": (acc["db_cpu"] / acc["ok"] * 1000
+                                       if acc["db_cpu"] is not None else None),
                 "errors": acc["errors"],
             })
         summary.append(row)
@@ -313,6 +347,7 @@ def machine(args, targets, started, load_start):
         "boto3": boto3.__version__,
         "botocore": botocore.__version__,
         "moto": moto.__version__,
+        "postgres": os.environ.get("IAM_BENCH_POSTGRES_VERSION", ""),
         "iam_server": os.environ.get("IAM_SERVER_VERSION", "?"),
         "procs": args.procs,
         "calls": args.calls,
@@ -324,6 +359,13 @@ def machine(args, targets, started, load_start):
 
 def fmt(x, digits=1):
     return "—" if x is None else f"{x:.{digits}f}"
+
+
+def total_cpu(r):
+    """Server CPU per call, PostgreSQL's share included."""
+    if r.get("server_cpu_ms_per_call") is None:
+        return None
+    return r["server_cpu_ms_per_call"] + (r.get("db_cpu_ms_per_call") or 0.0)
 
 
 def markdown(out, targets, ops):
@@ -341,7 +383,11 @@ def markdown(out, targets, ops):
                 err = sum(r["errors"].values())
                 cells.append(
                     f"{r['calls_per_s']:.0f}/s, p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms, "
-                    f"server CPU {fmt(r['server_cpu_ms_per_call'], 2)} ms/call"
+                    + (f"server CPU {fmt(total_cpu(r), 2)} ms/call (iam-server "
+                       f"{fmt(r['server_cpu_ms_per_call'], 2)} + PostgreSQL "
+                       f"{fmt(r['db_cpu_ms_per_call'], 2)})"
+                       if r.get("db_cpu_ms_per_call") is not None else
+                       f"server CPU {fmt(r['server_cpu_ms_per_call'], 2)} ms/call")
                     + (f" ({err} errors)" if err else ""))
             else:
                 cells.append(r.get("note", "—"))
@@ -353,9 +399,9 @@ def markdown(out, targets, ops):
                 r = rows.get((op, t["label"]), {})
                 if "calls_per_s" in r and "calls_per_s" in b:
                     ratio = f"{r['calls_per_s'] / b['calls_per_s']:.2g}× calls/s"
-                    if r.get("server_cpu_ms_per_call") and b.get("server_cpu_ms_per_call"):
+                    if total_cpu(r) and total_cpu(b):
                         ratio += (f"; moto's server CPU/call ÷ ours: "
-                                  f"{b['server_cpu_ms_per_call'] / r['server_cpu_ms_per_call']:.2g}×")
+                                  f"{total_cpu(b) / total_cpu(r):.2g}×")
                     cells.append(ratio)
                 else:
                     cells.append("—")
@@ -366,7 +412,9 @@ def markdown(out, targets, ops):
         f"Run {m['date']} on {m['cpu']} (kernel {m['kernel']}); load average {m['load_start']} at "
         f"the start, {m['load_end']} at the end; {m['procs']} client processes; {m['rounds']} "
         f"rounds of {m['calls']} calls ({m['list_calls']} for ListUsers) per target and call, "
-        f"targets interleaved; iam-server {m['iam_server']}, moto {m['moto']}, boto3 {m['boto3']}, "
+        f"targets interleaved; iam-server {m['iam_server']}, "
+        + (f"PostgreSQL {m['postgres']}, " if m.get("postgres") else "")
+        + f"moto {m['moto']}, boto3 {m['boto3']}, "
         f"botocore {m['botocore']}, Python {m['python']}.")
     for label, note in m["seeding"].items():
         if note:

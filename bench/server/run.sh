@@ -7,7 +7,14 @@
 #   IAM_USERS=10000 MOTO_USERS=1000 CALLS=200 bench/server/run.sh
 #   PERF=1 OPS="ListUsers (first page)" bench/server/run.sh   # perf record the first iam-server
 #   AB_SERVER=/tmp/iam-server-before OPS=ListUsers… bench/server/run.sh  # A/B two builds
-#   BACKENDS="sqlite postgres" IAM_BENCH_POSTGRES_URL=postgres://… bench/server/run.sh
+#   BACKENDS="sqlite postgres" bench/server/run.sh  # and PostgreSQL 15, a cluster of its own
+#   BACKENDS=postgres IAM_BENCH_POSTGRES_URL="host=… port=… user=… dbname=…" bench/server/run.sh
+#
+# With postgres in BACKENDS and no IAM_BENCH_POSTGRES_URL, run.sh starts a
+# PostgreSQL 15 cluster of its own (initdb + pg_ctl as the postgres user, on
+# a loopback port, PostgreSQL's defaults: fsync on, as SQLite's
+# synchronous=FULL) and removes it afterwards. A given URL must name an
+# empty database the server can migrate.
 #
 # Targets: iam-server per backend with IAM_USERS users, iam-server (SQLite)
 # with MOTO_USERS users (like for like with moto), and moto_server with
@@ -20,8 +27,7 @@ venv=${IAM_VENV:-/opt/iam-venv}
 IAM_USERS=${IAM_USERS:-100000}
 MOTO_USERS=${MOTO_USERS:-1000}
 BACKENDS=${BACKENDS:-sqlite}
-# The server.toml key naming the PostgreSQL directory, once it lands.
-PG_KEY=${IAM_BENCH_POSTGRES_KEY:-postgres_url}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: as root (server.toml must be root's)" >&2; exit 1; }
 
@@ -33,9 +39,14 @@ seed=$repo/target/release/iam-bench-seed
 work=$(mktemp -d /tmp/iam-server-bench.XXXXXX)
 chmod 700 "$work"
 pids=""
+pgdir=""
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    if [ -n "$pgdir" ]; then
+        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdir/data" stop -m fast >/dev/null 2>&1 || true
+        rm -rf "$pgdir"
+    fi
     [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -67,17 +78,19 @@ start_iam() {
         echo "listen = \"127.0.0.1:$port\""
         echo 'state_dir = "state"'
         if [ "$2" = postgres ]; then
-            echo "$PG_KEY = \"${IAM_BENCH_POSTGRES_URL:?set IAM_BENCH_POSTGRES_URL}\""
+            echo '[postgres]'
+            echo "url = \"$pg_url\""
         fi
     } > "$dir/server.toml"
     chmod 600 "$dir/server.toml"
     key=$("$bin" --config "$dir/server.toml" bootstrap --user-name bench-admin)
     via_api=true
     note="seeded through the API"
-    if [ "$2" = sqlite ] && [ "$3" -gt 0 ]; then
-        # Straight into the directory, one transaction, before the server
-        # starts (bench/src/bin/iam-bench-seed.rs).
-        note=$("$seed" "$dir/state/directory.db" "$3")
+    if [ "$3" -gt 0 ]; then
+        # Straight into the directory (SQLite or PostgreSQL, opened from
+        # server.toml as the server opens it), one transaction, before the
+        # server starts (bench/src/bin/iam-bench-seed.rs).
+        note=$("$seed" "$dir/server.toml" "$3")
         via_api=false
     fi
     "$bin" --config "$dir/server.toml" > "$dir/requests.jsonl" 2> "$dir/server.err" &
@@ -90,11 +103,40 @@ k = json.loads(sys.argv[1])["AccessKey"]
 print(json.dumps({"label": sys.argv[2], "kind": "iam-server", "endpoint": "https://localhost:" + sys.argv[3],
     "ca_bundle": sys.argv[4], "key_id": k["AccessKeyId"], "secret": k["SecretAccessKey"],
     "pid": int(sys.argv[5]), "users": int(sys.argv[6]), "seed_via_api": sys.argv[7] == "true",
-    "seed_note": sys.argv[8]}))' "$key" "$4" "$port" "$dir/state/tls/cert.pem" "$pid" "$3" "$via_api" "$note")"
+    "seed_note": sys.argv[8], "db_pid": int(sys.argv[9]) if sys.argv[9] else None}))' \
+        "$key" "$4" "$port" "$dir/state/tls/cert.pem" "$pid" "$3" "$via_api" "$note" \
+        "$([ "$2" = postgres ] && echo "$pg_pid")")"
     echo "$4: pid $pid, port $port ($note)" >&2
 }
 
+# PostgreSQL: the cluster's postmaster pid (its backends' CPU is the
+# directory's share of a call; bench.py adds it up), and the URL.
+pg_pid=""
+pg_url=""
+start_postgres() {
+    if [ -n "${IAM_BENCH_POSTGRES_URL:-}" ]; then
+        pg_url=$IAM_BENCH_POSTGRES_URL
+        return
+    fi
+    [ -x "$PG_BIN/initdb" ] || { echo "run.sh: PostgreSQL 15 is not installed ($PG_BIN)" >&2; exit 1; }
+    pgdir=$(mktemp -d /tmp/iam-server-bench-pg.XXXXXX)
+    chown postgres:postgres "$pgdir"
+    pgport=$(free_port)
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 \
+        --locale=C --no-sync > /dev/null
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdir/data" -w -t 60 -l "$pgdir/log" \
+        -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start > /dev/null
+    pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
+    runuser -u postgres -- "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$pgport" -U postgres -d postgres \
+        -c "CREATE DATABASE iam_bench" > /dev/null
+    pg_url="host=127.0.0.1 port=$pgport user=postgres dbname=iam_bench"
+    IAM_BENCH_POSTGRES_VERSION=$("$PG_BIN/postgres" --version | cut -d' ' -f3)
+    export IAM_BENCH_POSTGRES_VERSION
+    echo "PostgreSQL $IAM_BENCH_POSTGRES_VERSION: pid $pg_pid, port $pgport" >&2
+}
+
 umask 077
+case " $BACKENDS " in *" postgres "*) start_postgres ;; esac
 bin=$server
 for b in $BACKENDS; do
     start_iam "iam-$b" "$b" "$IAM_USERS" "iam-server ($b, $IAM_USERS users)"
