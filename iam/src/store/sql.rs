@@ -66,7 +66,8 @@ impl Dialect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Begin {
     /// Reads and writes: SQLite's `BEGIN IMMEDIATE` (the write lock up
-    /// front), PostgreSQL's SERIALIZABLE.
+    /// front); on PostgreSQL the directory's write lock (an advisory lock)
+    /// first, so writers run one at a time there too.
     Write,
     /// One consistent snapshot for reads.
     Read,
