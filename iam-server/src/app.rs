@@ -18,7 +18,8 @@ use iam::names::AccountId;
 use iam::principal::Principal;
 use iam::request::ApiFacts;
 use iam::store::{AccessKeyStatus, Credential, Store, UserStatus};
-use iamctl::ctx::Caller;
+use iamctl::ctx::{Caller, Ctx};
+use iamctl::input::Secrets;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -125,6 +126,27 @@ impl App {
         })
     }
 
+    /// The verbs' context for one authenticated call (IAM, STS, CloudTrail
+    /// alike): the settings, the caller and its request's facts.
+    pub fn context(
+        &self,
+        store: Store,
+        who: Authenticated,
+        operation: String,
+        secrets: Secrets,
+        now: DateTime<Utc>,
+    ) -> Ctx {
+        Ctx::for_api(
+            self.verb_settings.clone(),
+            store,
+            who.caller,
+            operation,
+            secrets,
+            who.facts,
+            now,
+        )
+    }
+
     /// Answers one request at `now` (injected: tests replay a captured
     /// request later): CloudTrail's JSON when it names an `X-Amz-Target`,
     /// else the IAM and STS Query APIs. Then the call's event, unless its
@@ -156,11 +178,9 @@ impl App {
     ) -> ApiResponse {
         // Which API the caller signed for decides the XML namespace of even
         // its errors; IAM when nothing can be told.
-        let service = sigv4::parse(&request.parts, now)
-            .map(|c| c.service)
-            .unwrap_or_else(|_| "iam".to_owned());
-        let model = match service.as_str() {
-            "sts" => query::sts(),
+        let claim = sigv4::parse(&request.parts, now);
+        let model = match claim.as_ref().map(|c| c.service.as_str()) {
+            Ok("sts") => query::sts(),
             _ => query::iam(),
         };
         // The embedded models are checked by a unit test; should one not
@@ -182,7 +202,7 @@ impl App {
         };
         let mut action = None;
         let answered = self
-            .answer(model, request, now, &request_id, &mut action, record)
+            .answer(model, claim, request, now, &request_id, &mut action, record)
             .and_then(|output| {
                 let name = action.as_deref().unwrap_or_default();
                 Ok(query::encode_result(model, name, &output, &request_id)?)
@@ -323,16 +343,18 @@ impl App {
     }
 
     /// The action's output (AWS's JSON shape); `action` is set once known.
+    #[allow(clippy::too_many_arguments)]
     fn answer(
         &self,
         model: &Model,
+        claim: Result<sigv4::Claim, sigv4::SigError>,
         request: &ApiRequest,
         now: DateTime<Utc>,
         request_id: &str,
         action: &mut Option<String>,
         record: &mut Option<CallRecord>,
     ) -> Result<serde_json::Value, ApiError> {
-        let claim = sigv4::parse(&request.parts, now)?;
+        let claim = claim?;
         // Signed for STS, or else for IAM: never for another service.
         if claim.service != "sts" {
             claim.check_service("iam")?;

@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use iam::secret::SecretString;
 use iam::store::Store;
 use iamctl::cli::{Command, command_from_request};
-use iamctl::ctx::Ctx;
 use iamctl::input::{ParamFiles, Secret, Secrets};
 use serde_json::Value;
 
@@ -33,15 +32,7 @@ pub fn run(
             given.push((secret, SecretString::new(v)));
         }
     }
-    let mut ctx = Ctx::for_api(
-        app.verb_settings.clone(),
-        store,
-        who.caller,
-        call.action.clone(),
-        Secrets::Given(given),
-        who.facts,
-        now,
-    );
+    let mut ctx = app.context(store, who, call.action.clone(), Secrets::Given(given), now);
     if access_keys::ACTIONS.contains(&call.action.as_str()) {
         return Ok(access_keys::run(
             &mut ctx,

@@ -31,13 +31,11 @@ pub fn run(
     now: DateTime<Utc>,
 ) -> Result<Value, ApiError> {
     let user = who.user.clone();
-    let ctx = Ctx::for_api(
-        app.verb_settings.clone(),
+    let ctx = app.context(
         store,
-        who.caller,
+        who,
         call.action.clone(),
         Secrets::Given(Vec::new()),
-        who.facts,
         now,
     );
     match call.action.as_str() {

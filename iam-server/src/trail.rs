@@ -8,7 +8,6 @@ use crate::api_error::ApiError;
 use crate::app::{App, Authenticated};
 use chrono::{DateTime, Utc};
 use iam::store::{EventCursor, EventFilter, EventQuery, Store, StoredEvent};
-use iamctl::ctx::Ctx;
 use iamctl::input::Secrets;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -137,13 +136,11 @@ pub fn run(
     input: &LookupEventsRequest,
     now: DateTime<Utc>,
 ) -> Result<Value, ApiError> {
-    let ctx = Ctx::for_api(
-        app.verb_settings.clone(),
+    let ctx = app.context(
         store,
-        who.caller,
+        who,
         LOOKUP_EVENTS.to_owned(),
         Secrets::Given(Vec::new()),
-        who.facts,
         now,
     );
     ctx.authorize_with(&format!("{SERVICE}:{LOOKUP_EVENTS}"), "*", |_| {})?;
