@@ -117,12 +117,9 @@ impl Store {
     /// what the outbox holds, should a verb's delivery have failed. One
     /// transaction for all of them, committed as [`Begin::Record`] does.
     pub fn record_call_events(&self, calls: &[AuditEvent]) -> Result<()> {
-        let queued = !self.ledger().queued_audit()?.is_empty();
-        let kind = if queued { Begin::Write } else { Begin::Record };
-        self.transaction(kind, |c| {
-            if queued {
-                self.deliver_queued_events()?;
-            }
+        self.transaction(Begin::Record, |c| {
+            // Moved under a relaxed commit too: lost, they are still queued.
+            self.deliver_queued_events()?;
             for event in calls {
                 let recorded: bool = c.query_row(
                     "SELECT EXISTS (SELECT 1 FROM events WHERE request_id = ?1)",
