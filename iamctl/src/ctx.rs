@@ -463,7 +463,8 @@ impl Ctx {
         event.error_if(error).decided_by_all(deciding)
     }
 
-    /// Rewrite the extrausers passwd/group files after an account change.
+    /// Rewrite the extrausers passwd/group files and sshd's authorized
+    /// keys after an account or key change.
     pub fn publish_accounts(&self) -> Result<(), CliError> {
         if self.origin == Origin::Api {
             return Ok(());
@@ -514,6 +515,27 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             s.kind.as_str()
         );
     }
+    publish_ssh_keys(config, store, &local)
+}
+
+/// Publish IAM users' active SSH public keys for sshd, into the config's
+/// `authorized_keys_dir` once `setup-host --ssh` has made it (until then
+/// sshd is not set up to read it).
+pub fn publish_ssh_keys(
+    config: &HostConfig,
+    store: &Store,
+    local: &LocalAccounts,
+) -> Result<(), CliError> {
+    let dir = &config.accounts.authorized_keys_dir;
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    iam::publish::ssh_keys::sync_ssh_keys(store, local, dir).map_err(|e| {
+        CliError::new(
+            "ServiceFailure",
+            format!("cannot publish SSH public keys: {e}"),
+        )
+    })?;
     Ok(())
 }
 

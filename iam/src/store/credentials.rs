@@ -278,7 +278,7 @@ fn key_exists(c: &Connection, table: &str, id: &str) -> Result<bool> {
     )?)
 }
 
-fn user_unique_id(c: &Connection, user: &UserName) -> Result<String> {
+pub(super) fn user_unique_id(c: &Connection, user: &UserName) -> Result<String> {
     let id = user_id(c, user)?;
     Ok(
         c.query_row("SELECT unique_id FROM users WHERE id = ?1", [id], |r| {

@@ -22,6 +22,7 @@ mod roles;
 mod schema;
 mod schema_pg;
 pub mod sql;
+mod ssh_keys;
 #[cfg(test)]
 mod tests;
 mod users;
