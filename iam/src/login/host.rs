@@ -9,7 +9,10 @@ use crate::directory::Directory;
 use crate::ledger::{HostStore, Ledger};
 use crate::local_accounts::{Collision, LocalAccounts};
 use crate::names::UserName;
-use crate::store::{AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User};
+use crate::store::{
+    AccessKeyStatus, AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, SshPublicKey,
+    StoreError, User,
+};
 
 /// What `authenticate` needs to know about a known user.
 pub(super) struct Credentials {
@@ -341,17 +344,18 @@ impl Host {
         }
     }
 
-    /// When this login passed its MFA check, per the record whose id this
-    /// login's `authenticate` handed on (none after a publickey-only login:
-    /// no id). `acct_mgmt` uses the record up; `open_session` removes it.
-    pub(super) fn mfa_time(
+    /// The record whose id this login's `authenticate` handed on (none
+    /// after a publickey-only login: no id): when it passed its MFA check,
+    /// whether a password was asked. `acct_mgmt` uses the record up;
+    /// `open_session` removes it.
+    pub(super) fn auth_record(
         &self,
         conv: &dyn Conversation,
         user: &User,
         origin: &Origin,
         stage: Stage,
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, Outcome> {
+    ) -> Result<Option<AuthRecord>, Outcome> {
         let Some(id) = handed_on_auth_id(conv) else {
             return Ok(None);
         };
@@ -367,7 +371,7 @@ impl Host {
                 .take_auth_record(&id, name, service, rhost, now),
         };
         match record {
-            Ok(record) => Ok(record.and_then(|r| r.mfa_time)),
+            Ok(record) => Ok(record),
             Err(e) => {
                 self.report(&format!(
                     "cannot read the authentication record of {}: {e}",
@@ -376,6 +380,34 @@ impl Host {
                 Err(Outcome::Unavailable)
             }
         }
+    }
+
+    /// The IAM SSH public keys sshd accepted for this login
+    /// ([`SshAuth`]): each must be an active key of `user`. Keys are
+    /// directory data, read here rather than trusted from the projection
+    /// sshd read, so a key made inactive or deleted (or one the user put in
+    /// `~/.ssh/authorized_keys` itself) opens nothing.
+    pub(super) fn accepted_ssh_keys(
+        &self,
+        ssh: &SshAuth,
+        user: &User,
+    ) -> Result<Vec<SshPublicKey>, KeyRefusal> {
+        let mut keys = Vec::new();
+        for body in &ssh.public_keys {
+            match self.directory().find_ssh_public_key(&user.name, body) {
+                Ok(Some(key)) if key.status == AccessKeyStatus::Active => keys.push(key),
+                Ok(Some(key)) => return Err(KeyRefusal::Inactive(key)),
+                Ok(None) => return Err(KeyRefusal::NotIam),
+                Err(e) => {
+                    self.report(&format!(
+                        "cannot read the SSH public keys of {}: {e}",
+                        user.name
+                    ));
+                    return Err(KeyRefusal::Unavailable);
+                }
+            }
+        }
+        Ok(keys)
     }
 
     pub(super) fn password_state(

@@ -43,10 +43,22 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
-    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
-        Ok(mfa_time) => mfa_time,
+    let record = match host.auth_record(conv, &user, &origin, Stage::Session, now) {
+        Ok(record) => record,
         Err(outcome) => return outcome,
     };
+    let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
+    // The key the account stage checked; read again for the event.
+    let ssh = SshAuth::of(conv);
+    let keys = match host.accepted_ssh_keys(&ssh, &user) {
+        Ok(keys) => keys,
+        Err(KeyRefusal::Unavailable) => return Outcome::Unavailable,
+        Err(refusal) => {
+            host.report(&format!("open_session: {name}: {}", refusal.reason()));
+            return Outcome::PermissionDenied;
+        }
+    };
+    let method = auth_method(!ssh.public_keys.is_empty(), record.as_ref());
     // Not into the user's session environment (sshd copies the PAM
     // environment there); the record is gone anyway.
     forget_auth_id(conv);
@@ -72,7 +84,11 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
     let mfa_used = mfa_time.is_some();
     host.audit(
-        PamEvent::LoginSucceeded { mfa_used },
+        PamEvent::LoginSucceeded {
+            mfa_used,
+            auth_method: method.as_deref(),
+            ssh_key: key_evidence(&keys),
+        },
         &identity,
         &origin,
         now,

@@ -377,6 +377,8 @@ pub struct AuthRecord {
     pub time: i64,
     /// When the TOTP check passed, if it did.
     pub mfa_time: Option<i64>,
+    /// Whether a password was among the factors (every mode but `totp`).
+    pub password: bool,
     pub state: AuthState,
 }
 

@@ -330,7 +330,8 @@ CREATE INDEX event_resources_type ON event_resources(resource_type);
     // keys: tied to the user's unique id, a body unique per user, at most
     // five per user (checked on upload). `body` is OpenSSH's one-line form,
     // which sshd's projection publishes and PAM compares with the key sshd
-    // accepted.
+    // accepted. And the ledger's authentication record says whether a
+    // password was among the factors.
     r#"
 CREATE TABLE ssh_public_keys (
     ssh_public_key_id TEXT PRIMARY KEY,
@@ -341,5 +342,9 @@ CREATE TABLE ssh_public_keys (
     upload_date       INTEGER NOT NULL,
     UNIQUE (user_id, body)
 );
+
+-- Whether the authentication verified a password (not in mode=totp), so
+-- that the account stage knows every factor of the login (host:AuthMethod).
+ALTER TABLE auth_records ADD COLUMN password INTEGER NOT NULL DEFAULT 0;
 "#,
 ];

@@ -322,5 +322,9 @@ CREATE TABLE ssh_public_keys (
     upload_date       BIGINT NOT NULL,
     UNIQUE (user_id, body)
 );
+
+-- Whether the authentication verified a password (not in mode=totp), so
+-- that the account stage knows every factor of the login (host:AuthMethod).
+ALTER TABLE auth_records ADD COLUMN password BIGINT NOT NULL DEFAULT 0;
 "#,
 ];
