@@ -40,11 +40,15 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
             return Outcome::PermissionDenied;
         }
     };
-    let method = auth_method(!ssh.public_keys.is_empty(), record.as_ref());
-    // Denials name the key, as the Login event does.
-    let with_key = |reason: String| match key_evidence(&keys) {
-        Some((id, fingerprint)) => format!("{reason} (SSH public key {id}, MD5 {fingerprint})"),
-        None => reason,
+    let method = auth_method(ssh.publickey(record.is_some()), record.as_ref());
+    // Denials say how the user got in and name the key when sshd has
+    // listed it (after publickey alone it lists it only for the session).
+    let with_key = |reason: String| match (key_evidence(&keys), method.as_deref()) {
+        (Some((id, fingerprint)), _) => {
+            format!("{reason} (SSH public key {id}, MD5 {fingerprint})")
+        }
+        (None, Some(method)) => format!("{reason} (host:AuthMethod {method})"),
+        (None, None) => reason,
     };
     let principal =
         match Principal::for_user(host.directory(), host.directory().account_id(), &user.name) {

@@ -48,17 +48,20 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Err(outcome) => return outcome,
     };
     let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
-    // The key the account stage checked; read again for the event.
+    // Every key login's key is listed by now (not always in the account
+    // stage: see `ssh`): it must be an active IAM key of the user, or the
+    // session does not start.
     let ssh = SshAuth::of(conv);
+    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
     let keys = match host.accepted_ssh_keys(&ssh, &user) {
         Ok(keys) => keys,
         Err(KeyRefusal::Unavailable) => return Outcome::Unavailable,
         Err(refusal) => {
-            host.report(&format!("open_session: {name}: {}", refusal.reason()));
+            host.login_denied(conv, &identity, &origin, &refusal.reason(), &[], now);
             return Outcome::PermissionDenied;
         }
     };
-    let method = auth_method(!ssh.public_keys.is_empty(), record.as_ref());
+    let method = auth_method(ssh.publickey(record.is_some()), record.as_ref());
     // Not into the user's session environment (sshd copies the PAM
     // environment there); the record is gone anyway.
     forget_auth_id(conv);
@@ -81,7 +84,6 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ));
         return Outcome::Unavailable;
     }
-    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
     let mfa_used = mfa_time.is_some();
     host.audit(
         PamEvent::LoginSucceeded {

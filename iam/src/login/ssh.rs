@@ -1,11 +1,20 @@
 //! What sshd tells PAM about a login: the authentication methods it
 //! completed and the public key it accepted. sshd puts them in the PAM
 //! environment as `SSH_AUTH_INFO_0` (one `METHOD [DETAILS]` line per
-//! method: `publickey ssh-ed25519 AAAA…`, `keyboard-interactive`) before it
-//! calls `acct_mgmt` and `open_session`, whatever `ExposeAuthInfo` says
-//! (that option only adds `SSH_USER_AUTH` to the session's environment).
-//! sshd sets it itself right before each stage, so no client or earlier
+//! method: `publickey ssh-ed25519 AAAA…`) itself, right before it calls
+//! each of `authenticate` (keyboard-interactive), `acct_mgmt` and
+//! `open_session`, whatever `ExposeAuthInfo` says (that option only adds
+//! `SSH_USER_AUTH` to the session's environment); no client or earlier
 //! module chooses it.
+//!
+//! When it is filled matters (measured with Debian 12's OpenSSH 9.2,
+//! tests/sshd_keys.rs): after `publickey,keyboard-interactive` every stage
+//! sees the key; after `publickey` alone `acct_mgmt` sees the variable
+//! empty (sshd's monitor records the method only after the account
+//! check), and `open_session` sees the key. So the account stage knows a
+//! key login as "sshd, no method listed, no pam_iam authentication", and
+//! checks the key itself when it is listed; `open_session` checks the key
+//! of every key login before the session starts.
 
 use super::Conversation;
 use crate::store::{AuthRecord, SshPublicKey};
@@ -16,6 +25,11 @@ pub(super) const SSH_AUTH_INFO: &str = "SSH_AUTH_INFO_0";
 /// The methods sshd says this login completed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SshAuth {
+    /// Whether sshd set the variable at all (it does for every login it
+    /// runs PAM for, empty or not).
+    pub(crate) from_sshd: bool,
+    /// Whether it names any method.
+    pub(crate) any_method: bool,
     /// The keys of `publickey` lines, in OpenSSH's one-line form (`TYPE
     /// BASE64`), as the directory stores them.
     pub(crate) public_keys: Vec<String>,
@@ -23,7 +37,20 @@ pub(crate) struct SshAuth {
 
 impl SshAuth {
     pub(super) fn of(conv: &dyn Conversation) -> Self {
-        Self::parse(&conv.env(SSH_AUTH_INFO).unwrap_or_default())
+        match conv.env(SSH_AUTH_INFO) {
+            Some(info) => Self::parse(&info),
+            None => Self::default(),
+        }
+    }
+
+    /// Whether sshd let this login in with a public key: a `publickey`
+    /// line, or sshd's variable still empty in a login that no pam_iam
+    /// authentication stands behind (publickey alone, in the account
+    /// stage; see the module's note. A method without PAM that the host
+    /// enabled besides, hostbased or GSSAPI, counts as publickey too).
+    pub(crate) fn publickey(&self, authenticated_by_pam: bool) -> bool {
+        !self.public_keys.is_empty()
+            || (self.from_sshd && !self.any_method && !authenticated_by_pam)
     }
 
     pub(crate) fn parse(info: &str) -> Self {
@@ -38,7 +65,11 @@ impl SshAuth {
                 Some(format!("{kind} {data}"))
             })
             .collect();
-        Self { public_keys }
+        Self {
+            from_sshd: true,
+            any_method: info.lines().any(|l| !l.trim().is_empty()),
+            public_keys,
+        }
     }
 }
 
@@ -116,6 +147,21 @@ mod tests {
         );
         assert!(SshAuth::parse("").public_keys.is_empty());
         assert!(SshAuth::parse("publickey\n").public_keys.is_empty());
+    }
+
+    #[test]
+    fn a_key_login_is_known_before_sshd_lists_the_key() {
+        let listed = SshAuth::parse("publickey ssh-ed25519 AAAAkey\n");
+        assert!(listed.publickey(false) && listed.publickey(true));
+        // publickey alone, account stage: sshd's variable is empty.
+        let empty = SshAuth::parse("");
+        assert!(empty.publickey(false));
+        // keyboard-interactive alone: pam_iam authenticated it.
+        assert!(!empty.publickey(true));
+        // Not sshd (console login, su): no variable.
+        assert!(!SshAuth::default().publickey(false));
+        let kbd = SshAuth::parse("keyboard-interactive/pam\n");
+        assert!(!kbd.publickey(false));
     }
 
     #[test]
