@@ -1180,6 +1180,43 @@ mod tests {
             ),
             Ok(Command::EnableMfaDevice(_))
         ));
+        // SSH public keys: botocore's member names (SSH in capitals).
+        let Command::GetSshPublicKey(g) = req(
+            "GetSSHPublicKey",
+            serde_json::json!({"UserName": "u", "SSHPublicKeyId": "APKAEIBAERJR2EXAMPLE",
+                "Encoding": "PEM"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(g.key.ssh_public_key_id, "APKAEIBAERJR2EXAMPLE");
+        assert_eq!(g.encoding, KeyEncoding::Pem);
+        let Command::UpdateSshPublicKey(u) = req(
+            "UpdateSSHPublicKey",
+            serde_json::json!({"UserName": "u", "SSHPublicKeyId": "APKA1", "Status": "Inactive"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(u.status, KeyStatus::Inactive);
+        assert!(matches!(
+            req(
+                "UploadSSHPublicKey",
+                serde_json::json!({"UserName": "u", "SSHPublicKeyBody": "ssh-ed25519 AAAA"})
+            ),
+            Ok(Command::UploadSshPublicKey(_))
+        ));
+        assert!(matches!(
+            req("ListSSHPublicKeys", serde_json::json!({})),
+            Ok(Command::ListSshPublicKeys(_))
+        ));
+        assert!(matches!(
+            req(
+                "DeleteSSHPublicKey",
+                serde_json::json!({"UserName": "u", "SSHPublicKeyId": "APKA1"})
+            ),
+            Ok(Command::DeleteSshPublicKey(_))
+        ));
         // Ours, or not an API action: not reachable from a request.
         for action in [
             "AssumeRole",
