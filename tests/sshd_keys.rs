@@ -61,6 +61,19 @@ fn upload(host: &Host, user: &str, public: &str) -> Value {
         .clone()
 }
 
+/// `iamctl update-ssh-public-key`.
+fn set_status(host: &Host, user: &str, id: &str, status: &str) {
+    host.iamctl(&[
+        "update-ssh-public-key",
+        "--user-name",
+        user,
+        "--ssh-public-key-id",
+        id,
+        "--status",
+        status,
+    ]);
+}
+
 /// An IAM user with no password and no local account, allowed to log in
 /// by `policy`, with one SSH public key in IAM: (key path, SSHPublicKey).
 fn key_user(host: &Host, name: &str, policy: &str) -> (PathBuf, Value) {
@@ -259,15 +272,7 @@ fn a_deactivated_or_deleted_key_is_refused_on_the_next_connection() {
     let first = ssh(&sshd, &name, &key, None);
     assert!(first.ok, "{first:?}\n{}", sshd.log());
 
-    host.iamctl(&[
-        "update-ssh-public-key",
-        "--user-name",
-        &name,
-        "--ssh-public-key-id",
-        &id,
-        "--status",
-        "Inactive",
-    ]);
+    set_status(&host, &name, &id, "Inactive");
     assert!(!published.exists(), "the inactive key is still published");
     let refused = ssh(&sshd, &name, &key, None);
     assert!(!refused.ok, "an inactive key logged in: {refused:?}");
@@ -284,22 +289,11 @@ fn a_deactivated_or_deleted_key_is_refused_on_the_next_connection() {
     let denial = last_login(&host, &name);
     assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
     assert!(
-        denial["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{id}")),
+        denial["errorMessage"].as_str().unwrap().contains(&id),
         "{denial}"
     );
 
-    host.iamctl(&[
-        "update-ssh-public-key",
-        "--user-name",
-        &name,
-        "--ssh-public-key-id",
-        &id,
-        "--status",
-        "Active",
-    ]);
+    set_status(&host, &name, &id, "Active");
     let again = ssh(&sshd, &name, &key, None);
     assert!(again.ok, "{again:?}");
     host.iamctl(&[
@@ -351,5 +345,5 @@ fn key_then_totp_with_the_openssh_client() {
     // A wrong code: the key alone does not get in.
     let refused = ssh(&sshd, &name, &key, Some("000000"));
     assert!(!refused.ok, "{refused:?}");
-    assert!(!refused.stdout.contains(&name), "{refused:?}");
+    assert!(!refused.stdout.contains(&name), "{}", refused.stderr);
 }

@@ -29,18 +29,13 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
         Err(outcome) => return outcome,
     };
     let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
-    // A key login: the key sshd accepted must be an active IAM key of
-    // this user, whatever file sshd found it in.
-    let ssh = SshAuth::of(conv);
-    let keys = match host.accepted_ssh_keys(&ssh, &user) {
-        Ok(keys) => keys,
-        Err(KeyRefusal::Unavailable) => return Outcome::Unavailable,
-        Err(refusal) => {
-            host.login_denied(conv, &identity, &origin, &refusal.reason(), &[], now);
-            return Outcome::PermissionDenied;
-        }
-    };
-    let method = auth_method(ssh.publickey(record.is_some()), record.as_ref());
+    // A key login: the key sshd accepted (when it has listed it) must be
+    // an active IAM key of this user, whatever file sshd found it in.
+    let KeyLogin { keys, method } =
+        match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
+            Ok(login) => login,
+            Err(outcome) => return outcome,
+        };
     // Denials say how the user got in and name the key when sshd has
     // listed it (after publickey alone it lists it only for the session).
     let with_key = |reason: String| match (key_evidence(&keys), method.as_deref()) {

@@ -10,8 +10,7 @@ use crate::ledger::{HostStore, Ledger};
 use crate::local_accounts::{Collision, LocalAccounts};
 use crate::names::UserName;
 use crate::store::{
-    AccessKeyStatus, AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, SshPublicKey,
-    StoreError, User,
+    AccessKeyStatus, AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User,
 };
 
 /// What `authenticate` needs to know about a known user.
@@ -382,32 +381,47 @@ impl Host {
         }
     }
 
-    /// The IAM SSH public keys sshd accepted for this login
-    /// ([`SshAuth`]): each must be an active key of `user`. Keys are
-    /// directory data, read here rather than trusted from the projection
-    /// sshd read, so a key made inactive or deleted (or one the user put in
-    /// `~/.ssh/authorized_keys` itself) opens nothing.
-    pub(super) fn accepted_ssh_keys(
+    /// What sshd says of this login ([`SshAuth`]) with the
+    /// authentication `record`: how it got in (`host:AuthMethod`) and the
+    /// keys sshd accepted, each of which must be an active IAM key of
+    /// `user`, or the stage refuses (audited). Keys are directory data,
+    /// read here rather than trusted from the file sshd read, so a key made
+    /// inactive or deleted (or one the user put in `~/.ssh/authorized_keys`
+    /// itself) opens nothing.
+    pub(super) fn key_login(
         &self,
-        ssh: &SshAuth,
+        conv: &mut dyn Conversation,
         user: &User,
-    ) -> Result<Vec<SshPublicKey>, KeyRefusal> {
+        identity: &UserIdentity,
+        origin: &Origin,
+        record: Option<&AuthRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<KeyLogin, Outcome> {
+        let ssh = SshAuth::of(conv);
         let mut keys = Vec::new();
         for body in &ssh.public_keys {
-            match self.directory().find_ssh_public_key(&user.name, body) {
-                Ok(Some(key)) if key.status == AccessKeyStatus::Active => keys.push(key),
-                Ok(Some(key)) => return Err(KeyRefusal::Inactive(key)),
-                Ok(None) => return Err(KeyRefusal::NotIam),
+            let refusal = match self.directory().find_ssh_public_key(&user.name, body) {
+                Ok(Some(key)) if key.status == AccessKeyStatus::Active => {
+                    keys.push(key);
+                    continue;
+                }
+                Ok(Some(key)) => KeyRefusal::Inactive(key),
+                Ok(None) => KeyRefusal::NotIam,
                 Err(e) => {
                     self.report(&format!(
                         "cannot read the SSH public keys of {}: {e}",
                         user.name
                     ));
-                    return Err(KeyRefusal::Unavailable);
+                    return Err(Outcome::Unavailable);
                 }
-            }
+            };
+            self.login_denied(conv, identity, origin, &refusal.reason(), &[], now);
+            return Err(Outcome::PermissionDenied);
         }
-        Ok(keys)
+        Ok(KeyLogin {
+            method: auth_method(ssh.publickey(record.is_some()), record),
+            keys,
+        })
     }
 
     pub(super) fn password_state(

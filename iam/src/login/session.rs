@@ -51,17 +51,12 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
     // Every key login's key is listed by now (not always in the account
     // stage: see `ssh`): it must be an active IAM key of the user, or the
     // session does not start.
-    let ssh = SshAuth::of(conv);
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    let keys = match host.accepted_ssh_keys(&ssh, &user) {
-        Ok(keys) => keys,
-        Err(KeyRefusal::Unavailable) => return Outcome::Unavailable,
-        Err(refusal) => {
-            host.login_denied(conv, &identity, &origin, &refusal.reason(), &[], now);
-            return Outcome::PermissionDenied;
-        }
-    };
-    let method = auth_method(ssh.publickey(record.is_some()), record.as_ref());
+    let KeyLogin { keys, method } =
+        match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
+            Ok(login) => login,
+            Err(outcome) => return outcome,
+        };
     // Not into the user's session environment (sshd copies the PAM
     // environment there); the record is gone anyway.
     forget_auth_id(conv);

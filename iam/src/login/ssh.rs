@@ -73,6 +73,15 @@ impl SshAuth {
     }
 }
 
+/// How a login got in, as a stage sees it (`Host::key_login`).
+#[derive(Debug)]
+pub(crate) struct KeyLogin {
+    /// The IAM keys sshd accepted, all active (empty until sshd lists them).
+    pub(crate) keys: Vec<SshPublicKey>,
+    /// `host:AuthMethod` ([`auth_method`]).
+    pub(crate) method: Option<String>,
+}
+
 /// Why a key login is refused before policy is asked.
 #[derive(Debug)]
 pub(crate) enum KeyRefusal {
@@ -81,8 +90,6 @@ pub(crate) enum KeyRefusal {
     /// No SSH public key of the user in the directory (a deleted one, or
     /// one from `~/.ssh/authorized_keys`).
     NotIam,
-    /// The directory could not be read (reported).
-    Unavailable,
 }
 
 impl KeyRefusal {
@@ -92,7 +99,7 @@ impl KeyRefusal {
                 "publickey: SSH public key {} (MD5 {}) is Inactive",
                 key.id, key.fingerprint
             ),
-            Self::NotIam | Self::Unavailable => {
+            Self::NotIam => {
                 "publickey: the key sshd accepted is not an SSH public key of this IAM user".into()
             }
         }

@@ -131,21 +131,10 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use crate::names::{AccountId, UniqueIdKind, UserName, new_unique_id};
-    use crate::store::{AccessKeyStatus, NewSshPublicKey, NewUser, Store};
-    use chrono::{TimeZone, Utc};
+    use crate::names::{UniqueIdKind, new_unique_id};
+    use crate::store::test_support::{at, store_with, user};
+    use crate::store::{AccessKeyStatus, NewSshPublicKey, Store};
     use std::os::unix::fs::MetadataExt;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let acct = AccountId::parse("123456789012").unwrap();
-        let s = Store::create(&dir.path().join("iam.db"), &acct).unwrap();
-        (dir, s)
-    }
-
-    fn user(s: &str) -> UserName {
-        UserName::parse(s).unwrap()
-    }
 
     fn upload(s: &Store, name: &str, n: u8) -> String {
         let id = new_unique_id(UniqueIdKind::SshPublicKey).unwrap();
@@ -153,19 +142,14 @@ mod tests {
             body: format!("ssh-ed25519 AAAAkey{n}"),
             fingerprint: "00".into(),
         };
-        let now = Utc.timestamp_opt(1_800_000_000 + i64::from(n), 0).unwrap();
-        s.upload_ssh_public_key(&user(name), &id, &key, now)
+        s.upload_ssh_public_key(&user(name), &id, &key, at(i64::from(n)))
             .unwrap();
         id
     }
 
     #[test]
     fn active_keys_are_published_per_user_and_withdrawn_when_inactive() {
-        let (d, s) = store();
-        let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
-        for name in ["alice", "bob", "carol"] {
-            s.create_user(&NewUser::new(user(name)), now).unwrap();
-        }
+        let (d, s) = store_with(&["alice", "bob", "carol"]);
         let a1 = upload(&s, "alice", 1);
         let a2 = upload(&s, "alice", 2);
         let b1 = upload(&s, "bob", 3);
@@ -218,9 +202,7 @@ mod tests {
 
     #[test]
     fn a_user_that_shadows_a_local_account_gets_no_keys_file() {
-        let (d, s) = store();
-        let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
-        s.create_user(&NewUser::new(user("dave")), now).unwrap();
+        let (d, s) = store_with(&["dave"]);
         upload(&s, "dave", 1);
         let out = d.path().join("keys");
         // dave became a local account after the IAM user was made.

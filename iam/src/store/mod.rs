@@ -24,6 +24,8 @@ mod schema_pg;
 pub mod sql;
 mod ssh_keys;
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod tests;
 mod users;
 
