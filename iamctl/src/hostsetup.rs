@@ -587,6 +587,34 @@ pub fn check_sshd_effective(sshd_t: &str) -> Vec<Check> {
     checks
 }
 
+/// Whether sshd reads the IAM users' keys iamctl publishes in
+/// `authorized_keys_dir` (once `setup-host --ssh` made it): `None` when
+/// nothing is published yet.
+pub fn check_sshd_keys(sshd_t: &str, dir: &Path, published: bool) -> Option<Check> {
+    if !published {
+        return None;
+    }
+    let want = format!("{}/%u", dir.display());
+    let files = sshd_t.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        k.eq_ignore_ascii_case("authorizedkeysfile")
+            .then(|| v.to_owned())
+    });
+    Some(match files {
+        Some(files) if files.split_whitespace().any(|f| f == want) => Check::ok(format!(
+            "sshd: AuthorizedKeysFile reads IAM users' keys ({want})"
+        )),
+        other => Check::warn(
+            format!(
+                "sshd: AuthorizedKeysFile is {}, so IAM users' SSH public keys in {} are not used",
+                other.as_deref().unwrap_or("unset"),
+                dir.display()
+            ),
+            "iamctl setup-host --ssh",
+        ),
+    })
+}
+
 // ---------------------------------------------------------------------------
 // iam.toml, files, clock
 

@@ -314,6 +314,3 @@ fn check(key: &KeyData) -> Result<(), KeyError> {
         ))),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -610,3 +610,17 @@ fn setup_ssh_refuses_a_keys_dir_sshd_cannot_take() {
         assert!(plan_setup(&host, SetupOptions::default()).is_ok());
     }
 }
+
+#[test]
+fn doctor_checks_that_sshd_reads_the_published_keys() {
+    let dir = Path::new("/var/lib/iam-ssh");
+    let ok = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u\n";
+    assert_eq!(check_sshd_keys(ok, dir, true).unwrap().status, Status::Ok);
+    let default = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n";
+    assert_eq!(
+        check_sshd_keys(default, dir, true).unwrap().status,
+        Status::Warn
+    );
+    // Nothing published yet: nothing to say.
+    assert!(check_sshd_keys(default, dir, false).is_none());
+}

@@ -1,22 +1,31 @@
 //! Keys made by the real `ssh-keygen`, checked against what AWS documents
 //! for `UploadSSHPublicKey` (ssh-rsa of 2,048 bits or more, or PEM; MD5
 //! fingerprint) and against `ssh-keygen`'s own reading of them.
+//!
+//! A test binary of its own: ssh-keygen runs as a child, and some of
+//! iamctl's unit tests change how the process reaps its children.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::*;
+use iamctl::error::CliError;
+use iamctl::sshkey::{KeyError, parse};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn keygen(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let key = dir.join(name);
-    let status = Command::new("ssh-keygen")
+    let out = Command::new("ssh-keygen")
         .args(["-q", "-N", "", "-C", "someone@laptop"])
         .args(args)
         .arg("-f")
         .arg(&key)
-        .status()
+        .stdin(std::process::Stdio::null())
+        .output()
         .expect("ssh-keygen");
-    assert!(status.success());
+    assert!(
+        out.status.success(),
+        "ssh-keygen {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     key
 }
 
