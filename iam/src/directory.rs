@@ -38,6 +38,8 @@ pub trait Directory {
     fn published(&self) -> Result<Published>;
     /// Every active SSH public key (sshd's projection).
     fn active_ssh_public_keys(&self) -> Result<Vec<SshPublicKey>>;
+    /// `user`'s SSH public keys, active or not.
+    fn ssh_public_keys(&self, user: &UserName) -> Result<Vec<SshPublicKey>>;
     /// `user`'s SSH public key with this OpenSSH one-line body, active or
     /// not (the key sshd accepted, checked at login).
     fn find_ssh_public_key(&self, user: &UserName, body: &str) -> Result<Option<SshPublicKey>>;
@@ -101,6 +103,9 @@ impl Directory for Store {
     }
     fn find_ssh_public_key(&self, user: &UserName, body: &str) -> Result<Option<SshPublicKey>> {
         Store::find_ssh_public_key(self, user, body)
+    }
+    fn ssh_public_keys(&self, user: &UserName) -> Result<Vec<SshPublicKey>> {
+        Store::list_ssh_public_keys(self, user)
     }
     fn serialized(&self, f: &mut dyn FnMut(&dyn Directory) -> Result<()>) -> Result<()> {
         self.atomically(|s| f(s))

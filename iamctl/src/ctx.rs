@@ -463,8 +463,20 @@ impl Ctx {
         event.error_if(error).decided_by_all(deciding)
     }
 
+    /// Rewrite `user`'s file of sshd's authorized keys after a change to
+    /// its keys.
+    pub fn publish_ssh_keys_of(&self, user: &UserName) -> Result<(), CliError> {
+        let dir = &self.config.accounts.authorized_keys_dir;
+        if self.origin == Origin::Api || !dir.is_dir() {
+            return Ok(());
+        }
+        iam::publish::ssh_keys::sync_user_ssh_keys(&self.store, &host_accounts()?, dir, user)
+            .map(drop)
+            .map_err(ssh_keys_failure)
+    }
+
     /// Rewrite the extrausers passwd/group files and sshd's authorized
-    /// keys after an account or key change.
+    /// keys after an account change.
     pub fn publish_accounts(&self) -> Result<(), CliError> {
         if self.origin == Origin::Api {
             return Ok(());
@@ -515,7 +527,14 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             s.kind.as_str()
         );
     }
-    publish_ssh_keys(config, store, &local)
+    // After a change to users: which files exist (each key verb rewrote
+    // its user's file).
+    publish_ssh_keys(
+        config,
+        store,
+        &local,
+        iam::publish::ssh_keys::Compare::Names,
+    )
 }
 
 /// Publish IAM users' active SSH public keys for sshd, into the config's
@@ -525,18 +544,22 @@ pub fn publish_ssh_keys(
     config: &HostConfig,
     store: &Store,
     local: &LocalAccounts,
+    compare: iam::publish::ssh_keys::Compare,
 ) -> Result<(), CliError> {
     let dir = &config.accounts.authorized_keys_dir;
     if !dir.is_dir() {
         return Ok(());
     }
-    iam::publish::ssh_keys::sync_ssh_keys(store, local, dir).map_err(|e| {
-        CliError::new(
-            "ServiceFailure",
-            format!("cannot publish SSH public keys: {e}"),
-        )
-    })?;
-    Ok(())
+    iam::publish::ssh_keys::sync_ssh_keys(store, local, dir, compare)
+        .map(drop)
+        .map_err(ssh_keys_failure)
+}
+
+fn ssh_keys_failure(e: iam::publish::ssh_keys::SshKeysError) -> CliError {
+    CliError::new(
+        "ServiceFailure",
+        format!("cannot publish SSH public keys: {e}"),
+    )
 }
 
 /// This host's `/etc/passwd` and `/etc/group`; unreadable fails the call

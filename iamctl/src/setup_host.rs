@@ -205,7 +205,12 @@ fn apply(change: &Change, config_path: &Path) -> Result<(), CliError> {
             let config = HostConfig::load(config_path).map_err(fail)?;
             let store = Store::open(&config.database)?;
             let local = iam::local_accounts::LocalAccounts::read_host().map_err(fail)?;
-            crate::ctx::publish_ssh_keys(&config, &store, &local)
+            crate::ctx::publish_ssh_keys(
+                &config,
+                &store,
+                &local,
+                iam::publish::ssh_keys::Compare::Contents,
+            )
         }
         Change::ReloadSshd => reload_sshd(),
     }

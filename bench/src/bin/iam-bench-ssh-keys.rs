@@ -15,7 +15,8 @@
 //! for random users. What pam_iam adds to a key login is timed beside it:
 //! opening the store (file trust walk included) and finding the key among
 //! the user's keys (`Directory::find_ssh_public_key`, in `open_session`).
-//! Last, what one key change costs iamctl to republish at this size.
+//! Last, what iamctl's republishing costs at this size: after a key verb
+//! (one user's file) and after a change to users (every file compared).
 
 // Bench harness: a failed setup step should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -30,7 +31,7 @@ use chrono::Utc;
 use iam::directory::Directory;
 use iam::local_accounts::LocalAccounts;
 use iam::names::{AccountId, UniqueIdKind, UserName, new_unique_id};
-use iam::publish::ssh_keys::sync_ssh_keys;
+use iam::publish::ssh_keys::{Compare, sync_ssh_keys, sync_user_ssh_keys};
 use iam::store::{AccessKeyStatus, Limits, NewSshPublicKey, NewUser, Store};
 
 fn main() {
@@ -77,7 +78,7 @@ fn main() {
     let seeded = started.elapsed();
     let local = LocalAccounts::default();
     let started = Instant::now();
-    sync_ssh_keys(&store, &local, &published).expect("publish");
+    sync_ssh_keys(&store, &local, &published, Compare::Contents).expect("publish");
     let first_publish = started.elapsed();
     for (name, body) in &lines {
         let ssh = homes.join(name.as_str()).join(".ssh");
@@ -117,19 +118,41 @@ fn main() {
     }
 
     // Republishing after one change (iamctl does it after every change).
-    let mut republish = Vec::new();
-    for round in 0..5 {
+    // Republishing: after a change to one user's keys (the key verbs), and
+    // after a change to users (every file compared).
+    let mut one_user = Vec::new();
+    let mut by_name = Vec::new();
+    let mut by_content = Vec::new();
+    for _ in 0..5 {
         let (name, _) = &lines[pick.next(lines.len())];
         let id = store.list_ssh_public_keys(name).unwrap()[0].id.clone();
-        let status = match round % 2 {
-            0 => AccessKeyStatus::Inactive,
-            _ => AccessKeyStatus::Active,
-        };
-        store.update_ssh_public_key(name, &id, status).unwrap();
+        store
+            .update_ssh_public_key(name, &id, AccessKeyStatus::Inactive)
+            .unwrap();
         let t = Instant::now();
-        let report = sync_ssh_keys(&store, &local, &published).expect("republish");
-        republish.push(t.elapsed());
-        assert_eq!(report.written + report.removed, 1, "{report:?}");
+        let report = sync_user_ssh_keys(&store, &local, &published, name).expect("republish");
+        one_user.push(t.elapsed());
+        assert_eq!(report.removed, 1, "{report:?}");
+        store
+            .update_ssh_public_key(name, &id, AccessKeyStatus::Active)
+            .unwrap();
+        let t = Instant::now();
+        let report = sync_ssh_keys(&store, &local, &published, Compare::Names).expect("republish");
+        by_name.push(t.elapsed());
+        assert_eq!(report.written, 1, "{report:?}");
+        let t = Instant::now();
+        let report =
+            sync_ssh_keys(&store, &local, &published, Compare::Contents).expect("republish");
+        by_content.push(t.elapsed());
+        assert_eq!(report.written, 0, "{report:?}");
+    }
+
+    // What both republishing forms start with (extrausers reads the same).
+    let mut read = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        drop(Directory::published(&store).expect("published"));
+        read.push(t.elapsed());
     }
 
     println!("## sshd key lookup per connection, {users} IAM users (issue 15)\n");
@@ -152,8 +175,20 @@ fn main() {
         timing(&find)
     );
     println!(
-        "| iamctl republishing after one key change ({users} files compared) | {} | — | after every directory change |",
-        timing(&republish)
+        "| iamctl republishing after a key verb (one user's file) | {} | — | upload/update/delete-ssh-public-key |",
+        timing(&one_user)
+    );
+    println!(
+        "| iamctl republishing after a user change (which of {users} files exist) | {} | — | create/update/delete-user, groups |",
+        timing(&by_name)
+    );
+    println!(
+        "| of which: reading every user (`Directory::published`, as extrausers' render does) | {} | — | |",
+        timing(&read)
+    );
+    println!(
+        "| full republish, every file's content compared ({users} files) | {} | — | setup-host --ssh |",
+        timing(&by_content)
     );
 }
 

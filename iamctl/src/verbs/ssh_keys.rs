@@ -40,7 +40,7 @@ pub fn upload_ssh_public_key(
         },
         |s| s.upload_ssh_public_key(&user, &id, &key, ctx.now),
     )?;
-    ctx.publish_accounts()?;
+    ctx.publish_ssh_keys_of(&user)?;
     Ok(json!({"SSHPublicKey": shapes::ssh_public_key(&stored, &stored.body)}))
 }
 
@@ -91,7 +91,7 @@ pub fn update_ssh_public_key(
         },
         |s| s.update_ssh_public_key(&user, &a.key.ssh_public_key_id, status),
     )?;
-    ctx.publish_accounts()?;
+    ctx.publish_ssh_keys_of(&user)?;
     Ok(Value::Null)
 }
 
@@ -104,7 +104,7 @@ pub fn delete_ssh_public_key(
         |_| json!({"userName": user.as_str(), "sSHPublicKeyId": a.ssh_public_key_id}),
         |s| s.delete_ssh_public_key(&user, &a.ssh_public_key_id),
     )?;
-    ctx.publish_accounts()?;
+    ctx.publish_ssh_keys_of(&user)?;
     Ok(Value::Null)
 }
 
