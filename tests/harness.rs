@@ -118,12 +118,15 @@ impl Host {
             "account_id = \"{account_id}\"\nhostname = \"e2e-host\"\n\
              database = \"iam.db\"\naudit_log = \"audit.log\"\n{extra}\n\
              [accounts]\nextrausers_dir = \"extrausers\"\nhome = \"{}/home/%u\"\n\
-             uid_range = [{low}, {}]\n",
+             authorized_keys_dir = \"authorized_keys\"\nuid_range = [{low}, {}]\n",
             dir.path().display(),
             low + 99
         );
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
+        // Where iamctl publishes IAM users' SSH public keys for sshd
+        // (`AuthorizedKeysFile DIR/%u`, see [`Sshd::start_with_iam_keys`]).
+        fs::create_dir_all(dir.path().join("authorized_keys")).expect("authorized_keys dir");
         let host = Self {
             dir,
             config,
@@ -526,6 +529,30 @@ impl Sshd {
     /// sets the authentication methods; the test adds only where to listen
     /// and which keys to use.
     pub fn start(host: &Host, pam_lines: &str, snippet: &str, authorized_keys: &str) -> Self {
+        Self::start_with(host, pam_lines, snippet, |dir| {
+            let keys = dir.join("authorized_keys");
+            fs::write(&keys, authorized_keys).expect("authorized_keys");
+            fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
+            keys.display().to_string()
+        })
+    }
+
+    /// As [`Sshd::start`], with sshd finding keys where `iamctl setup-host
+    /// --ssh` points it: the IAM users' keys iamctl publishes in the host's
+    /// `authorized_keys_dir`, one file per user.
+    pub fn start_with_iam_keys(host: &Host, pam_lines: &str, snippet: &str) -> Self {
+        let published = host.path().join("authorized_keys");
+        Self::start_with(host, pam_lines, snippet, |_| {
+            format!("{}/%u", published.display())
+        })
+    }
+
+    fn start_with(
+        host: &Host,
+        pam_lines: &str,
+        snippet: &str,
+        authorized_keys_file: impl FnOnce(&Path) -> String,
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("pam_iam-sshd-")
             .tempdir()
@@ -541,9 +568,7 @@ impl Sshd {
             .status()
             .expect("ssh-keygen");
         assert!(status.success());
-        let keys = dir.path().join("authorized_keys");
-        fs::write(&keys, authorized_keys).expect("authorized_keys");
-        fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let keys = authorized_keys_file(dir.path());
         let port = free_port();
         let config = dir.path().join("sshd_config");
         let snippet = tests_dir().join("../config/sshd").join(snippet);
@@ -558,7 +583,7 @@ impl Sshd {
                 snippet = snippet.display(),
                 key = key.display(),
                 pid = dir.path().join("sshd.pid").display(),
-                keys = keys.display(),
+                keys = keys,
             ),
         )
         .expect("sshd_config");

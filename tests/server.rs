@@ -296,6 +296,11 @@ fn each_mistake_gets_the_aws_error_code_and_writes_nothing() {
 }
 
 #[test]
+fn ssh_public_keys_in_aws_shapes_with_aws_limits_and_errors() {
+    scenario(&Backend::Sqlite, "ssh_public_keys", "ssh_keys");
+}
+
+#[test]
 fn tampered_plain_oversized_and_malformed_requests_are_refused() {
     scenario(&Backend::Sqlite, "negative_requests", "negative");
 }

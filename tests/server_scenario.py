@@ -6,7 +6,7 @@ IAM_ENDPOINT, AWS_CA_BUNDLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_DEFAULT_REGION, IAM_AWS_CLI (the CLI's path).
 
 Subcommands (one per Rust test): admin, errors, negative, paginate,
-concurrency, writes, exists, sign, assume. Each exits non-zero with a
+concurrency, writes, exists, sign, assume, ssh_keys. Each exits non-zero with a
 message on the first expectation that fails; `writes`, `sign` and `assume`
 print what the Rust side checks.
 """
@@ -764,6 +764,139 @@ def scenario_assume(args):
     print(json.dumps(creds))
 
 
+def ssh_keygen(tmpdir, name, *args):
+    """A fresh key pair made by the real ssh-keygen; returns (public line,
+    its MD5 fingerprint as `ssh-keygen -l -E md5` prints it, path)."""
+    path = os.path.join(tmpdir, name)
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-C", name, *args, "-f", path], check=True)
+    with open(path + ".pub") as f:
+        line = f.read().strip()
+    listed = subprocess.run(["ssh-keygen", "-l", "-E", "md5", "-f", path + ".pub"],
+                            check=True, capture_output=True, text=True).stdout
+    return line, listed.split()[1].removeprefix("MD5:"), path
+
+
+def scenario_ssh_keys(args):
+    """Issue 15: the five SSH public key operations through boto3 (botocore's
+    own parameter names and response shapes) and the aws CLI, AWS's limits
+    and errors, a refused call changing nothing, and self-service by policy
+    (iam:*SSHPublicKey* on user/${aws:username})."""
+    import tempfile
+
+    iam = client("iam")
+    iam.create_user(UserName="kim")
+    iam.create_user(UserName="lee")
+    tmp = tempfile.mkdtemp(prefix="ssh-keys-")
+    ed, ed_md5, _ = ssh_keygen(tmp, "ed", "-t", "ed25519")
+    rsa, rsa_md5, rsa_path = ssh_keygen(tmp, "rsa", "-t", "rsa", "-b", "2048")
+
+    # Upload: AWS's SSHPublicKey shape, every member botocore knows.
+    up = iam.upload_ssh_public_key(UserName="kim", SSHPublicKeyBody=ed)["SSHPublicKey"]
+    eq(sorted(up), ["Fingerprint", "SSHPublicKeyBody", "SSHPublicKeyId", "Status", "UploadDate", "UserName"],
+       "UploadSSHPublicKey members")
+    check(up["SSHPublicKeyId"].startswith("APKA") and len(up["SSHPublicKeyId"]) == 20,
+          f"SSHPublicKeyId APKA + 16: {up['SSHPublicKeyId']}")
+    eq(up["Fingerprint"], ed_md5, "Fingerprint is the key's MD5 (ssh-keygen -l -E md5)")
+    eq(up["Status"], "Active", "a new key is Active")
+    eq(up["UserName"], "kim", "UserName")
+    eq(up["SSHPublicKeyBody"], " ".join(ed.split()[:2]), "body in OpenSSH form")
+    check(hasattr(up["UploadDate"], "year"), "UploadDate parses as a timestamp")
+
+    # The same key as PEM (ssh-keygen -e -m PKCS8), through the aws CLI.
+    pem = subprocess.run(["ssh-keygen", "-e", "-m", "PKCS8", "-f", rsa_path + ".pub"],
+                         check=True, capture_output=True, text=True).stdout
+    cli = aws("iam", "upload-ssh-public-key", "--user-name", "kim", "--ssh-public-key-body", pem)["SSHPublicKey"]
+    eq(cli["Fingerprint"], rsa_md5, "a PEM upload has the key's MD5 fingerprint")
+    eq(cli["SSHPublicKeyBody"], " ".join(rsa.split()[:2]), "a PEM upload is stored as the same key")
+
+    # List: SSHPublicKeyMetadata, the caller's keys by default (none: admin).
+    listed = iam.list_ssh_public_keys(UserName="kim")
+    eq(sorted(listed["SSHPublicKeys"][0]), ["SSHPublicKeyId", "Status", "UploadDate", "UserName"],
+       "SSHPublicKeyMetadata members")
+    eq([k["SSHPublicKeyId"] for k in listed["SSHPublicKeys"]], [up["SSHPublicKeyId"], cli["SSHPublicKeyId"]],
+       "ListSSHPublicKeys, oldest first")
+    eq(listed["IsTruncated"], False, "IsTruncated")
+    eq(iam.list_ssh_public_keys()["SSHPublicKeys"], [], "the caller's own keys")
+    paged = aws("iam", "list-ssh-public-keys", "--user-name", "kim", "--max-items", "1")
+    eq(len(paged["SSHPublicKeys"]), 1, "--max-items 1")
+    check("NextToken" in paged, "the CLI paginator gets a NextToken")
+
+    # Get, in both encodings.
+    got = iam.get_ssh_public_key(UserName="kim", SSHPublicKeyId=cli["SSHPublicKeyId"], Encoding="SSH")
+    eq(got["SSHPublicKey"]["SSHPublicKeyBody"], " ".join(rsa.split()[:2]), "Encoding=SSH")
+    got = aws("iam", "get-ssh-public-key", "--user-name", "kim", "--ssh-public-key-id", cli["SSHPublicKeyId"],
+              "--encoding", "PEM")["SSHPublicKey"]
+    check(got["SSHPublicKeyBody"].startswith("-----BEGIN PUBLIC KEY-----"), f"Encoding=PEM: {got}")
+    pem_file = os.path.join(tmp, "got.pem")
+    with open(pem_file, "w") as f:
+        f.write(got["SSHPublicKeyBody"])
+    back = subprocess.run(["ssh-keygen", "-i", "-m", "PKCS8", "-f", pem_file],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    eq(back, " ".join(rsa.split()[:2]), "ssh-keygen reads the PEM back as the same key")
+    eq(got["Fingerprint"], rsa_md5, "the same fingerprint in PEM")
+
+    # Update and delete.
+    iam.update_ssh_public_key(UserName="kim", SSHPublicKeyId=up["SSHPublicKeyId"], Status="Inactive")
+    eq(iam.get_ssh_public_key(UserName="kim", SSHPublicKeyId=up["SSHPublicKeyId"], Encoding="SSH")
+       ["SSHPublicKey"]["Status"], "Inactive", "UpdateSSHPublicKey")
+    aws("iam", "update-ssh-public-key", "--user-name", "kim", "--ssh-public-key-id", up["SSHPublicKeyId"],
+        "--status", "Active")
+    aws("iam", "delete-ssh-public-key", "--user-name", "kim", "--ssh-public-key-id", cli["SSHPublicKeyId"])
+    eq(len(iam.list_ssh_public_keys(UserName="kim")["SSHPublicKeys"]), 1, "DeleteSSHPublicKey")
+
+    # Bad input: AWS's code, and nothing changed.
+    def keys(user):
+        return iam.list_ssh_public_keys(UserName=user)["SSHPublicKeys"]
+
+    weak, _, _ = ssh_keygen(tmp, "weak", "-t", "rsa", "-b", "1024")
+    kind, data = rsa.split()[:2]
+    truncated = f"{kind} {data[: len(data) // 2 // 4 * 4]}"
+    bad = [
+        ("InvalidPublicKey", {"UserName": "kim", "SSHPublicKeyBody": truncated}),
+        ("InvalidPublicKey", {"UserName": "kim", "SSHPublicKeyBody": weak}),
+        ("UnrecognizedPublicKeyEncoding", {"UserName": "kim", "SSHPublicKeyBody": "not a key"}),
+        ("DuplicateSSHPublicKey", {"UserName": "kim", "SSHPublicKeyBody": ed}),
+        ("NoSuchEntity", {"UserName": "nobody", "SSHPublicKeyBody": rsa}),
+    ]
+    for code, params in bad:
+        before = keys("kim")
+        eq(code_of(iam.upload_ssh_public_key, **params), code, f"upload {code}")
+        eq(keys("kim"), before, f"{code}: nothing changed")
+    for n in range(4):
+        line, _, _ = ssh_keygen(tmp, f"k{n}", "-t", "ed25519")
+        iam.upload_ssh_public_key(UserName="kim", SSHPublicKeyBody=line)
+    sixth, _, _ = ssh_keygen(tmp, "sixth", "-t", "ecdsa")
+    before = keys("kim")
+    eq(len(before), 5, "five keys")
+    eq(code_of(iam.upload_ssh_public_key, UserName="kim", SSHPublicKeyBody=sixth), "LimitExceeded", "a sixth key")
+    eq(keys("kim"), before, "LimitExceeded: nothing changed")
+    aws_fails("NoSuchEntity", "iam", "get-ssh-public-key", "--user-name", "lee", "--ssh-public-key-id",
+              up["SSHPublicKeyId"], "--encoding", "SSH")
+    aws_fails("NoSuchEntity", "iam", "delete-ssh-public-key", "--user-name", "lee", "--ssh-public-key-id",
+              up["SSHPublicKeyId"])
+    eq(code_of(iam.delete_user, UserName="kim"), "DeleteConflict", "a user with keys")
+
+    # Self-service: AWS's example policy, keys of one's own user only.
+    self_service = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["iam:UploadSSHPublicKey", "iam:ListSSHPublicKeys", "iam:GetSSHPublicKey",
+                   "iam:UpdateSSHPublicKey", "iam:DeleteSSHPublicKey"],
+        "Resource": "arn:aws:iam::*:user/${aws:username}"}]}
+    iam.put_user_policy(UserName="lee", PolicyName="own-keys", PolicyDocument=json.dumps(self_service))
+    key = iam.create_access_key(UserName="lee")["AccessKey"]
+    lee = client("iam", creds=(key["AccessKeyId"], key["SecretAccessKey"], None))
+    mine = lee.upload_ssh_public_key(UserName="lee", SSHPublicKeyBody=sixth)["SSHPublicKey"]
+    eq([k["SSHPublicKeyId"] for k in lee.list_ssh_public_keys()["SSHPublicKeys"]], [mine["SSHPublicKeyId"]],
+       "lee lists its own keys without naming itself")
+    before = keys("kim")
+    eq(code_of(lee.upload_ssh_public_key, UserName="kim", SSHPublicKeyBody=rsa), "AccessDenied",
+       "another user's keys")
+    eq(code_of(lee.update_ssh_public_key, UserName="kim", SSHPublicKeyId=up["SSHPublicKeyId"],
+               Status="Inactive"), "AccessDenied", "another user's key status")
+    eq(keys("kim"), before, "AccessDenied: nothing changed")
+    lee.delete_ssh_public_key(UserName="lee", SSHPublicKeyId=mine["SSHPublicKeyId"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario")
@@ -783,6 +916,7 @@ def main():
         "exists": scenario_exists,
         "sign": scenario_sign,
         "assume": scenario_assume,
+        "ssh_keys": scenario_ssh_keys,
     }
     try:
         scenarios[args.scenario](args)

@@ -118,6 +118,16 @@ fn publickey_then_totp() {
     let seed = host.add_mfa(&name);
     let _accounts = PublishedAccounts::publish(&host);
     let (key, public) = client_key(host.path(), "client_key");
+    // Only an IAM key of the user opens a session (issue 15), wherever
+    // sshd found it: here, the test's own authorized_keys file.
+    let body = format!("file://{}", key.with_extension("pub").display());
+    host.iamctl(&[
+        "upload-ssh-public-key",
+        "--user-name",
+        &name,
+        "--ssh-public-key-body",
+        &body,
+    ]);
     let mut sshd = Sshd::start(&host, &key_then_totp(), "publickey-totp.conf", &public);
 
     wait_for_fresh_step(8);

@@ -54,6 +54,9 @@ IAM_OPERATIONS = [
     # access keys
     "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
     "GetAccessKeyLastUsed",
+    # SSH public keys
+    "UploadSSHPublicKey", "ListSSHPublicKeys", "GetSSHPublicKey",
+    "UpdateSSHPublicKey", "DeleteSSHPublicKey",
 ]
 
 STS_OPERATIONS = ["GetCallerIdentity", "AssumeRole"]

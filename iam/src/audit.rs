@@ -242,8 +242,13 @@ pub enum PamEvent<'a> {
         reason: &'a str,
         deciding: &'a [DecidingStatement],
     },
-    /// `open_session`: `Login` succeeded, with or without MFA.
-    LoginSucceeded { mfa_used: bool },
+    /// `open_session`: `Login` succeeded, with or without MFA, by these
+    /// factors (`host:AuthMethod`), with this SSH public key (id, MD5).
+    LoginSucceeded {
+        mfa_used: bool,
+        auth_method: Option<&'a str>,
+        ssh_key: Option<(&'a str, &'a str)>,
+    },
     /// `close_session`.
     Logout,
     /// `chauthtok`: `ChangePassword`, refused when `refusal` says why.
@@ -360,11 +365,24 @@ impl AuditEvent {
                 .response_elements(failure)
                 .error("AccessDenied", reason)
                 .decided_by_all(deciding),
-            PamEvent::LoginSucceeded { mfa_used } => builder
-                .response_elements(serde_json::json!({ "Login": "Success" }))
-                .additional_event_data(
-                    serde_json::json!({ "MFAUsed": if mfa_used { "Yes" } else { "No" } }),
-                ),
+            PamEvent::LoginSucceeded {
+                mfa_used,
+                auth_method,
+                ssh_key,
+            } => {
+                let mut data =
+                    serde_json::json!({ "MFAUsed": if mfa_used { "Yes" } else { "No" } });
+                if let Some(method) = auth_method {
+                    data["AuthMethod"] = method.into();
+                }
+                if let Some((id, fingerprint)) = ssh_key {
+                    data["SSHPublicKeyId"] = id.into();
+                    data["SSHPublicKeyFingerprint"] = fingerprint.into();
+                }
+                builder
+                    .response_elements(serde_json::json!({ "Login": "Success" }))
+                    .additional_event_data(data)
+            }
             PamEvent::Logout | PamEvent::ChangePassword { refusal: None } => builder,
             PamEvent::ChangePassword {
                 refusal: Some(reason),
@@ -744,9 +762,23 @@ mod tests {
         assert_eq!(v["decidedBy"][0]["index"], 1);
         let v = event(PamEvent::AuthenticationFailed { reason: "locked" });
         assert_eq!(v["errorCode"], "AuthenticationFailed");
-        let v = event(PamEvent::LoginSucceeded { mfa_used: true });
+        let v = event(PamEvent::LoginSucceeded {
+            mfa_used: true,
+            auth_method: None,
+            ssh_key: None,
+        });
         assert_eq!(v["responseElements"], json!({"Login": "Success"}));
         assert_eq!(v["additionalEventData"], json!({"MFAUsed": "Yes"}));
+        let v = event(PamEvent::LoginSucceeded {
+            mfa_used: true,
+            auth_method: Some("publickey+totp"),
+            ssh_key: Some(("APKAEIBAERJR2EXAMPLE", "97:8f:1c:00")),
+        });
+        assert_eq!(
+            v["additionalEventData"],
+            json!({"MFAUsed": "Yes", "AuthMethod": "publickey+totp",
+                   "SSHPublicKeyId": "APKAEIBAERJR2EXAMPLE", "SSHPublicKeyFingerprint": "97:8f:1c:00"})
+        );
         assert!(v.get("errorCode").is_none());
         let v = event(PamEvent::Logout);
         assert_eq!(v["eventName"], "Logout");

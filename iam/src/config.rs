@@ -7,7 +7,8 @@
 //! error naming the key and its line, and every value is checked here rather
 //! than where it is used.
 //!
-//! Relative paths (`database`, `audit_log`, `accounts.extrausers_dir`) are
+//! Relative paths (`database`, `audit_log`, `accounts.extrausers_dir`,
+//! `accounts.authorized_keys_dir`) are
 //! resolved against the directory that holds the config file, so a test can
 //! put a whole installation in one temporary directory.
 
@@ -117,6 +118,9 @@ pub struct AccountsConfig {
     /// Home directory template; `%u` is the user name, `%%` a literal `%`.
     pub home: String,
     pub extrausers_dir: PathBuf,
+    /// Where IAM users' active SSH public keys are published for sshd, one
+    /// file per user (`AuthorizedKeysFile DIR/%u`).
+    pub authorized_keys_dir: PathBuf,
 }
 
 impl AccountsConfig {
@@ -216,6 +220,7 @@ impl HostConfig {
                 shell: accounts.shell.0,
                 home: accounts.home.0,
                 extrausers_dir: resolve(accounts.extrausers_dir),
+                authorized_keys_dir: resolve(accounts.authorized_keys_dir),
             },
             elevation: ElevationConfig {
                 test_min_duration_seconds: match raw.elevation.test_min_duration_seconds {
@@ -352,6 +357,7 @@ account_id = "@ACCOUNT_ID@"
 # shell          = "/bin/bash"
 # home           = "/home/%u"          # %u: the user name
 # extrausers_dir = "/var/lib/extrausers"
+# authorized_keys_dir = "/var/lib/iam-ssh"   # sshd: AuthorizedKeysFile /var/lib/iam-ssh/%u
 "#;
 
 /// 1-based line and column of byte `offset` in `text`.
@@ -525,6 +531,8 @@ struct RawAccounts {
     home: HomeTemplate,
     #[serde(default = "default_extrausers_dir")]
     extrausers_dir: PathBuf,
+    #[serde(default = "default_authorized_keys_dir")]
+    authorized_keys_dir: PathBuf,
 }
 
 impl Default for RawAccounts {
@@ -534,12 +542,17 @@ impl Default for RawAccounts {
             shell: Shell::default(),
             home: HomeTemplate::default(),
             extrausers_dir: default_extrausers_dir(),
+            authorized_keys_dir: default_authorized_keys_dir(),
         }
     }
 }
 
 fn default_extrausers_dir() -> PathBuf {
     PathBuf::from("/var/lib/extrausers")
+}
+
+fn default_authorized_keys_dir() -> PathBuf {
+    PathBuf::from("/var/lib/iam-ssh")
 }
 
 /// Defines a newtype whose `Deserialize` checks the value, so a bad value is

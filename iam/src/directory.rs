@@ -6,7 +6,9 @@
 
 use crate::names::{AccountId, GroupName, RoleName, UserName};
 use crate::password::PasswordPolicy;
-use crate::store::{Group, LoginProfile, MfaDevice, PrincipalPolicies, Result, Role, Store, User};
+use crate::store::{
+    Group, LoginProfile, MfaDevice, PrincipalPolicies, Result, Role, SshPublicKey, Store, User,
+};
 
 /// Users, groups and memberships, read in one snapshot (for publishing).
 pub type Published = (Vec<User>, Vec<Group>, Vec<(UserName, GroupName)>);
@@ -34,6 +36,13 @@ pub trait Directory {
     fn policies_for_role(&self, name: &RoleName) -> Result<PrincipalPolicies>;
     /// Every user, group and membership, in one snapshot.
     fn published(&self) -> Result<Published>;
+    /// Every active SSH public key (sshd's projection).
+    fn active_ssh_public_keys(&self) -> Result<Vec<SshPublicKey>>;
+    /// `user`'s SSH public keys, active or not.
+    fn ssh_public_keys(&self, user: &UserName) -> Result<Vec<SshPublicKey>>;
+    /// `user`'s SSH public key with this OpenSSH one-line body, active or
+    /// not (the key sshd accepted, checked at login).
+    fn find_ssh_public_key(&self, user: &UserName, body: &str) -> Result<Option<SshPublicKey>>;
     /// Runs `f` while no writer can change the directory (SQLite: under
     /// its write lock, writing nothing), so that publishers run one after
     /// another and the last one has seen every committed change.
@@ -88,6 +97,15 @@ impl Directory for Store {
                 s.group_memberships()?,
             ))
         })
+    }
+    fn active_ssh_public_keys(&self) -> Result<Vec<SshPublicKey>> {
+        Store::active_ssh_public_keys(self)
+    }
+    fn find_ssh_public_key(&self, user: &UserName, body: &str) -> Result<Option<SshPublicKey>> {
+        Store::find_ssh_public_key(self, user, body)
+    }
+    fn ssh_public_keys(&self, user: &UserName) -> Result<Vec<SshPublicKey>> {
+        Store::list_ssh_public_keys(self, user)
     }
     fn serialized(&self, f: &mut dyn FnMut(&dyn Directory) -> Result<()>) -> Result<()> {
         self.atomically(|s| f(s))

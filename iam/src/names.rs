@@ -397,6 +397,8 @@ pub enum UniqueIdKind {
     AccessKey,
     /// The access key id of temporary (STS) credentials.
     SessionKey,
+    /// An SSH public key's `SSHPublicKeyId` (20 characters, as AWS's).
+    SshPublicKey,
 }
 
 impl UniqueIdKind {
@@ -408,6 +410,7 @@ impl UniqueIdKind {
             Self::Policy => "ANPA",
             Self::AccessKey => "AKIA",
             Self::SessionKey => "ASIA",
+            Self::SshPublicKey => "APKA",
         }
     }
 
@@ -415,7 +418,7 @@ impl UniqueIdKind {
     /// characters in all, its access key ids 20.
     fn random_len(self) -> usize {
         match self {
-            Self::AccessKey | Self::SessionKey => 16,
+            Self::AccessKey | Self::SessionKey | Self::SshPublicKey => 16,
             _ => 17,
         }
     }

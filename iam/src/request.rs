@@ -130,12 +130,15 @@ pub struct LoginRequest<'a> {
     pub secure_transport: bool,
     pub service: &'a str,
     pub tty: Option<&'a str>,
+    /// `host:AuthMethod` (`publickey`, `password+totp`, …), when known.
+    pub auth_method: Option<&'a str>,
     pub hostname: &'a str,
     pub host_tags: &'a BTreeMap<String, String>,
 }
 
 /// The context of `host:Login`: the principal's keys, the login keys,
-/// `aws:SecureTransport`, `host:Service`, `host:Tty` and the host's keys.
+/// `aws:SecureTransport`, `host:Service`, `host:Tty`, `host:AuthMethod` and
+/// the host's keys.
 pub fn login_context(principal: &Principal, login: &LoginRequest<'_>) -> Context {
     let mut ctx = principal_context(principal, login.now);
     let ip = login.source_ip.map(|ip| ip.to_string());
@@ -144,6 +147,9 @@ pub fn login_context(principal: &Principal, login: &LoginRequest<'_>) -> Context
     ctx.set("host:Service", login.service);
     if let Some(tty) = login.tty {
         ctx.set("host:Tty", tty);
+    }
+    if let Some(method) = login.auth_method {
+        ctx.set("host:AuthMethod", method);
     }
     set_host_keys(&mut ctx, login.hostname, login.host_tags);
     ctx
@@ -348,6 +354,7 @@ mod tests {
                 secure_transport: true,
                 service: "sshd",
                 tty: Some("ssh"),
+                auth_method: Some("publickey+totp"),
                 hostname: "web-1",
                 host_tags: &tags,
             },
@@ -367,6 +374,7 @@ mod tests {
             ("aws:SecureTransport", "true"),
             ("host:Service", "sshd"),
             ("host:Tty", "ssh"),
+            ("host:AuthMethod", "publickey+totp"),
             ("aws:ResourceTag/env", "prod"),
             ("host:Hostname", "web-1"),
         ] {

@@ -145,6 +145,7 @@ fn authentication_record_lives_exactly_its_ttl() {
         tty: "ssh".into(),
         time: t0().timestamp(),
         mfa_time: Some(t0().timestamp()),
+        password: true,
         state: AuthState::Authenticated,
     };
     // Each probe on a fresh copy: acct_mgmt uses a record up.

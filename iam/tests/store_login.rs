@@ -256,6 +256,7 @@ fn record(id: &str, state: AuthState) -> AuthRecord {
         tty: "ssh".into(),
         time: t0().timestamp(),
         mfa_time: Some(t0().timestamp()),
+        password: true,
         state,
     }
 }

@@ -231,6 +231,23 @@ pub enum Command {
     #[serde(rename = "ListVirtualMFADevices")]
     ListVirtualMfaDevices(ListVirtualMfaDevicesArgs),
 
+    // ---- SSH public keys ----------------------------------------------
+    /// Add an SSH public key to a user (ssh-rsa >= 2048 bits, ssh-ed25519, ECDSA, or PEM).
+    #[serde(rename = "UploadSSHPublicKey")]
+    UploadSshPublicKey(UploadSshPublicKeyArgs),
+    /// List a user's SSH public keys (the caller's when --user-name is omitted).
+    #[serde(rename = "ListSSHPublicKeys")]
+    ListSshPublicKeys(OptUserName),
+    /// Show one SSH public key, in OpenSSH (SSH) or PEM encoding.
+    #[serde(rename = "GetSSHPublicKey")]
+    GetSshPublicKey(GetSshPublicKeyArgs),
+    /// Make an SSH public key Active or Inactive (an inactive key logs nobody in).
+    #[serde(rename = "UpdateSSHPublicKey")]
+    UpdateSshPublicKey(UpdateSshPublicKeyArgs),
+    /// Delete an SSH public key.
+    #[serde(rename = "DeleteSSHPublicKey")]
+    DeleteSshPublicKey(SshPublicKeyIdArgs),
+
     // ---- reports, export, simulation, identity ------------------------
     /// Build the credential report.
     GenerateCredentialReport,
@@ -1010,6 +1027,66 @@ pub struct ListVirtualMfaDevicesArgs {
     pub assignment_status: AssignmentStatus,
 }
 
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadSshPublicKeyArgs {
+    #[arg(long)]
+    pub user_name: String,
+    /// The public key: an OpenSSH line or PEM, inline or file://PATH.
+    #[arg(long)]
+    #[serde(rename = "SSHPublicKeyBody")]
+    pub ssh_public_key_body: String,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SshPublicKeyIdArgs {
+    #[arg(long)]
+    pub user_name: String,
+    /// The key's id (APKA…), as upload-ssh-public-key printed it.
+    #[arg(long)]
+    #[serde(rename = "SSHPublicKeyId")]
+    pub ssh_public_key_id: String,
+}
+
+/// `--encoding` of get-ssh-public-key: AWS's `encodingType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+pub enum KeyEncoding {
+    #[value(name = "SSH")]
+    #[serde(rename = "SSH")]
+    Ssh,
+    #[value(name = "PEM")]
+    #[serde(rename = "PEM")]
+    Pem,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetSshPublicKeyArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub key: SshPublicKeyIdArgs,
+    #[arg(long, value_enum)]
+    pub encoding: KeyEncoding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[value(rename_all = "PascalCase")]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateSshPublicKeyArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub key: SshPublicKeyIdArgs,
+    #[arg(long, value_enum)]
+    pub status: KeyStatus,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[value(rename_all = "PascalCase")]
 pub enum EntityFilter {
@@ -1104,6 +1181,43 @@ mod tests {
                 "AuthenticationCode1": "1", "AuthenticationCode2": "2"})
             ),
             Ok(Command::EnableMfaDevice(_))
+        ));
+        // SSH public keys: botocore's member names (SSH in capitals).
+        let Command::GetSshPublicKey(g) = req(
+            "GetSSHPublicKey",
+            serde_json::json!({"UserName": "u", "SSHPublicKeyId": "APKAEIBAERJR2EXAMPLE",
+                "Encoding": "PEM"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(g.key.ssh_public_key_id, "APKAEIBAERJR2EXAMPLE");
+        assert_eq!(g.encoding, KeyEncoding::Pem);
+        let Command::UpdateSshPublicKey(u) = req(
+            "UpdateSSHPublicKey",
+            serde_json::json!({"UserName": "u", "SSHPublicKeyId": "APKA1", "Status": "Inactive"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(u.status, KeyStatus::Inactive);
+        assert!(matches!(
+            req(
+                "UploadSSHPublicKey",
+                serde_json::json!({"UserName": "u", "SSHPublicKeyBody": "ssh-ed25519 AAAA"})
+            ),
+            Ok(Command::UploadSshPublicKey(_))
+        ));
+        assert!(matches!(
+            req("ListSSHPublicKeys", serde_json::json!({})),
+            Ok(Command::ListSshPublicKeys(_))
+        ));
+        assert!(matches!(
+            req(
+                "DeleteSSHPublicKey",
+                serde_json::json!({"UserName": "u", "SSHPublicKeyId": "APKA1"})
+            ),
+            Ok(Command::DeleteSshPublicKey(_))
         ));
         // Ours, or not an API action: not reachable from a request.
         for action in [

@@ -463,7 +463,20 @@ impl Ctx {
         event.error_if(error).decided_by_all(deciding)
     }
 
-    /// Rewrite the extrausers passwd/group files after an account change.
+    /// Rewrite `user`'s file of sshd's authorized keys after a change to
+    /// its keys.
+    pub fn publish_ssh_keys_of(&self, user: &UserName) -> Result<(), CliError> {
+        let dir = &self.config.accounts.authorized_keys_dir;
+        if self.origin == Origin::Api || !dir.is_dir() {
+            return Ok(());
+        }
+        iam::publish::ssh_keys::sync_user_ssh_keys(&self.store, &host_accounts()?, dir, user)
+            .map(drop)
+            .map_err(ssh_keys_failure)
+    }
+
+    /// Rewrite the extrausers passwd/group files and sshd's authorized
+    /// keys after an account change.
     pub fn publish_accounts(&self) -> Result<(), CliError> {
         if self.origin == Origin::Api {
             return Ok(());
@@ -514,7 +527,39 @@ pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliErr
             s.kind.as_str()
         );
     }
-    Ok(())
+    // After a change to users: which files exist (each key verb rewrote
+    // its user's file).
+    publish_ssh_keys(
+        config,
+        store,
+        &local,
+        iam::publish::ssh_keys::Compare::Names,
+    )
+}
+
+/// Publish IAM users' active SSH public keys for sshd, into the config's
+/// `authorized_keys_dir` once `setup-host --ssh` has made it (until then
+/// sshd is not set up to read it).
+pub fn publish_ssh_keys(
+    config: &HostConfig,
+    store: &Store,
+    local: &LocalAccounts,
+    compare: iam::publish::ssh_keys::Compare,
+) -> Result<(), CliError> {
+    let dir = &config.accounts.authorized_keys_dir;
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    iam::publish::ssh_keys::sync_ssh_keys(store, local, dir, compare)
+        .map(drop)
+        .map_err(ssh_keys_failure)
+}
+
+fn ssh_keys_failure(e: iam::publish::ssh_keys::SshKeysError) -> CliError {
+    CliError::new(
+        "ServiceFailure",
+        format!("cannot publish SSH public keys: {e}"),
+    )
 }
 
 /// This host's `/etc/passwd` and `/etc/group`; unreadable fails the call

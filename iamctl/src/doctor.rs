@@ -99,9 +99,17 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
     }
     if Path::new("/usr/sbin/sshd").exists() {
         match Command::new("sshd").arg("-T").output() {
-            Ok(out) if out.status.success() => checks.extend(hostsetup::check_sshd_effective(
-                &String::from_utf8_lossy(&out.stdout),
-            )),
+            Ok(out) if out.status.success() => {
+                let sshd_t = String::from_utf8_lossy(&out.stdout);
+                checks.extend(hostsetup::check_sshd_effective(&sshd_t));
+                if let Some(cfg) = &config {
+                    checks.extend(hostsetup::check_sshd_keys(
+                        &sshd_t,
+                        &cfg.accounts.authorized_keys_dir,
+                        cfg.accounts.authorized_keys_dir.is_dir(),
+                    ));
+                }
+            }
             Ok(out) => checks.push(Check::fail(
                 format!("sshd -T: {}", String::from_utf8_lossy(&out.stderr).trim()),
                 "fix the sshd configuration (sshd -t shows the error)",

@@ -25,7 +25,7 @@
 use iam::local_accounts::{IamAccountKind, Shadowing};
 use iam::trust::{Contents, Problem, TrustError};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The pam-auth-update profile name (`/usr/share/pam-configs/pam_iam`).
 pub const PAM_PROFILE: &str = "pam_iam";
@@ -482,17 +482,35 @@ pub fn pam_profile_enabled(common_auth: &str) -> bool {
 /// The drop-in `setup-host --ssh` writes. It changes no authentication
 /// method: publickey logins (root's included) work as before, and
 /// keyboard-interactive lets PAM ask for `Password:` and `Verification
-/// code:`. MFA for IAM users who also have a key is required by policy
-/// (`aws:MultiFactorAuthPresent`) or `[login] require_mfa`, both decided in
-/// pam_iam's account stage, which sshd runs for every method.
-pub fn sshd_dropin() -> String {
+/// code:`. IAM users' SSH public keys are found in `authorized_keys_dir`
+/// (`iam::publish::ssh_keys`) besides the users' own files, which keep
+/// working for local accounts (an IAM user's own file opens nothing: the
+/// account stage takes only active IAM keys). MFA for key logins is
+/// required by policy (`host:AuthMethod`, `aws:MultiFactorAuthPresent`) or
+/// `[login] require_mfa`, both decided in pam_iam's account stage, which
+/// sshd runs for every method.
+pub fn sshd_dropin(authorized_keys_dir: &Path) -> String {
     format!(
         "{SSHD_DROPIN_HEADER}\n\
          # Removed when the package is purged. pam_iam needs PAM and keyboard-interactive\n\
          # (password + TOTP prompts); other authentication settings are left as they are.\n\
          UsePAM yes\n\
-         KbdInteractiveAuthentication yes\n"
+         KbdInteractiveAuthentication yes\n\
+         # IAM users' active SSH public keys, published by iamctl ([accounts] authorized_keys_dir).\n\
+         AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 {}/%u\n",
+        authorized_keys_dir.display()
     )
+}
+
+/// Whether sshd can take `dir` in `AuthorizedKeysFile`: absolute, and
+/// without the whitespace that separates its values or the `%` of its
+/// tokens.
+fn usable_in_sshd_config(dir: &Path) -> bool {
+    let text = dir.to_string_lossy();
+    dir.is_absolute()
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c == '%' || c == '"')
 }
 
 /// Whether the main sshd_config includes the drop-in directory before any
@@ -567,6 +585,34 @@ pub fn check_sshd_effective(sshd_t: &str) -> Vec<Check> {
         ));
     }
     checks
+}
+
+/// Whether sshd reads the IAM users' keys iamctl publishes in
+/// `authorized_keys_dir` (once `setup-host --ssh` made it): `None` when
+/// nothing is published yet.
+pub fn check_sshd_keys(sshd_t: &str, dir: &Path, published: bool) -> Option<Check> {
+    if !published {
+        return None;
+    }
+    let want = format!("{}/%u", dir.display());
+    let files = sshd_t.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        k.eq_ignore_ascii_case("authorizedkeysfile")
+            .then(|| v.to_owned())
+    });
+    Some(match files {
+        Some(files) if files.split_whitespace().any(|f| f == want) => Check::ok(format!(
+            "sshd: AuthorizedKeysFile reads IAM users' keys ({want})"
+        )),
+        other => Check::warn(
+            format!(
+                "sshd: AuthorizedKeysFile is {}, so IAM users' SSH public keys in {} are not used",
+                other.as_deref().unwrap_or("unset"),
+                dir.display()
+            ),
+            "iamctl setup-host --ssh",
+        ),
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -781,6 +827,9 @@ pub struct HostState {
     pub sshd_config: Option<String>,
     /// The current drop-in, if present.
     pub sshd_dropin: Option<String>,
+    /// `[accounts] authorized_keys_dir`, and whether it exists yet.
+    pub authorized_keys_dir: PathBuf,
+    pub authorized_keys_published: bool,
     /// The login name that started this admin session (`SUDO_USER`, or the
     /// audit login uid's name), when it is an IAM user.
     pub admin_iam_user: Option<String>,
@@ -798,6 +847,9 @@ pub enum Change {
     },
     /// `pam-auth-update --enable pam_iam`.
     EnablePamProfile,
+    /// Create `authorized_keys_dir` and publish IAM users' active SSH
+    /// public keys into it.
+    PublishSshKeys(PathBuf),
     /// `sshd -t`, then reload sshd if it runs.
     ReloadSshd,
 }
@@ -809,6 +861,11 @@ impl fmt::Display for Change {
             Change::EnablePamProfile => write!(
                 f,
                 "run pam-auth-update --enable {PAM_PROFILE}: pam_iam in common-auth, -account and -session (root and local users skip it)"
+            ),
+            Change::PublishSshKeys(dir) => write!(
+                f,
+                "create {} and publish IAM users' active SSH public keys there (sshd's AuthorizedKeysFile)",
+                dir.display()
             ),
             Change::ReloadSshd => {
                 write!(f, "check the sshd configuration (sshd -t) and reload sshd")
@@ -853,6 +910,12 @@ pub fn plan_setup(state: &HostState, opts: SetupOptions) -> Result<Vec<Change>, 
     {
         refusals.push(format!(
             "/etc/ssh/sshd_config does not `Include /etc/ssh/sshd_config.d/*.conf` before its Match blocks, so {SSHD_DROPIN_PATH} would have no effect; add that line at the top"
+        ));
+    }
+    if opts.ssh && !usable_in_sshd_config(&state.authorized_keys_dir) {
+        refusals.push(format!(
+            "[accounts] authorized_keys_dir = {:?} cannot go in sshd's AuthorizedKeysFile: use an absolute path without spaces, quotes or %",
+            state.authorized_keys_dir.display()
         ));
     }
     if let Some(existing) = &state.sshd_dropin {
@@ -915,13 +978,17 @@ pub fn plan_setup(state: &HostState, opts: SetupOptions) -> Result<Vec<Change>, 
         changes.push(Change::EnablePamProfile);
     }
     if opts.ssh {
-        let want = sshd_dropin();
+        if !state.authorized_keys_published {
+            changes.push(Change::PublishSshKeys(state.authorized_keys_dir.clone()));
+        }
+        let want = sshd_dropin(&state.authorized_keys_dir);
         if state.sshd_dropin.as_deref() != Some(want.as_str()) {
             changes.push(Change::WriteFile {
                 path: SSHD_DROPIN_PATH.into(),
                 content: want,
                 mode: 0o644,
-                why: "UsePAM yes, KbdInteractiveAuthentication yes".into(),
+                why: "UsePAM yes, KbdInteractiveAuthentication yes, AuthorizedKeysFile with IAM users' keys"
+                    .into(),
             });
             changes.push(Change::ReloadSshd);
         }

@@ -40,6 +40,7 @@ pub fn run(invoker: Invoker, config_path: &Path, a: &InitArgs) -> Result<Value, 
                     1,
                 );
                 text.push_str("extrausers_dir = \"extrausers\"\n");
+                text.push_str("authorized_keys_dir = \"authorized_keys\"\n");
             }
             write_new(config_path, &text)?;
             true

@@ -15,6 +15,7 @@ pub mod qr;
 pub mod setuid;
 pub mod shapes;
 pub mod simulate;
+pub mod sshkey;
 pub mod verbs;
 
 // `setup-host` and `doctor` (packaging): the rules in `hostsetup`.

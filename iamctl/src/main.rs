@@ -99,13 +99,14 @@ fn fail(e: &CliError) -> ExitCode {
     ExitCode::from(254)
 }
 
-/// `list-users` → `ListUsers`, `enable-mfa-device` → `EnableMFADevice`: the
-/// AWS operation name (table titles, action names, audit).
+/// `list-users` → `ListUsers`, `enable-mfa-device` → `EnableMFADevice`,
+/// `upload-ssh-public-key` → `UploadSSHPublicKey`: the AWS operation name
+/// (table titles, action names, audit).
 pub fn operation_name(verb: &str) -> String {
     verb.split('-')
         .map(|w| {
-            if w == "mfa" {
-                return "MFA".to_owned();
+            if w == "mfa" || w == "ssh" {
+                return w.to_ascii_uppercase();
             }
             let mut c = w.chars();
             match c.next() {
@@ -160,6 +161,11 @@ mod tests {
             "CreateVirtualMFADevice"
         );
         assert_eq!(operation_name("list-mfa-devices"), "ListMFADevices");
+        assert_eq!(
+            operation_name("upload-ssh-public-key"),
+            "UploadSSHPublicKey"
+        );
+        assert_eq!(operation_name("list-ssh-public-keys"), "ListSSHPublicKeys");
         assert_eq!(
             operation_name("get-account-password-policy"),
             "GetAccountPasswordPolicy"

@@ -10,7 +10,7 @@ use iam::config::HostConfig;
 use iam::store::{Store, UserStatus};
 use serde_json::Value;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -81,6 +81,10 @@ fn gather(config_path: &Path) -> Result<HostState, CliError> {
         Ok(cfg) => user_summaries(cfg).unwrap_or_default(),
         Err(_) => Vec::new(),
     };
+    let authorized_keys_dir = match &loaded {
+        Ok(cfg) => cfg.accounts.authorized_keys_dir.clone(),
+        Err(_) => PathBuf::from("/var/lib/iam-ssh"),
+    };
     Ok(HostState {
         nsswitch: read_opt(Path::new("/etc/nsswitch.conf")).unwrap_or_default(),
         common_auth: read_opt(Path::new("/etc/pam.d/common-auth")),
@@ -93,6 +97,8 @@ fn gather(config_path: &Path) -> Result<HostState, CliError> {
             .is_file(),
         sshd_config: read_opt(Path::new("/etc/ssh/sshd_config")),
         sshd_dropin: read_opt(Path::new(hostsetup::SSHD_DROPIN_PATH)),
+        authorized_keys_published: authorized_keys_dir.is_dir(),
+        authorized_keys_dir,
         admin_iam_user: login_user_name(),
     })
 }
@@ -188,6 +194,23 @@ fn apply(change: &Change, config_path: &Path) -> Result<(), CliError> {
                     "pam-auth-update did not add pam_iam to /etc/pam.d/common-auth (it leaves locally edited common-* files alone); review them, then run: pam-auth-update --force --enable pam_iam",
                 ))
             }
+        }
+        Change::PublishSshKeys(dir) => {
+            // Traversable by all: sshd reads a user's file as that user.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+            let config = HostConfig::load(config_path).map_err(fail)?;
+            let store = Store::open(&config.database)?;
+            let local = iam::local_accounts::LocalAccounts::read_host().map_err(fail)?;
+            crate::ctx::publish_ssh_keys(
+                &config,
+                &store,
+                &local,
+                iam::publish::ssh_keys::Compare::Contents,
+            )
         }
         Change::ReloadSshd => reload_sshd(),
     }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use iam::names::Tag;
-use iam::store::{Group, LoginProfile, ManagedPolicy, MfaDevice, PolicyVersion, Role, User};
+use iam::store::{
+    Group, LoginProfile, ManagedPolicy, MfaDevice, PolicyVersion, Role, SshPublicKey, User,
+};
 use serde_json::{Map, Value, json};
 
 /// Unix seconds as AWS prints dates: `2026-11-25T12:00:00+00:00`.
@@ -34,6 +36,29 @@ pub fn tags(tags: &[Tag]) -> Value {
 fn boundary(arn: &Option<String>) -> Option<Value> {
     arn.as_ref().map(|a| {
         json!({"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": a})
+    })
+}
+
+/// AWS's `SSHPublicKey` (UploadSSHPublicKey, GetSSHPublicKey), with the
+/// body in the encoding asked for.
+pub fn ssh_public_key(k: &SshPublicKey, body: &str) -> Value {
+    json!({
+        "UserName": k.user.as_str(),
+        "SSHPublicKeyId": k.id,
+        "Fingerprint": k.fingerprint,
+        "SSHPublicKeyBody": body,
+        "Status": k.status.as_str(),
+        "UploadDate": date(k.upload_date),
+    })
+}
+
+/// AWS's `SSHPublicKeyMetadata` (ListSSHPublicKeys).
+pub fn ssh_public_key_metadata(k: &SshPublicKey) -> Value {
+    json!({
+        "UserName": k.user.as_str(),
+        "SSHPublicKeyId": k.id,
+        "Status": k.status.as_str(),
+        "UploadDate": date(k.upload_date),
     })
 }
 

@@ -507,3 +507,101 @@ fn non_root_caller_is_authorized_by_policy() {
         "a password reached the audit log"
     );
 }
+
+/// Issue 15: AWS's own statement for managing one's SSH public keys
+/// (`iam:*SSHPublicKey*` on `user/${aws:username}`) makes the key verbs
+/// self-service: a user's own keys, never another's, and a refused call
+/// changes nothing.
+#[test]
+fn own_ssh_public_keys_are_self_service_with_awss_example_statement() {
+    if !require_root("own_ssh_public_keys_are_self_service_with_awss_example_statement") {
+        return;
+    }
+    if !Path::new("/etc/iam").exists() {
+        std::fs::create_dir_all("/etc/iam").unwrap();
+    }
+    let s = Setuid::new();
+    let name = format!("iamk{}", std::process::id() % 100_000);
+    s.admin_ok(&["create-user", "--user-name", &name]);
+    s.admin_ok(&["create-user", "--user-name", "alice"]);
+    let user = s.iam_user(&name);
+    let me = (user.uid, user.gid);
+    s.admin_ok(&[
+        "put-user-policy",
+        "--user-name",
+        &name,
+        "--policy-name",
+        "own-keys",
+        "--policy-document",
+        &policy_file("ManageOwnSSHPublicKeys.json"),
+    ]);
+    // A key the user can read (file:// is read with the caller's rights).
+    let key = s.root.path().join("laptop");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = format!("file://{}", key.with_extension("pub").display());
+
+    let r = s.user(
+        me,
+        &[
+            "upload-ssh-public-key",
+            "--user-name",
+            &name,
+            "--ssh-public-key-body",
+            &public,
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let uploaded: Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = uploaded["SSHPublicKey"]["SSHPublicKeyId"].as_str().unwrap();
+    let r = s.user(me, &["list-ssh-public-keys"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let listed: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(listed["SSHPublicKeys"][0]["SSHPublicKeyId"], json!(id));
+
+    let before = s.dump();
+    for args in [
+        vec![
+            "upload-ssh-public-key",
+            "--user-name",
+            "alice",
+            "--ssh-public-key-body",
+            &public,
+        ],
+        vec!["list-ssh-public-keys", "--user-name", "alice"],
+        vec![
+            "update-ssh-public-key",
+            "--user-name",
+            "alice",
+            "--ssh-public-key-id",
+            id,
+            "--status",
+            "Inactive",
+        ],
+    ] {
+        let r = s.user(me, &args, "");
+        assert!(
+            r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("SSHPublicKey"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(s.dump(), before, "a refused call changed the store");
+    let r = s.user(
+        me,
+        &[
+            "delete-ssh-public-key",
+            "--user-name",
+            &name,
+            "--ssh-public-key-id",
+            id,
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -167,11 +167,12 @@ impl Ledger<'_> {
             )?;
             c.execute(
                 "INSERT INTO auth_records
-                   (id, user_name, service, rhost, tty, at, mfa_time, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                   (id, user_name, service, rhost, tty, at, mfa_time, state, password)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name,
                    service = excluded.service, rhost = excluded.rhost, tty = excluded.tty,
-                   at = excluded.at, mfa_time = excluded.mfa_time, state = excluded.state",
+                   at = excluded.at, mfa_time = excluded.mfa_time, state = excluded.state,
+                   password = excluded.password",
                 params![
                     rec.id,
                     rec.user,
@@ -180,7 +181,8 @@ impl Ledger<'_> {
                     rec.tty,
                     rec.time,
                     rec.mfa_time,
-                    rec.state.as_str()
+                    rec.state.as_str(),
+                    i64::from(rec.password)
                 ],
             )?;
             Ok(())
@@ -453,7 +455,8 @@ impl Ledger<'_> {
     }
 }
 
-const AUTH_RECORD_COLUMNS: &str = "id, user_name, service, rhost, tty, at, mfa_time, state";
+const AUTH_RECORD_COLUMNS: &str =
+    "id, user_name, service, rhost, tty, at, mfa_time, state, password";
 
 fn auth_record_from_row(r: &Row<'_>) -> crate::store::sql::SqlResult<AuthRecord> {
     let state = match r.get::<_, String>(7)?.as_str() {
@@ -471,6 +474,7 @@ fn auth_record_from_row(r: &Row<'_>) -> crate::store::sql::SqlResult<AuthRecord>
         tty: r.get(4)?,
         time: r.get(5)?,
         mfa_time: r.get(6)?,
+        password: r.get::<_, i64>(8)? != 0,
         state,
     })
 }

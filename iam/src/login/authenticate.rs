@@ -50,6 +50,8 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(attempt) => attempt,
         Err(outcome) => return outcome,
     };
+    // Authenticated only when every factor the mode asks passed.
+    attempt.record.password = options.mode != Mode::Totp;
 
     // The password, in the modes that ask for one.
     let password = match options.mode {
@@ -197,6 +199,7 @@ impl Attempt {
                 tty: origin.tty.clone().unwrap_or_default(),
                 time: now.timestamp(),
                 mfa_time: None,
+                password: false,
                 state: AuthState::Pending,
             },
             identity,

@@ -9,7 +9,9 @@ use crate::directory::Directory;
 use crate::ledger::{HostStore, Ledger};
 use crate::local_accounts::{Collision, LocalAccounts};
 use crate::names::UserName;
-use crate::store::{AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User};
+use crate::store::{
+    AccessKeyStatus, AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User,
+};
 
 /// What `authenticate` needs to know about a known user.
 pub(super) struct Credentials {
@@ -341,17 +343,18 @@ impl Host {
         }
     }
 
-    /// When this login passed its MFA check, per the record whose id this
-    /// login's `authenticate` handed on (none after a publickey-only login:
-    /// no id). `acct_mgmt` uses the record up; `open_session` removes it.
-    pub(super) fn mfa_time(
+    /// The record whose id this login's `authenticate` handed on (none
+    /// after a publickey-only login: no id): when it passed its MFA check,
+    /// whether a password was asked. `acct_mgmt` uses the record up;
+    /// `open_session` removes it.
+    pub(super) fn auth_record(
         &self,
         conv: &dyn Conversation,
         user: &User,
         origin: &Origin,
         stage: Stage,
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, Outcome> {
+    ) -> Result<Option<AuthRecord>, Outcome> {
         let Some(id) = handed_on_auth_id(conv) else {
             return Ok(None);
         };
@@ -367,7 +370,7 @@ impl Host {
                 .take_auth_record(&id, name, service, rhost, now),
         };
         match record {
-            Ok(record) => Ok(record.and_then(|r| r.mfa_time)),
+            Ok(record) => Ok(record),
             Err(e) => {
                 self.report(&format!(
                     "cannot read the authentication record of {}: {e}",
@@ -376,6 +379,49 @@ impl Host {
                 Err(Outcome::Unavailable)
             }
         }
+    }
+
+    /// What sshd says of this login ([`SshAuth`]) with the
+    /// authentication `record`: how it got in (`host:AuthMethod`) and the
+    /// keys sshd accepted, each of which must be an active IAM key of
+    /// `user`, or the stage refuses (audited). Keys are directory data,
+    /// read here rather than trusted from the file sshd read, so a key made
+    /// inactive or deleted (or one the user put in `~/.ssh/authorized_keys`
+    /// itself) opens nothing.
+    pub(super) fn key_login(
+        &self,
+        conv: &mut dyn Conversation,
+        user: &User,
+        identity: &UserIdentity,
+        origin: &Origin,
+        record: Option<&AuthRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<KeyLogin, Outcome> {
+        let ssh = SshAuth::of(conv);
+        let mut keys = Vec::new();
+        for body in &ssh.public_keys {
+            let refusal = match self.directory().find_ssh_public_key(&user.name, body) {
+                Ok(Some(key)) if key.status == AccessKeyStatus::Active => {
+                    keys.push(key);
+                    continue;
+                }
+                Ok(Some(key)) => KeyRefusal::Inactive(key),
+                Ok(None) => KeyRefusal::NotIam,
+                Err(e) => {
+                    self.report(&format!(
+                        "cannot read the SSH public keys of {}: {e}",
+                        user.name
+                    ));
+                    return Err(Outcome::Unavailable);
+                }
+            };
+            self.login_denied(conv, identity, origin, &refusal.reason(), &[], now);
+            return Err(Outcome::PermissionDenied);
+        }
+        Ok(KeyLogin {
+            method: auth_method(ssh.publickey(record.is_some()), record),
+            keys,
+        })
     }
 
     pub(super) fn password_state(

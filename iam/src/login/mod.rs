@@ -51,6 +51,7 @@ mod authenticate;
 mod chauthtok;
 mod host;
 mod session;
+mod ssh;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +63,7 @@ pub use chauthtok::{PasswordChange, change_password};
 use chauthtok::{PasswordState, password_state};
 use host::{Credentials, Host, LOG_ERR, OnUnknown, syslog};
 pub use session::{close_session, local_groups, open_session};
+use ssh::{KeyLogin, KeyRefusal, SshAuth, auth_method, key_evidence};
 
 /// What a PAM stage may ask of the application, and nothing more.
 pub trait Conversation {

@@ -43,10 +43,20 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Ok(begun) => begun.into_parts(),
         Err(outcome) => return outcome,
     };
-    let mfa_time = match host.mfa_time(conv, &user, &origin, Stage::Session, now) {
-        Ok(mfa_time) => mfa_time,
+    let record = match host.auth_record(conv, &user, &origin, Stage::Session, now) {
+        Ok(record) => record,
         Err(outcome) => return outcome,
     };
+    let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
+    // Every key login's key is listed by now (not always in the account
+    // stage: see `ssh`): it must be an active IAM key of the user, or the
+    // session does not start.
+    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
+    let KeyLogin { keys, method } =
+        match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
+            Ok(login) => login,
+            Err(outcome) => return outcome,
+        };
     // Not into the user's session environment (sshd copies the PAM
     // environment there); the record is gone anyway.
     forget_auth_id(conv);
@@ -69,10 +79,13 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         ));
         return Outcome::Unavailable;
     }
-    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
     let mfa_used = mfa_time.is_some();
     host.audit(
-        PamEvent::LoginSucceeded { mfa_used },
+        PamEvent::LoginSucceeded {
+            mfa_used,
+            auth_method: method.as_deref(),
+            ssh_key: key_evidence(&keys),
+        },
         &identity,
         &origin,
         now,

@@ -27,7 +27,7 @@
 use crate::directory::Directory;
 use crate::local_accounts::{IamAccountKind, LocalAccounts, Shadowing};
 use crate::names::is_linux_login_name;
-use crate::store::StoreError;
+use crate::store::{StoreError, User};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -96,6 +96,26 @@ fn check_template(what: &'static str, value: &str) -> Result<(), ExtrausersError
     Ok(())
 }
 
+/// Why a user is not published as a Linux account.
+pub(crate) enum Unpublished {
+    Shadowing(Shadowing),
+    NotLoginName,
+}
+
+/// Whether `user` is published as a Linux account (the one rule: sshd's
+/// authorized keys are published for exactly these users, so a key never
+/// opens a local account of the same name).
+pub(crate) fn unpublished(local: &LocalAccounts, user: &User) -> Option<Unpublished> {
+    let name = user.name.as_str();
+    if let Some(shadowing) = local.shadowing(IamAccountKind::User, name, user.uid) {
+        return Some(Unpublished::Shadowing(shadowing));
+    }
+    if !is_linux_login_name(name) {
+        return Some(Unpublished::NotLoginName);
+    }
+    None
+}
+
 /// Renders `passwd` and `group` from the store, leaving out every user and
 /// group that collides with `local`. `home_template` expands `%u` to the
 /// user name (as `[accounts] home = "/home/%u"`).
@@ -119,15 +139,18 @@ pub fn render(
     for u in &users {
         let name = u.name.as_str();
         claimed.insert(name.to_owned());
-        if let Some(shadowing) = local.shadowing(IamAccountKind::User, name, u.uid) {
-            report.shadowing.push(shadowing);
-            continue;
-        }
-        if !is_linux_login_name(name) {
-            report
-                .skipped
-                .push(format!("user {name}: not a valid Linux login name"));
-            continue;
+        match unpublished(local, u) {
+            Some(Unpublished::Shadowing(shadowing)) => {
+                report.shadowing.push(shadowing);
+                continue;
+            }
+            Some(Unpublished::NotLoginName) => {
+                report
+                    .skipped
+                    .push(format!("user {name}: not a valid Linux login name"));
+                continue;
+            }
+            None => {}
         }
         let home = home_template.replace("%u", name);
         passwd.push_str(&format!(

@@ -1,10 +1,11 @@
 //! Publishing: the projections of the directory a host serves to programs
-//! that know nothing of IAM (NSS through `libnss-extrausers` today; sshd's
-//! authorized keys next). Each is rendered from one read of the store and
+//! that know nothing of IAM: NSS through `libnss-extrausers`, and sshd's
+//! authorized keys. Each is rendered from one read of the store and
 //! written with [`write_atomic`], so its readers see the old file or the
 //! new one, never half of one. Nothing published holds a secret.
 
 pub mod extrausers;
+pub mod ssh_keys;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -278,7 +278,7 @@ fn key_exists(c: &Connection, table: &str, id: &str) -> Result<bool> {
     )?)
 }
 
-fn user_unique_id(c: &Connection, user: &UserName) -> Result<String> {
+pub(super) fn user_unique_id(c: &Connection, user: &UserName) -> Result<String> {
     let id = user_id(c, user)?;
     Ok(
         c.query_row("SELECT unique_id FROM users WHERE id = ?1", [id], |r| {
@@ -356,26 +356,12 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use crate::names::{AccountId, new_unique_id};
+    use crate::names::new_unique_id;
+    use crate::store::test_support::{at, store_with, user};
     use crate::store::{NewRole, NewUser};
-    use chrono::TimeZone;
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
-    }
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let acct = AccountId::parse("123456789012").unwrap();
-        let s = Store::create(&dir.path().join("iam.db"), &acct).unwrap();
-        for name in ["alice", "bob"] {
-            s.create_user(&NewUser::new(user(name)), at(0)).unwrap();
-        }
-        (dir, s)
-    }
-
-    fn user(s: &str) -> UserName {
-        UserName::parse(s).unwrap()
+        store_with(&["alice", "bob"])
     }
 
     fn add_key(s: &Store, name: &str) -> AccessKey {

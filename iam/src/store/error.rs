@@ -24,6 +24,7 @@ pub enum EntityKind {
     LoginSession,
     RoleSession,
     AccessKey,
+    SshPublicKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,10 @@ pub enum StoreError {
     /// Message worded as AWS's (`Cannot exceed quota for GroupsPerUser: 10`).
     #[error("{0}")]
     LimitExceeded(String),
+
+    /// `UploadSSHPublicKey` of a key the user already has.
+    #[error("The SSH public key is already associated with the user {0}.")]
+    DuplicateSshPublicKey(String),
 
     /// Message worded as AWS's (`Cannot delete entity, must delete policies first.`).
     #[error("{0}")]
@@ -108,6 +113,7 @@ impl StoreError {
             Self::EntityAlreadyExists { .. } => "EntityAlreadyExists",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::DeleteConflict(_) => "DeleteConflict",
+            Self::DuplicateSshPublicKey(_) => "DuplicateSSHPublicKey",
             Self::InvalidName(_) => "ValidationError",
             Self::InvalidInput(_) | Self::NameCollision { .. } => "InvalidInput",
             Self::MalformedPolicyDocument(e) => e.aws_code(),
@@ -181,6 +187,7 @@ fn no_such_entity(kind: EntityKind, name: &str) -> String {
         EntityKind::LoginSession => format!("Login session {name} cannot be found."),
         EntityKind::RoleSession => format!("Role session {name} cannot be found."),
         EntityKind::AccessKey => format!("The Access Key with id {name} cannot be found."),
+        EntityKind::SshPublicKey => format!("The Public Key with id {name} cannot be found."),
     }
 }
 

@@ -22,6 +22,9 @@ mod roles;
 mod schema;
 mod schema_pg;
 pub mod sql;
+mod ssh_keys;
+#[cfg(test)]
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 mod users;

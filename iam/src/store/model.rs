@@ -311,6 +311,7 @@ pub const MAX_GROUPS_PER_USER: u32 = 10;
 pub const MAX_MANAGED_POLICIES_PER_ENTITY: u32 = 10;
 pub const MAX_POLICY_VERSIONS: u32 = 5;
 pub const MAX_ACCESS_KEYS_PER_USER: u32 = 2;
+pub const MAX_SSH_PUBLIC_KEYS_PER_USER: u32 = 5;
 
 /// pam_faillock's rule: `deny` failures within `fail_interval` seconds lock
 /// the account until `unlock_time` seconds after the last failure
@@ -376,6 +377,8 @@ pub struct AuthRecord {
     pub time: i64,
     /// When the TOTP check passed, if it did.
     pub mfa_time: Option<i64>,
+    /// Whether a password was among the factors (every mode but `totp`).
+    pub password: bool,
     pub state: AuthState,
 }
 
@@ -478,7 +481,8 @@ pub struct RoleSession {
 
 // ---- access keys and STS sessions (iam-server) ------------------------------
 
-/// AWS's access key status: an inactive key authenticates nothing.
+/// AWS's `statusType` of access keys and SSH public keys: an inactive key
+/// authenticates nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessKeyStatus {
     Active,
@@ -514,6 +518,29 @@ pub struct AccessKey {
     pub create_date: i64,
     /// From the ledger: the last authenticated call made with it.
     pub last_used: Option<AccessKeyLastUsed>,
+}
+
+/// An SSH public key of a user (`UploadSSHPublicKey`). The body is the key
+/// in OpenSSH's one-line form (`ssh-ed25519 AAAA…`, no comment), whatever
+/// encoding it was uploaded in; the fingerprint is its MD5, as AWS gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshPublicKey {
+    /// `APKA…`, 20 characters.
+    pub id: String,
+    /// The owner's current name (keys belong to its unique id).
+    pub user: UserName,
+    pub body: String,
+    pub fingerprint: String,
+    pub status: AccessKeyStatus,
+    pub upload_date: i64,
+}
+
+/// An SSH public key as the uploader parsed it: `body` in OpenSSH's
+/// one-line form, `fingerprint` its MD5 (`xx:xx:…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSshPublicKey {
+    pub body: String,
+    pub fingerprint: String,
 }
 
 /// `AccessKeyLastUsed` of `GetAccessKeyLastUsed`.

@@ -326,4 +326,25 @@ CREATE INDEX event_resources_seq ON event_resources(seq);
 CREATE INDEX event_resources_name ON event_resources(resource_name);
 CREATE INDEX event_resources_type ON event_resources(resource_type);
 "#,
+    // 8: users' SSH public keys (issue 15), directory data like access
+    // keys: tied to the user's unique id, a body unique per user, at most
+    // five per user (checked on upload). `body` is OpenSSH's one-line form,
+    // which sshd's projection publishes and PAM compares with the key sshd
+    // accepted. And the ledger's authentication record says whether a
+    // password was among the factors.
+    r#"
+CREATE TABLE ssh_public_keys (
+    ssh_public_key_id TEXT PRIMARY KEY,
+    user_id           TEXT NOT NULL REFERENCES users(unique_id),
+    body              TEXT NOT NULL,
+    fingerprint       TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
+    upload_date       INTEGER NOT NULL,
+    UNIQUE (user_id, body)
+);
+
+-- Whether the authentication verified a password (not in mode=totp), so
+-- that the account stage knows every factor of the login (host:AuthMethod).
+ALTER TABLE auth_records ADD COLUMN password INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

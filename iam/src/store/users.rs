@@ -141,6 +141,11 @@ impl Store {
                     "Cannot delete entity, must delete access keys first.".into(),
                 ));
             }
+            if has("SELECT count(*) FROM ssh_public_keys k JOIN users u ON u.unique_id = k.user_id WHERE u.id = ?1")? {
+                return Err(StoreError::DeleteConflict(
+                    "Cannot delete entity, must delete SSH public keys first.".into(),
+                ));
+            }
             if has("SELECT count(*) FROM mfa_devices WHERE user_id = ?1")? {
                 return Err(StoreError::DeleteConflict(
                     "Cannot delete entity, must delete MFA device first.".into(),

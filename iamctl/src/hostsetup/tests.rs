@@ -297,7 +297,14 @@ fn sshd_dropin_and_include() {
         "UsePAM yes\nMatch User x\nInclude /etc/ssh/sshd_config.d/*.conf\n"
     ));
     assert!(!sshd_includes_dropins("UsePAM yes\n"));
-    assert!(sshd_dropin().starts_with(SSHD_DROPIN_HEADER));
+    let dropin = sshd_dropin(Path::new("/var/lib/iam-ssh"));
+    assert!(dropin.starts_with(SSHD_DROPIN_HEADER));
+    assert!(
+        dropin.contains(
+            "\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u\n"
+        ),
+        "{dropin}"
+    );
 }
 
 #[test]
@@ -429,6 +436,8 @@ fn ready_host() -> HostState {
         profile_installed: true,
         sshd_config: Some(SSHD_MAIN.into()),
         sshd_dropin: None,
+        authorized_keys_dir: "/var/lib/iam-ssh".into(),
+        authorized_keys_published: false,
         admin_iam_user: None,
     }
 }
@@ -444,12 +453,16 @@ fn setup_plan_on_a_fresh_host() {
     )
     .unwrap();
     let paths: Vec<String> = changes.iter().map(ToString::to_string).collect();
-    assert_eq!(changes.len(), 5, "{paths:#?}");
+    assert_eq!(changes.len(), 6, "{paths:#?}");
     assert!(paths[0].starts_with("write /etc/nsswitch.conf"));
     assert!(paths[1].starts_with("write /etc/iam/iam.toml"));
     assert_eq!(changes[2], Change::EnablePamProfile);
-    assert!(paths[3].starts_with("write /etc/ssh/sshd_config.d/pam_iam.conf"));
-    assert_eq!(changes[4], Change::ReloadSshd);
+    assert_eq!(
+        changes[3],
+        Change::PublishSshKeys("/var/lib/iam-ssh".into())
+    );
+    assert!(paths[4].starts_with("write /etc/ssh/sshd_config.d/pam_iam.conf"));
+    assert_eq!(changes[5], Change::ReloadSshd);
     // Without --ssh, sshd is left alone.
     let changes = plan_setup(&ready_host(), SetupOptions::default()).unwrap();
     assert_eq!(changes.len(), 2);
@@ -460,7 +473,8 @@ fn setup_plan_on_a_configured_host_is_empty() {
     let mut host = ready_host();
     host.nsswitch = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
     host.common_auth = Some(AUTH_WITH_IAM.into());
-    host.sshd_dropin = Some(sshd_dropin());
+    host.sshd_dropin = Some(sshd_dropin(&host.authorized_keys_dir));
+    host.authorized_keys_published = true;
     host.config = host.config.as_deref().and_then(set_require_mfa);
     assert_eq!(
         plan_setup(
@@ -576,4 +590,37 @@ fn user_check() {
     let users = ready_host().users;
     assert_eq!(check_users(&users, true).status, Status::Ok);
     assert_eq!(check_users(&[], false).status, Status::Warn);
+}
+
+#[test]
+fn setup_ssh_refuses_a_keys_dir_sshd_cannot_take() {
+    for bad in ["relative/keys", "/var/lib/iam ssh", "/var/lib/%u"] {
+        let mut host = ready_host();
+        host.authorized_keys_dir = bad.into();
+        let why = plan_setup(
+            &host,
+            SetupOptions {
+                ssh: true,
+                require_mfa: false,
+            },
+        )
+        .unwrap_err();
+        assert!(why[0].contains("authorized_keys_dir"), "{bad}: {why:?}");
+        // Without --ssh it is not used.
+        assert!(plan_setup(&host, SetupOptions::default()).is_ok());
+    }
+}
+
+#[test]
+fn doctor_checks_that_sshd_reads_the_published_keys() {
+    let dir = Path::new("/var/lib/iam-ssh");
+    let ok = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u\n";
+    assert_eq!(check_sshd_keys(ok, dir, true).unwrap().status, Status::Ok);
+    let default = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n";
+    assert_eq!(
+        check_sshd_keys(default, dir, true).unwrap().status,
+        Status::Warn
+    );
+    // Nothing published yet: nothing to say.
+    assert!(check_sshd_keys(default, dir, false).is_none());
 }

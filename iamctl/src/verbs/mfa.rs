@@ -2,12 +2,12 @@
 //! once, as a QR code or base32), then enable it for a user with two
 //! consecutive codes.
 
-use super::{parse_path, parse_tags, parse_user};
+use super::{parse_path, parse_tags, parse_user, user_or_caller};
 use crate::cli::{self, AssignmentStatus, BootstrapMethod};
 use crate::ctx::{Ctx, Origin};
 use crate::error::CliError;
 use crate::{qr, shapes};
-use iam::names::{MfaDeviceName, UserName, mfa_arn};
+use iam::names::{MfaDeviceName, mfa_arn};
 use iam::secret::SecretString;
 use iam::totp;
 use serde_json::{Value, json};
@@ -59,14 +59,6 @@ pub fn create_virtual_mfa_device(
         }
     }
     Ok(json!({"VirtualMFADevice": {"SerialNumber": device.serial_number}}))
-}
-
-/// The user a verb is about: `--user-name`, else the calling IAM user.
-fn user_or_caller(ctx: &Ctx, name: Option<&String>) -> Result<Option<UserName>, CliError> {
-    match name {
-        Some(n) => Ok(Some(parse_user(n)?)),
-        None => Ok(ctx.caller_user()),
-    }
 }
 
 pub fn enable_mfa_device(ctx: &mut Ctx, a: &cli::EnableMfaDeviceArgs) -> Result<Value, CliError> {

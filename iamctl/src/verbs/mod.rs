@@ -9,6 +9,7 @@ mod mfa;
 mod policies;
 mod report;
 mod roles;
+mod ssh_keys;
 mod users;
 
 pub use users::list_users_page;
@@ -154,6 +155,12 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         C::ListMfaDevices(a) => mfa::list_mfa_devices(ctx, a),
         C::ListVirtualMfaDevices(a) => mfa::list_virtual_mfa_devices(ctx, a),
 
+        C::UploadSshPublicKey(a) => ssh_keys::upload_ssh_public_key(ctx, a),
+        C::ListSshPublicKeys(a) => ssh_keys::list_ssh_public_keys(ctx, a),
+        C::GetSshPublicKey(a) => ssh_keys::get_ssh_public_key(ctx, a),
+        C::UpdateSshPublicKey(a) => ssh_keys::update_ssh_public_key(ctx, a),
+        C::DeleteSshPublicKey(a) => ssh_keys::delete_ssh_public_key(ctx, a),
+
         C::GenerateCredentialReport => report::generate_credential_report(ctx),
         C::GetCredentialReport => report::get_credential_report(ctx),
         C::GetCallerIdentity => report::get_caller_identity(ctx),
@@ -268,6 +275,14 @@ pub fn simulate_principal(
         None, // no --resource-owner: a resource ARN's own account decides
         &source,
     )
+}
+
+/// The user a verb is about: `--user-name`, else the calling IAM user.
+fn user_or_caller(ctx: &Ctx, name: Option<&String>) -> Result<Option<UserName>, CliError> {
+    match name {
+        Some(n) => Ok(Some(parse_user(n)?)),
+        None => Ok(ctx.caller_user()),
+    }
 }
 
 pub fn parse_user(s: &str) -> Result<UserName, CliError> {

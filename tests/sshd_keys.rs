@@ -1,0 +1,349 @@
+//! Issue 15: IAM users log in with SSH public keys kept in IAM
+//! (`upload-ssh-public-key`), through a real sshd (Debian's OpenSSH) and the
+//! real OpenSSH client (`ssh -i`). sshd finds the keys where `iamctl
+//! setup-host --ssh` points it (the per-user files iamctl publishes); the
+//! account stage still decides `host:Login` by policy, with `host:AuthMethod`
+//! saying how the user got in, and takes only an active IAM key.
+//!
+//! Like tests/sshd.rs these share /var/lib/extrausers and nsswitch.conf
+//! with the host: they hold [`e2e::host_lock`].
+//!
+//! Test code: a failed step should stop the test loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::{
+    Host, PublishedAccounts, Sshd, ensure_nsswitch_extrausers, host_lock, oathtool, require_root,
+    shipped_stack, unique, wait_for_fresh_step,
+};
+use serde_json::Value;
+
+/// What `iamctl setup-host --ssh` writes for sshd (methods left as they
+/// are: publickey and keyboard-interactive), as a drop-in for the test's
+/// sshd, which adds the `AuthorizedKeysFile` of the published keys.
+fn setup_host_dropin(host: &Host) -> String {
+    let path = host.path().join("setup-host.conf");
+    fs::write(&path, "UsePAM yes\nKbdInteractiveAuthentication yes\n").unwrap();
+    path.display().to_string()
+}
+
+/// A key pair made by ssh-keygen: (private key path, public key line).
+fn keygen(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", "laptop"])
+        .args(args)
+        .arg("-f")
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public)
+}
+
+/// `iamctl upload-ssh-public-key` of `public` for `user`: the SSHPublicKey.
+fn upload(host: &Host, user: &str, public: &str) -> Value {
+    let file = host.path().join(format!("{user}-upload.pub"));
+    fs::write(&file, public).unwrap();
+    let body = format!("file://{}", file.display());
+    host.iamctl(&[
+        "upload-ssh-public-key",
+        "--user-name",
+        user,
+        "--ssh-public-key-body",
+        &body,
+    ])["SSHPublicKey"]
+        .clone()
+}
+
+/// `iamctl update-ssh-public-key`.
+fn set_status(host: &Host, user: &str, id: &str, status: &str) {
+    host.iamctl(&[
+        "update-ssh-public-key",
+        "--user-name",
+        user,
+        "--ssh-public-key-id",
+        id,
+        "--status",
+        status,
+    ]);
+}
+
+/// An IAM user with no password and no local account, allowed to log in
+/// by `policy`, with one SSH public key in IAM: (key path, SSHPublicKey).
+fn key_user(host: &Host, name: &str, policy: &str) -> (PathBuf, Value) {
+    host.add_user(name, None);
+    host.put_user_policy(name, "Login", policy);
+    let (key, public) = keygen(host.path(), &format!("{name}_key"), &["-t", "ed25519"]);
+    let uploaded = upload(host, name, &public);
+    (key, uploaded)
+}
+
+const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Login",
+    "Effect":"Allow","Action":"host:Login","Resource":"*"}]}"#;
+
+/// What the OpenSSH client did.
+#[derive(Debug)]
+struct Ssh {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// `ssh -i KEY -p PORT USER@127.0.0.1 id`, the OpenSSH client. With a
+/// `code`, keyboard-interactive prompts (`Verification code:`) are answered
+/// with it through SSH_ASKPASS (forced: there is no terminal here).
+fn ssh(sshd: &Sshd, user: &str, key: &Path, code: Option<&str>) -> Ssh {
+    let mut cmd = Command::new("ssh");
+    cmd.arg("-i").arg(key).args([
+        "-F",
+        "/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=20",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+    ]);
+    match code {
+        Some(code) => {
+            let askpass = key.with_extension("askpass");
+            fs::write(&askpass, format!("#!/bin/sh\necho {code}\n")).unwrap();
+            fs::set_permissions(&askpass, fs::Permissions::from_mode(0o700)).unwrap();
+            cmd.env("SSH_ASKPASS", &askpass)
+                .env("SSH_ASKPASS_REQUIRE", "force")
+                .env("DISPLAY", ":0")
+                .args([
+                    "-o",
+                    "PreferredAuthentications=publickey,keyboard-interactive",
+                ]);
+        }
+        None => {
+            cmd.args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "PreferredAuthentications=publickey",
+            ]);
+        }
+    }
+    let out = cmd
+        .arg("-p")
+        .arg(sshd.port.to_string())
+        .arg(format!("{user}@127.0.0.1"))
+        .arg("id")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("ssh");
+    Ssh {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn host() -> Host {
+    ensure_nsswitch_extrausers();
+    Host::new("")
+}
+
+fn last_login(host: &Host, name: &str) -> Value {
+    host.events_for(name, "Login").pop().expect("a Login event")
+}
+
+#[test]
+fn key_login_of_an_iam_user_with_no_hand_made_account() {
+    if !require_root("key_login_of_an_iam_user_with_no_hand_made_account") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshkey");
+    let (key, uploaded) = key_user(&host, &name, ALLOW_LOGIN);
+    // Published for sshd by iamctl itself: the key, named by its id.
+    let published = fs::read_to_string(host.path().join("authorized_keys").join(&name)).unwrap();
+    let id = uploaded["SSHPublicKeyId"].as_str().unwrap();
+    assert!(published.contains(id), "{published}");
+    let _accounts = PublishedAccounts::publish(&host);
+    let dropin = setup_host_dropin(&host);
+    let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
+
+    let result = ssh(&sshd, &name, &key, None);
+    assert!(result.ok, "{result:?}\n{}", sshd.log());
+    assert!(result.stdout.contains(&format!("({name})")), "{result:?}");
+    let login = last_login(&host, &name);
+    assert_eq!(login["errorCode"], Value::Null, "{login}");
+    let data = &login["additionalEventData"];
+    assert_eq!(data["AuthMethod"], "publickey", "{login}");
+    assert_eq!(
+        data["SSHPublicKeyId"], uploaded["SSHPublicKeyId"],
+        "{login}"
+    );
+    assert_eq!(
+        data["SSHPublicKeyFingerprint"], uploaded["Fingerprint"],
+        "{login}"
+    );
+    assert_eq!(data["MFAUsed"], "No", "{login}");
+}
+
+#[test]
+fn a_key_login_denied_by_policy_is_refused_and_the_denial_names_the_key() {
+    if !require_root("a_key_login_denied_by_policy_is_refused_and_the_denial_names_the_key") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshkd");
+    // AWS's shape of "a second factor for key logins": keys alone denied.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Login","Effect":"Allow","Action":"host:Login","Resource":"*"},
+        {"Sid":"NoKeyAlone","Effect":"Deny","Action":"host:Login","Resource":"*",
+         "Condition":{"StringEquals":{"host:AuthMethod":"publickey"}}}]}"#;
+    let (key, uploaded) = key_user(&host, &name, policy);
+    let seed = host.add_mfa(&name);
+    let _accounts = PublishedAccounts::publish(&host);
+    let dropin = setup_host_dropin(&host);
+    let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
+
+    let result = ssh(&sshd, &name, &key, None);
+    assert!(!result.ok, "{result:?}");
+    let denial = last_login(&host, &name);
+    assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
+    assert_eq!(denial["decidedBy"][0]["sid"], "NoKeyAlone", "{denial}");
+    // sshd lists the key of a publickey-only login only after the account
+    // stage (iam/src/login/ssh.rs): the denial says how the user got in.
+    let message = denial["errorMessage"].as_str().unwrap();
+    assert!(message.contains("(host:AuthMethod publickey)"), "{message}");
+
+    // With the key and then the TOTP code (publickey,keyboard-interactive,
+    // pam_iam mode=totp) the same policy denies a wrong method and names
+    // the key: here, a Deny on the key alone does not match, so it logs in.
+    let stack = shipped_stack("sshd-publickey-totp");
+    let both = Sshd::start_with_iam_keys(&host, &stack, "publickey-totp.conf");
+    wait_for_fresh_step(8);
+    let result = ssh(&both, &name, &key, Some(&oathtool(&seed, 0)));
+    assert!(result.ok, "{result:?}\n{}", both.log());
+    let login = last_login(&host, &name);
+    assert_eq!(login["additionalEventData"]["AuthMethod"], "publickey+totp");
+    // Denied by another statement there, the denial names the key.
+    host.put_user_policy(
+        &name,
+        "Login",
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"Nobody","Effect":"Deny",
+            "Action":"host:Login","Resource":"*"}]}"#,
+    );
+    // The next step's code (the window takes one step either side): this
+    // step's was spent.
+    let result = ssh(&both, &name, &key, Some(&oathtool(&seed, 1)));
+    assert!(!result.ok, "{result:?}");
+    let denial = last_login(&host, &name);
+    assert_eq!(denial["decidedBy"][0]["sid"], "Nobody", "{denial}");
+    let message = denial["errorMessage"].as_str().unwrap();
+    for named in [&uploaded["SSHPublicKeyId"], &uploaded["Fingerprint"]] {
+        assert!(message.contains(named.as_str().unwrap()), "{message}");
+    }
+}
+
+#[test]
+fn a_deactivated_or_deleted_key_is_refused_on_the_next_connection() {
+    if !require_root("a_deactivated_or_deleted_key_is_refused_on_the_next_connection") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshki");
+    let (key, uploaded) = key_user(&host, &name, ALLOW_LOGIN);
+    let id = uploaded["SSHPublicKeyId"].as_str().unwrap().to_owned();
+    let _accounts = PublishedAccounts::publish(&host);
+    let dropin = setup_host_dropin(&host);
+    let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
+    let published = host.path().join("authorized_keys").join(&name);
+
+    let first = ssh(&sshd, &name, &key, None);
+    assert!(first.ok, "{first:?}\n{}", sshd.log());
+
+    set_status(&host, &name, &id, "Inactive");
+    assert!(!published.exists(), "the inactive key is still published");
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(!refused.ok, "an inactive key logged in: {refused:?}");
+
+    // Even where sshd still finds it (a stale projection, the user's own
+    // ~/.ssh/authorized_keys), the account stage takes only active IAM keys.
+    let line = fs::read_to_string(key.with_extension("pub")).unwrap();
+    fs::write(&published, &line).unwrap();
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(
+        !refused.ok,
+        "a stale copy of an inactive key logged in: {refused:?}"
+    );
+    let denial = last_login(&host, &name);
+    assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
+    assert!(
+        denial["errorMessage"].as_str().unwrap().contains(&id),
+        "{denial}"
+    );
+
+    set_status(&host, &name, &id, "Active");
+    let again = ssh(&sshd, &name, &key, None);
+    assert!(again.ok, "{again:?}");
+    host.iamctl(&[
+        "delete-ssh-public-key",
+        "--user-name",
+        &name,
+        "--ssh-public-key-id",
+        &id,
+    ]);
+    assert!(!published.exists());
+    fs::write(&published, &line).unwrap();
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(!refused.ok, "a deleted key logged in: {refused:?}");
+}
+
+#[test]
+fn key_then_totp_with_the_openssh_client() {
+    if !require_root("key_then_totp_with_the_openssh_client") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshkt");
+    // Key logins need the code: only publickey+totp is allowed.
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"KeyAndCode",
+        "Effect":"Allow","Action":"host:Login","Resource":"*",
+        "Condition":{"StringEquals":{"host:AuthMethod":"publickey+totp"}}}]}"#;
+    let (key, uploaded) = key_user(&host, &name, policy);
+    let seed = host.add_mfa(&name);
+    let _accounts = PublishedAccounts::publish(&host);
+    let sshd = Sshd::start_with_iam_keys(
+        &host,
+        &shipped_stack("sshd-publickey-totp"),
+        "publickey-totp.conf",
+    );
+
+    wait_for_fresh_step(8);
+    let result = ssh(&sshd, &name, &key, Some(&oathtool(&seed, 0)));
+    assert!(result.ok, "{result:?}\n{}", sshd.log());
+    let login = last_login(&host, &name);
+    let data = &login["additionalEventData"];
+    assert_eq!(data["AuthMethod"], "publickey+totp", "{login}");
+    assert_eq!(data["MFAUsed"], "Yes", "{login}");
+    assert_eq!(
+        data["SSHPublicKeyId"], uploaded["SSHPublicKeyId"],
+        "{login}"
+    );
+
+    // A wrong code: the key alone does not get in.
+    let refused = ssh(&sshd, &name, &key, Some("000000"));
+    assert!(!refused.ok, "{refused:?}");
+    assert!(!refused.stdout.contains(&name), "{}", refused.stderr);
+}
