@@ -44,6 +44,7 @@ mod position;
 mod value;
 mod wildcard;
 
+pub use arn::PrincipalBinding;
 pub use context::{Context, ContextKeyType};
 pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind};
 pub use eval::{

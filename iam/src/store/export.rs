@@ -111,6 +111,7 @@ impl Store {
                 let entity = Entity::User(u.name.clone());
                 self.import_policies(&entity, &u.inline_policies, &u.attached_policy_arns)?;
             }
+            let mut role_ids = Vec::with_capacity(details.roles.len());
             for r in &details.roles {
                 let mut new = r.role.clone();
                 new.permissions_boundary = new
@@ -119,9 +120,14 @@ impl Store {
                     .map(|arn| self.local_policy_arn(arn))
                     .transpose()?;
                 let unique_id = unique_or_new(r.id.as_deref(), UniqueIdKind::Role)?;
-                self.create_role_with(&new, &unique_id, r.create_date.unwrap_or(ts))?;
+                role_ids.push(self.insert_role(&new, &unique_id, r.create_date.unwrap_or(ts))?);
                 let entity = Entity::Role(new.name.clone());
                 self.import_policies(&entity, &r.inline_policies, &r.attached_policy_arns)?;
+            }
+            // Bound once every role exists: a trust policy may name any of
+            // them (itself included).
+            for (r, id) in details.roles.iter().zip(role_ids) {
+                self.bind_trust(c, id, &r.role.assume_role_policy_document)?;
             }
             Ok(ImportSummary {
                 users: details.users.len(),

@@ -10,6 +10,7 @@
 //! grouped with [`Store::atomically`]. The store keeps PHC password hashes
 //! and TOTP seeds; it never hashes or verifies anything itself.
 
+mod bindings;
 mod credentials;
 mod error;
 mod events;
@@ -26,6 +27,7 @@ pub mod sql;
 mod tests;
 mod users;
 
+pub use bindings::{SavedTrust, TrustBinding};
 pub use credentials::{ACCESS_KEY_USE_INTERVAL, STS_SESSION_PURGE_GRACE};
 pub use error::{EntityKind, StoreError};
 pub use events::{EventCursor, EventFilter, EventQuery, EventResource, StoredEvent};

@@ -311,4 +311,29 @@ CREATE INDEX event_resources_seq ON event_resources(seq);
 CREATE INDEX event_resources_name ON event_resources(resource_name);
 CREATE INDEX event_resources_type ON event_resources(resource_type);
 "#,
+    // 9: trust policies bound to principals' unique IDs (issue 17), as AWS
+    // binds them on save: each user or role ARN of this account that a
+    // role's trust policy names, with the unique ID of the principal it
+    // named then (`store/bindings.rs`). Self-contained: it reads only the
+    // tables of migration 1. Trust policies saved before are bound to the
+    // principals that hold those ARNs now; an ARN no principal holds stays
+    // unbound and matches nobody.
+    r#"
+CREATE TABLE trust_bindings (
+    role_id   BIGINT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    arn       TEXT NOT NULL,
+    unique_id TEXT NOT NULL,
+    PRIMARY KEY (role_id, arn)
+);
+INSERT INTO trust_bindings (role_id, arn, unique_id)
+SELECT r.id, p.arn, p.unique_id
+FROM roles r
+JOIN (
+    SELECT 'arn:aws:iam::' || m.value || ':user' || u.path || u.name AS arn, u.unique_id
+    FROM users u, meta m WHERE m.key = 'account_id'
+    UNION ALL
+    SELECT 'arn:aws:iam::' || m.value || ':role' || o.path || o.name AS arn, o.unique_id
+    FROM roles o, meta m WHERE m.key = 'account_id'
+) p ON strpos(r.trust_policy, '"' || p.arn || '"') > 0;
+"#,
 ];
