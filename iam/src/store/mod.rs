@@ -453,21 +453,29 @@ impl Store {
         };
         let not_found = || StoreError::no_such(kind, arn);
         let parsed = crate::names::IamArn::parse(field, arn)?;
+        // An AWS managed policy keeps AWS's account in its ARN.
+        let aws_managed =
+            kind == EntityKind::Policy && parsed.account == crate::names::AWS_MANAGED_ACCOUNT;
         if parsed.canonical() != arn
             || parsed.resource_type != resource_type
-            || parsed.account != self.account.as_str()
+            || (parsed.account != self.account.as_str() && !aws_managed)
         {
             return Err(not_found());
         }
-        let (id, name, path): (i64, String, String) = c
+        let managed_column = match kind {
+            EntityKind::MfaDevice => "0",
+            _ => "aws_managed",
+        };
+        let (id, name, path, stored_aws_managed): (i64, String, String, bool) = c
             .query_row(
-                &format!("SELECT id, name, path FROM {table} WHERE name = ?1"),
+                &format!("SELECT id, name, path, {managed_column} FROM {table} WHERE name = ?1"),
                 [&parsed.name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?
             .ok_or_else(not_found)?;
-        if name != parsed.name || path != parsed.path.as_str() {
+        if name != parsed.name || path != parsed.path.as_str() || stored_aws_managed != aws_managed
+        {
             return Err(not_found());
         }
         Ok(id)

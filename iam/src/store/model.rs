@@ -114,6 +114,9 @@ pub struct ManagedPolicy {
     pub attachment_count: u32,
     /// Users and roles using it as permissions boundary.
     pub permissions_boundary_usage_count: u32,
+    /// An AWS managed policy brought in by an import: its ARN is AWS's
+    /// (`arn:aws:iam::aws:policy/…`).
+    pub aws_managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -317,8 +317,11 @@ CREATE INDEX event_resources_type ON event_resources(resource_type);
     // named then (`store/bindings.rs`). Self-contained: it reads only the
     // tables of migration 1. Trust policies saved before are bound to the
     // principals that hold those ARNs now; an ARN no principal holds stays
-    // unbound and matches nobody.
+    // unbound and matches nobody. And AWS managed policies brought in by an
+    // import keep their `arn:aws:iam::aws:policy/…` ARNs (`aws_managed`).
     r#"
+ALTER TABLE policies ADD COLUMN aws_managed BIGINT NOT NULL DEFAULT 0;
+
 CREATE TABLE trust_bindings (
     role_id   BIGINT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
     arn       TEXT NOT NULL,
