@@ -291,10 +291,12 @@ fn tags(v: &Value, at: &str) -> Result<Vec<Tag>, CliError> {
         .collect()
 }
 
+/// `owner` names the entity for validation messages (`user alice`).
 fn inline_list(
     v: &Value,
     key: &str,
     at: &str,
+    owner: &str,
     kind: PolicyKind,
 ) -> Result<Vec<InlinePolicy>, CliError> {
     objects(v, key, at)?
@@ -302,7 +304,12 @@ fn inline_list(
         .map(|(here, p)| {
             let name = PolicyName::parse(str_field(p, "PolicyName", &here)?)?;
             let document = doc_field(p, "PolicyDocument", &here)?;
-            check(&here, name.as_str(), &document, kind)?;
+            check(
+                &format!("{owner}, inline policy {name} ({here})"),
+                name.as_str(),
+                &document,
+                kind,
+            )?;
             Ok(InlinePolicy { name, document })
         })
         .collect()
@@ -378,7 +385,12 @@ pub fn parse_details(text: &str) -> Result<ImportDetails, CliError> {
         for (here, ver) in objects(p, "PolicyVersionList", &at)? {
             let document = doc_field(ver, "Document", &here)?;
             if !aws_managed {
-                check(&here, name, &document, PolicyKind::Managed)?;
+                check(
+                    &format!("policy {name} ({here})"),
+                    name,
+                    &document,
+                    PolicyKind::Managed,
+                )?;
             }
             let is_default = match ver.get("IsDefaultVersion") {
                 None => false,
@@ -414,7 +426,13 @@ pub fn parse_details(text: &str) -> Result<ImportDetails, CliError> {
             path: path(g, &at)?,
             id: unique_id(g, "GroupId", "AGPA", &at)?,
             create_date: date(g, &at)?,
-            inline_policies: inline_list(g, "GroupPolicyList", &at, PolicyKind::GroupInline)?,
+            inline_policies: inline_list(
+                g,
+                "GroupPolicyList",
+                &at,
+                &format!("group {name}"),
+                PolicyKind::GroupInline,
+            )?,
             attached_policy_arns: attached_arns(g, &at)?,
         });
     }
@@ -440,7 +458,13 @@ pub fn parse_details(text: &str) -> Result<ImportDetails, CliError> {
             tags: tags(u, &at)?,
             permissions_boundary: boundary_arn(u, &at)?,
             groups,
-            inline_policies: inline_list(u, "UserPolicyList", &at, PolicyKind::UserInline)?,
+            inline_policies: inline_list(
+                u,
+                "UserPolicyList",
+                &at,
+                &format!("user {name}"),
+                PolicyKind::UserInline,
+            )?,
             attached_policy_arns: attached_arns(u, &at)?,
         });
     }
@@ -460,7 +484,12 @@ pub fn parse_details(text: &str) -> Result<ImportDetails, CliError> {
                 )?),
             };
         let trust = doc_field(r, "AssumeRolePolicyDocument", &at)?;
-        check(&at, name, &trust, PolicyKind::Trust)?;
+        check(
+            &format!("role {name} ({at})"),
+            name,
+            &trust,
+            PolicyKind::Trust,
+        )?;
         d.roles.push(ImportRole {
             role: NewRole {
                 name: RoleName::parse(name)?,
@@ -473,7 +502,13 @@ pub fn parse_details(text: &str) -> Result<ImportDetails, CliError> {
             },
             id: unique_id(r, "RoleId", "AROA", &at)?,
             create_date: date(r, &at)?,
-            inline_policies: inline_list(r, "RolePolicyList", &at, PolicyKind::RoleInline)?,
+            inline_policies: inline_list(
+                r,
+                "RolePolicyList",
+                &at,
+                &format!("role {name}"),
+                PolicyKind::RoleInline,
+            )?,
             attached_policy_arns: attached_arns(r, &at)?,
         });
     }
