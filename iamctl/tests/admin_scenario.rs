@@ -1218,13 +1218,8 @@ fn aws_managed_policies_keep_their_arns_through_export_and_import() {
         "ec2:RunInstances",
     ]);
     assert_eq!(
-        sim["EvaluationResults"][0]["EvalDecision"],
-        json!("allowed"),
-        "{sim}"
-    );
-    assert_eq!(
-        sim["EvaluationResults"][1]["EvalDecision"],
-        json!("implicitDeny"),
+        names(&sim, "EvaluationResults", "EvalDecision"),
+        ["allowed", "implicitDeny"],
         "{sim}"
     );
 
