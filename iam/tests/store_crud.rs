@@ -1433,3 +1433,62 @@ fn account_service_federated_and_anyone_principals_are_not_bound() {
     assert_eq!(r.assume_role_policy_document, doc);
     assert!(r.trust.bindings.is_empty());
 }
+
+/// AWS managed policies are AWS's, not the account's (User Guide, "AWS
+/// managed policies"): one brought by an import keeps its
+/// `arn:aws:iam::aws:policy/…` ARN, is attached and used as a boundary by
+/// it, and this account's spelling of it names nothing.
+#[test]
+fn an_imported_aws_managed_policy_keeps_its_arn() {
+    let (_d, s) = new_store();
+    let aws_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";
+    let details = ImportDetails {
+        policies: vec![ImportPolicy {
+            name: pname("ViewOnlyAccess"),
+            path: IamPath::parse("/job-function/").unwrap(),
+            id: Some("ANPAID22R6XPJATWOFDK6".into()),
+            description: None,
+            create_date: None,
+            versions: vec![("v17".into(), ALLOW_ALL.into(), true)],
+            aws_managed: true,
+        }],
+        users: vec![ImportUser {
+            name: user("viewer"),
+            path: IamPath::root(),
+            id: None,
+            create_date: None,
+            tags: vec![],
+            permissions_boundary: Some(aws_arn.into()),
+            groups: vec![],
+            inline_policies: vec![],
+            attached_policy_arns: vec![aws_arn.into()],
+        }],
+        ..ImportDetails::default()
+    };
+    s.import(&details, now()).unwrap();
+    let policy = s.get_policy(aws_arn).unwrap();
+    assert!(policy.aws_managed);
+    assert_eq!(policy.arn, aws_arn);
+    assert_eq!(policy.default_version_id, "v17");
+    assert_eq!(
+        s.list_attached_policies(&Entity::User(user("viewer")))
+            .unwrap()[0]
+            .arn,
+        aws_arn
+    );
+    assert_eq!(
+        s.get_user(&user("viewer"))
+            .unwrap()
+            .permissions_boundary
+            .as_deref(),
+        Some(aws_arn)
+    );
+    let here = "arn:aws:iam::123456789012:policy/job-function/ViewOnlyAccess";
+    assert_eq!(s.get_policy(here).unwrap_err().aws_code(), "NoSuchEntity");
+    add_user(&s, "other");
+    s.attach_policy(&Entity::User(user("other")), aws_arn)
+        .unwrap();
+    assert_eq!(s.get_policy(aws_arn).unwrap().attachment_count, 2);
+    let policies = s.policies_for_user(&user("other")).unwrap();
+    assert!(format!("{policies:?}").contains(aws_arn), "{policies:?}");
+}

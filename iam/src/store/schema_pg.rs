@@ -332,11 +332,13 @@ INSERT INTO trust_bindings (role_id, arn, unique_id)
 SELECT r.id, p.arn, p.unique_id
 FROM roles r
 JOIN (
-    SELECT 'arn:aws:iam::' || m.value || ':user' || u.path || u.name AS arn, u.unique_id
+    -- names compare case-insensitively (a nondeterministic collation, which
+    -- strpos refuses): the ARN is matched as written, byte for byte.
+    SELECT 'arn:aws:iam::' || m.value || ':user' || u.path || (u.name COLLATE "C") AS arn, u.unique_id
     FROM users u, meta m WHERE m.key = 'account_id'
     UNION ALL
-    SELECT 'arn:aws:iam::' || m.value || ':role' || o.path || o.name AS arn, o.unique_id
+    SELECT 'arn:aws:iam::' || m.value || ':role' || o.path || (o.name COLLATE "C") AS arn, o.unique_id
     FROM roles o, meta m WHERE m.key = 'account_id'
-) p ON strpos(r.trust_policy, '"' || p.arn || '"') > 0;
+) p ON strpos(r.trust_policy COLLATE "C", ('"' || p.arn || '"') COLLATE "C") > 0;
 "#,
 ];
