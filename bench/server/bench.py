@@ -21,6 +21,16 @@ which other load on the machine does not inflate. A target with a "db_pid"
 (iam-server on PostgreSQL: the postmaster) also counts the database's CPU:
 the postmaster's and its children's (backends, checkpointer, ...), live ones
 read directly and exited ones through the postmaster's cutime/cstime.
+
+boto3 costs 2–3 ms of CPU per call, as much as the servers, so on a 2-core
+machine its calls/s measure the client. With --load (run.sh passes the
+release iam-load, bench/src/bin/iam-load.rs), each round then also runs the
+Rust load generator on every target for --load-seconds: --load-concurrency
+keep-alive connections (enough to saturate the servers: these are the
+throughput figures), and for the reads once more at --low-concurrency
+connections (p99 at saturation is a queueing number; this is the latency
+figure). Same calls, same request bodies, same targets, same alternating
+order, the same server CPU count. --no-boto3 leaves the boto3 batches out.
 """
 
 import argparse
@@ -30,6 +40,7 @@ import json
 import os
 import platform
 import random
+import stat
 import subprocess
 import sys
 import time
@@ -129,6 +140,63 @@ def _create_users(names):
 def _warm(_):
     _client.list_users(MaxItems=1)
     return True
+
+
+# ---- the Rust load generator --------------------------------------------------
+
+READS = ("GetUser", "ListUsers (first page)", "ListUsers (later page)", "SimulatePrincipalPolicy")
+
+
+def load_files(t, ctx, work):
+    """What iam-load reads for a target: its access key (a 0600 file, never
+    argv), the seeded user names and the later-page markers, one a line."""
+    base = os.path.join(work, "load-" + uuid.uuid4().hex[:8])
+    os.mkdir(base, 0o700)
+    cred = os.path.join(base, "credentials.json")
+    fd = os.open(cred, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"AccessKeyId": t["key_id"], "SecretAccessKey": t["secret"]}, f)
+    names = os.path.join(base, "names.txt")
+    with open(names, "w") as f:
+        f.writelines(user_name(i) + "\n" for i in range(max(t["users"], 1)))
+    markers = os.path.join(base, "markers.txt")
+    with open(markers, "w") as f:
+        f.writelines(m + "\n" for m in ctx["markers"])
+    return {"credentials": cred, "names": names, "markers": markers}
+
+
+def load_args(op, ctx):
+    """iam-load's --action and parameters for a call type: what _one_call
+    asks boto3 for, as boto3 encodes it."""
+    files = ctx["files"]
+    if op == "GetUser":
+        return ["--action", "GetUser", "--pick", f"UserName={files['names']}"]
+    if op == "ListUsers (first page)":
+        return ["--action", "ListUsers", "--param", "MaxItems=100"]
+    if op == "ListUsers (later page)":
+        return ["--action", "ListUsers", "--param", "MaxItems=100",
+                "--pick", f"Marker={files['markers']}"]
+    if op == "CreateUser":
+        return ["--action", "CreateUser", "--unique", f"UserName=bench-l{uuid.uuid4().hex[:12]}-"]
+    if op == "SimulatePrincipalPolicy":
+        args = ["--action", "SimulatePrincipalPolicy", "--param", f"PolicySourceArn={ctx['sim_arn']}"]
+        for i, a in enumerate(SIM_ACTIONS, 1):
+            args += ["--param", f"ActionNames.member.{i}={a}"]
+        return args
+    raise ValueError(op)
+
+
+def run_load(args, t, op, ctx, concurrency, seed):
+    """One iam-load batch on a target; its JSON report (with every latency)."""
+    cmd = [args.load, "--endpoint", t["endpoint"], "--credentials", ctx["files"]["credentials"],
+           "--concurrency", str(concurrency), "--duration", str(args.load_seconds),
+           "--seed", str(seed), "--warmup", "1", "--raw"] + load_args(op, ctx)
+    if t.get("ca_bundle"):
+        cmd += ["--ca-bundle", t["ca_bundle"]]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if p.returncode not in (0, 1):  # 1: the calls ran and some failed
+        raise RuntimeError(f"iam-load on {t['label']} ({op}): {p.stderr.strip()}")
+    return json.loads(p.stdout)
 
 
 # ---- setup --------------------------------------------------------------------
@@ -239,6 +307,8 @@ def run(args):
     with open(args.targets) as f:
         targets = json.load(f)
     ops = [o.strip() for o in args.ops.split(",")]
+    # iam-load's files go beside the targets file (run.sh's 0700 directory).
+    work = os.path.dirname(os.path.abspath(args.targets))
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = os.getloadavg()
     pools, ctxs = {}, {}
@@ -260,64 +330,114 @@ def run(args):
         print(f"{label}: fixture and {len(markers)} markers in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
         ctxs[label] = {"users": t["users"], "sim_arn": sim_arn, "markers": markers}
+        if args.load:
+            ctxs[label]["files"] = load_files(t, ctxs[label], work)
         list(pools[label].map(_warm, range(args.procs * 2)))
 
     results = {}
+
+    def tally(mode, op, t, ok, lat, errors, wall, cpu, db_cpu, served=None, client_cpu=None):
+        """Adds a batch to (mode, op, target); served: the calls the server
+        answered in the batch (iam-load's warm-up calls too), for CPU/call."""
+        acc = results.setdefault((mode, op, t["label"]), {
+            "lat": [], "wall": 0.0, "cpu": 0.0, "db_cpu": None, "errors": {}, "ok": 0,
+            "served": 0, "client_cpu": None})
+        acc["lat"].extend(lat)
+        acc["ok"] += ok
+        acc["served"] += ok if served is None else served
+        for k, v in errors.items():
+            acc["errors"][k] = acc["errors"].get(k, 0) + v
+        acc["wall"] += wall
+        if cpu is not None:
+            acc["cpu"] += cpu
+        if db_cpu is not None:
+            acc["db_cpu"] = (acc["db_cpu"] or 0.0) + db_cpu
+        if client_cpu is not None:
+            acc["client_cpu"] = (acc["client_cpu"] or 0.0) + client_cpu
+
+    def measured(t, batch):
+        """Runs batch(); its result and the server's (and PostgreSQL's) CPU
+        seconds meanwhile."""
+        cpu0, db0 = cpu_seconds(t.get("pid")), db_cpu_seconds(t.get("db_pid"))
+        out = batch()
+        cpu1, db1 = cpu_seconds(t.get("pid")), db_cpu_seconds(t.get("db_pid"))
+        return (out, None if cpu0 is None else cpu1 - cpu0,
+                None if db0 is None else db1 - db0)
+
+    modes = [] if args.no_boto3 else ["boto3"]
+    if args.load:
+        modes += ["load", "load-low"]
     for op in ops:
-        for r in range(args.rounds):
-            order = targets if r % 2 == 0 else list(reversed(targets))
-            for t in order:
-                label = t["label"]
-                ctx = ctxs[label]
-                if op == "ListUsers (later page)" and not ctx["markers"]:
-                    results.setdefault((op, label), {"note": "no later pages: all users in one page"})
-                    continue
-                calls = args.list_calls if op.startswith("ListUsers") else args.calls
-                per = [calls // args.procs + (1 if i < calls % args.procs else 0)
-                       for i in range(args.procs)]
-                cpu0 = cpu_seconds(t.get("pid"))
-                db0 = db_cpu_seconds(t.get("db_pid"))
-                w0 = time.perf_counter()
-                futs = [pools[label].submit(_batch, op, n, ops.index(op) * 10_000 + r * 100 + i, ctx)
-                        for i, n in enumerate(per)]
-                outs = [f.result() for f in futs]
-                wall = time.perf_counter() - w0
-                cpu1 = cpu_seconds(t.get("pid"))
-                db1 = db_cpu_seconds(t.get("db_pid"))
-                acc = results.setdefault((op, label), {"lat": [], "wall": 0.0, "cpu": 0.0,
-                                                       "db_cpu": None, "errors": {}, "ok": 0})
-                for lat, errs in outs:
-                    acc["lat"].extend(lat)
-                    acc["ok"] += len(lat)
-                    for k, v in errs.items():
-                        acc["errors"][k] = acc["errors"].get(k, 0) + v
-                acc["wall"] += wall
-                if cpu0 is not None:
-                    acc["cpu"] += cpu1 - cpu0
-                if db0 is not None:
-                    acc["db_cpu"] = (acc["db_cpu"] or 0.0) + db1 - db0
-                print(f"{op:26s} round {r} {label}: {len(sum((o[0] for o in outs), []))} ok "
-                      f"in {wall:.2f} s", file=sys.stderr)
+        for mode in modes:
+            if mode == "load-low" and op not in READS:
+                continue
+            for r in range(args.rounds):
+                order = targets if r % 2 == 0 else list(reversed(targets))
+                for t in order:
+                    label = t["label"]
+                    ctx = ctxs[label]
+                    seed = ops.index(op) * 10_000 + r * 100
+                    if op == "ListUsers (later page)" and not ctx["markers"]:
+                        results.setdefault((mode, op, label),
+                                           {"note": "no later pages: all users in one page"})
+                        continue
+                    if mode == "boto3":
+                        calls = args.list_calls if op.startswith("ListUsers") else args.calls
+                        per = [calls // args.procs + (1 if i < calls % args.procs else 0)
+                               for i in range(args.procs)]
+                        w0 = time.perf_counter()
+
+                        def batch():
+                            futs = [pools[label].submit(_batch, op, n, seed + i, ctx)
+                                    for i, n in enumerate(per)]
+                            return [f.result() for f in futs]
+
+                        outs, cpu, db = measured(t, batch)
+                        wall = time.perf_counter() - w0
+                        errors = {}
+                        for _, errs in outs:
+                            for k, v in errs.items():
+                                errors[k] = errors.get(k, 0) + v
+                        lat = [x for o in outs for x in o[0]]
+                        tally(mode, op, t, len(lat), lat, errors, wall, cpu, db)
+                        print(f"{op:26s} round {r} boto3 {label}: {len(lat)} ok in {wall:.2f} s",
+                              file=sys.stderr)
+                    else:
+                        conc = args.load_concurrency if mode == "load" else args.low_concurrency
+                        out, cpu, db = measured(t, lambda: run_load(args, t, op, ctx, conc, seed))
+                        errors = dict(out["errors"])
+                        served = out["ok"] + sum(errors.values()) + out["warmup_calls"]
+                        client = out.get("client_cpu_ms_per_call")
+                        tally(mode, op, t, out["ok"], [us / 1e6 for us in out["latencies_us"]],
+                              errors, out["seconds"], cpu, db, served,
+                              client * out["ok"] / 1000 if client is not None else None)
+                        print(f"{op:26s} round {r} iam-load×{conc} {label}: {out['ok']} ok "
+                              f"({out['calls_per_s']:.0f}/s, {out['reconnects']} reconnects) in "
+                              f"{out['seconds']:.2f} s" + (f"; errors {errors}" if errors else ""),
+                              file=sys.stderr)
     for p in pools.values():
         p.shutdown()
 
     summary = []
-    for (op, label), acc in results.items():
-        row = {"op": op, "target": label}
+    for (mode, op, label), acc in results.items():
+        row = {"mode": mode, "op": op, "target": label}
         if "note" in acc:
             row["note"] = acc["note"]
         elif acc["ok"] == 0:
             row["note"] = "not supported: " + ", ".join(f"{k} ×{v}" for k, v in acc["errors"].items())
+            row["errors"] = acc["errors"]
         else:
             row.update({
                 "calls": acc["ok"],
                 "calls_per_s": acc["ok"] / acc["wall"],
                 "p50_ms": pct(acc["lat"], 0.50) * 1000,
                 "p99_ms": pct(acc["lat"], 0.99) * 1000,
-                "server_cpu_ms_per_call": acc["cpu"] / acc["ok"] * 1000 if acc["cpu"] else None,
+                "server_cpu_ms_per_call": acc["cpu"] / acc["served"] * 1000 if acc["cpu"] else None,
                 # PostgreSQL's share, not in server_cpu_ms_per_call.
-                "db_cpu_ms_per_call": (acc["db_cpu"] / acc["ok"] * 1000
+                "db_cpu_ms_per_call": (acc["db_cpu"] / acc["served"] * 1000
                                        if acc["db_cpu"] is not None else None),
+                "client_cpu_ms_per_call": (acc["client_cpu"] / acc["ok"] * 1000
+                                           if acc["client_cpu"] is not None else None),
                 "errors": acc["errors"],
             })
         summary.append(row)
@@ -327,6 +447,15 @@ def run(args):
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     print(markdown(out, targets, ops))
+    failed = [r for r in summary if r["mode"] != "boto3" and r.get("errors")
+              and next(t for t in targets if t["label"] == r["target"])["kind"] != "moto"]
+    if failed:
+        # A refused call (SignatureDoesNotMatch, ...) makes iam-load's
+        # figures meaningless; moto's gaps are moto's.
+        for r in failed:
+            print(f"bench.py: iam-load errors on {r['target']} ({r['op']}, {r['mode']}): "
+                  f"{r['errors']}", file=sys.stderr)
+        sys.exit(1)
 
 
 def machine(args, targets, started, load_start):
@@ -344,7 +473,7 @@ def machine(args, targets, started, load_start):
         "load_start": "%.2f %.2f %.2f" % load_start,
         "load_end": "%.2f %.2f %.2f" % os.getloadavg(),
         "python": platform.python_version(),
-        "boto3": boto3.__version__,
+        "boto3_version": boto3.__version__,
         "botocore": botocore.__version__,
         "moto": moto.__version__,
         "postgres": os.environ.get("IAM_BENCH_POSTGRES_VERSION", ""),
@@ -353,6 +482,10 @@ def machine(args, targets, started, load_start):
         "calls": args.calls,
         "list_calls": args.list_calls,
         "rounds": args.rounds,
+        "boto3": not args.no_boto3,
+        "load_seconds": args.load_seconds if args.load else None,
+        "load_concurrency": args.load_concurrency,
+        "low_concurrency": args.low_concurrency,
         "seeding": {t["label"]: t.get("seed_note", "") for t in targets},
     }
 
@@ -368,17 +501,25 @@ def total_cpu(r):
     return r["server_cpu_ms_per_call"] + (r.get("db_cpu_ms_per_call") or 0.0)
 
 
-def markdown(out, targets, ops):
-    rows = {(r["op"], r["target"]): r for r in out["results"]}
+MODES = {
+    "load": "Throughput: iam-load (Rust, SigV4, keep-alive), {conc} connections",
+    "load-low": "Read latency at low load: iam-load, {conc} connections",
+    "boto3": "The same boto3 workload: {procs} client processes (boto3's CPU bounds calls/s)",
+}
+
+
+def table(rows, targets, ops, mode):
     base = next((t["label"] for t in targets if t["kind"] == "moto"), None)
     head = ["call"] + [t["label"] for t in targets]
     if base:
         head += [f"{t['label']} ÷ moto" for t in targets if t["kind"] != "moto"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for op in ops:
+        if not any((mode, op, t["label"]) in rows for t in targets):
+            continue
         cells = [op]
         for t in targets:
-            r = rows.get((op, t["label"]), {})
+            r = rows.get((mode, op, t["label"]), {})
             if "calls_per_s" in r:
                 err = sum(r["errors"].values())
                 cells.append(
@@ -388,15 +529,16 @@ def markdown(out, targets, ops):
                        f"{fmt(r['db_cpu_ms_per_call'], 2)})"
                        if r.get("db_cpu_ms_per_call") is not None else
                        f"server CPU {fmt(r['server_cpu_ms_per_call'], 2)} ms/call")
-                    + (f" ({err} errors)" if err else ""))
+                    + (f" ({err} errors: " + ", ".join(f"{k} ×{v}" for k, v in r["errors"].items())
+                       + ")" if err else ""))
             else:
                 cells.append(r.get("note", "—"))
         if base:
-            b = rows.get((op, base), {})
+            b = rows.get((mode, op, base), {})
             for t in targets:
                 if t["kind"] == "moto":
                     continue
-                r = rows.get((op, t["label"]), {})
+                r = rows.get((mode, op, t["label"]), {})
                 if "calls_per_s" in r and "calls_per_s" in b:
                     ratio = f"{r['calls_per_s'] / b['calls_per_s']:.2g}× calls/s"
                     if total_cpu(r) and total_cpu(b):
@@ -406,20 +548,41 @@ def markdown(out, targets, ops):
                 else:
                     cells.append("—")
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(out, targets, ops):
+    rows = {(r["mode"], r["op"], r["target"]): r for r in out["results"]}
     m = out["meta"]
+    lines = []
+    for mode in ("load", "load-low", "boto3"):
+        if not any(k[0] == mode for k in rows):
+            continue
+        conc = m["load_concurrency"] if mode == "load" else m["low_concurrency"]
+        lines += ["", "#### " + MODES[mode].format(conc=conc, procs=m["procs"]), ""]
+        lines += table(rows, targets, ops, mode)
+    client = [r["client_cpu_ms_per_call"] for r in out["results"]
+              if r.get("client_cpu_ms_per_call") is not None]
     lines.append("")
     lines.append(
         f"Run {m['date']} on {m['cpu']} (kernel {m['kernel']}); load average {m['load_start']} at "
-        f"the start, {m['load_end']} at the end; {m['procs']} client processes; {m['rounds']} "
-        f"rounds of {m['calls']} calls ({m['list_calls']} for ListUsers) per target and call, "
-        f"targets interleaved; iam-server {m['iam_server']}, "
+        f"the start, {m['load_end']} at the end; {m['rounds']} rounds per target and call, "
+        f"targets interleaved in alternating order: "
+        + (f"iam-load for {m['load_seconds']:g} s per batch "
+           f"({m['load_concurrency']} connections; {m['low_concurrency']} for the reads' "
+           f"low-load latency; its own CPU {min(client):.2f}–{max(client):.2f} ms/call), "
+           if client else "")
+        + (f"boto3 {m['calls']} calls ({m['list_calls']} for ListUsers) per batch in "
+           f"{m['procs']} client processes; " if m["boto3"] else "")
+        + f"iam-server {m['iam_server']}, "
         + (f"PostgreSQL {m['postgres']}, " if m.get("postgres") else "")
-        + f"moto {m['moto']}, boto3 {m['boto3']}, "
-        f"botocore {m['botocore']}, Python {m['python']}.")
+        + f"moto {m['moto']}, boto3 {m['boto3_version']}, "
+        f"botocore {m['botocore']}, Python {m['python']}. Server CPU/call counts iam-load's "
+        f"warm-up calls and TLS handshakes in with its timed calls.")
     for label, note in m["seeding"].items():
         if note:
             lines.append(f"- {label}: {note}")
-    return "\n".join(lines)
+    return "\n".join(lines).lstrip("\n")
 
 
 def main():
@@ -432,6 +595,13 @@ def main():
     ap.add_argument("--list-calls", type=int, default=60, help="calls per ListUsers batch")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--load", help="the iam-load binary: also run the Rust load generator")
+    ap.add_argument("--load-seconds", type=float, default=5.0, help="seconds per iam-load batch")
+    ap.add_argument("--load-concurrency", type=int, default=32,
+                    help="iam-load connections for the throughput figures")
+    ap.add_argument("--low-concurrency", type=int, default=4,
+                    help="iam-load connections for the reads' low-load latency")
+    ap.add_argument("--no-boto3", action="store_true", help="leave the boto3 batches out")
     run(ap.parse_args())
 
 

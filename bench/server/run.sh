@@ -1,10 +1,14 @@
 #!/bin/sh
 # iam-server side by side with moto (issue 13): builds the release server,
 # starts the targets, seeds them, runs bench.py against all of them
-# interleaved, prints a Markdown table. As root (server.toml must be root's).
+# interleaved (the Rust load generator iam-load for throughput and latency,
+# and the same calls through boto3), prints Markdown tables. As root
+# (server.toml must be root's).
 #
 #   bench/server/run.sh                      # SQLite, 100,000 users; moto 1,000
 #   IAM_USERS=10000 MOTO_USERS=1000 CALLS=200 bench/server/run.sh
+#   LOAD_SECONDS=5 LOAD_CONCURRENCY=32 LOW_CONCURRENCY=4 bench/server/run.sh  # iam-load's batches
+#   BOTO3=0 bench/server/run.sh              # iam-load only, no boto3 batches
 #   PERF=1 OPS="ListUsers (first page)" bench/server/run.sh   # perf record the first iam-server
 #   AB_SERVER=/tmp/iam-server-before OPS=ListUsers… bench/server/run.sh  # A/B two builds
 #   BACKENDS="sqlite postgres" bench/server/run.sh  # and PostgreSQL 15, a cluster of its own
@@ -31,10 +35,12 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: as root (server.toml must be root's)" >&2; exit 1; }
 
-echo "building the release iam-server and iam-bench-seed…" >&2
-(cd "$repo" && cargo build --release --locked -q -p iam-server -p iam-bench --bin iam-server --bin iam-bench-seed)
+echo "building the release iam-server, iam-bench-seed and iam-load…" >&2
+(cd "$repo" && cargo build --release --locked -q -p iam-server -p iam-bench --bin iam-server \
+    --bin iam-bench-seed --bin iam-load)
 server=$repo/target/release/iam-server
 seed=$repo/target/release/iam-bench-seed
+load=$repo/target/release/iam-load
 
 work=$(mktemp -d /tmp/iam-server-bench.XXXXXX)
 chmod 700 "$work"
@@ -172,5 +178,8 @@ fi
 IAM_SERVER_VERSION="$("$server" --version | cut -d' ' -f2) ($(git -C "$repo" rev-parse --short HEAD))" \
     "$venv/bin/python" "$here/bench.py" --targets "$work/targets.json" \
     --calls "${CALLS:-400}" --list-calls "${LIST_CALLS:-60}" --rounds "${ROUNDS:-3}" \
-    --procs "${PROCS:-4}" --json "${JSON_OUT:-$work/results.json}" ${OPS:+--ops "$OPS"}
+    --procs "${PROCS:-4}" --json "${JSON_OUT:-$work/results.json}" ${OPS:+--ops "$OPS"} \
+    --load "$load" --load-seconds "${LOAD_SECONDS:-5}" \
+    --load-concurrency "${LOAD_CONCURRENCY:-32}" --low-concurrency "${LOW_CONCURRENCY:-4}" \
+    $([ "${BOTO3:-1}" = 0 ] && echo --no-boto3)
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi

@@ -82,7 +82,7 @@ impl ArnPattern {
             return Ok(Self::Any);
         }
         match split_arn(text) {
-            Some(parts) if parts[0] == "arn" => Self::from_parts(parts, vars),
+            Some(parts) if parts[0] == "arn" => Self::from_parts(parts, vars, true),
             _ => Err(format!("Resource {text} must be in ARN format or \"*\"")),
         }
     }
@@ -90,21 +90,26 @@ impl ArnPattern {
     /// Compiles an `Arn*` condition value; non-ARN values match as a whole.
     pub(crate) fn condition(text: &str, vars: bool) -> Result<Self, VarError> {
         match split_arn(text) {
-            Some(parts) if parts[0] == "arn" => Self::from_parts(parts, vars),
+            Some(parts) if parts[0] == "arn" => Self::from_parts(parts, vars, false),
             _ if text == "*" => Ok(Self::Any),
             _ => Ok(Self::Whole(Template::new(text, true, vars, false)?)),
         }
     }
 
-    fn from_parts(parts: [&str; 6], vars: bool) -> Result<Self, VarError> {
-        let t = |s: &str| Template::new(s, true, vars, false);
+    /// `resource_only`: policy variables are substituted only in the
+    /// resource part, after the fifth colon; before it (service, region,
+    /// account) `${…}` is literal text, as AWS documents for the Resource
+    /// element (IAM User Guide, "Where you can use policy variables").
+    fn from_parts(parts: [&str; 6], vars: bool, resource_only: bool) -> Result<Self, VarError> {
+        let head_vars = vars && !resource_only;
+        let t = |s: &str, vars: bool| Template::new(s, true, vars, false);
         let parts = Box::new([
-            t(parts[0])?,
-            t(parts[1])?,
-            t(parts[2])?,
-            t(parts[3])?,
-            t(parts[4])?,
-            t(parts[5])?,
+            t(parts[0], head_vars)?,
+            t(parts[1], head_vars)?,
+            t(parts[2], head_vars)?,
+            t(parts[3], head_vars)?,
+            t(parts[4], head_vars)?,
+            t(parts[5], vars)?,
         ]);
         let head = parts[..5]
             .iter()
@@ -221,6 +226,35 @@ impl PrincipalEntry {
             return Err(invalid());
         }
         let account = parts[4];
+        // The kinds AWS lets a policy name (IAM User Guide, "AWS JSON policy
+        // elements: Principal"): an account, a user, a role, a role
+        // session, a federated user session. A group, a policy or an
+        // instance profile is not a principal.
+        let resource = parts[5];
+        let known = match parts[2] {
+            "iam" => {
+                resource == "root"
+                    || ["user/", "role/"]
+                        .iter()
+                        .any(|p| resource.strip_prefix(p).is_some_and(|n| !n.is_empty()))
+            }
+            "sts" => {
+                resource
+                    .strip_prefix("assumed-role/")
+                    .and_then(|r| r.split_once('/'))
+                    .is_some_and(|(role, session)| !role.is_empty() && !session.is_empty())
+                    || resource
+                        .strip_prefix("federated-user/")
+                        .is_some_and(|n| !n.is_empty())
+            }
+            _ => false,
+        };
+        if !known || !is_account_id(account) {
+            return Err(format!(
+                "{}: a principal is an account, user, role, assumed-role session or federated user, not {value:?}",
+                invalid()
+            ));
+        }
         if parts[2] == "iam" && parts[5] == "root" {
             return if is_account_id(account) {
                 Ok(Self::Account(account.to_owned()))

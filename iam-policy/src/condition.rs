@@ -61,10 +61,11 @@ enum SetQual {
     ForAny,
 }
 
-/// Operator names (lowercase) to their base comparison and negation.
+/// Operator names, as AWS spells them (case-sensitive: AWS's validator
+/// refuses `stringequals`), to their base comparison and negation.
 const OPERATORS: &[(&str, Base, bool)] = &[
     (
-        "stringequals",
+        "StringEquals",
         Base::Str {
             fold: false,
             like: false,
@@ -72,7 +73,7 @@ const OPERATORS: &[(&str, Base, bool)] = &[
         false,
     ),
     (
-        "stringnotequals",
+        "StringNotEquals",
         Base::Str {
             fold: false,
             like: false,
@@ -80,7 +81,7 @@ const OPERATORS: &[(&str, Base, bool)] = &[
         true,
     ),
     (
-        "stringequalsignorecase",
+        "StringEqualsIgnoreCase",
         Base::Str {
             fold: true,
             like: false,
@@ -88,7 +89,7 @@ const OPERATORS: &[(&str, Base, bool)] = &[
         false,
     ),
     (
-        "stringnotequalsignorecase",
+        "StringNotEqualsIgnoreCase",
         Base::Str {
             fold: true,
             like: false,
@@ -96,7 +97,7 @@ const OPERATORS: &[(&str, Base, bool)] = &[
         true,
     ),
     (
-        "stringlike",
+        "StringLike",
         Base::Str {
             fold: false,
             like: true,
@@ -104,34 +105,34 @@ const OPERATORS: &[(&str, Base, bool)] = &[
         false,
     ),
     (
-        "stringnotlike",
+        "StringNotLike",
         Base::Str {
             fold: false,
             like: true,
         },
         true,
     ),
-    ("numericequals", Base::Num(Cmp::Eq), false),
-    ("numericnotequals", Base::Num(Cmp::Eq), true),
-    ("numericlessthan", Base::Num(Cmp::Lt), false),
-    ("numericlessthanequals", Base::Num(Cmp::Le), false),
-    ("numericgreaterthan", Base::Num(Cmp::Gt), false),
-    ("numericgreaterthanequals", Base::Num(Cmp::Ge), false),
-    ("dateequals", Base::Date(Cmp::Eq), false),
-    ("datenotequals", Base::Date(Cmp::Eq), true),
-    ("datelessthan", Base::Date(Cmp::Lt), false),
-    ("datelessthanequals", Base::Date(Cmp::Le), false),
-    ("dategreaterthan", Base::Date(Cmp::Gt), false),
-    ("dategreaterthanequals", Base::Date(Cmp::Ge), false),
-    ("bool", Base::Bool, false),
-    ("binaryequals", Base::Binary, false),
-    ("ipaddress", Base::Ip, false),
-    ("notipaddress", Base::Ip, true),
-    ("arnequals", Base::Arn, false),
-    ("arnlike", Base::Arn, false),
-    ("arnnotequals", Base::Arn, true),
-    ("arnnotlike", Base::Arn, true),
-    ("null", Base::Null, false),
+    ("NumericEquals", Base::Num(Cmp::Eq), false),
+    ("NumericNotEquals", Base::Num(Cmp::Eq), true),
+    ("NumericLessThan", Base::Num(Cmp::Lt), false),
+    ("NumericLessThanEquals", Base::Num(Cmp::Le), false),
+    ("NumericGreaterThan", Base::Num(Cmp::Gt), false),
+    ("NumericGreaterThanEquals", Base::Num(Cmp::Ge), false),
+    ("DateEquals", Base::Date(Cmp::Eq), false),
+    ("DateNotEquals", Base::Date(Cmp::Eq), true),
+    ("DateLessThan", Base::Date(Cmp::Lt), false),
+    ("DateLessThanEquals", Base::Date(Cmp::Le), false),
+    ("DateGreaterThan", Base::Date(Cmp::Gt), false),
+    ("DateGreaterThanEquals", Base::Date(Cmp::Ge), false),
+    ("Bool", Base::Bool, false),
+    ("BinaryEquals", Base::Binary, false),
+    ("IpAddress", Base::Ip, false),
+    ("NotIpAddress", Base::Ip, true),
+    ("ArnEquals", Base::Arn, false),
+    ("ArnLike", Base::Arn, false),
+    ("ArnNotEquals", Base::Arn, true),
+    ("ArnNotLike", Base::Arn, true),
+    ("Null", Base::Null, false),
 ];
 
 /// A policy value, parsed for its operator at policy load time.
@@ -144,8 +145,9 @@ enum Val {
     Bin(Vec<u8>),
     Net(IpNet),
     Arn(ArnPattern),
-    /// A non-string value holding a policy variable: parsed per request.
-    Dyn(Template),
+    /// A typed operator's value holding `${…}`: literal text that is not
+    /// of the operator's type, so it matches nothing.
+    Literal,
 }
 
 /// One operator applied to one key, with its values (ORed).
@@ -214,16 +216,16 @@ pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, St
 }
 
 fn parse_operator(name: &str) -> Result<(Base, bool, SetQual, bool), String> {
-    let unknown = || format!("unknown condition operator {name:?}");
-    let lower = name.to_ascii_lowercase();
-    let (set, rest) = if let Some(r) = lower.strip_prefix("forallvalues:") {
+    let unknown =
+        || format!("unknown condition operator {name:?} (operator names are case-sensitive)");
+    let (set, rest) = if let Some(r) = name.strip_prefix("ForAllValues:") {
         (SetQual::ForAll, r)
-    } else if let Some(r) = lower.strip_prefix("foranyvalue:") {
+    } else if let Some(r) = name.strip_prefix("ForAnyValue:") {
         (SetQual::ForAny, r)
     } else {
-        (SetQual::Single, lower.as_str())
+        (SetQual::Single, name)
     };
-    let (if_exists, base_name) = match rest.strip_suffix("ifexists") {
+    let (if_exists, base_name) = match rest.strip_suffix("IfExists") {
         Some(b) => (true, b),
         None => (false, rest),
     };
@@ -238,11 +240,13 @@ fn parse_operator(name: &str) -> Result<(Base, bool, SetQual, bool), String> {
 }
 
 fn parse_value(base: Base, text: &str, vars: bool) -> Result<Val, String> {
-    let dynamic = vars && text.contains("${");
     match base {
         Base::Str { fold, like } => Ok(Val::Str(Template::new(text, like, vars, fold)?)),
         Base::Arn => Ok(Val::Arn(ArnPattern::condition(text, vars)?)),
-        _ if dynamic => Ok(Val::Dyn(Template::new(text, false, true, false)?)),
+        // AWS substitutes policy variables only in String and ARN
+        // operators; elsewhere `${…}` is literal text, which no number,
+        // date, address, boolean or base64 value equals.
+        _ if text.contains("${") => Ok(Val::Literal),
         Base::Num(_) => parse_number(text)
             .map(Val::Num)
             .ok_or_else(|| format!("{text:?} is not a number")),
@@ -276,7 +280,16 @@ enum Coerced<'a> {
 impl Condition {
     /// Decides this condition against the request context.
     pub(crate) fn holds(&self, ctx: &Context) -> bool {
-        let entry = ctx.entry(&self.lookup).filter(|e| !e.values.is_empty());
+        // `Null` and the set operators take a key whose values are all
+        // empty strings for a null data set (IAM User Guide, "Conditions
+        // with multiple context keys or values": ForAllValues "also returns
+        // true if … the key values resolve to a null data set, such as an
+        // empty string"); a plain operator compares an empty string.
+        let by_value = self.base == Base::Null || self.set != SetQual::Single;
+        let counts = |v: &&String| !by_value || !v.is_empty();
+        let entry = ctx
+            .entry(&self.lookup)
+            .filter(|e| e.values.iter().any(|v| counts(&v)));
         if self.base == Base::Null {
             // {"Null": {"k": "true"}}: the key is absent.
             return self
@@ -294,7 +307,11 @@ impl Condition {
                 SetQual::Single => self.negated,
             };
         };
-        let mut values = entry.values.iter().zip(&entry.parsed);
+        let mut values = entry
+            .values
+            .iter()
+            .zip(&entry.parsed)
+            .filter(|(v, _)| counts(v));
         let mut sat =
             |(v, p): (&String, &Parsed)| self.any_value_matches(v, p, ctx) != self.negated;
         match self.set {
@@ -328,16 +345,7 @@ impl Condition {
         if matches!(c, Coerced::None) {
             return false;
         }
-        self.values.iter().any(|pv| match pv {
-            Val::Dyn(t) => match t.render(ctx) {
-                Some(text) => match parse_value(self.base, &text, false) {
-                    Ok(resolved) => self.compare(&c, &resolved, ctx),
-                    Err(_) => false,
-                },
-                None => false,
-            },
-            _ => self.compare(&c, pv, ctx),
-        })
+        self.values.iter().any(|pv| self.compare(&c, pv, ctx))
     }
 
     fn compare(&self, c: &Coerced<'_>, pv: &Val, ctx: &Context) -> bool {

@@ -3,6 +3,7 @@
 use super::arn::{ArnPattern, PrincipalBinding, PrincipalEntry, PrincipalSpec};
 use super::condition::{self, Condition};
 use super::index::ActionIndex;
+use super::json;
 use super::position::Position;
 use super::wildcard::{Glob, compile};
 use serde_json::{Map, Value as Json};
@@ -127,6 +128,8 @@ pub struct Policy {
     name: String,
     document: String,
     kind: PolicyKind,
+    /// `Version` is 2012-10-17 (policy variables are live).
+    version_2012: bool,
     pub(crate) statements: Vec<Statement>,
     pub(crate) index: ActionIndex,
 }
@@ -166,14 +169,15 @@ const STATEMENT_FIELDS: [&str; 9] = [
 pub const MAX_DOCUMENT_BYTES: usize = 131_072;
 
 impl Policy {
-    /// Parses and validates `document` as a policy of `kind`, enforcing the
-    /// AWS size limit for that kind.
+    /// Parses and validates `document` as a policy of `kind` being written:
+    /// AWS's size limit for that kind, the characters AWS's API takes, and
+    /// (for a managed policy) a `Version` of 2012-10-17.
     pub fn parse(name: &str, document: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
         // Whitespace does not count towards the kind's limit, so without
         // this a few hundred bytes of policy padded with megabytes of
         // spaces would be stored and parsed on every login.
         if document.len() <= MAX_DOCUMENT_BYTES {
-            let chars = document.chars().filter(|c| !c.is_whitespace()).count();
+            let chars = policy_chars(document);
             if chars > kind.max_chars() {
                 return Err(PolicyError::TooLarge {
                     kind,
@@ -182,13 +186,25 @@ impl Policy {
                 });
             }
         }
-        Self::parse_stored(name, document, kind)
+        check_characters(document)?;
+        let policy = Self::parse_stored(name, document, kind)?;
+        if kind == PolicyKind::Managed && !policy.version_2012 {
+            // AWS: "Policy document must be version 2012-10-17 or greater."
+            return Err(PolicyError::Document {
+                field: "Version".into(),
+                message: format!(
+                    "a managed policy must have a Version of \"{VERSION_2012}\" (policy document must be version 2012-10-17 or greater)"
+                ),
+            });
+        }
+        Ok(policy)
     }
 
     /// Parses a document already validated on write (or an AWS managed
     /// policy, which has no customer size limit): the kind's character
-    /// limit is a write-time rule, so a stored document is not refused for
-    /// it later; the whole-document bound still holds.
+    /// limit, character range and managed `Version` are write-time rules,
+    /// so a stored document is not refused for them later; the
+    /// whole-document bound and the grammar still hold.
     pub fn parse_stored(name: &str, document: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
         if document.len() > MAX_DOCUMENT_BYTES {
             return Err(PolicyError::TooLong {
@@ -196,18 +212,33 @@ impl Policy {
                 limit: MAX_DOCUMENT_BYTES,
             });
         }
-        Self::parse_unlimited(name, document, kind)
+        Self::compile(name, document, kind)
     }
 
     /// Like [`Policy::parse`] without the size limit: `simulate-custom-policy`
-    /// takes documents of any size, as AWS's does.
+    /// takes documents of any size (and without `Version`), as AWS's does;
+    /// its policy parameters take the same characters.
     pub fn parse_unlimited(
         name: &str,
         document: &str,
         kind: PolicyKind,
     ) -> Result<Self, PolicyError> {
-        let json: Json =
-            serde_json::from_str(document).map_err(|e| PolicyError::Json(e.to_string()))?;
+        check_characters(document)?;
+        Self::compile(name, document, kind)
+    }
+
+    fn compile(name: &str, document: &str, kind: PolicyKind) -> Result<Self, PolicyError> {
+        let json = json::parse(document).map_err(|e| match e {
+            json::Error::Syntax(m) => PolicyError::Json(m),
+            json::Error::DuplicateKey { path, key } => PolicyError::Document {
+                field: if path.is_empty() {
+                    "Policy".into()
+                } else {
+                    path
+                },
+                message: format!("duplicate key {key:?}: AWS refuses a policy that repeats a key"),
+            },
+        })?;
         let top = json.as_object().ok_or_else(|| PolicyError::Document {
             field: "Policy".into(),
             message: "the document must be a JSON object".into(),
@@ -279,6 +310,7 @@ impl Policy {
             name: name.to_owned(),
             document: document.to_owned(),
             kind,
+            version_2012: vars,
             statements,
             index: action_index,
         })
@@ -322,6 +354,32 @@ impl Policy {
         super::position::statement_positions(&self.document)
             .get(index)
             .copied()
+    }
+}
+
+/// A policy's size as AWS's quotas count it: characters, whitespace not
+/// counted (IAM User Guide, "IAM and AWS STS quotas"). The aggregate
+/// inline-policy quota of a user, group or role sums this over its inline
+/// policies.
+pub fn policy_chars(document: &str) -> usize {
+    document.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// AWS's `PolicyDocument` parameter pattern (IAM API Reference):
+/// `[\u0009\u000A\u000D\u0020-\u00FF]+`. Anything else (a control
+/// character, a character beyond Latin-1) is refused, naming it; JSON
+/// escapes such as `\u00e9` are plain ASCII and pass.
+fn check_characters(document: &str) -> Result<(), PolicyError> {
+    let allowed = |c: char| matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..='\u{ff}');
+    match document.char_indices().find(|(_, c)| !allowed(*c)) {
+        None => Ok(()),
+        Some((at, c)) => Err(PolicyError::Document {
+            field: "Policy".into(),
+            message: format!(
+                "character U+{:04X} at byte {at} is outside the range AWS accepts in a policy document (tab, line feed, carriage return and U+0020 to U+00FF)",
+                u32::from(c)
+            ),
+        }),
     }
 }
 
@@ -420,9 +478,15 @@ fn parse_statement(
                 format!("a {kind} must not specify a principal"),
             ));
         }
+        Some((_, true, field)) if kind == PolicyKind::Trust => {
+            return Err(err(
+                &field,
+                "NotPrincipal is not allowed in a role trust policy (IAM User Guide, NotPrincipal); name the principals in Principal".into(),
+            ));
+        }
         Some((v, negated, field)) => Some(PrincipalSpec {
             negated,
-            entries: parse_principal(v).map_err(|m| err(&field, m))?,
+            entries: parse_principal(v, kind).map_err(|m| err(&field, m))?,
         }),
         None if kind.is_resource_based() => {
             return Err(err(
@@ -455,7 +519,11 @@ fn parse_statement(
                 let patterns = strings(v, &field)
                     .map_err(|m| err(&field, m))?
                     .into_iter()
-                    .map(|r| ArnPattern::resource(r, vars).map_err(|m| err(&field, m)))
+                    .map(|r| {
+                        check_global_resource(r)
+                            .and_then(|()| ArnPattern::resource(r, vars))
+                            .map_err(|m| err(&field, m))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Some((patterns, negated))
             }
@@ -483,6 +551,35 @@ fn parse_statement(
     })
 }
 
+/// IAM resources, S3 buckets and S3 objects are global: AWS refuses their
+/// ARNs with a region (`arn:aws:iam:us-east-1:…`, `arn:aws:s3:us-east-1::b`),
+/// where a region wildcard is accepted. An S3 access point carries region
+/// and account, and keeps them.
+fn check_global_resource(resource: &str) -> Result<(), String> {
+    let mut parts = resource.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(region), Some(account)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Ok(());
+    };
+    let literal_region = !region.is_empty() && !region.contains(['*', '?']);
+    let global = match service {
+        "iam" => true,
+        "s3" => account.is_empty(),
+        _ => false,
+    };
+    if global && literal_region {
+        return Err(format!(
+            "Resource {resource} can not contain region information: {service} resources are global"
+        ));
+    }
+    Ok(())
+}
+
 /// `*` or `service:Action` with wildcards; compiled lowercased.
 fn parse_action(action: &str) -> Result<Glob, String> {
     let valid = action == "*"
@@ -504,27 +601,34 @@ fn parse_action(action: &str) -> Result<Glob, String> {
     Ok(Glob::new(&toks))
 }
 
-/// A Principal value: `"*"` or an object of `AWS`, `Service`, `Federated`,
-/// `CanonicalUser` to a string or a list of strings.
-fn parse_principal(value: &Json) -> Result<Vec<PrincipalEntry>, String> {
+/// A Principal value: `"*"` or an object of `AWS`, `Service`, `Federated`
+/// (and, in other services' resource policies, `CanonicalUser`) to a string
+/// or a list of strings. The kinds of `AWS` principal are in
+/// `PrincipalEntry::aws`.
+fn parse_principal(value: &Json, kind: PolicyKind) -> Result<Vec<PrincipalEntry>, String> {
     match value {
         Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Any]),
         Json::Object(map) if !map.is_empty() => {
             let mut entries = Vec::new();
-            for (kind, v) in map {
-                let list = strings(v, kind)?;
+            for (key, v) in map {
+                let list = strings(v, key)?;
                 for item in list {
-                    entries.push(match kind.as_str() {
+                    entries.push(match key.as_str() {
                         "AWS" => PrincipalEntry::aws(item)?,
+                        "CanonicalUser" if kind == PolicyKind::Trust => {
+                            return Err(format!(
+                                "Invalid principal in policy: \"{key}\":\"{item}\": a role trust policy names AWS, Service or Federated principals"
+                            ));
+                        }
                         "Service" | "Federated" | "CanonicalUser" => {
                             if item.is_empty() || item.contains(['*', '?']) {
                                 return Err(format!(
-                                    "Invalid principal in policy: \"{kind}\":\"{item}\""
+                                    "Invalid principal in policy: \"{key}\":\"{item}\""
                                 ));
                             }
                             PrincipalEntry::Exact(item.to_owned())
                         }
-                        _ => return Err(format!("unknown principal type {kind:?}")),
+                        _ => return Err(format!("unknown principal type {key:?}")),
                     });
                 }
             }

@@ -1,6 +1,6 @@
 //! AWS's evaluation logic within one account.
 
-use super::arn::{Caller, PrincipalMatch, split_concrete};
+use super::arn::{ArnPattern, Caller, PrincipalMatch, split_concrete};
 use super::context::Context;
 use super::document::{Effect, Policy, PolicyKind, Statement};
 use super::index::service_hash;
@@ -102,11 +102,15 @@ impl Statement {
         self.actions.iter().any(|p| p.matches_bytes(action, false)) != self.not_action
     }
 
-    fn resource_matches(&self, req: &Request<'_>, parts: Option<&[&str; 6]>) -> bool {
+    fn resource_matches(&self, req: &Request<'_>, prep: &Prepared<'_>) -> bool {
         match &self.resources {
+            // The simulator's `*` stands for any resource: a statement
+            // naming some resource applies, one excluding every resource
+            // (`NotResource: *`) does not.
+            Some(r) if prep.any_resource => !self.not_resource || !r.contains(&ArnPattern::Any),
             Some(r) => {
                 r.iter()
-                    .any(|p| p.matches_split(req.resource, parts, req.context))
+                    .any(|p| p.matches_split(req.resource, prep.parts.as_ref(), req.context))
                     != self.not_resource
             }
             None => true,
@@ -121,9 +125,7 @@ impl Statement {
     /// matched its Principal (`Direct` when it has none). Cheapest tests
     /// first: most statements fail on the action.
     fn applies(&self, req: &Request<'_>, prep: &Prepared<'_>) -> PrincipalMatch {
-        if !self.action_matches(prep.action.as_bytes())
-            || !self.resource_matches(req, prep.parts.as_ref())
-        {
+        if !self.action_matches(prep.action.as_bytes()) || !self.resource_matches(req, prep) {
             return PrincipalMatch::No;
         }
         let how = match &self.principal {
@@ -142,6 +144,8 @@ struct Prepared<'r> {
     action: Lowered,
     parts: Option<[&'r str; 6]>,
     caller: Caller<'r>,
+    /// A simulation of resource `*` (see [`simulate`]).
+    any_resource: bool,
 }
 
 /// The request's action lowercased, on the stack when it is short.
@@ -211,7 +215,9 @@ pub(crate) struct Hits<'p> {
 
 impl<'p> Hits<'p> {
     /// Every statement of `policies` that applies to `request`, by kind.
-    pub(crate) fn of(request: &Request<'_>, policies: &'p PolicySet) -> Self {
+    /// `simulated`: the question is the simulator's, where resource `*`
+    /// stands for any resource.
+    pub(crate) fn of(request: &Request<'_>, policies: &'p PolicySet, simulated: bool) -> Self {
         let prep = Prepared {
             action: Lowered::new(request.action),
             parts: split_concrete(request.resource),
@@ -222,6 +228,7 @@ impl<'p> Hits<'p> {
                 },
                 ..Caller::parse(request.principal)
             },
+            any_resource: simulated && request.resource == "*",
         };
         let boundary_set = policies.boundary.is_some();
         let mut hits = Hits {
@@ -306,7 +313,7 @@ impl<'p> Hits<'p> {
                     && st.effect == Effect::Deny
                     && st.principal.as_ref().is_some_and(|p| p.negated)
                     && st.action_matches(prep.action.as_bytes())
-                    && st.resource_matches(req, prep.parts.as_ref())
+                    && st.resource_matches(req, prep)
                     && st.conditions_hold(req)
                 {
                     how = PrincipalMatch::Direct;
@@ -346,7 +353,7 @@ impl<'p> Hits<'p> {
 ///    not enough.
 /// 5. Otherwise: implicit deny.
 pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
-    decide(request, policies, false)
+    decide(request, policies, false, false)
 }
 
 /// Decides a request whose resource belongs to another account than the
@@ -356,11 +363,27 @@ pub fn authorize(request: &Request<'_>, policies: &PolicySet) -> Response {
 /// resource policy may name the caller's account, which is the usual way
 /// to grant to another account.
 pub fn authorize_cross_account(request: &Request<'_>, policies: &PolicySet) -> Response {
-    decide(request, policies, true)
+    decide(request, policies, true, false)
 }
 
-fn decide(request: &Request<'_>, policies: &PolicySet, cross_account: bool) -> Response {
-    let hits = Hits::of(request, policies);
+/// The policy simulator's answer (`simulate-custom-policy`,
+/// `simulate-principal-policy`): [`authorize`], or
+/// [`authorize_cross_account`] when the resource's owner is another
+/// account, except that a request for resource `*` (the simulator's
+/// default) stands for any resource, so a statement naming specific ARNs
+/// applies to it, as in AWS's simulator. Never used for a real request,
+/// where `*` is a resource name like any other.
+pub fn simulate(request: &Request<'_>, policies: &PolicySet, cross_account: bool) -> Response {
+    decide(request, policies, cross_account, true)
+}
+
+fn decide(
+    request: &Request<'_>,
+    policies: &PolicySet,
+    cross_account: bool,
+    simulated: bool,
+) -> Response {
+    let hits = Hits::of(request, policies, simulated);
     if !hits.deny.is_empty() {
         return Response {
             decision: Decision::ExplicitDeny,

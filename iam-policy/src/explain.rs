@@ -58,7 +58,7 @@ fn deciding_side(
     {
         return Some(Explanation::ExplicitDeny(deny.clone()));
     }
-    let mut hits = Hits::of(request, policies);
+    let mut hits = Hits::of(request, policies, false);
     if let Some(deny) = hits.deny.first() {
         return Some(Explanation::ExplicitDeny(deny.to_matched()));
     }

@@ -13,21 +13,28 @@
 //! - A multivalued context key with a plain (not `ForAllValues:` /
 //!   `ForAnyValue:`) operator matches when any value matches; a negated
 //!   operator then requires that none does.
-//! - An empty value list counts as an absent key (also for `Null`).
+//! - An empty value list counts as an absent key; for `Null` and the set
+//!   operators so does a key whose values are all empty strings (a null
+//!   data set), while a plain operator compares the empty string.
 //! - A policy variable that cannot be resolved (absent or multivalued key,
 //!   no default) makes that one pattern or value match nothing.
-//! - Condition operator names are accepted in any case; `Effect` values and
-//!   element names are case-sensitive, as AWS's parser is.
 //! - Policy values of typed operators (numbers, dates, addresses, base64,
-//!   booleans) are checked when the policy is written, not at evaluation.
+//!   booleans) are checked when the policy is written, not at evaluation;
+//!   one holding `${…}` is literal text there (AWS substitutes variables
+//!   only in String and ARN operators) and matches nothing.
 //!
-//! Module map: `document` (parse and validate into compiled statements),
+//! Condition operator names, `Effect` values and element names are
+//! case-sensitive, and a document repeating a key anywhere is refused, as
+//! AWS's parser does.
+//!
+//! Module map: `json` (JSON with duplicate keys refused), `document`
+//! (parse and validate into compiled statements),
 //! `wildcard` (`*`/`?` patterns and policy variables), `arn` (resource
 //! patterns and principals), `condition` (operators), `context` (request
 //! keys), `value` (typed values: numbers, dates, addresses, booleans,
 //! base64), `hash` (the key hash), `index` (statements by service), `eval`
 //! (the decision), `explain` (why denied), `position` (statement positions
-//! for the simulator). Imports run one way, leaves first: `value`, `hash` ←
+//! for the simulator). Imports run one way, leaves first: `json`, `value`, `hash` ←
 //! `context` ← `wildcard` ← `arn` ← `condition` ← `document` ← `eval` ←
 //! `explain`.
 #![forbid(unsafe_code)]
@@ -40,16 +47,17 @@ mod eval;
 mod explain;
 mod hash;
 mod index;
+mod json;
 mod position;
 mod value;
 mod wildcard;
 
 pub use arn::PrincipalBinding;
 pub use context::{Context, ContextKeyType};
-pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind};
+pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
-    authorize_cross_account, missing_context_keys,
+    authorize_cross_account, missing_context_keys, simulate,
 };
 pub use explain::{Because, Explanation, NotAuthorized, explain};
 pub use position::Position;

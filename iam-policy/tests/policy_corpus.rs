@@ -8,8 +8,13 @@ mod corpus;
 
 use iam_policy::{
     Context, Decision, Explanation, Policy, PolicyKind, PolicySet, Request, Response, authorize,
-    explain,
+    authorize_cross_account, explain, simulate,
 };
+
+/// The account part of an ARN, when it has one.
+fn account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
 
 /// The decision, its deciding statements, and whether `explain` agrees
 /// with it (no explanation for an allow; the first Deny for an explicit
@@ -50,21 +55,36 @@ fn decide(case: &corpus::Case) -> (Decision, Vec<String>, bool) {
         resource: &case.resource,
         context: &context,
     };
-    let response = authorize(&request, &set);
+    // As the simulator decides: resource `*` stands for any resource, and a
+    // resource ARN in another account than the caller's is cross-account.
+    let cross_account = matches!(
+        (account(&case.resource), case.caller.as_deref().and_then(account)),
+        (Some(owner), Some(caller)) if owner != caller
+    );
+    let response = simulate(&request, &set, cross_account);
     // Explained from the statements alone (a forged implicit deny), the
     // explanation must still agree with the decision.
     let forged = Response {
         decision: Decision::ImplicitDeny,
         matched: Vec::new(),
     };
-    let explained = match (response.decision, explain(&request, &set, &response)) {
-        (Decision::Allowed, None) => true,
-        (Decision::ExplicitDeny, Some(Explanation::ExplicitDeny(m))) => {
-            explain(&request, &set, &forged) == Some(Explanation::ExplicitDeny(m))
-        }
-        (Decision::ImplicitDeny, Some(why)) => !matches!(why, Explanation::ExplicitDeny(_)),
-        _ => false,
+    // `explain` answers real requests; where the simulator's `*` decides
+    // otherwise than a real request for a resource named `*`, it has
+    // nothing to agree with.
+    let real = if cross_account {
+        authorize_cross_account(&request, &set)
+    } else {
+        authorize(&request, &set)
     };
+    let explained = real.decision != response.decision
+        || match (response.decision, explain(&request, &set, &response)) {
+            (Decision::Allowed, None) => true,
+            (Decision::ExplicitDeny, Some(Explanation::ExplicitDeny(m))) => {
+                explain(&request, &set, &forged) == Some(Explanation::ExplicitDeny(m))
+            }
+            (Decision::ImplicitDeny, Some(why)) => !matches!(why, Explanation::ExplicitDeny(_)),
+            _ => false,
+        };
     let mut sids: Vec<String> = response
         .matched
         .iter()

@@ -1,5 +1,7 @@
-//! Property tests of the evaluation: adding a Deny statement never turns a
-//! deny into an allow, and never turns an allow into an implicit deny.
+//! Property tests: adding a Deny statement never turns a deny into an
+//! allow, and never turns an allow into an implicit deny; a document that
+//! repeats any key at any depth is refused; policy variables are
+//! substituted only where AWS substitutes them.
 
 // Test harness code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -242,5 +244,214 @@ proptest! {
         if after == Decision::ExplicitDeny {
             prop_assert!(authorize(&request, &more.set()).matched.iter().all(|m| m.effect == iam_policy::Effect::Deny));
         }
+    }
+}
+
+/// Object keys in `v`, counted in document order.
+fn count_keys(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => m.len() + m.values().map(count_keys).sum::<usize>(),
+        Value::Array(a) => a.iter().map(count_keys).sum(),
+        _ => 0,
+    }
+}
+
+/// `v` as JSON text with object key number `target` (document order)
+/// written twice, the second time with `extra` as its value.
+fn render_with_duplicate(v: &Value, target: usize, n: &mut usize, extra: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, val)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let hit = *n == target;
+                *n += 1;
+                out.push_str(&Value::from(k.as_str()).to_string());
+                out.push(':');
+                render_with_duplicate(val, target, n, extra, out);
+                if hit {
+                    out.push_str(&format!(",{}:{extra}", Value::from(k.as_str())));
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                render_with_duplicate(item, target, n, extra, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// What a variable stands in for, and whether AWS substitutes it there.
+#[derive(Debug, Clone)]
+enum Placement {
+    /// One of the ARN's parts 1..=5 (partition … resource).
+    ArnPart(usize),
+    /// A condition operator on a key the context sets to `value`.
+    Operator(&'static str, &'static str, &'static str),
+}
+
+const ARN_PARTS: [&str; 6] = [
+    "arn",
+    "aws",
+    "host",
+    "us-east-1",
+    "123456789012",
+    "host/web-1",
+];
+
+/// (operator, context key and value, the policy value the variable must
+/// become for the condition to hold).
+const OPERATOR_PLACEMENTS: &[(&str, &str, &str)] = &[
+    ("StringEquals", "x:s", "web"),
+    ("StringEqualsIgnoreCase", "x:s", "web"),
+    ("StringLike", "x:s", "web"),
+    ("StringEqualsIfExists", "x:s", "web"),
+    ("ForAnyValue:StringEquals", "x:s", "web"),
+    ("ArnEquals", "x:arn", "arn:aws:iam::123456789012:role/r"),
+    ("ArnLike", "x:arn", "arn:aws:iam::123456789012:role/r"),
+    ("NumericEquals", "x:n", "10"),
+    ("NumericLessThanEquals", "x:n", "10"),
+    ("DateEquals", "x:date", "2026-01-01T00:00:00Z"),
+    ("DateGreaterThanEquals", "x:date", "2026-01-01T00:00:00Z"),
+    ("Bool", "x:b", "true"),
+    ("BoolIfExists", "x:b", "true"),
+    ("BinaryEquals", "x:bin", "QQ=="),
+    ("IpAddress", "x:ip", "10.0.0.0/8"),
+    ("Null", "x:absent", "true"),
+];
+
+fn operator_context_value(key: &str) -> &'static str {
+    match key {
+        "x:s" => "web",
+        "x:arn" => "arn:aws:iam::123456789012:role/r",
+        "x:n" => "10",
+        "x:date" => "2026-01-01T00:00:00Z",
+        "x:b" => "true",
+        "x:bin" => "QQ==",
+        _ => "10.1.2.3",
+    }
+}
+
+fn placement() -> impl Strategy<Value = Placement> {
+    prop_oneof![
+        (1usize..6).prop_map(Placement::ArnPart),
+        proptest::sample::select(OPERATOR_PLACEMENTS)
+            .prop_map(|(op, key, value)| Placement::Operator(op, key, value)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// AWS refuses a policy document with a duplicate key; this engine
+    /// refuses it wherever the key is (element, operator, condition key,
+    /// principal type), whatever the second value, on write and on load.
+    #[test]
+    fn a_duplicated_key_at_any_depth_is_refused(
+        statements in document(true),
+        resource_based in any::<bool>(),
+        which in any::<proptest::sample::Index>(),
+        extra in prop_oneof![
+            Just(json!("Allow")),
+            Just(json!("Deny")),
+            Just(json!("*")),
+            Just(json!(["s3:*"])),
+            Just(json!({})),
+        ],
+    ) {
+        let mut statements = statements;
+        let kind = if resource_based {
+            PolicyKind::Resource
+        } else {
+            for s in &mut statements {
+                let s = s.as_object_mut().unwrap();
+                s.remove("Principal");
+                s.remove("NotPrincipal");
+            }
+            PolicyKind::Managed
+        };
+        let doc = json!({"Version": "2012-10-17", "Id": "p", "Statement": statements});
+        prop_assert!(Policy::parse("p", &doc.to_string(), kind).is_ok());
+        let target = which.index(count_keys(&doc));
+        let mut text = String::new();
+        render_with_duplicate(&doc, target, &mut 0, &extra, &mut text);
+        for parsed in [
+            Policy::parse("p", &text, kind),
+            Policy::parse_stored("p", &text, kind),
+            Policy::parse_unlimited("p", &text, kind),
+        ] {
+            let err = parsed.err().unwrap();
+            prop_assert!(err.to_string().contains("duplicate key"), "{text}: {err}");
+            prop_assert_eq!(err.aws_code(), "MalformedPolicyDocument");
+        }
+    }
+
+    /// AWS substitutes a policy variable only in the resource part of a
+    /// Resource ARN (after the fifth colon) and in String and ARN
+    /// condition operators; anywhere else the same text is literal and
+    /// matches nothing. The variable may be part of the text, and may
+    /// come from its default.
+    #[test]
+    fn policy_variables_are_substituted_only_where_aws_substitutes_them(
+        place in placement(),
+        split in 0usize..4,
+        from_default in any::<bool>(),
+    ) {
+        let mut ctx = Context::new();
+        let var = |value: &str, ctx: &mut Context| {
+            if from_default {
+                format!("${{aws:PrincipalTag/absent, '{value}'}}")
+            } else {
+                ctx.set("aws:PrincipalTag/v", value);
+                "${aws:PrincipalTag/v}".to_owned()
+            }
+        };
+        let (resource_pattern, condition, substituted) = match &place {
+            Placement::ArnPart(i) => {
+                let part = ARN_PARTS[*i];
+                let k = split.min(part.len());
+                let mut parts: Vec<String> = ARN_PARTS.iter().map(|p| p.to_string()).collect();
+                parts[*i] = format!("{}{}", &part[..k], var(&part[k..], &mut ctx));
+                (parts.join(":"), None, *i == 5)
+            }
+            Placement::Operator(op, key, value) => {
+                if *key != "x:absent" {
+                    ctx.set(key, operator_context_value(key));
+                }
+                let cond = json!({ *op: { *key: var(value, &mut ctx) } });
+                let substituted = op.starts_with("String")
+                    || op.starts_with("Arn")
+                    || op.starts_with("ForAnyValue:String");
+                ("*".to_owned(), Some(cond), substituted)
+            }
+        };
+        let mut statement = json!({"Effect": "Allow", "Action": "host:Login", "Resource": resource_pattern});
+        if let Some(c) = condition {
+            statement["Condition"] = c;
+        }
+        let doc = json!({"Version": "2012-10-17", "Statement": [statement]}).to_string();
+        let set = PolicySet {
+            identity: vec![Policy::parse("p", &doc, PolicyKind::Managed).unwrap()],
+            ..PolicySet::default()
+        };
+        let request = Request {
+            principal: "arn:aws:iam::123456789012:user/bob",
+            action: "host:Login",
+            resource: &ARN_PARTS.join(":"),
+            context: &ctx,
+        };
+        let decision = authorize(&request, &set).decision;
+        let expected = if substituted { Decision::Allowed } else { Decision::ImplicitDeny };
+        prop_assert_eq!(decision, expected, "{} with {:?}", doc, ctx);
     }
 }

@@ -9,6 +9,7 @@ use crate::config::ServerConfig;
 use crate::directory::{Directory, DirectoryError};
 use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
+use crate::recorder::Recorder;
 use crate::sigv4;
 use crate::{iam_api, sts, trail};
 use chrono::{DateTime, Utc};
@@ -33,6 +34,8 @@ pub struct App {
     pub database: PathBuf,
     /// Where each call's store comes from: SQLite or PostgreSQL.
     pub directory: Directory,
+    /// Writes the events of calls that changed nothing, in groups.
+    pub recorder: Recorder,
 }
 
 /// Why the server cannot start.
@@ -123,6 +126,7 @@ impl App {
             verb_settings,
             database,
             directory,
+            recorder: Recorder::default(),
         })
     }
 
@@ -307,38 +311,26 @@ impl App {
     /// Writes the call's event unless its verb did (one event per call).
     /// Best effort: a failure is logged, the answer stands.
     fn record_call(&self, record: &CallRecord, response: &ApiResponse, now: DateTime<Utc>) {
-        let recorded = || -> Result<(), String> {
-            let store = self.directory.store().map_err(|e| e.to_string())?;
-            // The verb's own event, if its delivery failed, counts.
-            store.deliver_queued_events().map_err(|e| e.to_string())?;
-            if store
-                .has_event_for_request(&record.facts.request_id)
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(());
-            }
-            let error = response
-                .error_code
-                .as_deref()
-                .zip(response.error_message.as_deref());
-            let event = AuditEvent::api(
-                &record.facts,
-                &record.action,
-                record.identity.clone(),
-                &self.verb_settings.hostname,
-                now,
-                record.parameters.clone(),
-            )
-            .error_if(error)
-            .build()
-            .map_err(|e| e.to_string())?;
-            store.record_event(&event).map_err(|e| e.to_string())
-        };
-        if let Err(e) = recorded() {
-            eprintln!(
+        let error = response
+            .error_code
+            .as_deref()
+            .zip(response.error_message.as_deref());
+        let event = AuditEvent::api(
+            &record.facts,
+            &record.action,
+            record.identity.clone(),
+            &self.verb_settings.hostname,
+            now,
+            record.parameters.clone(),
+        )
+        .error_if(error)
+        .build();
+        match event {
+            Ok(event) => self.recorder.record(&self.directory, event),
+            Err(e) => eprintln!(
                 "request {}: the call's event is not recorded: {e}",
                 record.facts.request_id
-            );
+            ),
         }
     }
 

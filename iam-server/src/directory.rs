@@ -6,9 +6,10 @@
 use crate::config::ServerConfig;
 use crate::pg::{Pg, PgError};
 use iam::names::AccountId;
+use iam::store::sql::{self, Backend, Begin, Dialect, Row, SqlResult, Value};
 use iam::store::{Store, StoreError};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How many times a call whose transaction lost to a concurrent one
@@ -28,8 +29,9 @@ pub enum DirectoryError {
 /// The directory's backend.
 #[derive(Debug)]
 pub enum Directory {
-    /// The embedded SQLite file.
-    Sqlite(PathBuf),
+    /// The embedded SQLite file, and connections to it kept open between
+    /// calls (opening one reads the schema: most of a small call's cost).
+    Sqlite(Arc<SqlitePool>),
     /// PostgreSQL, for the account recorded in it.
     Postgres { pg: Arc<Pg>, account: AccountId },
 }
@@ -44,8 +46,12 @@ impl Directory {
             .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
         let Some(pg) = &config.postgres else {
             let path = config.directory_path();
-            Store::open_or_create(&path, &account)?;
-            return Ok(Self::Sqlite(path));
+            let store = Store::open_or_create(&path, &account)?;
+            return Ok(Self::Sqlite(Arc::new(SqlitePool {
+                account: store.account_id().clone(),
+                path,
+                idle: Mutex::default(),
+            })));
         };
         let password = match &pg.password_file {
             Some(path) => Some(read_password(path)?),
@@ -72,7 +78,11 @@ impl Directory {
 
     fn store_and_flag(&self) -> Result<(Store, Option<Conflict>), StoreError> {
         match self {
-            Self::Sqlite(path) => Ok((Store::open(path)?, None)),
+            Self::Sqlite(pool) => {
+                let conn = PooledSqlite::take(pool)?;
+                let store = Store::with_backend(Box::new(conn), &pool.path, pool.account.clone());
+                Ok((store, None))
+            }
             Self::Postgres { pg, account } => {
                 let conn = pg.connection()?;
                 let flag = conn.conflict_flag();
@@ -104,6 +114,87 @@ impl Directory {
 }
 
 type Conflict = std::rc::Rc<std::cell::Cell<bool>>;
+
+/// At most this many idle SQLite connections are kept (as many as calls
+/// may run at once).
+const MAX_IDLE: usize = crate::front::MAX_CONCURRENT_CALLS;
+
+/// The SQLite directory's idle connections.
+#[derive(Debug)]
+pub struct SqlitePool {
+    path: PathBuf,
+    account: AccountId,
+    idle: Mutex<Vec<sql::Sqlite>>,
+}
+
+/// A connection taken from the pool for one call, given back when the call
+/// drops it outside a transaction.
+struct PooledSqlite {
+    pool: Arc<SqlitePool>,
+    conn: Option<sql::Sqlite>,
+}
+
+impl PooledSqlite {
+    fn take(pool: &Arc<SqlitePool>) -> Result<Self, StoreError> {
+        let idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => Store::connect_current(&pool.path)?,
+        };
+        Ok(Self {
+            pool: Arc::clone(pool),
+            conn: Some(conn),
+        })
+    }
+
+    fn conn(&self) -> SqlResult<&sql::Sqlite> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| sql::Error::Unavailable("the connection was given back".into()))
+    }
+}
+
+impl Drop for PooledSqlite {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if conn.in_transaction() {
+            return;
+        }
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+impl Backend for PooledSqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+    fn execute_values(&self, q: &str, params: &[Value<'_>]) -> SqlResult<usize> {
+        self.conn()?.execute_values(q, params)
+    }
+    fn query_values(
+        &self,
+        q: &str,
+        params: &[Value<'_>],
+        each: &mut dyn FnMut(&Row<'_>) -> SqlResult<bool>,
+    ) -> SqlResult<()> {
+        self.conn()?.query_values(q, params, each)
+    }
+    fn execute_batch(&self, q: &str) -> SqlResult<()> {
+        self.conn()?.execute_batch(q)
+    }
+    fn begin(&self, kind: Begin) -> SqlResult<()> {
+        self.conn()?.begin(kind)
+    }
+    fn commit(&self) -> SqlResult<()> {
+        self.conn()?.commit()
+    }
+    fn rollback(&self) -> SqlResult<()> {
+        self.conn()?.rollback()
+    }
+}
 
 fn label(pg: &Pg) -> PathBuf {
     PathBuf::from(format!("postgresql://{}", pg.label()))

@@ -18,7 +18,8 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Calls answered at once (each on a blocking thread with its own
 /// connection to the directory); more wait their turn. Bounds the threads,
 /// the memory and the PostgreSQL connections a burst can take.
-static CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+pub const MAX_CONCURRENT_CALLS: usize = 32;
+static CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_CALLS);
 
 pub async fn handle(
     app: Arc<App>,

@@ -13,6 +13,7 @@ pub mod iam_api;
 pub mod keyring;
 pub mod pg;
 pub mod query;
+pub mod recorder;
 pub mod sigv4;
 pub mod sts;
 pub mod tls;

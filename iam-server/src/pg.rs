@@ -322,6 +322,10 @@ impl Backend for PgConnection {
         self.batch(match kind {
             Begin::Write => WRITE_BEGIN,
             Begin::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            // No write lock: an event conflicts with nothing.
+            Begin::Record => {
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off"
+            }
         })?;
         self.in_transaction.set(true);
         self.failed.set(false);

@@ -701,6 +701,59 @@ fn inline_policies() {
     assert_eq!(e.to_string(), "The user with name ghost cannot be found.");
 }
 
+/// A policy document of exactly `chars` characters without whitespace
+/// (whitespace is padding that AWS does not count).
+fn sized_policy(chars: usize) -> String {
+    let (head, tail) = (
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/"#,
+        r#""}]}"#,
+    );
+    format!(
+        "  {head}{}{tail}\n  ",
+        "a".repeat(chars - head.len() - tail.len())
+    )
+}
+
+/// AWS quotas: the aggregate of a user's inline policies is at most 2,048
+/// characters, a group's 5,120 and a role's 10,240, whitespace not
+/// counted; replacing a policy counts the new document instead of the old.
+#[test]
+fn inline_policy_aggregate_size_follows_aws_quotas() {
+    let (_d, s) = new_store();
+    add_user(&s, "bob");
+    s.create_group(&group("devs"), &IamPath::root(), now())
+        .unwrap();
+    s.create_role(&new_role("admin"), now()).unwrap();
+    for (entity, quota) in [
+        (Entity::User(user("bob")), 2048),
+        (Entity::Group(group("devs")), 5120),
+        (Entity::Role(role("admin")), 10240),
+    ] {
+        let half = quota / 2;
+        s.put_inline_policy(&entity, &pname("a"), &sized_policy(half))
+            .unwrap();
+        s.put_inline_policy(&entity, &pname("b"), &sized_policy(quota - half))
+            .unwrap();
+        // One more character anywhere is over the aggregate.
+        let e = s
+            .put_inline_policy(&entity, &pname("c"), &sized_policy(120))
+            .unwrap_err();
+        assert_eq!(e.aws_code(), "LimitExceeded", "{e}");
+        assert!(e.to_string().contains(&quota.to_string()), "{e}");
+        let e = s
+            .put_inline_policy(&entity, &pname("B"), &sized_policy(quota - half + 1))
+            .unwrap_err();
+        assert_eq!(e.aws_code(), "LimitExceeded");
+        // Replacing "b" (any case) with a document of its size fits.
+        s.put_inline_policy(&entity, &pname("B"), &sized_policy(quota - half))
+            .unwrap();
+        assert_eq!(s.list_inline_policies(&entity).unwrap().len(), 2);
+        s.delete_inline_policy(&entity, &pname("a")).unwrap();
+        s.put_inline_policy(&entity, &pname("c"), &sized_policy(half))
+            .unwrap();
+    }
+}
+
 #[test]
 fn roles() {
     let (_d, mut s) = new_store();

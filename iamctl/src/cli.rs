@@ -288,8 +288,10 @@ pub struct SimulateCustomArgs {
     /// A resource-based policy (inline JSON or file://PATH); needs --caller-arn.
     #[arg(long, value_name = "POLICY")]
     pub resource_policy: Option<String>,
-    /// The account that owns the resource (an account ID or ARN); when it is
-    /// not the caller's account, AWS's cross-account logic applies.
+    /// The account that owns a resource whose ARN names no account (an S3
+    /// bucket's; an account ID or ARN). A resource ARN with an account is
+    /// owned by that account. When the owner is not the caller's account,
+    /// AWS's cross-account logic applies.
     #[arg(long, value_name = "ARN")]
     pub resource_owner: Option<String>,
     /// The simulated caller: an IAM user (or role session) ARN.

@@ -7,7 +7,7 @@ use crate::error::CliError;
 use crate::input::{self, ParamFiles};
 use iam::policy::{
     Context, ContextKeyType, MatchedStatement, Policy, PolicyKind, PolicySet, PolicySource,
-    Request, authorize, authorize_cross_account, missing_context_keys,
+    Request, missing_context_keys, simulate,
 };
 use serde_json::{Value, json};
 
@@ -89,21 +89,27 @@ pub fn run_custom(args: &SimulateCustomArgs, files: ParamFiles) -> Result<Value,
         expand(&args.resource_arns)
     };
     let caller = args.caller_arn.as_deref().unwrap_or("");
-    let cross_account = match (&args.resource_owner, account_of(caller)) {
-        (Some(owner), Some(caller_account)) => {
-            account_of(owner).is_some_and(|owner| owner != caller_account)
-        }
-        _ => false,
-    };
     evaluation_results(
         &policies,
         caller,
         &expand(&args.action_names),
         &resources,
         &context,
-        cross_account,
+        args.resource_owner.as_deref(),
         &custom_source,
     )
+}
+
+/// Whether `resource` belongs to another account than `caller`: its owner
+/// is the account in its ARN when it has one (AWS's simulator takes
+/// `ResourceOwner` only for a resource ARN without an account, such as an
+/// S3 bucket's), else `resource_owner`. Unknown owners are the caller's.
+fn is_cross_account(caller: &str, resource: &str, resource_owner: Option<&str>) -> bool {
+    let owner = account_of(resource).or_else(|| resource_owner.and_then(account_of));
+    match (owner, account_of(caller)) {
+        (Some(owner), Some(caller)) => owner != caller,
+        _ => false,
+    }
 }
 
 /// The account of an ARN (`arn:aws:iam::123456789012:…`) or of a bare
@@ -134,16 +140,18 @@ pub const MAX_EVALUATIONS: usize = 1000;
 
 /// Builds AWS's `{"EvaluationResults": […]}`: one result per action and
 /// resource, with the deciding statements and the missing context keys.
-/// `cross_account`: the resources belong to another account than the
-/// caller. `source` names each matched statement's SourcePolicyId and
-/// SourcePolicyType (simulate-principal-policy names stored policies).
+/// `resource_owner`: the account owning resources whose ARN names none
+/// (`--resource-owner`); a resource in another account than the caller's
+/// is decided by AWS's cross-account logic. `source` names each matched
+/// statement's SourcePolicyId and SourcePolicyType
+/// (simulate-principal-policy names stored policies).
 pub fn evaluation_results(
     policies: &PolicySet,
     caller: &str,
     actions: &[String],
     resources: &[String],
     context: &Context,
-    cross_account: bool,
+    resource_owner: Option<&str>,
     source: &dyn Fn(&MatchedStatement) -> (String, String),
 ) -> Result<Value, CliError> {
     if actions.len().saturating_mul(resources.len()) > MAX_EVALUATIONS {
@@ -171,11 +179,8 @@ pub fn evaluation_results(
                 resource,
                 context,
             };
-            let response = if cross_account {
-                authorize_cross_account(&request, policies)
-            } else {
-                authorize(&request, policies)
-            };
+            let cross_account = is_cross_account(caller, resource, resource_owner);
+            let response = simulate(&request, policies, cross_account);
             let matched: Vec<Value> = response
                 .matched
                 .iter()
@@ -206,8 +211,8 @@ pub fn evaluation_results(
                     boundary: None,
                     resource: Vec::new(),
                 };
-                let allowed =
-                    authorize(&request, &boundary_only).decision == iam::policy::Decision::Allowed;
+                let allowed = simulate(&request, &boundary_only, false).decision
+                    == iam::policy::Decision::Allowed;
                 result["PermissionsBoundaryDecisionDetail"] =
                     json!({"AllowedByPermissionsBoundary": allowed});
             }

@@ -216,31 +216,39 @@ fn bad_context_entries_are_invalid_input() {
     }
 }
 
+/// The first EvalDecision of a simulation with caller carol of account
+/// 111122223333 and `args`.
+fn carol_decides(args: &[&str]) -> String {
+    let mut all = vec![
+        "simulate-custom-policy",
+        "--caller-arn",
+        "arn:aws:iam::111122223333:user/carol",
+    ];
+    all.extend_from_slice(args);
+    json(&iamctl(&all))["EvaluationResults"][0]["EvalDecision"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn another_account_owning_the_resource_needs_both_sides() {
     let identity = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Id","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
     let nothing = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}"#;
     let to_account = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ToAccount","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:GetObject","Resource":"*"}]}"#;
     let run = |policy: &str, owner: &str| {
-        let out = json(&iamctl(&[
-            "simulate-custom-policy",
+        carol_decides(&[
             "--policy-input-list",
             policy,
             "--resource-policy",
             to_account,
-            "--caller-arn",
-            "arn:aws:iam::111122223333:user/carol",
             "--resource-owner",
             owner,
             "--action-names",
             "s3:GetObject",
             "--resource-arns",
             "arn:aws:s3:::shared/k",
-        ]));
-        out["EvaluationResults"][0]["EvalDecision"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        ])
     };
     // Cross-account: the resource policy names the caller's account and the
     // caller's identity policy allows.
@@ -267,4 +275,56 @@ fn list_parameters_also_take_a_json_array() {
     let results = out["EvaluationResults"].as_array().unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(results[1]["EvalDecision"], "explicitDeny");
+}
+
+/// AWS's simulator: `--resource-arns` defaults to `*`, which stands for any
+/// resource, so an Allow naming specific ARNs answers it.
+#[test]
+fn a_specific_arn_allow_answers_the_default_star_request() {
+    let out = json(&iamctl(&[
+        "simulate-custom-policy",
+        "--policy-input-list",
+        LOGIN_POLICY,
+        "--action-names",
+        "host:Login",
+        "--context-entries",
+        "ContextKeyName=aws:SourceIp,ContextKeyValues=10.1.1.1,ContextKeyType=ip",
+    ]));
+    let r = &out["EvaluationResults"][0];
+    assert_eq!(r["EvalResourceName"], "*");
+    assert_eq!(r["EvalDecision"], "allowed");
+    assert_eq!(r["MatchedStatements"].as_array().unwrap().len(), 1);
+}
+
+/// AWS's simulator takes the resource's owner from its ARN when the ARN
+/// names an account; `--resource-owner` counts only for an ARN without one.
+#[test]
+fn the_resource_arns_own_account_is_its_owner() {
+    let identity = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Id","Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}"#;
+    let run = |resource: &str, owner: &str| {
+        carol_decides(&[
+            "--policy-input-list",
+            identity,
+            "--resource-owner",
+            owner,
+            "--action-names",
+            "sqs:SendMessage",
+            "--resource-arns",
+            resource,
+        ])
+    };
+    // Another account's queue, whatever --resource-owner says: without a
+    // queue policy, cross-account access is denied.
+    assert_eq!(
+        run("arn:aws:sqs:us-east-1:444455556666:q", "111122223333"),
+        "implicitDeny"
+    );
+    // The caller's own queue, whatever --resource-owner says.
+    assert_eq!(
+        run("arn:aws:sqs:us-east-1:111122223333:q", "444455556666"),
+        "allowed"
+    );
+    // An ARN without an account: --resource-owner decides.
+    assert_eq!(run("arn:aws:sqs:::q", "444455556666"), "implicitDeny");
+    assert_eq!(run("arn:aws:sqs:::q", "111122223333"), "allowed");
 }

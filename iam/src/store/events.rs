@@ -6,7 +6,7 @@
 //! ([`Store::record_event`]). A host delivers to its audit log instead
 //! (docs/ARCHITECTURE.md, "Audit").
 
-use super::sql::{Connection, OptionalExtension, SqlResult, ToSql, params};
+use super::sql::{Begin, Connection, OptionalExtension, SqlResult, ToSql, params};
 use super::{Result, Store, StoreError};
 use crate::audit::{AuditEvent, IdentityType};
 
@@ -83,14 +83,22 @@ pub struct EventQuery {
 
 impl Store {
     /// Records `event` (a refusal, or a call that changed nothing); joins
-    /// an enclosing transaction. An event already stored is kept as is.
+    /// an enclosing transaction, else commits as [`Begin::Record`] does.
+    /// An event already stored is kept as is.
     pub fn record_event(&self, event: &AuditEvent) -> Result<()> {
-        self.write(|c| insert(c, event))
+        if self.depth.get() > 0 {
+            return self.write(|c| insert(c, event));
+        }
+        self.transaction(Begin::Record, |c| insert(c, event))
     }
 
     /// Moves every audit event queued in the outbox into the events table,
     /// in one transaction. Returns how many were moved.
     pub fn deliver_queued_events(&self) -> Result<usize> {
+        // Almost always nothing is queued: look before taking the lock.
+        if self.ledger().queued_audit()?.is_empty() {
+            return Ok(0);
+        }
         self.atomically(|store| {
             let ledger = store.ledger();
             let queued = ledger.queued_audit()?;
@@ -104,14 +112,28 @@ impl Store {
         })
     }
 
-    /// Whether an event of the iam-server request `request_id` is stored.
-    pub fn has_event_for_request(&self, request_id: &str) -> Result<bool> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE request_id = ?1)",
-                [request_id],
-                |r| r.get(0),
-            )?)
+    /// Records the events of iam-server's calls, each unless its verb
+    /// recorded one for the same request (one event per call); first moves
+    /// what the outbox holds, should a verb's delivery have failed. One
+    /// transaction for all of them, committed as [`Begin::Record`] does.
+    pub fn record_call_events(&self, calls: &[AuditEvent]) -> Result<()> {
+        let queued = !self.ledger().queued_audit()?.is_empty();
+        let kind = if queued { Begin::Write } else { Begin::Record };
+        self.transaction(kind, |c| {
+            if queued {
+                self.deliver_queued_events()?;
+            }
+            for event in calls {
+                let recorded: bool = c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE request_id = ?1)",
+                    [&event.request_id],
+                    |r| r.get(0),
+                )?;
+                if !recorded {
+                    insert(c, event)?;
+                }
+            }
+            Ok(())
         })
     }
 

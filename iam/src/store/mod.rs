@@ -268,67 +268,40 @@ impl Store {
     }
 
     fn open_inner(path: &Path, create_for: Option<&AccountId>) -> Result<Self> {
-        let unavailable = |reason: String| StoreError::Unavailable {
-            path: path.to_owned(),
-            reason,
-        };
-        // The one trust rule (docs/SECURITY.md, "file trust"): PAM, iamctl
-        // and doctor refuse the same stores because they all open here.
-        match trust::check(path, Contents::Private) {
-            Ok(()) => {}
-            Err(TrustError::Missing { .. }) => {
-                return Err(unavailable(
-                    "does not exist (run `iamctl init` to create it)".into(),
-                ));
-            }
-            Err(e) => return Err(StoreError::Untrusted(e)),
-        }
-        // SQLite's journal files hold the same hashes and seeds: a store
-        // made private after a loose one was used may have left them open.
-        for suffix in ["-wal", "-shm"] {
-            let mut journal = path.as_os_str().to_owned();
-            journal.push(suffix);
-            match trust::check(Path::new(&journal), Contents::Private) {
-                Ok(()) | Err(TrustError::Missing { .. }) => {}
-                Err(e) => return Err(StoreError::Untrusted(e)),
-            }
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-        let conn = rusqlite::Connection::open_with_flags(path, flags)
-            .map_err(|e| unavailable(format!("cannot open: {e}")))?;
-        let setup = || -> rusqlite::Result<i32> {
-            conn.busy_handler(Some(wait_for_lock))?;
-            let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-            let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "foreign_keys", true)?;
-            // Deleted rows (old password hashes, TOTP seeds) are zeroed,
-            // not left in free pages.
-            conn.pragma_update(None, "secure_delete", true)?;
-            Ok(app_id)
-        };
-        let app_id = setup().map_err(|e| unavailable(open_failure(path, &e)))?;
-        if app_id != 0 && app_id != schema::APPLICATION_ID {
-            return Err(unavailable(
-                "not a pam_iam store (foreign application id)".into(),
-            ));
-        }
         let store = Self::with_backend(
-            Box::new(sql::Sqlite::new(conn)),
+            Box::new(sql::Sqlite::new(connect(path)?)),
             path,
             AccountId::parse("000000000000")?,
         );
         let account = store.migrate(create_for)?;
         if let Some(want) = create_for {
             if *want != account {
-                return Err(unavailable(format!(
-                    "belongs to account {account}, not {want}"
-                )));
+                return Err(StoreError::Unavailable {
+                    path: path.to_owned(),
+                    reason: format!("belongs to account {account}, not {want}"),
+                });
             }
         }
         Ok(Self { account, ..store })
+    }
+
+    /// A connection to the existing store at `path`, checked as
+    /// [`Store::open`] checks it, for a caller that keeps connections open
+    /// between uses and wraps each use with [`Store::with_backend`]
+    /// (iam-server's pool). Runs no migration: a schema that is not
+    /// current is an error, as the caller migrated it when it started.
+    pub fn connect_current(path: &Path) -> Result<sql::Sqlite> {
+        let conn = sql::Sqlite::new(connect(path)?);
+        let version = read_schema_version(&conn)?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::Unavailable {
+                path: path.to_owned(),
+                reason: format!(
+                    "schema version {version} changed since start (this build has {SCHEMA_VERSION})"
+                ),
+            });
+        }
+        Ok(conn)
     }
 
     /// Applies pending migrations (and, for a new file, records the
@@ -484,6 +457,60 @@ impl Store {
 
 /// The number of migrations applied: SQLite's `user_version`, a row of its
 /// own on a database server.
+/// Opens `path`'s SQLite connection as every opener of a store does: the
+/// one trust rule (docs/SECURITY.md, "file trust": PAM, iamctl and doctor
+/// refuse the same stores because they all open here), WAL,
+/// `synchronous=FULL`, foreign keys, `secure_delete`; a file of another
+/// application is refused.
+fn connect(path: &Path) -> Result<rusqlite::Connection> {
+    let unavailable = |reason: String| StoreError::Unavailable {
+        path: path.to_owned(),
+        reason,
+    };
+    match trust::check(path, Contents::Private) {
+        Ok(()) => {}
+        Err(TrustError::Missing { .. }) => {
+            return Err(unavailable(
+                "does not exist (run `iamctl init` to create it)".into(),
+            ));
+        }
+        Err(e) => return Err(StoreError::Untrusted(e)),
+    }
+    // SQLite's journal files hold the same hashes and seeds: a store made
+    // private after a loose one was used may have left them open.
+    for suffix in ["-wal", "-shm"] {
+        let mut journal = path.as_os_str().to_owned();
+        journal.push(suffix);
+        match trust::check(Path::new(&journal), Contents::Private) {
+            Ok(()) | Err(TrustError::Missing { .. }) => {}
+            Err(e) => return Err(StoreError::Untrusted(e)),
+        }
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)
+        .map_err(|e| unavailable(format!("cannot open: {e}")))?;
+    let setup = || -> rusqlite::Result<i32> {
+        conn.busy_handler(Some(wait_for_lock))?;
+        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // Deleted rows (old password hashes, TOTP seeds) are zeroed, not
+        // left in free pages.
+        conn.pragma_update(None, "secure_delete", true)?;
+        Ok(app_id)
+    };
+    let app_id = setup().map_err(|e| unavailable(open_failure(path, &e)))?;
+    if app_id != 0 && app_id != schema::APPLICATION_ID {
+        return Err(unavailable(
+            "not a pam_iam store (foreign application id)".into(),
+        ));
+    }
+    Ok(conn)
+}
+
 fn read_schema_version(c: &Connection) -> Result<u32> {
     let sql = match c.dialect() {
         Dialect::Sqlite => "PRAGMA user_version",

@@ -15,7 +15,7 @@ use crate::names::{
     GroupName, IamPath, PolicyName, RoleName, UniqueIdKind, UserName, aws_managed_policy_arn,
     new_unique_id, policy_arn,
 };
-use crate::policy::PolicyKind;
+use crate::policy::{PolicyKind, policy_chars};
 use chrono::{DateTime, Utc};
 
 const POLICY_COLUMNS: &str = "p.id, p.name, p.path, p.unique_id, p.description, p.create_date, p.update_date, p.default_version,
@@ -35,6 +35,14 @@ impl Entity {
             Self::User(_) => (EntityKind::UserPolicy, PolicyKind::UserInline),
             Self::Group(_) => (EntityKind::GroupPolicy, PolicyKind::GroupInline),
             Self::Role(_) => (EntityKind::RolePolicy, PolicyKind::RoleInline),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::User(n) => n.as_str(),
+            Self::Group(n) => n.as_str(),
+            Self::Role(n) => n.as_str(),
         }
     }
 
@@ -368,15 +376,35 @@ impl Store {
     // ---- inline policies -----------------------------------------------
 
     /// `Put{User,Group,Role}Policy`: validated; replaces one of the same name.
+    /// AWS's quota is on the aggregate of an entity's inline policies
+    /// (2,048 characters for a user, 5,120 for a group, 10,240 for a role,
+    /// whitespace not counted), checked in the write's transaction.
     pub fn put_inline_policy(
         &self,
         entity: &Entity,
         name: &PolicyName,
         document: &str,
     ) -> Result<()> {
-        check_policy(name.as_str(), document, entity.inline_kind().1)?;
+        let kind = entity.inline_kind().1;
+        check_policy(name.as_str(), document, kind)?;
         self.write(|c| {
             let eid = entity.row_id(c)?;
+            let others: usize = inline_in(c, entity.kind_str(), eid)?
+                .iter()
+                // The same name (case-insensitively, as the table keys it)
+                // is the policy being replaced.
+                .filter(|p| !p.name.as_str().eq_ignore_ascii_case(name.as_str()))
+                .map(|p| policy_chars(&p.document))
+                .sum();
+            let total = others + policy_chars(document);
+            if total > kind.max_chars() {
+                return Err(StoreError::LimitExceeded(format!(
+                    "Maximum policy size of {} bytes exceeded for {} {}: its inline policies would total {total} characters without whitespace.",
+                    kind.max_chars(),
+                    entity.kind_str(),
+                    entity.name()
+                )));
+            }
             c.execute(
                 "INSERT INTO inline_policies (entity_kind, entity_id, name, document) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (entity_kind, entity_id, name) DO UPDATE SET name = excluded.name, document = excluded.document",

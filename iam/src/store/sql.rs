@@ -71,6 +71,12 @@ pub enum Begin {
     Write,
     /// One consistent snapshot for reads.
     Read,
+    /// The event of an API call that changed nothing (iam-server): written
+    /// without waiting for the disk (SQLite's `synchronous=NORMAL`,
+    /// PostgreSQL's `synchronous_commit = off`). A crash of the process
+    /// loses nothing; a power loss may lose the last such events, never a
+    /// change or its event (docs/ARCHITECTURE.md, "iam-server").
+    Record,
 }
 
 /// Why a statement failed. Never carries a parameter's value (a statement's
@@ -460,6 +466,9 @@ pub use crate::sql_params as params;
 /// The embedded SQLite connection.
 pub struct Sqlite {
     conn: rusqlite::Connection,
+    /// The open transaction is a [`Begin::Record`]: its end restores
+    /// `synchronous=FULL`.
+    relaxed: std::cell::Cell<bool>,
 }
 
 impl fmt::Debug for Sqlite {
@@ -475,7 +484,32 @@ impl Sqlite {
 
     pub fn new(conn: rusqlite::Connection) -> Self {
         conn.set_prepared_statement_cache_capacity(Self::STATEMENT_CACHE);
-        Self { conn }
+        Self {
+            conn,
+            relaxed: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Back to every other transaction's durability after a
+    /// [`Begin::Record`].
+    fn restore_synchronous(&self) -> SqlResult<()> {
+        if self.relaxed.replace(false) {
+            self.run_cached("PRAGMA synchronous = FULL")?;
+        }
+        Ok(())
+    }
+
+    /// One statement without parameters or rows (a transaction's begin or
+    /// end), prepared once per connection rather than parsed each time.
+    fn run_cached(&self, sql: &str) -> SqlResult<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+
+    /// Whether a transaction is open (a pooled connection must not be
+    /// reused while one is).
+    pub fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
     }
 
     /// A private in-memory database (tests: the SQLite migrations' schema).
@@ -527,18 +561,33 @@ impl Backend for Sqlite {
     }
 
     fn begin(&self, kind: Begin) -> SqlResult<()> {
-        self.execute_batch(match kind {
-            Begin::Write => "BEGIN IMMEDIATE",
+        if kind == Begin::Record {
+            // Outside a transaction, where SQLite allows the change.
+            self.run_cached("PRAGMA synchronous = NORMAL")?;
+            self.relaxed.set(true);
+        }
+        let begun = self.run_cached(match kind {
+            Begin::Write | Begin::Record => "BEGIN IMMEDIATE",
             Begin::Read => "BEGIN DEFERRED",
-        })
+        });
+        if begun.is_err() {
+            self.restore_synchronous()?;
+        }
+        begun
     }
 
     fn commit(&self) -> SqlResult<()> {
-        self.execute_batch("COMMIT")
+        let committed = self.run_cached("COMMIT");
+        if !self.in_transaction() {
+            self.restore_synchronous()?;
+        }
+        committed
     }
 
     fn rollback(&self) -> SqlResult<()> {
-        self.execute_batch("ROLLBACK")
+        let rolled_back = self.run_cached("ROLLBACK");
+        self.restore_synchronous()?;
+        rolled_back
     }
 }
 

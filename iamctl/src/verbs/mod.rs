@@ -265,7 +265,7 @@ pub fn simulate_principal(
         &a.action_names,
         &resources,
         &context,
-        false, // a stored principal's resources are in its own account
+        None, // no --resource-owner: a resource ARN's own account decides
         &source,
     )
 }

@@ -237,3 +237,49 @@ fn refusals_name_the_resource_and_sessions_their_name() {
         "arn:aws:iam::123456789012:user/carol"
     );
 }
+
+/// One event per API call: the server's own event is written unless the
+/// verb recorded one for the same request, and an outbox left behind by a
+/// failed delivery is moved first.
+#[test]
+fn a_call_records_one_event_and_delivers_what_was_left_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let facts = crate::request::ApiFacts {
+        source_ip: "192.0.2.1".parse().unwrap(),
+        session_mfa: None,
+        service: "iam".into(),
+        access_key_id: "AKIAEXAMPLEEXAMPLE00".into(),
+        request_id: "req-1".into(),
+        user_agent: None,
+    };
+    let who = UserIdentity::iam_user(
+        "123456789012",
+        "arn:aws:iam::123456789012:user/alice",
+        "alice",
+    );
+    let call = || {
+        AuditEvent::api(
+            &facts,
+            "GetUser",
+            who.clone(),
+            "iam-server",
+            at(1),
+            json!({}),
+        )
+        .build()
+        .unwrap()
+    };
+    store
+        .atomically(|s| audit::queue(&s.ledger(), &event("CreateUser", "admin", 0, json!({}))))
+        .unwrap();
+    store.record_call_events(&[call(), call()]).unwrap();
+    store.record_call_events(&[call()]).unwrap();
+    assert_eq!(page(&store, None), ["GetUser", "CreateUser"]);
+    assert!(store.ledger().queued_audit().unwrap().is_empty());
+    // A relaxed commit leaves the connection's durability as it was.
+    let sync: i64 = store
+        .read(|c| Ok(c.query_row("PRAGMA synchronous", (), |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(sync, 2, "synchronous=FULL");
+}
