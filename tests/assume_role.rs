@@ -1530,3 +1530,60 @@ fn assume_role_with_a_code_writes_nothing_to_the_directory() {
     assert_ne!(sqlite3(&db, "SELECT * FROM totp_steps"), steps);
     assert_eq!(sqlite3(&db, "SELECT count(*) FROM outbox"), "0\n");
 }
+
+/// AWS binds a trust policy's user ARN to the user's unique ID when it is
+/// saved (User Guide, "IAM JSON policy elements: Principal"): a user deleted
+/// and re-created under the trusted name is a new principal and cannot
+/// assume the role, and the role's trust policy then shows the old unique
+/// ID. Before, the namesake inherited every role trusting `user/NAME`.
+#[test]
+fn a_user_recreated_under_a_trusted_name_cannot_assume_the_role() {
+    if !root_or_skip("a_user_recreated_under_a_trusted_name_cannot_assume_the_role") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let bob = host.user(None);
+    let old_id = json_field(
+        &host.admin_ok(&["get-user", "--user-name", &bob.name]),
+        "UserId",
+    )
+    .unwrap();
+    host.role(
+        "ops",
+        &trust(&[&Host::user_arn(&bob)], ""),
+        &run_as_policy(""),
+        &[],
+    );
+    let out = host.run_as(
+        &bob,
+        &["assume-role", "--role-name", "ops", "--", "id", "-u"],
+    );
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+
+    host.admin_ok(&["delete-user", "--user-name", &bob.name]);
+    host.admin_ok(&["create-user", "--user-name", &bob.name]);
+    // The namesake gets a new uid (uids are never reused).
+    let passwd = std::fs::read_to_string(host.dir.join("extrausers/passwd")).unwrap();
+    let line = passwd
+        .lines()
+        .find(|l| l.split(':').next() == Some(bob.name.as_str()))
+        .unwrap();
+    let id = |n: usize| -> u32 { line.split(':').nth(n).unwrap().parse().unwrap() };
+    let namesake = LinuxUser {
+        uid: id(2),
+        gid: id(3),
+        name: bob.name.clone(),
+    };
+    assert_ne!(namesake.uid, bob.uid);
+    let out = host.run_as(
+        &namesake,
+        &["assume-role", "--role-name", "ops", "--", "id", "-u"],
+    );
+    let err = one_line_error(&out);
+    assert!(
+        err.contains("is not authorized to perform: sts:AssumeRole"),
+        "{err}"
+    );
+    let role = host.admin_ok(&["get-role", "--role-name", "ops"]);
+    assert!(role.contains(&format!("\"{old_id}\"")), "{role}");
+}

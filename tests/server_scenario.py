@@ -416,6 +416,36 @@ def scenario_admin(args):
     bad_token = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"][:-4] + "AAAA")
     aws_fails("InvalidClientTokenId", "sts", "get-caller-identity", creds=bad_token)
 
+    # Trust policies are bound to the principal's unique id when saved (AWS
+    # User Guide, Principal element): a user re-created under the trusted
+    # name does not inherit the role, and GetRole then shows the old id; a
+    # principal that does not exist is refused.
+    aws_fails("MalformedPolicyDocument", "iam", "create-role", "--role-name", "nobodys",
+              "--assume-role-policy-document", json.dumps({"Version": "2012-10-17", "Statement": [{
+                  "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:user/nobody"},
+                  "Action": "sts:AssumeRole"}]}))
+    first = iam.create_user(UserName="temp")["User"]
+    temp_trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "AWS": f"arn:aws:iam::{account}:user/temp"}, "Action": "sts:AssumeRole"}]}
+    temp_role = iam.create_role(RoleName="temp-role", AssumeRolePolicyDocument=json.dumps(temp_trust))["Role"]["Arn"]
+
+    def temp_creds():
+        key = iam.create_access_key(UserName="temp")["AccessKey"]
+        return key["AccessKeyId"], (key["AccessKeyId"], key["SecretAccessKey"], None)
+
+    key_id, creds = temp_creds()
+    aws("sts", "assume-role", "--role-arn", temp_role, "--role-session-name", "t1", creds=creds)
+    iam.delete_access_key(UserName="temp", AccessKeyId=key_id)
+    iam.delete_user(UserName="temp")
+    iam.create_user(UserName="temp")
+    key_id, creds = temp_creds()
+    aws_fails("AccessDenied", "sts", "assume-role", "--role-arn", temp_role, "--role-session-name", "t2", creds=creds)
+    got = iam.get_role(RoleName="temp-role")["Role"]["AssumeRolePolicyDocument"]
+    eq(got["Statement"][0]["Principal"], {"AWS": first["UserId"]}, "a deleted principal shows as its unique id")
+    iam.delete_access_key(UserName="temp", AccessKeyId=key_id)
+    iam.delete_user(UserName="temp")
+    iam.delete_role(RoleName="temp-role")
+
     # Simulation.
     sim = aws("iam", "simulate-principal-policy", "--policy-source-arn", f"arn:aws:iam::{account}:user/staff/alice",
               "--action-names", "iam:GetUser", "iam:CreateUser")["EvaluationResults"]

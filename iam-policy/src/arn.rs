@@ -156,6 +156,18 @@ impl ArnPattern {
     }
 }
 
+/// What a user or role ARN in a stored policy stands for, as the store
+/// bound it when the policy was saved ([`crate::Policy::bind_principals`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalBinding {
+    /// The principal with this unique ID (`AIDA…` for a user, `AROA…` for
+    /// a role).
+    UniqueId(String),
+    /// No principal: the ARN names a user or role the store holds no
+    /// binding for, which therefore matches nobody.
+    Nobody,
+}
+
 /// One entry of a Principal element.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PrincipalEntry {
@@ -173,6 +185,13 @@ pub(crate) enum PrincipalEntry {
     /// Any other principal, matched exactly: a user, a role session, a
     /// service (`ec2.amazonaws.com`), a federated or canonical user.
     Exact(String),
+    /// A user or role ARN that the store bound, when the policy was saved,
+    /// to the unique ID (`AIDA…`, `AROA…`) of the principal it named, as
+    /// AWS binds them: it matches the holder of that ID (and, for a role,
+    /// its sessions) through `aws:userid`, whatever its name is now, and
+    /// never a namesake created later. `id: None`: the store holds no
+    /// binding for it, so it matches nobody.
+    Bound { id: Option<String>, role: bool },
 }
 
 /// How a caller matched a Principal element; it decides whether a
@@ -277,7 +296,33 @@ impl PrincipalEntry {
             }
             Self::Exact(s) if s == caller.arn => PrincipalMatch::Direct,
             Self::Exact(_) => PrincipalMatch::No,
+            Self::Bound { id: Some(id), role } => match (caller.userid, caller.kind) {
+                // `aws:userid` of a role session is `AROA…:SESSION`.
+                (Some(userid), CallerKind::Session { .. }) if *role => userid
+                    .strip_prefix(id.as_str())
+                    .filter(|rest| rest.starts_with(':'))
+                    .map_or(PrincipalMatch::No, |_| PrincipalMatch::Role),
+                (Some(userid), CallerKind::User) if !role && userid == id => PrincipalMatch::Direct,
+                _ => PrincipalMatch::No,
+            },
+            Self::Bound { id: None, .. } => PrincipalMatch::No,
         }
+    }
+
+    /// Binds a user or role ARN entry with `bind` (see [`Self::Bound`]);
+    /// any other entry, or one `bind` leaves alone, stays as it is.
+    pub(crate) fn bind(&mut self, bind: &impl Fn(&str) -> Option<PrincipalBinding>) {
+        let (arn, role) = match self {
+            Self::Role { arn, .. } => (arn.as_str(), true),
+            Self::Exact(arn) => (arn.as_str(), false),
+            _ => return,
+        };
+        let id = match bind(arn) {
+            None => return,
+            Some(PrincipalBinding::UniqueId(id)) => Some(id),
+            Some(PrincipalBinding::Nobody) => None,
+        };
+        *self = Self::Bound { id, role };
     }
 
     /// Whether this entry names exactly `identity`, one link of the caller's
@@ -344,6 +389,9 @@ pub(crate) struct Caller<'a> {
     pub(crate) arn: &'a str,
     pub(crate) account: Option<&'a str>,
     pub(crate) kind: CallerKind<'a>,
+    /// `aws:userid` of the request (the canonical identity bound entries
+    /// match), when it has exactly one value.
+    pub(crate) userid: Option<&'a str>,
 }
 
 enum Identity<'a> {
@@ -359,6 +407,7 @@ impl<'a> Caller<'a> {
                 arn,
                 account: None,
                 kind: CallerKind::Other,
+                userid: None,
             };
         };
         let account = Some(parts[4]).filter(|a| !a.is_empty());
@@ -374,7 +423,12 @@ impl<'a> Caller<'a> {
             }
             _ => CallerKind::Other,
         };
-        Self { arn, account, kind }
+        Self {
+            arn,
+            account,
+            kind,
+            userid: None,
+        }
     }
 
     /// The identities AWS evaluates a NotPrincipal against.
@@ -435,5 +489,61 @@ mod tests {
         assert_eq!(role.matches(&user), PrincipalMatch::No);
         assert!(PrincipalEntry::aws("arn:aws:iam::123456789012:user/*").is_err());
         assert!(PrincipalEntry::aws("bob").is_err());
+    }
+
+    /// A bound user or role entry matches the holder of its unique ID
+    /// (`aws:userid`), never the ARN's current name holder.
+    #[test]
+    fn bound_principals_match_the_unique_id() {
+        let bind = |arn: &str| match arn {
+            "arn:aws:iam::123456789012:user/bob" => {
+                Some(PrincipalBinding::UniqueId("AIDABOB".into()))
+            }
+            "arn:aws:iam::123456789012:role/admin" => {
+                Some(PrincipalBinding::UniqueId("AROAADMIN".into()))
+            }
+            "arn:aws:iam::123456789012:user/gone" => Some(PrincipalBinding::Nobody),
+            _ => None,
+        };
+        let entry = |arn: &str| {
+            let mut e = PrincipalEntry::aws(arn).unwrap();
+            e.bind(&bind);
+            e
+        };
+        let caller = |arn, userid| Caller {
+            userid: Some(userid),
+            ..Caller::parse(arn)
+        };
+        let bob = entry("arn:aws:iam::123456789012:user/bob");
+        let bob_now = caller("arn:aws:iam::123456789012:user/bob", "AIDABOB");
+        let namesake = caller("arn:aws:iam::123456789012:user/bob", "AIDANEW");
+        let renamed = caller("arn:aws:iam::123456789012:user/robert", "AIDABOB");
+        assert_eq!(bob.matches(&bob_now), PrincipalMatch::Direct);
+        assert_eq!(bob.matches(&renamed), PrincipalMatch::Direct);
+        assert_eq!(bob.matches(&namesake), PrincipalMatch::No);
+        let admin = entry("arn:aws:iam::123456789012:role/admin");
+        let session = "arn:aws:sts::123456789012:assumed-role/admin/s";
+        assert_eq!(
+            admin.matches(&caller(session, "AROAADMIN:s")),
+            PrincipalMatch::Role
+        );
+        assert_eq!(
+            admin.matches(&caller(session, "AROANEW:s")),
+            PrincipalMatch::No
+        );
+        // A user whose id merely starts like the role's is not its session.
+        assert_eq!(
+            admin.matches(&caller("arn:aws:iam::123456789012:user/x", "AROAADMIN")),
+            PrincipalMatch::No
+        );
+        let gone = entry("arn:aws:iam::123456789012:user/gone");
+        assert_eq!(
+            gone.matches(&caller("arn:aws:iam::123456789012:user/gone", "AIDAGONE")),
+            PrincipalMatch::No
+        );
+        assert_eq!(
+            entry("123456789012").matches(&bob_now),
+            PrincipalMatch::Account
+        );
     }
 }

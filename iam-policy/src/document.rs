@@ -1,6 +1,6 @@
 //! Policy documents: parsing and validation into a compiled [`Policy`].
 
-use super::arn::{ArnPattern, PrincipalEntry, PrincipalSpec};
+use super::arn::{ArnPattern, PrincipalBinding, PrincipalEntry, PrincipalSpec};
 use super::condition::{self, Condition};
 use super::index::ActionIndex;
 use super::json;
@@ -314,6 +314,24 @@ impl Policy {
             statements,
             index: action_index,
         })
+    }
+
+    /// Binds the user and role ARNs of the `Principal` elements of a stored
+    /// resource policy to what the store bound them to when it was saved
+    /// (AWS binds them to unique IDs, so a principal deleted and re-created
+    /// under the same name is not the one the policy trusts). `bind` gets
+    /// each such ARN and returns `None` to leave it as written (another
+    /// account's principal, a role session). `NotPrincipal` is left alone:
+    /// it names whom a statement excludes, and an unmatched binding there
+    /// would widen it.
+    pub fn bind_principals(&mut self, bind: impl Fn(&str) -> Option<PrincipalBinding>) {
+        for statement in &mut self.statements {
+            if let Some(spec) = statement.principal.as_mut().filter(|s| !s.negated) {
+                for entry in &mut spec.entries {
+                    entry.bind(&bind);
+                }
+            }
+        }
     }
 
     /// The name this policy was parsed under (used in decisions and audit).

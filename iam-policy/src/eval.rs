@@ -221,7 +221,13 @@ impl<'p> Hits<'p> {
         let prep = Prepared {
             action: Lowered::new(request.action),
             parts: split_concrete(request.resource),
-            caller: Caller::parse(request.principal),
+            caller: Caller {
+                userid: match request.context.get("aws:userid") {
+                    Some([one]) => Some(one.as_str()),
+                    _ => None,
+                },
+                ..Caller::parse(request.principal)
+            },
             any_resource: simulated && request.resource == "*",
         };
         let boundary_set = policies.boundary.is_some();

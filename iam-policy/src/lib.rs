@@ -52,6 +52,7 @@ mod position;
 mod value;
 mod wildcard;
 
+pub use arn::PrincipalBinding;
 pub use context::{Context, ContextKeyType};
 pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars};
 pub use eval::{

@@ -11,7 +11,7 @@ use crate::query::Call;
 use chrono::{DateTime, Utc};
 use iam::elevation::{self as rules, DurationBounds};
 use iam::names::{IamArn, RoleName, UniqueIdKind, new_unique_id};
-use iam::policy::{NotAuthorized, Policy, PolicyKind};
+use iam::policy::NotAuthorized;
 use iam::request::{CallerFacts, caller_context, set_assume_role_keys, with_fresh_mfa};
 use iam::secret::SecretString;
 use iam::store::{Store, StsSession};
@@ -118,12 +118,9 @@ fn assume_role(
     } else {
         duration
     };
-    let trust = Policy::parse_unlimited(
-        &format!("{}-trust-policy", role.name),
-        &role.assume_role_policy_document,
-        PolicyKind::Trust,
-    )
-    .map_err(|e| ApiError::Internal(format!("stored trust policy of {}: {e}", role.name)))?;
+    let trust = role
+        .trust_policy()
+        .map_err(|e| ApiError::Internal(format!("stored trust policy of {}: {e}", role.name)))?;
 
     let mut context = caller_context(caller, ctx.now, &ctx.facts);
     let mut mfa_at = match &ctx.facts {

@@ -359,3 +359,38 @@ fn a_transaction_with_a_failed_statement_does_not_commit() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+/// Migration 9 on PostgreSQL binds the trust policies saved before it to
+/// the principals holding their ARNs then (as `store::tests` shows on
+/// SQLite).
+#[test]
+fn migration_9_binds_existing_trust_policies_on_postgresql() {
+    let Some((_, url)) = fresh() else { return };
+    let pg = TestPostgres::shared().unwrap();
+    let db = url.rsplit('=').next().unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:user/bob","arn:aws:iam::123456789012:user/gone"]},"Action":"sts:AssumeRole"}]}"#;
+    pg.psql(
+        db,
+        &format!(
+            "DROP TABLE trust_bindings;
+             ALTER TABLE policies DROP COLUMN aws_managed;
+             UPDATE pam_iam_schema SET version = version - 1;
+             INSERT INTO linux_ids VALUES (70000, 'user', 'bob', 0);
+             INSERT INTO users (name, path, unique_id, create_date, status, uid)
+               VALUES ('bob', '/', 'AIDABOB', 0, 'Active', 70000);
+             INSERT INTO roles (name, path, unique_id, create_date, trust_policy, max_session_duration)
+               VALUES ('ops', '/', 'AROAOPS', 0, '{trust}', 3600);"
+        ),
+    );
+    let store = directory_on(&url, &acct()).store().unwrap();
+    let ops = store
+        .get_role(&iam::names::RoleName::parse("ops").unwrap())
+        .unwrap();
+    assert_eq!(
+        ops.trust.bindings,
+        vec![iam::store::TrustBinding {
+            arn: "arn:aws:iam::123456789012:user/bob".into(),
+            unique_id: "AIDABOB".into(),
+        }]
+    );
+}

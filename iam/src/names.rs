@@ -319,6 +319,16 @@ pub fn policy_arn(acct: &AccountId, path: &IamPath, name: &PolicyName) -> String
     format!("arn:aws:iam::{acct}:policy{path}{name}")
 }
 
+/// The account part of an AWS managed policy's ARN
+/// (`arn:aws:iam::aws:policy/ReadOnlyAccess`).
+pub const AWS_MANAGED_ACCOUNT: &str = "aws";
+
+/// The ARN of an AWS managed policy, which no account owns: an import keeps
+/// it, so the policy stays attachable and exported under it.
+pub fn aws_managed_policy_arn(path: &IamPath, name: &PolicyName) -> String {
+    format!("arn:aws:iam::{AWS_MANAGED_ACCOUNT}:policy{path}{name}")
+}
+
 /// `arn:aws:iam::ACCT:mfa/PATH/NAME`, the serial number of a virtual device.
 pub fn mfa_arn(acct: &AccountId, path: &IamPath, name: &MfaDeviceName) -> String {
     format!("arn:aws:iam::{acct}:mfa{path}{name}")

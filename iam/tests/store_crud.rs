@@ -784,6 +784,7 @@ fn roles() {
     assert_eq!(updated.max_session_duration, 7200);
     assert_eq!(updated.description, None);
     let trust2 = TRUST.replace(":root", ":user/bob");
+    add_user(&s, "bob");
     s.update_assume_role_policy(&role("admin"), &trust2)
         .unwrap();
     assert_eq!(
@@ -1315,4 +1316,232 @@ fn deleted_secrets_do_not_linger_in_the_file() {
     drop(s); // the last connection checkpoints the WAL into the file
     let bytes = std::fs::read(&path).unwrap();
     assert!(!bytes.windows(seed.len()).any(|w| w == seed.as_slice()));
+}
+
+// ---- trust policies bound to unique IDs ---------------------------------------
+// AWS User Guide, "IAM JSON policy elements: Principal" (IAM roles, IAM
+// users): a user or role ARN in a role trust policy is transformed to the
+// principal's unique ID when the policy is saved; a principal deleted and
+// re-created gets a new ID the policy does not match, and the policy then
+// shows the old ID instead of the ARN. "Renaming an IAM user": policies that
+// name the user as principal follow the rename. A principal that does not
+// exist is refused: `MalformedPolicyDocument: Invalid principal in policy`.
+
+fn trusting(principals: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":{principals}}},"Action":"sts:AssumeRole"}}]}}"#
+    )
+}
+
+fn role_trusting(s: &Store, name: &str, principals: &str) -> Result<Role, StoreError> {
+    let mut new = new_role(name);
+    new.assume_role_policy_document = trusting(principals);
+    s.create_role(&new, now())
+}
+
+/// Whether `caller` (the principal as the decision sees it) may assume
+/// `target`: the one decision of iamctl assume-role and STS AssumeRole.
+fn may_assume(s: &Store, caller: &iam::principal::Principal, target: &str) -> bool {
+    let r = s.get_role(&role(target)).unwrap();
+    let context = iam::request::principal_context(caller, now());
+    iam::elevation::decide_assume_role(
+        &caller.arn,
+        &caller.policies,
+        &r.arn,
+        &r.trust_policy().unwrap(),
+        &context,
+    )
+    .is_ok()
+}
+
+fn as_user(s: &Store, name: &str) -> iam::principal::Principal {
+    iam::principal::Principal::for_user(s, &acct(), &user(name)).unwrap()
+}
+
+fn as_session(s: &Store, name: &str) -> iam::principal::Principal {
+    let session = RoleSessionName::parse("s1").unwrap();
+    iam::principal::Principal::for_role_session(s, &acct(), &role(name), &session).unwrap()
+}
+
+fn shown_principal(s: &Store, name: &str) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(&s.get_role(&role(name)).unwrap().assume_role_policy_document)
+            .unwrap();
+    doc["Statement"][0]["Principal"]["AWS"].clone()
+}
+
+#[test]
+fn trust_in_a_user_is_not_inherited_by_a_namesake_created_after_its_deletion() {
+    let (_d, s) = new_store();
+    let old_bob = add_user(&s, "bob");
+    role_trusting(&s, "ops", r#""arn:aws:iam::123456789012:user/bob""#).unwrap();
+    assert!(may_assume(&s, &as_user(&s, "bob"), "ops"));
+    s.delete_user(&user("bob")).unwrap();
+    // Shown as AWS shows it: the stale unique ID instead of the ARN.
+    assert_eq!(shown_principal(&s, "ops"), serde_json::json!(old_bob.id));
+    add_user(&s, "bob");
+    assert!(!may_assume(&s, &as_user(&s, "bob"), "ops"));
+    assert_eq!(shown_principal(&s, "ops"), serde_json::json!(old_bob.id));
+    // The role stays listable and exportable with the stale ID in it.
+    assert_eq!(s.list_roles(None).unwrap().len(), 1);
+    // Saving the policy again binds the new bob.
+    s.update_assume_role_policy(
+        &role("ops"),
+        &trusting(r#""arn:aws:iam::123456789012:user/bob""#),
+    )
+    .unwrap();
+    assert!(may_assume(&s, &as_user(&s, "bob"), "ops"));
+}
+
+#[test]
+fn trust_in_a_renamed_user_follows_the_rename() {
+    let (_d, s) = new_store();
+    add_user(&s, "bob");
+    add_user(&s, "carol");
+    role_trusting(
+        &s,
+        "ops",
+        r#"["arn:aws:iam::123456789012:user/bob","arn:aws:iam::123456789012:user/carol"]"#,
+    )
+    .unwrap();
+    s.update_user(
+        &user("bob"),
+        Some(&user("robert")),
+        Some(&IamPath::parse("/eng/").unwrap()),
+    )
+    .unwrap();
+    assert!(may_assume(&s, &as_user(&s, "robert"), "ops"));
+    assert!(may_assume(&s, &as_user(&s, "carol"), "ops"));
+    assert_eq!(
+        shown_principal(&s, "ops"),
+        serde_json::json!([
+            "arn:aws:iam::123456789012:user/eng/robert",
+            "arn:aws:iam::123456789012:user/carol"
+        ])
+    );
+    // The old name is free again; whoever takes it is not trusted.
+    add_user(&s, "bob");
+    assert!(!may_assume(&s, &as_user(&s, "bob"), "ops"));
+}
+
+#[test]
+fn trust_in_a_role_is_not_inherited_by_a_namesake_created_after_its_deletion() {
+    let (_d, s) = new_store();
+    let old = role_trusting(&s, "ci", r#""arn:aws:iam::123456789012:root""#).unwrap();
+    role_trusting(&s, "deploy", r#""arn:aws:iam::123456789012:role/ci""#).unwrap();
+    assert!(may_assume(&s, &as_session(&s, "ci"), "deploy"));
+    s.delete_role(&role("ci")).unwrap();
+    role_trusting(&s, "ci", r#""arn:aws:iam::123456789012:root""#).unwrap();
+    assert!(!may_assume(&s, &as_session(&s, "ci"), "deploy"));
+    assert_eq!(shown_principal(&s, "deploy"), serde_json::json!(old.id));
+}
+
+#[test]
+fn a_trust_policy_naming_a_principal_that_does_not_exist_is_refused_on_save() {
+    let (_d, s) = new_store();
+    add_user(&s, "bob");
+    for missing in [
+        "arn:aws:iam::123456789012:user/nobody",
+        "arn:aws:iam::123456789012:role/nobody",
+        // bob exists, but not under this path.
+        "arn:aws:iam::123456789012:user/eng/bob",
+        // A role may not trust itself before it exists.
+        "arn:aws:iam::123456789012:role/ops",
+    ] {
+        let err = role_trusting(&s, "ops", &format!("\"{missing}\"")).unwrap_err();
+        assert_eq!(err.aws_code(), "MalformedPolicyDocument", "{missing}");
+        assert!(
+            err.to_string().contains(&format!(
+                "Invalid principal in policy: \"AWS\":\"{missing}\""
+            )),
+            "{err}"
+        );
+    }
+    assert!(s.list_roles(None).unwrap().is_empty());
+    role_trusting(&s, "ops", r#""arn:aws:iam::123456789012:user/bob""#).unwrap();
+    let err = s
+        .update_assume_role_policy(
+            &role("ops"),
+            &trusting(r#""arn:aws:iam::123456789012:user/nobody""#),
+        )
+        .unwrap_err();
+    assert_eq!(err.aws_code(), "MalformedPolicyDocument");
+    // The refused update changed nothing.
+    assert!(may_assume(&s, &as_user(&s, "bob"), "ops"));
+    // Once the role exists it may trust itself.
+    s.update_assume_role_policy(
+        &role("ops"),
+        &trusting(r#""arn:aws:iam::123456789012:role/ops""#),
+    )
+    .unwrap();
+}
+
+#[test]
+fn account_service_federated_and_anyone_principals_are_not_bound() {
+    let (_d, s) = new_store();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:root","123456789012","arn:aws:iam::111122223333:user/elsewhere","arn:aws:sts::123456789012:assumed-role/gone/s"],"Service":"ec2.amazonaws.com","Federated":"arn:aws:iam::123456789012:saml-provider/idp"},"Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}"#;
+    let mut new = new_role("open");
+    new.assume_role_policy_document = doc.into();
+    let r = s.create_role(&new, now()).unwrap();
+    assert_eq!(r.assume_role_policy_document, doc);
+    assert!(r.trust.bindings.is_empty());
+}
+
+/// AWS managed policies are AWS's, not the account's (User Guide, "AWS
+/// managed policies"): one brought by an import keeps its
+/// `arn:aws:iam::aws:policy/…` ARN, is attached and used as a boundary by
+/// it, and this account's spelling of it names nothing.
+#[test]
+fn an_imported_aws_managed_policy_keeps_its_arn() {
+    let (_d, s) = new_store();
+    let aws_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";
+    let details = ImportDetails {
+        policies: vec![ImportPolicy {
+            name: pname("ViewOnlyAccess"),
+            path: IamPath::parse("/job-function/").unwrap(),
+            id: Some("ANPAID22R6XPJATWOFDK6".into()),
+            description: None,
+            create_date: None,
+            versions: vec![("v17".into(), ALLOW_ALL.into(), true)],
+            aws_managed: true,
+        }],
+        users: vec![ImportUser {
+            name: user("viewer"),
+            path: IamPath::root(),
+            id: None,
+            create_date: None,
+            tags: vec![],
+            permissions_boundary: Some(aws_arn.into()),
+            groups: vec![],
+            inline_policies: vec![],
+            attached_policy_arns: vec![aws_arn.into()],
+        }],
+        ..ImportDetails::default()
+    };
+    s.import(&details, now()).unwrap();
+    let policy = s.get_policy(aws_arn).unwrap();
+    assert!(policy.aws_managed);
+    assert_eq!(policy.arn, aws_arn);
+    assert_eq!(policy.default_version_id, "v17");
+    assert_eq!(
+        s.list_attached_policies(&Entity::User(user("viewer")))
+            .unwrap()[0]
+            .arn,
+        aws_arn
+    );
+    assert_eq!(
+        s.get_user(&user("viewer"))
+            .unwrap()
+            .permissions_boundary
+            .as_deref(),
+        Some(aws_arn)
+    );
+    let here = "arn:aws:iam::123456789012:policy/job-function/ViewOnlyAccess";
+    assert_eq!(s.get_policy(here).unwrap_err().aws_code(), "NoSuchEntity");
+    add_user(&s, "other");
+    s.attach_policy(&Entity::User(user("other")), aws_arn)
+        .unwrap();
+    assert_eq!(s.get_policy(aws_arn).unwrap().attachment_count, 2);
+    let policies = s.policies_for_user(&user("other")).unwrap();
+    assert!(format!("{policies:?}").contains(aws_arn), "{policies:?}");
 }

@@ -467,8 +467,25 @@ fn full_admin_scenario() {
         "--role-name",
         "admin",
         "--policy-document",
+        &trust_for("staff/bob"),
+    ]);
+    // A trust policy naming a user that does not exist (bob lives under
+    // /staff/) is refused, as AWS refuses it.
+    let err = env.fail(&[
+        "update-assume-role-policy",
+        "--role-name",
+        "admin",
+        "--policy-document",
         &trust_for("bob"),
     ]);
+    assert!(
+        err.starts_with("MalformedPolicyDocument")
+            && err.contains(&format!(
+                "Invalid principal in policy: \"AWS\":\"{}\"",
+                arn("user", "bob")
+            )),
+        "{err}"
+    );
     env.ok(&[
         "tag-role",
         "--role-name",
@@ -504,8 +521,31 @@ fn full_admin_scenario() {
     assert_eq!(r["Role"]["Description"], json!("admins"));
     assert_eq!(
         r["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"],
-        json!(arn("user", "bob"))
+        json!(arn("user", "staff/bob"))
     );
+    // The trust is bound to bob's unique id: it follows a rename, shown
+    // under the current name as AWS shows it.
+    let trusted = |env: &Env| {
+        env.ok(&["get-role", "--role-name", "admin"])["Role"]["AssumeRolePolicyDocument"]
+            ["Statement"][0]["Principal"]["AWS"]
+            .clone()
+    };
+    env.ok(&[
+        "update-user",
+        "--user-name",
+        "bob",
+        "--new-user-name",
+        "robert",
+    ]);
+    assert_eq!(trusted(&env), json!(arn("user", "staff/robert")));
+    env.ok(&[
+        "update-user",
+        "--user-name",
+        "robert",
+        "--new-user-name",
+        "bob",
+    ]);
+    assert_eq!(trusted(&env), json!(arn("user", "staff/bob")));
     assert_eq!(
         r["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"],
         json!(admin_arn)
@@ -1092,4 +1132,175 @@ fn import_takes_large_aws_managed_policies() {
     std::fs::write(&file, customer.to_string()).unwrap();
     let err = env.fail(&["import-authorization-details", file.to_str().unwrap()]);
     assert!(err.contains("6144") || err.contains("6,144"), "{err}");
+}
+
+/// AWS managed policies keep their ARNs (`arn:aws:iam::aws:policy/…`; AWS
+/// User Guide, "AWS managed policies"): an import of a real
+/// `get-account-authorization-details` file (AWS managed policies attached
+/// and as boundaries, groups, roles trusting users and roles, a customer
+/// boundary with two versions, URL-encoded documents, an empty `Path`)
+/// never re-homes them; they stay attachable by that ARN and are exported
+/// under it; export → import → export is lossless and a fixed point.
+#[test]
+fn aws_managed_policies_keep_their_arns_through_export_and_import() {
+    if !require_root("aws_managed_policies_keep_their_arns_through_export_and_import") {
+        return;
+    }
+    let fixture = format!(
+        "{}/tests/fixtures/aws-authorization-details-managed.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let first = Env::new();
+    let summary = first.ok(&["import-authorization-details", &fixture]);
+    assert_eq!(
+        summary["Imported"],
+        json!({"Users": 3, "Groups": 2, "Roles": 2, "Policies": 4})
+    );
+    let read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let power_user = "arn:aws:iam::aws:policy/PowerUserAccess";
+    let alice = first.ok(&["get-user", "--user-name", "alice"])["User"].clone();
+    assert_eq!(
+        alice["PermissionsBoundary"]["PermissionsBoundaryArn"],
+        json!(power_user)
+    );
+    assert_eq!(
+        first.ok(&["list-attached-user-policies", "--user-name", "alice"])["AttachedPolicies"],
+        json!([{"PolicyName": "ReadOnlyAccess", "PolicyArn": read_only}])
+    );
+    // An empty Path in the file is "/".
+    assert_eq!(
+        first.ok(&["get-user", "--user-name", "bob"])["User"]["Arn"],
+        json!(format!("arn:aws:iam::{ACCOUNT}:user/bob"))
+    );
+    // Attachable by AWS's ARN; this account's spelling names nothing.
+    first.ok(&[
+        "attach-user-policy",
+        "--user-name",
+        "bob",
+        "--policy-arn",
+        read_only,
+    ]);
+    let rehomed = format!("arn:aws:iam::{ACCOUNT}:policy/ReadOnlyAccess");
+    let err = first.fail(&["get-policy", "--policy-arn", &rehomed]);
+    assert!(err.starts_with("NoSuchEntity"), "{err}");
+    assert_eq!(
+        first.ok(&["get-policy", "--policy-arn", read_only])["Policy"]["DefaultVersionId"],
+        json!("v91")
+    );
+    let scoped = |scope: &str| {
+        names(
+            &first.ok(&["list-policies", "--scope", scope]),
+            "Policies",
+            "Arn",
+        )
+    };
+    assert_eq!(
+        scoped("AWS"),
+        [
+            "arn:aws:iam::aws:policy/IAMUserChangePassword",
+            power_user,
+            read_only
+        ]
+    );
+    assert_eq!(
+        scoped("Local"),
+        [format!(
+            "arn:aws:iam::{ACCOUNT}:policy/boundaries/DevBoundary"
+        )]
+    );
+    // The imported AWS managed policy decides (within alice's boundary).
+    let sim = first.ok(&[
+        "simulate-principal-policy",
+        "--policy-source-arn",
+        &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+        "--action-names",
+        "ec2:DescribeInstances",
+        "ec2:RunInstances",
+    ]);
+    assert_eq!(
+        names(&sim, "EvaluationResults", "EvalDecision"),
+        ["allowed", "implicitDeny"],
+        "{sim}"
+    );
+
+    let export = first.ok(&["get-account-authorization-details"]);
+    let arns = names(&export, "Policies", "Arn");
+    assert!(arns.iter().any(|a| a == read_only), "{arns:?}");
+    let only_aws = first.ok(&[
+        "get-account-authorization-details",
+        "--filter",
+        "AWSManagedPolicy",
+    ]);
+    assert_eq!(
+        names(&only_aws, "Policies", "Arn"),
+        [
+            "arn:aws:iam::aws:policy/IAMUserChangePassword",
+            power_user,
+            read_only
+        ]
+    );
+    assert!(only_aws.get("UserDetailList").is_none());
+
+    // Export → import → export: the same file, however often.
+    let mut previous = export;
+    for round in 0..2 {
+        let next = Env::new();
+        let file = next.path("export.json");
+        std::fs::write(&file, serde_json::to_string_pretty(&previous).unwrap()).unwrap();
+        next.ok(&["import-authorization-details", file.to_str().unwrap()]);
+        let again = next.ok(&["get-account-authorization-details"]);
+        assert_eq!(again, previous, "round {round}");
+        previous = again;
+    }
+}
+
+/// A file whose members do not have the types of AWS's response is an
+/// error naming the member, never an empty or partial import.
+#[test]
+fn an_export_of_the_wrong_shape_is_refused_naming_the_member() {
+    if !require_root("an_export_of_the_wrong_shape_is_refused_naming_the_member") {
+        return;
+    }
+    let env = Env::new();
+    let refused = |text: &str, names: &str| {
+        let file = env.write("shape.json", text);
+        let err = env.fail(&["import-authorization-details", &file]);
+        assert!(err.starts_with("MalformedInput"), "{err}");
+        assert!(err.contains(names), "{names:?} not in {err}");
+    };
+    refused(
+        r#"{"UserDetailList": 5}"#,
+        "UserDetailList must be a list, not 5",
+    );
+    refused(
+        r#"{"UserDetailList": [7]}"#,
+        "UserDetailList[0] must be an object",
+    );
+    refused(
+        r#"{"UserDetailList": [{"UserName": "a", "Tags": {"k": "v"}}]}"#,
+        "UserDetailList[0].Tags must be a list",
+    );
+    refused(
+        r#"{"UserDetailList": [{"UserName": "a", "GroupList": [1]}]}"#,
+        "UserDetailList[0].GroupList[0] must be a group name",
+    );
+    refused(
+        r#"{"UserDetailList": [{"UserName": 3}]}"#,
+        "UserDetailList[0].UserName must be a string",
+    );
+    refused(
+        r#"{"RoleDetailList": [{"RoleName": "r", "MaxSessionDuration": "1h",
+            "AssumeRolePolicyDocument": {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}}]}"#,
+        "RoleDetailList[0].MaxSessionDuration must be a number of seconds",
+    );
+    refused(
+        r#"{"GroupDetailList": [{"GroupName": "g", "CreateDate": "yesterday"}]}"#,
+        "GroupDetailList[0].CreateDate",
+    );
+    refused(r#"{"Users": []}"#, "unknown member \"Users\"");
+    refused(
+        r#"{"UserDetailList": [], "IsTruncated": true}"#,
+        "IsTruncated",
+    );
+    assert_eq!(env.ok(&["list-users"])["Users"], json!([]));
 }

@@ -6,7 +6,10 @@ use super::{
     AuthorizationDetails, Entity, EntityKind, GroupDetail, ImportDetails, ImportSummary,
     PolicyDetail, Result, RoleDetail, Store, StoreError, UserDetail, check_policy,
 };
-use crate::names::{IamArn, UniqueIdKind, check_tags, new_unique_id, policy_arn};
+use crate::names::{
+    AWS_MANAGED_ACCOUNT, IamArn, UniqueIdKind, aws_managed_policy_arn, check_tags, new_unique_id,
+    policy_arn,
+};
 use crate::policy::{Policy, PolicyKind};
 use chrono::{DateTime, Utc};
 
@@ -57,8 +60,9 @@ impl Store {
     /// entity that already exists is an error (`EntityAlreadyExists`).
     /// Policies are created first, then groups, users (with memberships) and
     /// roles; attachments name policies by ARN, of which only path and name
-    /// are used (so an export from another account imports here).
-    /// Boundaries likewise.
+    /// are used for a customer managed policy (so an export from another
+    /// account imports here), while an AWS managed policy keeps its
+    /// `arn:aws:iam::aws:policy/…` ARN. Boundaries likewise.
     pub fn import(&self, details: &ImportDetails, now: DateTime<Utc>) -> Result<ImportSummary> {
         let ts = now.timestamp();
         self.write(|c| {
@@ -111,6 +115,7 @@ impl Store {
                 let entity = Entity::User(u.name.clone());
                 self.import_policies(&entity, &u.inline_policies, &u.attached_policy_arns)?;
             }
+            let mut role_ids = Vec::with_capacity(details.roles.len());
             for r in &details.roles {
                 let mut new = r.role.clone();
                 new.permissions_boundary = new
@@ -119,9 +124,14 @@ impl Store {
                     .map(|arn| self.local_policy_arn(arn))
                     .transpose()?;
                 let unique_id = unique_or_new(r.id.as_deref(), UniqueIdKind::Role)?;
-                self.create_role_with(&new, &unique_id, r.create_date.unwrap_or(ts))?;
+                role_ids.push(self.insert_role(&new, &unique_id, r.create_date.unwrap_or(ts))?);
                 let entity = Entity::Role(new.name.clone());
                 self.import_policies(&entity, &r.inline_policies, &r.attached_policy_arns)?;
+            }
+            // Bound once every role exists: a trust policy may name any of
+            // them (itself included).
+            for (r, id) in details.roles.iter().zip(role_ids) {
+                self.bind_trust(c, id, &r.role.assume_role_policy_document)?;
             }
             Ok(ImportSummary {
                 users: details.users.len(),
@@ -185,9 +195,9 @@ impl Store {
             return Err(StoreError::exists(EntityKind::Policy, &p.name));
         }
         let id: i64 = c.query_row(
-            "INSERT INTO policies (name, path, unique_id, description, create_date, update_date, default_version, next_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7) RETURNING id",
-            params![p.name.as_str(), p.path.as_str(), unique_id, p.description, created, default, max_v + 1],
+            "INSERT INTO policies (name, path, unique_id, description, create_date, update_date, default_version, next_version, aws_managed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8) RETURNING id",
+            params![p.name.as_str(), p.path.as_str(), unique_id, p.description, created, default, max_v + 1, p.aws_managed],
             |r| r.get(0),
         )?;
         for (v, doc) in parsed {
@@ -221,11 +231,16 @@ impl Store {
         Ok(())
     }
 
-    /// Rewrites a policy ARN from any account into this account.
+    /// Rewrites a customer managed policy's ARN from any account into this
+    /// account; an AWS managed policy's ARN stays AWS's.
     fn local_policy_arn(&self, arn: &str) -> Result<String> {
         let parsed = IamArn::parse("PolicyArn", arn)?;
         let name = crate::names::PolicyName::parse(&parsed.name)?;
-        Ok(policy_arn(&self.account, &parsed.path, &name))
+        Ok(if parsed.account == AWS_MANAGED_ACCOUNT {
+            aws_managed_policy_arn(&parsed.path, &name)
+        } else {
+            policy_arn(&self.account, &parsed.path, &name)
+        })
     }
 }
 

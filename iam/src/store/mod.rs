@@ -10,6 +10,7 @@
 //! grouped with [`Store::atomically`]. The store keeps PHC password hashes
 //! and TOTP seeds; it never hashes or verifies anything itself.
 
+mod bindings;
 mod credentials;
 mod error;
 mod events;
@@ -29,6 +30,7 @@ pub(crate) mod test_support;
 mod tests;
 mod users;
 
+pub use bindings::{SavedTrust, TrustBinding};
 pub use credentials::{ACCESS_KEY_USE_INTERVAL, STS_SESSION_PURGE_GRACE};
 pub use error::{EntityKind, StoreError};
 pub use events::{EventCursor, EventFilter, EventQuery, EventResource, StoredEvent};
@@ -440,21 +442,29 @@ impl Store {
         };
         let not_found = || StoreError::no_such(kind, arn);
         let parsed = crate::names::IamArn::parse(field, arn)?;
+        // An AWS managed policy keeps AWS's account in its ARN.
+        let aws_managed =
+            kind == EntityKind::Policy && parsed.account == crate::names::AWS_MANAGED_ACCOUNT;
         if parsed.canonical() != arn
             || parsed.resource_type != resource_type
-            || parsed.account != self.account.as_str()
+            || (parsed.account != self.account.as_str() && !aws_managed)
         {
             return Err(not_found());
         }
-        let (id, name, path): (i64, String, String) = c
+        let managed_column = match kind {
+            EntityKind::MfaDevice => "0",
+            _ => "aws_managed",
+        };
+        let (id, name, path, stored_aws_managed): (i64, String, String, bool) = c
             .query_row(
-                &format!("SELECT id, name, path FROM {table} WHERE name = ?1"),
+                &format!("SELECT id, name, path, {managed_column} FROM {table} WHERE name = ?1"),
                 [&parsed.name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?
             .ok_or_else(not_found)?;
-        if name != parsed.name || path != parsed.path.as_str() {
+        if name != parsed.name || path != parsed.path.as_str() || stored_aws_managed != aws_managed
+        {
             return Err(not_found());
         }
         Ok(id)

@@ -1,6 +1,7 @@
 //! The directory model as the store hands it out. Timestamps are unix
 //! seconds (UTC); ARNs are computed from the account id, path and name.
 
+use super::bindings::SavedTrust;
 use crate::names::{
     GroupName, IamPath, MfaDeviceName, PolicyName, RoleName, RoleSessionName, Tag, UserName,
 };
@@ -113,6 +114,9 @@ pub struct ManagedPolicy {
     pub attachment_count: u32,
     /// Users and roles using it as permissions boundary.
     pub permissions_boundary_usage_count: u32,
+    /// An AWS managed policy brought in by an import: its ARN is AWS's
+    /// (`arn:aws:iam::aws:policy/…`).
+    pub aws_managed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,23 +150,17 @@ pub struct Role {
     pub id: String,
     pub arn: String,
     pub create_date: i64,
+    /// The trust policy as AWS shows it: a bound principal under its
+    /// current ARN, a deleted one as its unique ID (`store/bindings.rs`).
     pub assume_role_policy_document: String,
+    /// The trust policy as saved, with its principals' bindings: what
+    /// [`Role::trust_policy`] decides with.
+    pub trust: SavedTrust,
     pub description: Option<String>,
     /// Seconds, 3600..=43200; AWS's default is 3600.
     pub max_session_duration: u32,
     pub tags: Vec<Tag>,
     pub permissions_boundary: Option<String>,
-}
-
-impl Role {
-    /// Compiles the trust policy (the resource policy of `sts:AssumeRole`).
-    pub fn trust_policy(&self) -> Result<Policy, PolicyError> {
-        Policy::parse(
-            &format!("{}-trust-policy", self.name),
-            &self.assume_role_policy_document,
-            PolicyKind::Trust,
-        )
-    }
 }
 
 /// What `create_role` needs.

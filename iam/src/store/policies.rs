@@ -12,13 +12,14 @@ use super::{
     PrincipalPolicies, Result, Store, StoreError, check_policy, to_u32,
 };
 use crate::names::{
-    GroupName, IamPath, PolicyName, RoleName, UniqueIdKind, UserName, new_unique_id, policy_arn,
+    GroupName, IamPath, PolicyName, RoleName, UniqueIdKind, UserName, aws_managed_policy_arn,
+    new_unique_id, policy_arn,
 };
 use crate::policy::{PolicyKind, policy_chars};
 use chrono::{DateTime, Utc};
 
 const POLICY_COLUMNS: &str = "p.id, p.name, p.path, p.unique_id, p.description, p.create_date, p.update_date, p.default_version,
-    (SELECT count(*) FROM attachments a WHERE a.policy_id = p.id)";
+    (SELECT count(*) FROM attachments a WHERE a.policy_id = p.id), p.aws_managed";
 
 impl Entity {
     fn kind_str(&self) -> &'static str {
@@ -543,7 +544,7 @@ impl Store {
         out: &mut Vec<PolicyDocument>,
     ) -> Result<()> {
         let mut st = c.prepare_cached(
-            "SELECT p.name, p.path, v.document FROM attachments a
+            "SELECT p.name, p.path, v.document, p.aws_managed FROM attachments a
              JOIN policies p ON p.id = a.policy_id
              JOIN policy_versions v ON v.policy_id = p.id AND v.version = p.default_version
              WHERE a.entity_kind = ?1 AND a.entity_id = ?2 ORDER BY p.name COLLATE NOCASE",
@@ -553,15 +554,16 @@ impl Store {
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
             ))
         })?;
         for row in rows {
-            let (name, path, document) = row?;
+            let (name, path, document, aws_managed) = row?;
             let pname = PolicyName::parse(&name).map_err(corrupt)?;
             let ppath = IamPath::parse(&path).map_err(corrupt)?;
             out.push(PolicyDocument {
                 source: PolicySource::Managed {
-                    arn: policy_arn(&self.account, &ppath, &pname),
+                    arn: self.managed_policy_arn(aws_managed, &ppath, &pname),
                     group: group.cloned(),
                 },
                 name,
@@ -593,7 +595,18 @@ impl Store {
 
     // ---- helpers -------------------------------------------------------
 
-    /// Resolves a policy ARN of this account to its row id.
+    /// A managed policy's ARN: this account's, or AWS's for an AWS managed
+    /// policy brought in by an import (never re-homed).
+    fn managed_policy_arn(&self, aws_managed: bool, path: &IamPath, name: &PolicyName) -> String {
+        if aws_managed {
+            aws_managed_policy_arn(path, name)
+        } else {
+            policy_arn(&self.account, path, name)
+        }
+    }
+
+    /// Resolves a policy ARN (this account's, or an imported AWS managed
+    /// policy's) to its row id.
     pub(crate) fn policy_id_by_arn(&self, c: &Connection, arn: &str) -> Result<i64> {
         self.id_by_arn(c, EntityKind::Policy, arn)
     }
@@ -609,7 +622,8 @@ impl Store {
     fn policy_from_row(&self, c: &Connection, r: &Row<'_>) -> Result<ManagedPolicy> {
         let name = PolicyName::parse(&r.get::<_, String>(1)?).map_err(corrupt)?;
         let path = IamPath::parse(&r.get::<_, String>(2)?).map_err(corrupt)?;
-        let arn = policy_arn(&self.account, &path, &name);
+        let aws_managed: bool = r.get(9)?;
+        let arn = self.managed_policy_arn(aws_managed, &path, &name);
         let boundary_uses: i64 = c.query_row(
             "SELECT (SELECT count(*) FROM users WHERE permissions_boundary = ?1)
                   + (SELECT count(*) FROM roles WHERE permissions_boundary = ?1)",
@@ -624,6 +638,7 @@ impl Store {
             default_version_id: version_id(r.get(7)?),
             attachment_count: to_u32(r.get(8)?, "attachment count")?,
             permissions_boundary_usage_count: to_u32(boundary_uses, "boundary count")?,
+            aws_managed,
             arn,
             name,
             path,
@@ -637,19 +652,23 @@ impl Store {
         eid: i64,
     ) -> Result<Vec<AttachedPolicy>> {
         let mut st = c.prepare_cached(
-            "SELECT p.name, p.path FROM attachments a JOIN policies p ON p.id = a.policy_id
+            "SELECT p.name, p.path, p.aws_managed FROM attachments a JOIN policies p ON p.id = a.policy_id
              WHERE a.entity_kind = ?1 AND a.entity_id = ?2 ORDER BY p.name COLLATE NOCASE",
         )?;
         let rows = st.query_map(params![kind, eid], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (name, path) = row?;
+            let (name, path, aws_managed) = row?;
             let name = PolicyName::parse(&name).map_err(corrupt)?;
             let path = IamPath::parse(&path).map_err(corrupt)?;
             out.push(AttachedPolicy {
-                arn: policy_arn(&self.account, &path, &name),
+                arn: self.managed_policy_arn(aws_managed, &path, &name),
                 name,
             });
         }

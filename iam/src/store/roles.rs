@@ -11,7 +11,7 @@ use crate::names::{
 use crate::policy::PolicyKind;
 use chrono::{DateTime, Utc};
 
-const ROLE_COLUMNS: &str = "name, path, unique_id, create_date, trust_policy, description, max_session_duration, tags, permissions_boundary";
+const ROLE_COLUMNS: &str = "name, path, unique_id, create_date, trust_policy, description, max_session_duration, tags, permissions_boundary, id";
 
 /// AWS's default and bounds for `MaxSessionDuration`, in seconds.
 pub const DEFAULT_MAX_SESSION_DURATION: u32 = 3600;
@@ -47,6 +47,17 @@ impl Store {
         unique_id: &str,
         created: i64,
     ) -> Result<Role> {
+        self.write(|c| {
+            let bindings = self.resolve_trust(c, &new.assume_role_policy_document)?;
+            let id = self.insert_role(new, unique_id, created)?;
+            self.record_trust(c, id, &bindings)?;
+            self.role_in(c, &new.name)
+        })
+    }
+
+    /// The role's row, its trust policy validated but not yet bound
+    /// ([`Store::bind_trust`]): an import binds after all its roles exist.
+    pub(crate) fn insert_role(&self, new: &NewRole, unique_id: &str, created: i64) -> Result<i64> {
         check_tags(&new.tags)?;
         check_role_fields(new.description.as_deref(), new.max_session_duration)?;
         check_policy(
@@ -68,9 +79,9 @@ impl Store {
             if let Some(arn) = &new.permissions_boundary {
                 self.policy_id_by_arn(c, arn)?;
             }
-            c.execute(
+            Ok(c.query_row(
                 "INSERT INTO roles (name, path, unique_id, create_date, trust_policy, description, max_session_duration, tags, permissions_boundary)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
                 params![
                     new.name.as_str(),
                     new.path.as_str(),
@@ -82,8 +93,8 @@ impl Store {
                     tags_json(&new.tags)?,
                     new.permissions_boundary,
                 ],
-            )?;
-            self.role_in(c, &new.name)
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -98,7 +109,7 @@ impl Store {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {ROLE_COLUMNS} FROM roles ORDER BY name COLLATE NOCASE"
             ))?;
-            let rows = st.query_map((), |r| Ok(self.role_from_row(r)))?;
+            let rows = st.query_map((), |r| Ok(self.role_from_row(c, r)))?;
             let mut out = Vec::new();
             for row in rows {
                 let role = row??;
@@ -122,6 +133,7 @@ impl Store {
                     "Cannot delete entity, must delete policies first.".into(),
                 ));
             }
+            c.execute("DELETE FROM trust_bindings WHERE role_id = ?1", [id])?;
             c.execute("DELETE FROM roles WHERE id = ?1", [id])?;
             Ok(())
         })
@@ -154,7 +166,8 @@ impl Store {
         })
     }
 
-    /// `UpdateAssumeRolePolicy`: validated as a trust policy.
+    /// `UpdateAssumeRolePolicy`: validated as a trust policy and bound to
+    /// the principals it names now.
     pub fn update_assume_role_policy(&self, name: &RoleName, document: &str) -> Result<()> {
         check_policy(name.as_str(), document, PolicyKind::Trust)?;
         self.write(|c| {
@@ -163,7 +176,7 @@ impl Store {
                 "UPDATE roles SET trust_policy = ?1 WHERE id = ?2",
                 params![document, id],
             )?;
-            Ok(())
+            self.bind_trust(c, id, document)
         })
     }
 
@@ -208,20 +221,22 @@ impl Store {
         c.query_row(
             &format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = ?1"),
             [name.as_str()],
-            |r| Ok(self.role_from_row(r)),
+            |r| Ok(self.role_from_row(c, r)),
         )
         .optional()?
         .ok_or_else(|| StoreError::no_such(EntityKind::Role, name))?
     }
 
-    fn role_from_row(&self, r: &Row<'_>) -> Result<Role> {
+    fn role_from_row(&self, c: &Connection, r: &Row<'_>) -> Result<Role> {
         let name = RoleName::parse(&r.get::<_, String>(0)?).map_err(corrupt)?;
         let path = IamPath::parse(&r.get::<_, String>(1)?).map_err(corrupt)?;
+        let (shown, trust) = self.load_trust(c, r.get(9)?, r.get(4)?)?;
         Ok(Role {
             arn: role_arn(&self.account, &path, &name),
             id: r.get(2)?,
             create_date: r.get(3)?,
-            assume_role_policy_document: r.get(4)?,
+            assume_role_policy_document: shown,
+            trust,
             description: r.get(5)?,
             max_session_duration: to_u32(r.get(6)?, "max_session_duration")?,
             tags: parse_tags(&r.get::<_, String>(7)?)?,

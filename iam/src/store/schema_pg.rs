@@ -327,4 +327,34 @@ CREATE TABLE ssh_public_keys (
 -- that the account stage knows every factor of the login (host:AuthMethod).
 ALTER TABLE auth_records ADD COLUMN password BIGINT NOT NULL DEFAULT 0;
 "#,
+    // 9: trust policies bound to principals' unique IDs (issue 17), as AWS
+    // binds them on save: each user or role ARN of this account that a
+    // role's trust policy names, with the unique ID of the principal it
+    // named then (`store/bindings.rs`). Self-contained: it reads only the
+    // tables of migration 1. Trust policies saved before are bound to the
+    // principals that hold those ARNs now; an ARN no principal holds stays
+    // unbound and matches nobody. And AWS managed policies brought in by an
+    // import keep their `arn:aws:iam::aws:policy/…` ARNs (`aws_managed`).
+    r#"
+ALTER TABLE policies ADD COLUMN aws_managed BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE trust_bindings (
+    role_id   BIGINT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+    arn       TEXT NOT NULL,
+    unique_id TEXT NOT NULL,
+    PRIMARY KEY (role_id, arn)
+);
+INSERT INTO trust_bindings (role_id, arn, unique_id)
+SELECT r.id, p.arn, p.unique_id
+FROM roles r
+JOIN (
+    -- names compare case-insensitively (a nondeterministic collation, which
+    -- strpos refuses): the ARN is matched as written, byte for byte.
+    SELECT 'arn:aws:iam::' || m.value || ':user' || u.path || (u.name COLLATE "C") AS arn, u.unique_id
+    FROM users u, meta m WHERE m.key = 'account_id'
+    UNION ALL
+    SELECT 'arn:aws:iam::' || m.value || ':role' || o.path || (o.name COLLATE "C") AS arn, o.unique_id
+    FROM roles o, meta m WHERE m.key = 'account_id'
+) p ON strpos(r.trust_policy COLLATE "C", ('"' || p.arn || '"') COLLATE "C") > 0;
+"#,
 ];

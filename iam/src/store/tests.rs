@@ -97,3 +97,55 @@ fn a_readable_journal_file_is_refused() {
     std::fs::set_permissions(&shm, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     Store::open(&path).unwrap();
 }
+
+/// Migration 9 binds the trust policies saved before it to the principals
+/// that hold their ARNs at the upgrade (what AWS would have bound on save);
+/// an ARN nobody holds then is bound to nobody, so a namesake created after
+/// the upgrade is not trusted.
+#[test]
+fn migration_9_binds_existing_trust_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    let before = schema::MIGRATIONS.len() - 1;
+    let c = rusqlite::Connection::open(&path).unwrap();
+    for sql in &schema::MIGRATIONS[..before] {
+        c.execute_batch(sql).unwrap();
+    }
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::123456789012:user/bob","arn:aws:iam::123456789012:user/gone"]},"Action":"sts:AssumeRole"}]}"#;
+    c.execute_batch(&format!(
+        "PRAGMA user_version = {before};
+         PRAGMA application_id = {};
+         INSERT INTO meta VALUES ('account_id', '{ACCT}');
+         INSERT INTO linux_ids VALUES (70000, 'user', 'bob', 0);
+         INSERT INTO users (id, name, path, unique_id, create_date, status, uid)
+           VALUES (1, 'bob', '/', 'AIDABOB', 0, 'Active', 70000);
+         INSERT INTO roles (name, path, unique_id, create_date, trust_policy, max_session_duration)
+           VALUES ('ops', '/', 'AROAOPS', 0, '{trust}', 3600);",
+        schema::APPLICATION_ID
+    ))
+    .unwrap();
+    drop(c);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let store = Store::open(&path).unwrap();
+    let ops = store
+        .get_role(&crate::names::RoleName::parse("ops").unwrap())
+        .unwrap();
+    assert_eq!(
+        ops.trust.bindings,
+        vec![TrustBinding {
+            arn: "arn:aws:iam::123456789012:user/bob".into(),
+            unique_id: "AIDABOB".into(),
+        }]
+    );
+    let account = ACCT.to_owned();
+    assert_eq!(
+        ops.trust
+            .binding(&account, "arn:aws:iam::123456789012:user/gone"),
+        Some(crate::policy::PrincipalBinding::Nobody)
+    );
+    assert_eq!(
+        ops.trust
+            .binding(&account, "arn:aws:iam::123456789012:root"),
+        None
+    );
+}

@@ -21,7 +21,7 @@ use iam::config::HostConfig;
 use iam::directory::Directory;
 use iam::elevation::{self as rules, AssumeRoleQuestion, DurationBounds, RunAs, Verdict};
 use iam::names::{RoleName, RoleSessionName, UserName, assumed_role_arn};
-use iam::policy::{Decision, NotAuthorized, Policy, PolicyKind, Response};
+use iam::policy::{Decision, NotAuthorized, Policy, Response};
 use iam::principal::Principal;
 use iam::request::{self, RequestFacts};
 use iam::store::{Role, RoleSession, RoleSessionStatus, Store, StoreError};
@@ -232,12 +232,9 @@ fn resolve(ctx: &Ctx, caller: &Principal, args: &AssumeRoleArgs) -> Result<Resol
     .map_err(validation)?;
     let run_as = RunAs::from_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())))
         .map_err(validation)?;
-    let trust = Policy::parse_unlimited(
-        &format!("{role_name}-trust-policy"),
-        &role.assume_role_policy_document,
-        PolicyKind::Trust,
-    )
-    .map_err(|e| CliError::new("ServiceFailure", format!("stored trust policy: {e}")))?;
+    let trust = role
+        .trust_policy()
+        .map_err(|e| CliError::new("ServiceFailure", format!("stored trust policy: {e}")))?;
     let session = Principal::for_role_session(&ctx.store, &ctx.account, &role_name, &session_name)?;
     Ok(Resolved {
         user,

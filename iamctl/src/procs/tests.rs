@@ -254,6 +254,13 @@ fn inside_a_session_the_caller_is_the_assumed_role() {
     let store = Store::create(&dir.path().join("iam.db"), &account).unwrap();
     let now = Utc::now();
     let role = RoleName::parse("admin").unwrap();
+    // The trust policy names alice, who must exist when it is saved.
+    store
+        .create_user(
+            &iam::store::NewUser::new(UserName::parse("alice").unwrap()),
+            now,
+        )
+        .unwrap();
     store
         .create_role(
             &NewRole {

@@ -9,7 +9,8 @@ use crate::ctx::Ctx;
 use crate::error::CliError;
 use crate::{input, shapes};
 use iam::names::{
-    GroupName, IamArn, IamPath, PolicyName, RoleName, Tag, TagKey, TagValue, UserName,
+    AWS_MANAGED_ACCOUNT, GroupName, IamArn, IamPath, PolicyName, RoleName, Tag, TagKey, TagValue,
+    UserName,
 };
 use iam::policy::{Policy, PolicyKind};
 use iam::store::{
@@ -127,10 +128,17 @@ pub fn export(ctx: &mut Ctx, a: &cli::AuthorizationDetailsArgs) -> Result<Value,
             .collect();
         out.insert("RoleDetailList".into(), Value::Array(roles));
     }
-    if want(EntityFilter::LocalManagedPolicy) {
+    if want(EntityFilter::LocalManagedPolicy) || want(EntityFilter::AwsManagedPolicy) {
         let policies: Vec<Value> = d
             .policies
             .iter()
+            .filter(|p| {
+                want(if p.policy.aws_managed {
+                    EntityFilter::AwsManagedPolicy
+                } else {
+                    EntityFilter::LocalManagedPolicy
+                })
+            })
             .map(|p| {
                 let mut v = shapes::policy(&p.policy);
                 if let Some(m) = v.as_object_mut() {
@@ -153,31 +161,68 @@ pub fn export(ctx: &mut Ctx, a: &cli::AuthorizationDetailsArgs) -> Result<Value,
 }
 
 // ---- import ------------------------------------------------------------------
+// The file is GetAccountAuthorizationDetails' response shape (botocore's
+// model): a member present with the wrong type is an error naming where it
+// is, never read as absent.
 
 fn bad(what: &str) -> CliError {
     CliError::new("MalformedInput", format!("authorization details: {what}"))
 }
 
-fn str_field<'a>(v: &'a Value, key: &str, ctx: &str) -> Result<&'a str, CliError> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad(&format!("{ctx}: missing string field {key}")))
+/// `what` (where the member is, e.g. `UserDetailList[0].UserName`) is not
+/// of the type AWS's response has there.
+fn wrong_type(what: &str, want: &str, got: &Value) -> CliError {
+    bad(&format!("{what} must be {want}, not {got}"))
 }
 
-fn opt_str(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
+fn str_field<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str, CliError> {
+    opt_str(v, key, at)?.ok_or_else(|| bad(&format!("{at}: missing string field {key}")))
 }
 
-fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+fn opt_str<'a>(v: &'a Value, key: &str, at: &str) -> Result<Option<&'a str>, CliError> {
+    match v.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(wrong_type(&format!("{at}.{key}"), "a string", other)),
+    }
+}
+
+/// A list member; absent is empty.
+fn list<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a [Value], CliError> {
+    match v.get(key) {
+        None => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(other) => Err(wrong_type(&join(at, key), "a list", other)),
+    }
+}
+
+/// The objects of a list member, each with where it is
+/// (`UserDetailList[2]`).
+fn objects<'a>(v: &'a Value, key: &str, at: &str) -> Result<Vec<(String, &'a Value)>, CliError> {
+    list(v, key, at)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let here = format!("{}[{i}]", join(at, key));
+            match item {
+                Value::Object(_) => Ok((here, item)),
+                other => Err(wrong_type(&here, "an object", other)),
+            }
+        })
+        .collect()
+}
+
+fn join(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{at}.{key}")
+    }
 }
 
 /// A document field: a JSON object (AWS CLI output) or a URL-encoded string
 /// (the raw API), returned as compact JSON text.
-fn doc_field(v: &Value, key: &str, ctx: &str) -> Result<String, CliError> {
+fn doc_field(v: &Value, key: &str, at: &str) -> Result<String, CliError> {
     match v.get(key) {
         Some(Value::String(s)) => {
             let decoded = if s.trim_start().starts_with('{') {
@@ -188,15 +233,22 @@ fn doc_field(v: &Value, key: &str, ctx: &str) -> Result<String, CliError> {
             Ok(decoded)
         }
         Some(obj @ Value::Object(_)) => Ok(obj.to_string()),
-        _ => Err(bad(&format!("{ctx}: missing {key}"))),
+        None => Err(bad(&format!("{at}: missing {key}"))),
+        Some(other) => Err(wrong_type(
+            &format!("{at}.{key}"),
+            "a policy document",
+            other,
+        )),
     }
 }
 
 /// A unique id to keep, if it has the prefix of its kind (`AIDA`, `AGPA`,
 /// `AROA`, `ANPA`); otherwise (e.g. AWS documentation's examples) a new one
 /// is allocated, with a warning.
-fn unique_id(v: &Value, key: &str, prefix: &str) -> Option<String> {
-    let id = v.get(key)?.as_str()?;
+fn unique_id(v: &Value, key: &str, prefix: &str, at: &str) -> Result<Option<String>, CliError> {
+    let Some(id) = opt_str(v, key, at)? else {
+        return Ok(None);
+    };
     let ok = id.len() > prefix.len()
         && id.starts_with(prefix)
         && id
@@ -205,178 +257,259 @@ fn unique_id(v: &Value, key: &str, prefix: &str) -> Option<String> {
     if !ok {
         crate::say!("warning: {key} {id} is not a {prefix}… id; a new one is allocated");
     }
-    ok.then(|| id.to_owned())
+    Ok(ok.then(|| id.to_owned()))
 }
 
-fn date(v: &Value) -> Option<i64> {
-    let s = v.get("CreateDate")?.as_str()?;
+fn date(v: &Value, at: &str) -> Result<Option<i64>, CliError> {
+    let Some(s) = opt_str(v, "CreateDate", at)? else {
+        return Ok(None);
+    };
     chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.timestamp())
+        .map(|d| Some(d.timestamp()))
+        .map_err(|_| bad(&format!("{at}.CreateDate {s:?} is not an ISO 8601 date")))
 }
 
-fn path(v: &Value) -> Result<IamPath, CliError> {
+/// `Path`; absent or empty (as real exports have it for some entities)
+/// is `/`.
+fn path(v: &Value, at: &str) -> Result<IamPath, CliError> {
     Ok(IamPath::parse(
-        v.get("Path").and_then(Value::as_str).unwrap_or("/"),
+        opt_str(v, "Path", at)?
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/"),
     )?)
 }
 
-fn tags(v: &Value) -> Result<Vec<Tag>, CliError> {
-    list(v, "Tags")
-        .iter()
-        .map(|t| {
+fn tags(v: &Value, at: &str) -> Result<Vec<Tag>, CliError> {
+    objects(v, "Tags", at)?
+        .into_iter()
+        .map(|(here, t)| {
             Ok(Tag {
-                key: TagKey::parse(str_field(t, "Key", "Tags")?)?,
-                value: TagValue::parse(t.get("Value").and_then(Value::as_str).unwrap_or(""))?,
+                key: TagKey::parse(str_field(t, "Key", &here)?)?,
+                value: TagValue::parse(opt_str(t, "Value", &here)?.unwrap_or(""))?,
             })
         })
         .collect()
 }
 
+/// `owner` names the entity for validation messages (`user alice`).
 fn inline_list(
     v: &Value,
     key: &str,
-    ctx: &str,
+    at: &str,
+    owner: &str,
     kind: PolicyKind,
 ) -> Result<Vec<InlinePolicy>, CliError> {
-    list(v, key)
-        .iter()
-        .map(|p| {
-            let name = PolicyName::parse(str_field(p, "PolicyName", ctx)?)?;
-            let document = doc_field(p, "PolicyDocument", ctx)?;
-            check(ctx, name.as_str(), &document, kind)?;
+    objects(v, key, at)?
+        .into_iter()
+        .map(|(here, p)| {
+            let name = PolicyName::parse(str_field(p, "PolicyName", &here)?)?;
+            let document = doc_field(p, "PolicyDocument", &here)?;
+            check(
+                &format!("{owner}, inline policy {name} ({here})"),
+                name.as_str(),
+                &document,
+                kind,
+            )?;
             Ok(InlinePolicy { name, document })
         })
         .collect()
 }
 
 /// The engine's validation, with where in the file the document was.
-fn check(ctx: &str, name: &str, document: &str, kind: PolicyKind) -> Result<(), CliError> {
+fn check(at: &str, name: &str, document: &str, kind: PolicyKind) -> Result<(), CliError> {
     Policy::parse(name, document, kind)
         .map(drop)
-        .map_err(|e| CliError::new(e.aws_code(), format!("{ctx}: {e}")))
+        .map_err(|e| CliError::new(e.aws_code(), format!("{at}: {e}")))
 }
 
-fn attached_arns(v: &Value, ctx: &str) -> Result<Vec<String>, CliError> {
-    list(v, "AttachedManagedPolicies")
-        .iter()
-        .map(|p| str_field(p, "PolicyArn", ctx).map(str::to_owned))
+fn attached_arns(v: &Value, at: &str) -> Result<Vec<String>, CliError> {
+    objects(v, "AttachedManagedPolicies", at)?
+        .into_iter()
+        .map(|(here, p)| str_field(p, "PolicyArn", &here).map(str::to_owned))
         .collect()
 }
 
-/// A boundary ARN from another account, re-pointed at the imported policy.
-fn boundary_arn(ctx: &Ctx, v: &Value) -> Result<Option<String>, CliError> {
-    let Some(arn) = v
-        .get("PermissionsBoundary")
-        .and_then(|b| b.get("PermissionsBoundaryArn"))
-    else {
+/// The permissions boundary's ARN, as the file has it (the store re-homes
+/// a customer managed policy's into this account).
+fn boundary_arn(v: &Value, at: &str) -> Result<Option<String>, CliError> {
+    let Some(b) = v.get("PermissionsBoundary") else {
         return Ok(None);
     };
-    let arn = arn
-        .as_str()
-        .ok_or_else(|| bad("PermissionsBoundaryArn is not a string"))?;
-    let parsed = IamArn::parse("PermissionsBoundaryArn", arn)?;
-    let name = PolicyName::parse(&parsed.name)?;
-    Ok(Some(iam::names::policy_arn(
-        &ctx.account,
-        &parsed.path,
-        &name,
-    )))
+    let here = format!("{at}.PermissionsBoundary");
+    if !b.is_object() {
+        return Err(wrong_type(&here, "an object", b));
+    }
+    let arn = str_field(b, "PermissionsBoundaryArn", &here)?;
+    IamArn::parse("PermissionsBoundaryArn", arn)?;
+    Ok(Some(arn.to_owned()))
 }
 
-pub fn parse_details(ctx: &Ctx, text: &str) -> Result<ImportDetails, CliError> {
+/// The members of GetAccountAuthorizationDetails' response.
+const TOP_LEVEL: [&str; 6] = [
+    "UserDetailList",
+    "GroupDetailList",
+    "RoleDetailList",
+    "Policies",
+    "IsTruncated",
+    "Marker",
+];
+
+pub fn parse_details(text: &str) -> Result<ImportDetails, CliError> {
     let v: Value = serde_json::from_str(text).map_err(|e| bad(&format!("invalid JSON: {e}")))?;
-    if !v.is_object() {
+    let Some(top) = v.as_object() else {
         return Err(bad("the file must hold a JSON object"));
+    };
+    if let Some(key) = top.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
+        return Err(bad(&format!(
+            "unknown member {key:?}; a get-account-authorization-details file has {}",
+            TOP_LEVEL.join(", ")
+        )));
+    }
+    match v.get("IsTruncated") {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            return Err(bad(
+                "IsTruncated is true: the file holds one page; export all of it (the AWS CLI pages by itself)",
+            ));
+        }
+        Some(other) => return Err(wrong_type("IsTruncated", "a boolean", other)),
     }
     let mut d = ImportDetails::default();
-    for p in list(&v, "Policies") {
-        let name = str_field(p, "PolicyName", "Policies")?;
-        let ctx_name = format!("policy {name}");
-        let aws_managed =
-            opt_str(p, "Arn").is_some_and(|a| a.starts_with("arn:aws:iam::aws:policy/"));
+    for (at, p) in objects(&v, "Policies", "")? {
+        let name = str_field(p, "PolicyName", &at)?;
+        let aws_managed = match opt_str(p, "Arn", &at)? {
+            Some(arn) => IamArn::parse("Arn", arn)?.account == AWS_MANAGED_ACCOUNT,
+            None => false,
+        };
         let mut versions = Vec::new();
-        for ver in list(p, "PolicyVersionList") {
-            let document = doc_field(ver, "Document", &ctx_name)?;
+        for (here, ver) in objects(p, "PolicyVersionList", &at)? {
+            let document = doc_field(ver, "Document", &here)?;
             if !aws_managed {
-                check(&ctx_name, name, &document, PolicyKind::Managed)?;
+                check(
+                    &format!("policy {name} ({here})"),
+                    name,
+                    &document,
+                    PolicyKind::Managed,
+                )?;
             }
+            let is_default = match ver.get("IsDefaultVersion") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    return Err(wrong_type(
+                        &format!("{here}.IsDefaultVersion"),
+                        "a boolean",
+                        other,
+                    ));
+                }
+            };
             versions.push((
-                str_field(ver, "VersionId", &ctx_name)?.to_owned(),
+                str_field(ver, "VersionId", &here)?.to_owned(),
                 document,
-                ver.get("IsDefaultVersion")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                is_default,
             ));
         }
         d.policies.push(ImportPolicy {
             name: PolicyName::parse(name)?,
-            path: path(p)?,
-            id: unique_id(p, "PolicyId", "ANPA"),
-            description: opt_str(p, "Description"),
-            create_date: date(p),
+            path: path(p, &at)?,
+            id: unique_id(p, "PolicyId", "ANPA", &at)?,
+            description: opt_str(p, "Description", &at)?.map(str::to_owned),
+            create_date: date(p, &at)?,
             versions,
             aws_managed,
         });
     }
-    for g in list(&v, "GroupDetailList") {
-        let name = str_field(g, "GroupName", "GroupDetailList")?;
-        let c = format!("group {name}");
+    for (at, g) in objects(&v, "GroupDetailList", "")? {
+        let name = str_field(g, "GroupName", &at)?;
         d.groups.push(ImportGroup {
             name: GroupName::parse(name)?,
-            path: path(g)?,
-            id: unique_id(g, "GroupId", "AGPA"),
-            create_date: date(g),
-            inline_policies: inline_list(g, "GroupPolicyList", &c, PolicyKind::GroupInline)?,
-            attached_policy_arns: attached_arns(g, &c)?,
+            path: path(g, &at)?,
+            id: unique_id(g, "GroupId", "AGPA", &at)?,
+            create_date: date(g, &at)?,
+            inline_policies: inline_list(
+                g,
+                "GroupPolicyList",
+                &at,
+                &format!("group {name}"),
+                PolicyKind::GroupInline,
+            )?,
+            attached_policy_arns: attached_arns(g, &at)?,
         });
     }
-    for u in list(&v, "UserDetailList") {
-        let name = str_field(u, "UserName", "UserDetailList")?;
-        let c = format!("user {name}");
-        let groups = list(u, "GroupList")
+    for (at, u) in objects(&v, "UserDetailList", "")? {
+        let name = str_field(u, "UserName", &at)?;
+        let groups = list(u, "GroupList", &at)?
             .iter()
-            .map(|g| {
-                g.as_str()
-                    .ok_or_else(|| bad(&format!("{c}: GroupList holds a non-string")))
-                    .and_then(|s| Ok(GroupName::parse(s)?))
+            .enumerate()
+            .map(|(i, g)| match g {
+                Value::String(s) => Ok(GroupName::parse(s)?),
+                other => Err(wrong_type(
+                    &format!("{at}.GroupList[{i}]"),
+                    "a group name",
+                    other,
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         d.users.push(ImportUser {
             name: UserName::parse(name)?,
-            path: path(u)?,
-            id: unique_id(u, "UserId", "AIDA"),
-            create_date: date(u),
-            tags: tags(u)?,
-            permissions_boundary: boundary_arn(ctx, u)?,
+            path: path(u, &at)?,
+            id: unique_id(u, "UserId", "AIDA", &at)?,
+            create_date: date(u, &at)?,
+            tags: tags(u, &at)?,
+            permissions_boundary: boundary_arn(u, &at)?,
             groups,
-            inline_policies: inline_list(u, "UserPolicyList", &c, PolicyKind::UserInline)?,
-            attached_policy_arns: attached_arns(u, &c)?,
+            inline_policies: inline_list(
+                u,
+                "UserPolicyList",
+                &at,
+                &format!("user {name}"),
+                PolicyKind::UserInline,
+            )?,
+            attached_policy_arns: attached_arns(u, &at)?,
         });
     }
-    for r in list(&v, "RoleDetailList") {
-        let name = str_field(r, "RoleName", "RoleDetailList")?;
-        let c = format!("role {name}");
-        let max = r
-            .get("MaxSessionDuration")
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok());
-        let trust = doc_field(r, "AssumeRolePolicyDocument", &c)?;
-        check(&c, name, &trust, PolicyKind::Trust)?;
+    for (at, r) in objects(&v, "RoleDetailList", "")? {
+        let name = str_field(r, "RoleName", &at)?;
+        let max =
+            match r.get("MaxSessionDuration") {
+                None => None,
+                Some(n) => Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || {
+                        wrong_type(
+                            &format!("{at}.MaxSessionDuration"),
+                            "a number of seconds",
+                            n,
+                        )
+                    },
+                )?),
+            };
+        let trust = doc_field(r, "AssumeRolePolicyDocument", &at)?;
+        check(
+            &format!("role {name} ({at})"),
+            name,
+            &trust,
+            PolicyKind::Trust,
+        )?;
         d.roles.push(ImportRole {
             role: NewRole {
                 name: RoleName::parse(name)?,
-                path: path(r)?,
+                path: path(r, &at)?,
                 assume_role_policy_document: trust,
-                description: opt_str(r, "Description"),
+                description: opt_str(r, "Description", &at)?.map(str::to_owned),
                 max_session_duration: max,
-                tags: tags(r)?,
-                permissions_boundary: boundary_arn(ctx, r)?,
+                tags: tags(r, &at)?,
+                permissions_boundary: boundary_arn(r, &at)?,
             },
-            id: unique_id(r, "RoleId", "AROA"),
-            create_date: date(r),
-            inline_policies: inline_list(r, "RolePolicyList", &c, PolicyKind::RoleInline)?,
-            attached_policy_arns: attached_arns(r, &c)?,
+            id: unique_id(r, "RoleId", "AROA", &at)?,
+            create_date: date(r, &at)?,
+            inline_policies: inline_list(
+                r,
+                "RolePolicyList",
+                &at,
+                &format!("role {name}"),
+                PolicyKind::RoleInline,
+            )?,
+            attached_policy_arns: attached_arns(r, &at)?,
         });
     }
     Ok(d)
@@ -393,7 +526,7 @@ pub fn import(ctx: &mut Ctx, a: &cli::ImportArgs) -> Result<Value, CliError> {
         .or_else(|| a.file.strip_prefix("fileb://"))
         .unwrap_or(&a.file);
     let text = input::read_file(path, &a.file)?;
-    let details = parse_details(ctx, &text)?;
+    let details = parse_details(&text)?;
     let summary = ctx.commit(
         |summary: &iam::store::ImportSummary| {
             json!({"file": path, "users": summary.users, "groups": summary.groups,

@@ -79,15 +79,18 @@ pub fn get_policy_version(ctx: &mut Ctx, a: &cli::PolicyVersionArgs) -> Result<V
 
 pub fn list_policies(ctx: &mut Ctx, a: &cli::ListPoliciesArgs) -> Result<Value, CliError> {
     ctx.authorize("*")?;
-    // There are no AWS-managed policies on a host: scope AWS lists nothing.
-    let policies = match a.scope {
-        PolicyScope::Aws => Vec::new(),
-        PolicyScope::All | PolicyScope::Local => {
-            let only_attached = tri(a.only_attached, a.no_only_attached).unwrap_or(false);
-            ctx.store
-                .list_policies(a.path_prefix.as_deref(), only_attached)?
-        }
-    };
+    // AWS managed policies are here only when an import brought them.
+    let only_attached = tri(a.only_attached, a.no_only_attached).unwrap_or(false);
+    let policies: Vec<_> = ctx
+        .store
+        .list_policies(a.path_prefix.as_deref(), only_attached)?
+        .into_iter()
+        .filter(|p| match a.scope {
+            PolicyScope::All => true,
+            PolicyScope::Aws => p.aws_managed,
+            PolicyScope::Local => !p.aws_managed,
+        })
+        .collect();
     Ok(json!({"Policies": policies.iter().map(shapes::policy).collect::<Vec<_>>()}))
 }
 
