@@ -50,9 +50,16 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// A built artifact in `target/debug`; tests/run builds the workspace first.
+/// A built artifact of the profile this harness was built in: `target/debug`
+/// for the tests (tests/run builds the workspace first), `target/release`
+/// for iam-bench, which measures the release module through this harness.
 pub fn artifact(name: &str) -> PathBuf {
-    let path = target_dir().join("debug").join(name);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let path = target_dir().join(profile).join(name);
     let path = path.canonicalize().unwrap_or(path);
     assert!(
         path.exists(),
@@ -621,6 +628,12 @@ impl Sshd {
     /// sshd's log so far.
     pub fn log(&self) -> String {
         read(&self.log)
+    }
+
+    /// The listening sshd's process id (its reaped children's CPU time is
+    /// in its `/proc/PID/stat`: iam-bench counts a login's cost there).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the listening sshd is still running.

@@ -6,7 +6,8 @@
 //! It builds the release `iamctl` and `libpam_iam.so` first. Each process
 //! measurement is one `pamtester`/`iamctl` run under `/usr/bin/time`, which
 //! reports its peak RSS; times are wall-clock per process (median and
-//! spread over N runs, baseline and pam_iam interleaved).
+//! spread over N runs, baseline and pam_iam interleaved) and CPU time per
+//! process (median, from `getrusage`).
 
 // Bench harness: a failed setup step should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -84,10 +85,18 @@ fn main() {
     let n = 60 * scale;
     let (iam_acct, permit_acct) = interleaved(n, |i| {
         let user = format!("u{}", (i * 7919) % 10_000);
-        (
-            pamtester(&acct, &user, &["acct_mgmt"], &[], true),
-            pamtester(&permit, &user, &["acct_mgmt"], &[], true),
-        )
+        let run = |service: &Service| pamtester(service, &user, &["acct_mgmt"], &[], true);
+        // ABBA: neither side always runs right after the other.
+        match i % 2 {
+            0 => {
+                let a = run(&acct);
+                (a, run(&permit))
+            }
+            _ => {
+                let b = run(&permit);
+                (run(&acct), b)
+            }
+        }
     });
     table.compare(
         "PAM acct_mgmt via pamtester (10k users, 500 groups, 1k policies)",
@@ -172,6 +181,13 @@ fn main() {
         );
     }
     drop(locals_sha);
+
+    // A whole SSH login through a real sshd, both stacks side by side.
+    match ssh_prerequisites() {
+        Ok(()) if locals_yes.is_some() => ssh_logins(&mut table, &host, n_auth),
+        Ok(()) => eprintln!("iam-bench: SSH rows skipped: no yescrypt local users"),
+        Err(missing) => eprintln!("iam-bench: SSH rows skipped: {missing}"),
+    }
     drop(locals_yes);
 
     // 4. Unknown vs known user: what a remote guesser could time.
@@ -629,6 +645,174 @@ impl Drop for LocalUsers {
     }
 }
 
+// ---- SSH logins through a real sshd ------------------------------------------------
+
+/// The Debian packages the SSH rows need besides pamtester (README,
+/// "Benchmarks"); `Err` names the missing ones.
+fn ssh_prerequisites() -> Result<(), String> {
+    let missing: Vec<&str> = [
+        "openssh-server",
+        "python3-paramiko",
+        "oathtool",
+        "libnss-extrausers",
+        "libpam-google-authenticator",
+    ]
+    .into_iter()
+    .filter(|package| {
+        !Command::new("dpkg-query")
+            .args(["-W", "-f", "${Status}", package])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).ends_with(" installed"))
+    })
+    .collect();
+    match missing.is_empty() {
+        true => Ok(()),
+        false => Err(format!("apt-get install {}", missing.join(" "))),
+    }
+}
+
+/// `n` SSH logins per side, interleaved: keyboard-interactive password +
+/// TOTP, then `id`, through tests/harness.rs's sshd (the shipped sshd
+/// snippet and PAM stack) and its paramiko driver. pam_iam's users are IAM
+/// users published through libnss-extrausers; the baseline's are local
+/// users (yescrypt) with pam_google_authenticator, in the same stack with
+/// pam_iam's lines taken out. Homes exist on both sides beforehand.
+fn ssh_logins(table: &mut Table, bench: &BenchHost, n: usize) {
+    let _lock = e2e::host_lock();
+    e2e::ensure_nsswitch_extrausers();
+    let host = e2e::Host::new("");
+    let users: Vec<(String, String)> = (0..n)
+        .map(|_| {
+            let name = e2e::unique("sshb");
+            host.add_user(&name, Some(&password_of(&name)));
+            host.allow_login(&name);
+            let seed = host.add_mfa(&name);
+            (name, seed)
+        })
+        .collect();
+    let _published = e2e::PublishedAccounts::publish(&host);
+    for (name, _) in &users {
+        make_home(name);
+    }
+    // Fresh local users: the authenticate rows used this step's codes.
+    let locals = LocalUsers::create(&bench.dir.path().join("home"), n, "YESCRYPT", "h").unwrap();
+    let shipped = e2e::shipped_stack("sshd-password-totp");
+    let iam_sshd = e2e::Sshd::start(&host, &shipped, "password-totp.conf", "");
+    let unix_sshd = e2e::Sshd::start(
+        &host,
+        &baseline_sshd_stack(&shipped),
+        "password-totp.conf",
+        "",
+    );
+    let login = |sshd: &e2e::Sshd, user: &str, code: String| {
+        let start = Instant::now();
+        let result = sshd.login(&e2e::SshLogin {
+            user: user.to_owned(),
+            password: Some(password_of(user)),
+            code: Some(code),
+            ..e2e::SshLogin::default()
+        });
+        let wall = start.elapsed();
+        assert_eq!(
+            result["ok"],
+            true,
+            "SSH login of {user}: {result}\n{}",
+            sshd.log()
+        );
+        wall
+    };
+    let cpu_before = (children_cpu(iam_sshd.pid()), children_cpu(unix_sshd.pid()));
+    let mut iam_t = Vec::new();
+    let mut unix_t = Vec::new();
+    for (i, ((user, seed), (local, secret))) in users.iter().zip(&locals.users).enumerate() {
+        let mut pair = [
+            (&iam_sshd, user, e2e::oathtool(seed, 0), &mut iam_t),
+            (&unix_sshd, local, code_now(secret), &mut unix_t),
+        ];
+        if i % 2 == 1 {
+            pair.reverse();
+        }
+        for (sshd, user, code, out) in pair {
+            out.push(login(sshd, user, code));
+        }
+    }
+    // The last session's sshd may still be closing.
+    std::thread::sleep(Duration::from_millis(500));
+    let cpu = |pid: u32, before: Duration| (children_cpu(pid) - before) / n as u32;
+    let (iam_cpu, unix_cpu) = (
+        cpu(iam_sshd.pid(), cpu_before.0),
+        cpu(unix_sshd.pid(), cpu_before.1),
+    );
+    let runs = |walls: &[Duration], cpu: Duration| -> Vec<Run> {
+        walls
+            .iter()
+            .map(|&wall| Run {
+                wall,
+                cpu,
+                rss_kib: 0,
+                ok: true,
+            })
+            .collect()
+    };
+    table.compare(
+        "SSH login via a real sshd: keyboard-interactive password + TOTP, then `id` (paramiko client; CPU: sshd's processes, mean per login)",
+        &runs(&iam_t, iam_cpu),
+        "pam_unix (yescrypt, cost 5) + pam_google_authenticator",
+        &runs(&unix_t, unix_cpu),
+    );
+}
+
+/// The shipped sshd stack as a site without pam_iam writes it: pam_iam's
+/// lines and their pam_localuser guards out, pam_google_authenticator after
+/// pam_unix (`@include common-auth`).
+fn baseline_sshd_stack(shipped: &str) -> String {
+    shipped
+        .lines()
+        .filter(|l| !l.contains("@MODULE@") && !l.contains("pam_localuser.so"))
+        .map(|l| match l {
+            "@include common-auth" => {
+                "@include common-auth\nauth       required     pam_google_authenticator.so\n"
+                    .to_owned()
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// The home of a published IAM user, made as pam_mkhomedir would at the
+/// first login (not what is measured).
+fn make_home(name: &str) {
+    let out = Command::new("getent")
+        .args(["passwd", name])
+        .output()
+        .unwrap();
+    let entry = String::from_utf8_lossy(&out.stdout).into_owned();
+    let home = entry.trim().split(':').nth(5).expect("passwd entry");
+    fs::create_dir_all(home).unwrap();
+    fs::set_permissions(home, fs::Permissions::from_mode(0o700)).unwrap();
+    let st = Command::new("chown")
+        .arg(format!("{name}:"))
+        .arg(home)
+        .status()
+        .unwrap();
+    assert!(st.success(), "chown {home}");
+}
+
+/// CPU time (user + system) of `pid`'s reaped children, from
+/// `/proc/PID/stat` (clock ticks; 100 per second on Linux).
+fn children_cpu(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised name; cutime and cstime are 16 and 17.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(13)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 // ---- measuring processes ------------------------------------------------------
 
 /// One process run: wall time, CPU time (user + sys, 10 ms resolution),
@@ -644,8 +828,21 @@ struct Run {
 /// `/usr/bin/time -f %M` reports the child's peak RSS to a file.
 fn timed() -> Command {
     let mut cmd = Command::new("/usr/bin/time");
-    cmd.args(["-f", "%M %U %S", "-o"]).arg(rss_file());
+    cmd.args(["-f", "%M", "-o"]).arg(rss_file());
     cmd
+}
+
+/// CPU time (user + system) of every child this process has waited for,
+/// to the microsecond: the difference around one run is that run's (the
+/// `/usr/bin/time` wrapper's own ~constant share included), which other
+/// load on the machine inflates far less than wall time.
+fn children_cpu_self() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let micros = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    micros(usage.user_time()) + micros(usage.system_time())
 }
 
 fn rss_file() -> PathBuf {
@@ -656,6 +853,7 @@ fn measure(mut cmd: Command, stdin: &str) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    let cpu_before = children_cpu_self();
     let start = Instant::now();
     let mut child = cmd.spawn().expect("spawn");
     if let Some(mut pipe) = child.stdin.take() {
@@ -663,6 +861,7 @@ fn measure(mut cmd: Command, stdin: &str) -> Run {
     }
     let status = child.wait().expect("wait");
     let wall = start.elapsed();
+    let cpu = children_cpu_self() - cpu_before;
     let report = fs::read_to_string(rss_file()).unwrap_or_default();
     let fields: Vec<f64> = report
         .lines()
@@ -672,7 +871,6 @@ fn measure(mut cmd: Command, stdin: &str) -> Run {
         .filter_map(|f| f.parse().ok())
         .collect();
     let rss_kib = fields.first().copied().unwrap_or(0.0) as u64;
-    let cpu = Duration::from_secs_f64(fields.iter().skip(1).sum::<f64>());
     Run {
         wall,
         cpu,
@@ -757,23 +955,29 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// Peak RSS; "—" where none was measured (SSH logins).
 fn kib(runs: &[Run]) -> String {
-    let peak = runs.iter().map(|r| r.rss_kib).max().unwrap_or(0);
-    format!("{:.1} MiB", peak as f64 / 1024.0)
+    match runs.iter().map(|r| r.rss_kib).max().unwrap_or(0) {
+        0 => "—".to_owned(),
+        peak => format!("{:.1} MiB", peak as f64 / 1024.0),
+    }
+}
+
+fn median_cpu(runs: &[Run]) -> Duration {
+    let mut cpu: Vec<Duration> = runs.iter().map(|r| r.cpu).collect();
+    cpu.sort();
+    cpu.get(cpu.len() / 2).copied().unwrap_or_default()
 }
 
 fn timing(runs: &[Run]) -> String {
     let (lo, hi) = spread(runs);
-    let mut cpu: Vec<Duration> = runs.iter().map(|r| r.cpu).collect();
-    cpu.sort();
-    let cpu = cpu.get(cpu.len() / 2).copied().unwrap_or_default();
     format!(
-        "{} (p10 {}, p90 {}, n={}; CPU {})",
+        "{} (p10 {}, p90 {}, n={}; CPU {:.2} ms)",
         ms(median(runs)),
         ms(lo),
         ms(hi),
         runs.len(),
-        ms(cpu)
+        median_cpu(runs).as_secs_f64() * 1e3
     )
 }
 
@@ -789,11 +993,12 @@ impl Table {
 
     fn compare(&mut self, what: &str, iam: &[Run], base_name: &str, base: &[Run]) {
         let ratio = median(iam).as_secs_f64() / median(base).as_secs_f64();
+        let cpu_ratio = median_cpu(iam).as_secs_f64() / median_cpu(base).as_secs_f64();
         self.row(
             what,
             timing(iam),
             format!("{base_name}: {}", timing(base)),
-            format!("{ratio:.2}×"),
+            format!("{ratio:.2}× (CPU {cpu_ratio:.2}×)"),
             format!("{} / {}", kib(iam), kib(base)),
         );
     }

@@ -48,9 +48,9 @@ pub struct HostStore {
 }
 
 impl HostStore {
-    /// Opens the store (see [`Store::open`]).
+    /// Opens the store (see [`Store::open_for_login`]).
     pub fn open(path: &Path) -> Result<Self> {
-        Store::open(path).map(|store| Self { store })
+        Store::open_for_login(path).map(|store| Self { store })
     }
 
     pub fn directory(&self) -> &dyn Directory {

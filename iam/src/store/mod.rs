@@ -42,6 +42,7 @@ use crate::names::AccountId;
 use crate::policy::{Policy, PolicyKind};
 use crate::trust::{self, Contents, TrustError};
 use rusqlite::OpenFlags;
+use rusqlite::config::DbConfig;
 use sql::{Begin, Connection, Dialect, OptionalExtension};
 use std::cell::Cell;
 use std::fs::{DirBuilder, OpenOptions};
@@ -108,6 +109,16 @@ fn wait_for_lock(attempt: i32) -> bool {
     true
 }
 
+/// What closing a SQLite store does with its write-ahead log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnClose {
+    /// SQLite's default: the last connection to close checkpoints the WAL
+    /// into the database and deletes the WAL and its index.
+    Checkpoint,
+    /// Both stay for the next connection ([`Store::open_for_login`]).
+    KeepWal,
+}
+
 /// An open store. One connection; not shared between threads.
 pub struct Store {
     conn: Box<Connection>,
@@ -134,21 +145,33 @@ impl Store {
     /// if the file is missing, not a pam_iam store, corrupt or too new.
     /// Symlinks are not followed.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_inner(path, None)
+        Self::open_inner(path, None, OnClose::Checkpoint)
+    }
+
+    /// [`Store::open`] for the login path ([`crate::ledger::HostStore`]):
+    /// closing leaves the WAL and its index in place. A PAM call is one
+    /// short process; when it was the store's only connection, SQLite's
+    /// checkpoint on close deleted both files and the next login created
+    /// them again (two inodes made and freed per login: 0.3–0.4 ms CPU, a
+    /// sixth of what `acct_mgmt` adds to a process; bench/README.md). Committed
+    /// writes are still checkpointed by the writer once the WAL holds 1,000
+    /// pages (SQLite's `wal_autocheckpoint`), and by iamctl's close.
+    pub(crate) fn open_for_login(path: &Path) -> Result<Self> {
+        Self::open_inner(path, None, OnClose::KeepWal)
     }
 
     /// Creates a new store for `account`: parent directory 0700 if it has to
     /// be made, file 0600. Fails if the file already exists.
     pub fn create(path: &Path, account: &AccountId) -> Result<Self> {
         create_file(path)?;
-        Self::open_inner(path, Some(account))
+        Self::open_inner(path, Some(account), OnClose::Checkpoint)
     }
 
     /// `iamctl init`: opens the store, creating it if missing; idempotent.
     /// Fails if an existing store belongs to another account.
     pub fn open_or_create(path: &Path, account: &AccountId) -> Result<Self> {
         match std::fs::symlink_metadata(path) {
-            Ok(_) => Self::open_inner(path, Some(account)),
+            Ok(_) => Self::open_inner(path, Some(account), OnClose::Checkpoint),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path, account),
             Err(e) => Err(StoreError::Io {
                 context: format!("cannot stat {}", path.display()),
@@ -274,9 +297,9 @@ impl Store {
         self.read(|_| f(self))
     }
 
-    fn open_inner(path: &Path, create_for: Option<&AccountId>) -> Result<Self> {
+    fn open_inner(path: &Path, create_for: Option<&AccountId>, on_close: OnClose) -> Result<Self> {
         let store = Self::with_backend(
-            Box::new(sql::Sqlite::new(connect(path)?)),
+            Box::new(sql::Sqlite::new(connect(path, on_close)?)),
             path,
             AccountId::parse("000000000000")?,
         );
@@ -298,7 +321,7 @@ impl Store {
     /// (iam-server's pool). Runs no migration: a schema that is not
     /// current is an error, as the caller migrated it when it started.
     pub fn connect_current(path: &Path) -> Result<sql::Sqlite> {
-        let conn = connect(path)?;
+        let conn = connect(path, OnClose::Checkpoint)?;
         // Each commit elsewhere empties this connection's page cache (WAL);
         // mapped, its pages are read back from the kernel's cache without a
         // system call each.
@@ -478,7 +501,7 @@ impl Store {
 /// refuse the same stores because they all open here), WAL,
 /// `synchronous=FULL`, foreign keys, `secure_delete`; a file of another
 /// application is refused.
-fn connect(path: &Path) -> Result<rusqlite::Connection> {
+fn connect(path: &Path, on_close: OnClose) -> Result<rusqlite::Connection> {
     let unavailable = |reason: String| StoreError::Unavailable {
         path: path.to_owned(),
         reason,
@@ -516,6 +539,10 @@ fn connect(path: &Path) -> Result<rusqlite::Connection> {
         // Deleted rows (old password hashes, TOTP seeds) are zeroed, not
         // left in free pages.
         conn.pragma_update(None, "secure_delete", true)?;
+        conn.set_db_config(
+            DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            on_close == OnClose::KeepWal,
+        )?;
         Ok(app_id)
     };
     let app_id = setup().map_err(|e| unavailable(open_failure(path, &e)))?;

@@ -84,6 +84,34 @@ fn last_used_follows_the_unique_id() {
 
 /// SQLite's journal files hold the same hashes and seeds as the store: one
 /// others may read is refused as the store itself would be.
+/// A PAM call is one short process: closing its connection leaves the WAL
+/// and its index for the next login (`Store::open_for_login`), with what it
+/// committed readable by the next connection; iamctl's close (`Store::open`)
+/// checkpoints the WAL into the database and removes both, SQLite's default.
+#[test]
+fn a_login_connection_leaves_the_wal_in_place_and_iamctl_checkpoints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    drop(Store::create(&path, &crate::names::AccountId::parse(ACCT).unwrap()).unwrap());
+    let journal = |suffix: &str| dir.path().join(format!("iam.db-{suffix}")).exists();
+    assert!(!journal("wal") && !journal("shm"));
+    let serial = format!("arn:aws:iam::{ACCT}:mfa/bob-phone");
+    let login = Store::open_for_login(&path).unwrap();
+    assert!(login.ledger().accept_totp_step(&serial, 42).unwrap());
+    drop(login);
+    assert!(
+        journal("wal") && journal("shm"),
+        "a login's close removed the WAL"
+    );
+    let admin = Store::open(&path).unwrap();
+    assert_eq!(admin.ledger().totp_step(&serial).unwrap(), Some(42));
+    drop(admin);
+    assert!(
+        !journal("wal") && !journal("shm"),
+        "iamctl's close left the WAL"
+    );
+}
+
 #[test]
 fn a_readable_journal_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
