@@ -295,6 +295,8 @@ impl App {
     ) -> Result<serde_json::Value, ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
         claim.check_service(trail::SERVICE)?;
+        // The events of the calls answered before this one are in.
+        self.recorder.flush(&self.directory);
         self.directory.run(|store| {
             let who = self.authenticate(&store, request, &claim, now, request_id)?;
             let action = trail::operation(target)?;
