@@ -8,9 +8,11 @@ use crate::pg::{Pg, PgError};
 use iam::names::AccountId;
 use iam::store::sql::{self, Backend, Begin, Dialect, Row, SqlResult, Value};
 use iam::store::{Store, StoreError};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 /// How many times a call whose transaction lost to a concurrent one
 /// (PostgreSQL's serialization failure) is run, in all.
@@ -51,6 +53,7 @@ impl Directory {
                 account: store.account_id().clone(),
                 path,
                 idle: Mutex::default(),
+                gate: WriteGate::default(),
             })));
         };
         let password = match &pg.password_file {
@@ -125,6 +128,45 @@ pub struct SqlitePool {
     path: PathBuf,
     account: AccountId,
     idle: Mutex<Vec<sql::Sqlite>>,
+    gate: WriteGate,
+}
+
+/// This server's writers take turns here before SQLite's write lock and
+/// are woken the moment it is free. SQLite's busy handler, which also
+/// waits for other processes (iamctl), polls every few milliseconds: with
+/// only that, the lock sat idle between the server's own writers.
+#[derive(Debug, Default)]
+struct WriteGate {
+    taken: Mutex<bool>,
+    freed: Condvar,
+}
+
+impl WriteGate {
+    /// Waits for the gate, at most [`iam::store::BUSY_TIMEOUT`].
+    fn enter(&self) -> SqlResult<()> {
+        let deadline = Instant::now() + iam::store::BUSY_TIMEOUT;
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        while *taken {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(sql::Error::Unavailable(
+                    "the directory's writers did not make way within the busy timeout".into(),
+                ));
+            }
+            taken = self
+                .freed
+                .wait_timeout(taken, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *taken = true;
+        Ok(())
+    }
+
+    fn leave(&self) {
+        *self.taken.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.freed.notify_one();
+    }
 }
 
 /// A connection taken from the pool for one call, given back when the call
@@ -132,6 +174,8 @@ pub struct SqlitePool {
 struct PooledSqlite {
     pool: Arc<SqlitePool>,
     conn: Option<sql::Sqlite>,
+    /// This connection's transaction holds the pool's [`WriteGate`].
+    in_gate: Cell<bool>,
 }
 
 impl PooledSqlite {
@@ -144,7 +188,14 @@ impl PooledSqlite {
         Ok(Self {
             pool: Arc::clone(pool),
             conn: Some(conn),
+            in_gate: Cell::new(false),
         })
+    }
+
+    fn leave_gate(&self) {
+        if self.in_gate.replace(false) {
+            self.pool.gate.leave();
+        }
     }
 
     fn conn(&self) -> SqlResult<&sql::Sqlite> {
@@ -156,6 +207,7 @@ impl PooledSqlite {
 
 impl Drop for PooledSqlite {
     fn drop(&mut self) {
+        self.leave_gate();
         let Some(conn) = self.conn.take() else { return };
         if conn.in_transaction() {
             return;
@@ -186,13 +238,27 @@ impl Backend for PooledSqlite {
         self.conn()?.execute_batch(q)
     }
     fn begin(&self, kind: Begin) -> SqlResult<()> {
-        self.conn()?.begin(kind)
+        if kind != Begin::Read {
+            self.pool.gate.enter()?;
+            self.in_gate.set(true);
+        }
+        let begun = self.conn()?.begin(kind);
+        if begun.is_err() {
+            self.leave_gate();
+        }
+        begun
     }
     fn commit(&self) -> SqlResult<()> {
-        self.conn()?.commit()
+        let committed = self.conn()?.commit();
+        if committed.is_ok() {
+            self.leave_gate();
+        }
+        committed
     }
     fn rollback(&self) -> SqlResult<()> {
-        self.conn()?.rollback()
+        let rolled_back = self.conn()?.rollback();
+        self.leave_gate();
+        rolled_back
     }
 }
 

@@ -354,10 +354,12 @@ impl Ctx {
         Err(CliError::new("AccessDenied", message))
     }
 
-    /// Makes one change and queues its audit event (request parameters made
-    /// from the change's result) in the same store transaction, so a change
-    /// never commits without its event, wherever the caller is killed; then
-    /// delivers the event.
+    /// Makes one change and records its audit event (request parameters
+    /// made from the change's result) in the same store transaction, so a
+    /// change never commits without its event, wherever the caller is
+    /// killed. On a host the event is queued in the outbox, then delivered
+    /// to the audit log; iam-server's events table is in the directory
+    /// itself, so there the event is stored at once.
     pub fn commit<T>(
         &self,
         request_parameters: impl FnOnce(&T) -> Value,
@@ -369,10 +371,15 @@ impl Ctx {
                 .event(request_parameters(&value), None, &[])
                 .build()
                 .map_err(|e| StoreError::Audit(e.to_string()))?;
-            iam::audit::queue(&store.ledger(), &event)?;
+            match self.origin {
+                Origin::Host => iam::audit::queue(&store.ledger(), &event)?,
+                Origin::Api => store.record_event(&event)?,
+            }
             Ok(value)
         })?;
-        self.deliver_audit();
+        if self.origin == Origin::Host {
+            self.deliver_audit();
+        }
         Ok(value)
     }
 

@@ -66,10 +66,6 @@ pub fn migrations(dialect: Dialect) -> &'static [&'static str] {
     }
 }
 
-/// How much of a long-lived connection's store is memory-mapped
-/// ([`Store::connect_current`]).
-const MMAP_SIZE: i64 = 1 << 30;
-
 /// How long a writer waits for another process's transaction before
 /// failing. Bounded, so PAM never hangs inside sshd.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -322,14 +318,6 @@ impl Store {
     /// current is an error, as the caller migrated it when it started.
     pub fn connect_current(path: &Path) -> Result<sql::Sqlite> {
         let conn = connect(path, OnClose::Checkpoint)?;
-        // Each commit elsewhere empties this connection's page cache (WAL);
-        // mapped, its pages are read back from the kernel's cache without a
-        // system call each.
-        conn.pragma_update(None, "mmap_size", MMAP_SIZE)
-            .map_err(|e| StoreError::Unavailable {
-                path: path.to_owned(),
-                reason: open_failure(path, &e),
-            })?;
         let conn = sql::Sqlite::new(conn);
         let version = read_schema_version(&conn)?;
         if version != SCHEMA_VERSION {
