@@ -295,10 +295,11 @@ impl App {
     ) -> Result<serde_json::Value, ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
         claim.check_service(trail::SERVICE)?;
-        // The events of the calls answered before this one are in.
-        self.recorder.flush(&self.directory);
         self.directory.run(|store| {
             let who = self.authenticate(&store, request, &claim, now, request_id)?;
+            // The events of the calls answered before this one are in (no
+            // transaction of this store is open here).
+            self.recorder.flush(&self.directory);
             let action = trail::operation(target)?;
             // Recorded once decoded: only the members CloudTrail knows, never
             // whatever else a caller put in the body.

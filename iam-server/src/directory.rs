@@ -209,7 +209,7 @@ impl Drop for PooledSqlite {
     fn drop(&mut self) {
         self.leave_gate();
         let Some(conn) = self.conn.take() else { return };
-        if conn.in_transaction() {
+        if !conn.reusable() {
             return;
         }
         let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());

@@ -493,8 +493,9 @@ impl Sqlite {
     /// Back to every other transaction's durability after a
     /// [`Begin::Record`].
     fn restore_synchronous(&self) -> SqlResult<()> {
-        if self.relaxed.replace(false) {
+        if self.relaxed.get() {
             self.run_cached("PRAGMA synchronous = FULL")?;
+            self.relaxed.set(false);
         }
         Ok(())
     }
@@ -506,10 +507,16 @@ impl Sqlite {
         Ok(())
     }
 
-    /// Whether a transaction is open (a pooled connection must not be
-    /// reused while one is).
+    /// Whether a transaction is open.
     pub fn in_transaction(&self) -> bool {
         !self.conn.is_autocommit()
+    }
+
+    /// Whether a pool may give the connection to the next caller: no
+    /// transaction open, and every commit durable again after a
+    /// [`Begin::Record`].
+    pub fn reusable(&self) -> bool {
+        !self.in_transaction() && !self.relaxed.get()
     }
 
     /// A private in-memory database (tests: the SQLite migrations' schema).

@@ -56,7 +56,7 @@ fn pam_files(extra: &[(&str, &str)]) -> HashMap<String, String> {
 // What pam-auth-update writes with the packaged profile enabled.
 const AUTH_WITH_IAM: &str = "auth\t[success=2 new_authtok_reqd=done ignore=ignore authinfo_unavail=ignore default=die]\tpam_iam.so \nauth\t[success=1 default=ignore]\tpam_unix.so nullok try_first_pass\nauth\trequisite\t\t\tpam_deny.so\nauth\trequired\t\t\tpam_permit.so\nauth\toptional\t\t\tpam_cap.so \n";
 const ACCOUNT_WITH_IAM: &str = "account\t[success=1 default=ignore]\tpam_localuser.so \naccount\t[success=2 new_authtok_reqd=done ignore=ignore default=die]\tpam_iam.so \naccount\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so \naccount\trequisite\t\t\tpam_deny.so\naccount\trequired\t\t\tpam_permit.so\n";
-const SESSION_WITH_IAM: &str = "session\t[default=1]\t\t\tpam_permit.so\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\nsession\t[success=2 default=ignore]\tpam_localuser.so \nsession\toptional\tpam_mkhomedir.so umask=0077\nsession\toptional\tpam_iam.so \nsession\trequired\tpam_unix.so \n";
+const SESSION_WITH_IAM: &str = "session\t[default=1]\t\t\tpam_permit.so\nsession\trequisite\t\t\tpam_deny.so\nsession\trequired\t\t\tpam_permit.so\nsession\t[success=2 default=ignore]\tpam_localuser.so \nsession\toptional\tpam_mkhomedir.so umask=0077\nsession\t[success=ok ignore=ignore default=bad]\tpam_iam.so \nsession\trequired\tpam_unix.so \n";
 
 fn expand(files: &HashMap<String, String>, service: &str) -> Vec<PamLine> {
     expand_pam_service(service, &|name| files.get(name).cloned()).unwrap()
@@ -216,6 +216,9 @@ fn packaged_profile_is_what_the_checks_expect() {
                 .take_while(|p| !p.ends_with(':'))
                 .any(|p| p.contains("pam_localuser.so"));
             assert_eq!(guarded, !stage.starts_with("Auth"), "{stage}: {l}");
+            // A refusal in open_session (the key of a publickey login is
+            // checked there: sshd lists it no earlier) must end the login.
+            assert!(!l.starts_with("optional"), "{stage}: {l}");
         }
     }
 }
