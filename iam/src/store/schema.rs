@@ -340,6 +340,9 @@ CREATE TABLE ssh_public_keys (
     fingerprint       TEXT NOT NULL,
     status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
     upload_date       INTEGER NOT NULL,
+    -- Upload order (several keys can share a second): writers take
+    -- turns, so max + 1 is unique.
+    seq               INTEGER NOT NULL UNIQUE,
     UNIQUE (user_id, body)
 );
 

@@ -320,6 +320,9 @@ CREATE TABLE ssh_public_keys (
     fingerprint       TEXT NOT NULL,
     status            TEXT NOT NULL CHECK (status IN ('Active', 'Inactive')),
     upload_date       BIGINT NOT NULL,
+    -- Upload order (several keys can share a second): writers take
+    -- turns, so max + 1 is unique.
+    seq               BIGINT NOT NULL UNIQUE,
     UNIQUE (user_id, body)
 );
 

@@ -60,8 +60,9 @@ impl Store {
             }
             c.execute(
                 "INSERT INTO ssh_public_keys
-                     (ssh_public_key_id, user_id, body, fingerprint, status, upload_date)
-                 VALUES (?1, ?2, ?3, ?4, 'Active', ?5)",
+                     (ssh_public_key_id, user_id, body, fingerprint, status, upload_date, seq)
+                 VALUES (?1, ?2, ?3, ?4, 'Active', ?5,
+                         (SELECT coalesce(max(seq), 0) + 1 FROM ssh_public_keys))",
                 params![id, owner, key.body, key.fingerprint, now.timestamp()],
             )?;
             get_in(c, user, id)
@@ -74,7 +75,7 @@ impl Store {
             let owner = user_unique_id(c, user)?;
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM {KEYS} WHERE k.user_id = ?1
-                 ORDER BY k.upload_date, k.ssh_public_key_id"
+                 ORDER BY k.seq"
             ))?;
             let rows = st.query_map([owner], |r| Ok(from_row(r)))?;
             rows.map(|r| r?).collect::<Result<Vec<_>>>()
@@ -137,7 +138,7 @@ impl Store {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM {KEYS} WHERE k.status = 'Active'
-                 ORDER BY u.name, k.upload_date, k.ssh_public_key_id"
+                 ORDER BY u.name, k.seq"
             ))?;
             let rows = st.query_map((), |r| Ok(from_row(r)))?;
             rows.map(|r| r?).collect::<Result<Vec<_>>>()
