@@ -523,3 +523,367 @@ fn an_expired_session_token_is_refused() {
     let secret = credentials["SecretAccessKey"].as_str().expect("secret");
     assert!(!app.call(&after, at(expires + 60)).body.contains(secret));
 }
+
+// Fleet hosts (issue 14): each a temp host of the harness (iam.toml, its
+// store as the replica, a PAM service loading the built module) with a
+// real iam-agent following a real iam-server on PostgreSQL.
+
+impl Server {
+    /// The aws CLI with `key`; its output, whatever happened.
+    fn aws_with(&self, key: (&str, &str), args: &[&str]) -> Output {
+        Command::new(&self.venv.aws)
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint(), "--output", "json"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.dir.path())
+            .env("AWS_CA_BUNDLE", self.dir.path().join("state/tls/cert.pem"))
+            .env("AWS_ACCESS_KEY_ID", key.0)
+            .env("AWS_SECRET_ACCESS_KEY", key.1)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_PAGER", "")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run aws")
+    }
+
+    /// The aws CLI as the administrator; its JSON (`null` when it prints
+    /// nothing). Fails the test when the call fails.
+    fn aws(&self, args: &[&str]) -> Value {
+        let out = self.aws_with((&self.access_key_id, &self.secret_access_key), args);
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}\n--- server log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_tail()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// The certificate fingerprint the server printed at start.
+    fn fingerprint(&self) -> String {
+        let text = fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        text.lines()
+            .rev()
+            .find_map(|l| l.split("SHA-256 fingerprint ").nth(1))
+            .expect("the server prints its fingerprint")
+            .trim()
+            .to_owned()
+    }
+
+    /// An IAM user whose access key a host's agent uses: allowed
+    /// `host:SyncDirectory` and nothing else.
+    fn host_key(&self, name: &str) -> (String, String) {
+        self.aws(&["iam", "create-user", "--user-name", name]);
+        self.aws(&[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            name,
+            "--policy-name",
+            "Sync",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:SyncDirectory","Resource":"*"}]}"#,
+        ]);
+        let key = self.aws(&["iam", "create-access-key", "--user-name", name]);
+        (
+            key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
+            key["AccessKey"]["SecretAccessKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    }
+}
+
+/// A host of the fleet: a harness host whose store is a replica kept by
+/// its own iam-agent.
+struct FleetHost {
+    host: e2e::Host,
+    agent_config: PathBuf,
+    agent: Option<Child>,
+}
+
+impl FleetHost {
+    fn join(server: &Server, key: &(String, String), name: &str) -> Self {
+        let host = e2e::Host::new("");
+        let agent_config = host.path().join("agent.toml");
+        let text = format!(
+            "server = \"https://localhost:{}\"\nca_fingerprint = \"{}\"\nhostname = \"{name}\"\n\
+             access_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+            server.port,
+            server.fingerprint(),
+            key.0,
+            key.1
+        );
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&agent_config)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("write agent.toml");
+        Self {
+            host,
+            agent_config,
+            agent: None,
+        }
+    }
+
+    fn agent(&self) -> Command {
+        let mut cmd = Command::new(artifact("iam-agent"));
+        cmd.arg("--config")
+            .arg(&self.agent_config)
+            .arg("--iam-config")
+            .arg(&self.host.config)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// One round of the agent, to its end.
+    fn sync_once(&self) -> Output {
+        self.agent().arg("--once").output().expect("run iam-agent")
+    }
+
+    /// The agent as a daemon, logging to agent.log.
+    fn start_agent(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.host.path().join("agent.log"))
+            .expect("agent log");
+        self.agent = Some(
+            self.agent()
+                .arg("--wait-seconds")
+                .arg("20")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start iam-agent"),
+        );
+    }
+
+    fn agent_log(&self) -> String {
+        fs::read_to_string(self.host.path().join("agent.log")).unwrap_or_default()
+    }
+
+    /// A password login (authenticate, then the account stage's policy).
+    fn login(&self, service: &e2e::PamService, user: &str, password: &str) -> e2e::PamResult {
+        e2e::pamtester(
+            service,
+            user,
+            Some("10.0.0.7"),
+            &["authenticate", "acct_mgmt"],
+            &[password],
+        )
+    }
+
+    fn users(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.host.iamctl(&["list-users"])["Users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["UserName"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for FleetHost {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.agent.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+const PASSWORD_STACK: &str = "auth required @MODULE@ mode=password\naccount required @MODULE@\n";
+
+/// Waits up to `limit` for `done`; how long it took, or `None`.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn a_central_change_reaches_every_replica_and_logins_follow_it() {
+    let Some(venv) = prerequisites("fleet_replicas") else {
+        return;
+    };
+    let Some(pg) = Backend::postgres() else {
+        return;
+    };
+    let server = Server::start(&pg, &venv);
+    let key = server.host_key("fleet-host");
+    let password = "Fleet-Passw0rd!";
+    server.aws(&["iam", "create-user", "--user-name", "alice"]);
+    server.aws(&[
+        "iam",
+        "create-login-profile",
+        "--user-name",
+        "alice",
+        "--password",
+        password,
+        "--no-password-reset-required",
+    ]);
+    let policy = server.aws(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "Login",
+        "--policy-document",
+        e2e::ALLOW_LOGIN,
+    ]);
+    let policy_arn = policy["Policy"]["Arn"].as_str().unwrap().to_owned();
+    server.aws(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "alice",
+        "--policy-arn",
+        &policy_arn,
+    ]);
+
+    let mut hosts = [
+        FleetHost::join(&server, &key, "web-1"),
+        FleetHost::join(&server, &key, "web-2"),
+    ];
+    for h in &hosts {
+        let out = h.sync_once();
+        assert!(
+            out.status.success(),
+            "first sync: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(h.users().contains(&"alice".to_owned()));
+    }
+    let services: Vec<_> = hosts
+        .iter()
+        .map(|h| h.host.service(PASSWORD_STACK))
+        .collect();
+    let r = hosts[1].login(&services[1], "alice", password);
+    assert!(r.success, "login on web-2 from its replica: {r:?}");
+    let r = hosts[1].login(&services[1], "alice", "wrong-password");
+    assert!(!r.success);
+
+    // Followed by agents: a new user is published on every host, a policy
+    // detached denies the login on every host.
+    for h in &mut hosts {
+        h.start_agent();
+    }
+    server.aws(&["iam", "create-user", "--user-name", "bob"]);
+    for h in &hosts {
+        let published = within(Duration::from_secs(15), || {
+            fs::read_to_string(h.host.path().join("extrausers/passwd"))
+                .is_ok_and(|t| t.lines().any(|l| l.starts_with("bob:")))
+        });
+        assert!(published.is_some(), "bob on every host: {}", h.agent_log());
+    }
+    server.aws(&[
+        "iam",
+        "detach-user-policy",
+        "--user-name",
+        "alice",
+        "--policy-arn",
+        &policy_arn,
+    ]);
+    for (h, service) in hosts.iter().zip(&services) {
+        let denied = within(Duration::from_secs(15), || {
+            !h.login(service, "alice", password).success
+        });
+        assert!(
+            denied.is_some(),
+            "detached → denied on every host: {}",
+            h.agent_log()
+        );
+    }
+
+    // The host's credential reads the directory; it cannot change it.
+    let out = server.aws_with(
+        (&key.0, &key.1),
+        &["iam", "create-user", "--user-name", "mallory"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AccessDenied"));
+
+    // The server gone: logins still follow the replica.
+    server.aws(&[
+        "iam",
+        "attach-user-policy",
+        "--user-name",
+        "alice",
+        "--policy-arn",
+        &policy_arn,
+    ]);
+    let allowed = within(Duration::from_secs(15), || {
+        hosts[0].login(&services[0], "alice", password).success
+    });
+    assert!(allowed.is_some(), "re-attached: {}", hosts[0].agent_log());
+    let mut server = server;
+    server.kill_9();
+    let r = hosts[0].login(&services[0], "alice", password);
+    assert!(r.success, "login with the server down: {r:?}");
+}
+
+#[test]
+fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
+    let Some(venv) = prerequisites("fleet_kill_9") else {
+        return;
+    };
+    let Some(pg) = Backend::postgres() else {
+        return;
+    };
+    let server = Server::start(&pg, &venv);
+    let key = server.host_key("fleet-host");
+    for i in 0..5 {
+        server.aws(&["iam", "create-user", "--user-name", &format!("u{i:02}")]);
+    }
+    let host = FleetHost::join(&server, &key, "web-1");
+    // Killed at a different moment each time: before, during or after the
+    // snapshot's transaction.
+    for delay_ms in [5u64, 20, 40, 80, 160] {
+        let mut child = host
+            .agent()
+            .arg("--once")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever the moment, the store opens and is at a change number
+        // or none; the next round completes it.
+        let out = host.sync_once();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        server.aws(&["iam", "create-user", "--user-name", &format!("k{delay_ms}")]);
+    }
+    let out = host.sync_once();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut central: Vec<String> = server.aws(&["iam", "list-users"])["Users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["UserName"].as_str().unwrap().to_owned())
+        .collect();
+    central.sort();
+    assert_eq!(host.users(), central);
+}

@@ -11,7 +11,7 @@ use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
 use crate::recorder::Recorder;
 use crate::sigv4;
-use crate::{iam_api, sts, trail};
+use crate::{fleet, iam_api, sts, trail};
 use chrono::{DateTime, Utc};
 use iam::audit::{AuditEvent, UserIdentity};
 use iam::config::HostConfig;
@@ -36,6 +36,10 @@ pub struct App {
     pub directory: Directory,
     /// Writes the events of calls that changed nothing, in groups.
     pub recorder: Recorder,
+    /// The directory's latest change number, as last read: hosts waiting
+    /// for a change wait on it (`front`), one reader keeps it fresh
+    /// ([`App::watch_changes`]).
+    pub change_no: tokio::sync::watch::Sender<i64>,
 }
 
 /// Why the server cannot start.
@@ -73,6 +77,16 @@ pub struct ApiResponse {
     /// What the client was told of an error (for the call's event).
     pub error_message: Option<String>,
     pub protocol: Protocol,
+    /// A host is up to date and asked to wait for a change (`front` waits,
+    /// then asks again).
+    pub long_poll: Option<LongPoll>,
+}
+
+/// What a waiting `GetDirectoryChanges` waits for.
+#[derive(Debug, Clone, Copy)]
+pub struct LongPoll {
+    pub since: i64,
+    pub wait: std::time::Duration,
 }
 
 /// The wire protocol of a call: IAM and STS speak Query, CloudTrail JSON 1.1.
@@ -127,6 +141,7 @@ impl App {
             database,
             directory,
             recorder: Recorder::default(),
+            change_no: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -201,6 +216,7 @@ impl App {
                     error_code: Some("InternalFailure".to_owned()),
                     error_message: None,
                     protocol: Protocol::Query,
+                    long_poll: None,
                 };
             }
         };
@@ -220,6 +236,7 @@ impl App {
                 error_code: None,
                 error_message: None,
                 protocol: Protocol::Query,
+                long_poll: None,
             },
             Err(e) => {
                 if e.is_internal() {
@@ -240,12 +257,14 @@ impl App {
                     error_code: Some(e.code().to_owned()),
                     error_message: Some(e.client_message()),
                     protocol: Protocol::Query,
+                    long_poll: None,
                 }
             }
         }
     }
 
-    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`.
+    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`, and
+    /// what hosts ask (`fleet`).
     fn call_json(
         &self,
         target: &str,
@@ -255,9 +274,12 @@ impl App {
         record: &mut Option<CallRecord>,
     ) -> ApiResponse {
         let answered = self.answer_json(target, request, now, &request_id, record);
-        let action = record.as_ref().map(|r| r.action.clone());
+        let action = record
+            .as_ref()
+            .map(|r| r.action.clone())
+            .or_else(|| fleet::operation(target).map(|op| format!("{op:?}")));
         match answered {
-            Ok(output) => ApiResponse {
+            Ok((output, long_poll)) => ApiResponse {
                 status: 200,
                 body: output.to_string(),
                 request_id,
@@ -265,6 +287,7 @@ impl App {
                 error_code: None,
                 error_message: None,
                 protocol: Protocol::Json,
+                long_poll,
             },
             Err(e) => {
                 if e.is_internal() {
@@ -280,6 +303,7 @@ impl App {
                     error_code: Some(e.json_code().to_owned()),
                     error_message: Some(message),
                     protocol: Protocol::Json,
+                    long_poll: None,
                 }
             }
         }
@@ -292,8 +316,16 @@ impl App {
         now: DateTime<Utc>,
         request_id: &str,
         record: &mut Option<CallRecord>,
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Result<(serde_json::Value, Option<LongPoll>), ApiError> {
         let claim = sigv4::parse(&request.parts, now)?;
+        if let Some(operation) = fleet::operation(target) {
+            claim.check_service(fleet::SERVICE)?;
+            return self.directory.run(|store| {
+                let who = self.authenticate(&store, request, &claim, now, request_id)?;
+                let answer = fleet::run(self, store, who, operation, &request.body, now)?;
+                Ok((answer.output, answer.wait))
+            });
+        }
         claim.check_service(trail::SERVICE)?;
         self.directory.run(|store| {
             let who = self.authenticate(&store, request, &claim, now, request_id)?;
@@ -307,7 +339,7 @@ impl App {
             let input = trail::decode(&request.body)?;
             let parameters = serde_json::from_slice(&request.body).unwrap_or_default();
             *record = CallRecord::of(&who, action, camel_case(parameters));
-            trail::run(self, store, who, &input, now)
+            Ok((trail::run(self, store, who, &input, now)?, None))
         })
     }
 

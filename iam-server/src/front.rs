@@ -73,16 +73,32 @@ async fn answer(
     let Ok(_turn) = CALLS.acquire().await else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     };
-    let call = ApiRequest {
+    let call = Arc::new(ApiRequest {
         parts,
         body,
         peer: peer.ip(),
-    };
-    let worker = Arc::clone(app);
-    let answered = tokio::task::spawn_blocking(move || worker.call(&call, Utc::now())).await;
-    let Ok(answer) = answered else {
+    });
+    let Some(mut answer) = call_blocking(app, &call).await else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
     };
+    drop(_turn);
+    // A host that is up to date waits here, holding no thread, turn or
+    // connection, until the directory moves past it; then asks once more.
+    if let Some(poll) = answer.long_poll {
+        let mut change_no = app.change_no.subscribe();
+        let moved = change_no.wait_for(|n| *n > poll.since);
+        // (The guard `wait_for` returns must not live across an await.)
+        let moved = matches!(tokio::time::timeout(poll.wait, moved).await, Ok(Ok(_)));
+        if moved {
+            let Ok(_turn) = CALLS.acquire().await else {
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+            };
+            match call_blocking(app, &call).await {
+                Some(again) => answer = again,
+                None => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+            }
+        }
+    }
     log_line(&answer, peer, started.elapsed());
     let mut response = Response::builder()
         .status(answer.status)
@@ -97,6 +113,44 @@ async fn answer(
     response
         .body(Full::new(Bytes::from(answer.body)))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))
+}
+
+/// One call on a blocking thread; `None` if it panicked.
+async fn call_blocking(app: &Arc<App>, call: &Arc<ApiRequest>) -> Option<crate::app::ApiResponse> {
+    let worker = Arc::clone(app);
+    let call = Arc::clone(call);
+    tokio::task::spawn_blocking(move || worker.call(&call, Utc::now()))
+        .await
+        .ok()
+}
+
+/// How often the directory's change number is read while hosts wait for
+/// it: a change reaches a waiting host at most this much later.
+const CHANGE_POLL: Duration = Duration::from_millis(200);
+
+/// Keeps [`App::change_no`] fresh while any host waits on it: one small
+/// query per interval for the whole server, whatever the number of hosts.
+/// Several servers share a PostgreSQL directory; each reads it itself.
+pub async fn watch_changes(app: Arc<App>) {
+    loop {
+        tokio::time::sleep(CHANGE_POLL).await;
+        if app.change_no.receiver_count() == 0 {
+            continue;
+        }
+        let reader = Arc::clone(&app);
+        let read = tokio::task::spawn_blocking(move || {
+            reader.directory.run(|store| store.directory_change_no())
+        })
+        .await;
+        match read {
+            Ok(Ok(n)) => {
+                app.change_no
+                    .send_if_modified(|at| std::mem::replace(at, n) != n);
+            }
+            Ok(Err(e)) => eprintln!("iam-server: cannot read the directory's change number: {e}"),
+            Err(_) => {}
+        }
+    }
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {

@@ -8,6 +8,7 @@ pub mod app;
 pub mod bootstrap;
 pub mod config;
 pub mod directory;
+pub mod fleet;
 pub mod front;
 pub mod iam_api;
 pub mod keyring;

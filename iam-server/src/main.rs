@@ -82,6 +82,7 @@ fn serve(config: ServerConfig) -> ExitCode {
             "iam-server: listening on https://{}",
             listener.local_addr()?
         );
+        tokio::spawn(front::watch_changes(Arc::clone(&app)));
         let handler = move |request, peer| front::handle(Arc::clone(&app), request, peer);
         tls::serve(listener, identity.config, handler, shutdown_signal()).await
     });

@@ -19,6 +19,7 @@ mod groups;
 mod mfa;
 mod model;
 mod policies;
+pub mod replica;
 mod roles;
 mod schema;
 mod schema_pg;

@@ -378,4 +378,158 @@ JOIN (
     FROM roles o, meta m WHERE m.key = 'account_id'
 ) p ON instr(r.trust_policy, '"' || p.arn || '"') > 0;
 "#,
+    // 10: the directory's change feed (issue 14; docs/ARCHITECTURE.md,
+    // "Replicas"). Every insert, update and delete of a replicated
+    // directory table records the row's key, in commit order (writers take
+    // turns), so a replica asks for "everything since change N" and gets
+    // the current rows of those keys. Triggers, not the store's methods,
+    // record them: no write can forget. What was written before this
+    // migration is in the snapshot every replica starts from.
+    r#"
+CREATE TABLE directory_changes (
+    change_no INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl       TEXT NOT NULL,
+    row_key   TEXT NOT NULL
+);
+CREATE TRIGGER linux_ids_inserted AFTER INSERT ON linux_ids BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('linux_ids', json_array(NEW.id));
+END;
+CREATE TRIGGER linux_ids_updated AFTER UPDATE ON linux_ids BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'linux_ids', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('linux_ids', json_array(NEW.id));
+END;
+CREATE TRIGGER linux_ids_deleted AFTER DELETE ON linux_ids BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('linux_ids', json_array(OLD.id));
+END;
+CREATE TRIGGER users_inserted AFTER INSERT ON users BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('users', json_array(NEW.id));
+END;
+CREATE TRIGGER users_updated AFTER UPDATE ON users BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'users', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('users', json_array(NEW.id));
+END;
+CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('users', json_array(OLD.id));
+END;
+CREATE TRIGGER login_profiles_inserted AFTER INSERT ON login_profiles BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('login_profiles', json_array(NEW.user_id));
+END;
+CREATE TRIGGER login_profiles_updated AFTER UPDATE ON login_profiles BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'login_profiles', json_array(OLD.user_id) WHERE json_array(OLD.user_id) <> json_array(NEW.user_id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('login_profiles', json_array(NEW.user_id));
+END;
+CREATE TRIGGER login_profiles_deleted AFTER DELETE ON login_profiles BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('login_profiles', json_array(OLD.user_id));
+END;
+CREATE TRIGGER groups_inserted AFTER INSERT ON groups BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('groups', json_array(NEW.id));
+END;
+CREATE TRIGGER groups_updated AFTER UPDATE ON groups BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'groups', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('groups', json_array(NEW.id));
+END;
+CREATE TRIGGER groups_deleted AFTER DELETE ON groups BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('groups', json_array(OLD.id));
+END;
+CREATE TRIGGER group_members_inserted AFTER INSERT ON group_members BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('group_members', json_array(NEW.group_id, NEW.user_id));
+END;
+CREATE TRIGGER group_members_updated AFTER UPDATE ON group_members BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'group_members', json_array(OLD.group_id, OLD.user_id) WHERE json_array(OLD.group_id, OLD.user_id) <> json_array(NEW.group_id, NEW.user_id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('group_members', json_array(NEW.group_id, NEW.user_id));
+END;
+CREATE TRIGGER group_members_deleted AFTER DELETE ON group_members BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('group_members', json_array(OLD.group_id, OLD.user_id));
+END;
+CREATE TRIGGER policies_inserted AFTER INSERT ON policies BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('policies', json_array(NEW.id));
+END;
+CREATE TRIGGER policies_updated AFTER UPDATE ON policies BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'policies', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('policies', json_array(NEW.id));
+END;
+CREATE TRIGGER policies_deleted AFTER DELETE ON policies BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('policies', json_array(OLD.id));
+END;
+CREATE TRIGGER policy_versions_inserted AFTER INSERT ON policy_versions BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('policy_versions', json_array(NEW.policy_id, NEW.version));
+END;
+CREATE TRIGGER policy_versions_updated AFTER UPDATE ON policy_versions BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'policy_versions', json_array(OLD.policy_id, OLD.version) WHERE json_array(OLD.policy_id, OLD.version) <> json_array(NEW.policy_id, NEW.version);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('policy_versions', json_array(NEW.policy_id, NEW.version));
+END;
+CREATE TRIGGER policy_versions_deleted AFTER DELETE ON policy_versions BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('policy_versions', json_array(OLD.policy_id, OLD.version));
+END;
+CREATE TRIGGER inline_policies_inserted AFTER INSERT ON inline_policies BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('inline_policies', json_array(NEW.entity_kind, NEW.entity_id, NEW.name));
+END;
+CREATE TRIGGER inline_policies_updated AFTER UPDATE ON inline_policies BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'inline_policies', json_array(OLD.entity_kind, OLD.entity_id, OLD.name) WHERE json_array(OLD.entity_kind, OLD.entity_id, OLD.name) <> json_array(NEW.entity_kind, NEW.entity_id, NEW.name);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('inline_policies', json_array(NEW.entity_kind, NEW.entity_id, NEW.name));
+END;
+CREATE TRIGGER inline_policies_deleted AFTER DELETE ON inline_policies BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('inline_policies', json_array(OLD.entity_kind, OLD.entity_id, OLD.name));
+END;
+CREATE TRIGGER attachments_inserted AFTER INSERT ON attachments BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('attachments', json_array(NEW.entity_kind, NEW.entity_id, NEW.policy_id));
+END;
+CREATE TRIGGER attachments_updated AFTER UPDATE ON attachments BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'attachments', json_array(OLD.entity_kind, OLD.entity_id, OLD.policy_id) WHERE json_array(OLD.entity_kind, OLD.entity_id, OLD.policy_id) <> json_array(NEW.entity_kind, NEW.entity_id, NEW.policy_id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('attachments', json_array(NEW.entity_kind, NEW.entity_id, NEW.policy_id));
+END;
+CREATE TRIGGER attachments_deleted AFTER DELETE ON attachments BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('attachments', json_array(OLD.entity_kind, OLD.entity_id, OLD.policy_id));
+END;
+CREATE TRIGGER roles_inserted AFTER INSERT ON roles BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('roles', json_array(NEW.id));
+END;
+CREATE TRIGGER roles_updated AFTER UPDATE ON roles BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'roles', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('roles', json_array(NEW.id));
+END;
+CREATE TRIGGER roles_deleted AFTER DELETE ON roles BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('roles', json_array(OLD.id));
+END;
+CREATE TRIGGER mfa_devices_inserted AFTER INSERT ON mfa_devices BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('mfa_devices', json_array(NEW.id));
+END;
+CREATE TRIGGER mfa_devices_updated AFTER UPDATE ON mfa_devices BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'mfa_devices', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('mfa_devices', json_array(NEW.id));
+END;
+CREATE TRIGGER mfa_devices_deleted AFTER DELETE ON mfa_devices BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('mfa_devices', json_array(OLD.id));
+END;
+CREATE TRIGGER password_policy_inserted AFTER INSERT ON password_policy BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('password_policy', json_array(NEW.id));
+END;
+CREATE TRIGGER password_policy_updated AFTER UPDATE ON password_policy BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'password_policy', json_array(OLD.id) WHERE json_array(OLD.id) <> json_array(NEW.id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('password_policy', json_array(NEW.id));
+END;
+CREATE TRIGGER password_policy_deleted AFTER DELETE ON password_policy BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('password_policy', json_array(OLD.id));
+END;
+CREATE TRIGGER ssh_public_keys_inserted AFTER INSERT ON ssh_public_keys BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('ssh_public_keys', json_array(NEW.ssh_public_key_id));
+END;
+CREATE TRIGGER ssh_public_keys_updated AFTER UPDATE ON ssh_public_keys BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'ssh_public_keys', json_array(OLD.ssh_public_key_id) WHERE json_array(OLD.ssh_public_key_id) <> json_array(NEW.ssh_public_key_id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('ssh_public_keys', json_array(NEW.ssh_public_key_id));
+END;
+CREATE TRIGGER ssh_public_keys_deleted AFTER DELETE ON ssh_public_keys BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('ssh_public_keys', json_array(OLD.ssh_public_key_id));
+END;
+CREATE TRIGGER trust_bindings_inserted AFTER INSERT ON trust_bindings BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('trust_bindings', json_array(NEW.role_id, NEW.arn));
+END;
+CREATE TRIGGER trust_bindings_updated AFTER UPDATE ON trust_bindings BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'trust_bindings', json_array(OLD.role_id, OLD.arn) WHERE json_array(OLD.role_id, OLD.arn) <> json_array(NEW.role_id, NEW.arn);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('trust_bindings', json_array(NEW.role_id, NEW.arn));
+END;
+CREATE TRIGGER trust_bindings_deleted AFTER DELETE ON trust_bindings BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('trust_bindings', json_array(OLD.role_id, OLD.arn));
+END;
+"#,
 ];

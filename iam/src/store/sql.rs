@@ -24,8 +24,10 @@ pub enum Value<'a> {
 }
 
 /// An owned [`Value`], for a backend whose rows are not borrowed from a
-/// statement (PostgreSQL's).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// statement (PostgreSQL's), and for rows a replica receives (JSON: null, a
+/// number, a string, an array of bytes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum OwnedValue {
     Null,
     Integer(i64),
@@ -329,6 +331,19 @@ impl FromSql for String {
             Value::Text(s) => Some(s.to_owned()),
             _ => None,
         }
+    }
+}
+
+/// Any column, as it is (a replicated row).
+impl FromSql for OwnedValue {
+    const EXPECTED: &'static str = "a value";
+    fn from_sql(v: Value<'_>) -> Option<Self> {
+        Some(match v {
+            Value::Null => Self::Null,
+            Value::Integer(i) => Self::Integer(i),
+            Value::Text(t) => Self::Text(t.to_owned()),
+            Value::Blob(b) => Self::Blob(b.to_vec()),
+        })
     }
 }
 
