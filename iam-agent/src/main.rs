@@ -91,7 +91,13 @@ async fn run(client: &mut Client, host: &HostConfig, args: &Args) -> ExitCode {
                 sync::publish(host, &s)?;
                 published = true;
             }
-            let r = sync::round(client, host, &s, wait).await;
+            // What the host's logins queued goes up before waiting for
+            // what comes down.
+            let reported = sync::report(client, &s).await;
+            let r = match reported {
+                Ok(_) => sync::round(client, host, &s, wait).await,
+                Err(e) => Err(e),
+            };
             store = Some(s);
             r
         }

@@ -85,6 +85,38 @@ async fn snapshot(
     Ok(Round::Snapshot(snapshot.change_no))
 }
 
+/// The most outbox entries one report carries.
+const REPORT_BATCH: u32 = 500;
+
+/// Takes what the host's ledger queued for the directory of record to it
+/// (TOTP steps claimed, failures, audit events), batch by batch; each
+/// batch is forgotten here once the server acknowledged it. Returns how
+/// many entries went.
+pub async fn report(client: &mut Client, store: &Store) -> Result<usize, SyncError> {
+    let ledger = store.ledger();
+    let mut sent = 0;
+    loop {
+        let (entries, events) = ledger.fleet_outbox(REPORT_BATCH)?;
+        if entries.is_empty() && events.is_empty() {
+            return Ok(sent);
+        }
+        let input = serde_json::json!({
+            "Entries": entries.iter().map(|(id, e)| serde_json::json!({"Id": id, "Entry": e})).collect::<Vec<_>>(),
+            "Events": events.iter().map(|e| serde_json::json!({"Id": e.id, "Event": e.line})).collect::<Vec<_>>(),
+        });
+        let answer = client
+            .call("PutLedgerEntries", &input, Duration::ZERO)
+            .await?;
+        let taken: Vec<i64> = serde_json::from_value(answer["Acknowledged"].clone())
+            .map_err(|e| ClientError::Answer(format!("PutLedgerEntries: {e}")))?;
+        if taken.is_empty() {
+            return Err(ClientError::Answer("PutLedgerEntries took nothing".to_owned()).into());
+        }
+        ledger.acknowledge(&taken)?;
+        sent += taken.len();
+    }
+}
+
 /// The host's projections of the replica, as after any directory change.
 pub fn publish(config: &HostConfig, store: &Store) -> Result<(), SyncError> {
     iamctl::ctx::publish_accounts(config, store).map_err(|e| SyncError::Publish(e.to_string()))

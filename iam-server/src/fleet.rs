@@ -1,17 +1,22 @@
 //! What hosts ask of the directory of record (docs/ARCHITECTURE.md,
-//! "Replicas"): a snapshot of the replicated tables, and the changes after
-//! a change number. AWS's JSON 1.1 protocol under our own target prefix,
-//! signed with SigV4 for service `host` like any call, and authorized as
-//! `host:SyncDirectory` on the caller's host by the engine: a host's role
-//! session may, an administrator may if a policy says so, nothing else.
+//! "Replicas"): a snapshot of the replicated tables and the changes after
+//! a change number (directory data flows down), and what their ledgers
+//! report (flows up): TOTP steps claimed, failures counted, audit events.
+//! AWS's JSON 1.1 protocol under our own target prefix, signed with SigV4
+//! for service `host` like any call, each operation authorized as its
+//! `host:` action on the caller's host by the engine: a host's role
+//! session may what its role's policies allow, nothing else.
 //!
 //! These calls are not recorded as events: every host asks every few
-//! seconds, and what they read is the directory's own content (CloudTrail
-//! likewise leaves high-volume data events off by default).
+//! seconds (CloudTrail likewise leaves high-volume data events off by
+//! default). What they report is: the hosts' own events, and a
+//! `ReplayDetected` event for a TOTP step two hosts accepted.
 
 use crate::api_error::ApiError;
 use crate::app::{App, Authenticated, LongPoll};
 use chrono::{DateTime, Utc};
+use iam::audit::{AuditEvent, EventSource, UserIdentity};
+use iam::ledger::Outgoing;
 use iam::store::Store;
 use iam::store::replica::Changes;
 use iamctl::ctx::Caller;
@@ -27,8 +32,6 @@ pub const TARGET_PREFIX: &str = "IamHost_20261203.";
 /// The SigV4 service hosts sign for.
 pub const SERVICE: &str = "host";
 
-/// The action every call of this API is authorized as.
-pub const SYNC_ACTION: &str = "host:SyncDirectory";
 
 /// The longest a `GetDirectoryChanges` call waits for a change.
 pub const MAX_WAIT: Duration = Duration::from_secs(25);
@@ -37,15 +40,38 @@ pub const MAX_WAIT: Duration = Duration::from_secs(25);
 pub enum Operation {
     GetDirectorySnapshot,
     GetDirectoryChanges,
+    PutLedgerEntries,
+}
+
+impl Operation {
+    const ALL: [Self; 3] = [
+        Self::GetDirectorySnapshot,
+        Self::GetDirectoryChanges,
+        Self::PutLedgerEntries,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GetDirectorySnapshot => "GetDirectorySnapshot",
+            Self::GetDirectoryChanges => "GetDirectoryChanges",
+            Self::PutLedgerEntries => "PutLedgerEntries",
+        }
+    }
+
+    /// The action it is authorized as: reading the directory is one
+    /// permission, reporting a ledger another.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::GetDirectorySnapshot | Self::GetDirectoryChanges => "host:SyncDirectory",
+            Self::PutLedgerEntries => "host:PutLedgerEntries",
+        }
+    }
 }
 
 /// The operation `target` names, if it is one of this API's.
 pub fn operation(target: &str) -> Option<Operation> {
-    match target.strip_prefix(TARGET_PREFIX)? {
-        "GetDirectorySnapshot" => Some(Operation::GetDirectorySnapshot),
-        "GetDirectoryChanges" => Some(Operation::GetDirectoryChanges),
-        _ => None,
-    }
+    let name = target.strip_prefix(TARGET_PREFIX)?;
+    Operation::ALL.into_iter().find(|op| op.name() == name)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,30 +101,28 @@ pub fn run(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Answer, ApiError> {
-    let resource = host_arn(&who.caller, store.account_id().as_str());
-    let name = match operation {
-        Operation::GetDirectorySnapshot => "GetDirectorySnapshot",
-        Operation::GetDirectoryChanges => "GetDirectoryChanges",
-    };
-    let ctx = app.context(store, who, name.to_owned(), Secrets::Given(Vec::new()), now);
-    ctx.authorize_with(SYNC_ACTION, &resource, |_| {})?;
+    let host = host_name(&who.caller);
+    let resource = format!("arn:aws:host::{}:host/{host}", store.account_id());
+    let identity = who.caller.principal().map(UserIdentity::of_principal);
+    let ctx = app.context(
+        store,
+        who,
+        operation.name().to_owned(),
+        Secrets::Given(Vec::new()),
+        now,
+    );
+    ctx.authorize_with(operation.action(), &resource, |_| {})?;
     match operation {
+        Operation::PutLedgerEntries => Ok(Answer {
+            output: put_ledger_entries(&ctx.store, &decode(body)?, &host, identity, now)?,
+            wait: None,
+        }),
         Operation::GetDirectorySnapshot => Ok(Answer {
             output: to_json(&ctx.store.directory_snapshot()?)?,
             wait: None,
         }),
         Operation::GetDirectoryChanges => {
-            let input: ChangesRequest = if body.iter().all(u8::is_ascii_whitespace) {
-                ChangesRequest::default()
-            } else {
-                serde_json::from_slice(body).map_err(|e| {
-                    // serde's message names the member, never echoes a value.
-                    CliError::new(
-                        "ValidationError",
-                        e.to_string().chars().take(200).collect::<String>(),
-                    )
-                })?
-            };
+            let input: ChangesRequest = decode(body)?;
             Ok(match ctx.store.directory_changes(input.since)? {
                 Changes::Set(set) => Answer {
                     output: to_json(&set)?,
@@ -123,14 +147,121 @@ pub fn run(
 }
 
 /// The host a call is about: the one a host's role session is named for
-/// (decided by its credentials, never by what it sends), or any host for
-/// other callers.
-fn host_arn(caller: &Caller, account: &str) -> String {
-    let host = match caller {
-        Caller::AssumedRole(p) => p.id.split_once(':').map_or("*", |(_, session)| session),
-        _ => "*",
-    };
-    format!("arn:aws:host::{account}:host/{host}")
+/// (decided by its credentials, never by what it sends); for a user's
+/// access key, the user's name.
+fn host_name(caller: &Caller) -> String {
+    match caller {
+        Caller::AssumedRole(p) => p.id.split_once(':').map_or("*", |(_, s)| s).to_owned(),
+        Caller::User(p) => p.name.clone(),
+        Caller::Root => "*".to_owned(),
+    }
+}
+
+/// A call's JSON body; an empty body is the input's defaults.
+fn decode<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        // serde's message names the member, never echoes a value.
+        CliError::new(
+            "ValidationError",
+            e.to_string().chars().take(200).collect::<String>(),
+        )
+        .into()
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct LedgerEntries {
+    #[serde(default)]
+    pub entries: Vec<LedgerEntry>,
+    #[serde(default)]
+    pub events: Vec<HostEvent>,
+}
+
+/// One directory-bound entry of a host's outbox, with its id there.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub entry: Outgoing,
+}
+
+/// One audit event of a host's outbox (its JSON line), with its id there.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct HostEvent {
+    pub id: i64,
+    pub event: String,
+}
+
+/// Takes a host's report in: each TOTP step claimed (a step another host
+/// claimed first is a `ReplayDetected` event), each failure counted,
+/// forgiven or reset, each audit event into the central event store.
+/// Password changes are not taken from a host: a host cannot prove the
+/// user asked (`chauthtok` refuses on a replica), so they are dropped.
+/// Answers the ids it took, for the host to forget.
+fn put_ledger_entries(
+    store: &Store,
+    input: &LedgerEntries,
+    host: &str,
+    reporter: Option<UserIdentity>,
+    now: DateTime<Utc>,
+) -> Result<Value, ApiError> {
+    let mut taken = Vec::new();
+    let mut replays = 0;
+    for LedgerEntry { id, entry } in &input.entries {
+        match entry {
+            Outgoing::TotpStep { serial, step } => {
+                let step = i64::try_from(*step)
+                    .map_err(|_| CliError::new("ValidationError", "Step is out of range"))?;
+                if let Some(first) = store.report_fleet_step(serial, step, host, now)? {
+                    replays += 1;
+                    let identity = reporter
+                        .clone()
+                        .unwrap_or_else(|| UserIdentity::root(store.account_id().as_str()));
+                    let event = AuditEvent::builder(
+                        EventSource::Pam,
+                        "ReplayDetected",
+                        identity,
+                        host,
+                        now,
+                    )
+                    .additional_event_data(json!({
+                        "serialNumber": serial,
+                        "step": step,
+                        "firstClaimedBy": first,
+                        "claimedAgainBy": host,
+                    }))
+                    .error_if(Some(("ReplayDetected", "one TOTP code was accepted by two hosts")))
+                    .build()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    store.record_event(&event)?;
+                }
+            }
+            Outgoing::Failure { user, at } => store.record_fleet_failure(user, host, *at)?,
+            Outgoing::FailureForgiven { user, at } => {
+                store.forgive_fleet_failure(user, host, *at)?
+            }
+            Outgoing::FailuresReset { user } => store.reset_fleet_failures(user)?,
+            Outgoing::Password { .. } => {}
+        }
+        taken.push(*id);
+    }
+    let mut events = Vec::with_capacity(input.events.len());
+    for HostEvent { id, event } in &input.events {
+        let mut parsed: AuditEvent = serde_json::from_str(event.trim_end()).map_err(|e| {
+            CliError::new("ValidationError", format!("Events[{id}]: {e}"))
+        })?;
+        // Whatever it says, the event comes from this host.
+        parsed.host = host.to_owned();
+        events.push(parsed);
+        taken.push(*id);
+    }
+    store.record_host_events(&events)?;
+    Ok(json!({"Acknowledged": taken, "ReplaysDetected": replays}))
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<Value, ApiError> {

@@ -65,6 +65,12 @@ impl HostStore {
     pub fn drain(&self) -> Result<usize> {
         drain(&self.store)
     }
+
+    /// Whether the directory is a fleet replica (iam-agent keeps it; the
+    /// directory of record is iam-server's).
+    pub fn is_replica(&self) -> Result<bool> {
+        Ok(self.store.replica_change_no()?.is_some())
+    }
 }
 
 impl From<Store> for HostStore {

@@ -85,7 +85,7 @@ impl Ledger<'_> {
     pub fn queued_audit(&self) -> Result<Vec<QueuedEvent>> {
         self.store.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id, body, denial FROM outbox WHERE kind = 'audit' ORDER BY id",
+                "SELECT id, body, denial FROM outbox WHERE kind = 'audit' AND delivered = 0 ORDER BY id",
             )?;
             let rows = st.query_map((), |r| {
                 Ok(QueuedEvent {
@@ -98,10 +98,54 @@ impl Ledger<'_> {
         })
     }
 
-    /// Forgets a delivered audit event.
+    /// Forgets a delivered audit event; on a fleet replica it waits, marked
+    /// delivered, for the agent to take it to the directory of record
+    /// ([`Ledger::fleet_outbox`]).
     pub fn delete_queued_audit(&self, id: i64) -> Result<()> {
         self.store.write(|c| {
-            c.execute("DELETE FROM outbox WHERE id = ?1 AND kind = 'audit'", [id])?;
+            c.execute(
+                "UPDATE outbox SET delivered = 1 WHERE id = ?1 AND kind = 'audit'
+                 AND EXISTS (SELECT 1 FROM meta WHERE key = 'replica_change_no')",
+                [id],
+            )?;
+            c.execute(
+                "DELETE FROM outbox WHERE id = ?1 AND kind = 'audit'
+                 AND NOT EXISTS (SELECT 1 FROM meta WHERE key = 'replica_change_no')",
+                [id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// What a fleet host's agent takes to the directory of record, oldest
+    /// first, at most `limit`: the directory-bound entries, and the audit
+    /// events already delivered to the local log.
+    pub fn fleet_outbox(&self, limit: u32) -> Result<(Vec<(i64, Outgoing)>, Vec<QueuedEvent>)> {
+        let outgoing = self.store.read(outgoing_in)?;
+        let events = self.store.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, body, denial FROM outbox WHERE kind = 'audit' AND delivered = 1
+                 ORDER BY id LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(QueuedEvent {
+                    id: r.get(0)?,
+                    line: r.get(1)?,
+                    denial: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<crate::store::sql::SqlResult<Vec<_>>>()?)
+        })?;
+        let outgoing = outgoing.into_iter().take(limit as usize).collect();
+        Ok((outgoing, events))
+    }
+
+    /// Forgets outbox entries the directory of record acknowledged.
+    pub fn acknowledge(&self, ids: &[i64]) -> Result<()> {
+        self.store.write(|c| {
+            for id in ids {
+                c.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+            }
             Ok(())
         })
     }
@@ -137,12 +181,15 @@ fn outgoing_in(c: &Connection) -> Result<Vec<(i64, Outgoing)>> {
 /// applied with [`Store::set_password`] (the function `iamctl`'s admin path
 /// uses), the other kinds are acknowledged. Every entry is removed, so
 /// nothing accumulates. A change for a user deleted since is dropped.
-/// Returns how many entries were drained. The fleet replaces this target
-/// with the directory server.
+/// Returns how many entries were drained. On a fleet replica nothing is
+/// drained here: the agent drains to the directory server.
 pub fn drain(store: &Store) -> Result<usize> {
+    // On a fleet replica the entries wait for the agent, which takes them
+    // to the directory of record (never applied to the replica here).
     let pending: bool = store.read(|c| {
         Ok(c.query_row(
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE kind != 'audit')",
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE kind != 'audit')
+               AND NOT EXISTS (SELECT 1 FROM meta WHERE key = 'replica_change_no')",
             (),
             |r| r.get(0),
         )?)

@@ -81,6 +81,23 @@ pub fn change_password(
         audit_change(Some(reason));
         return Outcome::PermissionDenied;
     }
+    // A replica's directory is the fleet's: a password set here would be
+    // overwritten by the next sync and never reach the other hosts.
+    match host.db.is_replica() {
+        Ok(false) => {}
+        Ok(true) => {
+            conv.error(
+                "Passwords of this fleet are changed at its directory (iam-server), \
+                 not on a host.",
+            );
+            audit_change(Some("the host's directory is a fleet replica"));
+            return Outcome::PermissionDenied;
+        }
+        Err(e) => {
+            host.report(&format!("chauthtok: cannot read the store: {e}"));
+            return Outcome::Unavailable;
+        }
+    }
     if change.preliminary {
         return Outcome::Success;
     }

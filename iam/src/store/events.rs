@@ -134,6 +134,15 @@ impl Store {
         })
     }
 
+    /// Stores the audit events a fleet host reports, in one transaction; an
+    /// event already stored (a report sent again) is not stored twice.
+    pub fn record_host_events(&self, events: &[AuditEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.write(|c| events.iter().try_for_each(|e| insert(c, e)))
+    }
+
     /// One page of events matching `query`, newest first, and the cursor
     /// of the next page when there is one.
     pub fn lookup_events(

@@ -15,6 +15,7 @@ mod credentials;
 mod error;
 mod events;
 mod export;
+mod fleet;
 mod groups;
 mod mfa;
 mod model;

@@ -168,6 +168,8 @@ pub const HOST_NEVER_HOLDS: &[&str] = &[
     "events",
     "event_resources",
     "directory_changes",
+    "fleet_totp_claims",
+    "fleet_failures",
     // The ledger: each host's own login-time state.
     "login_failures",
     "auth_records",

@@ -532,4 +532,27 @@ CREATE TRIGGER trust_bindings_deleted AFTER DELETE ON trust_bindings BEGIN
     INSERT INTO directory_changes (tbl, row_key) VALUES ('trust_bindings', json_array(OLD.role_id, OLD.arn));
 END;
 "#,
+    // 11: the fleet's ledger at the directory of record (issue 14): what
+    // hosts report of their logins, so that a TOTP step is used once and
+    // failures count across the fleet. Every step a host claimed, kept
+    // for a while: a step claimed by two hosts (one of them offline) is a
+    // replay. Failures per user and host. And a host's queued audit event
+    // that its replica delivered to the local log waits for the agent to
+    // take it to the directory of record (`delivered`).
+    r#"
+CREATE TABLE fleet_totp_claims (
+    serial     TEXT NOT NULL,
+    step       INTEGER NOT NULL,
+    host       TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (serial, step)
+);
+CREATE TABLE fleet_failures (
+    user_name TEXT NOT NULL COLLATE NOCASE,
+    host      TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX fleet_failures_user ON fleet_failures(user_name, at);
+ALTER TABLE outbox ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

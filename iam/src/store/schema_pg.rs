@@ -422,4 +422,21 @@ CREATE TRIGGER ssh_public_keys_changed AFTER INSERT OR UPDATE OR DELETE ON ssh_p
 CREATE TRIGGER trust_bindings_changed AFTER INSERT OR UPDATE OR DELETE ON trust_bindings
     FOR EACH ROW EXECUTE FUNCTION record_directory_change('role_id', 'arn');
 "#,
+    // 11: the fleet's ledger at the directory of record.
+    r#"
+CREATE TABLE fleet_totp_claims (
+    serial     TEXT NOT NULL,
+    step       BIGINT NOT NULL,
+    host       TEXT NOT NULL,
+    claimed_at BIGINT NOT NULL,
+    PRIMARY KEY (serial, step)
+);
+CREATE TABLE fleet_failures (
+    user_name TEXT NOT NULL COLLATE nocase,
+    host      TEXT NOT NULL,
+    at        BIGINT NOT NULL
+);
+CREATE INDEX fleet_failures_user ON fleet_failures(user_name, at);
+ALTER TABLE outbox ADD COLUMN delivered BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
