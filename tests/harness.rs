@@ -132,7 +132,7 @@ impl Host {
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
         // Where iamctl publishes IAM users' SSH public keys for sshd
-        // (`AuthorizedKeysFile DIR/%u`, see [`Sshd::start_with_iam_keys`]).
+        // (`AuthorizedKeysFile DIR/%U`, see [`Sshd::start_with_iam_keys`]).
         fs::create_dir_all(dir.path().join("authorized_keys")).expect("authorized_keys dir");
         let host = Self {
             dir,
@@ -546,11 +546,11 @@ impl Sshd {
 
     /// As [`Sshd::start`], with sshd finding keys where `iamctl setup-host
     /// --ssh` points it: the IAM users' keys iamctl publishes in the host's
-    /// `authorized_keys_dir`, one file per user.
+    /// `authorized_keys_dir`, one file per user, named by uid.
     pub fn start_with_iam_keys(host: &Host, pam_lines: &str, snippet: &str) -> Self {
         let published = host.path().join("authorized_keys");
         Self::start_with(host, pam_lines, snippet, |_| {
-            format!("{}/%u", published.display())
+            format!("{}/%U", published.display())
         })
     }
 

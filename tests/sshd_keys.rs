@@ -152,6 +152,20 @@ fn ssh(sshd: &Sshd, user: &str, key: &Path, code: Option<&str>) -> Ssh {
     }
 }
 
+/// The file iamctl published for `name` (`authorized_keys_dir/UID`, the
+/// uid from the host's extrausers passwd).
+fn published_file(host: &Host, name: &str) -> PathBuf {
+    let passwd = fs::read_to_string(host.path().join("extrausers/passwd")).unwrap();
+    let uid = passwd
+        .lines()
+        .find_map(|l| {
+            let mut fields = l.split(':');
+            (fields.next() == Some(name)).then(|| fields.nth(1).unwrap().to_owned())
+        })
+        .expect("the user is published");
+    host.path().join("authorized_keys").join(uid)
+}
+
 fn host() -> Host {
     ensure_nsswitch_extrausers();
     Host::new("")
@@ -171,7 +185,7 @@ fn key_login_of_an_iam_user_with_no_hand_made_account() {
     let name = unique("sshkey");
     let (key, uploaded) = key_user(&host, &name, ALLOW_LOGIN);
     // Published for sshd by iamctl itself: the key, named by its id.
-    let published = fs::read_to_string(host.path().join("authorized_keys").join(&name)).unwrap();
+    let published = fs::read_to_string(published_file(&host, &name)).unwrap();
     let id = uploaded["SSHPublicKeyId"].as_str().unwrap();
     assert!(published.contains(id), "{published}");
     let _accounts = PublishedAccounts::publish(&host);
@@ -267,7 +281,7 @@ fn a_deactivated_or_deleted_key_is_refused_on_the_next_connection() {
     let _accounts = PublishedAccounts::publish(&host);
     let dropin = setup_host_dropin(&host);
     let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
-    let published = host.path().join("authorized_keys").join(&name);
+    let published = published_file(&host, &name);
 
     let first = ssh(&sshd, &name, &key, None);
     assert!(first.ok, "{first:?}\n{}", sshd.log());
