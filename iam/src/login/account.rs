@@ -7,13 +7,13 @@ use crate::audit::UserIdentity;
 use crate::policy::Decision;
 use crate::principal::Principal;
 use crate::request::{LoginRequest, login_context};
-use crate::store::UserStatus;
+use crate::store::{SshPublicKey, User, UserStatus};
 
 /// `pam_sm_acct_mgmt`: may this IAM user log in here, now, from there?
-/// Decided by `host:Login` on this host's ARN with its request context
-/// ([`crate::request::login_context`], `host:AuthMethod` included); a key
-/// login first needs the key sshd accepted to be an active IAM key of the
-/// user. Then `require_mfa` and password expiry.
+/// Decided by `host:Login` on this host's ARN ([`decide_login`]), once the
+/// login has shown how it got in; a key login first needs the key sshd
+/// accepted to be an active IAM key of the user. Then `require_mfa` and
+/// password expiry.
 pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
     let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
         Ok(begun) => begun.into_parts(),
@@ -31,58 +31,42 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
     let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
     // A key login: the key sshd accepted (when it has listed it) must be
     // an active IAM key of this user, whatever file sshd found it in.
-    let KeyLogin { keys, method } =
+    let KeyLogin { keys, how } =
         match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
             Ok(login) => login,
             Err(outcome) => return outcome,
         };
-    // Denials say how the user got in and name the key when sshd has
-    // listed it (after publickey alone it lists it only for the session).
-    let with_key = |reason: String| match (key_evidence(&keys), method.as_deref()) {
-        (Some((id, fingerprint)), _) => {
-            format!("{reason} (SSH public key {id}, MD5 {fingerprint})")
-        }
-        (None, Some(method)) => format!("{reason} (host:AuthMethod {method})"),
-        (None, None) => reason,
-    };
-    let principal =
-        match Principal::for_user(host.directory(), host.directory().account_id(), &user.name) {
-            Ok(principal) => principal,
-            Err(e) => {
-                // A stored policy that no longer parses fails closed.
-                host.report(&format!(
-                    "acct_mgmt: cannot load the policies of {name}: {e}"
-                ));
-                return Outcome::Unavailable;
+    let method = match how {
+        HowIn::Shown(method) => {
+            let shown = Login {
+                user: &user,
+                identity: &identity,
+                origin: &origin,
+                mfa_time,
+                method: method.as_deref(),
+                keys: &keys,
+            };
+            if let Err(outcome) = decide_login(&host, conv, &shown, now) {
+                return outcome;
             }
-        };
-    let context = login_context(
-        &principal,
-        &LoginRequest {
-            now,
-            mfa_at: mfa_time,
-            source_ip: origin.source_ip(),
-            secure_transport: origin.secure_transport(),
-            service: &origin.service,
-            tty: origin.tty.as_deref(),
-            auth_method: method.as_deref(),
-            hostname: &host.config.hostname,
-            host_tags: &host.config.host_tags,
-        },
-    );
-    let resource = host.config.host_arn();
-    let response = principal.authorize(LOGIN_ACTION, &resource, &context);
-    if response.decision != Decision::Allowed {
-        let deciding = crate::audit::deciding_statements(&response);
-        let reason = with_key(match response.decision {
-            Decision::ExplicitDeny => format!("{LOGIN_ACTION} on {resource}: explicitly denied"),
-            _ => format!("{LOGIN_ACTION} on {resource}: no statement allows it (implicit deny)"),
-        });
-        host.login_denied(conv, &identity, &origin, &reason, &deciding, now);
-        return Outcome::PermissionDenied;
-    }
+            method
+        }
+        // sshd let it in without pam_iam and has named no key yet
+        // (publickey alone names it only for the session; hostbased and
+        // GSSAPI never): open_session decides, where sshd has said it all.
+        HowIn::Unproven => {
+            host.debug(&format!(
+                "acct_mgmt: {name}: no method shown yet; host:Login is decided in open_session"
+            ));
+            None
+        }
+    };
     if host.config.login.require_mfa && mfa_time.is_none() {
-        let reason = with_key("require_mfa: this login did not pass an MFA check".to_owned());
+        let reason = with_key(
+            "require_mfa: this login did not pass an MFA check".to_owned(),
+            &keys,
+            method.as_deref(),
+        );
         host.login_denied(conv, &identity, &origin, &reason, &[], now);
         return Outcome::PermissionDenied;
     }
@@ -98,6 +82,87 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
             Outcome::AccountDisabled
         }
         Err(outcome) => outcome,
+    }
+}
+
+/// What a login has shown by the stage that decides it.
+pub(super) struct Login<'a> {
+    pub(super) user: &'a User,
+    pub(super) identity: &'a UserIdentity,
+    pub(super) origin: &'a Origin,
+    pub(super) mfa_time: Option<i64>,
+    /// `host:AuthMethod`.
+    pub(super) method: Option<&'a str>,
+    /// The IAM keys sshd accepted.
+    pub(super) keys: &'a [SshPublicKey],
+}
+
+/// `host:Login` on this host's ARN with its request context
+/// ([`crate::request::login_context`], `host:AuthMethod` included): the one
+/// decision, made by `acct_mgmt`, or by `open_session` for a login sshd let
+/// in without pam_iam (only there has sshd named its key). A denial is
+/// audited with its deciding statements.
+pub(super) fn decide_login(
+    host: &Host,
+    conv: &mut dyn Conversation,
+    login: &Login<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), Outcome> {
+    let name = login.user.name.as_str();
+    let principal = match Principal::for_user(
+        host.directory(),
+        host.directory().account_id(),
+        &login.user.name,
+    ) {
+        Ok(principal) => principal,
+        Err(e) => {
+            // A stored policy that no longer parses fails closed.
+            host.report(&format!("cannot load the policies of {name}: {e}"));
+            return Err(Outcome::Unavailable);
+        }
+    };
+    let origin = login.origin;
+    let context = login_context(
+        &principal,
+        &LoginRequest {
+            now,
+            mfa_at: login.mfa_time,
+            source_ip: origin.source_ip(),
+            secure_transport: origin.secure_transport(),
+            service: &origin.service,
+            tty: origin.tty.as_deref(),
+            auth_method: login.method,
+            hostname: &host.config.hostname,
+            host_tags: &host.config.host_tags,
+        },
+    );
+    let resource = host.config.host_arn();
+    let response = principal.authorize(LOGIN_ACTION, &resource, &context);
+    if response.decision == Decision::Allowed {
+        return Ok(());
+    }
+    let deciding = crate::audit::deciding_statements(&response);
+    let reason = with_key(
+        match response.decision {
+            Decision::ExplicitDeny => format!("{LOGIN_ACTION} on {resource}: explicitly denied"),
+            _ => format!("{LOGIN_ACTION} on {resource}: no statement allows it (implicit deny)"),
+        },
+        login.keys,
+        login.method,
+    );
+    host.login_denied(conv, login.identity, origin, &reason, &deciding, now);
+    Err(Outcome::PermissionDenied)
+}
+
+/// A denial says how the user got in and names the key when sshd has
+/// listed it.
+fn with_key(reason: String, keys: &[SshPublicKey], method: Option<&str>) -> String {
+    match (key_evidence(keys), method) {
+        (Some((id, fingerprint)), _) => {
+            format!("{reason} (SSH public key {id}, MD5 {fingerprint})")
+        }
+        (None, Some(method)) => format!("{reason} (host:AuthMethod {method})"),
+        (None, None) => reason,
     }
 }
 

@@ -382,7 +382,7 @@ impl Host {
     }
 
     /// What sshd says of this login ([`SshAuth`]) with the
-    /// authentication `record`: how it got in (`host:AuthMethod`) and the
+    /// authentication `record`: how it got in ([`how_in`]) and the
     /// keys sshd accepted, each of which must be an active IAM key of
     /// `user`, or the stage refuses (audited). Keys are directory data,
     /// read here rather than trusted from the file sshd read, so a key made
@@ -419,7 +419,7 @@ impl Host {
             return Err(Outcome::PermissionDenied);
         }
         Ok(KeyLogin {
-            method: auth_method(ssh.publickey(record.is_some()), record),
+            how: how_in(&ssh, !keys.is_empty(), record),
             keys,
         })
     }

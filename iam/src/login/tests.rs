@@ -1640,3 +1640,135 @@ fn unreadable_local_accounts_fail_iam_users_closed() {
     let begun = Host::begin_as(&mut conv, &f.options, "alice".to_owned(), Some(local));
     assert!(begun.is_ok_and(|b| b.user.is_some()));
 }
+
+/// An sshd stage of a login no pam_iam `authenticate` ran for: sshd's
+/// `SSH_AUTH_INFO_0` says `info` (empty in acct_mgmt after publickey
+/// alone), no authentication record.
+fn sshd_stage(user: &str, info: &str, steps: Vec<Step>) -> Script {
+    let mut conv = Script::new(user, steps);
+    conv.env.insert(ssh::SSH_AUTH_INFO.into(), info.into());
+    conv
+}
+
+/// An IAM SSH public key of `user`: (its OpenSSH line, its id).
+fn iam_key(f: &Fixture, user: &str) -> (String, String) {
+    let id = crate::names::new_unique_id(crate::names::UniqueIdKind::SshPublicKey).unwrap();
+    let body = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIamKey".to_owned();
+    let key = crate::store::NewSshPublicKey {
+        body: body.clone(),
+        fingerprint: "aa:bb".into(),
+    };
+    f.store
+        .upload_ssh_public_key(&UserName::parse(user).unwrap(), &id, &key, t0())
+        .unwrap();
+    (body, id)
+}
+
+/// Issue 15 review: sshd runs no PAM authentication for hostbased or
+/// GSSAPI logins, and says nothing of them to acct_mgmt, as after
+/// publickey alone. Such a login is never taken for a key login: the
+/// session, where sshd lists every method, refuses it.
+#[test]
+fn a_login_sshd_let_in_without_pam_iam_or_an_iam_key_is_refused_at_the_session() {
+    let f = Fixture::new("");
+    f.user("alice", None);
+    for info in [
+        "hostbased ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost\n",
+        "gssapi-with-mic\n",
+    ] {
+        let mut account_stage = sshd_stage("alice", "", vec![]);
+        assert_eq!(
+            account(&mut account_stage, &f.options, t0()),
+            Outcome::Success
+        );
+        let mut session = sshd_stage("alice", info, vec![denied()]);
+        assert_eq!(
+            open_session(&mut session, &f.options, at(1)),
+            Outcome::PermissionDenied,
+            "{info}"
+        );
+        let denial = f.last_event();
+        assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
+        assert!(
+            denial["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("cannot verify"),
+            "{denial}"
+        );
+    }
+    // Nor does an empty variable at the session prove anything.
+    let mut session = sshd_stage("alice", "", vec![denied()]);
+    assert_eq!(
+        open_session(&mut session, &f.options, at(2)),
+        Outcome::PermissionDenied
+    );
+    assert!(
+        f.events()
+            .iter()
+            .all(|e| e["eventName"] != "Login" || e["errorCode"] == "AccessDenied")
+    );
+}
+
+/// `host:AuthMethod` is `publickey` only once sshd names an active IAM
+/// key of the user: after publickey alone that is open_session, which
+/// then decides `host:Login` with it (AWS's shape of "a second factor for
+/// key logins": a Deny on `publickey` alone).
+#[test]
+fn a_publickey_only_login_is_decided_where_sshd_names_the_key() {
+    let f = Fixture::new("");
+    f.user("alice", None);
+    let (body, id) = iam_key(&f, "alice");
+    let key_only = r#"{"Version":"2012-10-17","Statement":[{"Sid":"KeysOnly",
+        "Effect":"Allow","Action":"host:Login","Resource":"*",
+        "Condition":{"StringEquals":{"host:AuthMethod":"publickey"}}}]}"#;
+    f.policy("alice", "AllowLogin", key_only);
+    let listed = format!("publickey {body}\n");
+    // acct_mgmt: nothing shown yet, so no AuthMethod is made up (the Allow
+    // on publickey could not match) and nothing is decided.
+    let mut account_stage = sshd_stage("alice", "", vec![]);
+    assert_eq!(
+        account(&mut account_stage, &f.options, t0()),
+        Outcome::Success
+    );
+    let mut session = sshd_stage("alice", &listed, vec![]);
+    assert_eq!(
+        open_session(&mut session, &f.options, at(1)),
+        Outcome::Success
+    );
+    let login = f.last_event();
+    assert_eq!(login["additionalEventData"]["AuthMethod"], "publickey");
+    assert_eq!(login["additionalEventData"]["SSHPublicKeyId"], id.as_str());
+
+    // The key alone denied: the session refuses, naming the key.
+    let no_key_alone = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Login","Effect":"Allow","Action":"host:Login","Resource":"*"},
+        {"Sid":"NoKeyAlone","Effect":"Deny","Action":"host:Login","Resource":"*",
+         "Condition":{"StringEquals":{"host:AuthMethod":"publickey"}}}]}"#;
+    f.policy("alice", "AllowLogin", no_key_alone);
+    let mut account_stage = sshd_stage("alice", "", vec![]);
+    assert_eq!(
+        account(&mut account_stage, &f.options, at(2)),
+        Outcome::Success
+    );
+    let mut session = sshd_stage("alice", &listed, vec![denied()]);
+    assert_eq!(
+        open_session(&mut session, &f.options, at(3)),
+        Outcome::PermissionDenied
+    );
+    let denial = f.last_event();
+    assert_eq!(denial["decidedBy"][0]["sid"], "NoKeyAlone", "{denial}");
+    assert!(
+        denial["errorMessage"].as_str().unwrap().contains(&id),
+        "{denial}"
+    );
+    assert_eq!(
+        f.store
+            .ledger()
+            .list_login_sessions(Some("alice"), true)
+            .unwrap()
+            .len(),
+        1,
+        "the refused session was recorded"
+    );
+}
