@@ -7,13 +7,13 @@ use crate::audit::UserIdentity;
 use crate::policy::Decision;
 use crate::principal::Principal;
 use crate::request::{LoginRequest, login_context};
-use crate::store::{SshPublicKey, User, UserStatus};
+use crate::store::{AuthRecord, SshPublicKey, User, UserStatus};
 
 /// `pam_sm_acct_mgmt`: may this IAM user log in here, now, from there?
-/// Decided by `host:Login` on this host's ARN ([`decide_login`]), once the
-/// login has shown how it got in; a key login first needs the key sshd
-/// accepted to be an active IAM key of the user. Then `require_mfa` and
-/// password expiry.
+/// Decided by `host:Login` on this host's ARN ([`decide_login`]) once the
+/// login has shown how it got in ([`admit`]); a key login first needs the
+/// key sshd accepted to be an active IAM key of the user. Then
+/// `require_mfa` and password expiry.
 pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
     let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
         Ok(begun) => begun.into_parts(),
@@ -29,37 +29,17 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
         Err(outcome) => return outcome,
     };
     let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
-    // A key login: the key sshd accepted (when it has listed it) must be
-    // an active IAM key of this user, whatever file sshd found it in.
-    let KeyLogin { keys, how } =
-        match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
-            Ok(login) => login,
-            Err(outcome) => return outcome,
-        };
-    let method = match how {
-        HowIn::Shown(method) => {
-            let shown = Login {
-                user: &user,
-                identity: &identity,
-                origin: &origin,
-                mfa_time,
-                method: method.as_deref(),
-                keys: &keys,
-            };
-            if let Err(outcome) = decide_login(&host, conv, &shown, now) {
-                return outcome;
-            }
-            method
-        }
-        // sshd let it in without pam_iam and has named no key yet
-        // (publickey alone names it only for the session; hostbased and
-        // GSSAPI never): open_session decides, where sshd has said it all.
-        HowIn::Unproven => {
-            host.debug(&format!(
-                "acct_mgmt: {name}: no method shown yet; host:Login is decided in open_session"
-            ));
-            None
-        }
+    let Admitted { keys, method } = match admit(
+        &host,
+        conv,
+        Stage::Account,
+        &user,
+        &origin,
+        record.as_ref(),
+        now,
+    ) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return outcome,
     };
     if host.config.login.require_mfa && mfa_time.is_none() {
         let reason = with_key(
@@ -85,24 +65,83 @@ pub fn account(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc
     }
 }
 
+/// What [`admit`] found: the IAM keys sshd accepted, and
+/// `host:AuthMethod` (none while unproven).
+pub(super) struct Admitted {
+    pub(super) keys: Vec<SshPublicKey>,
+    pub(super) method: Option<String>,
+}
+
+/// How a login got in (`Host::key_login`: sshd's keys, each an active IAM
+/// key of the user, and `ssh::how_in`), and the `host:Login` decision
+/// where this `stage` is the one to make it: the one rule of which stage
+/// decides. `acct_mgmt` decides every login that has shown how it got in,
+/// and leaves an sshd login without evidence to `open_session` (publickey
+/// alone is named to PAM only there); `open_session` refuses a login still
+/// without evidence, and decides a key login pam_iam did not authenticate
+/// (`acct_mgmt` could not see its key).
+pub(super) fn admit(
+    host: &Host,
+    conv: &mut dyn Conversation,
+    stage: Stage,
+    user: &User,
+    origin: &Origin,
+    record: Option<&AuthRecord>,
+    now: DateTime<Utc>,
+) -> Result<Admitted, Outcome> {
+    let identity = UserIdentity::iam_user(host.account_id(), &user.arn, user.name.as_str());
+    let KeyLogin { keys, how } = host.key_login(conv, user, &identity, origin, record, now)?;
+    let method = match (how, stage) {
+        (HowIn::Shown(method), _) => method,
+        (HowIn::Unproven, Stage::Account) => {
+            host.debug(&format!(
+                "acct_mgmt: {}: no method shown yet; host:Login is decided in open_session",
+                user.name
+            ));
+            return Ok(Admitted { keys, method: None });
+        }
+        (HowIn::Unproven, Stage::Session) => {
+            let reason = "sshd let this login in by a method pam_iam cannot verify (neither a pam_iam authentication nor an SSH public key of this IAM user: hostbased, GSSAPI)";
+            host.login_denied(conv, &identity, origin, reason, &[], now);
+            return Err(Outcome::PermissionDenied);
+        }
+    };
+    let decides = match stage {
+        Stage::Account => true,
+        Stage::Session => record.is_none() && !keys.is_empty(),
+    };
+    if !decides {
+        return Ok(Admitted { keys, method });
+    }
+    let login = Login {
+        user,
+        identity: &identity,
+        origin,
+        mfa_time: record.and_then(|r| r.mfa_time),
+        method: method.as_deref(),
+        keys: &keys,
+    };
+    decide_login(host, conv, &login, now)?;
+    Ok(Admitted { keys, method })
+}
+
 /// What a login has shown by the stage that decides it.
-pub(super) struct Login<'a> {
-    pub(super) user: &'a User,
-    pub(super) identity: &'a UserIdentity,
-    pub(super) origin: &'a Origin,
-    pub(super) mfa_time: Option<i64>,
+struct Login<'a> {
+    user: &'a User,
+    identity: &'a UserIdentity,
+    origin: &'a Origin,
+    mfa_time: Option<i64>,
     /// `host:AuthMethod`.
-    pub(super) method: Option<&'a str>,
+    method: Option<&'a str>,
     /// The IAM keys sshd accepted.
-    pub(super) keys: &'a [SshPublicKey],
+    keys: &'a [SshPublicKey],
 }
 
 /// `host:Login` on this host's ARN with its request context
 /// ([`crate::request::login_context`], `host:AuthMethod` included): the one
-/// decision, made by `acct_mgmt`, or by `open_session` for a login sshd let
-/// in without pam_iam (only there has sshd named its key). A denial is
-/// audited with its deciding statements.
-pub(super) fn decide_login(
+/// decision, in the stage [`admit`] says. A denial is audited with its
+/// deciding statements.
+fn decide_login(
     host: &Host,
     conv: &mut dyn Conversation,
     login: &Login<'_>,

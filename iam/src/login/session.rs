@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::account::{Login, decide_login};
+use super::account::{Admitted, admit};
 use super::*;
 use crate::audit::{PamEvent, UserIdentity};
 use crate::store::LoginSession;
@@ -51,38 +51,20 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
     };
     let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
     // sshd has listed every method by now (not always in the account
-    // stage: see `ssh`): a key must be an active IAM key of the user, and
-    // an sshd login must have shown one, or pam_iam's authentication, or
-    // the session does not start.
+    // stage: see `ssh`): the last gate of an sshd login (`admit`).
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    let KeyLogin { keys, how } =
-        match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
-            Ok(login) => login,
-            Err(outcome) => return outcome,
-        };
-    let method = match how {
-        HowIn::Shown(method) => method,
-        HowIn::Unproven => {
-            let reason = "sshd let this login in by a method pam_iam cannot verify (neither a pam_iam authentication nor an SSH public key of this IAM user: hostbased, GSSAPI)";
-            host.login_denied(conv, &identity, &origin, reason, &[], now);
-            return Outcome::PermissionDenied;
-        }
+    let Admitted { keys, method } = match admit(
+        &host,
+        conv,
+        Stage::Session,
+        &user,
+        &origin,
+        record.as_ref(),
+        now,
+    ) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return outcome,
     };
-    // A key login without pam_iam: acct_mgmt could not see the key, so
-    // host:Login is decided here, with the method sshd has now proven.
-    if record.is_none() && !keys.is_empty() {
-        let shown = Login {
-            user: &user,
-            identity: &identity,
-            origin: &origin,
-            mfa_time,
-            method: method.as_deref(),
-            keys: &keys,
-        };
-        if let Err(outcome) = decide_login(&host, conv, &shown, now) {
-            return outcome;
-        }
-    }
     // Not into the user's session environment (sshd copies the PAM
     // environment there); the record is gone anyway.
     forget_auth_id(conv);
