@@ -46,7 +46,7 @@ pub enum SshKeysError {
     Store(#[from] StoreError),
     /// The directory is not root's alone: sshd would read what another
     /// user put there.
-    #[error("refusing to publish SSH public keys: {0}")]
+    #[error(transparent)]
     Untrusted(#[from] TrustError),
     #[error("cannot write {path}: {source}")]
     Io {
