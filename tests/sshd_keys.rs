@@ -426,3 +426,78 @@ fn key_login_through_the_packaged_pam_auth_update_profile() {
         "{denial}"
     );
 }
+
+/// A line of /etc/passwd (no shadow entry, no password: `*`), taken out
+/// again on drop. Not `useradd`: it refuses a name NSS already knows, and
+/// the IAM user is known through extrausers. Hold the [`host_lock`].
+struct LocalAccount(String);
+
+impl LocalAccount {
+    fn add(name: &str, home: &Path) -> Self {
+        let uid = (60_000..65_000)
+            .find(|uid: &u32| {
+                !Command::new("getent")
+                    .args(["passwd", &uid.to_string()])
+                    .status()
+                    .unwrap()
+                    .success()
+            })
+            .expect("a free uid");
+        let line = format!("{name}:*:{uid}:65534::{}:/bin/sh\n", home.display());
+        let text = fs::read_to_string("/etc/passwd").unwrap() + &line;
+        write_passwd(&text);
+        Self(line)
+    }
+}
+
+impl Drop for LocalAccount {
+    fn drop(&mut self) {
+        let text = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        write_passwd(&text.replace(&self.0, ""));
+    }
+}
+
+/// /etc/passwd replaced atomically, mode 0644.
+fn write_passwd(text: &str) {
+    let tmp = Path::new("/etc/passwd.e2e-tmp");
+    fs::write(tmp, text).unwrap();
+    fs::set_permissions(tmp, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::rename(tmp, "/etc/passwd").unwrap();
+}
+
+/// Issue 15 review, item 2: sshd reads the published keys by uid (`%U`).
+/// A local account made later under an IAM user's name (another uid, found
+/// first by NSS) reads nothing of the IAM user's, even before iamctl
+/// republishes: by name (`%u`) it read the IAM user's file and logged in
+/// with the IAM user's key, and pam_iam leaves local accounts alone.
+#[test]
+fn a_local_account_made_later_under_an_iam_users_name_does_not_get_its_keys() {
+    if !require_root("a_local_account_made_later_under_an_iam_users_name_does_not_get_its_keys") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshlc");
+    let (key, _) = key_user(&host, &name, ALLOW_LOGIN);
+    let _accounts = PublishedAccounts::publish(&host);
+    let dropin = setup_host_dropin(&host);
+    let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
+    let first = ssh(&sshd, &name, &key, None);
+    assert!(first.ok, "{first:?}\n{}", sshd.log());
+
+    let _local = LocalAccount::add(&name, &host.path().join("local-home"));
+    assert!(
+        published_file(&host, &name).exists(),
+        "the IAM user's file is still there"
+    );
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(
+        !refused.ok,
+        "the local account logged in with the IAM user's key: {refused:?}"
+    );
+    assert!(
+        sshd.log().contains("Failed publickey for"),
+        "{}",
+        sshd.log()
+    );
+}
