@@ -29,8 +29,7 @@ use crate::names::UserName;
 use crate::store::{AccessKeyStatus, SshPublicKey, StoreError, User};
 use crate::trust::TrustError;
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
