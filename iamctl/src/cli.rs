@@ -217,7 +217,10 @@ pub enum Command {
     CreateVirtualMfaDevice(CreateVirtualMfaDeviceArgs),
     /// Assign a virtual MFA device to a user with two consecutive codes.
     #[serde(rename = "EnableMFADevice")]
-    EnableMfaDevice(EnableMfaDeviceArgs),
+    EnableMfaDevice(MfaCodesArgs),
+    /// Resynchronize a user's MFA device whose clock drifted, with two consecutive codes.
+    #[serde(rename = "ResyncMFADevice")]
+    ResyncMfaDevice(MfaCodesArgs),
     /// Take an MFA device away from a user.
     #[serde(rename = "DeactivateMFADevice")]
     DeactivateMfaDevice(DeactivateMfaDeviceArgs),
@@ -230,6 +233,12 @@ pub enum Command {
     /// List virtual MFA devices.
     #[serde(rename = "ListVirtualMFADevices")]
     ListVirtualMfaDevices(ListVirtualMfaDevicesArgs),
+    /// Make ten single-use recovery codes for a user (the caller's when --user-name is omitted), shown once; replaces any earlier set (ours).
+    #[serde(skip)]
+    CreateRecoveryCodes(OptUserName),
+    /// Show how many of a user's recovery codes are left (ours).
+    #[serde(skip)]
+    GetRecoveryCodesStatus(OptUserName),
 
     // ---- SSH public keys ----------------------------------------------
     /// Add an SSH public key to a user (ssh-rsa >= 2048 bits, ssh-ed25519, ECDSA, or PEM).
@@ -990,7 +999,7 @@ pub struct CreateVirtualMfaDeviceArgs {
 
 #[derive(Debug, Args, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct EnableMfaDeviceArgs {
+pub struct MfaCodesArgs {
     #[arg(long)]
     pub user_name: String,
     #[arg(long)]

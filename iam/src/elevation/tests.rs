@@ -405,7 +405,7 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         .unwrap();
     let serial = device.serial_number.clone();
     assert!(matches!(
-        mfa_device_for(&store, &alice, None),
+        mfa_devices_for(&store, &alice, None),
         Err(MfaFailure::NoDevice(_))
     ));
     // Enabled with the codes of the two previous steps.
@@ -414,11 +414,11 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         .enable_mfa_device(&alice, &serial, step_now - 1, now)
         .unwrap();
     assert_eq!(
-        mfa_device_for(&store, &alice, None).unwrap().serial_number,
+        mfa_devices_for(&store, &alice, None).unwrap()[0].serial_number,
         serial
     );
     assert!(matches!(
-        mfa_device_for(&store, &bob, Some(&serial)),
+        mfa_devices_for(&store, &bob, Some(&serial)),
         Err(MfaFailure::NotYourDevice { .. })
     ));
     let rule = LockoutRule {
@@ -427,11 +427,11 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         unlock_time: 900,
     };
     let check = |code: &str| {
-        let device = mfa_device_for(&store, &alice, Some(&serial)).unwrap();
+        let devices = mfa_devices_for(&store, &alice, Some(&serial)).unwrap();
         check_mfa_code(
             &store.ledger(),
             &alice,
-            &device,
+            &devices,
             &code.into(),
             &rule,
             1,
