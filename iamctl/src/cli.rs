@@ -1021,11 +1021,13 @@ pub struct DeactivateMfaDeviceArgs {
     pub serial_number: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
 #[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
     Unassigned,
+    /// AWS's default when the parameter is omitted.
+    #[default]
     Any,
 }
 
@@ -1033,6 +1035,7 @@ pub enum AssignmentStatus {
 #[serde(rename_all = "PascalCase")]
 pub struct ListVirtualMfaDevicesArgs {
     #[arg(long, value_enum, default_value_t = AssignmentStatus::Any)]
+    #[serde(default)]
     pub assignment_status: AssignmentStatus,
 }
 
@@ -1221,6 +1224,26 @@ mod tests {
             req("ListSSHPublicKeys", serde_json::json!({})),
             Ok(Command::ListSshPublicKeys(_))
         ));
+        // AssignmentStatus omitted: AWS's default, Any.
+        let Command::ListVirtualMfaDevices(l) =
+            req("ListVirtualMFADevices", serde_json::json!({})).unwrap()
+        else {
+            panic!("wrong verb")
+        };
+        assert_eq!(l.assignment_status, AssignmentStatus::Any);
+        let Command::ResyncMfaDevice(r) = req(
+            "ResyncMFADevice",
+            serde_json::json!({"UserName": "u", "SerialNumber": "s",
+                "AuthenticationCode1": "123456", "AuthenticationCode2": "234567"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(r.authentication_code2, "234567");
+        // Ours, not on the API.
+        for action in ["CreateRecoveryCodes", "GetRecoveryCodesStatus"] {
+            assert!(req(action, serde_json::json!({})).is_err(), "{action}");
+        }
         assert!(matches!(
             req(
                 "DeleteSSHPublicKey",

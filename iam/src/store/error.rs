@@ -45,7 +45,7 @@ pub enum StoreError {
     DuplicateSshPublicKey(String),
 
     /// `EnableMFADevice` / `ResyncMFADevice` codes that are not two
-    /// consecutive codes of the device (or were used before).
+    /// consecutive codes of the device.
     #[error("Authentication code for device is not valid.")]
     InvalidAuthenticationCode,
 

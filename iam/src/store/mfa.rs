@@ -118,11 +118,13 @@ impl Store {
     }
 
     /// `ResyncMFADevice`: keeps the drift the caller found from two
-    /// consecutive codes (`iam::totp::resync`) and takes the later code's
-    /// step in the ledger in the same transaction, so neither code logs in
-    /// afterwards. Refused with nothing changed when the device is not
-    /// enabled for `user`, or when that step is not newer than one already
-    /// used (codes seen before are no proof of the device).
+    /// consecutive codes (`iam::totp::resync`) and, in the same transaction,
+    /// takes the later code's step in the ledger when it is newer than the
+    /// last one used, so neither code logs in afterwards. A device that runs
+    /// slow shows steps at or below the last one used: the drift is kept all
+    /// the same, and no step is ever accepted twice, so its codes log in
+    /// again once its clock passes that step. Refused, nothing changed, when
+    /// the device is not enabled for `user`.
     pub fn resync_mfa_device(
         &self,
         user: &UserName,
@@ -139,10 +141,8 @@ impl Store {
                 params![drift_steps, id, uid],
                 || StoreError::no_such(EntityKind::MfaDevice, serial),
             )?;
-            match self.ledger().accept_totp_step(serial, last_step)? {
-                true => Ok(()),
-                false => Err(StoreError::InvalidAuthenticationCode),
-            }
+            self.ledger().accept_totp_step(serial, last_step)?;
+            Ok(())
         })
     }
 
