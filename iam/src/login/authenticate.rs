@@ -98,9 +98,9 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
                 ledger.record_password_used(&account.user.id, now)?;
             }
             Ok(match result {
-                Ok(Code::NotAsked) => Ok(None),
-                Ok(Code::Totp) => Ok(Some(now.timestamp())),
-                Ok(Code::RecoveryCode { remaining }) => {
+                Ok(Proved::NoCode) => Ok(None),
+                Ok(Proved::Totp) => Ok(Some(now.timestamp())),
+                Ok(Proved::RecoveryCode { remaining }) => {
                     // Audited in the transaction that uses the code up.
                     let used = PamEvent::RecoveryCodeUsed { remaining };
                     host.queue_audit(ledger, used, &identity, &origin, now)?;
@@ -145,9 +145,9 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
 
 /// What the code answer proved ([`check_code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Code {
+pub(super) enum Proved {
     /// No code was asked, or the user has no MFA device to prove.
-    NotAsked,
+    NoCode,
     /// A TOTP code of one of the user's devices.
     Totp,
     /// A recovery code, used up; `remaining` are left.
@@ -169,7 +169,7 @@ pub(super) fn check_code(
     password: &Option<Result<Verified, Failure>>,
     code: Option<SecretString>,
     now: DateTime<Utc>,
-) -> Result<Result<Code, Failure>, StoreError> {
+) -> Result<Result<Proved, Failure>, StoreError> {
     if let Some(Err(failure)) = password {
         return Ok(Err(*failure));
     }
@@ -177,12 +177,12 @@ pub(super) fn check_code(
         return Ok(Err(failure));
     }
     let Some(code) = code else {
-        return Ok(Ok(Code::NotAsked));
+        return Ok(Ok(Proved::NoCode));
     };
     let Some(account) = account.filter(|a| !a.devices.is_empty()) else {
         return Ok(match mode {
             Mode::Totp => Err(Failure::NoMfaDevice),
-            _ => Ok(Code::NotAsked),
+            _ => Ok(Proved::NoCode),
         });
     };
     let factors = SecondFactors {
@@ -192,8 +192,8 @@ pub(super) fn check_code(
     let skew = host.config.totp.skew_steps;
     Ok(
         match factors::check_code(ledger, factors, &code, skew, now)? {
-            CodeCheck::Accepted { .. } => Ok(Code::Totp),
-            CodeCheck::RecoveryCode { remaining } => Ok(Code::RecoveryCode { remaining }),
+            CodeCheck::Accepted { .. } => Ok(Proved::Totp),
+            CodeCheck::RecoveryCode { remaining } => Ok(Proved::RecoveryCode { remaining }),
             CodeCheck::Wrong => Err(Failure::WrongCode),
             CodeCheck::Replayed => Err(Failure::ReplayedCode),
         },

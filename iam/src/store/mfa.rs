@@ -237,7 +237,7 @@ impl Store {
             };
             let hashes = hashes
                 .chunks(HASH_BYTES)
-                .map(|h| <[u8; HASH_BYTES]>::try_from(h))
+                .map(<[u8; HASH_BYTES]>::try_from)
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|_| StoreError::Corrupt(format!("recovery codes of {user}")))?;
             Ok(Some(RecoveryCodes {
