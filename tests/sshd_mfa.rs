@@ -11,7 +11,7 @@ use std::fs;
 
 use e2e::{
     Host, PublishedAccounts, SshLogin, Sshd, ensure_nsswitch_extrausers, host_lock, oathtool,
-    oathtool_at, require_root, shipped_stack, unique, wait_for_fresh_step,
+    require_root, shipped_stack, unique, wait_for_fresh_step,
 };
 use serde_json::Value;
 
@@ -20,41 +20,6 @@ fn user(host: &Host, name: &str, password: &str) -> String {
     host.add_user(name, Some(password));
     host.allow_login(name);
     host.add_mfa(name)
-}
-
-/// A second virtual MFA device `{user}-{device}` enabled for `user`;
-/// returns (serial, seed).
-fn add_device(host: &Host, user: &str, device: &str) -> (String, String) {
-    let name = format!("{user}-{device}");
-    let seed_file = host.path().join(format!("{name}.seed"));
-    let created = host.iamctl(&[
-        "create-virtual-mfa-device",
-        "--virtual-mfa-device-name",
-        &name,
-        "--outfile",
-        &seed_file.display().to_string(),
-        "--bootstrap-method",
-        "Base32StringSeed",
-    ]);
-    let serial = created["VirtualMFADevice"]["SerialNumber"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let seed = fs::read_to_string(&seed_file).unwrap().trim().to_owned();
-    wait_for_fresh_step(3);
-    let now = chrono::Utc::now().timestamp();
-    host.iamctl(&[
-        "enable-mfa-device",
-        "--user-name",
-        user,
-        "--serial-number",
-        &serial,
-        "--authentication-code1",
-        &oathtool_at(&seed, now - 60),
-        "--authentication-code2",
-        &oathtool_at(&seed, now - 30),
-    ]);
-    (serial, seed)
 }
 
 fn login(sshd: &Sshd, name: &str, password: &str, code: &str) -> Value {
@@ -90,7 +55,7 @@ fn a_second_mfa_devices_code_logs_in_over_ssh() {
     let name = unique("sshd2");
     let password = "pw-Secret-mfa-1";
     let phone = user(&host, &name, password);
-    let (_, key) = add_device(&host, &name, "key");
+    let key = host.add_mfa_device(&name, "key");
     let devices = host.iamctl(&["list-mfa-devices", "--user-name", &name]);
     assert_eq!(devices["MFADevices"].as_array().unwrap().len(), 2);
     let _accounts = PublishedAccounts::publish(&host);
