@@ -135,13 +135,7 @@ fn resync_mfa_device_keeps_the_drift_and_refuses_wrong_codes() {
     env.ok(&["create-user", "--user-name", "bob"]);
     let seed = create_device(&env, "alice");
     assert_eq!(enable(&env, "alice", "alice", two_codes(&seed)).code, 0);
-    let now = chrono::Utc::now().timestamp();
-    let now = if now % 30 > 25 {
-        std::thread::sleep(std::time::Duration::from_secs(6));
-        chrono::Utc::now().timestamp()
-    } else {
-        now
-    };
+    let now = clear_of_step_end(6);
     let fast = |t: i64| oathtool(&seed, t + 600);
     let (c1, c2) = (fast(now - 30), fast(now));
     let before = env.dump();
