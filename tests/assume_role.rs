@@ -293,6 +293,82 @@ fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
     );
 }
 
+/// AWS allows several MFA devices: without `--serial-number`, a code of any
+/// of the user's enabled devices is the second factor the trust policy
+/// asks for; with it, only that device's codes count.
+#[test]
+fn a_code_of_the_second_mfa_device_assumes_a_role_that_requires_mfa() {
+    if !root_or_skip("a_code_of_the_second_mfa_device_assumes_a_role_that_requires_mfa") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let (alice, phone, _) = secure_role_and_device(&mut host);
+    let key_file = host.dir.join("key.seed");
+    let key_name = format!("{}-key", alice.name);
+    host.admin_ok(&[
+        "create-virtual-mfa-device",
+        "--virtual-mfa-device-name",
+        &key_name,
+        "--outfile",
+        key_file.to_str().unwrap(),
+        "--bootstrap-method",
+        "Base32StringSeed",
+    ]);
+    let key_serial = phone.replace(&format!("mfa/{}", alice.name), &format!("mfa/{key_name}"));
+    let key = std::fs::read_to_string(&key_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    host.admin_ok(&[
+        "enable-mfa-device",
+        "--user-name",
+        &alice.name,
+        "--serial-number",
+        &key_serial,
+        "--authentication-code1",
+        &totp(&key, -60),
+        "--authentication-code2",
+        &totp(&key, -30),
+    ]);
+    // The second device's code, typed when asked.
+    let mut child = host
+        .as_user(
+            &alice,
+            &["assume-role", "--role-name", "secure", "--", "id", "-u"],
+            &[],
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", totp(&key, 0)).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
+    // Naming the phone: the key's (unused) next code is no code of it.
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "secure",
+            "--serial-number",
+            &phone,
+            "--token-code",
+            &totp(&key, 30),
+            "--",
+            "id",
+            "-u",
+        ],
+    );
+    let err = one_line_error(&out);
+    assert!(err.contains("invalid MFA one time pass code"), "{err}");
+}
+
 /// A user allowed to assume roles, the role `secure` whose trust policy
 /// wants MFA, and a virtual MFA device for the user, enabled with the codes
 /// of the two previous steps so that the current code is still unused.
