@@ -800,6 +800,13 @@ mod tests {
                 .get("errorCode")
                 .is_none()
         );
+        let v = event(PamEvent::RecoveryCodeUsed { remaining: 4 });
+        assert_eq!(v["eventName"], "RecoveryCodeUsed");
+        assert_eq!(
+            v["additionalEventData"],
+            json!({"MFAUsed": "Yes", "RecoveryCodesRemaining": 4})
+        );
+        assert!(v.get("errorCode").is_none());
     }
 
     #[test]
