@@ -187,7 +187,13 @@ impl Host {
     /// one, so a login in this step may use the current code). Returns the
     /// base32 seed.
     pub fn add_mfa(&self, user: &str) -> String {
-        let device = format!("{user}-phone");
+        self.add_mfa_device(user, "phone")
+    }
+
+    /// [`Self::add_mfa`] for device `{user}-{name}` (a user may have
+    /// several).
+    pub fn add_mfa_device(&self, user: &str, name: &str) -> String {
+        let device = format!("{user}-{name}");
         let seed_file = self.path().join(format!("{device}.seed"));
         let created = self.iamctl(&[
             "create-virtual-mfa-device",

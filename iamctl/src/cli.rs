@@ -217,7 +217,10 @@ pub enum Command {
     CreateVirtualMfaDevice(CreateVirtualMfaDeviceArgs),
     /// Assign a virtual MFA device to a user with two consecutive codes.
     #[serde(rename = "EnableMFADevice")]
-    EnableMfaDevice(EnableMfaDeviceArgs),
+    EnableMfaDevice(MfaCodesArgs),
+    /// Resynchronize a user's MFA device whose clock drifted, with two consecutive codes.
+    #[serde(rename = "ResyncMFADevice")]
+    ResyncMfaDevice(MfaCodesArgs),
     /// Take an MFA device away from a user.
     #[serde(rename = "DeactivateMFADevice")]
     DeactivateMfaDevice(DeactivateMfaDeviceArgs),
@@ -230,6 +233,12 @@ pub enum Command {
     /// List virtual MFA devices.
     #[serde(rename = "ListVirtualMFADevices")]
     ListVirtualMfaDevices(ListVirtualMfaDevicesArgs),
+    /// Make ten single-use recovery codes for a user (the caller's when --user-name is omitted), shown once; replaces any earlier set (ours).
+    #[serde(skip)]
+    CreateRecoveryCodes(OptUserName),
+    /// Show how many of a user's recovery codes are left (ours).
+    #[serde(skip)]
+    GetRecoveryCodesStatus(OptUserName),
 
     // ---- SSH public keys ----------------------------------------------
     /// Add an SSH public key to a user (ssh-rsa >= 2048 bits, ssh-ed25519, ECDSA, or PEM).
@@ -990,7 +999,7 @@ pub struct CreateVirtualMfaDeviceArgs {
 
 #[derive(Debug, Args, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct EnableMfaDeviceArgs {
+pub struct MfaCodesArgs {
     #[arg(long)]
     pub user_name: String,
     #[arg(long)]
@@ -1012,11 +1021,13 @@ pub struct DeactivateMfaDeviceArgs {
     pub serial_number: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
 #[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
     Unassigned,
+    /// AWS's default when the parameter is omitted.
+    #[default]
     Any,
 }
 
@@ -1024,6 +1035,7 @@ pub enum AssignmentStatus {
 #[serde(rename_all = "PascalCase")]
 pub struct ListVirtualMfaDevicesArgs {
     #[arg(long, value_enum, default_value_t = AssignmentStatus::Any)]
+    #[serde(default)]
     pub assignment_status: AssignmentStatus,
 }
 
@@ -1212,6 +1224,26 @@ mod tests {
             req("ListSSHPublicKeys", serde_json::json!({})),
             Ok(Command::ListSshPublicKeys(_))
         ));
+        // AssignmentStatus omitted: AWS's default, Any.
+        let Command::ListVirtualMfaDevices(l) =
+            req("ListVirtualMFADevices", serde_json::json!({})).unwrap()
+        else {
+            panic!("wrong verb")
+        };
+        assert_eq!(l.assignment_status, AssignmentStatus::Any);
+        let Command::ResyncMfaDevice(r) = req(
+            "ResyncMFADevice",
+            serde_json::json!({"UserName": "u", "SerialNumber": "s",
+                "AuthenticationCode1": "123456", "AuthenticationCode2": "234567"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(r.authentication_code2, "234567");
+        // Ours, not on the API.
+        for action in ["CreateRecoveryCodes", "GetRecoveryCodesStatus"] {
+            assert!(req(action, serde_json::json!({})).is_err(), "{action}");
+        }
         assert!(matches!(
             req(
                 "DeleteSSHPublicKey",
