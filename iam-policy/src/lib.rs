@@ -49,15 +49,19 @@ mod hash;
 mod index;
 mod json;
 mod position;
+mod validate;
 mod value;
 mod wildcard;
 
 pub use arn::PrincipalBinding;
 pub use context::{Context, ContextKeyType};
-pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars};
+pub use document::{
+    Effect, Fault, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars,
+};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
     authorize_cross_account, missing_context_keys, simulate,
 };
 pub use explain::{Because, Explanation, NotAuthorized, explain};
-pub use position::Position;
+pub use position::{PathStep, Position, Span, TextPosition};
+pub use validate::{Finding, FindingType, Location, validate_policy};
