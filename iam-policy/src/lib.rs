@@ -39,6 +39,7 @@
 //! `explain`.
 #![forbid(unsafe_code)]
 
+mod access;
 mod arn;
 mod condition;
 mod context;
@@ -53,6 +54,9 @@ mod validate;
 mod value;
 mod wildcard;
 
+pub use access::{
+    AccessCheck, CheckResult, HOST_ACTIONS, Reason, check_access_not_granted, check_no_new_access,
+};
 pub use arn::PrincipalBinding;
 pub use context::{Context, ContextKeyType};
 pub use document::{

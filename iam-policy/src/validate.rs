@@ -86,10 +86,6 @@ pub struct Finding {
 const REFERENCE: &str =
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html";
 
-/// The host actions a login or an elevation asks, which an MFA condition
-/// should gate.
-const ELEVATING_ACTIONS: [&str; 3] = ["host:Login", "host:RunAs", "sts:AssumeRole"];
-
 /// AWS's longest role session (12 hours): a `host:RunAs` statement whose
 /// conditions refuse a session this long bounds the session's duration.
 const LONGEST_SESSION_SECONDS: &str = "43200";
@@ -229,7 +225,9 @@ impl Checks<'_> {
                 with(base, [key("NotPrincipal")]),
             );
         }
-        let elevating: Vec<&str> = ELEVATING_ACTIONS
+        // The actions a login or an elevation asks: an MFA condition
+        // should gate each.
+        let elevating: Vec<&str> = super::access::HOST_ACTIONS
             .into_iter()
             .filter(|a| allows_action(st, a))
             .collect();
