@@ -126,21 +126,42 @@ fn grants(policy: &Policy) -> Vec<Grant<'_>> {
         .collect()
 }
 
+/// One action of the space: the name matched against statements, and how
+/// a reason names it (a made-up action by the pattern it stands for).
+struct SpaceAction {
+    name: String,
+    label: String,
+}
+
 /// The action space of the documents: see the module's comment.
-fn action_space(known: &[&str], grants: &[&Grant<'_>]) -> Vec<String> {
-    let mut space: Vec<String> = HOST_ACTIONS
+fn action_space(known: &[&str], grants: &[&Grant<'_>]) -> Vec<SpaceAction> {
+    let mut space: Vec<SpaceAction> = HOST_ACTIONS
         .iter()
         .chain(known)
-        .map(|a| (*a).to_owned())
+        .map(|a| SpaceAction {
+            name: (*a).to_owned(),
+            label: (*a).to_owned(),
+        })
         .collect();
-    space.push(UNLISTED_ACTION.to_owned());
+    space.push(SpaceAction {
+        name: UNLISTED_ACTION.to_owned(),
+        label: "actions no policy lists".to_owned(),
+    });
     for g in grants {
         for a in &g.actions {
             // `host:*` → `host:Unlisted`, `host:Log?n` → `host:LogUn`:
             // an action only the pattern is known to reach.
             let witness = a.replace('*', "Unlisted").replace('?', "U");
-            if !space.iter().any(|s| s.eq_ignore_ascii_case(&witness)) {
-                space.push(witness);
+            if !space.iter().any(|s| s.name.eq_ignore_ascii_case(&witness)) {
+                let label = if witness == *a {
+                    a.clone()
+                } else {
+                    format!("{a} actions no policy lists")
+                };
+                space.push(SpaceAction {
+                    name: witness,
+                    label,
+                });
             }
         }
     }
@@ -243,7 +264,7 @@ fn uncovered<'a>(
     from: &'a [Grant<'a>],
     by: &[Grant<'_>],
     effect: Effect,
-    space: &[String],
+    space: &[SpaceAction],
     conditions_ok: impl Fn(&Statement, &Statement) -> bool,
 ) -> Vec<Uncovered<'a>> {
     let mut out = Vec::new();
@@ -254,11 +275,11 @@ fn uncovered<'a>(
             Some(list) if !g.st.not_resource => list.iter().map(|r| Some(r.as_str())).collect(),
             _ => vec![None],
         };
-        for action in space.iter().filter(|a| allows_action(g.st, a)) {
+        for action in space.iter().filter(|a| allows_action(g.st, &a.name)) {
             for r in &resources {
                 let covered = by.iter().any(|o| {
                     o.st.effect == effect
-                        && allows_action(o.st, action)
+                        && allows_action(o.st, &action.name)
                         && covers_resource(o, g, *r)
                         && covers_principal(o.st.principal.as_ref(), g.st.principal.as_ref())
                         && conditions_ok(o.st, g.st)
@@ -266,7 +287,7 @@ fn uncovered<'a>(
                 if !covered {
                     out.push(Uncovered {
                         grant: g,
-                        action: action.clone(),
+                        action: action.label.clone(),
                         resource: r.map(str::to_owned).or_else(|| {
                             g.resources
                                 .as_ref()
