@@ -33,10 +33,13 @@
 //! patterns and principals), `condition` (operators), `context` (request
 //! keys), `value` (typed values: numbers, dates, addresses, booleans,
 //! base64), `hash` (the key hash), `index` (statements by service), `eval`
-//! (the decision), `explain` (why denied), `position` (statement positions
-//! for the simulator). Imports run one way, leaves first: `json`, `value`, `hash` ←
-//! `context` ← `wildcard` ← `arn` ← `condition` ← `document` ← `eval` ←
-//! `explain`.
+//! (the decision), `explain` (why denied), `position` (where an element
+//! sits in the text: the simulator's statement positions, a finding's
+//! span), `validate` (Access Analyzer's policy checks), `access` (its
+//! custom checks, CheckNoNewAccess and CheckAccessNotGranted). Imports run
+//! one way, leaves first: `json`, `value`, `hash`, `position` ← `context` ←
+//! `wildcard` ← `arn` ← `condition` ← `document` ← `eval` ← `explain`;
+//! `document` ← `validate` ← `access`.
 #![forbid(unsafe_code)]
 
 mod access;
