@@ -25,6 +25,7 @@
 //! TYPE_MISMATCH*), and a statement in a managed policy without
 //! `Version` 2012-10-17 (AWS: warning MISSING_VERSION).
 
+use super::arn::PrincipalEntry;
 use super::context::Context;
 use super::document::{Effect, Fault, Policy, PolicyError, PolicyKind, Statement};
 use super::position::{PathStep, Span, TextPosition, key_span, span_of};
@@ -259,7 +260,6 @@ impl Checks<'_> {
         if let Some(principal) = st.principal.as_ref().filter(|p| !p.negated && trust)
             && st.conditions.is_empty()
         {
-            use super::arn::PrincipalEntry;
             if principal.entries.contains(&PrincipalEntry::Any) {
                 self.push(
                     FindingType::SecurityWarning,

@@ -228,10 +228,13 @@ impl Ctx {
     }
 
     /// Keeps the validation findings of `document`, a policy of `kind`
-    /// this call writes, for [`Ctx::warnings`].
+    /// this call writes, for [`Ctx::warnings`] (on a host: AWS's API
+    /// responses have no place for them, so iam-server skips the work).
     pub fn note_findings(&mut self, document: &str, kind: iam::policy::PolicyKind) {
-        self.warnings
-            .extend(crate::analyzer::warning_lines(document, kind));
+        if self.origin == Origin::Host {
+            self.warnings
+                .extend(crate::analyzer::warning_lines(document, kind));
+        }
     }
 
     /// The caller's login session (iamctl on a host); none for a request
