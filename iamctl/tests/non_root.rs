@@ -331,6 +331,49 @@ fn non_root_caller_is_authorized_by_policy() {
         "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // So do Access Analyzer's checks: a file only root can read stays unread.
+    for args in [
+        &[
+            "validate-policy",
+            "--policy-document",
+            "file:///etc/shadow",
+            "--policy-type",
+            "IDENTITY_POLICY",
+        ][..],
+        &[
+            "check-no-new-access",
+            "--new-policy-document",
+            "file:///etc/shadow",
+            "--existing-policy-document",
+            ALLOW_ALL,
+            "--policy-type",
+            "IDENTITY_POLICY",
+        ][..],
+    ] {
+        let r = s.user(me, args, "");
+        assert!(
+            r.code == 254
+                && r.stderr.contains("denied")
+                && !r.stderr.contains("root:")
+                && !r.stdout.contains("root:"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = s.user(
+        me,
+        &[
+            "validate-policy",
+            "--policy-document",
+            ALLOW_ALL,
+            "--policy-type",
+            "IDENTITY_POLICY",
+            "--fail-on",
+            "NONE",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = s.user(me, &["man", "--out-dir", "/root/iamctl-man-test"], "");
     assert_ne!(r.code, 0);
     assert!(!Path::new("/root/iamctl-man-test").exists());

@@ -528,3 +528,18 @@ fn a_code_of_any_enabled_device_counts_unless_a_serial_names_one() {
     ));
     assert!(check(Some(&key.0), &key.1, t(30)).is_ok());
 }
+
+/// `host:RunAs` is asked with the session's `sts:DurationSeconds`: a
+/// role's permission policy can bound how long a session runs (the bound
+/// validate-policy asks of a RunAs that may reach root).
+#[test]
+fn run_as_sees_the_session_duration() {
+    let bounded = r#","Condition":{"NumericLessThanEquals":{"sts:DurationSeconds":"3600"}}"#;
+    let mut case = Case::new(NOTHING, trust(ALICE, ""));
+    case.role = role_policies(bounded);
+    let (v, msg, _) = case.run();
+    assert!(v.is_allowed(), "{msg:?}");
+    case.duration = 7200;
+    let (v, _, _) = case.run();
+    assert!(matches!(v, Verdict::RunAsDenied { .. }));
+}
