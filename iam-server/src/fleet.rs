@@ -32,7 +32,6 @@ pub const TARGET_PREFIX: &str = "IamHost_20261203.";
 /// The SigV4 service hosts sign for.
 pub const SERVICE: &str = "host";
 
-
 /// The longest a `GetDirectoryChanges` call waits for a change.
 pub const MAX_WAIT: Duration = Duration::from_secs(25);
 
@@ -214,9 +213,22 @@ fn put_ledger_entries(
     let mut replays = 0;
     for LedgerEntry { id, entry } in &input.entries {
         match entry {
-            Outgoing::TotpStep { serial, step } => {
-                let step = i64::try_from(*step)
-                    .map_err(|_| CliError::new("ValidationError", "Step is out of range"))?;
+            // A recovery code is a one-time factor like a step: claimed
+            // under its set's id (a set is replaced whole, never reused).
+            Outgoing::TotpStep { .. } | Outgoing::RecoveryCodeUsed { .. } => {
+                let (serial, step) = match entry {
+                    Outgoing::TotpStep { serial, step } => (
+                        serial.clone(),
+                        i64::try_from(*step).map_err(|_| {
+                            CliError::new("ValidationError", "Step is out of range")
+                        })?,
+                    ),
+                    Outgoing::RecoveryCodeUsed { set_id, code, .. } => {
+                        (format!("recovery-codes:{set_id}"), i64::from(*code))
+                    }
+                    _ => continue,
+                };
+                let (serial, step) = (&serial, step);
                 if let Some(first) = store.report_fleet_step(serial, step, host, now)? {
                     replays += 1;
                     let identity = reporter
@@ -235,7 +247,10 @@ fn put_ledger_entries(
                         "firstClaimedBy": first,
                         "claimedAgainBy": host,
                     }))
-                    .error_if(Some(("ReplayDetected", "one TOTP code was accepted by two hosts")))
+                    .error_if(Some((
+                        "ReplayDetected",
+                        "one one-time code was accepted by two hosts",
+                    )))
                     .build()
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
                     store.record_event(&event)?;
@@ -252,9 +267,8 @@ fn put_ledger_entries(
     }
     let mut events = Vec::with_capacity(input.events.len());
     for HostEvent { id, event } in &input.events {
-        let mut parsed: AuditEvent = serde_json::from_str(event.trim_end()).map_err(|e| {
-            CliError::new("ValidationError", format!("Events[{id}]: {e}"))
-        })?;
+        let mut parsed: AuditEvent = serde_json::from_str(event.trim_end())
+            .map_err(|e| CliError::new("ValidationError", format!("Events[{id}]: {e}")))?;
         // Whatever it says, the event comes from this host.
         parsed.host = host.to_owned();
         events.push(parsed);

@@ -137,8 +137,14 @@ mod tests {
     fn a_step_reported_by_a_second_host_is_a_replay_and_by_the_same_one_is_not() {
         let (_d, s) = store_with(&[]);
         let serial = "arn:aws:iam::123456789012:mfa/alice";
-        assert_eq!(s.report_fleet_step(serial, 7, "web-1", at(0)).unwrap(), None);
-        assert_eq!(s.report_fleet_step(serial, 7, "web-1", at(1)).unwrap(), None);
+        assert_eq!(
+            s.report_fleet_step(serial, 7, "web-1", at(0)).unwrap(),
+            None
+        );
+        assert_eq!(
+            s.report_fleet_step(serial, 7, "web-1", at(1)).unwrap(),
+            None
+        );
         assert_eq!(
             s.report_fleet_step(serial, 7, "web-2", at(2)).unwrap(),
             Some("web-1".to_owned())
@@ -149,7 +155,8 @@ mod tests {
     fn failures_count_across_hosts_until_reset() {
         let (_d, s) = store_with(&[]);
         for (i, host) in ["a", "b", "c", "a", "b"].iter().enumerate() {
-            s.record_fleet_failure("Alice", host, 10 + i as i64).unwrap();
+            s.record_fleet_failure("Alice", host, 10 + i as i64)
+                .unwrap();
         }
         assert_eq!(s.fleet_failures_since("alice", 0).unwrap(), (5, Some(14)));
         assert_eq!(s.fleet_failures_since("alice", 13).unwrap().0, 2);

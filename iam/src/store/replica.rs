@@ -128,6 +128,7 @@ pub const TABLES: &[Table] = &[
             "create_date",
             "user_id",
             "enable_date",
+            "drift_steps",
         ],
     },
     Table {
@@ -147,6 +148,11 @@ pub const TABLES: &[Table] = &[
             "upload_date",
             "seq",
         ],
+    },
+    Table {
+        name: "recovery_codes",
+        key: &["user_id"],
+        columns: &["user_id", "set_id", "hash_key", "hashes", "create_date"],
     },
     Table {
         name: "trust_bindings",
@@ -176,6 +182,7 @@ pub const HOST_NEVER_HOLDS: &[&str] = &[
     "login_sessions",
     "role_sessions",
     "totp_steps",
+    "recovery_codes_used",
     "last_used",
     "outbox",
 ];

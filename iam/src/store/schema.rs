@@ -378,7 +378,42 @@ JOIN (
     FROM roles o, meta m WHERE m.key = 'account_id'
 ) p ON instr(r.trust_policy, '"' || p.arn || '"') > 0;
 "#,
-    // 10: the directory's change feed (issue 14; docs/ARCHITECTURE.md,
+    // 10: several MFA devices (issue 15). A device's clock drift, in TOTP
+    // steps, found by `ResyncMFADevice` and applied to every later check
+    // (directory data: the admin verb writes it). Recovery codes: a user's
+    // one set (replaced whole), directory data holding only keyed hashes
+    // (`iam::recovery_codes`); which codes of a set are used is login-time
+    // state, the ledger's, and the outbox gains a kind to carry a use to
+    // the directory of record's ledger.
+    r#"
+ALTER TABLE mfa_devices ADD COLUMN drift_steps INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE recovery_codes (
+    user_id     TEXT PRIMARY KEY REFERENCES users(unique_id) ON DELETE CASCADE,
+    set_id      TEXT NOT NULL UNIQUE,
+    hash_key    BLOB NOT NULL,
+    hashes      BLOB NOT NULL,
+    create_date INTEGER NOT NULL
+);
+
+CREATE TABLE recovery_codes_used (
+    set_id  TEXT NOT NULL,
+    code    INTEGER NOT NULL,
+    used_at INTEGER NOT NULL,
+    PRIMARY KEY (set_id, code)
+);
+
+CREATE TABLE outbox_new (
+    id     INTEGER PRIMARY KEY,
+    kind   TEXT NOT NULL CHECK (kind IN ('audit', 'password', 'totp_step', 'failures', 'recovery_code')),
+    body   TEXT NOT NULL,
+    denial INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO outbox_new (id, kind, body, denial) SELECT id, kind, body, denial FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+"#,
+    // 11: the directory's change feed (issue 14; docs/ARCHITECTURE.md,
     // "Replicas"). Every insert, update and delete of a replicated
     // directory table records the row's key, in commit order (writers take
     // turns), so a replica asks for "everything since change N" and gets
@@ -531,8 +566,18 @@ END;
 CREATE TRIGGER trust_bindings_deleted AFTER DELETE ON trust_bindings BEGIN
     INSERT INTO directory_changes (tbl, row_key) VALUES ('trust_bindings', json_array(OLD.role_id, OLD.arn));
 END;
+CREATE TRIGGER recovery_codes_inserted AFTER INSERT ON recovery_codes BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('recovery_codes', json_array(NEW.user_id));
+END;
+CREATE TRIGGER recovery_codes_updated AFTER UPDATE ON recovery_codes BEGIN
+    INSERT INTO directory_changes (tbl, row_key) SELECT 'recovery_codes', json_array(OLD.user_id) WHERE json_array(OLD.user_id) <> json_array(NEW.user_id);
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('recovery_codes', json_array(NEW.user_id));
+END;
+CREATE TRIGGER recovery_codes_deleted AFTER DELETE ON recovery_codes BEGIN
+    INSERT INTO directory_changes (tbl, row_key) VALUES ('recovery_codes', json_array(OLD.user_id));
+END;
 "#,
-    // 11: the fleet's ledger at the directory of record (issue 14): what
+    // 12: the fleet's ledger at the directory of record (issue 14): what
     // hosts report of their logins, so that a TOTP step is used once and
     // failures count across the fleet. Every step a host claimed, kept
     // for a while: a step claimed by two hosts (one of them offline) is a

@@ -360,7 +360,36 @@ JOIN (
     FROM roles o, meta m WHERE m.key = 'account_id'
 ) p ON strpos(r.trust_policy COLLATE "C", ('"' || p.arn || '"') COLLATE "C") > 0;
 "#,
-    // 10: the directory's change feed: one trigger function, given each
+    // 10: several MFA devices (issue 15). A device's clock drift, in TOTP
+    // steps, found by `ResyncMFADevice` and applied to every later check
+    // (directory data: the admin verb writes it). Recovery codes: a user's
+    // one set (replaced whole), directory data holding only keyed hashes
+    // (`iam::recovery_codes`); which codes of a set are used is login-time
+    // state, the ledger's, and the outbox gains a kind to carry a use to
+    // the directory of record's ledger.
+    r#"
+ALTER TABLE mfa_devices ADD COLUMN drift_steps BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE recovery_codes (
+    user_id     TEXT PRIMARY KEY REFERENCES users(unique_id) ON DELETE CASCADE,
+    set_id      TEXT NOT NULL UNIQUE,
+    hash_key    BYTEA NOT NULL,
+    hashes      BYTEA NOT NULL,
+    create_date BIGINT NOT NULL
+);
+
+CREATE TABLE recovery_codes_used (
+    set_id  TEXT NOT NULL,
+    code    BIGINT NOT NULL,
+    used_at BIGINT NOT NULL,
+    PRIMARY KEY (set_id, code)
+);
+
+ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
+ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check
+    CHECK (kind IN ('audit', 'password', 'totp_step', 'failures', 'recovery_code'));
+"#,
+    // 11: the directory's change feed: one trigger function, given each
     // table's key columns.
     r#"
 CREATE TABLE directory_changes (
@@ -421,8 +450,10 @@ CREATE TRIGGER ssh_public_keys_changed AFTER INSERT OR UPDATE OR DELETE ON ssh_p
     FOR EACH ROW EXECUTE FUNCTION record_directory_change('ssh_public_key_id');
 CREATE TRIGGER trust_bindings_changed AFTER INSERT OR UPDATE OR DELETE ON trust_bindings
     FOR EACH ROW EXECUTE FUNCTION record_directory_change('role_id', 'arn');
+CREATE TRIGGER recovery_codes_changed AFTER INSERT OR UPDATE OR DELETE ON recovery_codes
+    FOR EACH ROW EXECUTE FUNCTION record_directory_change('user_id');
 "#,
-    // 11: the fleet's ledger at the directory of record.
+    // 12: the fleet's ledger at the directory of record.
     r#"
 CREATE TABLE fleet_totp_claims (
     serial     TEXT NOT NULL,
