@@ -579,8 +579,8 @@ impl Server {
             .to_owned()
     }
 
-    /// An IAM user whose access key a host's agent uses: allowed
-    /// `host:SyncDirectory` and nothing else.
+    /// An IAM user whose access key a host's agent uses: allowed to sync
+    /// and report (the host is named like the user), nothing else.
     fn host_key(&self, name: &str) -> (String, String) {
         self.aws(&["iam", "create-user", "--user-name", name]);
         self.aws(&[
@@ -591,7 +591,7 @@ impl Server {
             "--policy-name",
             "Sync",
             "--policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:SyncDirectory","Resource":"*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["host:SyncDirectory","host:PutLedgerEntries"],"Resource":"*"}]}"#,
         ]);
         let key = self.aws(&["iam", "create-access-key", "--user-name", name]);
         (
@@ -891,4 +891,151 @@ fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
         .collect();
     central.sort();
     assert_eq!(host.users(), central);
+}
+
+#[test]
+fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_returns() {
+    let Some(venv) = prerequisites("fleet_replay") else {
+        return;
+    };
+    let Some(pg) = Backend::postgres() else {
+        return;
+    };
+    let mut server = Server::start(&pg, &venv);
+    let password = "Fleet-Passw0rd!";
+    server.aws(&["iam", "create-user", "--user-name", "carol"]);
+    server.aws(&[
+        "iam",
+        "create-login-profile",
+        "--user-name",
+        "carol",
+        "--password",
+        password,
+        "--no-password-reset-required",
+    ]);
+    server.aws(&[
+        "iam",
+        "put-user-policy",
+        "--user-name",
+        "carol",
+        "--policy-name",
+        "Login",
+        "--policy-document",
+        e2e::ALLOW_LOGIN,
+    ]);
+    let seed_file = server.dir.path().join("carol.seed");
+    let device = server.aws(&[
+        "iam",
+        "create-virtual-mfa-device",
+        "--virtual-mfa-device-name",
+        "carol-phone",
+        "--outfile",
+        &seed_file.display().to_string(),
+        "--bootstrap-method",
+        "Base32StringSeed",
+    ]);
+    let serial = device["VirtualMFADevice"]["SerialNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seed = fs::read_to_string(&seed_file).unwrap().trim().to_owned();
+    e2e::wait_for_fresh_step(3);
+    let now = chrono::Utc::now().timestamp();
+    server.aws(&[
+        "iam",
+        "enable-mfa-device",
+        "--user-name",
+        "carol",
+        "--serial-number",
+        &serial,
+        "--authentication-code1",
+        &e2e::oathtool_at(&seed, now - 60),
+        "--authentication-code2",
+        &e2e::oathtool_at(&seed, now - 30),
+    ]);
+    let hosts =
+        ["web-1", "web-2"].map(|name| FleetHost::join(&server, &server.host_key(name), name));
+    for h in &hosts {
+        let out = h.sync_once();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    const MFA_STACK: &str = "auth required @MODULE@\naccount required @MODULE@\n";
+    let services: Vec<_> = hosts.iter().map(|h| h.host.service(MFA_STACK)).collect();
+
+    // The server is gone: each host is its own boundary, so one code gets
+    // into both.
+    server.kill_9();
+    e2e::wait_for_fresh_step(5);
+    let code = e2e::oathtool(&seed, 0);
+    for (h, service) in hosts.iter().zip(&services) {
+        let r = e2e::pamtester(
+            service,
+            "carol",
+            Some("10.0.0.7"),
+            &["authenticate", "acct_mgmt"],
+            &[password, &code],
+        );
+        assert!(r.success, "offline login on its replica: {r:?}");
+        // And the code is spent on that host.
+        let again = e2e::pamtester(
+            service,
+            "carol",
+            Some("10.0.0.7"),
+            &["authenticate"],
+            &[password, &code],
+        );
+        assert!(!again.success);
+    }
+    // Back: each agent reports; the second report of the step is a replay,
+    // and the hosts' own login events are in the central event store.
+    server.serve();
+    for h in &hosts {
+        let out = h.sync_once();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let events = server.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=ReplayDetected",
+    ]);
+    let replays = events["Events"].as_array().unwrap();
+    assert_eq!(replays.len(), 1, "{events}");
+    let detail: Value =
+        serde_json::from_str(replays[0]["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        detail["additionalEventData"]["serialNumber"],
+        serial.as_str()
+    );
+    let logins = server.aws(&[
+        "cloudtrail",
+        "lookup-events",
+        "--lookup-attributes",
+        "AttributeKey=Username,AttributeValue=carol",
+    ]);
+    let hosts_seen: std::collections::BTreeSet<&str> = logins["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["CloudTrailEvent"].as_str())
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter(|e| e["eventSource"] == "pam")
+        .filter_map(|e| e["host"].as_str().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .leak()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        hosts_seen.contains("web-1") && hosts_seen.contains("web-2"),
+        "{logins}"
+    );
 }

@@ -93,11 +93,12 @@ async fn run(client: &mut Client, host: &HostConfig, args: &Args) -> ExitCode {
             }
             // What the host's logins queued goes up before waiting for
             // what comes down.
-            let reported = sync::report(client, &s).await;
-            let r = match reported {
-                Ok(_) => sync::round(client, host, &s, wait).await,
-                Err(e) => Err(e),
-            };
+            // A report that fails (the server down, or the host's role not
+            // allowed to report) stays queued and holds nothing else up.
+            if let Err(e) = sync::report(client, &s).await {
+                eprintln!("iam-agent: reporting the ledger: {e}");
+            }
+            let r = sync::round(client, host, &s, wait).await;
             store = Some(s);
             r
         }

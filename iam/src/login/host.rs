@@ -506,6 +506,19 @@ impl Host {
             rhost: origin.rhost.as_deref(),
         };
         let event = AuditEvent::pam(event, identity.clone(), &self.config.hostname, &origin, now);
+        // A fleet replica's events also go to the directory of record: by
+        // the outbox, which its agent drains (written to the log first).
+        if self.db.is_replica().unwrap_or(false) {
+            let queued = event
+                .build()
+                .map_err(|e| StoreError::Audit(e.to_string()))
+                .and_then(|event| crate::audit::queue(&self.db.ledger(), &event));
+            match queued {
+                Ok(()) => return self.deliver_audit(),
+                Err(e) => syslog(LOG_ERR, &format!("cannot queue an audit event: {e}")),
+            }
+            return;
+        }
         if let Err(e) = self.audit.write(event) {
             syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
         }
