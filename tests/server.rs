@@ -971,7 +971,7 @@ fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_ret
     server.kill_9();
     e2e::wait_for_fresh_step(5);
     let code = e2e::oathtool(&seed, 0);
-    for (h, service) in hosts.iter().zip(&services) {
+    for service in &services {
         let r = e2e::pamtester(
             service,
             "carol",
@@ -1021,7 +1021,7 @@ fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_ret
         "--lookup-attributes",
         "AttributeKey=Username,AttributeValue=carol",
     ]);
-    let hosts_seen: std::collections::BTreeSet<&str> = logins["Events"]
+    let hosts_seen: std::collections::BTreeSet<String> = logins["Events"]
         .as_array()
         .unwrap()
         .iter()
@@ -1029,10 +1029,6 @@ fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_ret
         .filter_map(|e| serde_json::from_str::<Value>(e).ok())
         .filter(|e| e["eventSource"] == "pam")
         .filter_map(|e| e["host"].as_str().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .leak()
-        .iter()
-        .map(String::as_str)
         .collect();
     assert!(
         hosts_seen.contains("web-1") && hosts_seen.contains("web-2"),

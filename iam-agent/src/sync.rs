@@ -96,7 +96,10 @@ pub async fn report(client: &mut Client, store: &Store) -> Result<usize, SyncErr
     let ledger = store.ledger();
     let mut sent = 0;
     loop {
-        let (entries, events) = ledger.fleet_outbox(REPORT_BATCH)?;
+        let iam::ledger::FleetOutbox {
+            outgoing: entries,
+            events,
+        } = ledger.fleet_outbox(REPORT_BATCH)?;
         if entries.is_empty() && events.is_empty() {
             return Ok(sent);
         }
@@ -119,5 +122,10 @@ pub async fn report(client: &mut Client, store: &Store) -> Result<usize, SyncErr
 
 /// The host's projections of the replica, as after any directory change.
 pub fn publish(config: &HostConfig, store: &Store) -> Result<(), SyncError> {
-    iamctl::ctx::publish_accounts(config, store).map_err(|e| SyncError::Publish(e.to_string()))
+    let warnings =
+        iam::publish::publish_host(config, store).map_err(|e| SyncError::Publish(e.to_string()))?;
+    for warning in warnings {
+        eprintln!("iam-agent: warning: {warning}");
+    }
+    Ok(())
 }

@@ -18,7 +18,6 @@ use iam::principal::Principal;
 use iam::request::{ApiFacts, CallerFacts, LoginFacts};
 use iam::store::{Limits, Store, StoreError};
 use serde_json::{Value, json};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Who is making the call.
@@ -514,56 +513,15 @@ impl Ctx {
     }
 }
 
-/// Publish IAM users and groups as Linux accounts (extrausers passwd and
-/// group, rewritten atomically) into the config's `extrausers_dir`.
+/// Publish the host's projections ([`iam::publish::publish_host`]),
+/// saying what was not published.
 pub fn publish_accounts(config: &HostConfig, store: &Store) -> Result<(), CliError> {
-    let dir = &config.accounts.extrausers_dir;
-    if !dir.exists() {
-        // Readable by all, as NSS in every process reads it (our umask is 077).
-        std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
-            .map_err(|e| {
-                CliError::new(
-                    "ServiceFailure",
-                    format!("cannot create {}: {e}", dir.display()),
-                )
-            })?;
+    let warnings = iam::publish::publish_host(config, store)
+        .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
+    for warning in warnings {
+        crate::say!("warning: {warning}");
     }
-    let shell = config.accounts.shell.to_string_lossy();
-    // Read now, not at open: what is published must not shadow what the
-    // host has at this moment.
-    let local = host_accounts()?;
-    let report = iam::publish::extrausers::sync_extrausers(
-        store,
-        &local,
-        dir,
-        &shell,
-        &config.accounts.home,
-    )
-    .map_err(|e| {
-        CliError::new(
-            "ServiceFailure",
-            format!("cannot publish Linux accounts: {e}"),
-        )
-    })?;
-    for skipped in report.skipped {
-        crate::say!("warning: not published as a Linux account: {skipped}");
-    }
-    for s in report.shadowing {
-        crate::say!(
-            "warning: not published as a Linux account: {s}; rename or delete the IAM {} \
-             (local privileges are granted only through [group_map])",
-            s.kind.as_str()
-        );
-    }
-    // After a change to users: which files exist (each key verb rewrote
-    // its user's file).
-    publish_ssh_keys(
-        config,
-        store,
-        &local,
-        iam::publish::ssh_keys::Compare::Names,
-    )
+    Ok(())
 }
 
 /// Publish IAM users' active SSH public keys for sshd, into the config's

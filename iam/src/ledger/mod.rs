@@ -12,7 +12,7 @@ mod outbox;
 mod records;
 mod steps;
 
-pub use outbox::{Outgoing, QueuedEvent, drain};
+pub use outbox::{FleetOutbox, Outgoing, QueuedEvent, drain};
 pub use records::{AUTH_RECORD_TTL, lock_state};
 
 use crate::directory::Directory;

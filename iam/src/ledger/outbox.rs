@@ -24,6 +24,14 @@ pub struct QueuedEvent {
     pub denial: bool,
 }
 
+/// What a fleet host's agent takes up ([`Ledger::fleet_outbox`]), each
+/// with its outbox id.
+#[derive(Debug, Default)]
+pub struct FleetOutbox {
+    pub outgoing: Vec<(i64, Outgoing)>,
+    pub events: Vec<QueuedEvent>,
+}
+
 /// A ledger write that a directory of record must learn later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
@@ -123,7 +131,7 @@ impl Ledger<'_> {
     /// What a fleet host's agent takes to the directory of record, oldest
     /// first, at most `limit`: the directory-bound entries, and the audit
     /// events already delivered to the local log.
-    pub fn fleet_outbox(&self, limit: u32) -> Result<(Vec<(i64, Outgoing)>, Vec<QueuedEvent>)> {
+    pub fn fleet_outbox(&self, limit: u32) -> Result<FleetOutbox> {
         let outgoing = self.store.read(outgoing_in)?;
         let events = self.store.read(|c| {
             let mut st = c.prepare_cached(
@@ -140,7 +148,7 @@ impl Ledger<'_> {
             Ok(rows.collect::<crate::store::sql::SqlResult<Vec<_>>>()?)
         })?;
         let outgoing = outgoing.into_iter().take(limit as usize).collect();
-        Ok((outgoing, events))
+        Ok(FleetOutbox { outgoing, events })
     }
 
     /// Forgets outbox entries the directory of record acknowledged.

@@ -7,6 +7,10 @@
 pub mod extrausers;
 pub mod ssh_keys;
 
+use crate::config::HostConfig;
+use crate::local_accounts::{LocalAccounts, LocalAccountsError};
+use crate::store::Store;
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -53,6 +57,64 @@ pub fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Why a host's projections could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot create {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    LocalAccounts(#[from] LocalAccountsError),
+    #[error("cannot publish Linux accounts: {0}")]
+    Accounts(#[from] extrausers::ExtrausersError),
+    #[error("cannot publish SSH public keys: {0}")]
+    SshKeys(#[from] ssh_keys::SshKeysError),
+}
+
+/// Every projection of this host, after any change to its directory (an
+/// iamctl change, a replica's apply): IAM users and groups as Linux
+/// accounts into `extrausers_dir`, and users' active SSH keys into
+/// `authorized_keys_dir` once `setup-host --ssh` has made it. Returns
+/// warnings for the operator (what was not published, and why).
+pub fn publish_host(config: &HostConfig, store: &Store) -> Result<Vec<String>, PublishError> {
+    let dir = &config.accounts.extrausers_dir;
+    if !dir.exists() {
+        // Readable by all, as NSS in every process reads it.
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|source| PublishError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+    }
+    let shell = config.accounts.shell.to_string_lossy();
+    // Read now, not at open: what is published must not shadow what the
+    // host has at this moment.
+    let local = LocalAccounts::read_host()?;
+    let report = extrausers::sync_extrausers(store, &local, dir, &shell, &config.accounts.home)?;
+    let mut warnings: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|s| format!("not published as a Linux account: {s}"))
+        .collect();
+    warnings.extend(report.shadowing.iter().map(|s| {
+        format!(
+            "not published as a Linux account: {s}; rename or delete the IAM {} \
+             (local privileges are granted only through [group_map])",
+            s.kind.as_str()
+        )
+    }));
+    // After a change to users: which files exist (each key verb rewrote
+    // its user's file).
+    let keys = &config.accounts.authorized_keys_dir;
+    if keys.is_dir() {
+        ssh_keys::sync_ssh_keys(store, &local, keys, ssh_keys::Compare::Names)?;
+    }
+    Ok(warnings)
 }
 
 #[cfg(test)]
