@@ -436,3 +436,58 @@ pub fn missing_context_keys(request: &Request<'_>, policies: &PolicySet) -> Vec<
     }
     missing
 }
+
+/// Values for context keys the request lacks under which statements of
+/// `policies` whose action matches would apply (an Allow) or stop applying
+/// (a Deny): for each such statement one assignment of keys to values,
+/// derived from its own conditions, then all of them together. Only keys
+/// for which `free` says yes (what a caller cannot know in advance, such as
+/// `aws:SourceIp`) are assigned; a statement whose conditions need a value
+/// derived for none of them gives nothing. The caller decides each
+/// assignment with [`authorize`]: this says where to look, never what is
+/// allowed (`iamctl access-report` asks "allowed under some request?" so).
+pub fn condition_witnesses<'p>(
+    request: &Request<'_>,
+    policies: impl IntoIterator<Item = &'p Policy>,
+    free: impl Fn(&str) -> bool,
+) -> Vec<Vec<(String, String)>> {
+    let action = Lowered::new(request.action);
+    let mut found: Vec<Vec<(String, String)>> = Vec::new();
+    for policy in policies {
+        for st in &policy.statements {
+            if !st.action_matches(action.as_bytes()) {
+                continue;
+            }
+            let open = st
+                .conditions
+                .iter()
+                .filter(|c| request.context.entry(&c.lookup).is_none() && free(&c.key));
+            let assignment = match st.effect {
+                // Every condition must hold.
+                Effect::Allow => open
+                    .map(|c| c.witness(true).map(|v| v.map(|v| (c.key.to_string(), v))))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|vs| vs.into_iter().flatten().collect::<Vec<_>>()),
+                // One failing condition is enough.
+                Effect::Deny => open
+                    .filter_map(|c| c.witness(false).map(|v| (c, v)))
+                    .find_map(|(c, v)| v.map(|v| vec![(c.key.to_string(), v)])),
+            };
+            if let Some(a) = assignment.filter(|a| !a.is_empty())
+                && !found.contains(&a)
+            {
+                found.push(a);
+            }
+        }
+    }
+    if found.len() > 1 {
+        let mut all: Vec<(String, String)> = Vec::new();
+        for (k, v) in found.iter().flatten() {
+            if !all.iter().any(|(a, _)| a.eq_ignore_ascii_case(k)) {
+                all.push((k.clone(), v.clone()));
+            }
+        }
+        found.push(all);
+    }
+    found
+}

@@ -57,7 +57,7 @@ pub use context::{Context, ContextKeyType};
 pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
-    authorize_cross_account, missing_context_keys, simulate,
+    authorize_cross_account, condition_witnesses, missing_context_keys, simulate,
 };
 pub use explain::{Because, Explanation, NotAuthorized, explain};
 pub use position::Position;

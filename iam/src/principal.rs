@@ -10,7 +10,7 @@
 use crate::directory::Directory;
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
-use crate::store::{PolicyDocument, PrincipalPolicies, StoreError};
+use crate::store::{PolicyDocument, PrincipalPolicies, StoreError, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrincipalError {
@@ -68,6 +68,17 @@ impl Principal {
     ) -> Result<Self, PrincipalError> {
         let user = store.get_user(name)?;
         let policies = store.policies_for_user(name)?;
+        Self::of_user(user, account, &policies)
+    }
+
+    /// The IAM user `user` with `policies` (its [`Directory::policies_for_user`]),
+    /// for a caller that keeps the documents too (`crate::access` names where
+    /// each grant comes from).
+    pub fn of_user(
+        user: User,
+        account: &AccountId,
+        policies: &PrincipalPolicies,
+    ) -> Result<Self, PrincipalError> {
         Ok(Self {
             principal_type: PrincipalType::User,
             arn: user.arn,
@@ -94,7 +105,7 @@ impl Principal {
             name: role.name.to_string(),
             account: account.clone(),
             tags: role.tags,
-            policies: compile(policies)?,
+            policies: compile(&policies)?,
         })
     }
 
@@ -105,10 +116,15 @@ impl Principal {
         name: &RoleName,
         session: &RoleSessionName,
     ) -> Result<Self, PrincipalError> {
-        let mut p = Self::for_role(store, account, name)?;
-        p.arn = assumed_role_arn(account, name, session);
-        p.id = format!("{}:{session}", p.id);
-        Ok(p)
+        Ok(Self::for_role(store, account, name)?.session(name, session))
+    }
+
+    /// This role's session `session`: the role's policies, the session's
+    /// ARN and id.
+    pub fn session(mut self, role: &RoleName, session: &RoleSessionName) -> Self {
+        self.arn = assumed_role_arn(&self.account, role, session);
+        self.id = format!("{}:{session}", self.id);
+        self
     }
 
     /// `aws:PrincipalArn`: for a role session AWS gives the role's ARN.
@@ -141,7 +157,7 @@ impl Principal {
 }
 
 /// Parses the stored documents into a [`PolicySet`].
-pub fn compile(policies: PrincipalPolicies) -> Result<PolicySet, PrincipalError> {
+pub fn compile(policies: &PrincipalPolicies) -> Result<PolicySet, PrincipalError> {
     let identity = policies
         .identity
         .iter()

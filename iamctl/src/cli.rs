@@ -33,6 +33,8 @@ pub enum Output {
     Json,
     Text,
     Table,
+    /// A self-contained page (access-report only).
+    Html,
 }
 
 #[derive(Debug, Subcommand, Deserialize)]
@@ -258,6 +260,10 @@ pub enum Command {
     /// Load a get-account-authorization-details file, in one transaction (ours).
     #[serde(skip)]
     ImportAuthorizationDetails(ImportArgs),
+    /// Who can log in where, assume which role, and become root (ours):
+    /// `--output json|text|html`.
+    #[serde(skip)]
+    AccessReport(AccessReportArgs),
     /// Evaluate a stored user's or role's real policies.
     SimulatePrincipalPolicy(SimulatePrincipalArgs),
     /// Evaluate policy documents against actions and resources.
@@ -1105,6 +1111,20 @@ pub struct AuthorizationDetailsArgs {
     #[arg(long, value_enum, num_args = 1..)]
     #[serde(default)]
     pub filter: Vec<EntityFilter>,
+}
+
+/// `access-report`'s filters: each narrows the report to one name.
+#[derive(Debug, Args)]
+pub struct AccessReportArgs {
+    /// Only this IAM user.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only this host (its hostname, as host ARNs name it).
+    #[arg(long, value_name = "HOSTNAME")]
+    pub host: Option<String>,
+    /// Only this role.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,10 @@
 //! transaction → audit. Every rule lives in the `iam` crate; this crate maps
 //! the AWS CLI's surface onto it.
 
-use iamctl::{cli, ctx, doctor, elevate, error, init, output, setuid, setup_host, simulate, verbs};
+use iamctl::{
+    access_page, cli, ctx, doctor, elevate, error, init, output, setuid, setup_host, simulate,
+    verbs,
+};
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
@@ -44,7 +47,10 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(value) => {
-            let text = output::render(&value, cli.output, &operation_name(&verb));
+            let text = match cli.command {
+                Command::AccessReport(_) => access_page::render(&value, cli.output),
+                _ => output::render(&value, cli.output, &operation_name(&verb)),
+            };
             let mut out = std::io::stdout().lock();
             if out
                 .write_all(text.as_bytes())
@@ -60,6 +66,12 @@ fn main() -> ExitCode {
 }
 
 fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Value, CliError> {
+    if cli.output == cli::Output::Html && !matches!(cli.command, Command::AccessReport(_)) {
+        return Err(CliError::new(
+            "ValidationError",
+            "--output html is access-report's alone; use json, text or table.",
+        ));
+    }
     let config_path = setuid::config_path(invoker, cli.config.as_deref());
     if matches!(
         cli.command,

@@ -163,6 +163,7 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
 
         C::GenerateCredentialReport => report::generate_credential_report(ctx),
         C::GetCredentialReport => report::get_credential_report(ctx),
+        C::AccessReport(a) => report::access_report(ctx, a),
         C::GetCallerIdentity => report::get_caller_identity(ctx),
         C::GetAccountAuthorizationDetails(a) => details::export(ctx, a),
         C::ImportAuthorizationDetails(a) => details::import(ctx, a),
