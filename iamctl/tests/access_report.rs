@@ -490,7 +490,7 @@ fn access_report_page_draws_the_graph_in_chromium() {
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/access-report.png");
     let out = headless(profile.path())
         .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1000,620")
+        .arg("--window-size=1000,700")
         .arg(&url)
         .output()
         .unwrap();
