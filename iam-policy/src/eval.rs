@@ -421,7 +421,7 @@ pub fn missing_context_keys(request: &Request<'_>, policies: &PolicySet) -> Vec<
         .chain(policies.boundary.iter().flatten())
         .chain(&policies.resource);
     for policy in all {
-        for st in &policy.statements {
+        for st in policy.statements.iter() {
             if !st.action_matches(Lowered::new(request.action).as_bytes()) {
                 continue;
             }
@@ -454,7 +454,7 @@ pub fn condition_witnesses<'p>(
     let action = Lowered::new(request.action);
     let mut found: Vec<Vec<(String, String)>> = Vec::new();
     for policy in policies {
-        for st in &policy.statements {
+        for st in policy.statements.iter() {
             if !st.action_matches(action.as_bytes()) {
                 continue;
             }

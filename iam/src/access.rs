@@ -22,8 +22,8 @@ use serde_json::Value;
 use crate::elevation::{self, DurationBounds, RunAs};
 use crate::names::{AccountId, RoleSessionName, UserName};
 use crate::policy::{
-    Context, Decision, MatchedStatement, Policy, PolicySource, Request, Response,
-    condition_witnesses,
+    Context, Decision, MatchedStatement, Policy, PolicySet, PolicySource, Request, Response,
+    condition_witnesses, missing_context_keys,
 };
 use crate::principal::{Principal, PrincipalError};
 use crate::request::{self, LoginRequest, RequestFacts};
@@ -218,6 +218,22 @@ pub fn report(
             roles.push(LoadedRole::load(store, &account, role)?);
         }
     }
+    let mut classes: Vec<(i64, Vec<(String, String)>)> = Vec::new();
+    for role in &mut roles {
+        let class = (
+            role.duration,
+            role.tags()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        );
+        role.class = match classes.iter().position(|c| *c == class) {
+            Some(i) => i,
+            None => {
+                classes.push(class);
+                classes.len() - 1
+            }
+        };
+    }
     let hosts = hosts(&account, local, scope, &users, &roles);
     let mut documents = Documents::default();
     let mut out = Vec::with_capacity(users.len());
@@ -269,6 +285,11 @@ struct LoadedRole {
     sources: PrincipalPolicies,
     run_as: Option<RunAs>,
     duration: i64,
+    /// Roles of one class (same duration and tags) share their request
+    /// contexts.
+    class: usize,
+    trust_tested: Tested,
+    run_as_tested: Tested,
 }
 
 impl LoadedRole {
@@ -286,6 +307,14 @@ impl LoadedRole {
         let duration = DurationBounds::for_role(Some(i64::from(role.max_session_duration)), None)
             .duration(None)
             .unwrap_or(elevation::DEFAULT_DURATION_SECONDS);
+        let trust_tested = Tested::of(
+            "sts:AssumeRole",
+            &PolicySet {
+                resource: vec![trust.clone()],
+                ..PolicySet::default()
+            },
+        );
+        let run_as_tested = Tested::of("host:RunAs", &principal.policies);
         Ok(Self {
             role,
             trust,
@@ -293,6 +322,9 @@ impl LoadedRole {
             sources,
             run_as,
             duration,
+            class: 0,
+            trust_tested,
+            run_as_tested,
         })
     }
 
@@ -433,42 +465,95 @@ impl Documents {
 
 /// One step as the engine decided it: allowed, with which MFA and under
 /// which values of the unknown keys.
+#[derive(Clone)]
 struct Decided {
     mfa: Mfa,
     when: Vec<(String, String)>,
     response: Response,
 }
 
-/// Decides one step: without MFA, then with MFA proved just now; each as
-/// the request is, then under each witness of the policies' conditions.
+/// What the statements that could decide a question test (their condition
+/// keys, from the engine's `missing_context_keys` of an empty request): a
+/// variant of the request that changes none of them cannot change the
+/// answer, so it is not asked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tested {
+    /// `aws:MultiFactorAuth*`: the answer may differ with MFA.
+    mfa: bool,
+    /// `host:Hostname`: the answer may differ from host to host.
+    host: bool,
+    /// A key the directory cannot know (`unknown_key`): witnesses to try.
+    unknown: bool,
+}
+
+impl Tested {
+    fn of(action: &str, policies: &PolicySet) -> Self {
+        let empty = Context::new();
+        let request = Request {
+            principal: "",
+            action,
+            resource: "",
+            context: &empty,
+        };
+        let mut tested = Self::default();
+        for key in missing_context_keys(&request, policies) {
+            let k = key.to_ascii_lowercase();
+            tested.mfa |= k.starts_with("aws:multifactorauth");
+            tested.host |= k == "host:hostname";
+            tested.unknown |= unknown_key(&k, true);
+        }
+        tested
+    }
+
+    fn or(self, other: Self) -> Self {
+        Self {
+            mfa: self.mfa || other.mfa,
+            host: self.host || other.host,
+            unknown: self.unknown || other.unknown,
+        }
+    }
+}
+
+/// Decides one step: without MFA, then (when a statement tests MFA) with
+/// MFA proved just now; each as the request is, then (when a statement
+/// tests a key the directory cannot know) under each witness of the
+/// policies' conditions.
 fn decide_step(
-    variants: [Context; 2],
+    tested: Tested,
+    no_mfa: &Context,
+    with_mfa: impl FnOnce() -> Context,
     decide: impl Fn(&Context) -> Option<Response>,
     witnesses: impl Fn(&Context) -> Vec<Vec<(String, String)>>,
 ) -> Option<Decided> {
-    for (mfa, ctx) in [Mfa::NotRequired, Mfa::Required].into_iter().zip(variants) {
-        if let Some(response) = decide(&ctx) {
+    let under_witnesses = |mfa: Mfa, ctx: &Context| {
+        if let Some(response) = decide(ctx) {
             return Some(Decided {
                 mfa,
                 when: Vec::new(),
                 response,
             });
         }
-        for when in witnesses(&ctx) {
+        if !tested.unknown {
+            return None;
+        }
+        witnesses(ctx).into_iter().find_map(|when| {
             let mut tried = ctx.clone();
             for (k, v) in &when {
                 tried.set(k, v.clone());
             }
-            if let Some(response) = decide(&tried) {
-                return Some(Decided {
-                    mfa,
-                    when,
-                    response,
-                });
-            }
-        }
-    }
-    None
+            decide(&tried).map(|response| Decided {
+                mfa,
+                when,
+                response,
+            })
+        })
+    };
+    under_witnesses(Mfa::NotRequired, no_mfa).or_else(|| {
+        tested
+            .mfa
+            .then(|| under_witnesses(Mfa::Required, &with_mfa()))
+            .flatten()
+    })
 }
 
 fn allowed(response: Response) -> Option<Response> {
@@ -566,9 +651,19 @@ fn condition_kind(key: &str) -> &'static str {
     }
 }
 
-/// The two MFA variants of one request: none shown, then one shown now.
-fn mfa_variants(now: DateTime<Utc>, build: impl Fn(Option<i64>) -> Context) -> [Context; 2] {
-    [build(None), build(Some(now.timestamp()))]
+/// One user's questions, and what it has learnt so far.
+struct Asker<'a> {
+    local: &'a LocalHost<'a>,
+    roles: &'a [LoadedRole],
+    caller: Principal,
+    sources: &'a PrincipalPolicies,
+    now: DateTime<Utc>,
+    session_name: RoleSessionName,
+    /// `sts:AssumeRole` as this user's policies test it.
+    assume_tested: Tested,
+    /// Each role's `sts:AssumeRole` answer, kept when no statement tests
+    /// the host (then it is the same on every host).
+    assumed: Vec<Option<Option<Decided>>>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -595,6 +690,9 @@ fn user_access(
         elevations: Vec::new(),
     };
     // A disabled user logs in nowhere (PAM's account stage refuses it first).
+    let Ok(session_name) = elevation::default_session_name(name.as_str(), now) else {
+        return Ok(access);
+    };
     if status == UserStatus::Disabled {
         return Ok(access);
     }
@@ -603,194 +701,248 @@ fn user_access(
         own_name: "user",
         trust: None,
     };
-    let session_name = elevation::default_session_name(name.as_str(), now).ok();
-    let no_tags = BTreeMap::new();
+    let login_tested = Tested::of("host:Login", &caller.policies);
+    let mut asker = Asker {
+        local,
+        roles,
+        assume_tested: Tested::of("sts:AssumeRole", &caller.policies),
+        caller,
+        sources: policies,
+        now,
+        session_name,
+        assumed: vec![None; roles.len()],
+    };
     for host in hosts {
-        let remote = host.source == HostSource::Policy;
-        let host_arn = &host.host_arn;
-        let host_tags = if remote { &no_tags } else { local.tags };
-        let free = |k: &str| unknown_key(k, remote);
-        let login = decide_step(
-            mfa_variants(now, |mfa_at| {
-                request::login_context(
-                    &caller,
-                    &LoginRequest {
-                        now,
-                        mfa_at,
-                        source_ip: None,
-                        secure_transport: true,
-                        service: "sshd",
-                        tty: None,
-                        auth_method: None,
-                        hostname: &host.hostname,
-                        host_tags,
-                    },
-                )
-            }),
-            |ctx| {
-                // `[login] require_mfa` of this host refuses a login without MFA.
-                if !remote
-                    && local.require_mfa
-                    && ctx
-                        .get("aws:MultiFactorAuthPresent")
-                        .is_some_and(|v| v.iter().any(|v| v == "false"))
-                {
-                    return None;
-                }
-                allowed(caller.authorize("host:Login", host_arn, ctx))
-            },
-            |ctx| {
-                let request = Request {
-                    principal: &caller.arn,
-                    action: "host:Login",
-                    resource: host_arn,
-                    context: ctx,
-                };
-                condition_witnesses(&request, all(&caller.policies), free)
-            },
-        );
-        let Some(login) = login else { continue };
+        let Some(login) = asker.login(host, login_tested) else {
+            continue;
+        };
         let login_mfa = login.mfa;
         access.logins.push(Login {
             hostname: host.hostname.clone(),
-            host_arn: host_arn.clone(),
+            host_arn: host.host_arn.clone(),
             gate: user_sources.gate(login, documents),
         });
-        let Some(session_name) = &session_name else {
-            continue;
-        };
-        for role in roles {
-            let Some(run_as_user) = &role.run_as else {
-                continue;
-            };
-            if let Some(e) = elevation_on(
-                &caller,
-                role,
-                &host.hostname,
-                host_arn,
-                host_tags,
-                remote,
-                session_name,
-                login_mfa,
-                run_as_user,
-                policies,
-                now,
-                documents,
-            ) {
-                access.elevations.push(e);
-            }
-        }
+        access
+            .elevations
+            .extend(asker.elevations(host, login_mfa, documents));
     }
     Ok(access)
 }
 
 /// Every policy of a set, for the witnesses.
-fn all(set: &crate::policy::PolicySet) -> impl Iterator<Item = &Policy> {
+fn all(set: &PolicySet) -> impl Iterator<Item = &Policy> {
     set.identity
         .iter()
         .chain(set.boundary.iter().flatten())
         .chain(&set.resource)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn elevation_on(
-    caller: &Principal,
-    role: &LoadedRole,
-    hostname: &str,
-    host_arn: &str,
-    host_tags: &BTreeMap<String, String>,
-    remote: bool,
-    session_name: &RoleSessionName,
-    login_mfa: Mfa,
-    run_as_user: &RunAs,
-    caller_sources: &PrincipalPolicies,
-    now: DateTime<Utc>,
-    documents: &mut Documents,
-) -> Option<Elevation> {
-    let base = request::principal_context(caller, now);
-    let facts = |mfa_at| RequestFacts {
-        now,
-        mfa_at,
-        source_ip: None,
-        hostname,
-        duration_seconds: role.duration,
-        session_name,
-    };
-    let free = |k: &str| unknown_key(k, false);
-    let assume = decide_step(
-        mfa_variants(now, |mfa_at| {
-            request::assume_role_context(&base, &facts(mfa_at), role.tags())
-        }),
-        |ctx| {
-            elevation::decide_assume_role(
-                &caller.arn,
-                &caller.policies,
-                &role.role.arn,
-                &role.trust,
-                ctx,
+impl Asker<'_> {
+    /// `host:Login` on `host`, as PAM's account stage asks it of an SSH
+    /// login (`[login] require_mfa` refuses one without MFA here).
+    fn login(&self, host: &HostEntry, tested: Tested) -> Option<Decided> {
+        let remote = host.source == HostSource::Policy;
+        let no_tags = BTreeMap::new();
+        let host_tags = if remote { &no_tags } else { self.local.tags };
+        let context = |mfa_at| {
+            request::login_context(
+                &self.caller,
+                &LoginRequest {
+                    now: self.now,
+                    mfa_at,
+                    source_ip: None,
+                    secure_transport: true,
+                    service: "sshd",
+                    tty: None,
+                    auth_method: None,
+                    hostname: &host.hostname,
+                    host_tags,
+                },
             )
-            .ok()
-        },
-        |ctx| {
-            let request = Request {
-                principal: &caller.arn,
-                action: "sts:AssumeRole",
-                resource: &role.role.arn,
-                context: ctx,
+        };
+        let require_mfa = !remote && self.local.require_mfa;
+        let tested = Tested {
+            mfa: tested.mfa || require_mfa,
+            ..tested
+        };
+        decide_step(
+            tested,
+            &context(None),
+            || context(Some(self.now.timestamp())),
+            |ctx| {
+                let mfa = ctx
+                    .get("aws:MultiFactorAuthPresent")
+                    .is_some_and(|v| v.iter().any(|v| v == "true"));
+                if require_mfa && !mfa {
+                    return None;
+                }
+                allowed(self.caller.authorize("host:Login", &host.host_arn, ctx))
+            },
+            |ctx| {
+                let request = Request {
+                    principal: &self.caller.arn,
+                    action: "host:Login",
+                    resource: &host.host_arn,
+                    context: ctx,
+                };
+                condition_witnesses(&request, all(&self.caller.policies), |k| {
+                    unknown_key(k, remote)
+                })
+            },
+        )
+    }
+
+    /// The roles this user may assume on `host` once logged in there, and
+    /// the run-as user each reaches.
+    fn elevations(
+        &mut self,
+        host: &HostEntry,
+        login_mfa: Mfa,
+        documents: &mut Documents,
+    ) -> Vec<Elevation> {
+        let remote = host.source == HostSource::Policy;
+        let no_tags = BTreeMap::new();
+        let host_tags = if remote { &no_tags } else { self.local.tags };
+        let base = request::principal_context(&self.caller, self.now);
+        // Contexts by role class (same duration and tags: same context).
+        let mut contexts: HashMap<usize, [Context; 2]> = HashMap::new();
+        let mut out = Vec::new();
+        for (i, role) in self.roles.iter().enumerate() {
+            let Some(run_as_user) = &role.run_as else {
+                continue;
             };
-            condition_witnesses(
-                &request,
-                all(&caller.policies).chain(std::iter::once(&role.trust)),
-                free,
-            )
-        },
-    )?;
-    let session = role
-        .principal
-        .clone()
-        .session(&role.role.name, session_name);
-    let session_base = request::principal_context(&session, now);
-    let free = |k: &str| unknown_key(k, remote);
-    let run_as = decide_step(
-        mfa_variants(now, |mfa_at| {
+            let tested = self.assume_tested.or(role.trust_tested);
+            let assume = match &self.assumed[i] {
+                Some(known) if !tested.host => known.clone(),
+                _ => {
+                    let [no_mfa, with_mfa] = contexts.entry(role.class).or_insert_with(|| {
+                        let facts = |mfa_at| RequestFacts {
+                            now: self.now,
+                            mfa_at,
+                            source_ip: None,
+                            hostname: &host.hostname,
+                            duration_seconds: role.duration,
+                            session_name: &self.session_name,
+                        };
+                        [None, Some(self.now.timestamp())].map(|mfa_at| {
+                            request::assume_role_context(&base, &facts(mfa_at), role.tags())
+                        })
+                    });
+                    let decided = self.assume(role, tested, no_mfa, with_mfa);
+                    self.assumed[i] = Some(decided.clone());
+                    decided
+                }
+            };
+            let Some(assume) = assume else { continue };
+            let Some(run_as) = self.run_as(role, host, host_tags) else {
+                continue;
+            };
+            let mfa = login_mfa.max(assume.mfa).max(run_as.mfa);
+            let caller_view = Sources {
+                own: self.sources,
+                own_name: "user",
+                trust: Some(&role.trust),
+            };
+            let role_view = Sources {
+                own: &role.sources,
+                own_name: "role",
+                trust: None,
+            };
+            out.push(Elevation {
+                hostname: host.hostname.clone(),
+                role_name: role.role.name.to_string(),
+                role_arn: role.role.arn.clone(),
+                run_as_user: run_as_user.user.clone(),
+                mfa,
+                root_without_mfa: mfa == Mfa::NotRequired && run_as_user.user == "root",
+                assume_role: caller_view.gate(assume, documents),
+                run_as: role_view.gate(run_as, documents),
+            });
+        }
+        out
+    }
+
+    /// `sts:AssumeRole` of `role`, as `assume-role` decides it.
+    fn assume(
+        &self,
+        role: &LoadedRole,
+        tested: Tested,
+        no_mfa: &Context,
+        with_mfa: &Context,
+    ) -> Option<Decided> {
+        decide_step(
+            tested,
+            no_mfa,
+            || with_mfa.clone(),
+            |ctx| {
+                allowed(elevation::assume_role_response(
+                    &self.caller.arn,
+                    &self.caller.policies,
+                    &role.role.arn,
+                    &role.trust,
+                    ctx,
+                ))
+            },
+            |ctx| {
+                let request = Request {
+                    principal: &self.caller.arn,
+                    action: "sts:AssumeRole",
+                    resource: &role.role.arn,
+                    context: ctx,
+                };
+                condition_witnesses(
+                    &request,
+                    all(&self.caller.policies).chain(std::iter::once(&role.trust)),
+                    |k| unknown_key(k, false),
+                )
+            },
+        )
+    }
+
+    /// `host:RunAs` on `host` by this user's session of `role`.
+    fn run_as(
+        &self,
+        role: &LoadedRole,
+        host: &HostEntry,
+        host_tags: &BTreeMap<String, String>,
+    ) -> Option<Decided> {
+        let remote = host.source == HostSource::Policy;
+        let session = role
+            .principal
+            .clone()
+            .session(&role.role.name, &self.session_name);
+        let session_base = request::principal_context(&session, self.now);
+        let context = |mfa_at| {
+            let facts = RequestFacts {
+                now: self.now,
+                mfa_at,
+                source_ip: None,
+                hostname: &host.hostname,
+                duration_seconds: role.duration,
+                session_name: &self.session_name,
+            };
             request::run_as_context(
                 &session_base,
-                &facts(mfa_at),
+                &facts,
                 host_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             )
-        }),
-        |ctx| allowed(session.authorize("host:RunAs", host_arn, ctx)),
-        |ctx| {
-            let request = Request {
-                principal: &session.arn,
-                action: "host:RunAs",
-                resource: host_arn,
-                context: ctx,
-            };
-            condition_witnesses(&request, all(&session.policies), free)
-        },
-    )?;
-    let mfa = login_mfa.max(assume.mfa).max(run_as.mfa);
-    let caller_view = Sources {
-        own: caller_sources,
-        own_name: "user",
-        trust: Some(&role.trust),
-    };
-    let role_view = Sources {
-        own: &role.sources,
-        own_name: "role",
-        trust: None,
-    };
-    Some(Elevation {
-        hostname: hostname.to_owned(),
-        role_name: role.role.name.to_string(),
-        role_arn: role.role.arn.clone(),
-        run_as_user: run_as_user.user.clone(),
-        mfa,
-        root_without_mfa: mfa == Mfa::NotRequired && run_as_user.user == "root",
-        assume_role: caller_view.gate(assume, documents),
-        run_as: role_view.gate(run_as, documents),
-    })
+        };
+        decide_step(
+            role.run_as_tested,
+            &context(None),
+            || context(Some(self.now.timestamp())),
+            |ctx| allowed(session.authorize("host:RunAs", &host.host_arn, ctx)),
+            |ctx| {
+                let request = Request {
+                    principal: &session.arn,
+                    action: "host:RunAs",
+                    resource: &host.host_arn,
+                    context: ctx,
+                };
+                condition_witnesses(&request, all(&session.policies), |k| unknown_key(k, remote))
+            },
+        )
+    }
 }
 
 #[cfg(test)]

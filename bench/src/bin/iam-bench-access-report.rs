@@ -42,7 +42,7 @@ fn host(i: usize) -> String {
 fn policy_document(i: usize, roles: usize) -> String {
     match i % 3 {
         0 => {
-            let mfa = if i % 4 == 0 {
+            let mfa = if i.is_multiple_of(4) {
                 r#","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#
             } else {
                 ""
@@ -105,13 +105,13 @@ fn seed(store: &Store, users: usize, groups: usize, policies: usize, roles: usiz
                     let group = GroupName::parse(&format!("g{g:03}")).unwrap();
                     s.add_user_to_group(&name, &group)?;
                 }
-                if u % 10 == 0 {
+                if u.is_multiple_of(10) {
                     s.set_user_permissions_boundary(&name, Some(&boundary))?;
                 }
             }
             let run_as = doc(r#"{"Effect":"Allow","Action":"host:RunAs","Resource":"*"}"#);
             for r in 0..roles {
-                let trust = if r % 2 == 0 {
+                let trust = if r.is_multiple_of(2) {
                     doc(&format!(
                         r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}"#
                     ))
@@ -130,7 +130,7 @@ fn seed(store: &Store, users: usize, groups: usize, policies: usize, roles: usiz
                     ))
                 };
                 let name = RoleName::parse(&format!("r{r:03}")).unwrap();
-                let tags = if r % 3 == 0 {
+                let tags = if r.is_multiple_of(3) {
                     vec![Tag {
                         key: TagKey::parse("host:RunAs").unwrap(),
                         value: TagValue::parse("svc").unwrap(),

@@ -161,6 +161,38 @@ pub fn decide_assume_role(
     trust: &Policy,
     context: &Context,
 ) -> Result<Response, (Response, Explanation)> {
+    let (request, assume_set) = assume_role_request(caller_arn, caller, role_arn, trust, context);
+    let assume = authorize(&request, &assume_set);
+    if assume.decision != Decision::Allowed {
+        let why = explained(&request, &assume_set, &assume);
+        return Err((assume, why));
+    }
+    Ok(assume)
+}
+
+/// [`decide_assume_role`]'s decision without the explanation of a denial:
+/// for a caller that asks many (the access report), where most are denied.
+pub fn assume_role_response(
+    caller_arn: &str,
+    caller: &PolicySet,
+    role_arn: &str,
+    trust: &Policy,
+    context: &Context,
+) -> Response {
+    let (request, assume_set) = assume_role_request(caller_arn, caller, role_arn, trust, context);
+    authorize(&request, &assume_set)
+}
+
+/// The `sts:AssumeRole` request and the policies that decide it: the
+/// caller's identity policies and boundary, the trust policy as the
+/// resource policy.
+fn assume_role_request<'a>(
+    caller_arn: &'a str,
+    caller: &PolicySet,
+    role_arn: &'a str,
+    trust: &Policy,
+    context: &'a Context,
+) -> (Request<'a>, PolicySet) {
     let assume_set = PolicySet {
         identity: caller.identity.clone(),
         boundary: caller.boundary.clone(),
@@ -172,12 +204,7 @@ pub fn decide_assume_role(
         resource: role_arn,
         context,
     };
-    let assume = authorize(&request, &assume_set);
-    if assume.decision != Decision::Allowed {
-        let why = explained(&request, &assume_set, &assume);
-        return Err((assume, why));
-    }
-    Ok(assume)
+    (request, assume_set)
 }
 
 /// Why `policies` denied `request` (`response`, a denial).
