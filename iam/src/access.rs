@@ -13,19 +13,20 @@
 //! conditions name (`policy::condition_witnesses`); MFA is tried absent
 //! first, then present. See docs/ARCHITECTURE.md, "Who can become root".
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::elevation::{self, DurationBounds, RunAs};
+use crate::elevation::{self, AssumeRolePolicies, DurationBounds, RunAs};
 use crate::names::{AccountId, RoleSessionName, UserName};
 use crate::policy::{
     Context, Decision, MatchedStatement, Policy, PolicySet, PolicySource, Request, Response,
     condition_witnesses, missing_context_keys,
 };
-use crate::principal::{Principal, PrincipalError};
+use crate::principal::{Compiled, Principal, PrincipalError};
 use crate::request::{self, LoginRequest, RequestFacts};
 use crate::store::{PrincipalPolicies, Role, Store, StoreError, User, UserStatus};
 
@@ -236,6 +237,7 @@ pub fn report(
     }
     let hosts = hosts(&account, local, scope, &users, &roles);
     let mut documents = Documents::default();
+    let mut compiled = Compiled::default();
     let mut out = Vec::with_capacity(users.len());
     for (user, policies, has_mfa) in users {
         out.push(user_access(
@@ -248,6 +250,7 @@ pub fn report(
             has_mfa,
             now,
             &mut documents,
+            &mut compiled,
         )?);
     }
     let mut summary = Summary {
@@ -380,7 +383,7 @@ fn hosts(
         .into_iter()
         .filter(|(h, _)| scope.host.is_none_or(|s| s == h))
         .map(|(hostname, source)| HostEntry {
-            host_arn: format!("arn:aws:host::{account}:host/{hostname}"),
+            host_arn: crate::names::host_arn(account, &hostname),
             hostname,
             source,
         })
@@ -407,15 +410,8 @@ fn hosts_named(document: &str) -> Vec<String> {
             _ => Vec::new(),
         };
         for r in resources {
-            let mut parts = r.splitn(6, ':');
-            let (Some("arn"), Some(_), Some("host"), Some(_), Some(_), Some(resource)) = (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) else {
+            let parts: Vec<&str> = r.splitn(6, ':').collect();
+            let ["arn", _, "host", _, _, resource] = parts[..] else {
                 continue;
             };
             if let Some(name) = resource.strip_prefix("host/")
@@ -521,7 +517,7 @@ impl Tested {
 fn decide_step(
     tested: Tested,
     no_mfa: &Context,
-    with_mfa: impl FnOnce() -> Context,
+    with_mfa: &Context,
     decide: impl Fn(&Context) -> Option<Response>,
     witnesses: impl Fn(&Context) -> Vec<Vec<(String, String)>>,
 ) -> Option<Decided> {
@@ -551,7 +547,7 @@ fn decide_step(
     under_witnesses(Mfa::NotRequired, no_mfa).or_else(|| {
         tested
             .mfa
-            .then(|| under_witnesses(Mfa::Required, &with_mfa()))
+            .then(|| under_witnesses(Mfa::Required, with_mfa))
             .flatten()
     })
 }
@@ -656,11 +652,15 @@ struct Asker<'a> {
     local: &'a LocalHost<'a>,
     roles: &'a [LoadedRole],
     caller: Principal,
+    /// The caller's keys ([`request::principal_context`]), made once.
+    base: Context,
     sources: &'a PrincipalPolicies,
     now: DateTime<Utc>,
     session_name: RoleSessionName,
     /// `sts:AssumeRole` as this user's policies test it.
     assume_tested: Tested,
+    /// The policies of this user's `sts:AssumeRole`, reused for each role.
+    assume_policies: RefCell<AssumeRolePolicies>,
     /// Each role's `sts:AssumeRole` answer, kept when no statement tests
     /// the host (then it is the same on every host).
     assumed: Vec<Option<Option<Decided>>>,
@@ -677,10 +677,11 @@ fn user_access(
     has_mfa_device: bool,
     now: DateTime<Utc>,
     documents: &mut Documents,
+    compiled: &mut Compiled,
 ) -> Result<UserAccess, AccessError> {
     let status = user.status;
     let name: UserName = user.name.clone();
-    let caller = Principal::of_user(user, account, policies)?;
+    let caller = Principal::of_user(user, account, policies, compiled)?;
     let mut access = UserAccess {
         user_name: caller.name.clone(),
         user_arn: caller.arn.clone(),
@@ -706,14 +707,17 @@ fn user_access(
         local,
         roles,
         assume_tested: Tested::of("sts:AssumeRole", &caller.policies),
+        assume_policies: RefCell::new(AssumeRolePolicies::new(&caller.policies)),
+        base: request::principal_context(&caller, now),
         caller,
         sources: policies,
         now,
         session_name,
         assumed: vec![None; roles.len()],
     };
+    let mut remote_contexts = None;
     for host in hosts {
-        let Some(login) = asker.login(host, login_tested) else {
+        let Some(login) = asker.login(host, login_tested, &mut remote_contexts) else {
             continue;
         };
         let login_mfa = login.mfa;
@@ -740,13 +744,18 @@ fn all(set: &PolicySet) -> impl Iterator<Item = &Policy> {
 impl Asker<'_> {
     /// `host:Login` on `host`, as PAM's account stage asks it of an SSH
     /// login (`[login] require_mfa` refuses one without MFA here).
-    fn login(&self, host: &HostEntry, tested: Tested) -> Option<Decided> {
+    fn login(
+        &self,
+        host: &HostEntry,
+        tested: Tested,
+        remote_contexts: &mut Option<[Context; 2]>,
+    ) -> Option<Decided> {
         let remote = host.source == HostSource::Policy;
         let no_tags = BTreeMap::new();
         let host_tags = if remote { &no_tags } else { self.local.tags };
         let context = |mfa_at| {
-            request::login_context(
-                &self.caller,
+            request::login_context_from(
+                &self.base,
                 &LoginRequest {
                     now: self.now,
                     mfa_at,
@@ -760,6 +769,25 @@ impl Asker<'_> {
                 },
             )
         };
+        let local_contexts;
+        let [no_mfa, with_mfa] = if remote {
+            // Hosts named by policies differ only by name (their tags are
+            // unknown): made once, then renamed.
+            match remote_contexts {
+                Some(contexts) => {
+                    for ctx in contexts.iter_mut() {
+                        request::set_host_keys(ctx, &host.hostname, &no_tags);
+                    }
+                    &*contexts
+                }
+                None => {
+                    remote_contexts.insert([context(None), context(Some(self.now.timestamp()))])
+                }
+            }
+        } else {
+            local_contexts = [context(None), context(Some(self.now.timestamp()))];
+            &local_contexts
+        };
         let require_mfa = !remote && self.local.require_mfa;
         let tested = Tested {
             mfa: tested.mfa || require_mfa,
@@ -767,8 +795,8 @@ impl Asker<'_> {
         };
         decide_step(
             tested,
-            &context(None),
-            || context(Some(self.now.timestamp())),
+            no_mfa,
+            with_mfa,
             |ctx| {
                 let mfa = ctx
                     .get("aws:MultiFactorAuthPresent")
@@ -803,7 +831,7 @@ impl Asker<'_> {
         let remote = host.source == HostSource::Policy;
         let no_tags = BTreeMap::new();
         let host_tags = if remote { &no_tags } else { self.local.tags };
-        let base = request::principal_context(&self.caller, self.now);
+        let base = &self.base;
         // Contexts by role class (same duration and tags: same context).
         let mut contexts: HashMap<usize, [Context; 2]> = HashMap::new();
         let mut out = Vec::new();
@@ -825,7 +853,7 @@ impl Asker<'_> {
                             session_name: &self.session_name,
                         };
                         [None, Some(self.now.timestamp())].map(|mfa_at| {
-                            request::assume_role_context(&base, &facts(mfa_at), role.tags())
+                            request::assume_role_context(base, &facts(mfa_at), role.tags())
                         })
                     });
                     let decided = self.assume(role, tested, no_mfa, with_mfa);
@@ -873,11 +901,10 @@ impl Asker<'_> {
         decide_step(
             tested,
             no_mfa,
-            || with_mfa.clone(),
+            with_mfa,
             |ctx| {
-                allowed(elevation::assume_role_response(
+                allowed(self.assume_policies.borrow_mut().response(
                     &self.caller.arn,
-                    &self.caller.policies,
                     &role.role.arn,
                     &role.trust,
                     ctx,
@@ -930,7 +957,7 @@ impl Asker<'_> {
         decide_step(
             role.run_as_tested,
             &context(None),
-            || context(Some(self.now.timestamp())),
+            &context(Some(self.now.timestamp())),
             |ctx| allowed(session.authorize("host:RunAs", &host.host_arn, ctx)),
             |ctx| {
                 let request = Request {

@@ -11,6 +11,7 @@ use crate::directory::Directory;
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
 use crate::store::{PolicyDocument, PrincipalPolicies, StoreError, User};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrincipalError {
@@ -68,16 +69,17 @@ impl Principal {
     ) -> Result<Self, PrincipalError> {
         let user = store.get_user(name)?;
         let policies = store.policies_for_user(name)?;
-        Self::of_user(user, account, &policies)
+        Self::of_user(user, account, &policies, &mut Compiled::default())
     }
 
     /// The IAM user `user` with `policies` (its [`Directory::policies_for_user`]),
-    /// for a caller that keeps the documents too (`crate::access` names where
-    /// each grant comes from).
+    /// for a caller that keeps the documents too and compiles many users'
+    /// (`crate::access` names where each grant comes from).
     pub fn of_user(
         user: User,
         account: &AccountId,
         policies: &PrincipalPolicies,
+        compiled: &mut Compiled,
     ) -> Result<Self, PrincipalError> {
         Ok(Self {
             principal_type: PrincipalType::User,
@@ -86,7 +88,7 @@ impl Principal {
             name: user.name.to_string(),
             account: account.clone(),
             tags: user.tags,
-            policies: compile(policies)?,
+            policies: compile_with(policies, compiled)?,
         })
     }
 
@@ -158,10 +160,35 @@ impl Principal {
 
 /// Parses the stored documents into a [`PolicySet`].
 pub fn compile(policies: &PrincipalPolicies) -> Result<PolicySet, PrincipalError> {
+    compile_with(policies, &mut Compiled::default())
+}
+
+/// Policies already compiled, by name, kind and document: a caller that
+/// compiles the policies of many principals (the access report) parses a
+/// group's or a managed policy's document once, not once per member.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    by_document: HashMap<(String, PolicyKind, String), Policy>,
+}
+
+/// [`compile`] through `compiled`.
+pub fn compile_with(
+    policies: &PrincipalPolicies,
+    compiled: &mut Compiled,
+) -> Result<PolicySet, PrincipalError> {
+    let mut parse = |doc: &PolicyDocument| -> Result<Policy, PrincipalError> {
+        let key = (doc.name.clone(), doc.source.kind(), doc.document.clone());
+        if let Some(policy) = compiled.by_document.get(&key) {
+            return Ok(policy.clone());
+        }
+        let policy = parse(doc)?;
+        compiled.by_document.insert(key, policy.clone());
+        Ok(policy)
+    };
     let identity = policies
         .identity
         .iter()
-        .map(parse)
+        .map(&mut parse)
         .collect::<Result<Vec<_>, _>>()?;
     let boundary = match &policies.boundary {
         Some(b) => Some(vec![parse(b)?]),

@@ -427,6 +427,16 @@ fn headless(profile: &Path) -> Command {
     c
 }
 
+fn succeeded(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn access_report_page_draws_the_graph_in_chromium() {
     if !require_root("access_report_page_draws_the_graph_in_chromium") {
