@@ -202,23 +202,32 @@ pub fn report(
     now: DateTime<Utc>,
 ) -> Result<AccessReport, AccessError> {
     let account = store.account_id().clone();
-    let mut users = Vec::new();
-    for user in store.list_users(None)? {
-        if scope.user.is_none_or(|u| u == user.name.as_str()) {
-            let policies = store.policies_for_user(&user.name)?;
-            let mfa = store
-                .list_mfa_devices(&user.name)?
-                .iter()
-                .any(|d| d.enable_date.is_some());
-            users.push((user, policies, mfa));
+    // One snapshot of the directory, then no more reads.
+    let (users, roles) = store.snapshot(|s| {
+        let mut users = Vec::new();
+        for user in s.list_users(None)? {
+            if scope.user.is_none_or(|u| u == user.name.as_str()) {
+                let policies = s.policies_for_user(&user.name)?;
+                let mfa = s
+                    .list_mfa_devices(&user.name)?
+                    .iter()
+                    .any(|d| d.enable_date.is_some());
+                users.push((user, policies, mfa));
+            }
         }
-    }
-    let mut roles = Vec::new();
-    for role in store.list_roles(None)? {
-        if scope.role.is_none_or(|r| r == role.name.as_str()) {
-            roles.push(LoadedRole::load(store, &account, role)?);
+        let mut roles = Vec::new();
+        for role in s.list_roles(None)? {
+            if scope.role.is_none_or(|r| r == role.name.as_str()) {
+                let policies = s.policies_for_role(&role.name)?;
+                roles.push((role, policies));
+            }
         }
-    }
+        Ok((users, roles))
+    })?;
+    let mut roles = roles
+        .into_iter()
+        .map(|(role, policies)| LoadedRole::load(&account, role, policies))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut classes: Vec<(i64, Vec<(String, String)>)> = Vec::new();
     for role in &mut roles {
         let class = (
@@ -296,15 +305,18 @@ struct LoadedRole {
 }
 
 impl LoadedRole {
-    fn load(store: &Store, account: &AccountId, role: Role) -> Result<Self, AccessError> {
+    fn load(
+        account: &AccountId,
+        role: Role,
+        sources: PrincipalPolicies,
+    ) -> Result<Self, AccessError> {
         let trust = role
             .trust_policy()
             .map_err(|e| AccessError::InvalidTrustPolicy {
                 role: role.name.to_string(),
                 message: e.to_string(),
             })?;
-        let principal = Principal::for_role(store, account, &role.name)?;
-        let sources = store.policies_for_role(&role.name)?;
+        let principal = Principal::of_role(role.clone(), account, &sources)?;
         let run_as =
             RunAs::from_tags(role.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))).ok();
         let duration = DurationBounds::for_role(Some(i64::from(role.max_session_duration)), None)

@@ -10,7 +10,7 @@
 use crate::directory::Directory;
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
-use crate::store::{PolicyDocument, PrincipalPolicies, StoreError, User};
+use crate::store::{PolicyDocument, PrincipalPolicies, Role, StoreError, User};
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +100,16 @@ impl Principal {
     ) -> Result<Self, PrincipalError> {
         let role = store.get_role(name)?;
         let policies = store.policies_for_role(name)?;
+        Self::of_role(role, account, &policies)
+    }
+
+    /// The role `role` with `policies` (its [`Directory::policies_for_role`]),
+    /// for a caller that read both already.
+    pub fn of_role(
+        role: Role,
+        account: &AccountId,
+        policies: &PrincipalPolicies,
+    ) -> Result<Self, PrincipalError> {
         Ok(Self {
             principal_type: PrincipalType::AssumedRole,
             arn: role.arn,
@@ -107,7 +117,7 @@ impl Principal {
             name: role.name.to_string(),
             account: account.clone(),
             tags: role.tags,
-            policies: compile(&policies)?,
+            policies: compile(policies)?,
         })
     }
 

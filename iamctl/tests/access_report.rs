@@ -463,16 +463,7 @@ fn access_report_page_draws_the_graph_in_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let url = format!("file://{}", html.display());
 
-    let dom = headless(profile.path())
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        dom.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
+    let dom = succeeded(headless(profile.path()).arg("--dump-dom").arg(&url));
     let dom = String::from_utf8_lossy(&dom.stdout);
     // The script ran and drew every column's nodes and the edges.
     for node in [
@@ -498,16 +489,11 @@ fn access_report_page_draws_the_graph_in_chromium() {
 
     // The screenshot the README shows.
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/access-report.png");
-    let out = headless(profile.path())
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1000,700")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        headless(profile.path())
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg("--window-size=1000,700")
+            .arg(&url),
     );
     let png = std::fs::read(&shot).unwrap();
     assert!(
