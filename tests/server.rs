@@ -301,6 +301,11 @@ fn ssh_public_keys_in_aws_shapes_with_aws_limits_and_errors() {
 }
 
 #[test]
+fn several_mfa_devices_and_resync_in_aws_shapes_with_aws_limits_and_errors() {
+    scenario(&Backend::Sqlite, "mfa_devices", "mfa_devices");
+}
+
+#[test]
 fn tampered_plain_oversized_and_malformed_requests_are_refused() {
     scenario(&Backend::Sqlite, "negative_requests", "negative");
 }

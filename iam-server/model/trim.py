@@ -47,6 +47,7 @@ IAM_OPERATIONS = [
     # MFA devices
     "CreateVirtualMFADevice", "EnableMFADevice", "DeactivateMFADevice",
     "DeleteVirtualMFADevice", "ListMFADevices", "ListVirtualMFADevices",
+    "ResyncMFADevice",
     # reports and simulation
     "GenerateCredentialReport", "GetCredentialReport",
     "GetAccountAuthorizationDetails",

@@ -3,6 +3,7 @@
 //! fleet's directory, over AWS's Query API). See docs/ARCHITECTURE.md.
 
 pub mod access_page;
+pub mod analyzer;
 pub mod cgroups;
 pub mod cli;
 pub mod ctx;

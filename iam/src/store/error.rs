@@ -44,6 +44,11 @@ pub enum StoreError {
     #[error("The SSH public key is already associated with the user {0}.")]
     DuplicateSshPublicKey(String),
 
+    /// `EnableMFADevice` / `ResyncMFADevice` codes that are not two
+    /// consecutive codes of the device.
+    #[error("Authentication code for device is not valid.")]
+    InvalidAuthenticationCode,
+
     /// Message worded as AWS's (`Cannot delete entity, must delete policies first.`).
     #[error("{0}")]
     DeleteConflict(String),
@@ -113,6 +118,7 @@ impl StoreError {
             Self::EntityAlreadyExists { .. } => "EntityAlreadyExists",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::DeleteConflict(_) => "DeleteConflict",
+            Self::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             Self::DuplicateSshPublicKey(_) => "DuplicateSSHPublicKey",
             Self::InvalidName(_) => "ValidationError",
             Self::InvalidInput(_) | Self::NameCollision { .. } => "InvalidInput",
