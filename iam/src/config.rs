@@ -392,10 +392,7 @@ fn validate_hostname(h: &str) -> Result<(), String> {
     if h.is_empty() || h.len() > 253 {
         return Err(format!("must be 1 to 253 characters, got {}", h.len()));
     }
-    if let Some(bad) = h
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
-    {
+    if let Some(bad) = h.chars().find(|c| !crate::names::is_hostname_char(*c)) {
         return Err(format!("invalid character {bad:?} in {h:?}"));
     }
     Ok(())

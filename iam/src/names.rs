@@ -142,6 +142,18 @@ name_type!(
 );
 
 name_type!(
+    /// An instance profile name: `[\w+=,.@-]{1,128}`.
+    InstanceProfileName,
+    "InstanceProfileName",
+    |s| check_iam_name(
+        "InstanceProfileName",
+        s,
+        128,
+        "must match [\\w+=,.@-]{1,128}"
+    )
+);
+
+name_type!(
     /// A managed or inline policy name: `[\w+=,.@-]{1,128}`.
     PolicyName,
     "PolicyName",
@@ -176,6 +188,39 @@ name_type!(
         Ok(())
     }
 );
+
+/// A hostname's characters: DNS letters, digits, `-` and `.` (and `_`,
+/// which hostnames in the wild carry). The one rule for host names in
+/// ARNs, audit lines and `iam.toml`.
+pub fn is_hostname_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')
+}
+
+name_type!(
+    /// An enrolled host's name: hostname characters, 2–64 of them, so that
+    /// it is also the role session name of the host's calls
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/HOSTNAME`).
+    HostName,
+    "Hostname",
+    |s| {
+        let n = s.chars().count();
+        if !(2..=64).contains(&n) || !s.chars().all(is_hostname_char) {
+            return Err(NameError::new(
+                "Hostname",
+                s,
+                "must be 2-64 letters, digits, '-', '.' or '_'",
+            ));
+        }
+        Ok(())
+    }
+);
+
+impl HostName {
+    /// The role session name the host's calls carry.
+    pub fn session_name(&self) -> Result<RoleSessionName, NameError> {
+        RoleSessionName::parse(self.as_str())
+    }
+}
 
 name_type!(
     /// An IAM path: `/` or `/…/`, printable ASCII, at most 512 characters.
@@ -314,6 +359,15 @@ pub fn role_arn(acct: &AccountId, path: &IamPath, name: &RoleName) -> String {
     format!("arn:aws:iam::{acct}:role{path}{name}")
 }
 
+/// `arn:aws:iam::ACCT:instance-profile/PATH/NAME`.
+pub fn instance_profile_arn(
+    acct: &AccountId,
+    path: &IamPath,
+    name: &InstanceProfileName,
+) -> String {
+    format!("arn:aws:iam::{acct}:instance-profile{path}{name}")
+}
+
 /// `arn:aws:iam::ACCT:policy/PATH/NAME`.
 pub fn policy_arn(acct: &AccountId, path: &IamPath, name: &PolicyName) -> String {
     format!("arn:aws:iam::{acct}:policy{path}{name}")
@@ -409,6 +463,12 @@ pub enum UniqueIdKind {
     SessionKey,
     /// An SSH public key's `SSHPublicKeyId` (20 characters, as AWS's).
     SshPublicKey,
+    /// An instance profile's `InstanceProfileId`.
+    InstanceProfile,
+    /// The access key id of an enrolled host's credential (20 characters).
+    /// AWS's `ACCA` prefix ("context-specific credential"): a long-term
+    /// key that stands for a role session bound to one host.
+    HostKey,
 }
 
 impl UniqueIdKind {
@@ -421,6 +481,8 @@ impl UniqueIdKind {
             Self::AccessKey => "AKIA",
             Self::SessionKey => "ASIA",
             Self::SshPublicKey => "APKA",
+            Self::InstanceProfile => "AIPA",
+            Self::HostKey => "ACCA",
         }
     }
 
@@ -428,7 +490,7 @@ impl UniqueIdKind {
     /// characters in all, its access key ids 20.
     fn random_len(self) -> usize {
         match self {
-            Self::AccessKey | Self::SessionKey | Self::SshPublicKey => 16,
+            Self::AccessKey | Self::SessionKey | Self::SshPublicKey | Self::HostKey => 16,
             _ => 17,
         }
     }
