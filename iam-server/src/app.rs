@@ -11,7 +11,7 @@ use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
 use crate::recorder::Recorder;
 use crate::sigv4;
-use crate::{iam_api, sts, trail};
+use crate::{hosts, iam_api, sts, trail};
 use chrono::{DateTime, Utc};
 use iam::audit::{AuditEvent, UserIdentity};
 use iam::config::HostConfig;
@@ -164,6 +164,9 @@ impl App {
             .get("x-amz-target")
             .map(|v| v.to_str().unwrap_or_default());
         let response = match target {
+            Some(target) if target.starts_with(hosts::TARGET_PREFIX) => {
+                self.call_host(target, request, now, request_id, &mut record)
+            }
             Some(target) => self.call_json(target, request, now, request_id, &mut record),
             None => self.call_query(request, now, request_id, &mut record),
         };
@@ -255,33 +258,112 @@ impl App {
         record: &mut Option<CallRecord>,
     ) -> ApiResponse {
         let answered = self.answer_json(target, request, now, &request_id, record);
-        let action = record.as_ref().map(|r| r.action.clone());
-        match answered {
-            Ok(output) => ApiResponse {
-                status: 200,
-                body: output.to_string(),
-                request_id,
-                action,
-                error_code: None,
-                error_message: None,
-                protocol: Protocol::Json,
-            },
-            Err(e) => {
-                if e.is_internal() {
-                    eprintln!("request {request_id}: internal error: {e}");
-                }
-                let message = e.client_message();
-                ApiResponse {
-                    status: e.status(),
-                    body: serde_json::json!({"__type": e.json_code(), "message": message})
-                        .to_string(),
-                    request_id,
-                    action,
-                    error_code: Some(e.json_code().to_owned()),
-                    error_message: Some(message),
-                    protocol: Protocol::Json,
-                }
+        json_response(answered, record, request_id)
+    }
+
+    /// A call of the host API (`crate::hosts`), JSON 1.1 like CloudTrail's.
+    fn call_host(
+        &self,
+        target: &str,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+        request_id: String,
+        record: &mut Option<CallRecord>,
+    ) -> ApiResponse {
+        let answered = self.answer_host(target, request, now, &request_id, record);
+        json_response(answered, record, request_id)
+    }
+
+    fn answer_host(
+        &self,
+        target: &str,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+        request_id: &str,
+        record: &mut Option<CallRecord>,
+    ) -> Result<serde_json::Value, ApiError> {
+        match hosts::operation(target)? {
+            hosts::JOIN_HOST => {
+                let joined = self
+                    .directory
+                    .run(|store| hosts::join(&store, &self.keyring, &request.body, now))?;
+                // The event names the host it made, as that host: the
+                // token itself is nowhere in it.
+                let account = &self.directory.store()?.account_id().clone();
+                let profile = &joined.host.instance_profile;
+                let role = profile.roles.first().ok_or_else(|| {
+                    ApiError::Internal("a host was enrolled without a role".into())
+                })?;
+                let session = joined.host.hostname.session_name()?;
+                let principal = self.directory.run(|store| {
+                    Ok::<_, ApiError>(Principal::for_role_session(
+                        &store, account, &role.name, &session,
+                    )?)
+                })?;
+                let who = Authenticated {
+                    caller: Caller::AssumedRole(Box::new(principal)),
+                    facts: self.facts(
+                        request,
+                        hosts::SERVICE,
+                        &joined.host.access_key_id,
+                        request_id,
+                        Some(None),
+                    ),
+                    user: None,
+                };
+                *record = CallRecord::of(
+                    &who,
+                    hosts::JOIN_HOST,
+                    serde_json::json!({"hostname": joined.host.hostname.as_str(),
+                        "instanceProfileName": profile.name.as_str()}),
+                );
+                Ok(joined.output)
             }
+            _ => {
+                let claim = sigv4::parse(&request.parts, now)?;
+                claim.check_service(hosts::SERVICE)?;
+                self.directory.run(|store| {
+                    let who = self.authenticate(&store, request, &claim, now, request_id)?;
+                    *record = CallRecord::of(&who, hosts::DESCRIBE_HOST, serde_json::Value::Null);
+                    let Some(Credential::Host(host)) =
+                        store.find_credential(&claim.access_key_id)?
+                    else {
+                        return Err(iamctl::error::CliError::new(
+                            "AccessDenied",
+                            "DescribeHost answers an enrolled host about itself: \
+                             sign it with the host's credential.",
+                        )
+                        .into());
+                    };
+                    let host = store.get_host(&host.hostname)?;
+                    hosts::describe(store.account_id(), &host)
+                })
+            }
+        }
+    }
+
+    /// The facts of a call's request as its condition keys and event see
+    /// them.
+    fn facts(
+        &self,
+        request: &ApiRequest,
+        service: &str,
+        access_key_id: &str,
+        request_id: &str,
+        session_mfa: Option<Option<i64>>,
+    ) -> ApiFacts {
+        ApiFacts {
+            source_ip: request.peer,
+            session_mfa,
+            service: service.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            request_id: request_id.to_owned(),
+            user_agent: request
+                .parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect()),
         }
     }
 
@@ -374,8 +456,9 @@ impl App {
         })
     }
 
-    /// The caller the signature proves: the access key's user, or the role
-    /// session whose temporary credentials signed.
+    /// The caller the signature proves: the access key's user, the role
+    /// session whose temporary credentials signed, or the enrolled host's
+    /// session of the role its instance profile holds now.
     fn authenticate(
         &self,
         store: &Store,
@@ -385,18 +468,14 @@ impl App {
         request_id: &str,
     ) -> Result<Authenticated, ApiError> {
         let account = store.account_id().clone();
-        let facts = |session_mfa| ApiFacts {
-            source_ip: request.peer,
-            session_mfa,
-            service: claim.service.clone(),
-            access_key_id: claim.access_key_id.clone(),
-            request_id: request_id.to_owned(),
-            user_agent: request
-                .parts
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(256).collect()),
+        let facts = |session_mfa| {
+            self.facts(
+                request,
+                &claim.service,
+                &claim.access_key_id,
+                request_id,
+                session_mfa,
+            )
         };
         let credential = store
             .find_credential(&claim.access_key_id)?
@@ -404,6 +483,7 @@ impl App {
         let sealed = match &credential {
             Credential::AccessKey { sealed, .. } => sealed,
             Credential::RoleSession(session) => &session.sealed,
+            Credential::Host(host) => &host.sealed,
         };
         let secret = self
             .keyring
@@ -460,6 +540,61 @@ impl App {
                     facts: facts(Some(session.mfa_time)),
                     user: None,
                 })
+            }
+            Credential::Host(host) => {
+                // A host key is long-term: no session token. Its profile
+                // holding no role is a revoked host, refused as an unknown
+                // key (AWS's answer for credentials that stand for nothing).
+                if claim.security_token.is_some() {
+                    return Err(ApiError::InvalidClientTokenId);
+                }
+                let role = host.role.ok_or(ApiError::InvalidClientTokenId)?;
+                let principal = Principal::for_role_session(
+                    store,
+                    &account,
+                    &role,
+                    &host.hostname.session_name()?,
+                )?;
+                Ok(Authenticated {
+                    caller: Caller::AssumedRole(Box::new(principal)),
+                    facts: facts(Some(None)),
+                    user: None,
+                })
+            }
+        }
+    }
+}
+
+/// A JSON 1.1 answer: the output, or AWS's `__type` and message.
+fn json_response(
+    answered: Result<serde_json::Value, ApiError>,
+    record: &Option<CallRecord>,
+    request_id: String,
+) -> ApiResponse {
+    let action = record.as_ref().map(|r| r.action.clone());
+    match answered {
+        Ok(output) => ApiResponse {
+            status: 200,
+            body: output.to_string(),
+            request_id,
+            action,
+            error_code: None,
+            error_message: None,
+            protocol: Protocol::Json,
+        },
+        Err(e) => {
+            if e.is_internal() {
+                eprintln!("request {request_id}: internal error: {e}");
+            }
+            let message = e.client_message();
+            ApiResponse {
+                status: e.status(),
+                body: serde_json::json!({"__type": e.json_code(), "message": message}).to_string(),
+                request_id,
+                action,
+                error_code: Some(e.json_code().to_owned()),
+                error_message: Some(message),
+                protocol: Protocol::Json,
             }
         }
     }

@@ -422,8 +422,9 @@ fn check_local_group(name: &str) -> Result<(), String> {
     }
 }
 
-/// `"900s"`, `"15m"`, `"1h"`, `"1d"`, or an integer number of seconds.
-fn parse_duration(s: &str) -> Result<TimeDelta, String> {
+/// `"900s"`, `"15m"`, `"1h"`, `"1d"`, or an integer number of seconds
+/// (config durations, and `iam-server join-token --expires-in`).
+pub fn parse_duration(s: &str) -> Result<TimeDelta, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);

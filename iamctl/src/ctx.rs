@@ -293,6 +293,11 @@ impl Ctx {
                 .and_then(|n| self.store.get_role(&n).ok())
                 .filter(|r| r.arn == resource)
                 .map(|r| r.tags),
+            "instance-profile" => iam::names::InstanceProfileName::parse(&arn.name)
+                .ok()
+                .and_then(|n| self.store.get_instance_profile(&n).ok())
+                .filter(|p| p.arn == resource)
+                .map(|p| p.tags),
             _ => None,
         };
         found.unwrap_or_default()

@@ -126,6 +126,38 @@ impl Store {
         })
     }
 
+    /// An enrolled host: its key id and the instance profile (role, tags)
+    /// it was enrolled with.
+    pub fn get_host(&self, hostname: &HostName) -> Result<EnrolledHost> {
+        self.read(|c| {
+            let (hostname, access_key_id, profile, create_date) = c
+                .query_row(
+                    "SELECT h.hostname, h.access_key_id, p.name, h.create_date
+                     FROM host_credentials h
+                     JOIN instance_profiles p ON p.unique_id = h.instance_profile_id
+                     WHERE h.hostname = ?1",
+                    [hostname.as_str()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    },
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::no_such(EntityKind::Host, hostname))?;
+            let profile = InstanceProfileName::parse(&profile).map_err(corrupt)?;
+            Ok(EnrolledHost {
+                hostname: HostName::parse(&hostname).map_err(corrupt)?,
+                access_key_id,
+                instance_profile: self.instance_profile_in(c, &profile)?,
+                create_date,
+            })
+        })
+    }
+
     /// `iam-server revoke-host`: deletes the host's credential (its sealed
     /// secret overwritten on disk); its next call is refused.
     pub fn revoke_host(&self, hostname: &HostName) -> Result<()> {
@@ -409,6 +441,9 @@ mod tests {
         };
         let one = enrol(1, "web-1");
         let two = enrol(2, "web-2");
+        let found = s.get_host(&host("WEB-2")).unwrap();
+        assert_eq!(found.access_key_id, two);
+        assert_eq!(found.instance_profile.tags, vec![tag("env", "prod")]);
         s.revoke_host(&host("web-1")).unwrap();
         assert_eq!(s.find_credential(&one).unwrap(), None);
         assert_eq!(
@@ -424,6 +459,10 @@ mod tests {
         }
         s.delete_instance_profile(&profile_name("web")).unwrap();
         assert_eq!(s.find_credential(&two).unwrap(), None);
+        assert_eq!(
+            s.get_host(&host("web-2")).unwrap_err().aws_code(),
+            "NoSuchEntity"
+        );
         // A new profile of the same name does not bring the host back.
         s.create_instance_profile(
             &NewInstanceProfile {

@@ -5,6 +5,7 @@
 
 mod details;
 mod groups;
+mod instance_profiles;
 mod mfa;
 mod policies;
 mod report;
@@ -147,6 +148,17 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         C::TagRole(a) => roles::tag_role(ctx, a),
         C::UntagRole(a) => roles::untag_role(ctx, a),
         C::ListRoleTags(a) => roles::list_role_tags(ctx, a),
+
+        C::CreateInstanceProfile(a) => instance_profiles::create(ctx, a),
+        C::GetInstanceProfile(a) => instance_profiles::get(ctx, a),
+        C::ListInstanceProfiles(a) => instance_profiles::list(ctx, a),
+        C::DeleteInstanceProfile(a) => instance_profiles::delete(ctx, a),
+        C::AddRoleToInstanceProfile(a) => instance_profiles::add_role(ctx, a),
+        C::RemoveRoleFromInstanceProfile(a) => instance_profiles::remove_role(ctx, a),
+        C::ListInstanceProfilesForRole(a) => instance_profiles::list_for_role(ctx, a),
+        C::TagInstanceProfile(a) => instance_profiles::tag(ctx, a),
+        C::UntagInstanceProfile(a) => instance_profiles::untag(ctx, a),
+        C::ListInstanceProfileTags(a) => instance_profiles::list_tags(ctx, a),
 
         C::CreateVirtualMfaDevice(a) => mfa::create_virtual_mfa_device(ctx, a),
         C::EnableMfaDevice(a) => mfa::enable_mfa_device(ctx, a),
