@@ -300,6 +300,27 @@ fn ssh_public_keys_in_aws_shapes_with_aws_limits_and_errors() {
     scenario(&Backend::Sqlite, "ssh_public_keys", "ssh_keys");
 }
 
+/// Issue 14: instance profiles, join tokens, host credentials as the
+/// profile's role session, a stolen host key's limits, revocation.
+#[test]
+fn hosts_enrol_once_act_as_their_role_session_and_stop_when_revoked() {
+    let Some(venv) = prerequisites("hosts_enrol") else {
+        return;
+    };
+    let server = Server::start(&Backend::Sqlite, &venv);
+    let iam_server = artifact("iam-server");
+    let policy = tests_dir().join("../config/policies/IamHostAgent.json");
+    let args = [
+        "--iam-server",
+        iam_server.to_str().expect("path"),
+        "--server-config",
+        server.config.to_str().expect("path"),
+        "--host-policy",
+        policy.to_str().expect("path"),
+    ];
+    server.run("hosts", &args, "");
+}
+
 #[test]
 fn tampered_plain_oversized_and_malformed_requests_are_refused() {
     scenario(&Backend::Sqlite, "negative_requests", "negative");

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use iam::names::Tag;
 use iam::store::{
-    Group, InstanceProfile, LoginProfile, ManagedPolicy, MfaDevice, PolicyVersion, Role, SshPublicKey, User,
+    Group, InstanceProfile, LoginProfile, ManagedPolicy, MfaDevice, PolicyVersion, Role,
+    SshPublicKey, User,
 };
 use serde_json::{Map, Value, json};
 

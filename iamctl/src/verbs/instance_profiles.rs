@@ -62,10 +62,10 @@ pub fn get(ctx: &mut Ctx, a: &cli::InstanceProfileName) -> Result<Value, CliErro
 
 pub fn list(ctx: &mut Ctx, a: &cli::PathPrefix) -> Result<Value, CliError> {
     ctx.authorize("*")?;
-    let profiles = ctx
-        .store
-        .list_instance_profiles(a.path_prefix.as_deref())?;
-    Ok(json!({"InstanceProfiles": profiles.iter().map(shapes::instance_profile).collect::<Vec<_>>()}))
+    let profiles = ctx.store.list_instance_profiles(a.path_prefix.as_deref())?;
+    Ok(
+        json!({"InstanceProfiles": profiles.iter().map(shapes::instance_profile).collect::<Vec<_>>()}),
+    )
 }
 
 pub fn list_for_role(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError> {
@@ -76,7 +76,9 @@ pub fn list_for_role(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError
     };
     ctx.authorize(&role_arn)?;
     let profiles = ctx.store.list_instance_profiles_for_role(&role)?;
-    Ok(json!({"InstanceProfiles": profiles.iter().map(shapes::instance_profile).collect::<Vec<_>>()}))
+    Ok(
+        json!({"InstanceProfiles": profiles.iter().map(shapes::instance_profile).collect::<Vec<_>>()}),
+    )
 }
 
 pub fn delete(ctx: &mut Ctx, a: &cli::InstanceProfileName) -> Result<Value, CliError> {
