@@ -12,6 +12,10 @@
 //! resolved against the directory that holds the config file, so a test can
 //! put a whole installation in one temporary directory.
 
+mod agent;
+
+pub use agent::{AGENT_CONFIG_FILE, AgentConfig, DEFAULT_AGENT_CONFIG_PATH, ServerUrl};
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
@@ -27,7 +31,7 @@ use serde::de::{self, Deserializer};
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/iam/iam.toml";
 
 /// A config file is a few KiB; anything larger is not ours.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// More than this many ± steps would accept codes minutes old.
 pub const MAX_SKEW_STEPS: u8 = 10;

@@ -448,6 +448,77 @@ impl IamArn {
     }
 }
 
+// ---- certificate fingerprints ----------------------------------------------
+
+/// A TLS certificate's SHA-256 fingerprint, written as `openssl x509
+/// -fingerprint -sha256` and iam-server print it: 32 uppercase hex pairs
+/// joined by colons. What a host pins its server by (`--ca-fingerprint`).
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CertFingerprint([u8; 32]);
+
+impl CertFingerprint {
+    /// The fingerprint of a certificate's DER.
+    pub fn of_der(der: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(der).into())
+    }
+
+    /// Reads `AB:CD:…` (either case; the colons may be left out).
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        const RULE: &str = "must be a SHA-256 fingerprint: 32 hex pairs, e.g. AB:CD:…";
+        let hex: String = s.chars().filter(|c| *c != ':').collect();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(NameError::new("CaFingerprint", s, RULE));
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = hex
+                .get(2 * i..2 * i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| NameError::new("CaFingerprint", s, RULE))?;
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether `der` is the certificate pinned (compared in constant time).
+    pub fn matches(&self, der: &[u8]) -> bool {
+        use subtle::ConstantTimeEq as _;
+        Self::of_der(der).0.ct_eq(&self.0).into()
+    }
+}
+
+impl fmt::Display for CertFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CertFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CertFingerprint({self})")
+    }
+}
+
+impl TryFrom<String> for CertFingerprint {
+    type Error = NameError;
+    fn try_from(s: String) -> Result<Self, NameError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CertFingerprint> for String {
+    fn from(v: CertFingerprint) -> String {
+        v.to_string()
+    }
+}
+
 // ---- unique ids ----------------------------------------------------------
 
 /// The kind of an IAM unique id, which fixes its AWS prefix.
@@ -711,6 +782,33 @@ mod tests {
         assert!(!UniqueIdKind::AccessKey.matches("ASIAIOSFODNN7EXAMPLE"));
         assert!(!UniqueIdKind::AccessKey.matches("AKIAIOSFODNN7EXAMPL"));
         assert!(!UniqueIdKind::AccessKey.matches("AKIAiOSFODNN7EXAMPLE"));
+    }
+
+    #[test]
+    fn a_fingerprint_reads_and_prints_as_openssl_prints_it() {
+        let der = b"not really a certificate";
+        let fp = CertFingerprint::of_der(der);
+        let text = fp.to_string();
+        assert_eq!(text.len(), 95);
+        assert!(
+            text.bytes()
+                .all(|b| b == b':' || b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert_eq!(CertFingerprint::parse(&text).unwrap(), fp);
+        assert_eq!(CertFingerprint::parse(&text.to_lowercase()).unwrap(), fp);
+        assert_eq!(CertFingerprint::parse(&text.replace(':', "")).unwrap(), fp);
+        assert!(fp.matches(der));
+        assert!(!fp.matches(b"another certificate"));
+        for bad in [
+            "",
+            "AB:CD",
+            &text[..94],
+            &text.replace('A', "G"),
+            &format!("{text}:00"),
+        ] {
+            let e = CertFingerprint::parse(bad).unwrap_err();
+            assert_eq!(e.field, "CaFingerprint", "{bad}");
+        }
     }
 
     mod props {
