@@ -6,7 +6,7 @@ IAM_ENDPOINT, AWS_CA_BUNDLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_DEFAULT_REGION, IAM_AWS_CLI (the CLI's path).
 
 Subcommands (one per Rust test): admin, errors, negative, paginate,
-concurrency, writes, exists, sign, assume, ssh_keys, hosts. Each exits non-zero with a
+concurrency, writes, exists, sign, assume, ssh_keys, hosts, whoami. Each exits non-zero with a
 message on the first expectation that fails; `writes`, `sign` and `assume`
 print what the Rust side checks.
 """
@@ -1092,6 +1092,12 @@ def scenario_hosts(args):
         check(token not in e["CloudTrailEvent"], "no token in an event")
 
 
+
+def scenario_whoami(args):
+    """Prints the ARN the environment's credentials are (GetCallerIdentity)."""
+    print(client("sts", retries=False).get_caller_identity()["Arn"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario")
@@ -1116,6 +1122,7 @@ def main():
         "assume": scenario_assume,
         "ssh_keys": scenario_ssh_keys,
         "hosts": scenario_hosts,
+        "whoami": scenario_whoami,
     }
     try:
         scenarios[args.scenario](args)

@@ -311,6 +311,20 @@ pub struct SetupHostArgs {
     /// Print the changes without making them.
     #[arg(long)]
     pub dry_run: bool,
+    /// Enrol this host with iam-server first (https://SERVER[:PORT]): its
+    /// credential goes to agent.toml beside iam.toml (0600 root), its
+    /// account and hostname into iam.toml.
+    #[arg(long, value_name = "URL", requires_all = ["token", "ca_fingerprint"])]
+    pub join: Option<String>,
+    /// The one-time join token (`iam-server join-token`); `-` reads it from stdin.
+    #[arg(long, requires = "join")]
+    pub token: Option<String>,
+    /// The server certificate's SHA-256 fingerprint, as iam-server prints it.
+    #[arg(long, value_name = "FINGERPRINT", requires = "join")]
+    pub ca_fingerprint: Option<String>,
+    /// The name to enrol this host as (default: the kernel hostname).
+    #[arg(long, requires = "join")]
+    pub hostname: Option<String>,
 }
 
 #[derive(Debug, Args, Deserialize)]
