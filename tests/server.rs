@@ -304,10 +304,21 @@ fn ssh_public_keys_in_aws_shapes_with_aws_limits_and_errors() {
 /// profile's role session, a stolen host key's limits, revocation.
 #[test]
 fn hosts_enrol_once_act_as_their_role_session_and_stop_when_revoked() {
-    let Some(venv) = prerequisites("hosts_enrol") else {
+    hosts_scenario(&Backend::Sqlite, "hosts_enrol");
+}
+
+#[test]
+fn hosts_enrol_and_are_revoked_on_postgresql() {
+    if let Some(pg) = Backend::postgres() {
+        hosts_scenario(&pg, "hosts_enrol_pg");
+    }
+}
+
+fn hosts_scenario(backend: &Backend, test: &str) {
+    let Some(venv) = prerequisites(test) else {
         return;
     };
-    let server = Server::start(&Backend::Sqlite, &venv);
+    let server = Server::start(backend, &venv);
     let iam_server = artifact("iam-server");
     let policy = tests_dir().join("../config/policies/IamHostAgent.json");
     let args = [

@@ -372,9 +372,12 @@ fn migration_9_binds_existing_trust_policies_on_postgresql() {
     pg.psql(
         db,
         &format!(
-            "DROP TABLE trust_bindings;
+            "DROP TABLE host_credentials;
+             DROP TABLE join_tokens;
+             DROP TABLE instance_profiles;
+             DROP TABLE trust_bindings;
              ALTER TABLE policies DROP COLUMN aws_managed;
-             UPDATE pam_iam_schema SET version = version - 1;
+             UPDATE pam_iam_schema SET version = 8;
              INSERT INTO linux_ids VALUES (70000, 'user', 'bob', 0);
              INSERT INTO users (name, path, unique_id, create_date, status, uid)
                VALUES ('bob', '/', 'AIDABOB', 0, 'Active', 70000);
