@@ -174,3 +174,190 @@ pub fn operation(target: &str) -> Result<&str, ApiError> {
         .into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use chrono::TimeZone;
+    use iam::names::{IamPath, PolicyName, RoleName, Tag, TagKey, TagValue};
+    use iam::principal::Principal;
+    use iam::store::{Credential, Entity, NewInstanceProfile, NewRole};
+    use iamctl::ctx::{Caller, Ctx};
+    use iamctl::input::Secrets;
+    use std::path::Path;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap()
+    }
+
+    /// Two profiles, `prod` (tag env=prod) and `dev` (env=dev), each with
+    /// a role allowed host:SyncDirectory only on hosts tagged env=prod.
+    fn store(dir: &Path) -> Store {
+        let acct = AccountId::parse("123456789012").unwrap();
+        let s = Store::create(&dir.join("iam.db"), &acct).unwrap();
+        let sync = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+            "Action":"host:SyncDirectory","Resource":"arn:aws:host::123456789012:host/*",
+            "Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}"#;
+        for env in ["prod", "dev"] {
+            let role = RoleName::parse(&format!("{env}-host")).unwrap();
+            let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+            s.create_role(
+                &NewRole {
+                    name: role.clone(),
+                    path: IamPath::root(),
+                    assume_role_policy_document: trust.into(),
+                    description: None,
+                    max_session_duration: None,
+                    tags: Vec::new(),
+                    permissions_boundary: None,
+                },
+                now(),
+            )
+            .unwrap();
+            s.put_inline_policy(
+                &Entity::Role(role.clone()),
+                &PolicyName::parse("sync").unwrap(),
+                sync,
+            )
+            .unwrap();
+            let profile = InstanceProfileName::parse(env).unwrap();
+            let tag = Tag {
+                key: TagKey::parse("env").unwrap(),
+                value: TagValue::parse(env).unwrap(),
+            };
+            s.create_instance_profile(
+                &NewInstanceProfile {
+                    name: profile.clone(),
+                    path: IamPath::root(),
+                    tags: vec![tag],
+                },
+                now(),
+            )
+            .unwrap();
+            s.add_role_to_instance_profile(&profile, &role).unwrap();
+        }
+        s
+    }
+
+    fn enrol(s: &Store, keyring: &Keyring, profile: &str, hostname: &str) -> Joined {
+        let token = format!("token-of-{hostname}");
+        s.create_join_token(
+            &InstanceProfileName::parse(profile).unwrap(),
+            &keyring::token_digest(&token),
+            now(),
+            now() + TimeDelta::hours(1),
+        )
+        .unwrap();
+        let body = json!({"Token": token, "Hostname": hostname}).to_string();
+        join(s, keyring, body.as_bytes(), now()).unwrap()
+    }
+
+    /// Authorizes `host:SyncDirectory` on `target` as `hostname`'s session.
+    fn may_sync(s: Store, dir: &Path, hostname: &str, target: &str) -> bool {
+        let Some(Credential::Host(host)) = s
+            .find_credential(
+                &s.get_host(&HostName::parse(hostname).unwrap())
+                    .unwrap()
+                    .access_key_id,
+            )
+            .unwrap()
+        else {
+            panic!("no host credential");
+        };
+        let account = s.account_id().clone();
+        let principal = Principal::for_role_session(
+            &s,
+            &account,
+            host.role.as_ref().unwrap(),
+            &host.hostname.session_name().unwrap(),
+        )
+        .unwrap();
+        let config = iam::config::HostConfig::parse(
+            &format!(
+                "account_id = \"123456789012\"\nhostname = \"server\"\naudit_log = {:?}\n",
+                dir.join("audit.log")
+            ),
+            Path::new("/etc/iam/server.toml"),
+        )
+        .unwrap();
+        let ctx = Ctx::for_api(
+            config,
+            s,
+            Caller::AssumedRole(Box::new(principal)),
+            "SyncDirectory".into(),
+            Secrets::Given(Vec::new()),
+            iam::request::ApiFacts {
+                source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                session_mfa: Some(None),
+                service: "iam".into(),
+                access_key_id: host.hostname.to_string(),
+                request_id: "test".into(),
+                user_agent: None,
+            },
+            now(),
+        );
+        ctx.authorize_with("host:SyncDirectory", target, |_| {})
+            .is_ok()
+    }
+
+    #[test]
+    fn join_host_answers_the_credential_once_and_seals_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let keyring = Keyring::open_or_create(&dir.path().join("server.key")).unwrap();
+        let joined = enrol(&s, &keyring, "prod", "web-1");
+        let out = &joined.output;
+        assert_eq!(
+            out["Arn"],
+            "arn:aws:sts::123456789012:assumed-role/prod-host/web-1"
+        );
+        assert_eq!(out["HostArn"], "arn:aws:host::123456789012:host/web-1");
+        assert_eq!(
+            out["InstanceProfile"]["Tags"],
+            json!([{"Key": "env", "Value": "prod"}])
+        );
+        let id = out["AccessKeyId"].as_str().unwrap();
+        let secret = out["SecretAccessKey"].as_str().unwrap();
+        assert!(UniqueIdKind::HostKey.matches(id));
+        match s.find_credential(id).unwrap() {
+            Some(Credential::Host(h)) => {
+                assert!(!h.sealed.0.windows(40).any(|w| w == secret.as_bytes()));
+                assert_eq!(keyring.open(id, &h.sealed).unwrap().expose(), secret);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same token again, a bad body, a bad hostname.
+        let body = json!({"Token": "token-of-web-1", "Hostname": "web-2"}).to_string();
+        let e = join(&s, &keyring, body.as_bytes(), now()).err().unwrap();
+        assert_eq!(e.code(), "InvalidJoinToken");
+        assert_eq!(e.status(), 403);
+        for bad in [
+            json!({"Token": "t"}),
+            json!({"Token": "t", "Hostname": "h", "Extra": 1}),
+            json!({"Token": "t", "Hostname": "web 1"}),
+        ] {
+            let e = join(&s, &keyring, bad.to_string().as_bytes(), now())
+                .err()
+                .unwrap();
+            assert_eq!(e.code(), "ValidationError", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_hosts_instance_profile_tags_are_its_resource_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let keyring = Keyring::open_or_create(&dir.path().join("server.key")).unwrap();
+        enrol(&s, &keyring, "prod", "web-1");
+        enrol(&s, &keyring, "dev", "dev-1");
+        let open = || Store::open(&dir.path().join("iam.db")).unwrap();
+        let arn = |h: &str| format!("arn:aws:host::123456789012:host/{h}");
+        // Allowed only where the resource host's profile says env=prod.
+        assert!(may_sync(open(), dir.path(), "web-1", &arn("web-1")));
+        assert!(may_sync(open(), dir.path(), "dev-1", &arn("web-1")));
+        assert!(!may_sync(open(), dir.path(), "web-1", &arn("dev-1")));
+        assert!(!may_sync(open(), dir.path(), "web-1", &arn("unknown")));
+    }
+}
