@@ -33,6 +33,9 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of an answer read: JoinHost's is well under 2 KiB.
 const MAX_RESPONSE: usize = 64 * 1024;
 
+/// An HTTP answer: its status and body (which may hold the secret).
+type Answered = (u16, Zeroizing<Vec<u8>>);
+
 /// What `JoinHost` returned: the host's credential, shown once.
 pub struct Joined {
     pub account_id: AccountId,
@@ -113,7 +116,7 @@ fn post(
     server: &ServerUrl,
     pin: &CertFingerprint,
     body: &[u8],
-) -> Result<(u16, Zeroizing<Vec<u8>>), CliError> {
+) -> Result<Answered, CliError> {
     let unreachable = |e: std::io::Error| failure(format!("cannot reach {}: {e}", server.as_str()));
     let addrs = (server.host(), server.port())
         .to_socket_addrs()
@@ -198,7 +201,7 @@ fn post(
 
 /// The status and body once `response` holds a whole HTTP/1.1 answer
 /// with a `Content-Length`; `None` while more is to come.
-fn complete(response: &[u8]) -> Result<Option<(u16, Zeroizing<Vec<u8>>)>, CliError> {
+fn complete(response: &[u8]) -> Result<Option<Answered>, CliError> {
     let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Ok(None);
     };
