@@ -164,9 +164,6 @@ impl App {
             .get("x-amz-target")
             .map(|v| v.to_str().unwrap_or_default());
         let response = match target {
-            Some(target) if target.starts_with(hosts::TARGET_PREFIX) => {
-                self.call_host(target, request, now, request_id, &mut record)
-            }
             Some(target) => self.call_json(target, request, now, request_id, &mut record),
             None => self.call_query(request, now, request_id, &mut record),
         };
@@ -248,7 +245,8 @@ impl App {
         }
     }
 
-    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`.
+    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`, or
+    /// the host API's (`crate::hosts`).
     fn call_json(
         &self,
         target: &str,
@@ -257,21 +255,39 @@ impl App {
         request_id: String,
         record: &mut Option<CallRecord>,
     ) -> ApiResponse {
-        let answered = self.answer_json(target, request, now, &request_id, record);
-        json_response(answered, record, request_id)
-    }
-
-    /// A call of the host API (`crate::hosts`), JSON 1.1 like CloudTrail's.
-    fn call_host(
-        &self,
-        target: &str,
-        request: &ApiRequest,
-        now: DateTime<Utc>,
-        request_id: String,
-        record: &mut Option<CallRecord>,
-    ) -> ApiResponse {
-        let answered = self.answer_host(target, request, now, &request_id, record);
-        json_response(answered, record, request_id)
+        let answered = if target.starts_with(hosts::TARGET_PREFIX) {
+            self.answer_host(target, request, now, &request_id, record)
+        } else {
+            self.answer_json(target, request, now, &request_id, record)
+        };
+        let action = record.as_ref().map(|r| r.action.clone());
+        match answered {
+            Ok(output) => ApiResponse {
+                status: 200,
+                body: output.to_string(),
+                request_id,
+                action,
+                error_code: None,
+                error_message: None,
+                protocol: Protocol::Json,
+            },
+            Err(e) => {
+                if e.is_internal() {
+                    eprintln!("request {request_id}: internal error: {e}");
+                }
+                let message = e.client_message();
+                ApiResponse {
+                    status: e.status(),
+                    body: serde_json::json!({"__type": e.json_code(), "message": message})
+                        .to_string(),
+                    request_id,
+                    action,
+                    error_code: Some(e.json_code().to_owned()),
+                    error_message: Some(message),
+                    protocol: Protocol::Json,
+                }
+            }
+        }
     }
 
     fn answer_host(
@@ -284,22 +300,14 @@ impl App {
     ) -> Result<serde_json::Value, ApiError> {
         match hosts::operation(target)? {
             hosts::JOIN_HOST => {
-                let joined = self
-                    .directory
-                    .run(|store| hosts::join(&store, &self.keyring, &request.body, now))?;
                 // The event names the host it made, as that host: the
                 // token itself is nowhere in it.
-                let account = &self.directory.store()?.account_id().clone();
+                let (joined, principal) = self.directory.run(|store| {
+                    let joined = hosts::join(&store, &self.keyring, &request.body, now)?;
+                    let principal = hosts::principal(&store, &joined.host)?;
+                    Ok::<_, ApiError>((joined, principal))
+                })?;
                 let profile = &joined.host.instance_profile;
-                let role = profile.roles.first().ok_or_else(|| {
-                    ApiError::Internal("a host was enrolled without a role".into())
-                })?;
-                let session = joined.host.hostname.session_name()?;
-                let principal = self.directory.run(|store| {
-                    Ok::<_, ApiError>(Principal::for_role_session(
-                        &store, account, &role.name, &session,
-                    )?)
-                })?;
                 let who = Authenticated {
                     caller: Caller::AssumedRole(Box::new(principal)),
                     facts: self.facts(
@@ -560,41 +568,6 @@ impl App {
                     facts: facts(Some(None)),
                     user: None,
                 })
-            }
-        }
-    }
-}
-
-/// A JSON 1.1 answer: the output, or AWS's `__type` and message.
-fn json_response(
-    answered: Result<serde_json::Value, ApiError>,
-    record: &Option<CallRecord>,
-    request_id: String,
-) -> ApiResponse {
-    let action = record.as_ref().map(|r| r.action.clone());
-    match answered {
-        Ok(output) => ApiResponse {
-            status: 200,
-            body: output.to_string(),
-            request_id,
-            action,
-            error_code: None,
-            error_message: None,
-            protocol: Protocol::Json,
-        },
-        Err(e) => {
-            if e.is_internal() {
-                eprintln!("request {request_id}: internal error: {e}");
-            }
-            let message = e.client_message();
-            ApiResponse {
-                status: e.status(),
-                body: serde_json::json!({"__type": e.json_code(), "message": message}).to_string(),
-                request_id,
-                action,
-                error_code: Some(e.json_code().to_owned()),
-                error_message: Some(message),
-                protocol: Protocol::Json,
             }
         }
     }

@@ -12,6 +12,7 @@
 //!   it tells a host what it is, and only a host may ask.
 
 use crate::api_error::ApiError;
+use crate::bootstrap::LocalError;
 use crate::config::ServerConfig;
 use crate::keyring::{self, Keyring};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -19,6 +20,7 @@ use iam::names::{
     AccountId, HostName, InstanceProfileName, UniqueIdKind, assumed_role_arn, host_arn,
     new_unique_id, random_base32,
 };
+use iam::principal::Principal;
 use iam::secret::SecretString;
 use iam::store::{EnrolledHost, Store};
 use iamctl::error::CliError;
@@ -51,21 +53,6 @@ pub fn is_join(headers: &http::HeaderMap) -> bool {
         .is_some_and(|t| t.strip_prefix(TARGET_PREFIX) == Some(JOIN_HOST))
 }
 
-/// Why a local host command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    #[error("{0}")]
-    Store(#[from] iam::store::StoreError),
-    #[error("{0}")]
-    Name(#[from] iam::names::NameError),
-    #[error("{0}")]
-    Keyring(#[from] keyring::KeyringError),
-    #[error("{0}")]
-    Directory(#[from] crate::directory::DirectoryError),
-    #[error("--expires-in: {0}")]
-    Duration(String),
-}
-
 /// `iam-server join-token`: a new one-time token for `profile`, valid for
 /// `expires_in` (`"1h"`, `"15m"`, …), and when it expires. Only its
 /// SHA-256 is stored; the token is shown this once.
@@ -74,11 +61,11 @@ pub fn issue_join_token(
     profile: &str,
     expires_in: &str,
     now: DateTime<Utc>,
-) -> Result<(SecretString, DateTime<Utc>), HostError> {
+) -> Result<(SecretString, DateTime<Utc>), LocalError> {
     AccountId::parse(&config.account_id)?;
     let profile = InstanceProfileName::parse(profile)?;
-    let lifetime: TimeDelta =
-        iam::config::parse_duration(expires_in).map_err(HostError::Duration)?;
+    let lifetime: TimeDelta = iam::config::parse_duration(expires_in)
+        .map_err(|e| LocalError::Argument(format!("--expires-in: {e}")))?;
     let store = crate::directory::Directory::open(config)?.store()?;
     let token = SecretString::new(random_base32(TOKEN_CHARS).map_err(keyring::KeyringError::from)?);
     let expiration = now + lifetime;
@@ -92,7 +79,7 @@ pub fn issue_join_token(
 }
 
 /// `iam-server revoke-host`: deletes the host's credential.
-pub fn revoke_host(config: &ServerConfig, hostname: &str) -> Result<(), HostError> {
+pub fn revoke_host(config: &ServerConfig, hostname: &str) -> Result<(), LocalError> {
     let hostname = HostName::parse(hostname)?;
     let store = crate::directory::Directory::open(config)?.store()?;
     Ok(store.revoke_host(&hostname)?)
@@ -141,6 +128,22 @@ pub fn join(
     Ok(Joined { output, host })
 }
 
+/// The principal an enrolled host's calls are: the role session
+/// `assumed-role/ROLE/HOSTNAME` of the role its profile holds.
+pub fn principal(store: &Store, host: &EnrolledHost) -> Result<Principal, ApiError> {
+    let role = host
+        .instance_profile
+        .roles
+        .first()
+        .ok_or(ApiError::InvalidClientTokenId)?;
+    Ok(Principal::for_role_session(
+        store,
+        store.account_id(),
+        &role.name,
+        &host.hostname.session_name()?,
+    )?)
+}
+
 /// `DescribeHost`'s answer (and the part of `JoinHost`'s without the key).
 pub fn describe(account: &AccountId, host: &EnrolledHost) -> Result<Value, ApiError> {
     let profile = &host.instance_profile;
@@ -182,7 +185,6 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use iam::names::{IamPath, PolicyName, RoleName, Tag, TagKey, TagValue};
-    use iam::principal::Principal;
     use iam::store::{Credential, Entity, NewInstanceProfile, NewRole};
     use iamctl::ctx::{Caller, Ctx};
     use iamctl::input::Secrets;

@@ -31,7 +31,7 @@ use serde::de::{self, Deserializer};
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/iam/iam.toml";
 
 /// A config file is a few KiB; anything larger is not ours.
-pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// More than this many ± steps would accept codes minutes old.
 pub const MAX_SKEW_STEPS: u8 = 10;
@@ -269,8 +269,17 @@ impl HostConfig {
 /// it holds no secret), refusing one larger than a config file can be.
 /// Every config file of the project is read this way.
 pub fn read_trusted(path: &Path) -> Result<String, ConfigError> {
-    let file = trust::open_read(path, Contents::Shared)?;
-    let mut text = String::new();
+    Ok(std::mem::take(&mut *read_bounded(path, Contents::Shared)?))
+}
+
+/// A trusted file's text, at most [`MAX_CONFIG_BYTES`], in a buffer
+/// zeroized when dropped (agent.toml holds a secret).
+pub(crate) fn read_bounded(
+    path: &Path,
+    contents: Contents,
+) -> Result<zeroize::Zeroizing<String>, ConfigError> {
+    let file = trust::open_read(path, contents)?;
+    let mut text = zeroize::Zeroizing::new(String::new());
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|source| ConfigError::Io {

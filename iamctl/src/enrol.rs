@@ -112,11 +112,7 @@ fn refusal(status: u16, answer: &[u8]) -> CliError {
 }
 
 /// One POST of the host API over TLS pinned to `pin`: (status, body).
-fn post(
-    server: &ServerUrl,
-    pin: &CertFingerprint,
-    body: &[u8],
-) -> Result<Answered, CliError> {
+fn post(server: &ServerUrl, pin: &CertFingerprint, body: &[u8]) -> Result<Answered, CliError> {
     let unreachable = |e: std::io::Error| failure(format!("cannot reach {}: {e}", server.as_str()));
     let addrs = (server.host(), server.port())
         .to_socket_addrs()

@@ -12,13 +12,12 @@
 //! secret_access_key = "…"
 //! ```
 
-use super::{ConfigError, MAX_CONFIG_BYTES, parse_toml};
+use super::{ConfigError, parse_toml, read_bounded};
 use crate::names::{CertFingerprint, HostName, UniqueIdKind};
 use crate::secret::SecretString;
-use crate::trust::{self, Contents};
+use crate::trust::Contents;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
-use std::io::Read;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -49,19 +48,7 @@ pub struct AgentConfig {
 impl AgentConfig {
     /// Reads `path` once [`crate::trust`] trusts it as a private file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let file = trust::open_read(path, Contents::Private)?;
-        let mut text = Zeroizing::new(String::new());
-        file.take(MAX_CONFIG_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|source| ConfigError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if text.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
-        }
+        let text = read_bounded(path, Contents::Private)?;
         Self::parse(&text, path)
     }
 

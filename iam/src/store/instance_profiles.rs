@@ -92,12 +92,7 @@ impl Store {
     pub fn delete_instance_profile(&self, name: &InstanceProfileName) -> Result<()> {
         self.write(|c| {
             let id = profile_id(c, name)?;
-            let role: Option<String> = c.query_row(
-                "SELECT role_id FROM instance_profiles WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if role.is_some() {
+            if held_role(c, id)?.is_some() {
                 return Err(StoreError::DeleteConflict(
                     "Cannot delete entity, must remove roles from instance profile first.".into(),
                 ));
@@ -121,12 +116,7 @@ impl Store {
                 [role_id(c, role)?],
                 |r| r.get(0),
             )?;
-            let held: Option<String> = c.query_row(
-                "SELECT role_id FROM instance_profiles WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if held.is_some() {
+            if held_role(c, id)?.is_some() {
                 return Err(StoreError::LimitExceeded(format!(
                     "Cannot exceed quota for InstanceSessionsPerInstanceProfile: \
                      {MAX_ROLES_PER_INSTANCE_PROFILE}"
@@ -214,6 +204,15 @@ impl Store {
             path,
         })
     }
+}
+
+/// The unique id of the role profile `id` holds, if any.
+fn held_role(c: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(c.query_row(
+        "SELECT role_id FROM instance_profiles WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?)
 }
 
 fn find_profile_id(c: &Connection, name: &InstanceProfileName) -> Result<Option<i64>> {

@@ -120,30 +120,21 @@ pub fn remove_role(ctx: &mut Ctx, a: &cli::InstanceProfileRoleArgs) -> Result<Va
 pub fn tag(ctx: &mut Ctx, a: &cli::TagInstanceProfileArgs) -> Result<Value, CliError> {
     let name = parse_name(&a.instance_profile_name)?;
     let tags = parse_tags(ctx, &a.tags.tags)?;
-    let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &arn(ctx, &name), |c| {
-        iam::request::set_request_tags(c, &tags)
-    })?;
-    ctx.commit(
-        |_| json!({"instanceProfileName": name.as_str(), "tags": shapes::tags(&tags)}),
-        |s| s.tag_instance_profile(&name, &tags),
-    )?;
-    Ok(Value::Null)
+    let arn = arn(ctx, &name);
+    let named = ("instanceProfileName", name.as_str());
+    super::tag_entity(ctx, &arn, named, &tags, |s| {
+        s.tag_instance_profile(&name, &tags)
+    })
 }
 
 pub fn untag(ctx: &mut Ctx, a: &cli::UntagInstanceProfileArgs) -> Result<Value, CliError> {
     let name = parse_name(&a.instance_profile_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
-    let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &arn(ctx, &name), |c| {
-        iam::request::set_tag_keys(c, keys.iter())
-    })?;
-    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-    ctx.commit(
-        |_| json!({"instanceProfileName": name.as_str(), "tagKeys": key_names}),
-        |s| s.untag_instance_profile(&name, &keys),
-    )?;
-    Ok(Value::Null)
+    let arn = arn(ctx, &name);
+    let named = ("instanceProfileName", name.as_str());
+    super::untag_entity(ctx, &arn, named, &keys, |s| {
+        s.untag_instance_profile(&name, &keys)
+    })
 }
 
 pub fn list_tags(ctx: &mut Ctx, a: &cli::InstanceProfileName) -> Result<Value, CliError> {

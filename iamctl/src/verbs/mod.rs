@@ -342,6 +342,43 @@ pub fn parse_tag_keys(args: &[String]) -> Result<Vec<TagKey>, CliError> {
         .collect()
 }
 
+/// `Tag<Entity>`: authorizes `iam:<Operation>` on `arn` with the request's
+/// tags as condition keys, then `apply`s them in one transaction. `named`
+/// is the entity's parameter as its event records it (`("roleName", …)`).
+pub fn tag_entity(
+    ctx: &mut Ctx,
+    arn: &str,
+    named: (&str, &str),
+    tags: &[Tag],
+    apply: impl FnOnce(&iam::store::Store) -> Result<(), iam::store::StoreError>,
+) -> Result<Value, CliError> {
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, arn, |c| iam::request::set_request_tags(c, tags))?;
+    ctx.commit(
+        |_| serde_json::json!({named.0: named.1, "tags": crate::shapes::tags(tags)}),
+        apply,
+    )?;
+    Ok(Value::Null)
+}
+
+/// `Untag<Entity>`, as [`tag_entity`] with the tag keys as condition keys.
+pub fn untag_entity(
+    ctx: &mut Ctx,
+    arn: &str,
+    named: (&str, &str),
+    keys: &[TagKey],
+    apply: impl FnOnce(&iam::store::Store) -> Result<(), iam::store::StoreError>,
+) -> Result<Value, CliError> {
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, arn, |c| iam::request::set_tag_keys(c, keys.iter()))?;
+    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    ctx.commit(
+        |_| serde_json::json!({named.0: named.1, "tagKeys": key_names}),
+        apply,
+    )?;
+    Ok(Value::Null)
+}
+
 fn user_entity(s: &str) -> Result<iam::store::Entity, CliError> {
     Ok(iam::store::Entity::User(parse_user(s)?))
 }
