@@ -18,7 +18,7 @@ use iam::config::HostConfig;
 use iam::names::AccountId;
 use iam::principal::Principal;
 use iam::request::ApiFacts;
-use iam::store::{AccessKeyStatus, Credential, Store, UserStatus};
+use iam::store::{AccessKeyStatus, Credential, Store, StoreError, UserStatus};
 use iamctl::ctx::{Caller, Ctx};
 use iamctl::input::Secrets;
 use std::net::IpAddr;
@@ -300,31 +300,49 @@ impl App {
     ) -> Result<serde_json::Value, ApiError> {
         match hosts::operation(target)? {
             hosts::JOIN_HOST => {
-                // The event names the host it made, as that host: the
-                // token itself is nowhere in it.
-                let (joined, principal) = self.directory.run(|store| {
-                    let joined = hosts::join(&store, &self.keyring, &request.body, now)?;
-                    let principal = hosts::principal(&store, &joined.host)?;
-                    Ok::<_, ApiError>((joined, principal))
-                })?;
-                let profile = &joined.host.instance_profile;
-                let who = Authenticated {
-                    caller: Caller::AssumedRole(Box::new(principal)),
-                    facts: self.facts(
+                // The event is the new host's, stored in the enrolment's
+                // transaction; the token is nowhere in it.
+                let mut made = None;
+                let mut event = |host: &iam::store::EnrolledHost| {
+                    let account = AccountId::parse(&self.config.account_id)?;
+                    let identity = UserIdentity::assumed_role(
+                        account.as_str(),
+                        &hosts::session_arn(&account, host).unwrap_or_default(),
+                    );
+                    let facts = self.facts(
                         request,
                         hosts::SERVICE,
-                        &joined.host.access_key_id,
+                        &host.access_key_id,
                         request_id,
                         Some(None),
-                    ),
-                    user: None,
+                    );
+                    let parameters = serde_json::json!({
+                        "hostname": host.hostname.as_str(),
+                        "instanceProfileName": host.instance_profile.name.as_str(),
+                    });
+                    let event = AuditEvent::api(
+                        &facts,
+                        hosts::JOIN_HOST,
+                        identity.clone(),
+                        &self.verb_settings.hostname,
+                        now,
+                        parameters.clone(),
+                    )
+                    .build()
+                    .map_err(|e| StoreError::Audit(e.to_string()))?;
+                    // For the log line; App::call finds the event stored.
+                    made = Some(CallRecord {
+                        identity,
+                        facts,
+                        action: hosts::JOIN_HOST.to_owned(),
+                        parameters,
+                    });
+                    Ok(event)
                 };
-                *record = CallRecord::of(
-                    &who,
-                    hosts::JOIN_HOST,
-                    serde_json::json!({"hostname": joined.host.hostname.as_str(),
-                        "instanceProfileName": profile.name.as_str()}),
-                );
+                let joined = self.directory.run(|store| {
+                    hosts::join(&store, &self.keyring, &request.body, now, &mut event)
+                })?;
+                *record = made;
                 Ok(joined.output)
             }
             _ => {

@@ -16,13 +16,13 @@ use crate::bootstrap::LocalError;
 use crate::config::ServerConfig;
 use crate::keyring::{self, Keyring};
 use chrono::{DateTime, TimeDelta, Utc};
+use iam::audit::AuditEvent;
 use iam::names::{
     AccountId, HostName, InstanceProfileName, UniqueIdKind, assumed_role_arn, host_arn,
     new_unique_id, random_base32,
 };
-use iam::principal::Principal;
 use iam::secret::SecretString;
-use iam::store::{EnrolledHost, Store};
+use iam::store::{EnrolledHost, Store, StoreError};
 use iamctl::error::CliError;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -93,19 +93,21 @@ struct JoinInput {
 }
 
 /// A host enrolled by [`join`]: the answer (with the secret, once) and
-/// what its event needs.
+/// the host.
 pub struct Joined {
     pub output: Value,
     pub host: EnrolledHost,
 }
 
-/// `JoinHost`: the body's token is used up and the host's credential made.
+/// `JoinHost`: the body's token is used up and the host's credential made,
+/// with the event `event` makes of the new host, in one transaction.
 /// Every refusal of the token (unknown, used, expired) is one answer.
 pub fn join(
     store: &Store,
     keyring: &Keyring,
     body: &[u8],
     now: DateTime<Utc>,
+    mut event: impl FnMut(&EnrolledHost) -> Result<AuditEvent, StoreError>,
 ) -> Result<Joined, ApiError> {
     let input: JoinInput = serde_json::from_slice(body).map_err(|e| {
         // serde's message names a field, never echoes a value.
@@ -121,38 +123,30 @@ pub fn join(
         new_unique_id(UniqueIdKind::HostKey).map_err(keyring::KeyringError::from)?;
     let secret = keyring::new_secret()?;
     let sealed = keyring.seal(&access_key_id, &secret)?;
-    let host = store.join_host(&digest, &hostname, &access_key_id, &sealed, now)?;
+    let host = store.atomically(|s| {
+        let host = s.join_host(&digest, &hostname, &access_key_id, &sealed, now)?;
+        s.record_event(&event(&host)?)?;
+        Ok(host)
+    })?;
     let mut output = describe(store.account_id(), &host)?;
     output["AccessKeyId"] = json!(host.access_key_id);
     output["SecretAccessKey"] = json!(secret.expose());
     Ok(Joined { output, host })
 }
 
-/// The principal an enrolled host's calls are: the role session
-/// `assumed-role/ROLE/HOSTNAME` of the role its profile holds.
-pub fn principal(store: &Store, host: &EnrolledHost) -> Result<Principal, ApiError> {
-    let role = host
-        .instance_profile
-        .roles
-        .first()
-        .ok_or(ApiError::InvalidClientTokenId)?;
-    Ok(Principal::for_role_session(
-        store,
-        store.account_id(),
-        &role.name,
-        &host.hostname.session_name()?,
-    )?)
+/// The role session ARN an enrolled host's calls carry
+/// (`assumed-role/ROLE/HOSTNAME`), while its profile holds a role.
+pub fn session_arn(account: &AccountId, host: &EnrolledHost) -> Option<String> {
+    let role = host.instance_profile.roles.first()?;
+    let session = host.hostname.session_name().ok()?;
+    Some(assumed_role_arn(account, &role.name, &session))
 }
 
 /// `DescribeHost`'s answer (and the part of `JoinHost`'s without the key).
 pub fn describe(account: &AccountId, host: &EnrolledHost) -> Result<Value, ApiError> {
     let profile = &host.instance_profile;
-    let session = host.hostname.session_name()?;
     let role_arn = profile.roles.first().map(|r| r.arn.clone());
-    let session_arn = profile
-        .roles
-        .first()
-        .map(|r| assumed_role_arn(account, &r.name, &session));
+    let session_arn = session_arn(account, host);
     Ok(json!({
         "AccountId": account.as_str(),
         "Hostname": host.hostname.as_str(),
@@ -185,6 +179,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use iam::names::{IamPath, PolicyName, RoleName, Tag, TagKey, TagValue};
+    use iam::principal::Principal;
     use iam::store::{Credential, Entity, NewInstanceProfile, NewRole};
     use iamctl::ctx::{Caller, Ctx};
     use iamctl::input::Secrets;
@@ -243,6 +238,25 @@ mod tests {
         s
     }
 
+    /// The JoinHost event, as the server makes it.
+    fn event(host: &EnrolledHost) -> Result<AuditEvent, StoreError> {
+        let arn = session_arn(&AccountId::parse("123456789012").unwrap(), host).unwrap();
+        let facts = iam::request::ApiFacts {
+            source_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            session_mfa: Some(None),
+            service: SERVICE.into(),
+            access_key_id: host.access_key_id.clone(),
+            request_id: format!("join-{}", host.hostname),
+            user_agent: None,
+        };
+        let identity = iam::audit::UserIdentity::assumed_role("123456789012", &arn);
+        Ok(
+            AuditEvent::api(&facts, JOIN_HOST, identity, "server", now(), json!({}))
+                .build()
+                .unwrap(),
+        )
+    }
+
     fn enrol(s: &Store, keyring: &Keyring, profile: &str, hostname: &str) -> Joined {
         let token = format!("token-of-{hostname}");
         s.create_join_token(
@@ -253,7 +267,7 @@ mod tests {
         )
         .unwrap();
         let body = json!({"Token": token, "Hostname": hostname}).to_string();
-        join(s, keyring, body.as_bytes(), now()).unwrap()
+        join(s, keyring, body.as_bytes(), now(), event).unwrap()
     }
 
     /// Authorizes `host:SyncDirectory` on `target` as `hostname`'s session.
@@ -321,6 +335,20 @@ mod tests {
             json!([{"Key": "env", "Value": "prod"}])
         );
         let id = out["AccessKeyId"].as_str().unwrap();
+        // Its event was stored with it.
+        let page = s
+            .lookup_events(&iam::store::EventQuery {
+                filter: None,
+                start: None,
+                end: None,
+                limit: 10,
+                after: None,
+            })
+            .unwrap()
+            .0;
+        assert_eq!(page.len(), 1);
+        assert!(page[0].event.contains("assumed-role/prod-host/web-1"));
+        assert!(!page[0].event.contains("token-of-web-1"));
         let secret = out["SecretAccessKey"].as_str().unwrap();
         assert!(UniqueIdKind::HostKey.matches(id));
         match s.find_credential(id).unwrap() {
@@ -332,7 +360,9 @@ mod tests {
         }
         // The same token again, a bad body, a bad hostname.
         let body = json!({"Token": "token-of-web-1", "Hostname": "web-2"}).to_string();
-        let e = join(&s, &keyring, body.as_bytes(), now()).err().unwrap();
+        let e = join(&s, &keyring, body.as_bytes(), now(), event)
+            .err()
+            .unwrap();
         assert_eq!(e.code(), "InvalidJoinToken");
         assert_eq!(e.status(), 403);
         for bad in [
@@ -340,7 +370,7 @@ mod tests {
             json!({"Token": "t", "Hostname": "h", "Extra": 1}),
             json!({"Token": "t", "Hostname": "web 1"}),
         ] {
-            let e = join(&s, &keyring, bad.to_string().as_bytes(), now())
+            let e = join(&s, &keyring, bad.to_string().as_bytes(), now(), event)
                 .err()
                 .unwrap();
             assert_eq!(e.code(), "ValidationError", "{bad}");
