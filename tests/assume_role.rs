@@ -259,23 +259,7 @@ fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
     assert!(err.contains("invalid MFA one time pass code"), "{err}");
 
     // Without a code: asked for one on stdin (not a terminal here).
-    let mut child = host
-        .as_user(
-            &alice,
-            &["assume-role", "--role-name", "secure", "--", "id", "-u"],
-            &[],
-        )
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{now}").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = assume_secure_answering(&host, &alice, &now);
     assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
 
     // The same code again: a replay.
@@ -293,6 +277,62 @@ fn mfa_required_by_trust_wrong_and_replayed_codes_fail() {
     );
 }
 
+/// AWS allows several MFA devices: without `--serial-number`, a code of any
+/// of the user's enabled devices is the second factor the trust policy
+/// asks for; with it, only that device's codes count.
+#[test]
+fn a_code_of_the_second_mfa_device_assumes_a_role_that_requires_mfa() {
+    if !root_or_skip("a_code_of_the_second_mfa_device_assumes_a_role_that_requires_mfa") {
+        return;
+    }
+    let mut host = Host::new(None);
+    let (alice, phone, _) = secure_role_and_device(&mut host);
+    let (_, key) = enrol_device(&host, &alice.name, &format!("{}-key", alice.name));
+    // The second device's code, typed when asked.
+    let out = assume_secure_answering(&host, &alice, &totp(&key, 0));
+    assert_eq!(text(&out.stdout), "0\n", "stderr: {}", text(&out.stderr));
+    // Naming the phone: the key's (unused) next code is no code of it.
+    let out = host.run_as(
+        &alice,
+        &[
+            "assume-role",
+            "--role-name",
+            "secure",
+            "--serial-number",
+            &phone,
+            "--token-code",
+            &totp(&key, 30),
+            "--",
+            "id",
+            "-u",
+        ],
+    );
+    let err = one_line_error(&out);
+    assert!(err.contains("invalid MFA one time pass code"), "{err}");
+}
+
+/// `assume-role --role-name secure -- id -u` as `user`, answering the MFA
+/// code it asks for on stdin (not a terminal here) with `code`.
+fn assume_secure_answering(host: &Host, user: &LinuxUser, code: &str) -> std::process::Output {
+    let mut child = host
+        .as_user(
+            user,
+            &["assume-role", "--role-name", "secure", "--", "id", "-u"],
+            &[],
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{code}").unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A user allowed to assume roles, the role `secure` whose trust policy
 /// wants MFA, and a virtual MFA device for the user, enabled with the codes
 /// of the two previous steps so that the current code is still unused.
@@ -308,11 +348,19 @@ fn secure_role_and_device(host: &mut Host) -> (LinuxUser, String, String) {
         &run_as_policy(""),
         &[],
     );
-    let seed_file = host.dir.join("seed");
+    let (serial, seed) = enrol_device(host, &alice.name, &alice.name);
+    (alice, serial, seed)
+}
+
+/// A virtual MFA device `device` for `user`, enabled with the codes of the
+/// two previous steps (the current code is still unused). Returns its
+/// serial and Base32 seed.
+fn enrol_device(host: &Host, user: &str, device: &str) -> (String, String) {
+    let seed_file = host.dir.join(format!("{device}.seed"));
     let out = host.admin_ok(&[
         "create-virtual-mfa-device",
         "--virtual-mfa-device-name",
-        &alice.name,
+        device,
         "--outfile",
         seed_file.to_str().unwrap(),
         "--bootstrap-method",
@@ -326,7 +374,7 @@ fn secure_role_and_device(host: &mut Host) -> (LinuxUser, String, String) {
     host.admin_ok(&[
         "enable-mfa-device",
         "--user-name",
-        &alice.name,
+        user,
         "--serial-number",
         &serial,
         "--authentication-code1",
@@ -334,7 +382,7 @@ fn secure_role_and_device(host: &mut Host) -> (LinuxUser, String, String) {
         "--authentication-code2",
         &totp(&seed, -30),
     ]);
-    (alice, serial, seed)
+    (serial, seed)
 }
 
 /// Starts `sleep 600` with a backgrounded child in a session; returns the

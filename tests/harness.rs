@@ -132,7 +132,7 @@ impl Host {
         fs::write(&config, text).expect("write iam.toml");
         fs::create_dir_all(dir.path().join("extrausers")).expect("extrausers dir");
         // Where iamctl publishes IAM users' SSH public keys for sshd
-        // (`AuthorizedKeysFile DIR/%u`, see [`Sshd::start_with_iam_keys`]).
+        // (`AuthorizedKeysFile DIR/%U`, see [`Sshd::start_with_iam_keys`]).
         fs::create_dir_all(dir.path().join("authorized_keys")).expect("authorized_keys dir");
         let host = Self {
             dir,
@@ -187,7 +187,13 @@ impl Host {
     /// one, so a login in this step may use the current code). Returns the
     /// base32 seed.
     pub fn add_mfa(&self, user: &str) -> String {
-        let device = format!("{user}-phone");
+        self.add_mfa_device(user, "phone")
+    }
+
+    /// [`Self::add_mfa`] for device `{user}-{name}` (a user may have
+    /// several).
+    pub fn add_mfa_device(&self, user: &str, name: &str) -> String {
+        let device = format!("{user}-{name}");
         let seed_file = self.path().join(format!("{device}.seed"));
         let created = self.iamctl(&[
             "create-virtual-mfa-device",
@@ -285,10 +291,11 @@ impl Host {
     }
 }
 
-/// `/etc/pam.d/iamtest-PID-N`, removed on drop.
+/// `/etc/pam.d/iamtest-PID-N` (and the files it includes, for
+/// [`PamService::packaged_profile`]), removed on drop.
 pub struct PamService {
     pub name: String,
-    path: PathBuf,
+    paths: Vec<PathBuf>,
 }
 
 impl PamService {
@@ -300,19 +307,115 @@ impl PamService {
 
     /// A service with a chosen name (sshd takes it from its argv[0]).
     pub fn named(name: &str, config: &Path, lines: &str) -> Self {
-        let module = format!("{} config={}", module().display(), config.display());
         let path = PathBuf::from("/etc/pam.d").join(name);
-        fs::write(&path, lines.replace("@MODULE@", &module)).expect("write /etc/pam.d file");
+        fs::write(&path, with_module(lines, config)).expect("write /etc/pam.d file");
         Self {
             name: name.to_owned(),
-            path,
+            paths: vec![path],
         }
     }
+
+    /// Service `name` as a Debian host has it once the package's
+    /// pam-auth-update profile (packaging/pam-configs/pam_iam) is enabled:
+    /// this machine's `/etc/pam.d/sshd`, including the `common-*` files
+    /// that `pam-auth-update --enable pam_iam` itself writes. It runs in a
+    /// private mount namespace over copies of /etc/pam.d,
+    /// /usr/share/pam-configs (with the profile added) and /var/lib/pam, so
+    /// the machine's own stack is never touched; the results are installed
+    /// as `NAME-common-*`, with `pam_iam.so` standing for the built module
+    /// and `config`.
+    pub fn packaged_profile(name: &str, config: &Path) -> Self {
+        let work = tempfile::Builder::new()
+            .prefix("pam_iam-profile-")
+            .tempdir()
+            .expect("temp dir");
+        let (pam_d, configs, state) = (
+            work.path().join("pam.d"),
+            work.path().join("pam-configs"),
+            work.path().join("var-lib-pam"),
+        );
+        for (from, to) in [
+            ("/etc/pam.d", &pam_d),
+            ("/usr/share/pam-configs", &configs),
+            ("/var/lib/pam", &state),
+        ] {
+            let status = Command::new("cp")
+                .arg("-a")
+                .arg(from)
+                .arg(to)
+                .status()
+                .expect("cp");
+            assert!(status.success(), "cp -a {from}");
+        }
+        fs::copy(
+            tests_dir().join("../packaging/pam-configs/pam_iam"),
+            configs.join("pam_iam"),
+        )
+        .expect("the packaged profile");
+        let script = format!(
+            "mount --bind {pam_d} /etc/pam.d && mount --bind {configs} /usr/share/pam-configs \
+             && mount --bind {state} /var/lib/pam && pam-auth-update --package --force --enable pam_iam",
+            pam_d = pam_d.display(),
+            configs = configs.display(),
+            state = state.display(),
+        );
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .expect("unshare");
+        assert!(
+            out.status.success(),
+            "pam-auth-update: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut paths = Vec::new();
+        let mut service = fs::read_to_string("/etc/pam.d/sshd").expect("/etc/pam.d/sshd");
+        for part in ["auth", "account", "session", "password"] {
+            let common = format!("common-{part}");
+            let text = fs::read_to_string(pam_d.join(&common)).expect("a common-* file");
+            let ours = format!("{name}-{common}");
+            let path = PathBuf::from("/etc/pam.d").join(&ours);
+            fs::write(
+                &path,
+                with_module(&text.replace("pam_iam.so", "@MODULE@"), config),
+            )
+            .expect("write /etc/pam.d file");
+            paths.push(path);
+            service = service.replace(
+                &format!("@include {common}\n"),
+                &format!("@include {ours}\n"),
+            );
+        }
+        let path = PathBuf::from("/etc/pam.d").join(name);
+        fs::write(&path, service).expect("write /etc/pam.d file");
+        paths.push(path);
+        Self {
+            name: name.to_owned(),
+            paths,
+        }
+    }
+
+    /// The text of the service's files, as written (for failure messages).
+    pub fn text(&self) -> String {
+        self.paths
+            .iter()
+            .map(|p| format!("--- {}\n{}", p.display(), read(p)))
+            .collect()
+    }
+}
+
+/// `@MODULE@` made the built module with `config`.
+fn with_module(lines: &str, config: &Path) -> String {
+    let module = format!("{} config={}", module().display(), config.display());
+    lines.replace("@MODULE@", &module)
 }
 
 impl Drop for PamService {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        for path in &self.paths {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 
@@ -536,7 +639,8 @@ impl Sshd {
     /// sets the authentication methods; the test adds only where to listen
     /// and which keys to use.
     pub fn start(host: &Host, pam_lines: &str, snippet: &str, authorized_keys: &str) -> Self {
-        Self::start_with(host, pam_lines, snippet, |dir| {
+        let service = PamService::named(&unique("sshd-iamtest"), &host.config, pam_lines);
+        Self::start_with(service, snippet, |dir| {
             let keys = dir.join("authorized_keys");
             fs::write(&keys, authorized_keys).expect("authorized_keys");
             fs::set_permissions(&keys, fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -546,17 +650,21 @@ impl Sshd {
 
     /// As [`Sshd::start`], with sshd finding keys where `iamctl setup-host
     /// --ssh` points it: the IAM users' keys iamctl publishes in the host's
-    /// `authorized_keys_dir`, one file per user.
+    /// `authorized_keys_dir`, one file per user, named by uid.
     pub fn start_with_iam_keys(host: &Host, pam_lines: &str, snippet: &str) -> Self {
+        let service = PamService::named(&unique("sshd-iamtest"), &host.config, pam_lines);
+        Self::start_with_service(host, service, snippet)
+    }
+
+    /// As [`Sshd::start_with_iam_keys`], with a PAM service made ready
+    /// (e.g. [`PamService::packaged_profile`]).
+    pub fn start_with_service(host: &Host, service: PamService, snippet: &str) -> Self {
         let published = host.path().join("authorized_keys");
-        Self::start_with(host, pam_lines, snippet, |_| {
-            format!("{}/%u", published.display())
-        })
+        Self::start_with(service, snippet, |_| format!("{}/%U", published.display()))
     }
 
     fn start_with(
-        host: &Host,
-        pam_lines: &str,
+        service: PamService,
         snippet: &str,
         authorized_keys_file: impl FnOnce(&Path) -> String,
     ) -> Self {
@@ -565,8 +673,7 @@ impl Sshd {
             .tempdir()
             .expect("temp dir");
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
-        let name = unique("sshd-iamtest");
-        let service = PamService::named(&name, &host.config, pam_lines);
+        let name = service.name.clone();
         fs::create_dir_all("/run/sshd").expect("/run/sshd");
         let key = dir.path().join("host_ed25519");
         let status = Command::new("ssh-keygen")

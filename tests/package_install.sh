@@ -46,6 +46,7 @@ snapshot() { # DIR: the state the purge must restore
     cp -a /etc/pam.d "$1/pam.d"
     cp -a /etc/nsswitch.conf "$1/nsswitch.conf"
     ls -A /etc/ssh/sshd_config.d >"$1/sshd_config.d.list" 2>/dev/null || true
+    /usr/sbin/sshd -T >"$1/sshd-T" 2>&1 || true
 }
 
 # /etc/pam.d as in the snapshot: every file present in both is identical,
@@ -101,6 +102,9 @@ fi
 # word out for the duration, and put the machine's file back at the end.
 cp -a /etc/nsswitch.conf "$work/nsswitch.machine"
 sed -i -E '/^(passwd|group):/ s/ extrausers([[:space:]]|$)/\1/' /etc/nsswitch.conf
+# sshd -T (in the snapshot, and setup-host's) needs host keys and /run/sshd.
+test -f /etc/ssh/ssh_host_ed25519_key || ssh-keygen -A >/dev/null
+mkdir -p /run/sshd
 snapshot "$work/before"
 useradd -m -s /bin/bash "$local_user"
 echo "$local_user:$local_pw" | chpasswd
@@ -184,9 +188,11 @@ check "iamctl create-group pkgops; add-user-to-group" \
     sh -c "$iamctl create-group --group-name pkgops >/dev/null && $iamctl add-user-to-group --group-name pkgops --user-name $user"
 
 # --- setup-host ------------------------------------------------------------
-test -f /etc/ssh/ssh_host_ed25519_key || ssh-keygen -A >/dev/null
 check "iamctl setup-host --ssh --dry-run changes nothing" \
     sh -c "$iamctl setup-host --ssh --dry-run && cmp '$work/before/nsswitch.conf' /etc/nsswitch.conf && ! grep -q pam_iam /etc/pam.d/common-auth && test ! -e /etc/ssh/sshd_config.d/pam_iam.conf"
+# sshd's own AuthorizedKeysFile, which the drop-in must keep (before ours),
+# and its whole effective configuration, which purge must give back.
+/usr/sbin/sshd -T 2>/dev/null | sed -n 's/^authorizedkeysfile //p' >"$work/authorizedkeysfile.before"
 check "iamctl setup-host --ssh" $iamctl setup-host --ssh
 cat "$work/last.out"
 check "setup-host: nsswitch.conf passwd and group use extrausers" \
@@ -194,6 +200,8 @@ check "setup-host: nsswitch.conf passwd and group use extrausers" \
 check "setup-host: pam_iam in common-auth (no guard: it would skip setcred) and common-account (behind pam_localuser)" \
     sh -c "grep -q pam_iam.so /etc/pam.d/common-auth && ! grep -B1 pam_iam.so /etc/pam.d/common-auth | grep -q pam_localuser && grep -B1 pam_iam.so /etc/pam.d/common-account | grep -q pam_localuser"
 check "setup-host: sshd drop-in written" grep -qx 'KbdInteractiveAuthentication yes' /etc/ssh/sshd_config.d/pam_iam.conf
+check "setup-host: the drop-in keeps sshd's own AuthorizedKeysFile and adds the published keys by uid (%U)" \
+    grep -qxF "AuthorizedKeysFile $(cat "$work/authorizedkeysfile.before") /var/lib/iam-ssh/%U" /etc/ssh/sshd_config.d/pam_iam.conf
 check "setup-host again: nothing to change" sh -c "$iamctl setup-host --ssh | grep -q 'nothing to change'"
 check "getent passwd $user (extrausers)" getent passwd "$user"
 $iamctl doctor >"$work/doctor.out" 2>&1
@@ -260,6 +268,7 @@ check "purge: /etc/pam.d is back to its state before install" pam_d_as_before
 check "purge: nsswitch.conf is back to its state before install" diff "$work/before/nsswitch.conf" /etc/nsswitch.conf
 check "purge: sshd drop-in removed" test ! -e /etc/ssh/sshd_config.d/pam_iam.conf
 check "purge: sshd_config.d as before" sh -c "ls -A /etc/ssh/sshd_config.d 2>/dev/null | diff '$work/before/sshd_config.d.list' -"
+check "purge: sshd's effective configuration (sshd -T) as before" sh -c "/usr/sbin/sshd -T 2>&1 | diff '$work/before/sshd-T' -"
 check "purge: /etc/iam, /var/lib/iam, /var/log/iam gone" \
     sh -c "test ! -e /etc/iam -a ! -e /var/lib/iam -a ! -e /var/log/iam"
 check "purge: $user no longer resolves" sh -c "! getent passwd $user"

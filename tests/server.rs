@@ -525,6 +525,11 @@ fn setup_host_join_enrols_over_pinned_tls_and_writes_a_root_only_agent_toml() {
 }
 
 #[test]
+fn several_mfa_devices_and_resync_in_aws_shapes_with_aws_limits_and_errors() {
+    scenario(&Backend::Sqlite, "mfa_devices", "mfa_devices");
+}
+
+#[test]
 fn tampered_plain_oversized_and_malformed_requests_are_refused() {
     scenario(&Backend::Sqlite, "negative_requests", "negative");
 }

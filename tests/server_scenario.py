@@ -1098,6 +1098,72 @@ def scenario_whoami(args):
     print(client("sts", retries=False).get_caller_identity()["Arn"])
 
 
+def scenario_mfa_devices(args):
+    """Issue 15: several virtual MFA devices per user through boto3 and the
+    aws CLI: AWS's limit of eight (a ninth is LimitExceeded and changes
+    nothing), ListMFADevices shows them all, ResyncMFADevice (botocore's
+    parameters) finds a drifted device, wrong codes are
+    InvalidAuthenticationCode and change nothing."""
+    import tempfile
+
+    iam = client("iam")
+    iam.create_user(UserName="mia")
+    tmp = tempfile.mkdtemp(prefix="mfa-")
+
+    def create(name):
+        out = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+        return out["SerialNumber"], out["Base32StringSeed"].decode()
+
+    def enable(serial, seed):
+        fresh_step()
+        now = time.time()
+        iam.enable_mfa_device(UserName="mia", SerialNumber=serial,
+                              AuthenticationCode1=totp(seed, now - 30), AuthenticationCode2=totp(seed, now))
+
+    def devices():
+        listed = iam.list_mfa_devices(UserName="mia")["MFADevices"]
+        for d in listed:
+            eq(sorted(d), ["EnableDate", "SerialNumber", "UserName"], "MFADevice members")
+        return sorted(d["SerialNumber"] for d in listed)
+
+    enrolled = {}
+    for i in range(1, 9):
+        serial, seed = create(f"mia-{i}")
+        enable(serial, seed)
+        enrolled[serial] = seed
+    eq(devices(), sorted(enrolled), "ListMFADevices shows all eight")
+    shown = aws("iam", "list-mfa-devices", "--user-name", "mia")["MFADevices"]
+    eq(len(shown), 8, "the aws CLI lists eight")
+
+    ninth, ninth_seed = create("mia-9")
+    before = (devices(), iam.list_virtual_mfa_devices()["VirtualMFADevices"])
+    fresh_step()
+    now = time.time()
+    aws_fails("LimitExceeded", "iam", "enable-mfa-device", "--user-name", "mia", "--serial-number", ninth,
+              "--authentication-code1", totp(ninth_seed, now - 30),
+              "--authentication-code2", totp(ninth_seed, now))
+    eq((devices(), iam.list_virtual_mfa_devices()["VirtualMFADevices"]), before,
+       "a refused ninth device changed nothing")
+
+    # A device whose clock runs five minutes slow, resynchronised.
+    serial, seed = next(iter(enrolled.items()))
+    fresh_step(min_left=8)
+    now = time.time()
+    slow1, slow2 = totp(seed, now - 330), totp(seed, now - 300)
+    eq(code_of(iam.resync_mfa_device, UserName="mia", SerialNumber=serial,
+               AuthenticationCode1=slow2, AuthenticationCode2=slow1),
+       "InvalidAuthenticationCode", "reversed resync codes")
+    aws_fails("InvalidAuthenticationCode", "iam", "resync-mfa-device", "--user-name", "mia",
+              "--serial-number", serial, "--authentication-code1", "123456",
+              "--authentication-code2", "654321")
+    eq(code_of(iam.resync_mfa_device, UserName="mia", SerialNumber=ninth,
+               AuthenticationCode1=slow1, AuthenticationCode2=slow2),
+       "NoSuchEntity", "resync of a device that is not the user's")
+    eq(devices(), before[0], "refused resyncs changed nothing")
+    iam.resync_mfa_device(UserName="mia", SerialNumber=serial,
+                          AuthenticationCode1=slow1, AuthenticationCode2=slow2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario")
@@ -1123,6 +1189,7 @@ def main():
         "ssh_keys": scenario_ssh_keys,
         "hosts": scenario_hosts,
         "whoami": scenario_whoami,
+        "mfa_devices": scenario_mfa_devices,
     }
     try:
         scenarios[args.scenario](args)

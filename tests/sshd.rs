@@ -328,6 +328,17 @@ fn a_second_connection_does_not_inherit_the_mfa_of_the_first() {
     );
     let _accounts = PublishedAccounts::publish(&host);
     let (key, public) = client_key(host.path(), "client_key");
+    // An IAM key of the user, so what refuses the key alone is the policy
+    // (no MFA), decided in the session stage, where sshd names the key.
+    let upload = host.path().join("client_key.upload");
+    fs::write(&upload, &public).unwrap();
+    host.iamctl(&[
+        "upload-ssh-public-key",
+        "--user-name",
+        &name,
+        "--ssh-public-key-body",
+        &format!("file://{}", upload.display()),
+    ]);
     // What `iamctl setup-host --ssh` writes: methods left as they are.
     let dropin = host.path().join("setup-host.conf");
     fs::write(&dropin, "UsePAM yes\nKbdInteractiveAuthentication yes\n").unwrap();

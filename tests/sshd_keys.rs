@@ -1,9 +1,11 @@
 //! Issue 15: IAM users log in with SSH public keys kept in IAM
 //! (`upload-ssh-public-key`), through a real sshd (Debian's OpenSSH) and the
 //! real OpenSSH client (`ssh -i`). sshd finds the keys where `iamctl
-//! setup-host --ssh` points it (the per-user files iamctl publishes); the
-//! account stage still decides `host:Login` by policy, with `host:AuthMethod`
-//! saying how the user got in, and takes only an active IAM key.
+//! setup-host --ssh` points it (the per-user files iamctl publishes, by
+//! uid); pam_iam still decides `host:Login` by policy, with
+//! `host:AuthMethod` saying how the user got in (proven by sshd: for a
+//! publickey-only login, in the session stage), and takes only an active
+//! IAM key.
 //!
 //! Like tests/sshd.rs these share /var/lib/extrausers and nsswitch.conf
 //! with the host: they hold [`e2e::host_lock`].
@@ -17,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use e2e::{
-    Host, PublishedAccounts, Sshd, ensure_nsswitch_extrausers, host_lock, oathtool, require_root,
-    shipped_stack, unique, wait_for_fresh_step,
+    Host, PamService, PublishedAccounts, Sshd, ensure_nsswitch_extrausers, host_lock, oathtool,
+    require_root, shipped_stack, unique, wait_for_fresh_step,
 };
 use serde_json::Value;
 
@@ -152,6 +154,20 @@ fn ssh(sshd: &Sshd, user: &str, key: &Path, code: Option<&str>) -> Ssh {
     }
 }
 
+/// The file iamctl published for `name` (`authorized_keys_dir/UID`, the
+/// uid from the host's extrausers passwd).
+fn published_file(host: &Host, name: &str) -> PathBuf {
+    let passwd = fs::read_to_string(host.path().join("extrausers/passwd")).unwrap();
+    let uid = passwd
+        .lines()
+        .find_map(|l| {
+            let mut fields = l.split(':');
+            (fields.next() == Some(name)).then(|| fields.nth(1).unwrap().to_owned())
+        })
+        .expect("the user is published");
+    host.path().join("authorized_keys").join(uid)
+}
+
 fn host() -> Host {
     ensure_nsswitch_extrausers();
     Host::new("")
@@ -171,7 +187,7 @@ fn key_login_of_an_iam_user_with_no_hand_made_account() {
     let name = unique("sshkey");
     let (key, uploaded) = key_user(&host, &name, ALLOW_LOGIN);
     // Published for sshd by iamctl itself: the key, named by its id.
-    let published = fs::read_to_string(host.path().join("authorized_keys").join(&name)).unwrap();
+    let published = fs::read_to_string(published_file(&host, &name)).unwrap();
     let id = uploaded["SSHPublicKeyId"].as_str().unwrap();
     assert!(published.contains(id), "{published}");
     let _accounts = PublishedAccounts::publish(&host);
@@ -220,10 +236,13 @@ fn a_key_login_denied_by_policy_is_refused_and_the_denial_names_the_key() {
     let denial = last_login(&host, &name);
     assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
     assert_eq!(denial["decidedBy"][0]["sid"], "NoKeyAlone", "{denial}");
-    // sshd lists the key of a publickey-only login only after the account
-    // stage (iam/src/login/ssh.rs): the denial says how the user got in.
+    // sshd lists the key of a publickey-only login only for the session
+    // (iam/src/login/ssh.rs), which decides such a login: the denial
+    // names the key.
     let message = denial["errorMessage"].as_str().unwrap();
-    assert!(message.contains("(host:AuthMethod publickey)"), "{message}");
+    for named in [&uploaded["SSHPublicKeyId"], &uploaded["Fingerprint"]] {
+        assert!(message.contains(named.as_str().unwrap()), "{message}");
+    }
 
     // With the key and then the TOTP code (publickey,keyboard-interactive,
     // pam_iam mode=totp) the same policy denies a wrong method and names
@@ -267,7 +286,7 @@ fn a_deactivated_or_deleted_key_is_refused_on_the_next_connection() {
     let _accounts = PublishedAccounts::publish(&host);
     let dropin = setup_host_dropin(&host);
     let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
-    let published = host.path().join("authorized_keys").join(&name);
+    let published = published_file(&host, &name);
 
     let first = ssh(&sshd, &name, &key, None);
     assert!(first.ok, "{first:?}\n{}", sshd.log());
@@ -346,4 +365,139 @@ fn key_then_totp_with_the_openssh_client() {
     let refused = ssh(&sshd, &name, &key, Some("000000"));
     assert!(!refused.ok, "{refused:?}");
     assert!(!refused.stdout.contains(&name), "{}", refused.stderr);
+}
+
+/// Issue 15 review, item 6: a key login of an IAM user through the
+/// packaged pam-auth-update profile (packaging/pam-configs/pam_iam, as
+/// `pam-auth-update --enable pam_iam` writes it into common-*, under
+/// Debian's own /etc/pam.d/sshd), a real sshd on 127.0.0.1 finding the
+/// published keys by uid, and the OpenSSH client with `-i`. The key made
+/// inactive is refused there, also when sshd still finds a copy: the
+/// profile's session line (`default=bad`) ends the login pam_iam refuses.
+#[test]
+fn key_login_through_the_packaged_pam_auth_update_profile() {
+    if !require_root("key_login_through_the_packaged_pam_auth_update_profile") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshpk");
+    let (key, uploaded) = key_user(&host, &name, ALLOW_LOGIN);
+    let id = uploaded["SSHPublicKeyId"].as_str().unwrap().to_owned();
+    let _accounts = PublishedAccounts::publish(&host);
+    let service = PamService::packaged_profile(&unique("sshd-iamprofile"), &host.config);
+    let stack = service.text();
+    assert!(
+        stack.contains("pam_localuser.so") && stack.contains(&e2e::module().display().to_string()),
+        "{stack}"
+    );
+    let dropin = setup_host_dropin(&host);
+    let sshd = Sshd::start_with_service(&host, service, &dropin);
+
+    let result = ssh(&sshd, &name, &key, None);
+    assert!(result.ok, "{result:?}\n{stack}\n{}", sshd.log());
+    assert!(result.stdout.contains(&format!("({name})")), "{result:?}");
+    let login = last_login(&host, &name);
+    assert_eq!(login["errorCode"], Value::Null, "{login}");
+    assert_eq!(login["additionalEventData"]["AuthMethod"], "publickey");
+    assert_eq!(login["additionalEventData"]["SSHPublicKeyId"], id.as_str());
+
+    set_status(&host, &name, &id, "Inactive");
+    let published = published_file(&host, &name);
+    assert!(!published.exists(), "the inactive key is still published");
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(!refused.ok, "an inactive key logged in: {refused:?}");
+    // sshd still finds it (a stale copy): pam_iam's session stage refuses.
+    fs::write(
+        &published,
+        fs::read_to_string(key.with_extension("pub")).unwrap(),
+    )
+    .unwrap();
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(
+        !refused.ok,
+        "a stale copy of an inactive key logged in: {refused:?}"
+    );
+    assert!(!refused.stdout.contains(&name), "{refused:?}");
+    let denial = last_login(&host, &name);
+    assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
+    assert!(
+        denial["errorMessage"].as_str().unwrap().contains(&id),
+        "{denial}"
+    );
+}
+
+/// A line of /etc/passwd (no shadow entry, no password: `*`), taken out
+/// again on drop. Not `useradd`: it refuses a name NSS already knows, and
+/// the IAM user is known through extrausers. Hold the [`host_lock`].
+struct LocalAccount(String);
+
+impl LocalAccount {
+    fn add(name: &str, home: &Path) -> Self {
+        let uid = (60_000..65_000)
+            .find(|uid: &u32| {
+                !Command::new("getent")
+                    .args(["passwd", &uid.to_string()])
+                    .status()
+                    .unwrap()
+                    .success()
+            })
+            .expect("a free uid");
+        let line = format!("{name}:*:{uid}:65534::{}:/bin/sh\n", home.display());
+        let text = fs::read_to_string("/etc/passwd").unwrap() + &line;
+        write_passwd(&text);
+        Self(line)
+    }
+}
+
+impl Drop for LocalAccount {
+    fn drop(&mut self) {
+        let text = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        write_passwd(&text.replace(&self.0, ""));
+    }
+}
+
+/// /etc/passwd replaced atomically, mode 0644.
+fn write_passwd(text: &str) {
+    let tmp = Path::new("/etc/passwd.e2e-tmp");
+    fs::write(tmp, text).unwrap();
+    fs::set_permissions(tmp, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::rename(tmp, "/etc/passwd").unwrap();
+}
+
+/// Issue 15 review, item 2: sshd reads the published keys by uid (`%U`).
+/// A local account made later under an IAM user's name (another uid, found
+/// first by NSS) reads nothing of the IAM user's, even before iamctl
+/// republishes: by name (`%u`) it read the IAM user's file and logged in
+/// with the IAM user's key, and pam_iam leaves local accounts alone.
+#[test]
+fn a_local_account_made_later_under_an_iam_users_name_does_not_get_its_keys() {
+    if !require_root("a_local_account_made_later_under_an_iam_users_name_does_not_get_its_keys") {
+        return;
+    }
+    let _lock = host_lock();
+    let host = host();
+    let name = unique("sshlc");
+    let (key, _) = key_user(&host, &name, ALLOW_LOGIN);
+    let _accounts = PublishedAccounts::publish(&host);
+    let dropin = setup_host_dropin(&host);
+    let sshd = Sshd::start_with_iam_keys(&host, &shipped_stack("sshd-password-totp"), &dropin);
+    let first = ssh(&sshd, &name, &key, None);
+    assert!(first.ok, "{first:?}\n{}", sshd.log());
+
+    let _local = LocalAccount::add(&name, &host.path().join("local-home"));
+    assert!(
+        published_file(&host, &name).exists(),
+        "the IAM user's file is still there"
+    );
+    let refused = ssh(&sshd, &name, &key, None);
+    assert!(
+        !refused.ok,
+        "the local account logged in with the IAM user's key: {refused:?}"
+    );
+    assert!(
+        sshd.log().contains("Failed publickey for"),
+        "{}",
+        sshd.log()
+    );
 }

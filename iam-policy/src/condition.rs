@@ -14,6 +14,7 @@
 
 use super::arn::ArnPattern;
 use super::context::{Context, Key};
+use super::document::Fault;
 use super::value::{Parsed, base64_decode, parse_bool, parse_date, parse_net, parse_number};
 use super::wildcard::Template;
 use chrono::{DateTime, Utc};
@@ -167,19 +168,27 @@ pub(crate) struct Condition {
 /// Parses a whole Condition element. `vars`: policy variables are live
 /// (Version 2012-10-17). Errors are messages; the caller names the
 /// statement.
-pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, String> {
-    let ops = block
-        .as_object()
-        .ok_or("Condition must be an object of operators")?;
+pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, (Fault, String)> {
+    let ops = block.as_object().ok_or((
+        Fault::Mistyped,
+        "Condition must be an object of operators".to_owned(),
+    ))?;
     let mut out = Vec::new();
     for (op_name, keys) in ops {
-        let (base, negated, set, if_exists) = parse_operator(op_name)?;
-        let keys = keys
-            .as_object()
-            .ok_or_else(|| format!("operator {op_name} must map condition keys to values"))?;
+        let (base, negated, set, if_exists) =
+            parse_operator(op_name).map_err(|m| (Fault::Operator, m))?;
+        let keys = keys.as_object().ok_or_else(|| {
+            (
+                Fault::Mistyped,
+                format!("operator {op_name} must map condition keys to values"),
+            )
+        })?;
         for (key, values) in keys {
             if key.is_empty() {
-                return Err(format!("operator {op_name} has an empty condition key"));
+                return Err((
+                    Fault::Invalid,
+                    format!("operator {op_name} has an empty condition key"),
+                ));
             }
             let raw: Vec<&Json> = match values {
                 Json::Array(items) => items.iter().collect(),
@@ -192,13 +201,22 @@ pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, St
                     Json::Number(n) => n.to_string(),
                     Json::Bool(b) => b.to_string(),
                     _ => {
-                        return Err(format!(
-                            "{op_name} {key}: condition values must be strings, numbers or booleans"
+                        return Err((
+                            Fault::Mistyped,
+                            format!(
+                                "{op_name} {key}: condition values must be strings, numbers or booleans"
+                            ),
                         ));
                     }
                 };
+                // String and ARN values fail only on a malformed variable.
+                let fault = match base {
+                    Base::Str { .. } | Base::Arn => Fault::Variable,
+                    _ => Fault::ValueType,
+                };
                 parsed.push(
-                    parse_value(base, &text, vars).map_err(|e| format!("{op_name} {key}: {e}"))?,
+                    parse_value(base, &text, vars)
+                        .map_err(|e| (fault, format!("{op_name} {key}: {e}")))?,
                 );
             }
             out.push(Condition {
@@ -278,6 +296,17 @@ enum Coerced<'a> {
 }
 
 impl Condition {
+    /// Whether this condition tests context key `key` (case-insensitive,
+    /// as context keys are).
+    pub(crate) fn tests_key(&self, key: &str) -> bool {
+        self.key.eq_ignore_ascii_case(key)
+    }
+
+    /// `ForAllValues:`, which also holds when the key is absent.
+    pub(crate) fn is_for_all_values(&self) -> bool {
+        self.set == SetQual::ForAll
+    }
+
     /// Decides this condition against the request context.
     pub(crate) fn holds(&self, ctx: &Context) -> bool {
         // `Null` and the set operators take a key whose values are all

@@ -92,14 +92,52 @@ pub enum PolicyError {
     )]
     TooLong { bytes: usize, limit: usize },
     #[error("{field}: {message}")]
-    Document { field: String, message: String },
+    Document {
+        field: String,
+        fault: Fault,
+        message: String,
+    },
     #[error("Statement[{index}]{}, {field}: {message}", sid_suffix(.sid))]
     Statement {
         index: usize,
         sid: Option<String>,
         field: String,
+        fault: Fault,
         message: String,
     },
+}
+
+/// What is wrong with the element a [`PolicyError`] names. The message
+/// says it in words; this says it as a kind, so a caller that must classify
+/// the error (Access Analyzer's issue codes, `validate.rs`) matches a
+/// variant instead of reading the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A required element is absent.
+    Missing,
+    /// An array or object that must hold something is empty.
+    Empty,
+    /// A value of the right JSON type that the grammar refuses.
+    Invalid,
+    /// A value of the wrong JSON type (a number where a string belongs).
+    Mistyped,
+    /// An element the grammar does not know.
+    Unknown,
+    /// An element this kind of policy may not have (a Principal in an
+    /// identity policy, a Resource in a trust policy).
+    NotAllowed,
+    /// A region in the ARN of a global service's resource.
+    Regional,
+    /// `X` and `NotX` together.
+    Combination,
+    /// A key or Sid written twice.
+    Duplicate,
+    /// An unknown condition operator.
+    Operator,
+    /// A condition value that is not of its operator's type.
+    ValueType,
+    /// A malformed policy variable.
+    Variable,
 }
 
 impl PolicyError {
@@ -130,6 +168,8 @@ pub struct Policy {
     kind: PolicyKind,
     /// `Version` is 2012-10-17 (policy variables are live).
     version_2012: bool,
+    /// The document has a `Version` element at all.
+    version_given: bool,
     pub(crate) statements: Vec<Statement>,
     pub(crate) index: ActionIndex,
 }
@@ -192,6 +232,11 @@ impl Policy {
             // AWS: "Policy document must be version 2012-10-17 or greater."
             return Err(PolicyError::Document {
                 field: "Version".into(),
+                fault: if policy.version_given {
+                    Fault::Invalid
+                } else {
+                    Fault::Missing
+                },
                 message: format!(
                     "a managed policy must have a Version of \"{VERSION_2012}\" (policy document must be version 2012-10-17 or greater)"
                 ),
@@ -236,22 +281,29 @@ impl Policy {
                 } else {
                     path
                 },
+                fault: Fault::Duplicate,
                 message: format!("duplicate key {key:?}: AWS refuses a policy that repeats a key"),
             },
         })?;
         let top = json.as_object().ok_or_else(|| PolicyError::Document {
             field: "Policy".into(),
+            fault: Fault::Mistyped,
             message: "the document must be a JSON object".into(),
         })?;
-        let doc_err = |field: &str, message: String| PolicyError::Document {
+        let doc_err = |field: &str, fault: Fault, message: String| PolicyError::Document {
             field: field.into(),
+            fault,
             message,
         };
         if let Some(field) = top
             .keys()
             .find(|k| !matches!(k.as_str(), "Version" | "Id" | "Statement"))
         {
-            return Err(doc_err(field, "unknown policy element".into()));
+            return Err(doc_err(
+                field,
+                Fault::Unknown,
+                "unknown policy element".into(),
+            ));
         }
         let vars = match top.get("Version") {
             None => false,
@@ -260,6 +312,7 @@ impl Policy {
             Some(v) => {
                 return Err(doc_err(
                     "Version",
+                    Fault::Invalid,
                     format!("{v} is not a valid policy version; use \"{VERSION_2012}\""),
                 ));
             }
@@ -267,13 +320,20 @@ impl Policy {
         if let Some(id) = top.get("Id")
             && !id.is_string()
         {
-            return Err(doc_err("Id", "must be a string".into()));
+            return Err(doc_err("Id", Fault::Mistyped, "must be a string".into()));
         }
         let raw: Vec<&Json> = match top.get("Statement") {
-            None => return Err(doc_err("Statement", "missing required element".into())),
+            None => {
+                return Err(doc_err(
+                    "Statement",
+                    Fault::Missing,
+                    "missing required element".into(),
+                ));
+            }
             Some(Json::Array(items)) if items.is_empty() => {
                 return Err(doc_err(
                     "Statement",
+                    Fault::Empty,
                     "must hold at least one statement".into(),
                 ));
             }
@@ -282,6 +342,7 @@ impl Policy {
             Some(_) => {
                 return Err(doc_err(
                     "Statement",
+                    Fault::Mistyped,
                     "must be a statement object or an array of them".into(),
                 ));
             }
@@ -297,6 +358,7 @@ impl Policy {
                     index,
                     sid: Some(sid.clone()),
                     field: "Sid".into(),
+                    fault: Fault::Duplicate,
                     message: "statement IDs (SID) in a single policy must be unique".into(),
                 });
             }
@@ -311,6 +373,7 @@ impl Policy {
             document: document.to_owned(),
             kind,
             version_2012: vars,
+            version_given: top.contains_key("Version"),
             statements,
             index: action_index,
         })
@@ -375,6 +438,7 @@ fn check_characters(document: &str) -> Result<(), PolicyError> {
         None => Ok(()),
         Some((at, c)) => Err(PolicyError::Document {
             field: "Policy".into(),
+            fault: Fault::Invalid,
             message: format!(
                 "character U+{:04X} at byte {at} is outside the range AWS accepts in a policy document (tab, line feed, carriage return and U+0020 to U+00FF)",
                 u32::from(c)
@@ -385,20 +449,25 @@ fn check_characters(document: &str) -> Result<(), PolicyError> {
 
 /// A string or an array of strings, as Action, Resource and Principal
 /// values are written.
-fn strings<'a>(value: &'a Json, what: &str) -> Result<Vec<&'a str>, String> {
+fn strings<'a>(value: &'a Json, what: &str) -> Result<Vec<&'a str>, (Fault, String)> {
     let list = match value {
         Json::String(s) => vec![s.as_str()],
         Json::Array(items) => items
             .iter()
             .map(|i| {
                 i.as_str()
-                    .ok_or_else(|| format!("{what} entries must be strings"))
+                    .ok_or_else(|| (Fault::Mistyped, format!("{what} entries must be strings")))
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(format!("{what} must be a string or an array of strings")),
+        _ => {
+            return Err((
+                Fault::Mistyped,
+                format!("{what} must be a string or an array of strings"),
+            ));
+        }
     };
     if list.is_empty() {
-        return Err(format!("{what} must not be empty"));
+        return Err((Fault::Empty, format!("{what} must not be empty")));
     }
     Ok(list)
 }
@@ -408,22 +477,24 @@ fn strings<'a>(value: &'a Json, what: &str) -> Result<Vec<&'a str>, String> {
 type Element<'a> = Option<(&'a Json, bool, String)>;
 
 /// Picks `X` or `NotX`: exactly one may be present (when `required`).
-/// Errors are (field, message).
+/// Errors are (field, fault, message).
 fn either<'a>(
     obj: &'a Map<String, Json>,
     field: &str,
     required: bool,
-) -> Result<Element<'a>, (String, String)> {
+) -> Result<Element<'a>, (String, Fault, String)> {
     let not_field = format!("Not{field}");
     match (obj.get(field), obj.get(&not_field)) {
         (Some(_), Some(_)) => Err((
             field.to_owned(),
+            Fault::Combination,
             format!("a statement must not have both {field} and {not_field}"),
         )),
         (Some(v), None) => Ok(Some((v, false, field.to_owned()))),
         (None, Some(v)) => Ok(Some((v, true, not_field))),
         (None, None) if required => Err((
             field.to_owned(),
+            Fault::Missing,
             format!("a statement must have {field} or {not_field}"),
         )),
         (None, None) => Ok(None),
@@ -437,26 +508,35 @@ fn parse_statement(
     vars: bool,
 ) -> Result<Statement, PolicyError> {
     let sid = value.get("Sid").and_then(Json::as_str).map(str::to_owned);
-    let err = |field: &str, message: String| PolicyError::Statement {
+    let err = |field: &str, fault: Fault, message: String| PolicyError::Statement {
         index,
         sid: sid.clone(),
         field: field.to_owned(),
+        fault,
         message,
     };
     let obj = value
         .as_object()
-        .ok_or_else(|| err("Statement", "must be a JSON object".into()))?;
+        .ok_or_else(|| err("Statement", Fault::Mistyped, "must be a JSON object".into()))?;
     if let Some(field) = obj.keys().find(|k| !STATEMENT_FIELDS.contains(&k.as_str())) {
-        return Err(err(field, "unknown statement element".into()));
+        return Err(err(
+            field,
+            Fault::Unknown,
+            "unknown statement element".into(),
+        ));
     }
     if let Some(s) = obj.get("Sid") {
         let s = s
             .as_str()
-            .ok_or_else(|| err("Sid", "must be a string".into()))?;
+            .ok_or_else(|| err("Sid", Fault::Mistyped, "must be a string".into()))?;
         // IAM allows only ASCII letters and digits; other services' resource
         // policies are laxer.
         if kind != PolicyKind::Resource && !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(err("Sid", format!("{s:?} is not alphanumeric")));
+            return Err(err(
+                "Sid",
+                Fault::Invalid,
+                format!("{s:?} is not alphanumeric"),
+            ));
         }
     }
     let effect = match obj.get("Effect") {
@@ -465,32 +545,46 @@ fn parse_statement(
         Some(other) => {
             return Err(err(
                 "Effect",
+                if other.is_string() {
+                    Fault::Invalid
+                } else {
+                    Fault::Mistyped
+                },
                 format!("invalid effect {other}; must be \"Allow\" or \"Deny\""),
             ));
         }
-        None => return Err(err("Effect", "missing required element".into())),
+        None => {
+            return Err(err(
+                "Effect",
+                Fault::Missing,
+                "missing required element".into(),
+            ));
+        }
     };
 
-    let principal = match either(obj, "Principal", false).map_err(|(f, m)| err(&f, m))? {
+    let principal = match either(obj, "Principal", false).map_err(|(f, c, m)| err(&f, c, m))? {
         Some((_, _, field)) if !kind.is_resource_based() => {
             return Err(err(
                 &field,
+                Fault::NotAllowed,
                 format!("a {kind} must not specify a principal"),
             ));
         }
         Some((_, true, field)) if kind == PolicyKind::Trust => {
             return Err(err(
                 &field,
+                Fault::NotAllowed,
                 "NotPrincipal is not allowed in a role trust policy (IAM User Guide, NotPrincipal); name the principals in Principal".into(),
             ));
         }
         Some((v, negated, field)) => Some(PrincipalSpec {
             negated,
-            entries: parse_principal(v, kind).map_err(|m| err(&field, m))?,
+            entries: parse_principal(v, kind).map_err(|(c, m)| err(&field, c, m))?,
         }),
         None if kind.is_resource_based() => {
             return Err(err(
                 "Principal",
+                Fault::Missing,
                 format!("a {kind} must have Principal or NotPrincipal"),
             ));
         }
@@ -498,31 +592,31 @@ fn parse_statement(
     };
 
     let (actions, not_action, field) = either(obj, "Action", true)
-        .map_err(|(f, m)| err(&f, m))?
-        .ok_or_else(|| err("Action", "missing".into()))?;
+        .map_err(|(f, c, m)| err(&f, c, m))?
+        .ok_or_else(|| err("Action", Fault::Missing, "missing".into()))?;
     let actions = strings(actions, &field)
-        .map_err(|m| err(&field, m))?
+        .map_err(|(c, m)| err(&field, c, m))?
         .into_iter()
-        .map(|a| parse_action(a).map_err(|m| err(&field, m)))
+        .map(|a| parse_action(a).map_err(|m| err(&field, Fault::Invalid, m)))
         .collect::<Result<Vec<_>, _>>()?;
 
     let resources_required = !kind.is_resource_based();
     let resources =
-        match either(obj, "Resource", resources_required).map_err(|(f, m)| err(&f, m))? {
+        match either(obj, "Resource", resources_required).map_err(|(f, c, m)| err(&f, c, m))? {
             Some((_, _, field)) if kind == PolicyKind::Trust => {
                 return Err(err(
                     &field,
+                    Fault::NotAllowed,
                     "a trust policy must not specify a resource".into(),
                 ));
             }
             Some((v, negated, field)) => {
                 let patterns = strings(v, &field)
-                    .map_err(|m| err(&field, m))?
+                    .map_err(|(c, m)| err(&field, c, m))?
                     .into_iter()
                     .map(|r| {
-                        check_global_resource(r)
-                            .and_then(|()| ArnPattern::resource(r, vars))
-                            .map_err(|m| err(&field, m))
+                        check_global_resource(r).map_err(|m| err(&field, Fault::Regional, m))?;
+                        ArnPattern::resource(r, vars).map_err(|m| err(&field, Fault::Invalid, m))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Some((patterns, negated))
@@ -535,7 +629,7 @@ fn parse_statement(
     };
 
     let conditions = match obj.get("Condition") {
-        Some(c) => condition::parse_block(c, vars).map_err(|m| err("Condition", m))?,
+        Some(c) => condition::parse_block(c, vars).map_err(|(c, m)| err("Condition", c, m))?,
         None => Vec::new(),
     };
 
@@ -605,7 +699,7 @@ fn parse_action(action: &str) -> Result<Glob, String> {
 /// (and, in other services' resource policies, `CanonicalUser`) to a string
 /// or a list of strings. The kinds of `AWS` principal are in
 /// `PrincipalEntry::aws`.
-fn parse_principal(value: &Json, kind: PolicyKind) -> Result<Vec<PrincipalEntry>, String> {
+fn parse_principal(value: &Json, kind: PolicyKind) -> Result<Vec<PrincipalEntry>, (Fault, String)> {
     match value {
         Json::String(s) if s == "*" => Ok(vec![PrincipalEntry::Any]),
         Json::Object(map) if !map.is_empty() => {
@@ -614,28 +708,38 @@ fn parse_principal(value: &Json, kind: PolicyKind) -> Result<Vec<PrincipalEntry>
                 let list = strings(v, key)?;
                 for item in list {
                     entries.push(match key.as_str() {
-                        "AWS" => PrincipalEntry::aws(item)?,
+                        "AWS" => PrincipalEntry::aws(item).map_err(|m| (Fault::Invalid, m))?,
                         "CanonicalUser" if kind == PolicyKind::Trust => {
-                            return Err(format!(
+                            return Err((Fault::NotAllowed, format!(
                                 "Invalid principal in policy: \"{key}\":\"{item}\": a role trust policy names AWS, Service or Federated principals"
-                            ));
+                            )));
                         }
                         "Service" | "Federated" | "CanonicalUser" => {
                             if item.is_empty() || item.contains(['*', '?']) {
-                                return Err(format!(
-                                    "Invalid principal in policy: \"{key}\":\"{item}\""
+                                return Err((
+                                    Fault::Invalid,
+                                    format!("Invalid principal in policy: \"{key}\":\"{item}\""),
                                 ));
                             }
                             PrincipalEntry::Exact(item.to_owned())
                         }
-                        _ => return Err(format!("unknown principal type {key:?}")),
+                        _ => {
+                            return Err((Fault::Unknown, format!("unknown principal type {key:?}")));
+                        }
                     });
                 }
             }
             Ok(entries)
         }
-        other => Err(format!(
-            "Invalid principal in policy: {other}; use \"*\" or an object such as {{\"AWS\": \"arn:aws:iam::123456789012:root\"}}"
+        other => Err((
+            if matches!(other, Json::Object(_)) {
+                Fault::Empty
+            } else {
+                Fault::Invalid
+            },
+            format!(
+                "Invalid principal in policy: {other}; use \"*\" or an object such as {{\"AWS\": \"arn:aws:iam::123456789012:root\"}}"
+            ),
         )),
     }
 }

@@ -33,12 +33,16 @@
 //! patterns and principals), `condition` (operators), `context` (request
 //! keys), `value` (typed values: numbers, dates, addresses, booleans,
 //! base64), `hash` (the key hash), `index` (statements by service), `eval`
-//! (the decision), `explain` (why denied), `position` (statement positions
-//! for the simulator). Imports run one way, leaves first: `json`, `value`, `hash` ←
-//! `context` ← `wildcard` ← `arn` ← `condition` ← `document` ← `eval` ←
-//! `explain`.
+//! (the decision), `explain` (why denied), `position` (where an element
+//! sits in the text: the simulator's statement positions, a finding's
+//! span), `validate` (Access Analyzer's policy checks), `access` (its
+//! custom checks, CheckNoNewAccess and CheckAccessNotGranted). Imports run
+//! one way, leaves first: `json`, `value`, `hash`, `position` ← `context` ←
+//! `wildcard` ← `arn` ← `condition` ← `document` ← `eval` ← `explain`;
+//! `document` ← `validate` ← `access`.
 #![forbid(unsafe_code)]
 
+mod access;
 mod arn;
 mod condition;
 mod context;
@@ -49,15 +53,22 @@ mod hash;
 mod index;
 mod json;
 mod position;
+mod validate;
 mod value;
 mod wildcard;
 
+pub use access::{
+    AccessCheck, CheckResult, HOST_ACTIONS, Reason, check_access_not_granted, check_no_new_access,
+};
 pub use arn::PrincipalBinding;
 pub use context::{Context, ContextKeyType};
-pub use document::{Effect, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars};
+pub use document::{
+    Effect, Fault, MAX_DOCUMENT_BYTES, Policy, PolicyError, PolicyKind, policy_chars,
+};
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
     authorize_cross_account, missing_context_keys, simulate,
 };
 pub use explain::{Because, Explanation, NotAuthorized, explain};
-pub use position::Position;
+pub use position::{PathStep, Position, Span, TextPosition};
+pub use validate::{Finding, FindingType, Location, validate_policy};

@@ -52,6 +52,7 @@ IAM_OPERATIONS = [
     # MFA devices
     "CreateVirtualMFADevice", "EnableMFADevice", "DeactivateMFADevice",
     "DeleteVirtualMFADevice", "ListMFADevices", "ListVirtualMFADevices",
+    "ResyncMFADevice",
     # reports and simulation
     "GenerateCredentialReport", "GetCredentialReport",
     "GetAccountAuthorizationDetails",

@@ -211,11 +211,11 @@ fn check_code(
         .into());
     };
     let lockout = iam::factors::lockout_rule(&ctx.config.lockout);
-    let checked = rules::mfa_device_for(&ctx.store, user, Some(serial)).and_then(|device| {
+    let checked = rules::mfa_devices_for(&ctx.store, user, Some(serial)).and_then(|devices| {
         rules::check_mfa_code(
             &ctx.store.ledger(),
             user,
-            &device,
+            &devices,
             code,
             &lockout,
             ctx.config.totp.skew_steps,

@@ -375,6 +375,12 @@ fn migration_9_binds_existing_trust_policies_on_postgresql() {
             "DROP TABLE host_credentials;
              DROP TABLE join_tokens;
              DROP TABLE instance_profiles;
+             DROP TABLE recovery_codes_used;
+             DROP TABLE recovery_codes;
+             ALTER TABLE mfa_devices DROP COLUMN drift_steps;
+             ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
+             ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check
+                 CHECK (kind IN ('audit', 'password', 'totp_step', 'failures'));
              DROP TABLE trust_bindings;
              ALTER TABLE policies DROP COLUMN aws_managed;
              UPDATE pam_iam_schema SET version = 8;

@@ -253,6 +253,9 @@ pub enum PamEvent<'a> {
     Logout,
     /// `chauthtok`: `ChangePassword`, refused when `refusal` says why.
     ChangePassword { refusal: Option<&'a str> },
+    /// `authenticate` took a recovery code in place of a device's code
+    /// (ours): `RecoveryCodeUsed`, with how many of the set are left.
+    RecoveryCodeUsed { remaining: u32 },
 }
 
 /// One audit record, CloudTrail's field names plus `host` and `decidedBy`.
@@ -345,6 +348,7 @@ impl AuditEvent {
         let name = match event {
             PamEvent::ChangePassword { .. } => "ChangePassword",
             PamEvent::Logout => "Logout",
+            PamEvent::RecoveryCodeUsed { .. } => "RecoveryCodeUsed",
             _ => "Login",
         };
         let mut parameters = serde_json::json!({ "service": origin.service });
@@ -383,6 +387,9 @@ impl AuditEvent {
                     .response_elements(serde_json::json!({ "Login": "Success" }))
                     .additional_event_data(data)
             }
+            PamEvent::RecoveryCodeUsed { remaining } => builder.additional_event_data(
+                serde_json::json!({ "MFAUsed": "Yes", "RecoveryCodesRemaining": remaining }),
+            ),
             PamEvent::Logout | PamEvent::ChangePassword { refusal: None } => builder,
             PamEvent::ChangePassword {
                 refusal: Some(reason),
@@ -793,6 +800,13 @@ mod tests {
                 .get("errorCode")
                 .is_none()
         );
+        let v = event(PamEvent::RecoveryCodeUsed { remaining: 4 });
+        assert_eq!(v["eventName"], "RecoveryCodeUsed");
+        assert_eq!(
+            v["additionalEventData"],
+            json!({"MFAUsed": "Yes", "RecoveryCodesRemaining": 4})
+        );
+        assert!(v.get("errorCode").is_none());
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub struct AccountsConfig {
     pub home: String,
     pub extrausers_dir: PathBuf,
     /// Where IAM users' active SSH public keys are published for sshd, one
-    /// file per user (`AuthorizedKeysFile DIR/%u`).
+    /// file per user, named by uid (`AuthorizedKeysFile DIR/%U`).
     pub authorized_keys_dir: PathBuf,
 }
 
@@ -370,7 +370,7 @@ account_id = "@ACCOUNT_ID@"
 # shell          = "/bin/bash"
 # home           = "/home/%u"          # %u: the user name
 # extrausers_dir = "/var/lib/extrausers"
-# authorized_keys_dir = "/var/lib/iam-ssh"   # sshd: AuthorizedKeysFile /var/lib/iam-ssh/%u
+# authorized_keys_dir = "/var/lib/iam-ssh"   # sshd: AuthorizedKeysFile … /var/lib/iam-ssh/%U
 "#;
 
 /// 1-based line and column of byte `offset` in `text`.

@@ -6,6 +6,7 @@
 
 use crate::names::{AccountId, GroupName, RoleName, UserName};
 use crate::password::PasswordPolicy;
+use crate::recovery_codes::RecoveryCodes;
 use crate::store::{
     Group, LoginProfile, MfaDevice, PrincipalPolicies, Result, Role, SshPublicKey, Store, User,
 };
@@ -28,6 +29,8 @@ pub trait Directory {
     fn list_mfa_devices(&self, user: &UserName) -> Result<Vec<MfaDevice>>;
     /// The device with this serial number.
     fn get_mfa_device(&self, serial: &str) -> Result<MfaDevice>;
+    /// `user`'s recovery codes (their hashes), if a set was made.
+    fn recovery_codes(&self, user: &UserName) -> Result<Option<RecoveryCodes>>;
     fn get_password_policy(&self) -> Result<Option<PasswordPolicy>>;
     fn groups_for_user(&self, user: &UserName) -> Result<Vec<Group>>;
     fn get_role(&self, name: &RoleName) -> Result<Role>;
@@ -73,6 +76,9 @@ impl Directory for Store {
     }
     fn get_mfa_device(&self, serial: &str) -> Result<MfaDevice> {
         Store::get_mfa_device(self, serial)
+    }
+    fn recovery_codes(&self, user: &UserName) -> Result<Option<RecoveryCodes>> {
+        Store::recovery_codes(self, user)
     }
     fn get_password_policy(&self) -> Result<Option<PasswordPolicy>> {
         Store::get_password_policy(self)

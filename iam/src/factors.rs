@@ -1,12 +1,14 @@
 //! The factors, in one home: the password (with the equal-work rule for
-//! unknown users), the TOTP code (its step claimed in the ledger, so a code
-//! works once whoever checks it), and the lockout rule that every check
+//! unknown users), the verification code (a TOTP code of any of the user's
+//! devices, its step claimed in the ledger, so a code works once whoever
+//! checks it; or a recovery code, used up likewise), and the lockout rule that every check
 //! goes through ([`Ledger::settle_attempt`]). PAM login and `chauthtok`,
 //! `iamctl change-password` and `assume-role` all call these.
 
 use crate::config::LockoutConfig;
 use crate::ledger::Ledger;
 use crate::password;
+use crate::recovery_codes::{CODES_PER_SET, RecoveryCodes};
 use crate::secret::SecretString;
 use crate::store::{AttemptResult, LockoutRule, MfaDevice, Settled, StoreError};
 use crate::totp;
@@ -45,41 +47,76 @@ pub fn split_combined(answer: &SecretString) -> Option<(SecretString, SecretStri
         .then(|| (SecretString::from(password), SecretString::from(code)))
 }
 
-/// A TOTP code against a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a verification code proved ([`check_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeCheck {
-    Accepted,
+    /// A TOTP code of the device with this serial number.
+    Accepted {
+        serial: String,
+    },
+    /// One of the user's recovery codes, now used up; `remaining` are left.
+    RecoveryCode {
+        remaining: u32,
+    },
     Wrong,
-    /// Right code, but its step was already used (here or on a host sharing
-    /// the ledger).
+    /// Right code, but already used (its TOTP step, here or on a host
+    /// sharing the ledger; or the recovery code).
     Replayed,
 }
 
-/// Verifies `code` and claims its step with the ledger's compare-and-set,
+/// The second factors a code may prove: the user's enabled MFA devices
+/// (any of them: AWS allows several) and, where the code prompt of a login
+/// takes one in place of a device's code, the user's recovery codes.
+#[derive(Debug, Clone, Copy)]
+pub struct SecondFactors<'a> {
+    pub devices: &'a [MfaDevice],
+    pub recovery: Option<&'a RecoveryCodes>,
+}
+
+/// Verifies `code` against each device (at the device's own clock, its
+/// drift applied) and claims its step with the ledger's compare-and-set,
 /// so the same code never works twice, whichever path (login or
-/// assume-role) saw it first. Run it inside the attempt's settle, so a
-/// locked user burns no code.
+/// assume-role) saw it first; each device has its own counter. Failing
+/// those, a recovery code is used up the same way. Run it inside the
+/// attempt's settle, so a locked user burns no code.
 pub fn check_code(
     ledger: &Ledger<'_>,
-    device: &MfaDevice,
+    factors: SecondFactors<'_>,
     code: &SecretString,
     skew_steps: u8,
     now: DateTime<Utc>,
 ) -> Result<CodeCheck, StoreError> {
-    let last = ledger.totp_step(&device.serial_number)?;
-    Ok(
-        match totp::verify(&device.secret, code, now, skew_steps, last) {
-            Some(step) => match ledger.accept_totp_step(&device.serial_number, step)? {
-                true => CodeCheck::Accepted,
+    let mut replayed = false;
+    for device in factors.devices {
+        let serial = &device.serial_number;
+        let at = device.device_time(now);
+        let last = ledger.totp_step(serial)?;
+        if let Some(step) = totp::verify(&device.secret, code, at, skew_steps, last) {
+            return Ok(match ledger.accept_totp_step(serial, step)? {
+                true => CodeCheck::Accepted {
+                    serial: serial.clone(),
+                },
                 // Another check took this step (or a later one) meanwhile.
                 false => CodeCheck::Replayed,
-            },
-            None if totp::verify(&device.secret, code, now, skew_steps, None).is_some() => {
-                CodeCheck::Replayed
-            }
-            None => CodeCheck::Wrong,
-        },
-    )
+            });
+        }
+        replayed |= totp::verify(&device.secret, code, at, skew_steps, None).is_some();
+    }
+    if let Some(set) = factors.recovery
+        && let Some(index) = set.find(code)
+    {
+        if !ledger.use_recovery_code(&set.set_id, index, now)? {
+            return Ok(CodeCheck::Replayed);
+        }
+        let used = ledger.recovery_codes_used(&set.set_id)?;
+        return Ok(CodeCheck::RecoveryCode {
+            remaining: CODES_PER_SET.saturating_sub(used),
+        });
+    }
+    Ok(match replayed {
+        true => CodeCheck::Replayed,
+        false => CodeCheck::Wrong,
+    })
 }
 
 /// What a current password came to ([`check_current_password`]).

@@ -20,6 +20,7 @@ pub mod names;
 pub mod password;
 pub mod principal;
 pub mod publish;
+pub mod recovery_codes;
 pub mod request;
 pub mod secret;
 pub mod store;

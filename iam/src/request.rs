@@ -295,7 +295,10 @@ pub fn set_assume_role_keys<'a>(
 
 /// The context of `host:RunAs` on this host, asked as the role session:
 /// the role's base context (its ARN, tags as `aws:PrincipalTag/*`), the
-/// facts, and the host's tags as `aws:ResourceTag/*`.
+/// facts, the session's `sts:DurationSeconds` (so a role's own policy can
+/// bound how long it runs, as validate-policy's
+/// RUN_AS_ROOT_WITHOUT_DURATION_BOUND asks), and the host's tags as
+/// `aws:ResourceTag/*`.
 pub fn run_as_context<'a>(
     role_base: &Context,
     facts: &RequestFacts<'_>,
@@ -303,6 +306,7 @@ pub fn run_as_context<'a>(
 ) -> Context {
     let mut ctx = role_base.clone();
     facts.apply(&mut ctx);
+    ctx.set("sts:DurationSeconds", facts.duration_seconds.to_string());
     set_tag_pairs(&mut ctx, "aws:ResourceTag", host_tags);
     ctx
 }

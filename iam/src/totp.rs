@@ -174,6 +174,28 @@ pub fn verify_consecutive(
     matched
 }
 
+/// How far `ResyncMFADevice` looks for a drifted device's two codes:
+/// ±120 steps (an hour either way), as authenticator servers search a
+/// wider window on resynchronisation than at login. Two consecutive codes
+/// match by chance in about 241 in 10^12 tries.
+pub const RESYNC_WINDOW_STEPS: u8 = 120;
+
+/// A device's drift, from two consecutive codes it shows now
+/// (`ResyncMFADevice`): the codes' steps searched within
+/// ±[`RESYNC_WINDOW_STEPS`] of `now`. Returns how many steps the device runs
+/// ahead (negative: behind) and the step of `code2`, which the caller
+/// claims so that neither code works again.
+pub fn resync(
+    secret: &SecretBytes,
+    code1: &SecretString,
+    code2: &SecretString,
+    now: DateTime<Utc>,
+) -> Option<(i64, u64)> {
+    let step2 = verify_consecutive(secret, code1, code2, now, RESYNC_WINDOW_STEPS)?;
+    let current = i64::try_from(step_at(now)?).ok()?;
+    Some((i64::try_from(step2).ok()? - current, step2))
+}
+
 /// The 6-digit code of one step; `None` for a secret shorter than
 /// [`MIN_SECRET_BYTES`].
 fn code_for_step(secret: &SecretBytes, step: u64) -> Option<SecretString> {
@@ -196,7 +218,7 @@ fn totp_for(secret: &SecretBytes, digits: usize) -> Option<TOTP> {
     TOTP::from_rfc6238(rfc).ok()
 }
 
-fn base32_encode(bytes: &[u8]) -> String {
+pub(crate) fn base32_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
     let mut buffer: u64 = 0;
@@ -349,6 +371,29 @@ mod tests {
         assert_eq!(verify_consecutive(&s, &c2, &c1, at(now as i64), 1), None);
         let c3 = code_at(&s, now + 30);
         assert_eq!(verify_consecutive(&s, &c1, &c3, at(now as i64), 1), None);
+    }
+
+    /// A device whose clock is off by `d` steps shows, now, the codes of
+    /// step `now + d`; resync finds `d` anywhere in its window and no
+    /// further.
+    #[test]
+    fn resync_finds_the_drift_of_a_device_within_its_window() {
+        let s = generate_secret().unwrap();
+        let now = 1_800_000_000i64;
+        for drift in [-120i64, -17, -1, 0, 1, 9, 119] {
+            let shown = |k: i64| code_at(&s, (now + (drift + k) * 30) as u64);
+            assert_eq!(
+                resync(&s, &shown(-1), &shown(0), at(now)),
+                Some((drift, (now / 30 + drift) as u64)),
+                "drift {drift}"
+            );
+            // Not consecutive, or reversed: no proof.
+            assert_eq!(resync(&s, &shown(0), &shown(-1), at(now)), None);
+            assert_eq!(resync(&s, &shown(-2), &shown(0), at(now)), None);
+        }
+        let far = |k: i64| code_at(&s, (now + (200 + k) * 30) as u64);
+        assert_eq!(resync(&s, &far(-1), &far(0), at(now)), None);
+        assert_eq!(resync(&s, &code("000000"), &code("000001"), at(now)), None);
     }
 
     #[test]

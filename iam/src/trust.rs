@@ -117,6 +117,15 @@ pub fn check(path: &Path, contents: Contents) -> Result<(), TrustError> {
     open(path, contents, Access::Inspect).map(drop)
 }
 
+/// Checks a directory whose files a program that knows nothing of IAM
+/// reads (sshd's published authorized keys): owned by root, not writable
+/// by group or others, reached as every trusted file is. Nobody else can
+/// then plant, swap or remove a file in it.
+pub fn check_directory(path: &Path) -> Result<(), TrustError> {
+    let path = absolute(path)?;
+    walk(&path).map(drop)
+}
+
 #[derive(Clone, Copy)]
 enum Access {
     /// `O_PATH`: no read permission needed, and a FIFO cannot block.
@@ -128,13 +137,40 @@ enum Access {
 fn open(path: &Path, contents: Contents, access: Access) -> Result<OwnedFd, TrustError> {
     let euid = nix::unistd::geteuid().as_raw();
     let path = absolute(path)?;
-    let Some(name) = path.file_name() else {
+    let (Some(name), Some(parent)) = (path.file_name(), path.parent()) else {
         return untrusted(&path, Problem::NotRegularFile);
     };
+    let dir = walk(parent)?;
+    let flags = OFlag::O_NOFOLLOW
+        | OFlag::O_CLOEXEC
+        | match access {
+            Access::Inspect => OFlag::O_PATH,
+            // A FIFO or device planted at the path must not block the open.
+            Access::Read => OFlag::O_RDONLY | OFlag::O_NONBLOCK,
+            Access::Append => {
+                OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NONBLOCK
+            }
+        };
+    let file = match nix::fcntl::openat(&dir, name, flags, Mode::from_bits_truncate(0o600)) {
+        Ok(fd) => fd,
+        Err(Errno::ELOOP) => return untrusted(&path, Problem::Symlink),
+        // A FIFO without a reader, a socket, or a directory opened to write.
+        Err(Errno::ENXIO | Errno::EISDIR | Errno::ENODEV) => {
+            return untrusted(&path, Problem::NotRegularFile);
+        }
+        Err(e) => return Err(errno(&path, e)),
+    };
+    check_file(&fstat(&file, &path)?, &path, euid, contents)?;
+    Ok(file)
+}
+
+/// Opens the absolute directory `path` from `/`, one component at a time
+/// (`O_PATH|O_NOFOLLOW`), checking each directory on the way; `path`
+/// itself holds what is trusted, so it gets no sticky allowance.
+fn walk(path: &Path) -> Result<OwnedFd, TrustError> {
+    let euid = nix::unistd::geteuid().as_raw();
     let dirs: Vec<&OsStr> = path
-        .parent()
-        .into_iter()
-        .flat_map(Path::components)
+        .components()
         .filter_map(|c| match c {
             Component::Normal(n) => Some(n),
             _ => None,
@@ -164,27 +200,7 @@ fn open(path: &Path, contents: Contents, access: Access) -> Result<OwnedFd, Trus
         check_dir(&st, &shown, euid, i + 1 == dirs.len())?;
         dir = next;
     }
-    let flags = OFlag::O_NOFOLLOW
-        | OFlag::O_CLOEXEC
-        | match access {
-            Access::Inspect => OFlag::O_PATH,
-            // A FIFO or device planted at the path must not block the open.
-            Access::Read => OFlag::O_RDONLY | OFlag::O_NONBLOCK,
-            Access::Append => {
-                OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NONBLOCK
-            }
-        };
-    let file = match nix::fcntl::openat(&dir, name, flags, Mode::from_bits_truncate(0o600)) {
-        Ok(fd) => fd,
-        Err(Errno::ELOOP) => return untrusted(&path, Problem::Symlink),
-        // A FIFO without a reader, a socket, or a directory opened to write.
-        Err(Errno::ENXIO | Errno::EISDIR | Errno::ENODEV) => {
-            return untrusted(&path, Problem::NotRegularFile);
-        }
-        Err(e) => return Err(errno(&path, e)),
-    };
-    check_file(&fstat(&file, &path)?, &path, euid, contents)?;
-    Ok(file)
+    Ok(dir)
 }
 
 /// `path` made absolute and without `.`; a `..` is refused, since SQLite

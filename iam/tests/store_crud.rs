@@ -1063,6 +1063,108 @@ fn mfa_devices() {
     s.delete_user(&user("bob")).unwrap();
 }
 
+/// AWS's quota of eight MFA devices per user: a ninth is LimitExceeded and
+/// changes nothing. ResyncMFADevice keeps a device's drift and claims the
+/// later code's step only when it is newer; a device not the user's is
+/// NoSuchEntity; deactivating forgets the drift.
+#[test]
+fn eight_mfa_devices_per_user_and_resync() {
+    let (_d, s) = new_store();
+    add_user(&s, "bob");
+    add_user(&s, "eve");
+    let device = |i: u32| {
+        s.create_virtual_mfa_device(
+            &MfaDeviceName::parse(&format!("bob-{i}")).unwrap(),
+            &IamPath::root(),
+            &SecretBytes::new(vec![i as u8; 20]),
+            now(),
+        )
+        .unwrap()
+        .serial_number
+    };
+    let serials: Vec<String> = (1..=9).map(device).collect();
+    for serial in &serials[..8] {
+        s.enable_mfa_device(&user("bob"), serial, 1000, now())
+            .unwrap();
+    }
+    let e = s
+        .enable_mfa_device(&user("bob"), &serials[8], 1000, now())
+        .unwrap_err();
+    assert_eq!(e.aws_code(), "LimitExceeded");
+    assert_eq!(
+        e.to_string(),
+        "Cannot exceed quota for MFADevicesPerUser: 8"
+    );
+    assert_eq!(s.list_mfa_devices(&user("bob")).unwrap().len(), 8);
+    assert_eq!(s.get_mfa_device(&serials[8]).unwrap().user, None);
+    assert_eq!(s.ledger().totp_step(&serials[8]).unwrap(), None);
+
+    // Resync: a fast device's drift and step; a slow one's drift only.
+    let first = &serials[0];
+    s.resync_mfa_device(&user("bob"), first, 20, 1020).unwrap();
+    assert_eq!(s.get_mfa_device(first).unwrap().drift_steps, 20);
+    assert_eq!(s.ledger().totp_step(first).unwrap(), Some(1020));
+    s.resync_mfa_device(&user("bob"), first, -4, 1016).unwrap();
+    assert_eq!(s.get_mfa_device(first).unwrap().drift_steps, -4);
+    assert_eq!(s.ledger().totp_step(first).unwrap(), Some(1020));
+    for (who, serial) in [("eve", first), ("bob", &serials[8])] {
+        let e = s
+            .resync_mfa_device(&user(who), serial, 3, 2000)
+            .unwrap_err();
+        assert_eq!(e.aws_code(), "NoSuchEntity", "{who} {serial}");
+    }
+    // Nothing changed by the refusals.
+    assert_eq!(s.get_mfa_device(first).unwrap().drift_steps, -4);
+    assert_eq!(s.ledger().totp_step(first).unwrap(), Some(1020));
+    assert_eq!(s.ledger().totp_step(&serials[8]).unwrap(), None);
+    s.deactivate_mfa_device(&user("bob"), first).unwrap();
+    assert_eq!(s.get_mfa_device(first).unwrap().drift_steps, 0);
+}
+
+/// Recovery codes (ours): one set per user, replaced whole; uses are the
+/// ledger's, once per code, per set; the user's deletion takes the set.
+#[test]
+fn recovery_codes_one_set_per_user_used_once() {
+    use iam::recovery_codes::RecoveryCodes;
+    let (_d, s) = new_store();
+    add_user(&s, "bob");
+    assert_eq!(s.recovery_codes(&user("bob")).unwrap(), None);
+    let first = RecoveryCodes::generate(now().timestamp()).unwrap();
+    s.put_recovery_codes(&user("bob"), &first.set).unwrap();
+    assert_eq!(
+        s.recovery_codes(&user("bob")).unwrap(),
+        Some(first.set.clone())
+    );
+    let ledger = s.ledger();
+    assert!(
+        ledger
+            .use_recovery_code(&first.set.set_id, 2, now())
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .use_recovery_code(&first.set.set_id, 2, now())
+            .unwrap()
+    );
+    assert_eq!(ledger.recovery_codes_used(&first.set.set_id).unwrap(), 1);
+    let second = RecoveryCodes::generate(now().timestamp() + 1).unwrap();
+    s.put_recovery_codes(&user("bob"), &second.set).unwrap();
+    assert_eq!(
+        s.recovery_codes(&user("bob")).unwrap(),
+        Some(second.set.clone())
+    );
+    assert_eq!(ledger.recovery_codes_used(&second.set.set_id).unwrap(), 0);
+    assert_eq!(
+        s.put_recovery_codes(&user("nobody"), &second.set)
+            .unwrap_err()
+            .aws_code(),
+        "NoSuchEntity"
+    );
+    s.delete_user(&user("bob")).unwrap();
+    add_user(&s, "bob");
+    assert_eq!(s.recovery_codes(&user("bob")).unwrap(), None);
+}
+
 #[test]
 fn password_policy_and_credential_report() {
     let (_d, s) = new_store();

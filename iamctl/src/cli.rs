@@ -239,7 +239,10 @@ pub enum Command {
     CreateVirtualMfaDevice(CreateVirtualMfaDeviceArgs),
     /// Assign a virtual MFA device to a user with two consecutive codes.
     #[serde(rename = "EnableMFADevice")]
-    EnableMfaDevice(EnableMfaDeviceArgs),
+    EnableMfaDevice(MfaCodesArgs),
+    /// Resynchronize a user's MFA device whose clock drifted, with two consecutive codes.
+    #[serde(rename = "ResyncMFADevice")]
+    ResyncMfaDevice(MfaCodesArgs),
     /// Take an MFA device away from a user.
     #[serde(rename = "DeactivateMFADevice")]
     DeactivateMfaDevice(DeactivateMfaDeviceArgs),
@@ -252,6 +255,12 @@ pub enum Command {
     /// List virtual MFA devices.
     #[serde(rename = "ListVirtualMFADevices")]
     ListVirtualMfaDevices(ListVirtualMfaDevicesArgs),
+    /// Make ten single-use recovery codes for a user (the caller's when --user-name is omitted), shown once; replaces any earlier set (ours).
+    #[serde(skip)]
+    CreateRecoveryCodes(OptUserName),
+    /// Show how many of a user's recovery codes are left (ours).
+    #[serde(skip)]
+    GetRecoveryCodesStatus(OptUserName),
 
     // ---- SSH public keys ----------------------------------------------
     /// Add an SSH public key to a user (ssh-rsa >= 2048 bits, ssh-ed25519, ECDSA, or PEM).
@@ -287,6 +296,17 @@ pub enum Command {
     /// Show who the caller is.
     #[serde(skip)]
     GetCallerIdentity,
+
+    // ---- Access Analyzer's policy checks (iamctl/src/analyzer.rs) ------
+    /// Check a policy document: errors, security warnings, warnings, suggestions (Access Analyzer's).
+    #[serde(skip)]
+    ValidatePolicy(ValidatePolicyArgs),
+    /// Does a changed policy allow anything the existing one does not? PASS or FAIL (Access Analyzer's).
+    #[serde(skip)]
+    CheckNoNewAccess(CheckNoNewAccessArgs),
+    /// Does a policy allow none of these actions and resources? PASS or FAIL (Access Analyzer's).
+    #[serde(skip)]
+    CheckAccessNotGranted(CheckAccessNotGrantedArgs),
 
     // ---- elevation (iamctl/src/elevate) ------------------------------
     /// Run a command (default: a login shell) as a role, for a limited time.
@@ -366,6 +386,80 @@ pub struct SimulateCustomArgs {
     /// Accepted for AWS compatibility (only the default is supported).
     #[arg(long, value_name = "OPTION")]
     pub resource_handling_option: Option<String>,
+}
+
+/// Access Analyzer's `policyType`: how a document is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzerPolicyType {
+    /// Attached to a user, group or role (validated as a managed policy).
+    #[value(name = "IDENTITY_POLICY")]
+    IdentityPolicy,
+    /// Attached to a resource: a role's trust policy here.
+    #[value(name = "RESOURCE_POLICY")]
+    ResourcePolicy,
+}
+
+/// A finding type, or none: the threshold of `--fail-on` (ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    #[value(name = "ERROR")]
+    Error,
+    #[value(name = "SECURITY_WARNING")]
+    SecurityWarning,
+    #[value(name = "WARNING")]
+    Warning,
+    #[value(name = "SUGGESTION")]
+    Suggestion,
+    #[value(name = "NONE")]
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidatePolicyArgs {
+    /// The policy (inline JSON or file://PATH).
+    #[arg(long, value_name = "POLICY")]
+    pub policy_document: String,
+    /// IDENTITY_POLICY or RESOURCE_POLICY.
+    #[arg(long, value_enum)]
+    pub policy_type: AnalyzerPolicyType,
+    /// For RESOURCE_POLICY: AWS::IAM::AssumeRolePolicyDocument validates a
+    /// role trust policy; AWS's other resource types are accepted.
+    #[arg(long, value_name = "TYPE")]
+    pub validate_policy_resource_type: Option<String>,
+    /// Accepted for AWS compatibility: findings are in English.
+    #[arg(long, value_name = "LOCALE")]
+    pub locale: Option<String>,
+    /// Exit with status 1 when a finding of this type or a graver one is
+    /// found (ours; default SECURITY_WARNING: errors and security warnings).
+    #[arg(long, value_enum, default_value_t = FailOn::SecurityWarning)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckNoNewAccessArgs {
+    /// The changed policy (inline JSON or file://PATH).
+    #[arg(long, value_name = "POLICY")]
+    pub new_policy_document: String,
+    /// The policy as it is now (inline JSON or file://PATH).
+    #[arg(long, value_name = "POLICY")]
+    pub existing_policy_document: String,
+    /// IDENTITY_POLICY or RESOURCE_POLICY.
+    #[arg(long, value_enum)]
+    pub policy_type: AnalyzerPolicyType,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckAccessNotGrantedArgs {
+    /// The policy (inline JSON or file://PATH).
+    #[arg(long, value_name = "POLICY")]
+    pub policy_document: String,
+    /// `actions=host:RunAs,host:Login,resources=ARN,…` or AWS's JSON
+    /// `[{"actions":[…],"resources":[…]}]` (one access entry).
+    #[arg(long, num_args = 1.., required = true, value_name = "ACCESS")]
+    pub access: Vec<String>,
+    /// IDENTITY_POLICY or RESOURCE_POLICY.
+    #[arg(long, value_enum)]
+    pub policy_type: AnalyzerPolicyType,
 }
 
 #[derive(Debug, Args)]
@@ -1074,7 +1168,7 @@ pub struct CreateVirtualMfaDeviceArgs {
 
 #[derive(Debug, Args, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct EnableMfaDeviceArgs {
+pub struct MfaCodesArgs {
     #[arg(long)]
     pub user_name: String,
     #[arg(long)]
@@ -1096,11 +1190,13 @@ pub struct DeactivateMfaDeviceArgs {
     pub serial_number: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
 #[value(rename_all = "PascalCase")]
 pub enum AssignmentStatus {
     Assigned,
     Unassigned,
+    /// AWS's default when the parameter is omitted.
+    #[default]
     Any,
 }
 
@@ -1108,6 +1204,7 @@ pub enum AssignmentStatus {
 #[serde(rename_all = "PascalCase")]
 pub struct ListVirtualMfaDevicesArgs {
     #[arg(long, value_enum, default_value_t = AssignmentStatus::Any)]
+    #[serde(default)]
     pub assignment_status: AssignmentStatus,
 }
 
@@ -1217,6 +1314,24 @@ pub struct SimulatePrincipalArgs {
     pub context_entries: Vec<String>,
 }
 
+/// `list-users` → `ListUsers`, `enable-mfa-device` → `EnableMFADevice`,
+/// `upload-ssh-public-key` → `UploadSSHPublicKey`: the AWS operation name
+/// (table titles, action names, audit).
+pub fn operation_name(verb: &str) -> String {
+    verb.split('-')
+        .map(|w| {
+            if w == "mfa" || w == "ssh" {
+                return w.to_ascii_uppercase();
+            }
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1296,6 +1411,26 @@ mod tests {
             req("ListSSHPublicKeys", serde_json::json!({})),
             Ok(Command::ListSshPublicKeys(_))
         ));
+        // AssignmentStatus omitted: AWS's default, Any.
+        let Command::ListVirtualMfaDevices(l) =
+            req("ListVirtualMFADevices", serde_json::json!({})).unwrap()
+        else {
+            panic!("wrong verb")
+        };
+        assert_eq!(l.assignment_status, AssignmentStatus::Any);
+        let Command::ResyncMfaDevice(r) = req(
+            "ResyncMFADevice",
+            serde_json::json!({"UserName": "u", "SerialNumber": "s",
+                "AuthenticationCode1": "123456", "AuthenticationCode2": "234567"}),
+        )
+        .unwrap() else {
+            panic!("wrong verb")
+        };
+        assert_eq!(r.authentication_code2, "234567");
+        // Ours, not on the API.
+        for action in ["CreateRecoveryCodes", "GetRecoveryCodesStatus"] {
+            assert!(req(action, serde_json::json!({})).is_err(), "{action}");
+        }
         assert!(matches!(
             req(
                 "DeleteSSHPublicKey",
@@ -1366,5 +1501,25 @@ mod tests {
         assert_eq!(tri(p.require_symbols, p.no_require_symbols), Some(true));
         assert_eq!(tri(p.require_numbers, p.no_require_numbers), Some(false));
         assert_eq!(tri(p.require_uppercase_characters, false), None);
+    }
+
+    #[test]
+    fn operation_names_are_aws_spelled() {
+        assert_eq!(operation_name("list-users"), "ListUsers");
+        assert_eq!(operation_name("enable-mfa-device"), "EnableMFADevice");
+        assert_eq!(
+            operation_name("create-virtual-mfa-device"),
+            "CreateVirtualMFADevice"
+        );
+        assert_eq!(operation_name("list-mfa-devices"), "ListMFADevices");
+        assert_eq!(
+            operation_name("upload-ssh-public-key"),
+            "UploadSSHPublicKey"
+        );
+        assert_eq!(operation_name("list-ssh-public-keys"), "ListSSHPublicKeys");
+        assert_eq!(
+            operation_name("get-account-password-policy"),
+            "GetAccountPasswordPolicy"
+        );
     }
 }

@@ -70,6 +70,10 @@ pub struct Ctx {
     /// What the caller's login session (iamctl) or signed request
     /// (iam-server) adds to every request: MFA, source IP.
     pub facts: CallerFacts,
+    /// What a successful call has to say besides its output (the findings
+    /// of a policy it wrote): iamctl prints them on stderr after dropping
+    /// privileges; iam-server has no place for them in AWS's responses.
+    pub warnings: Vec<String>,
 }
 
 impl Ctx {
@@ -163,6 +167,7 @@ impl Ctx {
         let ctx = Self {
             origin: Origin::Host,
             facts: CallerFacts::Login(login),
+            warnings: Vec::new(),
             config,
             account,
             store,
@@ -205,6 +210,7 @@ impl Ctx {
             output: Output::Json,
             secrets,
             facts: CallerFacts::Api(facts),
+            warnings: Vec::new(),
         }
     }
 
@@ -219,6 +225,16 @@ impl Ctx {
     /// A document argument (policy, trust policy) as text.
     pub fn document(&self, arg: &str) -> Result<String, CliError> {
         crate::input::document(arg, self.param_files())
+    }
+
+    /// Keeps the validation findings of `document`, a policy of `kind`
+    /// this call writes, for [`Ctx::warnings`] (on a host: AWS's API
+    /// responses have no place for them, so iam-server skips the work).
+    pub fn note_findings(&mut self, document: &str, kind: iam::policy::PolicyKind) {
+        if self.origin == Origin::Host {
+            self.warnings
+                .extend(crate::analyzer::warning_lines(document, kind));
+        }
     }
 
     /// The caller's login session (iamctl on a host); none for a request

@@ -66,6 +66,16 @@ pub fn run(invoker: Invoker, config_path: &Path) -> Result<Value, CliError> {
             }
         }
     }
+    if let Some(cfg) = config
+        .as_ref()
+        .filter(|c| c.accounts.authorized_keys_dir.is_dir())
+    {
+        let dir = &cfg.accounts.authorized_keys_dir;
+        checks.push(hostsetup::check_keys_dir(
+            dir,
+            iam::trust::check_directory(dir),
+        ));
+    }
     checks.push(match module_path() {
         Some(p) => Check::ok(format!("{}: installed", p.display())),
         None => Check::fail(

@@ -456,12 +456,19 @@ pub fn check_pam_stack(service: &str, lines: &[PamLine]) -> Vec<Check> {
         }
     }
     if !of("session").iter().any(|l| l.module_name() == PAM_MODULE) {
-        checks.push(Check::warn(
-            format!(
-                "pam.d/{service}: session stack has no {PAM_MODULE} (no Login/Logout audit events)"
+        // sshd names a publickey-only login's key to PAM only in the
+        // session stage: that is where pam_iam decides such a login
+        // (iam/src/login/ssh.rs), so without it a key would be enough.
+        let what = format!(
+            "pam.d/{service}: session stack has no {PAM_MODULE} (no Login/Logout audit events)"
+        );
+        checks.push(match service {
+            "sshd" => Check::fail(
+                format!("{what}; IAM users' key logins are decided there"),
+                enable_fix,
             ),
-            enable_fix,
-        ));
+            _ => Check::warn(what, enable_fix),
+        });
     }
     checks
 }
@@ -482,24 +489,67 @@ pub fn pam_profile_enabled(common_auth: &str) -> bool {
 /// The drop-in `setup-host --ssh` writes. It changes no authentication
 /// method: publickey logins (root's included) work as before, and
 /// keyboard-interactive lets PAM ask for `Password:` and `Verification
-/// code:`. IAM users' SSH public keys are found in `authorized_keys_dir`
-/// (`iam::publish::ssh_keys`) besides the users' own files, which keep
-/// working for local accounts (an IAM user's own file opens nothing: the
-/// account stage takes only active IAM keys). MFA for key logins is
-/// required by policy (`host:AuthMethod`, `aws:MultiFactorAuthPresent`) or
-/// `[login] require_mfa`, both decided in pam_iam's account stage, which
-/// sshd runs for every method.
-pub fn sshd_dropin(authorized_keys_dir: &Path) -> String {
+/// code:`. sshd keeps the first `AuthorizedKeysFile` it reads and reads
+/// drop-ins first, so the drop-in's line is everything sshd will read:
+/// the files sshd used before (`sshd_keys`, the effective value `sshd -T`
+/// reports, [`admin_authorized_keys`]) and then IAM users' published keys,
+/// `DIR/%U` (`iam::publish::ssh_keys`: by uid). Removing the drop-in
+/// (purge) gives sshd its own value back, untouched. An IAM user's own
+/// `~/.ssh/authorized_keys` opens nothing (pam_iam takes only active IAM
+/// keys). MFA for key logins is required by policy (`host:AuthMethod`,
+/// `aws:MultiFactorAuthPresent`) or `[login] require_mfa`.
+pub fn sshd_dropin(authorized_keys_dir: &Path, sshd_keys: &str) -> String {
+    let mut files = admin_authorized_keys(sshd_keys, authorized_keys_dir);
+    files.push(published_keys_file(authorized_keys_dir));
     format!(
         "{SSHD_DROPIN_HEADER}\n\
          # Removed when the package is purged. pam_iam needs PAM and keyboard-interactive\n\
          # (password + TOTP prompts); other authentication settings are left as they are.\n\
          UsePAM yes\n\
          KbdInteractiveAuthentication yes\n\
-         # IAM users' active SSH public keys, published by iamctl ([accounts] authorized_keys_dir).\n\
-         AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 {}/%u\n",
-        authorized_keys_dir.display()
+         # The files sshd read before setup-host, then IAM users' active SSH public keys,\n\
+         # published by iamctl by uid ([accounts] authorized_keys_dir).\n\
+         AuthorizedKeysFile {}\n",
+        files.join(" ")
     )
+}
+
+/// sshd's compiled-in `AuthorizedKeysFile` (sshd_config(5)).
+pub const SSHD_DEFAULT_AUTHORIZED_KEYS: &str = ".ssh/authorized_keys .ssh/authorized_keys2";
+
+/// sshd's `AuthorizedKeysFile` entry for the keys iamctl publishes: the
+/// file named by the uid of the user logging in (`%U`), never by name.
+pub fn published_keys_file(authorized_keys_dir: &Path) -> String {
+    format!("{}/%U", authorized_keys_dir.display())
+}
+
+/// The by-name entry of the first layout (`%u`): a local account made
+/// later under an IAM user's name would have read that user's file.
+fn by_name_keys_file(authorized_keys_dir: &Path) -> String {
+    format!("{}/%u", authorized_keys_dir.display())
+}
+
+/// The files sshd reads of its own, from the effective `AuthorizedKeysFile`
+/// (`sshd -T`), without ours (either layout: a rerun, or the migration
+/// from `%u`). `none` is no file.
+pub fn admin_authorized_keys(sshd_keys: &str, authorized_keys_dir: &Path) -> Vec<String> {
+    let ours = [
+        published_keys_file(authorized_keys_dir),
+        by_name_keys_file(authorized_keys_dir),
+    ];
+    sshd_keys
+        .split_whitespace()
+        .filter(|f| *f != "none" && !ours.iter().any(|o| o == f))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One setting of `sshd -T` output (lower-case keys, `key value` lines).
+pub fn sshd_setting(sshd_t: &str, key: &str) -> Option<String> {
+    sshd_t.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        k.eq_ignore_ascii_case(key).then(|| v.trim().to_owned())
+    })
 }
 
 /// Whether sshd can take `dir` in `AuthorizedKeysFile`: absolute, and
@@ -535,12 +585,7 @@ pub fn sshd_includes_dropins(main_config: &str) -> bool {
 
 /// Checks sshd's effective settings (the output of `sshd -T`).
 pub fn check_sshd_effective(sshd_t: &str) -> Vec<Check> {
-    let get = |key: &str| {
-        sshd_t.lines().find_map(|l| {
-            let (k, v) = l.split_once(' ')?;
-            k.eq_ignore_ascii_case(key).then(|| v.trim().to_owned())
-        })
-    };
+    let get = |key: &str| sshd_setting(sshd_t, key);
     let fix = "iamctl setup-host --ssh, then systemctl reload ssh";
     let mut checks = Vec::new();
     match get("usepam").as_deref() {
@@ -588,31 +633,57 @@ pub fn check_sshd_effective(sshd_t: &str) -> Vec<Check> {
 }
 
 /// Whether sshd reads the IAM users' keys iamctl publishes in
-/// `authorized_keys_dir` (once `setup-host --ssh` made it): `None` when
-/// nothing is published yet.
+/// `authorized_keys_dir` (once `setup-host --ssh` made it), by uid: `None`
+/// when nothing is published yet.
 pub fn check_sshd_keys(sshd_t: &str, dir: &Path, published: bool) -> Option<Check> {
     if !published {
         return None;
     }
-    let want = format!("{}/%u", dir.display());
-    let files = sshd_t.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        k.eq_ignore_ascii_case("authorizedkeysfile")
-            .then(|| v.to_owned())
-    });
-    Some(match files {
-        Some(files) if files.split_whitespace().any(|f| f == want) => Check::ok(format!(
-            "sshd: AuthorizedKeysFile reads IAM users' keys ({want})"
-        )),
-        other => Check::warn(
+    let want = published_keys_file(dir);
+    let files = sshd_setting(sshd_t, "authorizedkeysfile");
+    let has = |f: &str| {
+        files
+            .as_deref()
+            .is_some_and(|files| files.split_whitespace().any(|x| x == f))
+    };
+    Some(if has(&want) {
+        Check::ok(format!(
+            "sshd: AuthorizedKeysFile reads IAM users' keys by uid ({want})"
+        ))
+    } else if has(&by_name_keys_file(dir)) {
+        Check::warn(
+            format!(
+                "sshd: AuthorizedKeysFile reads IAM users' keys by name ({}): a local account made later under an IAM user's name would read that user's keys",
+                by_name_keys_file(dir)
+            ),
+            "iamctl setup-host --ssh (publishes the keys by uid and points sshd at them)",
+        )
+    } else {
+        Check::warn(
             format!(
                 "sshd: AuthorizedKeysFile is {}, so IAM users' SSH public keys in {} are not used",
-                other.as_deref().unwrap_or("unset"),
+                files.as_deref().unwrap_or("unset"),
                 dir.display()
             ),
             "iamctl setup-host --ssh",
-        ),
+        )
     })
+}
+
+/// `iam::trust`'s verdict on the published keys directory, which sshd
+/// reads as any user's authorized keys: a FAIL here is iamctl's refusal to
+/// publish there.
+pub fn check_keys_dir(dir: &Path, verdict: Result<(), TrustError>) -> Check {
+    let shown = dir.display();
+    match verdict {
+        Ok(()) => Check::ok(format!(
+            "{shown}: root-owned, nobody else may write it (published SSH public keys)"
+        )),
+        Err(e) => Check::fail(
+            format!("{e} (iamctl refuses to publish SSH public keys there)"),
+            trust_fix(&e, &shown.to_string()),
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -727,6 +798,16 @@ pub fn check_host_file(file: HostFile, path: &Path, verdict: Result<(), TrustErr
             return Check::ok(format!("{shown}: no events yet"));
         }
         TrustError::Missing { .. } => "iamctl init".to_owned(),
+        _ => trust_fix(&e, &shown.to_string()),
+    };
+    Check::fail(format!("{e} (pam_iam and iamctl refuse it)"), fix)
+}
+
+/// What fixes what `iam::trust` refused, naming the file or directory at
+/// fault.
+fn trust_fix(e: &TrustError, shown: &str) -> String {
+    match e {
+        TrustError::Missing { path } => format!("create {}", path.display()),
         TrustError::Io { .. } => format!("make {shown} readable by root"),
         TrustError::Untrusted { path: at, problem } => {
             let at = at.display();
@@ -740,8 +821,7 @@ pub fn check_host_file(file: HostFile, path: &Path, verdict: Result<(), TrustErr
                 Problem::ParentComponent => format!("name {at} without `..` in iam.toml"),
             }
         }
-    };
-    Check::fail(format!("{e} (pam_iam and iamctl refuse it)"), fix)
+    }
 }
 
 /// `iamctl` must be setuid root for non-root IAM users (change-password,
@@ -827,6 +907,9 @@ pub struct HostState {
     pub sshd_config: Option<String>,
     /// The current drop-in, if present.
     pub sshd_dropin: Option<String>,
+    /// The `AuthorizedKeysFile` sshd uses now (`sshd -T`), or why it
+    /// could not be read.
+    pub sshd_keys: Result<String, String>,
     /// `[accounts] authorized_keys_dir`, and whether it exists yet.
     pub authorized_keys_dir: PathBuf,
     pub authorized_keys_published: bool,
@@ -847,8 +930,9 @@ pub enum Change {
     },
     /// `pam-auth-update --enable pam_iam`.
     EnablePamProfile,
-    /// Create `authorized_keys_dir` and publish IAM users' active SSH
-    /// public keys into it.
+    /// Create `authorized_keys_dir` (or check it) and publish IAM users'
+    /// active SSH public keys into it, by uid; files of the by-name layout
+    /// go.
     PublishSshKeys(PathBuf),
     /// `sshd -t`, then reload sshd if it runs.
     ReloadSshd,
@@ -864,7 +948,7 @@ impl fmt::Display for Change {
             ),
             Change::PublishSshKeys(dir) => write!(
                 f,
-                "create {} and publish IAM users' active SSH public keys there (sshd's AuthorizedKeysFile)",
+                "publish IAM users' active SSH public keys in {}, one file per uid (sshd's AuthorizedKeysFile)",
                 dir.display()
             ),
             Change::ReloadSshd => {
@@ -910,6 +994,11 @@ pub fn plan_setup(state: &HostState, opts: SetupOptions) -> Result<Vec<Change>, 
     {
         refusals.push(format!(
             "/etc/ssh/sshd_config does not `Include /etc/ssh/sshd_config.d/*.conf` before its Match blocks, so {SSHD_DROPIN_PATH} would have no effect; add that line at the top"
+        ));
+    }
+    if let (true, Err(e)) = (opts.ssh, &state.sshd_keys) {
+        refusals.push(format!(
+            "cannot read sshd's effective AuthorizedKeysFile, which the drop-in must keep ({e}); fix what `sshd -T` says first"
         ));
     }
     if opts.ssh && !usable_in_sshd_config(&state.authorized_keys_dir) {
@@ -977,17 +1066,20 @@ pub fn plan_setup(state: &HostState, opts: SetupOptions) -> Result<Vec<Change>, 
     {
         changes.push(Change::EnablePamProfile);
     }
-    if opts.ssh {
-        if !state.authorized_keys_published {
+    if let (true, Ok(sshd_keys)) = (opts.ssh, &state.sshd_keys) {
+        let want = sshd_dropin(&state.authorized_keys_dir, sshd_keys);
+        let new_dropin = state.sshd_dropin.as_deref() != Some(want.as_str());
+        // A new drop-in may name the files differently (the by-name
+        // layout before): publish them as it names them first.
+        if !state.authorized_keys_published || new_dropin {
             changes.push(Change::PublishSshKeys(state.authorized_keys_dir.clone()));
         }
-        let want = sshd_dropin(&state.authorized_keys_dir);
-        if state.sshd_dropin.as_deref() != Some(want.as_str()) {
+        if new_dropin {
             changes.push(Change::WriteFile {
                 path: SSHD_DROPIN_PATH.into(),
                 content: want,
                 mode: 0o644,
-                why: "UsePAM yes, KbdInteractiveAuthentication yes, AuthorizedKeysFile with IAM users' keys"
+                why: "UsePAM yes, KbdInteractiveAuthentication yes, AuthorizedKeysFile: sshd's own files, then IAM users' keys by uid"
                     .into(),
             });
             changes.push(Change::ReloadSshd);

@@ -2,6 +2,7 @@
 //! by the `iamctl` binary (setuid, on a host) and by `iam-server` (the
 //! fleet's directory, over AWS's Query API). See docs/ARCHITECTURE.md.
 
+pub mod analyzer;
 pub mod cgroups;
 pub mod cli;
 pub mod ctx;

@@ -5,7 +5,10 @@
 //! transaction → audit. Every rule lives in the `iam` crate; this crate maps
 //! the AWS CLI's surface onto it.
 
-use iamctl::{cli, ctx, doctor, elevate, error, init, output, setuid, setup_host, simulate, verbs};
+use iamctl::cli::operation_name;
+use iamctl::{
+    analyzer, cli, ctx, doctor, elevate, error, init, output, setuid, setup_host, simulate, verbs,
+};
 
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
@@ -24,11 +27,9 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let verb = matches.subcommand_name().unwrap_or_default().to_owned();
-    // Every verb but the three that drop privilege opens the store.
-    if !matches!(
-        cli.command,
-        Command::Completion(_) | Command::Man(_) | Command::SimulateCustomPolicy(_)
-    ) && let Err(e) = setuid::out_of_reach(invoker)
+    // Every verb but those that drop privilege opens the store.
+    if !store_free(&cli.command)
+        && let Err(e) = setuid::out_of_reach(invoker)
     {
         return fail(&e);
     }
@@ -36,7 +37,8 @@ fn main() -> ExitCode {
         let config_path = setuid::config_path(invoker, cli.config.as_deref());
         return elevate::assume_role(invoker, &config_path, a);
     }
-    let result = run(invoker, &cli, &verb);
+    let mut warnings = Vec::new();
+    let result = run(invoker, &cli, &verb, &mut warnings);
     // The store is closed: what is left (output to descriptors the caller
     // chose, which may never drain) runs as the caller, who can end it.
     if let Err(e) = setuid::drop_privileges(invoker) {
@@ -44,6 +46,9 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(value) => {
+            for line in &warnings {
+                iamctl::say!("{}", output::printable(line));
+            }
             let text = output::render(&value, cli.output, &operation_name(&verb));
             let mut out = std::io::stdout().lock();
             if out
@@ -53,20 +58,43 @@ fn main() -> ExitCode {
             {
                 return ExitCode::FAILURE;
             }
+            if analyzer::fails(&cli.command, &value) {
+                return ExitCode::from(1);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e),
     }
 }
 
-fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Value, CliError> {
+/// The verbs that read no store and drop privilege before anything else:
+/// they take only what their caller gives them.
+fn store_free(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Completion(_)
+            | Command::Man(_)
+            | Command::SimulateCustomPolicy(_)
+            | Command::ValidatePolicy(_)
+            | Command::CheckNoNewAccess(_)
+            | Command::CheckAccessNotGranted(_)
+    )
+}
+
+/// Runs the verb; `warnings` receives what a successful write has to say
+/// besides its output (a policy's validation findings), printed after
+/// privileges are dropped.
+fn run(
+    invoker: setuid::Invoker,
+    cli: &Cli,
+    verb: &str,
+    warnings: &mut Vec<String>,
+) -> Result<serde_json::Value, CliError> {
     let config_path = setuid::config_path(invoker, cli.config.as_deref());
-    if matches!(
-        cli.command,
-        Command::Completion(_) | Command::Man(_) | Command::SimulateCustomPolicy(_)
-    ) {
+    if store_free(&cli.command) {
         setuid::drop_privileges(invoker)?;
     }
+    let files = iamctl::input::ParamFiles::Read;
     match &cli.command {
         Command::Completion(a) => {
             let mut cmd = Cli::command();
@@ -74,20 +102,23 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
             Ok(serde_json::Value::Null)
         }
         Command::Man(a) => man(a.out_dir.as_deref()),
-        Command::SimulateCustomPolicy(args) => {
-            simulate::run_custom(args, iamctl::input::ParamFiles::Read)
-        }
+        Command::SimulateCustomPolicy(args) => simulate::run_custom(args, files),
+        Command::ValidatePolicy(args) => analyzer::validate(args, files),
+        Command::CheckNoNewAccess(args) => analyzer::no_new_access(args, files),
+        Command::CheckAccessNotGranted(args) => analyzer::access_not_granted(args, files),
         Command::Init(a) => init::run(invoker, &config_path, a),
         Command::SetupHost(a) => setup_host::run(invoker, &config_path, a),
         Command::Doctor => doctor::run(invoker, &config_path),
         command => {
             let mut ctx = ctx::Ctx::open(invoker, &config_path, operation_name(verb), cli.output)?;
-            match command {
+            let value = match command {
                 Command::SimulatePrincipalPolicy(a) => verbs::simulate_principal(&mut ctx, a),
                 Command::ListSessions(a) => elevate::list_sessions(&mut ctx, a),
                 Command::RevokeSession(a) => elevate::revoke_session(&mut ctx, a),
                 other => verbs::run(&mut ctx, other),
-            }
+            };
+            warnings.append(&mut ctx.warnings);
+            value
         }
     }
 }
@@ -97,24 +128,6 @@ fn run(invoker: setuid::Invoker, cli: &Cli, verb: &str) -> Result<serde_json::Va
 fn fail(e: &CliError) -> ExitCode {
     iamctl::say!("{e}");
     ExitCode::from(254)
-}
-
-/// `list-users` → `ListUsers`, `enable-mfa-device` → `EnableMFADevice`,
-/// `upload-ssh-public-key` → `UploadSSHPublicKey`: the AWS operation name
-/// (table titles, action names, audit).
-pub fn operation_name(verb: &str) -> String {
-    verb.split('-')
-        .map(|w| {
-            if w == "mfa" || w == "ssh" {
-                return w.to_ascii_uppercase();
-            }
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
 }
 
 /// `iamctl man`: iamctl.1 to stdout, or iamctl.1 and iamctl-VERB.1 per verb
@@ -146,29 +159,4 @@ fn man(out_dir: Option<&std::path::Path>) -> Result<serde_json::Value, CliError>
         .map_err(io)?,
     }
     Ok(serde_json::Value::Null)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::operation_name;
-
-    #[test]
-    fn operation_names_are_aws_spelled() {
-        assert_eq!(operation_name("list-users"), "ListUsers");
-        assert_eq!(operation_name("enable-mfa-device"), "EnableMFADevice");
-        assert_eq!(
-            operation_name("create-virtual-mfa-device"),
-            "CreateVirtualMFADevice"
-        );
-        assert_eq!(operation_name("list-mfa-devices"), "ListMFADevices");
-        assert_eq!(
-            operation_name("upload-ssh-public-key"),
-            "UploadSSHPublicKey"
-        );
-        assert_eq!(operation_name("list-ssh-public-keys"), "ListSSHPublicKeys");
-        assert_eq!(
-            operation_name("get-account-password-policy"),
-            "GetAccountPasswordPolicy"
-        );
-    }
 }

@@ -86,7 +86,7 @@ fn scalar(v: &Value) -> String {
 /// columns) and bidirectional overrides are shown escaped, never sent to
 /// an administrator's terminal. The AWS CLI prints them raw; JSON output
 /// escapes them anyway.
-fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -193,8 +193,10 @@ fn reset_scheduling() -> std::io::Result<()> {
 }
 
 /// Gives up root for good (real, effective and saved uid = the caller's),
-/// for verbs that need no privilege: `simulate-custom-policy`, `completion`,
-/// `man`. Whatever files they read or write, they do as the caller.
+/// for verbs that need no privilege: `simulate-custom-policy`, Access
+/// Analyzer's `validate-policy`, `check-no-new-access` and
+/// `check-access-not-granted`, `completion`, `man`. Whatever files they
+/// read or write, they do as the caller.
 pub fn drop_privileges(invoker: Invoker) -> Result<(), CliError> {
     if invoker.is_root() {
         return Ok(());

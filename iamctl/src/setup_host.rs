@@ -99,10 +99,19 @@ fn gather(config_path: &Path) -> Result<HostState, CliError> {
             .is_file(),
         sshd_config: read_opt(Path::new("/etc/ssh/sshd_config")),
         sshd_dropin: read_opt(Path::new(hostsetup::SSHD_DROPIN_PATH)),
+        sshd_keys: sshd_authorized_keys(),
         authorized_keys_published: authorized_keys_dir.is_dir(),
         authorized_keys_dir,
         admin_iam_user: login_user_name(),
     })
+}
+
+/// The `AuthorizedKeysFile` sshd uses now, as `sshd -T` reports it (the
+/// effective value, wherever it was set; sshd's default if unset).
+fn sshd_authorized_keys() -> Result<String, String> {
+    let sshd_t = run_cmd(Command::new("sshd").arg("-T")).map_err(|e| e.to_string())?;
+    Ok(hostsetup::sshd_setting(&sshd_t, "authorizedkeysfile")
+        .unwrap_or_else(|| hostsetup::SSHD_DEFAULT_AUTHORIZED_KEYS.to_owned()))
 }
 
 /// Every IAM user with what the lockout guard needs to know.

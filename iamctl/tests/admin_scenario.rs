@@ -1304,3 +1304,75 @@ fn an_export_of_the_wrong_shape_is_refused_naming_the_member() {
     );
     assert_eq!(env.ok(&["list-users"])["Users"], json!([]));
 }
+
+/// AWS never reuses a unique id, and a trust policy is bound to the ids of
+/// the principals it names (a deleted one's id stays in it). An import
+/// that gives a new user or role such an id would be trusted in the
+/// deleted principal's place: refused, nothing written; without the id it
+/// gets a new one.
+#[test]
+fn import_refuses_a_unique_id_a_trust_policy_is_bound_to() {
+    if !require_root("import_refuses_a_unique_id_a_trust_policy_is_bound_to") {
+        return;
+    }
+    let env = Env::new();
+    env.ok(&["create-user", "--user-name", "bob"]);
+    env.ok(&[
+        "create-role",
+        "--role-name",
+        "old-robot",
+        "--assume-role-policy-document",
+        &trust_for("bob"),
+    ]);
+    let bob_id = env.ok(&["get-user", "--user-name", "bob"])["User"]["UserId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let robot_id = env.ok(&["get-role", "--role-name", "old-robot"])["Role"]["RoleId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::{ACCOUNT}:user/bob","arn:aws:iam::{ACCOUNT}:role/old-robot"]}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    env.ok(&[
+        "create-role",
+        "--role-name",
+        "ops",
+        "--assume-role-policy-document",
+        &trust,
+    ]);
+    env.ok(&["delete-user", "--user-name", "bob"]);
+    env.ok(&["delete-role", "--role-name", "old-robot"]);
+
+    let user =
+        |id: &str| json!({"UserDetailList": [{"Path": "/", "UserName": "mallory", "UserId": id}]});
+    let role = json!({"RoleDetailList": [{"Path": "/", "RoleName": "new-robot", "RoleId": robot_id,
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}]});
+    for (name, doc, id) in [("user", user(&bob_id), &bob_id), ("role", role, &robot_id)] {
+        let file = env.write(&format!("{name}.json"), &doc.to_string());
+        let before = env.dump();
+        let line = env.fail(&["import-authorization-details", &file]);
+        assert!(
+            line.contains(id.as_str()) && line.contains("role ops"),
+            "{line}"
+        );
+        assert!(line.contains("never reused"), "{line}");
+        assert_eq!(before, env.dump(), "a refused import changed the store");
+    }
+    // Without the id: a new one, which the old binding does not match.
+    let file = env.write(
+        "fresh.json",
+        &json!({"UserDetailList": [{"Path": "/", "UserName": "mallory"}]}).to_string(),
+    );
+    env.ok(&["import-authorization-details", &file]);
+    let mallory = env.ok(&["get-user", "--user-name", "mallory"])["User"]["UserId"].clone();
+    assert_ne!(mallory, json!(bob_id));
+    let role = env.ok(&["get-role", "--role-name", "ops"])["Role"].clone();
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"][0],
+        json!(bob_id),
+        "the binding still shows the deleted user's id, as AWS does"
+    );
+}

@@ -331,6 +331,49 @@ fn non_root_caller_is_authorized_by_policy() {
         "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // So do Access Analyzer's checks: a file only root can read stays unread.
+    for args in [
+        &[
+            "validate-policy",
+            "--policy-document",
+            "file:///etc/shadow",
+            "--policy-type",
+            "IDENTITY_POLICY",
+        ][..],
+        &[
+            "check-no-new-access",
+            "--new-policy-document",
+            "file:///etc/shadow",
+            "--existing-policy-document",
+            ALLOW_ALL,
+            "--policy-type",
+            "IDENTITY_POLICY",
+        ][..],
+    ] {
+        let r = s.user(me, args, "");
+        assert!(
+            r.code == 254
+                && r.stderr.contains("denied")
+                && !r.stderr.contains("root:")
+                && !r.stdout.contains("root:"),
+            "{}",
+            r.stderr
+        );
+    }
+    let r = s.user(
+        me,
+        &[
+            "validate-policy",
+            "--policy-document",
+            ALLOW_ALL,
+            "--policy-type",
+            "IDENTITY_POLICY",
+            "--fail-on",
+            "NONE",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = s.user(me, &["man", "--out-dir", "/root/iamctl-man-test"], "");
     assert_ne!(r.code, 0);
     assert!(!Path::new("/root/iamctl-man-test").exists());
@@ -604,4 +647,69 @@ fn own_ssh_public_keys_are_self_service_with_awss_example_statement() {
         "",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Recovery codes are self-service by policy (ours: `iam:CreateRecoveryCodes`
+/// and `iam:GetRecoveryCodesStatus` on `user/${aws:username}`): a user makes
+/// and counts their own codes, never another's, and a refused call changes
+/// nothing.
+#[test]
+fn own_recovery_codes_are_self_service_by_policy() {
+    if !require_root("own_recovery_codes_are_self_service_by_policy") {
+        return;
+    }
+    if !Path::new("/etc/iam").exists() {
+        std::fs::create_dir_all("/etc/iam").unwrap();
+    }
+    let s = Setuid::new();
+    let name = format!("iamr{}", std::process::id() % 100_000);
+    s.admin_ok(&["create-user", "--user-name", &name]);
+    s.admin_ok(&["create-user", "--user-name", "alice"]);
+    let user = s.iam_user(&name);
+    let me = (user.uid, user.gid);
+    // Without a policy: refused.
+    let before = s.dump();
+    let r = s.user(me, &["create-recovery-codes"], "");
+    assert!(
+        r.stderr.starts_with("AccessDenied: ") && r.stderr.contains("iam:CreateRecoveryCodes"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.dump(), before);
+    s.admin_ok(&[
+        "put-user-policy",
+        "--user-name",
+        &name,
+        "--policy-name",
+        "own-codes",
+        "--policy-document",
+        &policy_file("ManageOwnRecoveryCodes.json"),
+    ]);
+    let r = s.user(me, &["create-recovery-codes"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let made: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(made["RecoveryCodes"]["UserName"], json!(name));
+    assert_eq!(made["RecoveryCodes"]["Codes"].as_array().unwrap().len(), 10);
+    let r = s.user(me, &["get-recovery-codes-status"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let status: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(status["RecoveryCodesStatus"]["Remaining"], 10);
+    let before = s.dump();
+    for args in [
+        vec!["create-recovery-codes", "--user-name", "alice"],
+        vec!["get-recovery-codes-status", "--user-name", "alice"],
+    ] {
+        let r = s.user(me, &args, "");
+        assert!(
+            r.stderr.starts_with("AccessDenied: "),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(s.dump(), before, "a refused call changed the store");
+    assert!(
+        s.audit()
+            .iter()
+            .any(|e| e["eventName"] == "CreateRecoveryCodes" && e.get("errorCode").is_none())
+    );
 }

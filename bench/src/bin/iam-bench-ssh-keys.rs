@@ -7,7 +7,7 @@
 //! A temporary store gets USERS (default 10,000) IAM users with one
 //! Ed25519 key each, written through `iam::store::Store` in one
 //! transaction, and published with `iam::publish::ssh_keys` (what iamctl
-//! does after every change) into `DIR/%u`. The baseline is what sshd reads
+//! does after every change) into `DIR/%U` (by uid). The baseline is what sshd reads
 //! without IAM: the same line in each user's own
 //! `HOME/.ssh/authorized_keys`. Per connection, sshd opens the file its
 //! `AuthorizedKeysFile` names for the user and looks for the offered key
@@ -62,7 +62,7 @@ fn main() {
         .atomically(|s| {
             for i in 0..users {
                 let name = UserName::parse(&format!("ssh{i:06}")).unwrap();
-                s.create_user(&NewUser::new(name.clone()), now)?;
+                let uid = s.create_user(&NewUser::new(name.clone()), now)?.uid;
                 let body = ed25519_line(i);
                 let id = new_unique_id(UniqueIdKind::SshPublicKey).unwrap();
                 let key = NewSshPublicKey {
@@ -70,7 +70,7 @@ fn main() {
                     fingerprint: format!("{i:032x}"),
                 };
                 s.upload_ssh_public_key(&name, &id, &key, now)?;
-                lines.push((name, body));
+                lines.push((name, body, uid));
             }
             Ok(())
         })
@@ -80,7 +80,7 @@ fn main() {
     let started = Instant::now();
     sync_ssh_keys(&store, &local, &published, Compare::Contents).expect("publish");
     let first_publish = started.elapsed();
-    for (name, body) in &lines {
+    for (name, body, _) in &lines {
         let ssh = homes.join(name.as_str()).join(".ssh");
         fs::create_dir_all(&ssh).unwrap();
         fs::write(ssh.join("authorized_keys"), format!("{body} laptop\n")).unwrap();
@@ -92,10 +92,10 @@ fn main() {
     let mut plain = Vec::with_capacity(rounds);
     let mut pick = Lcg(0x5eed);
     for _ in 0..rounds {
-        let (name, body) = &lines[pick.next(lines.len())];
+        let (name, body, uid) = &lines[pick.next(lines.len())];
         let offered = body.split(' ').nth(1).unwrap();
         let t = Instant::now();
-        assert!(sshd_lookup(&published.join(name.as_str()), offered));
+        assert!(sshd_lookup(&published.join(uid.to_string()), offered));
         ours.push(t.elapsed());
         let t = Instant::now();
         let own = homes.join(name.as_str()).join(".ssh/authorized_keys");
@@ -107,7 +107,7 @@ fn main() {
     let mut open = Vec::new();
     let mut find = Vec::new();
     for _ in 0..200 {
-        let (name, body) = &lines[pick.next(lines.len())];
+        let (name, body, _) = &lines[pick.next(lines.len())];
         let t = Instant::now();
         let s = Store::open(&db).expect("open");
         open.push(t.elapsed());
@@ -124,7 +124,7 @@ fn main() {
     let mut by_name = Vec::new();
     let mut by_content = Vec::new();
     for _ in 0..5 {
-        let (name, _) = &lines[pick.next(lines.len())];
+        let (name, _, _) = &lines[pick.next(lines.len())];
         let id = store.list_ssh_public_keys(name).unwrap()[0].id.clone();
         store
             .update_ssh_public_key(name, &id, AccessKeyStatus::Inactive)
@@ -164,7 +164,7 @@ fn main() {
     println!("| measurement | pam_iam | baseline | ratio / note |");
     println!("|---|---|---|---|");
     println!(
-        "| sshd's AuthorizedKeysFile lookup (open DIR/%u, find the key; n={rounds}, interleaved) | {} | ~/.ssh/authorized_keys: {} | {:.2}× |",
+        "| sshd's AuthorizedKeysFile lookup (open DIR/%U, find the key; n={rounds}, interleaved) | {} | ~/.ssh/authorized_keys: {} | {:.2}× |",
         timing(&ours),
         timing(&plain),
         median(&ours).as_secs_f64() / median(&plain).as_secs_f64()

@@ -1,7 +1,7 @@
 //! The decision of an assume-role, and its second factor.
 
 use crate::directory::Directory;
-use crate::factors::{self, CodeCheck};
+use crate::factors::{self, CodeCheck, SecondFactors};
 use crate::ledger::Ledger;
 use crate::names::UserName;
 use crate::policy::{
@@ -207,13 +207,14 @@ pub enum MfaFailure {
     Store(#[from] StoreError),
 }
 
-/// The device to ask a code for: the given serial, else the user's first
-/// enabled device.
-pub fn mfa_device_for(
+/// The devices a code may come from: the given serial (STS's
+/// `SerialNumber`), else every device enabled for the user (a code of any
+/// of them is a second factor, as at login).
+pub fn mfa_devices_for(
     store: &dyn Directory,
     user: &UserName,
     serial: Option<&str>,
-) -> Result<MfaDevice, MfaFailure> {
+) -> Result<Vec<MfaDevice>, MfaFailure> {
     match serial {
         Some(serial) => {
             let device = store
@@ -228,17 +229,23 @@ pub fn mfa_device_for(
                     user: user.to_string(),
                 });
             }
-            Ok(device)
+            Ok(vec![device])
         }
-        None => store
-            .list_mfa_devices(user)?
-            .into_iter()
-            .find(|d| d.enable_date.is_some())
-            .ok_or_else(|| MfaFailure::NoDevice(user.to_string())),
+        None => {
+            let devices: Vec<MfaDevice> = store
+                .list_mfa_devices(user)?
+                .into_iter()
+                .filter(|d| d.enable_date.is_some())
+                .collect();
+            match devices.is_empty() {
+                true => Err(MfaFailure::NoDevice(user.to_string())),
+                false => Ok(devices),
+            }
+        }
     }
 }
 
-/// Checks a one-time code for `user` on `device` as a login would, through
+/// Checks a one-time code for `user` from one of `devices` as a login would, through
 /// the login's one lockout rule ([`Ledger::settle_attempt`]) and the one
 /// code check ([`factors::check_code`]): decided in the transaction that
 /// records it, refused while locked out (no code burnt); a wrong or
@@ -247,7 +254,7 @@ pub fn mfa_device_for(
 pub fn check_mfa_code(
     ledger: &Ledger<'_>,
     user: &UserName,
-    device: &MfaDevice,
+    devices: &[MfaDevice],
     code: &SecretString,
     rule: &LockoutRule,
     skew_steps: u8,
@@ -255,9 +262,16 @@ pub fn check_mfa_code(
 ) -> Result<(), MfaFailure> {
     let mut why = MfaFailure::InvalidCode;
     let settled = ledger.settle_attempt(user.as_str(), rule, now, |ledger| {
+        // Recovery codes are for getting back in at a login, not here.
+        let factors = SecondFactors {
+            devices,
+            recovery: None,
+        };
         Ok(
-            match factors::check_code(ledger, device, code, skew_steps, now)? {
-                CodeCheck::Accepted => AttemptResult::Pass { reset: false },
+            match factors::check_code(ledger, factors, code, skew_steps, now)? {
+                CodeCheck::Accepted { .. } | CodeCheck::RecoveryCode { .. } => {
+                    AttemptResult::Pass { reset: false }
+                }
                 CodeCheck::Replayed => {
                     why = MfaFailure::Replayed;
                     AttemptResult::Fail { count: true }

@@ -405,7 +405,7 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         .unwrap();
     let serial = device.serial_number.clone();
     assert!(matches!(
-        mfa_device_for(&store, &alice, None),
+        mfa_devices_for(&store, &alice, None),
         Err(MfaFailure::NoDevice(_))
     ));
     // Enabled with the codes of the two previous steps.
@@ -414,11 +414,11 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         .enable_mfa_device(&alice, &serial, step_now - 1, now)
         .unwrap();
     assert_eq!(
-        mfa_device_for(&store, &alice, None).unwrap().serial_number,
+        mfa_devices_for(&store, &alice, None).unwrap()[0].serial_number,
         serial
     );
     assert!(matches!(
-        mfa_device_for(&store, &bob, Some(&serial)),
+        mfa_devices_for(&store, &bob, Some(&serial)),
         Err(MfaFailure::NotYourDevice { .. })
     ));
     let rule = LockoutRule {
@@ -427,11 +427,11 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         unlock_time: 900,
     };
     let check = |code: &str| {
-        let device = mfa_device_for(&store, &alice, Some(&serial)).unwrap();
+        let devices = mfa_devices_for(&store, &alice, Some(&serial)).unwrap();
         check_mfa_code(
             &store.ledger(),
             &alice,
-            &device,
+            &devices,
             &code.into(),
             &rule,
             1,
@@ -469,4 +469,77 @@ fn mfa_codes_work_once_and_failures_lock_out() {
         check(next.expose()).is_ok(),
         "the locked attempt took the step"
     );
+}
+
+/// assume-role (and STS AssumeRole) take a code of any of the user's
+/// enabled devices when no `SerialNumber` names one; naming one takes that
+/// device's codes only.
+#[test]
+fn a_code_of_any_enabled_device_counts_unless_a_serial_names_one() {
+    use crate::names::{AccountId, IamPath, MfaDeviceName};
+    use crate::secret::SecretBytes;
+    use crate::store::NewUser;
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::create(&dir.path().join("iam.db"), &AccountId::parse(ACCT).unwrap()).unwrap();
+    let now = t(0);
+    let alice = UserName::parse("alice").unwrap();
+    store
+        .create_user(&NewUser::new(alice.clone()), now)
+        .unwrap();
+    let step_now = totp::step_at(now).unwrap();
+    let mut devices = Vec::new();
+    for (name, seed) in [
+        ("phone", b"12345678901234567890"),
+        ("key", b"abcdefghijklmnopqrst"),
+    ] {
+        let secret = SecretBytes::new(seed.to_vec());
+        let device = store
+            .create_virtual_mfa_device(
+                &MfaDeviceName::parse(name).unwrap(),
+                &IamPath::root(),
+                &secret,
+                now,
+            )
+            .unwrap();
+        store
+            .enable_mfa_device(&alice, &device.serial_number, step_now - 1, now)
+            .unwrap();
+        devices.push((device.serial_number, secret));
+    }
+    let rule = LockoutRule {
+        deny: 10,
+        fail_interval: 900,
+        unlock_time: 900,
+    };
+    let check = |serial: Option<&str>, secret: &SecretBytes, at: DateTime<Utc>| {
+        let found = mfa_devices_for(&store, &alice, serial).unwrap();
+        let code = totp::code_at(secret, at.timestamp() as u64);
+        check_mfa_code(&store.ledger(), &alice, &found, &code, &rule, 1, at)
+    };
+    let (phone, key) = (&devices[0], &devices[1]);
+    assert_eq!(mfa_devices_for(&store, &alice, None).unwrap().len(), 2);
+    assert!(check(None, &key.1, now).is_ok());
+    assert!(check(None, &phone.1, now).is_ok());
+    // Named: only that device's code.
+    assert!(matches!(
+        check(Some(&phone.0), &key.1, t(30)),
+        Err(MfaFailure::InvalidCode)
+    ));
+    assert!(check(Some(&key.0), &key.1, t(30)).is_ok());
+}
+
+/// `host:RunAs` is asked with the session's `sts:DurationSeconds`: a
+/// role's permission policy can bound how long a session runs (the bound
+/// validate-policy asks of a RunAs that may reach root).
+#[test]
+fn run_as_sees_the_session_duration() {
+    let bounded = r#","Condition":{"NumericLessThanEquals":{"sts:DurationSeconds":"3600"}}"#;
+    let mut case = Case::new(NOTHING, trust(ALICE, ""));
+    case.role = role_policies(bounded);
+    let (v, msg, _) = case.run();
+    assert!(v.is_allowed(), "{msg:?}");
+    case.duration = 7200;
+    let (v, _, _) = case.run();
+    assert!(matches!(v, Verdict::RunAsDenied { .. }));
 }

@@ -39,6 +39,8 @@ pub enum Outgoing {
     },
     /// A TOTP step of the device `serial` was used up.
     TotpStep { serial: String, step: u64 },
+    /// Code `code` of recovery code set `set_id` was used up at `at`.
+    RecoveryCodeUsed { set_id: String, code: u32, at: i64 },
     /// A failure of `user` (as named at login) counted at `at`.
     Failure { user: String, at: i64 },
     /// A failure of `user` at `at` taken back (a right current password).
@@ -52,6 +54,7 @@ impl Outgoing {
         match self {
             Self::Password { .. } => "password",
             Self::TotpStep { .. } => "totp_step",
+            Self::RecoveryCodeUsed { .. } => "recovery_code",
             Self::Failure { .. } | Self::FailureForgiven { .. } | Self::FailuresReset { .. } => {
                 "failures"
             }

@@ -1,5 +1,5 @@
-//! TOTP steps accepted (per device serial) and last-used times (per user
-//! unique id).
+//! TOTP steps accepted (per device serial), recovery codes used (per set)
+//! and last-used times (per user unique id).
 
 use super::{Ledger, Outgoing, outbox::queue_in};
 use crate::store::sql::{OptionalExtension, params};
@@ -42,6 +42,37 @@ impl Ledger<'_> {
                 queue_in(c, &Outgoing::TotpStep { serial, step })?;
             }
             Ok(n == 1)
+        })
+    }
+
+    /// Uses up code `code` of recovery code set `set_id`, if it is unused:
+    /// an insert that only one of two concurrent logins wins, as
+    /// [`Self::accept_totp_step`]. `false`: used before. A use is queued
+    /// for the directory of record.
+    pub fn use_recovery_code(&self, set_id: &str, code: u32, now: DateTime<Utc>) -> Result<bool> {
+        let at = now.timestamp();
+        self.store.write(|c| {
+            let n = c.execute(
+                "INSERT INTO recovery_codes_used (set_id, code, used_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (set_id, code) DO NOTHING",
+                params![set_id, code, at],
+            )?;
+            if n == 1 {
+                let set_id = set_id.to_owned();
+                queue_in(c, &Outgoing::RecoveryCodeUsed { set_id, code, at })?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// How many codes of set `set_id` are used.
+    pub fn recovery_codes_used(&self, set_id: &str) -> Result<u32> {
+        self.store.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM recovery_codes_used WHERE set_id = ?1",
+                [set_id],
+                |r| r.get(0),
+            )?)
         })
     }
 

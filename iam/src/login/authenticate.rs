@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::audit::UserIdentity;
-use crate::factors::{self, CodeCheck, split_combined, verify_or_dummy};
+use crate::audit::{PamEvent, UserIdentity};
+use crate::factors::{self, CodeCheck, SecondFactors, split_combined, verify_or_dummy};
 use crate::ledger::Ledger;
 use crate::secret::SecretString;
 use crate::store::{AuthRecord, AuthState, StoreError, UserStatus};
@@ -88,14 +88,27 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         }
     };
 
+    let mut recovery_left = None;
     let passed = if password_passed {
         let verified = password.as_ref().and_then(|p| p.as_ref().ok());
+        let (identity, origin) = (attempt.identity.clone(), attempt.origin.clone());
         host.settle(&mut attempt, true, now, |ledger| {
             let result = check_code(&host, ledger, options.mode, account, &password, code, now)?;
             if let (Ok(_), Some(account), Some(_)) = (&result, account, verified) {
                 ledger.record_password_used(&account.user.id, now)?;
             }
-            Ok(result)
+            Ok(match result {
+                Ok(Proved::NoCode) => Ok(None),
+                Ok(Proved::Totp) => Ok(Some(now.timestamp())),
+                Ok(Proved::RecoveryCode { remaining }) => {
+                    // Audited in the transaction that uses the code up.
+                    let used = PamEvent::RecoveryCodeUsed { remaining };
+                    host.queue_audit(ledger, used, &identity, &origin, now)?;
+                    recovery_left = Some(remaining);
+                    Ok(Some(now.timestamp()))
+                }
+                Err(failure) => Err(failure),
+            })
         })
     } else {
         // Already refused (counted and audited): the row moves on like any
@@ -113,6 +126,12 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
         }
         Err(outcome) => return outcome,
     }
+    if let Some(remaining) = recovery_left {
+        host.deliver_audit();
+        conv.info(&format!(
+            "Recovery code accepted; {remaining} left. Enrol a new MFA device if yours is lost."
+        ));
+    }
     if let Some(Ok(verified)) = &password {
         conv.set_stacked_password(&verified.password);
     }
@@ -124,12 +143,24 @@ pub fn authenticate(conv: &mut dyn Conversation, options: &Options, now: DateTim
     Outcome::Success
 }
 
+/// What the code answer proved ([`check_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Proved {
+    /// No code was asked, or the user has no MFA device to prove.
+    NoCode,
+    /// A TOTP code of one of the user's devices.
+    Totp,
+    /// A recovery code, used up; `remaining` are left.
+    RecoveryCode { remaining: u32 },
+}
+
 /// The last check of an attempt, inside its deciding transaction: what the
 /// password came to (modes without a code prompt), the account (`mode=totp`)
-/// and the code, whose step is taken here. In `password+totp` a user
-/// without an MFA device passes on the password alone (policy and
-/// `require_mfa` decide in the account stage) and the code answer is
-/// ignored.
+/// and the code, whose step (or recovery code) is taken here. In
+/// `password+totp` a user without an MFA device passes on the password
+/// alone (policy and `require_mfa` decide in the account stage) and the
+/// code answer is ignored; recovery codes stand in for a device's code, so
+/// they too count only for a user with a device.
 pub(super) fn check_code(
     host: &Host,
     ledger: &Ledger<'_>,
@@ -138,7 +169,7 @@ pub(super) fn check_code(
     password: &Option<Result<Verified, Failure>>,
     code: Option<SecretString>,
     now: DateTime<Utc>,
-) -> Result<Result<Option<i64>, Failure>, StoreError> {
+) -> Result<Result<Proved, Failure>, StoreError> {
     if let Some(Err(failure)) = password {
         return Ok(Err(*failure));
     }
@@ -146,18 +177,23 @@ pub(super) fn check_code(
         return Ok(Err(failure));
     }
     let Some(code) = code else {
-        return Ok(Ok(None));
+        return Ok(Ok(Proved::NoCode));
     };
-    let Some(device) = account.and_then(|a| a.device.as_ref()) else {
+    let Some(account) = account.filter(|a| !a.devices.is_empty()) else {
         return Ok(match mode {
             Mode::Totp => Err(Failure::NoMfaDevice),
-            _ => Ok(None),
+            _ => Ok(Proved::NoCode),
         });
+    };
+    let factors = SecondFactors {
+        devices: &account.devices,
+        recovery: account.recovery.as_ref(),
     };
     let skew = host.config.totp.skew_steps;
     Ok(
-        match factors::check_code(ledger, device, &code, skew, now)? {
-            CodeCheck::Accepted => Ok(Some(now.timestamp())),
+        match factors::check_code(ledger, factors, &code, skew, now)? {
+            CodeCheck::Accepted { .. } => Ok(Proved::Totp),
+            CodeCheck::RecoveryCode { remaining } => Ok(Proved::RecoveryCode { remaining }),
             CodeCheck::Wrong => Err(Failure::WrongCode),
             CodeCheck::Replayed => Err(Failure::ReplayedCode),
         },

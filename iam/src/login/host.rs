@@ -9,6 +9,7 @@ use crate::directory::Directory;
 use crate::ledger::{HostStore, Ledger};
 use crate::local_accounts::{Collision, LocalAccounts};
 use crate::names::UserName;
+use crate::recovery_codes::RecoveryCodes;
 use crate::store::{
     AccessKeyStatus, AttemptResult, AuthState, LoginProfile, MfaDevice, Settled, StoreError, User,
 };
@@ -17,8 +18,11 @@ use crate::store::{
 pub(super) struct Credentials {
     pub(super) user: User,
     pub(super) profile: Option<LoginProfile>,
-    /// The enabled MFA device (AWS allows one virtual device per user here).
-    pub(super) device: Option<MfaDevice>,
+    /// The enabled MFA devices (AWS allows eight per user): a code of any
+    /// of them passes.
+    pub(super) devices: Vec<MfaDevice>,
+    /// The recovery codes, which stand in for a device's code.
+    pub(super) recovery: Option<RecoveryCodes>,
 }
 
 impl Credentials {
@@ -242,16 +246,19 @@ impl Host {
             Err(StoreError::NoSuchEntity { .. }) => None,
             Err(e) => return Err(failed("login profile", e)),
         };
-        let device = self
+        let devices = self
             .directory()
             .list_mfa_devices(&user.name)
-            .map_err(|e| failed("MFA devices", e))?
-            .into_iter()
-            .next();
+            .map_err(|e| failed("MFA devices", e))?;
+        let recovery = self
+            .directory()
+            .recovery_codes(&user.name)
+            .map_err(|e| failed("recovery codes", e))?;
         Ok(Credentials {
             user,
             profile,
-            device,
+            devices,
+            recovery,
         })
     }
 
@@ -382,7 +389,7 @@ impl Host {
     }
 
     /// What sshd says of this login ([`SshAuth`]) with the
-    /// authentication `record`: how it got in (`host:AuthMethod`) and the
+    /// authentication `record`: how it got in ([`how_in`]) and the
     /// keys sshd accepted, each of which must be an active IAM key of
     /// `user`, or the stage refuses (audited). Keys are directory data,
     /// read here rather than trusted from the file sshd read, so a key made
@@ -419,7 +426,7 @@ impl Host {
             return Err(Outcome::PermissionDenied);
         }
         Ok(KeyLogin {
-            method: auth_method(ssh.publickey(record.is_some()), record),
+            how: how_in(&ssh, !keys.is_empty(), record),
             keys,
         })
     }
@@ -500,6 +507,35 @@ impl Host {
         };
         let event = AuditEvent::pam(event, identity.clone(), &self.config.hostname, &origin, now);
         if let Err(e) = self.audit.write(event) {
+            syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
+        }
+    }
+
+    /// Queues `event` in the ledger's outbox, inside the transaction of the
+    /// change it records; [`Self::deliver_audit`] writes it out after the
+    /// commit.
+    pub(super) fn queue_audit(
+        &self,
+        ledger: &Ledger<'_>,
+        event: PamEvent<'_>,
+        identity: &UserIdentity,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let origin = PamOrigin {
+            service: &origin.service,
+            tty: origin.tty.as_deref(),
+            rhost: origin.rhost.as_deref(),
+        };
+        let event = AuditEvent::pam(event, identity.clone(), &self.config.hostname, &origin, now)
+            .build()
+            .map_err(|e| StoreError::Audit(e.to_string()))?;
+        crate::audit::queue(ledger, &event)
+    }
+
+    /// Delivers the audit events queued in the ledger's outbox.
+    pub(super) fn deliver_audit(&self) {
+        if let Err(e) = self.audit.deliver_queued(&self.db.ledger()) {
             syslog(LOG_ERR, &format!("cannot write the audit log: {e}"));
         }
     }

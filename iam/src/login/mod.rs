@@ -63,7 +63,7 @@ pub use chauthtok::{PasswordChange, change_password};
 use chauthtok::{PasswordState, password_state};
 use host::{Credentials, Host, LOG_ERR, OnUnknown, syslog};
 pub use session::{close_session, local_groups, open_session};
-use ssh::{KeyLogin, KeyRefusal, SshAuth, auth_method, key_evidence};
+use ssh::{HowIn, KeyLogin, KeyRefusal, SshAuth, how_in, key_evidence};
 
 /// What a PAM stage may ask of the application, and nothing more.
 pub trait Conversation {

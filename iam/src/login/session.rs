@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::account::{Admitted, admit};
 use super::*;
 use crate::audit::{PamEvent, UserIdentity};
 use crate::store::LoginSession;
@@ -36,7 +37,8 @@ pub fn local_groups(
     Ok(local)
 }
 
-/// `pam_sm_open_session`: the `Login` audit event and a login-session record
+/// `pam_sm_open_session`: the last gate of an sshd login (how it got in,
+/// proven: `ssh`), then the `Login` audit event and a login-session record
 /// (`iamctl list-sessions`, `aws:MultiFactorAuthAge` later on).
 pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTime<Utc>) -> Outcome {
     let (host, name, origin, user) = match Host::begin_known(conv, options, now) {
@@ -48,15 +50,21 @@ pub fn open_session(conv: &mut dyn Conversation, options: &Options, now: DateTim
         Err(outcome) => return outcome,
     };
     let mfa_time = record.as_ref().and_then(|r| r.mfa_time);
-    // Every key login's key is listed by now (not always in the account
-    // stage: see `ssh`): it must be an active IAM key of the user, or the
-    // session does not start.
+    // sshd has listed every method by now (not always in the account
+    // stage: see `ssh`): the last gate of an sshd login (`admit`).
     let identity = UserIdentity::iam_user(host.account_id(), &user.arn, &name);
-    let KeyLogin { keys, method } =
-        match host.key_login(conv, &user, &identity, &origin, record.as_ref(), now) {
-            Ok(login) => login,
-            Err(outcome) => return outcome,
-        };
+    let Admitted { keys, method } = match admit(
+        &host,
+        conv,
+        Stage::Session,
+        &user,
+        &origin,
+        record.as_ref(),
+        now,
+    ) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return outcome,
+    };
     // Not into the user's session environment (sshd copies the PAM
     // environment there); the record is gone anyway.
     forget_auth_id(conv);

@@ -11,10 +11,17 @@
 //! tests/sshd_keys.rs): after `publickey,keyboard-interactive` every stage
 //! sees the key; after `publickey` alone `acct_mgmt` sees the variable
 //! empty (sshd's monitor records the method only after the account
-//! check), and `open_session` sees the key. So the account stage knows a
-//! key login as "sshd, no method listed, no pam_iam authentication", and
-//! checks the key itself when it is listed; `open_session` checks the key
-//! of every key login before the session starts.
+//! check), and `open_session` sees the key. sshd opens the session of
+//! every login it lets in (before any channel, `ssh -N` too).
+//!
+//! So how a login got in is decided from evidence only ([`how_in`]): a
+//! `publickey` line naming an active IAM key of the user (checked by
+//! `Host::key_login`), and pam_iam's own authentication record. An sshd
+//! login with neither is [`HowIn::Unproven`]: in `acct_mgmt` that is
+//! publickey alone, or hostbased or GSSAPI (sshd runs no PAM
+//! authentication for them, and says nothing yet), so `acct_mgmt` leaves
+//! `host:Login` to `open_session`; there sshd has listed every method, and
+//! a login still unproven is refused.
 
 use super::Conversation;
 use crate::store::{AuthRecord, SshPublicKey};
@@ -28,8 +35,6 @@ pub(crate) struct SshAuth {
     /// Whether sshd set the variable at all (it does for every login it
     /// runs PAM for, empty or not).
     pub(crate) from_sshd: bool,
-    /// Whether it names any method.
-    pub(crate) any_method: bool,
     /// The keys of `publickey` lines, in OpenSSH's one-line form (`TYPE
     /// BASE64`), as the directory stores them.
     pub(crate) public_keys: Vec<String>,
@@ -41,16 +46,6 @@ impl SshAuth {
             Some(info) => Self::parse(&info),
             None => Self::default(),
         }
-    }
-
-    /// Whether sshd let this login in with a public key: a `publickey`
-    /// line, or sshd's variable still empty in a login that no pam_iam
-    /// authentication stands behind (publickey alone, in the account
-    /// stage; see the module's note. A method without PAM that the host
-    /// enabled besides, hostbased or GSSAPI, counts as publickey too).
-    pub(crate) fn publickey(&self, authenticated_by_pam: bool) -> bool {
-        !self.public_keys.is_empty()
-            || (self.from_sshd && !self.any_method && !authenticated_by_pam)
     }
 
     pub(crate) fn parse(info: &str) -> Self {
@@ -67,7 +62,6 @@ impl SshAuth {
             .collect();
         Self {
             from_sshd: true,
-            any_method: info.lines().any(|l| !l.trim().is_empty()),
             public_keys,
         }
     }
@@ -78,8 +72,30 @@ impl SshAuth {
 pub(crate) struct KeyLogin {
     /// The IAM keys sshd accepted, all active (empty until sshd lists them).
     pub(crate) keys: Vec<SshPublicKey>,
-    /// `host:AuthMethod` ([`auth_method`]).
-    pub(crate) method: Option<String>,
+    pub(crate) how: HowIn,
+}
+
+/// How a login got in, as far as the evidence at this stage goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HowIn {
+    /// The factors it showed: `host:AuthMethod` ([`auth_method`]); `None`
+    /// outside sshd (console, su, cron) without a pam_iam authentication.
+    Shown(Option<String>),
+    /// sshd let it in with neither a pam_iam authentication nor a
+    /// `publickey` line naming an IAM key of the user (see the module's
+    /// note): decided in `open_session`, refused there.
+    Unproven,
+}
+
+/// The one rule of how a login got in: from sshd's `publickey` lines only
+/// once `iam_key` (they name active IAM keys of the user), and from
+/// pam_iam's authentication `record`; an sshd login with neither is
+/// [`HowIn::Unproven`], never taken for a key login.
+pub(crate) fn how_in(ssh: &SshAuth, iam_key: bool, record: Option<&AuthRecord>) -> HowIn {
+    if ssh.from_sshd && !iam_key && record.is_none() {
+        return HowIn::Unproven;
+    }
+    HowIn::Shown(auth_method(iam_key, record))
 }
 
 /// Why a key login is refused before policy is asked.
@@ -156,24 +172,8 @@ mod tests {
         assert!(SshAuth::parse("publickey\n").public_keys.is_empty());
     }
 
-    #[test]
-    fn a_key_login_is_known_before_sshd_lists_the_key() {
-        let listed = SshAuth::parse("publickey ssh-ed25519 AAAAkey\n");
-        assert!(listed.publickey(false) && listed.publickey(true));
-        // publickey alone, account stage: sshd's variable is empty.
-        let empty = SshAuth::parse("");
-        assert!(empty.publickey(false));
-        // keyboard-interactive alone: pam_iam authenticated it.
-        assert!(!empty.publickey(true));
-        // Not sshd (console login, su): no variable.
-        assert!(!SshAuth::default().publickey(false));
-        let kbd = SshAuth::parse("keyboard-interactive/pam\n");
-        assert!(!kbd.publickey(false));
-    }
-
-    #[test]
-    fn auth_method_names_every_factor_in_order() {
-        let record = |password, mfa: Option<i64>| AuthRecord {
+    fn record(password: bool, mfa: Option<i64>) -> AuthRecord {
+        AuthRecord {
             id: String::new(),
             user: "bob".into(),
             service: "sshd".into(),
@@ -183,7 +183,33 @@ mod tests {
             mfa_time: mfa,
             password,
             state: AuthState::Consumed,
-        };
+        }
+    }
+
+    #[test]
+    fn a_login_is_a_key_login_only_when_sshd_names_an_iam_key() {
+        let listed = SshAuth::parse("publickey ssh-ed25519 AAAAkey\n");
+        assert_eq!(
+            how_in(&listed, true, None),
+            HowIn::Shown(Some("publickey".into()))
+        );
+        // sshd's variable empty (publickey alone, account stage) or naming
+        // a method without PAM (hostbased, GSSAPI): no evidence of a key.
+        for info in ["", "hostbased ssh-ed25519 AAAAhost\n", "gssapi-with-mic\n"] {
+            assert_eq!(how_in(&SshAuth::parse(info), false, None), HowIn::Unproven);
+        }
+        // keyboard-interactive: pam_iam's record says what was shown.
+        let kbd = SshAuth::parse("keyboard-interactive/pam\n");
+        assert_eq!(
+            how_in(&kbd, false, Some(&record(true, Some(1)))),
+            HowIn::Shown(Some("password+totp".into()))
+        );
+        // Not sshd (console login, su, cron): no variable, nothing shown.
+        assert_eq!(how_in(&SshAuth::default(), false, None), HowIn::Shown(None));
+    }
+
+    #[test]
+    fn auth_method_names_every_factor_in_order() {
         assert_eq!(auth_method(true, None).as_deref(), Some("publickey"));
         assert_eq!(
             auth_method(true, Some(&record(false, Some(1)))).as_deref(),

@@ -33,6 +33,8 @@ const ALLOW_LOGIN: &str = r#"{"Version":"2012-10-17","Statement":[
 enum Step {
     Secret(&'static str, String),
     Error(&'static str),
+    /// An info message starting with this text.
+    Info(&'static str),
     /// Parks at this prompt: says so on the sender, then answers what
     /// the receiver brings (a client that answers late).
     Park(&'static str, mpsc::Sender<()>, mpsc::Receiver<String>),
@@ -123,7 +125,10 @@ impl Conversation for Script {
         panic!("unexpected visible prompt {prompt:?}")
     }
     fn info(&mut self, text: &str) {
-        panic!("unexpected info {text:?}")
+        match self.steps.pop_front() {
+            Some(Step::Info(expected)) if text.starts_with(expected) => {}
+            other => panic!("unexpected info {text:?}; script expected {other:?}"),
+        }
     }
     fn error(&mut self, text: &str) {
         match self.steps.pop_front() {
@@ -234,8 +239,13 @@ impl Fixture {
 
     /// Enables a TOTP device for `user`; its last step lies in the past.
     fn mfa(&self, user: &str) -> SecretBytes {
-        let secret = SecretBytes::new(b"12345678901234567890".to_vec());
-        let device = MfaDeviceName::parse(&format!("{user}-phone")).unwrap();
+        self.mfa_device(user, "phone", b"12345678901234567890")
+    }
+
+    /// Enables device `{user}-{name}` with `seed` for `user`.
+    fn mfa_device(&self, user: &str, name: &str, seed: &[u8]) -> SecretBytes {
+        let secret = SecretBytes::new(seed.to_vec());
+        let device = MfaDeviceName::parse(&format!("{user}-{name}")).unwrap();
         let created = self
             .store
             .create_virtual_mfa_device(&device, &IamPath::root(), &secret, t0())
@@ -1353,6 +1363,7 @@ const DIRECTORY_TABLES: &[&str] = &[
     "attachments",
     "roles",
     "mfa_devices",
+    "recovery_codes",
     "password_policy",
 ];
 
@@ -1364,6 +1375,7 @@ const LEDGER_TABLES: &[&str] = &[
     "role_sessions",
     "totp_steps",
     "last_used",
+    "recovery_codes_used",
     "outbox",
 ];
 
@@ -1450,12 +1462,12 @@ fn login_and_assume_role_write_nothing_to_the_directory() {
 
     // assume-role's second factor, as iamctl checks it (a later code).
     let alice = UserName::parse("alice").unwrap();
-    let device = crate::elevation::mfa_device_for(&f.store, &alice, None).unwrap();
+    let devices = crate::elevation::mfa_devices_for(&f.store, &alice, None).unwrap();
     let rule = crate::factors::lockout_rule(&crate::config::LockoutConfig::default());
     crate::elevation::check_mfa_code(
         &f.store.ledger(),
         &alice,
-        &device,
+        &devices,
         &code_at(&secret, at(30)).as_str().into(),
         &rule,
         1,
@@ -1469,7 +1481,10 @@ fn login_and_assume_role_write_nothing_to_the_directory() {
     let user = f.store.get_user(&alice).unwrap();
     assert_eq!(user.password_last_used, Some(t0().timestamp()));
     assert_eq!(
-        f.store.ledger().totp_step(&device.serial_number).unwrap(),
+        f.store
+            .ledger()
+            .totp_step(&devices[0].serial_number)
+            .unwrap(),
         totp::step_at(at(30))
     );
     assert_eq!(outbox_left(&f), 0);
@@ -1544,13 +1559,13 @@ fn a_code_works_once_across_login_and_assume_role() {
     f.user("alice", Some("correct horse"));
     let secret = f.mfa("alice");
     let alice = UserName::parse("alice").unwrap();
-    let device = crate::elevation::mfa_device_for(&f.store, &alice, None).unwrap();
+    let devices = crate::elevation::mfa_devices_for(&f.store, &alice, None).unwrap();
     let rule = lockout(100);
     let assume = |code: &str, now| {
         crate::elevation::check_mfa_code(
             &f.store.ledger(),
             &alice,
-            &device,
+            &devices,
             &code.into(),
             &rule,
             1,
@@ -1639,4 +1654,382 @@ fn unreadable_local_accounts_fail_iam_users_closed() {
     let local = crate::local_accounts::LocalAccounts::default();
     let begun = Host::begin_as(&mut conv, &f.options, "alice".to_owned(), Some(local));
     assert!(begun.is_ok_and(|b| b.user.is_some()));
+}
+
+/// An sshd stage of a login no pam_iam `authenticate` ran for: sshd's
+/// `SSH_AUTH_INFO_0` says `info` (empty in acct_mgmt after publickey
+/// alone), no authentication record.
+fn sshd_stage(user: &str, info: &str, steps: Vec<Step>) -> Script {
+    let mut conv = Script::new(user, steps);
+    conv.env.insert(ssh::SSH_AUTH_INFO.into(), info.into());
+    conv
+}
+
+/// An IAM SSH public key of `user`: (its OpenSSH line, its id).
+fn iam_key(f: &Fixture, user: &str) -> (String, String) {
+    let id = crate::names::new_unique_id(crate::names::UniqueIdKind::SshPublicKey).unwrap();
+    let body = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIamKey".to_owned();
+    let key = crate::store::NewSshPublicKey {
+        body: body.clone(),
+        fingerprint: "aa:bb".into(),
+    };
+    f.store
+        .upload_ssh_public_key(&UserName::parse(user).unwrap(), &id, &key, t0())
+        .unwrap();
+    (body, id)
+}
+
+/// Issue 15 review: sshd runs no PAM authentication for hostbased or
+/// GSSAPI logins, and says nothing of them to acct_mgmt, as after
+/// publickey alone. Such a login is never taken for a key login: the
+/// session, where sshd lists every method, refuses it.
+#[test]
+fn a_login_sshd_let_in_without_pam_iam_or_an_iam_key_is_refused_at_the_session() {
+    let f = Fixture::new("");
+    f.user("alice", None);
+    for info in [
+        "hostbased ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHost\n",
+        "gssapi-with-mic\n",
+    ] {
+        let mut account_stage = sshd_stage("alice", "", vec![]);
+        assert_eq!(
+            account(&mut account_stage, &f.options, t0()),
+            Outcome::Success
+        );
+        let mut session = sshd_stage("alice", info, vec![denied()]);
+        assert_eq!(
+            open_session(&mut session, &f.options, at(1)),
+            Outcome::PermissionDenied,
+            "{info}"
+        );
+        let denial = f.last_event();
+        assert_eq!(denial["errorCode"], "AccessDenied", "{denial}");
+        assert!(
+            denial["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("cannot verify"),
+            "{denial}"
+        );
+    }
+    // Nor does an empty variable at the session prove anything.
+    let mut session = sshd_stage("alice", "", vec![denied()]);
+    assert_eq!(
+        open_session(&mut session, &f.options, at(2)),
+        Outcome::PermissionDenied
+    );
+    assert!(
+        f.events()
+            .iter()
+            .all(|e| e["eventName"] != "Login" || e["errorCode"] == "AccessDenied")
+    );
+}
+
+/// `host:AuthMethod` is `publickey` only once sshd names an active IAM
+/// key of the user: after publickey alone that is open_session, which
+/// then decides `host:Login` with it (AWS's shape of "a second factor for
+/// key logins": a Deny on `publickey` alone).
+#[test]
+fn a_publickey_only_login_is_decided_where_sshd_names_the_key() {
+    let f = Fixture::new("");
+    f.user("alice", None);
+    let (body, id) = iam_key(&f, "alice");
+    let key_only = r#"{"Version":"2012-10-17","Statement":[{"Sid":"KeysOnly",
+        "Effect":"Allow","Action":"host:Login","Resource":"*",
+        "Condition":{"StringEquals":{"host:AuthMethod":"publickey"}}}]}"#;
+    f.policy("alice", "AllowLogin", key_only);
+    let listed = format!("publickey {body}\n");
+    // acct_mgmt: nothing shown yet, so no AuthMethod is made up (the Allow
+    // on publickey could not match) and nothing is decided.
+    let mut account_stage = sshd_stage("alice", "", vec![]);
+    assert_eq!(
+        account(&mut account_stage, &f.options, t0()),
+        Outcome::Success
+    );
+    let mut session = sshd_stage("alice", &listed, vec![]);
+    assert_eq!(
+        open_session(&mut session, &f.options, at(1)),
+        Outcome::Success
+    );
+    let login = f.last_event();
+    assert_eq!(login["additionalEventData"]["AuthMethod"], "publickey");
+    assert_eq!(login["additionalEventData"]["SSHPublicKeyId"], id.as_str());
+
+    // The key alone denied: the session refuses, naming the key.
+    let no_key_alone = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Login","Effect":"Allow","Action":"host:Login","Resource":"*"},
+        {"Sid":"NoKeyAlone","Effect":"Deny","Action":"host:Login","Resource":"*",
+         "Condition":{"StringEquals":{"host:AuthMethod":"publickey"}}}]}"#;
+    f.policy("alice", "AllowLogin", no_key_alone);
+    let mut account_stage = sshd_stage("alice", "", vec![]);
+    assert_eq!(
+        account(&mut account_stage, &f.options, at(2)),
+        Outcome::Success
+    );
+    let mut session = sshd_stage("alice", &listed, vec![denied()]);
+    assert_eq!(
+        open_session(&mut session, &f.options, at(3)),
+        Outcome::PermissionDenied
+    );
+    let denial = f.last_event();
+    assert_eq!(denial["decidedBy"][0]["sid"], "NoKeyAlone", "{denial}");
+    assert!(
+        denial["errorMessage"].as_str().unwrap().contains(&id),
+        "{denial}"
+    );
+    assert_eq!(
+        f.store
+            .ledger()
+            .list_login_sessions(Some("alice"), true)
+            .unwrap()
+            .len(),
+        1,
+        "the refused session was recorded"
+    );
+}
+
+fn info(starts: &'static str) -> Step {
+    Step::Info(starts)
+}
+
+fn serial(name: &str) -> String {
+    format!("arn:aws:iam::123456789012:mfa/{name}")
+}
+
+/// AWS allows several MFA devices per user and takes a code of any of
+/// them: each device keeps its own replay counter, so the same time step
+/// used on one device leaves the other's code good; deactivating one
+/// leaves the other working.
+#[test]
+fn a_code_of_any_active_device_logs_in_each_with_its_own_counter() {
+    let f = Fixture::new("");
+    f.user("alice", Some("correct horse"));
+    let phone = f.mfa_device("alice", "phone", b"12345678901234567890");
+    let key = f.mfa_device("alice", "key", b"abcdefghijklmnopqrst");
+    assert_ne!(code_at(&phone, t0()), code_at(&key, t0()));
+    let login = |code: String, when, passes: bool| {
+        let mut steps = vec![password("correct horse"), self::code(&code)];
+        if !passes {
+            steps.push(denied());
+        }
+        let mut conv = Script::new("alice", steps);
+        let outcome = authenticate(&mut conv, &f.options, when);
+        assert_eq!(outcome == Outcome::Success, passes, "{outcome:?}");
+    };
+    // The second device's code, then the first's of the same step.
+    login(code_at(&key, t0()), t0(), true);
+    login(code_at(&phone, t0()), at(1), true);
+    // Each code once.
+    login(code_at(&key, t0()), at(2), false);
+    assert_eq!(f.last_event()["errorMessage"], "replayed verification code");
+    let ledger = f.store.ledger();
+    let step = totp::step_at(t0()).unwrap();
+    assert_eq!(ledger.totp_step(&serial("alice-key")).unwrap(), Some(step));
+    assert_eq!(
+        ledger.totp_step(&serial("alice-phone")).unwrap(),
+        Some(step)
+    );
+    // Deactivating the phone: its codes stop, the key's still work.
+    let alice = UserName::parse("alice").unwrap();
+    f.store
+        .deactivate_mfa_device(&alice, &serial("alice-phone"))
+        .unwrap();
+    login(code_at(&phone, at(30)), at(30), false);
+    assert_eq!(f.last_event()["errorMessage"], "wrong verification code");
+    login(code_at(&key, at(60)), at(60), true);
+}
+
+/// `ResyncMFADevice` keeps the drift it found, and every later check looks
+/// at the device's own clock: a device five minutes fast is refused before
+/// and accepted after.
+#[test]
+fn a_resynced_devices_drift_applies_to_later_logins() {
+    let f = Fixture::new("");
+    f.user("alice", Some("correct horse"));
+    let secret = f.mfa("alice");
+    let fast = |when: DateTime<Utc>| code_at(&secret, when + chrono::TimeDelta::minutes(5));
+    let mut conv = Script::new(
+        "alice",
+        vec![password("correct horse"), code(&fast(t0())), denied()],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, t0()),
+        Outcome::AuthFailed
+    );
+    let (drift, step) = totp::resync(
+        &secret,
+        &fast(at(30)).as_str().into(),
+        &fast(at(60)).as_str().into(),
+        at(60),
+    )
+    .unwrap();
+    assert_eq!(drift, 10);
+    let alice = UserName::parse("alice").unwrap();
+    f.store
+        .resync_mfa_device(&alice, &serial("alice-phone"), drift, step)
+        .unwrap();
+    // The resync codes are used up; the next one logs in.
+    let mut conv = Script::new(
+        "alice",
+        vec![password("correct horse"), code(&fast(at(60))), denied()],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(61)),
+        Outcome::AuthFailed
+    );
+    let mut conv = Script::new(
+        "alice",
+        vec![password("correct horse"), code(&fast(at(90)))],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(90)),
+        Outcome::Success
+    );
+}
+
+/// A recovery code is taken at the `Verification code:` prompt in place of
+/// a device's code: it counts as MFA, is audited as `RecoveryCodeUsed` with
+/// the number left (also told to the user), and works once. A replaced set's
+/// codes stop working.
+#[test]
+fn a_recovery_code_counts_as_mfa_once_and_is_audited() {
+    let f = Fixture::new("[login]\nrequire_mfa = true\n");
+    f.user("alice", Some("correct horse"));
+    f.mfa("alice");
+    let alice = UserName::parse("alice").unwrap();
+    let new = crate::recovery_codes::RecoveryCodes::generate(t0().timestamp()).unwrap();
+    f.store.put_recovery_codes(&alice, &new.set).unwrap();
+    let typed = new.codes[3].expose().to_ascii_uppercase();
+    let mut conv = Script::new(
+        "alice",
+        vec![
+            password("correct horse"),
+            code(&typed),
+            info("Recovery code accepted; 9 left."),
+        ],
+    );
+    assert_eq!(authenticate(&mut conv, &f.options, t0()), Outcome::Success);
+    let used = f.last_event();
+    assert_eq!(used["eventName"], "RecoveryCodeUsed");
+    assert_eq!(used["additionalEventData"]["RecoveryCodesRemaining"], 9);
+    assert_eq!(used["userIdentity"]["userName"], "alice");
+    assert!(
+        !used.to_string().contains(&typed),
+        "no code in the audit log"
+    );
+    let id = conv.auth_id().unwrap();
+    let record = f.store.ledger().get_auth_record(&id).unwrap().unwrap();
+    assert_eq!(record.mfa_time, Some(t0().timestamp()));
+    // MFA for the account stage: require_mfa is met.
+    let mut acct = conv.then(vec![]);
+    assert_eq!(account(&mut acct, &f.options, at(1)), Outcome::Success);
+
+    // The same code again: refused, counted.
+    let mut conv = Script::new(
+        "alice",
+        vec![
+            password("correct horse"),
+            code(new.codes[3].expose()),
+            denied(),
+        ],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(5)),
+        Outcome::AuthFailed
+    );
+    assert_eq!(f.last_event()["errorMessage"], "replayed verification code");
+    assert_eq!(
+        f.store
+            .ledger()
+            .recovery_codes_used(&new.set.set_id)
+            .unwrap(),
+        1
+    );
+
+    // A new set replaces the old one: its codes no longer work.
+    let newer = crate::recovery_codes::RecoveryCodes::generate(at(10).timestamp()).unwrap();
+    f.store.put_recovery_codes(&alice, &newer.set).unwrap();
+    let mut conv = Script::new(
+        "alice",
+        vec![
+            password("correct horse"),
+            code(new.codes[0].expose()),
+            denied(),
+        ],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(20)),
+        Outcome::AuthFailed
+    );
+    assert_eq!(f.last_event()["errorMessage"], "wrong verification code");
+    let mut conv = Script::new(
+        "alice",
+        vec![
+            password("correct horse"),
+            code(newer.codes[0].expose()),
+            info("Recovery code accepted; 9 left."),
+        ],
+    );
+    assert_eq!(
+        authenticate(&mut conv, &f.options, at(30)),
+        Outcome::Success
+    );
+}
+
+/// A recovery code stands in for a device's code, in `mode=totp` too; it
+/// is not a second factor for a user without an MFA device (whose code
+/// answer `password+totp` ignores), and `assume-role` does not take it.
+#[test]
+fn recovery_codes_stand_in_for_a_device_only() {
+    let f = Fixture::new("").with_mode(Mode::Totp);
+    f.user("alice", Some("correct horse"));
+    f.user("bob", Some("battery staple"));
+    let new = crate::recovery_codes::RecoveryCodes::generate(t0().timestamp()).unwrap();
+    let alice = UserName::parse("alice").unwrap();
+    f.store.put_recovery_codes(&alice, &new.set).unwrap();
+    // No device: mode=totp refuses, the code stays unused.
+    let mut conv = Script::new("alice", vec![code(new.codes[0].expose()), denied()]);
+    assert_eq!(
+        authenticate(&mut conv, &f.options, t0()),
+        Outcome::AuthFailed
+    );
+    assert_eq!(f.last_event()["errorMessage"], "user has no MFA device");
+    assert_eq!(
+        f.store
+            .ledger()
+            .recovery_codes_used(&new.set.set_id)
+            .unwrap(),
+        0
+    );
+    f.mfa("alice");
+    let mut conv = Script::new(
+        "alice",
+        vec![
+            code(new.codes[0].expose()),
+            info("Recovery code accepted; 9 left."),
+        ],
+    );
+    assert_eq!(authenticate(&mut conv, &f.options, at(1)), Outcome::Success);
+    // Not at assume-role: a recovery code is no device's code.
+    let devices = crate::elevation::mfa_devices_for(&f.store, &alice, None).unwrap();
+    let refused = crate::elevation::check_mfa_code(
+        &f.store.ledger(),
+        &alice,
+        &devices,
+        &new.codes[1].expose().into(),
+        &lockout(100),
+        1,
+        at(2),
+    );
+    assert!(matches!(
+        refused,
+        Err(crate::elevation::MfaFailure::InvalidCode)
+    ));
+    assert_eq!(
+        f.store
+            .ledger()
+            .recovery_codes_used(&new.set.set_id)
+            .unwrap(),
+        1
+    );
 }

@@ -11,7 +11,7 @@ use super::sql::{Connection, OptionalExtension, params};
 use super::users::corrupt;
 use super::{Result, Role, Store, StoreError};
 use crate::names::{IamArn, IamPath, RoleName, UserName, role_arn, user_arn};
-use crate::policy::{PolicyError, PrincipalBinding};
+use crate::policy::{Fault, PolicyError, PrincipalBinding};
 use serde_json::Value;
 
 /// A user or role ARN of a saved trust policy and the unique ID of the
@@ -122,6 +122,7 @@ impl Store {
             let unique_id = principal_id(c, kind, &parsed)?.ok_or_else(|| {
                 StoreError::MalformedPolicyDocument(PolicyError::Document {
                     field: "Principal".into(),
+                    fault: Fault::Invalid,
                     message: format!("Invalid principal in policy: \"AWS\":\"{arn}\""),
                 })
             })?;

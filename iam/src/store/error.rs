@@ -51,6 +51,11 @@ pub enum StoreError {
     #[error("The join token is invalid, used or expired.")]
     InvalidJoinToken,
 
+    /// `EnableMFADevice` / `ResyncMFADevice` codes that are not two
+    /// consecutive codes of the device.
+    #[error("Authentication code for device is not valid.")]
+    InvalidAuthenticationCode,
+
     /// Message worded as AWS's (`Cannot delete entity, must delete policies first.`).
     #[error("{0}")]
     DeleteConflict(String),
@@ -121,6 +126,7 @@ impl StoreError {
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::DeleteConflict(_) => "DeleteConflict",
             Self::InvalidJoinToken => "InvalidJoinToken",
+            Self::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             Self::DuplicateSshPublicKey(_) => "DuplicateSSHPublicKey",
             Self::InvalidName(_) => "ValidationError",
             Self::InvalidInput(_) | Self::NameCollision { .. } => "InvalidInput",

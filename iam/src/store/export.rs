@@ -1,7 +1,7 @@
 //! The whole directory out (`get-account-authorization-details`) and in
 //! (`import-authorization-details`, one transaction).
 
-use super::sql::{Connection, params};
+use super::sql::{Connection, OptionalExtension, params};
 use super::{
     AuthorizationDetails, Entity, EntityKind, GroupDetail, ImportDetails, ImportSummary,
     PolicyDetail, Result, RoleDetail, Store, StoreError, UserDetail, check_policy,
@@ -124,6 +124,7 @@ impl Store {
                     .map(|arn| self.local_policy_arn(arn))
                     .transpose()?;
                 let unique_id = unique_or_new(r.id.as_deref(), UniqueIdKind::Role)?;
+                refuse_bound_id(c, &unique_id)?;
                 role_ids.push(self.insert_role(&new, &unique_id, r.create_date.unwrap_or(ts))?);
                 let entity = Entity::Role(new.name.clone());
                 self.import_policies(&entity, &r.inline_policies, &r.attached_policy_arns)?;
@@ -265,6 +266,26 @@ fn unique_or_new(id: Option<&str>, kind: UniqueIdKind) -> Result<String> {
     }
 }
 
+/// AWS never hands a unique id out twice. One that a trust policy here is
+/// bound to (`store/bindings.rs`) was held by a principal of this account,
+/// now gone or not: a new principal given it would be trusted in its place.
+fn refuse_bound_id(c: &Connection, id: &str) -> Result<()> {
+    let role: Option<String> = c
+        .query_row(
+            "SELECT r.name FROM trust_bindings b JOIN roles r ON r.id = b.role_id
+             WHERE b.unique_id = ?1 ORDER BY r.name LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match role {
+        Some(role) => Err(StoreError::InvalidInput(format!(
+            "Unique id {id} is bound in the trust policy of role {role}: it belonged to a principal of this account, and a unique id is never reused. Leave it out of the import to get a new one."
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Keeps an imported entity's unique id and creation date.
 fn fix_identity(
     c: &Connection,
@@ -276,6 +297,7 @@ fn fix_identity(
 ) -> Result<()> {
     if let Some(id) = id {
         let id = unique_or_new(Some(id), kind)?;
+        refuse_bound_id(c, &id)?;
         c.execute(
             &format!("UPDATE {table} SET unique_id = ?1 WHERE name = ?2"),
             params![id, name],

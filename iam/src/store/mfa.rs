@@ -1,5 +1,5 @@
-//! Virtual MFA devices, the account password policy and the credential
-//! report. The TOTP steps accepted are the ledger's
+//! Virtual MFA devices, recovery codes, the account password policy and
+//! the credential report. The TOTP steps accepted are the ledger's
 //! ([`crate::ledger::Ledger::accept_totp_step`]).
 
 use super::change_one;
@@ -8,10 +8,12 @@ use super::users::{corrupt, user_id};
 use super::{CredentialReportRow, EntityKind, MfaDevice, Result, Store, StoreError, UserStatus};
 use crate::names::{IamPath, MfaDeviceName, UserName, mfa_arn, user_arn};
 use crate::password::PasswordPolicy;
+use crate::recovery_codes::{HASH_BYTES, RecoveryCodes};
 use crate::secret::SecretBytes;
 use chrono::{DateTime, Utc};
 
-const MFA_COLUMNS: &str = "m.name, m.path, m.secret, m.create_date, u.name, m.enable_date";
+const MFA_COLUMNS: &str =
+    "m.name, m.path, m.secret, m.create_date, u.name, m.enable_date, m.drift_steps";
 
 /// AWS allows up to 8 MFA devices per user.
 pub const MAX_MFA_DEVICES_PER_USER: u32 = 8;
@@ -92,7 +94,7 @@ impl Store {
                 )));
             }
             c.execute(
-                "UPDATE mfa_devices SET user_id = ?1, enable_date = ?2 WHERE id = ?3",
+                "UPDATE mfa_devices SET user_id = ?1, enable_date = ?2, drift_steps = 0 WHERE id = ?3",
                 params![uid, now.timestamp(), id],
             )?;
             self.ledger().accept_totp_step(serial, last_step)?;
@@ -107,10 +109,40 @@ impl Store {
             let id = self.mfa_id_by_serial(c, serial)?;
             change_one(
                 c,
-                "UPDATE mfa_devices SET user_id = NULL, enable_date = NULL WHERE id = ?1 AND user_id = ?2",
+                "UPDATE mfa_devices SET user_id = NULL, enable_date = NULL, drift_steps = 0
+                 WHERE id = ?1 AND user_id = ?2",
                 params![id, uid],
                 || StoreError::no_such(EntityKind::MfaDevice, serial),
             )
+        })
+    }
+
+    /// `ResyncMFADevice`: keeps the drift the caller found from two
+    /// consecutive codes (`iam::totp::resync`) and, in the same transaction,
+    /// takes the later code's step in the ledger when it is newer than the
+    /// last one used, so neither code logs in afterwards. A device that runs
+    /// slow shows steps at or below the last one used: the drift is kept all
+    /// the same, and no step is ever accepted twice, so its codes log in
+    /// again once its clock passes that step. Refused, nothing changed, when
+    /// the device is not enabled for `user`.
+    pub fn resync_mfa_device(
+        &self,
+        user: &UserName,
+        serial: &str,
+        drift_steps: i64,
+        last_step: u64,
+    ) -> Result<()> {
+        self.write(|c| {
+            let uid = user_id(c, user)?;
+            let id = self.mfa_id_by_serial(c, serial)?;
+            change_one(
+                c,
+                "UPDATE mfa_devices SET drift_steps = ?1 WHERE id = ?2 AND user_id = ?3",
+                params![drift_steps, id, uid],
+                || StoreError::no_such(EntityKind::MfaDevice, serial),
+            )?;
+            self.ledger().accept_totp_step(serial, last_step)?;
+            Ok(())
         })
     }
 
@@ -158,6 +190,62 @@ impl Store {
                 }
             }
             Ok(out)
+        })
+    }
+
+    // ---- recovery codes (ours) -------------------------------------------
+
+    /// `CreateRecoveryCodes`: `user`'s set, replacing any earlier one (whose
+    /// codes, used or not, stop working: the ledger keys uses by set id).
+    pub fn put_recovery_codes(&self, user: &UserName, set: &RecoveryCodes) -> Result<()> {
+        let hashes: Vec<u8> = set.hashes.iter().flatten().copied().collect();
+        self.write(|c| {
+            let uid = user_id(c, user)?;
+            c.execute(
+                "INSERT INTO recovery_codes (user_id, set_id, hash_key, hashes, create_date)
+                 SELECT unique_id, ?2, ?3, ?4, ?5 FROM users WHERE id = ?1
+                 ON CONFLICT (user_id) DO UPDATE SET set_id = excluded.set_id,
+                     hash_key = excluded.hash_key, hashes = excluded.hashes,
+                     create_date = excluded.create_date",
+                params![uid, set.set_id, set.key.expose(), hashes, set.create_date],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// `user`'s recovery codes (their hashes), if a set was made.
+    pub fn recovery_codes(&self, user: &UserName) -> Result<Option<RecoveryCodes>> {
+        self.read(|c| {
+            let uid = user_id(c, user)?;
+            let row = c
+                .query_row(
+                    "SELECT r.set_id, r.hash_key, r.hashes, r.create_date
+                     FROM recovery_codes r JOIN users u ON u.unique_id = r.user_id WHERE u.id = ?1",
+                    [uid],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((set_id, key, hashes, create_date)) = row else {
+                return Ok(None);
+            };
+            let hashes = hashes
+                .chunks(HASH_BYTES)
+                .map(<[u8; HASH_BYTES]>::try_from)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| StoreError::Corrupt(format!("recovery codes of {user}")))?;
+            Ok(Some(RecoveryCodes {
+                set_id,
+                key: SecretBytes::new(key),
+                hashes,
+                create_date,
+            }))
         })
     }
 
@@ -279,6 +367,7 @@ impl Store {
             create_date: r.get(3)?,
             user,
             enable_date: r.get(5)?,
+            drift_steps: r.get(6)?,
             name,
             path,
         })

@@ -8,6 +8,7 @@ use crate::names::{
 };
 use crate::policy::{Policy, PolicyError, PolicyKind, PolicySet};
 use crate::secret::SecretBytes;
+use chrono::{DateTime, Utc};
 
 /// Whether a user may log in at all (`iamctl` disables, PAM refuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +190,20 @@ pub struct MfaDevice {
     /// The user it is enabled for, if any.
     pub user: Option<UserName>,
     pub enable_date: Option<i64>,
+    /// How many TOTP steps the device's clock runs ahead (negative:
+    /// behind), as `ResyncMFADevice` found it; every check looks there.
+    pub drift_steps: i64,
+}
+
+impl MfaDevice {
+    /// The time the device's clock shows at `now`.
+    pub fn device_time(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let seconds = self
+            .drift_steps
+            .saturating_mul(crate::totp::STEP_SECONDS as i64);
+        now.checked_add_signed(chrono::TimeDelta::seconds(seconds))
+            .unwrap_or(now)
+    }
 }
 
 /// The three kinds of principal-like entities that carry policies.

@@ -38,6 +38,12 @@ impl Entity {
         }
     }
 
+    /// The kind an inline policy of this entity is parsed (and validated)
+    /// as: it decides the size limit.
+    pub fn inline_policy_kind(&self) -> PolicyKind {
+        self.inline_kind().1
+    }
+
     fn name(&self) -> &str {
         match self {
             Self::User(n) => n.as_str(),

@@ -378,7 +378,42 @@ JOIN (
     FROM roles o, meta m WHERE m.key = 'account_id'
 ) p ON instr(r.trust_policy, '"' || p.arn || '"') > 0;
 "#,
-    // 10: hosts as IAM principals (issue 14). An instance profile holds at
+    // 10: several MFA devices (issue 15). A device's clock drift, in TOTP
+    // steps, found by `ResyncMFADevice` and applied to every later check
+    // (directory data: the admin verb writes it). Recovery codes: a user's
+    // one set (replaced whole), directory data holding only keyed hashes
+    // (`iam::recovery_codes`); which codes of a set are used is login-time
+    // state, the ledger's, and the outbox gains a kind to carry a use to
+    // the directory of record's ledger.
+    r#"
+ALTER TABLE mfa_devices ADD COLUMN drift_steps INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE recovery_codes (
+    user_id     TEXT PRIMARY KEY REFERENCES users(unique_id) ON DELETE CASCADE,
+    set_id      TEXT NOT NULL UNIQUE,
+    hash_key    BLOB NOT NULL,
+    hashes      BLOB NOT NULL,
+    create_date INTEGER NOT NULL
+);
+
+CREATE TABLE recovery_codes_used (
+    set_id  TEXT NOT NULL,
+    code    INTEGER NOT NULL,
+    used_at INTEGER NOT NULL,
+    PRIMARY KEY (set_id, code)
+);
+
+CREATE TABLE outbox_new (
+    id     INTEGER PRIMARY KEY,
+    kind   TEXT NOT NULL CHECK (kind IN ('audit', 'password', 'totp_step', 'failures', 'recovery_code')),
+    body   TEXT NOT NULL,
+    denial INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO outbox_new (id, kind, body, denial) SELECT id, kind, body, denial FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+"#,
+    // 11: hosts as IAM principals (issue 14). An instance profile holds at
     // most one role (by the role's unique id: DeleteRole is refused while
     // a profile holds it). A join token is stored as its SHA-256 only and
     // used once; a host's credential is sealed by the server like an access

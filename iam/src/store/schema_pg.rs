@@ -360,7 +360,36 @@ JOIN (
     FROM roles o, meta m WHERE m.key = 'account_id'
 ) p ON strpos(r.trust_policy COLLATE "C", ('"' || p.arn || '"') COLLATE "C") > 0;
 "#,
-    // 10: hosts as IAM principals: instance profiles, join tokens, host
+    // 10: several MFA devices (issue 15). A device's clock drift, in TOTP
+    // steps, found by `ResyncMFADevice` and applied to every later check
+    // (directory data: the admin verb writes it). Recovery codes: a user's
+    // one set (replaced whole), directory data holding only keyed hashes
+    // (`iam::recovery_codes`); which codes of a set are used is login-time
+    // state, the ledger's, and the outbox gains a kind to carry a use to
+    // the directory of record's ledger.
+    r#"
+ALTER TABLE mfa_devices ADD COLUMN drift_steps BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE recovery_codes (
+    user_id     TEXT PRIMARY KEY REFERENCES users(unique_id) ON DELETE CASCADE,
+    set_id      TEXT NOT NULL UNIQUE,
+    hash_key    BYTEA NOT NULL,
+    hashes      BYTEA NOT NULL,
+    create_date BIGINT NOT NULL
+);
+
+CREATE TABLE recovery_codes_used (
+    set_id  TEXT NOT NULL,
+    code    BIGINT NOT NULL,
+    used_at BIGINT NOT NULL,
+    PRIMARY KEY (set_id, code)
+);
+
+ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
+ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check
+    CHECK (kind IN ('audit', 'password', 'totp_step', 'failures', 'recovery_code'));
+"#,
+    // 11: hosts as IAM principals: instance profiles, join tokens, host
     // credentials.
     r#"
 CREATE TABLE instance_profiles (

@@ -126,6 +126,54 @@ fn a_readable_journal_file_is_refused() {
     Store::open(&path).unwrap();
 }
 
+/// Migration 10 widens the outbox's kinds (recovery codes) by rebuilding
+/// the table on SQLite: what a host had queued before the upgrade is still
+/// there, in order, and is delivered.
+#[test]
+fn migration_10_keeps_what_the_outbox_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("iam.db");
+    let before = 9;
+    let c = rusqlite::Connection::open(&path).unwrap();
+    for sql in &schema::MIGRATIONS[..before] {
+        c.execute_batch(sql).unwrap();
+    }
+    c.execute_batch(&format!(
+        "PRAGMA user_version = {before};
+         PRAGMA application_id = {};
+         INSERT INTO meta VALUES ('account_id', '{ACCT}');
+         INSERT INTO outbox (id, kind, body, denial) VALUES (7, 'audit', '{{\"a\":1}}', 1);
+         INSERT INTO outbox (id, kind, body) VALUES (9, 'totp_step', '{{\"change\":\"totp_step\",\"serial\":\"s\",\"step\":3}}');",
+        schema::APPLICATION_ID
+    ))
+    .unwrap();
+    drop(c);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let store = Store::open(&path).unwrap();
+    let queued = store.ledger().queued_audit().unwrap();
+    assert_eq!(
+        (queued[0].id, queued[0].line.as_str(), queued[0].denial),
+        (7, "{\"a\":1}", true)
+    );
+    assert_eq!(
+        store.ledger().outgoing().unwrap(),
+        vec![(
+            9,
+            crate::ledger::Outgoing::TotpStep {
+                serial: "s".into(),
+                step: 3
+            }
+        )]
+    );
+    assert!(
+        store
+            .ledger()
+            .use_recovery_code("set", 0, chrono::Utc::now())
+            .unwrap()
+    );
+    assert_eq!(store.ledger().outgoing().unwrap().len(), 2);
+}
+
 /// Migration 9 binds the trust policies saved before it to the principals
 /// that hold their ARNs at the upgrade (what AWS would have bound on save);
 /// an ARN nobody holds then is bound to nobody, so a namesake created after
@@ -134,7 +182,7 @@ fn a_readable_journal_file_is_refused() {
 fn migration_9_binds_existing_trust_policies() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("iam.db");
-    // The migrations before 9; the open applies 9 and every later one.
+    // The first eight migrations, then the store's upgrade runs the rest.
     let before = 8;
     let c = rusqlite::Connection::open(&path).unwrap();
     for sql in &schema::MIGRATIONS[..before] {

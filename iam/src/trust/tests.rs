@@ -210,3 +210,36 @@ fn a_parent_component_is_refused() {
         })
     ));
 }
+
+#[test]
+fn a_directory_is_trusted_by_the_same_rule_as_the_way_to_a_file() {
+    let top = tempfile::tempdir().unwrap();
+    let keys = top.path().join("iam-ssh");
+    std::fs::create_dir(&keys).unwrap();
+    chmod(&keys, 0o755);
+    check_directory(&keys).unwrap();
+    // Not even sticky: nobody but root may add a file sshd would read.
+    for mode in [0o775, 0o757, 0o1777] {
+        chmod(&keys, mode);
+        assert_eq!(
+            problem(check_directory(&keys)),
+            (keys.clone(), Problem::Writable { mode })
+        );
+    }
+    chmod(&keys, 0o755);
+    let link = top.path().join("link");
+    symlink(&keys, &link).unwrap();
+    assert_eq!(problem(check_directory(&link)), (link, Problem::Symlink));
+    let plain = file(top.path(), "plain", 0o644);
+    assert_eq!(
+        problem(check_directory(&plain)),
+        (plain, Problem::NotDirectory)
+    );
+    if nix::unistd::geteuid().as_raw() == 0 {
+        std::os::unix::fs::chown(&keys, Some(65534), None).unwrap();
+        assert_eq!(
+            problem(check_directory(&keys)),
+            (keys, Problem::Owner { uid: 65534 })
+        );
+    }
+}

@@ -274,11 +274,11 @@ fn decide(
     // The assume-role path reads the directory and writes the ledger only.
     let (directory, ledger): (&dyn Directory, _) = (&ctx.store, ctx.store.ledger());
     let check_code = |code: &iam::secret::SecretString, serial: Option<&str>, at: DateTime<Utc>| {
-        let checked = rules::mfa_device_for(directory, &r.user, serial).and_then(|device| {
+        let checked = rules::mfa_devices_for(directory, &r.user, serial).and_then(|devices| {
             rules::check_mfa_code(
                 &ledger,
                 &r.user,
-                &device,
+                &devices,
                 code,
                 &lockout,
                 ctx.config.totp.skew_steps,
@@ -342,11 +342,16 @@ fn decide(
     };
     let (mut verdict, mut message, mfa_helps) = ask(mfa_at);
     if mfa_helps && args.token_code.is_none() {
-        let device = rules::mfa_device_for(directory, &r.user, args.serial_number.as_deref())
+        let serial = args.serial_number.as_deref();
+        let devices = rules::mfa_devices_for(directory, &r.user, serial)
             .map_err(|e| CliError::new("AccessDenied", format!("The role requires MFA. {e}")))?;
-        let prompt = format!("MFA code for {}: ", device.serial_number);
+        // A code of any of the user's devices, unless --serial-number named one.
+        let prompt = match devices.as_slice() {
+            [device] => format!("MFA code for {}: ", device.serial_number),
+            _ => "MFA code: ".to_owned(),
+        };
         let code = Secrets::prompt().read_prompted(Secret::TokenCode, &prompt)?;
-        check_code(&code, Some(&device.serial_number), Utc::now())?;
+        check_code(&code, serial, Utc::now())?;
         (verdict, message, _) = ask(Some(now.timestamp()));
     }
     if let Some(message) = message {

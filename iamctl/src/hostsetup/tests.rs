@@ -77,6 +77,29 @@ fn pam_stack_with_the_profile_passes() {
 }
 
 #[test]
+fn an_sshd_stack_without_pam_iam_in_session_fails_since_key_logins_are_decided_there() {
+    let files = pam_files(&[
+        ("common-auth", AUTH_WITH_IAM),
+        ("common-account", ACCOUNT_WITH_IAM),
+        ("common-session", "session required pam_unix.so\n"),
+        (
+            "login",
+            "@include common-auth\n@include common-account\n@include common-session\n",
+        ),
+    ]);
+    let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
+    let failed: Vec<_> = checks.iter().filter(|c| c.status == Status::Fail).collect();
+    assert_eq!(failed.len(), 1, "{checks:#?}");
+    assert!(failed[0].what.contains("key logins"), "{failed:#?}");
+    // The console's session stage decides nothing: a warning there.
+    let checks = check_pam_stack("login", &expand(&files, "login"));
+    assert!(
+        checks.iter().all(|c| c.status != Status::Fail),
+        "{checks:#?}"
+    );
+}
+
+#[test]
 fn a_pam_localuser_guard_in_auth_warns_it_skips_setcred() {
     // pam_localuser's setcred succeeds for everyone, so a guard in auth
     // jumps over pam_iam's setcred: no [group_map] groups, ever.
@@ -103,9 +126,11 @@ fn pam_stack_without_the_module_fails_with_the_fix() {
         ("common-session", "session required pam_unix.so\n"),
     ]);
     let checks = check_pam_stack("sshd", &expand(&files, "sshd"));
+    // auth, account, and session: sshd's key logins are decided there.
     assert_eq!(
         checks.iter().filter(|c| c.status == Status::Fail).count(),
-        2
+        3,
+        "{checks:#?}"
     );
     assert!(
         checks[0]
@@ -300,13 +325,86 @@ fn sshd_dropin_and_include() {
         "UsePAM yes\nMatch User x\nInclude /etc/ssh/sshd_config.d/*.conf\n"
     ));
     assert!(!sshd_includes_dropins("UsePAM yes\n"));
-    let dropin = sshd_dropin(Path::new("/var/lib/iam-ssh"));
+    let dropin = sshd_dropin(Path::new("/var/lib/iam-ssh"), SSHD_DEFAULT_AUTHORIZED_KEYS);
     assert!(dropin.starts_with(SSHD_DROPIN_HEADER));
     assert!(
         dropin.contains(
-            "\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u\n"
+            "\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%U\n"
         ),
         "{dropin}"
+    );
+}
+
+#[test]
+fn the_dropin_keeps_the_authorized_keys_files_sshd_already_uses_and_adds_ours_by_uid() {
+    let dir = Path::new("/var/lib/iam-ssh");
+    let line = |sshd_keys: &str| {
+        sshd_dropin(dir, sshd_keys)
+            .lines()
+            .find(|l| l.starts_with("AuthorizedKeysFile "))
+            .map(str::to_owned)
+            .unwrap()
+    };
+    // An administrator's own central files (sshd -T's effective value).
+    assert_eq!(
+        line("/etc/ssh/authorized_keys/%u .ssh/authorized_keys"),
+        "AuthorizedKeysFile /etc/ssh/authorized_keys/%u .ssh/authorized_keys /var/lib/iam-ssh/%U"
+    );
+    // `none`: sshd read no file before; now only ours.
+    assert_eq!(line("none"), "AuthorizedKeysFile /var/lib/iam-ssh/%U");
+    // A rerun (sshd -T shows our drop-in's line) and the by-name layout of
+    // before: ours is replaced, never doubled, whatever came before it.
+    for effective in [
+        "/etc/ssh/keys/%u /var/lib/iam-ssh/%U",
+        "/etc/ssh/keys/%u /var/lib/iam-ssh/%u",
+    ] {
+        assert_eq!(
+            line(effective),
+            "AuthorizedKeysFile /etc/ssh/keys/%u /var/lib/iam-ssh/%U"
+        );
+    }
+}
+
+#[test]
+fn setup_ssh_migrates_a_by_name_dropin_and_publishes_by_uid_first() {
+    let mut host = ready_host();
+    host.nsswitch = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
+    host.common_auth = Some(AUTH_WITH_IAM.into());
+    host.authorized_keys_published = true;
+    // What setup-host wrote before: `%u`, and sshd -T reports it.
+    let old = format!(
+        "{SSHD_DROPIN_HEADER}\nUsePAM yes\nKbdInteractiveAuthentication yes\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u\n"
+    );
+    host.sshd_dropin = Some(old);
+    host.sshd_keys = Ok(".ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u".into());
+    let ssh = SetupOptions {
+        ssh: true,
+        require_mfa: false,
+    };
+    let changes = plan_setup(&host, ssh).unwrap();
+    assert_eq!(
+        changes[0],
+        Change::PublishSshKeys("/var/lib/iam-ssh".into())
+    );
+    let Change::WriteFile { path, content, .. } = &changes[1] else {
+        panic!("{changes:?}");
+    };
+    assert_eq!(path, SSHD_DROPIN_PATH);
+    assert!(
+        content.contains("/var/lib/iam-ssh/%U\n") && !content.contains("%u"),
+        "{content}"
+    );
+    assert_eq!(changes[2], Change::ReloadSshd);
+    // Rerun once migrated: nothing.
+    host.sshd_dropin = Some(content.clone());
+    host.sshd_keys = Ok(".ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%U".into());
+    assert_eq!(plan_setup(&host, ssh).unwrap(), vec![]);
+    // sshd -T failing: refused, not guessed.
+    host.sshd_keys = Err("sshd: no hostkeys available".into());
+    let why = plan_setup(&host, ssh).unwrap_err();
+    assert!(
+        why[0].contains("sshd -T") && why[0].contains("no hostkeys"),
+        "{why:?}"
     );
 }
 
@@ -439,6 +537,7 @@ fn ready_host() -> HostState {
         profile_installed: true,
         sshd_config: Some(SSHD_MAIN.into()),
         sshd_dropin: None,
+        sshd_keys: Ok(SSHD_DEFAULT_AUTHORIZED_KEYS.into()),
         authorized_keys_dir: "/var/lib/iam-ssh".into(),
         authorized_keys_published: false,
         admin_iam_user: None,
@@ -476,7 +575,10 @@ fn setup_plan_on_a_configured_host_is_empty() {
     let mut host = ready_host();
     host.nsswitch = nsswitch_add_extrausers(DEBIAN_NSSWITCH).unwrap();
     host.common_auth = Some(AUTH_WITH_IAM.into());
-    host.sshd_dropin = Some(sshd_dropin(&host.authorized_keys_dir));
+    host.sshd_dropin = Some(sshd_dropin(
+        &host.authorized_keys_dir,
+        SSHD_DEFAULT_AUTHORIZED_KEYS,
+    ));
     host.authorized_keys_published = true;
     host.config = host.config.as_deref().and_then(set_require_mfa);
     assert_eq!(
@@ -615,10 +717,15 @@ fn setup_ssh_refuses_a_keys_dir_sshd_cannot_take() {
 }
 
 #[test]
-fn doctor_checks_that_sshd_reads_the_published_keys() {
+fn doctor_checks_that_sshd_reads_the_published_keys_by_uid() {
     let dir = Path::new("/var/lib/iam-ssh");
-    let ok = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%u\n";
+    let ok = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2 /var/lib/iam-ssh/%U\n";
     assert_eq!(check_sshd_keys(ok, dir, true).unwrap().status, Status::Ok);
+    let by_name = "authorizedkeysfile .ssh/authorized_keys /var/lib/iam-ssh/%u\n";
+    let check = check_sshd_keys(by_name, dir, true).unwrap();
+    assert_eq!(check.status, Status::Warn);
+    assert!(check.what.contains("by name"), "{check}");
+    assert!(check.fix.unwrap().contains("setup-host --ssh"));
     let default = "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n";
     assert_eq!(
         check_sshd_keys(default, dir, true).unwrap().status,
@@ -626,4 +733,19 @@ fn doctor_checks_that_sshd_reads_the_published_keys() {
     );
     // Nothing published yet: nothing to say.
     assert!(check_sshd_keys(default, dir, false).is_none());
+}
+
+#[test]
+fn doctor_fails_a_keys_directory_others_may_write() {
+    let dir = Path::new("/var/lib/iam-ssh");
+    assert_eq!(check_keys_dir(dir, Ok(())).status, Status::Ok);
+    let check = check_keys_dir(
+        dir,
+        Err(TrustError::Untrusted {
+            path: dir.into(),
+            problem: Problem::Writable { mode: 0o777 },
+        }),
+    );
+    assert_eq!(check.status, Status::Fail);
+    assert_eq!(check.fix.as_deref(), Some("chmod go-w /var/lib/iam-ssh"));
 }

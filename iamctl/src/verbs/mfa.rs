@@ -7,8 +7,10 @@ use crate::cli::{self, AssignmentStatus, BootstrapMethod};
 use crate::ctx::{Ctx, Origin};
 use crate::error::CliError;
 use crate::{qr, shapes};
-use iam::names::{MfaDeviceName, mfa_arn};
+use iam::names::{MfaDeviceName, UserName, mfa_arn};
+use iam::recovery_codes::{CODES_PER_SET, RecoveryCodes};
 use iam::secret::SecretString;
+use iam::store::{EntityKind, StoreError};
 use iam::totp;
 use serde_json::{Value, json};
 
@@ -61,7 +63,7 @@ pub fn create_virtual_mfa_device(
     Ok(json!({"VirtualMFADevice": {"SerialNumber": device.serial_number}}))
 }
 
-pub fn enable_mfa_device(ctx: &mut Ctx, a: &cli::EnableMfaDeviceArgs) -> Result<Value, CliError> {
+pub fn enable_mfa_device(ctx: &mut Ctx, a: &cli::MfaCodesArgs) -> Result<Value, CliError> {
     let user = parse_user(&a.user_name)?;
     ctx.authorize(&ctx.user_arn(&user))?;
     ctx.store.get_user(&user)?;
@@ -75,15 +77,40 @@ pub fn enable_mfa_device(ctx: &mut Ctx, a: &cli::EnableMfaDeviceArgs) -> Result<
         ctx.now,
         ctx.config.totp.skew_steps,
     )
-    .ok_or_else(|| {
-        CliError::new(
-            "InvalidAuthenticationCode",
-            "Authentication code for device is not valid.",
-        )
-    })?;
+    .ok_or(StoreError::InvalidAuthenticationCode)?;
     ctx.commit(
         |_| json!({"userName": user.as_str(), "serialNumber": a.serial_number}),
         |s| s.enable_mfa_device(&user, &a.serial_number, step, ctx.now),
+    )?;
+    Ok(Value::Null)
+}
+
+/// `ResyncMFADevice`: two consecutive codes of a device whose clock
+/// drifted, searched within `totp::RESYNC_WINDOW_STEPS`; the drift found is
+/// kept with the device and every later check applies it. Wrong codes are
+/// refused with AWS's `InvalidAuthenticationCode` and nothing changes.
+pub fn resync_mfa_device(ctx: &mut Ctx, a: &cli::MfaCodesArgs) -> Result<Value, CliError> {
+    let user = parse_user(&a.user_name)?;
+    ctx.authorize(&ctx.user_arn(&user))?;
+    let device = ctx.store.get_mfa_device(&a.serial_number)?;
+    if device.user.as_ref() != Some(&user) {
+        return Err(StoreError::NoSuchEntity {
+            kind: EntityKind::MfaDevice,
+            name: a.serial_number.clone(),
+        }
+        .into());
+    }
+    let parameters = || json!({"userName": user.as_str(), "serialNumber": a.serial_number});
+    let code1 = SecretString::from(a.authentication_code1.as_str());
+    let code2 = SecretString::from(a.authentication_code2.as_str());
+    let Some((drift, step)) = totp::resync(&device.secret, &code1, &code2, ctx.now) else {
+        let refused = StoreError::InvalidAuthenticationCode;
+        ctx.audit_refused(parameters(), refused.aws_code(), &refused.to_string());
+        return Err(refused.into());
+    };
+    ctx.commit(
+        |_| parameters(),
+        |s| s.resync_mfa_device(&user, &a.serial_number, drift, step),
     )?;
     Ok(Value::Null)
 }
@@ -143,4 +170,48 @@ pub fn list_virtual_mfa_devices(
         list.push(shapes::virtual_mfa_device(&d, user.as_ref()));
     }
     Ok(json!({"VirtualMFADevices": list}))
+}
+
+/// The caller's own user, or the one named; root and role sessions have no
+/// recovery codes of their own.
+fn recovery_codes_user(ctx: &Ctx, a: &cli::OptUserName) -> Result<UserName, CliError> {
+    user_or_caller(ctx, a.user_name.as_ref())?.ok_or_else(|| {
+        CliError::invalid_input("--user-name is required when the caller is not an IAM user")
+    })
+}
+
+/// `create-recovery-codes` (ours): ten single-use codes, printed once;
+/// only their keyed hashes are stored (`iam::recovery_codes`), and the set
+/// replaces any earlier one. Authorized as `iam:CreateRecoveryCodes` on
+/// the user's ARN, so a policy can let users make their own.
+pub fn create_recovery_codes(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> {
+    let user = recovery_codes_user(ctx, a)?;
+    ctx.authorize(&ctx.user_arn(&user))?;
+    let new = RecoveryCodes::generate(ctx.now.timestamp())
+        .map_err(|e| CliError::new("ServiceFailure", e.to_string()))?;
+    ctx.commit(
+        |_| json!({"userName": user.as_str()}),
+        |s| s.put_recovery_codes(&user, &new.set),
+    )?;
+    Ok(json!({"RecoveryCodes": {
+        "UserName": user.as_str(),
+        "CreateDate": shapes::date(new.set.create_date),
+        "Codes": new.codes.iter().map(|c| c.expose()).collect::<Vec<_>>(),
+    }}))
+}
+
+/// `get-recovery-codes-status` (ours): how many of the user's recovery
+/// codes are left (`iam:GetRecoveryCodesStatus` on the user's ARN).
+pub fn get_recovery_codes_status(ctx: &mut Ctx, a: &cli::OptUserName) -> Result<Value, CliError> {
+    let user = recovery_codes_user(ctx, a)?;
+    ctx.authorize(&ctx.user_arn(&user))?;
+    let Some(set) = ctx.store.recovery_codes(&user)? else {
+        return Ok(json!({"RecoveryCodesStatus": {"UserName": user.as_str(), "Remaining": 0}}));
+    };
+    let used = ctx.store.ledger().recovery_codes_used(&set.set_id)?;
+    Ok(json!({"RecoveryCodesStatus": {
+        "UserName": user.as_str(),
+        "CreateDate": shapes::date(set.create_date),
+        "Remaining": CODES_PER_SET.saturating_sub(used),
+    }}))
 }

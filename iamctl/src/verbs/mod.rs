@@ -162,6 +162,9 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
 
         C::CreateVirtualMfaDevice(a) => mfa::create_virtual_mfa_device(ctx, a),
         C::EnableMfaDevice(a) => mfa::enable_mfa_device(ctx, a),
+        C::ResyncMfaDevice(a) => mfa::resync_mfa_device(ctx, a),
+        C::CreateRecoveryCodes(a) => mfa::create_recovery_codes(ctx, a),
+        C::GetRecoveryCodesStatus(a) => mfa::get_recovery_codes_status(ctx, a),
         C::DeactivateMfaDevice(a) => mfa::deactivate_mfa_device(ctx, a),
         C::DeleteVirtualMfaDevice(a) => mfa::delete_virtual_mfa_device(ctx, a),
         C::ListMfaDevices(a) => mfa::list_mfa_devices(ctx, a),
@@ -185,6 +188,9 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         | C::Completion(_)
         | C::Man(_)
         | C::SimulateCustomPolicy(_)
+        | C::ValidatePolicy(_)
+        | C::CheckNoNewAccess(_)
+        | C::CheckAccessNotGranted(_)
         | C::SimulatePrincipalPolicy(_)
         | C::AssumeRole(_)
         | C::ListSessions(_)

@@ -7,6 +7,7 @@ use crate::ctx::Ctx;
 use crate::error::CliError;
 use crate::shapes;
 use iam::names::{IamPath, group_arn, policy_arn, role_arn};
+use iam::policy::PolicyKind;
 use iam::store::Entity;
 use serde_json::{Value, json};
 
@@ -62,6 +63,7 @@ pub fn create_policy(ctx: &mut Ctx, a: &cli::CreatePolicyArgs) -> Result<Value, 
         },
         |s| s.create_policy(&name, &path, a.description.as_deref(), &document, ctx.now),
     )?;
+    ctx.note_findings(&document, PolicyKind::Managed);
     Ok(json!({"Policy": shapes::policy(&policy)}))
 }
 
@@ -117,6 +119,7 @@ pub fn create_policy_version(
         },
         |s| s.create_policy_version(&a.policy_arn, &document, set_default, ctx.now),
     )?;
+    ctx.note_findings(&document, PolicyKind::Managed);
     Ok(json!({"PolicyVersion": shapes::policy_version(&v, false)}))
 }
 
@@ -229,6 +232,7 @@ pub fn put_inline(
     ctx.commit(|_| json!({k: v, "policyName": name.as_str(), "policyDocument": shapes::document(&document)}),
         |s| s.put_inline_policy(&e, &name, &document),
     )?;
+    ctx.note_findings(&document, e.inline_policy_kind());
     Ok(Value::Null)
 }
 

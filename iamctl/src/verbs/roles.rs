@@ -54,6 +54,7 @@ pub fn create_role(ctx: &mut Ctx, a: &cli::CreateRoleArgs) -> Result<Value, CliE
         },
         |s| s.create_role(&new, ctx.now),
     )?;
+    ctx.note_findings(&trust, iam::policy::PolicyKind::Trust);
     Ok(json!({"Role": shapes::role(&role, false)}))
 }
 
@@ -108,6 +109,7 @@ pub fn update_assume_role_policy(
         |_| json!({"roleName": name.as_str(), "policyDocument": shapes::document(&trust)}),
         |s| s.update_assume_role_policy(&name, &trust),
     )?;
+    ctx.note_findings(&trust, iam::policy::PolicyKind::Trust);
     Ok(Value::Null)
 }
 

@@ -182,15 +182,20 @@ pub fn oathtool(seed: &str, unix: i64) -> String {
 
 /// Two consecutive codes ending at the current step, as enable-mfa-device wants.
 pub fn two_codes(seed: &str) -> (String, String) {
-    let now = chrono::Utc::now().timestamp();
-    // Stay clear of a step boundary so both codes belong to the steps meant.
-    let now = if now % 30 > 27 {
-        std::thread::sleep(std::time::Duration::from_secs(3));
-        chrono::Utc::now().timestamp()
-    } else {
-        now
-    };
+    let now = clear_of_step_end(3);
     (oathtool(seed, now - 30), oathtool(seed, now))
+}
+
+/// Now, at least `seconds` before the current 30 s step ends (waiting into
+/// the next step if need be), so that codes computed now belong to the
+/// steps meant when the command using them runs.
+pub fn clear_of_step_end(seconds: i64) -> i64 {
+    let now = chrono::Utc::now().timestamp();
+    if 30 - now % 30 > seconds {
+        return now;
+    }
+    std::thread::sleep(std::time::Duration::from_secs(seconds as u64));
+    chrono::Utc::now().timestamp()
 }
 
 pub const ALLOW_ALL: &str =
