@@ -300,6 +300,230 @@ fn ssh_public_keys_in_aws_shapes_with_aws_limits_and_errors() {
     scenario(&Backend::Sqlite, "ssh_public_keys", "ssh_keys");
 }
 
+/// Issue 14: instance profiles, join tokens, host credentials as the
+/// profile's role session, a stolen host key's limits, revocation.
+#[test]
+fn hosts_enrol_once_act_as_their_role_session_and_stop_when_revoked() {
+    hosts_scenario(&Backend::Sqlite, "hosts_enrol");
+}
+
+#[test]
+fn hosts_enrol_and_are_revoked_on_postgresql() {
+    if let Some(pg) = Backend::postgres() {
+        hosts_scenario(&pg, "hosts_enrol_pg");
+    }
+}
+
+fn hosts_scenario(backend: &Backend, test: &str) {
+    let Some(venv) = prerequisites(test) else {
+        return;
+    };
+    let server = Server::start(backend, &venv);
+    let iam_server = artifact("iam-server");
+    let policy = tests_dir().join("../config/policies/IamHostAgent.json");
+    let args = [
+        "--iam-server",
+        iam_server.to_str().expect("path"),
+        "--server-config",
+        server.config.to_str().expect("path"),
+        "--host-policy",
+        policy.to_str().expect("path"),
+    ];
+    server.run("hosts", &args, "");
+}
+
+/// Issue 14: `iamctl setup-host --join` enrols over TLS pinned by the
+/// server certificate's fingerprint (a wrong pin sends nothing), writes
+/// agent.toml root-only and iam.toml's account and hostname, and the
+/// credential it wrote is the profile's role session.
+#[test]
+fn setup_host_join_enrols_over_pinned_tls_and_writes_a_root_only_agent_toml() {
+    let Some(venv) = prerequisites("setup_host_join") else {
+        return;
+    };
+    let installed = ["/usr/lib", "/lib"].iter().any(|lib| {
+        fs::read_dir(lib)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("security"))
+            .chain([std::path::Path::new(lib).join("security")])
+            .any(|dir| dir.join("pam_iam.so").exists())
+    });
+    if installed {
+        // setup-host goes on to change this machine's PAM stack.
+        eprintln!("skipped: pam_iam.so is installed on this machine");
+        return;
+    }
+    let server = Server::start(&Backend::Sqlite, &venv);
+    let config = ServerConfig::load(&server.config).expect("server.toml");
+    let store = iam_server::directory::Directory::open(&config)
+        .expect("directory")
+        .store()
+        .expect("store");
+    let role = iam::names::RoleName::parse("web-host").expect("role name");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let new_role = iam::store::NewRole {
+        name: role.clone(),
+        path: iam::names::IamPath::root(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        tags: Vec::new(),
+        permissions_boundary: None,
+    };
+    let now = chrono::Utc::now();
+    store.create_role(&new_role, now).expect("create role");
+    let profile = iam::names::InstanceProfileName::parse("web").expect("profile name");
+    let new_profile = iam::store::NewInstanceProfile {
+        name: profile.clone(),
+        path: iam::names::IamPath::root(),
+        tags: Vec::new(),
+    };
+    store
+        .create_instance_profile(&new_profile, now)
+        .expect("create profile");
+    store
+        .add_role_to_instance_profile(&profile, &role)
+        .expect("add role");
+    let out = Command::new(artifact("iam-server"))
+        .arg("--config")
+        .arg(&server.config)
+        .args(["join-token", "--instance-profile-name", "web"])
+        .output()
+        .expect("join-token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("token")
+        .trim()
+        .to_owned();
+    let log = fs::read_to_string(server.dir.path().join("server.log")).expect("server.log");
+    let fingerprint = log
+        .split("TLS certificate SHA-256 fingerprint ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("the fingerprint in the server's log")
+        .to_owned();
+
+    let host = tempfile::Builder::new()
+        .prefix("iam-join-")
+        .tempdir()
+        .expect("temp dir");
+    fs::set_permissions(host.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+    let iam_toml = host.path().join("iam.toml");
+    let agent_toml = host.path().join("agent.toml");
+    let url = format!("https://127.0.0.1:{}", server.port);
+    let setup = |pin: &str, token: &str, stdin: &str| {
+        let mut cmd = Command::new(artifact("iamctl"));
+        cmd.arg("--config").arg(&iam_toml).args([
+            "setup-host",
+            "--join",
+            &url,
+            "--token",
+            token,
+            "--ca-fingerprint",
+            pin,
+            "--hostname",
+            "web-7",
+        ]);
+        run_with_stdin(cmd, stdin)
+    };
+
+    // Another certificate's pin: refused in the handshake, the token
+    // never sent (it still enrols below).
+    let wrong = iam::names::CertFingerprint::of_der(b"another certificate").to_string();
+    let out = setup(&wrong, &token, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("not the one --ca-fingerprint names"),
+        "{stderr}"
+    );
+    assert!(!agent_toml.exists() && !iam_toml.exists());
+
+    // The right pin, the token from stdin (kept off argv).
+    let out = setup(&fingerprint.to_lowercase(), "-", &format!("{token}\n"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("enrolled as arn:aws:sts::123456789012:assumed-role/web-host/web-7"),
+        "{stdout}{stderr}"
+    );
+    // This machine has no pam_iam.so: the usual setup refuses after.
+    assert!(stderr.contains("pam_iam.so is not installed"), "{stderr}");
+    let meta = fs::metadata(&agent_toml).expect("agent.toml");
+    assert_eq!(
+        (
+            meta.permissions().mode() & 0o7777,
+            nix::unistd::getuid().as_raw()
+        ),
+        (0o600, 0)
+    );
+    let agent = iam::config::AgentConfig::load(&agent_toml).expect("agent.toml loads");
+    assert_eq!(agent.hostname.as_str(), "web-7");
+    assert_eq!(agent.server.as_str(), url);
+    assert_eq!(agent.ca_fingerprint.to_string(), fingerprint);
+    let host_config = iam::config::HostConfig::load(&iam_toml).expect("iam.toml loads");
+    assert_eq!(
+        (
+            host_config.account_id.as_str(),
+            host_config.hostname.as_str()
+        ),
+        ("123456789012", "web-7")
+    );
+
+    // The credential written is the profile's role session.
+    let mut whoami = server.driver("whoami", &[]);
+    whoami
+        .env("AWS_ACCESS_KEY_ID", &agent.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", agent.secret_access_key.expose());
+    let out = run_with_stdin(whoami, "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "arn:aws:sts::123456789012:assumed-role/web-host/web-7",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A re-run keeps the enrolment (the token is used up: no second call).
+    let out = setup(&fingerprint, "used-up", "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already enrolled as web-7"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        iam::config::AgentConfig::load(&agent_toml).expect("agent.toml"),
+        agent
+    );
+
+    // Not root: refused before anything is read or sent.
+    let (_bin_dir, setuid) = e2e::setuid_iamctl("iam-join-setuid-");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&setuid)
+        .args([
+            "setup-host",
+            "--join",
+            &url,
+            "--token",
+            "x",
+            "--ca-fingerprint",
+            &fingerprint,
+        ])
+        .output()
+        .expect("setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("iamctl setup-host must be run by root"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn several_mfa_devices_and_resync_in_aws_shapes_with_aws_limits_and_errors() {
     scenario(&Backend::Sqlite, "mfa_devices", "mfa_devices");

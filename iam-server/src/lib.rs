@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod directory;
 pub mod front;
+pub mod hosts;
 pub mod iam_api;
 pub mod keyring;
 pub mod pg;

@@ -20,7 +20,9 @@ pub mod simulate;
 pub mod sshkey;
 pub mod verbs;
 
-// `setup-host` and `doctor` (packaging): the rules in `hostsetup`.
+// `setup-host` and `doctor` (packaging): the rules in `hostsetup`;
+// `setup-host --join`'s one network call in `enrol`.
 pub mod doctor;
+pub mod enrol;
 pub mod hostsetup;
 pub mod setup_host;
