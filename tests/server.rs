@@ -300,6 +300,230 @@ fn ssh_public_keys_in_aws_shapes_with_aws_limits_and_errors() {
     scenario(&Backend::Sqlite, "ssh_public_keys", "ssh_keys");
 }
 
+/// Issue 14: instance profiles, join tokens, host credentials as the
+/// profile's role session, a stolen host key's limits, revocation.
+#[test]
+fn hosts_enrol_once_act_as_their_role_session_and_stop_when_revoked() {
+    hosts_scenario(&Backend::Sqlite, "hosts_enrol");
+}
+
+#[test]
+fn hosts_enrol_and_are_revoked_on_postgresql() {
+    if let Some(pg) = Backend::postgres() {
+        hosts_scenario(&pg, "hosts_enrol_pg");
+    }
+}
+
+fn hosts_scenario(backend: &Backend, test: &str) {
+    let Some(venv) = prerequisites(test) else {
+        return;
+    };
+    let server = Server::start(backend, &venv);
+    let iam_server = artifact("iam-server");
+    let policy = tests_dir().join("../config/policies/IamHostAgent.json");
+    let args = [
+        "--iam-server",
+        iam_server.to_str().expect("path"),
+        "--server-config",
+        server.config.to_str().expect("path"),
+        "--host-policy",
+        policy.to_str().expect("path"),
+    ];
+    server.run("hosts", &args, "");
+}
+
+/// Issue 14: `iamctl setup-host --join` enrols over TLS pinned by the
+/// server certificate's fingerprint (a wrong pin sends nothing), writes
+/// agent.toml root-only and iam.toml's account and hostname, and the
+/// credential it wrote is the profile's role session.
+#[test]
+fn setup_host_join_enrols_over_pinned_tls_and_writes_a_root_only_agent_toml() {
+    let Some(venv) = prerequisites("setup_host_join") else {
+        return;
+    };
+    let installed = ["/usr/lib", "/lib"].iter().any(|lib| {
+        fs::read_dir(lib)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("security"))
+            .chain([std::path::Path::new(lib).join("security")])
+            .any(|dir| dir.join("pam_iam.so").exists())
+    });
+    if installed {
+        // setup-host goes on to change this machine's PAM stack.
+        eprintln!("skipped: pam_iam.so is installed on this machine");
+        return;
+    }
+    let server = Server::start(&Backend::Sqlite, &venv);
+    let config = ServerConfig::load(&server.config).expect("server.toml");
+    let store = iam_server::directory::Directory::open(&config)
+        .expect("directory")
+        .store()
+        .expect("store");
+    let role = iam::names::RoleName::parse("web-host").expect("role name");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let new_role = iam::store::NewRole {
+        name: role.clone(),
+        path: iam::names::IamPath::root(),
+        assume_role_policy_document: trust.into(),
+        description: None,
+        max_session_duration: None,
+        tags: Vec::new(),
+        permissions_boundary: None,
+    };
+    let now = chrono::Utc::now();
+    store.create_role(&new_role, now).expect("create role");
+    let profile = iam::names::InstanceProfileName::parse("web").expect("profile name");
+    let new_profile = iam::store::NewInstanceProfile {
+        name: profile.clone(),
+        path: iam::names::IamPath::root(),
+        tags: Vec::new(),
+    };
+    store
+        .create_instance_profile(&new_profile, now)
+        .expect("create profile");
+    store
+        .add_role_to_instance_profile(&profile, &role)
+        .expect("add role");
+    let out = Command::new(artifact("iam-server"))
+        .arg("--config")
+        .arg(&server.config)
+        .args(["join-token", "--instance-profile-name", "web"])
+        .output()
+        .expect("join-token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("token")
+        .trim()
+        .to_owned();
+    let log = fs::read_to_string(server.dir.path().join("server.log")).expect("server.log");
+    let fingerprint = log
+        .split("TLS certificate SHA-256 fingerprint ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("the fingerprint in the server's log")
+        .to_owned();
+
+    let host = tempfile::Builder::new()
+        .prefix("iam-join-")
+        .tempdir()
+        .expect("temp dir");
+    fs::set_permissions(host.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+    let iam_toml = host.path().join("iam.toml");
+    let agent_toml = host.path().join("agent.toml");
+    let url = format!("https://127.0.0.1:{}", server.port);
+    let setup = |pin: &str, token: &str, stdin: &str| {
+        let mut cmd = Command::new(artifact("iamctl"));
+        cmd.arg("--config").arg(&iam_toml).args([
+            "setup-host",
+            "--join",
+            &url,
+            "--token",
+            token,
+            "--ca-fingerprint",
+            pin,
+            "--hostname",
+            "web-7",
+        ]);
+        run_with_stdin(cmd, stdin)
+    };
+
+    // Another certificate's pin: refused in the handshake, the token
+    // never sent (it still enrols below).
+    let wrong = iam::names::CertFingerprint::of_der(b"another certificate").to_string();
+    let out = setup(&wrong, &token, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("not the one --ca-fingerprint names"),
+        "{stderr}"
+    );
+    assert!(!agent_toml.exists() && !iam_toml.exists());
+
+    // The right pin, the token from stdin (kept off argv).
+    let out = setup(&fingerprint.to_lowercase(), "-", &format!("{token}\n"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("enrolled as arn:aws:sts::123456789012:assumed-role/web-host/web-7"),
+        "{stdout}{stderr}"
+    );
+    // This machine has no pam_iam.so: the usual setup refuses after.
+    assert!(stderr.contains("pam_iam.so is not installed"), "{stderr}");
+    let meta = fs::metadata(&agent_toml).expect("agent.toml");
+    assert_eq!(
+        (
+            meta.permissions().mode() & 0o7777,
+            nix::unistd::getuid().as_raw()
+        ),
+        (0o600, 0)
+    );
+    let agent = iam::config::AgentConfig::load(&agent_toml).expect("agent.toml loads");
+    assert_eq!(agent.hostname.as_str(), "web-7");
+    assert_eq!(agent.server.as_str(), url);
+    assert_eq!(agent.ca_fingerprint.to_string(), fingerprint);
+    let host_config = iam::config::HostConfig::load(&iam_toml).expect("iam.toml loads");
+    assert_eq!(
+        (
+            host_config.account_id.as_str(),
+            host_config.hostname.as_str()
+        ),
+        ("123456789012", "web-7")
+    );
+
+    // The credential written is the profile's role session.
+    let mut whoami = server.driver("whoami", &[]);
+    whoami
+        .env("AWS_ACCESS_KEY_ID", &agent.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", agent.secret_access_key.expose());
+    let out = run_with_stdin(whoami, "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "arn:aws:sts::123456789012:assumed-role/web-host/web-7",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A re-run keeps the enrolment (the token is used up: no second call).
+    let out = setup(&fingerprint, "used-up", "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already enrolled as web-7"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        iam::config::AgentConfig::load(&agent_toml).expect("agent.toml"),
+        agent
+    );
+
+    // Not root: refused before anything is read or sent.
+    let (_bin_dir, setuid) = e2e::setuid_iamctl("iam-join-setuid-");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&setuid)
+        .args([
+            "setup-host",
+            "--join",
+            &url,
+            "--token",
+            "x",
+            "--ca-fingerprint",
+            &fingerprint,
+        ])
+        .output()
+        .expect("setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("iamctl setup-host must be run by root"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn several_mfa_devices_and_resync_in_aws_shapes_with_aws_limits_and_errors() {
     scenario(&Backend::Sqlite, "mfa_devices", "mfa_devices");
@@ -579,27 +803,87 @@ impl Server {
             .to_owned()
     }
 
-    /// An IAM user whose access key a host's agent uses: allowed to sync
-    /// and report (the host is named like the user), nothing else.
-    fn host_key(&self, name: &str) -> (String, String) {
-        self.aws(&["iam", "create-user", "--user-name", name]);
+    /// The fleet's host role, allowed what config/policies/IamHostAgent.json
+    /// allows (sync and report) and nothing else, in instance profile
+    /// `fleet`.
+    fn host_profile(&self) {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         self.aws(&[
             "iam",
-            "put-user-policy",
-            "--user-name",
-            name,
-            "--policy-name",
-            "Sync",
-            "--policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["host:SyncDirectory","host:PutLedgerEntries"],"Resource":"*"}]}"#,
+            "create-role",
+            "--role-name",
+            "fleet-host",
+            "--assume-role-policy-document",
+            trust,
         ]);
-        let key = self.aws(&["iam", "create-access-key", "--user-name", name]);
+        self.aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "fleet-host",
+            "--policy-name",
+            "Agent",
+            "--policy-document",
+            include_str!("../config/policies/IamHostAgent.json"),
+        ]);
+        self.aws(&[
+            "iam",
+            "create-instance-profile",
+            "--instance-profile-name",
+            "fleet",
+        ]);
+        self.aws(&[
+            "iam",
+            "add-role-to-instance-profile",
+            "--instance-profile-name",
+            "fleet",
+            "--role-name",
+            "fleet-host",
+        ]);
+    }
+
+    /// Enrols `hostname` in instance profile `fleet` as setup-host --join
+    /// does: a one-time token from `iam-server join-token`, used up by the
+    /// unsigned `JoinHost` call. The host's key.
+    fn enrol(&self, hostname: &str) -> (String, String) {
+        let out = Command::new(artifact("iam-server"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["join-token", "--instance-profile-name", "fleet"])
+            .output()
+            .expect("iam-server join-token");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        const JOIN: &str = "import json, ssl, sys, urllib.request\n\
+            url, ca, token, host = sys.argv[1:]\n\
+            body = json.dumps({'Token': token, 'Hostname': host}).encode()\n\
+            req = urllib.request.Request(url, data=body, headers={\n\
+                'X-Amz-Target': 'IamHost_20261203.JoinHost',\n\
+                'Content-Type': 'application/x-amz-json-1.1'})\n\
+            ctx = ssl.create_default_context(cafile=ca)\n\
+            print(urllib.request.urlopen(req, context=ctx).read().decode())\n";
+        let out = Command::new(&self.venv.python)
+            .arg("-c")
+            .arg(JOIN)
+            .arg(self.endpoint())
+            .arg(self.dir.path().join("state/tls/cert.pem"))
+            .arg(&token)
+            .arg(hostname)
+            .output()
+            .expect("JoinHost");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let joined: Value = serde_json::from_slice(&out.stdout).expect("JoinHost answer");
         (
-            key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-            key["AccessKey"]["SecretAccessKey"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
+            joined["AccessKeyId"].as_str().unwrap().to_owned(),
+            joined["SecretAccessKey"].as_str().unwrap().to_owned(),
         )
     }
 }
@@ -613,7 +897,9 @@ struct FleetHost {
 }
 
 impl FleetHost {
-    fn join(server: &Server, key: &(String, String), name: &str) -> Self {
+    /// A new harness host enrolled as `name` (see [`Server::enrol`]).
+    fn join(server: &Server, name: &str) -> Self {
+        let key = server.enrol(name);
         let host = e2e::Host::new("");
         let agent_config = host.path().join("agent.toml");
         let text = format!(
@@ -730,7 +1016,7 @@ fn a_central_change_reaches_every_replica_and_logins_follow_it() {
         return;
     };
     let server = Server::start(&pg, &venv);
-    let key = server.host_key("fleet-host");
+    server.host_profile();
     let password = "Fleet-Passw0rd!";
     server.aws(&["iam", "create-user", "--user-name", "alice"]);
     server.aws(&[
@@ -761,8 +1047,8 @@ fn a_central_change_reaches_every_replica_and_logins_follow_it() {
     ]);
 
     let mut hosts = [
-        FleetHost::join(&server, &key, "web-1"),
-        FleetHost::join(&server, &key, "web-2"),
+        FleetHost::join(&server, "web-1"),
+        FleetHost::join(&server, "web-2"),
     ];
     for h in &hosts {
         let out = h.sync_once();
@@ -815,6 +1101,7 @@ fn a_central_change_reaches_every_replica_and_logins_follow_it() {
     }
 
     // The host's credential reads the directory; it cannot change it.
+    let key = server.enrol("web-3");
     let out = server.aws_with(
         (&key.0, &key.1),
         &["iam", "create-user", "--user-name", "mallory"],
@@ -850,11 +1137,11 @@ fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
         return;
     };
     let server = Server::start(&pg, &venv);
-    let key = server.host_key("fleet-host");
+    server.host_profile();
     for i in 0..5 {
         server.aws(&["iam", "create-user", "--user-name", &format!("u{i:02}")]);
     }
-    let host = FleetHost::join(&server, &key, "web-1");
+    let host = FleetHost::join(&server, "web-1");
     // Killed at a different moment each time: before, during or after the
     // snapshot's transaction.
     for delay_ms in [5u64, 20, 40, 80, 160] {
@@ -891,6 +1178,26 @@ fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
         .collect();
     central.sort();
     assert_eq!(host.users(), central);
+
+    // A revoked host stops syncing at its next call.
+    let out = Command::new(artifact("iam-server"))
+        .arg("--config")
+        .arg(&server.config)
+        .args(["revoke-host", "web-1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = host.sync_once();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("UnrecognizedClientException"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -902,6 +1209,7 @@ fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_ret
         return;
     };
     let mut server = Server::start(&pg, &venv);
+    server.host_profile();
     let password = "Fleet-Passw0rd!";
     server.aws(&["iam", "create-user", "--user-name", "carol"]);
     server.aws(&[
@@ -953,8 +1261,7 @@ fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_ret
         "--authentication-code2",
         &e2e::oathtool_at(&seed, now - 30),
     ]);
-    let hosts =
-        ["web-1", "web-2"].map(|name| FleetHost::join(&server, &server.host_key(name), name));
+    let hosts = ["web-1", "web-2"].map(|name| FleetHost::join(&server, name));
     for h in &hosts {
         let out = h.sync_once();
         assert!(

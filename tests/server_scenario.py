@@ -6,7 +6,7 @@ IAM_ENDPOINT, AWS_CA_BUNDLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_DEFAULT_REGION, IAM_AWS_CLI (the CLI's path).
 
 Subcommands (one per Rust test): admin, errors, negative, paginate,
-concurrency, writes, exists, sign, assume, ssh_keys. Each exits non-zero with a
+concurrency, writes, exists, sign, assume, ssh_keys, hosts, whoami. Each exits non-zero with a
 message on the first expectation that fails; `writes`, `sign` and `assume`
 print what the Rust side checks.
 """
@@ -198,7 +198,7 @@ def enrol_mfa(iam, user, tmpdir):
 # --- signing by hand (botocore's signer, our own transport) --------------------
 
 
-def signed_request(service, params, creds=None, at=None, content_type=None, body=None):
+def signed_request(service, params, creds=None, at=None, content_type=None, body=None, target=None):
     """A request signed by botocore's SigV4 signer (dated `at`, unix time,
     when given) as a dict: method, url, host, headers, body."""
     key, secret, token = creds or admin_creds()
@@ -211,6 +211,8 @@ def signed_request(service, params, creds=None, at=None, content_type=None, body
         "Content-Type": content_type or "application/x-www-form-urlencoded; charset=utf-8",
         "Host": host,
     }
+    if target is not None:
+        headers["X-Amz-Target"] = target
     request = botocore.awsrequest.AWSRequest(method="POST", url=ENDPOINT + "/", data=body, headers=headers)
     signer = botocore.auth.SigV4Auth(botocore.credentials.Credentials(key, secret, token), service, REGION)
     if at is None:
@@ -927,6 +929,175 @@ def scenario_ssh_keys(args):
     lee.delete_ssh_public_key(UserName="lee", SSHPublicKeyId=mine["SSHPublicKeyId"])
 
 
+HOST_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+HOST_TARGET = "IamHost_20261203."
+JSON_11 = "application/x-amz-json-1.1"
+
+
+def join_token(args, profile, expires_in="1h"):
+    """`iam-server join-token` on the server's own directory: the token."""
+    out = subprocess.run(
+        [args.iam_server, "--config", args.server_config, "join-token",
+         "--instance-profile-name", profile, "--expires-in", expires_in],
+        capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"join-token: {out.stderr}")
+    token = out.stdout.strip()
+    check(len(token) == 52 and token not in out.stderr, "a 52-character token, on stdout only")
+    return token
+
+
+def revoke_host(args, hostname):
+    out = subprocess.run(
+        [args.iam_server, "--config", args.server_config, "revoke-host", hostname],
+        capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"revoke-host: {out.stderr}")
+
+
+def join_host(token, hostname):
+    """JoinHost, unsigned: (status, JSON answer)."""
+    body = json.dumps({"Token": token, "Hostname": hostname})
+    request = {
+        "url": ENDPOINT + "/",
+        "headers": {"Content-Type": JSON_11, "X-Amz-Target": HOST_TARGET + "JoinHost",
+                    "Host": urllib.parse.urlsplit(ENDPOINT).netloc},
+        "body": body.encode(),
+    }
+    status, text = send(request)
+    return status, json.loads(text)
+
+
+def host_creds(joined):
+    return joined["AccessKeyId"], joined["SecretAccessKey"], None
+
+
+def caller_code(creds):
+    """What GetCallerIdentity answers these credentials: the ARN or the error code."""
+    try:
+        return client("sts", creds, retries=False).get_caller_identity()["Arn"]
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+def scenario_hosts(args):
+    """Issue 14, host identity: instance profiles with AWS's verbs and
+    rules, one-time expiring join tokens, host credentials that are the
+    profile's role session, what a stolen one cannot do, and revocation."""
+    iam = client("iam")
+    acct = "123456789012"
+    policy = open(args.host_policy).read()
+    for role in ("web-host", "db-host"):
+        aws("iam", "create-role", "--role-name", role, "--assume-role-policy-document", json.dumps(HOST_TRUST))
+        aws("iam", "put-role-policy", "--role-name", role, "--policy-name", "IamHostAgent",
+            "--policy-document", policy)
+
+    # Instance profiles: AWS's shapes, ids and rules.
+    made = aws("iam", "create-instance-profile", "--instance-profile-name", "web", "--path", "/fleet/",
+               "--tags", "Key=env,Value=prod")["InstanceProfile"]
+    eq(made["Arn"], f"arn:aws:iam::{acct}:instance-profile/fleet/web", "profile ARN")
+    check(made["InstanceProfileId"].startswith("AIPA") and len(made["InstanceProfileId"]) == 21, "AIPA id")
+    eq(made["Roles"], [], "a new profile holds no role")
+    aws_fails("EntityAlreadyExists", "iam", "create-instance-profile", "--instance-profile-name", "WEB")
+    aws_fails("ValidationError", "iam", "create-instance-profile", "--instance-profile-name", "bad name")
+    aws_fails("NoSuchEntity", "iam", "get-instance-profile", "--instance-profile-name", "nope")
+    aws("iam", "add-role-to-instance-profile", "--instance-profile-name", "web", "--role-name", "web-host")
+    aws_fails("LimitExceeded", "iam", "add-role-to-instance-profile", "--instance-profile-name", "web",
+              "--role-name", "db-host")
+    aws_fails("DeleteConflict", "iam", "delete-role", "--role-name", "web-host")
+    aws_fails("DeleteConflict", "iam", "delete-instance-profile", "--instance-profile-name", "web")
+    got = iam.get_instance_profile(InstanceProfileName="web")["InstanceProfile"]
+    eq([r["RoleName"] for r in got["Roles"]], ["web-host"], "the profile's role")
+    eq(got["Tags"], [{"Key": "env", "Value": "prod"}], "the profile's tags")
+    listed = iam.list_instance_profiles_for_role(RoleName="web-host")["InstanceProfiles"]
+    eq([p["InstanceProfileName"] for p in listed], ["web"], "profiles for the role")
+    eq(iam.list_instance_profiles_for_role(RoleName="db-host")["InstanceProfiles"], [], "none for db-host")
+    eq(len(iam.list_instance_profiles(PathPrefix="/fleet/")["InstanceProfiles"]), 1, "by path")
+    iam.tag_instance_profile(InstanceProfileName="web", Tags=[{"Key": "tier", "Value": "web"}])
+    iam.untag_instance_profile(InstanceProfileName="web", TagKeys=["tier"])
+    eq(aws("iam", "list-instance-profile-tags", "--instance-profile-name", "web")["Tags"],
+       [{"Key": "env", "Value": "prod"}], "tags after tag and untag")
+
+    # A token enrols one host, once.
+    token = join_token(args, "web")
+    status, joined = join_host(token, "web-1")
+    eq(status, 200, f"JoinHost: {joined}")
+    check(joined["AccessKeyId"].startswith("ACCA") and len(joined["SecretAccessKey"]) == 40, "a host key")
+    eq(joined["AccountId"], acct, "the account")
+    eq(joined["Arn"], f"arn:aws:sts::{acct}:assumed-role/web-host/web-1", "the host's principal")
+    status, again = join_host(token, "web-9")
+    eq((status, again.get("__type")), (403, "InvalidJoinToken"), "a used token")
+    status, bad = join_host("A" * 52, "web-9")
+    eq((status, bad.get("__type")), (403, "InvalidJoinToken"), "an unknown token")
+    short = join_token(args, "web", "1s")
+    time.sleep(2.1)
+    status, late = join_host(short, "web-9")
+    eq((status, late.get("__type")), (403, "InvalidJoinToken"), "an expired token")
+
+    # The host is the role session of the profile's role, with its tags.
+    web1 = host_creds(joined)
+    eq(caller_code(web1), f"arn:aws:sts::{acct}:assumed-role/web-host/web-1", "GetCallerIdentity")
+    status, text = send(signed_request("iam", {}, creds=web1, content_type=JSON_11, body="{}",
+                                       target=HOST_TARGET + "DescribeHost"))
+    eq(status, 200, f"DescribeHost: {text}")
+    described = json.loads(text)
+    eq(described["HostArn"], f"arn:aws:host::{acct}:host/web-1", "host ARN")
+    eq(described["InstanceProfile"]["Tags"], [{"Key": "env", "Value": "prod"}], "the host's tags")
+    status, text = send(signed_request("iam", {}, content_type=JSON_11, body="{}",
+                                       target=HOST_TARGET + "DescribeHost"))
+    eq(status, 403, f"DescribeHost by a user: {text}")
+
+    # A stolen host credential: only what the host role's policies allow.
+    before = snapshot(iam)
+    aws_fails("AccessDenied", "iam", "create-user", "--user-name", "mallory", creds=web1)
+    aws_fails("AccessDenied", "iam", "put-user-policy", "--user-name", "iam-admin", "--policy-name", "x",
+              "--policy-document", json.dumps(ALLOW_ALL), creds=web1)
+    aws_fails("AccessDenied", "iam", "list-access-keys", "--user-name", "iam-admin", creds=web1)
+    aws_fails("AccessDenied", "iam", "create-access-key", "--user-name", "iam-admin", creds=web1)
+    aws_fails("AccessDenied", "iam", "add-role-to-instance-profile", "--instance-profile-name", "web",
+              "--role-name", "db-host", creds=web1)
+    aws_fails("AccessDenied", "iam", "put-role-policy", "--role-name", "web-host", "--policy-name", "x",
+              "--policy-document", json.dumps(ALLOW_ALL), creds=web1)
+    aws_fails("AccessDenied", "sts", "assume-role", "--role-arn", f"arn:aws:iam::{acct}:role/db-host",
+              "--role-session-name", "stolen", creds=web1)
+    eq(snapshot(iam), before, "a stolen host key changed nothing")
+    # Its secret with a session token, or a wrong secret: refused.
+    eq(caller_code((web1[0], web1[1], "AQoDYXdzEJr")), "InvalidClientTokenId", "a host key with a token")
+    eq(caller_code((web1[0], "x" * 40, None)), "SignatureDoesNotMatch", "a wrong secret")
+
+    # Revocation, three ways; each refuses the next call.
+    aws("iam", "remove-role-from-instance-profile", "--instance-profile-name", "web", "--role-name", "web-host")
+    eq(caller_code(web1), "InvalidClientTokenId", "the role removed from the profile")
+    aws("iam", "add-role-to-instance-profile", "--instance-profile-name", "web", "--role-name", "db-host")
+    eq(caller_code(web1), f"arn:aws:sts::{acct}:assumed-role/db-host/web-1", "the profile's role now")
+    revoke_host(args, "web-1")
+    eq(caller_code(web1), "InvalidClientTokenId", "revoke-host")
+    status, joined2 = join_host(join_token(args, "web"), "web-2")
+    eq(status, 200, f"JoinHost web-2: {joined2}")
+    web2 = host_creds(joined2)
+    eq(caller_code(web2), f"arn:aws:sts::{acct}:assumed-role/db-host/web-2", "web-2")
+    aws("iam", "remove-role-from-instance-profile", "--instance-profile-name", "web", "--role-name", "db-host")
+    aws("iam", "delete-instance-profile", "--instance-profile-name", "web")
+    aws("iam", "create-instance-profile", "--instance-profile-name", "web")
+    aws("iam", "add-role-to-instance-profile", "--instance-profile-name", "web", "--role-name", "db-host")
+    eq(caller_code(web2), "InvalidClientTokenId", "the profile deleted (and made again)")
+    # The trail shows the enrolments, as the hosts.
+    events = client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "JoinHost"}])["Events"]
+    eq(sorted(json.loads(e["CloudTrailEvent"])["userIdentity"]["arn"] for e in events),
+       [f"arn:aws:sts::{acct}:assumed-role/db-host/web-2", f"arn:aws:sts::{acct}:assumed-role/web-host/web-1"],
+       "JoinHost events")
+    for e in events:
+        check(token not in e["CloudTrailEvent"], "no token in an event")
+
+
+
+def scenario_whoami(args):
+    """Prints the ARN the environment's credentials are (GetCallerIdentity)."""
+    print(client("sts", retries=False).get_caller_identity()["Arn"])
+
+
 def scenario_mfa_devices(args):
     """Issue 15: several virtual MFA devices per user through boto3 and the
     aws CLI: AWS's limit of eight (a ninth is LimitExceeded and changes
@@ -1001,6 +1172,9 @@ def main():
     ap.add_argument("--params", default="Action=ListUsers&Version=2010-05-08")
     ap.add_argument("--at", type=int)
     ap.add_argument("--session")
+    ap.add_argument("--iam-server")
+    ap.add_argument("--server-config")
+    ap.add_argument("--host-policy")
     args = ap.parse_args()
     scenarios = {
         "admin": scenario_admin,
@@ -1013,6 +1187,8 @@ def main():
         "sign": scenario_sign,
         "assume": scenario_assume,
         "ssh_keys": scenario_ssh_keys,
+        "hosts": scenario_hosts,
+        "whoami": scenario_whoami,
         "mfa_devices": scenario_mfa_devices,
     }
     try:

@@ -11,11 +11,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use iam::config::AgentConfig;
+use iam::names::CertFingerprint;
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
@@ -35,10 +36,8 @@ const MAX_ANSWER_BYTES: usize = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("server {0}: expected https://HOST[:PORT]")]
-    Url(String),
-    #[error("ca_fingerprint: expected 32 hex bytes (AB:CD:…), as iam-server prints it")]
-    Fingerprint,
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url} took too long to answer")]
@@ -61,45 +60,30 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(
-        url: &str,
-        fingerprint: &str,
-        access_key_id: &str,
-        secret_access_key: &str,
-    ) -> Result<Self, ClientError> {
-        let rest = url
-            .strip_prefix("https://")
-            .ok_or_else(|| ClientError::Url(url.to_owned()))?
-            .trim_end_matches('/');
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| ClientError::Url(url.to_owned()))?,
-            ),
-            _ => (rest, 443),
-        };
-        if host.is_empty() || host.contains('/') {
-            return Err(ClientError::Url(url.to_owned()));
-        }
-        let pinned = parse_fingerprint(fingerprint).ok_or(ClientError::Fingerprint)?;
+    /// A client for the server and credentials of `agent.toml`.
+    pub fn new(config: &AgentConfig) -> Result<Self, ClientError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Url(e.to_string()))?
+            .map_err(|e| ClientError::Tls(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned { pinned, provider }))
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                pinned: config.ca_fingerprint,
+                provider,
+            }))
             .with_no_client_auth();
-        let credentials =
-            Credentials::new(access_key_id, secret_access_key, None, None, "iam-agent");
+        let credentials = Credentials::new(
+            config.access_key_id.as_str(),
+            config.secret_access_key.expose(),
+            None,
+            None,
+            "iam-agent",
+        );
         Ok(Self {
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port,
-            url: format!("https://{rest}"),
-            tls: TlsConnector::from(Arc::new(config)),
+            host: config.server.host().to_owned(),
+            port: config.server.port(),
+            url: config.server.as_str().to_owned(),
+            tls: TlsConnector::from(Arc::new(tls)),
             identity: credentials.into(),
             connection: None,
         })
@@ -259,25 +243,12 @@ impl Client {
     }
 }
 
-/// `AB:CD:…` (or without colons, either case) as 32 bytes.
-pub fn parse_fingerprint(text: &str) -> Option<[u8; 32]> {
-    let hex: String = text.chars().filter(|c| *c != ':').collect();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// Trusts exactly one certificate: the server's, by its SHA-256. The
 /// handshake's signatures are still checked (the server must hold the
 /// certificate's key); names and dates are not, as with any pinned key.
 #[derive(Debug)]
 struct Pinned {
-    pinned: [u8; 32],
+    pinned: CertFingerprint,
     provider: Arc<CryptoProvider>,
 }
 
@@ -290,8 +261,7 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-        if seen == self.pinned {
+        if self.pinned.matches(end_entity.as_ref()) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(
@@ -332,33 +302,5 @@ impl ServerCertVerifier for Pinned {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn a_fingerprint_is_read_as_openssl_prints_it() {
-        let colons = ["AB"; 32].join(":");
-        assert_eq!(parse_fingerprint(&colons), Some([0xAB; 32]));
-        assert_eq!(parse_fingerprint(&"ab".repeat(32)), Some([0xAB; 32]));
-        assert_eq!(parse_fingerprint("AB:CD"), None);
-        assert_eq!(parse_fingerprint(&"zz".repeat(32)), None);
-    }
-
-    #[test]
-    fn the_server_url_is_https_only() {
-        let fp = "ab".repeat(32);
-        assert!(matches!(
-            Client::new("http://h:1", &fp, "AKIA", "s"),
-            Err(ClientError::Url(_))
-        ));
-        let c = Client::new("https://127.0.0.1:8443/", &fp, "AKIA", "s").unwrap();
-        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8443));
-        let c = Client::new("https://iam.example", &fp, "AKIA", "s").unwrap();
-        assert_eq!((c.host.as_str(), c.port), ("iam.example", 443));
     }
 }

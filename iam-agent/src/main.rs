@@ -4,13 +4,11 @@
 //! for the network.
 
 mod client;
-mod config;
 mod sync;
 
 use clap::Parser;
 use client::Client;
-use config::AgentConfig;
-use iam::config::HostConfig;
+use iam::config::{AgentConfig, HostConfig};
 use iam::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,12 +48,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let mut client = match Client::new(
-        &agent.server,
-        &agent.ca_fingerprint,
-        &agent.access_key_id,
-        &agent.secret_access_key,
-    ) {
+    let mut client = match Client::new(&agent) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };

@@ -163,6 +163,8 @@ pub(crate) struct Condition {
     /// Compiled for lookup: context keys are case-insensitive.
     pub(crate) lookup: Key,
     values: Vec<Val>,
+    /// The values as written, for [`Condition::witness`].
+    texts: Vec<Box<str>>,
 }
 
 /// Parses a whole Condition element. `vars`: policy variables are live
@@ -195,6 +197,7 @@ pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, (F
                 v => vec![v],
             };
             let mut parsed = Vec::with_capacity(raw.len());
+            let mut texts = Vec::with_capacity(raw.len());
             for v in raw {
                 let text = match v {
                     Json::String(s) => s.clone(),
@@ -218,6 +221,7 @@ pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, (F
                     parse_value(base, &text, vars)
                         .map_err(|e| (fault, format!("{op_name} {key}: {e}")))?,
                 );
+                texts.push(text.into_boxed_str());
             }
             out.push(Condition {
                 base,
@@ -227,6 +231,7 @@ pub(crate) fn parse_block(block: &Json, vars: bool) -> Result<Vec<Condition>, (F
                 key: key.as_str().into(),
                 lookup: Key::new(key),
                 values: parsed,
+                texts,
             });
         }
     }
@@ -350,6 +355,83 @@ impl Condition {
             // may match; a positive one: any of them may.
             SetQual::Single if self.negated => values.all(&mut sat),
             SetQual::Single => values.any(sat),
+        }
+    }
+
+    /// For a request that lacks this condition's key: how to make the
+    /// condition come out `want`. `Some(None)`: leave the key absent;
+    /// `Some(Some(v))`: give it `v`, derived from the policy's own values
+    /// (a value on the right side of a number or date comparison, the
+    /// network address of a CIDR block, a pattern with its wildcards
+    /// filled); `None`: no such value is derived here (policy variables, a
+    /// value that must differ from every listed one).
+    pub(crate) fn witness(&self, want: bool) -> Option<Option<String>> {
+        if self.base == Base::Null {
+            // `{"Null": {k: "true"}}` holds when k is absent.
+            let holds = |absent: bool| {
+                self.values
+                    .iter()
+                    .any(|v| matches!(v, Val::Bool(b) if *b == absent))
+            };
+            return if holds(true) == want {
+                Some(None)
+            } else if holds(false) == want {
+                Some(Some("true".to_owned()))
+            } else {
+                None
+            };
+        }
+        let absent = if self.if_exists {
+            true
+        } else {
+            match self.set {
+                SetQual::ForAll => true,
+                SetQual::ForAny => false,
+                SetQual::Single => self.negated,
+            }
+        };
+        if absent == want {
+            return Some(None);
+        }
+        // One present value holds exactly when it matches the positive
+        // operator, unless negated.
+        if want == self.negated {
+            return None;
+        }
+        self.values
+            .iter()
+            .zip(&self.texts)
+            .find_map(|(v, text)| self.matching_value(v, text))
+            .map(Some)
+    }
+
+    /// A request value that matches policy value `v` (written as `text`)
+    /// under the positive operator.
+    fn matching_value(&self, v: &Val, text: &str) -> Option<String> {
+        let date = |d: DateTime<Utc>| d.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let step = |cmp: Cmp| match cmp {
+            Cmp::Lt => -1,
+            Cmp::Gt => 1,
+            Cmp::Eq | Cmp::Le | Cmp::Ge => 0,
+        };
+        match (self.base, v) {
+            (_, Val::Str(_) | Val::Arn(_)) if text.contains("${") => None,
+            (_, Val::Str(_) | Val::Arn(_)) => Some(text.replace('*', "").replace('?', "x")),
+            (Base::Num(cmp), Val::Num(n)) => {
+                let n = n + f64::from(step(cmp));
+                Some(if n.fract() == 0.0 && n.abs() < 1e15 {
+                    format!("{}", n as i64)
+                } else {
+                    n.to_string()
+                })
+            }
+            (Base::Date(cmp), Val::Date(d)) => {
+                Some(date(*d + chrono::TimeDelta::seconds(step(cmp).into())))
+            }
+            (_, Val::Bool(b)) => Some(b.to_string()),
+            (_, Val::Bin(_)) => Some(text.to_owned()),
+            (_, Val::Net(net)) => Some(net.network().to_string()),
+            _ => None,
         }
     }
 

@@ -9,6 +9,7 @@ use super::wildcard::{Glob, compile};
 use serde_json::{Map, Value as Json};
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 /// What a policy document is attached as; decides the size limit and which
 /// elements are required or forbidden (a trust policy needs `Principal`).
@@ -160,18 +161,20 @@ fn sid_suffix(sid: &Option<String>) -> String {
     }
 }
 
-/// A parsed, validated and compiled policy document.
+/// A parsed, validated and compiled policy document. Cloning one is a few
+/// reference counts: a decision's policy set (a trust policy with the
+/// caller's policies, a role's for each session) is assembled per request.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    name: String,
-    document: String,
+    name: Arc<str>,
+    document: Arc<str>,
     kind: PolicyKind,
     /// `Version` is 2012-10-17 (policy variables are live).
     version_2012: bool,
     /// The document has a `Version` element at all.
     version_given: bool,
-    pub(crate) statements: Vec<Statement>,
-    pub(crate) index: ActionIndex,
+    pub(crate) statements: Arc<Vec<Statement>>,
+    pub(crate) index: Arc<ActionIndex>,
 }
 
 /// A compiled statement: everything a decision needs, nothing re-parsed.
@@ -369,13 +372,13 @@ impl Policy {
             action_index.add(i, &st.actions, st.not_action);
         }
         Ok(Self {
-            name: name.to_owned(),
-            document: document.to_owned(),
+            name: name.into(),
+            document: document.into(),
             kind,
             version_2012: vars,
             version_given: top.contains_key("Version"),
-            statements,
-            index: action_index,
+            statements: Arc::new(statements),
+            index: Arc::new(action_index),
         })
     }
 
@@ -388,7 +391,7 @@ impl Policy {
     /// it names whom a statement excludes, and an unmatched binding there
     /// would widen it.
     pub fn bind_principals(&mut self, bind: impl Fn(&str) -> Option<PrincipalBinding>) {
-        for statement in &mut self.statements {
+        for statement in Arc::make_mut(&mut self.statements) {
             if let Some(spec) = statement.principal.as_mut().filter(|s| !s.negated) {
                 for entry in &mut spec.entries {
                     entry.bind(&bind);

@@ -125,17 +125,23 @@ impl Statement {
     /// matched its Principal (`Direct` when it has none). Cheapest tests
     /// first: most statements fail on the action.
     fn applies(&self, req: &Request<'_>, prep: &Prepared<'_>) -> PrincipalMatch {
-        if !self.action_matches(prep.action.as_bytes()) || !self.resource_matches(req, prep) {
-            return PrincipalMatch::No;
-        }
-        let how = match &self.principal {
-            Some(spec) => spec.matches(&prep.caller),
-            None => PrincipalMatch::Direct,
-        };
+        let how = self.applies_but_for_conditions(req, prep);
         if how == PrincipalMatch::No || !self.conditions_hold(req) {
             return PrincipalMatch::No;
         }
         how
+    }
+
+    /// Action, resource and principal: whether the statement applies when
+    /// its conditions hold.
+    fn applies_but_for_conditions(&self, req: &Request<'_>, prep: &Prepared<'_>) -> PrincipalMatch {
+        if !self.action_matches(prep.action.as_bytes()) || !self.resource_matches(req, prep) {
+            return PrincipalMatch::No;
+        }
+        match &self.principal {
+            Some(spec) => spec.matches(&prep.caller),
+            None => PrincipalMatch::Direct,
+        }
     }
 }
 
@@ -146,6 +152,23 @@ struct Prepared<'r> {
     caller: Caller<'r>,
     /// A simulation of resource `*` (see [`simulate`]).
     any_resource: bool,
+}
+
+impl<'r> Prepared<'r> {
+    fn of(request: &Request<'r>, simulated: bool) -> Self {
+        Self {
+            action: Lowered::new(request.action),
+            parts: split_concrete(request.resource),
+            caller: Caller {
+                userid: match request.context.get("aws:userid") {
+                    Some([one]) => Some(one.as_str()),
+                    _ => None,
+                },
+                ..Caller::parse(request.principal)
+            },
+            any_resource: simulated && request.resource == "*",
+        }
+    }
 }
 
 /// The request's action lowercased, on the stack when it is short.
@@ -218,18 +241,7 @@ impl<'p> Hits<'p> {
     /// `simulated`: the question is the simulator's, where resource `*`
     /// stands for any resource.
     pub(crate) fn of(request: &Request<'_>, policies: &'p PolicySet, simulated: bool) -> Self {
-        let prep = Prepared {
-            action: Lowered::new(request.action),
-            parts: split_concrete(request.resource),
-            caller: Caller {
-                userid: match request.context.get("aws:userid") {
-                    Some([one]) => Some(one.as_str()),
-                    _ => None,
-                },
-                ..Caller::parse(request.principal)
-            },
-            any_resource: simulated && request.resource == "*",
-        };
+        let prep = Prepared::of(request, simulated);
         let boundary_set = policies.boundary.is_some();
         let mut hits = Hits {
             bounded: boundary_set,
@@ -421,7 +433,7 @@ pub fn missing_context_keys(request: &Request<'_>, policies: &PolicySet) -> Vec<
         .chain(policies.boundary.iter().flatten())
         .chain(&policies.resource);
     for policy in all {
-        for st in &policy.statements {
+        for st in policy.statements.iter() {
             if !st.action_matches(Lowered::new(request.action).as_bytes()) {
                 continue;
             }
@@ -435,4 +447,61 @@ pub fn missing_context_keys(request: &Request<'_>, policies: &PolicySet) -> Vec<
         }
     }
     missing
+}
+
+/// Values for context keys the request lacks under which statements of
+/// `policies` that apply to it but for their conditions (action, resource,
+/// principal) would apply (an Allow) or stop applying (a Deny): for each such statement one assignment of keys to values,
+/// derived from its own conditions, then all of them together. Only keys
+/// for which `free` says yes (what a caller cannot know in advance, such as
+/// `aws:SourceIp`) are assigned; a statement whose conditions need a value
+/// derived for none of them gives nothing. The caller decides each
+/// assignment with [`authorize`]: this says where to look, never what is
+/// allowed (`iamctl access-report` asks "allowed under some request?" so).
+pub fn condition_witnesses<'p>(
+    request: &Request<'_>,
+    policies: impl IntoIterator<Item = &'p Policy>,
+    free: impl Fn(&str) -> bool,
+) -> Vec<Vec<(String, String)>> {
+    let prep = Prepared::of(request, false);
+    let mut found: Vec<Vec<(String, String)>> = Vec::new();
+    for policy in policies {
+        for st in policy.statements.iter() {
+            if st.conditions.is_empty()
+                || st.applies_but_for_conditions(request, &prep) == PrincipalMatch::No
+            {
+                continue;
+            }
+            let open = st
+                .conditions
+                .iter()
+                .filter(|c| request.context.entry(&c.lookup).is_none() && free(&c.key));
+            let assignment = match st.effect {
+                // Every condition must hold.
+                Effect::Allow => open
+                    .map(|c| c.witness(true).map(|v| v.map(|v| (c.key.to_string(), v))))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|vs| vs.into_iter().flatten().collect::<Vec<_>>()),
+                // One failing condition is enough.
+                Effect::Deny => open
+                    .filter_map(|c| c.witness(false).map(|v| (c, v)))
+                    .find_map(|(c, v)| v.map(|v| vec![(c.key.to_string(), v)])),
+            };
+            if let Some(a) = assignment.filter(|a| !a.is_empty())
+                && !found.contains(&a)
+            {
+                found.push(a);
+            }
+        }
+    }
+    if found.len() > 1 {
+        let mut all: Vec<(String, String)> = Vec::new();
+        for (k, v) in found.iter().flatten() {
+            if !all.iter().any(|(a, _)| a.eq_ignore_ascii_case(k)) {
+                all.push((k.clone(), v.clone()));
+            }
+        }
+        found.push(all);
+    }
+    found
 }

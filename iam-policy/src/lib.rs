@@ -67,7 +67,7 @@ pub use document::{
 };
 pub use eval::{
     Decision, MatchedStatement, PolicySet, PolicySource, Request, Response, authorize,
-    authorize_cross_account, missing_context_keys, simulate,
+    authorize_cross_account, condition_witnesses, missing_context_keys, simulate,
 };
 pub use explain::{Because, Explanation, NotAuthorized, explain};
 pub use position::{PathStep, Position, Span, TextPosition};

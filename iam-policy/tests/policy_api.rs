@@ -7,7 +7,7 @@
 
 use iam_policy::{
     Context, ContextKeyType, Decision, Effect, Policy, PolicyKind, PolicySet, PolicySource,
-    Request, authorize, authorize_cross_account, missing_context_keys,
+    Request, authorize, authorize_cross_account, condition_witnesses, missing_context_keys,
 };
 
 const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
@@ -175,4 +175,117 @@ fn size_limits_per_kind() {
     ] {
         assert_eq!(kind.max_chars(), limit);
     }
+}
+
+/// The values `condition_witnesses` derives make the engine decide as the
+/// condition operators say (IAM User Guide, "Condition operators"): an
+/// address inside an `IpAddress` block, a time just after a
+/// `DateGreaterThan`, a number just under a `NumericLessThan`, a
+/// `StringLike` pattern filled in, `…IfExists` and negated operators left
+/// absent; and for a Deny, a value that makes one of its conditions false
+/// (the network a `NotIpAddress` Deny excepts). Keys the caller knows are
+/// never assigned: a missing principal tag stays missing.
+#[test]
+fn condition_witnesses_are_requests_under_which_statements_apply() {
+    let allow = policy(
+        "p",
+        PolicyKind::UserInline,
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Office","Effect":"Allow","Action":"host:Login","Resource":"*",
+             "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},
+                          "DateGreaterThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"},
+                          "NumericLessThan":{"aws:MultiFactorAuthAge":"3600"},
+                          "StringLike":{"host:AuthMethod":"publickey*"},
+                          "StringNotEquals":{"host:Tty":"console"},
+                          "StringEqualsIfExists":{"host:Service":"sshd"}}},
+            {"Sid":"Team","Effect":"Allow","Action":"host:Login","Resource":"*",
+             "Condition":{"StringEquals":{"aws:PrincipalTag/team":"ops"}}},
+            {"Sid":"NotThis","Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+             "Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}]}"#,
+    );
+    let deny = policy(
+        "d",
+        PolicyKind::UserInline,
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Deny","Action":"*","Resource":"*",
+             "Condition":{"NotIpAddress":{"aws:SourceIp":"172.16.0.0/12"}}}]}"#,
+    );
+    let ctx = Context::new();
+    let request = Request {
+        principal: ALICE,
+        action: "host:Login",
+        resource: "arn:aws:host::111122223333:host/web-1",
+        context: &ctx,
+    };
+    let free = |k: &str| !k.to_ascii_lowercase().starts_with("aws:principaltag/");
+    let found = condition_witnesses(&request, [&allow], free);
+    assert_eq!(
+        found,
+        [vec![
+            (
+                "aws:CurrentTime".to_owned(),
+                "2026-01-01T00:00:01Z".to_owned()
+            ),
+            ("aws:SourceIp".to_owned(), "10.0.0.0".to_owned()),
+            ("aws:MultiFactorAuthAge".to_owned(), "3599".to_owned()),
+            ("host:AuthMethod".to_owned(), "publickey".to_owned()),
+        ]],
+        "one assignment: the Team statement needs a key the caller knows"
+    );
+    let set = PolicySet {
+        identity: vec![allow.clone()],
+        ..PolicySet::default()
+    };
+    let mut tried = Context::new();
+    for (k, v) in &found[0] {
+        tried.set(k, v.clone());
+    }
+    let allowed = authorize(
+        &Request {
+            context: &tried,
+            ..request
+        },
+        &set,
+    );
+    assert_eq!(allowed.decision, Decision::Allowed);
+    assert_eq!(allowed.matched[0].sid.as_deref(), Some("Office"));
+    assert_eq!(authorize(&request, &set).decision, Decision::ImplicitDeny);
+
+    // With a Deny outside 172.16.0.0/12: its escape, and both together.
+    let found = condition_witnesses(&request, [&allow, &deny], free);
+    assert_eq!(found.len(), 3);
+    assert_eq!(
+        found[1],
+        [("aws:SourceIp".to_owned(), "172.16.0.0".to_owned())]
+    );
+    let both = PolicySet {
+        identity: vec![allow, deny],
+        ..PolicySet::default()
+    };
+    let decided: Vec<Decision> = found
+        .iter()
+        .map(|w| {
+            let mut c = Context::new();
+            for (k, v) in w {
+                c.set(k, v.clone());
+            }
+            authorize(
+                &Request {
+                    context: &c,
+                    ..request
+                },
+                &both,
+            )
+            .decision
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            Decision::ExplicitDeny,
+            Decision::ImplicitDeny,
+            Decision::ExplicitDeny
+        ],
+        "10.0.0.0 is outside the Deny's exception, 172.16.0.0 inside it but not in the office"
+    );
 }

@@ -44,6 +44,11 @@ IAM_OPERATIONS = [
     # roles
     "CreateRole", "GetRole", "ListRoles", "DeleteRole", "UpdateRole",
     "UpdateAssumeRolePolicy", "TagRole", "UntagRole", "ListRoleTags",
+    # instance profiles (a host's role)
+    "CreateInstanceProfile", "GetInstanceProfile", "DeleteInstanceProfile",
+    "ListInstanceProfiles", "AddRoleToInstanceProfile",
+    "RemoveRoleFromInstanceProfile", "ListInstanceProfilesForRole",
+    "TagInstanceProfile", "UntagInstanceProfile", "ListInstanceProfileTags",
     # MFA devices
     "CreateVirtualMFADevice", "EnableMFADevice", "DeactivateMFADevice",
     "DeleteVirtualMFADevice", "ListMFADevices", "ListVirtualMFADevices",

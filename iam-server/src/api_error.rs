@@ -139,7 +139,7 @@ impl ApiError {
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
             _ => match self.code() {
-                "AccessDenied" | "InvalidAuthenticationCode" => 403,
+                "AccessDenied" | "InvalidAuthenticationCode" | "InvalidJoinToken" => 403,
                 "NoSuchEntity" => 404,
                 "EntityAlreadyExists"
                 | "DeleteConflict"

@@ -11,14 +11,14 @@ use crate::keyring::{self, Keyring};
 use crate::query::{self, Model};
 use crate::recorder::Recorder;
 use crate::sigv4;
-use crate::{fleet, iam_api, sts, trail};
+use crate::{fleet, hosts, iam_api, sts, trail};
 use chrono::{DateTime, Utc};
 use iam::audit::{AuditEvent, UserIdentity};
 use iam::config::HostConfig;
 use iam::names::AccountId;
 use iam::principal::Principal;
 use iam::request::ApiFacts;
-use iam::store::{AccessKeyStatus, Credential, Store, UserStatus};
+use iam::store::{AccessKeyStatus, Credential, Store, StoreError, UserStatus};
 use iamctl::ctx::{Caller, Ctx};
 use iamctl::input::Secrets;
 use std::net::IpAddr;
@@ -263,8 +263,9 @@ impl App {
         }
     }
 
-    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`, and
-    /// what hosts ask (`fleet`).
+    /// A call in AWS's JSON 1.1 protocol: CloudTrail's `LookupEvents`, or
+    /// the host API's (enrolment: `crate::hosts`; the replicas' feed and
+    /// ledger: `crate::fleet`).
     fn call_json(
         &self,
         target: &str,
@@ -273,11 +274,17 @@ impl App {
         request_id: String,
         record: &mut Option<CallRecord>,
     ) -> ApiResponse {
-        let answered = self.answer_json(target, request, now, &request_id, record);
+        let answered =
+            if target.starts_with(hosts::TARGET_PREFIX) && fleet::operation(target).is_none() {
+                self.answer_host(target, request, now, &request_id, record)
+                    .map(|output| (output, None))
+            } else {
+                self.answer_json(target, request, now, &request_id, record)
+            };
         let action = record
             .as_ref()
             .map(|r| r.action.clone())
-            .or_else(|| fleet::operation(target).map(|op| format!("{op:?}")));
+            .or_else(|| fleet::operation(target).map(|op| op.name().to_owned()));
         match answered {
             Ok((output, long_poll)) => ApiResponse {
                 status: 200,
@@ -306,6 +313,109 @@ impl App {
                     long_poll: None,
                 }
             }
+        }
+    }
+
+    fn answer_host(
+        &self,
+        target: &str,
+        request: &ApiRequest,
+        now: DateTime<Utc>,
+        request_id: &str,
+        record: &mut Option<CallRecord>,
+    ) -> Result<serde_json::Value, ApiError> {
+        match hosts::operation(target)? {
+            hosts::JOIN_HOST => {
+                // The event is the new host's, stored in the enrolment's
+                // transaction; the token is nowhere in it.
+                let mut made = None;
+                let mut event = |host: &iam::store::EnrolledHost| {
+                    let account = AccountId::parse(&self.config.account_id)?;
+                    let identity = UserIdentity::assumed_role(
+                        account.as_str(),
+                        &hosts::session_arn(&account, host).unwrap_or_default(),
+                    );
+                    let facts = self.facts(
+                        request,
+                        hosts::SERVICE,
+                        &host.access_key_id,
+                        request_id,
+                        Some(None),
+                    );
+                    let parameters = serde_json::json!({
+                        "hostname": host.hostname.as_str(),
+                        "instanceProfileName": host.instance_profile.name.as_str(),
+                    });
+                    let event = AuditEvent::api(
+                        &facts,
+                        hosts::JOIN_HOST,
+                        identity.clone(),
+                        &self.verb_settings.hostname,
+                        now,
+                        parameters.clone(),
+                    )
+                    .build()
+                    .map_err(|e| StoreError::Audit(e.to_string()))?;
+                    // For the log line; App::call finds the event stored.
+                    made = Some(CallRecord {
+                        identity,
+                        facts,
+                        action: hosts::JOIN_HOST.to_owned(),
+                        parameters,
+                    });
+                    Ok(event)
+                };
+                let joined = self.directory.run(|store| {
+                    hosts::join(&store, &self.keyring, &request.body, now, &mut event)
+                })?;
+                *record = made;
+                Ok(joined.output)
+            }
+            _ => {
+                let claim = sigv4::parse(&request.parts, now)?;
+                claim.check_service(hosts::SERVICE)?;
+                self.directory.run(|store| {
+                    let who = self.authenticate(&store, request, &claim, now, request_id)?;
+                    *record = CallRecord::of(&who, hosts::DESCRIBE_HOST, serde_json::Value::Null);
+                    let Some(Credential::Host(host)) =
+                        store.find_credential(&claim.access_key_id)?
+                    else {
+                        return Err(iamctl::error::CliError::new(
+                            "AccessDenied",
+                            "DescribeHost answers an enrolled host about itself: \
+                             sign it with the host's credential.",
+                        )
+                        .into());
+                    };
+                    let host = store.get_host(&host.hostname)?;
+                    hosts::describe(store.account_id(), &host)
+                })
+            }
+        }
+    }
+
+    /// The facts of a call's request as its condition keys and event see
+    /// them.
+    fn facts(
+        &self,
+        request: &ApiRequest,
+        service: &str,
+        access_key_id: &str,
+        request_id: &str,
+        session_mfa: Option<Option<i64>>,
+    ) -> ApiFacts {
+        ApiFacts {
+            source_ip: request.peer,
+            session_mfa,
+            service: service.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            request_id: request_id.to_owned(),
+            user_agent: request
+                .parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect()),
         }
     }
 
@@ -406,8 +516,9 @@ impl App {
         })
     }
 
-    /// The caller the signature proves: the access key's user, or the role
-    /// session whose temporary credentials signed.
+    /// The caller the signature proves: the access key's user, the role
+    /// session whose temporary credentials signed, or the enrolled host's
+    /// session of the role its instance profile holds now.
     fn authenticate(
         &self,
         store: &Store,
@@ -417,18 +528,14 @@ impl App {
         request_id: &str,
     ) -> Result<Authenticated, ApiError> {
         let account = store.account_id().clone();
-        let facts = |session_mfa| ApiFacts {
-            source_ip: request.peer,
-            session_mfa,
-            service: claim.service.clone(),
-            access_key_id: claim.access_key_id.clone(),
-            request_id: request_id.to_owned(),
-            user_agent: request
-                .parts
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(256).collect()),
+        let facts = |session_mfa| {
+            self.facts(
+                request,
+                &claim.service,
+                &claim.access_key_id,
+                request_id,
+                session_mfa,
+            )
         };
         let credential = store
             .find_credential(&claim.access_key_id)?
@@ -436,6 +543,7 @@ impl App {
         let sealed = match &credential {
             Credential::AccessKey { sealed, .. } => sealed,
             Credential::RoleSession(session) => &session.sealed,
+            Credential::Host(host) => &host.sealed,
         };
         let secret = self
             .keyring
@@ -490,6 +598,26 @@ impl App {
                 Ok(Authenticated {
                     caller: Caller::AssumedRole(Box::new(principal)),
                     facts: facts(Some(session.mfa_time)),
+                    user: None,
+                })
+            }
+            Credential::Host(host) => {
+                // A host key is long-term: no session token. Its profile
+                // holding no role is a revoked host, refused as an unknown
+                // key (AWS's answer for credentials that stand for nothing).
+                if claim.security_token.is_some() {
+                    return Err(ApiError::InvalidClientTokenId);
+                }
+                let role = host.role.ok_or(ApiError::InvalidClientTokenId)?;
+                let principal = Principal::for_role_session(
+                    store,
+                    &account,
+                    &role,
+                    &host.hostname.session_name()?,
+                )?;
+                Ok(Authenticated {
+                    caller: Caller::AssumedRole(Box::new(principal)),
+                    facts: facts(Some(None)),
                     user: None,
                 })
             }

@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 const ADMINISTRATOR_POLICY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
+/// Why a command on the server's own directory failed (`bootstrap`,
+/// `join-token`, `revoke-host`).
 #[derive(Debug, thiserror::Error)]
-pub enum BootstrapError {
+pub enum LocalError {
     #[error("{0}")]
     Store(#[from] iam::store::StoreError),
     #[error("{0}")]
@@ -24,13 +26,16 @@ pub enum BootstrapError {
     Keyring(#[from] keyring::KeyringError),
     #[error("{0}")]
     Directory(#[from] crate::directory::DirectoryError),
+    /// An argument that is not a name (`--expires-in 2 weeks`).
+    #[error("{0}")]
+    Argument(String),
 }
 
 /// Opens (creating if needed) the directory and the server key, creates
 /// `user_name` with an administrator policy and one access key, and
 /// returns the key as `aws iam create-access-key` prints it (the only time
 /// the secret is shown).
-pub fn run(config: &ServerConfig, user_name: &str) -> Result<Value, BootstrapError> {
+pub fn run(config: &ServerConfig, user_name: &str) -> Result<Value, LocalError> {
     AccountId::parse(&config.account_id)?;
     let mut store = crate::directory::Directory::open(config)?.store()?;
     store.set_limits(iam::store::Limits {

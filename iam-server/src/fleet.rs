@@ -26,9 +26,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// `X-Amz-Target: IamHost_20261203.<Operation>`.
-pub const TARGET_PREFIX: &str = "IamHost_20261203.";
-
 /// The SigV4 service hosts sign for.
 pub const SERVICE: &str = "host";
 
@@ -69,7 +66,7 @@ impl Operation {
 
 /// The operation `target` names, if it is one of this API's.
 pub fn operation(target: &str) -> Option<Operation> {
-    let name = target.strip_prefix(TARGET_PREFIX)?;
+    let name = target.strip_prefix(crate::hosts::TARGET_PREFIX)?;
     Operation::ALL.into_iter().find(|op| op.name() == name)
 }
 

@@ -38,11 +38,17 @@ pub async fn handle(
         );
     }
     // An unsigned request is refused without its body being read (the
-    // answer, MissingAuthenticationToken, needs none of it).
-    if !parts.headers.contains_key(http::header::AUTHORIZATION) {
+    // answer, MissingAuthenticationToken, needs none of it), but for a
+    // host's enrolment, whose small body holds its one-time token.
+    let signed = parts.headers.contains_key(http::header::AUTHORIZATION);
+    if !signed && !crate::hosts::is_join(&parts.headers) {
         return answer(&app, parts, Bytes::new(), peer, started).await;
     }
-    let limit = app.config.max_body_bytes;
+    let limit = if signed {
+        app.config.max_body_bytes
+    } else {
+        crate::hosts::MAX_JOIN_BODY
+    };
     let body = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(_)) => {

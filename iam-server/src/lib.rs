@@ -10,6 +10,7 @@ pub mod config;
 pub mod directory;
 pub mod fleet;
 pub mod front;
+pub mod hosts;
 pub mod iam_api;
 pub mod keyring;
 pub mod pg;

@@ -1,10 +1,11 @@
-//! `iam-server`: serve the directory (the default), or `bootstrap` its
-//! first administrator. Everything else is in the library.
+//! `iam-server`: serve the directory (the default), `bootstrap` its first
+//! administrator, issue a host's `join-token` or `revoke-host`. Everything
+//! else is in the library.
 
 use clap::{Parser, Subcommand};
 use iam_server::app::App;
 use iam_server::config::{DEFAULT_SERVER_CONFIG_PATH, ServerConfig};
-use iam_server::{bootstrap, front, tls};
+use iam_server::{bootstrap, front, hosts, tls};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,6 +34,18 @@ enum Command {
         #[arg(long, default_value = "iam-admin")]
         user_name: String,
     },
+    /// Issue a one-time, expiring token that enrols one host with an
+    /// instance profile (`iamctl setup-host --join … --token TOKEN`). The
+    /// token is printed once; only its SHA-256 is stored.
+    JoinToken {
+        #[arg(long)]
+        instance_profile_name: String,
+        /// How long the token may be used: "900s", "15m", "1h", at most "7d".
+        #[arg(long, default_value = hosts::DEFAULT_TOKEN_LIFETIME)]
+        expires_in: String,
+    },
+    /// Revoke an enrolled host: delete its credential (its next call is refused).
+    RevokeHost { hostname: String },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +58,33 @@ fn main() -> ExitCode {
         Command::Bootstrap { user_name } => match bootstrap::run(&config, &user_name) {
             Ok(printed) => {
                 println!("{printed}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::JoinToken {
+            instance_profile_name,
+            expires_in,
+        } => match hosts::issue_join_token(
+            &config,
+            &instance_profile_name,
+            &expires_in,
+            chrono::Utc::now(),
+        ) {
+            Ok((token, expiration)) => {
+                eprintln!(
+                    "iam-server: join token for instance profile {instance_profile_name}, \
+                     usable once until {}",
+                    expiration.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                println!("{}", token.expose());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::RevokeHost { hostname } => match hosts::revoke_host(&config, &hostname) {
+            Ok(()) => {
+                eprintln!("iam-server: host {hostname} revoked");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e),

@@ -9,7 +9,6 @@
 //! ever crosses the network in clear text.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -28,7 +27,6 @@ use iam::trust::{self, Contents, TrustError};
 use rustls::crypto::ring;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
@@ -206,17 +204,10 @@ fn pem_error(path: &Path, what: &'static str, e: impl std::fmt::Display) -> TlsE
     }
 }
 
-/// `AB:CD:...`: SHA-256 of `cert`, as OpenSSL prints fingerprints.
+/// `AB:CD:...`: SHA-256 of `cert`, as OpenSSL prints fingerprints (the
+/// one format: `iam::names::CertFingerprint`, which hosts pin).
 pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
-    let digest = Sha256::digest(cert.as_ref());
-    let mut out = String::with_capacity(digest.len() * 3);
-    for (i, b) in digest.iter().enumerate() {
-        if i > 0 {
-            out.push(':');
-        }
-        let _ = write!(out, "{b:02X}");
-    }
-    out
+    iam::names::CertFingerprint::of_der(cert.as_ref()).to_string()
 }
 
 /// Serves HTTPS on `listener` until `shutdown` completes: each accepted

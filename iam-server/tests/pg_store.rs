@@ -372,7 +372,15 @@ fn migration_9_binds_existing_trust_policies_on_postgresql() {
     pg.psql(
         db,
         &format!(
-            "DROP TABLE recovery_codes_used;
+            "DROP TABLE fleet_totp_claims;
+             DROP TABLE fleet_failures;
+             ALTER TABLE outbox DROP COLUMN delivered;
+             DROP FUNCTION record_directory_change() CASCADE;
+             DROP TABLE directory_changes;
+             DROP TABLE host_credentials;
+             DROP TABLE join_tokens;
+             DROP TABLE instance_profiles;
+             DROP TABLE recovery_codes_used;
              DROP TABLE recovery_codes;
              ALTER TABLE mfa_devices DROP COLUMN drift_steps;
              ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
@@ -380,7 +388,7 @@ fn migration_9_binds_existing_trust_policies_on_postgresql() {
                  CHECK (kind IN ('audit', 'password', 'totp_step', 'failures'));
              DROP TABLE trust_bindings;
              ALTER TABLE policies DROP COLUMN aws_managed;
-             UPDATE pam_iam_schema SET version = version - 2;
+             UPDATE pam_iam_schema SET version = 8;
              INSERT INTO linux_ids VALUES (70000, 'user', 'bob', 0);
              INSERT INTO users (name, path, unique_id, create_date, status, uid)
                VALUES ('bob', '/', 'AIDABOB', 0, 'Active', 70000);

@@ -12,6 +12,10 @@
 //! resolved against the directory that holds the config file, so a test can
 //! put a whole installation in one temporary directory.
 
+mod agent;
+
+pub use agent::{AGENT_CONFIG_FILE, AgentConfig, DEFAULT_AGENT_CONFIG_PATH, ServerUrl};
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
@@ -265,8 +269,17 @@ impl HostConfig {
 /// it holds no secret), refusing one larger than a config file can be.
 /// Every config file of the project is read this way.
 pub fn read_trusted(path: &Path) -> Result<String, ConfigError> {
-    let file = trust::open_read(path, Contents::Shared)?;
-    let mut text = String::new();
+    Ok(std::mem::take(&mut *read_bounded(path, Contents::Shared)?))
+}
+
+/// A trusted file's text, at most [`MAX_CONFIG_BYTES`], in a buffer
+/// zeroized when dropped (agent.toml holds a secret).
+pub(crate) fn read_bounded(
+    path: &Path,
+    contents: Contents,
+) -> Result<zeroize::Zeroizing<String>, ConfigError> {
+    let file = trust::open_read(path, contents)?;
+    let mut text = zeroize::Zeroizing::new(String::new());
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|source| ConfigError::Io {
@@ -392,10 +405,7 @@ fn validate_hostname(h: &str) -> Result<(), String> {
     if h.is_empty() || h.len() > 253 {
         return Err(format!("must be 1 to 253 characters, got {}", h.len()));
     }
-    if let Some(bad) = h
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
-    {
+    if let Some(bad) = h.chars().find(|c| !crate::names::is_hostname_char(*c)) {
         return Err(format!("invalid character {bad:?} in {h:?}"));
     }
     Ok(())
@@ -425,8 +435,9 @@ fn check_local_group(name: &str) -> Result<(), String> {
     }
 }
 
-/// `"900s"`, `"15m"`, `"1h"`, `"1d"`, or an integer number of seconds.
-fn parse_duration(s: &str) -> Result<TimeDelta, String> {
+/// `"900s"`, `"15m"`, `"1h"`, `"1d"`, or an integer number of seconds
+/// (config durations, and `iam-server join-token --expires-in`).
+pub fn parse_duration(s: &str) -> Result<TimeDelta, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);

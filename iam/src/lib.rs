@@ -8,6 +8,7 @@
 //! unprivileged.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod config;
 pub mod directory;

@@ -142,6 +142,18 @@ name_type!(
 );
 
 name_type!(
+    /// An instance profile name: `[\w+=,.@-]{1,128}`.
+    InstanceProfileName,
+    "InstanceProfileName",
+    |s| check_iam_name(
+        "InstanceProfileName",
+        s,
+        128,
+        "must match [\\w+=,.@-]{1,128}"
+    )
+);
+
+name_type!(
     /// A managed or inline policy name: `[\w+=,.@-]{1,128}`.
     PolicyName,
     "PolicyName",
@@ -176,6 +188,39 @@ name_type!(
         Ok(())
     }
 );
+
+/// A hostname's characters: DNS letters, digits, `-` and `.` (and `_`,
+/// which hostnames in the wild carry). The one rule for host names in
+/// ARNs, audit lines and `iam.toml`.
+pub fn is_hostname_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')
+}
+
+name_type!(
+    /// An enrolled host's name: hostname characters, 2–64 of them, so that
+    /// it is also the role session name of the host's calls
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/HOSTNAME`).
+    HostName,
+    "Hostname",
+    |s| {
+        let n = s.chars().count();
+        if !(2..=64).contains(&n) || !s.chars().all(is_hostname_char) {
+            return Err(NameError::new(
+                "Hostname",
+                s,
+                "must be 2-64 letters, digits, '-', '.' or '_'",
+            ));
+        }
+        Ok(())
+    }
+);
+
+impl HostName {
+    /// The role session name the host's calls carry.
+    pub fn session_name(&self) -> Result<RoleSessionName, NameError> {
+        RoleSessionName::parse(self.as_str())
+    }
+}
 
 name_type!(
     /// An IAM path: `/` or `/…/`, printable ASCII, at most 512 characters.
@@ -314,6 +359,15 @@ pub fn role_arn(acct: &AccountId, path: &IamPath, name: &RoleName) -> String {
     format!("arn:aws:iam::{acct}:role{path}{name}")
 }
 
+/// `arn:aws:iam::ACCT:instance-profile/PATH/NAME`.
+pub fn instance_profile_arn(
+    acct: &AccountId,
+    path: &IamPath,
+    name: &InstanceProfileName,
+) -> String {
+    format!("arn:aws:iam::{acct}:instance-profile{path}{name}")
+}
+
 /// `arn:aws:iam::ACCT:policy/PATH/NAME`.
 pub fn policy_arn(acct: &AccountId, path: &IamPath, name: &PolicyName) -> String {
     format!("arn:aws:iam::{acct}:policy{path}{name}")
@@ -394,6 +448,77 @@ impl IamArn {
     }
 }
 
+// ---- certificate fingerprints ----------------------------------------------
+
+/// A TLS certificate's SHA-256 fingerprint, written as `openssl x509
+/// -fingerprint -sha256` and iam-server print it: 32 uppercase hex pairs
+/// joined by colons. What a host pins its server by (`--ca-fingerprint`).
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CertFingerprint([u8; 32]);
+
+impl CertFingerprint {
+    /// The fingerprint of a certificate's DER.
+    pub fn of_der(der: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(der).into())
+    }
+
+    /// Reads `AB:CD:…` (either case; the colons may be left out).
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        const RULE: &str = "must be a SHA-256 fingerprint: 32 hex pairs, e.g. AB:CD:…";
+        let hex: String = s.chars().filter(|c| *c != ':').collect();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(NameError::new("CaFingerprint", s, RULE));
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = hex
+                .get(2 * i..2 * i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| NameError::new("CaFingerprint", s, RULE))?;
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether `der` is the certificate pinned (compared in constant time).
+    pub fn matches(&self, der: &[u8]) -> bool {
+        use subtle::ConstantTimeEq as _;
+        Self::of_der(der).0.ct_eq(&self.0).into()
+    }
+}
+
+impl fmt::Display for CertFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CertFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CertFingerprint({self})")
+    }
+}
+
+impl TryFrom<String> for CertFingerprint {
+    type Error = NameError;
+    fn try_from(s: String) -> Result<Self, NameError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CertFingerprint> for String {
+    fn from(v: CertFingerprint) -> String {
+        v.to_string()
+    }
+}
+
 // ---- unique ids ----------------------------------------------------------
 
 /// The kind of an IAM unique id, which fixes its AWS prefix.
@@ -409,6 +534,12 @@ pub enum UniqueIdKind {
     SessionKey,
     /// An SSH public key's `SSHPublicKeyId` (20 characters, as AWS's).
     SshPublicKey,
+    /// An instance profile's `InstanceProfileId`.
+    InstanceProfile,
+    /// The access key id of an enrolled host's credential (20 characters).
+    /// AWS's `ACCA` prefix ("context-specific credential"): a long-term
+    /// key that stands for a role session bound to one host.
+    HostKey,
 }
 
 impl UniqueIdKind {
@@ -421,6 +552,8 @@ impl UniqueIdKind {
             Self::AccessKey => "AKIA",
             Self::SessionKey => "ASIA",
             Self::SshPublicKey => "APKA",
+            Self::InstanceProfile => "AIPA",
+            Self::HostKey => "ACCA",
         }
     }
 
@@ -428,7 +561,7 @@ impl UniqueIdKind {
     /// characters in all, its access key ids 20.
     fn random_len(self) -> usize {
         match self {
-            Self::AccessKey | Self::SessionKey | Self::SshPublicKey => 16,
+            Self::AccessKey | Self::SessionKey | Self::SshPublicKey | Self::HostKey => 16,
             _ => 17,
         }
     }
@@ -649,6 +782,33 @@ mod tests {
         assert!(!UniqueIdKind::AccessKey.matches("ASIAIOSFODNN7EXAMPLE"));
         assert!(!UniqueIdKind::AccessKey.matches("AKIAIOSFODNN7EXAMPL"));
         assert!(!UniqueIdKind::AccessKey.matches("AKIAiOSFODNN7EXAMPLE"));
+    }
+
+    #[test]
+    fn a_fingerprint_reads_and_prints_as_openssl_prints_it() {
+        let der = b"not really a certificate";
+        let fp = CertFingerprint::of_der(der);
+        let text = fp.to_string();
+        assert_eq!(text.len(), 95);
+        assert!(
+            text.bytes()
+                .all(|b| b == b':' || b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert_eq!(CertFingerprint::parse(&text).unwrap(), fp);
+        assert_eq!(CertFingerprint::parse(&text.to_lowercase()).unwrap(), fp);
+        assert_eq!(CertFingerprint::parse(&text.replace(':', "")).unwrap(), fp);
+        assert!(fp.matches(der));
+        assert!(!fp.matches(b"another certificate"));
+        for bad in [
+            "",
+            "AB:CD",
+            &text[..94],
+            &text.replace('A', "G"),
+            &format!("{text}:00"),
+        ] {
+            let e = CertFingerprint::parse(bad).unwrap_err();
+            assert_eq!(e.field, "CaFingerprint", "{bad}");
+        }
     }
 
     mod props {

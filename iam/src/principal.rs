@@ -10,7 +10,8 @@
 use crate::directory::Directory;
 use crate::names::{AccountId, RoleName, RoleSessionName, Tag, UserName, assumed_role_arn};
 use crate::policy::{self, Context, Policy, PolicyKind, PolicySet, Request, Response};
-use crate::store::{PolicyDocument, PrincipalPolicies, StoreError};
+use crate::store::{PolicyDocument, PrincipalPolicies, Role, StoreError, User};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrincipalError {
@@ -68,6 +69,18 @@ impl Principal {
     ) -> Result<Self, PrincipalError> {
         let user = store.get_user(name)?;
         let policies = store.policies_for_user(name)?;
+        Self::of_user(user, account, &policies, &mut Compiled::default())
+    }
+
+    /// The IAM user `user` with `policies` (its [`Directory::policies_for_user`]),
+    /// for a caller that keeps the documents too and compiles many users'
+    /// (`crate::access` names where each grant comes from).
+    pub fn of_user(
+        user: User,
+        account: &AccountId,
+        policies: &PrincipalPolicies,
+        compiled: &mut Compiled,
+    ) -> Result<Self, PrincipalError> {
         Ok(Self {
             principal_type: PrincipalType::User,
             arn: user.arn,
@@ -75,7 +88,7 @@ impl Principal {
             name: user.name.to_string(),
             account: account.clone(),
             tags: user.tags,
-            policies: compile(policies)?,
+            policies: compile_with(policies, compiled)?,
         })
     }
 
@@ -87,6 +100,16 @@ impl Principal {
     ) -> Result<Self, PrincipalError> {
         let role = store.get_role(name)?;
         let policies = store.policies_for_role(name)?;
+        Self::of_role(role, account, &policies)
+    }
+
+    /// The role `role` with `policies` (its [`Directory::policies_for_role`]),
+    /// for a caller that read both already.
+    pub fn of_role(
+        role: Role,
+        account: &AccountId,
+        policies: &PrincipalPolicies,
+    ) -> Result<Self, PrincipalError> {
         Ok(Self {
             principal_type: PrincipalType::AssumedRole,
             arn: role.arn,
@@ -105,10 +128,15 @@ impl Principal {
         name: &RoleName,
         session: &RoleSessionName,
     ) -> Result<Self, PrincipalError> {
-        let mut p = Self::for_role(store, account, name)?;
-        p.arn = assumed_role_arn(account, name, session);
-        p.id = format!("{}:{session}", p.id);
-        Ok(p)
+        Ok(Self::for_role(store, account, name)?.session(name, session))
+    }
+
+    /// This role's session `session`: the role's policies, the session's
+    /// ARN and id.
+    pub fn session(mut self, role: &RoleName, session: &RoleSessionName) -> Self {
+        self.arn = assumed_role_arn(&self.account, role, session);
+        self.id = format!("{}:{session}", self.id);
+        self
     }
 
     /// `aws:PrincipalArn`: for a role session AWS gives the role's ARN.
@@ -141,11 +169,36 @@ impl Principal {
 }
 
 /// Parses the stored documents into a [`PolicySet`].
-pub fn compile(policies: PrincipalPolicies) -> Result<PolicySet, PrincipalError> {
+pub fn compile(policies: &PrincipalPolicies) -> Result<PolicySet, PrincipalError> {
+    compile_with(policies, &mut Compiled::default())
+}
+
+/// Policies already compiled, by name, kind and document: a caller that
+/// compiles the policies of many principals (the access report) parses a
+/// group's or a managed policy's document once, not once per member.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    by_document: HashMap<(String, PolicyKind, String), Policy>,
+}
+
+/// [`compile`] through `compiled`.
+pub fn compile_with(
+    policies: &PrincipalPolicies,
+    compiled: &mut Compiled,
+) -> Result<PolicySet, PrincipalError> {
+    let mut parse = |doc: &PolicyDocument| -> Result<Policy, PrincipalError> {
+        let key = (doc.name.clone(), doc.source.kind(), doc.document.clone());
+        if let Some(policy) = compiled.by_document.get(&key) {
+            return Ok(policy.clone());
+        }
+        let policy = parse(doc)?;
+        compiled.by_document.insert(key, policy.clone());
+        Ok(policy)
+    };
     let identity = policies
         .identity
         .iter()
-        .map(parse)
+        .map(&mut parse)
         .collect::<Result<Vec<_>, _>>()?;
     let boundary = match &policies.boundary {
         Some(b) => Some(vec![parse(b)?]),

@@ -140,7 +140,14 @@ pub struct LoginRequest<'a> {
 /// `aws:SecureTransport`, `host:Service`, `host:Tty`, `host:AuthMethod` and
 /// the host's keys.
 pub fn login_context(principal: &Principal, login: &LoginRequest<'_>) -> Context {
-    let mut ctx = principal_context(principal, login.now);
+    login_context_from(&principal_context(principal, login.now), login)
+}
+
+/// [`login_context`] on the principal's keys made once
+/// ([`principal_context`] at `login.now`), for a caller that asks of many
+/// hosts (the access report).
+pub fn login_context_from(base: &Context, login: &LoginRequest<'_>) -> Context {
+    let mut ctx = base.clone();
     let ip = login.source_ip.map(|ip| ip.to_string());
     set_login_keys(&mut ctx, login.now, login.mfa_at, ip.as_deref());
     ctx.set("aws:SecureTransport", login.secure_transport.to_string());

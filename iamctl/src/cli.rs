@@ -33,6 +33,8 @@ pub enum Output {
     Json,
     Text,
     Table,
+    /// A self-contained page (access-report only).
+    Html,
 }
 
 #[derive(Debug, Subcommand, Deserialize)]
@@ -211,6 +213,28 @@ pub enum Command {
     /// List a role's tags.
     ListRoleTags(RoleName),
 
+    // ---- instance profiles (a host's role: docs/ARCHITECTURE.md) --------
+    /// Create an instance profile: what hands a role to enrolled hosts.
+    CreateInstanceProfile(CreateInstanceProfileArgs),
+    /// Show an instance profile with its role and tags.
+    GetInstanceProfile(InstanceProfileName),
+    /// List instance profiles.
+    ListInstanceProfiles(PathPrefix),
+    /// Delete an instance profile (it must hold no role); its hosts are revoked.
+    DeleteInstanceProfile(InstanceProfileName),
+    /// Put a role in an instance profile (at most one).
+    AddRoleToInstanceProfile(InstanceProfileRoleArgs),
+    /// Take the role out of an instance profile: its hosts are refused from then on.
+    RemoveRoleFromInstanceProfile(InstanceProfileRoleArgs),
+    /// List the instance profiles that hold a role.
+    ListInstanceProfilesForRole(RoleName),
+    /// Add or overwrite tags on an instance profile (its hosts' tags).
+    TagInstanceProfile(TagInstanceProfileArgs),
+    /// Remove tags from an instance profile.
+    UntagInstanceProfile(UntagInstanceProfileArgs),
+    /// List an instance profile's tags.
+    ListInstanceProfileTags(InstanceProfileName),
+
     // ---- MFA ----------------------------------------------------------
     /// Create a virtual MFA device (TOTP seed); shows or writes its QR code.
     #[serde(rename = "CreateVirtualMFADevice")]
@@ -267,6 +291,10 @@ pub enum Command {
     /// Load a get-account-authorization-details file, in one transaction (ours).
     #[serde(skip)]
     ImportAuthorizationDetails(ImportArgs),
+    /// Who can log in where, assume which role, and become root (ours):
+    /// `--output json|text|html`.
+    #[serde(skip)]
+    AccessReport(AccessReportArgs),
     /// Evaluate a stored user's or role's real policies.
     SimulatePrincipalPolicy(SimulatePrincipalArgs),
     /// Evaluate policy documents against actions and resources.
@@ -309,6 +337,20 @@ pub struct SetupHostArgs {
     /// Print the changes without making them.
     #[arg(long)]
     pub dry_run: bool,
+    /// Enrol this host with iam-server first (https://SERVER[:PORT]): its
+    /// credential goes to agent.toml beside iam.toml (0600 root), its
+    /// account and hostname into iam.toml.
+    #[arg(long, value_name = "URL", requires_all = ["token", "ca_fingerprint"])]
+    pub join: Option<String>,
+    /// The one-time join token (`iam-server join-token`); `-` reads it from stdin.
+    #[arg(long, requires = "join")]
+    pub token: Option<String>,
+    /// The server certificate's SHA-256 fingerprint, as iam-server prints it.
+    #[arg(long, value_name = "FINGERPRINT", requires = "join")]
+    pub ca_fingerprint: Option<String>,
+    /// The name to enrol this host as (default: the kernel hostname).
+    #[arg(long, requires = "join")]
+    pub hostname: Option<String>,
 }
 
 #[derive(Debug, Args, Deserialize)]
@@ -572,6 +614,54 @@ pub struct GroupName {
 pub struct RoleName {
     #[arg(long)]
     pub role_name: String,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InstanceProfileName {
+    #[arg(long)]
+    pub instance_profile_name: String,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateInstanceProfileArgs {
+    #[arg(long)]
+    pub instance_profile_name: String,
+    #[arg(long)]
+    pub path: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InstanceProfileRoleArgs {
+    #[arg(long)]
+    pub instance_profile_name: String,
+    #[arg(long)]
+    pub role_name: String,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagInstanceProfileArgs {
+    #[arg(long)]
+    pub instance_profile_name: String,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub tags: TagsArg,
+}
+
+#[derive(Debug, Args, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagInstanceProfileArgs {
+    #[arg(long)]
+    pub instance_profile_name: String,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub tag_keys: TagKeysArg,
 }
 
 #[derive(Debug, Args, Deserialize)]
@@ -1202,6 +1292,20 @@ pub struct AuthorizationDetailsArgs {
     #[arg(long, value_enum, num_args = 1..)]
     #[serde(default)]
     pub filter: Vec<EntityFilter>,
+}
+
+/// `access-report`'s filters: each narrows the report to one name.
+#[derive(Debug, Args)]
+pub struct AccessReportArgs {
+    /// Only this IAM user.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only this host (its hostname, as host ARNs name it).
+    #[arg(long, value_name = "HOSTNAME")]
+    pub host: Option<String>,
+    /// Only this role.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -294,6 +294,16 @@ impl Ctx {
     /// The tags of the user or role `resource` names (`aws:ResourceTag/K`
     /// of a call on it, as AWS sets them); none for other resources.
     fn resource_tags(&self, resource: &str) -> Vec<iam::names::Tag> {
+        // An enrolled host's tags are its instance profile's (a host's
+        // own iam.toml `[host_tags]` decide its logins, not the directory).
+        let host = iam::names::host_arn(&self.account, "");
+        if let Some(name) = resource.strip_prefix(host.as_str()) {
+            return iam::names::HostName::parse(name)
+                .ok()
+                .and_then(|h| self.store.get_host(&h).ok())
+                .map(|h| h.instance_profile.tags)
+                .unwrap_or_default();
+        }
         let Ok(arn) = iam::names::IamArn::parse("Resource", resource) else {
             return Vec::new();
         };
@@ -308,6 +318,11 @@ impl Ctx {
                 .and_then(|n| self.store.get_role(&n).ok())
                 .filter(|r| r.arn == resource)
                 .map(|r| r.tags),
+            "instance-profile" => iam::names::InstanceProfileName::parse(&arn.name)
+                .ok()
+                .and_then(|n| self.store.get_instance_profile(&n).ok())
+                .filter(|p| p.arn == resource)
+                .map(|p| p.tags),
             _ => None,
         };
         found.unwrap_or_default()

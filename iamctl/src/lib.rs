@@ -2,6 +2,7 @@
 //! by the `iamctl` binary (setuid, on a host) and by `iam-server` (the
 //! fleet's directory, over AWS's Query API). See docs/ARCHITECTURE.md.
 
+pub mod access_page;
 pub mod analyzer;
 pub mod cgroups;
 pub mod cli;
@@ -19,7 +20,9 @@ pub mod simulate;
 pub mod sshkey;
 pub mod verbs;
 
-// `setup-host` and `doctor` (packaging): the rules in `hostsetup`.
+// `setup-host` and `doctor` (packaging): the rules in `hostsetup`;
+// `setup-host --join`'s one network call in `enrol`.
 pub mod doctor;
+pub mod enrol;
 pub mod hostsetup;
 pub mod setup_host;

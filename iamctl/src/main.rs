@@ -7,7 +7,8 @@
 
 use iamctl::cli::operation_name;
 use iamctl::{
-    analyzer, cli, ctx, doctor, elevate, error, init, output, setuid, setup_host, simulate, verbs,
+    access_page, analyzer, cli, ctx, doctor, elevate, error, init, output, setuid, setup_host,
+    simulate, verbs,
 };
 
 use clap::{CommandFactory, FromArgMatches};
@@ -49,7 +50,10 @@ fn main() -> ExitCode {
             for line in &warnings {
                 iamctl::say!("{}", output::printable(line));
             }
-            let text = output::render(&value, cli.output, &operation_name(&verb));
+            let text = match cli.command {
+                Command::AccessReport(_) => access_page::render(&value, cli.output),
+                _ => output::render(&value, cli.output, &operation_name(&verb)),
+            };
             let mut out = std::io::stdout().lock();
             if out
                 .write_all(text.as_bytes())
@@ -90,6 +94,12 @@ fn run(
     verb: &str,
     warnings: &mut Vec<String>,
 ) -> Result<serde_json::Value, CliError> {
+    if cli.output == cli::Output::Html && !matches!(cli.command, Command::AccessReport(_)) {
+        return Err(CliError::new(
+            "ValidationError",
+            "--output html is access-report's alone; use json, text or table.",
+        ));
+    }
     let config_path = setuid::config_path(invoker, cli.config.as_deref());
     if store_free(&cli.command) {
         setuid::drop_privileges(invoker)?;

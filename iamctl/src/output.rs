@@ -11,7 +11,9 @@ pub fn render(value: &Value, format: Output, title: &str) -> String {
         return String::new();
     }
     let out = match format {
-        Output::Json => json(value),
+        // Only access-report draws a page (`access_page`); main refuses
+        // `--output html` for every other verb.
+        Output::Json | Output::Html => json(value),
         Output::Text => {
             let mut out = String::new();
             text(value, &mut out, None, None);
@@ -27,7 +29,7 @@ pub fn render(value: &Value, format: Output, title: &str) -> String {
 /// as CSI, bidi overrides) is escaped: JSON as `\uXXXX` inside its
 /// strings, where alone such characters can stand; text and table as
 /// [`printable`] does. Newlines and tabs stay: they are the layout.
-fn terminal_safe(out: &str, format: Output) -> String {
+pub(crate) fn terminal_safe(out: &str, format: Output) -> String {
     if !out.chars().any(|c| c != '\n' && c != '\t' && is_unsafe(c)) {
         return out.to_owned();
     }

@@ -1,4 +1,5 @@
-//! `iamctl setup-host [--ssh] [--require-mfa] [--dry-run]` (ours): reads the
+//! `iamctl setup-host [--ssh] [--require-mfa] [--dry-run] [--join URL …]`
+//! (ours): enrols the host first when asked (`crate::enrol`), reads the
 //! host's files, asks `crate::hostsetup` what to change, prints each change
 //! and applies it (atomic writes; pam-auth-update for the PAM stack).
 
@@ -19,6 +20,7 @@ const STATE_DIR: &str = "/var/lib/iam/setup-host";
 
 pub fn run(invoker: Invoker, config_path: &Path, a: &SetupHostArgs) -> Result<Value, CliError> {
     require_root(invoker, "setup-host")?;
+    crate::enrol::setup(config_path, a)?;
     let state = gather(config_path)?;
     let opts = SetupOptions {
         ssh: a.ssh,

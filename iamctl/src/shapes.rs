@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use iam::names::Tag;
 use iam::store::{
-    Group, LoginProfile, ManagedPolicy, MfaDevice, PolicyVersion, Role, SshPublicKey, User,
+    Group, InstanceProfile, LoginProfile, ManagedPolicy, MfaDevice, PolicyVersion, Role,
+    SshPublicKey, User,
 };
 use serde_json::{Map, Value, json};
 
@@ -118,6 +119,24 @@ pub fn role(r: &Role, full: bool) -> Value {
             m.insert("Tags".into(), tags(&r.tags));
         }
         m.insert("RoleLastUsed".into(), json!({}));
+    }
+    Value::Object(m)
+}
+
+/// An `InstanceProfile`, with its role (AWS's Role shape) and tags.
+pub fn instance_profile(p: &InstanceProfile) -> Value {
+    let mut m = Map::new();
+    m.insert("Path".into(), json!(p.path.as_str()));
+    m.insert("InstanceProfileName".into(), json!(p.name.as_str()));
+    m.insert("InstanceProfileId".into(), json!(p.id));
+    m.insert("Arn".into(), json!(p.arn));
+    m.insert("CreateDate".into(), date(p.create_date));
+    m.insert(
+        "Roles".into(),
+        Value::Array(p.roles.iter().map(|r| role(r, false)).collect()),
+    );
+    if !p.tags.is_empty() {
+        m.insert("Tags".into(), tags(&p.tags));
     }
     Value::Object(m)
 }

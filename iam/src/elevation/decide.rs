@@ -161,23 +161,68 @@ pub fn decide_assume_role(
     trust: &Policy,
     context: &Context,
 ) -> Result<Response, (Response, Explanation)> {
-    let assume_set = PolicySet {
-        identity: caller.identity.clone(),
-        boundary: caller.boundary.clone(),
-        resource: vec![trust.clone()],
-    };
-    let request = Request {
+    let mut policies = AssumeRolePolicies::new(caller);
+    let assume = policies.response(caller_arn, role_arn, trust, context);
+    if assume.decision != Decision::Allowed {
+        let why = explained(
+            &assume_role_request(caller_arn, role_arn, context),
+            &policies.set,
+            &assume,
+        );
+        return Err((assume, why));
+    }
+    Ok(assume)
+}
+
+/// The policies that decide one caller's `sts:AssumeRole`: its identity
+/// policies and boundary, and the role's trust policy as the resource
+/// policy. Kept across roles by a caller that asks of many (the access
+/// report), which takes [`AssumeRolePolicies::response`]: the decision of
+/// [`decide_assume_role`] without explaining a denial.
+#[derive(Debug, Clone)]
+pub struct AssumeRolePolicies {
+    set: PolicySet,
+}
+
+impl AssumeRolePolicies {
+    pub fn new(caller: &PolicySet) -> Self {
+        Self {
+            set: PolicySet {
+                identity: caller.identity.clone(),
+                boundary: caller.boundary.clone(),
+                resource: Vec::with_capacity(1),
+            },
+        }
+    }
+
+    /// `sts:AssumeRole` of `role_arn` (trusting as `trust` says) by `caller_arn`.
+    pub fn response(
+        &mut self,
+        caller_arn: &str,
+        role_arn: &str,
+        trust: &Policy,
+        context: &Context,
+    ) -> Response {
+        self.set.resource.clear();
+        self.set.resource.push(trust.clone());
+        authorize(
+            &assume_role_request(caller_arn, role_arn, context),
+            &self.set,
+        )
+    }
+}
+
+fn assume_role_request<'a>(
+    caller_arn: &'a str,
+    role_arn: &'a str,
+    context: &'a Context,
+) -> Request<'a> {
+    Request {
         principal: caller_arn,
         action: "sts:AssumeRole",
         resource: role_arn,
         context,
-    };
-    let assume = authorize(&request, &assume_set);
-    if assume.decision != Decision::Allowed {
-        let why = explained(&request, &assume_set, &assume);
-        return Err((assume, why));
     }
-    Ok(assume)
 }
 
 /// Why `policies` denied `request` (`response`, a denial).

@@ -160,11 +160,16 @@ impl Store {
     }
 
     /// What a SigV4 access key id stands for; `None` if nothing (an unknown
-    /// key, a deleted one, a purged session, a session of a deleted role).
+    /// key, a deleted one, a purged session, a session of a deleted role, a
+    /// revoked host or one whose instance profile was deleted).
     pub fn find_credential(&self, access_key_id: &str) -> Result<Option<Credential>> {
         self.read(|c| {
             if UniqueIdKind::SessionKey.matches(access_key_id) {
                 return sts_session_in(c, access_key_id).map(|s| s.map(Credential::RoleSession));
+            }
+            if UniqueIdKind::HostKey.matches(access_key_id) {
+                return super::hosts::host_credential_in(c, access_key_id)
+                    .map(|h| h.map(Credential::Host));
             }
             c.query_row(
                 "SELECT u.name, u.status, k.status, k.sealed_secret

@@ -25,6 +25,8 @@ pub enum EntityKind {
     RoleSession,
     AccessKey,
     SshPublicKey,
+    InstanceProfile,
+    Host,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,11 @@ pub enum StoreError {
     /// `UploadSSHPublicKey` of a key the user already has.
     #[error("The SSH public key is already associated with the user {0}.")]
     DuplicateSshPublicKey(String),
+
+    /// A join token that is unknown, used or expired: one answer for all,
+    /// so a guesser learns nothing.
+    #[error("The join token is invalid, used or expired.")]
+    InvalidJoinToken,
 
     /// `EnableMFADevice` / `ResyncMFADevice` codes that are not two
     /// consecutive codes of the device.
@@ -118,6 +125,7 @@ impl StoreError {
             Self::EntityAlreadyExists { .. } => "EntityAlreadyExists",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::DeleteConflict(_) => "DeleteConflict",
+            Self::InvalidJoinToken => "InvalidJoinToken",
             Self::InvalidAuthenticationCode => "InvalidAuthenticationCode",
             Self::DuplicateSshPublicKey(_) => "DuplicateSSHPublicKey",
             Self::InvalidName(_) => "ValidationError",
@@ -194,6 +202,10 @@ fn no_such_entity(kind: EntityKind, name: &str) -> String {
         EntityKind::RoleSession => format!("Role session {name} cannot be found."),
         EntityKind::AccessKey => format!("The Access Key with id {name} cannot be found."),
         EntityKind::SshPublicKey => format!("The Public Key with id {name} cannot be found."),
+        EntityKind::InstanceProfile => {
+            format!("Instance Profile {name} cannot be found.")
+        }
+        EntityKind::Host => format!("No host named {name} is enrolled."),
     }
 }
 
@@ -224,6 +236,10 @@ fn already_exists(kind: EntityKind, name: &str) -> String {
         EntityKind::MfaDevice => {
             format!("MFADevice entity at the same path and name already exists: {name}.")
         }
+        EntityKind::InstanceProfile => format!("Instance Profile {name} already exists."),
+        EntityKind::Host => format!(
+            "A host named {name} is already enrolled; revoke it first (iam-server revoke-host {name})."
+        ),
         other => format!("{other:?} {name} already exists."),
     }
 }

@@ -17,6 +17,8 @@ mod events;
 mod export;
 mod fleet;
 mod groups;
+mod hosts;
+mod instance_profiles;
 mod mfa;
 mod model;
 mod policies;
@@ -36,6 +38,8 @@ pub use bindings::{SavedTrust, TrustBinding};
 pub use credentials::{ACCESS_KEY_USE_INTERVAL, STS_SESSION_PURGE_GRACE};
 pub use error::{EntityKind, StoreError};
 pub use events::{EventCursor, EventFilter, EventQuery, EventResource, StoredEvent};
+pub use hosts::JOIN_TOKEN_MAX_LIFETIME;
+pub use instance_profiles::MAX_ROLES_PER_INSTANCE_PROFILE;
 pub use model::*;
 pub(crate) use users::corrupt;
 

@@ -3,7 +3,8 @@
 
 use super::bindings::SavedTrust;
 use crate::names::{
-    GroupName, IamPath, MfaDeviceName, PolicyName, RoleName, RoleSessionName, Tag, UserName,
+    GroupName, HostName, IamPath, InstanceProfileName, MfaDeviceName, PolicyName, RoleName,
+    RoleSessionName, Tag, UserName,
 };
 use crate::policy::{Policy, PolicyError, PolicyKind, PolicySet};
 use crate::secret::SecretBytes;
@@ -589,6 +590,54 @@ pub enum Credential {
     },
     /// Temporary credentials from `AssumeRole`; may have expired.
     RoleSession(StsSession),
+    /// An enrolled host's key (`JoinHost`).
+    Host(HostCredential),
+}
+
+/// An instance profile (`CreateInstanceProfile`): what hands a role to a
+/// host, as EC2 hands one to an instance. It holds at most one role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceProfile {
+    pub name: InstanceProfileName,
+    pub path: IamPath,
+    /// `AIPA…`
+    pub id: String,
+    pub arn: String,
+    pub create_date: i64,
+    /// None or one (AWS's quota of one role per profile).
+    pub roles: Vec<Role>,
+    /// The tags of every host enrolled with it (`aws:ResourceTag/K`).
+    pub tags: Vec<Tag>,
+}
+
+/// What `create_instance_profile` needs.
+#[derive(Debug, Clone)]
+pub struct NewInstanceProfile {
+    pub name: InstanceProfileName,
+    pub path: IamPath,
+    pub tags: Vec<Tag>,
+}
+
+/// A host's key as authentication needs it: the host is the role session
+/// `assumed-role/ROLE/HOSTNAME` of the role its instance profile holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCredential {
+    pub hostname: HostName,
+    pub sealed: Sealed,
+    pub instance_profile: InstanceProfileName,
+    /// None once the role is removed from the profile: the host is revoked.
+    pub role: Option<RoleName>,
+}
+
+/// A host enrolled by `JoinHost` (its secret is returned once, never stored
+/// in clear).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolledHost {
+    pub hostname: HostName,
+    /// `ACCA…`
+    pub access_key_id: String,
+    pub instance_profile: InstanceProfile,
+    pub create_date: i64,
 }
 
 /// STS `AssumeRole` credentials as stored: what authenticates them and what

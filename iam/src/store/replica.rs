@@ -4,7 +4,7 @@
 //! a host's store in one transaction each.
 //!
 //! Every change to a replicated table is recorded by a trigger in
-//! `directory_changes` (migration 10) with the row's key, numbered in
+//! `directory_changes` (migration 12) with the row's key, numbered in
 //! commit order (the directory's writers take turns). A change set is the
 //! current row, or its absence, of every key changed after a change
 //! number: applying it to a replica at that number brings the replica to
@@ -176,6 +176,9 @@ pub const HOST_NEVER_HOLDS: &[&str] = &[
     "directory_changes",
     "fleet_totp_claims",
     "fleet_failures",
+    "instance_profiles",
+    "join_tokens",
+    "host_credentials",
     // The ledger: each host's own login-time state.
     "login_failures",
     "auth_records",

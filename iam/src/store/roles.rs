@@ -121,7 +121,8 @@ impl Store {
         })
     }
 
-    /// `DeleteRole`: refused while it has inline or attached policies.
+    /// `DeleteRole`: refused while it has inline or attached policies or
+    /// an instance profile holds it.
     pub fn delete_role(&self, name: &RoleName) -> Result<()> {
         self.write(|c| {
             let id = role_id(c, name)?;
@@ -131,6 +132,15 @@ impl Store {
             {
                 return Err(StoreError::DeleteConflict(
                     "Cannot delete entity, must delete policies first.".into(),
+                ));
+            }
+            if count(
+                "SELECT count(*) FROM instance_profiles p JOIN roles r ON r.unique_id = p.role_id
+                 WHERE r.id = ?1",
+            )? > 0
+            {
+                return Err(StoreError::DeleteConflict(
+                    "Cannot delete entity, must remove roles from instance profile first.".into(),
                 ));
             }
             c.execute("DELETE FROM trust_bindings WHERE role_id = ?1", [id])?;

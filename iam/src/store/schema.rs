@@ -413,7 +413,41 @@ INSERT INTO outbox_new (id, kind, body, denial) SELECT id, kind, body, denial FR
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 "#,
-    // 11: the directory's change feed (issue 14; docs/ARCHITECTURE.md,
+    // 11: hosts as IAM principals (issue 14). An instance profile holds at
+    // most one role (by the role's unique id: DeleteRole is refused while
+    // a profile holds it). A join token is stored as its SHA-256 only and
+    // used once; a host's credential is sealed by the server like an access
+    // key, one per hostname, and dies with its instance profile.
+    r#"
+CREATE TABLE instance_profiles (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    path        TEXT NOT NULL,
+    unique_id   TEXT NOT NULL UNIQUE,
+    create_date INTEGER NOT NULL,
+    tags        TEXT NOT NULL DEFAULT '[]',
+    role_id     TEXT REFERENCES roles(unique_id)
+);
+CREATE INDEX instance_profiles_role ON instance_profiles(role_id);
+
+CREATE TABLE join_tokens (
+    token_sha256        BLOB PRIMARY KEY,
+    instance_profile_id TEXT NOT NULL REFERENCES instance_profiles(unique_id) ON DELETE CASCADE,
+    created             INTEGER NOT NULL,
+    expiration          INTEGER NOT NULL
+);
+CREATE INDEX join_tokens_expiration ON join_tokens(expiration);
+
+CREATE TABLE host_credentials (
+    access_key_id       TEXT PRIMARY KEY,
+    sealed_secret       BLOB NOT NULL,
+    instance_profile_id TEXT NOT NULL REFERENCES instance_profiles(unique_id) ON DELETE CASCADE,
+    hostname            TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    create_date         INTEGER NOT NULL
+);
+CREATE INDEX host_credentials_profile ON host_credentials(instance_profile_id);
+"#,
+    // 12: the directory's change feed (issue 14; docs/ARCHITECTURE.md,
     // "Replicas"). Every insert, update and delete of a replicated
     // directory table records the row's key, in commit order (writers take
     // turns), so a replica asks for "everything since change N" and gets
@@ -577,7 +611,7 @@ CREATE TRIGGER recovery_codes_deleted AFTER DELETE ON recovery_codes BEGIN
     INSERT INTO directory_changes (tbl, row_key) VALUES ('recovery_codes', json_array(OLD.user_id));
 END;
 "#,
-    // 12: the fleet's ledger at the directory of record (issue 14): what
+    // 13: the fleet's ledger at the directory of record (issue 14): what
     // hosts report of their logins, so that a TOTP step is used once and
     // failures count across the fleet. Every step a host claimed, kept
     // for a while: a step claimed by two hosts (one of them offline) is a

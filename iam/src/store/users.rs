@@ -500,7 +500,8 @@ pub(crate) fn parse_tags(s: &str) -> Result<Vec<Tag>> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("tags: {e}")))
 }
 
-/// `table` is `users` or `roles` (a constant, never user input).
+/// `table` is `users`, `roles` or `instance_profiles` (a constant, never
+/// user input).
 pub(crate) fn load_tags(c: &Connection, table: &str, id: i64) -> Result<Vec<Tag>> {
     let s: String = c.query_row(
         &format!("SELECT tags FROM {table} WHERE id = ?1"),
@@ -514,7 +515,11 @@ pub(crate) fn store_tags(c: &Connection, table: &str, id: i64, tags: Vec<Tag>) -
     if tags.len() > MAX_TAGS {
         return Err(StoreError::LimitExceeded(format!(
             "Cannot exceed quota for TagsPer{}: {MAX_TAGS}",
-            if table == "roles" { "Role" } else { "User" }
+            match table {
+                "roles" => "Role",
+                "instance_profiles" => "InstanceProfile",
+                _ => "User",
+            }
         )));
     }
     check_tags(&tags)?;

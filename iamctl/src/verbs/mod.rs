@@ -5,6 +5,7 @@
 
 mod details;
 mod groups;
+mod instance_profiles;
 mod mfa;
 mod policies;
 mod report;
@@ -148,6 +149,17 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
         C::UntagRole(a) => roles::untag_role(ctx, a),
         C::ListRoleTags(a) => roles::list_role_tags(ctx, a),
 
+        C::CreateInstanceProfile(a) => instance_profiles::create(ctx, a),
+        C::GetInstanceProfile(a) => instance_profiles::get(ctx, a),
+        C::ListInstanceProfiles(a) => instance_profiles::list(ctx, a),
+        C::DeleteInstanceProfile(a) => instance_profiles::delete(ctx, a),
+        C::AddRoleToInstanceProfile(a) => instance_profiles::add_role(ctx, a),
+        C::RemoveRoleFromInstanceProfile(a) => instance_profiles::remove_role(ctx, a),
+        C::ListInstanceProfilesForRole(a) => instance_profiles::list_for_role(ctx, a),
+        C::TagInstanceProfile(a) => instance_profiles::tag(ctx, a),
+        C::UntagInstanceProfile(a) => instance_profiles::untag(ctx, a),
+        C::ListInstanceProfileTags(a) => instance_profiles::list_tags(ctx, a),
+
         C::CreateVirtualMfaDevice(a) => mfa::create_virtual_mfa_device(ctx, a),
         C::EnableMfaDevice(a) => mfa::enable_mfa_device(ctx, a),
         C::ResyncMfaDevice(a) => mfa::resync_mfa_device(ctx, a),
@@ -166,6 +178,7 @@ pub fn run(ctx: &mut Ctx, cmd: &Command) -> Result<Value, CliError> {
 
         C::GenerateCredentialReport => report::generate_credential_report(ctx),
         C::GetCredentialReport => report::get_credential_report(ctx),
+        C::AccessReport(a) => report::access_report(ctx, a),
         C::GetCallerIdentity => report::get_caller_identity(ctx),
         C::GetAccountAuthorizationDetails(a) => details::export(ctx, a),
         C::ImportAuthorizationDetails(a) => details::import(ctx, a),
@@ -334,6 +347,43 @@ pub fn parse_tag_keys(args: &[String]) -> Result<Vec<TagKey>, CliError> {
         .iter()
         .map(|k| Ok(TagKey::parse(k)?))
         .collect()
+}
+
+/// `Tag<Entity>`: authorizes `iam:<Operation>` on `arn` with the request's
+/// tags as condition keys, then `apply`s them in one transaction. `named`
+/// is the entity's parameter as its event records it (`("roleName", …)`).
+pub fn tag_entity(
+    ctx: &mut Ctx,
+    arn: &str,
+    named: (&str, &str),
+    tags: &[Tag],
+    apply: impl FnOnce(&iam::store::Store) -> Result<(), iam::store::StoreError>,
+) -> Result<Value, CliError> {
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, arn, |c| iam::request::set_request_tags(c, tags))?;
+    ctx.commit(
+        |_| serde_json::json!({named.0: named.1, "tags": crate::shapes::tags(tags)}),
+        apply,
+    )?;
+    Ok(Value::Null)
+}
+
+/// `Untag<Entity>`, as [`tag_entity`] with the tag keys as condition keys.
+pub fn untag_entity(
+    ctx: &mut Ctx,
+    arn: &str,
+    named: (&str, &str),
+    keys: &[TagKey],
+    apply: impl FnOnce(&iam::store::Store) -> Result<(), iam::store::StoreError>,
+) -> Result<Value, CliError> {
+    let action = format!("iam:{}", ctx.operation);
+    ctx.authorize_with(&action, arn, |c| iam::request::set_tag_keys(c, keys.iter()))?;
+    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    ctx.commit(
+        |_| serde_json::json!({named.0: named.1, "tagKeys": key_names}),
+        apply,
+    )?;
+    Ok(Value::Null)
 }
 
 fn user_entity(s: &str) -> Result<iam::store::Entity, CliError> {

@@ -1,6 +1,6 @@
-//! The credential report and get-caller-identity.
+//! The credential report, the access report and get-caller-identity.
 
-use crate::cli::Output;
+use crate::cli::{AccessReportArgs, Output};
 use crate::ctx::{Caller, Ctx};
 use crate::error::CliError;
 use crate::shapes::date_str;
@@ -34,6 +34,34 @@ const COLUMNS: &[&str] = &[
     "cert_2_active",
     "cert_2_last_rotated",
 ];
+
+/// `access-report`: who can log in where, assume which role there and run
+/// as whom (`iam::access`), as JSON; main renders the text table or the
+/// page (`crate::access_page`). It reads what
+/// `get-account-authorization-details` reads, so a delegated reviewer needs
+/// that action (AWS's for reading every user, group, role and policy).
+pub fn access_report(ctx: &mut Ctx, a: &AccessReportArgs) -> Result<Value, CliError> {
+    ctx.authorize_with("iam:GetAccountAuthorizationDetails", "*", |_| {})?;
+    let local = iam::access::LocalHost {
+        hostname: &ctx.config.hostname,
+        tags: &ctx.config.host_tags,
+        require_mfa: ctx.config.login.require_mfa,
+    };
+    let scope = iam::access::Scope {
+        user: a.user.as_deref(),
+        host: a.host.as_deref(),
+        role: a.role.as_deref(),
+    };
+    let report = iam::access::report(&ctx.store, &local, &scope, ctx.now).map_err(|e| match e {
+        iam::access::AccessError::Store(e) => e.into(),
+        iam::access::AccessError::Principal(e) => e.into(),
+        e @ iam::access::AccessError::InvalidTrustPolicy { .. } => {
+            CliError::new("ServiceFailure", e.to_string())
+        }
+    })?;
+    serde_json::to_value(&report)
+        .map_err(|e| CliError::new("ServiceFailure", format!("access report: {e}")))
+}
 
 /// The report is computed from the store when asked for, so "generate" has
 /// nothing to wait for: it answers COMPLETE as AWS does once it is done.

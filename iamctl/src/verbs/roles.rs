@@ -116,30 +116,19 @@ pub fn update_assume_role_policy(
 pub fn tag_role(ctx: &mut Ctx, a: &cli::TagRoleArgs) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
     let tags = parse_tags(ctx, &a.tags.tags)?;
-    let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &arn(ctx, &name), |c| {
-        iam::request::set_request_tags(c, &tags)
-    })?;
-    ctx.commit(
-        |_| json!({"roleName": name.as_str(), "tags": shapes::tags(&tags)}),
-        |s| s.tag_role(&name, &tags),
-    )?;
-    Ok(Value::Null)
+    let arn = arn(ctx, &name);
+    super::tag_entity(ctx, &arn, ("roleName", name.as_str()), &tags, |s| {
+        s.tag_role(&name, &tags)
+    })
 }
 
 pub fn untag_role(ctx: &mut Ctx, a: &cli::UntagRoleArgs) -> Result<Value, CliError> {
     let name = parse_role(&a.role_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
-    let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &arn(ctx, &name), |c| {
-        iam::request::set_tag_keys(c, keys.iter())
-    })?;
-    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-    ctx.commit(
-        |_| json!({"roleName": name.as_str(), "tagKeys": key_names}),
-        |s| s.untag_role(&name, &keys),
-    )?;
-    Ok(Value::Null)
+    let arn = arn(ctx, &name);
+    super::untag_entity(ctx, &arn, ("roleName", name.as_str()), &keys, |s| {
+        s.untag_role(&name, &keys)
+    })
 }
 
 pub fn list_role_tags(ctx: &mut Ctx, a: &cli::RoleName) -> Result<Value, CliError> {

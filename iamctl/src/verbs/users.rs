@@ -154,30 +154,19 @@ pub fn update_user(ctx: &mut Ctx, a: &cli::UpdateUserArgs) -> Result<Value, CliE
 pub fn tag_user(ctx: &mut Ctx, a: &cli::TagUserArgs) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     let tags = parse_tags(ctx, &a.tags.tags)?;
-    let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
-        iam::request::set_request_tags(c, &tags)
-    })?;
-    ctx.commit(
-        |_| json!({"userName": name.as_str(), "tags": shapes::tags(&tags)}),
-        |s| s.tag_user(&name, &tags),
-    )?;
-    Ok(Value::Null)
+    let arn = ctx.user_arn(&name);
+    super::tag_entity(ctx, &arn, ("userName", name.as_str()), &tags, |s| {
+        s.tag_user(&name, &tags)
+    })
 }
 
 pub fn untag_user(ctx: &mut Ctx, a: &cli::UntagUserArgs) -> Result<Value, CliError> {
     let name = parse_user(&a.user_name)?;
     let keys = parse_tag_keys(&a.tag_keys.tag_keys)?;
-    let action = format!("iam:{}", ctx.operation);
-    ctx.authorize_with(&action, &ctx.user_arn(&name), |c| {
-        iam::request::set_tag_keys(c, keys.iter())
-    })?;
-    let key_names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-    ctx.commit(
-        |_| json!({"userName": name.as_str(), "tagKeys": key_names}),
-        |s| s.untag_user(&name, &keys),
-    )?;
-    Ok(Value::Null)
+    let arn = ctx.user_arn(&name);
+    super::untag_entity(ctx, &arn, ("userName", name.as_str()), &keys, |s| {
+        s.untag_user(&name, &keys)
+    })
 }
 
 pub fn list_user_tags(ctx: &mut Ctx, a: &cli::UserName) -> Result<Value, CliError> {
