@@ -386,21 +386,7 @@ fn setup_host_join_enrols_over_pinned_tls_and_writes_a_root_only_agent_toml() {
     store
         .add_role_to_instance_profile(&profile, &role)
         .expect("add role");
-    let out = Command::new(artifact("iam-server"))
-        .arg("--config")
-        .arg(&server.config)
-        .args(["join-token", "--instance-profile-name", "web"])
-        .output()
-        .expect("join-token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)
-        .expect("token")
-        .trim()
-        .to_owned();
+    let token = server.local(&["join-token", "--instance-profile-name", "web"]);
     let log = fs::read_to_string(server.dir.path().join("server.log")).expect("server.log");
     let fingerprint = log
         .split("TLS certificate SHA-256 fingerprint ")
@@ -842,22 +828,28 @@ impl Server {
         ]);
     }
 
+    /// One of the server's local commands (`join-token`, `revoke-host`)
+    /// on its config; what it printed, trimmed. Fails the test if it fails.
+    fn local(&self, args: &[&str]) -> String {
+        let out = Command::new(artifact("iam-server"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("run iam-server");
+        assert!(
+            out.status.success(),
+            "iam-server {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Enrols `hostname` in instance profile `fleet` as setup-host --join
     /// does: a one-time token from `iam-server join-token`, used up by the
     /// unsigned `JoinHost` call. The host's key.
     fn enrol(&self, hostname: &str) -> (String, String) {
-        let out = Command::new(artifact("iam-server"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(["join-token", "--instance-profile-name", "fleet"])
-            .output()
-            .expect("iam-server join-token");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let token = self.local(&["join-token", "--instance-profile-name", "fleet"]);
         const JOIN: &str = "import json, ssl, sys, urllib.request\n\
             url, ca, token, host = sys.argv[1:]\n\
             body = json.dumps({'Token': token, 'Hostname': host}).encode()\n\
@@ -1180,17 +1172,7 @@ fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
     assert_eq!(host.users(), central);
 
     // A revoked host stops syncing at its next call.
-    let out = Command::new(artifact("iam-server"))
-        .arg("--config")
-        .arg(&server.config)
-        .args(["revoke-host", "web-1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    server.local(&["revoke-host", "web-1"]);
     let out = host.sync_once();
     assert!(!out.status.success());
     assert!(
