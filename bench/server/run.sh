@@ -57,17 +57,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-    "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_up() { # URL
-    i=0
-    until curl -ksf -o /dev/null "$1"; do
-        i=$((i + 1)); [ $i -lt 300 ] || { echo "run.sh: $1 did not come up" >&2; exit 1; }
-        sleep 0.1
-    done
-}
+# free_port, wait_up, start_postgres (sets pg_pid, pg_url, pgdir).
+# shellcheck source=bench/common.sh
+. "$here/../common.sh"
 
 targets="[]"
 add_target() { # JSON object
@@ -113,32 +105,6 @@ print(json.dumps({"label": sys.argv[2], "kind": "iam-server", "endpoint": "https
         "$key" "$4" "$port" "$dir/state/tls/cert.pem" "$pid" "$3" "$via_api" "$note" \
         "$([ "$2" = postgres ] && echo "$pg_pid")")"
     echo "$4: pid $pid, port $port ($note)" >&2
-}
-
-# PostgreSQL: the cluster's postmaster pid (its backends' CPU is the
-# directory's share of a call; bench.py adds it up), and the URL.
-pg_pid=""
-pg_url=""
-start_postgres() {
-    if [ -n "${IAM_BENCH_POSTGRES_URL:-}" ]; then
-        pg_url=$IAM_BENCH_POSTGRES_URL
-        return
-    fi
-    [ -x "$PG_BIN/initdb" ] || { echo "run.sh: PostgreSQL 15 is not installed ($PG_BIN)" >&2; exit 1; }
-    pgdir=$(mktemp -d /tmp/iam-server-bench-pg.XXXXXX)
-    chown postgres:postgres "$pgdir"
-    pgport=$(free_port)
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 \
-        --locale=C --no-sync > /dev/null
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdir/data" -w -t 60 -l "$pgdir/log" \
-        -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" start > /dev/null
-    pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
-    runuser -u postgres -- "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$pgport" -U postgres -d postgres \
-        -c "CREATE DATABASE iam_bench" > /dev/null
-    pg_url="host=127.0.0.1 port=$pgport user=postgres dbname=iam_bench"
-    IAM_BENCH_POSTGRES_VERSION=$("$PG_BIN/postgres" --version | cut -d' ' -f3)
-    export IAM_BENCH_POSTGRES_VERSION
-    echo "PostgreSQL $IAM_BENCH_POSTGRES_VERSION: pid $pg_pid, port $pgport" >&2
 }
 
 umask 077

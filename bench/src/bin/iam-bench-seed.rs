@@ -6,7 +6,11 @@
 //! the same code path `CreateUser` ends in, minus HTTP and SigV4. Users are
 //! `bench-u000000`… at path `/`.
 //!
-//! `iam-bench-seed SERVER_TOML USERS`
+//! `iam-bench-seed SERVER_TOML USERS [POLICIES]`
+//!
+//! With POLICIES (the fleet benchmark, bench/fleet/run.sh), that many
+//! managed policies `bench-p00000`… are created too, policy i attached to
+//! user i (a snapshot then carries documents, versions and attachments).
 //!
 //! The seeded users take Linux ids from 1,000,000 up, outside the default
 //! `uid_range` the server allocates from (200,000–299,999: 100,000 ids,
@@ -20,8 +24,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::Utc;
-use iam::names::UserName;
-use iam::store::{Limits, NewUser};
+use iam::names::{IamPath, PolicyName, UserName};
+use iam::store::{Entity, Limits, NewUser};
 use iam_server::config::ServerConfig;
 use iam_server::directory::Directory;
 
@@ -31,9 +35,12 @@ const SEED_UID_RANGE: (u32, u32) = (1_000_000, 1_999_999);
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(config), Some(users)) = (args.next(), args.next()) else {
-        eprintln!("usage: iam-bench-seed SERVER_TOML USERS");
+        eprintln!("usage: iam-bench-seed SERVER_TOML USERS [POLICIES]");
         std::process::exit(2);
     };
+    let policies: usize = args
+        .next()
+        .map_or(0, |p| p.parse().expect("POLICIES: a number"));
     let config = ServerConfig::load(&PathBuf::from(config)).expect("server.toml");
     let users: usize = users.parse().expect("USERS: a number");
     let backend = if config.postgres.is_some() {
@@ -55,6 +62,18 @@ fn main() {
                 let name = UserName::parse(&format!("bench-u{i:06}")).expect("a valid name");
                 s.create_user(&NewUser::new(name), now)?;
             }
+            for i in 0..policies {
+                let name = PolicyName::parse(&format!("bench-p{i:05}")).expect("a valid name");
+                let document = format!(
+                    r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Login{i}","Effect":"Allow","Action":"host:Login","Resource":"arn:aws:host::*:host/web-{i}","Condition":{{"Bool":{{"aws:MultiFactorAuthPresent":"true"}}}}}}]}}"#
+                );
+                let policy = s.create_policy(&name, &IamPath::root(), None, &document, now)?;
+                if users > 0 {
+                    let user = UserName::parse(&format!("bench-u{:06}", i % users))
+                        .expect("a valid name");
+                    s.attach_policy(&Entity::User(user), &policy.arn)?;
+                }
+            }
             Ok(())
         })
         .expect("seed users");
@@ -74,7 +93,7 @@ fn main() {
     let one = UserName::parse(&mid).expect("a valid name");
     let get = median_ms(|| drop(store.get_user(&one).expect("get_user")));
     println!(
-        "seeded {users} users into {backend} in one transaction in {:.1} s (in-process: \
+        "seeded {users} users and {policies} policies into {backend} in one transaction in {:.1} s (in-process: \
          a store {open:.2} ms, ListUsers page of 101 {first:.2} ms first / {later:.2} ms later, \
          get_user {get:.3} ms)",
         seeded.as_secs_f64()
