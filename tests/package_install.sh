@@ -144,6 +144,9 @@ check "postinst: /etc/iam/iam.toml created, root, not writable by others" \
 check "postinst: store /var/lib/iam/iam.db is 0600 root" test "$(stat -c '%a %U' /var/lib/iam/iam.db)" = "600 root"
 check "postinst: /var/lib/iam and /var/log/iam are 0700" \
     test "$(stat -c '%a' /var/lib/iam /var/log/iam | sort -u)" = 700
+check "installed /usr/sbin/iam-agent runs (--version)" /usr/sbin/iam-agent --version
+check "iam-agent.service installed, started only once /etc/iam/agent.toml exists" \
+    grep -qx 'ConditionPathExists=/etc/iam/agent.toml' /usr/lib/systemd/system/iam-agent.service
 check "install did not touch the PAM stack (module off by default)" pam_d_as_before
 check "install did not touch nsswitch.conf" cmp "$work/before/nsswitch.conf" /etc/nsswitch.conf
 
