@@ -1,7 +1,26 @@
-# Shared by bench/server/run.sh and bench/fleet/run.sh (sourced): a free
-# loopback port, waiting for an HTTPS endpoint, and a PostgreSQL 15 cluster
-# of the benchmark's own. The sourcing script sets venv and PG_BIN, and
-# removes "$pgdir" (after pg_ctl stop) when it exits.
+# Shared by bench/server/run.sh and bench/fleet/run.sh (sourced): a work
+# dir cleaned up at exit, a free loopback port, waiting for an HTTPS
+# endpoint, and a PostgreSQL 15 cluster of the benchmark's own. The sourcing
+# script sets venv and PG_BIN, and adds the processes it starts to $pids.
+
+pids=""
+pgdir=""
+
+work_dir() { # PREFIX: sets work; at exit, stops $pids and PostgreSQL, removes both (KEEP=1: not work)
+    work=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 700 "$work"
+    trap cleanup EXIT INT TERM
+}
+
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ -n "$pgdir" ]; then
+        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdir/data" stop -m fast >/dev/null 2>&1 || true
+        rm -rf "$pgdir"
+    fi
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
 
 free_port() {
     "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

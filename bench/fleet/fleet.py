@@ -245,7 +245,7 @@ def report(r):
                       ("write → one host's replica", p["per_host_s"]),
                       (f"write → all {n} hosts' replicas", p["all_hosts_s"])):
         print(f"| {label} | {ms(pct(xs, .5))} ms | {ms(pct(xs, .99))} ms | {ms(max(xs))} ms |")
-    print(f"\nIdle, {i['seconds']} s, every agent in its long poll: iam-server + PostgreSQL "
+    print(f"\nIdle, {i['seconds']} s, every agent in its long poll: iam-server and its directory "
           f"{i['server_cpu_s']:.2f} CPU-s with {n} agents against {i['baseline_cpu_s']:.2f} CPU-s "
           f"with none ({i['baseline_seconds']} s, scaled): "
           f"**{i['per_host_ms_per_s']:.3f} ms of server CPU per second per idle host** "

@@ -30,24 +30,11 @@ echo "building the release iam-server, iam-agent, iamctl and iam-bench-seed…" 
     -p iam-bench --bin iam-server --bin iam-agent --bin iamctl --bin iam-bench-seed)
 bin=$repo/target/release
 
-work=$(mktemp -d /tmp/iam-fleet-bench.XXXXXX)
-chmod 700 "$work"
-pids=""
-pgdir=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ -n "$pgdir" ]; then
-        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdir/data" stop -m fast >/dev/null 2>&1 || true
-        rm -rf "$pgdir"
-    fi
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-# free_port, wait_up, start_postgres (sets pg_pid, pg_url, pgdir).
+# free_port, wait_up, start_postgres (sets pg_pid, pg_url, pgdir), and
+# the work dir "$work" removed at exit with everything in $pids.
 # shellcheck source=bench/common.sh
 . "$here/../common.sh"
+work_dir iam-fleet-bench
 
 umask 077
 BACKEND=${BACKEND:-postgres}

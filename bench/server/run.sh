@@ -42,24 +42,11 @@ server=$repo/target/release/iam-server
 seed=$repo/target/release/iam-bench-seed
 load=$repo/target/release/iam-load
 
-work=$(mktemp -d /tmp/iam-server-bench.XXXXXX)
-chmod 700 "$work"
-pids=""
-pgdir=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ -n "$pgdir" ]; then
-        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$pgdir/data" stop -m fast >/dev/null 2>&1 || true
-        rm -rf "$pgdir"
-    fi
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-# free_port, wait_up, start_postgres (sets pg_pid, pg_url, pgdir).
+# free_port, wait_up, start_postgres (sets pg_pid, pg_url, pgdir), and
+# the work dir "$work" removed at exit with everything in $pids.
 # shellcheck source=bench/common.sh
 . "$here/../common.sh"
+work_dir iam-server-bench
 
 targets="[]"
 add_target() { # JSON object
