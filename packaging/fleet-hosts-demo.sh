@@ -13,8 +13,9 @@
 # the directory and prints how to stop what runs).
 #
 # The hosts' agent.toml is written here with an access key of an IAM user
-# allowed only host:SyncDirectory (as tests/server.rs's fleet tests do);
-# `iamctl setup-host --join` with an instance profile will replace it.
+# allowed only host:SyncDirectory and host:PutLedgerEntries (as
+# tests/server.rs's fleet tests do); `iamctl setup-host --join` with an
+# instance profile will replace it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -91,10 +92,10 @@ export AWS_SHARED_CREDENTIALS_FILE=$demo/credentials AWS_CONFIG_FILE=$demo/confi
 aws() { command aws --endpoint-url "https://localhost:$port" "$@"; }
 aws sts get-caller-identity --query Arn --output text
 
-say "The hosts' credentials: an IAM user allowed host:SyncDirectory only"
+say "The hosts' credentials: an IAM user allowed host:SyncDirectory and host:PutLedgerEntries only"
 aws iam create-user --user-name fleet-host --query User.Arn --output text
 aws iam put-user-policy --user-name fleet-host --policy-name Sync --policy-document \
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"host:SyncDirectory","Resource":"*"}]}'
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["host:SyncDirectory","host:PutLedgerEntries"],"Resource":"*"}]}'
 aws iam create-access-key --user-name fleet-host --output json >"$demo/host-key.json"
 
 say "Two hosts, web-1 and web-2: iam.toml, agent.toml (0600), a replica, an agent, a PAM service"

@@ -46,7 +46,8 @@ from bench import cpu_seconds, db_cpu_seconds, pct  # noqa: E402
 ACCOUNT_ID = "123456789012"
 SYNC_POLICY = json.dumps({
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "host:SyncDirectory", "Resource": "*"}],
+    "Statement": [{"Effect": "Allow", "Resource": "*",
+                   "Action": ["host:SyncDirectory", "host:PutLedgerEntries"]}],
 })
 LINE = re.compile(r"(?:replica at change|snapshot at change) (\d+)")
 
@@ -136,7 +137,7 @@ def admin(args):
 
 
 def host_key(iam):
-    """An IAM user allowed host:SyncDirectory and nothing else (as
+    """An IAM user allowed host:SyncDirectory and host:PutLedgerEntries (as
     tests/server.rs's fleet tests; instance profiles replace it)."""
     iam.create_user(UserName="bench-fleet-host")
     iam.put_user_policy(UserName="bench-fleet-host", PolicyName="Sync",
