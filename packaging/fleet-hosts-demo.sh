@@ -12,10 +12,12 @@
 # a host: ReplicaReadOnly). Everything is removed at the end (KEEP=1 keeps
 # the directory and prints how to stop what runs).
 #
-# The hosts' agent.toml is written here with an access key of an IAM user
-# allowed only host:SyncDirectory and host:PutLedgerEntries (as
-# tests/server.rs's fleet tests do); `iamctl setup-host --join` with an
-# instance profile will replace it.
+# Each host enrols as AWS's way has it: an instance profile holding role
+# web-host (config/policies/IamHostAgent.json), a one-time join token from
+# `iam-server join-token`, and the JoinHost call that `iamctl setup-host
+# --join` makes; the demo makes that call itself and writes agent.toml
+# (0600) into the host's directory, because setup-host would also change
+# this machine's PAM stack and nsswitch.conf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -92,13 +94,15 @@ export AWS_SHARED_CREDENTIALS_FILE=$demo/credentials AWS_CONFIG_FILE=$demo/confi
 aws() { command aws --endpoint-url "https://localhost:$port" "$@"; }
 aws sts get-caller-identity --query Arn --output text
 
-say "The hosts' credentials: an IAM user allowed host:SyncDirectory and host:PutLedgerEntries only"
-aws iam create-user --user-name fleet-host --query User.Arn --output text
-aws iam put-user-policy --user-name fleet-host --policy-name Sync --policy-document \
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["host:SyncDirectory","host:PutLedgerEntries"],"Resource":"*"}]}'
-aws iam create-access-key --user-name fleet-host --output json >"$demo/host-key.json"
+say "Host identity: role web-host (IamHostAgent policy) in instance profile web"
+aws iam create-role --role-name web-host --query Role.Arn --output text \
+    --assume-role-policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+aws iam put-role-policy --role-name web-host --policy-name IamHostAgent \
+    --policy-document "file://$repo/config/policies/IamHostAgent.json"
+aws iam create-instance-profile --instance-profile-name web --query InstanceProfile.Arn --output text
+aws iam add-role-to-instance-profile --instance-profile-name web --role-name web-host
 
-say "Two hosts, web-1 and web-2: iam.toml, agent.toml (0600), a replica, an agent, a PAM service"
+say "Two hosts, web-1 and web-2: enrolled (agent.toml, 0600), iam.toml, a replica, an agent, a PAM service"
 for h in web-1 web-2; do
     d=$demo/$h
     mkdir -p "$d/extrausers" "$d/authorized_keys"
@@ -113,14 +117,24 @@ extrausers_dir = "extrausers"
 home = "$d/home/%u"
 authorized_keys_dir = "authorized_keys"
 EOF
+    # A one-time join token (on the server), spent by JoinHost over the
+    # pinned TLS connection: the host's key, as setup-host --join gets it.
+    "$bin/iam-server" --config "$demo/server/server.toml" join-token \
+        --instance-profile-name web >"$d/join-token"
     python3 -c '
-import json, sys
-k = json.load(open(sys.argv[1]))["AccessKey"]
+import json, ssl, sys, urllib.request
+url, ca, token_file, host, fingerprint = sys.argv[1:]
+body = json.dumps({"Token": open(token_file).read().strip(), "Hostname": host}).encode()
+req = urllib.request.Request(url, data=body, headers={
+    "X-Amz-Target": "IamHost_20261203.JoinHost", "Content-Type": "application/x-amz-json-1.1"})
+k = json.loads(urllib.request.urlopen(req, context=ssl.create_default_context(cafile=ca)).read())
 key_id, secret = k["AccessKeyId"], k["SecretAccessKey"]
-print(f"server = \"https://localhost:{sys.argv[2]}\"\nca_fingerprint = \"{sys.argv[3]}\"")
-print(f"hostname = \"{sys.argv[4]}\"\naccess_key_id = \"{key_id}\"")
+print(f"server = \"{url}\"\nca_fingerprint = \"{fingerprint}\"")
+print(f"hostname = \"{host}\"\naccess_key_id = \"{key_id}\"")
 print(f"secret_access_key = \"{secret}\"")' \
-        "$demo/host-key.json" "$port" "$fingerprint" "$h" >"$d/agent.toml"
+        "https://localhost:$port" "$cert" "$d/join-token" "$h" "$fingerprint" >"$d/agent.toml"
+    rm -f "$d/join-token"
+    echo "$h enrolled: arn:aws:sts::123456789012:assumed-role/web-host/$h"
     "$bin/iamctl" --config "$d/iam.toml" init >/dev/null
     printf 'auth required %s mode=password config=%s\naccount required %s config=%s\n' \
         "$bin/libpam_iam.so" "$d/iam.toml" "$bin/libpam_iam.so" "$d/iam.toml" \

@@ -34,8 +34,10 @@ import re
 import shutil
 import subprocess
 import sys
+import ssl
 import threading
 import time
+import urllib.request
 
 import boto3
 import botocore.config
@@ -44,10 +46,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench import cpu_seconds, db_cpu_seconds, pct  # noqa: E402
 
 ACCOUNT_ID = "123456789012"
-SYNC_POLICY = json.dumps({
+EC2_TRUST = json.dumps({
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Resource": "*",
-                   "Action": ["host:SyncDirectory", "host:PutLedgerEntries"]}],
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
 })
 LINE = re.compile(r"(?:replica at change|snapshot at change) (\d+)")
 
@@ -55,7 +57,7 @@ LINE = re.compile(r"(?:replica at change|snapshot at change) (\d+)")
 class Host:
     """One simulated host: iam.toml, agent.toml, its replica, its agent."""
 
-    def __init__(self, args, n, key):
+    def __init__(self, args, n):
         self.name = f"bench-host-{n:03d}"
         self.dir = os.path.join(args.work, self.name)
         os.makedirs(os.path.join(self.dir, "extrausers"), mode=0o700)
@@ -66,6 +68,7 @@ class Host:
             'database = "iam.db"\naudit_log = "audit.log"\n\n'
             '[accounts]\nextrausers_dir = "extrausers"\n'
             f'home = "{self.dir}/home/%u"\nauthorized_keys_dir = "authorized_keys"\n'))
+        key = enrol(args, self.name)
         self.agent_config = os.path.join(self.dir, "agent.toml")
         write_private(self.agent_config, (
             f'server = "{args.endpoint}"\nca_fingerprint = "{args.fingerprint}"\n'
@@ -136,13 +139,30 @@ def admin(args):
         config=botocore.config.Config(retries={"max_attempts": 0}))
 
 
-def host_key(iam):
-    """An IAM user allowed host:SyncDirectory and host:PutLedgerEntries (as
-    tests/server.rs's fleet tests; instance profiles replace it)."""
-    iam.create_user(UserName="bench-fleet-host")
-    iam.put_user_policy(UserName="bench-fleet-host", PolicyName="Sync",
-                        PolicyDocument=SYNC_POLICY)
-    k = iam.create_access_key(UserName="bench-fleet-host")["AccessKey"]
+def host_role(args, iam):
+    """Role bench-host (config/policies/IamHostAgent.json) in instance
+    profile bench: what every simulated host enrols into."""
+    iam.create_role(RoleName="bench-host", AssumeRolePolicyDocument=EC2_TRUST)
+    with open(args.host_policy) as f:
+        iam.put_role_policy(RoleName="bench-host", PolicyName="IamHostAgent",
+                            PolicyDocument=f.read())
+    iam.create_instance_profile(InstanceProfileName="bench")
+    iam.add_role_to_instance_profile(InstanceProfileName="bench", RoleName="bench-host")
+
+
+def enrol(args, hostname):
+    """A one-time join token from the server, spent by JoinHost as `iamctl
+    setup-host --join` spends it: the host's key (id, secret)."""
+    token = subprocess.run([args.server, "--config", args.server_toml, "join-token",
+                            "--instance-profile-name", "bench"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    body = json.dumps({"Token": token, "Hostname": hostname}).encode()
+    req = urllib.request.Request(args.endpoint, data=body, headers={
+        "X-Amz-Target": "IamHost_20261203.JoinHost",
+        "Content-Type": "application/x-amz-json-1.1"})
+    ctx = ssl.create_default_context(cafile=args.ca_bundle)
+    with urllib.request.urlopen(req, context=ctx) as answer:
+        k = json.loads(answer.read())
     return k["AccessKeyId"], k["SecretAccessKey"]
 
 
@@ -185,7 +205,7 @@ def du(path):
                if not os.path.islink(os.path.join(d, f)))
 
 
-def snapshot(args, key):
+def snapshot(args):
     t = time.monotonic()
     seeded = subprocess.run([args.seed, args.server_toml, str(args.snapshot_users),
                              str(args.snapshot_policies)], check=True,
@@ -193,7 +213,7 @@ def snapshot(args, key):
     seed_s = time.monotonic() - t
     runs = []
     for r in range(args.snapshot_runs):
-        h = Host(args, 900 + r, key)
+        h = Host(args, 900 + r)
         c0 = server_cpu(args)
         t = time.monotonic()
         out = subprocess.run(h.agent_cmd + ["--once"], capture_output=True, text=True)
@@ -264,7 +284,8 @@ def report(r):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("endpoint", "ca-bundle", "fingerprint", "admin-key", "agent", "iamctl",
+    for a in ("endpoint", "ca-bundle", "fingerprint", "admin-key", "server", "host-policy",
+              "agent", "iamctl",
               "seed", "server-toml", "work", "json"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--server-pid", type=int, required=True)
@@ -280,12 +301,12 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = "%.2f %.2f %.2f" % os.getloadavg()
     iam = admin(args)
-    key = host_key(iam)
+    host_role(args, iam)
 
     print(f"idle baseline, no agents: {args.baseline_seconds} s…", file=sys.stderr)
     base, _ = idle(args, [], args.baseline_seconds)
     print(f"{args.hosts} hosts: init, then their agents' first snapshot…", file=sys.stderr)
-    hosts = [Host(args, n, key) for n in range(args.hosts)]
+    hosts = [Host(args, n) for n in range(args.hosts)]
     t0 = time.monotonic()
     for h in hosts:
         h.start()
@@ -304,7 +325,7 @@ def main():
             h.stop()
     print(f"snapshot at {args.snapshot_users} users / {args.snapshot_policies} policies…",
           file=sys.stderr)
-    snap = snapshot(args, key)
+    snap = snapshot(args)
 
     extra = server_idle - base * args.idle_seconds / args.baseline_seconds
     result = {

@@ -65,6 +65,7 @@ IAM_SERVER_VERSION="$("$bin/iam-server" --version | cut -d' ' -f2) ($(git -C "$r
     --fingerprint "$fingerprint" \
     --admin-key "$work/admin-key.json" \
     --server-pid "$server_pid" ${pg_pid:+--db-pid "$pg_pid"} \
+    --server "$bin/iam-server" --host-policy "$repo/config/policies/IamHostAgent.json" \
     --agent "$bin/iam-agent" --iamctl "$bin/iamctl" --seed "$bin/iam-bench-seed" \
     --server-toml "$work/server/server.toml" --work "$work" --json "${JSON_OUT:-$work/results.json}" \
     --hosts "${HOSTS:-50}" --writes "${WRITES:-100}" --idle-seconds "${IDLE_SECONDS:-60}" \
