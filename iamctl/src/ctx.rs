@@ -398,7 +398,7 @@ impl Ctx {
         if self.origin == Origin::Host && self.store.replica_change_no()?.is_some() {
             return Err(CliError::new(
                 "ReplicaReadOnly",
-                "this host's directory is a replica of the fleet's iam-server (iam-agent keeps it;                  see /etc/iam/agent.toml): make the change there, e.g. `aws --endpoint-url                  https://SERVER iam …`",
+                "this host's directory is a replica of the fleet's iam-server (iam-agent keeps it; see /etc/iam/agent.toml): make the change there, e.g. `aws --endpoint-url https://SERVER iam …`",
             ));
         }
         let value = self.store.atomically(|store| {
