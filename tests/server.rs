@@ -999,16 +999,21 @@ fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
     None
 }
 
-#[test]
-fn a_central_change_reaches_every_replica_and_logins_follow_it() {
-    let Some(venv) = prerequisites("fleet_replicas") else {
-        return;
-    };
-    let Some(pg) = Backend::postgres() else {
-        return;
-    };
+/// A server on PostgreSQL with the fleet's instance profile
+/// ([`Server::host_profile`]), or `None` when this machine cannot run it.
+fn fleet_server(test: &str) -> Option<Server> {
+    let venv = prerequisites(test)?;
+    let pg = Backend::postgres()?;
     let server = Server::start(&pg, &venv);
     server.host_profile();
+    Some(server)
+}
+
+#[test]
+fn a_central_change_reaches_every_replica_and_logins_follow_it() {
+    let Some(server) = fleet_server("fleet_replicas") else {
+        return;
+    };
     let password = "Fleet-Passw0rd!";
     server.aws(&["iam", "create-user", "--user-name", "alice"]);
     server.aws(&[
@@ -1122,14 +1127,9 @@ fn a_central_change_reaches_every_replica_and_logins_follow_it() {
 
 #[test]
 fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
-    let Some(venv) = prerequisites("fleet_kill_9") else {
+    let Some(server) = fleet_server("fleet_kill_9") else {
         return;
     };
-    let Some(pg) = Backend::postgres() else {
-        return;
-    };
-    let server = Server::start(&pg, &venv);
-    server.host_profile();
     for i in 0..5 {
         server.aws(&["iam", "create-user", "--user-name", &format!("u{i:02}")]);
     }
@@ -1184,14 +1184,9 @@ fn an_agent_killed_mid_sync_leaves_a_replica_it_continues_from() {
 
 #[test]
 fn offline_hosts_accepting_one_code_are_reported_as_a_replay_when_the_server_returns() {
-    let Some(venv) = prerequisites("fleet_replay") else {
+    let Some(mut server) = fleet_server("fleet_replay") else {
         return;
     };
-    let Some(pg) = Backend::postgres() else {
-        return;
-    };
-    let mut server = Server::start(&pg, &venv);
-    server.host_profile();
     let password = "Fleet-Passw0rd!";
     server.aws(&["iam", "create-user", "--user-name", "carol"]);
     server.aws(&[

@@ -212,46 +212,14 @@ fn put_ledger_entries(
         match entry {
             // A recovery code is a one-time factor like a step: claimed
             // under its set's id (a set is replaced whole, never reused).
-            Outgoing::TotpStep { .. } | Outgoing::RecoveryCodeUsed { .. } => {
-                let (serial, step) = match entry {
-                    Outgoing::TotpStep { serial, step } => (
-                        serial.clone(),
-                        i64::try_from(*step).map_err(|_| {
-                            CliError::new("ValidationError", "Step is out of range")
-                        })?,
-                    ),
-                    Outgoing::RecoveryCodeUsed { set_id, code, .. } => {
-                        (format!("recovery-codes:{set_id}"), i64::from(*code))
-                    }
-                    _ => continue,
-                };
-                let (serial, step) = (&serial, step);
-                if let Some(first) = store.report_fleet_step(serial, step, host, now)? {
-                    replays += 1;
-                    let identity = reporter
-                        .clone()
-                        .unwrap_or_else(|| UserIdentity::root(store.account_id().as_str()));
-                    let event = AuditEvent::builder(
-                        EventSource::Pam,
-                        "ReplayDetected",
-                        identity,
-                        host,
-                        now,
-                    )
-                    .additional_event_data(json!({
-                        "serialNumber": serial,
-                        "step": step,
-                        "firstClaimedBy": first,
-                        "claimedAgainBy": host,
-                    }))
-                    .error_if(Some((
-                        "ReplayDetected",
-                        "one one-time code was accepted by two hosts",
-                    )))
-                    .build()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                    store.record_event(&event)?;
-                }
+            Outgoing::TotpStep { serial, step } => {
+                let step = i64::try_from(*step)
+                    .map_err(|_| CliError::new("ValidationError", "Step is out of range"))?;
+                replays += report_one_time(store, serial, step, host, &reporter, now)?;
+            }
+            Outgoing::RecoveryCodeUsed { set_id, code, .. } => {
+                let serial = format!("recovery-codes:{set_id}");
+                replays += report_one_time(store, &serial, i64::from(*code), host, &reporter, now)?;
             }
             Outgoing::Failure { user, at } => store.record_fleet_failure(user, host, *at)?,
             Outgoing::FailureForgiven { user, at } => {
@@ -273,6 +241,39 @@ fn put_ledger_entries(
     }
     store.record_host_events(&events)?;
     Ok(json!({"Acknowledged": taken, "ReplaysDetected": replays}))
+}
+
+/// Records that `host` accepted one-time `step` of `serial`; 1 (and a
+/// `ReplayDetected` event) when another host accepted it first.
+fn report_one_time(
+    store: &Store,
+    serial: &str,
+    step: i64,
+    host: &str,
+    reporter: &Option<UserIdentity>,
+    now: DateTime<Utc>,
+) -> Result<u32, ApiError> {
+    let Some(first) = store.report_fleet_step(serial, step, host, now)? else {
+        return Ok(0);
+    };
+    let identity = reporter
+        .clone()
+        .unwrap_or_else(|| UserIdentity::root(store.account_id().as_str()));
+    let event = AuditEvent::builder(EventSource::Pam, "ReplayDetected", identity, host, now)
+        .additional_event_data(json!({
+            "serialNumber": serial,
+            "step": step,
+            "firstClaimedBy": first,
+            "claimedAgainBy": host,
+        }))
+        .error_if(Some((
+            "ReplayDetected",
+            "one one-time code was accepted by two hosts",
+        )))
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    store.record_event(&event)?;
+    Ok(1)
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<Value, ApiError> {
